@@ -1,0 +1,390 @@
+//! Attribute parsing and code emission for the derives.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{
+    Attribute, Data, DeriveInput, Expr, Fields, Ident, LitBool, LitInt, LitStr, Path, Result,
+    spanned::Spanned,
+};
+
+fn doc(attrs: &[Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let text = lines.join(" ").trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+fn opt_str(v: &Option<String>) -> TokenStream {
+    match v {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+#[derive(Default)]
+struct ModelAttrs {
+    app: Option<String>,
+    table: Option<String>,
+    graphql_name: Option<String>,
+    plural: Option<String>,
+    create: Option<bool>,
+    update: Option<bool>,
+    delete: Option<bool>,
+    validate: Option<Path>,
+}
+
+fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
+    let mut out = ModelAttrs::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("model")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            match key.as_str() {
+                "app" => out.app = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "table" => out.table = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "graphql_name" => out.graphql_name = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "plural" => out.plural = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "create" => out.create = Some(meta.value()?.parse::<LitBool>()?.value),
+                "update" => out.update = Some(meta.value()?.parse::<LitBool>()?.value),
+                "delete" => out.delete = Some(meta.value()?.parse::<LitBool>()?.value),
+                "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
+                _ => {
+                    return Err(meta.error(
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, validate",
+                    ));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct FieldAttrs {
+    flags: Vec<&'static str>,
+    max_length: Option<u32>,
+    max_digits: Option<u32>,
+    decimal_places: Option<u32>,
+    default: Option<Expr>,
+    column: Option<String>,
+    help: Option<String>,
+    on_delete: Option<Ident>,
+    related_name: Option<String>,
+    db_table: Option<String>,
+}
+
+const FLAGS: [&str; 7] = [
+    "primary_key",
+    "unique",
+    "index",
+    "read_only",
+    "hidden",
+    "auto_now",
+    "auto_now_add",
+];
+
+fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
+    let mut out = FieldAttrs::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("field")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if let Some(flag) = FLAGS.iter().find(|f| **f == key) {
+                out.flags.push(flag);
+                return Ok(());
+            }
+            match key.as_str() {
+                "max_length" => out.max_length = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
+                "max_digits" => out.max_digits = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
+                "decimal_places" => {
+                    out.decimal_places = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?)
+                }
+                "default" => out.default = Some(meta.value()?.parse::<Expr>()?),
+                "column" => out.column = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "help" => out.help = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "related_name" => out.related_name = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "db_table" => out.db_table = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "on_delete" => {
+                    let ident: Ident = meta.value()?.parse()?;
+                    if !["cascade", "protect", "set_null", "restrict"].contains(&ident.to_string().as_str()) {
+                        return Err(syn::Error::new(
+                            ident.span(),
+                            "on_delete must be one of: cascade, protect, set_null, restrict",
+                        ));
+                    }
+                    out.on_delete = Some(ident);
+                }
+                _ => {
+                    return Err(meta.error(format!(
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table",
+                        FLAGS.join(", ")
+                    )));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+pub fn model(input: &DeriveInput) -> Result<TokenStream> {
+    let name = &input.ident;
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(input.generics.span(), "a model cannot be generic"));
+    }
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new(name.span(), "#[derive(Model)] works on structs with named fields"));
+    };
+    let Fields::Named(fields) = &data.fields else {
+        return Err(syn::Error::new(name.span(), "#[derive(Model)] works on structs with named fields"));
+    };
+    let attrs = parse_model_attrs(&input.attrs)?;
+    let Some(app) = attrs.app.clone() else {
+        return Err(syn::Error::new(
+            name.span(),
+            "a model needs its app: #[model(app = \"blog\")]",
+        ));
+    };
+    let name_str = name.to_string();
+    let mut field_decls = Vec::new();
+    for f in &fields.named {
+        let Some(ident) = &f.ident else { continue };
+        let fname = ident.to_string();
+        let fname = fname.strip_prefix("r#").unwrap_or(&fname).to_owned();
+        let ty = &f.ty;
+        let fa = parse_field_attrs(&f.attrs)?;
+        let help = opt_str(&fa.help.clone().or_else(|| doc(&f.attrs)));
+        let column = opt_str(&fa.column);
+        let related_name = opt_str(&fa.related_name);
+        let db_table = opt_str(&fa.db_table);
+        let opt_u32 = |v: Option<u32>| match v {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        let max_length = opt_u32(fa.max_length);
+        let max_digits = opt_u32(fa.max_digits);
+        let decimal_places = opt_u32(fa.decimal_places);
+        let default = match &fa.default {
+            Some(e) => quote!(::core::option::Option::Some(::graphloom::meta::Value::from(#e))),
+            None => quote!(::core::option::Option::None),
+        };
+        let on_delete = match &fa.on_delete {
+            Some(i) => {
+                let variant = match i.to_string().as_str() {
+                    "protect" => quote!(Protect),
+                    "set_null" => quote!(SetNull),
+                    "restrict" => quote!(Restrict),
+                    _ => quote!(Cascade),
+                };
+                quote!(::core::option::Option::Some(::graphloom::meta::OnDelete::#variant))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let flag = |n: &str| fa.flags.contains(&n);
+        let (primary_key, unique, index, read_only, hidden, auto_now, auto_now_add) = (
+            flag("primary_key"),
+            flag("unique"),
+            flag("index"),
+            flag("read_only"),
+            flag("hidden"),
+            flag("auto_now"),
+            flag("auto_now_add"),
+        );
+        field_decls.push(quote! {
+            ::graphloom::meta::FieldDecl {
+                name: #fname,
+                kind: <#ty as ::graphloom::meta::FieldType>::kind(),
+                nullable: <#ty as ::graphloom::meta::FieldType>::NULLABLE,
+                options: ::graphloom::meta::FieldOptions {
+                    primary_key: #primary_key,
+                    max_length: #max_length,
+                    max_digits: #max_digits,
+                    decimal_places: #decimal_places,
+                    default: #default,
+                    unique: #unique,
+                    index: #index,
+                    column: #column,
+                    help: #help,
+                    read_only: #read_only,
+                    hidden: #hidden,
+                    auto_now: #auto_now,
+                    auto_now_add: #auto_now_add,
+                    on_delete: #on_delete,
+                    related_name: #related_name,
+                    db_table: #db_table,
+                },
+            }
+        });
+    }
+    let table = opt_str(&attrs.table);
+    let graphql_name = opt_str(&attrs.graphql_name);
+    let plural = opt_str(&attrs.plural);
+    let help = opt_str(&doc(&input.attrs));
+    let (create, update, delete) = (
+        attrs.create.unwrap_or(true),
+        attrs.update.unwrap_or(true),
+        attrs.delete.unwrap_or(true),
+    );
+    let validator = match &attrs.validate {
+        Some(p) => quote!(::core::option::Option::Some(#p as ::graphloom::meta::Validator)),
+        None => quote!(::core::option::Option::None),
+    };
+    Ok(quote! {
+        impl ::graphloom::meta::Model for #name {
+            const APP: &'static str = #app;
+            const NAME: &'static str = #name_str;
+            fn decl() -> ::graphloom::meta::ModelDecl {
+                ::graphloom::meta::ModelDecl {
+                    app: #app,
+                    name: #name_str,
+                    table: #table,
+                    graphql_name: #graphql_name,
+                    plural: #plural,
+                    help: #help,
+                    fields: ::std::vec![#(#field_decls),*],
+                    operations: ::graphloom::meta::Operations { create: #create, update: #update, delete: #delete },
+                    validator: #validator,
+                }
+            }
+        }
+    })
+}
+
+pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
+    let name = &input.ident;
+    let Data::Enum(data) = &input.data else {
+        return Err(syn::Error::new(name.span(), "#[derive(ModelEnum)] works on enums"));
+    };
+    let mut gql_name = name.to_string();
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("model_enum")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("name") {
+                gql_name = meta.value()?.parse::<LitStr>()?.value();
+                Ok(())
+            } else {
+                Err(meta.error("unknown option; expected: name"))
+            }
+        })?;
+    }
+    let mut variants = Vec::new();
+    for v in &data.variants {
+        if !matches!(v.fields, Fields::Unit) {
+            return Err(syn::Error::new(v.span(), "a ModelEnum variant cannot carry data"));
+        }
+        let vname = v.ident.to_string();
+        let mut stored = snake(&vname);
+        for attr in v.attrs.iter().filter(|a| a.path().is_ident("value")) {
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("stored") {
+                    stored = meta.value()?.parse::<LitStr>()?.value();
+                    Ok(())
+                } else {
+                    Err(meta.error("unknown option; expected: stored"))
+                }
+            })?;
+        }
+        let graphql = snake(&vname).to_uppercase();
+        let help = opt_str(&doc(&v.attrs));
+        variants.push(quote! {
+            ::graphloom::meta::EnumVariant { stored: #stored, graphql: #graphql, help: #help }
+        });
+    }
+    let help = opt_str(&doc(&input.attrs));
+    Ok(quote! {
+        impl ::graphloom::meta::ModelEnum for #name {
+            fn decl() -> &'static ::graphloom::meta::EnumDecl {
+                static DECL: ::graphloom::meta::EnumDecl = ::graphloom::meta::EnumDecl {
+                    name: #gql_name,
+                    help: #help,
+                    variants: &[#(#variants),*],
+                };
+                &DECL
+            }
+        }
+        impl ::graphloom::meta::FieldType for #name {
+            fn kind() -> ::graphloom::meta::KindDecl {
+                ::graphloom::meta::KindDecl::Enum(<#name as ::graphloom::meta::ModelEnum>::decl())
+            }
+        }
+    })
+}
+
+/// `InReview` -> `in_review`; the stored text of an enum variant.
+fn snake(s: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for c in s.chars() {
+        if c.is_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+            prev_lower = false;
+        } else {
+            prev_lower = true;
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_attrs_parse() {
+        let f: syn::Field = syn::parse_quote! {
+            #[field(max_length = 200, unique, default = "x", on_delete = protect)]
+            pub title: String
+        };
+        let a = parse_field_attrs(&f.attrs).unwrap();
+        assert_eq!(a.max_length, Some(200));
+        assert_eq!(a.flags, vec!["unique"]);
+        assert!(a.default.is_some());
+        assert_eq!(a.on_delete.map(|i| i.to_string()).as_deref(), Some("protect"));
+    }
+
+    #[test]
+    fn unknown_options_are_errors() {
+        let f: syn::Field = syn::parse_quote! { #[field(max_lenght = 3)] pub t: String };
+        let err = parse_field_attrs(&f.attrs).err().unwrap();
+        assert!(err.to_string().contains("unknown field option"));
+        let f: syn::Field = syn::parse_quote! { #[field(on_delete = nope)] pub t: String };
+        assert!(parse_field_attrs(&f.attrs).is_err());
+    }
+
+    #[test]
+    fn model_needs_app() {
+        let d: DeriveInput = syn::parse_quote! { struct Post { id: Id } };
+        assert!(model(&d).unwrap_err().to_string().contains("needs its app"));
+        let d: DeriveInput = syn::parse_quote! { #[model(app = "blog")] struct Post { id: Id } };
+        assert!(model(&d).is_ok());
+    }
+
+    #[test]
+    fn enum_names() {
+        assert_eq!(snake("InReview"), "in_review");
+        let d: DeriveInput = syn::parse_quote! { enum S { Draft, InReview(u8) } };
+        assert!(model_enum(&d).is_err());
+    }
+}

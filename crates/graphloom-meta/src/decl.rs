@@ -1,0 +1,321 @@
+//! Declarations: what `#[derive(Model)]` emits. Plain data, resolved later by
+//! [`crate::Registry::resolve`].
+
+use std::{fmt, marker::PhantomData};
+
+use crate::Value;
+
+/// Identifies a model across apps: `blog.Post`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelKey {
+    pub app: &'static str,
+    pub name: &'static str,
+}
+
+impl ModelKey {
+    pub fn of<M: Model>() -> Self {
+        ModelKey {
+            app: M::APP,
+            name: M::NAME,
+        }
+    }
+}
+
+impl fmt::Display for ModelKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.app, self.name)
+    }
+}
+
+/// Implemented by `#[derive(Model)]`.
+pub trait Model: 'static {
+    const APP: &'static str;
+    const NAME: &'static str;
+    fn decl() -> ModelDecl;
+}
+
+/// A Rust enum stored as text and exposed as a GraphQL enum; implemented by `#[derive(ModelEnum)]`.
+pub trait ModelEnum: 'static {
+    fn decl() -> &'static EnumDecl;
+}
+
+/// The declared shape of an enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumDecl {
+    /// GraphQL type name.
+    pub name: &'static str,
+    pub help: Option<&'static str>,
+    pub variants: &'static [EnumVariant],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumVariant {
+    /// The text stored in the database.
+    pub stored: &'static str,
+    /// The GraphQL enum value.
+    pub graphql: &'static str,
+    pub help: Option<&'static str>,
+}
+
+impl EnumDecl {
+    pub fn by_graphql(&self, name: &str) -> Option<&'static EnumVariant> {
+        self.variants.iter().find(|v| v.graphql == name)
+    }
+    pub fn by_stored(&self, stored: &str) -> Option<&'static EnumVariant> {
+        self.variants.iter().find(|v| v.stored == stored)
+    }
+}
+
+/// What a Rust field type means to graphloom, before options are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindDecl {
+    AutoId,
+    Bool,
+    I32,
+    I64,
+    F64,
+    Decimal,
+    /// `String`: `varchar(max_length)` with `max_length`, `text` without.
+    String,
+    Date,
+    DateTime,
+    Uuid,
+    Json,
+    Enum(&'static EnumDecl),
+    ForeignKey { target: ModelKey, one_to_one: bool },
+    ManyToMany { target: ModelKey },
+}
+
+/// Maps a Rust field type to a [`KindDecl`]. A field of any other type does not compile.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a graphloom field type",
+    label = "unsupported field type",
+    note = "supported: Id, bool, i32, i64, f64, Decimal, String, NaiveDate, DateTime<Utc>, Uuid, serde_json::Value, a #[derive(ModelEnum)] enum, ForeignKey<M>, OneToOne<M>, ManyToMany<M>, and Option<T> of these"
+)]
+pub trait FieldType {
+    const NULLABLE: bool = false;
+    fn kind() -> KindDecl;
+}
+
+macro_rules! field_type {
+    ($($t:ty => $k:expr),* $(,)?) => {
+        $(impl FieldType for $t {
+            fn kind() -> KindDecl {
+                $k
+            }
+        })*
+    };
+}
+
+field_type!(
+    Id => KindDecl::AutoId,
+    bool => KindDecl::Bool,
+    i32 => KindDecl::I32,
+    i64 => KindDecl::I64,
+    f64 => KindDecl::F64,
+    rust_decimal::Decimal => KindDecl::Decimal,
+    String => KindDecl::String,
+    chrono::NaiveDate => KindDecl::Date,
+    chrono::DateTime<chrono::Utc> => KindDecl::DateTime,
+    uuid::Uuid => KindDecl::Uuid,
+    serde_json::Value => KindDecl::Json,
+);
+
+impl<T: FieldType> FieldType for Option<T> {
+    const NULLABLE: bool = true;
+    fn kind() -> KindDecl {
+        T::kind()
+    }
+}
+
+impl<M: Model> FieldType for ForeignKey<M> {
+    fn kind() -> KindDecl {
+        KindDecl::ForeignKey {
+            target: ModelKey::of::<M>(),
+            one_to_one: false,
+        }
+    }
+}
+
+impl<M: Model> FieldType for OneToOne<M> {
+    fn kind() -> KindDecl {
+        KindDecl::ForeignKey {
+            target: ModelKey::of::<M>(),
+            one_to_one: true,
+        }
+    }
+}
+
+impl<M: Model> FieldType for ManyToMany<M> {
+    fn kind() -> KindDecl {
+        KindDecl::ManyToMany {
+            target: ModelKey::of::<M>(),
+        }
+    }
+}
+
+/// An auto-incrementing 64-bit primary key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Id(pub i64);
+
+/// A many-to-one relation: the column `<field>_id` holds the target's primary key.
+pub struct ForeignKey<M> {
+    pub key: Value,
+    _target: PhantomData<fn() -> M>,
+}
+
+/// A one-to-one relation: a unique foreign key.
+pub struct OneToOne<M> {
+    pub key: Value,
+    _target: PhantomData<fn() -> M>,
+}
+
+/// A many-to-many relation through a join table graphloom creates.
+pub struct ManyToMany<M> {
+    pub keys: Vec<Value>,
+    _target: PhantomData<fn() -> M>,
+}
+
+macro_rules! relation_boilerplate {
+    ($($t:ident),*) => {$(
+        impl<M> fmt::Debug for $t<M> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(stringify!($t))
+            }
+        }
+    )*};
+}
+relation_boilerplate!(ForeignKey, OneToOne, ManyToMany);
+
+impl<M> ForeignKey<M> {
+    pub fn new(key: impl Into<Value>) -> Self {
+        ForeignKey {
+            key: key.into(),
+            _target: PhantomData,
+        }
+    }
+}
+
+impl<M> OneToOne<M> {
+    pub fn new(key: impl Into<Value>) -> Self {
+        OneToOne {
+            key: key.into(),
+            _target: PhantomData,
+        }
+    }
+}
+
+impl<M> ManyToMany<M> {
+    pub fn new(keys: Vec<Value>) -> Self {
+        ManyToMany {
+            keys,
+            _target: PhantomData,
+        }
+    }
+}
+
+/// What happens to rows that refer to a deleted row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    #[default]
+    Cascade,
+    /// Deleting a referenced row fails with a `PROTECTED` error naming the referring model.
+    Protect,
+    SetNull,
+    /// Enforced by the database (`ON DELETE RESTRICT`).
+    Restrict,
+}
+
+/// Options from `#[field(...)]` and doc comments.
+#[derive(Debug, Clone, Default)]
+pub struct FieldOptions {
+    pub primary_key: bool,
+    pub max_length: Option<u32>,
+    pub max_digits: Option<u32>,
+    pub decimal_places: Option<u32>,
+    pub default: Option<Value>,
+    pub unique: bool,
+    pub index: bool,
+    pub column: Option<&'static str>,
+    pub help: Option<&'static str>,
+    pub read_only: bool,
+    pub hidden: bool,
+    pub auto_now: bool,
+    pub auto_now_add: bool,
+    pub on_delete: Option<OnDelete>,
+    pub related_name: Option<&'static str>,
+    /// Join table name of a many-to-many field.
+    pub db_table: Option<&'static str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldDecl {
+    pub name: &'static str,
+    pub kind: KindDecl,
+    pub nullable: bool,
+    pub options: FieldOptions,
+}
+
+/// Which generated mutations a model has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operations {
+    pub create: bool,
+    pub update: bool,
+    pub delete: bool,
+}
+
+impl Default for Operations {
+    fn default() -> Self {
+        Operations {
+            create: true,
+            update: true,
+            delete: true,
+        }
+    }
+}
+
+/// An error a validation hook reports against an input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The values a create or update is about to write, by Rust field name, as the
+/// row will be after the write (for an update, merged with the stored row).
+pub type ValidationInput<'a> = &'a std::collections::BTreeMap<String, Value>;
+
+/// A model's validation hook: `#[model(validate = path::to::fn)]`.
+pub type Validator = fn(ValidationInput<'_>) -> Result<(), Vec<ValidationError>>;
+
+#[derive(Debug, Clone)]
+pub struct ModelDecl {
+    pub app: &'static str,
+    pub name: &'static str,
+    pub table: Option<&'static str>,
+    pub graphql_name: Option<&'static str>,
+    pub plural: Option<&'static str>,
+    pub help: Option<&'static str>,
+    pub fields: Vec<FieldDecl>,
+    pub operations: Operations,
+    pub validator: Option<Validator>,
+}
+
+impl ModelDecl {
+    pub fn key(&self) -> ModelKey {
+        ModelKey {
+            app: self.app,
+            name: self.name,
+        }
+    }
+}

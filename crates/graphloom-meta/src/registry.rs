@@ -1,0 +1,667 @@
+//! The resolved registry: every model fact, derived once, with start-up checks.
+
+use std::{collections::HashMap, fmt};
+
+use crate::{
+    EnumDecl, KindDecl, ModelDecl, ModelKey, OnDelete, Operations, Validator, Value,
+    naming::{camel_case, lower_first, plural, snake_case},
+};
+
+/// Index of a model in its [`Registry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelId(pub usize);
+
+/// A column's kind after resolution. Every consumer matches it exhaustively.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldKind {
+    /// 64-bit auto-increment primary key.
+    AutoId,
+    Bool,
+    I32,
+    I64,
+    F64,
+    Decimal {
+        max_digits: u32,
+        decimal_places: u32,
+    },
+    /// `varchar(max_length)`.
+    String {
+        max_length: u32,
+    },
+    Text,
+    Date,
+    DateTime,
+    Uuid,
+    Json,
+    Enum(&'static EnumDecl),
+    /// Holds the target's primary key; its value kind is the target key's kind.
+    ForeignKey {
+        target: ModelId,
+        on_delete: OnDelete,
+        one_to_one: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldMeta {
+    /// Rust field name.
+    pub name: &'static str,
+    /// GraphQL field name of the value (`authorId` for a foreign key `author`).
+    pub graphql_name: String,
+    pub column: String,
+    pub kind: FieldKind,
+    pub nullable: bool,
+    pub primary_key: bool,
+    pub unique: bool,
+    pub index: bool,
+    pub default: Option<Value>,
+    pub help: Option<&'static str>,
+    pub read_only: bool,
+    pub hidden: bool,
+    pub auto_now: bool,
+    pub auto_now_add: bool,
+}
+
+impl FieldMeta {
+    /// Whether a create must be given a value for this field.
+    pub fn required_on_create(&self) -> bool {
+        !self.nullable
+            && self.default.is_none()
+            && !self.auto_now
+            && !self.auto_now_add
+            && !(self.primary_key && matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid))
+    }
+
+    /// Whether the generated create/update inputs offer this field.
+    pub fn writable(&self) -> bool {
+        !self.read_only
+            && !self.hidden
+            && !self.auto_now
+            && !self.auto_now_add
+            && !matches!(self.kind, FieldKind::AutoId)
+            && !self.primary_key
+    }
+}
+
+/// A join table created for a many-to-many field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinTable {
+    pub table: String,
+    /// The column referring to the model that declares the field.
+    pub owner_column: String,
+    /// The column referring to the target model.
+    pub target_column: String,
+    pub owner: ModelId,
+    pub target: ModelId,
+}
+
+#[derive(Debug, Clone)]
+pub enum RelationKind {
+    /// This model holds the foreign key `field`.
+    ForwardOne { field: usize },
+    /// The target holds a one-to-one key `field` to this model.
+    ReverseOne { field: usize },
+    /// The target holds a foreign key `field` to this model.
+    ReverseMany { field: usize },
+    /// Through `join`; `forward` when this model declares the field.
+    ManyToMany { join: usize, forward: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct RelationMeta {
+    /// GraphQL field name.
+    pub name: String,
+    pub target: ModelId,
+    pub kind: RelationKind,
+    pub help: Option<&'static str>,
+}
+
+impl RelationMeta {
+    pub fn is_many(&self) -> bool {
+        matches!(
+            self.kind,
+            RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelMeta {
+    pub id: ModelId,
+    pub key: ModelKey,
+    pub table: String,
+    /// GraphQL object type name.
+    pub graphql_name: String,
+    /// Root field for one row: `post`.
+    pub single_name: String,
+    /// Root field for the list: `posts`.
+    pub plural_name: String,
+    pub help: Option<&'static str>,
+    pub fields: Vec<FieldMeta>,
+    pub pk: usize,
+    pub relations: Vec<RelationMeta>,
+    pub operations: Operations,
+    pub validator: Option<Validator>,
+}
+
+impl ModelMeta {
+    pub fn pk_field(&self) -> &FieldMeta {
+        &self.fields[self.pk]
+    }
+    pub fn field(&self, name: &str) -> Option<(usize, &FieldMeta)> {
+        self.fields.iter().enumerate().find(|(_, f)| f.name == name)
+    }
+    pub fn field_by_graphql(&self, name: &str) -> Option<(usize, &FieldMeta)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.graphql_name == name)
+    }
+    pub fn relation(&self, name: &str) -> Option<(usize, &RelationMeta)> {
+        self.relations
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name == name)
+    }
+}
+
+/// One start-up check failure: a stable id, where, what, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckError {
+    pub id: &'static str,
+    pub at: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}\n\tHINT: {}",
+            self.id, self.at, self.message, self.hint
+        )
+    }
+}
+
+/// All the check failures of a registry, reported together.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the model registry failed {} check(s):\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct CheckErrors(pub Vec<CheckError>);
+
+/// The resolved models of a service.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    models: Vec<ModelMeta>,
+    joins: Vec<JoinTable>,
+    by_key: HashMap<ModelKey, ModelId>,
+}
+
+impl Registry {
+    pub fn models(&self) -> &[ModelMeta] {
+        &self.models
+    }
+    pub fn model(&self, id: ModelId) -> &ModelMeta {
+        &self.models[id.0]
+    }
+    pub fn joins(&self) -> &[JoinTable] {
+        &self.joins
+    }
+    pub fn join(&self, idx: usize) -> &JoinTable {
+        &self.joins[idx]
+    }
+    pub fn by_key(&self, key: ModelKey) -> Option<&ModelMeta> {
+        self.by_key.get(&key).map(|id| self.model(*id))
+    }
+    pub fn by_graphql_name(&self, name: &str) -> Option<&ModelMeta> {
+        self.models.iter().find(|m| m.graphql_name == name)
+    }
+
+    /// The kind of the values a field holds: a foreign key holds its target's key kind.
+    pub fn value_kind(&self, field: &FieldMeta) -> FieldKind {
+        match field.kind {
+            FieldKind::ForeignKey { target, .. } => match self.model(target).pk_field().kind {
+                FieldKind::AutoId => FieldKind::I64,
+                other => other,
+            },
+            other => other,
+        }
+    }
+
+    /// Resolves declarations once and runs every start-up check.
+    pub fn resolve(decls: Vec<ModelDecl>) -> Result<Registry, CheckErrors> {
+        let mut errors = Vec::new();
+        let mut by_key = HashMap::new();
+        for (i, d) in decls.iter().enumerate() {
+            if by_key.insert(d.key(), ModelId(i)).is_some() {
+                errors.push(CheckError {
+                    id: "graphloom.E002",
+                    at: d.key().to_string(),
+                    message: "the model is registered twice".into(),
+                    hint: "add each model to exactly one app, once".into(),
+                });
+            }
+        }
+
+        let mut models = Vec::with_capacity(decls.len());
+        // Many-to-many declarations, resolved once all models exist: (owner, field name, target, options).
+        let mut m2m = Vec::new();
+        for (i, d) in decls.iter().enumerate() {
+            let id = ModelId(i);
+            let at = d.key().to_string();
+            let mut fields = Vec::new();
+            for f in &d.fields {
+                let fat = format!("{at}.{}", f.name);
+                let o = &f.options;
+                let kind = match f.kind {
+                    KindDecl::AutoId => FieldKind::AutoId,
+                    KindDecl::Bool => FieldKind::Bool,
+                    KindDecl::I32 => FieldKind::I32,
+                    KindDecl::I64 => FieldKind::I64,
+                    KindDecl::F64 => FieldKind::F64,
+                    KindDecl::Decimal => FieldKind::Decimal {
+                        max_digits: o.max_digits.unwrap_or(19),
+                        decimal_places: o.decimal_places.unwrap_or(4),
+                    },
+                    KindDecl::String => match o.max_length {
+                        Some(max_length) => FieldKind::String { max_length },
+                        None => FieldKind::Text,
+                    },
+                    KindDecl::Date => FieldKind::Date,
+                    KindDecl::DateTime => FieldKind::DateTime,
+                    KindDecl::Uuid => FieldKind::Uuid,
+                    KindDecl::Json => FieldKind::Json,
+                    KindDecl::Enum(e) => FieldKind::Enum(e),
+                    KindDecl::ForeignKey { target, one_to_one } => match by_key.get(&target) {
+                        Some(t) => FieldKind::ForeignKey {
+                            target: *t,
+                            on_delete: o.on_delete.unwrap_or_default(),
+                            one_to_one,
+                        },
+                        None => {
+                            errors.push(unregistered(&fat, target));
+                            continue;
+                        }
+                    },
+                    KindDecl::ManyToMany { target } => {
+                        match by_key.get(&target) {
+                            Some(t) => m2m.push((id, f, *t)),
+                            None => errors.push(unregistered(&fat, target)),
+                        }
+                        if f.nullable {
+                            errors.push(CheckError {
+                                id: "graphloom.E008",
+                                at: fat.clone(),
+                                message: "a many-to-many field cannot be Option".into(),
+                                hint: "use ManyToMany<T>; an empty set is already allowed".into(),
+                            });
+                        }
+                        continue;
+                    }
+                };
+                check_options(&fat, kind, f.nullable, o, &mut errors);
+                let is_fk = matches!(kind, FieldKind::ForeignKey { .. });
+                let column = o.column.map(str::to_owned).unwrap_or_else(|| {
+                    if is_fk {
+                        format!("{}_id", f.name)
+                    } else {
+                        f.name.to_owned()
+                    }
+                });
+                let graphql_name = if is_fk {
+                    camel_case(&format!("{}_id", f.name))
+                } else {
+                    camel_case(f.name)
+                };
+                let one_to_one = matches!(
+                    kind,
+                    FieldKind::ForeignKey {
+                        one_to_one: true,
+                        ..
+                    }
+                );
+                fields.push(crate::FieldMeta {
+                    name: f.name,
+                    graphql_name,
+                    column,
+                    kind,
+                    nullable: f.nullable,
+                    primary_key: o.primary_key || matches!(kind, FieldKind::AutoId),
+                    unique: o.unique || o.primary_key || one_to_one,
+                    index: o.index || (is_fk && !one_to_one),
+                    default: o.default.clone(),
+                    help: o.help,
+                    read_only: o.read_only,
+                    hidden: o.hidden,
+                    auto_now: o.auto_now,
+                    auto_now_add: o.auto_now_add,
+                });
+            }
+            let pks: Vec<usize> = fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.primary_key)
+                .map(|(i, _)| i)
+                .collect();
+            if pks.len() != 1 {
+                errors.push(CheckError {
+                    id: "graphloom.E005",
+                    at: at.clone(),
+                    message: format!("the model has {} primary keys; it needs exactly one", pks.len()),
+                    hint: "add `pub id: Id` (auto-increment) or mark one Uuid field `#[field(primary_key)]`".into(),
+                });
+            }
+            let graphql_name = d.graphql_name.unwrap_or(d.name).to_owned();
+            let plural_name = lower_first(&d.plural.map(str::to_owned).unwrap_or_else(|| plural(&graphql_name)));
+            models.push(ModelMeta {
+                id,
+                key: d.key(),
+                table: d
+                    .table
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{}_{}", d.app, snake_case(d.name))),
+                single_name: lower_first(&graphql_name),
+                graphql_name,
+                plural_name,
+                help: d.help,
+                fields,
+                pk: pks.first().copied().unwrap_or(0),
+                relations: Vec::new(),
+                operations: d.operations,
+                validator: d.validator,
+            });
+        }
+        if !errors.is_empty() {
+            return Err(CheckErrors(errors));
+        }
+
+        // Relations in both directions.
+        for mi in 0..models.len() {
+            for fi in 0..models[mi].fields.len() {
+                let f = &models[mi].fields[fi];
+                if let FieldKind::ForeignKey {
+                    target, one_to_one, ..
+                } = f.kind
+                {
+                    let decl = decls[mi].fields.iter().find(|d| d.name == f.name);
+                    let related = decl.and_then(|d| d.options.related_name);
+                    let help = f.help;
+                    let fwd = RelationMeta {
+                        name: camel_case(f.name),
+                        target,
+                        kind: RelationKind::ForwardOne { field: fi },
+                        help,
+                    };
+                    models[mi].relations.push(fwd);
+                    let source = &models[mi];
+                    let (name, kind) = if one_to_one {
+                        (
+                            related.map(str::to_owned).unwrap_or_else(|| source.single_name.clone()),
+                            RelationKind::ReverseOne { field: fi },
+                        )
+                    } else {
+                        (
+                            related.map(str::to_owned).unwrap_or_else(|| source.plural_name.clone()),
+                            RelationKind::ReverseMany { field: fi },
+                        )
+                    };
+                    models[target.0].relations.push(RelationMeta {
+                        name,
+                        target: ModelId(mi),
+                        kind,
+                        help: None,
+                    });
+                }
+            }
+        }
+        let mut joins = Vec::new();
+        for (owner, f, target) in m2m {
+            let o = &models[owner.0];
+            let t = &models[target.0];
+            let owner_snake = snake_case(o.key.name);
+            let target_snake = snake_case(t.key.name);
+            let (owner_column, target_column) = if owner == target {
+                (format!("from_{owner_snake}_id"), format!("to_{target_snake}_id"))
+            } else {
+                (format!("{owner_snake}_id"), format!("{target_snake}_id"))
+            };
+            let join = JoinTable {
+                table: f
+                    .options
+                    .db_table
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("{}_{}", o.table, f.name)),
+                owner_column,
+                target_column,
+                owner,
+                target,
+            };
+            let j = joins.len();
+            joins.push(join);
+            let reverse = f
+                .options
+                .related_name
+                .map(str::to_owned)
+                .unwrap_or_else(|| o.plural_name.clone());
+            models[owner.0].relations.push(RelationMeta {
+                name: camel_case(f.name),
+                target,
+                kind: RelationKind::ManyToMany { join: j, forward: true },
+                help: f.options.help,
+            });
+            models[target.0].relations.push(RelationMeta {
+                name: reverse,
+                target: owner,
+                kind: RelationKind::ManyToMany { join: j, forward: false },
+                help: None,
+            });
+        }
+
+        let registry = Registry {
+            models,
+            joins,
+            by_key,
+        };
+        registry.check_names(&mut errors);
+        if errors.is_empty() {
+            Ok(registry)
+        } else {
+            Err(CheckErrors(errors))
+        }
+    }
+
+    fn check_names(&self, errors: &mut Vec<CheckError>) {
+        // Type names and root fields must not clash across models.
+        let mut types: HashMap<&str, &ModelMeta> = HashMap::new();
+        let mut tables: HashMap<&str, &ModelMeta> = HashMap::new();
+        let mut roots: HashMap<&str, &ModelMeta> = HashMap::new();
+        for m in &self.models {
+            if let Some(other) = types.insert(&m.graphql_name, m) {
+                errors.push(CheckError {
+                    id: "graphloom.E003",
+                    at: m.key.to_string(),
+                    message: format!(
+                        "GraphQL type name `{}` is also used by {}",
+                        m.graphql_name, other.key
+                    ),
+                    hint: "rename one with #[model(graphql_name = \"...\")]".into(),
+                });
+            }
+            if let Some(other) = tables.insert(&m.table, m) {
+                errors.push(CheckError {
+                    id: "graphloom.E004",
+                    at: m.key.to_string(),
+                    message: format!("table `{}` is also used by {}", m.table, other.key),
+                    hint: "rename one with #[model(table = \"...\")]".into(),
+                });
+            }
+            for root in [&m.single_name, &m.plural_name] {
+                if let Some(other) = roots.insert(root, m) {
+                    errors.push(CheckError {
+                        id: "graphloom.E003",
+                        at: m.key.to_string(),
+                        message: format!("root field `{root}` is also generated for {}", other.key),
+                        hint: "set #[model(plural = \"...\")] or #[model(graphql_name = \"...\")]".into(),
+                    });
+                }
+            }
+            // Object fields: values, relations.
+            let mut names: HashMap<&str, String> = HashMap::new();
+            let mut columns: HashMap<&str, &str> = HashMap::new();
+            for f in &m.fields {
+                if let Some(prev) = names.insert(&f.graphql_name, format!("field `{}`", f.name)) {
+                    errors.push(clash(m, &f.graphql_name, &prev));
+                }
+                if let Some(prev) = columns.insert(&f.column, f.name) {
+                    errors.push(CheckError {
+                        id: "graphloom.E007",
+                        at: format!("{}.{}", m.key, f.name),
+                        message: format!("column `{}` is also used by field `{prev}`", f.column),
+                        hint: "set #[field(column = \"...\")] on one of them".into(),
+                    });
+                }
+            }
+            for r in &m.relations {
+                let what = match r.kind {
+                    RelationKind::ForwardOne { .. } => "relation".to_owned(),
+                    RelationKind::ManyToMany { forward: true, .. } => "many-to-many field".to_owned(),
+                    RelationKind::ReverseOne { .. }
+                    | RelationKind::ReverseMany { .. }
+                    | RelationKind::ManyToMany { forward: false, .. } => {
+                        format!("reverse accessor from {}", self.model(r.target).key)
+                    }
+                };
+                if let Some(prev) = names.insert(&r.name, what.clone()) {
+                    errors.push(CheckError {
+                        id: "graphloom.E009",
+                        at: format!("{}.{}", m.key, r.name),
+                        message: format!("{what} `{}` clashes with {prev}", r.name),
+                        hint: "give the relation a distinct reverse name with #[field(related_name = \"...\")]".into(),
+                    });
+                }
+            }
+        }
+        let mut join_tables: HashMap<&str, ()> = HashMap::new();
+        for j in &self.joins {
+            if tables.contains_key(j.table.as_str()) || join_tables.insert(&j.table, ()).is_some() {
+                errors.push(CheckError {
+                    id: "graphloom.E004",
+                    at: self.model(j.owner).key.to_string(),
+                    message: format!("join table `{}` clashes with another table", j.table),
+                    hint: "set #[field(db_table = \"...\")] on the many-to-many field".into(),
+                });
+            }
+        }
+    }
+}
+
+fn clash(m: &ModelMeta, name: &str, prev: &str) -> CheckError {
+    CheckError {
+        id: "graphloom.E003",
+        at: format!("{}.{name}", m.key),
+        message: format!("GraphQL field `{name}` clashes with {prev}"),
+        hint: "rename one of the fields".into(),
+    }
+}
+
+fn unregistered(at: &str, target: ModelKey) -> CheckError {
+    CheckError {
+        id: "graphloom.E001",
+        at: at.to_owned(),
+        message: format!("relation to {target}, which is not registered"),
+        hint: format!("add the `{}` app (or the model) to the service", target.app),
+    }
+}
+
+fn check_options(
+    at: &str,
+    kind: FieldKind,
+    nullable: bool,
+    o: &crate::FieldOptions,
+    errors: &mut Vec<CheckError>,
+) {
+    let mut bad = |message: String, hint: &str| {
+        errors.push(CheckError {
+            id: "graphloom.E006",
+            at: at.to_owned(),
+            message,
+            hint: hint.to_owned(),
+        });
+    };
+    let is_datetime = matches!(kind, FieldKind::DateTime | FieldKind::Date);
+    if (o.auto_now || o.auto_now_add) && !is_datetime {
+        bad(
+            "auto_now / auto_now_add on a field that is not a date or datetime".into(),
+            "use them on DateTime<Utc> or NaiveDate fields",
+        );
+    }
+    if o.max_length == Some(0) {
+        bad("max_length must be at least 1".into(), "set max_length = 1 or more");
+    }
+    if o.primary_key && !matches!(kind, FieldKind::Uuid | FieldKind::AutoId) {
+        bad(
+            "only Id and Uuid fields can be primary keys".into(),
+            "use `pub id: Id` or a Uuid field",
+        );
+    }
+    if o.on_delete == Some(OnDelete::SetNull) && !nullable {
+        bad(
+            "on_delete = set_null on a foreign key that is not Option".into(),
+            "declare the field as Option<ForeignKey<..>> or pick another on_delete",
+        );
+    }
+    if o.on_delete.is_some() && !matches!(kind, FieldKind::ForeignKey { .. }) {
+        bad("on_delete on a field that is not a relation".into(), "remove on_delete");
+    }
+    if let FieldKind::Decimal { max_digits, decimal_places } = kind {
+        if decimal_places > max_digits || max_digits == 0 || max_digits > 38 {
+            bad(
+                format!("decimal with max_digits {max_digits} and decimal_places {decimal_places}"),
+                "use 1 <= max_digits <= 38 and decimal_places <= max_digits",
+            );
+        }
+    }
+    if let Some(default) = &o.default {
+        let fits = match (kind, default) {
+            (_, Value::Null) => nullable,
+            (FieldKind::Bool, Value::Bool(_))
+            | (FieldKind::I32, Value::I32(_))
+            | (FieldKind::I64, Value::I64(_) | Value::I32(_))
+            | (FieldKind::F64, Value::F64(_))
+            | (FieldKind::Decimal { .. }, Value::Decimal(_))
+            | (FieldKind::String { .. } | FieldKind::Text, Value::String(_))
+            | (FieldKind::Date, Value::Date(_))
+            | (FieldKind::DateTime, Value::DateTime(_))
+            | (FieldKind::Uuid, Value::Uuid(_))
+            | (FieldKind::Json, _) => true,
+            (FieldKind::Enum(e), Value::String(s)) => e.by_stored(s).is_some(),
+            (
+                FieldKind::AutoId
+                | FieldKind::Bool
+                | FieldKind::I32
+                | FieldKind::I64
+                | FieldKind::F64
+                | FieldKind::Decimal { .. }
+                | FieldKind::String { .. }
+                | FieldKind::Text
+                | FieldKind::Date
+                | FieldKind::DateTime
+                | FieldKind::Uuid
+                | FieldKind::Enum(_)
+                | FieldKind::ForeignKey { .. },
+                _,
+            ) => false,
+        };
+        if !fits {
+            bad(
+                format!("default {default:?} does not fit the field's type"),
+                "give a default of the field's own type",
+            );
+        }
+        if let (FieldKind::String { max_length }, Value::String(s)) = (kind, default) {
+            if s.chars().count() > max_length as usize {
+                bad("the default is longer than max_length".into(), "shorten the default");
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The dynamic value that flows between the database, the planner and GraphQL.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// One column value. Enums travel as their stored text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    I32(i32),
+    I64(i64),
+    F64(f64),
+    Decimal(Decimal),
+    String(String),
+    Date(NaiveDate),
+    DateTime(DateTime<Utc>),
+    Uuid(Uuid),
+    Json(serde_json::Value),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// A stable text form used for map keys (parent keys in batched fetches) and cursors.
+    pub fn key_string(&self) -> String {
+        match self {
+            Value::Null => String::from("null"),
+            Value::Bool(b) => b.to_string(),
+            Value::I32(v) => v.to_string(),
+            Value::I64(v) => v.to_string(),
+            Value::F64(v) => v.to_string(),
+            Value::Decimal(v) => v.normalize().to_string(),
+            Value::String(v) => v.clone(),
+            Value::Date(v) => v.to_string(),
+            Value::DateTime(v) => v.to_rfc3339(),
+            Value::Uuid(v) => v.to_string(),
+            Value::Json(v) => v.to_string(),
+        }
+    }
+}
+
+macro_rules! value_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {
+        $(impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::$variant(v)
+            }
+        })*
+    };
+}
+
+value_from!(
+    bool => Bool,
+    i32 => I32,
+    i64 => I64,
+    f64 => F64,
+    Decimal => Decimal,
+    String => String,
+    NaiveDate => Date,
+    DateTime<Utc> => DateTime,
+    Uuid => Uuid,
+    serde_json::Value => Json,
+);
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::String(v.to_owned())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
