@@ -1,1 +1,369 @@
+//! The database layer of graphloom: two dialects (SQLite, PostgreSQL) behind one
+//! [`Database`] handle, SQL built as data with sea-query and rendered per dialect,
+//! pooled connections, transactions, typed database errors, and the migration
+//! operations that create and change tables.
+//!
+//! For framework crates and for users' custom resolvers that run their own SQL.
+//! Every statement that runs is recorded in the current [`capture`] scope, which is
+//! how `assert_num_queries!` and `GRAPHLOOM_DEBUG_SQL=1` see what ran.
 
+mod log;
+pub mod schema;
+mod value;
+
+use std::{str::FromStr, time::Duration};
+
+use graphloom_meta::{Value, ValueType};
+pub use log::capture;
+use sea_query::{
+    DeleteStatement, InsertStatement, PostgresQueryBuilder,
+    SelectStatement, SqliteQueryBuilder, UpdateStatement,
+};
+use sea_query_sqlx::SqlxValues;
+pub use sea_query;
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
+};
+pub use value::{SQLITE_DATETIME_FORMAT, bind, to_sea, typed_null};
+
+/// The SQL dialects graphloom renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// What kind of constraint a database error broke, so callers never parse SQLSTATEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbErrorKind {
+    UniqueViolation,
+    ForeignKeyViolation,
+    NotNullViolation,
+    CheckViolation,
+    Other,
+}
+
+/// Errors of the database layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    #[error("unsupported database URL `{0}`: expected `sqlite:<path>`, `sqlite::memory:` or `postgres://...`")]
+    Url(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("database error ({kind:?}): {source}")]
+    Query {
+        kind: DbErrorKind,
+        /// The constraint or index name, where the database names it (PostgreSQL).
+        constraint: Option<String>,
+        /// The columns named by the error, where the database names them (SQLite).
+        columns: Vec<String>,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot decode a value from the database: {0}")]
+    Decode(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl DbError {
+    pub fn kind(&self) -> DbErrorKind {
+        match self {
+            DbError::Query { kind, .. } => *kind,
+            _ => DbErrorKind::Other,
+        }
+    }
+
+    fn from_sqlx(source: sqlx::Error) -> Self {
+        let (kind, constraint, columns) = match &source {
+            sqlx::Error::Database(e) => {
+                let kind = match e.kind() {
+                    sqlx::error::ErrorKind::UniqueViolation => DbErrorKind::UniqueViolation,
+                    sqlx::error::ErrorKind::ForeignKeyViolation => DbErrorKind::ForeignKeyViolation,
+                    sqlx::error::ErrorKind::NotNullViolation => DbErrorKind::NotNullViolation,
+                    sqlx::error::ErrorKind::CheckViolation => DbErrorKind::CheckViolation,
+                    _ => DbErrorKind::Other,
+                };
+                // SQLite names no constraint; its message lists `table.column`s.
+                let columns = e
+                    .message()
+                    .split_once("constraint failed: ")
+                    .map(|(_, cols)| {
+                        cols.split(", ")
+                            .filter_map(|c| c.split_once('.').map(|(_, c)| c.trim().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (kind, e.constraint().map(str::to_owned), columns)
+            }
+            _ => (DbErrorKind::Other, None, Vec::new()),
+        };
+        DbError::Query {
+            kind,
+            constraint,
+            columns,
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// Anything that renders to SQL with bound values for a dialect.
+pub trait Statement {
+    fn build(&self, dialect: Dialect) -> (String, sea_query::Values);
+}
+
+macro_rules! statement {
+    ($($t:ty),*) => {$(
+        impl Statement for $t {
+            fn build(&self, dialect: Dialect) -> (String, sea_query::Values) {
+                match dialect {
+                    Dialect::Sqlite => self.build(SqliteQueryBuilder),
+                    Dialect::Postgres => self.build(PostgresQueryBuilder),
+                }
+            }
+        }
+    )*};
+}
+statement!(SelectStatement, InsertStatement, UpdateStatement, DeleteStatement);
+
+/// Plain SQL text (DDL), the same for every dialect or already rendered for one.
+#[derive(Debug, Clone)]
+pub struct RawSql(pub String);
+
+impl Statement for RawSql {
+    fn build(&self, _: Dialect) -> (String, sea_query::Values) {
+        (self.0.clone(), sea_query::Values(Vec::new()))
+    }
+}
+
+impl Dialect {
+    /// Renders a schema statement (CREATE TABLE, CREATE INDEX …).
+    pub fn schema_sql(self, stmt: &impl SchemaStatement) -> String {
+        stmt.render(self)
+    }
+
+    /// Renders a query with its values inlined, for display (`sqlmigrate`, tests).
+    pub fn inline_sql(self, stmt: &SelectStatement) -> String {
+        match self {
+            Dialect::Sqlite => stmt.to_string(SqliteQueryBuilder),
+            Dialect::Postgres => stmt.to_string(PostgresQueryBuilder),
+        }
+    }
+
+}
+
+/// A DDL statement of sea-query.
+pub trait SchemaStatement {
+    fn render(&self, dialect: Dialect) -> String;
+}
+
+macro_rules! schema_statement {
+    ($($t:ty),*) => {$(
+        impl SchemaStatement for $t {
+            fn render(&self, dialect: Dialect) -> String {
+                match dialect {
+                    Dialect::Sqlite => self.to_string(SqliteQueryBuilder),
+                    Dialect::Postgres => self.to_string(PostgresQueryBuilder),
+                }
+            }
+        }
+    )*};
+}
+schema_statement!(
+    sea_query::TableCreateStatement,
+    sea_query::IndexCreateStatement,
+    sea_query::TableDropStatement,
+    sea_query::IndexDropStatement
+);
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A pooled connection to one database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: Pool,
+}
+
+/// Rows as values, in the order of the selected columns.
+pub type Rows = Vec<Vec<Value>>;
+
+macro_rules! run {
+    (fetch, $exec:expr, $dialect:expr, $stmt:expr, $types:expr, $decode:path) => {{
+        let (sql, values) = $stmt.build($dialect);
+        log::record(&sql);
+        let rows = // SQL text is rendered by sea-query; every value is a bound parameter.
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values))
+            .fetch_all($exec)
+            .await
+            .map_err(DbError::from_sqlx)?;
+        rows.iter()
+            .map(|row| {
+                $types
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ty)| $decode(row, i, *ty))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Rows>>()
+    }};
+    (execute, $exec:expr, $dialect:expr, $stmt:expr) => {{
+        let (sql, values) = $stmt.build($dialect);
+        log::record(&sql);
+        // SQL text is rendered by sea-query; every value is a bound parameter.
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values))
+            .execute($exec)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(DbError::from_sqlx)
+    }};
+}
+
+impl Database {
+    /// Connects to `sqlite:<path>` (created if missing), `sqlite::memory:`, or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            let memory = url.contains(":memory:") || url.contains("mode=memory");
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|_| DbError::Url(url.to_owned()))?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                // LIKE is case-sensitive on PostgreSQL; make SQLite agree.
+                .pragma("case_sensitive_like", "ON")
+                .busy_timeout(Duration::from_secs(5));
+            let opts = if memory {
+                opts
+            } else {
+                opts.journal_mode(SqliteJournalMode::Wal)
+            };
+            // An in-memory database lives as long as its one connection.
+            let pool_opts = if memory {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+            } else {
+                SqlitePoolOptions::new().max_connections(8)
+            };
+            let pool = pool_opts
+                .connect_with(opts)
+                .await
+                .map_err(DbError::Connect)?;
+            Ok(Database {
+                pool: Pool::Sqlite(pool),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url).map_err(|_| DbError::Url(url.to_owned()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .map_err(DbError::Connect)?;
+            Ok(Database {
+                pool: Pool::Postgres(pool),
+            })
+        } else {
+            Err(DbError::Url(url.to_owned()))
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs a query and decodes each row's columns as `types`.
+    pub async fn fetch(&self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
+        match &self.pool {
+            Pool::Sqlite(p) => run!(fetch, p, Dialect::Sqlite, stmt, types, value::decode_sqlite),
+            Pool::Postgres(p) => run!(fetch, p, Dialect::Postgres, stmt, types, value::decode_postgres),
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it affected.
+    pub async fn execute(&self, stmt: &impl Statement) -> Result<u64> {
+        match &self.pool {
+            Pool::Sqlite(p) => run!(execute, p, Dialect::Sqlite, stmt),
+            Pool::Postgres(p) => run!(execute, p, Dialect::Postgres, stmt),
+        }
+    }
+
+    /// Starts a transaction; it rolls back when dropped without [`Tx::commit`].
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await.map_err(DbError::from_sqlx)?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(DbError::from_sqlx)?),
+        })
+    }
+
+    /// Whether the database answers (for readiness checks).
+    pub async fn ping(&self) -> Result<()> {
+        self.fetch(&RawSql("SELECT 1".into()), &[ValueType::I32])
+            .await
+            .map(drop)
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A transaction on either dialect.
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn fetch(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
+        match self {
+            Tx::Sqlite(t) => run!(fetch, &mut **t, Dialect::Sqlite, stmt, types, value::decode_sqlite),
+            Tx::Postgres(t) => run!(fetch, &mut **t, Dialect::Postgres, stmt, types, value::decode_postgres),
+        }
+    }
+
+    pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
+        match self {
+            Tx::Sqlite(t) => run!(execute, &mut **t, Dialect::Sqlite, stmt),
+            Tx::Postgres(t) => run!(execute, &mut **t, Dialect::Postgres, stmt),
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+        .map_err(DbError::from_sqlx)
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await,
+            Tx::Postgres(t) => t.rollback().await,
+        }
+        .map_err(DbError::from_sqlx)
+    }
+}

@@ -1,1 +1,120 @@
+//! The GraphQL API graphloom generates from the model registry.
+//!
+//! For framework crates: [`Api::build`] reads the [`Registry`] and produces an
+//! async-graphql dynamic schema (object types, Relay connections, filter and
+//! order inputs, lookups, CRUD mutations with typed payload errors, custom
+//! fields), and [`Api::execute`] runs requests. Root resolvers hand the
+//! selection to the planner ([`plan`]), which fetches every level with one
+//! statement per relation edge ([`exec`]), so the number of statements depends
+//! on the query's shape, never on the number of rows.
+//!
+//! Error codes (`extensions.code`): `BAD_USER_INPUT`, `INVALID_CURSOR`,
+//! `PAGE_SIZE_EXCEEDED`, `INTERNAL_SERVER_ERROR` (masked; logged in full).
+//! Mutation payload codes: `REQUIRED`, `MAX_LENGTH`, `INVALID`, `UNIQUE`,
+//! `FOREIGN_KEY`, `PROTECTED`, `NOT_FOUND`, `VALIDATION`.
 
+pub mod convert;
+pub mod cursor;
+pub mod custom;
+pub mod error;
+pub mod exec;
+mod mutation;
+pub mod plan;
+pub mod runtime;
+mod schema;
+pub mod sql;
+
+use std::sync::Arc;
+
+pub use async_graphql;
+use async_graphql::dynamic::Schema;
+pub use custom::{ComputedField, Ctx, CustomField, GqlType, RequestContext, Row};
+pub use error::Error;
+use graphloom_db::{Database, schema::ProjectState};
+use graphloom_meta::{CheckErrors, Registry};
+pub use mutation::FieldErr;
+pub use runtime::{Config, Runtime};
+
+/// Custom fields contributed by apps.
+#[derive(Debug, Clone, Default)]
+pub struct Custom {
+    pub queries: Vec<CustomField>,
+    pub mutations: Vec<CustomField>,
+    pub computed: Vec<ComputedField>,
+}
+
+/// Why a schema could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    #[error(transparent)]
+    Checks(#[from] CheckErrors),
+    #[error("the generated schema is invalid: {0}")]
+    Schema(String),
+}
+
+/// A built GraphQL API over one database.
+#[derive(Clone)]
+pub struct Api {
+    schema: Schema,
+    runtime: Arc<Runtime>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").finish_non_exhaustive()
+    }
+}
+
+impl Api {
+    pub fn build(registry: Arc<Registry>, db: Database, config: Config, custom: &Custom) -> Result<Api, BuildError> {
+        let computed = schema::resolve_computed(&registry, &custom.computed).map_err(|e| CheckErrors(vec![e]))?;
+        let runtime = Arc::new(Runtime {
+            state: ProjectState::from_registry(&registry),
+            registry,
+            db,
+            config,
+            computed: computed.into_iter().collect(),
+        });
+        let builder = schema::build(&runtime, &custom.queries, &custom.mutations, &custom.computed)
+            .map_err(|e| BuildError::Schema(e.message))?;
+        let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
+        Ok(Api { schema, runtime })
+    }
+
+    /// Runs one request. With `debug_sql`, the response carries
+    /// `extensions.sql = { count, statements }`.
+    pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
+        let (mut response, statements) = graphloom_db::capture(self.schema.execute(request)).await;
+        if self.runtime.config.debug_sql {
+            let sql = async_graphql::Value::from_json(serde_json::json!({
+                "count": statements.len(),
+                "statements": statements,
+            }))
+            .unwrap_or_default();
+            response.extensions.insert("sql".into(), sql);
+        }
+        response
+    }
+
+    /// The schema in SDL, for frontend code generation and snapshots.
+    pub fn sdl(&self) -> String {
+        self.schema.sdl()
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.runtime.registry
+    }
+
+    pub fn db(&self) -> &Database {
+        &self.runtime.db
+    }
+}

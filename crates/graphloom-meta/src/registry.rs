@@ -665,3 +665,39 @@ fn check_options(
         }
     }
 }
+
+/// How a value is stored and carried: what a column decodes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    Bool,
+    I32,
+    I64,
+    F64,
+    Decimal,
+    String,
+    Date,
+    DateTime,
+    Uuid,
+    Json,
+}
+
+impl Registry {
+    /// The storage type of a field; a foreign key stores its target's key type.
+    pub fn value_type(&self, field: &FieldMeta) -> ValueType {
+        match self.value_kind(field) {
+            FieldKind::AutoId | FieldKind::I64 => ValueType::I64,
+            FieldKind::Bool => ValueType::Bool,
+            FieldKind::I32 => ValueType::I32,
+            FieldKind::F64 => ValueType::F64,
+            FieldKind::Decimal { .. } => ValueType::Decimal,
+            FieldKind::String { .. } | FieldKind::Text | FieldKind::Enum(_) => ValueType::String,
+            FieldKind::Date => ValueType::Date,
+            FieldKind::DateTime => ValueType::DateTime,
+            FieldKind::Uuid => ValueType::Uuid,
+            FieldKind::Json => ValueType::Json,
+            // value_kind never returns a foreign key: keys are AutoId or Uuid.
+            FieldKind::ForeignKey { .. } => ValueType::I64,
+        }
+    }
+}

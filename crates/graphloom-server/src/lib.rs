@@ -1,1 +1,332 @@
+//! The HTTP face of a graphloom service, on axum.
+//!
+//! For the `graphloom` facade and for users who mount the API in their own axum
+//! app: [`router`] serves `POST /graphql` and `GET /graphql` (queries only)
+//! with the GraphQL-over-HTTP media types, GraphiQL for browsers, `/healthz`
+//! and `/readyz`. Bad requests get a 4xx with a GraphQL error body whose
+//! `extensions.code` is stable: `BAD_REQUEST`, `UNSUPPORTED_MEDIA_TYPE`,
+//! `NOT_ACCEPTABLE`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`.
 
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
+
+use async_graphql::{
+    http::GraphiQLSource,
+    parser::{parse_query, types::OperationType},
+};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, RawQuery, State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use graphloom_graphql::{Api, RequestContext};
+use serde::Deserialize;
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub addr: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Serve GraphiQL to browsers at `/graphql`.
+    pub graphiql: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            body_limit: 1024 * 1024,
+            graphiql: true,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    api: Api,
+    graphiql: bool,
+}
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The routes of a service.
+pub fn router(api: Api, config: &ServerConfig) -> Router {
+    Router::new()
+        .route("/graphql", get(get_graphql).post(post_graphql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(Arc::new(AppState {
+            api,
+            graphiql: config.graphiql,
+        }))
+}
+
+/// Serves until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    api: Api,
+    config: &ServerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    tracing::info!(
+        "graphloom: serving GraphQL on http://{}/graphql",
+        listener.local_addr()?
+    );
+    axum::serve(listener, router(api, config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.api.db().ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// A request-level failure: fixed status, GraphQL error body.
+fn reject(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message.into(), "extensions": { "code": code } }]
+    });
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    res
+}
+
+/// Which response media type the client accepts.
+fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
+    let Some(accept) = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Some(JSON);
+    };
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .collect();
+    if types.contains(&GRAPHQL_RESPONSE) {
+        Some(GRAPHQL_RESPONSE)
+    } else if types
+        .iter()
+        .any(|t| *t == JSON || *t == "*/*" || *t == "application/*")
+    {
+        Some(JSON)
+    } else {
+        None
+    }
+}
+
+fn request_context(headers: &HeaderMap) -> Arc<RequestContext> {
+    let headers: BTreeMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .collect();
+    Arc::new(RequestContext { headers })
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: &'static str,
+    request: async_graphql::Request,
+) -> Response {
+    let request = request.data(request_context(headers));
+    let response = state.api.execute(request).await;
+    // A request that never reached execution (syntax, validation) is a client error
+    // under application/graphql-response+json; application/json keeps 200.
+    let failed_early = response.data == async_graphql::Value::Null && !response.errors.is_empty();
+    let status = if media == GRAPHQL_RESPONSE && failed_early {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = match serde_json::to_string(&response) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a GraphQL response");
+            return reject(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "Internal server error",
+            );
+        }
+    };
+    let mut res = (status, body).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    res
+}
+
+async fn post_graphql(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return reject(
+            StatusCode::NOT_ACCEPTABLE,
+            "NOT_ACCEPTABLE",
+            format!("accept {GRAPHQL_RESPONSE} or {JSON}"),
+        );
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.trim_start().starts_with(JSON) {
+        return reject(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the request as application/json",
+        );
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is larger than the server accepts",
+            );
+        }
+        Err(e) => return reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.body_text()),
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("the body is not a GraphQL request: {e}"),
+            );
+        }
+    };
+    if request.query.trim().is_empty() {
+        return reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the request has no query");
+    }
+    execute(&state, &headers, media, request).await
+}
+
+#[derive(Debug, Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+async fn get_graphql(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params: GetParams = match parse_get_params(raw.as_deref().unwrap_or("")) {
+        Ok(p) => p,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", e),
+    };
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let Some(query) = params.query else {
+        if wants_html && state.graphiql {
+            return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        }
+        return reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the request has no query");
+    };
+    let Some(media) = negotiate(&headers) else {
+        return reject(
+            StatusCode::NOT_ACCEPTABLE,
+            "NOT_ACCEPTABLE",
+            format!("accept {GRAPHQL_RESPONSE} or {JSON}"),
+        );
+    };
+    // GET must not change anything: refuse mutations before running them.
+    if let Ok(doc) = parse_query(&query) {
+        let op = match &params.operation_name {
+            Some(name) => doc.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)).map(|(_, o)| o),
+            None => doc.operations.iter().next().map(|(_, o)| o),
+        };
+        if op.is_some_and(|o| o.node.ty != OperationType::Query) {
+            let mut res = reject(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "only queries can be sent with GET; use POST",
+            );
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return res;
+        }
+    }
+    let mut request = async_graphql::Request::new(query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables.filter(|v| !v.is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(&vars) {
+            Ok(v) => request = request.variables(async_graphql::Variables::from_json(v)),
+            Err(e) => {
+                return reject(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    format!("`variables` is not JSON: {e}"),
+                );
+            }
+        }
+    }
+    if let Some(ext) = params.extensions.filter(|v| !v.is_empty()) {
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(&ext) {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("`extensions` is not JSON: {e}"),
+            );
+        }
+    }
+    execute(&state, &headers, media, request).await
+}
+
+fn parse_get_params(raw: &str) -> Result<GetParams, String> {
+    axum::extract::Query::<GetParams>::try_from_uri(
+        &format!("/?{raw}")
+            .parse()
+            .map_err(|_| "the query string is malformed".to_owned())?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| e.body_text())
+}

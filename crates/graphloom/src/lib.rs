@@ -1,1 +1,65 @@
+//! # graphloom
+//!
+//! A GraphQL-first backend framework: declare models in Rust and get a
+//! complete, consistent, N+1-free GraphQL API over SQLite or PostgreSQL,
+//! served over HTTP with GraphiQL, from one binary that also migrates the
+//! database and prints the schema, like Django's `manage.py`.
+//!
+//! This is the crate applications depend on; the `graphloom-*` crates behind it
+//! are its parts and make no stability promise of their own.
+//!
+//! ```no_run
+//! use graphloom::prelude::*;
+//!
+//! #[derive(Model)]
+//! #[model(app = "blog")]
+//! pub struct Post {
+//!     pub id: Id,
+//!     #[field(max_length = 200)]
+//!     pub title: String,
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     Service::new("blog").app(App::new("blog").model::<Post>()).run().await
+//! }
+//! ```
+//!
+//! | part | crate |
+//! |---|---|
+//! | models, registry, checks | `graphloom-meta` (re-exported as [`meta`]) |
+//! | SQL, dialects, migrations | `graphloom-db` (as [`db`]) |
+//! | schema, planner, mutations | `graphloom-graphql` (as [`graphql`]) |
+//! | HTTP | `graphloom-server` (as [`server`]) |
+//!
+//! The guide is in `docs/guide.md`.
 
+// The derive macros name `::graphloom`; this lets them work inside this crate too.
+extern crate self as graphloom;
+
+pub mod cli;
+mod service;
+
+pub use chrono;
+pub use graphloom_db as db;
+pub use graphloom_graphql as graphql;
+pub use graphloom_macros::{Model, ModelEnum};
+pub use graphloom_meta as meta;
+pub use graphloom_server as server;
+pub use rust_decimal;
+pub use serde_json;
+pub use service::{App, Service, Settings};
+pub use uuid;
+
+/// What most applications import.
+pub mod prelude {
+    pub use chrono::{DateTime, NaiveDate, Utc};
+    pub use rust_decimal::Decimal;
+    pub use uuid::Uuid;
+
+    pub use crate::{
+        App, Model, ModelEnum, Service,
+        graphql::{ComputedField, Ctx, CustomField, Error, Row},
+        meta::{ForeignKey, Id, ManyToMany, OneToOne, ValidationError, ValidationInput, Value},
+    };
+}

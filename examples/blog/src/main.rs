@@ -1,1 +1,28 @@
-fn main() {}
+//! `blog serve | migrate | schema | check | seed`.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "blog", about = "The graphloom example blog service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    #[command(flatten)]
+    Builtin(graphloom::cli::Command),
+    /// Fill the database with a deterministic demo dataset.
+    Seed(blog::seed::SeedArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let service = blog::service();
+    match cli.command {
+        Cmd::Builtin(cmd) => service.run_command(cmd).await,
+        Cmd::Seed(args) => blog::seed::run(&service, &args).await,
+    }
+}

@@ -1,0 +1,185 @@
+//! The commands every service binary offers, like Django's `manage.py`. Each
+//! option can also come from the environment variable named in its help.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use graphloom_db::Database;
+use graphloom_graphql::Config;
+use graphloom_server::ServerConfig;
+
+use crate::Service;
+
+/// The command line of a service with only the built-in commands.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve GraphQL over HTTP (GraphiQL at /graphql); applies pending schema changes first.
+    Serve(ServeArgs),
+    /// Create or update the database tables of the models.
+    Migrate(DbArgs),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Run the start-up checks of the models and exit.
+    Check,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: sqlite:<file>, sqlite::memory:, or postgres://user:pass@host/db.
+    /// Default: sqlite:<service>.sqlite3 in the working directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "GRAPHLOOM_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "GRAPHLOOM_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Do not apply pending schema changes at start-up.
+    #[arg(long)]
+    pub no_migrate: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The largest `first` / `last` a client may ask for.
+    #[arg(long, env = "GRAPHLOOM_MAX_PAGE_SIZE", default_value_t = 100)]
+    pub max_page_size: u64,
+    /// The deepest query accepted.
+    #[arg(long, env = "GRAPHLOOM_MAX_DEPTH", default_value_t = 15)]
+    pub max_depth: usize,
+    /// Key that signs cursors; set the same value on every instance of a service.
+    #[arg(long, env = "GRAPHLOOM_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Add `extensions.sql = { count, statements }` to every response.
+    #[arg(long, env = "GRAPHLOOM_DEBUG_SQL", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub debug_sql: bool,
+}
+
+impl ApiArgs {
+    pub fn config(&self) -> Config {
+        let mut c = Config {
+            max_page_size: self.max_page_size,
+            default_page_size: self.max_page_size,
+            max_depth: self.max_depth,
+            debug_sql: self.debug_sql,
+            ..Config::default()
+        };
+        if let Some(k) = &self.secret_key {
+            c.cursor_key = k.as_bytes().to_vec();
+        }
+        c
+    }
+}
+
+impl DbArgs {
+    pub fn url(&self, service: &str) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{service}.sqlite3"))
+    }
+
+    pub async fn connect(&self, service: &str) -> anyhow::Result<Database> {
+        let url = self.url(service);
+        Database::connect(&url)
+            .await
+            .with_context(|| format!("connecting to {}", redact(&url)))
+    }
+}
+
+/// A URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` sets the level (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()> {
+    init_tracing();
+    match command {
+        Command::Check => {
+            service.registry()?;
+            println!("System check identified no issues.");
+        }
+        Command::Schema => {
+            // The SDL needs no database: build the API over an in-memory one.
+            let db = Database::connect("sqlite::memory:").await?;
+            let api = service.api(db, Config::default())?;
+            print!("{}", api.sdl());
+        }
+        Command::Migrate(args) => {
+            let db = args.connect(service.name).await?;
+            let applied = service.migrate(&db).await?;
+            if applied.is_empty() {
+                println!("No changes to apply.");
+            }
+            for op in applied {
+                println!("Applied: {op}");
+            }
+            db.close().await;
+        }
+        Command::Serve(args) => {
+            let db = args.db.connect(service.name).await?;
+            if !args.no_migrate {
+                for op in service.migrate(&db).await? {
+                    tracing::info!("applied: {op}");
+                }
+            }
+            let api = service.api(db.clone(), args.api.config())?;
+            let config = ServerConfig {
+                addr: args.addr,
+                body_limit: args.body_limit,
+                graphiql: true,
+            };
+            graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
+                .await
+                .with_context(|| format!("serving on {}", args.addr))?;
+            db.close().await;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite:blog.sqlite3"), "sqlite:blog.sqlite3");
+    }
+}
