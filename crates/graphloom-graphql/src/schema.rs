@@ -252,7 +252,8 @@ fn register_scalar_filters(mut schema: async_graphql::dynamic::SchemaBuilder, re
                 _ => type_name(reg, f),
             };
             let (ordered, text, listable) = match (f.primary_key, f.kind) {
-                (true, _) | (_, FieldKind::AutoId | FieldKind::ForeignKey { .. }) => (false, false, true),
+                // Integer ids order; ranges over them are common (`id: { gt: "100" }`).
+                (true, _) | (_, FieldKind::AutoId | FieldKind::ForeignKey { .. }) => (true, false, true),
                 (_, FieldKind::Bool) => (false, false, false),
                 (_, FieldKind::Json) => (false, false, false),
                 (_, FieldKind::Uuid | FieldKind::Enum(_)) => (false, false, true),

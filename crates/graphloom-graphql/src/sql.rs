@@ -85,7 +85,8 @@ impl<'a> Builder<'a> {
                     ),
                 };
                 let array = sea_query::Value::Array(array_ty, Some(Box::new(values)));
-                Expr::cust_with_exprs("? = ANY(?)", [expr, Expr::val(array)])
+                // sea-query placeholders are numbered on PostgreSQL, `?` on SQLite.
+                Expr::cust_with_exprs("$1 = ANY($2)", [expr, Expr::val(array)])
             }
             Dialect::Sqlite => {
                 let json: Vec<serde_json::Value> = keys

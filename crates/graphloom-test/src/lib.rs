@@ -1,1 +1,152 @@
+//! Test kit for graphloom services, for your own tests as much as ours.
+//!
+//! - [`TestClient`]: a service's API over a fresh, migrated database, called
+//!   in-process (no HTTP), returning JSON.
+//! - A fresh database per client: in-memory SQLite by default; a new
+//!   PostgreSQL database when `GRAPHLOOM_TEST_DATABASE_URL` names a server,
+//!   so one test suite runs on both dialects.
+//! - [`assert_num_queries!`]: asserts how many SQL statements a future ran and
+//!   prints them when the count is wrong.
+//!
+//! ```ignore
+//! let client = TestClient::new(&blog::service()).await;
+//! let data = assert_num_queries!(1, client.query("{ posts { nodes { title } } }"));
+//! ```
 
+use graphloom::{
+    Service,
+    db::{Database, RawSql},
+    graphql::{Api, Config},
+};
+pub use graphloom::db::capture;
+use serde_json::{Value as Json, json};
+
+/// The environment variable that points the tests at a PostgreSQL server.
+pub const PG_ENV: &str = "GRAPHLOOM_TEST_DATABASE_URL";
+
+/// A fresh database for one test: in-memory SQLite, or a new PostgreSQL
+/// database on the server named by `GRAPHLOOM_TEST_DATABASE_URL`.
+pub async fn fresh_database() -> Database {
+    match std::env::var(PG_ENV) {
+        Ok(url) if !url.is_empty() => {
+            let admin = Database::connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("{PG_ENV}={url}: {e}"));
+            let name = format!("graphloom_test_{}", uuid::Uuid::new_v4().simple());
+            admin
+                .execute(&RawSql(format!("CREATE DATABASE \"{name}\"")))
+                .await
+                .unwrap_or_else(|e| panic!("cannot create test database: {e}"));
+            admin.close().await;
+            let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+            Database::connect(&format!("{base}/{name}"))
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to test database: {e}"))
+        }
+        _ => Database::connect("sqlite::memory:")
+            .await
+            .unwrap_or_else(|e| panic!("cannot open in-memory SQLite: {e}")),
+    }
+}
+
+/// A service's GraphQL API over a fresh, migrated database.
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    api: Api,
+}
+
+impl TestClient {
+    pub async fn new(service: &Service) -> Self {
+        Self::with_config(service, Config {
+            cursor_key: b"graphloom-test-key".to_vec(),
+            ..Config::default()
+        })
+        .await
+    }
+
+    pub async fn with_config(service: &Service, config: Config) -> Self {
+        let db = fresh_database().await;
+        service
+            .migrate(&db)
+            .await
+            .unwrap_or_else(|e| panic!("migrate failed: {e:#}"));
+        let api = service
+            .api(db, config)
+            .unwrap_or_else(|e| panic!("cannot build the API: {e}"));
+        TestClient { api }
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    pub fn db(&self) -> &Database {
+        self.api.db()
+    }
+
+    /// The whole response (`data`, `errors`, `extensions`) as JSON.
+    pub async fn execute(&self, query: &str, variables: Json) -> Json {
+        let request = graphloom::graphql::async_graphql::Request::new(query)
+            .variables(graphloom::graphql::async_graphql::Variables::from_json(variables));
+        let response = self.api.execute(request).await;
+        serde_json::to_value(&response).unwrap_or_else(|e| panic!("response is not JSON: {e}"))
+    }
+
+    /// `data` of a query that must succeed; panics with the errors otherwise.
+    pub async fn query(&self, query: &str) -> Json {
+        self.query_vars(query, json!({})).await
+    }
+
+    pub async fn query_vars(&self, query: &str, variables: Json) -> Json {
+        let res = self.execute(query, variables).await;
+        if let Some(errors) = res.get("errors") {
+            panic!("query failed: {errors:#}\nquery: {query}");
+        }
+        res.get("data").cloned().unwrap_or(Json::Null)
+    }
+
+    /// The `errors` of a query that must fail; panics if it succeeds.
+    pub async fn errors(&self, query: &str) -> Vec<Json> {
+        self.errors_vars(query, json!({})).await
+    }
+
+    pub async fn errors_vars(&self, query: &str, variables: Json) -> Vec<Json> {
+        let res = self.execute(query, variables).await;
+        match res.get("errors") {
+            Some(Json::Array(errors)) => errors.clone(),
+            _ => panic!("expected errors, got {res:#}"),
+        }
+    }
+}
+
+/// The `extensions.code` of each error.
+pub fn codes(errors: &[Json]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// Awaits `$fut` and asserts that it ran exactly `$n` SQL statements; on
+/// failure the message lists them. Evaluates to the future's output.
+#[macro_export]
+macro_rules! assert_num_queries {
+    ($n:expr, $fut:expr) => {{
+        let (out, statements) = $crate::capture($fut).await;
+        let expected: usize = $n;
+        if statements.len() != expected {
+            panic!(
+                "expected {} SQL statements, {} ran:\n{}",
+                expected,
+                statements.len(),
+                statements
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| format!("  {}. {}", i + 1, s))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        out
+    }};
+}

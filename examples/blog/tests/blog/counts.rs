@@ -1,0 +1,81 @@
+//! The planner's promise: statements depend on the query's shape, not the data.
+
+use graphloom_test::{TestClient, assert_num_queries};
+
+use crate::common::seeded;
+
+/// The issue's reference query: 50 posts, each author's username, the first 10
+/// comments with body and author username, and the tag names.
+pub const REFERENCE: &str = r#"{
+    posts(first: 50) {
+        edges { node {
+            title
+            author { username }
+            comments(first: 10) { nodes { body author { username } } }
+            tags { nodes { name } }
+        } }
+    }
+}"#;
+
+async fn reference_counts(c: &TestClient) {
+    // posts, authors, comments, comment authors, tags.
+    let d = assert_num_queries!(5, c.query(REFERENCE));
+    assert!(!d["posts"]["edges"].as_array().unwrap().is_empty());
+    // totalCount adds one statement at the root and one per nested list.
+    let with_totals = REFERENCE.replace("posts(first: 50) {", "posts(first: 50) { totalCount").replace("comments(first: 10) {", "comments(first: 10) { totalCount");
+    assert_num_queries!(7, c.query(&with_totals));
+}
+
+#[tokio::test]
+async fn reference_query_is_five_statements_on_small_data() {
+    reference_counts(&seeded(3, 10, 20, 3).await).await;
+}
+
+#[tokio::test]
+async fn reference_query_is_five_statements_on_larger_data() {
+    reference_counts(&seeded(200, 1000, 5000, 20).await).await;
+}
+
+#[tokio::test]
+async fn nested_depth_adds_one_statement_per_edge() {
+    let c = seeded(5, 30, 90, 4).await;
+    assert_num_queries!(1, c.query("{ posts { nodes { id title } } }"));
+    assert_num_queries!(2, c.query("{ posts { totalCount nodes { id } } }"));
+    assert_num_queries!(1, c.query(r#"{ post(id: "1") { title } }"#));
+    assert_num_queries!(2, c.query(r#"{ post(id: "1") { author { username } } }"#));
+    // users -> posts -> comments -> post -> tags: one statement per edge.
+    assert_num_queries!(
+        5,
+        c.query("{ users { nodes { posts { nodes { comments { nodes { post { tags { nodes { name } } } } } } } } } }")
+    );
+    // Filters and ordering across relations stay inside the same statement.
+    assert_num_queries!(
+        1,
+        c.query(r#"{ comments(where: { post: { author: { username: { eq: "user1" } } } }, orderBy: [{ post: { title: DESC } }]) { nodes { id } } }"#)
+    );
+    // Two aliases of one relation are two edges.
+    assert_num_queries!(3, c.query(r#"{ posts { nodes { a: comments(first: 1) { nodes { id } } b: comments(last: 1) { nodes { id } } } } }"#));
+    // `last` at the root needs the count first.
+    assert_num_queries!(2, c.query("{ posts(last: 3) { nodes { id } } }"));
+}
+
+#[tokio::test]
+async fn only_selected_columns_are_fetched() {
+    let c = seeded(2, 3, 3, 1).await;
+    let (_, statements) = graphloom_test::capture(c.query(r#"{ posts { nodes { title author { username } } } }"#)).await;
+    assert_eq!(statements.len(), 2);
+    assert!(statements[0].starts_with(r#"SELECT "t0"."id", "t0"."title", "t0"."author_id" FROM "blog_post""#), "{}", statements[0]);
+    assert!(statements[1].starts_with(r#"SELECT "t0"."id", "t0"."username" FROM "blog_user""#), "{}", statements[1]);
+}
+
+#[tokio::test]
+async fn debug_sql_extension() {
+    let service = blog::service();
+    let c = TestClient::with_config(&service, graphloom::graphql::Config { debug_sql: true, ..Default::default() }).await;
+    blog::seed::seed(&service, c.db(), &crate::common::seed_args(2, 2, 0, 0)).await.unwrap();
+    let res = c.execute(r#"{ posts { nodes { author { username } } } }"#, serde_json::json!({})).await;
+    assert_eq!(res["extensions"]["sql"]["count"], 2);
+    assert_eq!(res["extensions"]["sql"]["statements"].as_array().unwrap().len(), 2);
+    let plain = crate::common::empty().await.execute("{ posts { totalCount } }", serde_json::json!({})).await;
+    assert!(plain.get("extensions").is_none(), "off by default");
+}

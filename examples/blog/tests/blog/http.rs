@@ -1,0 +1,150 @@
+//! End to end: the real `blog` binary, over HTTP.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, body::Bytes};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+async fn start() -> (Server, Http) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let db = format!("sqlite:{}", dir.path().join("blog.sqlite3").display());
+    let seed = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["seed", "--users", "3", "--posts", "5", "--comments", "10", "--tags", "2"])
+        .env("DATABASE_URL", &db)
+        .output()
+        .unwrap();
+    assert!(seed.status.success(), "{}", String::from_utf8_lossy(&seed.stderr));
+    let child = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--body-limit", "4096"])
+        .env("DATABASE_URL", &db)
+        .env("GRAPHLOOM_DEBUG_SQL", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let client: Http = Client::builder(TokioExecutor::new()).build_http();
+    for _ in 0..100 {
+        if let Ok(res) = client.get(format!("{}/healthz", server.base).parse().unwrap()).await {
+            if res.status() == 200 {
+                return (server, client);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not start");
+}
+
+async fn send(client: &Http, req: Request<Full<Bytes>>) -> (u16, String, Value) {
+    let res = client.request(req).await.unwrap();
+    let status = res.status().as_u16();
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (status, ct, json)
+}
+
+fn post(base: &str, body: &str, accept: Option<&str>, ct: &str) -> Request<Full<Bytes>> {
+    let mut b = Request::post(format!("{base}/graphql")).header("content-type", ct);
+    if let Some(a) = accept {
+        b = b.header("accept", a);
+    }
+    b.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
+}
+
+fn get(base: &str, query: &str, accept: &str) -> Request<Full<Bytes>> {
+    Request::get(format!("{base}/graphql?{query}")).header("accept", accept).body(Full::new(Bytes::new())).unwrap()
+}
+
+#[tokio::test]
+async fn the_binary_serves_graphql_over_http() {
+    let (s, c) = start().await;
+    let b = &s.base;
+    let q = json!({ "query": "{ posts(first: 2) { totalCount nodes { title author { username } } } }" }).to_string();
+
+    let (status, ct, body) = send(&c, post(b, &q, None, "application/json")).await;
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    assert_eq!(body["data"]["posts"]["totalCount"], 5);
+    assert_eq!(body["extensions"]["sql"]["count"], 3, "GRAPHLOOM_DEBUG_SQL=1 adds the statements");
+
+    let (status, ct, _) = send(&c, post(b, &q, Some("application/graphql-response+json"), "application/json; charset=utf-8")).await;
+    assert_eq!((status, ct.as_str()), (200, "application/graphql-response+json"));
+
+    // Queries over GET; mutations refused.
+    let (status, _, body) = send(&c, get(b, "query=%7B%20posts%20%7B%20totalCount%20%7D%20%7D", "application/json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["posts"]["totalCount"], 5);
+    let (status, _, body) = send(&c, get(b, "query=mutation%20%7B%20deleteTag(id%3A%221%22)%20%7B%20deletedId%20%7D%20%7D", "application/json")).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED");
+    let (status, _, body) = send(&c, get(b, "query=%7Bposts%7BtotalCount%7D%7D&variables=%7Bnope", "application/json")).await;
+    assert_eq!((status, body["errors"][0]["extensions"]["code"].as_str()), (400, Some("BAD_REQUEST")));
+
+    // GraphiQL for browsers.
+    let (status, ct, body) = send(&c, get(b, "", "text/html,application/xhtml+xml")).await;
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("text/html"));
+    assert!(body.as_str().unwrap().contains("graphiql"));
+
+    // Bad requests: each a 4xx with a GraphQL error body.
+    for (req, want, code) in [
+        (post(b, "{not json", None, "application/json"), 400, "BAD_REQUEST"),
+        (post(b, r#"{"query": ""}"#, None, "application/json"), 400, "BAD_REQUEST"),
+        (post(b, &q, None, "text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE"),
+        (post(b, &q, Some("text/csv"), "application/json"), 406, "NOT_ACCEPTABLE"),
+        (post(b, &format!(r#"{{"query": "{{ posts {{ totalCount }} }}", "x": "{}"}}"#, "a".repeat(5000)), None, "application/json"), 413, "PAYLOAD_TOO_LARGE"),
+    ] {
+        let (status, _, body) = send(&c, req).await;
+        assert_eq!(status, want, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], code);
+    }
+    // A query that fails validation: 400 under graphql-response+json, 200 under json.
+    let bad = json!({ "query": "{ posts { nope } }" }).to_string();
+    let (status, _, body) = send(&c, post(b, &bad, Some("application/graphql-response+json"), "application/json")).await;
+    assert_eq!(status, 400);
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("nope"));
+    let (status, _, _) = send(&c, post(b, &bad, Some("application/json"), "application/json")).await;
+    assert_eq!(status, 200);
+
+    // A mutation over POST, and readiness.
+    let m = json!({ "query": r#"mutation { createTag(input: { name: "http" }) { tag { id name } errors { code } } }"# }).to_string();
+    let (status, _, body) = send(&c, post(b, &m, None, "application/json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["createTag"]["tag"]["name"], "http");
+    let res = c.get(format!("{b}/readyz").parse().unwrap()).await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[test]
+fn schema_and_check_commands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_blog")).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("type Post {"));
+    let out = Command::new(env!("CARGO_BIN_EXE_blog")).arg("check").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no issues"));
+    let out = Command::new(env!("CARGO_BIN_EXE_blog")).args(["migrate", "--database-url", "mysql://nope"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}

@@ -1,0 +1,15 @@
+#![allow(dead_code)]
+//! Integration tests of the blog service, one module per capability. They run
+//! on in-memory SQLite, or on PostgreSQL when GRAPHLOOM_TEST_DATABASE_URL is set
+//! (scripts/test.sh runs them both ways).
+
+mod common;
+mod counts;
+mod custom;
+mod filters;
+mod http;
+mod mutations;
+mod ordering;
+mod pagination;
+mod queries;
+mod schema;

@@ -1,0 +1,135 @@
+use graphloom_test::{TestClient, codes};
+use serde_json::{Value, json};
+
+use crate::common::small;
+
+const PAGE: &str = r#"query($first: Int, $after: String, $last: Int, $before: String, $offset: Int) {
+    posts(first: $first, after: $after, last: $last, before: $before, offset: $offset, orderBy: [{ title: ASC }]) {
+        totalCount
+        edges { cursor node { id } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    }
+}"#;
+
+async fn page(c: &TestClient, vars: Value) -> Value {
+    c.query_vars(PAGE, vars).await["posts"].clone()
+}
+
+fn ids(p: &Value) -> Vec<String> {
+    p["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn forward_walk_covers_every_row_once() {
+    let c = small().await;
+    let all = ids(&page(&c, json!({ "first": 100 })).await);
+    assert_eq!(all.len(), 20);
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    let mut pages = 0;
+    loop {
+        let p = page(&c, json!({ "first": 6, "after": after })).await;
+        assert_eq!(p["totalCount"], 20);
+        seen.extend(ids(&p));
+        pages += 1;
+        assert_eq!(p["pageInfo"]["hasPreviousPage"], pages > 1);
+        if p["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = p["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(seen, all);
+}
+
+#[tokio::test]
+async fn backward_walk_and_offset() {
+    let c = small().await;
+    let all = ids(&page(&c, json!({ "first": 100 })).await);
+    let last = page(&c, json!({ "last": 3 })).await;
+    assert_eq!(ids(&last), all[17..]);
+    assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(last["pageInfo"]["hasNextPage"], false);
+    let before = page(&c, json!({ "last": 3, "before": last["pageInfo"]["startCursor"] })).await;
+    assert_eq!(ids(&before), all[14..17]);
+    assert_eq!(before["pageInfo"]["hasNextPage"], true);
+    let off = page(&c, json!({ "first": 2, "offset": 5 })).await;
+    assert_eq!(ids(&off), all[5..7]);
+    let beyond = page(&c, json!({ "first": 5, "offset": 100 })).await;
+    assert_eq!(ids(&beyond), Vec::<String>::new());
+    assert_eq!(beyond["pageInfo"]["hasNextPage"], false);
+    let between = page(&c, json!({ "after": page(&c, json!({ "first": 2 })).await["pageInfo"]["endCursor"], "before": last["pageInfo"]["startCursor"], "first": 100 })).await;
+    assert_eq!(ids(&between), all[2..17]);
+}
+
+#[tokio::test]
+async fn nested_lists_paginate_per_parent() {
+    let c = small().await;
+    let d = c
+        .query(r#"{ posts(first: 100) { nodes { id
+            first: comments(first: 2) { totalCount pageInfo { hasNextPage } nodes { id } edges { cursor } }
+            all: comments(first: 100) { nodes { id } }
+            last: comments(last: 1) { pageInfo { hasPreviousPage } nodes { id } }
+        } } }"#)
+        .await;
+    for p in d["posts"]["nodes"].as_array().unwrap() {
+        let all: Vec<&Value> = p["all"]["nodes"].as_array().unwrap().iter().collect();
+        let first: Vec<&Value> = p["first"]["nodes"].as_array().unwrap().iter().collect();
+        assert_eq!(first, all.iter().take(2).copied().collect::<Vec<_>>());
+        assert_eq!(p["first"]["totalCount"], all.len());
+        assert_eq!(p["first"]["pageInfo"]["hasNextPage"], all.len() > 2);
+        let last: Vec<&Value> = p["last"]["nodes"].as_array().unwrap().iter().collect();
+        assert_eq!(last, all.iter().rev().take(1).copied().collect::<Vec<_>>());
+        assert_eq!(p["last"]["pageInfo"]["hasPreviousPage"], all.len() > 1);
+    }
+    // A nested cursor continues that parent's list.
+    let p = &d["posts"]["nodes"][0];
+    if p["first"]["pageInfo"]["hasNextPage"] == true {
+        let cursor = p["first"]["edges"][1]["cursor"].clone();
+        let next = c
+            .query_vars(r#"query($a: String) { post(id: "1") { comments(first: 1, after: $a) { nodes { id } } } }"#, json!({ "a": cursor }))
+            .await;
+        assert_eq!(next["post"]["comments"]["nodes"][0], p["all"]["nodes"][2]);
+    }
+}
+
+#[tokio::test]
+async fn cursors_are_tamper_checked() {
+    let c = small().await;
+    let p = page(&c, json!({ "first": 1 })).await;
+    let cursor = p["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
+    let mut forged = cursor.clone().into_bytes();
+    forged[3] = if forged[3] == b'A' { b'B' } else { b'A' };
+    for bad in [String::from_utf8(forged).unwrap(), "bm90LWEtY3Vyc29y".into(), "!!".into()] {
+        let errors = c.errors_vars(PAGE, json!({ "first": 1, "after": bad })).await;
+        assert_eq!(codes(&errors), ["INVALID_CURSOR"]);
+    }
+    // A cursor of another type is refused too.
+    let users = c.query("{ users(first: 1) { pageInfo { endCursor } } }").await;
+    let errors = c.errors_vars(PAGE, json!({ "first": 1, "after": users["users"]["pageInfo"]["endCursor"] })).await;
+    assert_eq!(codes(&errors), ["INVALID_CURSOR"]);
+}
+
+#[tokio::test]
+async fn limits_and_bad_arguments() {
+    let c = small().await;
+    let errors = c.errors_vars(PAGE, json!({ "first": 101 })).await;
+    assert_eq!(codes(&errors), ["PAGE_SIZE_EXCEEDED"]);
+    let errors = c.errors(r#"{ posts { nodes { comments(last: 1000) { totalCount } } } }"#).await;
+    assert_eq!(codes(&errors), ["PAGE_SIZE_EXCEEDED"]);
+    let errors = c.errors_vars(PAGE, json!({ "first": -1 })).await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+    let errors = c.errors_vars(PAGE, json!({ "first": 1, "last": 1 })).await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+    let errors = c.errors_vars(PAGE, json!({ "offset": -3 })).await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn default_page_size_applies_without_first() {
+    let c = crate::common::seeded(1, 120, 0, 0).await;
+    let d = c.query("{ posts { totalCount nodes { id } pageInfo { hasNextPage } } }").await;
+    assert_eq!(d["posts"]["totalCount"], 120);
+    assert_eq!(d["posts"]["nodes"].as_array().unwrap().len(), 100);
+    assert_eq!(d["posts"]["pageInfo"]["hasNextPage"], true);
+}
