@@ -15,12 +15,12 @@ use std::{str::FromStr, time::Duration};
 
 use graphloom_meta::{Value, ValueType};
 pub use log::capture;
+pub use sea_query;
 use sea_query::{
-    DeleteStatement, InsertStatement, PostgresQueryBuilder,
-    SelectStatement, SqliteQueryBuilder, UpdateStatement,
+    DeleteStatement, InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
+    UpdateStatement,
 };
 use sea_query_sqlx::SqlxValues;
-pub use sea_query;
 use sqlx::{
     PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -49,7 +49,9 @@ pub enum DbErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DbError {
-    #[error("unsupported database URL `{0}`: expected `sqlite:<path>`, `sqlite::memory:` or `postgres://...`")]
+    #[error(
+        "unsupported database URL `{0}`: expected `sqlite:<path>`, `sqlite::memory:` or `postgres://...`"
+    )]
     Url(String),
     #[error("cannot connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
@@ -129,7 +131,12 @@ macro_rules! statement {
         }
     )*};
 }
-statement!(SelectStatement, InsertStatement, UpdateStatement, DeleteStatement);
+statement!(
+    SelectStatement,
+    InsertStatement,
+    UpdateStatement,
+    DeleteStatement
+);
 
 /// Plain SQL text (DDL), the same for every dialect or already rendered for one.
 #[derive(Debug, Clone)]
@@ -154,7 +161,6 @@ impl Dialect {
             Dialect::Postgres => stmt.to_string(PostgresQueryBuilder),
         }
     }
-
 }
 
 /// A DDL statement of sea-query.
@@ -287,7 +293,14 @@ impl Database {
     pub async fn fetch(&self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
         match &self.pool {
             Pool::Sqlite(p) => run!(fetch, p, Dialect::Sqlite, stmt, types, value::decode_sqlite),
-            Pool::Postgres(p) => run!(fetch, p, Dialect::Postgres, stmt, types, value::decode_postgres),
+            Pool::Postgres(p) => run!(
+                fetch,
+                p,
+                Dialect::Postgres,
+                stmt,
+                types,
+                value::decode_postgres
+            ),
         }
     }
 
@@ -339,8 +352,22 @@ impl Tx {
 
     pub async fn fetch(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
         match self {
-            Tx::Sqlite(t) => run!(fetch, &mut **t, Dialect::Sqlite, stmt, types, value::decode_sqlite),
-            Tx::Postgres(t) => run!(fetch, &mut **t, Dialect::Postgres, stmt, types, value::decode_postgres),
+            Tx::Sqlite(t) => run!(
+                fetch,
+                &mut **t,
+                Dialect::Sqlite,
+                stmt,
+                types,
+                value::decode_sqlite
+            ),
+            Tx::Postgres(t) => run!(
+                fetch,
+                &mut **t,
+                Dialect::Postgres,
+                stmt,
+                types,
+                value::decode_postgres
+            ),
         }
     }
 

@@ -25,8 +25,13 @@ pub enum ColumnType {
     I32,
     I64,
     F64,
-    Decimal { max_digits: u32, decimal_places: u32 },
-    String { max_length: u32 },
+    Decimal {
+        max_digits: u32,
+        decimal_places: u32,
+    },
+    String {
+        max_length: u32,
+    },
     Text,
     Date,
     DateTime,
@@ -280,7 +285,10 @@ impl ProjectState {
         match op {
             Operation::CreateTable(t) => {
                 if self.tables.contains_key(&t.name) {
-                    return Err(DbError::Migration(format!("table `{}` exists already", t.name)));
+                    return Err(DbError::Migration(format!(
+                        "table `{}` exists already",
+                        t.name
+                    )));
                 }
                 self.tables.insert(t.name.clone(), t.clone());
             }
@@ -656,6 +664,9 @@ mod tests {
         let mut changed = to.clone();
         changed.tables.get_mut("blog_post").unwrap().columns.pop();
         let err = plan(&applied, &changed).unwrap_err().to_string();
-        assert!(err.contains("columns of table `blog_post` changed"), "{err}");
+        assert!(
+            err.contains("columns of table `blog_post` changed"),
+            "{err}"
+        );
     }
 }

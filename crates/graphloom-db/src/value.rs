@@ -116,7 +116,10 @@ pub(crate) fn decode_postgres(row: &PgRow, i: usize, ty: ValueType) -> Result<Va
         ValueType::String => row.try_get::<Option<String>, _>(i).map_err(e)?.into(),
         ValueType::Date => row.try_get::<Option<NaiveDate>, _>(i).map_err(e)?.into(),
         ValueType::Decimal => row.try_get::<Option<Decimal>, _>(i).map_err(e)?.into(),
-        ValueType::DateTime => row.try_get::<Option<DateTime<Utc>>, _>(i).map_err(e)?.into(),
+        ValueType::DateTime => row
+            .try_get::<Option<DateTime<Utc>>, _>(i)
+            .map_err(e)?
+            .into(),
         ValueType::Uuid => row.try_get::<Option<Uuid>, _>(i).map_err(e)?.into(),
         ValueType::Json => row
             .try_get::<Option<serde_json::Value>, _>(i)
@@ -131,8 +134,12 @@ mod tests {
 
     #[test]
     fn sqlite_datetimes_sort_as_text() {
-        let a = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
-        let b = DateTime::parse_from_rfc3339("2024-01-01T00:00:00.5Z").unwrap().with_timezone(&Utc);
+        let a = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let b = DateTime::parse_from_rfc3339("2024-01-01T00:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let (sea_query::Value::String(Some(x)), sea_query::Value::String(Some(y))) = (
             to_sea(&Value::DateTime(a), Dialect::Sqlite),
             to_sea(&Value::DateTime(b), Dialect::Sqlite),

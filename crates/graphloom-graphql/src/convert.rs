@@ -9,10 +9,19 @@ use uuid::Uuid;
 
 /// GraphQL names of the custom scalars.
 pub const SCALARS: [(&str, &str); 6] = [
-    ("BigInt", "A 64-bit integer, as a string to keep its precision in JavaScript."),
-    ("Decimal", "An exact decimal number, as a string such as \"12.50\"."),
+    (
+        "BigInt",
+        "A 64-bit integer, as a string to keep its precision in JavaScript.",
+    ),
+    (
+        "Decimal",
+        "An exact decimal number, as a string such as \"12.50\".",
+    ),
     ("Date", "A calendar date, ISO 8601: \"2024-05-31\"."),
-    ("DateTime", "A UTC instant, RFC 3339: \"2024-05-31T12:00:00Z\"."),
+    (
+        "DateTime",
+        "A UTC instant, RFC 3339: \"2024-05-31T12:00:00Z\".",
+    ),
     ("UUID", "A UUID in its hyphenated text form."),
     ("JSON", "Any JSON value."),
 ];
@@ -93,7 +102,11 @@ pub fn plain_to_graphql(value: &Value) -> Gql {
 }
 
 /// Parses a GraphQL input into a value of `ty`; the error says what was expected.
-pub fn parse_typed(ty: ValueType, enum_decl: Option<&graphloom_meta::EnumDecl>, v: &Gql) -> Result<Value, String> {
+pub fn parse_typed(
+    ty: ValueType,
+    enum_decl: Option<&graphloom_meta::EnumDecl>,
+    v: &Gql,
+) -> Result<Value, String> {
     if matches!(v, Gql::Null) {
         return Ok(Value::Null);
     }
@@ -131,7 +144,10 @@ pub fn parse_typed(ty: ValueType, enum_decl: Option<&graphloom_meta::EnumDecl>, 
             .map(Value::I64)
             .ok_or_else(|| "expected a 64-bit integer".into()),
         ValueType::F64 => match v {
-            Gql::Number(n) => n.as_f64().map(Value::F64).ok_or_else(|| "expected a number".into()),
+            Gql::Number(n) => n
+                .as_f64()
+                .map(Value::F64)
+                .ok_or_else(|| "expected a number".into()),
             _ => Err("expected a number".into()),
         },
         ValueType::Decimal => text(v)
@@ -149,7 +165,9 @@ pub fn parse_typed(ty: ValueType, enum_decl: Option<&graphloom_meta::EnumDecl>, 
         ValueType::DateTime => text(v)
             .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
             .map(|d| Value::DateTime(d.with_timezone(&Utc)))
-            .ok_or_else(|| "expected an RFC 3339 date-time such as \"2024-05-31T12:00:00Z\"".into()),
+            .ok_or_else(|| {
+                "expected an RFC 3339 date-time such as \"2024-05-31T12:00:00Z\"".into()
+            }),
         ValueType::Uuid => text(v)
             .and_then(|s| Uuid::parse_str(&s).ok())
             .map(Value::Uuid)
@@ -162,23 +180,38 @@ pub fn parse_typed(ty: ValueType, enum_decl: Option<&graphloom_meta::EnumDecl>, 
     }
 }
 
-/// Parses input for a field of a model.
-pub fn parse_field(registry: &Registry, field: &FieldMeta, v: &Gql) -> Result<Value, String> {
+/// Why an input value was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputError {
+    Invalid(String),
+    TooLong { max: u32, len: usize },
+}
+
+impl InputError {
+    pub fn message(&self) -> String {
+        match self {
+            InputError::Invalid(m) => m.clone(),
+            InputError::TooLong { max, len } => {
+                format!("at most {max} characters are allowed (this has {len})")
+            }
+        }
+    }
+}
+
+/// Parses input for a field of a model, checking `max_length` in characters.
+pub fn parse_field(registry: &Registry, field: &FieldMeta, v: &Gql) -> Result<Value, InputError> {
     let e = match field.kind {
         FieldKind::Enum(e) => Some(e),
         _ => None,
     };
-    let ty = registry.value_type(field);
-    let parsed = parse_typed(ty, e, v)?;
-    // IDs of integer keys arrive as strings; an unknown key is a normal error later.
-    if let FieldKind::String { max_length } = field.kind {
-        if let Value::String(s) = &parsed {
-            let n = s.chars().count();
-            if n > max_length as usize {
-                return Err(format!(
-                    "at most {max_length} characters are allowed (this has {n})"
-                ));
-            }
+    let parsed = parse_typed(registry.value_type(field), e, v).map_err(InputError::Invalid)?;
+    if let (FieldKind::String { max_length }, Value::String(s)) = (field.kind, &parsed) {
+        let len = s.chars().count();
+        if len > max_length as usize {
+            return Err(InputError::TooLong {
+                max: max_length,
+                len,
+            });
         }
     }
     Ok(parsed)
@@ -190,11 +223,20 @@ mod tests {
 
     #[test]
     fn parse_values() {
-        assert_eq!(parse_typed(ValueType::I64, None, &Gql::String("42".into())), Ok(Value::I64(42)));
-        assert_eq!(parse_typed(ValueType::I64, None, &Gql::from(42)), Ok(Value::I64(42)));
+        assert_eq!(
+            parse_typed(ValueType::I64, None, &Gql::String("42".into())),
+            Ok(Value::I64(42))
+        );
+        assert_eq!(
+            parse_typed(ValueType::I64, None, &Gql::from(42)),
+            Ok(Value::I64(42))
+        );
         assert!(parse_typed(ValueType::I64, None, &Gql::String("x".into())).is_err());
         assert!(parse_typed(ValueType::I32, None, &Gql::from(1_i64 << 40)).is_err());
         assert!(parse_typed(ValueType::DateTime, None, &Gql::String("2024-01-01".into())).is_err());
-        assert_eq!(parse_typed(ValueType::Bool, None, &Gql::Null), Ok(Value::Null));
+        assert_eq!(
+            parse_typed(ValueType::Bool, None, &Gql::Null),
+            Ok(Value::Null)
+        );
     }
 }

@@ -77,10 +77,9 @@ impl Ctx {
     }
     /// The resolved metadata of model `M` (its table, columns, relations).
     pub fn model<M: Model>(&self) -> Result<&graphloom_meta::ModelMeta, Error> {
-        self.rt
-            .registry
-            .by_key(ModelKey::of::<M>())
-            .ok_or_else(|| Error::internal(format!("model {} is not registered", ModelKey::of::<M>())))
+        self.rt.registry.by_key(ModelKey::of::<M>()).ok_or_else(|| {
+            Error::internal(format!("model {} is not registered", ModelKey::of::<M>()))
+        })
     }
 }
 
@@ -109,7 +108,9 @@ pub struct CustomField {
 
 impl std::fmt::Debug for CustomField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CustomField").field("name", &self.name).finish()
+        f.debug_struct("CustomField")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -122,7 +123,8 @@ pub struct CustomFieldBuilder {
 }
 
 fn decode_args<A: DeserializeOwned>(args: serde_json::Value) -> Result<A, Error> {
-    serde_json::from_value(args).map_err(|e| crate::error::bad_input(format!("invalid arguments: {e}")))
+    serde_json::from_value(args)
+        .map_err(|e| crate::error::bad_input(format!("invalid arguments: {e}")))
 }
 
 impl CustomField {
@@ -167,7 +169,9 @@ impl CustomFieldBuilder {
                 Box::pin(async move {
                     let args = decode_args::<A>(args)?;
                     let out = f(ctx, args).await?;
-                    serde_json::to_value(out).map(Output::Json).map_err(Error::internal)
+                    serde_json::to_value(out)
+                        .map(Output::Json)
+                        .map_err(Error::internal)
                 })
             }),
         }
@@ -235,7 +239,10 @@ pub struct ComputedField {
 
 impl std::fmt::Debug for ComputedField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ComputedField").field("model", &self.model).field("name", &self.name).finish()
+        f.debug_struct("ComputedField")
+            .field("model", &self.model)
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -249,7 +256,9 @@ pub(crate) struct Computed {
 
 impl std::fmt::Debug for Computed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Computed").field("requires", &self.names).finish()
+        f.debug_struct("Computed")
+            .field("requires", &self.names)
+            .finish()
     }
 }
 

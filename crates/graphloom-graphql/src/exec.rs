@@ -59,9 +59,18 @@ struct Selected {
     types: Vec<ValueType>,
 }
 
-fn select_columns(rt: &Runtime, model: &ModelMeta, plan: &NodePlan, stmt: &mut SelectStatement, alias: &str) -> Selected {
+fn select_columns(
+    rt: &Runtime,
+    model: &ModelMeta,
+    plan: &NodePlan,
+    stmt: &mut SelectStatement,
+    alias: &str,
+) -> Selected {
     let fields: Vec<usize> = plan.columns.iter().copied().collect();
-    let types = fields.iter().map(|i| rt.registry.value_type(&model.fields[*i])).collect();
+    let types = fields
+        .iter()
+        .map(|i| rt.registry.value_type(&model.fields[*i]))
+        .collect();
     for i in &fields {
         stmt.expr(col(alias, &model.fields[*i].column));
     }
@@ -73,14 +82,24 @@ fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value
     for i in &sel.fields {
         values[*i] = row.next().unwrap_or(Value::Null);
     }
-    Node { model: model.id, values, children: HashMap::new() }
+    Node {
+        model: model.id,
+        values,
+        children: HashMap::new(),
+    }
 }
 
-async fn count(rt: &Runtime, model: &ModelMeta, filter: Option<&Filter>, extra: Option<Expr>) -> Result<i64, Error> {
+async fn count(
+    rt: &Runtime,
+    model: &ModelMeta,
+    filter: Option<&Filter>,
+    extra: Option<Expr>,
+) -> Result<i64, Error> {
     let mut b = Builder::new(&rt.registry, rt.db.dialect());
     let a = b.alias();
     let mut stmt = Query::select();
-    stmt.expr(Expr::cust("COUNT(*)")).from_as(Alias::new(&model.table), Alias::new(&a));
+    stmt.expr(Expr::cust("COUNT(*)"))
+        .from_as(Alias::new(&model.table), Alias::new(&a));
     if let Some(f) = filter {
         stmt.and_where(b.cond(model, &a, f));
     }
@@ -134,7 +153,10 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
     } else {
         rt.db.fetch(&stmt, &sel.types).await?
     };
-    let mut nodes: Vec<Node> = rows.into_iter().map(|r| to_node(model, &sel, &mut r.into_iter())).collect();
+    let mut nodes: Vec<Node> = rows
+        .into_iter()
+        .map(|r| to_node(model, &sel, &mut r.into_iter()))
+        .collect();
     let has_next = match wanted {
         Some(w) if nodes.len() as u64 > w => {
             nodes.truncate(usize::try_from(w).unwrap_or(usize::MAX));
@@ -145,7 +167,11 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
     load_children(rt, model, &plan.node, &mut nodes).await?;
     Ok(Page {
         model: model.id,
-        items: nodes.into_iter().enumerate().map(|(i, n)| (start + i as u64, Arc::new(n))).collect(),
+        items: nodes
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (start + i as u64, Arc::new(n)))
+            .collect(),
         has_next,
         has_prev: start > 0,
         total,
@@ -153,7 +179,13 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
 }
 
 /// Rows of `model` whose `field` is one of `keys`, with their relations.
-pub async fn fetch_where_in(rt: &Runtime, model: &ModelMeta, field: usize, keys: &[Value], plan: &NodePlan) -> Result<Vec<Node>, Error> {
+pub async fn fetch_where_in(
+    rt: &Runtime,
+    model: &ModelMeta,
+    field: usize,
+    keys: &[Value],
+    plan: &NodePlan,
+) -> Result<Vec<Node>, Error> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -167,35 +199,60 @@ pub async fn fetch_where_in(rt: &Runtime, model: &ModelMeta, field: usize, keys:
     let ty = rt.registry.value_type(&model.fields[field]);
     stmt.and_where(b.keys_in(col(&a, &model.fields[field].column), keys, ty));
     let rows = rt.db.fetch(&stmt, &sel.types).await?;
-    let mut nodes: Vec<Node> = rows.into_iter().map(|r| to_node(model, &sel, &mut r.into_iter())).collect();
+    let mut nodes: Vec<Node> = rows
+        .into_iter()
+        .map(|r| to_node(model, &sel, &mut r.into_iter()))
+        .collect();
     load_children(rt, model, plan, &mut nodes).await?;
     Ok(nodes)
 }
 
 /// One row by a unique field (`post(id:)`, `postBySlug(slug:)`).
-pub async fn fetch_unique(rt: &Runtime, model: &ModelMeta, field: usize, value: Value, plan: &NodePlan) -> Result<Option<Node>, Error> {
+pub async fn fetch_unique(
+    rt: &Runtime,
+    model: &ModelMeta,
+    field: usize,
+    value: Value,
+    plan: &NodePlan,
+) -> Result<Option<Node>, Error> {
     let mut b = Builder::new(&rt.registry, rt.db.dialect());
     let a = b.alias();
     let mut stmt = Query::select();
     stmt.from_as(Alias::new(&model.table), Alias::new(&a));
     let sel = select_columns(rt, model, plan, &mut stmt, &a);
     let ty = rt.registry.value_type(&model.fields[field]);
-    stmt.and_where(col(&a, &model.fields[field].column).eq(Expr::val(graphloom_db::bind(&value, ty, rt.db.dialect()))));
+    stmt.and_where(
+        col(&a, &model.fields[field].column).eq(Expr::val(graphloom_db::bind(
+            &value,
+            ty,
+            rt.db.dialect(),
+        ))),
+    );
     stmt.limit(1);
     let rows = rt.db.fetch(&stmt, &sel.types).await?;
-    let mut nodes: Vec<Node> = rows.into_iter().map(|r| to_node(model, &sel, &mut r.into_iter())).collect();
+    let mut nodes: Vec<Node> = rows
+        .into_iter()
+        .map(|r| to_node(model, &sel, &mut r.into_iter()))
+        .collect();
     load_children(rt, model, plan, &mut nodes).await?;
     Ok(nodes.pop())
 }
 
 fn distinct(values: impl Iterator<Item = Value>) -> Vec<Value> {
     let mut seen = HashSet::new();
-    values.filter(|v| !v.is_null() && seen.insert(v.key_string())).collect()
+    values
+        .filter(|v| !v.is_null() && seen.insert(v.key_string()))
+        .collect()
 }
 
 /// Loads every relation selected under `nodes`: one statement per edge (two when
 /// a nested `totalCount` is selected), recursing level by level.
-pub fn load_children<'a>(rt: &'a Runtime, model: &'a ModelMeta, plan: &'a NodePlan, nodes: &'a mut [Node]) -> BoxFuture<'a, Result<(), Error>> {
+pub fn load_children<'a>(
+    rt: &'a Runtime,
+    model: &'a ModelMeta,
+    plan: &'a NodePlan,
+    nodes: &'a mut [Node],
+) -> BoxFuture<'a, Result<(), Error>> {
     Box::pin(async move {
         if nodes.is_empty() {
             return Ok(());
@@ -207,7 +264,12 @@ pub fn load_children<'a>(rt: &'a Runtime, model: &'a ModelMeta, plan: &'a NodePl
     })
 }
 
-async fn load_child(rt: &Runtime, model: &ModelMeta, child: &ChildPlan, nodes: &mut [Node]) -> Result<(), Error> {
+async fn load_child(
+    rt: &Runtime,
+    model: &ModelMeta,
+    child: &ChildPlan,
+    nodes: &mut [Node],
+) -> Result<(), Error> {
     let reg = &rt.registry;
     let rel = &model.relations[child.relation];
     let target = reg.model(child.target);
@@ -215,53 +277,86 @@ async fn load_child(rt: &Runtime, model: &ModelMeta, child: &ChildPlan, nodes: &
         (RelationKind::ForwardOne { field }, ChildFetch::One(plan)) => {
             let keys = distinct(nodes.iter().map(|n| n.values[*field].clone()));
             let fetched = fetch_where_in(rt, target, target.pk, &keys, plan).await?;
-            let by_key: HashMap<String, Arc<Node>> =
-                fetched.into_iter().map(|n| (n.pk(rt).key_string(), Arc::new(n))).collect();
+            let by_key: HashMap<String, Arc<Node>> = fetched
+                .into_iter()
+                .map(|n| (n.pk(rt).key_string(), Arc::new(n)))
+                .collect();
             for n in nodes.iter_mut() {
                 let v = &n.values[*field];
-                let found = if v.is_null() { None } else { by_key.get(&v.key_string()).cloned() };
+                let found = if v.is_null() {
+                    None
+                } else {
+                    by_key.get(&v.key_string()).cloned()
+                };
                 n.children.insert(child.key.clone(), Child::One(found));
             }
         }
         (RelationKind::ReverseOne { field }, ChildFetch::One(plan)) => {
             let keys = distinct(nodes.iter().map(|n| n.pk(rt).clone()));
             let fetched = fetch_where_in(rt, target, *field, &keys, plan).await?;
-            let by_key: HashMap<String, Arc<Node>> =
-                fetched.into_iter().map(|n| (n.values[*field].key_string(), Arc::new(n))).collect();
+            let by_key: HashMap<String, Arc<Node>> = fetched
+                .into_iter()
+                .map(|n| (n.values[*field].key_string(), Arc::new(n)))
+                .collect();
             for n in nodes.iter_mut() {
                 let found = by_key.get(&n.pk(rt).key_string()).cloned();
                 n.children.insert(child.key.clone(), Child::One(found));
             }
         }
-        (RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. }, ChildFetch::Many(list)) => {
+        (
+            RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. },
+            ChildFetch::Many(list),
+        ) => {
             let keys = distinct(nodes.iter().map(|n| n.pk(rt).clone()));
             let mut pages = fetch_many(rt, model, child.relation, target, list, &keys).await?;
             for n in nodes.iter_mut() {
-                let page = pages.remove(&n.pk(rt).key_string()).unwrap_or_else(|| Page {
-                    model: target.id,
-                    items: Vec::new(),
-                    has_next: false,
-                    has_prev: list.window.start > 0,
-                    total: list.want_total.then_some(0),
-                });
-                n.children.insert(child.key.clone(), Child::Many(Arc::new(page)));
+                let page = pages
+                    .remove(&n.pk(rt).key_string())
+                    .unwrap_or_else(|| Page {
+                        model: target.id,
+                        items: Vec::new(),
+                        has_next: false,
+                        has_prev: list.window.start > 0,
+                        total: list.want_total.then_some(0),
+                    });
+                n.children
+                    .insert(child.key.clone(), Child::Many(Arc::new(page)));
             }
         }
         // The planner pairs to-one relations with One and to-many with Many.
-        (_, _) => return Err(Error::internal(format!("relation `{}` planned with the wrong arity", rel.name))),
+        (_, _) => {
+            return Err(Error::internal(format!(
+                "relation `{}` planned with the wrong arity",
+                rel.name
+            )));
+        }
     }
     Ok(())
 }
 
 /// The statement's FROM, the parent-key expression and its type, for a to-many edge.
-fn many_source(rt: &Runtime, parent: &ModelMeta, relation: usize, target: &ModelMeta, stmt: &mut SelectStatement, b: &mut Builder<'_>, a: &str) -> Expr {
+fn many_source(
+    rt: &Runtime,
+    parent: &ModelMeta,
+    relation: usize,
+    target: &ModelMeta,
+    stmt: &mut SelectStatement,
+    b: &mut Builder<'_>,
+    a: &str,
+) -> Expr {
     let rel = &parent.relations[relation];
     stmt.from_as(Alias::new(&target.table), Alias::new(a));
     match rel.kind {
-        RelationKind::ReverseMany { field } | RelationKind::ReverseOne { field } => col(a, &target.fields[field].column),
+        RelationKind::ReverseMany { field } | RelationKind::ReverseOne { field } => {
+            col(a, &target.fields[field].column)
+        }
         RelationKind::ManyToMany { join, forward } => {
             let j = rt.registry.join(join);
-            let (mine, theirs) = if forward { (&j.owner_column, &j.target_column) } else { (&j.target_column, &j.owner_column) };
+            let (mine, theirs) = if forward {
+                (&j.owner_column, &j.target_column)
+            } else {
+                (&j.target_column, &j.owner_column)
+            };
             let ja = b.alias();
             stmt.join_as(
                 JoinType::InnerJoin,
@@ -277,7 +372,14 @@ fn many_source(rt: &Runtime, parent: &ModelMeta, relation: usize, target: &Model
 
 /// One page per parent key, in one statement: ROW_NUMBER() partitioned by the
 /// parent key does per-parent ordering and windows in SQL.
-async fn fetch_many(rt: &Runtime, parent: &ModelMeta, relation: usize, target: &ModelMeta, list: &ListPlan, keys: &[Value]) -> Result<HashMap<String, Page>, Error> {
+async fn fetch_many(
+    rt: &Runtime,
+    parent: &ModelMeta,
+    relation: usize,
+    target: &ModelMeta,
+    list: &ListPlan,
+    keys: &[Value],
+) -> Result<HashMap<String, Page>, Error> {
     let mut pages = HashMap::new();
     if keys.is_empty() {
         return Ok(pages);
@@ -295,7 +397,11 @@ async fn fetch_many(rt: &Runtime, parent: &ModelMeta, relation: usize, target: &
     apply_window_order(&mut w, &order);
     inner.expr_window_as(Expr::cust("ROW_NUMBER()"), w, Alias::new("__rn"));
     if list.window.last.is_some() {
-        inner.expr_window_as(Expr::cust("COUNT(*)"), window_partitioned(parent_expr.clone()), Alias::new("__cnt"));
+        inner.expr_window_as(
+            Expr::cust("COUNT(*)"),
+            window_partitioned(parent_expr.clone()),
+            Alias::new("__cnt"),
+        );
     }
     inner.and_where(b.keys_in(parent_expr.clone(), keys, key_ty));
     if let Some(f) = &list.filter {
@@ -315,7 +421,9 @@ async fn fetch_many(rt: &Runtime, parent: &ModelMeta, relation: usize, target: &
     if let Some(n) = w.last {
         outer.and_where(rn().gt(Expr::col((Alias::new("s"), Alias::new("__cnt"))).sub(n as i64)));
     }
-    outer.order_by((Alias::new("s"), Alias::new("__p")), Order::Asc).order_by((Alias::new("s"), Alias::new("__rn")), Order::Asc);
+    outer
+        .order_by((Alias::new("s"), Alias::new("__p")), Order::Asc)
+        .order_by((Alias::new("s"), Alias::new("__rn")), Order::Asc);
     let mut types = sel.types.clone();
     types.push(key_ty);
     types.push(ValueType::I64);
@@ -341,14 +449,20 @@ async fn fetch_many(rt: &Runtime, parent: &ModelMeta, relation: usize, target: &
         nodes.push(node);
     }
     load_children(rt, target, &list.node, &mut nodes).await?;
-    let totals = if list.want_total { Some(count_many(rt, parent, relation, target, list, keys).await?) } else { None };
+    let totals = if list.want_total {
+        Some(count_many(rt, parent, relation, target, list, keys).await?)
+    } else {
+        None
+    };
     for ((parent_key, offset), node) in metas.into_iter().zip(nodes) {
         let page = pages.entry(parent_key.clone()).or_insert_with(|| Page {
             model: target.id,
             items: Vec::new(),
             has_next: false,
             has_prev: false,
-            total: totals.as_ref().map(|t: &HashMap<String, i64>| t.get(&parent_key).copied().unwrap_or(0)),
+            total: totals
+                .as_ref()
+                .map(|t: &HashMap<String, i64>| t.get(&parent_key).copied().unwrap_or(0)),
         });
         if w.end.is_some_and(|e| offset >= e) {
             page.has_next = true;
@@ -380,7 +494,14 @@ fn window_partitioned(expr: Expr) -> WindowStatement {
     w
 }
 
-async fn count_many(rt: &Runtime, parent: &ModelMeta, relation: usize, target: &ModelMeta, list: &ListPlan, keys: &[Value]) -> Result<HashMap<String, i64>, Error> {
+async fn count_many(
+    rt: &Runtime,
+    parent: &ModelMeta,
+    relation: usize,
+    target: &ModelMeta,
+    list: &ListPlan,
+    keys: &[Value],
+) -> Result<HashMap<String, i64>, Error> {
     let key_ty = rt.registry.value_type(parent.pk_field());
     let mut b = Builder::new(&rt.registry, rt.db.dialect());
     let a = b.alias();

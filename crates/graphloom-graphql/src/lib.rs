@@ -67,8 +67,14 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    pub fn build(registry: Arc<Registry>, db: Database, config: Config, custom: &Custom) -> Result<Api, BuildError> {
-        let computed = schema::resolve_computed(&registry, &custom.computed).map_err(|e| CheckErrors(vec![e]))?;
+    pub fn build(
+        registry: Arc<Registry>,
+        db: Database,
+        config: Config,
+        custom: &Custom,
+    ) -> Result<Api, BuildError> {
+        let computed = schema::resolve_computed(&registry, &custom.computed)
+            .map_err(|e| CheckErrors(vec![e]))?;
         let runtime = Arc::new(Runtime {
             state: ProjectState::from_registry(&registry),
             registry,
@@ -76,15 +82,23 @@ impl Api {
             config,
             computed: computed.into_iter().collect(),
         });
-        let builder = schema::build(&runtime, &custom.queries, &custom.mutations, &custom.computed)
-            .map_err(|e| BuildError::Schema(e.message))?;
+        let builder = schema::build(
+            &runtime,
+            &custom.queries,
+            &custom.mutations,
+            &custom.computed,
+        )
+        .map_err(|e| BuildError::Schema(e.message))?;
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
         Ok(Api { schema, runtime })
     }
 
     /// Runs one request. With `debug_sql`, the response carries
     /// `extensions.sql = { count, statements }`.
-    pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
+    pub async fn execute(
+        &self,
+        request: impl Into<async_graphql::Request>,
+    ) -> async_graphql::Response {
         let (mut response, statements) = graphloom_db::capture(self.schema.execute(request)).await;
         if self.runtime.config.debug_sql {
             let sql = async_graphql::Value::from_json(serde_json::json!({

@@ -6,7 +6,9 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use async_graphql::{
     Value as Gql,
-    dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, SchemaBuilder, TypeRef},
+    dynamic::{
+        Field, FieldFuture, FieldValue, InputObject, InputValue, Object, SchemaBuilder, TypeRef,
+    },
 };
 use graphloom_db::{DbError, DbErrorKind, Tx, bind};
 use graphloom_meta::{FieldKind, ModelId, ModelMeta, OnDelete, RelationKind, Value, ValueType};
@@ -14,7 +16,7 @@ use indexmap::IndexMap;
 use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use crate::{
-    convert::{parse_field, parse_typed},
+    convert::{InputError, parse_field, parse_typed},
     error::Error,
     runtime::Runtime,
     schema::payload_node,
@@ -30,7 +32,11 @@ pub struct FieldErr {
 }
 
 fn ferr(field: &str, message: impl Into<String>, code: &'static str) -> FieldErr {
-    FieldErr { field: vec![field.to_owned()], message: message.into(), code }
+    FieldErr {
+        field: vec![field.to_owned()],
+        message: message.into(),
+        code,
+    }
 }
 
 /// What a mutation did: the row's key (none after a delete or a refusal) and errors.
@@ -46,8 +52,14 @@ fn m2m_fields(rt: &Runtime, m: &ModelMeta) -> Vec<(String, usize, bool)> {
     m.relations
         .iter()
         .filter_map(|r| match r.kind {
-            RelationKind::ManyToMany { join, forward: true } => Some((r.name.clone(), join, true)),
-            RelationKind::ForwardOne { .. } | RelationKind::ReverseOne { .. } | RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. } => {
+            RelationKind::ManyToMany {
+                join,
+                forward: true,
+            } => Some((r.name.clone(), join, true)),
+            RelationKind::ForwardOne { .. }
+            | RelationKind::ReverseOne { .. }
+            | RelationKind::ReverseMany { .. }
+            | RelationKind::ManyToMany { .. } => {
                 let _ = rt;
                 None
             }
@@ -55,13 +67,23 @@ fn m2m_fields(rt: &Runtime, m: &ModelMeta) -> Vec<(String, usize, bool)> {
         .collect()
 }
 
-pub(crate) fn register_types(mut schema: SchemaBuilder, rt: &Arc<Runtime>, m: &ModelMeta) -> SchemaBuilder {
+pub(crate) fn register_types(
+    mut schema: SchemaBuilder,
+    rt: &Arc<Runtime>,
+    m: &ModelMeta,
+) -> SchemaBuilder {
     let reg = &rt.registry;
     let name = &m.graphql_name;
     let input = |create: bool| {
-        let mut obj = InputObject::new(format!("{}{name}Input", if create { "Create" } else { "Update" }));
+        let mut obj = InputObject::new(format!(
+            "{}{name}Input",
+            if create { "Create" } else { "Update" }
+        ));
         for f in m.fields.iter().filter(|f| f.writable()) {
-            let mut iv = InputValue::new(&f.graphql_name, TypeRef::named(crate::convert::type_name(reg, f)));
+            let mut iv = InputValue::new(
+                &f.graphql_name,
+                TypeRef::named(crate::convert::type_name(reg, f)),
+            );
             let mut desc = f.help.unwrap_or_default().to_owned();
             if create && f.required_on_create() {
                 desc = format!("Required. {desc}").trim().to_owned();
@@ -77,19 +99,27 @@ pub(crate) fn register_types(mut schema: SchemaBuilder, rt: &Arc<Runtime>, m: &M
         obj
     };
     if m.operations.create {
-        schema = schema.register(input(true)).register(payload(rt, m, "Create"));
+        schema = schema
+            .register(input(true))
+            .register(payload(rt, m, "Create"));
     }
     if m.operations.update {
-        schema = schema.register(input(false)).register(payload(rt, m, "Update"));
+        schema = schema
+            .register(input(false))
+            .register(payload(rt, m, "Update"));
     }
     if m.operations.delete {
         let delete = Object::new(format!("Delete{name}Payload"))
-            .field(Field::new("deletedId", TypeRef::named(TypeRef::ID), |ctx| {
-                FieldFuture::new(async move {
-                    let r = ctx.parent_value.try_downcast_ref::<MutationResult>()?;
-                    Ok(r.deleted.as_ref().map(crate::convert::plain_to_graphql))
-                })
-            }))
+            .field(Field::new(
+                "deletedId",
+                TypeRef::named(TypeRef::ID),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let r = ctx.parent_value.try_downcast_ref::<MutationResult>()?;
+                        Ok(r.deleted.as_ref().map(crate::convert::plain_to_graphql))
+                    })
+                },
+            ))
             .field(errors_field());
         schema = schema.register(delete);
     }
@@ -100,7 +130,9 @@ fn errors_field() -> Field {
     Field::new("errors", TypeRef::named_nn_list_nn("FieldError"), |ctx| {
         FieldFuture::new(async move {
             let r = ctx.parent_value.try_downcast_ref::<MutationResult>()?;
-            Ok(Some(FieldValue::list(r.errors.iter().cloned().map(FieldValue::owned_any))))
+            Ok(Some(FieldValue::list(
+                r.errors.iter().cloned().map(FieldValue::owned_any),
+            )))
         })
     })
 }
@@ -108,10 +140,14 @@ fn errors_field() -> Field {
 fn payload(rt: &Arc<Runtime>, m: &ModelMeta, verb: &str) -> Object {
     let rt = Arc::clone(rt);
     Object::new(format!("{verb}{}Payload", m.graphql_name))
-        .field(Field::new(&m.single_name, TypeRef::named(&m.graphql_name), move |ctx| {
-            let rt = Arc::clone(&rt);
-            FieldFuture::new(async move { payload_node(&rt, &ctx).await })
-        }))
+        .field(Field::new(
+            &m.single_name,
+            TypeRef::named(&m.graphql_name),
+            move |ctx| {
+                let rt = Arc::clone(&rt);
+                FieldFuture::new(async move { payload_node(&rt, &ctx).await })
+            },
+        ))
         .field(errors_field())
 }
 
@@ -122,46 +158,66 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
     if m.operations.create {
         let rt = Arc::clone(rt);
         mutation = mutation.field(
-            Field::new(format!("create{name}"), TypeRef::named_nn(format!("Create{name}Payload")), move |ctx| {
-                let rt = Arc::clone(&rt);
-                FieldFuture::new(async move {
-                    let input = ctx.args.try_get("input")?.object()?.as_index_map().clone();
-                    let res = create(&rt, id, &input).await?;
-                    Ok(Some(FieldValue::owned_any(res)))
-                })
-            })
-            .argument(InputValue::new("input", TypeRef::named_nn(format!("Create{name}Input"))))
+            Field::new(
+                format!("create{name}"),
+                TypeRef::named_nn(format!("Create{name}Payload")),
+                move |ctx| {
+                    let rt = Arc::clone(&rt);
+                    FieldFuture::new(async move {
+                        let input = ctx.args.try_get("input")?.object()?.as_index_map().clone();
+                        let res = create(&rt, id, &input).await?;
+                        Ok(Some(FieldValue::owned_any(res)))
+                    })
+                },
+            )
+            .argument(InputValue::new(
+                "input",
+                TypeRef::named_nn(format!("Create{name}Input")),
+            ))
             .description(format!("Creates a {name} in one transaction.")),
         );
     }
     if m.operations.update {
         let rt = Arc::clone(rt);
         mutation = mutation.field(
-            Field::new(format!("update{name}"), TypeRef::named_nn(format!("Update{name}Payload")), move |ctx| {
-                let rt = Arc::clone(&rt);
-                FieldFuture::new(async move {
-                    let key = ctx.args.try_get("id")?.as_value().clone();
-                    let input = ctx.args.try_get("input")?.object()?.as_index_map().clone();
-                    let res = update(&rt, id, &key, &input).await?;
-                    Ok(Some(FieldValue::owned_any(res)))
-                })
-            })
+            Field::new(
+                format!("update{name}"),
+                TypeRef::named_nn(format!("Update{name}Payload")),
+                move |ctx| {
+                    let rt = Arc::clone(&rt);
+                    FieldFuture::new(async move {
+                        let key = ctx.args.try_get("id")?.as_value().clone();
+                        let input = ctx.args.try_get("input")?.object()?.as_index_map().clone();
+                        let res = update(&rt, id, &key, &input).await?;
+                        Ok(Some(FieldValue::owned_any(res)))
+                    })
+                },
+            )
             .argument(InputValue::new("id", id_type.clone()))
-            .argument(InputValue::new("input", TypeRef::named_nn(format!("Update{name}Input"))))
-            .description(format!("Changes the given fields of a {name}, in one transaction.")),
+            .argument(InputValue::new(
+                "input",
+                TypeRef::named_nn(format!("Update{name}Input")),
+            ))
+            .description(format!(
+                "Changes the given fields of a {name}, in one transaction."
+            )),
         );
     }
     if m.operations.delete {
         let rt = Arc::clone(rt);
         mutation = mutation.field(
-            Field::new(format!("delete{name}"), TypeRef::named_nn(format!("Delete{name}Payload")), move |ctx| {
-                let rt = Arc::clone(&rt);
-                FieldFuture::new(async move {
-                    let key = ctx.args.try_get("id")?.as_value().clone();
-                    let res = delete(&rt, id, &key).await?;
-                    Ok(Some(FieldValue::owned_any(res)))
-                })
-            })
+            Field::new(
+                format!("delete{name}"),
+                TypeRef::named_nn(format!("Delete{name}Payload")),
+                move |ctx| {
+                    let rt = Arc::clone(&rt);
+                    FieldFuture::new(async move {
+                        let key = ctx.args.try_get("id")?.as_value().clone();
+                        let res = delete(&rt, id, &key).await?;
+                        Ok(Some(FieldValue::owned_any(res)))
+                    })
+                },
+            )
             .argument(InputValue::new("id", id_type))
             .description(format!("Deletes a {name}, in one transaction.")),
         );
@@ -172,7 +228,12 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
 type Input = IndexMap<async_graphql::Name, Gql>;
 
 fn refused(model: ModelId, errors: Vec<FieldErr>) -> MutationResult {
-    MutationResult { model, key: None, deleted: None, errors }
+    MutationResult {
+        model,
+        key: None,
+        deleted: None,
+        errors,
+    }
 }
 
 fn now_for(kind: FieldKind) -> Value {
@@ -184,15 +245,26 @@ fn now_for(kind: FieldKind) -> Value {
 }
 
 /// Parses the writable fields present in `input`.
-fn parse_input(rt: &Runtime, m: &ModelMeta, input: &Input, errors: &mut Vec<FieldErr>) -> BTreeMap<usize, Value> {
+fn parse_input(
+    rt: &Runtime,
+    m: &ModelMeta,
+    input: &Input,
+    errors: &mut Vec<FieldErr>,
+) -> BTreeMap<usize, Value> {
     let mut values = BTreeMap::new();
     for (idx, f) in m.fields.iter().enumerate().filter(|(_, f)| f.writable()) {
-        let Some(raw) = input.get(f.graphql_name.as_str()) else { continue };
+        let Some(raw) = input.get(f.graphql_name.as_str()) else {
+            continue;
+        };
         if matches!(raw, Gql::Null) {
             if f.nullable {
                 values.insert(idx, Value::Null);
             } else {
-                errors.push(ferr(&f.graphql_name, "This field cannot be null.", "REQUIRED"));
+                errors.push(ferr(
+                    &f.graphql_name,
+                    "This field cannot be null.",
+                    "REQUIRED",
+                ));
             }
             continue;
         }
@@ -200,9 +272,12 @@ fn parse_input(rt: &Runtime, m: &ModelMeta, input: &Input, errors: &mut Vec<Fiel
             Ok(v) => {
                 values.insert(idx, v);
             }
-            Err(msg) => {
-                let code = if matches!(f.kind, FieldKind::String { .. }) && msg.starts_with("at most") { "MAX_LENGTH" } else { "INVALID" };
-                errors.push(ferr(&f.graphql_name, msg, code));
+            Err(e) => {
+                let code = match e {
+                    InputError::TooLong { .. } => "MAX_LENGTH",
+                    InputError::Invalid(_) => "INVALID",
+                };
+                errors.push(ferr(&f.graphql_name, e.message(), code));
             }
         }
     }
@@ -218,10 +293,17 @@ struct LinkChange {
     remove: Vec<Value>,
 }
 
-fn parse_links(rt: &Runtime, m: &ModelMeta, input: &Input, errors: &mut Vec<FieldErr>) -> Vec<LinkChange> {
+fn parse_links(
+    rt: &Runtime,
+    m: &ModelMeta,
+    input: &Input,
+    errors: &mut Vec<FieldErr>,
+) -> Vec<LinkChange> {
     let mut out = Vec::new();
     for (name, join, _) in m2m_fields(rt, m) {
-        let Some(Gql::Object(obj)) = input.get(name.as_str()) else { continue };
+        let Some(Gql::Object(obj)) = input.get(name.as_str()) else {
+            continue;
+        };
         let j = rt.registry.join(join);
         let target = rt.registry.model(j.target);
         let ty = rt.registry.value_type(target.pk_field());
@@ -248,40 +330,76 @@ fn parse_links(rt: &Runtime, m: &ModelMeta, input: &Input, errors: &mut Vec<Fiel
         let set = ids("set");
         let add = ids("add").unwrap_or_default();
         let remove = ids("remove").unwrap_or_default();
-        out.push(LinkChange { name, join, set, add, remove });
+        out.push(LinkChange {
+            name,
+            join,
+            set,
+            add,
+            remove,
+        });
     }
     out
 }
 
 fn run_validator(m: &ModelMeta, row: &BTreeMap<usize, Value>, errors: &mut Vec<FieldErr>) {
     let Some(validate) = m.validator else { return };
-    let by_name: BTreeMap<String, Value> = row.iter().map(|(i, v)| (m.fields[*i].name.to_owned(), v.clone())).collect();
+    let by_name: BTreeMap<String, Value> = row
+        .iter()
+        .map(|(i, v)| (m.fields[*i].name.to_owned(), v.clone()))
+        .collect();
     if let Err(errs) = validate(&by_name) {
         for e in errs {
-            let field = m.field(&e.field).map_or(e.field.clone(), |(_, f)| f.graphql_name.clone());
-            errors.push(FieldErr { field: vec![field], message: e.message, code: "VALIDATION" });
+            let field = m
+                .field(&e.field)
+                .map_or(e.field.clone(), |(_, f)| f.graphql_name.clone());
+            errors.push(FieldErr {
+                field: vec![field],
+                message: e.message,
+                code: "VALIDATION",
+            });
         }
     }
 }
 
-async fn exists(tx: &mut Tx, rt: &Runtime, m: &ModelMeta, field: usize, value: &Value) -> Result<bool, DbError> {
+async fn exists(
+    tx: &mut Tx,
+    rt: &Runtime,
+    m: &ModelMeta,
+    field: usize,
+    value: &Value,
+) -> Result<bool, DbError> {
     let f = &m.fields[field];
     let mut stmt = Query::select();
     stmt.expr(Expr::cust("1"))
         .from_as(Alias::new(&m.table), Alias::new("t0"))
-        .and_where(col("t0", &f.column).eq(Expr::val(bind(value, rt.registry.value_type(f), tx.dialect()))))
+        .and_where(col("t0", &f.column).eq(Expr::val(bind(
+            value,
+            rt.registry.value_type(f),
+            tx.dialect(),
+        ))))
         .limit(1);
     Ok(!tx.fetch(&stmt, &[ValueType::I32]).await?.is_empty())
 }
 
 /// Checks that every foreign key and many-to-many id points at an existing row.
-async fn check_references(tx: &mut Tx, rt: &Runtime, m: &ModelMeta, values: &BTreeMap<usize, Value>, links: &[LinkChange], errors: &mut Vec<FieldErr>) -> Result<(), DbError> {
+async fn check_references(
+    tx: &mut Tx,
+    rt: &Runtime,
+    m: &ModelMeta,
+    values: &BTreeMap<usize, Value>,
+    links: &[LinkChange],
+    errors: &mut Vec<FieldErr>,
+) -> Result<(), DbError> {
     for (idx, v) in values {
         let f = &m.fields[*idx];
         if let (FieldKind::ForeignKey { target, .. }, false) = (f.kind, v.is_null()) {
             let t = rt.registry.model(target);
             if !exists(tx, rt, t, t.pk, v).await? {
-                errors.push(ferr(&f.graphql_name, format!("No {} with id {}.", t.graphql_name, v.key_string()), "FOREIGN_KEY"));
+                errors.push(ferr(
+                    &f.graphql_name,
+                    format!("No {} with id {}.", t.graphql_name, v.key_string()),
+                    "FOREIGN_KEY",
+                ));
             }
         }
     }
@@ -297,7 +415,11 @@ async fn check_references(tx: &mut Tx, rt: &Runtime, m: &ModelMeta, values: &BTr
             }
         }
         if !missing.is_empty() {
-            errors.push(ferr(&link.name, format!("No {} with id {}.", t.graphql_name, missing.join(", ")), "FOREIGN_KEY"));
+            errors.push(ferr(
+                &link.name,
+                format!("No {} with id {}.", t.graphql_name, missing.join(", ")),
+                "FOREIGN_KEY",
+            ));
         }
     }
     Ok(())
@@ -306,34 +428,74 @@ async fn check_references(tx: &mut Tx, rt: &Runtime, m: &ModelMeta, values: &BTr
 /// Maps a constraint failure to input errors, or returns the error as internal.
 fn constraint_errors(rt: &Runtime, m: &ModelMeta, e: DbError) -> Result<Vec<FieldErr>, Error> {
     let (kind, constraint, columns) = match &e {
-        DbError::Query { kind, constraint, columns, .. } => (*kind, constraint.clone(), columns.clone()),
+        DbError::Query {
+            kind,
+            constraint,
+            columns,
+            ..
+        } => (*kind, constraint.clone(), columns.clone()),
         _ => return Err(Error::internal(e)),
     };
     let cols: Vec<String> = match (&constraint, columns.is_empty()) {
-        (Some(name), true) => rt.state.unique_index(name).map(|(_, i)| i.columns.clone()).unwrap_or_default(),
+        (Some(name), true) => rt
+            .state
+            .unique_index(name)
+            .map(|(_, i)| i.columns.clone())
+            .unwrap_or_default(),
         _ => columns,
     };
-    let fields: Vec<&graphloom_meta::FieldMeta> = cols.iter().filter_map(|c| m.fields.iter().find(|f| &f.column == c)).collect();
-    let field = fields.first().map_or_else(|| "id".to_owned(), |f| f.graphql_name.clone());
+    let fields: Vec<&graphloom_meta::FieldMeta> = cols
+        .iter()
+        .filter_map(|c| m.fields.iter().find(|f| &f.column == c))
+        .collect();
+    let field = fields
+        .first()
+        .map_or_else(|| "id".to_owned(), |f| f.graphql_name.clone());
     Ok(match kind {
         DbErrorKind::UniqueViolation => {
-            let what = fields.iter().map(|f| f.graphql_name.as_str()).collect::<Vec<_>>().join(", ");
-            vec![ferr(&field, format!("A {} with this {what} already exists.", m.graphql_name), "UNIQUE")]
+            let what = fields
+                .iter()
+                .map(|f| f.graphql_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![ferr(
+                &field,
+                format!("A {} with this {what} already exists.", m.graphql_name),
+                "UNIQUE",
+            )]
         }
-        DbErrorKind::ForeignKeyViolation => vec![ferr(&field, "A referenced row does not exist, or other rows still refer to this one.", "FOREIGN_KEY")],
+        DbErrorKind::ForeignKeyViolation => vec![ferr(
+            &field,
+            "A referenced row does not exist, or other rows still refer to this one.",
+            "FOREIGN_KEY",
+        )],
         DbErrorKind::NotNullViolation => vec![ferr(&field, "This field is required.", "REQUIRED")],
-        DbErrorKind::CheckViolation => vec![ferr(&field, "The value breaks a database constraint.", "INVALID")],
+        DbErrorKind::CheckViolation => vec![ferr(
+            &field,
+            "The value breaks a database constraint.",
+            "INVALID",
+        )],
         DbErrorKind::Other => return Err(Error::internal(e)),
     })
 }
 
-async fn write_links(tx: &mut Tx, rt: &Runtime, owner: &Value, links: &[LinkChange]) -> Result<(), DbError> {
+async fn write_links(
+    tx: &mut Tx,
+    rt: &Runtime,
+    owner: &Value,
+    links: &[LinkChange],
+) -> Result<(), DbError> {
     let dialect = tx.dialect();
     for link in links {
         let j = rt.registry.join(link.join);
-        let owner_ty = rt.registry.value_type(rt.registry.model(j.owner).pk_field());
-        let target_ty = rt.registry.value_type(rt.registry.model(j.target).pk_field());
-        let owner_is = || col(&j.table, &j.owner_column).eq(Expr::val(bind(owner, owner_ty, dialect)));
+        let owner_ty = rt
+            .registry
+            .value_type(rt.registry.model(j.owner).pk_field());
+        let target_ty = rt
+            .registry
+            .value_type(rt.registry.model(j.target).pk_field());
+        let owner_is =
+            || col(&j.table, &j.owner_column).eq(Expr::val(bind(owner, owner_ty, dialect)));
         if link.set.is_some() {
             let mut del = Query::delete();
             del.from_table(Alias::new(&j.table)).and_where(owner_is());
@@ -343,7 +505,13 @@ async fn write_links(tx: &mut Tx, rt: &Runtime, owner: &Value, links: &[LinkChan
             let mut del = Query::delete();
             del.from_table(Alias::new(&j.table))
                 .and_where(owner_is())
-                .and_where(col(&j.table, &j.target_column).is_in(link.remove.iter().map(|v| Expr::val(bind(v, target_ty, dialect)))));
+                .and_where(
+                    col(&j.table, &j.target_column).is_in(
+                        link.remove
+                            .iter()
+                            .map(|v| Expr::val(bind(v, target_ty, dialect))),
+                    ),
+                );
             tx.execute(&del).await?;
         }
         let mut ids: Vec<&Value> = link.set.iter().flatten().chain(&link.add).collect();
@@ -353,18 +521,30 @@ async fn write_links(tx: &mut Tx, rt: &Runtime, owner: &Value, links: &[LinkChan
             continue;
         }
         let mut ins = Query::insert();
-        ins.into_table(Alias::new(&j.table)).columns([Alias::new(&j.owner_column), Alias::new(&j.target_column)]);
+        ins.into_table(Alias::new(&j.table))
+            .columns([Alias::new(&j.owner_column), Alias::new(&j.target_column)]);
         for v in ids {
-            ins.values([Expr::val(bind(owner, owner_ty, dialect)), Expr::val(bind(v, target_ty, dialect))])
-                .map_err(|e| DbError::Decode(e.to_string()))?;
+            ins.values([
+                Expr::val(bind(owner, owner_ty, dialect)),
+                Expr::val(bind(v, target_ty, dialect)),
+            ])
+            .map_err(|e| DbError::Decode(e.to_string()))?;
         }
-        ins.on_conflict(OnConflict::columns([Alias::new(&j.owner_column), Alias::new(&j.target_column)]).do_nothing().to_owned());
+        ins.on_conflict(
+            OnConflict::columns([Alias::new(&j.owner_column), Alias::new(&j.target_column)])
+                .do_nothing()
+                .to_owned(),
+        );
         tx.execute(&ins).await?;
     }
     Ok(())
 }
 
-pub(crate) async fn create(rt: &Runtime, id: ModelId, input: &Input) -> Result<MutationResult, Error> {
+pub(crate) async fn create(
+    rt: &Runtime,
+    id: ModelId,
+    input: &Input,
+) -> Result<MutationResult, Error> {
     let m = rt.registry.model(id);
     let mut errors = Vec::new();
     let mut values = parse_input(rt, m, input, &mut errors);
@@ -403,28 +583,47 @@ pub(crate) async fn create(rt: &Runtime, id: ModelId, input: &Input) -> Result<M
     ins.into_table(Alias::new(&m.table))
         .columns(values.keys().map(|i| Alias::new(&m.fields[*i].column)))
         .returning_col(Alias::new(&m.pk_field().column));
-    ins.values(values.iter().map(|(i, v)| Expr::val(bind(v, rt.registry.value_type(&m.fields[*i]), dialect))))
-        .map_err(Error::internal)?;
+    ins.values(
+        values
+            .iter()
+            .map(|(i, v)| Expr::val(bind(v, rt.registry.value_type(&m.fields[*i]), dialect))),
+    )
+    .map_err(Error::internal)?;
     if values.is_empty() {
         ins.or_default_values();
     }
     let pk_ty = rt.registry.value_type(m.pk_field());
     let key = match tx.fetch(&ins, &[pk_ty]).await {
-        Ok(rows) => rows.into_iter().next().and_then(|r| r.into_iter().next()).ok_or_else(|| Error::internal("INSERT returned no key"))?,
+        Ok(rows) => rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .ok_or_else(|| Error::internal("INSERT returned no key"))?,
         Err(e) => return Ok(refused(id, constraint_errors(rt, m, e)?)),
     };
     if let Err(e) = write_links(&mut tx, rt, &key, &links).await {
         return Ok(refused(id, constraint_errors(rt, m, e)?));
     }
     tx.commit().await?;
-    Ok(MutationResult { model: id, key: Some(key), deleted: None, errors: Vec::new() })
+    Ok(MutationResult {
+        model: id,
+        key: Some(key),
+        deleted: None,
+        errors: Vec::new(),
+    })
 }
 
 fn parse_key(rt: &Runtime, m: &ModelMeta, raw: &Gql) -> Result<Value, FieldErr> {
-    parse_typed(rt.registry.value_type(m.pk_field()), None, raw).map_err(|msg| ferr("id", msg, "INVALID"))
+    parse_typed(rt.registry.value_type(m.pk_field()), None, raw)
+        .map_err(|msg| ferr("id", msg, "INVALID"))
 }
 
-async fn load_row(tx: &mut Tx, rt: &Runtime, m: &ModelMeta, key: &Value) -> Result<Option<BTreeMap<usize, Value>>, Error> {
+async fn load_row(
+    tx: &mut Tx,
+    rt: &Runtime,
+    m: &ModelMeta,
+    key: &Value,
+) -> Result<Option<BTreeMap<usize, Value>>, Error> {
     let mut stmt = Query::select();
     stmt.from_as(Alias::new(&m.table), Alias::new("t0"));
     let mut types = Vec::new();
@@ -432,15 +631,27 @@ async fn load_row(tx: &mut Tx, rt: &Runtime, m: &ModelMeta, key: &Value) -> Resu
         stmt.expr(col("t0", &f.column));
         types.push(rt.registry.value_type(f));
     }
-    stmt.and_where(col("t0", &m.pk_field().column).eq(Expr::val(bind(key, rt.registry.value_type(m.pk_field()), tx.dialect()))));
+    stmt.and_where(col("t0", &m.pk_field().column).eq(Expr::val(bind(
+        key,
+        rt.registry.value_type(m.pk_field()),
+        tx.dialect(),
+    ))));
     if tx.dialect() == graphloom_db::Dialect::Postgres {
         stmt.lock(sea_query::LockType::Update);
     }
     let rows = tx.fetch(&stmt, &types).await?;
-    Ok(rows.into_iter().next().map(|r| r.into_iter().enumerate().collect()))
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|r| r.into_iter().enumerate().collect()))
 }
 
-pub(crate) async fn update(rt: &Runtime, id: ModelId, raw_key: &Gql, input: &Input) -> Result<MutationResult, Error> {
+pub(crate) async fn update(
+    rt: &Runtime,
+    id: ModelId,
+    raw_key: &Gql,
+    input: &Input,
+) -> Result<MutationResult, Error> {
     let m = rt.registry.model(id);
     let key = match parse_key(rt, m, raw_key) {
         Ok(k) => k,
@@ -454,7 +665,14 @@ pub(crate) async fn update(rt: &Runtime, id: ModelId, raw_key: &Gql, input: &Inp
     }
     let mut tx = rt.db.begin().await?;
     let Some(mut row) = load_row(&mut tx, rt, m, &key).await? else {
-        return Ok(refused(id, vec![ferr("id", format!("No {} with id {}.", m.graphql_name, key.key_string()), "NOT_FOUND")]));
+        return Ok(refused(
+            id,
+            vec![ferr(
+                "id",
+                format!("No {} with id {}.", m.graphql_name, key.key_string()),
+                "NOT_FOUND",
+            )],
+        ));
     };
     for (idx, f) in m.fields.iter().enumerate() {
         if f.auto_now {
@@ -471,8 +689,19 @@ pub(crate) async fn update(rt: &Runtime, id: ModelId, raw_key: &Gql, input: &Inp
         let dialect = tx.dialect();
         let mut upd = Query::update();
         upd.table(Alias::new(&m.table))
-            .values(changes.iter().map(|(i, v)| (Alias::new(&m.fields[*i].column), Expr::val(bind(v, rt.registry.value_type(&m.fields[*i]), dialect)))))
-            .and_where(Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(&key, rt.registry.value_type(m.pk_field()), dialect))));
+            .values(changes.iter().map(|(i, v)| {
+                (
+                    Alias::new(&m.fields[*i].column),
+                    Expr::val(bind(v, rt.registry.value_type(&m.fields[*i]), dialect)),
+                )
+            }))
+            .and_where(
+                Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
+                    &key,
+                    rt.registry.value_type(m.pk_field()),
+                    dialect,
+                ))),
+            );
         if let Err(e) = tx.execute(&upd).await {
             return Ok(refused(id, constraint_errors(rt, m, e)?));
         }
@@ -481,10 +710,19 @@ pub(crate) async fn update(rt: &Runtime, id: ModelId, raw_key: &Gql, input: &Inp
         return Ok(refused(id, constraint_errors(rt, m, e)?));
     }
     tx.commit().await?;
-    Ok(MutationResult { model: id, key: Some(key), deleted: None, errors: Vec::new() })
+    Ok(MutationResult {
+        model: id,
+        key: Some(key),
+        deleted: None,
+        errors: Vec::new(),
+    })
 }
 
-pub(crate) async fn delete(rt: &Runtime, id: ModelId, raw_key: &Gql) -> Result<MutationResult, Error> {
+pub(crate) async fn delete(
+    rt: &Runtime,
+    id: ModelId,
+    raw_key: &Gql,
+) -> Result<MutationResult, Error> {
     let m = rt.registry.model(id);
     let key = match parse_key(rt, m, raw_key) {
         Ok(k) => k,
@@ -492,18 +730,35 @@ pub(crate) async fn delete(rt: &Runtime, id: ModelId, raw_key: &Gql) -> Result<M
     };
     let mut tx = rt.db.begin().await?;
     if !exists(&mut tx, rt, m, m.pk, &key).await? {
-        return Ok(refused(id, vec![ferr("id", format!("No {} with id {}.", m.graphql_name, key.key_string()), "NOT_FOUND")]));
+        return Ok(refused(
+            id,
+            vec![ferr(
+                "id",
+                format!("No {} with id {}.", m.graphql_name, key.key_string()),
+                "NOT_FOUND",
+            )],
+        ));
     }
     // PROTECT: refuse while other rows refer to this one, naming them.
     for other in rt.registry.models() {
         for (fi, f) in other.fields.iter().enumerate() {
-            if let FieldKind::ForeignKey { target, on_delete: OnDelete::Protect, .. } = f.kind {
-                if target == id && exists(&mut tx, rt, other, fi, &key).await? {
+            if let FieldKind::ForeignKey {
+                target,
+                on_delete: OnDelete::Protect,
+                ..
+            } = f.kind
+                && target == id
+                && exists(&mut tx, rt, other, fi, &key).await?
+            {
+                {
                     return Ok(refused(
                         id,
                         vec![ferr(
                             "id",
-                            format!("This {} cannot be deleted: {} rows refer to it through `{}`.", m.graphql_name, other.graphql_name, f.name),
+                            format!(
+                                "This {} cannot be deleted: {} rows refer to it through `{}`.",
+                                m.graphql_name, other.graphql_name, f.name
+                            ),
                             "PROTECTED",
                         )],
                     ));
@@ -513,13 +768,34 @@ pub(crate) async fn delete(rt: &Runtime, id: ModelId, raw_key: &Gql) -> Result<M
     }
     let mut del = Query::delete();
     del.from_table(Alias::new(&m.table))
-        .and_where(Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(&key, rt.registry.value_type(m.pk_field()), tx.dialect()))));
+        .and_where(
+            Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
+                &key,
+                rt.registry.value_type(m.pk_field()),
+                tx.dialect(),
+            ))),
+        );
     if let Err(e) = tx.execute(&del).await {
         if e.kind() == DbErrorKind::ForeignKeyViolation {
-            return Ok(refused(id, vec![ferr("id", format!("This {} cannot be deleted: other rows still refer to it.", m.graphql_name), "PROTECTED")]));
+            return Ok(refused(
+                id,
+                vec![ferr(
+                    "id",
+                    format!(
+                        "This {} cannot be deleted: other rows still refer to it.",
+                        m.graphql_name
+                    ),
+                    "PROTECTED",
+                )],
+            ));
         }
         return Err(Error::internal(e));
     }
     tx.commit().await?;
-    Ok(MutationResult { model: id, key: None, deleted: Some(key), errors: Vec::new() })
+    Ok(MutationResult {
+        model: id,
+        key: None,
+        deleted: Some(key),
+        errors: Vec::new(),
+    })
 }

@@ -107,9 +107,16 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Field { field: usize, op: Op, value: FilterValue },
+    Field {
+        field: usize,
+        op: Op,
+        value: FilterValue,
+    },
     /// A to-one relation whose target matches.
-    One { relation: usize, filter: Box<Filter> },
+    One {
+        relation: usize,
+        filter: Box<Filter>,
+    },
     /// A to-many relation with some, none or every target matching.
     Many {
         relation: usize,
@@ -151,7 +158,12 @@ fn list(v: &Gql) -> Vec<&Gql> {
 }
 
 /// Parses a `where` argument for `model`.
-pub fn parse_filter(reg: &Registry, model: &ModelMeta, v: &Gql, path: &str) -> Result<Option<Filter>, Error> {
+pub fn parse_filter(
+    reg: &Registry,
+    model: &ModelMeta,
+    v: &Gql,
+    path: &str,
+) -> Result<Option<Filter>, Error> {
     let Some(obj) = object(v) else {
         return match v {
             Gql::Null => Ok(None),
@@ -173,7 +185,11 @@ pub fn parse_filter(reg: &Registry, model: &ModelMeta, v: &Gql, path: &str) -> R
                         subs.push(f);
                     }
                 }
-                parts.push(if key == "AND" { Filter::And(subs) } else { Filter::Or(subs) });
+                parts.push(if key == "AND" {
+                    Filter::And(subs)
+                } else {
+                    Filter::Or(subs)
+                });
             }
             "NOT" => {
                 if let Some(f) = parse_filter(reg, model, value, &here)? {
@@ -182,7 +198,8 @@ pub fn parse_filter(reg: &Registry, model: &ModelMeta, v: &Gql, path: &str) -> R
             }
             _ => {
                 if let Some((idx, field)) = model.field_by_graphql(key).filter(|(_, f)| !f.hidden) {
-                    let ops = object(value).ok_or_else(|| bad_input(format!("`{here}` must be an object")))?;
+                    let ops = object(value)
+                        .ok_or_else(|| bad_input(format!("`{here}` must be an object")))?;
                     let ty = reg.value_type(field);
                     let enum_decl = match field.kind {
                         FieldKind::Enum(e) => Some(e),
@@ -192,12 +209,16 @@ pub fn parse_filter(reg: &Registry, model: &ModelMeta, v: &Gql, path: &str) -> R
                         if matches!(operand, Gql::Null) {
                             continue;
                         }
-                        let Some((_, op)) = Op::ALL.iter().find(|(n, _)| *n == op_name.as_str()) else {
-                            return Err(bad_input(format!("unknown filter operator `{here}.{op_name}`")));
+                        let Some((_, op)) = Op::ALL.iter().find(|(n, _)| *n == op_name.as_str())
+                        else {
+                            return Err(bad_input(format!(
+                                "unknown filter operator `{here}.{op_name}`"
+                            )));
                         };
                         let at = format!("{here}.{op_name}");
                         let parse = |g: &Gql| {
-                            parse_typed(ty, enum_decl, g).map_err(|m| bad_input(format!("`{at}`: {m}")))
+                            parse_typed(ty, enum_decl, g)
+                                .map_err(|m| bad_input(format!("`{at}`: {m}")))
                         };
                         let value = match op {
                             Op::IsNull => match operand {
@@ -205,38 +226,64 @@ pub fn parse_filter(reg: &Registry, model: &ModelMeta, v: &Gql, path: &str) -> R
                                 _ => return Err(bad_input(format!("`{at}` must be a boolean"))),
                             },
                             Op::In | Op::NotIn => FilterValue::List(
-                                list(operand).into_iter().map(parse).collect::<Result<_, _>>()?,
+                                list(operand)
+                                    .into_iter()
+                                    .map(parse)
+                                    .collect::<Result<_, _>>()?,
                             ),
                             Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith => {
                                 if ty != ValueType::String || enum_decl.is_some() {
-                                    return Err(bad_input(format!("`{at}` works on text fields only")));
+                                    return Err(bad_input(format!(
+                                        "`{at}` works on text fields only"
+                                    )));
                                 }
                                 FilterValue::One(parse(operand)?)
                             }
                             _ => FilterValue::One(parse(operand)?),
                         };
-                        parts.push(Filter::Field { field: idx, op: *op, value });
+                        parts.push(Filter::Field {
+                            field: idx,
+                            op: *op,
+                            value,
+                        });
                     }
                 } else if let Some((ri, rel)) = model.relation(key) {
                     let target = reg.model(rel.target);
                     if rel.is_many() {
-                        let quants = object(value).ok_or_else(|| bad_input(format!("`{here}` must be an object")))?;
+                        let quants = object(value)
+                            .ok_or_else(|| bad_input(format!("`{here}` must be an object")))?;
                         for (q, inner) in quants {
                             let quantifier = match q.as_str() {
                                 "some" => Quantifier::Some,
                                 "none" => Quantifier::None,
                                 "every" => Quantifier::Every,
-                                other => return Err(bad_input(format!("unknown `{here}.{other}`: use some, none or every"))),
+                                other => {
+                                    return Err(bad_input(format!(
+                                        "unknown `{here}.{other}`: use some, none or every"
+                                    )));
+                                }
                             };
-                            if let Some(f) = parse_filter(reg, target, inner, &format!("{here}.{q}"))? {
-                                parts.push(Filter::Many { relation: ri, quantifier, filter: Box::new(f) });
+                            if let Some(f) =
+                                parse_filter(reg, target, inner, &format!("{here}.{q}"))?
+                            {
+                                parts.push(Filter::Many {
+                                    relation: ri,
+                                    quantifier,
+                                    filter: Box::new(f),
+                                });
                             }
                         }
                     } else if let Some(f) = parse_filter(reg, target, value, &here)? {
-                        parts.push(Filter::One { relation: ri, filter: Box::new(f) });
+                        parts.push(Filter::One {
+                            relation: ri,
+                            filter: Box::new(f),
+                        });
                     }
                 } else {
-                    return Err(bad_input(format!("`{here}` is not a filter of {}", model.graphql_name)));
+                    return Err(bad_input(format!(
+                        "`{here}` is not a filter of {}",
+                        model.graphql_name
+                    )));
                 }
             }
         }
@@ -255,11 +302,25 @@ pub fn parse_order(reg: &Registry, model: &ModelMeta, v: &Gql) -> Result<Vec<Ord
     for (i, item) in list(v).into_iter().enumerate() {
         let at = format!("orderBy[{i}]");
         let obj = object(item).ok_or_else(|| bad_input(format!("`{at}` must be an object")))?;
-        let set: Vec<_> = obj.iter().filter(|(_, v)| !matches!(v, Gql::Null)).collect();
+        let set: Vec<_> = obj
+            .iter()
+            .filter(|(_, v)| !matches!(v, Gql::Null))
+            .collect();
         if set.len() != 1 {
-            return Err(bad_input(format!("`{at}` must set exactly one field, it sets {}", set.len())));
+            return Err(bad_input(format!(
+                "`{at}` must set exactly one field, it sets {}",
+                set.len()
+            )));
         }
-        order_term(reg, model, set[0].0.as_str(), set[0].1, Vec::new(), &at, &mut out)?;
+        order_term(
+            reg,
+            model,
+            set[0].0.as_str(),
+            set[0].1,
+            Vec::new(),
+            &at,
+            &mut out,
+        )?;
     }
     Ok(out)
 }
@@ -279,18 +340,34 @@ fn order_term(
             Gql::Enum(n) if n.as_str() == "ASC" => false,
             _ => return Err(bad_input(format!("`{at}.{key}` must be ASC or DESC"))),
         };
-        out.push(OrderTerm { path, model: model.id, field: idx, desc });
+        out.push(OrderTerm {
+            path,
+            model: model.id,
+            field: idx,
+            desc,
+        });
         return Ok(());
     }
     let Some((ri, rel)) = model.relation(key).filter(|(_, r)| !r.is_many()) else {
-        return Err(bad_input(format!("cannot order {} by `{key}`", model.graphql_name)));
+        return Err(bad_input(format!(
+            "cannot order {} by `{key}`",
+            model.graphql_name
+        )));
     };
     let obj = object(v).ok_or_else(|| bad_input(format!("`{at}.{key}` must be an object")))?;
     let target = reg.model(rel.target);
     let mut path = path;
     path.push((model.id, ri));
     for (k, inner) in obj.iter().filter(|(_, v)| !matches!(v, Gql::Null)) {
-        order_term(reg, target, k.as_str(), inner, path.clone(), &format!("{at}.{key}"), out)?;
+        order_term(
+            reg,
+            target,
+            k.as_str(),
+            inner,
+            path.clone(),
+            &format!("{at}.{key}"),
+            out,
+        )?;
     }
     Ok(())
 }
@@ -329,7 +406,10 @@ pub fn parse_list_args(
     for (name, n) in [("first", first), ("last", last)] {
         if n.is_some_and(|n| n > max) {
             return Err(Error::coded(
-                format!("`{name}` is {} but at most {max} rows can be asked for at once", n.unwrap_or(0)),
+                format!(
+                    "`{name}` is {} but at most {max} rows can be asked for at once",
+                    n.unwrap_or(0)
+                ),
                 "PAGE_SIZE_EXCEEDED",
             ));
         }
@@ -342,7 +422,12 @@ pub fn parse_list_args(
             None | Some(Gql::Null) => Ok(None),
             Some(Gql::String(s)) => cursor::decode(&rt.config.cursor_key, &model.graphql_name, s)
                 .map(Some)
-                .ok_or_else(|| Error::coded(format!("`{name}` is not a valid cursor for {}", model.plural_name), "INVALID_CURSOR")),
+                .ok_or_else(|| {
+                    Error::coded(
+                        format!("`{name}` is not a valid cursor for {}", model.plural_name),
+                        "INVALID_CURSOR",
+                    )
+                }),
             Some(_) => Err(bad_input(format!("`{name}` must be a string"))),
         }
     };
@@ -367,7 +452,15 @@ pub fn parse_list_args(
     if let Some(e) = end {
         start = start.min(e);
     }
-    Ok((filter, order, Window { start, end, last: last_open }))
+    Ok((
+        filter,
+        order,
+        Window {
+            start,
+            end,
+            last: last_open,
+        },
+    ))
 }
 
 /// Arguments of a selected field, with variables resolved.
@@ -400,14 +493,23 @@ fn response_key(field: &SelectionField<'_>) -> String {
 }
 
 /// Plans the selection of one object of `model`.
-pub fn plan_node(rt: &Runtime, model: &ModelMeta, selection: &SelectionField<'_>) -> Result<NodePlan, Error> {
+pub fn plan_node(
+    rt: &Runtime,
+    model: &ModelMeta,
+    selection: &SelectionField<'_>,
+) -> Result<NodePlan, Error> {
     let mut plan = NodePlan::default();
     plan.columns.insert(model.pk);
     add_selection(rt, model, selection, &mut plan)?;
     Ok(plan)
 }
 
-fn add_selection(rt: &Runtime, model: &ModelMeta, selection: &SelectionField<'_>, plan: &mut NodePlan) -> Result<(), Error> {
+fn add_selection(
+    rt: &Runtime,
+    model: &ModelMeta,
+    selection: &SelectionField<'_>,
+    plan: &mut NodePlan,
+) -> Result<(), Error> {
     let reg = &rt.registry;
     for sub in selection.selection_set() {
         if skipped(&sub) {
@@ -422,7 +524,13 @@ fn add_selection(rt: &Runtime, model: &ModelMeta, selection: &SelectionField<'_>
             let fetch = if rel.is_many() {
                 let args = arguments(&sub)?;
                 let (filter, order, window) = parse_list_args(rt, target, &args)?;
-                let mut list = ListPlan { filter, order, window, node: NodePlan::default(), want_total: false };
+                let mut list = ListPlan {
+                    filter,
+                    order,
+                    window,
+                    node: NodePlan::default(),
+                    want_total: false,
+                };
                 list.node.columns.insert(target.pk);
                 add_connection(rt, target, &sub, &mut list)?;
                 ChildFetch::Many(list)
@@ -437,7 +545,15 @@ fn add_selection(rt: &Runtime, model: &ModelMeta, selection: &SelectionField<'_>
                 }
                 ChildFetch::One(plan_node(rt, target, &sub)?)
             };
-            merge_child(plan, ChildPlan { key, relation: ri, target: rel.target, fetch });
+            merge_child(
+                plan,
+                ChildPlan {
+                    key,
+                    relation: ri,
+                    target: rel.target,
+                    fetch,
+                },
+            );
         } else if let Some(computed) = rt.computed(model.id, name) {
             plan.columns.extend(computed.requires.iter().copied());
         }
@@ -445,7 +561,12 @@ fn add_selection(rt: &Runtime, model: &ModelMeta, selection: &SelectionField<'_>
     Ok(())
 }
 
-fn add_connection(rt: &Runtime, model: &ModelMeta, selection: &SelectionField<'_>, list: &mut ListPlan) -> Result<(), Error> {
+fn add_connection(
+    rt: &Runtime,
+    model: &ModelMeta,
+    selection: &SelectionField<'_>,
+    list: &mut ListPlan,
+) -> Result<(), Error> {
     for sub in selection.selection_set() {
         if skipped(&sub) {
             continue;
@@ -467,10 +588,20 @@ fn add_connection(rt: &Runtime, model: &ModelMeta, selection: &SelectionField<'_
 }
 
 /// Plans a connection field (root or nested) from its selection.
-pub fn plan_list(rt: &Runtime, model: &ModelMeta, selection: &SelectionField<'_>) -> Result<ListPlan, Error> {
+pub fn plan_list(
+    rt: &Runtime,
+    model: &ModelMeta,
+    selection: &SelectionField<'_>,
+) -> Result<ListPlan, Error> {
     let args = arguments(selection)?;
     let (filter, order, window) = parse_list_args(rt, model, &args)?;
-    let mut list = ListPlan { filter, order, window, node: NodePlan::default(), want_total: false };
+    let mut list = ListPlan {
+        filter,
+        order,
+        window,
+        node: NodePlan::default(),
+        want_total: false,
+    };
     list.node.columns.insert(model.pk);
     add_connection(rt, model, selection, &mut list)?;
     Ok(list)

@@ -61,13 +61,23 @@ fn filter_type(reg: &Registry, f: &FieldMeta) -> String {
 
 fn field_type(reg: &Registry, f: &FieldMeta, nullable: bool) -> TypeRef {
     let name = type_name(reg, f);
-    if nullable { TypeRef::named(name) } else { TypeRef::named_nn(name) }
+    if nullable {
+        TypeRef::named(name)
+    } else {
+        TypeRef::named_nn(name)
+    }
 }
 
 fn list_args(field: Field, m: &ModelMeta) -> Field {
     field
-        .argument(InputValue::new("where", TypeRef::named(format!("{}Filter", m.graphql_name))))
-        .argument(InputValue::new("orderBy", TypeRef::named_nn_list(format!("{}OrderBy", m.graphql_name))))
+        .argument(InputValue::new(
+            "where",
+            TypeRef::named(format!("{}Filter", m.graphql_name)),
+        ))
+        .argument(InputValue::new(
+            "orderBy",
+            TypeRef::named_nn_list(format!("{}OrderBy", m.graphql_name)),
+        ))
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
         .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
         .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
@@ -84,7 +94,10 @@ pub(crate) fn build(
 ) -> Result<async_graphql::dynamic::SchemaBuilder, Error> {
     let reg = &rt.registry;
     let has_mutation = !mutations.is_empty()
-        || reg.models().iter().any(|m| m.operations.create || m.operations.update || m.operations.delete);
+        || reg
+            .models()
+            .iter()
+            .any(|m| m.operations.create || m.operations.update || m.operations.delete);
     let mut schema = Schema::build("Query", has_mutation.then_some("Mutation"), None)
         .limit_depth(rt.config.max_depth);
     for (name, desc) in SCALARS {
@@ -95,16 +108,30 @@ pub(crate) fn build(
         .register(
             Enum::new("ErrorCode")
                 .description("Why a mutation input was refused.")
-                .items(["REQUIRED", "MAX_LENGTH", "INVALID", "UNIQUE", "FOREIGN_KEY", "PROTECTED", "NOT_FOUND", "VALIDATION"]),
+                .items([
+                    "REQUIRED",
+                    "MAX_LENGTH",
+                    "INVALID",
+                    "UNIQUE",
+                    "FOREIGN_KEY",
+                    "PROTECTED",
+                    "NOT_FOUND",
+                    "VALIDATION",
+                ]),
         )
         .register(field_error_type())
         .register(page_info_type())
         .register(
             InputObject::new("ManyToManyInput")
-                .description("Changes to a many-to-many relation: replace the set, or add and remove ids.")
+                .description(
+                    "Changes to a many-to-many relation: replace the set, or add and remove ids.",
+                )
                 .field(InputValue::new("set", TypeRef::named_nn_list(TypeRef::ID)))
                 .field(InputValue::new("add", TypeRef::named_nn_list(TypeRef::ID)))
-                .field(InputValue::new("remove", TypeRef::named_nn_list(TypeRef::ID))),
+                .field(InputValue::new(
+                    "remove",
+                    TypeRef::named_nn_list(TypeRef::ID),
+                )),
         );
     schema = register_scalar_filters(schema, reg);
 
@@ -148,7 +175,12 @@ pub(crate) fn build(
 }
 
 /// Resolves computed field declarations against the registry.
-pub(crate) fn resolve_computed(reg: &Registry, computed: &[ComputedField]) -> Result<Vec<((graphloom_meta::ModelId, String), Computed)>, graphloom_meta::CheckError> {
+type ComputedByName = Vec<((graphloom_meta::ModelId, String), Computed)>;
+
+pub(crate) fn resolve_computed(
+    reg: &Registry,
+    computed: &[ComputedField],
+) -> Result<ComputedByName, graphloom_meta::CheckError> {
     let mut out = Vec::new();
     for c in computed {
         let Some(m) = reg.by_key(c.model) else {
@@ -163,7 +195,10 @@ pub(crate) fn resolve_computed(reg: &Registry, computed: &[ComputedField]) -> Re
             return Err(graphloom_meta::CheckError {
                 id: "graphloom.E003",
                 at: format!("{}.{}", m.key, c.name),
-                message: format!("computed field `{}` clashes with a field of {}", c.name, m.graphql_name),
+                message: format!(
+                    "computed field `{}` clashes with a field of {}",
+                    c.name, m.graphql_name
+                ),
                 hint: "give the computed field another name".into(),
             });
         }
@@ -175,7 +210,10 @@ pub(crate) fn resolve_computed(reg: &Registry, computed: &[ComputedField]) -> Re
                     return Err(graphloom_meta::CheckError {
                         id: "graphloom.E010",
                         at: format!("{}.{}", m.key, c.name),
-                        message: format!("computed field requires `{name}`, which {} does not have", m.key.name),
+                        message: format!(
+                            "computed field requires `{name}`, which {} does not have",
+                            m.key.name
+                        ),
                         hint: "list Rust field names of the model in `requires`".into(),
                     });
                 }
@@ -183,7 +221,11 @@ pub(crate) fn resolve_computed(reg: &Registry, computed: &[ComputedField]) -> Re
         }
         out.push((
             (m.id, c.name.clone()),
-            Computed { requires, names: c.requires.clone(), resolver: Arc::clone(&c.resolver) },
+            Computed {
+                requires,
+                names: c.requires.clone(),
+                resolver: Arc::clone(&c.resolver),
+            },
         ));
     }
     Ok(out)
@@ -191,19 +233,31 @@ pub(crate) fn resolve_computed(reg: &Registry, computed: &[ComputedField]) -> Re
 
 fn field_error_type() -> Object {
     Object::new("FieldError")
-        .description("An input that was refused: the path of the input field, a message and a stable code.")
-        .field(Field::new("field", TypeRef::named_nn_list_nn(TypeRef::STRING), |ctx| {
-            FieldFuture::new(async move {
-                let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
-                Ok(Some(Gql::List(e.field.iter().map(|s| Gql::String(s.clone())).collect())))
-            })
-        }))
-        .field(Field::new("message", TypeRef::named_nn(TypeRef::STRING), |ctx| {
-            FieldFuture::new(async move {
-                let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
-                Ok(Some(Gql::String(e.message.clone())))
-            })
-        }))
+        .description(
+            "An input that was refused: the path of the input field, a message and a stable code.",
+        )
+        .field(Field::new(
+            "field",
+            TypeRef::named_nn_list_nn(TypeRef::STRING),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
+                    Ok(Some(Gql::List(
+                        e.field.iter().map(|s| Gql::String(s.clone())).collect(),
+                    )))
+                })
+            },
+        ))
+        .field(Field::new(
+            "message",
+            TypeRef::named_nn(TypeRef::STRING),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
+                    Ok(Some(Gql::String(e.message.clone())))
+                })
+            },
+        ))
         .field(Field::new("code", TypeRef::named_nn("ErrorCode"), |ctx| {
             FieldFuture::new(async move {
                 let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
@@ -230,16 +284,35 @@ fn page_info_type() -> Object {
         })
     };
     Object::new("PageInfo")
-        .field(b("hasNextPage", |p| Gql::Boolean(p.has_next), TypeRef::named_nn(TypeRef::BOOLEAN)))
-        .field(b("hasPreviousPage", |p| Gql::Boolean(p.has_prev), TypeRef::named_nn(TypeRef::BOOLEAN)))
-        .field(b("startCursor", |p| p.start.clone().map_or(Gql::Null, Gql::String), TypeRef::named(TypeRef::STRING)))
-        .field(b("endCursor", |p| p.end.clone().map_or(Gql::Null, Gql::String), TypeRef::named(TypeRef::STRING)))
+        .field(b(
+            "hasNextPage",
+            |p| Gql::Boolean(p.has_next),
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+        ))
+        .field(b(
+            "hasPreviousPage",
+            |p| Gql::Boolean(p.has_prev),
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+        ))
+        .field(b(
+            "startCursor",
+            |p| p.start.clone().map_or(Gql::Null, Gql::String),
+            TypeRef::named(TypeRef::STRING),
+        ))
+        .field(b(
+            "endCursor",
+            |p| p.end.clone().map_or(Gql::Null, Gql::String),
+            TypeRef::named(TypeRef::STRING),
+        ))
 }
 
 const ORDERED_OPS: [&str; 4] = ["lt", "lte", "gt", "gte"];
 const TEXT_OPS: [&str; 4] = ["contains", "iContains", "startsWith", "endsWith"];
 
-fn register_scalar_filters(mut schema: async_graphql::dynamic::SchemaBuilder, reg: &Registry) -> async_graphql::dynamic::SchemaBuilder {
+fn register_scalar_filters(
+    mut schema: async_graphql::dynamic::SchemaBuilder,
+    reg: &Registry,
+) -> async_graphql::dynamic::SchemaBuilder {
     let mut done = std::collections::BTreeSet::new();
     for m in reg.models() {
         for f in m.fields.iter().filter(|f| !f.hidden) {
@@ -253,16 +326,26 @@ fn register_scalar_filters(mut schema: async_graphql::dynamic::SchemaBuilder, re
             };
             let (ordered, text, listable) = match (f.primary_key, f.kind) {
                 // Integer ids order; ranges over them are common (`id: { gt: "100" }`).
-                (true, _) | (_, FieldKind::AutoId | FieldKind::ForeignKey { .. }) => (true, false, true),
+                (true, _) | (_, FieldKind::AutoId | FieldKind::ForeignKey { .. }) => {
+                    (true, false, true)
+                }
                 (_, FieldKind::Bool) => (false, false, false),
                 (_, FieldKind::Json) => (false, false, false),
                 (_, FieldKind::Uuid | FieldKind::Enum(_)) => (false, false, true),
                 (_, FieldKind::String { .. } | FieldKind::Text) => (true, true, true),
-                (_, FieldKind::I32 | FieldKind::I64 | FieldKind::F64 | FieldKind::Decimal { .. } | FieldKind::Date | FieldKind::DateTime) => {
-                    (true, false, true)
-                }
+                (
+                    _,
+                    FieldKind::I32
+                    | FieldKind::I64
+                    | FieldKind::F64
+                    | FieldKind::Decimal { .. }
+                    | FieldKind::Date
+                    | FieldKind::DateTime,
+                ) => (true, false, true),
             };
-            let mut input = InputObject::new(&name).description(format!("Conditions on a {scalar} field; all that are set must hold."));
+            let mut input = InputObject::new(&name).description(format!(
+                "Conditions on a {scalar} field; all that are set must hold."
+            ));
             if f.kind != FieldKind::Json {
                 input = input
                     .field(InputValue::new("eq", TypeRef::named(&scalar)))
@@ -290,8 +373,10 @@ fn register_scalar_filters(mut schema: async_graphql::dynamic::SchemaBuilder, re
     let mut enums = std::collections::BTreeSet::new();
     for m in reg.models() {
         for f in &m.fields {
-            if let FieldKind::Enum(e) = f.kind {
-                if enums.insert(e.name) {
+            if let FieldKind::Enum(e) = f.kind
+                && enums.insert(e.name)
+            {
+                {
                     let mut en = Enum::new(e.name);
                     if let Some(h) = e.help {
                         en = en.description(h);
@@ -314,14 +399,18 @@ fn register_scalar_filters(mut schema: async_graphql::dynamic::SchemaBuilder, re
 fn value_field(rt: &Arc<Runtime>, f: &FieldMeta, idx: usize) -> Field {
     let rt = Arc::clone(rt);
     let meta = f.clone();
-    let mut field = Field::new(&f.graphql_name, field_type(&rt.registry, f, f.nullable), move |ctx| {
-        let meta = meta.clone();
-        let _ = &rt;
-        FieldFuture::new(async move {
-            let node = node_of(&ctx)?;
-            Ok(Some(to_graphql(&meta, &node.values[idx])))
-        })
-    });
+    let mut field = Field::new(
+        &f.graphql_name,
+        field_type(&rt.registry, f, f.nullable),
+        move |ctx| {
+            let meta = meta.clone();
+            let _ = &rt;
+            FieldFuture::new(async move {
+                let node = node_of(&ctx)?;
+                Ok(Some(to_graphql(&meta, &node.values[idx])))
+            })
+        },
+    );
     if let Some(h) = f.help {
         field = field.description(h);
     }
@@ -333,16 +422,24 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
     let target = rt.registry.model(rel.target);
     let name = rel.name.clone();
     if rel.is_many() {
-        let f = Field::new(&rel.name, TypeRef::named_nn(format!("{}Connection", target.graphql_name)), move |ctx| {
-            let name = name.clone();
-            FieldFuture::new(async move {
-                let node = node_of(&ctx)?;
-                match node.children.get(&response_key(&ctx)) {
-                    Some(Child::Many(page)) => Ok(Some(FieldValue::owned_any(Arc::clone(page)))),
-                    _ => Err(Error::internal(format!("relation `{name}` was not loaded")).into()),
-                }
-            })
-        });
+        let f = Field::new(
+            &rel.name,
+            TypeRef::named_nn(format!("{}Connection", target.graphql_name)),
+            move |ctx| {
+                let name = name.clone();
+                FieldFuture::new(async move {
+                    let node = node_of(&ctx)?;
+                    match node.children.get(&response_key(&ctx)) {
+                        Some(Child::Many(page)) => {
+                            Ok(Some(FieldValue::owned_any(Arc::clone(page))))
+                        }
+                        _ => {
+                            Err(Error::internal(format!("relation `{name}` was not loaded")).into())
+                        }
+                    }
+                })
+            },
+        );
         let f = list_args(f, target);
         match rel.help {
             Some(h) => f.description(h),
@@ -351,9 +448,15 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
     } else {
         let nullable = match rel.kind {
             RelationKind::ForwardOne { field } => m.fields[field].nullable,
-            RelationKind::ReverseOne { .. } | RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. } => true,
+            RelationKind::ReverseOne { .. }
+            | RelationKind::ReverseMany { .. }
+            | RelationKind::ManyToMany { .. } => true,
         };
-        let ty = if nullable { TypeRef::named(&target.graphql_name) } else { TypeRef::named_nn(&target.graphql_name) };
+        let ty = if nullable {
+            TypeRef::named(&target.graphql_name)
+        } else {
+            TypeRef::named_nn(&target.graphql_name)
+        };
         let f = Field::new(&rel.name, ty, move |ctx| {
             let name = name.clone();
             FieldFuture::new(async move {
@@ -381,10 +484,20 @@ fn computed_field(rt: &Arc<Runtime>, c: &ComputedField) -> Field {
         let name = name.clone();
         FieldFuture::new(async move {
             let node = node_of(&ctx)?;
-            let model = rt.registry.by_key(key).ok_or_else(|| Error::internal("computed field on a missing model"))?;
-            let comp = rt.computed(model.id, &name).ok_or_else(|| Error::internal("computed field not resolved"))?;
+            let model = rt
+                .registry
+                .by_key(key)
+                .ok_or_else(|| Error::internal("computed field on a missing model"))?;
+            let comp = rt
+                .computed(model.id, &name)
+                .ok_or_else(|| Error::internal("computed field not resolved"))?;
             let row = Row {
-                values: comp.names.iter().zip(&comp.requires).map(|(n, i)| (*n, node.values[*i].clone())).collect(),
+                values: comp
+                    .names
+                    .iter()
+                    .zip(&comp.requires)
+                    .map(|(n, i)| (*n, node.values[*i].clone()))
+                    .collect(),
             };
             let out = (comp.resolver)(request_ctx(&rt, &ctx), row).await?;
             Ok(Some(Gql::from_json(out).map_err(Error::internal)?))
@@ -397,10 +510,18 @@ fn computed_field(rt: &Arc<Runtime>, c: &ComputedField) -> Field {
 }
 
 fn edge_cursor(rt: &Runtime, page: &Page, offset: u64) -> String {
-    cursor::encode(&rt.config.cursor_key, &rt.registry.model(page.model).graphql_name, offset)
+    cursor::encode(
+        &rt.config.cursor_key,
+        &rt.registry.model(page.model).graphql_name,
+        offset,
+    )
 }
 
-fn register_model_types(mut schema: async_graphql::dynamic::SchemaBuilder, rt: &Arc<Runtime>, m: &ModelMeta) -> async_graphql::dynamic::SchemaBuilder {
+fn register_model_types(
+    mut schema: async_graphql::dynamic::SchemaBuilder,
+    rt: &Arc<Runtime>,
+    m: &ModelMeta,
+) -> async_graphql::dynamic::SchemaBuilder {
     let reg = &rt.registry;
     let name = &m.graphql_name;
     // Connection and edge.
@@ -413,58 +534,99 @@ fn register_model_types(mut schema: async_graphql::dynamic::SchemaBuilder, rt: &
                 Ok(Some(FieldValue::owned_any(Arc::clone(node))))
             })
         }))
-        .field(Field::new("cursor", TypeRef::named_nn(TypeRef::STRING), |ctx| {
-            FieldFuture::new(async move {
-                let (_, c) = ctx.parent_value.try_downcast_ref::<(Arc<Node>, String)>()?;
-                Ok(Some(Gql::String(c.clone())))
-            })
-        }));
+        .field(Field::new(
+            "cursor",
+            TypeRef::named_nn(TypeRef::STRING),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let (_, c) = ctx.parent_value.try_downcast_ref::<(Arc<Node>, String)>()?;
+                    Ok(Some(Gql::String(c.clone())))
+                })
+            },
+        ));
     let rt_p = Arc::clone(rt);
     let conn = Object::new(format!("{name}Connection"))
-        .field(Field::new("edges", TypeRef::named_nn_list_nn(&edge_name), move |ctx| {
-            let rt = Arc::clone(&rt_e);
-            FieldFuture::new(async move {
-                let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
-                Ok(Some(FieldValue::list(page.items.iter().map(|(o, n)| {
-                    FieldValue::owned_any((Arc::clone(n), edge_cursor(&rt, page, *o)))
-                }))))
-            })
-        }))
-        .field(Field::new("nodes", TypeRef::named_nn_list_nn(name), |ctx| {
-            FieldFuture::new(async move {
-                let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
-                Ok(Some(FieldValue::list(page.items.iter().map(|(_, n)| FieldValue::owned_any(Arc::clone(n))))))
-            })
-        }))
-        .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), move |ctx| {
-            let rt = Arc::clone(&rt_p);
-            FieldFuture::new(async move {
-                let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
-                Ok(Some(FieldValue::owned_any(PageInfo {
-                    has_next: page.has_next,
-                    has_prev: page.has_prev,
-                    start: page.items.first().map(|(o, _)| edge_cursor(&rt, page, *o)),
-                    end: page.items.last().map(|(o, _)| edge_cursor(&rt, page, *o)),
-                })))
-            })
-        }))
-        .field(Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
-            FieldFuture::new(async move {
-                let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
-                let total = page.total.ok_or_else(|| Error::internal("totalCount was not planned"))?;
-                Ok(Some(Gql::from(total)))
-            })
-        }));
+        .field(Field::new(
+            "edges",
+            TypeRef::named_nn_list_nn(&edge_name),
+            move |ctx| {
+                let rt = Arc::clone(&rt_e);
+                FieldFuture::new(async move {
+                    let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
+                    Ok(Some(FieldValue::list(page.items.iter().map(|(o, n)| {
+                        FieldValue::owned_any((Arc::clone(n), edge_cursor(&rt, page, *o)))
+                    }))))
+                })
+            },
+        ))
+        .field(Field::new(
+            "nodes",
+            TypeRef::named_nn_list_nn(name),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
+                    Ok(Some(FieldValue::list(
+                        page.items
+                            .iter()
+                            .map(|(_, n)| FieldValue::owned_any(Arc::clone(n))),
+                    )))
+                })
+            },
+        ))
+        .field(Field::new(
+            "pageInfo",
+            TypeRef::named_nn("PageInfo"),
+            move |ctx| {
+                let rt = Arc::clone(&rt_p);
+                FieldFuture::new(async move {
+                    let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
+                    Ok(Some(FieldValue::owned_any(PageInfo {
+                        has_next: page.has_next,
+                        has_prev: page.has_prev,
+                        start: page.items.first().map(|(o, _)| edge_cursor(&rt, page, *o)),
+                        end: page.items.last().map(|(o, _)| edge_cursor(&rt, page, *o)),
+                    })))
+                })
+            },
+        ))
+        .field(Field::new(
+            "totalCount",
+            TypeRef::named_nn(TypeRef::INT),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
+                    let total = page
+                        .total
+                        .ok_or_else(|| Error::internal("totalCount was not planned"))?;
+                    Ok(Some(Gql::from(total)))
+                })
+            },
+        ));
     schema = schema.register(edge).register(conn);
 
     // Filter input.
     let mut filter = InputObject::new(format!("{name}Filter"))
-        .description(format!("Conditions on {}; all that are set must hold.", m.plural_name))
-        .field(InputValue::new("AND", TypeRef::named_nn_list(format!("{name}Filter"))))
-        .field(InputValue::new("OR", TypeRef::named_nn_list(format!("{name}Filter"))))
-        .field(InputValue::new("NOT", TypeRef::named(format!("{name}Filter"))));
+        .description(format!(
+            "Conditions on {}; all that are set must hold.",
+            m.plural_name
+        ))
+        .field(InputValue::new(
+            "AND",
+            TypeRef::named_nn_list(format!("{name}Filter")),
+        ))
+        .field(InputValue::new(
+            "OR",
+            TypeRef::named_nn_list(format!("{name}Filter")),
+        ))
+        .field(InputValue::new(
+            "NOT",
+            TypeRef::named(format!("{name}Filter")),
+        ));
     for f in m.fields.iter().filter(|f| !f.hidden) {
-        filter = filter.field(InputValue::new(&f.graphql_name, TypeRef::named(filter_type(reg, f))));
+        filter = filter.field(InputValue::new(
+            &f.graphql_name,
+            TypeRef::named(filter_type(reg, f)),
+        ));
     }
     for rel in &m.relations {
         let target = reg.model(rel.target);
@@ -477,30 +639,61 @@ fn register_model_types(mut schema: async_graphql::dynamic::SchemaBuilder, rt: &
     }
     let list_filter = InputObject::new(format!("{name}ListFilter"))
         .description(format!("Conditions on a set of {}.", m.plural_name))
-        .field(InputValue::new("some", TypeRef::named(format!("{name}Filter"))).description("At least one matches."))
-        .field(InputValue::new("none", TypeRef::named(format!("{name}Filter"))).description("None matches."))
-        .field(InputValue::new("every", TypeRef::named(format!("{name}Filter"))).description("All match (true for an empty set)."));
+        .field(
+            InputValue::new("some", TypeRef::named(format!("{name}Filter")))
+                .description("At least one matches."),
+        )
+        .field(
+            InputValue::new("none", TypeRef::named(format!("{name}Filter")))
+                .description("None matches."),
+        )
+        .field(
+            InputValue::new("every", TypeRef::named(format!("{name}Filter")))
+                .description("All match (true for an empty set)."),
+        );
     // Order input: one key per entry.
     let mut order = InputObject::new(format!("{name}OrderBy"))
-        .description("One sort key: a field, or a to-one relation's order. The primary key breaks ties.")
+        .description(
+            "One sort key: a field, or a to-one relation's order. The primary key breaks ties.",
+        )
         .oneof();
-    for f in m.fields.iter().filter(|f| !f.hidden && !matches!(f.kind, FieldKind::Json)) {
-        order = order.field(InputValue::new(&f.graphql_name, TypeRef::named("SortDirection")));
+    for f in m
+        .fields
+        .iter()
+        .filter(|f| !f.hidden && !matches!(f.kind, FieldKind::Json))
+    {
+        order = order.field(InputValue::new(
+            &f.graphql_name,
+            TypeRef::named("SortDirection"),
+        ));
     }
     for rel in m.relations.iter().filter(|r| !r.is_many()) {
-        order = order.field(InputValue::new(&rel.name, TypeRef::named(format!("{}OrderBy", reg.model(rel.target).graphql_name))));
+        order = order.field(InputValue::new(
+            &rel.name,
+            TypeRef::named(format!("{}OrderBy", reg.model(rel.target).graphql_name)),
+        ));
     }
-    schema.register(filter).register(list_filter).register(order)
+    schema
+        .register(filter)
+        .register(list_filter)
+        .register(order)
 }
 
 fn root_query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     let id = m.id;
     // Lookups: by primary key, then one per unique field.
     for (idx, f) in m.fields.iter().enumerate() {
-        if f.hidden || !(f.primary_key || f.unique) || matches!(f.kind, FieldKind::ForeignKey { .. } | FieldKind::Json) {
+        if f.hidden
+            || !(f.primary_key || f.unique)
+            || matches!(f.kind, FieldKind::ForeignKey { .. } | FieldKind::Json)
+        {
             continue;
         }
-        let field_name = if f.primary_key { m.single_name.clone() } else { format!("{}By{}", m.single_name, pascal(&f.graphql_name)) };
+        let field_name = if f.primary_key {
+            m.single_name.clone()
+        } else {
+            format!("{}By{}", m.single_name, pascal(&f.graphql_name))
+        };
         let arg = f.graphql_name.clone();
         let rt2 = Arc::clone(rt);
         let lookup = Field::new(&field_name, TypeRef::named(&m.graphql_name), move |ctx| {
@@ -510,26 +703,40 @@ fn root_query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Obj
                 let model = rt.registry.model(id);
                 let field = &model.fields[idx];
                 let raw = ctx.args.try_get(&arg)?.as_value().clone();
-                let value = parse_field(&rt.registry, field, &raw).map_err(|m| bad_input(format!("`{arg}`: {m}")))?;
+                let value = parse_field(&rt.registry, field, &raw)
+                    .map_err(|e| bad_input(format!("`{arg}`: {}", e.message())))?;
                 let plan = plan_node(&rt, model, &ctx.ctx.field())?;
                 let node = fetch_unique(&rt, model, idx, value, &plan).await?;
                 Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
             })
         })
-        .argument(InputValue::new(&f.graphql_name, field_type(&rt.registry, f, false)));
-        query = query.field(lookup.description(format!("One {} by its {}, or null.", m.graphql_name, f.graphql_name)));
+        .argument(InputValue::new(
+            &f.graphql_name,
+            field_type(&rt.registry, f, false),
+        ));
+        query = query.field(lookup.description(format!(
+            "One {} by its {}, or null.",
+            m.graphql_name, f.graphql_name
+        )));
     }
     let rt2 = Arc::clone(rt);
-    let list = Field::new(&m.plural_name, TypeRef::named_nn(format!("{}Connection", m.graphql_name)), move |ctx| {
-        let rt = Arc::clone(&rt2);
-        FieldFuture::new(async move {
-            let model = rt.registry.model(id);
-            let plan = plan_list(&rt, model, &ctx.ctx.field())?;
-            let page = fetch_list(&rt, model, &plan).await?;
-            Ok(Some(FieldValue::owned_any(Arc::new(page))))
-        })
-    });
-    query.field(list_args(list, m).description(format!("{}, filtered, ordered and paginated.", m.plural_name)))
+    let list = Field::new(
+        &m.plural_name,
+        TypeRef::named_nn(format!("{}Connection", m.graphql_name)),
+        move |ctx| {
+            let rt = Arc::clone(&rt2);
+            FieldFuture::new(async move {
+                let model = rt.registry.model(id);
+                let plan = plan_list(&rt, model, &ctx.ctx.field())?;
+                let page = fetch_list(&rt, model, &plan).await?;
+                Ok(Some(FieldValue::owned_any(Arc::new(page))))
+            })
+        },
+    );
+    query.field(list_args(list, m).description(format!(
+        "{}, filtered, ordered and paginated.",
+        m.plural_name
+    )))
 }
 
 fn custom_root_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
@@ -548,15 +755,25 @@ fn custom_root_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
         let resolver = Arc::clone(&resolver);
         let returns = Arc::clone(&returns);
         FieldFuture::new(async move {
-            let args = Gql::Object(ctx.args.as_index_map().clone()).into_json().map_err(Error::internal)?;
+            let args = Gql::Object(ctx.args.as_index_map().clone())
+                .into_json()
+                .map_err(Error::internal)?;
             let out = resolver(request_ctx(&rt, &ctx), args).await?;
             match (out, &*returns) {
-                (Output::Json(v), _) => Ok(Some(FieldValue::value(Gql::from_json(v).map_err(Error::internal)?))),
+                (Output::Json(v), _) => Ok(Some(FieldValue::value(
+                    Gql::from_json(v).map_err(Error::internal)?,
+                ))),
                 (Output::Keys(keys), Returns::Models(key)) => {
-                    let model = rt.registry.by_key(*key).ok_or_else(|| Error::internal("custom field on a missing model"))?;
+                    let model = rt
+                        .registry
+                        .by_key(*key)
+                        .ok_or_else(|| Error::internal("custom field on a missing model"))?;
                     let plan = plan_node(&rt, model, &ctx.ctx.field())?;
                     let nodes = fetch_where_in(&rt, model, model.pk, &keys, &plan).await?;
-                    let mut by_key: BTreeMap<String, Arc<Node>> = nodes.into_iter().map(|n| (n.pk(&rt).key_string(), Arc::new(n))).collect();
+                    let mut by_key: BTreeMap<String, Arc<Node>> = nodes
+                        .into_iter()
+                        .map(|n| (n.pk(&rt).key_string(), Arc::new(n)))
+                        .collect();
                     let ordered: Vec<FieldValue> = keys
                         .iter()
                         .filter_map(|k| by_key.remove(&k.key_string()))
@@ -564,7 +781,9 @@ fn custom_root_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
                         .collect();
                     Ok(Some(FieldValue::list(ordered)))
                 }
-                (Output::Keys(_), Returns::Scalar(_)) => Err(Error::internal("keys returned for a scalar field").into()),
+                (Output::Keys(_), Returns::Scalar(_)) => {
+                    Err(Error::internal("keys returned for a scalar field").into())
+                }
             }
         })
     });
@@ -578,7 +797,10 @@ fn custom_root_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
 }
 
 /// Resolves a mutation payload's object field through the planner.
-pub(crate) async fn payload_node(rt: &Arc<Runtime>, ctx: &ResolverContext<'_>) -> Res<Option<FieldValue<'static>>> {
+pub(crate) async fn payload_node(
+    rt: &Arc<Runtime>,
+    ctx: &ResolverContext<'_>,
+) -> Res<Option<FieldValue<'static>>> {
     let res = ctx.parent_value.try_downcast_ref::<MutationResult>()?;
     let Some(key) = &res.key else { return Ok(None) };
     let model = rt.registry.model(res.model);

@@ -68,7 +68,9 @@ impl<'a> Builder<'a> {
                 let (array_ty, values): (ArrayType, Vec<sea_query::Value>) = match ty {
                     ValueType::Uuid => (
                         ArrayType::Uuid,
-                        keys.iter().map(|k| graphloom_db::to_sea(k, self.dialect)).collect(),
+                        keys.iter()
+                            .map(|k| graphloom_db::to_sea(k, self.dialect))
+                            .collect(),
                     ),
                     ValueType::I64 | ValueType::I32 => (
                         ArrayType::BigInt,
@@ -81,7 +83,9 @@ impl<'a> Builder<'a> {
                     ),
                     _ => (
                         ArrayType::String,
-                        keys.iter().map(|k| sea_query::Value::String(Some(k.key_string()))).collect(),
+                        keys.iter()
+                            .map(|k| sea_query::Value::String(Some(k.key_string())))
+                            .collect(),
                     ),
                 };
                 let array = sea_query::Value::Array(array_ty, Some(Box::new(values)));
@@ -110,14 +114,22 @@ impl<'a> Builder<'a> {
     pub fn cond(&mut self, model: &ModelMeta, alias: &str, f: &Filter) -> Expr {
         match f {
             Filter::And(parts) => {
-                let mut it = parts.iter().map(|p| self.cond(model, alias, p)).collect::<Vec<_>>().into_iter();
+                let mut it = parts
+                    .iter()
+                    .map(|p| self.cond(model, alias, p))
+                    .collect::<Vec<_>>()
+                    .into_iter();
                 match it.next() {
                     None => Expr::cust("1 = 1"),
                     Some(first) => it.fold(first, |a, b| a.and(b)),
                 }
             }
             Filter::Or(parts) => {
-                let mut it = parts.iter().map(|p| self.cond(model, alias, p)).collect::<Vec<_>>().into_iter();
+                let mut it = parts
+                    .iter()
+                    .map(|p| self.cond(model, alias, p))
+                    .collect::<Vec<_>>()
+                    .into_iter();
                 match it.next() {
                     None => Expr::cust("1 = 0"),
                     Some(first) => it.fold(first, |a, b| a.or(b)),
@@ -134,7 +146,9 @@ impl<'a> Builder<'a> {
                         .equals((Alias::new(alias), Alias::new(&model.fields[field].column))),
                     RelationKind::ReverseOne { field } => col(&t, &target.fields[field].column)
                         .equals((Alias::new(alias), Alias::new(&model.pk_field().column))),
-                    RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. } => Expr::cust("1 = 0"),
+                    RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. } => {
+                        Expr::cust("1 = 0")
+                    }
                 };
                 let inner = self.cond(target, &t, filter);
                 let mut sub = Query::select();
@@ -144,12 +158,17 @@ impl<'a> Builder<'a> {
                     .and_where(inner);
                 Expr::exists(sub)
             }
-            Filter::Many { relation, quantifier, filter } => {
+            Filter::Many {
+                relation,
+                quantifier,
+                filter,
+            } => {
                 let rel = &model.relations[*relation];
                 let target = self.reg.model(rel.target);
                 let t = self.alias();
                 let mut sub = Query::select();
-                sub.expr(Expr::cust("1")).from_as(Alias::new(&target.table), Alias::new(&t));
+                sub.expr(Expr::cust("1"))
+                    .from_as(Alias::new(&target.table), Alias::new(&t));
                 let parent_pk = (Alias::new(alias), Alias::new(&model.pk_field().column));
                 match rel.kind {
                     RelationKind::ReverseMany { field } | RelationKind::ReverseOne { field } => {
@@ -167,14 +186,17 @@ impl<'a> Builder<'a> {
                             JoinType::InnerJoin,
                             Alias::new(&j.table),
                             Alias::new(&ja),
-                            col(&ja, theirs).equals((Alias::new(&t), Alias::new(&target.pk_field().column))),
+                            col(&ja, theirs)
+                                .equals((Alias::new(&t), Alias::new(&target.pk_field().column))),
                         );
                         sub.and_where(col(&ja, mine).equals(parent_pk));
                     }
                     RelationKind::ForwardOne { field } => {
                         sub.and_where(
-                            col(&t, &target.pk_field().column)
-                                .equals((Alias::new(alias), Alias::new(&model.fields[field].column))),
+                            col(&t, &target.pk_field().column).equals((
+                                Alias::new(alias),
+                                Alias::new(&model.fields[field].column),
+                            )),
                         );
                     }
                 }
@@ -197,7 +219,14 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn field_cond(&mut self, model: &ModelMeta, alias: &str, field: usize, op: Op, value: &FilterValue) -> Expr {
+    fn field_cond(
+        &mut self,
+        model: &ModelMeta,
+        alias: &str,
+        field: usize,
+        op: Op,
+        value: &FilterValue,
+    ) -> Expr {
         let f = &model.fields[field];
         let ty = self.reg.value_type(f);
         let plain = col(alias, &f.column);
@@ -216,7 +245,13 @@ impl<'a> Builder<'a> {
             _ => String::new(),
         };
         // Like Django's exclude(), "not equal" keeps the rows where the field is NULL.
-        let or_null = |e: Expr| if f.nullable { e.or(col(alias, &f.column).is_null()) } else { e };
+        let or_null = |e: Expr| {
+            if f.nullable {
+                e.or(col(alias, &f.column).is_null())
+            } else {
+                e
+            }
+        };
         match op {
             Op::Eq => plain.eq(one(self)),
             Op::Neq => or_null(plain.ne(one(self))),
@@ -233,7 +268,9 @@ impl<'a> Builder<'a> {
                 if vs.is_empty() {
                     Expr::cust("1 = 1")
                 } else {
-                    or_null(plain.is_not_in(vs.iter().map(|v| self.bind(v, ty)).collect::<Vec<_>>()))
+                    or_null(
+                        plain.is_not_in(vs.iter().map(|v| self.bind(v, ty)).collect::<Vec<_>>()),
+                    )
                 }
             }
             Op::Lt => cmp.lt(self.cast_operand(f.kind, one(self))),
@@ -243,7 +280,9 @@ impl<'a> Builder<'a> {
             Op::Contains => plain.like(like(&format!("%{}%", escape_like(&text())))),
             Op::StartsWith => plain.like(like(&format!("{}%", escape_like(&text())))),
             Op::EndsWith => plain.like(like(&format!("%{}", escape_like(&text())))),
-            Op::IContains => Func::lower(plain).like(like(&format!("%{}%", escape_like(&text().to_lowercase())))),
+            Op::IContains => {
+                Func::lower(plain).like(like(&format!("%{}%", escape_like(&text().to_lowercase()))))
+            }
             Op::IsNull => match value {
                 FilterValue::Bool(false) => plain.is_not_null(),
                 _ => plain.is_null(),
@@ -260,7 +299,13 @@ impl<'a> Builder<'a> {
 
     /// ORDER BY terms for `terms` plus the primary key as the tie-break, adding
     /// LEFT JOINs to `stmt` for terms across to-one relations.
-    pub fn order(&mut self, stmt: &mut SelectStatement, model: &ModelMeta, alias: &str, terms: &[OrderTerm]) -> Vec<OrderExpr> {
+    pub fn order(
+        &mut self,
+        stmt: &mut SelectStatement,
+        model: &ModelMeta,
+        alias: &str,
+        terms: &[OrderTerm],
+    ) -> Vec<OrderExpr> {
         let mut joined: Vec<(Vec<(graphloom_meta::ModelId, usize)>, String)> = Vec::new();
         let mut out = Vec::new();
         let mut has_pk = false;
@@ -277,13 +322,28 @@ impl<'a> Builder<'a> {
                     None => {
                         let a = self.alias();
                         let on = match rel.kind {
-                            RelationKind::ForwardOne { field } => col(&a, &target.pk_field().column)
-                                .equals((Alias::new(&cur_alias), Alias::new(&cur_model.fields[field].column))),
-                            RelationKind::ReverseOne { field } => col(&a, &target.fields[field].column)
-                                .equals((Alias::new(&cur_alias), Alias::new(&cur_model.pk_field().column))),
-                            RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. } => Expr::cust("1 = 0"),
+                            RelationKind::ForwardOne { field } => {
+                                col(&a, &target.pk_field().column).equals((
+                                    Alias::new(&cur_alias),
+                                    Alias::new(&cur_model.fields[field].column),
+                                ))
+                            }
+                            RelationKind::ReverseOne { field } => {
+                                col(&a, &target.fields[field].column).equals((
+                                    Alias::new(&cur_alias),
+                                    Alias::new(&cur_model.pk_field().column),
+                                ))
+                            }
+                            RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. } => {
+                                Expr::cust("1 = 0")
+                            }
                         };
-                        stmt.join_as(JoinType::LeftJoin, Alias::new(&target.table), Alias::new(&a), on);
+                        stmt.join_as(
+                            JoinType::LeftJoin,
+                            Alias::new(&target.table),
+                            Alias::new(&a),
+                            on,
+                        );
                         joined.push((prefix, a.clone()));
                         a
                     }
@@ -300,7 +360,11 @@ impl<'a> Builder<'a> {
             out.push(OrderExpr {
                 expr: self.comparable(&cur_alias, cur_model, term.field),
                 order: if term.desc { Order::Desc } else { Order::Asc },
-                nulls: nullable.then_some(if term.desc { NullOrdering::First } else { NullOrdering::Last }),
+                nulls: nullable.then_some(if term.desc {
+                    NullOrdering::First
+                } else {
+                    NullOrdering::Last
+                }),
             });
         }
         if !has_pk {

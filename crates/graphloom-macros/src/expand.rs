@@ -149,13 +149,22 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
 pub fn model(input: &DeriveInput) -> Result<TokenStream> {
     let name = &input.ident;
     if !input.generics.params.is_empty() {
-        return Err(syn::Error::new(input.generics.span(), "a model cannot be generic"));
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "a model cannot be generic",
+        ));
     }
     let Data::Struct(data) = &input.data else {
-        return Err(syn::Error::new(name.span(), "#[derive(Model)] works on structs with named fields"));
+        return Err(syn::Error::new(
+            name.span(),
+            "#[derive(Model)] works on structs with named fields",
+        ));
     };
     let Fields::Named(fields) = &data.fields else {
-        return Err(syn::Error::new(name.span(), "#[derive(Model)] works on structs with named fields"));
+        return Err(syn::Error::new(
+            name.span(),
+            "#[derive(Model)] works on structs with named fields",
+        ));
     };
     let attrs = parse_model_attrs(&input.attrs)?;
     let Some(app) = attrs.app.clone() else {
@@ -272,10 +281,17 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
 pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
     let name = &input.ident;
     let Data::Enum(data) = &input.data else {
-        return Err(syn::Error::new(name.span(), "#[derive(ModelEnum)] works on enums"));
+        return Err(syn::Error::new(
+            name.span(),
+            "#[derive(ModelEnum)] works on enums",
+        ));
     };
     let mut gql_name = name.to_string();
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("model_enum")) {
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("model_enum"))
+    {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("name") {
                 gql_name = meta.value()?.parse::<LitStr>()?.value();
@@ -288,7 +304,10 @@ pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
     let mut variants = Vec::new();
     for v in &data.variants {
         if !matches!(v.fields, Fields::Unit) {
-            return Err(syn::Error::new(v.span(), "a ModelEnum variant cannot carry data"));
+            return Err(syn::Error::new(
+                v.span(),
+                "a ModelEnum variant cannot carry data",
+            ));
         }
         let vname = v.ident.to_string();
         let mut stored = snake(&vname);
@@ -361,7 +380,10 @@ mod tests {
         assert_eq!(a.max_length, Some(200));
         assert_eq!(a.flags, vec!["unique"]);
         assert!(a.default.is_some());
-        assert_eq!(a.on_delete.map(|i| i.to_string()).as_deref(), Some("protect"));
+        assert_eq!(
+            a.on_delete.map(|i| i.to_string()).as_deref(),
+            Some("protect")
+        );
     }
 
     #[test]

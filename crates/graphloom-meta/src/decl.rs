@@ -82,8 +82,13 @@ pub enum KindDecl {
     Uuid,
     Json,
     Enum(&'static EnumDecl),
-    ForeignKey { target: ModelKey, one_to_one: bool },
-    ManyToMany { target: ModelKey },
+    ForeignKey {
+        target: ModelKey,
+        one_to_one: bool,
+    },
+    ManyToMany {
+        target: ModelKey,
+    },
 }
 
 /// Maps a Rust field type to a [`KindDecl`]. A field of any other type does not compile.

@@ -69,7 +69,7 @@ impl FieldMeta {
             && self.default.is_none()
             && !self.auto_now
             && !self.auto_now_add
-            && !(self.primary_key && matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid))
+            && (!self.primary_key || !matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid))
     }
 
     /// Whether the generated create/update inputs offer this field.
@@ -352,7 +352,11 @@ impl Registry {
                 });
             }
             let graphql_name = d.graphql_name.unwrap_or(d.name).to_owned();
-            let plural_name = lower_first(&d.plural.map(str::to_owned).unwrap_or_else(|| plural(&graphql_name)));
+            let plural_name = lower_first(
+                &d.plural
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| plural(&graphql_name)),
+            );
             models.push(ModelMeta {
                 id,
                 key: d.key(),
@@ -396,12 +400,16 @@ impl Registry {
                     let source = &models[mi];
                     let (name, kind) = if one_to_one {
                         (
-                            related.map(str::to_owned).unwrap_or_else(|| source.single_name.clone()),
+                            related
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| source.single_name.clone()),
                             RelationKind::ReverseOne { field: fi },
                         )
                     } else {
                         (
-                            related.map(str::to_owned).unwrap_or_else(|| source.plural_name.clone()),
+                            related
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| source.plural_name.clone()),
                             RelationKind::ReverseMany { field: fi },
                         )
                     };
@@ -421,7 +429,10 @@ impl Registry {
             let owner_snake = snake_case(o.key.name);
             let target_snake = snake_case(t.key.name);
             let (owner_column, target_column) = if owner == target {
-                (format!("from_{owner_snake}_id"), format!("to_{target_snake}_id"))
+                (
+                    format!("from_{owner_snake}_id"),
+                    format!("to_{target_snake}_id"),
+                )
             } else {
                 (format!("{owner_snake}_id"), format!("{target_snake}_id"))
             };
@@ -446,13 +457,19 @@ impl Registry {
             models[owner.0].relations.push(RelationMeta {
                 name: camel_case(f.name),
                 target,
-                kind: RelationKind::ManyToMany { join: j, forward: true },
+                kind: RelationKind::ManyToMany {
+                    join: j,
+                    forward: true,
+                },
                 help: f.options.help,
             });
             models[target.0].relations.push(RelationMeta {
                 name: reverse,
                 target: owner,
-                kind: RelationKind::ManyToMany { join: j, forward: false },
+                kind: RelationKind::ManyToMany {
+                    join: j,
+                    forward: false,
+                },
                 help: None,
             });
         }
@@ -501,7 +518,8 @@ impl Registry {
                         id: "graphloom.E003",
                         at: m.key.to_string(),
                         message: format!("root field `{root}` is also generated for {}", other.key),
-                        hint: "set #[model(plural = \"...\")] or #[model(graphql_name = \"...\")]".into(),
+                        hint: "set #[model(plural = \"...\")] or #[model(graphql_name = \"...\")]"
+                            .into(),
                     });
                 }
             }
@@ -524,7 +542,9 @@ impl Registry {
             for r in &m.relations {
                 let what = match r.kind {
                     RelationKind::ForwardOne { .. } => "relation".to_owned(),
-                    RelationKind::ManyToMany { forward: true, .. } => "many-to-many field".to_owned(),
+                    RelationKind::ManyToMany { forward: true, .. } => {
+                        "many-to-many field".to_owned()
+                    }
                     RelationKind::ReverseOne { .. }
                     | RelationKind::ReverseMany { .. }
                     | RelationKind::ManyToMany { forward: false, .. } => {
@@ -596,7 +616,10 @@ fn check_options(
         );
     }
     if o.max_length == Some(0) {
-        bad("max_length must be at least 1".into(), "set max_length = 1 or more");
+        bad(
+            "max_length must be at least 1".into(),
+            "set max_length = 1 or more",
+        );
     }
     if o.primary_key && !matches!(kind, FieldKind::Uuid | FieldKind::AutoId) {
         bad(
@@ -611,15 +634,21 @@ fn check_options(
         );
     }
     if o.on_delete.is_some() && !matches!(kind, FieldKind::ForeignKey { .. }) {
-        bad("on_delete on a field that is not a relation".into(), "remove on_delete");
+        bad(
+            "on_delete on a field that is not a relation".into(),
+            "remove on_delete",
+        );
     }
-    if let FieldKind::Decimal { max_digits, decimal_places } = kind {
-        if decimal_places > max_digits || max_digits == 0 || max_digits > 38 {
-            bad(
-                format!("decimal with max_digits {max_digits} and decimal_places {decimal_places}"),
-                "use 1 <= max_digits <= 38 and decimal_places <= max_digits",
-            );
-        }
+    if let FieldKind::Decimal {
+        max_digits,
+        decimal_places,
+    } = kind
+        && (decimal_places > max_digits || max_digits == 0 || max_digits > 38)
+    {
+        bad(
+            format!("decimal with max_digits {max_digits} and decimal_places {decimal_places}"),
+            "use 1 <= max_digits <= 38 and decimal_places <= max_digits",
+        );
     }
     if let Some(default) = &o.default {
         let fits = match (kind, default) {
@@ -658,10 +687,13 @@ fn check_options(
                 "give a default of the field's own type",
             );
         }
-        if let (FieldKind::String { max_length }, Value::String(s)) = (kind, default) {
-            if s.chars().count() > max_length as usize {
-                bad("the default is longer than max_length".into(), "shorten the default");
-            }
+        if let (FieldKind::String { max_length }, Value::String(s)) = (kind, default)
+            && s.chars().count() > max_length as usize
+        {
+            bad(
+                "the default is longer than max_length".into(),
+                "shorten the default",
+            );
         }
     }
 }

@@ -128,10 +128,7 @@ fn reject(status: StatusCode, code: &str, message: impl Into<String>) -> Respons
 
 /// Which response media type the client accepts.
 fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
-    let Some(accept) = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Some(JSON);
     };
     let types: Vec<&str> = accept
@@ -153,7 +150,11 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
 fn request_context(headers: &HeaderMap) -> Arc<RequestContext> {
     let headers: BTreeMap<String, String> = headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
         .collect();
     Arc::new(RequestContext { headers })
 }
@@ -236,7 +237,11 @@ async fn post_graphql(
         }
     };
     if request.query.trim().is_empty() {
-        return reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the request has no query");
+        return reject(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the request has no query",
+        );
     }
     execute(&state, &headers, media, request).await
 }
@@ -267,7 +272,11 @@ async fn get_graphql(
         if wants_html && state.graphiql {
             return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
         }
-        return reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the request has no query");
+        return reject(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the request has no query",
+        );
     };
     let Some(media) = negotiate(&headers) else {
         return reject(
@@ -279,7 +288,11 @@ async fn get_graphql(
     // GET must not change anything: refuse mutations before running them.
     if let Ok(doc) = parse_query(&query) {
         let op = match &params.operation_name {
-            Some(name) => doc.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)).map(|(_, o)| o),
+            Some(name) => doc
+                .operations
+                .iter()
+                .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+                .map(|(_, o)| o),
             None => doc.operations.iter().next().map(|(_, o)| o),
         };
         if op.is_some_and(|o| o.node.ty != OperationType::Query) {
@@ -293,31 +306,42 @@ async fn get_graphql(
             return res;
         }
     }
-    let mut request = async_graphql::Request::new(query);
+    // Build the same JSON a POST would carry, so both paths decode alike.
+    let mut body = serde_json::Map::new();
+    body.insert("query".into(), serde_json::Value::String(query));
     if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
+        body.insert("operationName".into(), serde_json::Value::String(name));
     }
-    if let Some(vars) = params.variables.filter(|v| !v.is_empty()) {
-        match serde_json::from_str::<serde_json::Value>(&vars) {
-            Ok(v) => request = request.variables(async_graphql::Variables::from_json(v)),
+    for (key, raw) in [
+        ("variables", params.variables),
+        ("extensions", params.extensions),
+    ] {
+        let Some(raw) = raw.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        match serde_json::from_str::<serde_json::Value>(&raw) {
+            Ok(v) => {
+                body.insert(key.into(), v);
+            }
             Err(e) => {
                 return reject(
                     StatusCode::BAD_REQUEST,
                     "BAD_REQUEST",
-                    format!("`variables` is not JSON: {e}"),
+                    format!("`{key}` is not JSON: {e}"),
                 );
             }
         }
     }
-    if let Some(ext) = params.extensions.filter(|v| !v.is_empty()) {
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&ext) {
+    let request: async_graphql::Request = match serde_json::from_value(body.into()) {
+        Ok(r) => r,
+        Err(e) => {
             return reject(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
-                format!("`extensions` is not JSON: {e}"),
+                format!("not a GraphQL request: {e}"),
             );
         }
-    }
+    };
     execute(&state, &headers, media, request).await
 }
 

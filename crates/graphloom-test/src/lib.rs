@@ -13,12 +13,12 @@
 //! let data = assert_num_queries!(1, client.query("{ posts { nodes { title } } }"));
 //! ```
 
+pub use graphloom::db::capture;
 use graphloom::{
     Service,
     db::{Database, RawSql},
     graphql::{Api, Config},
 };
-pub use graphloom::db::capture;
 use serde_json::{Value as Json, json};
 
 /// The environment variable that points the tests at a PostgreSQL server.
@@ -57,10 +57,13 @@ pub struct TestClient {
 
 impl TestClient {
     pub async fn new(service: &Service) -> Self {
-        Self::with_config(service, Config {
-            cursor_key: b"graphloom-test-key".to_vec(),
-            ..Config::default()
-        })
+        Self::with_config(
+            service,
+            Config {
+                cursor_key: b"graphloom-test-key".to_vec(),
+                ..Config::default()
+            },
+        )
         .await
     }
 
@@ -86,8 +89,9 @@ impl TestClient {
 
     /// The whole response (`data`, `errors`, `extensions`) as JSON.
     pub async fn execute(&self, query: &str, variables: Json) -> Json {
-        let request = graphloom::graphql::async_graphql::Request::new(query)
-            .variables(graphloom::graphql::async_graphql::Variables::from_json(variables));
+        let request = graphloom::graphql::async_graphql::Request::new(query).variables(
+            graphloom::graphql::async_graphql::Variables::from_json(variables),
+        );
         let response = self.api.execute(request).await;
         serde_json::to_value(&response).unwrap_or_else(|e| panic!("response is not JSON: {e}"))
     }

@@ -63,17 +63,24 @@ pub struct Post {
 /// A published post needs a body; titles cannot be blank.
 pub fn validate_post(row: ValidationInput<'_>) -> Result<(), Vec<ValidationError>> {
     let mut errors = Vec::new();
-    if let Some(Value::String(t)) = row.get("title") {
-        if t.trim().is_empty() {
-            errors.push(ValidationError::new("title", "The title cannot be blank."));
-        }
+    if let Some(Value::String(t)) = row.get("title")
+        && t.trim().is_empty()
+    {
+        errors.push(ValidationError::new("title", "The title cannot be blank."));
     }
     let published = matches!(row.get("status"), Some(Value::String(s)) if s == "published");
     let empty_body = matches!(row.get("body"), Some(Value::String(b)) if b.trim().is_empty());
     if published && empty_body {
-        errors.push(ValidationError::new("body", "A published post needs a body."));
+        errors.push(ValidationError::new(
+            "body",
+            "A published post needs a body.",
+        ));
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// A reader's comment on a post.
@@ -115,7 +122,10 @@ struct PublishArgs {
 async fn search_posts(ctx: Ctx, args: SearchArgs) -> Result<Vec<Value>, Error> {
     let post = ctx.model::<Post>()?;
     let limit = u64::try_from(args.limit.unwrap_or(20).clamp(1, 100)).unwrap_or(20);
-    let pattern = format!("%{}%", graphloom::graphql::sql::escape_like(&args.term.to_lowercase()));
+    let pattern = format!(
+        "%{}%",
+        graphloom::graphql::sql::escape_like(&args.term.to_lowercase())
+    );
     let like = |col: &str| {
         graphloom::db::sea_query::Func::lower(Expr::col(Alias::new(col)))
             .like(graphloom::db::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
@@ -128,7 +138,10 @@ async fn search_posts(ctx: Ctx, args: SearchArgs) -> Result<Vec<Value>, Error> {
         .order_by(Alias::new("id"), Order::Desc)
         .limit(limit);
     let rows = ctx.db().fetch(&q, &[ValueType::I64]).await?;
-    Ok(rows.into_iter().filter_map(|r| r.into_iter().next()).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .collect())
 }
 
 /// Publishes the given posts in one statement and returns them.
@@ -143,7 +156,10 @@ async fn publish_posts(ctx: Ctx, args: PublishArgs) -> Result<Vec<Value>, Error>
     let mut q = Query::update();
     q.table(Alias::new(&post.table))
         .value(Alias::new("status"), "published")
-        .value(Alias::new("updated_at"), graphloom::db::to_sea(&Value::DateTime(Utc::now()), ctx.db().dialect()))
+        .value(
+            Alias::new("updated_at"),
+            graphloom::db::to_sea(&Value::DateTime(Utc::now()), ctx.db().dialect()),
+        )
         .and_where(Expr::col(Alias::new("id")).is_in(ids.clone()));
     ctx.db().execute(&q).await?;
     Ok(ids.into_iter().map(Value::I64).collect())
@@ -158,7 +174,9 @@ pub fn app() -> App {
         .model::<Tag>()
         .query(
             CustomField::new("searchPosts")
-                .description("Posts whose title or body contains `term` (case-insensitive), newest first.")
+                .description(
+                    "Posts whose title or body contains `term` (case-insensitive), newest first.",
+                )
                 .arg::<String>("term")
                 .arg::<Option<i32>>("limit")
                 .resolve_models::<Post, _, _, _>(search_posts),
@@ -170,11 +188,15 @@ pub fn app() -> App {
                 .resolve_models::<Post, _, _, _>(publish_posts),
         )
         .computed(
-            ComputedField::new::<Post, i32, _, _>("readingMinutes", &["body"], |_ctx, row: Row| async move {
-                // About 200 words a minute, at least one.
-                let words = row.str("body").split_whitespace().count();
-                Ok(i32::try_from(words.div_ceil(200).max(1)).unwrap_or(i32::MAX))
-            })
+            ComputedField::new::<Post, i32, _, _>(
+                "readingMinutes",
+                &["body"],
+                |_ctx, row: Row| async move {
+                    // About 200 words a minute, at least one.
+                    let words = row.str("body").split_whitespace().count();
+                    Ok(i32::try_from(words.div_ceil(200).max(1)).unwrap_or(i32::MAX))
+                },
+            )
             .description("Estimated minutes to read the body."),
         )
 }

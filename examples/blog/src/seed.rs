@@ -32,26 +32,52 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         if n == 0 { 0 } else { (self.0 >> 33) % n }
     }
 }
 
 const WORDS: [&str; 16] = [
-    "graph", "loom", "rust", "query", "model", "schema", "service", "federation", "token", "planner",
-    "index", "cursor", "batch", "async", "django", "migrate",
+    "graph",
+    "loom",
+    "rust",
+    "query",
+    "model",
+    "schema",
+    "service",
+    "federation",
+    "token",
+    "planner",
+    "index",
+    "cursor",
+    "batch",
+    "async",
+    "django",
+    "migrate",
 ];
 
 fn sentence(rng: &mut Lcg, words: u64) -> String {
-    (0..words).map(|_| WORDS[rng.below(WORDS.len() as u64) as usize]).collect::<Vec<_>>().join(" ")
+    (0..words)
+        .map(|_| WORDS[rng.below(WORDS.len() as u64) as usize])
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
-async fn insert(tx: &mut Tx, table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
+async fn insert(
+    tx: &mut Tx,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Value>>,
+) -> anyhow::Result<()> {
     let dialect = tx.dialect();
     // Batches keep each statement under both dialects' parameter limits.
     for chunk in rows.chunks(500) {
         let mut q = Query::insert();
-        q.into_table(Alias::new(table)).columns(columns.iter().map(|c| Alias::new(*c)));
+        q.into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)));
         for row in chunk {
             q.values(row.iter().map(|v| Expr::val(to_sea(v, dialect))))?;
         }
@@ -71,7 +97,9 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
     };
     let mut rng = Lcg(42);
     let base = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")?.with_timezone(&Utc);
-    let at = |i: u64| Value::DateTime(base + graphloom::chrono::Duration::minutes(i64::try_from(i).unwrap_or(0)));
+    let at = |i: u64| {
+        Value::DateTime(base + graphloom::chrono::Duration::minutes(i64::try_from(i).unwrap_or(0)))
+    };
     let mut tx = db.begin().await?;
     let users = (1..=args.users)
         .map(|i| {
@@ -84,8 +112,16 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
             ]
         })
         .collect();
-    insert(&mut tx, &table("User")?, &["id", "username", "email", "is_active", "date_joined"], users).await?;
-    let tags = (1..=args.tags).map(|i| vec![Value::I64(i as i64), Value::String(format!("tag{i}"))]).collect();
+    insert(
+        &mut tx,
+        &table("User")?,
+        &["id", "username", "email", "is_active", "date_joined"],
+        users,
+    )
+    .await?;
+    let tags = (1..=args.tags)
+        .map(|i| vec![Value::I64(i as i64), Value::String(format!("tag{i}"))])
+        .collect();
     insert(&mut tx, &table("Tag")?, &["id", "name"], tags).await?;
     let mut posts = Vec::new();
     let mut links = Vec::new();
@@ -105,18 +141,35 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
         if args.tags > 0 {
             let first = rng.below(args.tags);
             for k in 0..3.min(args.tags) {
-                links.push(vec![Value::I64(i as i64), Value::I64(1 + ((first + k) % args.tags) as i64)]);
+                links.push(vec![
+                    Value::I64(i as i64),
+                    Value::I64(1 + ((first + k) % args.tags) as i64),
+                ]);
             }
         }
     }
     insert(
         &mut tx,
         &table("Post")?,
-        &["id", "title", "slug", "body", "status", "author_id", "rating", "created_at", "updated_at"],
+        &[
+            "id",
+            "title",
+            "slug",
+            "body",
+            "status",
+            "author_id",
+            "rating",
+            "created_at",
+            "updated_at",
+        ],
         posts,
     )
     .await?;
-    let join = reg.joins().first().map(|j| j.table.clone()).context("post tags join table missing")?;
+    let join = reg
+        .joins()
+        .first()
+        .map(|j| j.table.clone())
+        .context("post tags join table missing")?;
     insert(&mut tx, &join, &["post_id", "tag_id"], links).await?;
     let comments = (1..=args.comments)
         .map(|i| {
@@ -129,7 +182,13 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
             ]
         })
         .collect();
-    insert(&mut tx, &table("Comment")?, &["id", "post_id", "author_id", "body", "created_at"], comments).await?;
+    insert(
+        &mut tx,
+        &table("Comment")?,
+        &["id", "post_id", "author_id", "body", "created_at"],
+        comments,
+    )
+    .await?;
     // Explicit ids leave PostgreSQL's identity sequences behind; move them on.
     if tx.dialect() == graphloom::db::Dialect::Postgres {
         for name in ["User", "Tag", "Post", "Comment"] {

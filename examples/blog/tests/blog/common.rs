@@ -19,9 +19,13 @@ pub async fn empty() -> TestClient {
 /// A client over the deterministic demo data of the given size.
 pub async fn seeded(users: u64, posts: u64, comments: u64, tags: u64) -> TestClient {
     let client = empty().await;
-    blog::seed::seed(&blog::service(), client.db(), &seed_args(users, posts, comments, tags))
-        .await
-        .expect("seed");
+    blog::seed::seed(
+        &blog::service(),
+        client.db(),
+        &seed_args(users, posts, comments, tags),
+    )
+    .await
+    .expect("seed");
     client
 }
 

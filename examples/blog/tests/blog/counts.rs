@@ -22,7 +22,9 @@ async fn reference_counts(c: &TestClient) {
     let d = assert_num_queries!(5, c.query(REFERENCE));
     assert!(!d["posts"]["edges"].as_array().unwrap().is_empty());
     // totalCount adds one statement at the root and one per nested list.
-    let with_totals = REFERENCE.replace("posts(first: 50) {", "posts(first: 50) { totalCount").replace("comments(first: 10) {", "comments(first: 10) { totalCount");
+    let with_totals = REFERENCE
+        .replace("posts(first: 50) {", "posts(first: 50) { totalCount")
+        .replace("comments(first: 10) {", "comments(first: 10) { totalCount");
     assert_num_queries!(7, c.query(&with_totals));
 }
 
@@ -62,20 +64,54 @@ async fn nested_depth_adds_one_statement_per_edge() {
 #[tokio::test]
 async fn only_selected_columns_are_fetched() {
     let c = seeded(2, 3, 3, 1).await;
-    let (_, statements) = graphloom_test::capture(c.query(r#"{ posts { nodes { title author { username } } } }"#)).await;
+    let (_, statements) =
+        graphloom_test::capture(c.query(r#"{ posts { nodes { title author { username } } } }"#))
+            .await;
     assert_eq!(statements.len(), 2);
-    assert!(statements[0].starts_with(r#"SELECT "t0"."id", "t0"."title", "t0"."author_id" FROM "blog_post""#), "{}", statements[0]);
-    assert!(statements[1].starts_with(r#"SELECT "t0"."id", "t0"."username" FROM "blog_user""#), "{}", statements[1]);
+    assert!(
+        statements[0]
+            .starts_with(r#"SELECT "t0"."id", "t0"."title", "t0"."author_id" FROM "blog_post""#),
+        "{}",
+        statements[0]
+    );
+    assert!(
+        statements[1].starts_with(r#"SELECT "t0"."id", "t0"."username" FROM "blog_user""#),
+        "{}",
+        statements[1]
+    );
 }
 
 #[tokio::test]
 async fn debug_sql_extension() {
     let service = blog::service();
-    let c = TestClient::with_config(&service, graphloom::graphql::Config { debug_sql: true, ..Default::default() }).await;
-    blog::seed::seed(&service, c.db(), &crate::common::seed_args(2, 2, 0, 0)).await.unwrap();
-    let res = c.execute(r#"{ posts { nodes { author { username } } } }"#, serde_json::json!({})).await;
+    let c = TestClient::with_config(
+        &service,
+        graphloom::graphql::Config {
+            debug_sql: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    blog::seed::seed(&service, c.db(), &crate::common::seed_args(2, 2, 0, 0))
+        .await
+        .unwrap();
+    let res = c
+        .execute(
+            r#"{ posts { nodes { author { username } } } }"#,
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(res["extensions"]["sql"]["count"], 2);
-    assert_eq!(res["extensions"]["sql"]["statements"].as_array().unwrap().len(), 2);
-    let plain = crate::common::empty().await.execute("{ posts { totalCount } }", serde_json::json!({})).await;
+    assert_eq!(
+        res["extensions"]["sql"]["statements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let plain = crate::common::empty()
+        .await
+        .execute("{ posts { totalCount } }", serde_json::json!({}))
+        .await;
     assert!(plain.get("extensions").is_none(), "off by default");
 }

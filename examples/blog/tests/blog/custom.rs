@@ -10,29 +10,54 @@ async fn custom_query_returns_models_through_the_planner() {
         3,
         c.query(r#"{ searchPosts(term: "POST 1", limit: 3) { title author { username } } }"#)
     );
-    let titles: Vec<&str> = d["searchPosts"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap()).collect();
+    let titles: Vec<&str> = d["searchPosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
     assert_eq!(titles.len(), 3);
     assert!(titles.iter().all(|t| t.to_lowercase().contains("post 1")));
     assert!(titles[0].starts_with("Post 19"), "newest first: {titles:?}");
     let d = c.query(r#"{ searchPosts(term: "100%") { id } }"#).await;
-    assert_eq!(d["searchPosts"], json!([]), "wildcards in the term are literal");
+    assert_eq!(
+        d["searchPosts"],
+        json!([]),
+        "wildcards in the term are literal"
+    );
 }
 
 #[tokio::test]
 async fn custom_mutation_with_typed_arguments() {
     let c = small().await;
-    let d = c.query(r#"mutation { publishPosts(ids: ["5", "10"]) { id status } }"#).await;
-    assert_eq!(d["publishPosts"], json!([{ "id": "5", "status": "PUBLISHED" }, { "id": "10", "status": "PUBLISHED" }]));
-    let errors = c.errors(r#"mutation { publishPosts(ids: ["x"]) { id } }"#).await;
+    let d = c
+        .query(r#"mutation { publishPosts(ids: ["5", "10"]) { id status } }"#)
+        .await;
+    assert_eq!(
+        d["publishPosts"],
+        json!([{ "id": "5", "status": "PUBLISHED" }, { "id": "10", "status": "PUBLISHED" }])
+    );
+    let errors = c
+        .errors(r#"mutation { publishPosts(ids: ["x"]) { id } }"#)
+        .await;
     assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
 }
 
 #[tokio::test]
 async fn computed_field_reads_only_what_it_requires() {
     let c = small().await;
-    c.query(&format!(r#"mutation {{ updatePost(id: "1", input: {{ body: "{}" }}) {{ errors {{ code }} }} }}"#, "word ".repeat(401))).await;
-    let (d, statements) = graphloom_test::capture(c.query(r#"{ post(id: "1") { readingMinutes } }"#)).await;
+    c.query(&format!(
+        r#"mutation {{ updatePost(id: "1", input: {{ body: "{}" }}) {{ errors {{ code }} }} }}"#,
+        "word ".repeat(401)
+    ))
+    .await;
+    let (d, statements) =
+        graphloom_test::capture(c.query(r#"{ post(id: "1") { readingMinutes } }"#)).await;
     assert_eq!(d["post"]["readingMinutes"], 3);
     assert_eq!(statements.len(), 1);
-    assert!(statements[0].contains(r#""t0"."body""#), "{}", statements[0]);
+    assert!(
+        statements[0].contains(r#""t0"."body""#),
+        "{}",
+        statements[0]
+    );
 }

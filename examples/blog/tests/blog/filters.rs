@@ -4,9 +4,18 @@ use serde_json::json;
 use crate::common::{empty, small, titles};
 
 async fn ids(c: &TestClient, model: &str, filter: serde_json::Value) -> Vec<String> {
-    let q = format!("query($w: {}Filter) {{ {}(where: $w, first: 100) {{ nodes {{ id }} }} }}", model, plural(model));
+    let q = format!(
+        "query($w: {}Filter) {{ {}(where: $w, first: 100) {{ nodes {{ id }} }} }}",
+        model,
+        plural(model)
+    );
     let d = c.query_vars(&q, json!({ "w": filter })).await;
-    d[plural(model)]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect()
+    d[plural(model)]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn plural(model: &str) -> &'static str {
@@ -22,7 +31,10 @@ fn plural(model: &str) -> &'static str {
 /// Posts with the given titles, made through the API, for text filters.
 async fn titled(titles: &[&str]) -> TestClient {
     let c = empty().await;
-    c.query(r#"mutation { createUser(input: { username: "a", email: "a@x.io" }) { errors { code } } }"#).await;
+    c.query(
+        r#"mutation { createUser(input: { username: "a", email: "a@x.io" }) { errors { code } } }"#,
+    )
+    .await;
     for (i, t) in titles.iter().enumerate() {
         let d = c
             .query_vars(
@@ -37,38 +49,101 @@ async fn titled(titles: &[&str]) -> TestClient {
 
 #[tokio::test]
 async fn text_operators() {
-    let c = titled(&["Rust GraphQL", "rust tips", "100% pure", "under_score", "Zebra"]).await;
+    let c = titled(&[
+        "Rust GraphQL",
+        "rust tips",
+        "100% pure",
+        "under_score",
+        "Zebra",
+    ])
+    .await;
     let t = |w| {
         let c = &c;
         async move {
-            let d = c.query_vars("query($w: PostFilter) { posts(where: $w) { nodes { title } } }", json!({ "w": w })).await;
+            let d = c
+                .query_vars(
+                    "query($w: PostFilter) { posts(where: $w) { nodes { title } } }",
+                    json!({ "w": w }),
+                )
+                .await;
             titles(&d["posts"])
         }
     };
     assert_eq!(t(json!({ "title": { "eq": "Zebra" } })).await, ["Zebra"]);
-    assert_eq!(t(json!({ "title": { "contains": "ust" } })).await, ["Rust GraphQL", "rust tips"]);
-    assert_eq!(t(json!({ "title": { "contains": "Rust" } })).await, ["Rust GraphQL"], "contains is case-sensitive");
-    assert_eq!(t(json!({ "title": { "iContains": "RUST" } })).await, ["Rust GraphQL", "rust tips"]);
-    assert_eq!(t(json!({ "title": { "startsWith": "rust" } })).await, ["rust tips"]);
-    assert_eq!(t(json!({ "title": { "endsWith": "QL" } })).await, ["Rust GraphQL"]);
-    assert_eq!(t(json!({ "title": { "contains": "%" } })).await, ["100% pure"], "% is literal");
-    assert_eq!(t(json!({ "title": { "contains": "_" } })).await, ["under_score"], "_ is literal");
-    assert_eq!(t(json!({ "title": { "in": ["Zebra", "rust tips", "nope"] } })).await, ["rust tips", "Zebra"]);
-    assert_eq!(t(json!({ "title": { "notIn": ["Zebra", "rust tips", "100% pure", "under_score"] } })).await, ["Rust GraphQL"]);
-    assert_eq!(t(json!({ "title": { "neq": "Zebra", "startsWith": "r" } })).await, ["rust tips"]);
+    assert_eq!(
+        t(json!({ "title": { "contains": "ust" } })).await,
+        ["Rust GraphQL", "rust tips"]
+    );
+    assert_eq!(
+        t(json!({ "title": { "contains": "Rust" } })).await,
+        ["Rust GraphQL"],
+        "contains is case-sensitive"
+    );
+    assert_eq!(
+        t(json!({ "title": { "iContains": "RUST" } })).await,
+        ["Rust GraphQL", "rust tips"]
+    );
+    assert_eq!(
+        t(json!({ "title": { "startsWith": "rust" } })).await,
+        ["rust tips"]
+    );
+    assert_eq!(
+        t(json!({ "title": { "endsWith": "QL" } })).await,
+        ["Rust GraphQL"]
+    );
+    assert_eq!(
+        t(json!({ "title": { "contains": "%" } })).await,
+        ["100% pure"],
+        "% is literal"
+    );
+    assert_eq!(
+        t(json!({ "title": { "contains": "_" } })).await,
+        ["under_score"],
+        "_ is literal"
+    );
+    assert_eq!(
+        t(json!({ "title": { "in": ["Zebra", "rust tips", "nope"] } })).await,
+        ["rust tips", "Zebra"]
+    );
+    assert_eq!(
+        t(json!({ "title": { "notIn": ["Zebra", "rust tips", "100% pure", "under_score"] } }))
+            .await,
+        ["Rust GraphQL"]
+    );
+    assert_eq!(
+        t(json!({ "title": { "neq": "Zebra", "startsWith": "r" } })).await,
+        ["rust tips"]
+    );
     // Bounds chosen to hold under byte and locale collations alike.
-    assert_eq!(t(json!({ "title": { "gte": "Zebra", "lt": "Zebrb" } })).await, ["Zebra"]);
+    assert_eq!(
+        t(json!({ "title": { "gte": "Zebra", "lt": "Zebrb" } })).await,
+        ["Zebra"]
+    );
     assert_eq!(t(json!({ "title": { "lt": "R" } })).await, ["100% pure"]);
-    assert_eq!(t(json!({ "title": { "in": [] } })).await, Vec::<String>::new());
+    assert_eq!(
+        t(json!({ "title": { "in": [] } })).await,
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
 async fn null_checks_and_neq_keeps_nulls() {
     let c = small().await;
-    c.query(r#"mutation { updateUser(id: "1", input: { bio: "hello" }) { errors { code } } }"#).await;
-    assert_eq!(ids(&c, "User", json!({ "bio": { "isNull": false } })).await, ["1"]);
-    assert_eq!(ids(&c, "User", json!({ "bio": { "isNull": true } })).await, ["2", "3", "4", "5"]);
-    assert_eq!(ids(&c, "User", json!({ "bio": { "neq": "hello" } })).await, ["2", "3", "4", "5"], "like Django's exclude()");
+    c.query(r#"mutation { updateUser(id: "1", input: { bio: "hello" }) { errors { code } } }"#)
+        .await;
+    assert_eq!(
+        ids(&c, "User", json!({ "bio": { "isNull": false } })).await,
+        ["1"]
+    );
+    assert_eq!(
+        ids(&c, "User", json!({ "bio": { "isNull": true } })).await,
+        ["2", "3", "4", "5"]
+    );
+    assert_eq!(
+        ids(&c, "User", json!({ "bio": { "neq": "hello" } })).await,
+        ["2", "3", "4", "5"],
+        "like Django's exclude()"
+    );
 }
 
 #[tokio::test]
@@ -76,16 +151,33 @@ async fn numbers_dates_enums_and_ids() {
     let c = small().await;
     let drafts = ids(&c, "Post", json!({ "status": { "eq": "DRAFT" } })).await;
     assert_eq!(drafts, ["5", "10", "15", "20"]);
-    let not_drafts = ids(&c, "Post", json!({ "status": { "notIn": ["DRAFT", "ARCHIVED"] } })).await;
+    let not_drafts = ids(
+        &c,
+        "Post",
+        json!({ "status": { "notIn": ["DRAFT", "ARCHIVED"] } }),
+    )
+    .await;
     assert_eq!(not_drafts.len(), 16);
-    let early = ids(&c, "Post", json!({ "createdAt": { "lt": "2024-01-01T00:03:00Z" } })).await;
+    let early = ids(
+        &c,
+        "Post",
+        json!({ "createdAt": { "lt": "2024-01-01T00:03:00Z" } }),
+    )
+    .await;
     assert_eq!(early, ["1", "2"]);
-    let window = ids(&c, "Post", json!({ "createdAt": { "gte": "2024-01-01T00:03:00Z", "lte": "2024-01-01T00:04:00Z" } })).await;
+    let window = ids(
+        &c,
+        "Post",
+        json!({ "createdAt": { "gte": "2024-01-01T00:03:00Z", "lte": "2024-01-01T00:04:00Z" } }),
+    )
+    .await;
     assert_eq!(window, ["3", "4"]);
     let by_id = ids(&c, "Post", json!({ "id": { "in": ["2", "4"] } })).await;
     assert_eq!(by_id, ["2", "4"]);
     // Decimals compare as numbers on both dialects (SQLite stores text).
-    let d = c.query(r#"{ posts(first: 100) { nodes { id rating } } }"#).await;
+    let d = c
+        .query(r#"{ posts(first: 100) { nodes { id rating } } }"#)
+        .await;
     let expected: Vec<String> = d["posts"]["nodes"]
         .as_array()
         .unwrap()
@@ -94,7 +186,10 @@ async fn numbers_dates_enums_and_ids() {
         .map(|n| n["id"].as_str().unwrap().to_owned())
         .collect();
     assert!(!expected.is_empty());
-    assert_eq!(ids(&c, "Post", json!({ "rating": { "gte": "2.5" } })).await, expected);
+    assert_eq!(
+        ids(&c, "Post", json!({ "rating": { "gte": "2.5" } })).await,
+        expected
+    );
 }
 
 #[tokio::test]
@@ -102,8 +197,16 @@ async fn and_or_not() {
     let c = small().await;
     let f = json!({ "OR": [{ "id": { "eq": "1" } }, { "id": { "eq": "2" } }, { "AND": [{ "id": { "gt": "18" } }, { "NOT": { "id": { "eq": "20" } } }] }] });
     assert_eq!(ids(&c, "Post", f).await, ["1", "2", "19"]);
-    assert_eq!(ids(&c, "Post", json!({ "OR": [] })).await, Vec::<String>::new(), "an empty OR matches nothing");
-    assert_eq!(ids(&c, "Post", json!({ "AND": [] })).await.len(), 20, "an empty AND matches everything");
+    assert_eq!(
+        ids(&c, "Post", json!({ "OR": [] })).await,
+        Vec::<String>::new(),
+        "an empty OR matches nothing"
+    );
+    assert_eq!(
+        ids(&c, "Post", json!({ "AND": [] })).await.len(),
+        20,
+        "an empty AND matches everything"
+    );
 }
 
 #[tokio::test]
@@ -115,23 +218,62 @@ async fn across_relations() {
     assert!(nodes.iter().all(|n| n["author"]["username"] == "user2"));
 
     // Reverse to-many: users with some / no / only comments on post 1.
-    let commenters = ids(&c, "User", json!({ "comments": { "some": { "postId": { "eq": "1" } } } })).await;
-    let d = c.query(r#"{ post(id: "1") { comments(first: 100) { nodes { authorId } } } }"#).await;
-    let mut expected: Vec<String> = d["post"]["comments"]["nodes"].as_array().unwrap().iter().map(|n| n["authorId"].as_str().unwrap().to_owned()).collect();
+    let commenters = ids(
+        &c,
+        "User",
+        json!({ "comments": { "some": { "postId": { "eq": "1" } } } }),
+    )
+    .await;
+    let d = c
+        .query(r#"{ post(id: "1") { comments(first: 100) { nodes { authorId } } } }"#)
+        .await;
+    let mut expected: Vec<String> = d["post"]["comments"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["authorId"].as_str().unwrap().to_owned())
+        .collect();
     expected.sort_by_key(|s| s.parse::<i64>().unwrap());
     expected.dedup();
     assert_eq!(commenters, expected);
-    let others = ids(&c, "User", json!({ "comments": { "none": { "postId": { "eq": "1" } } } })).await;
+    let others = ids(
+        &c,
+        "User",
+        json!({ "comments": { "none": { "postId": { "eq": "1" } } } }),
+    )
+    .await;
     assert_eq!(others.len() + commenters.len(), 5);
-    let every = ids(&c, "Tag", json!({ "posts": { "every": { "id": { "gt": "0" } } } })).await;
+    let every = ids(
+        &c,
+        "Tag",
+        json!({ "posts": { "every": { "id": { "gt": "0" } } } }),
+    )
+    .await;
     assert_eq!(every.len(), 4, "every holds for all tags");
 
     // Many-to-many and two hops.
-    let tagged = ids(&c, "Post", json!({ "tags": { "some": { "name": { "eq": "tag1" } } } })).await;
-    let d = c.query(r#"{ tagByName(name: "tag1") { posts(first: 100) { nodes { id } } } }"#).await;
-    let expected: Vec<String> = d["tagByName"]["posts"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect();
+    let tagged = ids(
+        &c,
+        "Post",
+        json!({ "tags": { "some": { "name": { "eq": "tag1" } } } }),
+    )
+    .await;
+    let d = c
+        .query(r#"{ tagByName(name: "tag1") { posts(first: 100) { nodes { id } } } }"#)
+        .await;
+    let expected: Vec<String> = d["tagByName"]["posts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(tagged, expected);
-    let two_hops = ids(&c, "Comment", json!({ "post": { "author": { "username": { "eq": "user1" } } } })).await;
+    let two_hops = ids(
+        &c,
+        "Comment",
+        json!({ "post": { "author": { "username": { "eq": "user1" } } } }),
+    )
+    .await;
     assert!(!two_hops.is_empty());
 }
 
@@ -147,7 +289,12 @@ async fn nested_lists_take_the_same_arguments() {
         }
         assert!(u["posts"]["nodes"].as_array().unwrap().len() <= 1);
     }
-    let total: i64 = d["users"]["nodes"].as_array().unwrap().iter().map(|u| u["posts"]["totalCount"].as_i64().unwrap()).sum();
+    let total: i64 = d["users"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["posts"]["totalCount"].as_i64().unwrap())
+        .sum();
     assert_eq!(total, 4, "four drafts in all");
 }
 
@@ -155,14 +302,27 @@ async fn nested_lists_take_the_same_arguments() {
 async fn bad_filter_values_are_bad_input() {
     let c = small().await;
     for (filter, fragment) in [
-        (json!({ "createdAt": { "lt": "yesterday" } }), "createdAt.lt"),
+        (
+            json!({ "createdAt": { "lt": "yesterday" } }),
+            "createdAt.lt",
+        ),
         (json!({ "id": { "eq": "x" } }), "id.eq"),
         (json!({ "rating": { "gt": "lots" } }), "rating.gt"),
     ] {
-        let errors = c.errors_vars("query($w: PostFilter) { posts(where: $w) { totalCount } }", json!({ "w": filter })).await;
+        let errors = c
+            .errors_vars(
+                "query($w: PostFilter) { posts(where: $w) { totalCount } }",
+                json!({ "w": filter }),
+            )
+            .await;
         assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{errors:?}");
-        assert!(errors[0]["message"].as_str().unwrap().contains(fragment), "{errors:?}");
+        assert!(
+            errors[0]["message"].as_str().unwrap().contains(fragment),
+            "{errors:?}"
+        );
     }
-    let errors = c.errors(r#"{ posts(where: { nope: { eq: 1 } }) { totalCount } }"#).await;
+    let errors = c
+        .errors(r#"{ posts(where: { nope: { eq: 1 } }) { totalCount } }"#)
+        .await;
     assert!(errors[0]["message"].as_str().unwrap().contains("nope"));
 }

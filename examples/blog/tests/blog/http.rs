@@ -28,29 +28,58 @@ type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Byte
 
 async fn start() -> (Server, Http) {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let db = format!("sqlite:{}", dir.path().join("blog.sqlite3").display());
     let seed = Command::new(env!("CARGO_BIN_EXE_blog"))
-        .args(["seed", "--users", "3", "--posts", "5", "--comments", "10", "--tags", "2"])
+        .args([
+            "seed",
+            "--users",
+            "3",
+            "--posts",
+            "5",
+            "--comments",
+            "10",
+            "--tags",
+            "2",
+        ])
         .env("DATABASE_URL", &db)
         .output()
         .unwrap();
-    assert!(seed.status.success(), "{}", String::from_utf8_lossy(&seed.stderr));
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_blog"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--body-limit", "4096"])
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--body-limit",
+            "4096",
+        ])
         .env("DATABASE_URL", &db)
         .env("GRAPHLOOM_DEBUG_SQL", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let server = Server { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    };
     let client: Http = Client::builder(TokioExecutor::new()).build_http();
     for _ in 0..100 {
-        if let Ok(res) = client.get(format!("{}/healthz", server.base).parse().unwrap()).await {
-            if res.status() == 200 {
-                return (server, client);
-            }
+        let res = client
+            .get(format!("{}/healthz", server.base).parse().unwrap())
+            .await;
+        if res.is_ok_and(|r| r.status() == 200) {
+            return (server, client);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -60,9 +89,14 @@ async fn start() -> (Server, Http) {
 async fn send(client: &Http, req: Request<Full<Bytes>>) -> (u16, String, Value) {
     let res = client.request(req).await.unwrap();
     let status = res.status().as_u16();
-    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     let body = res.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let json = serde_json::from_slice(&body)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
     (status, ct, json)
 }
 
@@ -75,7 +109,10 @@ fn post(base: &str, body: &str, accept: Option<&str>, ct: &str) -> Request<Full<
 }
 
 fn get(base: &str, query: &str, accept: &str) -> Request<Full<Bytes>> {
-    Request::get(format!("{base}/graphql?{query}")).header("accept", accept).body(Full::new(Bytes::new())).unwrap()
+    Request::get(format!("{base}/graphql?{query}"))
+        .header("accept", accept)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -87,20 +124,65 @@ async fn the_binary_serves_graphql_over_http() {
     let (status, ct, body) = send(&c, post(b, &q, None, "application/json")).await;
     assert_eq!((status, ct.as_str()), (200, "application/json"));
     assert_eq!(body["data"]["posts"]["totalCount"], 5);
-    assert_eq!(body["extensions"]["sql"]["count"], 3, "GRAPHLOOM_DEBUG_SQL=1 adds the statements");
+    assert_eq!(
+        body["extensions"]["sql"]["count"], 3,
+        "GRAPHLOOM_DEBUG_SQL=1 adds the statements"
+    );
 
-    let (status, ct, _) = send(&c, post(b, &q, Some("application/graphql-response+json"), "application/json; charset=utf-8")).await;
-    assert_eq!((status, ct.as_str()), (200, "application/graphql-response+json"));
+    let (status, ct, _) = send(
+        &c,
+        post(
+            b,
+            &q,
+            Some("application/graphql-response+json"),
+            "application/json; charset=utf-8",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (200, "application/graphql-response+json")
+    );
 
     // Queries over GET; mutations refused.
-    let (status, _, body) = send(&c, get(b, "query=%7B%20posts%20%7B%20totalCount%20%7D%20%7D", "application/json")).await;
+    let (status, _, body) = send(
+        &c,
+        get(
+            b,
+            "query=%7B%20posts%20%7B%20totalCount%20%7D%20%7D",
+            "application/json",
+        ),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["posts"]["totalCount"], 5);
-    let (status, _, body) = send(&c, get(b, "query=mutation%20%7B%20deleteTag(id%3A%221%22)%20%7B%20deletedId%20%7D%20%7D", "application/json")).await;
+    let (status, _, body) = send(
+        &c,
+        get(
+            b,
+            "query=mutation%20%7B%20deleteTag(id%3A%221%22)%20%7B%20deletedId%20%7D%20%7D",
+            "application/json",
+        ),
+    )
+    .await;
     assert_eq!(status, 405);
-    assert_eq!(body["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED");
-    let (status, _, body) = send(&c, get(b, "query=%7Bposts%7BtotalCount%7D%7D&variables=%7Bnope", "application/json")).await;
-    assert_eq!((status, body["errors"][0]["extensions"]["code"].as_str()), (400, Some("BAD_REQUEST")));
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "METHOD_NOT_ALLOWED"
+    );
+    let (status, _, body) = send(
+        &c,
+        get(
+            b,
+            "query=%7Bposts%7BtotalCount%7D%7D&variables=%7Bnope",
+            "application/json",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (400, Some("BAD_REQUEST"))
+    );
 
     // GraphiQL for browsers.
     let (status, ct, body) = send(&c, get(b, "", "text/html,application/xhtml+xml")).await;
@@ -110,11 +192,39 @@ async fn the_binary_serves_graphql_over_http() {
 
     // Bad requests: each a 4xx with a GraphQL error body.
     for (req, want, code) in [
-        (post(b, "{not json", None, "application/json"), 400, "BAD_REQUEST"),
-        (post(b, r#"{"query": ""}"#, None, "application/json"), 400, "BAD_REQUEST"),
-        (post(b, &q, None, "text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE"),
-        (post(b, &q, Some("text/csv"), "application/json"), 406, "NOT_ACCEPTABLE"),
-        (post(b, &format!(r#"{{"query": "{{ posts {{ totalCount }} }}", "x": "{}"}}"#, "a".repeat(5000)), None, "application/json"), 413, "PAYLOAD_TOO_LARGE"),
+        (
+            post(b, "{not json", None, "application/json"),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            post(b, r#"{"query": ""}"#, None, "application/json"),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            post(b, &q, None, "text/plain"),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            post(b, &q, Some("text/csv"), "application/json"),
+            406,
+            "NOT_ACCEPTABLE",
+        ),
+        (
+            post(
+                b,
+                &format!(
+                    r#"{{"query": "{{ posts {{ totalCount }} }}", "x": "{}"}}"#,
+                    "a".repeat(5000)
+                ),
+                None,
+                "application/json",
+            ),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
     ] {
         let (status, _, body) = send(&c, req).await;
         assert_eq!(status, want, "{body}");
@@ -122,10 +232,28 @@ async fn the_binary_serves_graphql_over_http() {
     }
     // A query that fails validation: 400 under graphql-response+json, 200 under json.
     let bad = json!({ "query": "{ posts { nope } }" }).to_string();
-    let (status, _, body) = send(&c, post(b, &bad, Some("application/graphql-response+json"), "application/json")).await;
+    let (status, _, body) = send(
+        &c,
+        post(
+            b,
+            &bad,
+            Some("application/graphql-response+json"),
+            "application/json",
+        ),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("nope"));
-    let (status, _, _) = send(&c, post(b, &bad, Some("application/json"), "application/json")).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope")
+    );
+    let (status, _, _) = send(
+        &c,
+        post(b, &bad, Some("application/json"), "application/json"),
+    )
+    .await;
     assert_eq!(status, 200);
 
     // A mutation over POST, and readiness.
@@ -139,12 +267,21 @@ async fn the_binary_serves_graphql_over_http() {
 
 #[test]
 fn schema_and_check_commands() {
-    let out = Command::new(env!("CARGO_BIN_EXE_blog")).arg("schema").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .arg("schema")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("type Post {"));
-    let out = Command::new(env!("CARGO_BIN_EXE_blog")).arg("check").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .arg("check")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("no issues"));
-    let out = Command::new(env!("CARGO_BIN_EXE_blog")).args(["migrate", "--database-url", "mysql://nope"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["migrate", "--database-url", "mysql://nope"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }

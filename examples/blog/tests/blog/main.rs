@@ -1,4 +1,4 @@
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 //! Integration tests of the blog service, one module per capability. They run
 //! on in-memory SQLite, or on PostgreSQL when GRAPHLOOM_TEST_DATABASE_URL is set
 //! (scripts/test.sh runs them both ways).

@@ -19,7 +19,18 @@ fn errs(payload: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["field"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>().join("."), e["code"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["field"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join("."),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -36,7 +47,10 @@ async fn create_returns_the_row_with_relations() {
     assert_eq!(post["title"], "Hello");
     assert_eq!(post["status"], "DRAFT", "the default applies");
     assert_eq!(post["author"]["username"], "user1");
-    assert_eq!(post["tags"]["nodes"], json!([{ "name": "tag1" }, { "name": "tag2" }]));
+    assert_eq!(
+        post["tags"]["nodes"],
+        json!([{ "name": "tag1" }, { "name": "tag2" }])
+    );
     assert!(post["createdAt"].as_str().unwrap().ends_with('Z'));
     let again = c.query(r#"{ postBySlug(slug: "hello") { title } }"#).await;
     assert_eq!(again["postBySlug"]["title"], "Hello");
@@ -47,8 +61,19 @@ async fn required_fields_are_payload_errors() {
     let c = small().await;
     let p = create_post(&c, json!({ "title": "T" })).await;
     assert_eq!(p["post"], Value::Null);
-    assert_eq!(errs(&p), [("slug".into(), "REQUIRED".into()), ("body".into(), "REQUIRED".into()), ("authorId".into(), "REQUIRED".into())]);
-    let p = create_post(&c, json!({ "title": null, "slug": "x", "body": "b", "authorId": "1" })).await;
+    assert_eq!(
+        errs(&p),
+        [
+            ("slug".into(), "REQUIRED".into()),
+            ("body".into(), "REQUIRED".into()),
+            ("authorId".into(), "REQUIRED".into())
+        ]
+    );
+    let p = create_post(
+        &c,
+        json!({ "title": null, "slug": "x", "body": "b", "authorId": "1" }),
+    )
+    .await;
     assert_eq!(errs(&p), [("title".into(), "REQUIRED".into())]);
 }
 
@@ -60,7 +85,13 @@ async fn max_length_and_invalid_values() {
     input["rating"] = json!("lots");
     input["metadata"] = json!({ "k": [1, 2] });
     let p = create_post(&c, input).await;
-    assert_eq!(errs(&p), [("title".into(), "MAX_LENGTH".into()), ("rating".into(), "INVALID".into())]);
+    assert_eq!(
+        errs(&p),
+        [
+            ("title".into(), "MAX_LENGTH".into()),
+            ("rating".into(), "INVALID".into())
+        ]
+    );
     assert!(p["errors"][0]["message"].as_str().unwrap().contains("200"));
     // Exactly at the limit is fine, counted in characters, not bytes.
     let mut input = good_post();
@@ -76,7 +107,10 @@ async fn unique_violation_names_the_field() {
     let p = create_post(&c, input).await;
     assert_eq!(errs(&p), [("slug".into(), "UNIQUE".into())]);
     let d = c.query(r#"mutation { updateUser(id: "2", input: { email: "user1@example.com" }) { user { id } errors { field code } } }"#).await;
-    assert_eq!(d["updateUser"]["errors"], json!([{ "field": ["email"], "code": "UNIQUE" }]));
+    assert_eq!(
+        d["updateUser"]["errors"],
+        json!([{ "field": ["email"], "code": "UNIQUE" }])
+    );
     assert_eq!(d["updateUser"]["user"], Value::Null);
 }
 
@@ -87,7 +121,13 @@ async fn unknown_foreign_keys() {
     input["authorId"] = json!("999");
     input["tags"] = json!({ "set": ["1", "77"] });
     let p = create_post(&c, input).await;
-    assert_eq!(errs(&p), [("authorId".into(), "FOREIGN_KEY".into()), ("tags".into(), "FOREIGN_KEY".into())]);
+    assert_eq!(
+        errs(&p),
+        [
+            ("authorId".into(), "FOREIGN_KEY".into()),
+            ("tags".into(), "FOREIGN_KEY".into())
+        ]
+    );
     assert!(p["errors"][1]["message"].as_str().unwrap().contains("77"));
     let total = c.query("{ posts { totalCount } }").await;
     assert_eq!(total["posts"]["totalCount"], 20, "nothing was written");
@@ -101,16 +141,28 @@ async fn validation_hook() {
     input["status"] = json!("PUBLISHED");
     input["body"] = json!(" ");
     let p = create_post(&c, input).await;
-    assert_eq!(errs(&p), [("title".into(), "VALIDATION".into()), ("body".into(), "VALIDATION".into())]);
+    assert_eq!(
+        errs(&p),
+        [
+            ("title".into(), "VALIDATION".into()),
+            ("body".into(), "VALIDATION".into())
+        ]
+    );
     // The hook sees the stored row merged with an update.
     let d = c.query(r#"mutation { updatePost(id: "5", input: { body: "" , status: PUBLISHED }) { errors { field code } } }"#).await;
-    assert_eq!(d["updatePost"]["errors"], json!([{ "field": ["body"], "code": "VALIDATION" }]));
+    assert_eq!(
+        d["updatePost"]["errors"],
+        json!([{ "field": ["body"], "code": "VALIDATION" }])
+    );
 }
 
 #[tokio::test]
 async fn partial_update_and_auto_now() {
     let c = small().await;
-    let before = c.query(r#"{ post(id: "2") { title body slug updatedAt createdAt } }"#).await["post"].clone();
+    let before = c
+        .query(r#"{ post(id: "2") { title body slug updatedAt createdAt } }"#)
+        .await["post"]
+        .clone();
     let d = c
         .query(r#"mutation { updatePost(id: "2", input: { title: "New title", metadata: { a: 1 } }) { post { title body slug updatedAt createdAt metadata } errors { code } } }"#)
         .await;
@@ -121,23 +173,57 @@ async fn partial_update_and_auto_now() {
     assert_eq!(after["createdAt"], before["createdAt"]);
     assert_ne!(after["updatedAt"], before["updatedAt"], "auto_now moves");
     assert_eq!(after["metadata"], json!({ "a": 1 }));
-    let d = c.query(r#"mutation { updatePost(id: "2", input: { title: null }) { errors { field code } } }"#).await;
-    assert_eq!(d["updatePost"]["errors"], json!([{ "field": ["title"], "code": "REQUIRED" }]));
+    let d = c
+        .query(
+            r#"mutation { updatePost(id: "2", input: { title: null }) { errors { field code } } }"#,
+        )
+        .await;
+    assert_eq!(
+        d["updatePost"]["errors"],
+        json!([{ "field": ["title"], "code": "REQUIRED" }])
+    );
     let d = c.query(r#"mutation { updatePost(id: "404", input: { title: "x" }) { errors { field code } } }"#).await;
-    assert_eq!(d["updatePost"]["errors"], json!([{ "field": ["id"], "code": "NOT_FOUND" }]));
+    assert_eq!(
+        d["updatePost"]["errors"],
+        json!([{ "field": ["id"], "code": "NOT_FOUND" }])
+    );
     let d = c.query(r#"mutation { updatePost(id: "nope", input: { title: "x" }) { errors { field code } } }"#).await;
-    assert_eq!(d["updatePost"]["errors"], json!([{ "field": ["id"], "code": "INVALID" }]));
+    assert_eq!(
+        d["updatePost"]["errors"],
+        json!([{ "field": ["id"], "code": "INVALID" }])
+    );
 }
 
 #[tokio::test]
 async fn many_to_many_set_add_remove() {
     let c = small().await;
-    let tags = |d: &Value| d["updatePost"]["post"]["tags"]["nodes"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
-    let q = |links: &str| format!(r#"mutation {{ updatePost(id: "1", input: {{ tags: {links} }}) {{ post {{ tags {{ nodes {{ name }} }} }} errors {{ code }} }} }}"#);
+    let tags = |d: &Value| {
+        d["updatePost"]["post"]["tags"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let q = |links: &str| {
+        format!(
+            r#"mutation {{ updatePost(id: "1", input: {{ tags: {links} }}) {{ post {{ tags {{ nodes {{ name }} }} }} errors {{ code }} }} }}"#
+        )
+    };
     assert_eq!(tags(&c.query(&q(r#"{ set: ["4"] }"#)).await), ["tag4"]);
-    assert_eq!(tags(&c.query(&q(r#"{ add: ["1", "4", "1"] }"#)).await), ["tag1", "tag4"], "adding twice is harmless");
-    assert_eq!(tags(&c.query(&q(r#"{ remove: ["4"], add: ["2"] }"#)).await), ["tag1", "tag2"]);
-    assert_eq!(tags(&c.query(&q(r#"{ set: [] }"#)).await), Vec::<String>::new());
+    assert_eq!(
+        tags(&c.query(&q(r#"{ add: ["1", "4", "1"] }"#)).await),
+        ["tag1", "tag4"],
+        "adding twice is harmless"
+    );
+    assert_eq!(
+        tags(&c.query(&q(r#"{ remove: ["4"], add: ["2"] }"#)).await),
+        ["tag1", "tag2"]
+    );
+    assert_eq!(
+        tags(&c.query(&q(r#"{ set: [] }"#)).await),
+        Vec::<String>::new()
+    );
     let d = c.query(&q(r#"{ add: ["x"] }"#)).await;
     assert_eq!(d["updatePost"]["errors"], json!([{ "code": "INVALID" }]));
 }
@@ -145,29 +231,56 @@ async fn many_to_many_set_add_remove() {
 #[tokio::test]
 async fn delete_cascade_protect_and_not_found() {
     let c = small().await;
-    let d = c.query(r#"mutation { deletePost(id: "1") { deletedId errors { code } } }"#).await;
+    let d = c
+        .query(r#"mutation { deletePost(id: "1") { deletedId errors { code } } }"#)
+        .await;
     assert_eq!(d["deletePost"], json!({ "deletedId": "1", "errors": [] }));
-    let d = c.query(r#"{ post(id: "1") { id } comments(where: { postId: { eq: "1" } }) { totalCount } }"#).await;
+    let d = c
+        .query(
+            r#"{ post(id: "1") { id } comments(where: { postId: { eq: "1" } }) { totalCount } }"#,
+        )
+        .await;
     assert_eq!(d["post"], Value::Null);
     assert_eq!(d["comments"]["totalCount"], 0, "comments cascade");
     // Users who wrote comments are protected.
-    let d = c.query(r#"mutation { deleteUser(id: "1") { deletedId errors { field message code } } }"#).await;
+    let d = c
+        .query(r#"mutation { deleteUser(id: "1") { deletedId errors { field message code } } }"#)
+        .await;
     assert_eq!(d["deleteUser"]["deletedId"], Value::Null);
     assert_eq!(d["deleteUser"]["errors"][0]["code"], "PROTECTED");
-    assert!(d["deleteUser"]["errors"][0]["message"].as_str().unwrap().contains("Comment"));
-    let d = c.query(r#"mutation { deleteTag(id: "99") { errors { field code } } }"#).await;
-    assert_eq!(d["deleteTag"]["errors"], json!([{ "field": ["id"], "code": "NOT_FOUND" }]));
+    assert!(
+        d["deleteUser"]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Comment")
+    );
+    let d = c
+        .query(r#"mutation { deleteTag(id: "99") { errors { field code } } }"#)
+        .await;
+    assert_eq!(
+        d["deleteTag"]["errors"],
+        json!([{ "field": ["id"], "code": "NOT_FOUND" }])
+    );
 }
 
 #[tokio::test]
 async fn a_user_without_comments_can_be_deleted_with_their_posts() {
     let c = empty().await;
     c.query(r#"mutation { createUser(input: { username: "solo", email: "s@x.io" }) { errors { code } } }"#).await;
-    let p = create_post(&c, json!({ "title": "T", "slug": "t", "body": "b", "authorId": "1" })).await;
+    let p = create_post(
+        &c,
+        json!({ "title": "T", "slug": "t", "body": "b", "authorId": "1" }),
+    )
+    .await;
     assert_eq!(p["errors"], json!([]));
-    let d = c.query(r#"mutation { deleteUser(id: "1") { deletedId errors { code } } }"#).await;
+    let d = c
+        .query(r#"mutation { deleteUser(id: "1") { deletedId errors { code } } }"#)
+        .await;
     assert_eq!(d["deleteUser"]["deletedId"], "1");
-    assert_eq!(c.query("{ posts { totalCount } }").await["posts"]["totalCount"], 0);
+    assert_eq!(
+        c.query("{ posts { totalCount } }").await["posts"]["totalCount"],
+        0
+    );
 }
 
 #[tokio::test]

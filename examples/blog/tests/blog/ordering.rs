@@ -8,10 +8,22 @@ async fn several_keys_and_directions() {
     let c = small().await;
     let d = c.query(r#"{ posts(first: 100, orderBy: [{ status: ASC }, { id: DESC }]) { nodes { id status } } }"#).await;
     let nodes = d["posts"]["nodes"].as_array().unwrap();
-    let pairs: Vec<(String, i64)> = nodes.iter().map(|n| (n["status"].as_str().unwrap().to_owned(), n["id"].as_str().unwrap().parse().unwrap())).collect();
+    let pairs: Vec<(String, i64)> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n["status"].as_str().unwrap().to_owned(),
+                n["id"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
     let mut sorted = pairs.clone();
     // Enums sort by their stored text: draft < published.
-    sorted.sort_by(|a, b| a.0.to_lowercase().cmp(&b.0.to_lowercase()).then(b.1.cmp(&a.1)));
+    sorted.sort_by(|a, b| {
+        a.0.to_lowercase()
+            .cmp(&b.0.to_lowercase())
+            .then(b.1.cmp(&a.1))
+    });
     assert_eq!(pairs, sorted);
 }
 
@@ -20,13 +32,26 @@ async fn across_a_to_one_relation_with_pk_tie_break() {
     let c = small().await;
     let d = c.query(r#"{ comments(first: 100, orderBy: [{ author: { username: DESC } }]) { nodes { id author { username } } } }"#).await;
     let nodes = d["comments"]["nodes"].as_array().unwrap();
-    let keys: Vec<(String, i64)> = nodes.iter().map(|n| (n["author"]["username"].as_str().unwrap().to_owned(), n["id"].as_str().unwrap().parse().unwrap())).collect();
+    let keys: Vec<(String, i64)> = nodes
+        .iter()
+        .map(|n| {
+            (
+                n["author"]["username"].as_str().unwrap().to_owned(),
+                n["id"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     assert_eq!(keys, sorted, "username descending, then id ascending");
     // Two hops.
     let d = c.query(r#"{ comments(first: 5, orderBy: [{ post: { author: { username: ASC } } }, { id: ASC }]) { nodes { post { author { username } } } } }"#).await;
-    let names: Vec<&str> = d["comments"]["nodes"].as_array().unwrap().iter().map(|n| n["post"]["author"]["username"].as_str().unwrap()).collect();
+    let names: Vec<&str> = d["comments"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["post"]["author"]["username"].as_str().unwrap())
+        .collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
@@ -36,16 +61,28 @@ async fn across_a_to_one_relation_with_pk_tie_break() {
 async fn nulls_sort_last_ascending_on_both_dialects() {
     let c = small().await;
     c.query(r#"mutation { a: updateUser(id: "3", input: { bio: "b" }) { errors { code } } b: updateUser(id: "4", input: { bio: "a" }) { errors { code } } }"#).await;
-    let d = c.query(r#"{ users(orderBy: { bio: ASC }) { nodes { id } } }"#).await;
-    assert_eq!(d["users"]["nodes"], json!([{ "id": "4" }, { "id": "3" }, { "id": "1" }, { "id": "2" }, { "id": "5" }]));
-    let d = c.query(r#"{ users(orderBy: { bio: DESC }) { nodes { id } } }"#).await;
-    assert_eq!(d["users"]["nodes"], json!([{ "id": "1" }, { "id": "2" }, { "id": "5" }, { "id": "3" }, { "id": "4" }]));
+    let d = c
+        .query(r#"{ users(orderBy: { bio: ASC }) { nodes { id } } }"#)
+        .await;
+    assert_eq!(
+        d["users"]["nodes"],
+        json!([{ "id": "4" }, { "id": "3" }, { "id": "1" }, { "id": "2" }, { "id": "5" }])
+    );
+    let d = c
+        .query(r#"{ users(orderBy: { bio: DESC }) { nodes { id } } }"#)
+        .await;
+    assert_eq!(
+        d["users"]["nodes"],
+        json!([{ "id": "1" }, { "id": "2" }, { "id": "5" }, { "id": "3" }, { "id": "4" }])
+    );
 }
 
 #[tokio::test]
 async fn one_key_per_entry() {
     let c = small().await;
-    let errors = c.errors(r#"{ posts(orderBy: [{ id: ASC, title: DESC }]) { totalCount } }"#).await;
+    let errors = c
+        .errors(r#"{ posts(orderBy: [{ id: ASC, title: DESC }]) { totalCount } }"#)
+        .await;
     assert!(!errors.is_empty(), "a @oneOf input takes exactly one key");
     let errors = c.errors(r#"{ posts(orderBy: [{}]) { totalCount } }"#).await;
     assert!(!errors.is_empty());

@@ -16,7 +16,12 @@ async fn page(c: &TestClient, vars: Value) -> Value {
 }
 
 fn ids(p: &Value) -> Vec<String> {
-    p["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()).collect()
+    p["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -50,7 +55,11 @@ async fn backward_walk_and_offset() {
     assert_eq!(ids(&last), all[17..]);
     assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
     assert_eq!(last["pageInfo"]["hasNextPage"], false);
-    let before = page(&c, json!({ "last": 3, "before": last["pageInfo"]["startCursor"] })).await;
+    let before = page(
+        &c,
+        json!({ "last": 3, "before": last["pageInfo"]["startCursor"] }),
+    )
+    .await;
     assert_eq!(ids(&before), all[14..17]);
     assert_eq!(before["pageInfo"]["hasNextPage"], true);
     let off = page(&c, json!({ "first": 2, "offset": 5 })).await;
@@ -100,13 +109,26 @@ async fn cursors_are_tamper_checked() {
     let cursor = p["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
     let mut forged = cursor.clone().into_bytes();
     forged[3] = if forged[3] == b'A' { b'B' } else { b'A' };
-    for bad in [String::from_utf8(forged).unwrap(), "bm90LWEtY3Vyc29y".into(), "!!".into()] {
-        let errors = c.errors_vars(PAGE, json!({ "first": 1, "after": bad })).await;
+    for bad in [
+        String::from_utf8(forged).unwrap(),
+        "bm90LWEtY3Vyc29y".into(),
+        "!!".into(),
+    ] {
+        let errors = c
+            .errors_vars(PAGE, json!({ "first": 1, "after": bad }))
+            .await;
         assert_eq!(codes(&errors), ["INVALID_CURSOR"]);
     }
     // A cursor of another type is refused too.
-    let users = c.query("{ users(first: 1) { pageInfo { endCursor } } }").await;
-    let errors = c.errors_vars(PAGE, json!({ "first": 1, "after": users["users"]["pageInfo"]["endCursor"] })).await;
+    let users = c
+        .query("{ users(first: 1) { pageInfo { endCursor } } }")
+        .await;
+    let errors = c
+        .errors_vars(
+            PAGE,
+            json!({ "first": 1, "after": users["users"]["pageInfo"]["endCursor"] }),
+        )
+        .await;
     assert_eq!(codes(&errors), ["INVALID_CURSOR"]);
 }
 
@@ -115,7 +137,9 @@ async fn limits_and_bad_arguments() {
     let c = small().await;
     let errors = c.errors_vars(PAGE, json!({ "first": 101 })).await;
     assert_eq!(codes(&errors), ["PAGE_SIZE_EXCEEDED"]);
-    let errors = c.errors(r#"{ posts { nodes { comments(last: 1000) { totalCount } } } }"#).await;
+    let errors = c
+        .errors(r#"{ posts { nodes { comments(last: 1000) { totalCount } } } }"#)
+        .await;
     assert_eq!(codes(&errors), ["PAGE_SIZE_EXCEEDED"]);
     let errors = c.errors_vars(PAGE, json!({ "first": -1 })).await;
     assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
@@ -128,7 +152,9 @@ async fn limits_and_bad_arguments() {
 #[tokio::test]
 async fn default_page_size_applies_without_first() {
     let c = crate::common::seeded(1, 120, 0, 0).await;
-    let d = c.query("{ posts { totalCount nodes { id } pageInfo { hasNextPage } } }").await;
+    let d = c
+        .query("{ posts { totalCount nodes { id } pageInfo { hasNextPage } } }")
+        .await;
     assert_eq!(d["posts"]["totalCount"], 120);
     assert_eq!(d["posts"]["nodes"].as_array().unwrap().len(), 100);
     assert_eq!(d["posts"]["pageInfo"]["hasNextPage"], true);

@@ -20,7 +20,9 @@ async fn lookup_by_id_and_unique_fields() {
 #[tokio::test]
 async fn missing_rows_are_null() {
     let c = small().await;
-    let d = c.query(r#"{ post(id: "999") { id } postBySlug(slug: "nope") { id } }"#).await;
+    let d = c
+        .query(r#"{ post(id: "999") { id } postBySlug(slug: "nope") { id } }"#)
+        .await;
     assert_eq!(d, json!({ "post": null, "postBySlug": null }));
 }
 
@@ -35,18 +37,25 @@ async fn malformed_id_is_a_bad_input_error() {
 async fn relations_in_every_direction() {
     let c = small().await;
     let d = c
-        .query(r#"{
+        .query(
+            r#"{
             post(id: "1") {
                 authorId
                 author { id username posts(first: 100) { nodes { id } } }
                 comments(first: 100) { nodes { postId post { id } } }
                 tags { nodes { name posts { nodes { id } } } }
             }
-        }"#)
+        }"#,
+        )
         .await;
     let p = &d["post"];
     assert_eq!(p["author"]["id"], p["authorId"]);
-    assert!(p["author"]["posts"]["nodes"].as_array().unwrap().contains(&json!({ "id": "1" })));
+    assert!(
+        p["author"]["posts"]["nodes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "id": "1" }))
+    );
     for comment in p["comments"]["nodes"].as_array().unwrap() {
         assert_eq!(comment["postId"], "1");
         assert_eq!(comment["post"]["id"], "1");
@@ -54,7 +63,12 @@ async fn relations_in_every_direction() {
     let tags = p["tags"]["nodes"].as_array().unwrap();
     assert_eq!(tags.len(), 3, "the seed links three tags to each post");
     for t in tags {
-        assert!(t["posts"]["nodes"].as_array().unwrap().contains(&json!({ "id": "1" })));
+        assert!(
+            t["posts"]["nodes"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({ "id": "1" }))
+        );
     }
 }
 
@@ -67,7 +81,11 @@ async fn values_of_every_kind_render() {
     let p = &d["post"];
     assert_eq!(p["status"], "DRAFT", "every fifth seeded post is a draft");
     assert_eq!(p["createdAt"], "2024-01-01T00:05:00Z");
-    assert!(p["rating"].as_str().unwrap().contains('.'), "decimals keep their scale: {}", p["rating"]);
+    assert!(
+        p["rating"].as_str().unwrap().contains('.'),
+        "decimals keep their scale: {}",
+        p["rating"]
+    );
     assert_eq!(p["metadata"], serde_json::Value::Null);
     assert_eq!(p["readingMinutes"], 1);
     assert_eq!(p["author"]["isActive"], true);
@@ -86,7 +104,10 @@ async fn aliases_and_fragments_plan_together() {
             }"#)
         .await;
     assert!(d["a"]["author"]["username"].is_string());
-    assert!(d["a"]["author"]["email"].is_string(), "fields of one key merge");
+    assert!(
+        d["a"]["author"]["email"].is_string(),
+        "fields of one key merge"
+    );
     assert!(d["b"]["firstTwo"]["nodes"].as_array().unwrap().len() <= 2);
     assert!(d["b"]["all"]["totalCount"].is_number());
 }
@@ -100,7 +121,10 @@ async fn skip_and_include_are_honoured() {
             json!({ "no": true }),
         )
         .await;
-    assert_eq!(d["post"], json!({ "author": { "username": d["post"]["author"]["username"] } }));
+    assert_eq!(
+        d["post"],
+        json!({ "author": { "username": d["post"]["author"]["username"] } })
+    );
 }
 
 #[tokio::test]
@@ -109,5 +133,11 @@ async fn depth_limit_is_enforced() {
     // 16 levels; the default limit is 15.
     let deep = r#"{ post(id: "1") { author { posts { nodes { author { posts { nodes { author { posts { nodes { author { posts { nodes { author { posts { nodes { author { username } } } } } } } } } } } } } } } } } }"#;
     let errors = c.errors(deep).await;
-    assert!(errors[0]["message"].as_str().unwrap().contains("nested too deep"), "{errors:?}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep"),
+        "{errors:?}"
+    );
 }

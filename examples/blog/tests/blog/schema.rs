@@ -4,7 +4,9 @@ use graphloom::{meta::CheckErrors, prelude::*};
 fn blog_sdl_snapshot() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sdl = rt.block_on(async {
-        let db = graphloom::db::Database::connect("sqlite::memory:").await.unwrap();
+        let db = graphloom::db::Database::connect("sqlite::memory:")
+            .await
+            .unwrap();
         blog::service().api(db, Default::default()).unwrap().sdl()
     });
     insta::assert_snapshot!("blog_schema", sdl);
@@ -16,11 +18,15 @@ fn check_ids(err: CheckErrors) -> Vec<&'static str> {
 
 #[test]
 fn relation_to_an_unregistered_model() {
-    let service = Service::new("s").app(App::new("blog").model::<blog::Post>().model::<blog::Tag>());
+    let service =
+        Service::new("s").app(App::new("blog").model::<blog::Post>().model::<blog::Tag>());
     let err = service.registry().unwrap_err();
     assert_eq!(check_ids(err.clone()), ["graphloom.E001"]);
     let text = err.to_string();
-    assert!(text.contains("blog.Post.author") && text.contains("blog.User") && text.contains("HINT"), "{text}");
+    assert!(
+        text.contains("blog.Post.author") && text.contains("blog.User") && text.contains("HINT"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -46,7 +52,10 @@ fn clashing_reverse_accessors_need_a_related_name() {
         pub seller: ForeignKey<Person>,
     }
     let service = Service::new("s").app(App::new("shop").model::<Person>().model::<Order>());
-    assert_eq!(check_ids(service.registry().unwrap_err()), ["graphloom.E009"]);
+    assert_eq!(
+        check_ids(service.registry().unwrap_err()),
+        ["graphloom.E009"]
+    );
     let ok = Service::new("s").app(App::new("shop").model::<Person>().model::<Invoice>());
     assert!(ok.registry().is_ok());
 }
@@ -74,7 +83,9 @@ fn clashing_names_tables_and_bad_options() {
             pub other: ForeignKey<Item>,
         }
     }
-    let service = Service::new("s").app(App::new("a").model::<a::Item>()).app(App::new("b").model::<b::Item>());
+    let service = Service::new("s")
+        .app(App::new("a").model::<a::Item>())
+        .app(App::new("b").model::<b::Item>());
     let ids = check_ids(service.registry().unwrap_err());
     assert!(ids.contains(&"graphloom.E006"), "{ids:?}");
     let service = Service::new("s").app(App::new("a").model::<a::Item>().model::<a::Item>());
@@ -84,7 +95,9 @@ fn clashing_names_tables_and_bad_options() {
     pub struct Other {
         pub id: Id,
     }
-    let service = Service::new("s").app(App::new("a").model::<Other>()).app(App::new("c").model::<blog::Tag>());
+    let service = Service::new("s")
+        .app(App::new("a").model::<Other>())
+        .app(App::new("c").model::<blog::Tag>());
     assert!(service.registry().is_ok());
     let clash = Service::new("s").app(App::new("a").model::<Other>());
     let both = clash.app(App::new("b").model::<b_item_ok::Item>());
@@ -135,8 +148,14 @@ fn every_field_kind_maps_to_sdl() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sdl = rt.block_on(async {
-        let db = graphloom::db::Database::connect("sqlite::memory:").await.unwrap();
-        Service::new("k").app(App::new("k").model::<Kitchen>()).api(db, Default::default()).unwrap().sdl()
+        let db = graphloom::db::Database::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        Service::new("k")
+            .app(App::new("k").model::<Kitchen>())
+            .api(db, Default::default())
+            .unwrap()
+            .sdl()
     });
     insta::assert_snapshot!("kitchen_schema", sdl);
 }
