@@ -23,6 +23,8 @@ pub mod plan;
 pub mod runtime;
 mod schema;
 pub mod sql;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use crate::{
     convert::parse_typed,
     cursor,
     error::{Error, bad_input},
-    runtime::Runtime,
+    runtime::{Config, Runtime},
 };
 
 /// What to fetch of one model.
@@ -335,9 +335,15 @@ fn order_term(
     out: &mut Vec<OrderTerm>,
 ) -> Result<(), Error> {
     if let Some((idx, _)) = model.field_by_graphql(key).filter(|(_, f)| !f.hidden) {
-        let desc = match v {
-            Gql::Enum(n) if n.as_str() == "DESC" => true,
-            Gql::Enum(n) if n.as_str() == "ASC" => false,
+        // Enum literals arrive as enums, enum variables as strings.
+        let name = match v {
+            Gql::Enum(n) => n.as_str(),
+            Gql::String(s) => s.as_str(),
+            _ => "",
+        };
+        let desc = match name {
+            "DESC" => true,
+            "ASC" => false,
             _ => return Err(bad_input(format!("`{at}.{key}` must be ASC or DESC"))),
         };
         out.push(OrderTerm {
@@ -386,11 +392,11 @@ fn int_arg(args: &IndexMap<String, Gql>, name: &str) -> Result<Option<u64>, Erro
 
 /// Parses the arguments of a list field into a plan without its node part.
 pub fn parse_list_args(
-    rt: &Runtime,
+    reg: &Registry,
+    config: &Config,
     model: &ModelMeta,
     args: &IndexMap<String, Gql>,
 ) -> Result<(Option<Filter>, Vec<OrderTerm>, Window), Error> {
-    let reg = &rt.registry;
     let filter = match args.get("where") {
         Some(v) => parse_filter(reg, model, v, "where")?,
         None => None,
@@ -402,7 +408,7 @@ pub fn parse_list_args(
     let first = int_arg(args, "first")?;
     let last = int_arg(args, "last")?;
     let offset = int_arg(args, "offset")?.unwrap_or(0);
-    let max = rt.config.max_page_size;
+    let max = config.max_page_size;
     for (name, n) in [("first", first), ("last", last)] {
         if n.is_some_and(|n| n > max) {
             return Err(Error::coded(
@@ -420,7 +426,7 @@ pub fn parse_list_args(
     let cursor_arg = |name: &str| -> Result<Option<u64>, Error> {
         match args.get(name) {
             None | Some(Gql::Null) => Ok(None),
-            Some(Gql::String(s)) => cursor::decode(&rt.config.cursor_key, &model.graphql_name, s)
+            Some(Gql::String(s)) => cursor::decode(&config.cursor_key, &model.graphql_name, s)
                 .map(Some)
                 .ok_or_else(|| {
                     Error::coded(
@@ -446,7 +452,7 @@ pub fn parse_list_args(
         }
     }
     if first.is_none() && last.is_none() {
-        let n = rt.config.default_page_size.min(max);
+        let n = config.default_page_size.min(max);
         end = Some(end.map_or(start + n, |e| e.min(start + n)));
     }
     if let Some(e) = end {
@@ -523,7 +529,8 @@ fn add_selection(
             let key = response_key(&sub);
             let fetch = if rel.is_many() {
                 let args = arguments(&sub)?;
-                let (filter, order, window) = parse_list_args(rt, target, &args)?;
+                let (filter, order, window) =
+                    parse_list_args(&rt.registry, &rt.config, target, &args)?;
                 let mut list = ListPlan {
                     filter,
                     order,
@@ -594,7 +601,7 @@ pub fn plan_list(
     selection: &SelectionField<'_>,
 ) -> Result<ListPlan, Error> {
     let args = arguments(selection)?;
-    let (filter, order, window) = parse_list_args(rt, model, &args)?;
+    let (filter, order, window) = parse_list_args(&rt.registry, &rt.config, model, &args)?;
     let mut list = ListPlan {
         filter,
         order,

@@ -733,3 +733,189 @@ impl Registry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FieldDecl, FieldOptions};
+
+    fn f(name: &'static str, kind: KindDecl) -> FieldDecl {
+        FieldDecl {
+            name,
+            kind,
+            nullable: false,
+            options: FieldOptions::default(),
+        }
+    }
+
+    fn m(name: &'static str, fields: Vec<FieldDecl>) -> ModelDecl {
+        ModelDecl {
+            app: "blog",
+            name,
+            table: None,
+            graphql_name: None,
+            plural: None,
+            help: None,
+            fields,
+            operations: Operations::default(),
+            validator: None,
+        }
+    }
+
+    const USER: ModelKey = ModelKey {
+        app: "blog",
+        name: "User",
+    };
+    const TAG: ModelKey = ModelKey {
+        app: "blog",
+        name: "Tag",
+    };
+
+    fn blog() -> Vec<ModelDecl> {
+        vec![
+            m("User", vec![f("id", KindDecl::AutoId)]),
+            m("Tag", vec![f("id", KindDecl::AutoId)]),
+            m(
+                "BlogPost",
+                vec![
+                    f("id", KindDecl::AutoId),
+                    f(
+                        "author",
+                        KindDecl::ForeignKey {
+                            target: USER,
+                            one_to_one: false,
+                        },
+                    ),
+                    f("tags", KindDecl::ManyToMany { target: TAG }),
+                    f("created_at", KindDecl::DateTime),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn names_tables_and_relations_in_both_directions() {
+        let reg = Registry::resolve(blog()).unwrap();
+        let post = reg
+            .by_key(ModelKey {
+                app: "blog",
+                name: "BlogPost",
+            })
+            .unwrap();
+        assert_eq!(post.table, "blog_blog_post");
+        assert_eq!(
+            (post.single_name.as_str(), post.plural_name.as_str()),
+            ("blogPost", "blogPosts")
+        );
+        let (_, author) = post.field("author").unwrap();
+        assert_eq!(
+            (author.column.as_str(), author.graphql_name.as_str()),
+            ("author_id", "authorId")
+        );
+        assert!(author.index, "foreign keys are indexed");
+        assert_eq!(
+            post.field("created_at").unwrap().1.graphql_name,
+            "createdAt"
+        );
+        let rels: Vec<&str> = post.relations.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(rels, ["author", "tags"]);
+        let user = reg.by_key(USER).unwrap();
+        assert!(matches!(
+            user.relation("blogPosts"),
+            Some((
+                _,
+                RelationMeta {
+                    kind: RelationKind::ReverseMany { .. },
+                    ..
+                }
+            ))
+        ));
+        let tag = reg.by_key(TAG).unwrap();
+        assert!(matches!(
+            tag.relation("blogPosts"),
+            Some((
+                _,
+                RelationMeta {
+                    kind: RelationKind::ManyToMany { forward: false, .. },
+                    ..
+                }
+            ))
+        ));
+        let join = &reg.joins()[0];
+        assert_eq!(
+            (
+                join.table.as_str(),
+                join.owner_column.as_str(),
+                join.target_column.as_str()
+            ),
+            ("blog_blog_post_tags", "blog_post_id", "tag_id")
+        );
+        assert_eq!(reg.value_type(author), ValueType::I64);
+    }
+
+    #[test]
+    fn checks_report_every_problem_with_an_id() {
+        let mut decls = blog();
+        decls.remove(0); // User is gone: E001.
+        decls.push(m("Tag", vec![f("id", KindDecl::AutoId)])); // E002
+        decls.push(m("NoKey", vec![f("name", KindDecl::String)])); // E005
+        let mut bad = f("when", KindDecl::I32);
+        bad.options.auto_now = true; // E006
+        decls.push(m("Odd", vec![f("id", KindDecl::AutoId), bad]));
+        let err = Registry::resolve(decls).unwrap_err();
+        let mut ids: Vec<&str> = err.0.iter().map(|e| e.id).collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            [
+                "graphloom.E001",
+                "graphloom.E002",
+                "graphloom.E005",
+                "graphloom.E006"
+            ]
+        );
+        assert!(err.to_string().contains("HINT"));
+    }
+
+    #[test]
+    fn clashes_are_caught() {
+        let mut decls = blog();
+        // A second foreign key to User: both want `User.blogPosts`.
+        decls[2].fields.push(f(
+            "editor",
+            KindDecl::ForeignKey {
+                target: USER,
+                one_to_one: false,
+            },
+        ));
+        let err = Registry::resolve(decls.clone()).unwrap_err();
+        assert_eq!(err.0[0].id, "graphloom.E009");
+        decls[2].fields.last_mut().unwrap().options.related_name = Some("editedPosts");
+        assert!(Registry::resolve(decls.clone()).is_ok());
+        let mut c = f("x", KindDecl::I32);
+        c.options.column = Some("author_id");
+        decls[2].fields.push(c);
+        assert_eq!(
+            Registry::resolve(decls).unwrap_err().0[0].id,
+            "graphloom.E007"
+        );
+        let mut twin = blog();
+        twin[1].graphql_name = Some("User");
+        assert_eq!(
+            Registry::resolve(twin).unwrap_err().0[0].id,
+            "graphloom.E003"
+        );
+    }
+
+    #[test]
+    fn defaults_must_fit() {
+        let mut d = f("n", KindDecl::String);
+        d.options.max_length = Some(3);
+        d.options.default = Some(Value::String("toolong".into()));
+        let err = Registry::resolve(vec![m("A", vec![f("id", KindDecl::AutoId), d])]).unwrap_err();
+        assert_eq!(err.0[0].id, "graphloom.E006");
+        let mut d = f("n", KindDecl::Bool);
+        d.options.default = Some(Value::I32(1));
+        assert!(Registry::resolve(vec![m("A", vec![f("id", KindDecl::AutoId), d])]).is_err());
+    }
+}

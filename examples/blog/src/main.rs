@@ -15,6 +15,8 @@ enum Cmd {
     Builtin(graphloom::cli::Command),
     /// Fill the database with a deterministic demo dataset.
     Seed(blog::seed::SeedArgs),
+    /// Seed a small dataset into an empty database, then serve (GraphiQL at /graphql).
+    Demo(graphloom::cli::ServeArgs),
 }
 
 #[tokio::main]
@@ -24,5 +26,12 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Builtin(cmd) => service.run_command(cmd).await,
         Cmd::Seed(args) => blog::seed::run(&service, &args).await,
+        Cmd::Demo(args) => {
+            blog::seed::seed_if_empty(&service, &args.db).await?;
+            println!("GraphiQL: http://{}/graphql", args.addr);
+            service
+                .run_command(graphloom::cli::Command::Serve(args))
+                .await
+        }
     }
 }

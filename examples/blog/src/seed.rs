@@ -220,3 +220,34 @@ pub async fn run(service: &Service, args: &SeedArgs) -> anyhow::Result<()> {
     db.close().await;
     Ok(())
 }
+
+/// Seeds the default small dataset unless the database already has users.
+pub async fn seed_if_empty(
+    service: &Service,
+    db_args: &graphloom::cli::DbArgs,
+) -> anyhow::Result<()> {
+    graphloom::cli::init_tracing();
+    let db = db_args.connect(service.name).await?;
+    service.migrate(&db).await?;
+    let users = service
+        .registry()?
+        .by_key(graphloom::meta::ModelKey::of::<crate::User>())
+        .map(|m| m.table.clone())
+        .context("model User missing")?;
+    let mut q = Query::select();
+    q.expr(Expr::cust("COUNT(*)")).from(Alias::new(&users));
+    let rows = db.fetch(&q, &[graphloom::meta::ValueType::I64]).await?;
+    if matches!(rows.first().and_then(|r| r.first()), Some(Value::I64(0))) {
+        let args = SeedArgs {
+            db: db_args.clone(),
+            users: 20,
+            posts: 100,
+            comments: 500,
+            tags: 10,
+        };
+        seed(service, &db, &args).await?;
+        println!("Seeded a demo dataset: 20 users, 100 posts, 500 comments, 10 tags.");
+    }
+    db.close().await;
+    Ok(())
+}
