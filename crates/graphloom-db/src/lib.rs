@@ -87,6 +87,12 @@ impl DbError {
                     sqlx::error::ErrorKind::ForeignKeyViolation => DbErrorKind::ForeignKeyViolation,
                     sqlx::error::ErrorKind::NotNullViolation => DbErrorKind::NotNullViolation,
                     sqlx::error::ErrorKind::CheckViolation => DbErrorKind::CheckViolation,
+                    // SQLite reports ON DELETE RESTRICT as SQLITE_CONSTRAINT_TRIGGER (1811).
+                    _ if e.code().as_deref() == Some("1811")
+                        && e.message().starts_with("FOREIGN KEY") =>
+                    {
+                        DbErrorKind::ForeignKeyViolation
+                    }
                     _ => DbErrorKind::Other,
                 };
                 // SQLite names no constraint; its message lists `table.column`s.

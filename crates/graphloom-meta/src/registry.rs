@@ -545,10 +545,12 @@ impl Registry {
                     RelationKind::ManyToMany { forward: true, .. } => {
                         "many-to-many field".to_owned()
                     }
-                    RelationKind::ReverseOne { .. }
-                    | RelationKind::ReverseMany { .. }
-                    | RelationKind::ManyToMany { forward: false, .. } => {
-                        format!("reverse accessor from {}", self.model(r.target).key)
+                    RelationKind::ReverseOne { field } | RelationKind::ReverseMany { field } => {
+                        let source = self.model(r.target);
+                        format!("the reverse accessor of {}.{}", source.key, source.fields[field].name)
+                    }
+                    RelationKind::ManyToMany { forward: false, .. } => {
+                        format!("the reverse accessor of a many-to-many field of {}", self.model(r.target).key)
                     }
                 };
                 if let Some(prev) = names.insert(&r.name, what.clone()) {

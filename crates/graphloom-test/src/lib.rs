@@ -49,6 +49,17 @@ pub async fn fresh_database() -> Database {
     }
 }
 
+/// Logs (internal errors above all) go to the test's captured output;
+/// `RUST_LOG` sets the level (default `warn`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// A service's GraphQL API over a fresh, migrated database.
 #[derive(Debug, Clone)]
 pub struct TestClient {
@@ -68,6 +79,7 @@ impl TestClient {
     }
 
     pub async fn with_config(service: &Service, config: Config) -> Self {
+        init_logging();
         let db = fresh_database().await;
         service
             .migrate(&db)

@@ -8,6 +8,7 @@ mod counts;
 mod custom;
 mod filters;
 mod http;
+mod kinds;
 mod mutations;
 mod ordering;
 mod pagination;
