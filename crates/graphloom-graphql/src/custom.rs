@@ -1,16 +1,8 @@
 //! Custom queries, mutations and computed fields: plain async Rust with typed
 //! arguments (deserialised with serde) and typed results.
 //!
-//! ```ignore
-//! #[derive(serde::Deserialize)]
-//! struct Search { term: String }
-//! let field = CustomField::new("searchPosts")
-//!     .arg::<String>("term")
-//!     .resolve_models::<Post, _, _, _>(|ctx: Ctx, args: Search| async move {
-//!         // return the keys; graphloom fetches the selected fields, N+1-free
-//!         Ok(vec![Value::I64(1)])
-//!     });
-//! ```
+//! The guide (`docs/guide.md`, section 5) shows each of them; its examples
+//! run as doctests of `graphloom-test`.
 
 use std::{collections::BTreeMap, future::Future, sync::Arc};
 

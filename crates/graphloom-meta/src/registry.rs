@@ -547,10 +547,16 @@ impl Registry {
                     }
                     RelationKind::ReverseOne { field } | RelationKind::ReverseMany { field } => {
                         let source = self.model(r.target);
-                        format!("the reverse accessor of {}.{}", source.key, source.fields[field].name)
+                        format!(
+                            "the reverse accessor of {}.{}",
+                            source.key, source.fields[field].name
+                        )
                     }
                     RelationKind::ManyToMany { forward: false, .. } => {
-                        format!("the reverse accessor of a many-to-many field of {}", self.model(r.target).key)
+                        format!(
+                            "the reverse accessor of a many-to-many field of {}",
+                            self.model(r.target).key
+                        )
                     }
                 };
                 if let Some(prev) = names.insert(&r.name, what.clone()) {

@@ -8,12 +8,14 @@
 //! - [`assert_num_queries!`]: asserts how many SQL statements a future ran and
 //!   prints them when the count is wrong.
 //!
-//! ```ignore
-//! let client = TestClient::new(&blog::service()).await;
-//! let data = assert_num_queries!(1, client.query("{ posts { nodes { title } } }"));
-//! ```
+//! The guide's section 6 (in [`guide`]) shows them at work, as a doctest.
 
 pub use graphloom::db::capture;
+/// The graphloom guide (`docs/guide.md`); its examples run as doctests here,
+/// where both `graphloom` and this test kit are in reach.
+#[doc = include_str!("../../../docs/guide.md")]
+pub mod guide {}
+
 use graphloom::{
     Service,
     db::{Database, RawSql},

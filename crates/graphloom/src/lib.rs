@@ -32,7 +32,8 @@
 //! | schema, planner, mutations | `graphloom-graphql` (as [`graphql`]) |
 //! | HTTP | `graphloom-server` (as [`server`]) |
 //!
-//! The guide is in `docs/guide.md`.
+//! The guide is `docs/guide.md`; its examples run as doctests of
+//! `graphloom-test` (module `graphloom_test::guide`).
 
 // The derive macros name `::graphloom`; this lets them work inside this crate too.
 extern crate self as graphloom;

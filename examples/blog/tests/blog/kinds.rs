@@ -61,17 +61,25 @@ pub struct Kind {
 }
 
 fn service() -> Service {
-    Service::new("k").app(App::new("k").model::<Account>().model::<Profile>().model::<Kind>())
+    Service::new("k").app(
+        App::new("k")
+            .model::<Account>()
+            .model::<Profile>()
+            .model::<Kind>(),
+    )
 }
 
 async fn client() -> TestClient {
     TestClient::new(&service()).await
 }
 
-const KIND_FIELDS: &str = "id flag small big real money short long day at token data level fixed ownerId keeperId";
+const KIND_FIELDS: &str =
+    "id flag small big real money short long day at token data level fixed ownerId keeperId";
 
 async fn create_kind(c: &TestClient, input: Json) -> Json {
-    let q = format!("mutation($i: CreateKindInput!) {{ createKind(input: $i) {{ kind {{ {KIND_FIELDS} }} errors {{ field code message }} }} }}");
+    let q = format!(
+        "mutation($i: CreateKindInput!) {{ createKind(input: $i) {{ kind {{ {KIND_FIELDS} }} errors {{ field code message }} }} }}"
+    );
     c.query_vars(&q, json!({ "i": input })).await["createKind"].clone()
 }
 
@@ -100,7 +108,10 @@ async fn every_kind_round_trips() {
     // The hidden field is stored (its default) but not in the schema.
     let sdl = c.api().sdl();
     assert!(!sdl.contains("secret"));
-    assert!(!sdl.contains("input CreateKindInput {\n\tfixed"), "read-only fields are not inputs");
+    assert!(
+        !sdl.contains("input CreateKindInput {\n\tfixed"),
+        "read-only fields are not inputs"
+    );
     let errors = c.errors(r#"{ kinds { nodes { secret } } }"#).await;
     assert!(errors[0]["message"].as_str().unwrap().contains("secret"));
 }
@@ -116,14 +127,33 @@ async fn every_kind_filters_and_orders() {
         input["day"] = json!(format!("2024-01-0{}", i + 1));
         assert_eq!(create_kind(&c, input).await["errors"], json!([]));
     }
-    let ids = |d: &Json| d["kinds"]["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
-    let d = c.query(r#"{ kinds(orderBy: [{ money: DESC }]) { nodes { id } } }"#).await;
+    let ids = |d: &Json| {
+        d["kinds"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let d = c
+        .query(r#"{ kinds(orderBy: [{ money: DESC }]) { nodes { id } } }"#)
+        .await;
     assert_eq!(ids(&d), ["2", "3", "1"], "decimals sort as numbers");
-    let d = c.query(r#"{ kinds(where: { money: { gt: "1.9", lt: "10" } }) { nodes { id } } }"#).await;
+    let d = c
+        .query(r#"{ kinds(where: { money: { gt: "1.9", lt: "10" } }) { nodes { id } } }"#)
+        .await;
     assert_eq!(ids(&d), ["3"]);
-    let d = c.query(r#"{ kinds(where: { money: { eq: "2.000" } }) { nodes { id } } }"#).await;
-    assert_eq!(ids(&d), ["3"], "equal decimals are equal whatever their scale");
-    let d = c.query(r#"{ kinds(where: { level: { in: [HIGH, MAXIMUM] } }) { nodes { id } } }"#).await;
+    let d = c
+        .query(r#"{ kinds(where: { money: { eq: "2.000" } }) { nodes { id } } }"#)
+        .await;
+    assert_eq!(
+        ids(&d),
+        ["3"],
+        "equal decimals are equal whatever their scale"
+    );
+    let d = c
+        .query(r#"{ kinds(where: { level: { in: [HIGH, MAXIMUM] } }) { nodes { id } } }"#)
+        .await;
     assert_eq!(ids(&d), ["2", "3"]);
     let d = c.query(r#"{ kinds(where: { day: { gte: "2024-01-02" }, small: { lte: 1 }, flag: { eq: true } }) { nodes { id } } }"#).await;
     assert_eq!(ids(&d), ["2"]);
@@ -144,8 +174,23 @@ async fn invalid_values_are_payload_errors() {
     input["money"] = json!("1e400");
     input["short"] = json!("eleven chars");
     let k = create_kind(&c, input).await;
-    let fields: Vec<(&str, &str)> = k["errors"].as_array().unwrap().iter().map(|e| (e["field"][0].as_str().unwrap(), e["code"].as_str().unwrap())).collect();
-    assert_eq!(fields, [("big", "INVALID"), ("money", "INVALID"), ("short", "MAX_LENGTH"), ("day", "INVALID"), ("at", "INVALID"), ("token", "INVALID")]);
+    let fields: Vec<(&str, &str)> = k["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"][0].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("big", "INVALID"),
+            ("money", "INVALID"),
+            ("short", "MAX_LENGTH"),
+            ("day", "INVALID"),
+            ("at", "INVALID"),
+            ("token", "INVALID")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -156,25 +201,58 @@ async fn uuid_keys_one_to_one_set_null_and_restrict() {
     let bob = d["b"]["account"]["id"].as_str().unwrap().to_owned();
     assert_eq!(ann.len(), 36, "a generated UUID key");
     let p = c.query_vars(r#"mutation($a: ID!) { createProfile(input: { accountId: $a, about: "hi" }) { profile { account { handle profile { about } } } errors { code } } }"#, json!({ "a": ann })).await;
-    assert_eq!(p["createProfile"]["profile"]["account"], json!({ "handle": "ann", "profile": { "about": "hi" } }));
+    assert_eq!(
+        p["createProfile"]["profile"]["account"],
+        json!({ "handle": "ann", "profile": { "about": "hi" } })
+    );
     let dup = c.query_vars(r#"mutation($a: ID!) { createProfile(input: { accountId: $a }) { errors { field code } } }"#, json!({ "a": ann })).await;
-    assert_eq!(dup["createProfile"]["errors"], json!([{ "field": ["accountId"], "code": "UNIQUE" }]), "one-to-one keys are unique");
+    assert_eq!(
+        dup["createProfile"]["errors"],
+        json!([{ "field": ["accountId"], "code": "UNIQUE" }]),
+        "one-to-one keys are unique"
+    );
     let d = c.query_vars(r#"query($a: ID!) { account(id: $a) { handle } accounts(where: { profile: { about: { eq: "hi" } } }) { nodes { handle } } }"#, json!({ "a": ann })).await;
-    assert_eq!(d, json!({ "account": { "handle": "ann" }, "accounts": { "nodes": [{ "handle": "ann" }] } }));
+    assert_eq!(
+        d,
+        json!({ "account": { "handle": "ann" }, "accounts": { "nodes": [{ "handle": "ann" }] } })
+    );
 
     let mut input = full_input();
     input["ownerId"] = json!(ann);
     input["keeperId"] = json!(bob);
     assert_eq!(create_kind(&c, input).await["errors"], json!([]));
     // RESTRICT: the database refuses; the payload says so.
-    let d = c.query_vars(r#"mutation($b: ID!) { deleteAccount(id: $b) { deletedId errors { code } } }"#, json!({ "b": bob })).await;
-    assert_eq!(d["deleteAccount"], json!({ "deletedId": null, "errors": [{ "code": "PROTECTED" }] }));
+    let d = c
+        .query_vars(
+            r#"mutation($b: ID!) { deleteAccount(id: $b) { deletedId errors { code } } }"#,
+            json!({ "b": bob }),
+        )
+        .await;
+    assert_eq!(
+        d["deleteAccount"],
+        json!({ "deletedId": null, "errors": [{ "code": "PROTECTED" }] })
+    );
     // SET NULL: the kind stays, its owner is cleared; the profile cascades.
-    let d = c.query_vars(r#"mutation($a: ID!) { deleteAccount(id: $a) { deletedId errors { code } } }"#, json!({ "a": ann })).await;
+    let d = c
+        .query_vars(
+            r#"mutation($a: ID!) { deleteAccount(id: $a) { deletedId errors { code } } }"#,
+            json!({ "a": ann }),
+        )
+        .await;
     assert_eq!(d["deleteAccount"]["deletedId"], json!(ann));
     let d = c.query("{ kinds { nodes { ownerId keeperId owner { handle } keeper { handle } } } profiles { totalCount } }").await;
-    assert_eq!(d["kinds"]["nodes"], json!([{ "ownerId": null, "keeperId": bob, "owner": null, "keeper": { "handle": "bob" } }]));
+    assert_eq!(
+        d["kinds"]["nodes"],
+        json!([{ "ownerId": null, "keeperId": bob, "owner": null, "keeper": { "handle": "bob" } }])
+    );
     assert_eq!(d["profiles"]["totalCount"], 0);
-    let bad = c.query(r#"mutation { createProfile(input: { accountId: "nope" }) { errors { field code } } }"#).await;
-    assert_eq!(bad["createProfile"]["errors"], json!([{ "field": ["accountId"], "code": "INVALID" }]));
+    let bad = c
+        .query(
+            r#"mutation { createProfile(input: { accountId: "nope" }) { errors { field code } } }"#,
+        )
+        .await;
+    assert_eq!(
+        bad["createProfile"]["errors"],
+        json!([{ "field": ["accountId"], "code": "INVALID" }])
+    );
 }
