@@ -104,6 +104,27 @@ pub struct ColumnState {
     pub references: Option<Reference>,
 }
 
+impl ColumnState {
+    /// A column with no key or reference.
+    pub fn new(name: &str, ty: ColumnType, nullable: bool) -> Self {
+        ColumnState {
+            name: name.to_owned(),
+            ty,
+            nullable,
+            primary_key: false,
+            references: None,
+        }
+    }
+
+    /// The auto-increment primary key `id`.
+    pub fn auto_id() -> Self {
+        ColumnState {
+            primary_key: true,
+            ..ColumnState::new("id", ColumnType::AutoId, false)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexState {
     pub name: String,
@@ -230,26 +251,14 @@ impl ProjectState {
                 TableState {
                     name: j.table.clone(),
                     columns: vec![
+                        ColumnState::auto_id(),
                         ColumnState {
-                            name: "id".into(),
-                            ty: ColumnType::AutoId,
-                            nullable: false,
-                            primary_key: true,
-                            references: None,
-                        },
-                        ColumnState {
-                            name: j.owner_column.clone(),
-                            ty: owner_ty,
-                            nullable: false,
-                            primary_key: false,
                             references: Some(owner_ref),
+                            ..ColumnState::new(&j.owner_column, owner_ty, false)
                         },
                         ColumnState {
-                            name: j.target_column.clone(),
-                            ty: target_ty,
-                            nullable: false,
-                            primary_key: false,
                             references: Some(target_ref),
+                            ..ColumnState::new(&j.target_column, target_ty, false)
                         },
                     ],
                     indexes: vec![
@@ -498,34 +507,10 @@ pub async fn migrate(db: &Database, target: &ProjectState) -> Result<MigrationRe
     let ledger = TableState {
         name: LEDGER.into(),
         columns: vec![
-            ColumnState {
-                name: "id".into(),
-                ty: ColumnType::AutoId,
-                nullable: false,
-                primary_key: true,
-                references: None,
-            },
-            ColumnState {
-                name: "name".into(),
-                ty: ColumnType::Text,
-                nullable: false,
-                primary_key: false,
-                references: None,
-            },
-            ColumnState {
-                name: "operations".into(),
-                ty: ColumnType::Text,
-                nullable: false,
-                primary_key: false,
-                references: None,
-            },
-            ColumnState {
-                name: "applied_at".into(),
-                ty: ColumnType::DateTime,
-                nullable: false,
-                primary_key: false,
-                references: None,
-            },
+            ColumnState::auto_id(),
+            ColumnState::new("name", ColumnType::Text, false),
+            ColumnState::new("operations", ColumnType::Text, false),
+            ColumnState::new("applied_at", ColumnType::DateTime, false),
         ],
         indexes: vec![],
     };
@@ -570,11 +555,12 @@ pub async fn migrate(db: &Database, target: &ProjectState) -> Result<MigrationRe
             Alias::new("operations"),
             Alias::new("applied_at"),
         ])
-        .values_panic([
+        .values([
             crate::to_sea(&name.clone().into(), dialect).into(),
             crate::to_sea(&text.into(), dialect).into(),
             crate::to_sea(&chrono::Utc::now().into(), dialect).into(),
-        ]);
+        ])
+        .map_err(|e| DbError::Migration(e.to_string()))?;
     tx.execute(&insert).await?;
     tx.commit().await?;
     Ok(MigrationReport {

@@ -55,7 +55,7 @@ pub fn to_graphql(field: &FieldMeta, value: &Value) -> Gql {
     match (field.kind, value) {
         (_, Value::Null) => Gql::Null,
         (FieldKind::Enum(e), Value::String(s)) => match e.by_stored(s) {
-            Some(v) => Gql::Enum(Name::new(v.graphql)),
+            Some(v) => Gql::Enum(Name::new(v.graphql())),
             // A value written outside graphloom: show it rather than fail the row.
             None => Gql::String(s.clone()),
         },
@@ -118,7 +118,7 @@ pub fn parse_typed(
         };
         return e
             .by_graphql(name)
-            .map(|variant| Value::String(variant.stored.to_owned()))
+            .map(|variant| Value::String(variant.stored().into_owned()))
             .ok_or_else(|| format!("`{name}` is not a {} value", e.name));
     }
     let text = |v: &Gql| match v {

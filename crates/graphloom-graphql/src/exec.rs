@@ -142,11 +142,13 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
     let order = b.order(&mut stmt, model, &a, &plan.order);
     apply_order(&mut stmt, &order);
     let wanted = end.map(|e| e.saturating_sub(start));
+    // Both dialects take LIMIT and OFFSET as signed 64-bit integers.
+    let cap = |v: u64| Ord::min(v, i64::MAX as u64);
     if let Some(w) = wanted {
-        stmt.limit(w + u64::from(extra_row));
+        stmt.limit(cap(w.saturating_add(u64::from(extra_row))));
     }
     if start > 0 {
-        stmt.offset(start);
+        stmt.offset(cap(start));
     }
     let rows = if wanted == Some(0) && !extra_row {
         Vec::new()
@@ -178,6 +180,32 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
     })
 }
 
+/// Rows of `model` matching `condition(builder, alias)`, with their relations.
+async fn fetch_nodes(
+    rt: &Runtime,
+    model: &ModelMeta,
+    plan: &NodePlan,
+    limit: Option<u64>,
+    condition: impl FnOnce(&mut Builder<'_>, &str) -> Expr,
+) -> Result<Vec<Node>, Error> {
+    let mut b = Builder::new(&rt.registry, rt.db.dialect());
+    let a = b.alias();
+    let mut stmt = Query::select();
+    stmt.from_as(Alias::new(&model.table), Alias::new(&a));
+    let sel = select_columns(rt, model, plan, &mut stmt, &a);
+    stmt.and_where(condition(&mut b, &a));
+    if let Some(n) = limit {
+        stmt.limit(n);
+    }
+    let rows = rt.db.fetch(&stmt, &sel.types).await?;
+    let mut nodes: Vec<Node> = rows
+        .into_iter()
+        .map(|r| to_node(model, &sel, &mut r.into_iter()))
+        .collect();
+    load_children(rt, model, plan, &mut nodes).await?;
+    Ok(nodes)
+}
+
 /// Rows of `model` whose `field` is one of `keys`, with their relations.
 pub async fn fetch_where_in(
     rt: &Runtime,
@@ -189,22 +217,15 @@ pub async fn fetch_where_in(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let mut plan_cols = plan.clone();
-    plan_cols.columns.insert(field);
-    let mut b = Builder::new(&rt.registry, rt.db.dialect());
-    let a = b.alias();
-    let mut stmt = Query::select();
-    stmt.from_as(Alias::new(&model.table), Alias::new(&a));
-    let sel = select_columns(rt, model, &plan_cols, &mut stmt, &a);
-    let ty = rt.registry.value_type(&model.fields[field]);
-    stmt.and_where(b.keys_in(col(&a, &model.fields[field].column), keys, ty));
-    let rows = rt.db.fetch(&stmt, &sel.types).await?;
-    let mut nodes: Vec<Node> = rows
-        .into_iter()
-        .map(|r| to_node(model, &sel, &mut r.into_iter()))
-        .collect();
-    load_children(rt, model, plan, &mut nodes).await?;
-    Ok(nodes)
+    // The key column is needed to attach the rows to their parents.
+    let mut plan = plan.clone();
+    plan.columns.insert(field);
+    let f = &model.fields[field];
+    let ty = rt.registry.value_type(f);
+    fetch_nodes(rt, model, &plan, None, |b, a| {
+        b.keys_in(col(a, &f.column), keys, ty)
+    })
+    .await
 }
 
 /// One row by a unique field (`post(id:)`, `postBySlug(slug:)`).
@@ -215,26 +236,12 @@ pub async fn fetch_unique(
     value: Value,
     plan: &NodePlan,
 ) -> Result<Option<Node>, Error> {
-    let mut b = Builder::new(&rt.registry, rt.db.dialect());
-    let a = b.alias();
-    let mut stmt = Query::select();
-    stmt.from_as(Alias::new(&model.table), Alias::new(&a));
-    let sel = select_columns(rt, model, plan, &mut stmt, &a);
-    let ty = rt.registry.value_type(&model.fields[field]);
-    stmt.and_where(
-        col(&a, &model.fields[field].column).eq(Expr::val(graphloom_db::bind(
-            &value,
-            ty,
-            rt.db.dialect(),
-        ))),
-    );
-    stmt.limit(1);
-    let rows = rt.db.fetch(&stmt, &sel.types).await?;
-    let mut nodes: Vec<Node> = rows
-        .into_iter()
-        .map(|r| to_node(model, &sel, &mut r.into_iter()))
-        .collect();
-    load_children(rt, model, plan, &mut nodes).await?;
+    let f = &model.fields[field];
+    let v = graphloom_db::bind(&value, rt.registry.value_type(f), rt.db.dialect());
+    let mut nodes = fetch_nodes(rt, model, plan, Some(1), |_, a| {
+        col(a, &f.column).eq(Expr::val(v))
+    })
+    .await?;
     Ok(nodes.pop())
 }
 
@@ -412,14 +419,15 @@ async fn fetch_many(
     outer.column(Asterisk).from_subquery(inner, Alias::new("s"));
     let rn = || Expr::col((Alias::new("s"), Alias::new("__rn")));
     let w = list.window;
+    let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     if w.start > 0 {
-        outer.and_where(rn().gt(w.start as i64));
+        outer.and_where(rn().gt(signed(w.start)));
     }
     if let Some(e) = w.end {
-        outer.and_where(rn().lte(e as i64 + 1));
+        outer.and_where(rn().lte(signed(e).saturating_add(1)));
     }
     if let Some(n) = w.last {
-        outer.and_where(rn().gt(Expr::col((Alias::new("s"), Alias::new("__cnt"))).sub(n as i64)));
+        outer.and_where(rn().gt(Expr::col((Alias::new("s"), Alias::new("__cnt"))).sub(signed(n))));
     }
     outer
         .order_by((Alias::new("s"), Alias::new("__p")), Order::Asc)

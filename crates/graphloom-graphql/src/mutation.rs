@@ -10,6 +10,7 @@ use async_graphql::{
         Field, FieldFuture, FieldValue, InputObject, InputValue, Object, SchemaBuilder, TypeRef,
     },
 };
+use futures_util::future::BoxFuture;
 use graphloom_db::{DbError, DbErrorKind, Tx, bind};
 use graphloom_meta::{FieldKind, ModelId, ModelMeta, OnDelete, RelationKind, Value, ValueType};
 use indexmap::IndexMap;
@@ -151,76 +152,88 @@ fn payload(rt: &Arc<Runtime>, m: &ModelMeta, verb: &str) -> Object {
         .field(errors_field())
 }
 
+/// A mutation root field whose resolver gets the runtime, the model and the arguments.
+fn mutation_field<F>(
+    rt: &Arc<Runtime>,
+    name: String,
+    payload: String,
+    description: String,
+    run: F,
+) -> Field
+where
+    F: for<'a> Fn(
+            &'a Runtime,
+            &'a IndexMap<async_graphql::Name, Gql>,
+        ) -> BoxFuture<'a, Result<MutationResult, Error>>
+        + Send
+        + Sync
+        + 'static,
+{
+    let rt = Arc::clone(rt);
+    let run = Arc::new(run);
+    Field::new(name, TypeRef::named_nn(payload), move |ctx| {
+        let rt = Arc::clone(&rt);
+        let run = Arc::clone(&run);
+        FieldFuture::new(async move {
+            let args = ctx.args.as_index_map();
+            let res = run(&rt, args).await?;
+            Ok(Some(FieldValue::owned_any(res)))
+        })
+    })
+    .description(description)
+}
+
+fn input_arg(args: &IndexMap<async_graphql::Name, Gql>) -> Input {
+    match args.get("input") {
+        Some(Gql::Object(o)) => o.clone(),
+        _ => Input::new(),
+    }
+}
+
+fn id_arg(args: &IndexMap<async_graphql::Name, Gql>) -> Gql {
+    args.get("id").cloned().unwrap_or(Gql::Null)
+}
+
 pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     let id = m.id;
     let name = &m.graphql_name;
-    let id_type = TypeRef::named_nn(TypeRef::ID);
+    let id_type = || TypeRef::named_nn(TypeRef::ID);
+    let input_type = |verb: &str| TypeRef::named_nn(format!("{verb}{name}Input"));
     if m.operations.create {
-        let rt = Arc::clone(rt);
-        mutation = mutation.field(
-            Field::new(
-                format!("create{name}"),
-                TypeRef::named_nn(format!("Create{name}Payload")),
-                move |ctx| {
-                    let rt = Arc::clone(&rt);
-                    FieldFuture::new(async move {
-                        let input = ctx.args.try_get("input")?.object()?.as_index_map().clone();
-                        let res = create(&rt, id, &input).await?;
-                        Ok(Some(FieldValue::owned_any(res)))
-                    })
-                },
-            )
-            .argument(InputValue::new(
-                "input",
-                TypeRef::named_nn(format!("Create{name}Input")),
-            ))
-            .description(format!("Creates a {name} in one transaction.")),
+        let field = mutation_field(
+            rt,
+            format!("create{name}"),
+            format!("Create{name}Payload"),
+            format!("Creates a {name} in one transaction."),
+            move |rt, args| Box::pin(async move { create(rt, id, &input_arg(args)).await }),
         );
+        mutation = mutation.field(field.argument(InputValue::new("input", input_type("Create"))));
     }
     if m.operations.update {
-        let rt = Arc::clone(rt);
+        let field = mutation_field(
+            rt,
+            format!("update{name}"),
+            format!("Update{name}Payload"),
+            format!("Changes the given fields of a {name}, in one transaction."),
+            move |rt, args| {
+                Box::pin(async move { update(rt, id, &id_arg(args), &input_arg(args)).await })
+            },
+        );
         mutation = mutation.field(
-            Field::new(
-                format!("update{name}"),
-                TypeRef::named_nn(format!("Update{name}Payload")),
-                move |ctx| {
-                    let rt = Arc::clone(&rt);
-                    FieldFuture::new(async move {
-                        let key = ctx.args.try_get("id")?.as_value().clone();
-                        let input = ctx.args.try_get("input")?.object()?.as_index_map().clone();
-                        let res = update(&rt, id, &key, &input).await?;
-                        Ok(Some(FieldValue::owned_any(res)))
-                    })
-                },
-            )
-            .argument(InputValue::new("id", id_type.clone()))
-            .argument(InputValue::new(
-                "input",
-                TypeRef::named_nn(format!("Update{name}Input")),
-            ))
-            .description(format!(
-                "Changes the given fields of a {name}, in one transaction."
-            )),
+            field
+                .argument(InputValue::new("id", id_type()))
+                .argument(InputValue::new("input", input_type("Update"))),
         );
     }
     if m.operations.delete {
-        let rt = Arc::clone(rt);
-        mutation = mutation.field(
-            Field::new(
-                format!("delete{name}"),
-                TypeRef::named_nn(format!("Delete{name}Payload")),
-                move |ctx| {
-                    let rt = Arc::clone(&rt);
-                    FieldFuture::new(async move {
-                        let key = ctx.args.try_get("id")?.as_value().clone();
-                        let res = delete(&rt, id, &key).await?;
-                        Ok(Some(FieldValue::owned_any(res)))
-                    })
-                },
-            )
-            .argument(InputValue::new("id", id_type))
-            .description(format!("Deletes a {name}, in one transaction.")),
+        let field = mutation_field(
+            rt,
+            format!("delete{name}"),
+            format!("Delete{name}Payload"),
+            format!("Deletes a {name}, in one transaction."),
+            move |rt, args| Box::pin(async move { delete(rt, id, &id_arg(args)).await }),
         );
+        mutation = mutation.field(field.argument(InputValue::new("id", id_type())));
     }
     mutation
 }

@@ -442,7 +442,8 @@ pub fn parse_list_args(
     let mut start = after.map_or(0, |a| a + 1).saturating_add(offset);
     let mut end = before;
     if let Some(n) = first {
-        end = Some(end.map_or(start + n, |e| e.min(start + n)));
+        let e = start.saturating_add(n);
+        end = Some(end.map_or(e, |b| b.min(e)));
     }
     let mut last_open = None;
     if let Some(n) = last {
@@ -452,8 +453,8 @@ pub fn parse_list_args(
         }
     }
     if first.is_none() && last.is_none() {
-        let n = config.default_page_size.min(max);
-        end = Some(end.map_or(start + n, |e| e.min(start + n)));
+        let e = start.saturating_add(config.default_page_size.min(max));
+        end = Some(end.map_or(e, |b| b.min(e)));
     }
     if let Some(e) = end {
         start = start.min(e);

@@ -382,7 +382,7 @@ fn register_scalar_filters(
                         en = en.description(h);
                     }
                     for v in e.variants {
-                        let mut item = async_graphql::dynamic::EnumItem::new(v.graphql);
+                        let mut item = async_graphql::dynamic::EnumItem::new(v.graphql());
                         if let Some(h) = v.help {
                             item = item.description(h);
                         }

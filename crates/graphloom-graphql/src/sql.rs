@@ -114,26 +114,12 @@ impl<'a> Builder<'a> {
     pub fn cond(&mut self, model: &ModelMeta, alias: &str, f: &Filter) -> Expr {
         match f {
             Filter::And(parts) => {
-                let mut it = parts
-                    .iter()
-                    .map(|p| self.cond(model, alias, p))
-                    .collect::<Vec<_>>()
-                    .into_iter();
-                match it.next() {
-                    None => Expr::cust("1 = 1"),
-                    Some(first) => it.fold(first, |a, b| a.and(b)),
-                }
+                let parts = parts.iter().map(|p| self.cond(model, alias, p)).collect();
+                combine(parts, "1 = 1", ExprTrait::and)
             }
             Filter::Or(parts) => {
-                let mut it = parts
-                    .iter()
-                    .map(|p| self.cond(model, alias, p))
-                    .collect::<Vec<_>>()
-                    .into_iter();
-                match it.next() {
-                    None => Expr::cust("1 = 0"),
-                    Some(first) => it.fold(first, |a, b| a.or(b)),
-                }
+                let parts = parts.iter().map(|p| self.cond(model, alias, p)).collect();
+                combine(parts, "1 = 0", ExprTrait::or)
             }
             Filter::Not(inner) => self.cond(model, alias, inner).not(),
             Filter::Field { field, op, value } => self.field_cond(model, alias, *field, *op, value),
@@ -376,6 +362,14 @@ impl<'a> Builder<'a> {
         }
         out
     }
+}
+
+/// Joins conditions with `op`; no condition at all is `empty` (TRUE for AND, FALSE for OR).
+fn combine(parts: Vec<Expr>, empty: &'static str, op: fn(Expr, Expr) -> Expr) -> Expr {
+    parts
+        .into_iter()
+        .reduce(op)
+        .unwrap_or_else(|| Expr::cust(empty))
 }
 
 fn like(pattern: &str) -> LikeExpr {

@@ -310,21 +310,22 @@ pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
             ));
         }
         let vname = v.ident.to_string();
-        let mut stored = snake(&vname);
+        let mut stored = None;
         for attr in v.attrs.iter().filter(|a| a.path().is_ident("value")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("stored") {
-                    stored = meta.value()?.parse::<LitStr>()?.value();
+                    stored = Some(meta.value()?.parse::<LitStr>()?.value());
                     Ok(())
                 } else {
                     Err(meta.error("unknown option; expected: stored"))
                 }
             })?;
         }
-        let graphql = snake(&vname).to_uppercase();
+        // Names are derived at run time by graphloom-meta, in one place.
+        let stored = opt_str(&stored);
         let help = opt_str(&doc(&v.attrs));
         variants.push(quote! {
-            ::graphloom::meta::EnumVariant { stored: #stored, graphql: #graphql, help: #help }
+            ::graphloom::meta::EnumVariant { name: #vname, stored_as: #stored, help: #help }
         });
     }
     let help = opt_str(&doc(&input.attrs));
@@ -345,25 +346,6 @@ pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
             }
         }
     })
-}
-
-/// `InReview` -> `in_review`; the stored text of an enum variant.
-fn snake(s: &str) -> String {
-    let mut out = String::new();
-    let mut prev_lower = false;
-    for c in s.chars() {
-        if c.is_uppercase() {
-            if prev_lower {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-            prev_lower = false;
-        } else {
-            prev_lower = true;
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -404,8 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn enum_names() {
-        assert_eq!(snake("InReview"), "in_review");
+    fn enum_variants_carry_no_data() {
         let d: DeriveInput = syn::parse_quote! { enum S { Draft, InReview(u8) } };
         assert!(model_enum(&d).is_err());
     }

@@ -50,19 +50,34 @@ pub struct EnumDecl {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnumVariant {
-    /// The text stored in the database.
-    pub stored: &'static str,
-    /// The GraphQL enum value.
-    pub graphql: &'static str,
+    /// The Rust variant name, e.g. `InReview`.
+    pub name: &'static str,
+    /// `#[value(stored = "...")]`: the stored text, when not the default `in_review`.
+    pub stored_as: Option<&'static str>,
     pub help: Option<&'static str>,
+}
+
+impl EnumVariant {
+    /// The text stored in the database: `in_review` unless overridden.
+    pub fn stored(&self) -> std::borrow::Cow<'static, str> {
+        match self.stored_as {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(crate::naming::snake_case(self.name)),
+        }
+    }
+
+    /// The GraphQL enum value: `IN_REVIEW`.
+    pub fn graphql(&self) -> String {
+        crate::naming::screaming_snake_case(self.name)
+    }
 }
 
 impl EnumDecl {
     pub fn by_graphql(&self, name: &str) -> Option<&'static EnumVariant> {
-        self.variants.iter().find(|v| v.graphql == name)
+        self.variants.iter().find(|v| v.graphql() == name)
     }
     pub fn by_stored(&self, stored: &str) -> Option<&'static EnumVariant> {
-        self.variants.iter().find(|v| v.stored == stored)
+        self.variants.iter().find(|v| v.stored() == stored)
     }
 }
 

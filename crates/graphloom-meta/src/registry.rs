@@ -641,6 +641,19 @@ fn check_options(
             "declare the field as Option<ForeignKey<..>> or pick another on_delete",
         );
     }
+    let unsettable = (o.hidden || o.read_only)
+        && !nullable
+        && o.default.is_none()
+        && !o.auto_now
+        && !o.auto_now_add
+        && !o.primary_key
+        && !matches!(kind, FieldKind::AutoId);
+    if unsettable {
+        bad(
+            "a hidden or read-only field that is required can never be set".into(),
+            "give it a default, or make it Option<..>",
+        );
+    }
     if o.on_delete.is_some() && !matches!(kind, FieldKind::ForeignKey { .. }) {
         bad(
             "on_delete on a field that is not a relation".into(),
@@ -925,5 +938,12 @@ mod tests {
         let mut d = f("n", KindDecl::Bool);
         d.options.default = Some(Value::I32(1));
         assert!(Registry::resolve(vec![m("A", vec![f("id", KindDecl::AutoId), d])]).is_err());
+        let mut d = f("secret", KindDecl::String);
+        d.options.hidden = true;
+        let err = Registry::resolve(vec![m("A", vec![f("id", KindDecl::AutoId), d.clone()])])
+            .unwrap_err();
+        assert!(err.0[0].message.contains("can never be set"), "{err}");
+        d.options.default = Some(Value::String("x".into()));
+        assert!(Registry::resolve(vec![m("A", vec![f("id", KindDecl::AutoId), d])]).is_ok());
     }
 }

@@ -141,3 +141,22 @@ async fn depth_limit_is_enforced() {
         "{errors:?}"
     );
 }
+
+#[tokio::test]
+async fn internal_errors_are_masked() {
+    let c = small().await;
+    // Break the database under the API: the client learns nothing of it.
+    c.db()
+        .execute(&graphloom::db::RawSql("DROP TABLE blog_comment".into()))
+        .await
+        .unwrap();
+    let errors = c
+        .errors(r#"{ post(id: "1") { title comments { nodes { body } } } }"#)
+        .await;
+    assert_eq!(codes(&errors), ["INTERNAL_SERVER_ERROR"]);
+    assert_eq!(errors[0]["message"], "Internal server error");
+    assert!(
+        !errors[0].to_string().contains("blog_comment"),
+        "{errors:?}"
+    );
+}

@@ -1,0 +1,129 @@
+//! `cargo bench -p blog`: the planner on a realistic dataset, in process.
+//!
+//! Seeds 1,000 users, 10,000 posts, 100,000 comments and 50 tags into a SQLite
+//! file (and into PostgreSQL when GRAPHLOOM_BENCH_DATABASE_URL names an empty
+//! database), then times each query over many runs and reports the statements
+//! it ran. Results are recorded in docs/benchmarks.md.
+
+use std::time::{Duration, Instant};
+
+use graphloom::{db::Database, graphql::Api};
+use serde_json::json;
+
+const REFERENCE: &str = r#"{ posts(first: 50) { edges { node {
+    title author { username }
+    comments(first: 10) { nodes { body author { username } } }
+    tags { nodes { name } } } } } }"#;
+
+const CASES: [(&str, &str); 5] = [
+    (
+        "reference: 50 posts + author + 10 comments (+authors) + tags",
+        REFERENCE,
+    ),
+    (
+        "flat: 100 posts, 3 columns",
+        "{ posts(first: 100) { nodes { id title createdAt } } }",
+    ),
+    (
+        "totalCount over 10,000 posts",
+        "{ posts(first: 1) { totalCount } }",
+    ),
+    (
+        "filter across relations + order across a to-one",
+        r#"{ posts(first: 20, where: { status: { eq: PUBLISHED }, tags: { some: { name: { eq: "tag7" } } } }, orderBy: [{ author: { username: DESC } }]) { nodes { id } } }"#,
+    ),
+    (
+        "deep: users -> 5 posts -> 5 comments -> author",
+        "{ users(first: 20) { nodes { posts(first: 5) { nodes { comments(first: 5) { nodes { author { username } } } } } } } }",
+    ),
+];
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn run(label: &str, api: &Api) -> anyhow::Result<()> {
+    println!("\n## {label}\n");
+    println!("| query | statements | runs | mean | p50 | p95 |");
+    println!("|---|---|---|---|---|---|");
+    for (name, query) in CASES {
+        let (res, statements) = graphloom::db::capture(api.execute(query)).await;
+        anyhow::ensure!(res.errors.is_empty(), "{name}: {:?}", res.errors);
+        let mut times = Vec::new();
+        let start = Instant::now();
+        while times.len() < 20 || (start.elapsed() < Duration::from_secs(3) && times.len() < 2000) {
+            let t = Instant::now();
+            let res = api.execute(query).await;
+            times.push(t.elapsed());
+            anyhow::ensure!(res.errors.is_empty());
+        }
+        times.sort();
+        let mean = times.iter().sum::<Duration>() / times.len() as u32;
+        println!(
+            "| {name} | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            statements.len(),
+            times.len(),
+            mean.as_secs_f64() * 1e3,
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.95).as_secs_f64() * 1e3
+        );
+    }
+    // Writes: one createPost with two tags, each its own transaction.
+    let mut times = Vec::new();
+    for i in 0..200 {
+        let q = format!(
+            r#"mutation {{ createPost(input: {{ title: "Bench {i}", slug: "bench-{i}-{}", body: "b", authorId: "1", tags: {{ set: ["1", "2"] }} }}) {{ post {{ id }} errors {{ code }} }} }}"#,
+            std::process::id()
+        );
+        let t = Instant::now();
+        let res = api.execute(q.as_str()).await;
+        times.push(t.elapsed());
+        anyhow::ensure!(res.errors.is_empty());
+        let data = res.data.into_json()?;
+        anyhow::ensure!(data["createPost"]["errors"] == json!([]), "{data}");
+    }
+    times.sort();
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    println!(
+        "| createPost with 2 tags (one transaction) | - | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+        times.len(),
+        mean.as_secs_f64() * 1e3,
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.95).as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+async fn prepared(url: &str) -> anyhow::Result<Api> {
+    let service = blog::service();
+    let db = Database::connect(url).await?;
+    let t = Instant::now();
+    let args = blog::seed::SeedArgs {
+        db: graphloom::cli::DbArgs {
+            database_url: Some(url.into()),
+        },
+        users: 1000,
+        posts: 10_000,
+        comments: 100_000,
+        tags: 50,
+    };
+    blog::seed::seed(&service, &db, &args).await?;
+    println!("(seeded in {:.1} s)", t.elapsed().as_secs_f64());
+    Ok(service.api(db, Default::default())?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // `cargo test` runs benches in test mode with --bench absent; keep that fast.
+    if !std::env::args().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("bench.sqlite3").display());
+    run("SQLite (file, WAL)", &prepared(&url).await?).await?;
+    if let Ok(pg) = std::env::var("GRAPHLOOM_BENCH_DATABASE_URL") {
+        run("PostgreSQL", &prepared(&pg).await?).await?;
+    }
+    Ok(())
+}
