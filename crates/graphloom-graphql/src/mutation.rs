@@ -21,7 +21,7 @@ use crate::{
     error::Error,
     runtime::Runtime,
     schema::payload_node,
-    sql::col,
+    sql::{Builder, col},
 };
 
 /// One refused input: the input field path, a message and a stable code.
@@ -240,6 +240,9 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
 
 type Input = IndexMap<async_graphql::Name, Gql>;
 
+/// The most ids one many-to-many change may name (bounded statement size).
+pub const MAX_LIST: usize = 1000;
+
 fn refused(model: ModelId, errors: Vec<FieldErr>) -> MutationResult {
     MutationResult {
         model,
@@ -323,6 +326,14 @@ fn parse_links(
         let mut ids = |key: &str| -> Option<Vec<Value>> {
             match obj.get(key) {
                 None | Some(Gql::Null) => None,
+                Some(Gql::List(items)) if items.len() > MAX_LIST => {
+                    errors.push(FieldErr {
+                        field: vec![name.clone(), key.to_owned()],
+                        message: format!("at most {MAX_LIST} ids at once"),
+                        code: "INVALID",
+                    });
+                    None
+                }
                 Some(Gql::List(items)) => {
                     let mut vs = Vec::new();
                     for (i, item) in items.iter().enumerate() {
@@ -416,17 +427,40 @@ async fn check_references(
             }
         }
     }
+    // One statement per many-to-many field, however many ids it names.
     for link in links {
         let j = rt.registry.join(link.join);
         let t = rt.registry.model(j.target);
-        let mut ids: Vec<&Value> = link.set.iter().flatten().chain(&link.add).collect();
-        ids.dedup_by_key(|v| v.key_string());
-        let mut missing = Vec::new();
-        for v in ids {
-            if !exists(tx, rt, t, t.pk, v).await? {
-                missing.push(v.key_string());
-            }
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<Value> = link
+            .set
+            .iter()
+            .flatten()
+            .chain(&link.add)
+            .filter(|v| seen.insert(v.key_string()))
+            .cloned()
+            .collect();
+        if ids.is_empty() {
+            continue;
         }
+        let pk = t.pk_field();
+        let ty = rt.registry.value_type(pk);
+        let b = Builder::new(&rt.registry, tx.dialect());
+        let mut stmt = Query::select();
+        stmt.expr(col("t0", &pk.column))
+            .from_as(Alias::new(&t.table), Alias::new("t0"))
+            .and_where(b.keys_in(col("t0", &pk.column), &ids, ty));
+        let found: std::collections::HashSet<String> = tx
+            .fetch(&stmt, &[ty])
+            .await?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().map(|v| v.key_string()))
+            .collect();
+        let missing: Vec<String> = ids
+            .iter()
+            .map(Value::key_string)
+            .filter(|k| !found.contains(k))
+            .collect();
         if !missing.is_empty() {
             errors.push(ferr(
                 &link.name,

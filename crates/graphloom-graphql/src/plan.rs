@@ -15,6 +15,9 @@ use crate::{
     runtime::{Config, Runtime},
 };
 
+/// The most values an `in` / `notIn` filter takes: each is a bound parameter.
+pub const MAX_IN_LIST: usize = 1000;
+
 /// What to fetch of one model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodePlan {
@@ -225,12 +228,17 @@ pub fn parse_filter(
                                 Gql::Boolean(b) => FilterValue::Bool(*b),
                                 _ => return Err(bad_input(format!("`{at}` must be a boolean"))),
                             },
-                            Op::In | Op::NotIn => FilterValue::List(
-                                list(operand)
-                                    .into_iter()
-                                    .map(parse)
-                                    .collect::<Result<_, _>>()?,
-                            ),
+                            Op::In | Op::NotIn => {
+                                let items = list(operand);
+                                if items.len() > MAX_IN_LIST {
+                                    return Err(bad_input(format!(
+                                        "`{at}` takes at most {MAX_IN_LIST} values"
+                                    )));
+                                }
+                                FilterValue::List(
+                                    items.into_iter().map(parse).collect::<Result<_, _>>()?,
+                                )
+                            }
                             Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith => {
                                 if ty != ValueType::String || enum_decl.is_some() {
                                     return Err(bad_input(format!(

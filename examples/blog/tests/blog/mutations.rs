@@ -299,3 +299,42 @@ async fn operations_can_be_switched_off() {
     assert!(!sdl.contains("createEntry("));
     assert!(!sdl.contains("deleteEntry("));
 }
+
+#[tokio::test]
+async fn link_changes_run_a_fixed_number_of_statements() {
+    let c = crate::common::seeded(1, 1, 0, 60).await;
+    let run = |ids: Vec<String>| {
+        let c = &c;
+        async move {
+            let (d, statements) = graphloom_test::capture(c.query_vars(
+                r#"mutation($ids: [ID!]!) { updatePost(id: "1", input: { tags: { set: $ids } }) { errors { code } } }"#,
+                json!({ "ids": ids }),
+            ))
+            .await;
+            assert_eq!(d["updatePost"]["errors"], json!([]));
+            statements.len()
+        }
+    };
+    let few = run((1..=2).map(|i| i.to_string()).collect()).await;
+    let many = run((1..=60).map(|i| i.to_string()).collect()).await;
+    assert_eq!(few, many, "statements do not grow with the number of ids");
+    let d = c
+        .query(r#"{ post(id: "1") { tags(first: 100) { totalCount } } }"#)
+        .await;
+    assert_eq!(d["post"]["tags"]["totalCount"], 60);
+    let too_many: Vec<String> = (1..=1001).map(|i| i.to_string()).collect();
+    let d = c
+        .query_vars(r#"mutation($ids: [ID!]!) { updatePost(id: "1", input: { tags: { add: $ids } }) { errors { field code } } }"#, json!({ "ids": too_many }))
+        .await;
+    assert_eq!(
+        d["updatePost"]["errors"],
+        json!([{ "field": ["tags", "add"], "code": "INVALID" }])
+    );
+    let errors = c
+        .errors_vars(
+            r#"query($ids: [ID!]) { posts(where: { id: { in: $ids } }) { totalCount } }"#,
+            json!({ "ids": too_many }),
+        )
+        .await;
+    assert_eq!(graphloom_test::codes(&errors), ["BAD_USER_INPUT"]);
+}
