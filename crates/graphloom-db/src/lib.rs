@@ -7,7 +7,10 @@
 //! Every statement that runs is recorded in the current [`capture`] scope, which is
 //! how `assert_num_queries!` and `GRAPHLOOM_DEBUG_SQL=1` see what ran.
 
+pub mod autodetect;
+pub mod ddl;
 mod log;
+pub mod migrate;
 pub mod schema;
 mod value;
 
@@ -319,7 +322,7 @@ impl Database {
     }
 
     /// Starts a transaction; it rolls back when dropped without [`Tx::commit`].
-    pub async fn begin(&self) -> Result<Tx> {
+    pub async fn begin(&self) -> Result<Tx<'static>> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => Tx::Sqlite(p.begin().await.map_err(DbError::from_sqlx)?),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(DbError::from_sqlx)?),
@@ -343,12 +346,12 @@ impl Database {
 
 /// A transaction on either dialect.
 #[derive(Debug)]
-pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+pub enum Tx<'c> {
+    Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
 }
 
-impl Tx {
+impl Tx<'_> {
     pub fn dialect(&self) -> Dialect {
         match self {
             Tx::Sqlite(_) => Dialect::Sqlite,
@@ -398,5 +401,97 @@ impl Tx {
             Tx::Postgres(t) => t.rollback().await,
         }
         .map_err(DbError::from_sqlx)
+    }
+}
+
+/// One connection held for schema changes, outside the pool's rotation.
+///
+/// On SQLite, foreign-key enforcement is switched off while it is held, as
+/// SQLite's documented table-rebuild procedure requires (dropping a table with
+/// enforcement on would cascade into its children), and each transaction takes
+/// the write lock up front (`BEGIN IMMEDIATE`). On PostgreSQL it holds a
+/// session advisory lock, so two instances never migrate at once.
+#[derive(Debug)]
+pub enum SchemaConn {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+/// The advisory lock key that serialises migrations on PostgreSQL.
+const MIGRATION_LOCK: i64 = 7_301_208_812;
+
+impl Database {
+    /// Takes a connection for migrations (see [`SchemaConn`]).
+    pub async fn schema_conn(&self) -> Result<SchemaConn> {
+        use sqlx::Executor;
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
+                let sql = "PRAGMA foreign_keys = OFF";
+                log::record(sql);
+                (&mut *conn)
+                    .execute(sql)
+                    .await
+                    .map_err(DbError::from_sqlx)?;
+                Ok(SchemaConn::Sqlite(conn))
+            }
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
+                let sql = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
+                log::record(&sql);
+                (&mut *conn)
+                    .execute(sqlx::AssertSqlSafe(sql))
+                    .await
+                    .map_err(DbError::from_sqlx)?;
+                Ok(SchemaConn::Postgres(conn))
+            }
+        }
+    }
+}
+
+impl SchemaConn {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            SchemaConn::Sqlite(_) => Dialect::Sqlite,
+            SchemaConn::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// A transaction that holds the database's write lock on SQLite.
+    pub async fn begin(&mut self) -> Result<Tx<'_>> {
+        use sqlx::Connection;
+        Ok(match self {
+            SchemaConn::Sqlite(c) => Tx::Sqlite(
+                (**c)
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(DbError::from_sqlx)?,
+            ),
+            SchemaConn::Postgres(c) => {
+                Tx::Postgres((**c).begin().await.map_err(DbError::from_sqlx)?)
+            }
+        })
+    }
+
+    /// Restores the connection's normal state before it returns to the pool.
+    pub async fn release(self) -> Result<()> {
+        use sqlx::Executor;
+        match self {
+            SchemaConn::Sqlite(mut c) => {
+                (&mut *c)
+                    .execute("PRAGMA foreign_keys = ON")
+                    .await
+                    .map_err(DbError::from_sqlx)?;
+            }
+            SchemaConn::Postgres(mut c) => {
+                (&mut *c)
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "SELECT pg_advisory_unlock({MIGRATION_LOCK})"
+                    )))
+                    .await
+                    .map_err(DbError::from_sqlx)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -1,20 +1,16 @@
 //! The database schema as data: a serialisable [`ProjectState`] built from the
-//! registry, [`Operation`]s that change it, their DDL per dialect, and
-//! [`migrate`], which applies what the recorded state lacks.
+//! registry, and the [`Operation`]s that change it, each with its reverse.
 //!
-//! The state is diffed in memory against the registry, never read back from the
-//! live database (Django's autodetector does the same).
+//! States are diffed in memory (see [`crate::autodetect`]), never read back from
+//! the live database, as Django's autodetector does. The SQL of each operation
+//! per dialect is in [`crate::ddl`].
 
 use std::collections::BTreeMap;
 
-use graphloom_meta::{FieldKind, OnDelete, Registry, ValueType};
-use sea_query::{
-    Alias, ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, Query, Table,
-    TableCreateStatement,
-};
+use graphloom_meta::{FieldKind, OnDelete, Registry, Value, ValueType};
 use serde::{Deserialize, Serialize};
 
-use crate::{Database, DbError, Dialect, RawSql, Result, Tx};
+use crate::{DbError, Result};
 
 /// The storage type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,32 +36,32 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
-    fn sql(self, dialect: Dialect) -> String {
+    pub fn sql(self, dialect: crate::Dialect) -> String {
         match (self, dialect) {
-            (ColumnType::AutoId, Dialect::Sqlite) => "integer".into(),
-            (ColumnType::AutoId, Dialect::Postgres) => "bigint".into(),
+            (ColumnType::AutoId, crate::Dialect::Sqlite) => "integer".into(),
+            (ColumnType::AutoId, crate::Dialect::Postgres) => "bigint".into(),
             (ColumnType::Bool, _) => "boolean".into(),
             (ColumnType::I32, _) => "integer".into(),
             (ColumnType::I64, _) => "bigint".into(),
-            (ColumnType::F64, Dialect::Sqlite) => "real".into(),
-            (ColumnType::F64, Dialect::Postgres) => "double precision".into(),
-            (ColumnType::Decimal { .. }, Dialect::Sqlite) => "text".into(),
+            (ColumnType::F64, crate::Dialect::Sqlite) => "real".into(),
+            (ColumnType::F64, crate::Dialect::Postgres) => "double precision".into(),
+            (ColumnType::Decimal { .. }, crate::Dialect::Sqlite) => "text".into(),
             (
                 ColumnType::Decimal {
                     max_digits,
                     decimal_places,
                 },
-                Dialect::Postgres,
+                crate::Dialect::Postgres,
             ) => format!("numeric({max_digits}, {decimal_places})"),
             (ColumnType::String { max_length }, _) => format!("varchar({max_length})"),
             (ColumnType::Text, _) => "text".into(),
             (ColumnType::Date, _) => "date".into(),
-            (ColumnType::DateTime, Dialect::Sqlite) => "text".into(),
-            (ColumnType::DateTime, Dialect::Postgres) => "timestamptz".into(),
-            (ColumnType::Uuid, Dialect::Sqlite) => "text".into(),
-            (ColumnType::Uuid, Dialect::Postgres) => "uuid".into(),
-            (ColumnType::Json, Dialect::Sqlite) => "text".into(),
-            (ColumnType::Json, Dialect::Postgres) => "jsonb".into(),
+            (ColumnType::DateTime, crate::Dialect::Sqlite) => "text".into(),
+            (ColumnType::DateTime, crate::Dialect::Postgres) => "timestamptz".into(),
+            (ColumnType::Uuid, crate::Dialect::Sqlite) => "text".into(),
+            (ColumnType::Uuid, crate::Dialect::Postgres) => "uuid".into(),
+            (ColumnType::Json, crate::Dialect::Sqlite) => "text".into(),
+            (ColumnType::Json, crate::Dialect::Postgres) => "jsonb".into(),
         }
     }
 
@@ -102,10 +98,15 @@ pub struct ColumnState {
     pub primary_key: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<Reference>,
+    /// The model's default, kept so that a change is visible and so that new
+    /// NOT NULL columns can fill existing rows. graphloom applies defaults
+    /// itself; the database column has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
 }
 
 impl ColumnState {
-    /// A column with no key or reference.
+    /// A column with no key, reference or default.
     pub fn new(name: &str, ty: ColumnType, nullable: bool) -> Self {
         ColumnState {
             name: name.to_owned(),
@@ -113,6 +114,7 @@ impl ColumnState {
             nullable,
             primary_key: false,
             references: None,
+            default: None,
         }
     }
 
@@ -122,6 +124,15 @@ impl ColumnState {
             primary_key: true,
             ..ColumnState::new("id", ColumnType::AutoId, false)
         }
+    }
+
+    /// The same column apart from its name, default and key flag: what makes
+    /// a removed and an added column a candidate rename.
+    pub fn same_shape(&self, other: &ColumnState) -> bool {
+        self.ty == other.ty
+            && self.nullable == other.nullable
+            && self.references == other.references
+            && self.primary_key == other.primary_key
     }
 }
 
@@ -134,9 +145,17 @@ pub struct IndexState {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableState {
+    /// The app whose migrations own the table.
+    pub app: String,
     pub name: String,
     pub columns: Vec<ColumnState>,
     pub indexes: Vec<IndexState>,
+}
+
+impl TableState {
+    pub fn column(&self, name: &str) -> Option<&ColumnState> {
+        self.columns.iter().find(|c| c.name == name)
+    }
 }
 
 /// Every table of a service, by name.
@@ -145,11 +164,93 @@ pub struct ProjectState {
     pub tables: BTreeMap<String, TableState>,
 }
 
-fn index_name(table: &str, columns: &[&str], unique: bool) -> String {
+/// Index names: `<table>_<columns>_idx`, or `_uniq` for unique ones.
+pub fn index_name(table: &str, columns: &[&str], unique: bool) -> String {
     format!(
         "{table}_{}_{}",
         columns.join("_"),
         if unique { "uniq" } else { "idx" }
+    )
+}
+
+/// A value as JSON, for defaults in migration files.
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::I32(n) => (*n).into(),
+        Value::I64(n) => (*n).into(),
+        Value::F64(n) => (*n).into(),
+        Value::Json(j) => j.clone(),
+        Value::Decimal(_)
+        | Value::String(_)
+        | Value::Date(_)
+        | Value::DateTime(_)
+        | Value::Uuid(_) => serde_json::Value::String(v.key_string()),
+    }
+}
+
+/// A JSON default read back as a value of a column's type.
+pub fn json_to_value(ty: ColumnType, j: &serde_json::Value) -> Result<Value> {
+    let bad = || DbError::Migration(format!("default {j} does not fit a {ty:?} column"));
+    if j.is_null() {
+        return Ok(Value::Null);
+    }
+    let text = || {
+        j.as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| j.to_string())
+    };
+    Ok(match ty.value_type() {
+        ValueType::Bool => Value::Bool(j.as_bool().ok_or_else(bad)?),
+        ValueType::I32 => Value::I32(
+            j.as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(bad)?,
+        ),
+        ValueType::I64 => Value::I64(j.as_i64().or_else(|| text().parse().ok()).ok_or_else(bad)?),
+        ValueType::F64 => Value::F64(j.as_f64().ok_or_else(bad)?),
+        ValueType::Decimal => Value::Decimal(text().parse().map_err(|_| bad())?),
+        ValueType::String => Value::String(text()),
+        ValueType::Date => Value::Date(text().parse().map_err(|_| bad())?),
+        ValueType::DateTime => Value::DateTime(
+            chrono::DateTime::parse_from_rfc3339(&text())
+                .map_err(|_| bad())?
+                .with_timezone(&chrono::Utc),
+        ),
+        ValueType::Uuid => Value::Uuid(text().parse().map_err(|_| bad())?),
+        ValueType::Json => Value::Json(j.clone()),
+    })
+}
+
+/// The value a reverse migration writes into rows of a NOT NULL column it
+/// brings back without a default (their data went with the column).
+pub fn zero_value(ty: ColumnType) -> serde_json::Value {
+    match ty.value_type() {
+        ValueType::Bool => false.into(),
+        ValueType::I32 | ValueType::I64 | ValueType::F64 => 0.into(),
+        ValueType::Decimal => "0".into(),
+        ValueType::String => "".into(),
+        ValueType::Date => "1970-01-01".into(),
+        ValueType::DateTime => "1970-01-01T00:00:00Z".into(),
+        ValueType::Uuid => "00000000-0000-0000-0000-000000000000".into(),
+        ValueType::Json => serde_json::Value::Null,
+    }
+}
+
+fn key_type(registry: &Registry, target: graphloom_meta::ModelId) -> (ColumnType, Reference) {
+    let t = registry.model(target);
+    let ty = match t.pk_field().kind {
+        FieldKind::Uuid => ColumnType::Uuid,
+        _ => ColumnType::I64,
+    };
+    (
+        ty,
+        Reference {
+            table: t.table.clone(),
+            column: t.pk_field().column.clone(),
+            on_delete: OnDelete::Cascade,
+        },
     )
 }
 
@@ -186,17 +287,12 @@ impl ProjectState {
                     FieldKind::ForeignKey {
                         target, on_delete, ..
                     } => {
-                        let t = registry.model(target);
-                        let ty = match t.pk_field().kind {
-                            FieldKind::Uuid => ColumnType::Uuid,
-                            _ => ColumnType::I64,
-                        };
+                        let (ty, reference) = key_type(registry, target);
                         (
                             ty,
                             Some(Reference {
-                                table: t.table.clone(),
-                                column: t.pk_field().column.clone(),
                                 on_delete,
+                                ..reference
                             }),
                         )
                     }
@@ -207,11 +303,9 @@ impl ProjectState {
                     nullable: f.nullable,
                     primary_key: f.primary_key,
                     references,
+                    default: f.default.as_ref().map(value_to_json),
                 });
-                if f.primary_key {
-                    continue;
-                }
-                if f.unique || f.index {
+                if !f.primary_key && (f.unique || f.index) {
                     indexes.push(IndexState {
                         name: index_name(&m.table, &[&f.column], f.unique),
                         columns: vec![f.column.clone()],
@@ -222,6 +316,7 @@ impl ProjectState {
             tables.insert(
                 m.table.clone(),
                 TableState {
+                    app: m.key.app.to_owned(),
                     name: m.table.clone(),
                     columns,
                     indexes,
@@ -229,26 +324,12 @@ impl ProjectState {
             );
         }
         for j in registry.joins() {
-            let reference = |id| {
-                let t = registry.model(id);
-                let ty = match t.pk_field().kind {
-                    FieldKind::Uuid => ColumnType::Uuid,
-                    _ => ColumnType::I64,
-                };
-                (
-                    ty,
-                    Reference {
-                        table: t.table.clone(),
-                        column: t.pk_field().column.clone(),
-                        on_delete: OnDelete::Cascade,
-                    },
-                )
-            };
-            let (owner_ty, owner_ref) = reference(j.owner);
-            let (target_ty, target_ref) = reference(j.target);
+            let (owner_ty, owner_ref) = key_type(registry, j.owner);
+            let (target_ty, target_ref) = key_type(registry, j.target);
             tables.insert(
                 j.table.clone(),
                 TableState {
+                    app: registry.model(j.owner).key.app.to_owned(),
                     name: j.table.clone(),
                     columns: vec![
                         ColumnState::auto_id(),
@@ -279,7 +360,7 @@ impl ProjectState {
         ProjectState { tables }
     }
 
-    /// The field a unique index covers, for mapping unique violations.
+    /// The table and unique index a constraint name stands for.
     pub fn unique_index(&self, name: &str) -> Option<(&TableState, &IndexState)> {
         self.tables.values().find_map(|t| {
             t.indexes
@@ -289,8 +370,34 @@ impl ProjectState {
         })
     }
 
+    /// Only the tables of `app`.
+    pub fn of_app(&self, app: &str) -> ProjectState {
+        ProjectState {
+            tables: self
+                .tables
+                .iter()
+                .filter(|(_, t)| t.app == app)
+                .map(|(k, t)| (k.clone(), t.clone()))
+                .collect(),
+        }
+    }
+
+    fn table_mut(&mut self, name: &str) -> Result<&mut TableState> {
+        self.tables
+            .get_mut(name)
+            .ok_or_else(|| DbError::Migration(format!("no table `{name}` in the migration state")))
+    }
+
+    pub fn table(&self, name: &str) -> Result<&TableState> {
+        self.tables
+            .get(name)
+            .ok_or_else(|| DbError::Migration(format!("no table `{name}` in the migration state")))
+    }
+
     /// Applies an operation to the state.
     pub fn apply(&mut self, op: &Operation) -> Result<()> {
+        let missing_column =
+            |t: &str, c: &str| DbError::Migration(format!("no column `{c}` in table `{t}`"));
         match op {
             Operation::CreateTable(t) => {
                 if self.tables.contains_key(&t.name) {
@@ -301,358 +408,291 @@ impl ProjectState {
                 }
                 self.tables.insert(t.name.clone(), t.clone());
             }
-            Operation::AddIndex { table, index } => {
-                let t = self
+            Operation::DropTable { table } => {
+                self.tables
+                    .remove(table)
+                    .ok_or_else(|| DbError::Migration(format!("no table `{table}` to drop")))?;
+            }
+            Operation::RenameTable { from, to } => {
+                let mut t = self
                     .tables
-                    .get_mut(table)
-                    .ok_or_else(|| DbError::Migration(format!("no table `{table}`")))?;
+                    .remove(from)
+                    .ok_or_else(|| DbError::Migration(format!("no table `{from}` to rename")))?;
+                t.name.clone_from(to);
+                // References to the renamed table follow it.
+                for other in self.tables.values_mut() {
+                    for c in &mut other.columns {
+                        if let Some(r) = &mut c.references
+                            && r.table == *from
+                        {
+                            r.table.clone_from(to);
+                        }
+                    }
+                }
+                for c in &mut t.columns {
+                    if let Some(r) = &mut c.references
+                        && r.table == *from
+                    {
+                        r.table.clone_from(to);
+                    }
+                }
+                self.tables.insert(to.clone(), t);
+            }
+            Operation::AddColumn { table, column, .. } => {
+                let t = self.table_mut(table)?;
+                if t.column(&column.name).is_some() {
+                    return Err(DbError::Migration(format!(
+                        "column `{}` exists already in `{table}`",
+                        column.name
+                    )));
+                }
+                t.columns.push(column.clone());
+            }
+            Operation::DropColumn { table, column } => {
+                let t = self.table_mut(table)?;
+                let before = t.columns.len();
+                t.columns.retain(|c| c.name != *column);
+                if t.columns.len() == before {
+                    return Err(missing_column(table, column));
+                }
+                t.indexes.retain(|i| !i.columns.contains(column));
+            }
+            Operation::AlterColumn { table, column, .. } => {
+                let t = self.table_mut(table)?;
+                let c = t
+                    .columns
+                    .iter_mut()
+                    .find(|c| c.name == column.name)
+                    .ok_or_else(|| missing_column(table, &column.name))?;
+                *c = column.clone();
+            }
+            Operation::RenameColumn { table, from, to } => {
+                let t = self.table_mut(table)?;
+                let c = t
+                    .columns
+                    .iter_mut()
+                    .find(|c| c.name == *from)
+                    .ok_or_else(|| missing_column(table, from))?;
+                c.name.clone_from(to);
+                for i in &mut t.indexes {
+                    for c in &mut i.columns {
+                        if c == from {
+                            c.clone_from(to);
+                        }
+                    }
+                }
+                let name = table.clone();
+                for other in self.tables.values_mut() {
+                    for c in &mut other.columns {
+                        if let Some(r) = &mut c.references
+                            && r.table == name
+                            && r.column == *from
+                        {
+                            r.column.clone_from(to);
+                        }
+                    }
+                }
+            }
+            Operation::AddIndex { table, index } => {
+                let t = self.table_mut(table)?;
+                if t.indexes.iter().any(|i| i.name == index.name) {
+                    return Err(DbError::Migration(format!(
+                        "index `{}` exists already",
+                        index.name
+                    )));
+                }
                 t.indexes.push(index.clone());
             }
+            Operation::DropIndex { table, name } => {
+                let t = self.table_mut(table)?;
+                let before = t.indexes.len();
+                t.indexes.retain(|i| i.name != *name);
+                if t.indexes.len() == before {
+                    return Err(DbError::Migration(format!(
+                        "no index `{name}` on `{table}`"
+                    )));
+                }
+            }
+            Operation::RunSql { .. } | Operation::RunRust { .. } => {}
         }
         Ok(())
     }
 }
 
-/// One schema change. The migrations layer extends this list.
+/// One schema change, as written in migration files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "op")]
 pub enum Operation {
     CreateTable(TableState),
-    AddIndex { table: String, index: IndexState },
+    DropTable {
+        table: String,
+    },
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    /// `backfill` fills existing rows of a NOT NULL column.
+    AddColumn {
+        table: String,
+        column: ColumnState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backfill: Option<serde_json::Value>,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    /// The column's new definition; `backfill` replaces NULLs when it becomes NOT NULL.
+    AlterColumn {
+        table: String,
+        column: ColumnState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backfill: Option<serde_json::Value>,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    AddIndex {
+        table: String,
+        index: IndexState,
+    },
+    DropIndex {
+        table: String,
+        name: String,
+    },
+    /// Raw SQL, with the SQL that undoes it (none: irreversible).
+    RunSql {
+        sql: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reverse_sql: Option<Vec<String>>,
+    },
+    /// A data migration written in Rust, registered on the app under `name`.
+    RunRust {
+        name: String,
+    },
 }
 
 impl Operation {
-    /// The DDL statements of this operation for `dialect`.
-    pub fn forwards_sql(&self, dialect: Dialect) -> Vec<String> {
+    /// A one-line description for `makemigrations` and `migrate` output.
+    pub fn describe(&self) -> String {
         match self {
-            Operation::CreateTable(t) => {
-                let mut out = vec![dialect.schema_sql(&create_table(t, dialect))];
+            Operation::CreateTable(t) => format!("Create table {}", t.name),
+            Operation::DropTable { table } => format!("Drop table {table}"),
+            Operation::RenameTable { from, to } => format!("Rename table {from} to {to}"),
+            Operation::AddColumn { table, column, .. } => {
+                format!("Add column {} to {table}", column.name)
+            }
+            Operation::DropColumn { table, column } => {
+                format!("Remove column {column} from {table}")
+            }
+            Operation::AlterColumn { table, column, .. } => {
+                format!("Alter column {} on {table}", column.name)
+            }
+            Operation::RenameColumn { table, from, to } => {
+                format!("Rename column {from} to {to} on {table}")
+            }
+            Operation::AddIndex { table, index } => format!("Add index {} on {table}", index.name),
+            Operation::DropIndex { table, name } => format!("Remove index {name} from {table}"),
+            Operation::RunSql { .. } => "Raw SQL".into(),
+            Operation::RunRust { name } => format!("Run Rust data migration {name}"),
+        }
+    }
+
+    /// The operations that undo this one, given the state before it ran.
+    pub fn reverse(&self, before: &ProjectState) -> Result<Vec<Operation>> {
+        let column_of = |table: &str, name: &str| -> Result<ColumnState> {
+            before
+                .table(table)?
+                .column(name)
+                .cloned()
+                .ok_or_else(|| DbError::Migration(format!("no column `{name}` in `{table}`")))
+        };
+        // A NOT NULL column that comes back needs a value for existing rows.
+        let refill = |c: &ColumnState| {
+            (!c.nullable).then(|| c.default.clone().unwrap_or_else(|| zero_value(c.ty)))
+        };
+        Ok(match self {
+            Operation::CreateTable(t) => vec![Operation::DropTable {
+                table: t.name.clone(),
+            }],
+            Operation::DropTable { table } => {
+                vec![Operation::CreateTable(before.table(table)?.clone())]
+            }
+            Operation::RenameTable { from, to } => vec![Operation::RenameTable {
+                from: to.clone(),
+                to: from.clone(),
+            }],
+            Operation::AddColumn { table, column, .. } => vec![Operation::DropColumn {
+                table: table.clone(),
+                column: column.name.clone(),
+            }],
+            Operation::DropColumn { table, column } => {
+                // The column comes back with the indexes that went with it.
+                let c = column_of(table, column)?;
+                let mut out = vec![Operation::AddColumn {
+                    table: table.clone(),
+                    backfill: refill(&c),
+                    column: c,
+                }];
                 out.extend(
-                    t.indexes
+                    before
+                        .table(table)?
+                        .indexes
                         .iter()
-                        .map(|i| dialect.schema_sql(&create_index(&t.name, i))),
+                        .filter(|i| i.columns.contains(column))
+                        .map(|i| Operation::AddIndex {
+                            table: table.clone(),
+                            index: i.clone(),
+                        }),
                 );
                 out
             }
-            Operation::AddIndex { table, index } => {
-                vec![dialect.schema_sql(&create_index(table, index))]
+            Operation::AlterColumn { table, column, .. } => {
+                let c = column_of(table, &column.name)?;
+                vec![Operation::AlterColumn {
+                    table: table.clone(),
+                    backfill: refill(&c),
+                    column: c,
+                }]
             }
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Operation::CreateTable(t) => format!("create table {}", t.name),
-            Operation::AddIndex { table, index } => format!("add index {} on {table}", index.name),
-        }
-    }
-}
-
-fn create_table(t: &TableState, dialect: Dialect) -> TableCreateStatement {
-    let mut stmt = Table::create();
-    stmt.table(Alias::new(&t.name));
-    for c in &t.columns {
-        let mut def = ColumnDef::new(Alias::new(&c.name));
-        def.custom(Alias::new(c.ty.sql(dialect)));
-        if !c.nullable {
-            def.not_null();
-        }
-        if c.primary_key {
-            def.primary_key();
-        }
-        if c.ty == ColumnType::AutoId {
-            match dialect {
-                // INTEGER PRIMARY KEY AUTOINCREMENT: ids are never reused.
-                Dialect::Sqlite => {
-                    def.auto_increment();
-                }
-                Dialect::Postgres => {
-                    def.extra("GENERATED BY DEFAULT AS IDENTITY");
-                }
-            }
-        }
-        stmt.col(def);
-        if let Some(r) = &c.references {
-            let action = match r.on_delete {
-                OnDelete::Cascade => ForeignKeyAction::Cascade,
-                OnDelete::SetNull => ForeignKeyAction::SetNull,
-                OnDelete::Restrict => ForeignKeyAction::Restrict,
-                // Checked by graphloom first so the error names the referring model.
-                OnDelete::Protect => ForeignKeyAction::NoAction,
-            };
-            stmt.foreign_key(
-                ForeignKey::create()
-                    .name(format!("{}_{}_fk", t.name, c.name))
-                    .from(Alias::new(&t.name), Alias::new(&c.name))
-                    .to(Alias::new(&r.table), Alias::new(&r.column))
-                    .on_delete(action),
-            );
-        }
-    }
-    stmt
-}
-
-fn create_index(table: &str, i: &IndexState) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(&i.name).table(Alias::new(table));
-    for c in &i.columns {
-        stmt.col(Alias::new(c));
-    }
-    if i.unique {
-        stmt.unique();
-    }
-    stmt
-}
-
-/// The operations that take `from` to `to`, or an error naming a change that
-/// needs a migration file.
-pub fn plan(from: &ProjectState, to: &ProjectState) -> Result<Vec<Operation>> {
-    let mut ops = Vec::new();
-    let mut unsupported = Vec::new();
-    // Create referenced tables first so foreign keys point at existing tables.
-    let mut pending: Vec<&TableState> = to
-        .tables
-        .values()
-        .filter(|t| !from.tables.contains_key(&t.name))
-        .collect();
-    let mut created: Vec<&str> = from.tables.keys().map(String::as_str).collect();
-    while !pending.is_empty() {
-        let before = pending.len();
-        pending.retain(|t| {
-            let ready = t.columns.iter().all(|c| {
-                c.references
-                    .as_ref()
-                    .is_none_or(|r| r.table == t.name || created.contains(&r.table.as_str()))
-            });
-            if ready {
-                ops.push(Operation::CreateTable((*t).clone()));
-                created.push(&t.name);
-            }
-            !ready
-        });
-        if pending.len() == before {
-            // A cycle of foreign keys: create the rest in name order; the
-            // dialects accept forward references inside one transaction.
-            for t in pending.drain(..) {
-                ops.push(Operation::CreateTable(t.clone()));
-            }
-        }
-    }
-    for (name, old) in &from.tables {
-        match to.tables.get(name) {
-            None => unsupported.push(format!("table `{name}` is no longer used by any model")),
-            Some(new) => {
-                if old.columns != new.columns {
-                    unsupported.push(format!("the columns of table `{name}` changed"));
-                }
-                for i in &new.indexes {
-                    if !old.indexes.contains(i) {
-                        ops.push(Operation::AddIndex {
-                            table: name.clone(),
-                            index: i.clone(),
-                        });
-                    }
-                }
-                for i in &old.indexes {
-                    if !new.indexes.contains(i) {
-                        unsupported.push(format!("index `{}` was removed", i.name));
-                    }
-                }
-            }
-        }
-    }
-    if unsupported.is_empty() {
-        Ok(ops)
-    } else {
-        Err(DbError::Migration(format!(
-            "the models changed in ways that need a migration file: {}",
-            unsupported.join("; ")
-        )))
-    }
-}
-
-const LEDGER: &str = "graphloom_migrations";
-
-/// What [`migrate`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MigrationReport {
-    pub applied: Vec<String>,
-}
-
-async fn ledger_state(tx: &mut Tx) -> Result<ProjectState> {
-    let mut select = Query::select();
-    select
-        .column(Alias::new("operations"))
-        .from(Alias::new(LEDGER))
-        .order_by(Alias::new("id"), sea_query::Order::Asc);
-    let rows = tx.fetch(&select, &[ValueType::String]).await?;
-    let mut state = ProjectState::default();
-    for row in rows {
-        let Some(graphloom_meta::Value::String(text)) = row.into_iter().next() else {
-            continue;
-        };
-        let ops: Vec<Operation> = serde_json::from_str(&text)
-            .map_err(|e| DbError::Migration(format!("unreadable migration record: {e}")))?;
-        for op in &ops {
-            state.apply(op)?;
-        }
-    }
-    Ok(state)
-}
-
-/// Brings the database to `target` in one transaction, recording what it applied.
-/// A failure rolls everything back.
-pub async fn migrate(db: &Database, target: &ProjectState) -> Result<MigrationReport> {
-    let dialect = db.dialect();
-    let ledger = TableState {
-        name: LEDGER.into(),
-        columns: vec![
-            ColumnState::auto_id(),
-            ColumnState::new("name", ColumnType::Text, false),
-            ColumnState::new("operations", ColumnType::Text, false),
-            ColumnState::new("applied_at", ColumnType::DateTime, false),
-        ],
-        indexes: vec![],
-    };
-    let mut tx = db.begin().await?;
-    if dialect == Dialect::Postgres {
-        // Two instances migrating at once: the second waits, then sees the first's work.
-        tx.execute(&RawSql("SELECT pg_advisory_xact_lock(7301208812)".into()))
-            .await?;
-    }
-    let mut create = create_table(&ledger, dialect);
-    create.if_not_exists();
-    tx.execute(&RawSql(dialect.schema_sql(&create))).await?;
-    let current = ledger_state(&mut tx).await?;
-    let ops = plan(&current, target)?;
-    if ops.is_empty() {
-        tx.commit().await?;
-        return Ok(MigrationReport::default());
-    }
-    for op in &ops {
-        for sql in op.forwards_sql(dialect) {
-            tx.execute(&RawSql(sql)).await?;
-        }
-    }
-    let count_rows = tx
-        .fetch(
-            &RawSql(format!("SELECT COUNT(*) FROM {LEDGER}")),
-            &[ValueType::I64],
-        )
-        .await?;
-    let n = match count_rows.first().and_then(|r| r.first()) {
-        Some(graphloom_meta::Value::I64(n)) => *n,
-        _ => 0,
-    };
-    let name = format!("{:04}_auto", n + 1);
-    let text = serde_json::to_string(&ops)
-        .map_err(|e| DbError::Migration(format!("cannot record operations: {e}")))?;
-    let mut insert = Query::insert();
-    insert
-        .into_table(Alias::new(LEDGER))
-        .columns([
-            Alias::new("name"),
-            Alias::new("operations"),
-            Alias::new("applied_at"),
-        ])
-        .values([
-            crate::to_sea(&name.clone().into(), dialect).into(),
-            crate::to_sea(&text.into(), dialect).into(),
-            crate::to_sea(&chrono::Utc::now().into(), dialect).into(),
-        ])
-        .map_err(|e| DbError::Migration(e.to_string()))?;
-    tx.execute(&insert).await?;
-    tx.commit().await?;
-    Ok(MigrationReport {
-        applied: ops.iter().map(Operation::describe).collect(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table() -> TableState {
-        TableState {
-            name: "blog_post".into(),
-            columns: vec![
-                ColumnState {
-                    name: "id".into(),
-                    ty: ColumnType::AutoId,
-                    nullable: false,
-                    primary_key: true,
-                    references: None,
-                },
-                ColumnState {
-                    name: "title".into(),
-                    ty: ColumnType::String { max_length: 200 },
-                    nullable: false,
-                    primary_key: false,
-                    references: None,
-                },
-                ColumnState {
-                    name: "author_id".into(),
-                    ty: ColumnType::I64,
-                    nullable: true,
-                    primary_key: false,
-                    references: Some(Reference {
-                        table: "blog_user".into(),
-                        column: "id".into(),
-                        on_delete: OnDelete::SetNull,
-                    }),
-                },
-            ],
-            indexes: vec![IndexState {
-                name: "blog_post_title_uniq".into(),
-                columns: vec!["title".into()],
-                unique: true,
+            Operation::RenameColumn { table, from, to } => vec![Operation::RenameColumn {
+                table: table.clone(),
+                from: to.clone(),
+                to: from.clone(),
             }],
-        }
-    }
-
-    #[test]
-    fn create_table_sql_per_dialect() {
-        let op = Operation::CreateTable(table());
-        assert_eq!(
-            op.forwards_sql(Dialect::Sqlite),
-            vec![
-                r#"CREATE TABLE "blog_post" ( "id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "title" varchar(200) NOT NULL, "author_id" bigint, FOREIGN KEY ("author_id") REFERENCES "blog_user" ("id") ON DELETE SET NULL )"#,
-                r#"CREATE UNIQUE INDEX "blog_post_title_uniq" ON "blog_post" ("title")"#,
-            ]
-        );
-        assert_eq!(
-            op.forwards_sql(Dialect::Postgres),
-            vec![
-                r#"CREATE TABLE "blog_post" ( "id" bigint NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "title" varchar(200) NOT NULL, "author_id" bigint, CONSTRAINT "blog_post_author_id_fk" FOREIGN KEY ("author_id") REFERENCES "blog_user" ("id") ON DELETE SET NULL )"#,
-                r#"CREATE UNIQUE INDEX "blog_post_title_uniq" ON "blog_post" ("title")"#,
-            ]
-        );
-    }
-
-    #[test]
-    fn plan_creates_referenced_tables_first_and_refuses_column_changes() {
-        let mut user = table();
-        user.name = "blog_user".into();
-        user.columns.truncate(2);
-        user.indexes.clear();
-        let mut to = ProjectState::default();
-        to.tables.insert("blog_post".into(), table());
-        to.tables.insert("blog_user".into(), user);
-        let ops = plan(&ProjectState::default(), &to).unwrap();
-        let names: Vec<String> = ops.iter().map(Operation::describe).collect();
-        assert_eq!(names, ["create table blog_user", "create table blog_post"]);
-        let mut applied = ProjectState::default();
-        for op in &ops {
-            applied.apply(op).unwrap();
-        }
-        assert_eq!(applied, to);
-        assert!(plan(&applied, &to).unwrap().is_empty());
-        let mut changed = to.clone();
-        changed.tables.get_mut("blog_post").unwrap().columns.pop();
-        let err = plan(&applied, &changed).unwrap_err().to_string();
-        assert!(
-            err.contains("columns of table `blog_post` changed"),
-            "{err}"
-        );
+            Operation::AddIndex { table, index } => vec![Operation::DropIndex {
+                table: table.clone(),
+                name: index.name.clone(),
+            }],
+            Operation::DropIndex { table, name } => {
+                let index = before
+                    .table(table)?
+                    .indexes
+                    .iter()
+                    .find(|i| i.name == *name)
+                    .cloned()
+                    .ok_or_else(|| DbError::Migration(format!("no index `{name}` on `{table}`")))?;
+                vec![Operation::AddIndex {
+                    table: table.clone(),
+                    index,
+                }]
+            }
+            Operation::RunSql { sql, reverse_sql } => match reverse_sql {
+                Some(r) => vec![Operation::RunSql {
+                    sql: r.clone(),
+                    reverse_sql: Some(sql.clone()),
+                }],
+                None => {
+                    return Err(DbError::Migration(
+                        "this RunSql operation has no reverse_sql: it is irreversible".into(),
+                    ));
+                }
+            },
+            Operation::RunRust { name } => vec![Operation::RunRust {
+                name: format!("{name}:backwards"),
+            }],
+        })
     }
 }

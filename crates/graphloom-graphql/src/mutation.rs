@@ -386,7 +386,7 @@ fn run_validator(m: &ModelMeta, row: &BTreeMap<usize, Value>, errors: &mut Vec<F
 }
 
 async fn exists(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     rt: &Runtime,
     m: &ModelMeta,
     field: usize,
@@ -407,7 +407,7 @@ async fn exists(
 
 /// Checks that every foreign key and many-to-many id points at an existing row.
 async fn check_references(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     rt: &Runtime,
     m: &ModelMeta,
     values: &BTreeMap<usize, Value>,
@@ -527,7 +527,7 @@ fn constraint_errors(rt: &Runtime, m: &ModelMeta, e: DbError) -> Result<Vec<Fiel
 }
 
 async fn write_links(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     rt: &Runtime,
     owner: &Value,
     links: &[LinkChange],
@@ -666,7 +666,7 @@ fn parse_key(rt: &Runtime, m: &ModelMeta, raw: &Gql) -> Result<Value, FieldErr> 
 }
 
 async fn load_row(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     rt: &Runtime,
     m: &ModelMeta,
     key: &Value,

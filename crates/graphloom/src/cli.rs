@@ -23,8 +23,14 @@ pub struct Cli {
 pub enum Command {
     /// Serve GraphQL over HTTP (GraphiQL at /graphql); applies pending schema changes first.
     Serve(ServeArgs),
-    /// Create or update the database tables of the models.
-    Migrate(DbArgs),
+    /// Apply migrations: all, one app's, or up or down to a named migration (`zero`: none).
+    Migrate(MigrateArgs),
+    /// Write migration files for model changes (diffs the files against the models).
+    Makemigrations(crate::makemigrations::MakeArgs),
+    /// List every migration and whether it is applied.
+    Showmigrations(DbArgs),
+    /// Print the SQL of a migration for the database's dialect.
+    Sqlmigrate(SqlmigrateArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
     /// Run the start-up checks of the models and exit.
@@ -37,6 +43,27 @@ pub struct DbArgs {
     /// Default: sqlite:<service>.sqlite3 in the working directory.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Only this app (and what it depends on).
+    pub app: Option<String>,
+    /// A migration name of the app: forwards to it, or back to it if applied; `zero` unapplies all.
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SqlmigrateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    pub app: String,
+    pub name: String,
+    /// The SQL that unapplies it.
+    #[arg(long)]
+    pub backwards: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -141,21 +168,56 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             print!("{}", api.sdl());
         }
         Command::Migrate(args) => {
-            let db = args.connect(service.name).await?;
-            let applied = service.migrate(&db).await?;
-            if applied.is_empty() {
-                println!("No changes to apply.");
-            }
-            for op in applied {
-                println!("Applied: {op}");
-            }
+            use graphloom_db::migrate::Target;
+            crate::makemigrations::warn_if_stale(&service);
+            let target = match (&args.app, &args.target) {
+                (None, _) => Target::Latest,
+                (Some(app), None) => Target::App(app.clone()),
+                (Some(app), Some(t)) if t == "zero" => Target::Zero(app.clone()),
+                (Some(app), Some(t)) => Target::Migration(app.clone(), t.clone()),
+            };
+            let db = args.db.connect(service.name).await?;
+            let done = service.migrate_to(&db, &target).await;
             db.close().await;
+            let done = done?;
+            if done.is_empty() {
+                println!("No migrations to apply.");
+            }
+            for line in done {
+                println!("  {line}... OK");
+            }
+        }
+        Command::Makemigrations(args) => {
+            if crate::makemigrations::makemigrations(&service, &args)? != 0 {
+                anyhow::bail!("the models have changes that no migration records");
+            }
+        }
+        Command::Showmigrations(args) => {
+            let db = args.connect(service.name).await?;
+            let shown = crate::makemigrations::showmigrations(&service, &db).await;
+            db.close().await;
+            shown?;
+        }
+        Command::Sqlmigrate(args) => {
+            let dialect = if args.db.url(service.name).starts_with("postgres") {
+                graphloom_db::Dialect::Postgres
+            } else {
+                graphloom_db::Dialect::Sqlite
+            };
+            crate::makemigrations::sqlmigrate(
+                &service,
+                dialect,
+                &args.app,
+                &args.name,
+                args.backwards,
+            )?;
         }
         Command::Serve(args) => {
             let db = args.db.connect(service.name).await?;
             if !args.no_migrate {
-                for op in service.migrate(&db).await? {
-                    tracing::info!("applied: {op}");
+                crate::makemigrations::warn_if_stale(&service);
+                for line in service.migrate(&db).await? {
+                    tracing::info!("{line}");
                 }
             }
             let api = service.api(db.clone(), args.api.config())?;

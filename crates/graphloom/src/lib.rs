@@ -39,6 +39,7 @@
 extern crate self as graphloom;
 
 pub mod cli;
+mod makemigrations;
 mod service;
 
 pub use chrono;
@@ -47,9 +48,10 @@ pub use graphloom_graphql as graphql;
 pub use graphloom_macros::{Model, ModelEnum};
 pub use graphloom_meta as meta;
 pub use graphloom_server as server;
+pub use makemigrations::MakeArgs;
 pub use rust_decimal;
 pub use serde_json;
-pub use service::{App, Service, Settings};
+pub use service::{App, Service, Settings, UNMIGRATED};
 pub use uuid;
 
 /// What most applications import.

@@ -1,9 +1,14 @@
 //! A service: apps with their models and custom fields, the settings read from
 //! the environment, and the commands of its binary.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
-use graphloom_db::{Database, schema::ProjectState};
+use graphloom_db::{
+    Database,
+    autodetect::{FlagQuestioner, diff},
+    migrate::{DataFn, Direction, Migration, MigrationSet, Target},
+    schema::ProjectState,
+};
 use graphloom_graphql::{Api, ComputedField, Config, Custom, CustomField};
 use graphloom_meta::{CheckErrors, Model, ModelDecl, Registry};
 
@@ -13,6 +18,16 @@ pub struct App {
     pub name: &'static str,
     models: Vec<ModelDecl>,
     custom: Custom,
+    pub(crate) migrations: Option<AppMigrations>,
+    pub(crate) data: Vec<(String, DataFn)>,
+}
+
+/// An app's migration files: the folder `makemigrations` writes to, and the
+/// files embedded in the binary (both from the generated `migrations/mod.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AppMigrations {
+    pub(crate) dir: &'static str,
+    pub(crate) files: &'static [(&'static str, &'static str)],
 }
 
 impl App {
@@ -21,7 +36,39 @@ impl App {
             name,
             models: Vec::new(),
             custom: Custom::default(),
+            migrations: None,
+            data: Vec::new(),
         }
+    }
+
+    /// The app's migrations: `.migrations(migrations::DIR, migrations::FILES)`
+    /// with the `migrations` module `makemigrations` maintains. An app without
+    /// them is *unmigrated*: its tables are created directly, as Django's
+    /// `migrate --run-syncdb` does, and never altered.
+    pub fn migrations(
+        mut self,
+        dir: &'static str,
+        files: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        self.migrations = Some(AppMigrations { dir, files });
+        self
+    }
+
+    /// A data migration in Rust, run by a `{ "op": "run_rust", "name": … }`
+    /// operation inside that migration's transaction. Without `backwards` the
+    /// migration cannot be unapplied.
+    pub fn data_migration(
+        mut self,
+        name: &str,
+        forwards: DataFn,
+        backwards: Option<DataFn>,
+    ) -> Self {
+        self.data.push((format!("{}.{name}", self.name), forwards));
+        if let Some(b) = backwards {
+            self.data
+                .push((format!("{}.{name}:backwards", self.name), b));
+        }
+        self
     }
 
     pub fn model<M: Model>(mut self) -> Self {
@@ -47,6 +94,9 @@ impl App {
         self
     }
 }
+
+/// The name of the generated migration of an app without migration files.
+pub const UNMIGRATED: &str = "0000_unmigrated";
 
 /// Settings of a running service; each has a flag and an environment variable.
 #[derive(Debug, Clone)]
@@ -105,10 +155,102 @@ impl Service {
         Api::build(Arc::new(self.registry()?), db, config, &self.custom())
     }
 
-    /// Applies what the database lacks of the models' schema.
+    /// The apps, for the migration commands.
+    pub(crate) fn apps(&self) -> &[App] {
+        &self.apps
+    }
+
+    /// Every migration: the embedded files of migrated apps, plus one
+    /// generated migration per unmigrated app that creates its tables.
+    pub fn migration_set(&self) -> anyhow::Result<MigrationSet> {
+        let files: Vec<(String, String, String)> = self
+            .apps
+            .iter()
+            .filter_map(|a| a.migrations.map(|m| (a.name, m)))
+            .flat_map(|(app, m)| {
+                m.files.iter().map(move |(name, text)| {
+                    (app.to_owned(), (*name).to_owned(), (*text).to_owned())
+                })
+            })
+            .collect();
+        self.migration_set_from(files)
+    }
+
+    /// The migration set from the given files, `(app, name, json)`.
+    pub(crate) fn migration_set_from(
+        &self,
+        files: Vec<(String, String, String)>,
+    ) -> anyhow::Result<MigrationSet> {
+        let mut migrations = files
+            .iter()
+            .map(|(app, name, text)| Migration::from_json(app, name, text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let registry = self.registry()?;
+        let target = ProjectState::from_registry(&registry);
+        let migrated: Vec<&str> = self
+            .apps
+            .iter()
+            .filter(|a| a.migrations.is_some())
+            .map(|a| a.name)
+            .collect();
+        for app in self.apps.iter().filter(|a| a.migrations.is_none()) {
+            let tables = target.of_app(app.name);
+            if tables.tables.is_empty() {
+                continue;
+            }
+            let operations = diff(
+                &ProjectState::default(),
+                &tables,
+                &mut FlagQuestioner::default(),
+            )?;
+            // Depend on the migrated apps whose tables these refer to.
+            let mut dependencies: Vec<(String, String)> = Vec::new();
+            for t in tables.tables.values() {
+                for r in t.columns.iter().filter_map(|c| c.references.as_ref()) {
+                    if let Some(owner) = target.tables.get(&r.table).map(|t| t.app.as_str())
+                        && migrated.contains(&owner)
+                        && let Some(leaf) = migrations
+                            .iter()
+                            .filter(|m| m.app == owner)
+                            .map(|m| m.name.clone())
+                            .max()
+                        && !dependencies.iter().any(|(a, _)| a == owner)
+                    {
+                        dependencies.push((owner.to_owned(), leaf));
+                    }
+                }
+            }
+            migrations.push(Migration {
+                app: app.name.to_owned(),
+                name: UNMIGRATED.to_owned(),
+                dependencies,
+                operations,
+            });
+        }
+        let data: HashMap<String, DataFn> = self
+            .apps
+            .iter()
+            .flat_map(|a| a.data.iter().cloned())
+            .collect();
+        Ok(MigrationSet::new(migrations, data)?)
+    }
+
+    /// Applies every pending migration (what `serve` and the test kit do).
     pub async fn migrate(&self, db: &Database) -> anyhow::Result<Vec<String>> {
-        let state = self.project_state()?;
-        Ok(graphloom_db::schema::migrate(db, &state).await?.applied)
+        self.migrate_to(db, &Target::Latest).await
+    }
+
+    /// Takes the database to `target`; returns what was applied or unapplied.
+    pub async fn migrate_to(&self, db: &Database, target: &Target) -> anyhow::Result<Vec<String>> {
+        let set = self.migration_set()?;
+        let done = set.migrate(db, target).await?;
+        Ok(done
+            .into_iter()
+            .map(|(d, name)| match d {
+                Direction::Forwards => format!("Applied {name}"),
+                Direction::Backwards => format!("Unapplied {name}"),
+            })
+            .collect())
     }
 
     /// Parses the command line and runs the command (`serve`, `migrate`, `schema`, `check`).

@@ -1,6 +1,7 @@
 //! The graphloom example blog: users, posts, comments and tags, with a custom
 //! query, a custom mutation and a computed field.
 
+mod migrations;
 pub mod seed;
 
 use graphloom::{
@@ -168,6 +169,7 @@ async fn publish_posts(ctx: Ctx, args: PublishArgs) -> Result<Vec<Value>, Error>
 /// The blog app: models and custom fields.
 pub fn app() -> App {
     App::new("blog")
+        .migrations(migrations::DIR, migrations::FILES)
         .model::<User>()
         .model::<Post>()
         .model::<Comment>()

@@ -67,7 +67,7 @@ fn sentence(rng: &mut Lcg, words: u64) -> String {
 }
 
 async fn insert(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     table: &str,
     columns: &[&str],
     rows: Vec<Vec<Value>>,
