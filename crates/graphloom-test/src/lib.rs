@@ -26,9 +26,9 @@ use serde_json::{Value as Json, json};
 /// The environment variable that points the tests at a PostgreSQL server.
 pub const PG_ENV: &str = "GRAPHLOOM_TEST_DATABASE_URL";
 
-/// A fresh database for one test: in-memory SQLite, or a new PostgreSQL
-/// database on the server named by `GRAPHLOOM_TEST_DATABASE_URL`.
-pub async fn fresh_database() -> Database {
+/// The URL of a fresh database that several connections can share: a new
+/// SQLite file in a temporary folder, or a new PostgreSQL database.
+pub async fn fresh_database_url() -> String {
     match std::env::var(PG_ENV) {
         Ok(url) if !url.is_empty() => {
             let admin = Database::connect(&url)
@@ -41,14 +41,28 @@ pub async fn fresh_database() -> Database {
                 .unwrap_or_else(|e| panic!("cannot create test database: {e}"));
             admin.close().await;
             let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
-            Database::connect(&format!("{base}/{name}"))
-                .await
-                .unwrap_or_else(|e| panic!("cannot connect to test database: {e}"))
+            format!("{base}/{name}")
         }
-        _ => Database::connect("sqlite::memory:")
-            .await
-            .unwrap_or_else(|e| panic!("cannot open in-memory SQLite: {e}")),
+        _ => {
+            let dir = std::env::temp_dir()
+                .join(format!("graphloom-test-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir)
+                .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+            format!("sqlite:{}", dir.join("db.sqlite3").display())
+        }
     }
+}
+
+/// A fresh database for one test: in-memory SQLite, or a new PostgreSQL
+/// database on the server named by `GRAPHLOOM_TEST_DATABASE_URL`.
+pub async fn fresh_database() -> Database {
+    let url = match std::env::var(PG_ENV) {
+        Ok(url) if !url.is_empty() => fresh_database_url().await,
+        _ => "sqlite::memory:".to_owned(),
+    };
+    Database::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the test database {url}: {e}"))
 }
 
 /// Logs (internal errors above all) go to the test's captured output;

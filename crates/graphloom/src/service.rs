@@ -253,6 +253,12 @@ impl Service {
             .collect())
     }
 
+    /// `makemigrations`: writes migration files for model changes; returns 1
+    /// when `--check` finds changes, 0 otherwise.
+    pub fn makemigrations(&self, args: &crate::MakeArgs) -> anyhow::Result<i32> {
+        crate::makemigrations::makemigrations(self, args)
+    }
+
     /// Parses the command line and runs the command (`serve`, `migrate`, `schema`, `check`).
     pub async fn run(self) -> anyhow::Result<()> {
         use clap::Parser;

@@ -285,3 +285,43 @@ fn schema_and_check_commands() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }
+
+#[test]
+fn migration_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("m.sqlite3").display());
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+            .args(args)
+            .env("DATABASE_URL", &db)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, _) = run(&["makemigrations", "--check"]);
+    assert!(ok && out.contains("No changes detected"), "{out}");
+    let (ok, out, _) = run(&["showmigrations"]);
+    assert!(ok && out.contains("[ ] 0001_initial"), "{out}");
+    let (ok, out, _) = run(&["sqlmigrate", "blog", "0001_initial"]);
+    assert!(ok && out.contains(r#"CREATE TABLE "blog_post""#), "{out}");
+    let (ok, out, _) = run(&["sqlmigrate", "blog", "0001_initial", "--backwards"]);
+    assert!(ok && out.contains(r#"DROP TABLE "blog_post""#), "{out}");
+    let (ok, out, _) = run(&["migrate"]);
+    assert!(ok && out.contains("Applied blog.0001_initial"), "{out}");
+    let (ok, out, _) = run(&["migrate"]);
+    assert!(ok && out.contains("No migrations to apply"), "{out}");
+    let (ok, out, _) = run(&["showmigrations"]);
+    assert!(ok && out.contains("[X] 0001_initial"), "{out}");
+    let (ok, out, _) = run(&["migrate", "blog", "zero"]);
+    assert!(ok && out.contains("Unapplied blog.0001_initial"), "{out}");
+    let (ok, _, err) = run(&["migrate", "blog", "0009_nope"]);
+    assert!(!ok && err.contains("no migration `0009_nope`"), "{err}");
+    let (ok, _, err) = run(&["migrate", "nope"]);
+    assert!(!ok && err.contains("app `nope` has no migrations"), "{err}");
+    let (ok, _, err) = run(&["makemigrations", "nope"]);
+    assert!(!ok && err.contains("no migrations folder"), "{err}");
+}

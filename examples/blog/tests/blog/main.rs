@@ -9,6 +9,7 @@ mod custom;
 mod filters;
 mod http;
 mod kinds;
+mod migrations;
 mod mutations;
 mod ordering;
 mod pagination;
