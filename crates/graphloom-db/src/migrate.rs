@@ -414,6 +414,11 @@ impl MigrationSet {
         let dialect = conn.dialect();
         let applied = {
             let mut tx = conn.begin().await?;
+            // Created under the schema lock: concurrent CREATE TABLE IF NOT EXISTS
+            // can still collide on PostgreSQL.
+            let mut create = crate::ddl::create_table(&ledger_table(), LEDGER, dialect);
+            create.if_not_exists();
+            tx.execute(&RawSql(dialect.schema_sql(&create))).await?;
             let a = read_ledger(&mut tx).await?;
             tx.commit().await?;
             a
