@@ -397,7 +397,6 @@ impl MigrationSet {
         db: &Database,
         target: &Target,
     ) -> Result<Vec<(Direction, String)>> {
-        ensure_ledger(db).await?;
         let mut conn = db.schema_conn().await?;
         let result = self.migrate_on(&mut conn, target).await;
         let released = conn.release().await;

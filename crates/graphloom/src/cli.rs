@@ -21,7 +21,7 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
-    /// Serve GraphQL over HTTP (GraphiQL at /graphql); applies pending schema changes first.
+    /// Serve GraphQL over HTTP (GraphiQL at /graphql); applies pending migrations first.
     Serve(ServeArgs),
     /// Apply migrations: all, one app's, or up or down to a named migration (`zero`: none).
     Migrate(MigrateArgs),
@@ -78,7 +78,7 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "GRAPHLOOM_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
-    /// Do not apply pending schema changes at start-up.
+    /// Do not apply pending migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
 }
@@ -147,7 +147,7 @@ fn redact(url: &str) -> String {
 /// Logs to stderr; `RUST_LOG` sets the level (default `info`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -602,16 +602,43 @@ async fn migrations_depend_on_other_apps_migrations() {
     let loans_dir = tmp.path().join("loans").display().to_string();
     let build = || {
         let (ld, lf) = embed(&loans_dir);
-        service(1, &shelf_dir).app(graphloom::App::new("loans").migrations(ld, lf).model::<loans::Loan>())
+        service(1, &shelf_dir).app(
+            graphloom::App::new("loans")
+                .migrations(ld, lf)
+                .model::<loans::Loan>(),
+        )
     };
-    assert_eq!(build().makemigrations(&MakeArgs { no_input: true, ..Default::default() }).unwrap(), 0);
-    let loans: Json = serde_json::from_str(&std::fs::read_to_string(Path::new(&loans_dir).join("0001_initial.json")).unwrap()).unwrap();
+    assert_eq!(
+        build()
+            .makemigrations(&MakeArgs {
+                no_input: true,
+                ..Default::default()
+            })
+            .unwrap(),
+        0
+    );
+    let loans: Json = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&loans_dir).join("0001_initial.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(loans["dependencies"], json!([["shelf", "0001_initial"]]));
     let db = graphloom_test::fresh_database().await;
     let done = build().migrate(&db).await.unwrap();
-    assert_eq!(done, ["Applied shelf.0001_initial", "Applied loans.0001_initial"]);
+    assert_eq!(
+        done,
+        ["Applied shelf.0001_initial", "Applied loans.0001_initial"]
+    );
     // Unapplying the shelf app takes the loans app with it, dependents first.
-    let done = build().migrate_to(&db, &Target::Zero("shelf".into())).await.unwrap();
-    assert_eq!(done, ["Unapplied loans.0001_initial", "Unapplied shelf.0001_initial"]);
+    let done = build()
+        .migrate_to(&db, &Target::Zero("shelf".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        [
+            "Unapplied loans.0001_initial",
+            "Unapplied shelf.0001_initial"
+        ]
+    );
     db.close().await;
 }
