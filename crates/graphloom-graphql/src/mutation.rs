@@ -648,12 +648,23 @@ pub(crate) async fn create(
             .ok_or_else(|| Error::internal("INSERT returned no key"))?,
         Err(e) => return Ok(refused(id, constraint_errors(rt, m, e)?)),
     };
-    if let Err(e) = write_links(&mut tx, rt, &key, &links).await {
-        return Ok(refused(id, constraint_errors(rt, m, e)?));
+    finish(tx, rt, m, key, &links).await
+}
+
+/// The last step of a create or update: link changes, then commit.
+async fn finish(
+    mut tx: Tx<'_>,
+    rt: &Runtime,
+    m: &ModelMeta,
+    key: Value,
+    links: &[LinkChange],
+) -> Result<MutationResult, Error> {
+    if let Err(e) = write_links(&mut tx, rt, &key, links).await {
+        return Ok(refused(m.id, constraint_errors(rt, m, e)?));
     }
     tx.commit().await?;
     Ok(MutationResult {
-        model: id,
+        model: m.id,
         key: Some(key),
         deleted: None,
         errors: Vec::new(),
@@ -753,16 +764,7 @@ pub(crate) async fn update(
             return Ok(refused(id, constraint_errors(rt, m, e)?));
         }
     }
-    if let Err(e) = write_links(&mut tx, rt, &key, &links).await {
-        return Ok(refused(id, constraint_errors(rt, m, e)?));
-    }
-    tx.commit().await?;
-    Ok(MutationResult {
-        model: id,
-        key: Some(key),
-        deleted: None,
-        errors: Vec::new(),
-    })
+    finish(tx, rt, m, key, &links).await
 }
 
 pub(crate) async fn delete(
