@@ -510,3 +510,31 @@ mod tests {
         assert!(Verifier::from_jwks("a", "b", "{not json").is_err());
     }
 }
+
+/// Who is making a request: what a verified token says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Principal {
+    /// The user's id (`sub`).
+    pub user_id: String,
+    pub perms: Vec<String>,
+    pub staff: bool,
+    pub superuser: bool,
+}
+
+impl Principal {
+    /// Whether the user holds `perm` (`app.codename`); superusers hold all.
+    pub fn has_perm(&self, perm: &str) -> bool {
+        self.superuser || self.perms.iter().any(|p| p == perm)
+    }
+}
+
+impl From<Claims> for Principal {
+    fn from(c: Claims) -> Self {
+        Principal {
+            user_id: c.sub,
+            perms: c.perms,
+            staff: c.staff,
+            superuser: c.superuser,
+        }
+    }
+}

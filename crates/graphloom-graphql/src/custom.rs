@@ -48,6 +48,10 @@ impl<T: GqlType> GqlType for Vec<T> {
 pub struct RequestContext {
     /// Request headers, names in lower case.
     pub headers: BTreeMap<String, String>,
+    /// The verified bearer token's user, if the request carried one.
+    pub principal: Option<graphloom_auth::token::Principal>,
+    /// The client's address, as the server saw it.
+    pub client: Option<String>,
 }
 
 /// What a custom resolver can reach: the database, the registry and the request.
@@ -66,6 +70,10 @@ impl Ctx {
     }
     pub fn request(&self) -> &RequestContext {
         &self.request
+    }
+    /// The authenticated user, or `None` for an anonymous request.
+    pub fn principal(&self) -> Option<&graphloom_auth::token::Principal> {
+        self.request.principal.as_ref()
     }
     /// The resolved metadata of model `M` (its table, columns, relations).
     pub fn model<M: Model>(&self) -> Result<&graphloom_meta::ModelMeta, Error> {

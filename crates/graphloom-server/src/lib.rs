@@ -3,11 +3,16 @@
 //! For the `graphloom` facade and for users who mount the API in their own axum
 //! app: [`router`] serves `POST /graphql` and `GET /graphql` (queries only)
 //! with the GraphQL-over-HTTP media types, GraphiQL for browsers, `/healthz`
-//! and `/readyz`. Bad requests get a 4xx with a GraphQL error body whose
+//! and `/readyz`, and `/.well-known/jwks.json` when the service signs with
+//! public keys. A request's `Authorization: Bearer` token is verified before
+//! the query runs. Bad requests get a 4xx with a GraphQL error body whose
 //! `extensions.code` is stable: `BAD_REQUEST`, `UNSUPPORTED_MEDIA_TYPE`,
-//! `NOT_ACCEPTABLE`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`.
+//! `NOT_ACCEPTABLE`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, and
+//! `UNAUTHENTICATED` (401) for a missing, malformed, forged or expired token.
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
+
+use graphloom_auth::token::{Principal, Verifier};
 
 use async_graphql::{
     http::GraphiQLSource,
@@ -32,6 +37,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Serve GraphiQL to browsers at `/graphql`.
     pub graphiql: bool,
+    /// Verifies bearer tokens; without it a request carrying one is refused.
+    pub verifier: Option<Arc<Verifier>>,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +47,7 @@ impl Default for ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             body_limit: 1024 * 1024,
             graphiql: true,
+            verifier: None,
         }
     }
 }
@@ -48,6 +56,7 @@ impl Default for ServerConfig {
 struct AppState {
     api: Api,
     graphiql: bool,
+    verifier: Option<Arc<Verifier>>,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -55,15 +64,27 @@ const JSON: &str = "application/json";
 
 /// The routes of a service.
 pub fn router(api: Api, config: &ServerConfig) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if let Some(v) = config.verifier.as_ref().filter(|v| v.has_public_keys()) {
+        let jwks = v.jwks().to_string();
+        router = router.route(
+            "/.well-known/jwks.json",
+            get(move || {
+                let jwks = jwks.clone();
+                async move { ([(header::CONTENT_TYPE, JSON)], jwks) }
+            }),
+        );
+    }
+    router
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(Arc::new(AppState {
             api,
             graphiql: config.graphiql,
+            verifier: config.verifier.clone(),
         }))
 }
 
@@ -147,16 +168,53 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
     }
 }
 
-fn request_context(headers: &HeaderMap) -> Arc<RequestContext> {
+/// The request's context: headers, and the principal of a valid bearer token.
+/// A token that is present but not valid refuses the request (401).
+fn request_context(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Arc<RequestContext>, Box<Response>> {
+    let unauthenticated = |message: String| {
+        let mut res = reject(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        Box::new(res)
+    };
+    let principal = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value.to_str().unwrap_or("");
+            let Some(token) = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+            else {
+                return Err(unauthenticated(
+                    "use `Authorization: Bearer <token>`".into(),
+                ));
+            };
+            let Some(verifier) = &state.verifier else {
+                return Err(unauthenticated("this service accepts no tokens".into()));
+            };
+            match verifier.verify(token.trim()) {
+                Ok(claims) => Some(Principal::from(claims)),
+                Err(e) => return Err(unauthenticated(e.to_string())),
+            }
+        }
+    };
     let headers: BTreeMap<String, String> = headers
         .iter()
+        .filter(|(k, _)| *k != header::AUTHORIZATION)
         .filter_map(|(k, v)| {
             v.to_str()
                 .ok()
                 .map(|v| (k.as_str().to_owned(), v.to_owned()))
         })
         .collect();
-    Arc::new(RequestContext { headers })
+    Ok(Arc::new(RequestContext {
+        headers,
+        principal,
+        client: None,
+    }))
 }
 
 async fn execute(
@@ -165,7 +223,11 @@ async fn execute(
     media: &'static str,
     request: async_graphql::Request,
 ) -> Response {
-    let request = request.data(request_context(headers));
+    let context = match request_context(state, headers) {
+        Ok(c) => c,
+        Err(res) => return *res,
+    };
+    let request = request.data(context);
     let response = state.api.execute(request).await;
     // A request that never reached execution (syntax, validation) is a client error
     // under application/graphql-response+json; application/json keeps 200.

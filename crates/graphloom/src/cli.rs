@@ -81,6 +81,100 @@ pub struct ServeArgs {
     /// Do not apply pending migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// How the service signs and verifies access tokens.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AuthArgs {
+    /// HS256 secret (at least 32 bytes): one service signs and verifies.
+    #[arg(long, env = "GRAPHLOOM_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Ed25519 private key (PKCS#8 PEM file): sign with EdDSA and publish /.well-known/jwks.json.
+    #[arg(long, env = "GRAPHLOOM_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<std::path::PathBuf>,
+    /// The key id published with the private key's public half.
+    #[arg(long, env = "GRAPHLOOM_JWT_KID", default_value = "1")]
+    pub jwt_kid: String,
+    /// Retired public keys (a JWKS file) still accepted until their tokens expire.
+    #[arg(long, env = "GRAPHLOOM_JWT_RETIRED_JWKS_FILE")]
+    pub jwt_retired_jwks_file: Option<std::path::PathBuf>,
+    /// Verify-only: trust the public keys of this JWKS file and hold no private key.
+    #[arg(long, env = "GRAPHLOOM_JWKS_FILE")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// The `iss` tokens carry and must carry.
+    #[arg(long, env = "GRAPHLOOM_JWT_ISSUER", default_value = "graphloom")]
+    pub jwt_issuer: String,
+    /// The `aud` tokens carry and must carry.
+    #[arg(long, env = "GRAPHLOOM_JWT_AUDIENCE", default_value = "graphloom")]
+    pub jwt_audience: String,
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "GRAPHLOOM_ACCESS_TTL", default_value_t = 300)]
+    pub access_ttl: u64,
+    /// Production: refuse to start without proper keys and secrets.
+    #[arg(long, env = "GRAPHLOOM_PRODUCTION", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub production: bool,
+}
+
+/// The signer (if this service issues tokens) and the verifier of a service.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub issuer: Option<graphloom_auth::token::Issuer>,
+    pub verifier: Option<graphloom_auth::token::Verifier>,
+}
+
+impl AuthArgs {
+    /// Loads the keys; in production a missing or weak secret stops the start.
+    pub fn keys(&self) -> anyhow::Result<Keys> {
+        use graphloom_auth::token::{Issuer, SigningKey, Verifier};
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+        };
+        if let Some(path) = &self.jwks_file {
+            let text = String::from_utf8(read(path)?).context("the JWKS file is not UTF-8")?;
+            let verifier = Verifier::from_jwks(&self.jwt_issuer, &self.jwt_audience, &text)?;
+            return Ok(Keys {
+                issuer: None,
+                verifier: Some(verifier),
+            });
+        }
+        let key = match (&self.jwt_private_key_file, &self.jwt_secret) {
+            (Some(path), _) => Some(SigningKey::ed25519_pem(&self.jwt_kid, &read(path)?)?),
+            (None, Some(secret)) => match SigningKey::hs256(secret.as_bytes()) {
+                Ok(k) => Some(k),
+                Err(e) if self.production => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!("{e}; tokens are disabled");
+                    None
+                }
+            },
+            (None, None) if self.production => {
+                return Err(graphloom_auth::token::KeyError::Missing.into());
+            }
+            (None, None) => None,
+        };
+        let Some(key) = key else {
+            return Ok(Keys {
+                issuer: None,
+                verifier: None,
+            });
+        };
+        let issuer = Issuer::new(key, &self.jwt_issuer, &self.jwt_audience, self.access_ttl);
+        let mut verifier = issuer.verifier()?;
+        if let Some(path) = &self.jwt_retired_jwks_file {
+            let text = String::from_utf8(read(path)?).context("the JWKS file is not UTF-8")?;
+            let retired = Verifier::from_jwks(&self.jwt_issuer, &self.jwt_audience, &text)?;
+            for k in retired.jwks()["keys"].as_array().into_iter().flatten() {
+                let jwk = serde_json::from_value(k.clone())?;
+                verifier = verifier.trust_jwk(&jwk)?;
+            }
+        }
+        Ok(Keys {
+            issuer: Some(issuer),
+            verifier: Some(verifier),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,6 +307,12 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             )?;
         }
         Command::Serve(args) => {
+            let keys = args.auth.keys()?;
+            if args.auth.production && args.api.secret_key.as_deref().is_none_or(|k| k.len() < 32) {
+                anyhow::bail!(
+                    "production: set GRAPHLOOM_SECRET_KEY (at least 32 bytes) so cursors verify on every instance"
+                );
+            }
             let db = args.db.connect(service.name).await?;
             if !args.no_migrate {
                 crate::makemigrations::warn_if_stale(&service);
@@ -225,6 +325,7 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 addr: args.addr,
                 body_limit: args.body_limit,
                 graphiql: true,
+                verifier: keys.verifier.map(std::sync::Arc::new),
             };
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await

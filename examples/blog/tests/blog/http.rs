@@ -325,3 +325,240 @@ fn migration_commands() {
     let (ok, _, err) = run(&["makemigrations", "nope"]);
     assert!(!ok && err.contains("no migrations folder"), "{err}");
 }
+
+mod tokens {
+    use graphloom_auth::token::{Claims, Issuer, SigningKey};
+
+    use super::*;
+
+    /// Test-only Ed25519 key.
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILyVjIyHIvlj4fTlCXa/88SbSpcA6fWvXo9nxPMT4rR7\n-----END PRIVATE KEY-----\n";
+    const OTHER: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFcD5W5Xxu/2n9QwXh8Z8+2WQZ0ZQbEocDxvmS2wdlQ3\n-----END PRIVATE KEY-----\n";
+
+    fn spawn(envs: &[(&str, String)]) -> (Child, String) {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_blog"));
+        cmd.args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            "sqlite::memory:",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        (cmd.spawn().unwrap(), format!("http://127.0.0.1:{port}"))
+    }
+
+    async fn ready(c: &Http, base: &str) {
+        for _ in 0..100 {
+            if c.get(format!("{base}/healthz").parse().unwrap())
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not start");
+    }
+
+    fn with_token(base: &str, auth: &str) -> Request<Full<Bytes>> {
+        Request::post(format!("{base}/graphql"))
+            .header("content-type", "application/json")
+            .header("authorization", auth)
+            .body(Full::new(Bytes::from(
+                r#"{"query":"{ tags { totalCount } }"}"#,
+            )))
+            .unwrap()
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[tokio::test]
+    async fn bearer_tokens_are_verified_and_jwks_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key.pem");
+        std::fs::write(&key_file, KEY).unwrap();
+        let (mut child, base) = spawn(&[
+            (
+                "GRAPHLOOM_JWT_PRIVATE_KEY_FILE",
+                key_file.display().to_string(),
+            ),
+            ("GRAPHLOOM_JWT_KID", "k1".into()),
+            ("GRAPHLOOM_JWT_ISSUER", "accounts".into()),
+        ]);
+        let c: Http = Client::builder(TokioExecutor::new()).build_http();
+        ready(&c, &base).await;
+        let issuer = Issuer::new(
+            SigningKey::ed25519_pem("k1", KEY.as_bytes()).unwrap(),
+            "accounts",
+            "graphloom",
+            60,
+        );
+        let (good, claims) = issuer.issue("1", vec![], false, false).unwrap();
+
+        let (status, _, body) = send(&c, with_token(&base, &format!("Bearer {good}"))).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, _, body) = send(
+            &c,
+            Request::get(format!("{base}/.well-known/jwks.json"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["keys"][0]["kid"], "k1");
+        assert_eq!(body["keys"][0]["kty"], "OKP");
+        let jwks = body.to_string();
+
+        let forge = |f: &dyn Fn(&mut Claims)| {
+            let mut c = claims.clone();
+            f(&mut c);
+            issuer.sign(&c).unwrap()
+        };
+        let stranger = Issuer::new(
+            SigningKey::ed25519_pem("k1", OTHER.as_bytes()).unwrap(),
+            "accounts",
+            "graphloom",
+            60,
+        );
+        let unknown_kid = Issuer::new(
+            SigningKey::ed25519_pem("k9", KEY.as_bytes()).unwrap(),
+            "accounts",
+            "graphloom",
+            60,
+        );
+        let hs = Issuer::new(
+            SigningKey::hs256(&[7u8; 32]).unwrap(),
+            "accounts",
+            "graphloom",
+            60,
+        );
+        let cases: Vec<(String, &str)> = vec![
+            (
+                format!("Bearer {}", forge(&|c| c.exp = now() - 60)),
+                "expired",
+            ),
+            (
+                format!("Bearer {}", forge(&|c| c.nbf = now() + 600)),
+                "not valid yet",
+            ),
+            (
+                format!("Bearer {}", forge(&|c| c.iss = "evil".into())),
+                "another issuer",
+            ),
+            (
+                format!("Bearer {}", forge(&|c| c.aud = "other".into())),
+                "another audience",
+            ),
+            (
+                format!(
+                    "Bearer {}",
+                    stranger.issue("1", vec![], true, true).unwrap().0
+                ),
+                "signature is invalid",
+            ),
+            (
+                format!(
+                    "Bearer {}",
+                    unknown_kid.issue("1", vec![], true, true).unwrap().0
+                ),
+                "`k9` is unknown",
+            ),
+            (
+                format!("Bearer {}", hs.issue("1", vec![], true, true).unwrap().0),
+                "`HS256` is not accepted",
+            ),
+            (
+                "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.".into(),
+                "`none` is not accepted",
+            ),
+            ("Bearer not.a.jwt".into(), "not a well-formed JWT"),
+            (format!("Basic {good}"), "Bearer"),
+        ];
+        for (auth, why) in cases {
+            let (status, _, body) = send(&c, with_token(&base, &auth)).await;
+            assert_eq!(status, 401, "{why}: {body}");
+            assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+            assert!(
+                body["errors"][0]["message"].as_str().unwrap().contains(why),
+                "{why}: {body}"
+            );
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        // A verify-only service trusts the published keys and holds no private key.
+        let jwks_file = dir.path().join("jwks.json");
+        std::fs::write(&jwks_file, jwks).unwrap();
+        let (mut child, base) = spawn(&[
+            ("GRAPHLOOM_JWKS_FILE", jwks_file.display().to_string()),
+            ("GRAPHLOOM_JWT_ISSUER", "accounts".into()),
+        ]);
+        ready(&c, &base).await;
+        let (status, _, _) = send(&c, with_token(&base, &format!("Bearer {good}"))).await;
+        assert_eq!(status, 200);
+        let (status, _, _) = send(
+            &c,
+            with_token(
+                &base,
+                &format!(
+                    "Bearer {}",
+                    stranger.issue("1", vec![], true, true).unwrap().0
+                ),
+            ),
+        )
+        .await;
+        assert_eq!(status, 401);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn production_refuses_missing_or_weak_secrets() {
+        for envs in [
+            vec![("GRAPHLOOM_PRODUCTION", "1")],
+            vec![
+                ("GRAPHLOOM_PRODUCTION", "1"),
+                ("GRAPHLOOM_JWT_SECRET", "short"),
+            ],
+            vec![
+                ("GRAPHLOOM_PRODUCTION", "1"),
+                ("GRAPHLOOM_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+                .args([
+                    "serve",
+                    "--addr",
+                    "127.0.0.1:1",
+                    "--database-url",
+                    "sqlite::memory:",
+                ])
+                .envs(envs.iter().copied())
+                .output()
+                .unwrap();
+            assert!(!out.status.success(), "{envs:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("GRAPHLOOM_JWT_SECRET")
+                    || err.contains("at least 32")
+                    || err.contains("GRAPHLOOM_SECRET_KEY"),
+                "{err}"
+            );
+        }
+    }
+}
