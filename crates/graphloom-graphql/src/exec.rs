@@ -17,6 +17,7 @@ use sea_query::{
 
 use crate::{
     error::Error,
+    permissions::Scope,
     plan::{ChildFetch, ChildPlan, Filter, ListPlan, NodePlan},
     runtime::Runtime,
     sql::{Builder, apply_order, apply_window_order, col},
@@ -91,13 +92,17 @@ fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value
 
 async fn count(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     filter: Option<&Filter>,
     extra: Option<Expr>,
 ) -> Result<i64, Error> {
-    let mut b = Builder::new(&rt.registry, rt.db.dialect());
+    let mut b = Builder::new(&rt.registry, rt.db.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
+    if let Some(rows) = b.row_cond(model, &a) {
+        stmt.and_where(rows);
+    }
     stmt.expr(Expr::cust("COUNT(*)"))
         .from_as(Alias::new(&model.table), Alias::new(&a));
     if let Some(f) = filter {
@@ -114,9 +119,14 @@ async fn count(
 }
 
 /// A root connection: `posts(where:, orderBy:, first:, …)`.
-pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Result<Page, Error> {
+pub async fn fetch_list(
+    rt: &Runtime,
+    scope: &Scope,
+    model: &ModelMeta,
+    plan: &ListPlan,
+) -> Result<Page, Error> {
     let total = if plan.want_total || plan.window.last.is_some() {
-        Some(count(rt, model, plan.filter.as_ref(), None).await?)
+        Some(count(rt, scope, model, plan.filter.as_ref(), None).await?)
     } else {
         None
     };
@@ -130,7 +140,7 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
         end = Some(e);
         extra_row = false;
     }
-    let mut b = Builder::new(&rt.registry, rt.db.dialect());
+    let mut b = Builder::new(&rt.registry, rt.db.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     stmt.from_as(Alias::new(&model.table), Alias::new(&a));
@@ -138,6 +148,9 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
     if let Some(f) = &plan.filter {
         let c = b.cond(model, &a, f);
         stmt.and_where(c);
+    }
+    if let Some(rows) = b.row_cond(model, &a) {
+        stmt.and_where(rows);
     }
     let order = b.order(&mut stmt, model, &a, &plan.order);
     apply_order(&mut stmt, &order);
@@ -166,7 +179,7 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
         }
         _ => false,
     };
-    load_children(rt, model, &plan.node, &mut nodes).await?;
+    load_children(rt, scope, model, &plan.node, &mut nodes).await?;
     Ok(Page {
         model: model.id,
         items: nodes
@@ -183,17 +196,21 @@ pub async fn fetch_list(rt: &Runtime, model: &ModelMeta, plan: &ListPlan) -> Res
 /// Rows of `model` matching `condition(builder, alias)`, with their relations.
 async fn fetch_nodes(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     plan: &NodePlan,
     limit: Option<u64>,
     condition: impl FnOnce(&mut Builder<'_>, &str) -> Expr,
 ) -> Result<Vec<Node>, Error> {
-    let mut b = Builder::new(&rt.registry, rt.db.dialect());
+    let mut b = Builder::new(&rt.registry, rt.db.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     stmt.from_as(Alias::new(&model.table), Alias::new(&a));
     let sel = select_columns(rt, model, plan, &mut stmt, &a);
     stmt.and_where(condition(&mut b, &a));
+    if let Some(rows) = b.row_cond(model, &a) {
+        stmt.and_where(rows);
+    }
     if let Some(n) = limit {
         stmt.limit(n);
     }
@@ -202,13 +219,14 @@ async fn fetch_nodes(
         .into_iter()
         .map(|r| to_node(model, &sel, &mut r.into_iter()))
         .collect();
-    load_children(rt, model, plan, &mut nodes).await?;
+    load_children(rt, scope, model, plan, &mut nodes).await?;
     Ok(nodes)
 }
 
 /// Rows of `model` whose `field` is one of `keys`, with their relations.
 pub async fn fetch_where_in(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     field: usize,
     keys: &[Value],
@@ -222,7 +240,7 @@ pub async fn fetch_where_in(
     plan.columns.insert(field);
     let f = &model.fields[field];
     let ty = rt.registry.value_type(f);
-    fetch_nodes(rt, model, &plan, None, |b, a| {
+    fetch_nodes(rt, scope, model, &plan, None, |b, a| {
         b.keys_in(col(a, &f.column), keys, ty)
     })
     .await
@@ -231,6 +249,7 @@ pub async fn fetch_where_in(
 /// One row by a unique field (`post(id:)`, `postBySlug(slug:)`).
 pub async fn fetch_unique(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     field: usize,
     value: Value,
@@ -238,7 +257,7 @@ pub async fn fetch_unique(
 ) -> Result<Option<Node>, Error> {
     let f = &model.fields[field];
     let v = graphloom_db::bind(&value, rt.registry.value_type(f), rt.db.dialect());
-    let mut nodes = fetch_nodes(rt, model, plan, Some(1), |_, a| {
+    let mut nodes = fetch_nodes(rt, scope, model, plan, Some(1), |_, a| {
         col(a, &f.column).eq(Expr::val(v))
     })
     .await?;
@@ -256,6 +275,7 @@ fn distinct(values: impl Iterator<Item = Value>) -> Vec<Value> {
 /// a nested `totalCount` is selected), recursing level by level.
 pub fn load_children<'a>(
     rt: &'a Runtime,
+    scope: &'a Scope,
     model: &'a ModelMeta,
     plan: &'a NodePlan,
     nodes: &'a mut [Node],
@@ -265,7 +285,7 @@ pub fn load_children<'a>(
             return Ok(());
         }
         for child in &plan.children {
-            load_child(rt, model, child, nodes).await?;
+            load_child(rt, scope, model, child, nodes).await?;
         }
         Ok(())
     })
@@ -273,6 +293,7 @@ pub fn load_children<'a>(
 
 async fn load_child(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     child: &ChildPlan,
     nodes: &mut [Node],
@@ -283,7 +304,7 @@ async fn load_child(
     match (&rel.kind, &child.fetch) {
         (RelationKind::ForwardOne { field }, ChildFetch::One(plan)) => {
             let keys = distinct(nodes.iter().map(|n| n.values[*field].clone()));
-            let fetched = fetch_where_in(rt, target, target.pk, &keys, plan).await?;
+            let fetched = fetch_where_in(rt, scope, target, target.pk, &keys, plan).await?;
             let by_key: HashMap<String, Arc<Node>> = fetched
                 .into_iter()
                 .map(|n| (n.pk(rt).key_string(), Arc::new(n)))
@@ -300,7 +321,7 @@ async fn load_child(
         }
         (RelationKind::ReverseOne { field }, ChildFetch::One(plan)) => {
             let keys = distinct(nodes.iter().map(|n| n.pk(rt).clone()));
-            let fetched = fetch_where_in(rt, target, *field, &keys, plan).await?;
+            let fetched = fetch_where_in(rt, scope, target, *field, &keys, plan).await?;
             let by_key: HashMap<String, Arc<Node>> = fetched
                 .into_iter()
                 .map(|n| (n.values[*field].key_string(), Arc::new(n)))
@@ -315,7 +336,8 @@ async fn load_child(
             ChildFetch::Many(list),
         ) => {
             let keys = distinct(nodes.iter().map(|n| n.pk(rt).clone()));
-            let mut pages = fetch_many(rt, model, child.relation, target, list, &keys).await?;
+            let mut pages =
+                fetch_many(rt, scope, model, child.relation, target, list, &keys).await?;
             for n in nodes.iter_mut() {
                 let page = pages
                     .remove(&n.pk(rt).key_string())
@@ -381,6 +403,7 @@ fn many_source(
 /// parent key does per-parent ordering and windows in SQL.
 async fn fetch_many(
     rt: &Runtime,
+    scope: &Scope,
     parent: &ModelMeta,
     relation: usize,
     target: &ModelMeta,
@@ -393,7 +416,7 @@ async fn fetch_many(
     }
     let key_ty = rt.registry.value_type(parent.pk_field());
     let dialect = rt.db.dialect();
-    let mut b = Builder::new(&rt.registry, dialect);
+    let mut b = Builder::new(&rt.registry, dialect, scope);
     let a = b.alias();
     let mut inner = Query::select();
     let parent_expr = many_source(rt, parent, relation, target, &mut inner, &mut b, &a);
@@ -414,6 +437,9 @@ async fn fetch_many(
     if let Some(f) = &list.filter {
         let c = b.cond(target, &a, f);
         inner.and_where(c);
+    }
+    if let Some(rows) = b.row_cond(target, &a) {
+        inner.and_where(rows);
     }
     let mut outer = Query::select();
     outer.column(Asterisk).from_subquery(inner, Alias::new("s"));
@@ -456,9 +482,9 @@ async fn fetch_many(
         metas.push((parent_key, offset));
         nodes.push(node);
     }
-    load_children(rt, target, &list.node, &mut nodes).await?;
+    load_children(rt, scope, target, &list.node, &mut nodes).await?;
     let totals = if list.want_total {
-        Some(count_many(rt, parent, relation, target, list, keys).await?)
+        Some(count_many(rt, scope, parent, relation, target, list, keys).await?)
     } else {
         None
     };
@@ -504,6 +530,7 @@ fn window_partitioned(expr: Expr) -> WindowStatement {
 
 async fn count_many(
     rt: &Runtime,
+    scope: &Scope,
     parent: &ModelMeta,
     relation: usize,
     target: &ModelMeta,
@@ -511,7 +538,7 @@ async fn count_many(
     keys: &[Value],
 ) -> Result<HashMap<String, i64>, Error> {
     let key_ty = rt.registry.value_type(parent.pk_field());
-    let mut b = Builder::new(&rt.registry, rt.db.dialect());
+    let mut b = Builder::new(&rt.registry, rt.db.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     let parent_expr = many_source(rt, parent, relation, target, &mut stmt, &mut b, &a);
@@ -520,6 +547,9 @@ async fn count_many(
     if let Some(f) = &list.filter {
         let c = b.cond(target, &a, f);
         stmt.and_where(c);
+    }
+    if let Some(rows) = b.row_cond(target, &a) {
+        stmt.and_where(rows);
     }
     stmt.add_group_by([parent_expr]);
     let rows = rt.db.fetch(&stmt, &[key_ty, ValueType::I64]).await?;

@@ -19,6 +19,7 @@ pub mod custom;
 pub mod error;
 pub mod exec;
 mod mutation;
+pub mod permissions;
 pub mod plan;
 pub mod runtime;
 mod schema;
@@ -43,6 +44,7 @@ pub struct Custom {
     pub queries: Vec<CustomField>,
     pub mutations: Vec<CustomField>,
     pub computed: Vec<ComputedField>,
+    pub permissions: Vec<permissions::Declared>,
 }
 
 /// Why a schema could not be built.
@@ -77,7 +79,12 @@ impl Api {
     ) -> Result<Api, BuildError> {
         let computed = schema::resolve_computed(&registry, &custom.computed)
             .map_err(|e| CheckErrors(vec![e]))?;
+        let permissions = Arc::new(
+            permissions::Permissions::resolve(&registry, &custom.permissions)
+                .map_err(CheckErrors)?,
+        );
         let runtime = Arc::new(Runtime {
+            permissions,
             state: ProjectState::from_registry(&registry),
             registry,
             db,
@@ -101,6 +108,24 @@ impl Api {
         &self,
         request: impl Into<async_graphql::Request>,
     ) -> async_graphql::Response {
+        self.execute_as(request, RequestContext::default()).await
+    }
+
+    /// Runs one request for the principal (and headers) of `context`; the
+    /// permission scope is decided once here, before any field resolves.
+    pub async fn execute_as(
+        &self,
+        request: impl Into<async_graphql::Request>,
+        context: RequestContext,
+    ) -> async_graphql::Response {
+        let rt = &self.runtime;
+        let scope = permissions::Scope::new(
+            Arc::clone(&rt.registry),
+            Arc::clone(&rt.permissions),
+            context.principal.clone(),
+        )
+        .await;
+        let request = request.into().data(Arc::new(context)).data(Arc::new(scope));
         let (mut response, statements) = graphloom_db::capture(self.schema.execute(request)).await;
         if self.runtime.config.debug_sql {
             let sql = async_graphql::Value::from_json(serde_json::json!({

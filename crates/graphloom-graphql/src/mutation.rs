@@ -19,6 +19,7 @@ use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use crate::{
     convert::{InputError, parse_field, parse_typed},
     error::Error,
+    permissions::Scope,
     runtime::Runtime,
     schema::payload_node,
     sql::{Builder, col},
@@ -163,6 +164,7 @@ fn mutation_field<F>(
 where
     F: for<'a> Fn(
             &'a Runtime,
+            &'a Scope,
             &'a IndexMap<async_graphql::Name, Gql>,
         ) -> BoxFuture<'a, Result<MutationResult, Error>>
         + Send
@@ -176,7 +178,8 @@ where
         let run = Arc::clone(&run);
         FieldFuture::new(async move {
             let args = ctx.args.as_index_map();
-            let res = run(&rt, args).await?;
+            let scope = crate::schema::scope_of(&ctx)?;
+            let res = run(&rt, &scope, args).await?;
             Ok(Some(FieldValue::owned_any(res)))
         })
     })
@@ -205,7 +208,9 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
             format!("create{name}"),
             format!("Create{name}Payload"),
             format!("Creates a {name} in one transaction."),
-            move |rt, args| Box::pin(async move { create(rt, id, &input_arg(args)).await }),
+            move |rt, scope, args| {
+                Box::pin(async move { create(rt, scope, id, &input_arg(args)).await })
+            },
         );
         mutation = mutation.field(field.argument(InputValue::new("input", input_type("Create"))));
     }
@@ -215,8 +220,10 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
             format!("update{name}"),
             format!("Update{name}Payload"),
             format!("Changes the given fields of a {name}, in one transaction."),
-            move |rt, args| {
-                Box::pin(async move { update(rt, id, &id_arg(args), &input_arg(args)).await })
+            move |rt, scope, args| {
+                Box::pin(
+                    async move { update(rt, scope, id, &id_arg(args), &input_arg(args)).await },
+                )
             },
         );
         mutation = mutation.field(
@@ -231,7 +238,9 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
             format!("delete{name}"),
             format!("Delete{name}Payload"),
             format!("Deletes a {name}, in one transaction."),
-            move |rt, args| Box::pin(async move { delete(rt, id, &id_arg(args)).await }),
+            move |rt, scope, args| {
+                Box::pin(async move { delete(rt, scope, id, &id_arg(args)).await })
+            },
         );
         mutation = mutation.field(field.argument(InputValue::new("id", id_type())));
     }
@@ -385,23 +394,30 @@ fn run_validator(m: &ModelMeta, row: &BTreeMap<usize, Value>, errors: &mut Vec<F
     }
 }
 
+/// Whether a row of `m` whose `field` is `value` exists among the rows `scope` sees.
 async fn exists(
     tx: &mut Tx<'_>,
     rt: &Runtime,
+    scope: &Scope,
     m: &ModelMeta,
     field: usize,
     value: &Value,
 ) -> Result<bool, DbError> {
     let f = &m.fields[field];
+    let mut b = Builder::new(&rt.registry, tx.dialect(), scope);
+    let a = b.alias();
     let mut stmt = Query::select();
     stmt.expr(Expr::cust("1"))
-        .from_as(Alias::new(&m.table), Alias::new("t0"))
-        .and_where(col("t0", &f.column).eq(Expr::val(bind(
+        .from_as(Alias::new(&m.table), Alias::new(&a))
+        .and_where(col(&a, &f.column).eq(Expr::val(bind(
             value,
             rt.registry.value_type(f),
             tx.dialect(),
         ))))
         .limit(1);
+    if let Some(rows) = b.row_cond(m, &a) {
+        stmt.and_where(rows);
+    }
     Ok(!tx.fetch(&stmt, &[ValueType::I32]).await?.is_empty())
 }
 
@@ -409,6 +425,7 @@ async fn exists(
 async fn check_references(
     tx: &mut Tx<'_>,
     rt: &Runtime,
+    scope: &Scope,
     m: &ModelMeta,
     values: &BTreeMap<usize, Value>,
     links: &[LinkChange],
@@ -418,7 +435,8 @@ async fn check_references(
         let f = &m.fields[*idx];
         if let (FieldKind::ForeignKey { target, .. }, false) = (f.kind, v.is_null()) {
             let t = rt.registry.model(target);
-            if !exists(tx, rt, t, t.pk, v).await? {
+            // A row the principal cannot see is as absent as a missing one.
+            if !exists(tx, rt, scope, t, t.pk, v).await? {
                 errors.push(ferr(
                     &f.graphql_name,
                     format!("No {} with id {}.", t.graphql_name, v.key_string()),
@@ -445,11 +463,15 @@ async fn check_references(
         }
         let pk = t.pk_field();
         let ty = rt.registry.value_type(pk);
-        let b = Builder::new(&rt.registry, tx.dialect());
+        let mut b = Builder::new(&rt.registry, tx.dialect(), scope);
+        let a = b.alias();
         let mut stmt = Query::select();
-        stmt.expr(col("t0", &pk.column))
-            .from_as(Alias::new(&t.table), Alias::new("t0"))
-            .and_where(b.keys_in(col("t0", &pk.column), &ids, ty));
+        stmt.expr(col(&a, &pk.column))
+            .from_as(Alias::new(&t.table), Alias::new(&a))
+            .and_where(b.keys_in(col(&a, &pk.column), &ids, ty));
+        if let Some(rows) = b.row_cond(t, &a) {
+            stmt.and_where(rows);
+        }
         let found: std::collections::HashSet<String> = tx
             .fetch(&stmt, &[ty])
             .await?
@@ -589,10 +611,12 @@ async fn write_links(
 
 pub(crate) async fn create(
     rt: &Runtime,
+    scope: &Scope,
     id: ModelId,
     input: &Input,
 ) -> Result<MutationResult, Error> {
     let m = rt.registry.model(id);
+    scope.can_view(m)?;
     let mut errors = Vec::new();
     let mut values = parse_input(rt, m, input, &mut errors);
     for (idx, f) in m.fields.iter().enumerate() {
@@ -616,12 +640,14 @@ pub(crate) async fn create(
         }
     }
     let links = parse_links(rt, m, input, &mut errors);
+    // Denied before input errors are reported: a refused caller learns nothing more.
+    scope.can_create(m, &values)?;
     run_validator(m, &values, &mut errors);
     if !errors.is_empty() {
         return Ok(refused(id, errors));
     }
     let mut tx = rt.db.begin().await?;
-    check_references(&mut tx, rt, m, &values, &links, &mut errors).await?;
+    check_references(&mut tx, rt, scope, m, &values, &links, &mut errors).await?;
     if !errors.is_empty() {
         return Ok(refused(id, errors));
     }
@@ -676,20 +702,27 @@ fn parse_key(rt: &Runtime, m: &ModelMeta, raw: &Gql) -> Result<Value, FieldErr> 
         .map_err(|msg| ferr("id", msg, "INVALID"))
 }
 
+/// The stored row, if the principal can see it.
 async fn load_row(
     tx: &mut Tx<'_>,
     rt: &Runtime,
+    scope: &Scope,
     m: &ModelMeta,
     key: &Value,
 ) -> Result<Option<BTreeMap<usize, Value>>, Error> {
+    let mut b = Builder::new(&rt.registry, tx.dialect(), scope);
+    let a = b.alias();
     let mut stmt = Query::select();
-    stmt.from_as(Alias::new(&m.table), Alias::new("t0"));
+    stmt.from_as(Alias::new(&m.table), Alias::new(&a));
+    if let Some(rows) = b.row_cond(m, &a) {
+        stmt.and_where(rows);
+    }
     let mut types = Vec::new();
     for f in &m.fields {
-        stmt.expr(col("t0", &f.column));
+        stmt.expr(col(&a, &f.column));
         types.push(rt.registry.value_type(f));
     }
-    stmt.and_where(col("t0", &m.pk_field().column).eq(Expr::val(bind(
+    stmt.and_where(col(&a, &m.pk_field().column).eq(Expr::val(bind(
         key,
         rt.registry.value_type(m.pk_field()),
         tx.dialect(),
@@ -706,6 +739,7 @@ async fn load_row(
 
 pub(crate) async fn update(
     rt: &Runtime,
+    scope: &Scope,
     id: ModelId,
     raw_key: &Gql,
     input: &Input,
@@ -722,7 +756,8 @@ pub(crate) async fn update(
         return Ok(refused(id, errors));
     }
     let mut tx = rt.db.begin().await?;
-    let Some(mut row) = load_row(&mut tx, rt, m, &key).await? else {
+    scope.can_view(m)?;
+    let Some(mut row) = load_row(&mut tx, rt, scope, m, &key).await? else {
         return Ok(refused(
             id,
             vec![ferr(
@@ -732,6 +767,9 @@ pub(crate) async fn update(
             )],
         ));
     };
+    if !scope.may_write(m, false, &row) {
+        return Err(scope.forbid(format!("changing this {}", m.graphql_name)));
+    }
     for (idx, f) in m.fields.iter().enumerate() {
         if f.auto_now {
             changes.insert(idx, now_for(f.kind));
@@ -739,7 +777,7 @@ pub(crate) async fn update(
     }
     row.extend(changes.clone());
     run_validator(m, &row, &mut errors);
-    check_references(&mut tx, rt, m, &changes, &links, &mut errors).await?;
+    check_references(&mut tx, rt, scope, m, &changes, &links, &mut errors).await?;
     if !errors.is_empty() {
         return Ok(refused(id, errors));
     }
@@ -769,6 +807,7 @@ pub(crate) async fn update(
 
 pub(crate) async fn delete(
     rt: &Runtime,
+    scope: &Scope,
     id: ModelId,
     raw_key: &Gql,
 ) -> Result<MutationResult, Error> {
@@ -777,8 +816,9 @@ pub(crate) async fn delete(
         Ok(k) => k,
         Err(e) => return Ok(refused(id, vec![e])),
     };
+    scope.can_view(m)?;
     let mut tx = rt.db.begin().await?;
-    if !exists(&mut tx, rt, m, m.pk, &key).await? {
+    let Some(row) = load_row(&mut tx, rt, scope, m, &key).await? else {
         return Ok(refused(
             id,
             vec![ferr(
@@ -787,8 +827,13 @@ pub(crate) async fn delete(
                 "NOT_FOUND",
             )],
         ));
+    };
+    if !scope.may_write(m, true, &row) {
+        return Err(scope.forbid(format!("deleting this {}", m.graphql_name)));
     }
-    // PROTECT: refuse while other rows refer to this one, naming them.
+    // PROTECT: refuse while other rows refer to this one, naming them. Every
+    // referring row counts, seen or not: the database would refuse anyway.
+    let everything = Scope::unrestricted();
     for other in rt.registry.models() {
         for (fi, f) in other.fields.iter().enumerate() {
             if let FieldKind::ForeignKey {
@@ -797,7 +842,7 @@ pub(crate) async fn delete(
                 ..
             } = f.kind
                 && target == id
-                && exists(&mut tx, rt, other, fi, &key).await?
+                && exists(&mut tx, rt, &everything, other, fi, &key).await?
             {
                 {
                     return Ok(refused(

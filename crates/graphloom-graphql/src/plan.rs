@@ -12,6 +12,7 @@ use crate::{
     convert::parse_typed,
     cursor,
     error::{Error, bad_input},
+    permissions::Scope,
     runtime::{Config, Runtime},
 };
 
@@ -163,6 +164,7 @@ fn list(v: &Gql) -> Vec<&Gql> {
 /// Parses a `where` argument for `model`.
 pub fn parse_filter(
     reg: &Registry,
+    scope: &Scope,
     model: &ModelMeta,
     v: &Gql,
     path: &str,
@@ -184,7 +186,8 @@ pub fn parse_filter(
             "AND" | "OR" => {
                 let mut subs = Vec::new();
                 for (i, item) in list(value).into_iter().enumerate() {
-                    if let Some(f) = parse_filter(reg, model, item, &format!("{here}[{i}]"))? {
+                    if let Some(f) = parse_filter(reg, scope, model, item, &format!("{here}[{i}]"))?
+                    {
                         subs.push(f);
                     }
                 }
@@ -195,12 +198,13 @@ pub fn parse_filter(
                 });
             }
             "NOT" => {
-                if let Some(f) = parse_filter(reg, model, value, &here)? {
+                if let Some(f) = parse_filter(reg, scope, model, value, &here)? {
                     parts.push(Filter::Not(Box::new(f)));
                 }
             }
             _ => {
                 if let Some((idx, field)) = model.field_by_graphql(key).filter(|(_, f)| !f.hidden) {
+                    scope.field_usable(model, idx)?;
                     let ops = object(value)
                         .ok_or_else(|| bad_input(format!("`{here}` must be an object")))?;
                     let ty = reg.value_type(field);
@@ -257,6 +261,7 @@ pub fn parse_filter(
                     }
                 } else if let Some((ri, rel)) = model.relation(key) {
                     let target = reg.model(rel.target);
+                    scope.can_view(target)?;
                     if rel.is_many() {
                         let quants = object(value)
                             .ok_or_else(|| bad_input(format!("`{here}` must be an object")))?;
@@ -272,7 +277,7 @@ pub fn parse_filter(
                                 }
                             };
                             if let Some(f) =
-                                parse_filter(reg, target, inner, &format!("{here}.{q}"))?
+                                parse_filter(reg, scope, target, inner, &format!("{here}.{q}"))?
                             {
                                 parts.push(Filter::Many {
                                     relation: ri,
@@ -281,7 +286,7 @@ pub fn parse_filter(
                                 });
                             }
                         }
-                    } else if let Some(f) = parse_filter(reg, target, value, &here)? {
+                    } else if let Some(f) = parse_filter(reg, scope, target, value, &here)? {
                         parts.push(Filter::One {
                             relation: ri,
                             filter: Box::new(f),
@@ -305,7 +310,12 @@ pub fn parse_filter(
 
 /// Parses an `orderBy` argument: a list of one-key objects, each a field
 /// (`ASC`/`DESC`) or a to-one relation with a nested order.
-pub fn parse_order(reg: &Registry, model: &ModelMeta, v: &Gql) -> Result<Vec<OrderTerm>, Error> {
+pub fn parse_order(
+    reg: &Registry,
+    scope: &Scope,
+    model: &ModelMeta,
+    v: &Gql,
+) -> Result<Vec<OrderTerm>, Error> {
     let mut out = Vec::new();
     for (i, item) in list(v).into_iter().enumerate() {
         let at = format!("orderBy[{i}]");
@@ -322,6 +332,7 @@ pub fn parse_order(reg: &Registry, model: &ModelMeta, v: &Gql) -> Result<Vec<Ord
         }
         order_term(
             reg,
+            scope,
             model,
             set[0].0.as_str(),
             set[0].1,
@@ -333,8 +344,10 @@ pub fn parse_order(reg: &Registry, model: &ModelMeta, v: &Gql) -> Result<Vec<Ord
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn order_term(
     reg: &Registry,
+    scope: &Scope,
     model: &ModelMeta,
     key: &str,
     v: &Gql,
@@ -343,6 +356,7 @@ fn order_term(
     out: &mut Vec<OrderTerm>,
 ) -> Result<(), Error> {
     if let Some((idx, _)) = model.field_by_graphql(key).filter(|(_, f)| !f.hidden) {
+        scope.field_usable(model, idx)?;
         // Enum literals arrive as enums, enum variables as strings.
         let name = match v {
             Gql::Enum(n) => n.as_str(),
@@ -370,11 +384,13 @@ fn order_term(
     };
     let obj = object(v).ok_or_else(|| bad_input(format!("`{at}.{key}` must be an object")))?;
     let target = reg.model(rel.target);
+    scope.can_view(target)?;
     let mut path = path;
     path.push((model.id, ri));
     for (k, inner) in obj.iter().filter(|(_, v)| !matches!(v, Gql::Null)) {
         order_term(
             reg,
+            scope,
             target,
             k.as_str(),
             inner,
@@ -402,15 +418,16 @@ fn int_arg(args: &IndexMap<String, Gql>, name: &str) -> Result<Option<u64>, Erro
 pub fn parse_list_args(
     reg: &Registry,
     config: &Config,
+    scope: &Scope,
     model: &ModelMeta,
     args: &IndexMap<String, Gql>,
 ) -> Result<(Option<Filter>, Vec<OrderTerm>, Window), Error> {
     let filter = match args.get("where") {
-        Some(v) => parse_filter(reg, model, v, "where")?,
+        Some(v) => parse_filter(reg, scope, model, v, "where")?,
         None => None,
     };
     let order = match args.get("orderBy") {
-        Some(v) => parse_order(reg, model, v)?,
+        Some(v) => parse_order(reg, scope, model, v)?,
         None => Vec::new(),
     };
     let first = int_arg(args, "first")?;
@@ -510,17 +527,22 @@ fn response_key(field: &SelectionField<'_>) -> String {
 /// Plans the selection of one object of `model`.
 pub fn plan_node(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     selection: &SelectionField<'_>,
 ) -> Result<NodePlan, Error> {
+    scope.can_view(model)?;
     let mut plan = NodePlan::default();
     plan.columns.insert(model.pk);
-    add_selection(rt, model, selection, &mut plan)?;
+    // Field rules that depend on the row read these columns.
+    plan.columns.extend(scope.rule_columns(model));
+    add_selection(rt, scope, model, selection, &mut plan)?;
     Ok(plan)
 }
 
 fn add_selection(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     selection: &SelectionField<'_>,
     plan: &mut NodePlan,
@@ -535,11 +557,12 @@ fn add_selection(
             plan.columns.insert(idx);
         } else if let Some((ri, rel)) = model.relation(name) {
             let target = reg.model(rel.target);
+            scope.can_view(target)?;
             let key = response_key(&sub);
             let fetch = if rel.is_many() {
                 let args = arguments(&sub)?;
                 let (filter, order, window) =
-                    parse_list_args(&rt.registry, &rt.config, target, &args)?;
+                    parse_list_args(&rt.registry, &rt.config, scope, target, &args)?;
                 let mut list = ListPlan {
                     filter,
                     order,
@@ -548,7 +571,8 @@ fn add_selection(
                     want_total: false,
                 };
                 list.node.columns.insert(target.pk);
-                add_connection(rt, target, &sub, &mut list)?;
+                list.node.columns.extend(scope.rule_columns(target));
+                add_connection(rt, scope, target, &sub, &mut list)?;
                 ChildFetch::Many(list)
             } else {
                 match rel.kind {
@@ -559,7 +583,7 @@ fn add_selection(
                     | RelationKind::ReverseMany { .. }
                     | RelationKind::ManyToMany { .. } => {}
                 }
-                ChildFetch::One(plan_node(rt, target, &sub)?)
+                ChildFetch::One(plan_node(rt, scope, target, &sub)?)
             };
             merge_child(
                 plan,
@@ -579,6 +603,7 @@ fn add_selection(
 
 fn add_connection(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     selection: &SelectionField<'_>,
     list: &mut ListPlan,
@@ -589,11 +614,11 @@ fn add_connection(
         }
         match sub.name() {
             "totalCount" => list.want_total = true,
-            "nodes" => add_selection(rt, model, &sub, &mut list.node)?,
+            "nodes" => add_selection(rt, scope, model, &sub, &mut list.node)?,
             "edges" => {
                 for e in sub.selection_set() {
                     if e.name() == "node" && !skipped(&e) {
-                        add_selection(rt, model, &e, &mut list.node)?;
+                        add_selection(rt, scope, model, &e, &mut list.node)?;
                     }
                 }
             }
@@ -606,11 +631,13 @@ fn add_connection(
 /// Plans a connection field (root or nested) from its selection.
 pub fn plan_list(
     rt: &Runtime,
+    scope: &Scope,
     model: &ModelMeta,
     selection: &SelectionField<'_>,
 ) -> Result<ListPlan, Error> {
+    scope.can_view(model)?;
     let args = arguments(selection)?;
-    let (filter, order, window) = parse_list_args(&rt.registry, &rt.config, model, &args)?;
+    let (filter, order, window) = parse_list_args(&rt.registry, &rt.config, scope, model, &args)?;
     let mut list = ListPlan {
         filter,
         order,
@@ -619,7 +646,8 @@ pub fn plan_list(
         want_total: false,
     };
     list.node.columns.insert(model.pk);
-    add_connection(rt, model, selection, &mut list)?;
+    list.node.columns.extend(scope.rule_columns(model));
+    add_connection(rt, scope, model, selection, &mut list)?;
     Ok(list)
 }
 

@@ -43,6 +43,7 @@ pub struct Runtime {
     pub config: Config,
     pub state: ProjectState,
     pub(crate) computed: HashMap<(ModelId, String), Computed>,
+    pub permissions: Arc<crate::permissions::Permissions>,
 }
 
 impl Runtime {

@@ -19,6 +19,7 @@ use crate::{
     error::{Error, bad_input},
     exec::{Child, Node, Page, fetch_list, fetch_unique, fetch_where_in},
     mutation::{self, FieldErr, MutationResult},
+    permissions::Scope,
     plan::{NodePlan, plan_list, plan_node},
     runtime::Runtime,
 };
@@ -32,6 +33,13 @@ fn node_of<'a>(ctx: &'a ResolverContext<'a>) -> Res<&'a Arc<Node>> {
 fn response_key(ctx: &ResolverContext<'_>) -> String {
     let f = ctx.ctx.field();
     f.alias().unwrap_or(f.name()).to_owned()
+}
+
+/// The request's permission scope, put there by [`crate::Api::execute_as`].
+pub(crate) fn scope_of(ctx: &ResolverContext<'_>) -> Result<Arc<Scope>, Error> {
+    ctx.data_opt::<Arc<Scope>>()
+        .cloned()
+        .ok_or_else(|| Error::internal("a request ran without a permission scope"))
 }
 
 pub(crate) fn request_ctx(rt: &Arc<Runtime>, ctx: &ResolverContext<'_>) -> Ctx {
@@ -146,7 +154,7 @@ pub(crate) fn build(
             if f.hidden {
                 continue;
             }
-            obj = obj.field(value_field(rt, f, idx));
+            obj = obj.field(value_field(rt, m, f, idx));
         }
         for (ri, rel) in m.relations.iter().enumerate() {
             obj = obj.field(relation_field(rt, m, ri));
@@ -396,17 +404,27 @@ fn register_scalar_filters(
     schema
 }
 
-fn value_field(rt: &Arc<Runtime>, f: &FieldMeta, idx: usize) -> Field {
-    let rt = Arc::clone(rt);
+fn value_field(rt: &Arc<Runtime>, m: &ModelMeta, f: &FieldMeta, idx: usize) -> Field {
     let meta = f.clone();
+    let model = m.id;
+    // A field with a read rule may be withheld, so it is nullable.
+    let ruled = rt.permissions.has_field_rule(model, idx);
+    let rt = Arc::clone(rt);
     let mut field = Field::new(
         &f.graphql_name,
-        field_type(&rt.registry, f, f.nullable),
+        field_type(&rt.registry, f, f.nullable || ruled),
         move |ctx| {
             let meta = meta.clone();
-            let _ = &rt;
+            let rt = Arc::clone(&rt);
             FieldFuture::new(async move {
                 let node = node_of(&ctx)?;
+                if ruled {
+                    let scope = scope_of(&ctx)?;
+                    let m = rt.registry.model(model);
+                    if !scope.field_visible(m, idx, &|i| node.values[i].clone()) {
+                        return Ok(None);
+                    }
+                }
                 Ok(Some(to_graphql(&meta, &node.values[idx])))
             })
         },
@@ -705,8 +723,9 @@ fn root_query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Obj
                 let raw = ctx.args.try_get(&arg)?.as_value().clone();
                 let value = parse_field(&rt.registry, field, &raw)
                     .map_err(|e| bad_input(format!("`{arg}`: {}", e.message())))?;
-                let plan = plan_node(&rt, model, &ctx.ctx.field())?;
-                let node = fetch_unique(&rt, model, idx, value, &plan).await?;
+                let scope = scope_of(&ctx)?;
+                let plan = plan_node(&rt, &scope, model, &ctx.ctx.field())?;
+                let node = fetch_unique(&rt, &scope, model, idx, value, &plan).await?;
                 Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
             })
         })
@@ -727,8 +746,9 @@ fn root_query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Obj
             let rt = Arc::clone(&rt2);
             FieldFuture::new(async move {
                 let model = rt.registry.model(id);
-                let plan = plan_list(&rt, model, &ctx.ctx.field())?;
-                let page = fetch_list(&rt, model, &plan).await?;
+                let scope = scope_of(&ctx)?;
+                let plan = plan_list(&rt, &scope, model, &ctx.ctx.field())?;
+                let page = fetch_list(&rt, &scope, model, &plan).await?;
                 Ok(Some(FieldValue::owned_any(Arc::new(page))))
             })
         },
@@ -768,8 +788,9 @@ fn custom_root_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
                         .registry
                         .by_key(*key)
                         .ok_or_else(|| Error::internal("custom field on a missing model"))?;
-                    let plan = plan_node(&rt, model, &ctx.ctx.field())?;
-                    let nodes = fetch_where_in(&rt, model, model.pk, &keys, &plan).await?;
+                    let scope = scope_of(&ctx)?;
+                    let plan = plan_node(&rt, &scope, model, &ctx.ctx.field())?;
+                    let nodes = fetch_where_in(&rt, &scope, model, model.pk, &keys, &plan).await?;
                     let mut by_key: BTreeMap<String, Arc<Node>> = nodes
                         .into_iter()
                         .map(|n| (n.pk(&rt).key_string(), Arc::new(n)))
@@ -804,7 +825,8 @@ pub(crate) async fn payload_node(
     let res = ctx.parent_value.try_downcast_ref::<MutationResult>()?;
     let Some(key) = &res.key else { return Ok(None) };
     let model = rt.registry.model(res.model);
-    let plan: NodePlan = plan_node(rt, model, &ctx.ctx.field())?;
-    let node = fetch_unique(rt, model, model.pk, key.clone(), &plan).await?;
+    let scope = scope_of(ctx)?;
+    let plan: NodePlan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
+    let node = fetch_unique(rt, &scope, model, model.pk, key.clone(), &plan).await?;
     Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
 }

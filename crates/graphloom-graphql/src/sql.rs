@@ -8,13 +8,18 @@ use sea_query::{
     SelectStatement,
 };
 
-use crate::plan::{Filter, FilterValue, Op, OrderTerm, Quantifier};
+use crate::{
+    permissions::Scope,
+    plan::{Filter, FilterValue, Op, OrderTerm, Quantifier},
+};
 
 /// Builds SQL for one statement; hands out table aliases `t0`, `t1`, …
 #[derive(Debug)]
 pub struct Builder<'a> {
     pub reg: &'a Registry,
     pub dialect: Dialect,
+    /// Whose rows: every relation subquery and join keeps to the visible rows.
+    pub scope: &'a Scope,
     next: usize,
 }
 
@@ -31,12 +36,19 @@ pub struct OrderExpr {
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(reg: &'a Registry, dialect: Dialect) -> Self {
+    pub fn new(reg: &'a Registry, dialect: Dialect, scope: &'a Scope) -> Self {
         Builder {
             reg,
             dialect,
+            scope,
             next: 0,
         }
+    }
+
+    /// The visible-row condition of `model` aliased `alias`, if it is restricted.
+    pub fn row_cond(&mut self, model: &ModelMeta, alias: &str) -> Option<Expr> {
+        let f = self.scope.rows(model.id)?.clone();
+        Some(self.cond(model, alias, &f))
     }
 
     pub fn alias(&mut self) -> String {
@@ -142,6 +154,9 @@ impl<'a> Builder<'a> {
                     .from_as(Alias::new(&target.table), Alias::new(&t))
                     .and_where(link)
                     .and_where(inner);
+                if let Some(rows) = self.row_cond(target, &t) {
+                    sub.and_where(rows);
+                }
                 Expr::exists(sub)
             }
             Filter::Many {
@@ -187,6 +202,10 @@ impl<'a> Builder<'a> {
                     }
                 }
                 let inner = self.cond(target, &t, filter);
+                // Only visible rows count, for some, none and every alike.
+                if let Some(rows) = self.row_cond(target, &t) {
+                    sub.and_where(rows);
+                }
                 match quantifier {
                     Quantifier::Some => {
                         sub.and_where(inner);
@@ -323,6 +342,11 @@ impl<'a> Builder<'a> {
                             RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. } => {
                                 Expr::cust("1 = 0")
                             }
+                        };
+                        // A row the principal cannot see joins as NULL.
+                        let on = match self.row_cond(target, &a) {
+                            Some(rows) => on.and(rows),
+                            None => on,
                         };
                         stmt.join_as(
                             JoinType::LeftJoin,

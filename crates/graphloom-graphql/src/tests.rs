@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use sea_query::{Alias, Query};
 
 use crate::{
+    permissions::Scope,
     plan::{
         Filter, FilterValue, Op, Quantifier, Window, parse_filter, parse_list_args, parse_order,
     },
@@ -117,7 +118,8 @@ fn args(v: serde_json::Value) -> IndexMap<String, Gql> {
 
 fn render(reg: &Registry, dialect: Dialect, model: &str, filter: &Filter) -> String {
     let m = reg.by_graphql_name(model).expect("model");
-    let mut b = Builder::new(reg, dialect);
+    let scope = Scope::unrestricted();
+    let mut b = Builder::new(reg, dialect, &scope);
     let a = b.alias();
     let mut q = Query::select();
     q.expr(col(&a, "id"))
@@ -130,7 +132,7 @@ fn render(reg: &Registry, dialect: Dialect, model: &str, filter: &Filter) -> Str
 fn filters_parse_into_a_tree() {
     let reg = registry();
     let post = reg.by_graphql_name("Post").unwrap();
-    let f = parse_filter(&reg, post, &gql(serde_json::json!({
+    let f = parse_filter(&reg, &Scope::unrestricted(), post, &gql(serde_json::json!({
         "title": { "iContains": "rust", "eq": null },
         "OR": [{ "id": { "in": ["1", 2] } }, { "NOT": { "author": { "username": { "eq": "ann" } } } }],
         "tags": { "none": { "name": { "startsWith": "x" } } }
@@ -166,6 +168,7 @@ fn bad_filters_name_the_path() {
     let post = reg.by_graphql_name("Post").unwrap();
     let err = parse_filter(
         &reg,
+        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!({ "AND": [{ "rating": { "gt": "x" } }] })),
         "where",
@@ -179,6 +182,7 @@ fn bad_filters_name_the_path() {
     );
     let err = parse_filter(
         &reg,
+        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!({ "rating": { "contains": "1" } })),
         "where",
@@ -193,6 +197,7 @@ fn filter_sql_per_dialect() {
     let post = reg.by_graphql_name("Post").unwrap();
     let f = parse_filter(
         &reg,
+        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!({
             "title": { "contains": "50%_off" },
@@ -219,6 +224,7 @@ fn to_many_quantifiers_render_as_exists() {
     let post = reg.by_graphql_name("Post").unwrap();
     let every = parse_filter(
         &reg,
+        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!({ "tags": { "every": { "name": { "eq": "x" } } } })),
         "where",
@@ -232,6 +238,7 @@ fn to_many_quantifiers_render_as_exists() {
     let user = reg.by_graphql_name("User").unwrap();
     let some = parse_filter(
         &reg,
+        &Scope::unrestricted(),
         user,
         &gql(serde_json::json!({ "posts": { "some": { "title": { "isNull": false } } } })),
         "where",
@@ -250,6 +257,7 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
     let post = reg.by_graphql_name("Post").unwrap();
     let terms = parse_order(
         &reg,
+        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!([
             { "author": { "username": "DESC" } },
@@ -258,7 +266,8 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
         ])),
     )
     .unwrap();
-    let mut b = Builder::new(&reg, Dialect::Postgres);
+    let scope = Scope::unrestricted();
+    let mut b = Builder::new(&reg, Dialect::Postgres, &scope);
     let a = b.alias();
     let mut q = Query::select();
     q.expr(col(&a, "id"))
@@ -269,14 +278,21 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
         Dialect::Postgres.inline_sql(&q),
         r#"SELECT "t0"."id" FROM "t_post" AS "t0" LEFT JOIN "t_user" AS "t1" ON "t1"."id" = "t0"."author_id" ORDER BY "t1"."username" DESC NULLS FIRST, "t0"."title" ASC, "t1"."id" ASC NULLS LAST, "t0"."id" ASC"#
     );
-    let err = parse_order(&reg, post, &gql(serde_json::json!([{ "tags": "ASC" }]))).unwrap_err();
+    let err = parse_order(
+        &reg,
+        &Scope::unrestricted(),
+        post,
+        &gql(serde_json::json!([{ "tags": "ASC" }])),
+    )
+    .unwrap_err();
     assert!(err.message.contains("cannot order Post by `tags`"));
 }
 
 #[test]
 fn key_lists_bind_as_one_parameter() {
     let reg = registry();
-    let b = Builder::new(&reg, Dialect::Sqlite);
+    let scope = Scope::unrestricted();
+    let b = Builder::new(&reg, Dialect::Sqlite, &scope);
     let keys = [Value::I64(1), Value::I64(2)];
     let mut q = Query::select();
     q.expr(col("t0", "id"))
@@ -295,7 +311,7 @@ fn key_lists_bind_as_one_parameter() {
         values.0,
         vec![sea_query::Value::String(Some("[1,2]".into()))]
     );
-    let b = Builder::new(&reg, Dialect::Postgres);
+    let b = Builder::new(&reg, Dialect::Postgres, &scope);
     let mut q = Query::select();
     q.expr(col("t0", "id"))
         .from_as(Alias::new("t_post"), Alias::new("t0"));
@@ -321,8 +337,9 @@ fn windows_from_pagination_arguments() {
         ..Config::default()
     };
     let cur = |o| crate::cursor::encode(b"k", "Post", o);
-    let w =
-        |v: serde_json::Value| parse_list_args(&reg, &config, post, &args(v)).map(|(_, _, w)| w);
+    let w = |v: serde_json::Value| {
+        parse_list_args(&reg, &config, &Scope::unrestricted(), post, &args(v)).map(|(_, _, w)| w)
+    };
     let win = |start, end, last| Window { start, end, last };
     assert_eq!(w(serde_json::json!({})).unwrap(), win(0, Some(100), None));
     assert_eq!(

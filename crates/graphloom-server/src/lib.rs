@@ -227,8 +227,7 @@ async fn execute(
         Ok(c) => c,
         Err(res) => return *res,
     };
-    let request = request.data(context);
-    let response = state.api.execute(request).await;
+    let response = state.api.execute_as(request, (*context).clone()).await;
     // A request that never reached execution (syntax, validation) is a client error
     // under application/graphql-response+json; application/json keeps 200.
     let failed_early = response.data == async_graphql::Value::Null && !response.errors.is_empty();

@@ -80,6 +80,17 @@ pub fn init_logging() {
 #[derive(Debug, Clone)]
 pub struct TestClient {
     api: Api,
+    principal: Option<Principal>,
+}
+
+pub use graphloom::auth_core::token::Principal;
+
+/// A principal for tests: user `id` with these permissions.
+pub fn user(id: impl ToString) -> Principal {
+    Principal {
+        user_id: id.to_string(),
+        ..Principal::default()
+    }
 }
 
 impl TestClient {
@@ -104,7 +115,27 @@ impl TestClient {
         let api = service
             .api(db, config)
             .unwrap_or_else(|e| panic!("cannot build the API: {e}"));
-        TestClient { api }
+        TestClient {
+            api,
+            principal: None,
+        }
+    }
+
+    /// The same client acting as `principal`, as if it sent a valid token
+    /// (Django's `force_login`).
+    pub fn as_user(&self, principal: Principal) -> TestClient {
+        TestClient {
+            api: self.api.clone(),
+            principal: Some(principal),
+        }
+    }
+
+    /// The same client without a principal.
+    pub fn anonymous(&self) -> TestClient {
+        TestClient {
+            api: self.api.clone(),
+            principal: None,
+        }
     }
 
     pub fn api(&self) -> &Api {
@@ -120,7 +151,11 @@ impl TestClient {
         let request = graphloom::graphql::async_graphql::Request::new(query).variables(
             graphloom::graphql::async_graphql::Variables::from_json(variables),
         );
-        let response = self.api.execute(request).await;
+        let context = graphloom::graphql::RequestContext {
+            principal: self.principal.clone(),
+            ..Default::default()
+        };
+        let response = self.api.execute_as(request, context).await;
         serde_json::to_value(&response).unwrap_or_else(|e| panic!("response is not JSON: {e}"))
     }
 

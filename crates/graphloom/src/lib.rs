@@ -43,6 +43,7 @@ mod makemigrations;
 mod service;
 
 pub use chrono;
+pub use graphloom_auth as auth_core;
 pub use graphloom_db as db;
 pub use graphloom_graphql as graphql;
 pub use graphloom_macros::{Model, ModelEnum};
@@ -62,7 +63,10 @@ pub mod prelude {
 
     pub use crate::{
         App, Model, ModelEnum, Service,
-        graphql::{ComputedField, Ctx, CustomField, Error, Row},
+        graphql::{
+            ComputedField, Ctx, CustomField, Error, Row,
+            permissions::{ModelRules, Rule},
+        },
         meta::{ForeignKey, Id, ManyToMany, OneToOne, ValidationError, ValidationInput, Value},
     };
 }

@@ -88,6 +88,21 @@ impl App {
         self
     }
 
+    /// The permission rules of model `M`: who may query it, which rows are
+    /// visible, who may create, change and delete, and who may read each field.
+    pub fn permissions<M: Model>(
+        mut self,
+        rules: graphloom_graphql::permissions::ModelRules,
+    ) -> Self {
+        self.custom
+            .permissions
+            .push(graphloom_graphql::permissions::Declared {
+                model: graphloom_meta::ModelKey::of::<M>(),
+                rules,
+            });
+        self
+    }
+
     /// A computed field on one of the models.
     pub fn computed(mut self, field: ComputedField) -> Self {
         self.custom.computed.push(field);
@@ -141,6 +156,7 @@ impl Service {
             all.queries.extend(a.custom.queries.iter().cloned());
             all.mutations.extend(a.custom.mutations.iter().cloned());
             all.computed.extend(a.custom.computed.iter().cloned());
+            all.permissions.extend(a.custom.permissions.iter().cloned());
         }
         all
     }
