@@ -40,6 +40,9 @@ pub enum Rule {
     Owner(&'static str),
     /// The row's field equals the value.
     Equals(&'static str, Value),
+    /// The row of a to-one relation (by its GraphQL name) is visible:
+    /// "a comment is visible when its post is". For `rows` rules.
+    Visible(&'static str),
     Custom(Predicate),
     Any(Vec<Rule>),
     All(Vec<Rule>),
@@ -56,6 +59,7 @@ impl std::fmt::Debug for Rule {
             Rule::Perm(p) => write!(f, "Perm({p})"),
             Rule::Owner(x) => write!(f, "Owner({x})"),
             Rule::Equals(x, v) => write!(f, "Equals({x}, {v:?})"),
+            Rule::Visible(x) => write!(f, "Visible({x})"),
             Rule::Custom(_) => f.write_str("Custom(..)"),
             Rule::Any(v) => f.debug_tuple("Any").field(v).finish(),
             Rule::All(v) => f.debug_tuple("All").field(v).finish(),
@@ -160,6 +164,8 @@ pub(crate) enum R {
     Perm(String),
     Owner(usize),
     Equals(usize, Value),
+    /// Relation index and its target model.
+    Visible(usize, ModelId),
     Custom(usize),
     Any(Vec<R>),
     All(Vec<R>),
@@ -287,6 +293,19 @@ impl Permissions {
             Rule::Equals(f, v) => {
                 field(f, errors).map_or(R::Const(false), |i| R::Equals(i, v.clone()))
             }
+            Rule::Visible(rel) => match m.relation(rel).filter(|(_, r)| !r.is_many()) {
+                Some((i, r)) if row_ok => R::Visible(i, r.target),
+                _ => {
+                    errors.push(check(
+                        format!("{}.{what}", m.key),
+                        format!(
+                            "`Visible({rel})` needs a to-one relation of {}, in a row rule",
+                            m.key.name
+                        ),
+                    ));
+                    R::Const(false)
+                }
+            },
             Rule::Custom(p) => {
                 self.customs.push(Arc::clone(p));
                 R::Custom(self.customs.len() - 1)
@@ -407,11 +426,30 @@ impl Scope {
             customs,
             rows: HashMap::new(),
         };
-        for (id, r) in &perms.models {
-            let cond = scope.cond(registry.model(*id), &r.rows);
-            scope.rows.insert(*id, cond.filter());
+        let mut rows = HashMap::new();
+        for id in perms.models.keys() {
+            let cond = scope.rows_cond(&registry, *id, &mut Vec::new());
+            rows.insert(*id, cond.filter());
         }
+        scope.rows = rows;
         scope
+    }
+
+    /// The visible-row condition of a model, following `Visible` into the
+    /// models it names; a cycle of `Visible` rules sees nothing (safe side).
+    fn rows_cond(&self, reg: &Registry, id: ModelId, visiting: &mut Vec<ModelId>) -> Cond {
+        let Some(r) = self.perms.models.get(&id) else {
+            return Cond::True;
+        };
+        if visiting.contains(&id) {
+            return Cond::False;
+        }
+        visiting.push(id);
+        let out = self.cond_with(reg.model(id), &r.rows, &mut |scope, target| {
+            scope.rows_cond(reg, target, visiting)
+        });
+        visiting.pop();
+        out
     }
 
     fn leaf(&self, ok: bool) -> Cond {
@@ -419,6 +457,16 @@ impl Scope {
     }
 
     pub(crate) fn cond(&self, m: &ModelMeta, r: &R) -> Cond {
+        // Outside row rules a related row's visibility is not known in memory.
+        self.cond_with(m, r, &mut |_, _| Cond::False)
+    }
+
+    fn cond_with(
+        &self,
+        m: &ModelMeta,
+        r: &R,
+        related: &mut dyn FnMut(&Scope, ModelId) -> Cond,
+    ) -> Cond {
         let p = self.principal.as_ref();
         match r {
             R::Const(b) => self.leaf(*b),
@@ -440,8 +488,16 @@ impl Scope {
                 op: Op::Eq,
                 value: FilterValue::One(v.clone()),
             }),
-            R::Any(v) => Cond::or(v.iter().map(|x| self.cond(m, x)).collect()),
-            R::All(v) => Cond::and(v.iter().map(|x| self.cond(m, x)).collect()),
+            R::Visible(rel, target) => match related(self, *target) {
+                Cond::True => Cond::True,
+                Cond::False => Cond::False,
+                Cond::Rows(f) => Cond::Rows(Filter::One {
+                    relation: *rel,
+                    filter: Box::new(f),
+                }),
+            },
+            R::Any(v) => Cond::or(v.iter().map(|x| self.cond_with(m, x, related)).collect()),
+            R::All(v) => Cond::and(v.iter().map(|x| self.cond_with(m, x, related)).collect()),
         }
     }
 
@@ -594,7 +650,8 @@ impl Scope {
                 | R::Staff
                 | R::Superuser
                 | R::Perm(_)
-                | R::Custom(_) => {}
+                | R::Custom(_)
+                | R::Visible(..) => {}
             }
         }
         let mut out = Vec::new();

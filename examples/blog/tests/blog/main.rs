@@ -13,5 +13,6 @@ mod migrations;
 mod mutations;
 mod ordering;
 mod pagination;
+mod permissions;
 mod queries;
 mod schema;

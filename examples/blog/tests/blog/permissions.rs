@@ -1,0 +1,374 @@
+//! Permissions on every path. The blog's rules: published posts are public,
+//! drafts are visible to their author and to staff; only authors (or holders of
+//! `blog.change_post`) change their posts; comments need a login and are
+//! visible when their post is; tags are for logged-in users; a user's email is
+//! visible to the user and to staff. Each test fails if its rule is removed.
+
+use graphloom::prelude::*;
+use graphloom_test::{Principal, TestClient, codes, user};
+use serde_json::{Value as Json, json};
+
+fn service() -> Service {
+    let app = blog::app()
+        .permissions::<blog::Post>(
+            ModelRules::new()
+                .rows(
+                    Rule::Equals("status", Value::String("published".into()))
+                        .or(Rule::Owner("author"))
+                        .or(Rule::Staff),
+                )
+                .create(Rule::Owner("author").or(Rule::Staff))
+                .update(Rule::Owner("author").or(Rule::perm("blog.change_post")))
+                .delete(Rule::Owner("author").or(Rule::Staff)),
+        )
+        .permissions::<blog::Comment>(
+            ModelRules::new()
+                .rows(Rule::Visible("post"))
+                .create(Rule::Authenticated)
+                .update(Rule::Owner("author"))
+                .delete(Rule::Owner("author")),
+        )
+        .permissions::<blog::Tag>(ModelRules::new().view(Rule::Authenticated))
+        .permissions::<blog::User>(
+            ModelRules::new().field("email", Rule::Owner("id").or(Rule::Staff)),
+        );
+    Service::new("blog").app(app)
+}
+
+fn staff() -> Principal {
+    Principal {
+        staff: true,
+        ..user(99)
+    }
+}
+
+/// 3 users; posts 1..=10 by users 1, 2, 3 in turn; every fifth a draft (5, 10);
+/// comments on every post.
+async fn client() -> TestClient {
+    let service = service();
+    let c = TestClient::new(&service).await;
+    blog::seed::seed(&service, c.db(), &crate::common::seed_args(3, 10, 40, 3))
+        .await
+        .unwrap();
+    c
+}
+
+fn ids(v: &Json) -> Vec<String> {
+    v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn author_of(c: &TestClient, post: &str) -> String {
+    c.as_user(staff())
+        .query(&format!(r#"{{ post(id: "{post}") {{ authorId }} }}"#))
+        .await["post"]["authorId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn drafts_are_absent_from_lists_lookups_and_counts() {
+    let c = client().await;
+    let anon = c.query(r#"{ posts(first: 100) { totalCount nodes { id status } } d: post(id: "5") { id } s: postBySlug(slug: "post-10") { id } }"#).await;
+    assert_eq!(anon["posts"]["totalCount"], 8);
+    assert!(!ids(&anon["posts"]).contains(&"5".into()));
+    assert_eq!(anon["d"], Json::Null);
+    assert_eq!(anon["s"], Json::Null);
+    let staff = c
+        .as_user(staff())
+        .query("{ posts(first: 100) { totalCount } }")
+        .await;
+    assert_eq!(staff["posts"]["totalCount"], 10);
+    // The author of post 5 sees it; another user does not.
+    let owner = author_of(&c, "5").await;
+    let mine = c
+        .as_user(user(&owner))
+        .query(r#"{ post(id: "5") { id } posts(first: 100) { totalCount } }"#)
+        .await;
+    assert_eq!(mine["post"]["id"], "5");
+    let other = if owner == "1" { "2" } else { "1" };
+    let theirs = c
+        .as_user(user(other))
+        .query(r#"{ post(id: "5") { id } }"#)
+        .await;
+    assert_eq!(theirs["post"], Json::Null);
+}
+
+#[tokio::test]
+async fn nested_paths_in_both_directions_hide_drafts() {
+    let c = client().await;
+    let d = c.query("{ users(first: 10) { nodes { posts(first: 100) { totalCount nodes { id } } } } comments(first: 100) { totalCount nodes { post { id status } } } }").await;
+    let seen: Vec<String> = d["users"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|u| ids(&u["posts"]))
+        .collect();
+    assert!(
+        !seen.contains(&"5".into()) && !seen.contains(&"10".into()),
+        "{seen:?}"
+    );
+    let total: i64 = d["users"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["posts"]["totalCount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 8, "nested counts exclude drafts");
+    // Comments follow their post's visibility, at the root too.
+    for n in d["comments"]["nodes"].as_array().unwrap() {
+        assert_eq!(n["post"]["status"], "PUBLISHED");
+    }
+    let all = c
+        .as_user(staff())
+        .query("{ comments(first: 100) { totalCount } }")
+        .await;
+    assert!(
+        d["comments"]["totalCount"].as_i64().unwrap()
+            < all["comments"]["totalCount"].as_i64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn filters_ordering_aliases_fragments_and_cursors_do_not_leak() {
+    let c = client().await;
+    // Who wrote a draft? A filter across the relation must not tell.
+    let d = c
+        .query(r#"{ users(where: { posts: { some: { status: { eq: DRAFT } } } }) { totalCount } }"#)
+        .await;
+    assert_eq!(d["users"]["totalCount"], 0);
+    let d = c
+        .query(r#"{ comments(where: { post: { status: { eq: DRAFT } } }) { totalCount } }"#)
+        .await;
+    assert_eq!(d["comments"]["totalCount"], 0);
+    let d = c
+        .query(r#"{ users(where: { posts: { none: { status: { eq: DRAFT } } } }) { totalCount } }"#)
+        .await;
+    assert_eq!(d["users"]["totalCount"], 3, "`none` sees no drafts either");
+    // Aliases and fragments reach the same rules.
+    let d = c.query(r#"fragment P on Post { id title } { a: post(id: "10") { ...P } b: posts(where: { id: { in: ["5", "10"] } }) { nodes { ... on Post { id } } } }"#).await;
+    assert_eq!(d, json!({ "a": null, "b": { "nodes": [] } }));
+    // Walking every page with cursors never reaches a draft.
+    let mut after = Json::Null;
+    let mut seen = Vec::new();
+    loop {
+        let p = c.query_vars("query($a: String) { posts(first: 3, after: $a, orderBy: [{ title: DESC }]) { nodes { id } pageInfo { hasNextPage endCursor } } }", json!({ "a": after })).await;
+        seen.extend(ids(&p["posts"]));
+        if p["posts"]["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = p["posts"]["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen.len(), 8);
+    // Ordering comments by their post's title sorts only visible rows.
+    let d = c.query("{ comments(first: 100, orderBy: [{ post: { title: ASC } }]) { nodes { post { status } } } }").await;
+    assert!(
+        d["comments"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["post"]["status"] == "PUBLISHED")
+    );
+}
+
+#[tokio::test]
+async fn writes_follow_the_rules() {
+    let c = client().await;
+    let owner = author_of(&c, "1").await;
+    let other = if owner == "1" { "2" } else { "1" };
+    let update = |id: &str| {
+        format!(
+            r#"mutation {{ updatePost(id: "{id}", input: {{ title: "changed" }}) {{ post {{ title }} errors {{ code }} }} }}"#
+        )
+    };
+    // Anonymous: no principal at all.
+    assert_eq!(codes(&c.errors(&update("1")).await), ["UNAUTHENTICATED"]);
+    // Someone else's visible post: forbidden; their draft: not found (no leak).
+    assert_eq!(
+        codes(&c.as_user(user(other)).errors(&update("1")).await),
+        ["FORBIDDEN"]
+    );
+    let draft_owner = author_of(&c, "5").await;
+    let stranger = if draft_owner == "1" { "2" } else { "1" };
+    let d = c.as_user(user(stranger)).query(&update("5")).await;
+    assert_eq!(d["updatePost"]["errors"], json!([{ "code": "NOT_FOUND" }]));
+    // The author may; so may a holder of blog.change_post.
+    let d = c.as_user(user(&owner)).query(&update("1")).await;
+    assert_eq!(
+        d["updatePost"],
+        json!({ "post": { "title": "changed" }, "errors": [] })
+    );
+    let editor = Principal {
+        perms: vec!["blog.change_post".into()],
+        ..user(other)
+    };
+    let d = c.as_user(editor).query(&update("1")).await;
+    assert_eq!(d["updatePost"]["errors"], json!([]));
+    // Deleting: not the editor's right.
+    let editor = Principal {
+        perms: vec!["blog.change_post".into()],
+        ..user(other)
+    };
+    assert_eq!(
+        codes(
+            &c.as_user(editor)
+                .errors(r#"mutation { deletePost(id: "1") { deletedId } }"#)
+                .await
+        ),
+        ["FORBIDDEN"]
+    );
+    // Creating a post in someone else's name.
+    let create = |author: &str| {
+        format!(
+            r#"mutation {{ createPost(input: {{ title: "t", slug: "s-{author}", body: "b", authorId: "{author}" }}) {{ post {{ id }} errors {{ code }} }} }}"#
+        )
+    };
+    assert_eq!(codes(&c.errors(&create("1")).await), ["UNAUTHENTICATED"]);
+    assert_eq!(
+        codes(&c.as_user(user("1")).errors(&create("2")).await),
+        ["FORBIDDEN"]
+    );
+    let d = c.as_user(user("1")).query(&create("1")).await;
+    assert_eq!(d["createPost"]["errors"], json!([]));
+}
+
+#[tokio::test]
+async fn comments_need_a_login_and_a_visible_post() {
+    let c = client().await;
+    let comment = |post: &str| {
+        format!(
+            r#"mutation {{ createComment(input: {{ postId: "{post}", authorId: "1", body: "hi" }}) {{ comment {{ id }} errors {{ field code }} }} }}"#
+        )
+    };
+    assert_eq!(codes(&c.errors(&comment("1")).await), ["UNAUTHENTICATED"]);
+    let d = c.as_user(user("1")).query(&comment("1")).await;
+    assert_eq!(d["createComment"]["errors"], json!([]));
+    // A draft the user cannot see is as absent as a missing post.
+    let draft_owner = author_of(&c, "5").await;
+    let stranger = if draft_owner == "1" { "2" } else { "1" };
+    let d = c.as_user(user(stranger)).query(&comment("5")).await;
+    assert_eq!(
+        d["createComment"]["errors"],
+        json!([{ "field": ["postId"], "code": "FOREIGN_KEY" }])
+    );
+}
+
+#[tokio::test]
+async fn operation_rules_guard_root_and_nested_fields() {
+    let c = client().await;
+    assert_eq!(
+        codes(&c.errors("{ tags { totalCount } }").await),
+        ["UNAUTHENTICATED"]
+    );
+    assert_eq!(
+        codes(
+            &c.errors(r#"{ post(id: "1") { tags { nodes { name } } } }"#)
+                .await
+        ),
+        ["UNAUTHENTICATED"]
+    );
+    assert_eq!(
+        codes(
+            &c.errors(
+                r#"{ posts(where: { tags: { some: { name: { eq: "tag1" } } } }) { totalCount } }"#
+            )
+            .await
+        ),
+        ["UNAUTHENTICATED"]
+    );
+    let d = c.as_user(user("1")).query("{ tags { totalCount } }").await;
+    assert_eq!(d["tags"]["totalCount"], 3);
+}
+
+#[tokio::test]
+async fn field_rules_hide_values_and_refuse_filters_on_them() {
+    let c = client().await;
+    let emails = |d: &Json| {
+        d["users"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["email"].clone())
+            .collect::<Vec<_>>()
+    };
+    let d = c
+        .as_user(user("2"))
+        .query("{ users { nodes { id email } } }")
+        .await;
+    assert_eq!(
+        emails(&d),
+        [Json::Null, json!("user2@example.com"), Json::Null]
+    );
+    let d = c.query(r#"{ user(id: "1") { username email } }"#).await;
+    assert_eq!(d["user"], json!({ "username": "user1", "email": null }));
+    let d = c
+        .as_user(staff())
+        .query("{ users { nodes { email } } }")
+        .await;
+    assert!(emails(&d).iter().all(Json::is_string));
+    // Probing a hidden field through filters or ordering is refused.
+    assert_eq!(
+        codes(
+            &c.as_user(user("2"))
+                .errors(r#"{ users(where: { email: { startsWith: "user1" } }) { totalCount } }"#)
+                .await
+        ),
+        ["FORBIDDEN"]
+    );
+    assert_eq!(
+        codes(
+            &c.errors(r#"{ users(orderBy: [{ email: ASC }]) { totalCount } }"#)
+                .await
+        ),
+        ["UNAUTHENTICATED"]
+    );
+    assert_eq!(codes(&c.errors(r#"{ posts(where: { author: { email: { eq: "user1@example.com" } } }) { totalCount } }"#).await), ["UNAUTHENTICATED"]);
+    let d = c
+        .as_user(staff())
+        .query(r#"{ users(where: { email: { startsWith: "user1" } }) { totalCount } }"#)
+        .await;
+    assert_eq!(d["users"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn custom_predicates_and_bad_declarations() {
+    let app = blog::app().permissions::<blog::Tag>(ModelRules::new().view(Rule::custom(
+        |p: Option<Principal>| async move { p.is_some_and(|p| p.user_id.starts_with('4')) },
+    )));
+    let c = TestClient::new(&Service::new("blog").app(app)).await;
+    assert_eq!(
+        codes(&c.as_user(user("1")).errors("{ tags { totalCount } }").await),
+        ["FORBIDDEN"]
+    );
+    assert_eq!(
+        c.as_user(user("42")).query("{ tags { totalCount } }").await["tags"]["totalCount"],
+        0
+    );
+    // A rule naming a field the model lacks stops the start.
+    let bad = Service::new("blog")
+        .app(blog::app().permissions::<blog::Post>(ModelRules::new().rows(Rule::Owner("writer"))));
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let err = bad
+        .api(db.clone(), Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("graphloom.E011") && err.contains("writer"),
+        "{err}"
+    );
+    let bad = Service::new("blog")
+        .app(blog::app().permissions::<blog::Post>(ModelRules::new().view(Rule::Owner("author"))));
+    assert!(
+        bad.api(db, Default::default())
+            .unwrap_err()
+            .to_string()
+            .contains("cannot depend on a row")
+    );
+}
