@@ -30,6 +30,9 @@ pub struct Node {
     /// By field index; `Null` for columns that were not selected.
     pub values: Vec<Value>,
     pub children: HashMap<String, Child>,
+    /// Read this row's fields as this scope allows rather than the request's
+    /// (the user of a login payload is read as that user).
+    pub scope: Option<Arc<Scope>>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +90,7 @@ fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value
         model: model.id,
         values,
         children: HashMap::new(),
+        scope: None,
     }
 }
 

@@ -37,14 +37,37 @@ use graphloom_db::{Database, schema::ProjectState};
 use graphloom_meta::{CheckErrors, Registry};
 pub use mutation::FieldErr;
 pub use runtime::{Config, Runtime};
+pub use schema::{request_ctx, scope_of};
+
+/// Builds a field or a type of the dynamic schema once the runtime exists:
+/// the escape hatch for apps whose fields return objects of their own.
+pub type FieldFactory = Arc<dyn Fn(&Arc<Runtime>) -> async_graphql::dynamic::Field + Send + Sync>;
+pub type TypeFactory = Arc<dyn Fn(&Arc<Runtime>) -> async_graphql::dynamic::Type + Send + Sync>;
 
 /// Custom fields contributed by apps.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Custom {
     pub queries: Vec<CustomField>,
     pub mutations: Vec<CustomField>,
     pub computed: Vec<ComputedField>,
     pub permissions: Vec<permissions::Declared>,
+    pub raw_queries: Vec<FieldFactory>,
+    pub raw_mutations: Vec<FieldFactory>,
+    pub types: Vec<TypeFactory>,
+}
+
+impl std::fmt::Debug for Custom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Custom")
+            .field("queries", &self.queries)
+            .field("mutations", &self.mutations)
+            .field("computed", &self.computed)
+            .field("permissions", &self.permissions)
+            .field("raw_queries", &self.raw_queries.len())
+            .field("raw_mutations", &self.raw_mutations.len())
+            .field("types", &self.types.len())
+            .finish()
+    }
 }
 
 /// Why a schema could not be built.
@@ -91,13 +114,7 @@ impl Api {
             config,
             computed: computed.into_iter().collect(),
         });
-        let builder = schema::build(
-            &runtime,
-            &custom.queries,
-            &custom.mutations,
-            &custom.computed,
-        )
-        .map_err(|e| BuildError::Schema(e.message))?;
+        let builder = schema::build(&runtime, custom).map_err(|e| BuildError::Schema(e.message))?;
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
         Ok(Api { schema, runtime })
     }

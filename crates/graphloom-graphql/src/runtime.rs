@@ -21,6 +21,8 @@ pub struct Config {
     pub cursor_key: Vec<u8>,
     /// Adds `extensions.sql = { count, statements }` to responses.
     pub debug_sql: bool,
+    /// Signs access tokens, when this service issues them (the auth app).
+    pub token_issuer: Option<Arc<graphloom_auth::token::Issuer>>,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             max_depth: 15,
             cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
             debug_sql: false,
+            token_issuer: None,
         }
     }
 }

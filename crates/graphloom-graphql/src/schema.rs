@@ -36,13 +36,13 @@ fn response_key(ctx: &ResolverContext<'_>) -> String {
 }
 
 /// The request's permission scope, put there by [`crate::Api::execute_as`].
-pub(crate) fn scope_of(ctx: &ResolverContext<'_>) -> Result<Arc<Scope>, Error> {
+pub fn scope_of(ctx: &ResolverContext<'_>) -> Result<Arc<Scope>, Error> {
     ctx.data_opt::<Arc<Scope>>()
         .cloned()
         .ok_or_else(|| Error::internal("a request ran without a permission scope"))
 }
 
-pub(crate) fn request_ctx(rt: &Arc<Runtime>, ctx: &ResolverContext<'_>) -> Ctx {
+pub fn request_ctx(rt: &Arc<Runtime>, ctx: &ResolverContext<'_>) -> Ctx {
     Ctx {
         rt: Arc::clone(rt),
         request: ctx
@@ -96,12 +96,12 @@ fn list_args(field: Field, m: &ModelMeta) -> Field {
 /// Builds the schema's types into `builder`.
 pub(crate) fn build(
     rt: &Arc<Runtime>,
-    queries: &[CustomField],
-    mutations: &[CustomField],
-    computed: &[ComputedField],
+    custom: &crate::Custom,
 ) -> Result<async_graphql::dynamic::SchemaBuilder, Error> {
+    let (queries, mutations, computed) = (&custom.queries, &custom.mutations, &custom.computed);
     let reg = &rt.registry;
     let has_mutation = !mutations.is_empty()
+        || !custom.raw_mutations.is_empty()
         || reg
             .models()
             .iter()
@@ -174,6 +174,15 @@ pub(crate) fn build(
     }
     for c in mutations {
         mutation = mutation.field(custom_root_field(rt, c));
+    }
+    for f in &custom.raw_queries {
+        query = query.field(f(rt));
+    }
+    for f in &custom.raw_mutations {
+        mutation = mutation.field(f(rt));
+    }
+    for t in &custom.types {
+        schema = schema.register(t(rt));
     }
     schema = schema.register(query);
     if has_mutation {
@@ -419,7 +428,10 @@ fn value_field(rt: &Arc<Runtime>, m: &ModelMeta, f: &FieldMeta, idx: usize) -> F
             FieldFuture::new(async move {
                 let node = node_of(&ctx)?;
                 if ruled {
-                    let scope = scope_of(&ctx)?;
+                    let scope = match &node.scope {
+                        Some(s) => Arc::clone(s),
+                        None => scope_of(&ctx)?,
+                    };
                     let m = rt.registry.model(model);
                     if !scope.field_visible(m, idx, &|i| node.values[i].clone()) {
                         return Ok(None);

@@ -99,9 +99,12 @@ pub async fn serve(
         "graphloom: serving GraphQL on http://{}/graphql",
         listener.local_addr()?
     );
-    axum::serve(listener, router(api, config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(api, config).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -173,6 +176,7 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
 fn request_context(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<SocketAddr>,
 ) -> Result<Arc<RequestContext>, Box<Response>> {
     let unauthenticated = |message: String| {
         let mut res = reject(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
@@ -213,17 +217,22 @@ fn request_context(
     Ok(Arc::new(RequestContext {
         headers,
         principal,
-        client: None,
+        client: client.map(|a| a.ip().to_string()),
     }))
 }
+
+/// The peer address, when the server was started with connect info.
+type Peer = Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>;
 
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
+    peer: Peer,
     media: &'static str,
     request: async_graphql::Request,
 ) -> Response {
-    let context = match request_context(state, headers) {
+    let client = peer.map(|p| (p.0).0);
+    let context = match request_context(state, headers, client) {
         Ok(c) => c,
         Err(res) => return *res,
     };
@@ -255,6 +264,7 @@ async fn execute(
 
 async fn post_graphql(
     State(state): State<Arc<AppState>>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -304,7 +314,7 @@ async fn post_graphql(
             "the request has no query",
         );
     }
-    execute(&state, &headers, media, request).await
+    execute(&state, &headers, peer, media, request).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,6 +328,7 @@ struct GetParams {
 
 async fn get_graphql(
     State(state): State<Arc<AppState>>,
+    peer: Peer,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -403,7 +414,7 @@ async fn get_graphql(
             );
         }
     };
-    execute(&state, &headers, media, request).await
+    execute(&state, &headers, peer, media, request).await
 }
 
 fn parse_get_params(raw: &str) -> Result<GetParams, String> {

@@ -85,6 +85,14 @@ pub struct TestClient {
 
 pub use graphloom::auth_core::token::Principal;
 
+/// The HS256 issuer test clients sign with.
+pub fn test_issuer() -> graphloom::auth_core::token::Issuer {
+    use graphloom::auth_core::token::{Issuer, SigningKey};
+    let key = SigningKey::hs256(b"graphloom-test-secret-not-for-production")
+        .unwrap_or_else(|e| panic!("test key: {e}"));
+    Issuer::new(key, "graphloom", "graphloom", 300)
+}
+
 /// A principal for tests: user `id` with these permissions.
 pub fn user(id: impl ToString) -> Principal {
     Principal {
@@ -99,10 +107,30 @@ impl TestClient {
             service,
             Config {
                 cursor_key: b"graphloom-test-key".to_vec(),
+                token_issuer: Some(std::sync::Arc::new(test_issuer())),
                 ..Config::default()
             },
         )
         .await
+    }
+
+    /// The same client presenting an access token, verified as the server would.
+    pub fn with_token(
+        &self,
+        token: &str,
+    ) -> Result<TestClient, graphloom::auth_core::token::TokenError> {
+        let issuer = self
+            .api
+            .runtime()
+            .config
+            .token_issuer
+            .clone()
+            .unwrap_or_else(|| std::sync::Arc::new(test_issuer()));
+        let verifier = issuer
+            .verifier()
+            .unwrap_or_else(|e| panic!("test verifier: {e}"));
+        let claims = verifier.verify(token)?;
+        Ok(self.as_user(Principal::from(claims)))
     }
 
     pub async fn with_config(service: &Service, config: Config) -> Self {

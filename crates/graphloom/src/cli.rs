@@ -35,6 +35,57 @@ pub enum Command {
     Schema,
     /// Run the start-up checks of the models and exit.
     Check,
+    /// Create a superuser (auth app); asks for the password unless --no-input
+    /// (then GRAPHLOOM_SUPERUSER_PASSWORD).
+    Createsuperuser(CreatesuperuserArgs),
+    /// Set a user's password (auth app) and end their sessions.
+    Changepassword(ChangepasswordArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreatesuperuserArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Take everything from flags and GRAPHLOOM_SUPERUSER_PASSWORD.
+    #[arg(long)]
+    pub no_input: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChangepasswordArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    pub username: String,
+    /// Take the password from GRAPHLOOM_PASSWORD instead of asking.
+    #[arg(long)]
+    pub no_input: bool,
+}
+
+/// Reads a password: from `env` without a terminal, else asked twice.
+fn read_password(no_input: bool, env: &str) -> anyhow::Result<String> {
+    if no_input {
+        return std::env::var(env)
+            .with_context(|| format!("--no-input needs the password in {env}"));
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Password (again): ")?;
+    if first != second {
+        anyhow::bail!("the passwords differ");
+    }
+    Ok(first)
+}
+
+fn read_line(prompt: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    print!("{prompt}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
 }
 
 #[derive(Debug, Clone, Args)]
@@ -306,6 +357,53 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 args.backwards,
             )?;
         }
+        Command::Createsuperuser(args) => {
+            let settings = service
+                .auth_settings()
+                .context("createsuperuser needs the auth app in the service")?;
+            let username = match (&args.username, args.no_input) {
+                (Some(u), _) => u.clone(),
+                (None, true) => anyhow::bail!("--no-input needs --username"),
+                (None, false) => read_line("Username: ")?,
+            };
+            let email = match (&args.email, args.no_input) {
+                (Some(e), _) => e.clone(),
+                (None, true) => anyhow::bail!("--no-input needs --email"),
+                (None, false) => read_line("Email: ")?,
+            };
+            let password = read_password(args.no_input, "GRAPHLOOM_SUPERUSER_PASSWORD")?;
+            let db = args.db.connect(service.name).await?;
+            service.migrate(&db).await?;
+            let api = service.api(db.clone(), Config::default())?;
+            let made = crate::auth::create_superuser(
+                api.runtime(),
+                &settings,
+                &username,
+                &email,
+                &password,
+            )
+            .await;
+            db.close().await;
+            made.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("Superuser created successfully.");
+        }
+        Command::Changepassword(args) => {
+            let settings = service
+                .auth_settings()
+                .context("changepassword needs the auth app in the service")?;
+            let password = read_password(args.no_input, "GRAPHLOOM_PASSWORD")?;
+            let db = args.db.connect(service.name).await?;
+            let api = service.api(db.clone(), Config::default())?;
+            let changed =
+                crate::auth::change_password(api.runtime(), &settings, &args.username, &password)
+                    .await;
+            db.close().await;
+            changed.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!(
+                "Password changed successfully for user '{}'.",
+                args.username
+            );
+        }
         Command::Serve(args) => {
             let keys = args.auth.keys()?;
             if args.auth.production && args.api.secret_key.as_deref().is_none_or(|k| k.len() < 32) {
@@ -320,7 +418,9 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                     tracing::info!("{line}");
                 }
             }
-            let api = service.api(db.clone(), args.api.config())?;
+            let mut config = args.api.config();
+            config.token_issuer = keys.issuer.clone().map(std::sync::Arc::new);
+            let api = service.api(db.clone(), config)?;
             let config = ServerConfig {
                 addr: args.addr,
                 body_limit: args.body_limit,

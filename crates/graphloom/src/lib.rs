@@ -38,6 +38,7 @@
 // The derive macros name `::graphloom`; this lets them work inside this crate too.
 extern crate self as graphloom;
 
+pub mod auth;
 pub mod cli;
 mod makemigrations;
 mod service;

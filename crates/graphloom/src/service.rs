@@ -20,6 +20,8 @@ pub struct App {
     custom: Custom,
     pub(crate) migrations: Option<AppMigrations>,
     pub(crate) data: Vec<(String, DataFn)>,
+    /// The auth app's settings, for the commands that create users.
+    pub(crate) auth: Option<Arc<crate::auth::AuthSettings>>,
 }
 
 /// An app's migration files: the folder `makemigrations` writes to, and the
@@ -38,6 +40,7 @@ impl App {
             custom: Custom::default(),
             migrations: None,
             data: Vec::new(),
+            auth: None,
         }
     }
 
@@ -103,6 +106,24 @@ impl App {
         self
     }
 
+    /// A root query field built from the runtime (fields returning objects of their own).
+    pub fn raw_query(mut self, f: graphloom_graphql::FieldFactory) -> Self {
+        self.custom.raw_queries.push(f);
+        self
+    }
+
+    /// A root mutation field built from the runtime.
+    pub fn raw_mutation(mut self, f: graphloom_graphql::FieldFactory) -> Self {
+        self.custom.raw_mutations.push(f);
+        self
+    }
+
+    /// An extra GraphQL type (an object a raw field returns).
+    pub fn raw_type(mut self, f: graphloom_graphql::TypeFactory) -> Self {
+        self.custom.types.push(f);
+        self
+    }
+
     /// A computed field on one of the models.
     pub fn computed(mut self, field: ComputedField) -> Self {
         self.custom.computed.push(field);
@@ -157,6 +178,10 @@ impl Service {
             all.mutations.extend(a.custom.mutations.iter().cloned());
             all.computed.extend(a.custom.computed.iter().cloned());
             all.permissions.extend(a.custom.permissions.iter().cloned());
+            all.raw_queries.extend(a.custom.raw_queries.iter().cloned());
+            all.raw_mutations
+                .extend(a.custom.raw_mutations.iter().cloned());
+            all.types.extend(a.custom.types.iter().cloned());
         }
         all
     }
@@ -174,6 +199,11 @@ impl Service {
     /// The apps, for the migration commands.
     pub(crate) fn apps(&self) -> &[App] {
         &self.apps
+    }
+
+    /// The auth app's settings, when the service has the auth app.
+    pub(crate) fn auth_settings(&self) -> Option<Arc<crate::auth::AuthSettings>> {
+        self.apps.iter().find_map(|a| a.auth.clone())
     }
 
     /// Every migration: the embedded files of migrated apps, plus one
@@ -260,6 +290,9 @@ impl Service {
     pub async fn migrate_to(&self, db: &Database, target: &Target) -> anyhow::Result<Vec<String>> {
         let set = self.migration_set()?;
         let done = set.migrate(db, target).await?;
+        if self.auth_settings().is_some() {
+            crate::auth::ensure_permissions(&self.registry()?, db).await?;
+        }
         Ok(done
             .into_iter()
             .map(|(d, name)| match d {

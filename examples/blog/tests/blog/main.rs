@@ -3,6 +3,7 @@
 //! on in-memory SQLite, or on PostgreSQL when GRAPHLOOM_TEST_DATABASE_URL is set
 //! (scripts/test.sh runs them both ways).
 
+mod auth;
 mod common;
 mod counts;
 mod custom;

@@ -1,0 +1,231 @@
+//! The auth app: users, groups and permissions as ordinary models, and the
+//! token lifecycle as GraphQL fields: `register`, `login`, `refreshToken` (one
+//! use per refresh token; reusing a spent one revokes its whole family),
+//! `logout`, `revokeAllSessions`, `me`, `changePassword`.
+//!
+//! Add it to a service with `.app(graphloom::auth::app())`. Tokens are signed
+//! with the keys `serve` loads (`GRAPHLOOM_JWT_SECRET` or
+//! `GRAPHLOOM_JWT_PRIVATE_KEY_FILE`); other services verify them with the JWKS.
+
+mod migrations;
+mod resolvers;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+pub use graphloom_auth::{
+    password::{Hasher, Policy},
+    token::Principal,
+};
+
+use crate::{
+    App, Model,
+    graphql::permissions::{ModelRules, Rule},
+    meta::{ForeignKey, Id, ManyToMany},
+};
+
+/// A person who can log in.
+#[derive(Model)]
+#[model(app = "auth", create = false, update = false, delete = false)]
+pub struct User {
+    pub id: Id,
+    /// Unique login name.
+    #[field(max_length = 150, unique)]
+    pub username: String,
+    #[field(max_length = 254, unique)]
+    pub email: String,
+    /// An argon2id hash; never exposed.
+    #[field(hidden, default = "")]
+    pub password: String,
+    #[field(default = true)]
+    pub is_active: bool,
+    #[field(default = false)]
+    pub is_staff: bool,
+    #[field(default = false)]
+    pub is_superuser: bool,
+    #[field(auto_now_add)]
+    pub date_joined: chrono::DateTime<chrono::Utc>,
+    pub last_login: Option<chrono::DateTime<chrono::Utc>>,
+    #[field(related_name = "users")]
+    pub groups: ManyToMany<Group>,
+    #[field(related_name = "users")]
+    pub user_permissions: ManyToMany<Permission>,
+}
+
+/// A named set of permissions.
+#[derive(Model)]
+#[model(app = "auth", create = false, update = false, delete = false)]
+pub struct Group {
+    pub id: Id,
+    #[field(max_length = 150, unique)]
+    pub name: String,
+    #[field(related_name = "groups")]
+    pub permissions: ManyToMany<Permission>,
+}
+
+/// A permission such as `blog.change_post`; four per model are created by `migrate`.
+#[derive(Model)]
+#[model(app = "auth", create = false, update = false, delete = false)]
+pub struct Permission {
+    pub id: Id,
+    #[field(max_length = 150, unique)]
+    pub codename: String,
+    #[field(max_length = 255)]
+    pub name: String,
+}
+
+/// A refresh token: stored as a hash, single-use, grouped in a family per login.
+#[derive(Model)]
+#[model(app = "auth", create = false, update = false, delete = false)]
+pub struct RefreshToken {
+    pub id: Id,
+    #[field(max_length = 64, unique, hidden, default = "")]
+    pub token_hash: String,
+    #[field(index)]
+    pub family: uuid::Uuid,
+    #[field(on_delete = cascade, related_name = "refreshTokens")]
+    pub user: ForeignKey<User>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[field(default = false)]
+    pub revoked: bool,
+    #[field(auto_now_add)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How the auth app behaves.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Offer the `register` mutation.
+    pub register: bool,
+    pub hasher: Hasher,
+    pub policy: Policy,
+    /// Lifetime of a refresh token.
+    pub refresh_ttl: Duration,
+    /// Failed logins allowed per account, and per client address, per window.
+    pub account_attempts: usize,
+    pub address_attempts: usize,
+    pub attempt_window: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            register: true,
+            hasher: Hasher::default(),
+            policy: Policy::default(),
+            refresh_ttl: Duration::from_secs(14 * 24 * 3600),
+            account_attempts: 5,
+            address_attempts: 20,
+            attempt_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Failed-login counters, per key, within a sliding window. In memory: each
+/// instance limits on its own (a shared store is future work).
+#[derive(Debug, Default)]
+pub(crate) struct Limiter {
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl Limiter {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Vec<Instant>>) -> T) -> T {
+        match self.failures.lock() {
+            Ok(mut g) => f(&mut g),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
+    pub(crate) fn blocked(&self, key: &str, max: usize, window: Duration) -> bool {
+        self.with(|m| {
+            let list = m.entry(key.to_owned()).or_default();
+            list.retain(|t| t.elapsed() < window);
+            list.len() >= max
+        })
+    }
+
+    pub(crate) fn fail(&self, key: &str) {
+        self.with(|m| m.entry(key.to_owned()).or_default().push(Instant::now()));
+    }
+
+    pub(crate) fn clear(&self, key: &str) {
+        self.with(|m| {
+            m.remove(key);
+        });
+    }
+}
+
+/// The auth app with default settings.
+pub fn app() -> App {
+    app_with(AuthSettings::default())
+}
+
+/// The auth app: models, their rules, and the token fields.
+pub fn app_with(settings: AuthSettings) -> App {
+    let settings = Arc::new(settings);
+    let limiter = Arc::new(Limiter::default());
+    let app = App::new("auth")
+        .migrations(migrations::DIR, migrations::FILES)
+        .model::<User>()
+        .model::<Group>()
+        .model::<Permission>()
+        .model::<RefreshToken>()
+        // A user's email is theirs and staff's to see; the rest is staff business.
+        .permissions::<User>(ModelRules::new().field("email", Rule::Owner("id").or(Rule::Staff)))
+        .permissions::<Group>(ModelRules::new().view(Rule::Staff))
+        .permissions::<Permission>(ModelRules::new().view(Rule::Staff))
+        .permissions::<RefreshToken>(ModelRules::new().view(Rule::Nobody));
+    let mut app = resolvers::fields(app, Arc::clone(&settings), limiter);
+    app.auth = Some(settings);
+    app
+}
+
+/// Creates the four default permissions of every model (`blog.add_post`,
+/// `blog.change_post`, `blog.delete_post`, `blog.view_post`) that are missing.
+pub async fn ensure_permissions(
+    reg: &crate::meta::Registry,
+    db: &crate::db::Database,
+) -> anyhow::Result<()> {
+    use crate::db::sea_query::{Alias, Expr, OnConflict, Query};
+    let Some(perm) = reg.by_key(crate::meta::ModelKey::of::<Permission>()) else {
+        return Ok(());
+    };
+    let d = db.dialect();
+    let mut ins = Query::insert();
+    ins.into_table(Alias::new(&perm.table))
+        .columns([Alias::new("codename"), Alias::new("name")]);
+    for m in reg.models() {
+        let snake = crate::meta::naming::snake_case(m.key.name);
+        for (action, verb) in [
+            ("add", "Can add"),
+            ("change", "Can change"),
+            ("delete", "Can delete"),
+            ("view", "Can view"),
+        ] {
+            ins.values([
+                Expr::val(crate::db::to_sea(
+                    &format!("{}.{action}_{snake}", m.key.app).into(),
+                    d,
+                )),
+                Expr::val(crate::db::to_sea(
+                    &format!("{verb} {}", m.key.name.to_lowercase()).into(),
+                    d,
+                )),
+            ])?;
+        }
+    }
+    ins.on_conflict(
+        OnConflict::column(Alias::new("codename"))
+            .do_nothing()
+            .to_owned(),
+    );
+    db.execute(&ins).await?;
+    Ok(())
+}
+
+/// `createsuperuser` and `changepassword`, for the CLI.
+pub(crate) use resolvers::{change_password, create_superuser};

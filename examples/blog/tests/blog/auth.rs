@@ -1,0 +1,388 @@
+//! The auth app: registration, login, refresh-token rotation with reuse
+//! detection, logout, session revocation, password changes, rate limiting, and
+//! secrets that never leave the server.
+
+use std::time::Duration;
+
+use graphloom::{
+    MakeArgs, Service,
+    auth::{AuthSettings, Hasher},
+    db::RawSql,
+};
+use graphloom_test::{TestClient, codes, test_issuer};
+use serde_json::{Value as Json, json};
+
+fn settings() -> AuthSettings {
+    AuthSettings {
+        // Cheap hashes: tests hash a lot.
+        hasher: Hasher::new(1024, 1, 1).unwrap(),
+        attempt_window: Duration::from_secs(60),
+        ..AuthSettings::default()
+    }
+}
+
+fn service_with(settings: AuthSettings) -> Service {
+    Service::new("accounts").app(graphloom::auth::app_with(settings))
+}
+
+async fn client() -> TestClient {
+    TestClient::new(&service_with(settings())).await
+}
+
+const REGISTER: &str = r#"mutation($u: String!, $e: String!, $p: String!) { register(username: $u, email: $e, password: $p) { accessToken refreshToken expiresIn user { username email } } }"#;
+const LOGIN: &str = r#"mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken refreshToken user { id } } }"#;
+const REFRESH: &str =
+    r#"mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken refreshToken } }"#;
+
+async fn register(c: &TestClient, name: &str) -> Json {
+    c.query_vars(
+        REGISTER,
+        json!({ "u": name, "e": format!("{name}@example.com"), "p": "a long unusual phrase" }),
+    )
+    .await["register"]
+        .clone()
+}
+
+async fn login(c: &TestClient, login: &str, password: &str) -> Result<Json, Vec<Json>> {
+    let res = c.execute(LOGIN, json!({ "l": login, "p": password })).await;
+    match res.get("errors") {
+        Some(Json::Array(e)) => Err(e.clone()),
+        _ => Ok(res["data"]["login"].clone()),
+    }
+}
+
+async fn refresh(c: &TestClient, token: &Json) -> Result<Json, Vec<Json>> {
+    let res = c.execute(REFRESH, json!({ "r": token })).await;
+    match res.get("errors") {
+        Some(Json::Array(e)) => Err(e.clone()),
+        _ => Ok(res["data"]["refreshToken"].clone()),
+    }
+}
+
+#[test]
+fn the_auth_migrations_match_its_models() {
+    let code = service_with(settings())
+        .makemigrations(&MakeArgs {
+            check: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(code, 0);
+}
+
+#[tokio::test]
+async fn register_then_me_with_the_access_token() {
+    let c = client().await;
+    let r = register(&c, "ann").await;
+    assert_eq!(
+        r["user"],
+        json!({ "username": "ann", "email": "ann@example.com" }),
+        "the new user sees their own email"
+    );
+    assert_eq!(r["expiresIn"], 300);
+    let claims = test_issuer()
+        .verifier()
+        .unwrap()
+        .verify(r["accessToken"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        (claims.iss.as_str(), claims.aud.as_str()),
+        ("graphloom", "graphloom")
+    );
+    let me = c
+        .with_token(r["accessToken"].as_str().unwrap())
+        .unwrap()
+        .query("{ me { username email isStaff } }")
+        .await;
+    assert_eq!(
+        me["me"],
+        json!({ "username": "ann", "email": "ann@example.com", "isStaff": false })
+    );
+    assert_eq!(c.query("{ me { username } }").await["me"], Json::Null);
+    // Others do not see ann's email.
+    register(&c, "bob").await;
+    let bob = login(&c, "bob", "a long unusual phrase").await.unwrap();
+    let users = c
+        .with_token(bob["accessToken"].as_str().unwrap())
+        .unwrap()
+        .query("{ users { nodes { username email } } }")
+        .await;
+    assert_eq!(
+        users["users"]["nodes"],
+        json!([{ "username": "ann", "email": null }, { "username": "bob", "email": "bob@example.com" }])
+    );
+}
+
+#[tokio::test]
+async fn registration_checks_passwords_and_names() {
+    let c = client().await;
+    for (u, e, p, why) in [
+        ("ann", "ann@x.io", "short", "too short"),
+        ("ann", "ann@x.io", "password123", "too common"),
+        ("annabelle", "q@x.io", "annabelle-rocks!", "too similar"),
+        (
+            "ann",
+            "not-an-email",
+            "a long unusual phrase",
+            "not an email",
+        ),
+    ] {
+        let errors = c
+            .errors_vars(REGISTER, json!({ "u": u, "e": e, "p": p }))
+            .await;
+        assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+        assert!(
+            errors[0]["message"].as_str().unwrap().contains(why),
+            "{why}: {errors:?}"
+        );
+    }
+    register(&c, "ann").await;
+    let errors = c
+        .errors_vars(
+            REGISTER,
+            json!({ "u": "ann", "e": "other@x.io", "p": "a long unusual phrase" }),
+        )
+        .await;
+    assert!(errors[0]["message"].as_str().unwrap().contains("taken"));
+    let closed = TestClient::new(&service_with(AuthSettings {
+        register: false,
+        ..settings()
+    }))
+    .await;
+    assert!(!closed.api().sdl().contains("register("));
+}
+
+#[tokio::test]
+async fn one_generic_error_for_every_failed_login() {
+    let c = client().await;
+    register(&c, "ann").await;
+    assert!(login(&c, "ann", "a long unusual phrase").await.is_ok());
+    assert!(
+        login(&c, "ANN@example.com", "a long unusual phrase")
+            .await
+            .is_ok(),
+        "email in any case"
+    );
+    let wrong = login(&c, "ann", "nope").await.unwrap_err();
+    let unknown = login(&c, "nobody", "nope").await.unwrap_err();
+    assert_eq!(wrong, unknown, "no user enumeration");
+    assert_eq!(codes(&wrong), ["UNAUTHENTICATED"]);
+    c.db()
+        .execute(&RawSql("UPDATE auth_user SET is_active = false".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        login(&c, "ann", "a long unusual phrase").await.unwrap_err(),
+        wrong,
+        "inactive users get the same error"
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited_per_account() {
+    let c = client().await;
+    register(&c, "ann").await;
+    register(&c, "bob").await;
+    for _ in 0..5 {
+        assert_eq!(
+            codes(&login(&c, "ann", "guess").await.unwrap_err()),
+            ["UNAUTHENTICATED"]
+        );
+    }
+    assert_eq!(
+        codes(&login(&c, "ann", "a long unusual phrase").await.unwrap_err()),
+        ["RATE_LIMITED"],
+        "even the right password waits"
+    );
+    assert!(
+        login(&c, "bob", "a long unusual phrase").await.is_ok(),
+        "other accounts are not locked"
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
+    let c = client().await;
+    let first = register(&c, "ann").await;
+    let second = refresh(&c, &first["refreshToken"]).await.unwrap();
+    assert_ne!(second["refreshToken"], first["refreshToken"]);
+    let third = refresh(&c, &second["refreshToken"]).await.unwrap();
+    // The first token again: somebody copied it. The whole family ends.
+    let reuse = refresh(&c, &first["refreshToken"]).await.unwrap_err();
+    assert_eq!(codes(&reuse), ["UNAUTHENTICATED"]);
+    assert!(
+        reuse[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+    assert_eq!(
+        codes(&refresh(&c, &third["refreshToken"]).await.unwrap_err()),
+        ["UNAUTHENTICATED"],
+        "the newest token died with the family"
+    );
+    // Another login is another family, unaffected.
+    let other = login(&c, "ann", "a long unusual phrase").await.unwrap();
+    assert!(refresh(&c, &other["refreshToken"]).await.is_ok());
+    assert_eq!(
+        codes(&refresh(&c, &json!("forged")).await.unwrap_err()),
+        ["UNAUTHENTICATED"]
+    );
+}
+
+#[tokio::test]
+async fn logout_revoke_all_and_change_password_end_sessions() {
+    let c = client().await;
+    let a = register(&c, "ann").await;
+    let b = login(&c, "ann", "a long unusual phrase").await.unwrap();
+    let d = c
+        .query_vars(
+            "mutation($r: String!) { logout(refreshToken: $r) }",
+            json!({ "r": a["refreshToken"] }),
+        )
+        .await;
+    assert_eq!(d["logout"], true);
+    assert!(refresh(&c, &a["refreshToken"]).await.is_err());
+    assert!(
+        refresh(&c, &b["refreshToken"]).await.is_ok(),
+        "logout ends one session"
+    );
+    let ann = c.with_token(b["accessToken"].as_str().unwrap()).unwrap();
+    let s1 = login(&c, "ann", "a long unusual phrase").await.unwrap();
+    let n = ann.query("mutation { revokeAllSessions }").await["revokeAllSessions"]
+        .as_i64()
+        .unwrap();
+    assert!(n >= 1);
+    assert!(refresh(&c, &s1["refreshToken"]).await.is_err());
+    assert_eq!(
+        codes(&c.errors("mutation { revokeAllSessions }").await),
+        ["UNAUTHENTICATED"]
+    );
+    // Changing the password checks the old one and the policy, then ends sessions.
+    let s2 = login(&c, "ann", "a long unusual phrase").await.unwrap();
+    let change = |old: &str, new: &str| {
+        format!(r#"mutation {{ changePassword(oldPassword: "{old}", newPassword: "{new}") }}"#)
+    };
+    assert_eq!(
+        codes(&ann.errors(&change("wrong", "another long phrase")).await),
+        ["BAD_USER_INPUT"]
+    );
+    assert!(
+        ann.errors(&change("a long unusual phrase", "short")).await[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too short")
+    );
+    assert_eq!(
+        ann.query(&change("a long unusual phrase", "another long phrase"))
+            .await["changePassword"],
+        true
+    );
+    assert!(refresh(&c, &s2["refreshToken"]).await.is_err());
+    assert!(login(&c, "ann", "a long unusual phrase").await.is_err());
+    assert!(login(&c, "ann", "another long phrase").await.is_ok());
+}
+
+#[tokio::test]
+async fn tokens_carry_permissions_and_hashes_are_upgraded() {
+    let c = client().await;
+    register(&c, "ann").await;
+    // Default permissions exist; grant one through a group.
+    let perms = c
+        .db()
+        .fetch(
+            &RawSql("SELECT COUNT(*) FROM auth_permission".into()),
+            &[graphloom::meta::ValueType::I64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        perms[0][0],
+        graphloom::meta::Value::I64(16),
+        "four per model, four models"
+    );
+    for sql in [
+        "INSERT INTO auth_group (name) VALUES ('editors')",
+        "INSERT INTO auth_group_permissions (group_id, permission_id) SELECT 1, id FROM auth_permission WHERE codename = 'auth.view_group'",
+        "INSERT INTO auth_user_groups (user_id, group_id) VALUES (1, 1)",
+    ] {
+        c.db().execute(&RawSql(sql.into())).await.unwrap();
+    }
+    let l = login(&c, "ann", "a long unusual phrase").await.unwrap();
+    let claims = test_issuer()
+        .verifier()
+        .unwrap()
+        .verify(l["accessToken"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims.perms, ["auth.view_group"]);
+    // Stronger parameters: the stored hash is upgraded at the next login.
+    let stronger = service_with(AuthSettings {
+        hasher: Hasher::new(2048, 2, 1).unwrap(),
+        ..settings()
+    });
+    let api = stronger
+        .api(
+            c.db().clone(),
+            graphloom::graphql::Config {
+                token_issuer: Some(std::sync::Arc::new(test_issuer())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let res = api
+        .execute(async_graphql_request(
+            LOGIN,
+            json!({ "l": "ann", "p": "a long unusual phrase" }),
+        ))
+        .await;
+    assert!(res.errors.is_empty(), "{:?}", res.errors);
+    let hash = c
+        .db()
+        .fetch(
+            &RawSql("SELECT password FROM auth_user".into()),
+            &[graphloom::meta::ValueType::String],
+        )
+        .await
+        .unwrap();
+    assert!(hash[0][0].key_string().contains("m=2048,t=2,p=1"));
+}
+
+fn async_graphql_request(q: &str, vars: Json) -> graphloom::graphql::async_graphql::Request {
+    graphloom::graphql::async_graphql::Request::new(q).variables(
+        graphloom::graphql::async_graphql::Variables::from_json(vars),
+    )
+}
+
+#[tokio::test]
+async fn secrets_never_leave_the_server() {
+    let c = client().await;
+    register(&c, "ann").await;
+    let sdl = c.api().sdl();
+    let user_type = sdl
+        .split("type User {")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
+    assert!(!user_type.contains("password"), "{user_type}");
+    assert!(!sdl.contains("tokenHash"), "no hash fields in the schema");
+    assert_eq!(
+        codes(&c.errors("{ refreshTokens { totalCount } }").await),
+        ["UNAUTHENTICATED"]
+    );
+    let staff = c.as_user(graphloom_test::Principal {
+        staff: true,
+        ..graphloom_test::user(1)
+    });
+    assert_eq!(
+        codes(&staff.errors("{ refreshTokens { totalCount } }").await),
+        ["FORBIDDEN"],
+        "nobody may list refresh tokens"
+    );
+    assert_eq!(
+        codes(&c.errors("{ groups { totalCount } }").await),
+        ["UNAUTHENTICATED"]
+    );
+    assert!(staff.query("{ groups { totalCount } }").await["groups"]["totalCount"].is_number());
+}
