@@ -732,6 +732,8 @@ fn root_query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Obj
             FieldFuture::new(async move {
                 let model = rt.registry.model(id);
                 let field = &model.fields[idx];
+                // A lookup by a field the principal may not read would probe it.
+                scope_of(&ctx)?.field_usable(model, idx)?;
                 let raw = ctx.args.try_get(&arg)?.as_value().clone();
                 let value = parse_field(&rt.registry, field, &raw)
                     .map_err(|e| bad_input(format!("`{arg}`: {}", e.message())))?;

@@ -1,32 +1,18 @@
-//! The graphloom example blog: users, posts, comments and tags, with a custom
-//! query, a custom mutation and a computed field.
+//! The graphloom example blog: posts, comments and tags written by the auth
+//! app's users, with permissions (published posts are public, drafts are their
+//! author's and staff's, only authors change their posts, comments need a
+//! login), a custom query, a custom mutation and a computed field.
 
 mod migrations;
 pub mod seed;
 
+pub use graphloom::auth::User;
 use graphloom::{
     db::sea_query::{Alias, Expr, ExprTrait, Order, Query},
     meta::{Value, ValueType},
     prelude::*,
 };
 use serde::Deserialize;
-
-/// A person who writes posts and comments.
-#[derive(Model)]
-#[model(app = "blog")]
-pub struct User {
-    pub id: Id,
-    /// Unique login name.
-    #[field(max_length = 150, unique)]
-    pub username: String,
-    #[field(max_length = 254, unique)]
-    pub email: String,
-    pub bio: Option<String>,
-    #[field(default = true)]
-    pub is_active: bool,
-    #[field(auto_now_add)]
-    pub date_joined: DateTime<Utc>,
-}
 
 /// Where a post is in its life.
 #[derive(ModelEnum)]
@@ -145,8 +131,13 @@ async fn search_posts(ctx: Ctx, args: SearchArgs) -> Result<Vec<Value>, Error> {
         .collect())
 }
 
-/// Publishes the given posts in one statement and returns them.
+/// Publishes those of the given posts the caller may change, in one statement,
+/// and returns them.
 async fn publish_posts(ctx: Ctx, args: PublishArgs) -> Result<Vec<Value>, Error> {
+    let principal = ctx
+        .principal()
+        .cloned()
+        .ok_or_else(|| Error::coded("log in first", "UNAUTHENTICATED"))?;
     let post = ctx.model::<Post>()?;
     let ids: Vec<i64> = args
         .ids
@@ -162,18 +153,53 @@ async fn publish_posts(ctx: Ctx, args: PublishArgs) -> Result<Vec<Value>, Error>
             graphloom::db::to_sea(&Value::DateTime(Utc::now()), ctx.db().dialect()),
         )
         .and_where(Expr::col(Alias::new("id")).is_in(ids.clone()));
+    if !(principal.staff || principal.superuser) {
+        let me = principal.user_id.parse::<i64>().unwrap_or(-1);
+        q.and_where(Expr::col(Alias::new("author_id")).eq(me));
+    }
     ctx.db().execute(&q).await?;
     Ok(ids.into_iter().map(Value::I64).collect())
 }
 
-/// The blog app: models and custom fields.
+/// The blog app: models, their permissions and custom fields.
 pub fn app() -> App {
+    let staff = || Rule::Staff;
     App::new("blog")
         .migrations(migrations::DIR, migrations::FILES)
-        .model::<User>()
         .model::<Post>()
         .model::<Comment>()
         .model::<Tag>()
+        .permissions::<Post>(
+            ModelRules::new()
+                // Published posts are public; drafts are their author's and staff's.
+                .rows(
+                    Rule::Equals("status", Value::String("published".into()))
+                        .or(Rule::Owner("author"))
+                        .or(staff()),
+                )
+                // Write as yourself; only the author (or an editor, or staff) changes a post.
+                .create(Rule::Owner("author").or(staff()))
+                .update(
+                    Rule::Owner("author")
+                        .or(Rule::perm("blog.change_post"))
+                        .or(staff()),
+                )
+                .delete(Rule::Owner("author").or(staff())),
+        )
+        .permissions::<Comment>(
+            ModelRules::new()
+                // A comment is visible when its post is; commenting needs a login.
+                .rows(Rule::Visible("post"))
+                .create(Rule::Authenticated.and(Rule::Owner("author").or(staff())))
+                .update(Rule::Owner("author").or(staff()))
+                .delete(Rule::Owner("author").or(staff())),
+        )
+        .permissions::<Tag>(
+            ModelRules::new()
+                .create(staff())
+                .update(staff())
+                .delete(staff()),
+        )
         .query(
             CustomField::new("searchPosts")
                 .description(
@@ -203,7 +229,7 @@ pub fn app() -> App {
         )
 }
 
-/// The blog service.
+/// The blog service: the auth app and the blog app.
 pub fn service() -> Service {
-    Service::new("blog").app(app())
+    Service::new("blog").app(graphloom::auth::app()).app(app())
 }

@@ -13,6 +13,9 @@ use graphloom::{
     prelude::*,
 };
 
+/// The password of every seeded user (`user1` … `userN`).
+pub const DEMO_PASSWORD: &str = "graphloom-demo";
+
 #[derive(Debug, Clone, Args)]
 pub struct SeedArgs {
     #[command(flatten)]
@@ -91,7 +94,8 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
     service.migrate(db).await?;
     let reg = service.registry()?;
     let table = |name: &'static str| -> anyhow::Result<String> {
-        reg.by_key(graphloom::meta::ModelKey { app: "blog", name })
+        let app = if name == "User" { "auth" } else { "blog" };
+        reg.by_key(graphloom::meta::ModelKey { app, name })
             .map(|m| m.table.clone())
             .with_context(|| format!("model {name} missing"))
     };
@@ -100,6 +104,8 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
     let at = |i: u64| {
         Value::DateTime(base + graphloom::chrono::Duration::minutes(i64::try_from(i).unwrap_or(0)))
     };
+    // One hash for every demo user: the password is DEMO_PASSWORD; user1 is a superuser.
+    let hash = graphloom::auth::Hasher::default().hash(DEMO_PASSWORD)?;
     let mut tx = db.begin().await?;
     let users = (1..=args.users)
         .map(|i| {
@@ -107,7 +113,10 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
                 Value::I64(i as i64),
                 Value::String(format!("user{i}")),
                 Value::String(format!("user{i}@example.com")),
+                Value::String(hash.clone()),
                 Value::Bool(true),
+                Value::Bool(i == 1),
+                Value::Bool(i == 1),
                 at(i),
             ]
         })
@@ -115,7 +124,16 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
     insert(
         &mut tx,
         &table("User")?,
-        &["id", "username", "email", "is_active", "date_joined"],
+        &[
+            "id",
+            "username",
+            "email",
+            "password",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "date_joined",
+        ],
         users,
     )
     .await?;
@@ -166,9 +184,13 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
     )
     .await?;
     let join = reg
-        .joins()
-        .first()
-        .map(|j| j.table.clone())
+        .by_key(graphloom::meta::ModelKey::of::<crate::Post>())
+        .and_then(|p| match p.relation("tags").map(|(_, r)| &r.kind) {
+            Some(graphloom::meta::RelationKind::ManyToMany { join, .. }) => {
+                Some(reg.join(*join).table.clone())
+            }
+            _ => None,
+        })
         .context("post tags join table missing")?;
     insert(&mut tx, &join, &["post_id", "tag_id"], links).await?;
     let comments = (1..=args.comments)
@@ -246,7 +268,9 @@ pub async fn seed_if_empty(
             tags: 10,
         };
         seed(service, &db, &args).await?;
-        println!("Seeded a demo dataset: 20 users, 100 posts, 500 comments, 10 tags.");
+        println!(
+            "Seeded a demo dataset: 20 users, 100 posts, 500 comments, 10 tags. Log in as user1 (a superuser) or user2 … user20, password {DEMO_PASSWORD}."
+        );
     }
     db.close().await;
     Ok(())

@@ -27,9 +27,10 @@ use crate::{
     meta::{ForeignKey, Id, ManyToMany},
 };
 
-/// A person who can log in.
+/// A person who can log in. Accounts are made by `register` and
+/// `createsuperuser`; only superusers delete them.
 #[derive(Model)]
-#[model(app = "auth", create = false, update = false, delete = false)]
+#[model(app = "auth", create = false, update = false)]
 pub struct User {
     pub id: Id,
     /// Unique login name.
@@ -175,7 +176,11 @@ pub fn app_with(settings: AuthSettings) -> App {
         .model::<Permission>()
         .model::<RefreshToken>()
         // A user's email is theirs and staff's to see; the rest is staff business.
-        .permissions::<User>(ModelRules::new().field("email", Rule::Owner("id").or(Rule::Staff)))
+        .permissions::<User>(
+            ModelRules::new()
+                .delete(Rule::Superuser)
+                .field("email", Rule::Owner("id").or(Rule::Staff)),
+        )
         .permissions::<Group>(ModelRules::new().view(Rule::Staff))
         .permissions::<Permission>(ModelRules::new().view(Rule::Staff))
         .permissions::<RefreshToken>(ModelRules::new().view(Rule::Nobody));

@@ -11,9 +11,19 @@ pub fn seed_args(users: u64, posts: u64, comments: u64, tags: u64) -> SeedArgs {
     }
 }
 
-/// A client over an empty blog database.
+/// The seeded superuser `user1`, who sees and may do everything: most tests
+/// exercise the API itself; `permissions.rs` exercises the rules.
+pub fn admin() -> graphloom_test::Principal {
+    graphloom_test::Principal {
+        staff: true,
+        superuser: true,
+        ..graphloom_test::user(1)
+    }
+}
+
+/// A client over an empty blog database, acting as a superuser.
 pub async fn empty() -> TestClient {
-    TestClient::new(&blog::service()).await
+    TestClient::new(&blog::service()).await.as_user(admin())
 }
 
 /// A client over the deterministic demo data of the given size.

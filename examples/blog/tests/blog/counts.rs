@@ -75,7 +75,7 @@ async fn only_selected_columns_are_fetched() {
         statements[0]
     );
     assert!(
-        statements[1].starts_with(r#"SELECT "t0"."id", "t0"."username" FROM "blog_user""#),
+        statements[1].starts_with(r#"SELECT "t0"."id", "t0"."username" FROM "auth_user""#),
         "{}",
         statements[1]
     );

@@ -1,7 +1,7 @@
 use graphloom_test::{TestClient, codes};
 use serde_json::json;
 
-use crate::common::{empty, small, titles};
+use crate::common::{small, titles};
 
 async fn ids(c: &TestClient, model: &str, filter: serde_json::Value) -> Vec<String> {
     let q = format!(
@@ -30,11 +30,7 @@ fn plural(model: &str) -> &'static str {
 
 /// Posts with the given titles, made through the API, for text filters.
 async fn titled(titles: &[&str]) -> TestClient {
-    let c = empty().await;
-    c.query(
-        r#"mutation { createUser(input: { username: "a", email: "a@x.io" }) { errors { code } } }"#,
-    )
-    .await;
+    let c = crate::common::seeded(1, 0, 0, 0).await;
     for (i, t) in titles.iter().enumerate() {
         let d = c
             .query_vars(
@@ -129,20 +125,33 @@ async fn text_operators() {
 #[tokio::test]
 async fn null_checks_and_neq_keeps_nulls() {
     let c = small().await;
-    c.query(r#"mutation { updateUser(id: "1", input: { bio: "hello" }) { errors { code } } }"#)
-        .await;
+    c.query(
+        r#"mutation { updatePost(id: "1", input: { metadata: { a: 1 } }) { errors { code } } }"#,
+    )
+    .await;
+    c.db()
+        .execute(&graphloom::db::RawSql(
+            "UPDATE auth_user SET last_login = date_joined WHERE id = 1".into(),
+        ))
+        .await
+        .unwrap();
     assert_eq!(
-        ids(&c, "User", json!({ "bio": { "isNull": false } })).await,
+        ids(&c, "User", json!({ "lastLogin": { "isNull": false } })).await,
         ["1"]
     );
     assert_eq!(
-        ids(&c, "User", json!({ "bio": { "isNull": true } })).await,
+        ids(&c, "User", json!({ "lastLogin": { "isNull": true } })).await,
         ["2", "3", "4", "5"]
     );
+    let joined = c.query(r#"{ user(id: "1") { lastLogin } }"#).await["user"]["lastLogin"].clone();
     assert_eq!(
-        ids(&c, "User", json!({ "bio": { "neq": "hello" } })).await,
+        ids(&c, "User", json!({ "lastLogin": { "neq": joined } })).await,
         ["2", "3", "4", "5"],
         "like Django's exclude()"
+    );
+    assert_eq!(
+        ids(&c, "Post", json!({ "metadata": { "isNull": false } })).await,
+        ["1"]
     );
 }
 

@@ -64,6 +64,7 @@ async fn start() -> (Server, Http) {
         ])
         .env("DATABASE_URL", &db)
         .env("GRAPHLOOM_DEBUG_SQL", "1")
+        .env("GRAPHLOOM_JWT_SECRET", "an-e2e-test-secret-of-enough-bytes")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -123,7 +124,10 @@ async fn the_binary_serves_graphql_over_http() {
 
     let (status, ct, body) = send(&c, post(b, &q, None, "application/json")).await;
     assert_eq!((status, ct.as_str()), (200, "application/json"));
-    assert_eq!(body["data"]["posts"]["totalCount"], 5);
+    assert_eq!(
+        body["data"]["posts"]["totalCount"], 4,
+        "one of five seeded posts is a draft"
+    );
     assert_eq!(
         body["extensions"]["sql"]["count"], 3,
         "GRAPHLOOM_DEBUG_SQL=1 adds the statements"
@@ -155,7 +159,7 @@ async fn the_binary_serves_graphql_over_http() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(body["data"]["posts"]["totalCount"], 5);
+    assert_eq!(body["data"]["posts"]["totalCount"], 4);
     let (status, _, body) = send(
         &c,
         get(
@@ -256,11 +260,40 @@ async fn the_binary_serves_graphql_over_http() {
     .await;
     assert_eq!(status, 200);
 
-    // A mutation over POST, and readiness.
+    // Anonymous clients may not create tags; log in as the seeded superuser and send the token.
     let m = json!({ "query": r#"mutation { createTag(input: { name: "http" }) { tag { id name } errors { code } } }"# }).to_string();
     let (status, _, body) = send(&c, post(b, &m, None, "application/json")).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (200, Some("UNAUTHENTICATED"))
+    );
+    let login = json!({ "query": format!(r#"mutation {{ login(login: "user1", password: "{}") {{ accessToken user {{ username email }} }} }}"#, blog::seed::DEMO_PASSWORD) }).to_string();
+    let (status, _, body) = send(&c, post(b, &login, None, "application/json")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["login"]["user"],
+        json!({ "username": "user1", "email": "user1@example.com" })
+    );
+    let token = body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let req = Request::post(format!("{b}/graphql"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::from(m)))
+        .unwrap();
+    let (status, _, body) = send(&c, req).await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["createTag"]["tag"]["name"], "http");
+    let drafts = json!({ "query": "{ posts { totalCount } }" }).to_string();
+    let req = Request::post(format!("{b}/graphql"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::from(drafts)))
+        .unwrap();
+    let (_, _, body) = send(&c, req).await;
+    assert_eq!(body["data"]["posts"]["totalCount"], 5, "staff see drafts");
     let res = c.get(format!("{b}/readyz").parse().unwrap()).await.unwrap();
     assert_eq!(res.status(), 200);
 }
@@ -561,4 +594,89 @@ mod tokens {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn createsuperuser_and_changepassword_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite:{}", dir.path().join("u.sqlite3").display());
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+            .args(args)
+            .env("DATABASE_URL", &db_url)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(
+        &[
+            "createsuperuser",
+            "--no-input",
+            "--username",
+            "root",
+            "--email",
+            "root@example.com",
+        ],
+        &[("GRAPHLOOM_SUPERUSER_PASSWORD", "a long unusual phrase")],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("Superuser created"));
+    let (ok, _, err) = run(
+        &[
+            "createsuperuser",
+            "--no-input",
+            "--username",
+            "weak",
+            "--email",
+            "w@example.com",
+        ],
+        &[("GRAPHLOOM_SUPERUSER_PASSWORD", "123")],
+    );
+    assert!(!ok && err.contains("too short"), "{err}");
+    let (ok, _, err) = run(
+        &[
+            "createsuperuser",
+            "--no-input",
+            "--username",
+            "x",
+            "--email",
+            "x@example.com",
+        ],
+        &[],
+    );
+    assert!(!ok && err.contains("GRAPHLOOM_SUPERUSER_PASSWORD"), "{err}");
+    let db = graphloom::db::Database::connect(&db_url).await.unwrap();
+    let row = |db: graphloom::db::Database| async move {
+        db.fetch(
+            &graphloom::db::RawSql(
+                "SELECT password, is_superuser FROM auth_user WHERE username = 'root'".into(),
+            ),
+            &[
+                graphloom::meta::ValueType::String,
+                graphloom::meta::ValueType::Bool,
+            ],
+        )
+        .await
+        .unwrap()
+    };
+    let before = row(db.clone()).await;
+    assert!(before[0][0].key_string().starts_with("$argon2id$"));
+    assert_eq!(before[0][1], graphloom::meta::Value::Bool(true));
+    let (ok, out, err) = run(
+        &["changepassword", "root", "--no-input"],
+        &[("GRAPHLOOM_PASSWORD", "another long phrase")],
+    );
+    assert!(ok && out.contains("Password changed"), "{err}");
+    assert_ne!(row(db.clone()).await[0][0], before[0][0]);
+    let (ok, _, err) = run(
+        &["changepassword", "nobody", "--no-input"],
+        &[("GRAPHLOOM_PASSWORD", "another long phrase")],
+    );
+    assert!(!ok && err.contains("no user `nobody`"), "{err}");
+    db.close().await;
 }

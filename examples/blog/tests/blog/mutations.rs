@@ -1,7 +1,7 @@
 use graphloom_test::TestClient;
 use serde_json::{Value, json};
 
-use crate::common::{empty, small};
+use crate::common::small;
 
 const CREATE_POST: &str = r#"mutation($input: CreatePostInput!) {
     createPost(input: $input) {
@@ -106,12 +106,12 @@ async fn unique_violation_names_the_field() {
     input["slug"] = json!("post-1");
     let p = create_post(&c, input).await;
     assert_eq!(errs(&p), [("slug".into(), "UNIQUE".into())]);
-    let d = c.query(r#"mutation { updateUser(id: "2", input: { email: "user1@example.com" }) { user { id } errors { field code } } }"#).await;
+    let d = c.query(r#"mutation { updateTag(id: "2", input: { name: "tag1" }) { tag { id } errors { field code } } }"#).await;
     assert_eq!(
-        d["updateUser"]["errors"],
-        json!([{ "field": ["email"], "code": "UNIQUE" }])
+        d["updateTag"]["errors"],
+        json!([{ "field": ["name"], "code": "UNIQUE" }])
     );
-    assert_eq!(d["updateUser"]["user"], Value::Null);
+    assert_eq!(d["updateTag"]["tag"], Value::Null);
 }
 
 #[tokio::test]
@@ -265,8 +265,7 @@ async fn delete_cascade_protect_and_not_found() {
 
 #[tokio::test]
 async fn a_user_without_comments_can_be_deleted_with_their_posts() {
-    let c = empty().await;
-    c.query(r#"mutation { createUser(input: { username: "solo", email: "s@x.io" }) { errors { code } } }"#).await;
+    let c = crate::common::seeded(1, 0, 0, 0).await;
     let p = create_post(
         &c,
         json!({ "title": "T", "slug": "t", "body": "b", "authorId": "1" }),

@@ -60,16 +60,23 @@ async fn across_a_to_one_relation_with_pk_tie_break() {
 #[tokio::test]
 async fn nulls_sort_last_ascending_on_both_dialects() {
     let c = small().await;
-    c.query(r#"mutation { a: updateUser(id: "3", input: { bio: "b" }) { errors { code } } b: updateUser(id: "4", input: { bio: "a" }) { errors { code } } }"#).await;
+    for (id, at) in [(3, "2025-02-01T00:00:00"), (4, "2025-01-01T00:00:00")] {
+        let value = match c.db().dialect() {
+            graphloom::db::Dialect::Sqlite => format!("'{at}.000000Z'"),
+            graphloom::db::Dialect::Postgres => format!("'{at}Z'"),
+        };
+        let sql = format!("UPDATE auth_user SET last_login = {value} WHERE id = {id}");
+        c.db().execute(&graphloom::db::RawSql(sql)).await.unwrap();
+    }
     let d = c
-        .query(r#"{ users(orderBy: { bio: ASC }) { nodes { id } } }"#)
+        .query(r#"{ users(orderBy: { lastLogin: ASC }) { nodes { id } } }"#)
         .await;
     assert_eq!(
         d["users"]["nodes"],
         json!([{ "id": "4" }, { "id": "3" }, { "id": "1" }, { "id": "2" }, { "id": "5" }])
     );
     let d = c
-        .query(r#"{ users(orderBy: { bio: DESC }) { nodes { id } } }"#)
+        .query(r#"{ users(orderBy: { lastLogin: DESC }) { nodes { id } } }"#)
         .await;
     assert_eq!(
         d["users"]["nodes"],

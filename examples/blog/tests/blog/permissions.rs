@@ -9,30 +9,14 @@ use graphloom_test::{Principal, TestClient, codes, user};
 use serde_json::{Value as Json, json};
 
 fn service() -> Service {
-    let app = blog::app()
-        .permissions::<blog::Post>(
-            ModelRules::new()
-                .rows(
-                    Rule::Equals("status", Value::String("published".into()))
-                        .or(Rule::Owner("author"))
-                        .or(Rule::Staff),
-                )
-                .create(Rule::Owner("author").or(Rule::Staff))
-                .update(Rule::Owner("author").or(Rule::perm("blog.change_post")))
-                .delete(Rule::Owner("author").or(Rule::Staff)),
-        )
-        .permissions::<blog::Comment>(
-            ModelRules::new()
-                .rows(Rule::Visible("post"))
-                .create(Rule::Authenticated)
-                .update(Rule::Owner("author"))
-                .delete(Rule::Owner("author")),
-        )
-        .permissions::<blog::Tag>(ModelRules::new().view(Rule::Authenticated))
-        .permissions::<blog::User>(
-            ModelRules::new().field("email", Rule::Owner("id").or(Rule::Staff)),
-        );
-    Service::new("blog").app(app)
+    blog::service()
+}
+
+/// The blog, with tags for logged-in users only (an operation rule).
+fn members_only_tags() -> Service {
+    Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(blog::app().permissions::<blog::Tag>(ModelRules::new().view(Rule::Authenticated)))
 }
 
 fn staff() -> Principal {
@@ -260,7 +244,11 @@ async fn comments_need_a_login_and_a_visible_post() {
 
 #[tokio::test]
 async fn operation_rules_guard_root_and_nested_fields() {
-    let c = client().await;
+    let service = members_only_tags();
+    let c = TestClient::new(&service).await;
+    blog::seed::seed(&service, c.db(), &crate::common::seed_args(3, 10, 40, 3))
+        .await
+        .unwrap();
     assert_eq!(
         codes(&c.errors("{ tags { totalCount } }").await),
         ["UNAUTHENTICATED"]
@@ -340,7 +328,7 @@ async fn custom_predicates_and_bad_declarations() {
     let app = blog::app().permissions::<blog::Tag>(ModelRules::new().view(Rule::custom(
         |p: Option<Principal>| async move { p.is_some_and(|p| p.user_id.starts_with('4')) },
     )));
-    let c = TestClient::new(&Service::new("blog").app(app)).await;
+    let c = TestClient::new(&Service::new("blog").app(graphloom::auth::app()).app(app)).await;
     assert_eq!(
         codes(&c.as_user(user("1")).errors("{ tags { totalCount } }").await),
         ["FORBIDDEN"]
@@ -351,6 +339,7 @@ async fn custom_predicates_and_bad_declarations() {
     );
     // A rule naming a field the model lacks stops the start.
     let bad = Service::new("blog")
+        .app(graphloom::auth::app())
         .app(blog::app().permissions::<blog::Post>(ModelRules::new().rows(Rule::Owner("writer"))));
     let db = graphloom::db::Database::connect("sqlite::memory:")
         .await
@@ -364,6 +353,7 @@ async fn custom_predicates_and_bad_declarations() {
         "{err}"
     );
     let bad = Service::new("blog")
+        .app(graphloom::auth::app())
         .app(blog::app().permissions::<blog::Post>(ModelRules::new().view(Rule::Owner("author"))));
     assert!(
         bad.api(db, Default::default())

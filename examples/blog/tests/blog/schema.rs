@@ -24,7 +24,7 @@ fn relation_to_an_unregistered_model() {
     assert_eq!(check_ids(err.clone()), ["graphloom.E001"]);
     let text = err.to_string();
     assert!(
-        text.contains("blog.Post.author") && text.contains("blog.User") && text.contains("HINT"),
+        text.contains("blog.Post.author") && text.contains("auth.User") && text.contains("HINT"),
         "{text}"
     );
 }
