@@ -26,8 +26,21 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Builtin(cmd) => service.run_command(cmd).await,
         Cmd::Seed(args) => blog::seed::run(&service, &args).await,
-        Cmd::Demo(args) => {
+        Cmd::Demo(mut args) => {
             blog::seed::seed_if_empty(&service, &args.db).await?;
+            let a = &args.auth;
+            if a.jwt_secret.is_none() && a.jwt_private_key_file.is_none() && a.jwks_file.is_none() {
+                // A throwaway signing secret so logging in works out of the box; tokens die with the process.
+                let secret = format!(
+                    "{}{}",
+                    graphloom::uuid::Uuid::new_v4().simple(),
+                    graphloom::uuid::Uuid::new_v4().simple()
+                );
+                args.auth.jwt_secret = Some(secret);
+                println!(
+                    "Tokens are signed with a throwaway secret (set GRAPHLOOM_JWT_SECRET to keep them across restarts)."
+                );
+            }
             println!("GraphiQL: http://{}/graphql", args.addr);
             service
                 .run_command(graphloom::cli::Command::Serve(args))
