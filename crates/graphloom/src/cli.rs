@@ -154,6 +154,10 @@ pub struct AuthArgs {
     /// Verify-only: trust the public keys of this JWKS file and hold no private key.
     #[arg(long, env = "GRAPHLOOM_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
+    /// Verify-only: fetch the JWKS at start-up from this http:// URL (the issuing
+    /// service's /.well-known/jwks.json on the internal network).
+    #[arg(long, env = "GRAPHLOOM_JWKS_URL")]
+    pub jwks_url: Option<String>,
     /// The `iss` tokens carry and must carry.
     #[arg(long, env = "GRAPHLOOM_JWT_ISSUER", default_value = "graphloom")]
     pub jwt_issuer: String,
@@ -168,6 +172,36 @@ pub struct AuthArgs {
     pub production: bool,
 }
 
+/// GETs a JWKS document over plain HTTP, with a timeout.
+async fn fetch_jwks(url: &str) -> anyhow::Result<String> {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+    let uri: hyper::Uri = url
+        .parse()
+        .with_context(|| format!("`{url}` is not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        anyhow::bail!(
+            "GRAPHLOOM_JWKS_URL must be an http:// URL on the internal network (or use GRAPHLOOM_JWKS_FILE)"
+        );
+    }
+    let client: Client<_, Empty<hyper::body::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let res = tokio::time::timeout(std::time::Duration::from_secs(10), client.get(uri))
+        .await
+        .with_context(|| format!("fetching {url} timed out"))?
+        .with_context(|| format!("fetching {url}"))?;
+    if !res.status().is_success() {
+        anyhow::bail!("fetching {url}: HTTP {}", res.status());
+    }
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .with_context(|| format!("reading {url}"))?
+        .to_bytes();
+    String::from_utf8(body.to_vec()).context("the JWKS is not UTF-8")
+}
+
 /// The signer (if this service issues tokens) and the verifier of a service.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -177,11 +211,19 @@ pub struct Keys {
 
 impl AuthArgs {
     /// Loads the keys; in production a missing or weak secret stops the start.
-    pub fn keys(&self) -> anyhow::Result<Keys> {
+    pub async fn keys(&self) -> anyhow::Result<Keys> {
         use graphloom_auth::token::{Issuer, SigningKey, Verifier};
         let read = |p: &std::path::Path| {
             std::fs::read(p).with_context(|| format!("reading {}", p.display()))
         };
+        if let Some(url) = &self.jwks_url {
+            let text = fetch_jwks(url).await?;
+            let verifier = Verifier::from_jwks(&self.jwt_issuer, &self.jwt_audience, &text)?;
+            return Ok(Keys {
+                issuer: None,
+                verifier: Some(verifier),
+            });
+        }
         if let Some(path) = &self.jwks_file {
             let text = String::from_utf8(read(path)?).context("the JWKS file is not UTF-8")?;
             let verifier = Verifier::from_jwks(&self.jwt_issuer, &self.jwt_audience, &text)?;
@@ -405,7 +447,7 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             );
         }
         Command::Serve(args) => {
-            let keys = args.auth.keys()?;
+            let keys = args.auth.keys().await?;
             if args.auth.production && args.api.secret_key.as_deref().is_none_or(|k| k.len() < 32) {
                 anyhow::bail!(
                     "production: set GRAPHLOOM_SECRET_KEY (at least 32 bytes) so cursors verify on every instance"

@@ -28,9 +28,9 @@ use crate::{
 };
 
 /// A person who can log in. Accounts are made by `register` and
-/// `createsuperuser`; only superusers delete them.
+/// `createsuperuser`; superusers change (groups, permissions, flags) and delete them.
 #[derive(Model)]
-#[model(app = "auth", create = false, update = false)]
+#[model(app = "auth", create = false)]
 pub struct User {
     pub id: Id,
     /// Unique login name.
@@ -56,9 +56,9 @@ pub struct User {
     pub user_permissions: ManyToMany<Permission>,
 }
 
-/// A named set of permissions.
+/// A named set of permissions, managed by superusers.
 #[derive(Model)]
-#[model(app = "auth", create = false, update = false, delete = false)]
+#[model(app = "auth")]
 pub struct Group {
     pub id: Id,
     #[field(max_length = 150, unique)]
@@ -178,10 +178,17 @@ pub fn app_with(settings: AuthSettings) -> App {
         // A user's email is theirs and staff's to see; the rest is staff business.
         .permissions::<User>(
             ModelRules::new()
+                .update(Rule::Superuser)
                 .delete(Rule::Superuser)
                 .field("email", Rule::Owner("id").or(Rule::Staff)),
         )
-        .permissions::<Group>(ModelRules::new().view(Rule::Staff))
+        .permissions::<Group>(
+            ModelRules::new()
+                .view(Rule::Staff)
+                .create(Rule::Superuser)
+                .update(Rule::Superuser)
+                .delete(Rule::Superuser),
+        )
         .permissions::<Permission>(ModelRules::new().view(Rule::Staff))
         .permissions::<RefreshToken>(ModelRules::new().view(Rule::Nobody));
     let mut app = resolvers::fields(app, Arc::clone(&settings), limiter);

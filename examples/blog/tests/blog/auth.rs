@@ -386,3 +386,68 @@ async fn secrets_never_leave_the_server() {
     );
     assert!(staff.query("{ groups { totalCount } }").await["groups"]["totalCount"].is_number());
 }
+
+#[tokio::test]
+async fn superusers_assign_groups_and_permissions_through_the_api() {
+    let c = client().await;
+    register(&c, "ann").await;
+    let root = c.as_user(graphloom_test::Principal {
+        staff: true,
+        superuser: true,
+        ..graphloom_test::user(99)
+    });
+    let perm = root
+        .query(r#"{ permissionByCodename(codename: "auth.view_group") { id } }"#)
+        .await["permissionByCodename"]["id"]
+        .clone();
+    let g = root
+        .query_vars(r#"mutation($p: ID!) { createGroup(input: { name: "viewers", permissions: { set: [$p] } }) { group { id } errors { code } } }"#, json!({ "p": perm }))
+        .await;
+    let gid = g["createGroup"]["group"]["id"].clone();
+    let d = root
+        .query_vars(r#"mutation($g: ID!) { updateUser(id: "1", input: { groups: { add: [$g] }, isStaff: true }) { user { isStaff groups { nodes { name } } } errors { code } } }"#, json!({ "g": gid }))
+        .await;
+    assert_eq!(
+        d["updateUser"]["user"],
+        json!({ "isStaff": true, "groups": { "nodes": [{ "name": "viewers" }] } })
+    );
+    let l = login(&c, "ann", "a long unusual phrase").await.unwrap();
+    let claims = test_issuer()
+        .verifier()
+        .unwrap()
+        .verify(l["accessToken"].as_str().unwrap())
+        .unwrap();
+    assert!(claims.staff);
+    assert_eq!(claims.perms, ["auth.view_group"]);
+    // Nobody else may.
+    let ann = c.with_token(l["accessToken"].as_str().unwrap()).unwrap();
+    assert_eq!(codes(&ann.errors(r#"mutation { updateUser(id: "1", input: { isSuperuser: true }) { errors { code } } }"#).await), ["FORBIDDEN"]);
+    assert_eq!(
+        codes(
+            &c.errors(r#"mutation { createGroup(input: { name: "x" }) { errors { code } } }"#)
+                .await
+        ),
+        ["UNAUTHENTICATED"]
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited_per_client_address() {
+    let c = TestClient::new(&service_with(AuthSettings {
+        address_attempts: 3,
+        ..settings()
+    }))
+    .await;
+    register(&c, "ann").await;
+    for name in ["x", "y", "z"] {
+        assert_eq!(
+            codes(&login(&c, name, "guess").await.unwrap_err()),
+            ["UNAUTHENTICATED"]
+        );
+    }
+    assert_eq!(
+        codes(&login(&c, "ann", "a long unusual phrase").await.unwrap_err()),
+        ["RATE_LIMITED"],
+        "the address is blocked for every account"
+    );
+}

@@ -531,8 +531,46 @@ mod tokens {
                 "{why}: {body}"
             );
         }
+        // A verify-only service fetching the keys from the issuer's JWKS URL.
+        let (mut by_url, url_base) = spawn(&[
+            (
+                "GRAPHLOOM_JWKS_URL",
+                format!("{base}/.well-known/jwks.json"),
+            ),
+            ("GRAPHLOOM_JWT_ISSUER", "accounts".into()),
+        ]);
+        ready(&c, &url_base).await;
+        let (status, _, _) = send(&c, with_token(&url_base, &format!("Bearer {good}"))).await;
+        assert_eq!(status, 200);
+        let (status, _, _) = send(
+            &c,
+            with_token(
+                &url_base,
+                &format!(
+                    "Bearer {}",
+                    stranger.issue("1", vec![], true, true).unwrap().0
+                ),
+            ),
+        )
+        .await;
+        assert_eq!(status, 401);
+        by_url.kill().unwrap();
+        by_url.wait().unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:1",
+                "--database-url",
+                "sqlite::memory:",
+            ])
+            .env("GRAPHLOOM_JWKS_URL", "https://example.invalid/jwks.json")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("http:// URL"));
 
         // A verify-only service trusts the published keys and holds no private key.
         let jwks_file = dir.path().join("jwks.json");
