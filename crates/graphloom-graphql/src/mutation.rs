@@ -252,6 +252,18 @@ type Input = IndexMap<async_graphql::Name, Gql>;
 /// The most ids one many-to-many change may name (bounded statement size).
 pub const MAX_LIST: usize = 1000;
 
+/// The answer for a row that does not exist or that the principal cannot see.
+fn not_found(m: &ModelMeta, key: &Value) -> MutationResult {
+    refused(
+        m.id,
+        vec![ferr(
+            "id",
+            format!("No {} with id {}.", m.graphql_name, key.key_string()),
+            "NOT_FOUND",
+        )],
+    )
+}
+
 fn refused(model: ModelId, errors: Vec<FieldErr>) -> MutationResult {
     MutationResult {
         model,
@@ -758,14 +770,7 @@ pub(crate) async fn update(
     let mut tx = rt.db.begin().await?;
     scope.can_view(m)?;
     let Some(mut row) = load_row(&mut tx, rt, scope, m, &key).await? else {
-        return Ok(refused(
-            id,
-            vec![ferr(
-                "id",
-                format!("No {} with id {}.", m.graphql_name, key.key_string()),
-                "NOT_FOUND",
-            )],
-        ));
+        return Ok(not_found(m, &key));
     };
     if !scope.may_write(m, false, &row) {
         return Err(scope.forbid(format!("changing this {}", m.graphql_name)));
@@ -819,14 +824,7 @@ pub(crate) async fn delete(
     scope.can_view(m)?;
     let mut tx = rt.db.begin().await?;
     let Some(row) = load_row(&mut tx, rt, scope, m, &key).await? else {
-        return Ok(refused(
-            id,
-            vec![ferr(
-                "id",
-                format!("No {} with id {}.", m.graphql_name, key.key_string()),
-                "NOT_FOUND",
-            )],
-        ));
+        return Ok(not_found(m, &key));
     };
     if !scope.may_write(m, true, &row) {
         return Err(scope.forbid(format!("deleting this {}", m.graphql_name)));

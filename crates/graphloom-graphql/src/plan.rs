@@ -560,20 +560,8 @@ fn add_selection(
             scope.can_view(target)?;
             let key = response_key(&sub);
             let fetch = if rel.is_many() {
-                let args = arguments(&sub)?;
-                let (filter, order, window) =
-                    parse_list_args(&rt.registry, &rt.config, scope, target, &args)?;
-                let mut list = ListPlan {
-                    filter,
-                    order,
-                    window,
-                    node: NodePlan::default(),
-                    want_total: false,
-                };
-                list.node.columns.insert(target.pk);
-                list.node.columns.extend(scope.rule_columns(target));
-                add_connection(rt, scope, target, &sub, &mut list)?;
-                ChildFetch::Many(list)
+                // A nested list takes the same arguments as a root one.
+                ChildFetch::Many(plan_list(rt, scope, target, &sub)?)
             } else {
                 match rel.kind {
                     RelationKind::ForwardOne { field } => {
