@@ -33,6 +33,10 @@ pub struct Node {
     /// Read this row's fields as this scope allows rather than the request's
     /// (the user of a login payload is read as that user).
     pub scope: Option<Arc<Scope>>,
+    /// A representation `_entities` could not resolve: its fields fail with
+    /// this message, which nulls the entity (async-graphql's dynamic schema
+    /// cannot return a null list item of a union directly).
+    pub missing: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +95,7 @@ fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value
         values,
         children: HashMap::new(),
         scope: None,
+        missing: None,
     }
 }
 

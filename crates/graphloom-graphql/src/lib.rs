@@ -18,6 +18,7 @@ pub mod cursor;
 pub mod custom;
 pub mod error;
 pub mod exec;
+mod federation;
 mod mutation;
 pub mod permissions;
 pub mod plan;
@@ -158,6 +159,12 @@ impl Api {
     /// The schema in SDL, for frontend code generation and snapshots.
     pub fn sdl(&self) -> String {
         self.schema.sdl()
+    }
+
+    /// The subgraph SDL (Apollo Federation v2), as `_service { sdl }` returns it.
+    pub fn subgraph_sdl(&self) -> String {
+        self.schema
+            .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
     }
 
     pub fn schema(&self) -> &Schema {

@@ -27,7 +27,11 @@ use crate::{
 type Res<T> = Result<T, async_graphql::Error>;
 
 fn node_of<'a>(ctx: &'a ResolverContext<'a>) -> Res<&'a Arc<Node>> {
-    ctx.parent_value.try_downcast_ref::<Arc<Node>>()
+    let node = ctx.parent_value.try_downcast_ref::<Arc<Node>>()?;
+    match &node.missing {
+        Some(m) => Err(Error::coded(m.clone(), "NOT_FOUND").into()),
+        None => Ok(node),
+    }
 }
 
 fn response_key(ctx: &ResolverContext<'_>) -> String {
@@ -107,7 +111,9 @@ pub(crate) fn build(
             .iter()
             .any(|m| m.operations.create || m.operations.update || m.operations.delete);
     let mut schema = Schema::build("Query", has_mutation.then_some("Mutation"), None)
-        .limit_depth(rt.config.max_depth);
+        .limit_depth(rt.config.max_depth)
+        .enable_federation()
+        .entity_resolver(crate::federation::resolver(Arc::clone(rt)));
     for (name, desc) in SCALARS {
         schema = schema.register(Scalar::new(name).description(desc));
     }
@@ -146,7 +152,8 @@ pub(crate) fn build(
     let mut query = Object::new("Query");
     let mut mutation = Object::new("Mutation");
     for m in reg.models() {
-        let mut obj = Object::new(&m.graphql_name);
+        // Every model is an entity keyed by its primary key.
+        let mut obj = Object::new(&m.graphql_name).key(&m.pk_field().graphql_name);
         if let Some(h) = m.help {
             obj = obj.description(h);
         }

@@ -31,8 +31,8 @@ pub enum Command {
     Showmigrations(DbArgs),
     /// Print the SQL of a migration for the database's dialect.
     Sqlmigrate(SqlmigrateArgs),
-    /// Print the GraphQL schema (SDL).
-    Schema,
+    /// Print the GraphQL schema (SDL); `--federation` prints the subgraph SDL.
+    Schema(SchemaArgs),
     /// Run the start-up checks of the models and exit.
     Check,
     /// Create a superuser (auth app); asks for the password unless --no-input
@@ -94,6 +94,13 @@ pub struct DbArgs {
     /// Default: sqlite:<service>.sqlite3 in the working directory.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// The Apollo Federation v2 subgraph SDL, as `_service { sdl }` returns it.
+    #[arg(long)]
+    pub federation: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -348,11 +355,15 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             service.registry()?;
             println!("System check identified no issues.");
         }
-        Command::Schema => {
+        Command::Schema(args) => {
             // The SDL needs no database: build the API over an in-memory one.
             let db = Database::connect("sqlite::memory:").await?;
             let api = service.api(db, Config::default())?;
-            print!("{}", api.sdl());
+            if args.federation {
+                print!("{}", api.subgraph_sdl());
+            } else {
+                print!("{}", api.sdl());
+            }
         }
         Command::Migrate(args) => {
             use graphloom_db::migrate::Target;

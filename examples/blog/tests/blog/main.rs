@@ -7,6 +7,7 @@ mod auth;
 mod common;
 mod counts;
 mod custom;
+mod federation;
 mod filters;
 mod http;
 mod kinds;

@@ -12,6 +12,22 @@ fn blog_sdl_snapshot() {
     insta::assert_snapshot!("blog_schema", sdl);
 }
 
+#[test]
+fn blog_subgraph_sdl_snapshot() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sdl = rt.block_on(async {
+        let db = graphloom::db::Database::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        blog::service()
+            .api(db, Default::default())
+            .unwrap()
+            .subgraph_sdl()
+    });
+    assert!(sdl.contains("extend schema @link"));
+    insta::assert_snapshot!("blog_subgraph", sdl);
+}
+
 fn check_ids(err: CheckErrors) -> Vec<&'static str> {
     err.0.iter().map(|e| e.id).collect()
 }

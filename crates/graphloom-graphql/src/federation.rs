@@ -1,0 +1,94 @@
+//! Apollo Federation v2: every model is an entity keyed by its primary key,
+//! `_service { sdl }` describes the subgraph, and `_entities` resolves the
+//! representations of each type with one batched statement (plus one per
+//! selected relation edge), in order, under the request's permission rules.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
+use graphloom_meta::Value;
+
+use crate::{
+    convert::parse_field, error::Error, exec::fetch_where_in, plan::plan_node, runtime::Runtime,
+    schema::scope_of,
+};
+
+/// Resolves `_entities(representations:)`.
+pub(crate) async fn entities(
+    rt: Arc<Runtime>,
+    ctx: ResolverContext<'_>,
+) -> Result<Option<FieldValue<'_>>, async_graphql::Error> {
+    let scope = scope_of(&ctx)?;
+    let reps = ctx.args.try_get("representations")?.list()?;
+    // Index by type: (position, key) pairs; a bad representation is reported by index.
+    let mut by_type: HashMap<String, Vec<(usize, Value)>> = HashMap::new();
+    let mut results: Vec<Option<FieldValue>> = (0..reps.len()).map(|_| None).collect();
+    let field = ctx.ctx.field();
+    for (i, rep) in reps.iter().enumerate() {
+        let bad = |m: String| Error::coded(format!("representations[{i}]: {m}"), "BAD_USER_INPUT");
+        let obj = rep.object().map_err(|_| bad("must be an object".into()))?;
+        let typename = obj
+            .get("__typename")
+            .and_then(|v| v.string().ok().map(str::to_owned))
+            .ok_or_else(|| bad("has no __typename".into()))?;
+        let model = rt
+            .registry
+            .by_graphql_name(&typename)
+            .ok_or_else(|| bad(format!("`{typename}` is not an entity of this service")))?;
+        let pk = model.pk_field();
+        let raw = obj
+            .get(&pk.graphql_name)
+            .map(|v| v.as_value().clone())
+            .ok_or_else(|| {
+                bad(format!(
+                    "has no `{}`, the key of {typename}",
+                    pk.graphql_name
+                ))
+            })?;
+        let key = parse_field(&rt.registry, pk, &raw).map_err(|e| bad(e.message()))?;
+        by_type.entry(typename).or_default().push((i, key));
+    }
+    for (typename, items) in by_type {
+        let Some(model) = rt.registry.by_graphql_name(&typename) else {
+            continue;
+        };
+        let plan = plan_node(&rt, &scope, model, &field)?;
+        let keys: Vec<Value> = items.iter().map(|(_, k)| k.clone()).collect();
+        let nodes = fetch_where_in(&rt, &scope, model, model.pk, &keys, &plan).await?;
+        let found: HashMap<String, Arc<crate::exec::Node>> = nodes
+            .into_iter()
+            .map(|n| (n.pk(&rt).key_string(), Arc::new(n)))
+            .collect();
+        for (i, key) in items {
+            let node = match found.get(&key.key_string()) {
+                Some(n) => Arc::clone(n),
+                // A hidden row reads exactly as a missing one.
+                None => Arc::new(crate::exec::Node {
+                    model: model.id,
+                    values: vec![Value::Null; model.fields.len()],
+                    children: HashMap::new(),
+                    scope: None,
+                    missing: Some(format!(
+                        "representations[{i}]: no {typename} with {} {}",
+                        model.pk_field().graphql_name,
+                        key.key_string()
+                    )),
+                }),
+            };
+            results[i] = Some(FieldValue::owned_any(node).with_type(typename.clone()));
+        }
+    }
+    Ok(Some(FieldValue::list(
+        results.into_iter().map(|r| r.unwrap_or(FieldValue::NULL)),
+    )))
+}
+
+/// The entity resolver registered on the schema.
+pub(crate) fn resolver(
+    rt: Arc<Runtime>,
+) -> impl for<'a> Fn(ResolverContext<'a>) -> FieldFuture<'a> + Send + Sync + 'static {
+    move |ctx| {
+        let rt = Arc::clone(&rt);
+        FieldFuture::new(async move { entities(rt, ctx).await })
+    }
+}

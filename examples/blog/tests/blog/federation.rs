@@ -1,0 +1,122 @@
+//! The blog as an Apollo Federation v2 subgraph: entities keyed by their
+//! primary keys, resolved in one batched statement per type, under the rules.
+
+use graphloom_test::{assert_num_queries, codes};
+use serde_json::{Value as Json, json};
+
+use crate::common::seeded;
+
+const ENTITIES: &str = r#"query($r: [_Any!]!) { _entities(representations: $r) { __typename ... on Post { id title author { username } } ... on User { id username } } }"#;
+
+fn posts(ids: impl Iterator<Item = u64>) -> Json {
+    Json::Array(
+        ids.map(|i| json!({ "__typename": "Post", "id": i.to_string() }))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn service_sdl_declares_entities() {
+    let c = seeded(1, 1, 0, 0).await;
+    let d = c.query("{ _service { sdl } }").await;
+    let sdl = d["_service"]["sdl"].as_str().unwrap();
+    assert!(
+        sdl.contains("https://specs.apollo.dev/federation/v2"),
+        "{}",
+        &sdl[..400]
+    );
+    assert!(sdl.contains("type Post @key(fields: \"id\")"), "{sdl}");
+    assert!(sdl.contains("type User @key(fields: \"id\")"), "{sdl}");
+}
+
+#[tokio::test]
+async fn a_thousand_representations_in_one_statement_per_type() {
+    let c = seeded(3, 1000, 0, 0).await;
+    let reps = posts(1..=1000);
+    let d = assert_num_queries!(
+        1,
+        c.query_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Post { id } } }"#,
+            json!({ "r": reps })
+        )
+    );
+    let got = d["_entities"].as_array().unwrap();
+    assert_eq!(got.len(), 1000);
+    assert_eq!(got[0]["id"], "1");
+    assert_eq!(got[999]["id"], "1000");
+    // A relation under the entities is one more statement; two types are two.
+    let mut mixed = posts((1..=50).rev());
+    mixed
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "__typename": "User", "id": "2" }));
+    let d = assert_num_queries!(3, c.query_vars(ENTITIES, json!({ "r": mixed })));
+    let got = d["_entities"].as_array().unwrap();
+    assert_eq!(got[0]["id"], "50", "representation order is kept");
+    assert_eq!(
+        got[50],
+        json!({ "__typename": "User", "id": "2", "username": "user2" })
+    );
+    assert!(got[0]["author"]["username"].is_string());
+}
+
+#[tokio::test]
+async fn missing_bad_and_hidden_entities() {
+    let c = seeded(2, 10, 0, 0).await;
+    let res = c.execute(ENTITIES, json!({ "r": [{ "__typename": "Post", "id": "1" }, { "__typename": "Post", "id": "999" }] })).await;
+    // async-graphql's dynamic schema cannot put null in a union list: a missing
+    // entity keeps only its __typename, and each of its fields is an error.
+    assert_eq!(res["data"]["_entities"][1], json!({ "__typename": "Post" }));
+    assert_eq!(res["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert!(
+        res["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("representations[1]"),
+        "{res}"
+    );
+    for (rep, why) in [
+        (json!({ "id": "1" }), "__typename"),
+        (json!({ "__typename": "Nope", "id": "1" }), "not an entity"),
+        (json!({ "__typename": "Post" }), "has no `id`"),
+        (
+            json!({ "__typename": "Post", "id": "x" }),
+            "representations[0]",
+        ),
+    ] {
+        let errors = c.errors_vars(ENTITIES, json!({ "r": [rep] })).await;
+        assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+        assert!(
+            errors[0]["message"].as_str().unwrap().contains(why),
+            "{errors:?}"
+        );
+    }
+    // Drafts stay hidden through _entities, exactly like a missing row.
+    let anon = c.anonymous();
+    let res = anon.execute(ENTITIES, json!({ "r": [{ "__typename": "Post", "id": "5" }, { "__typename": "Post", "id": "999" }] })).await;
+    assert_eq!(
+        res["data"]["_entities"],
+        json!([{ "__typename": "Post" }, { "__typename": "Post" }]),
+        "{res}"
+    );
+    let mut msgs: Vec<String> = res["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["message"]
+                .as_str()
+                .unwrap()
+                .replace("[0]", "[i]")
+                .replace("[1]", "[i]")
+                .replace("999", "N")
+                .replace('5', "N")
+        })
+        .collect();
+    msgs.dedup();
+    assert_eq!(
+        msgs.len(),
+        1,
+        "a hidden row reads as a missing one: {msgs:?}"
+    );
+}
