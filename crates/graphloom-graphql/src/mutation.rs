@@ -57,14 +57,11 @@ fn m2m_fields(rt: &Runtime, m: &ModelMeta) -> Vec<(String, usize, bool)> {
             RelationKind::ManyToMany {
                 join,
                 forward: true,
-            } => Some((r.name.clone(), join, true)),
+            } if rt.registry.model(r.target).exposed => Some((r.name.clone(), join, true)),
             RelationKind::ForwardOne { .. }
             | RelationKind::ReverseOne { .. }
             | RelationKind::ReverseMany { .. }
-            | RelationKind::ManyToMany { .. } => {
-                let _ = rt;
-                None
-            }
+            | RelationKind::ManyToMany { .. } => None,
         })
         .collect()
 }

@@ -106,10 +106,9 @@ pub(crate) fn build(
     let reg = &rt.registry;
     let has_mutation = !mutations.is_empty()
         || !custom.raw_mutations.is_empty()
-        || reg
-            .models()
-            .iter()
-            .any(|m| m.operations.create || m.operations.update || m.operations.delete);
+        || reg.models().iter().any(|m| {
+            m.exposed && (m.operations.create || m.operations.update || m.operations.delete)
+        });
     let mut schema = Schema::build("Query", has_mutation.then_some("Mutation"), None)
         .limit_depth(rt.config.max_depth)
         .enable_federation()
@@ -151,7 +150,7 @@ pub(crate) fn build(
 
     let mut query = Object::new("Query");
     let mut mutation = Object::new("Mutation");
-    for m in reg.models() {
+    for m in reg.models().iter().filter(|m| m.exposed) {
         // Every model is an entity keyed by its primary key.
         let mut obj = Object::new(&m.graphql_name).key(&m.pk_field().graphql_name);
         if let Some(h) = m.help {
@@ -164,8 +163,9 @@ pub(crate) fn build(
             obj = obj.field(value_field(rt, m, f, idx));
         }
         for (ri, rel) in m.relations.iter().enumerate() {
-            obj = obj.field(relation_field(rt, m, ri));
-            let _ = rel;
+            if reg.model(rel.target).exposed {
+                obj = obj.field(relation_field(rt, m, ri));
+            }
         }
         for c in computed.iter().filter(|c| c.model == m.key) {
             obj = obj.field(computed_field(rt, c));
@@ -665,7 +665,7 @@ fn register_model_types(
             TypeRef::named(filter_type(reg, f)),
         ));
     }
-    for rel in &m.relations {
+    for rel in m.relations.iter().filter(|r| reg.model(r.target).exposed) {
         let target = reg.model(rel.target);
         let ty = if rel.is_many() {
             format!("{}ListFilter", target.graphql_name)
@@ -704,7 +704,11 @@ fn register_model_types(
             TypeRef::named("SortDirection"),
         ));
     }
-    for rel in m.relations.iter().filter(|r| !r.is_many()) {
+    for rel in m
+        .relations
+        .iter()
+        .filter(|r| !r.is_many() && reg.model(r.target).exposed)
+    {
         order = order.field(InputValue::new(
             &rel.name,
             TypeRef::named(format!("{}OrderBy", reg.model(rel.target).graphql_name)),

@@ -38,6 +38,7 @@ fn model(name: &'static str, fields: Vec<FieldDecl>) -> ModelDecl {
         fields,
         operations: Operations::default(),
         validator: None,
+        graphql: true,
     }
 }
 

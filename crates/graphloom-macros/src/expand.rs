@@ -42,6 +42,7 @@ struct ModelAttrs {
     create: Option<bool>,
     update: Option<bool>,
     delete: Option<bool>,
+    graphql: Option<bool>,
     validate: Option<Path>,
 }
 
@@ -62,10 +63,11 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "create" => out.create = Some(meta.value()?.parse::<LitBool>()?.value),
                 "update" => out.update = Some(meta.value()?.parse::<LitBool>()?.value),
                 "delete" => out.delete = Some(meta.value()?.parse::<LitBool>()?.value),
+                "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, validate",
                     ));
                 }
             }
@@ -253,6 +255,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
         attrs.update.unwrap_or(true),
         attrs.delete.unwrap_or(true),
     );
+    let graphql = attrs.graphql.unwrap_or(true);
     let validator = match &attrs.validate {
         Some(p) => quote!(::core::option::Option::Some(#p as ::graphloom::meta::Validator)),
         None => quote!(::core::option::Option::None),
@@ -272,6 +275,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     fields: ::std::vec![#(#field_decls),*],
                     operations: ::graphloom::meta::Operations { create: #create, update: #update, delete: #delete },
                     validator: #validator,
+                    graphql: #graphql,
                 }
             }
         }

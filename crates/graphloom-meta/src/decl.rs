@@ -329,6 +329,8 @@ pub struct ModelDecl {
     pub fields: Vec<FieldDecl>,
     pub operations: Operations,
     pub validator: Option<Validator>,
+    /// `#[model(graphql = false)]`: a table only, absent from the GraphQL API.
+    pub graphql: bool,
 }
 
 impl ModelDecl {

@@ -142,6 +142,8 @@ pub struct ModelMeta {
     pub relations: Vec<RelationMeta>,
     pub operations: Operations,
     pub validator: Option<Validator>,
+    /// Whether the model is part of the GraphQL API (`#[model(graphql = false)]` keeps it out).
+    pub exposed: bool,
 }
 
 impl ModelMeta {
@@ -373,6 +375,7 @@ impl Registry {
                 relations: Vec::new(),
                 operations: d.operations,
                 validator: d.validator,
+                exposed: d.graphql,
             });
         }
         if !errors.is_empty() {
@@ -780,6 +783,7 @@ mod tests {
             fields,
             operations: Operations::default(),
             validator: None,
+            graphql: true,
         }
     }
 

@@ -79,8 +79,9 @@ pub struct Permission {
 }
 
 /// A refresh token: stored as a hash, single-use, grouped in a family per login.
+/// A table only: it is not part of the GraphQL API.
 #[derive(Model)]
-#[model(app = "auth", create = false, update = false, delete = false)]
+#[model(app = "auth", graphql = false)]
 pub struct RefreshToken {
     pub id: Id,
     #[field(max_length = 64, unique, hidden, default = "")]
@@ -189,8 +190,7 @@ pub fn app_with(settings: AuthSettings) -> App {
                 .update(Rule::Superuser)
                 .delete(Rule::Superuser),
         )
-        .permissions::<Permission>(ModelRules::new().view(Rule::Staff))
-        .permissions::<RefreshToken>(ModelRules::new().view(Rule::Nobody));
+        .permissions::<Permission>(ModelRules::new().view(Rule::Staff));
     let mut app = resolvers::fields(app, Arc::clone(&settings), limiter);
     app.auth = Some(settings);
     app
