@@ -250,7 +250,8 @@ async fn issue(
                 "created_at",
             ]
             .iter()
-            .map(|f| Alias::new(column(m, f).unwrap_or_default())),
+            .map(|f| column(m, f).map(Alias::new))
+            .collect::<Result<Vec<_>, _>>()?,
         )
         .values([
             Expr::val(bind(
@@ -775,7 +776,8 @@ async fn create_user(
     ins.into_table(Alias::new(&m.table))
         .columns(
             cols.iter()
-                .map(|c| Alias::new(column(m, c).unwrap_or_default())),
+                .map(|c| column(m, c).map(Alias::new))
+                .collect::<Result<Vec<_>, _>>()?,
         )
         .values([
             Expr::val(bind(&Value::String(username.into()), ValueType::String, d)),
