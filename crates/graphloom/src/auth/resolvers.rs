@@ -120,6 +120,20 @@ async fn find_account(rt: &Runtime, by: &str, value: &str) -> Result<Option<Acco
     }))
 }
 
+/// The first column of every row, as text.
+async fn first_column(
+    rt: &Runtime,
+    q: &graphloom_db::sea_query::SelectStatement,
+) -> Result<Vec<String>, Error> {
+    Ok(rt
+        .db
+        .fetch(q, &[ValueType::String])
+        .await?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().map(|v| v.key_string()))
+        .collect())
+}
+
 /// The codenames a user holds, directly and through groups.
 async fn permissions_of(rt: &Runtime, user_id: &Value) -> Result<Vec<String>, Error> {
     let users = model::<User>(rt)?;
@@ -148,13 +162,7 @@ async fn permissions_of(rt: &Runtime, user_id: &Value) -> Result<Vec<String>, Er
             ValueType::I64,
             rt.db.dialect(),
         ))));
-    out.extend(
-        rt.db
-            .fetch(&q, &[ValueType::String])
-            .await?
-            .into_iter()
-            .map(|r| r[0].key_string()),
-    );
+    out.extend(first_column(rt, &q).await?);
     let mut q = Query::select();
     q.expr(col("p", &codename))
         .from_as(Alias::new(&perms.table), Alias::new("p"))
@@ -176,13 +184,7 @@ async fn permissions_of(rt: &Runtime, user_id: &Value) -> Result<Vec<String>, Er
             ValueType::I64,
             rt.db.dialect(),
         ))));
-    out.extend(
-        rt.db
-            .fetch(&q, &[ValueType::String])
-            .await?
-            .into_iter()
-            .map(|r| r[0].key_string()),
-    );
+    out.extend(first_column(rt, &q).await?);
     out.sort();
     out.dedup();
     Ok(out)
