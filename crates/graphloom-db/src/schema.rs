@@ -258,7 +258,8 @@ impl ProjectState {
     /// The schema the registry's models need.
     pub fn from_registry(registry: &Registry) -> Self {
         let mut tables = BTreeMap::new();
-        for m in registry.models() {
+        // External models live in another service's database.
+        for m in registry.models().iter().filter(|m| !m.external) {
             let mut columns = Vec::new();
             let mut indexes = Vec::new();
             for f in &m.fields {
@@ -288,13 +289,12 @@ impl ProjectState {
                         target, on_delete, ..
                     } => {
                         let (ty, reference) = key_type(registry, target);
-                        (
-                            ty,
-                            Some(Reference {
-                                on_delete,
-                                ..reference
-                            }),
-                        )
+                        // A reference to another service's entity has no constraint here.
+                        let reference = (!registry.model(target).external).then_some(Reference {
+                            on_delete,
+                            ..reference
+                        });
+                        (ty, reference)
                     }
                 };
                 columns.push(ColumnState {

@@ -54,7 +54,17 @@ pub(crate) async fn entities(
         };
         let plan = plan_node(&rt, &scope, model, &field)?;
         let keys: Vec<Value> = items.iter().map(|(_, k)| k.clone()).collect();
-        let nodes = fetch_where_in(&rt, &scope, model, model.pk, &keys, &plan).await?;
+        let nodes = if model.external {
+            // Another service's entity: its key is all there is; load what this service adds.
+            let mut stubs: Vec<crate::exec::Node> = keys
+                .iter()
+                .map(|k| crate::exec::stub(model, k.clone()))
+                .collect();
+            crate::exec::load_children(&rt, &scope, model, &plan, &mut stubs).await?;
+            stubs
+        } else {
+            fetch_where_in(&rt, &scope, model, model.pk, &keys, &plan).await?
+        };
         let found: HashMap<String, Arc<crate::exec::Node>> = nodes
             .into_iter()
             .map(|n| (n.pk(&rt).key_string(), Arc::new(n)))

@@ -442,7 +442,9 @@ async fn check_references(
 ) -> Result<(), DbError> {
     for (idx, v) in values {
         let f = &m.fields[*idx];
-        if let (FieldKind::ForeignKey { target, .. }, false) = (f.kind, v.is_null()) {
+        if let (FieldKind::ForeignKey { target, .. }, false) = (f.kind, v.is_null())
+            && !rt.registry.model(target).external
+        {
             let t = rt.registry.model(target);
             // A row the principal cannot see is as absent as a missing one.
             if !exists(tx, rt, scope, t, t.pk, v).await? {

@@ -171,6 +171,11 @@ pub(crate) fn build(
             obj = obj.field(computed_field(rt, c));
         }
         schema = schema.register(obj);
+        // Another service owns an external entity: here it is only a key
+        // with the relations this service adds to it.
+        if m.external {
+            continue;
+        }
         schema = register_model_types(schema, rt, m);
         query = root_query_fields(query, rt, m);
         mutation = mutation::root_fields(mutation, rt, m);
@@ -665,7 +670,12 @@ fn register_model_types(
             TypeRef::named(filter_type(reg, f)),
         ));
     }
-    for rel in m.relations.iter().filter(|r| reg.model(r.target).exposed) {
+    // Relations into another service's entities are not filterable here.
+    for rel in m
+        .relations
+        .iter()
+        .filter(|r| reg.model(r.target).exposed && !reg.model(r.target).external)
+    {
         let target = reg.model(rel.target);
         let ty = if rel.is_many() {
             format!("{}ListFilter", target.graphql_name)
@@ -707,7 +717,7 @@ fn register_model_types(
     for rel in m
         .relations
         .iter()
-        .filter(|r| !r.is_many() && reg.model(r.target).exposed)
+        .filter(|r| !r.is_many() && reg.model(r.target).exposed && !reg.model(r.target).external)
     {
         order = order.field(InputValue::new(
             &rel.name,

@@ -39,6 +39,7 @@ fn model(name: &'static str, fields: Vec<FieldDecl>) -> ModelDecl {
         operations: Operations::default(),
         validator: None,
         graphql: true,
+        external: false,
     }
 }
 

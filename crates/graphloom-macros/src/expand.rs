@@ -43,6 +43,7 @@ struct ModelAttrs {
     update: Option<bool>,
     delete: Option<bool>,
     graphql: Option<bool>,
+    external: bool,
     validate: Option<Path>,
 }
 
@@ -64,10 +65,11 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "update" => out.update = Some(meta.value()?.parse::<LitBool>()?.value),
                 "delete" => out.delete = Some(meta.value()?.parse::<LitBool>()?.value),
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
+                "external" => out.external = true,
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, validate",
                     ));
                 }
             }
@@ -256,6 +258,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
         attrs.delete.unwrap_or(true),
     );
     let graphql = attrs.graphql.unwrap_or(true);
+    let external = attrs.external;
     let validator = match &attrs.validate {
         Some(p) => quote!(::core::option::Option::Some(#p as ::graphloom::meta::Validator)),
         None => quote!(::core::option::Option::None),
@@ -276,6 +279,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     operations: ::graphloom::meta::Operations { create: #create, update: #update, delete: #delete },
                     validator: #validator,
                     graphql: #graphql,
+                    external: #external,
                 }
             }
         }

@@ -190,6 +190,10 @@ pub struct OneToOne<M> {
     _target: PhantomData<fn() -> M>,
 }
 
+/// A reference to an entity owned by another service (`#[model(external)]`):
+/// the column holds its key, GraphQL returns a `{ __typename, id }` stub.
+pub type Reference<M> = ForeignKey<M>;
+
 /// A many-to-many relation through a join table graphloom creates.
 pub struct ManyToMany<M> {
     pub keys: Vec<Value>,
@@ -331,6 +335,9 @@ pub struct ModelDecl {
     pub validator: Option<Validator>,
     /// `#[model(graphql = false)]`: a table only, absent from the GraphQL API.
     pub graphql: bool,
+    /// `#[model(external)]`: an entity owned by another service. Only its key
+    /// is known here; it has no table, and a foreign key to it is a reference.
+    pub external: bool,
 }
 
 impl ModelDecl {

@@ -144,6 +144,8 @@ pub struct ModelMeta {
     pub validator: Option<Validator>,
     /// Whether the model is part of the GraphQL API (`#[model(graphql = false)]` keeps it out).
     pub exposed: bool,
+    /// Owned by another service: no table, only its key (`#[model(external)]`).
+    pub external: bool,
 }
 
 impl ModelMeta {
@@ -376,6 +378,7 @@ impl Registry {
                 operations: d.operations,
                 validator: d.validator,
                 exposed: d.graphql,
+                external: d.external,
             });
         }
         if !errors.is_empty() {
@@ -426,6 +429,20 @@ impl Registry {
             }
         }
         let mut joins = Vec::new();
+        for (owner, f, target) in &m2m {
+            if models[target.0].external || models[owner.0].external {
+                errors.push(CheckError {
+                    id: "graphloom.E012",
+                    at: format!("{}.{}", models[owner.0].key, f.name),
+                    message: "a many-to-many field cannot involve an external model".into(),
+                    hint: "store the other service's keys in a model of your own with a Reference"
+                        .into(),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(CheckErrors(errors));
+        }
         for (owner, f, target) in m2m {
             let o = &models[owner.0];
             let t = &models[target.0];
@@ -507,6 +524,17 @@ impl Registry {
                     hint: "rename one with #[model(graphql_name = \"...\")]".into(),
                 });
             }
+            if m.external && m.fields.len() != 1 {
+                errors.push(CheckError {
+                    id: "graphloom.E012",
+                    at: m.key.to_string(),
+                    message: "an external model declares only its key".into(),
+                    hint: "keep `pub id: Id` (or the Uuid key); the other fields live in the owning service".into(),
+                });
+            }
+            if m.external {
+                continue;
+            }
             if let Some(other) = tables.insert(&m.table, m) {
                 errors.push(CheckError {
                     id: "graphloom.E004",
@@ -515,7 +543,12 @@ impl Registry {
                     hint: "rename one with #[model(table = \"...\")]".into(),
                 });
             }
-            for root in [&m.single_name, &m.plural_name] {
+            let roots_of = if m.external {
+                Vec::new()
+            } else {
+                vec![&m.single_name, &m.plural_name]
+            };
+            for root in roots_of {
                 if let Some(other) = roots.insert(root, m) {
                     errors.push(CheckError {
                         id: "graphloom.E003",
@@ -784,6 +817,7 @@ mod tests {
             operations: Operations::default(),
             validator: None,
             graphql: true,
+            external: false,
         }
     }
 

@@ -68,6 +68,9 @@ pub mod prelude {
             ComputedField, Ctx, CustomField, Error, Row,
             permissions::{ModelRules, Rule},
         },
-        meta::{ForeignKey, Id, ManyToMany, OneToOne, ValidationError, ValidationInput, Value},
+        meta::{
+            ForeignKey, Id, ManyToMany, OneToOne, Reference, ValidationError, ValidationInput,
+            Value,
+        },
     };
 }

@@ -120,3 +120,101 @@ async fn missing_bad_and_hidden_entities() {
         "a hidden row reads as a missing one: {msgs:?}"
     );
 }
+
+mod reviews {
+    use graphloom::prelude::*;
+
+    /// Owned by the accounts service.
+    #[derive(Model)]
+    #[model(app = "accounts", external)]
+    pub struct User {
+        pub id: Id,
+    }
+
+    /// Owned by the products service.
+    #[derive(Model)]
+    #[model(app = "products", external)]
+    pub struct Product {
+        pub id: Id,
+    }
+
+    #[derive(Model)]
+    #[model(app = "reviews")]
+    pub struct Review {
+        pub id: Id,
+        pub author: Reference<User>,
+        pub product: Reference<Product>,
+        pub body: String,
+        pub rating: i32,
+    }
+
+    pub fn service() -> Service {
+        Service::new("reviews")
+            .app(App::new("accounts").model::<User>())
+            .app(App::new("products").model::<Product>())
+            .app(App::new("reviews").model::<Review>())
+    }
+}
+
+#[tokio::test]
+async fn references_to_other_services_are_stubs_and_extensions() {
+    let service = reviews::service();
+    let state = service.project_state().unwrap();
+    assert_eq!(
+        state.tables.keys().collect::<Vec<_>>(),
+        ["reviews_review"],
+        "external entities have no table"
+    );
+    assert!(
+        state.tables["reviews_review"]
+            .columns
+            .iter()
+            .all(|c| c.references.is_none()),
+        "and no foreign key"
+    );
+    let c = graphloom_test::TestClient::new(&service).await;
+    let sdl = c.api().subgraph_sdl();
+    assert!(sdl.contains("type User @key(fields: \"id\")"), "{sdl}");
+    assert!(
+        !sdl.contains("users("),
+        "no root fields for another service's entity"
+    );
+    for (author, product, body) in [("42", "1", "great"), ("42", "2", "meh"), ("7", "1", "fine")] {
+        let d = c
+            .query(&format!(r#"mutation {{ createReview(input: {{ authorId: "{author}", productId: "{product}", body: "{body}", rating: 4 }}) {{ errors {{ code }} }} }}"#))
+            .await;
+        assert_eq!(
+            d["createReview"]["errors"],
+            json!([]),
+            "references are not checked locally"
+        );
+    }
+    // A reference resolves to a stub without a statement.
+    let d = assert_num_queries!(
+        1,
+        c.query("{ reviews { nodes { body author { __typename id } product { id } } } }")
+    );
+    assert_eq!(
+        d["reviews"]["nodes"][0],
+        json!({ "body": "great", "author": { "__typename": "User", "id": "42" }, "product": { "id": "1" } })
+    );
+    // The gateway asks this service for User.reviews: one statement for all users.
+    let reps = json!([{ "__typename": "User", "id": "42" }, { "__typename": "User", "id": "7" }, { "__typename": "Product", "id": "1" }]);
+    // Fragments are merged per response key whatever their type condition, so
+    // Product.reviews also counts (a known over-fetch): 2 edges × (rows + count).
+    let d = assert_num_queries!(
+        4,
+        c.query_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id reviews { totalCount nodes { body } } } ... on Product { id reviews { nodes { rating } } } } }"#,
+            json!({ "r": reps })
+        )
+    );
+    // Users and products themselves cost nothing: they are stubs.
+    let e = &d["_entities"];
+    assert_eq!(
+        e[0],
+        json!({ "id": "42", "reviews": { "totalCount": 2, "nodes": [{ "body": "great" }, { "body": "meh" }] } })
+    );
+    assert_eq!(e[1]["reviews"]["nodes"], json!([{ "body": "fine" }]));
+    assert_eq!(e[2]["reviews"]["nodes"].as_array().unwrap().len(), 2);
+}
