@@ -1,0 +1,6 @@
+//! `accounts serve | migrate | makemigrations | schema --federation | …`
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    federation_example::accounts().run().await
+}

@@ -1,0 +1,66 @@
+//! The reviews service: reviews refer to users (accounts) and products
+//! (products) by key, and add `User.reviews` and `Product.reviews` to them.
+
+mod migrations;
+
+use graphloom::prelude::*;
+
+/// A user, owned by the accounts service.
+#[derive(Model)]
+#[model(app = "accounts", external)]
+pub struct User {
+    pub id: Id,
+}
+
+/// A product, owned by the products service.
+#[derive(Model)]
+#[model(app = "products", external)]
+pub struct Product {
+    pub id: Id,
+}
+
+/// One user's opinion of one product.
+#[derive(Model)]
+#[model(app = "reviews", validate = validate_rating)]
+pub struct Review {
+    pub id: Id,
+    pub author: Reference<User>,
+    pub product: Reference<Product>,
+    #[field(max_length = 2000)]
+    pub body: String,
+    /// From 1 to 5.
+    pub rating: i32,
+    #[field(auto_now_add)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// Ratings run from 1 to 5.
+pub fn validate_rating(row: ValidationInput<'_>) -> Result<(), Vec<ValidationError>> {
+    match row.get("rating") {
+        Some(Value::I32(r)) if (1..=5).contains(r) => Ok(()),
+        _ => Err(vec![ValidationError::new(
+            "rating",
+            "A rating is from 1 to 5.",
+        )]),
+    }
+}
+
+/// Reviews are public; writing one needs a login and writes it as yourself.
+pub fn app() -> App {
+    App::new("reviews")
+        .migrations(migrations::DIR, migrations::FILES)
+        .model::<Review>()
+        .permissions::<Review>(
+            ModelRules::new()
+                .create(Rule::Authenticated.and(Rule::Owner("author")))
+                .update(Rule::Owner("author").or(Rule::Staff))
+                .delete(Rule::Owner("author").or(Rule::Staff)),
+        )
+}
+
+pub fn service() -> Service {
+    Service::new("reviews")
+        .app(App::new("accounts").model::<User>())
+        .app(App::new("products").model::<Product>())
+        .app(app())
+}

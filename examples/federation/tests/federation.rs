@@ -1,0 +1,135 @@
+//! The three example services, each alone: subgraph SDL snapshots, the
+//! entities a gateway will ask for, and the rules that apply to them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use federation_example::{accounts, products, reviews};
+use graphloom::MakeArgs;
+use graphloom_test::{Principal, TestClient, assert_num_queries, codes, user};
+use serde_json::json;
+
+fn subgraph(service: graphloom::Service) -> String {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = graphloom::db::Database::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        service.api(db, Default::default()).unwrap().subgraph_sdl()
+    })
+}
+
+#[test]
+fn subgraph_sdl_snapshots() {
+    insta::assert_snapshot!("accounts", subgraph(accounts()));
+    insta::assert_snapshot!("products", subgraph(products::service()));
+    let reviews = subgraph(reviews::service());
+    assert!(
+        reviews.contains("type User @key(fields: \"id\")")
+            && reviews.contains("type Product @key(fields: \"id\")")
+    );
+    insta::assert_snapshot!("reviews", reviews);
+}
+
+#[test]
+fn migrations_match_the_models() {
+    for service in [accounts(), products::service(), reviews::service()] {
+        assert_eq!(
+            service
+                .makemigrations(&MakeArgs {
+                    check: true,
+                    ..Default::default()
+                })
+                .unwrap(),
+            0,
+            "{}",
+            service.name
+        );
+    }
+}
+
+fn staff() -> Principal {
+    Principal {
+        staff: true,
+        ..user(1)
+    }
+}
+
+#[tokio::test]
+async fn products_are_public_and_edited_by_staff() {
+    let c = TestClient::new(&products::service()).await;
+    let create = r#"mutation { createCategory(input: { name: "Books" }) { category { id } errors { code } } }"#;
+    assert_eq!(codes(&c.errors(create).await), ["UNAUTHENTICATED"]);
+    let s = c.as_user(staff());
+    s.query(create).await;
+    for (upc, name, stock) in [("1", "Dune", 3), ("2", "Emma", 0)] {
+        let d = s
+            .query(&format!(r#"mutation {{ createProduct(input: {{ upc: "{upc}", name: "{name}", price: "9.90", categoryId: "1" }}) {{ product {{ id }} errors {{ code }} }} }}"#))
+            .await;
+        let id = d["createProduct"]["product"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        s.query(&format!(r#"mutation {{ createInventory(input: {{ productId: "{id}", inStock: {stock} }}) {{ errors {{ code }} }} }}"#)).await;
+    }
+    let d = c.query(r#"{ products(where: { inventory: { inStock: { gt: 0 } } }) { nodes { name price category { name } inventory { inStock } } } }"#).await;
+    assert_eq!(
+        d["products"]["nodes"],
+        json!([{ "name": "Dune", "price": "9.90", "category": { "name": "Books" }, "inventory": { "inStock": 3 } }])
+    );
+    // What the gateway asks this service for, batched.
+    let d = assert_num_queries!(
+        1,
+        c.query_vars(r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { name upc } } }"#, json!({ "r": [{ "__typename": "Product", "id": "2" }, { "__typename": "Product", "id": "1" }] }))
+    );
+    assert_eq!(
+        d["_entities"],
+        json!([{ "name": "Emma", "upc": "2" }, { "name": "Dune", "upc": "1" }])
+    );
+}
+
+#[tokio::test]
+async fn reviews_refer_to_users_and_products_of_other_services() {
+    let c = TestClient::new(&reviews::service()).await;
+    let write = |author: &str, product: &str, rating: i32| {
+        format!(
+            r#"mutation {{ createReview(input: {{ authorId: "{author}", productId: "{product}", body: "…", rating: {rating} }}) {{ review {{ id author {{ id }} }} errors {{ field code }} }} }}"#
+        )
+    };
+    assert_eq!(
+        codes(&c.errors(&write("42", "1", 5)).await),
+        ["UNAUTHENTICATED"]
+    );
+    assert_eq!(
+        codes(&c.as_user(user(7)).errors(&write("42", "1", 5)).await),
+        ["FORBIDDEN"],
+        "only as yourself"
+    );
+    let d = c.as_user(user(42)).query(&write("42", "1", 9)).await;
+    assert_eq!(
+        d["createReview"]["errors"],
+        json!([{ "field": ["rating"], "code": "VALIDATION" }])
+    );
+    for (author, product) in [("42", "1"), ("42", "2"), ("7", "1")] {
+        let d = c
+            .as_user(user(author))
+            .query(&write(author, product, 4))
+            .await;
+        assert_eq!(d["createReview"]["errors"], json!([]));
+    }
+    // User.reviews and Product.reviews, as the gateway resolves them.
+    let reps =
+        json!([{ "__typename": "Product", "id": "1" }, { "__typename": "User", "id": "42" }]);
+    let d = c
+        .query_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id reviews { nodes { author { id } } } } ... on User { id reviews { nodes { product { id } } } } } }"#,
+            json!({ "r": reps }),
+        )
+        .await;
+    assert_eq!(
+        d["_entities"][0],
+        json!({ "id": "1", "reviews": { "nodes": [{ "author": { "id": "42" } }, { "author": { "id": "7" } }] } })
+    );
+    assert_eq!(
+        d["_entities"][1],
+        json!({ "id": "42", "reviews": { "nodes": [{ "product": { "id": "1" } }, { "product": { "id": "2" } }] } })
+    );
+}
