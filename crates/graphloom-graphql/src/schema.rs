@@ -153,7 +153,9 @@ pub(crate) fn build(
     for m in reg.models().iter().filter(|m| m.exposed) {
         // Every model is an entity keyed by its primary key.
         let mut obj = Object::new(&m.graphql_name).key(&m.pk_field().graphql_name);
-        if let Some(h) = m.help {
+        // The owning service describes an external entity; repeating it here
+        // only makes composers warn about differing descriptions.
+        if let Some(h) = m.help.filter(|_| !m.external) {
             obj = obj.description(h);
         }
         for (idx, f) in m.fields.iter().enumerate() {
@@ -260,39 +262,41 @@ pub(crate) fn resolve_computed(
     Ok(out)
 }
 
+/// Every subgraph defines it identically, so its fields are `@shareable`.
 fn field_error_type() -> Object {
     Object::new("FieldError")
         .description(
             "An input that was refused: the path of the input field, a message and a stable code.",
         )
-        .field(Field::new(
-            "field",
-            TypeRef::named_nn_list_nn(TypeRef::STRING),
-            |ctx| {
+        .field(
+            Field::new("field", TypeRef::named_nn_list_nn(TypeRef::STRING), |ctx| {
                 FieldFuture::new(async move {
                     let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
                     Ok(Some(Gql::List(
                         e.field.iter().map(|s| Gql::String(s.clone())).collect(),
                     )))
                 })
-            },
-        ))
-        .field(Field::new(
-            "message",
-            TypeRef::named_nn(TypeRef::STRING),
-            |ctx| {
+            })
+            .shareable(),
+        )
+        .field(
+            Field::new("message", TypeRef::named_nn(TypeRef::STRING), |ctx| {
                 FieldFuture::new(async move {
                     let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
                     Ok(Some(Gql::String(e.message.clone())))
                 })
-            },
-        ))
-        .field(Field::new("code", TypeRef::named_nn("ErrorCode"), |ctx| {
-            FieldFuture::new(async move {
-                let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
-                Ok(Some(Gql::Enum(Name::new(e.code))))
             })
-        }))
+            .shareable(),
+        )
+        .field(
+            Field::new("code", TypeRef::named_nn("ErrorCode"), |ctx| {
+                FieldFuture::new(async move {
+                    let e = ctx.parent_value.try_downcast_ref::<FieldErr>()?;
+                    Ok(Some(Gql::Enum(Name::new(e.code))))
+                })
+            })
+            .shareable(),
+        )
 }
 
 #[derive(Debug, Clone)]
@@ -311,6 +315,8 @@ fn page_info_type() -> Object {
                 Ok(Some(get(p)))
             })
         })
+        // Every subgraph defines PageInfo identically.
+        .shareable()
     };
     Object::new("PageInfo")
         .field(b(
