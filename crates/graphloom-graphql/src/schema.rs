@@ -56,6 +56,37 @@ pub fn request_ctx(rt: &Arc<Runtime>, ctx: &ResolverContext<'_>) -> Ctx {
     }
 }
 
+/// A field's federation directives.
+fn federate_field(mut f: Field, fed: &graphloom_meta::Federation) -> Field {
+    if fed.shareable {
+        f = f.shareable();
+    }
+    if fed.inaccessible {
+        f = f.inaccessible();
+    }
+    if !fed.tags.is_empty() {
+        f = f.tags(fed.tags.iter().copied());
+    }
+    if let Some(from) = fed.override_from {
+        f = f.override_from(from);
+    }
+    f
+}
+
+/// A model's federation directives on its object type.
+fn federate_object(mut o: Object, fed: &graphloom_meta::Federation) -> Object {
+    if fed.shareable {
+        o = o.shareable();
+    }
+    if fed.inaccessible {
+        o = o.inaccessible();
+    }
+    if !fed.tags.is_empty() {
+        o = o.tags(fed.tags.iter().copied());
+    }
+    o
+}
+
 fn pascal(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -158,6 +189,7 @@ pub(crate) fn build(
         if let Some(h) = m.help.filter(|_| !m.external) {
             obj = obj.description(h);
         }
+        obj = federate_object(obj, &m.federation);
         for (idx, f) in m.fields.iter().enumerate() {
             if f.hidden {
                 continue;
@@ -462,7 +494,7 @@ fn value_field(rt: &Arc<Runtime>, m: &ModelMeta, f: &FieldMeta, idx: usize) -> F
     if let Some(h) = f.help {
         field = field.description(h);
     }
-    field
+    federate_field(field, &f.federation)
 }
 
 fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
@@ -516,9 +548,16 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
                 }
             })
         });
-        match rel.help {
+        let f = match rel.help {
             Some(h) => f.description(h),
             None => f,
+        };
+        // A to-one relation carries its foreign key field's directives.
+        match rel.kind {
+            RelationKind::ForwardOne { field } => federate_field(f, &m.fields[field].federation),
+            RelationKind::ReverseOne { .. }
+            | RelationKind::ReverseMany { .. }
+            | RelationKind::ManyToMany { .. } => f,
         }
     }
 }

@@ -40,6 +40,7 @@ fn model(name: &'static str, fields: Vec<FieldDecl>) -> ModelDecl {
         validator: None,
         graphql: true,
         external: false,
+        federation: Default::default(),
     }
 }
 

@@ -45,6 +45,32 @@ struct ModelAttrs {
     graphql: Option<bool>,
     external: bool,
     validate: Option<Path>,
+    fed: Fed,
+}
+
+/// Federation directive options shared by models and fields.
+#[derive(Default)]
+struct Fed {
+    shareable: bool,
+    inaccessible: bool,
+    tags: Vec<String>,
+    override_from: Option<String>,
+}
+
+impl Fed {
+    fn tokens(&self) -> TokenStream {
+        let (shareable, inaccessible) = (self.shareable, self.inaccessible);
+        let tags = &self.tags;
+        let override_from = opt_str(&self.override_from);
+        quote! {
+            ::graphloom::meta::Federation {
+                shareable: #shareable,
+                inaccessible: #inaccessible,
+                tags: ::std::vec![#(#tags),*],
+                override_from: #override_from,
+            }
+        }
+    }
 }
 
 fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
@@ -66,10 +92,13 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "delete" => out.delete = Some(meta.value()?.parse::<LitBool>()?.value),
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
                 "external" => out.external = true,
+                "shareable" => out.fed.shareable = true,
+                "inaccessible" => out.fed.inaccessible = true,
+                "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, shareable, inaccessible, tag, validate",
                     ));
                 }
             }
@@ -91,6 +120,7 @@ struct FieldAttrs {
     on_delete: Option<Ident>,
     related_name: Option<String>,
     db_table: Option<String>,
+    fed: Fed,
 }
 
 const FLAGS: [&str; 7] = [
@@ -117,6 +147,10 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 return Ok(());
             }
             match key.as_str() {
+                "shareable" => out.fed.shareable = true,
+                "inaccessible" => out.fed.inaccessible = true,
+                "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
+                "override_from" => out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "max_length" => out.max_length = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "max_digits" => out.max_digits = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "decimal_places" => {
@@ -139,7 +173,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table",
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from",
                         FLAGS.join(", ")
                     )));
                 }
@@ -188,6 +222,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
         let help = opt_str(&fa.help.clone().or_else(|| doc(&f.attrs)));
         let column = opt_str(&fa.column);
         let related_name = opt_str(&fa.related_name);
+        let federation = fa.fed.tokens();
         let db_table = opt_str(&fa.db_table);
         let opt_u32 = |v: Option<u32>| match v {
             Some(n) => quote!(::core::option::Option::Some(#n)),
@@ -244,6 +279,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     on_delete: #on_delete,
                     related_name: #related_name,
                     db_table: #db_table,
+                    federation: #federation,
                 },
             }
         });
@@ -259,6 +295,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
     );
     let graphql = attrs.graphql.unwrap_or(true);
     let external = attrs.external;
+    let model_federation = attrs.fed.tokens();
     let validator = match &attrs.validate {
         Some(p) => quote!(::core::option::Option::Some(#p as ::graphloom::meta::Validator)),
         None => quote!(::core::option::Option::None),
@@ -280,6 +317,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     validator: #validator,
                     graphql: #graphql,
                     external: #external,
+                    federation: #model_federation,
                 }
             }
         }

@@ -271,6 +271,21 @@ pub struct FieldOptions {
     pub related_name: Option<&'static str>,
     /// Join table name of a many-to-many field.
     pub db_table: Option<&'static str>,
+    /// Federation directives on the field's GraphQL fields.
+    pub federation: Federation,
+}
+
+/// Federation directives a model or a field carries into the subgraph SDL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Federation {
+    /// `@shareable`: other subgraphs resolve it too.
+    pub shareable: bool,
+    /// `@inaccessible`: in the subgraph, hidden from the supergraph.
+    pub inaccessible: bool,
+    /// `@tag(name:)`, for contracts.
+    pub tags: Vec<&'static str>,
+    /// `@override(from:)`: this subgraph takes the field over from another.
+    pub override_from: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +353,8 @@ pub struct ModelDecl {
     /// `#[model(external)]`: an entity owned by another service. Only its key
     /// is known here; it has no table, and a foreign key to it is a reference.
     pub external: bool,
+    /// Federation directives on the model's object type.
+    pub federation: Federation,
 }
 
 impl ModelDecl {

@@ -60,6 +60,7 @@ pub struct FieldMeta {
     pub hidden: bool,
     pub auto_now: bool,
     pub auto_now_add: bool,
+    pub federation: crate::Federation,
 }
 
 impl FieldMeta {
@@ -146,6 +147,7 @@ pub struct ModelMeta {
     pub exposed: bool,
     /// Owned by another service: no table, only its key (`#[model(external)]`).
     pub external: bool,
+    pub federation: crate::Federation,
 }
 
 impl ModelMeta {
@@ -339,6 +341,7 @@ impl Registry {
                     hidden: o.hidden,
                     auto_now: o.auto_now,
                     auto_now_add: o.auto_now_add,
+                    federation: o.federation.clone(),
                 });
             }
             let pks: Vec<usize> = fields
@@ -379,6 +382,7 @@ impl Registry {
                 validator: d.validator,
                 exposed: d.graphql,
                 external: d.external,
+                federation: d.federation.clone(),
             });
         }
         if !errors.is_empty() {
@@ -818,6 +822,7 @@ mod tests {
             validator: None,
             graphql: true,
             external: false,
+            federation: Default::default(),
         }
     }
 

@@ -218,3 +218,53 @@ async fn references_to_other_services_are_stubs_and_extensions() {
     assert_eq!(e[1]["reviews"]["nodes"], json!([{ "body": "fine" }]));
     assert_eq!(e[2]["reviews"]["nodes"].as_array().unwrap().len(), 2);
 }
+
+mod directives {
+    use graphloom::prelude::*;
+
+    #[derive(Model)]
+    #[model(app = "shop", shareable, tag = "public")]
+    pub struct Item {
+        pub id: Id,
+        #[field(max_length = 50, shareable)]
+        pub name: String,
+        #[field(inaccessible, default = 0)]
+        pub cost: i32,
+        #[field(max_length = 20, tag = "internal", tag = "beta")]
+        pub sku: Option<String>,
+        #[field(override_from = "legacy", default = 0)]
+        pub stock: i32,
+    }
+}
+
+#[tokio::test]
+async fn model_and_field_options_become_federation_directives() {
+    let service = graphloom::Service::new("shop")
+        .app(graphloom::App::new("shop").model::<directives::Item>());
+    let c = graphloom_test::TestClient::new(&service).await;
+    let sdl = c.api().subgraph_sdl();
+    let item = sdl
+        .split("type Item")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
+    for expected in [
+        "@shareable",
+        "@tag(name: \"public\")",
+        "name: String! @shareable",
+        "cost: Int! @inaccessible",
+        "@tag(name: \"internal\")",
+        "@tag(name: \"beta\")",
+        "stock: Int! @override(from: \"legacy\")",
+    ] {
+        assert!(item.contains(expected), "missing {expected} in:\n{item}");
+    }
+    // Directives change the subgraph schema, not the data.
+    let d = c.query(r#"mutation { createItem(input: { name: "x", sku: "s" }) { item { name cost stock } errors { code } } }"#).await;
+    assert_eq!(
+        d["createItem"]["item"],
+        json!({ "name": "x", "cost": 0, "stock": 0 })
+    );
+}
