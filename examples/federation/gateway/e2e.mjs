@@ -1,0 +1,77 @@
+// End-to-end checks through the gateway at GATEWAY (default
+// http://127.0.0.1:4000/): log in at accounts, write to products and reviews
+// with the token, and read one query that spans all three services.
+// Exits non-zero on the first unexpected answer.
+import assert from 'node:assert/strict';
+
+const GATEWAY = process.env.GATEWAY ?? 'http://127.0.0.1:4000/';
+
+async function gql(query, { token, variables } = {}) {
+  const res = await fetch(GATEWAY, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function ok(query, options) {
+  const { status, body } = await gql(query, options);
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data;
+}
+
+const login = (name) => ok(
+  `mutation($l: String!) { login(login: $l, password: "e2e-password-1") { accessToken user { id username } } }`,
+  { variables: { l: name } },
+).then((d) => d.login);
+
+const admin = await login('admin');
+const bob = (await ok(
+  `mutation { register(username: "bob", email: "bob@example.com", password: "e2e-password-1") { accessToken user { id } } }`,
+)).register;
+
+// Staff write the catalogue; anyone else is refused by the products service.
+const category = (await ok(
+  `mutation { createCategory(input: { name: "Books" }) { category { id } errors { code } } }`,
+  { token: admin.accessToken },
+)).createCategory;
+assert.deepEqual(category.errors, []);
+const created = (await ok(
+  `mutation($c: ID!) { createProduct(input: { upc: "1", name: "Dune", price: "9.90", categoryId: $c }) { product { id name } errors { code } } }`,
+  { token: admin.accessToken, variables: { c: category.category.id } },
+)).createProduct;
+assert.deepEqual(created.errors, []);
+const product = created.product;
+
+const refused = await gql(
+  `mutation($c: ID!) { createProduct(input: { upc: "2", name: "X", price: "1", categoryId: $c }) { product { id } } }`,
+  { token: bob.accessToken, variables: { c: category.category.id } },
+);
+assert.equal(refused.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(refused.body));
+
+// Reviews need a login (the reviews service verifies accounts' token by its JWKS).
+const review = `mutation($p: ID!, $a: ID!) { createReview(input: { productId: $p, authorId: $a, body: "Great", rating: 5 }) { review { id } errors { code field } } }`;
+const anonymous = await gql(review, { variables: { p: product.id, a: bob.user.id } });
+assert.ok(['FORBIDDEN', 'UNAUTHENTICATED'].includes(anonymous.body.errors?.[0]?.extensions?.code), JSON.stringify(anonymous.body));
+const forged = await gql(review, { token: 'not.a.token', variables: { p: product.id, a: bob.user.id } });
+assert.ok(forged.body.errors?.length, JSON.stringify(forged.body));
+const written = (await ok(review, { token: bob.accessToken, variables: { p: product.id, a: bob.user.id } })).createReview;
+assert.deepEqual(written.errors, []);
+// Writing as someone else is refused.
+const impostor = await gql(review, { token: bob.accessToken, variables: { p: product.id, a: admin.user.id } });
+assert.equal(impostor.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(impostor.body));
+
+// One query, three services: products → reviews (extends Product) → accounts (resolves User).
+const graph = await ok(`{
+  products { nodes { name reviews { nodes { body rating author { username } } } } }
+  users { nodes { username reviews { totalCount nodes { product { name } } } } }
+}`, { token: admin.accessToken });
+assert.deepEqual(graph.products.nodes, [
+  { name: 'Dune', reviews: { nodes: [{ body: 'Great', rating: 5, author: { username: 'bob' } }] } },
+]);
+const byName = Object.fromEntries(graph.users.nodes.map((u) => [u.username, u.reviews]));
+assert.deepEqual(byName.bob, { totalCount: 1, nodes: [{ product: { name: 'Dune' } }] });
+assert.deepEqual(byName.admin, { totalCount: 0, nodes: [] });
+console.log('gateway e2e: ok');

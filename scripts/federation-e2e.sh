@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End-to-end federation test: the three example services on 127.0.0.1, each
+# with its own SQLite database, composed by both composers and served by Apollo
+# Gateway; e2e.mjs then logs in, writes and reads across all three through the
+# gateway. accounts signs tokens with an Ed25519 key; products and reviews
+# verify them through accounts' JWKS endpoint. Installs Node.js, curl and
+# openssl from Debian if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for tool in node:nodejs npm:npm curl:curl openssl:openssl; do
+  command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "missing: ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+fi
+(cd examples/federation/gateway && npm ci --no-audit --no-fund --loglevel=error)
+
+cargo build --locked -q -p federation-example
+bin=target/debug
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Free ports from the kernel, so parallel runs and busy machines do not clash.
+read -r p_gw p_acc p_prod p_rev < <(node -e '
+  const net = require("node:net");
+  Promise.all([1, 2, 3, 4].map(() => new Promise((ok) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => ok(s));
+  }))).then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
+
+for s in accounts products reviews; do
+  "$bin/$s" schema --federation > "$work/$s.graphql"
+done
+SUPERGRAPH="$work/supergraph.graphql" node examples/federation/gateway/compose.mjs \
+  "accounts=$work/accounts.graphql=http://127.0.0.1:$p_acc/graphql" \
+  "products=$work/products.graphql=http://127.0.0.1:$p_prod/graphql" \
+  "reviews=$work/reviews.graphql=http://127.0.0.1:$p_rev/graphql"
+
+openssl genpkey -algorithm ed25519 -out "$work/jwt.pem" 2>/dev/null
+export GRAPHLOOM_SECRET_KEY=e2e-secret-key-that-is-long-enough-000
+export GRAPHLOOM_SUPERUSER_PASSWORD=e2e-password-1
+"$bin/accounts" migrate --database-url "sqlite:$work/accounts.sqlite3" >/dev/null
+"$bin/accounts" createsuperuser --no-input --username admin --email admin@example.com \
+  --database-url "sqlite:$work/accounts.sqlite3" >/dev/null
+
+wait_for() { # url, name, [curl options]
+  for _ in $(seq 1 100); do
+    curl -fs -o /dev/null "${@:3}" "$1" && return 0
+    sleep 0.2
+  done
+  echo "$2 did not start; its log:" >&2
+  cat "$work/$2.log" >&2
+  exit 1
+}
+
+GRAPHLOOM_JWT_PRIVATE_KEY_FILE="$work/jwt.pem" "$bin/accounts" serve --addr "127.0.0.1:$p_acc" \
+  --database-url "sqlite:$work/accounts.sqlite3" >"$work/accounts.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$p_acc/.well-known/jwks.json" accounts
+for s in products:$p_prod reviews:$p_rev; do
+  name=${s%%:*} port=${s##*:}
+  GRAPHLOOM_JWKS_URL="http://127.0.0.1:$p_acc/.well-known/jwks.json" "$bin/$name" serve \
+    --addr "127.0.0.1:$port" --database-url "sqlite:$work/$name.sqlite3" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$port/readyz" "$name"
+done
+
+PORT=$p_gw node examples/federation/gateway/gateway.mjs "$work/supergraph.graphql" >"$work/gateway.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$p_gw/" gateway -H 'content-type: application/json' -d '{"query":"{__typename}"}'
+
+GATEWAY="http://127.0.0.1:$p_gw/" node examples/federation/gateway/e2e.mjs || {
+  for s in accounts products reviews gateway; do echo "== $s log" >&2; tail -20 "$work/$s.log" >&2; done
+  exit 1
+}
