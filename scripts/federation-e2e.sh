@@ -5,8 +5,15 @@
 # gateway. accounts signs tokens with an Ed25519 key; products and reviews
 # verify them through accounts' JWKS endpoint. Installs Node.js, curl and
 # openssl from Debian if missing.
+#
+# `bash scripts/federation-e2e.sh serve` starts the same stack on fixed ports
+# (gateway 4000, accounts 4001, products 4002, reviews 4003) with a superuser
+# admin / e2e-password-1, and keeps it running until Ctrl-C instead of testing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-test}
+case $mode in test|serve) ;; *) echo "usage: $0 [serve]" >&2; exit 2 ;; esac
+export APOLLO_TELEMETRY_DISABLED=true
 
 missing=()
 for tool in node:nodejs npm:npm curl:curl openssl:openssl; do
@@ -30,13 +37,18 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
-# Free ports from the kernel, so parallel runs and busy machines do not clash.
-read -r p_gw p_acc p_prod p_rev < <(node -e '
+if [ "$mode" = serve ]; then
+  p_gw=4000 p_acc=4001 p_prod=4002 p_rev=4003
+else
+  # Free ports from the kernel, so parallel runs and busy machines do not clash.
+  read -r p_gw p_acc p_prod p_rev < <(node -e '
   const net = require("node:net");
   Promise.all([1, 2, 3, 4].map(() => new Promise((ok) => {
     const s = net.createServer().listen(0, "127.0.0.1", () => ok(s));
   }))).then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
+fi
 
 for s in accounts products reviews; do
   "$bin/$s" schema --federation > "$work/$s.graphql"
@@ -78,6 +90,12 @@ done
 PORT=$p_gw node examples/federation/gateway/gateway.mjs "$work/supergraph.graphql" >"$work/gateway.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$p_gw/" gateway -H 'content-type: application/json' -d '{"query":"{__typename}"}'
+
+if [ "$mode" = serve ]; then
+  echo "gateway: http://127.0.0.1:$p_gw/ (log in as admin / e2e-password-1); Ctrl-C stops everything"
+  wait
+  exit 0
+fi
 
 GATEWAY="http://127.0.0.1:$p_gw/" node examples/federation/gateway/e2e.mjs || {
   for s in accounts products reviews gateway; do echo "== $s log" >&2; tail -20 "$work/$s.log" >&2; done
