@@ -324,30 +324,16 @@ async fn load_child(
     let rel = &model.relations[child.relation];
     let target = reg.model(child.target);
     match (&rel.kind, &child.fetch) {
-        (RelationKind::ForwardOne { field }, ChildFetch::One(plan)) if target.external => {
-            // Another service's entity: a stub holding its key, no statement.
-            let mut stubs: Vec<Node> = distinct(nodes.iter().map(|n| n.values[*field].clone()))
-                .into_iter()
-                .map(|key| stub(target, key))
-                .collect();
-            load_children(rt, scope, target, plan, &mut stubs).await?;
-            let by_key: HashMap<String, Arc<Node>> = stubs
-                .into_iter()
-                .map(|n| (n.pk(rt).key_string(), Arc::new(n)))
-                .collect();
-            for n in nodes.iter_mut() {
-                let v = &n.values[*field];
-                let found = if v.is_null() {
-                    None
-                } else {
-                    by_key.get(&v.key_string()).cloned()
-                };
-                n.children.insert(child.key.clone(), Child::One(found));
-            }
-        }
         (RelationKind::ForwardOne { field }, ChildFetch::One(plan)) => {
             let keys = distinct(nodes.iter().map(|n| n.values[*field].clone()));
-            let fetched = fetch_where_in(rt, scope, target, target.pk, &keys, plan).await?;
+            let fetched = if target.external {
+                // Another service's entity: a stub holding its key, no statement.
+                let mut stubs: Vec<Node> = keys.into_iter().map(|key| stub(target, key)).collect();
+                load_children(rt, scope, target, plan, &mut stubs).await?;
+                stubs
+            } else {
+                fetch_where_in(rt, scope, target, target.pk, &keys, plan).await?
+            };
             let by_key: HashMap<String, Arc<Node>> = fetched
                 .into_iter()
                 .map(|n| (n.pk(rt).key_string(), Arc::new(n)))

@@ -12,8 +12,8 @@ use graphloom_auth::{
     token::{Issuer, Principal},
 };
 use graphloom_db::{
-    DbErrorKind, bind,
-    sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query},
+    DbErrorKind, Dialect, bind,
+    sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, UpdateStatement},
 };
 use graphloom_graphql::{
     Error, Runtime, exec::fetch_unique, permissions::Scope, plan::plan_node, scope_of, sql::col,
@@ -188,6 +188,34 @@ async fn permissions_of(rt: &Runtime, user_id: &Value) -> Result<Vec<String>, Er
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// `UPDATE <m's table> SET <field> = <value> WHERE id = <id>`; the caller may
+/// add values and conditions.
+fn update_by_id(
+    m: &ModelMeta,
+    id: &Value,
+    field: &str,
+    value: Expr,
+    d: Dialect,
+) -> Result<UpdateStatement, Error> {
+    let mut q = Query::update();
+    q.table(Alias::new(&m.table))
+        .value(Alias::new(column(m, field)?), value)
+        .and_where(Expr::col(Alias::new(column(m, "id")?)).eq(Expr::val(bind(
+            id,
+            ValueType::I64,
+            d,
+        ))));
+    Ok(q)
+}
+
+fn now(d: Dialect) -> Expr {
+    Expr::val(bind(
+        &Value::DateTime(chrono::Utc::now()),
+        ValueType::DateTime,
+        d,
+    ))
 }
 
 fn hash_token(token: &str) -> String {
@@ -446,21 +474,7 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Limiter
                 limiter.clear(&account_key);
                 let m = model::<User>(&rt)?;
                 let d = rt.db.dialect();
-                let mut q = Query::update();
-                q.table(Alias::new(&m.table))
-                    .value(
-                        Alias::new(column(m, "last_login")?),
-                        Expr::val(bind(
-                            &Value::DateTime(chrono::Utc::now()),
-                            ValueType::DateTime,
-                            d,
-                        )),
-                    )
-                    .and_where(Expr::col(Alias::new(column(m, "id")?)).eq(Expr::val(bind(
-                        &account.id,
-                        ValueType::I64,
-                        d,
-                    ))));
+                let mut q = update_by_id(m, &account.id, "last_login", now(d), d)?;
                 if let Some(h) = rehash {
                     q.value(
                         Alias::new(column(m, "password")?),
@@ -536,22 +550,8 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Limiter
                         return Err(unauthenticated("the refresh token has expired").into());
                     }
                     // Use it exactly once, even against a concurrent refresh.
-                    let mut used = Query::update();
-                    used.table(Alias::new(&m.table))
-                        .value(
-                            Alias::new(column(m, "used_at")?),
-                            Expr::val(bind(
-                                &Value::DateTime(chrono::Utc::now()),
-                                ValueType::DateTime,
-                                d,
-                            )),
-                        )
-                        .and_where(Expr::col(Alias::new(column(m, "id")?)).eq(Expr::val(bind(
-                            &row[0],
-                            ValueType::I64,
-                            d,
-                        ))))
-                        .and_where(Expr::col(Alias::new(column(m, "used_at")?)).is_null());
+                    let mut used = update_by_id(m, &row[0], "used_at", now(d), d)?;
+                    used.and_where(Expr::col(Alias::new(column(m, "used_at")?)).is_null());
                     if rt.db.execute(&used).await? != 1 {
                         revoke_where(&rt, "family", family, ValueType::Uuid).await?;
                         return Err(unauthenticated(
@@ -721,18 +721,10 @@ async fn set_password(
     let m = model::<User>(rt)?;
     let hash = settings.hasher.hash(password).map_err(Error::internal)?;
     let d = rt.db.dialect();
-    let mut q = Query::update();
-    q.table(Alias::new(&m.table))
-        .value(
-            Alias::new(column(m, "password")?),
-            Expr::val(bind(&Value::String(hash), ValueType::String, d)),
-        )
-        .and_where(Expr::col(Alias::new(column(m, "id")?)).eq(Expr::val(bind(
-            id,
-            ValueType::I64,
-            d,
-        ))));
-    rt.db.execute(&q).await?;
+    let hash = Expr::val(bind(&Value::String(hash), ValueType::String, d));
+    rt.db
+        .execute(&update_by_id(m, id, "password", hash, d)?)
+        .await?;
     Ok(())
 }
 
@@ -792,11 +784,7 @@ async fn create_user(
             Expr::val(bind(&Value::Bool(true), ValueType::Bool, d)),
             Expr::val(bind(&Value::Bool(superuser), ValueType::Bool, d)),
             Expr::val(bind(&Value::Bool(superuser), ValueType::Bool, d)),
-            Expr::val(bind(
-                &Value::DateTime(chrono::Utc::now()),
-                ValueType::DateTime,
-                d,
-            )),
+            now(d),
         ])
         .map_err(Error::internal)?
         .returning_col(Alias::new(column(m, "id")?));
