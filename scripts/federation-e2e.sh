@@ -57,6 +57,15 @@ SUPERGRAPH="$work/supergraph.graphql" node examples/federation/gateway/compose.m
   "accounts=$work/accounts.graphql=http://127.0.0.1:$p_acc/graphql" \
   "products=$work/products.graphql=http://127.0.0.1:$p_prod/graphql" \
   "reviews=$work/reviews.graphql=http://127.0.0.1:$p_rev/graphql"
+# The auth directives are for gateways that enforce them (Apollo Gateway
+# refuses them): check that they compose, with both composers.
+echo "with --auth-directives:"
+for s in accounts products reviews; do
+  "$bin/$s" schema --federation --auth-directives > "$work/$s-auth.graphql"
+done
+EXPECT_AUTH_DIRECTIVES=1 node examples/federation/gateway/compose.mjs \
+  "accounts=$work/accounts-auth.graphql" "products=$work/products-auth.graphql" \
+  "reviews=$work/reviews-auth.graphql"
 
 openssl genpkey -algorithm ed25519 -out "$work/jwt.pem" 2>/dev/null
 export GRAPHLOOM_SECRET_KEY=e2e-secret-key-that-is-long-enough-000

@@ -33,6 +33,29 @@ pub struct Claims {
     pub staff: bool,
     #[serde(default)]
     pub superuser: bool,
+    /// The same facts as OAuth scopes, space-separated (see [`scope_claim`]):
+    /// what a gateway enforcing `@requiresScopes` reads.
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// The scope a staff member (or superuser) holds.
+pub const SCOPE_STAFF: &str = "staff";
+/// The scope a superuser holds.
+pub const SCOPE_SUPERUSER: &str = "superuser";
+
+/// The `scope` claim: the permission codenames, then [`SCOPE_STAFF`] for
+/// staff and superusers and [`SCOPE_SUPERUSER`] for superusers. Codenames
+/// (`app.action_model`) never collide with the two markers.
+pub fn scope_claim(perms: &[String], staff: bool, superuser: bool) -> String {
+    let mut scopes: Vec<&str> = perms.iter().map(String::as_str).collect();
+    if staff || superuser {
+        scopes.push(SCOPE_STAFF);
+    }
+    if superuser {
+        scopes.push(SCOPE_SUPERUSER);
+    }
+    scopes.join(" ")
 }
 
 /// Why a token was refused. Each maps to an `UNAUTHENTICATED` error.
@@ -316,6 +339,7 @@ impl Issuer {
             jti: uuid::Uuid::new_v4().to_string(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            scope: scope_claim(&perms, staff, superuser),
             perms,
             staff,
             superuser,
@@ -383,6 +407,9 @@ mod tests {
         let got = i.verifier().unwrap().verify(&token).unwrap();
         assert_eq!(got, c);
         assert_eq!(got.exp - got.iat, 300);
+        assert_eq!(got.scope, "blog.view_post");
+        let (_, c) = i.issue("1", vec!["a.b".into()], false, true).unwrap();
+        assert_eq!(c.scope, "a.b staff superuser");
         assert!(matches!(
             SigningKey::hs256(b"short"),
             Err(KeyError::WeakSecret(5))

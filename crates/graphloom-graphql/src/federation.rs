@@ -2,10 +2,18 @@
 //! `_service { sdl }` describes the subgraph, and `_entities` resolves the
 //! representations of each type with one batched statement (plus one per
 //! selected relation edge), in order, under the request's permission rules.
+//! A missing (or hidden) entity comes back as `null` with one `NOT_FOUND`
+//! error at its index.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
-use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
+use async_graphql::{
+    ErrorExtensionValues, PathSegment, Response, ServerError,
+    dynamic::{FieldFuture, FieldValue, ResolverContext},
+};
 use graphloom_meta::Value;
 
 use crate::{
@@ -24,6 +32,8 @@ pub(crate) async fn entities(
     let mut by_type: HashMap<String, Vec<(usize, Value)>> = HashMap::new();
     let mut results: Vec<Option<FieldValue>> = (0..reps.len()).map(|_| None).collect();
     let field = ctx.ctx.field();
+    let misses = ctx.data_opt::<Arc<Misses>>();
+    let response_key = field.alias().unwrap_or(field.name()).to_owned();
     for (i, rep) in reps.iter().enumerate() {
         let bad = |m: String| Error::coded(format!("representations[{i}]: {m}"), "BAD_USER_INPUT");
         let obj = rep.object().map_err(|_| bad("must be an object".into()))?;
@@ -73,17 +83,23 @@ pub(crate) async fn entities(
             let node = match found.get(&key.key_string()) {
                 Some(n) => Arc::clone(n),
                 // A hidden row reads exactly as a missing one.
-                None => Arc::new(crate::exec::Node {
-                    model: model.id,
-                    values: vec![Value::Null; model.fields.len()],
-                    children: HashMap::new(),
-                    scope: None,
-                    missing: Some(format!(
+                None => {
+                    let message = format!(
                         "representations[{i}]: no {typename} with {} {}",
                         model.pk_field().graphql_name,
                         key.key_string()
-                    )),
-                }),
+                    );
+                    if let Some(misses) = misses {
+                        misses.record(&response_key, i, message.clone());
+                    }
+                    Arc::new(crate::exec::Node {
+                        model: model.id,
+                        values: vec![Value::Null; model.fields.len()],
+                        children: HashMap::new(),
+                        scope: None,
+                        missing: Some(message),
+                    })
+                }
             };
             results[i] = Some(FieldValue::owned_any(node).with_type(typename.clone()));
         }
@@ -100,5 +116,64 @@ pub(crate) fn resolver(
     move |ctx| {
         let rt = Arc::clone(&rt);
         FieldFuture::new(async move { entities(rt, ctx).await })
+    }
+}
+
+/// The entities a request asked for and did not get. async-graphql's dynamic
+/// schema cannot resolve an item of the `[_Entity]!` list to `null` (a union
+/// item must have a type), so the resolver records each miss here and
+/// [`Misses::patch`] nulls it in the response once execution is done.
+#[derive(Default)]
+pub(crate) struct Misses(Mutex<Vec<Miss>>);
+
+struct Miss {
+    key: String,
+    index: usize,
+    message: String,
+}
+
+impl Misses {
+    fn record(&self, key: &str, index: usize, message: String) {
+        let mut misses = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        misses.push(Miss {
+            key: key.to_owned(),
+            index,
+            message,
+        });
+    }
+
+    /// Puts `null` at each missed index and replaces the errors of its fields
+    /// with one `NOT_FOUND` error at the item's path.
+    pub(crate) fn patch(&self, response: &mut Response) {
+        let mut misses = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if misses.is_empty() {
+            return;
+        }
+        misses.sort_by(|a, b| (&a.key, a.index).cmp(&(&b.key, b.index)));
+        let async_graphql::Value::Object(data) = &mut response.data else {
+            return;
+        };
+        for miss in misses {
+            let Some(async_graphql::Value::List(items)) = data.get_mut(miss.key.as_str()) else {
+                continue;
+            };
+            let Some(item) = items.get_mut(miss.index) else {
+                continue;
+            };
+            *item = async_graphql::Value::Null;
+            let at = [
+                PathSegment::Field(miss.key.clone()),
+                PathSegment::Index(miss.index),
+            ];
+            // The item's fields failed with this same message (their errors
+            // carry no path in the dynamic schema); one error for the item is enough.
+            response.errors.retain(|e| e.message != miss.message);
+            let mut extensions = ErrorExtensionValues::default();
+            extensions.set("code", "NOT_FOUND");
+            let mut error = ServerError::new(miss.message, None);
+            error.path = at.to_vec();
+            error.extensions = Some(extensions);
+            response.errors.push(error);
+        }
     }
 }

@@ -143,8 +143,14 @@ impl Api {
             context.principal.clone(),
         )
         .await;
-        let request = request.into().data(Arc::new(context)).data(Arc::new(scope));
+        let misses = Arc::new(federation::Misses::default());
+        let request = request
+            .into()
+            .data(Arc::new(context))
+            .data(Arc::new(scope))
+            .data(Arc::clone(&misses));
         let (mut response, statements) = graphloom_db::capture(self.schema.execute(request)).await;
+        misses.patch(&mut response);
         if self.runtime.config.debug_sql {
             let sql = async_graphql::Value::from_json(serde_json::json!({
                 "count": statements.len(),
@@ -158,7 +164,11 @@ impl Api {
 
     /// The schema in SDL, for frontend code generation and snapshots.
     pub fn sdl(&self) -> String {
-        self.schema.sdl()
+        let mut sdl = self.schema.sdl();
+        for text in schema::auth_directive_texts(&self.runtime) {
+            sdl = sdl.replace(&text, "");
+        }
+        sdl
     }
 
     /// The subgraph SDL (Apollo Federation v2), as `_service { sdl }` returns it.

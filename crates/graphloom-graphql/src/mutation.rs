@@ -19,7 +19,7 @@ use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use crate::{
     convert::{InputError, parse_field, parse_typed},
     error::Error,
-    permissions::Scope,
+    permissions::{Operation, Scope},
     runtime::Runtime,
     schema::payload_node,
     sql::{Builder, col},
@@ -196,6 +196,7 @@ fn id_arg(args: &IndexMap<async_graphql::Name, Gql>) -> Gql {
 
 pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     let id = m.id;
+    let auth = |f: Field, op| crate::schema::field_with_auth(rt, f, &rt.permissions.need(id, op));
     let name = &m.graphql_name;
     let id_type = || TypeRef::named_nn(TypeRef::ID);
     let input_type = |verb: &str| TypeRef::named_nn(format!("{verb}{name}Input"));
@@ -209,6 +210,7 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
                 Box::pin(async move { create(rt, scope, id, &input_arg(args)).await })
             },
         );
+        let field = auth(field, Operation::Create);
         mutation = mutation.field(field.argument(InputValue::new("input", input_type("Create"))));
     }
     if m.operations.update {
@@ -224,7 +226,7 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
             },
         );
         mutation = mutation.field(
-            field
+            auth(field, Operation::Update)
                 .argument(InputValue::new("id", id_type()))
                 .argument(InputValue::new("input", input_type("Update"))),
         );
@@ -239,6 +241,7 @@ pub(crate) fn root_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta
                 Box::pin(async move { delete(rt, scope, id, &id_arg(args)).await })
             },
         );
+        let field = auth(field, Operation::Delete);
         mutation = mutation.field(field.argument(InputValue::new("id", id_type())));
     }
     mutation

@@ -327,12 +327,136 @@ impl Permissions {
         self.models.is_empty()
     }
 
+    /// What the model's rule for `op` asks of every request (see [`Need`]).
+    pub fn need(&self, model: ModelId, op: Operation) -> Need {
+        let Some(r) = self.models.get(&model) else {
+            return Need::Nothing;
+        };
+        Need::of(match op {
+            Operation::View => &r.view,
+            Operation::Create => &r.create,
+            Operation::Update => &r.update,
+            Operation::Delete => &r.delete,
+        })
+    }
+
+    /// What a field's read rule asks of every request that sees its value.
+    pub fn field_need(&self, model: ModelId, field: usize) -> Need {
+        self.models
+            .get(&model)
+            .and_then(|r| r.fields.get(&field))
+            .map_or(Need::Nothing, Need::of)
+    }
+
     /// Whether a field has a read rule (its GraphQL type is then nullable).
     pub fn has_field_rule(&self, model: ModelId, field: usize) -> bool {
         self.models
             .get(&model)
             .is_some_and(|r| r.fields.contains_key(&field))
     }
+}
+
+/// What a rule asks of every request it lets through, in the terms of
+/// Apollo's auth directives (`@authenticated`, `@requiresScopes`). Only a
+/// necessary condition: a gateway enforcing it never refuses a request the
+/// subgraph would allow, and the subgraph still applies the whole rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// The rule lets no one through; no directive (the subgraph refuses).
+    Never,
+    Nothing,
+    Authenticated,
+    /// Any one of these sets of scopes, each held in full (as in
+    /// `@requiresScopes(scopes:)`); holding scopes implies a login.
+    Scopes(Vec<Vec<String>>),
+}
+
+/// Above this many alternatives a conjunction of scope choices is left at
+/// `Authenticated` (still necessary, and the SDL stays readable).
+const MAX_SCOPE_SETS: usize = 16;
+
+impl Need {
+    fn of(r: &R) -> Need {
+        use graphloom_auth::token::{SCOPE_STAFF, SCOPE_SUPERUSER};
+        let one = |s: &str| vec![s.to_owned()];
+        match r {
+            R::Const(true) | R::Equals(..) | R::Visible(..) | R::Custom(_) => Need::Nothing,
+            R::Const(false) => Need::Never,
+            R::Authenticated | R::Owner(_) => Need::Authenticated,
+            R::Staff => Need::Scopes(vec![one(SCOPE_STAFF)]),
+            R::Superuser => Need::Scopes(vec![one(SCOPE_SUPERUSER)]),
+            // Superusers hold every permission without it being listed.
+            R::Perm(p) => Need::Scopes(vec![one(p), one(SCOPE_SUPERUSER)]),
+            R::Any(v) => Need::any(v.iter().map(Need::of)),
+            R::All(v) => Need::all(v.iter().map(Need::of)),
+        }
+    }
+
+    fn any(needs: impl Iterator<Item = Need>) -> Need {
+        let mut sets: Vec<Vec<String>> = Vec::new();
+        let mut out = Need::Never;
+        for n in needs {
+            match n {
+                Need::Never => {}
+                Need::Nothing => return Need::Nothing,
+                Need::Authenticated => out = Need::Authenticated,
+                Need::Scopes(s) => {
+                    if out == Need::Never {
+                        out = Need::Scopes(Vec::new());
+                    }
+                    sets.extend(s);
+                }
+            }
+        }
+        match out {
+            Need::Scopes(_) => Need::Scopes(dedup(sets)),
+            other => other,
+        }
+    }
+
+    fn all(needs: impl Iterator<Item = Need>) -> Need {
+        let mut out = Need::Nothing;
+        for n in needs {
+            out = match (out, n) {
+                (Need::Never, _) | (_, Need::Never) => return Need::Never,
+                (x, Need::Nothing) | (Need::Nothing, x) => x,
+                (Need::Authenticated, x) | (x, Need::Authenticated) => x,
+                (Need::Scopes(a), Need::Scopes(b)) => {
+                    if a.len() * b.len() > MAX_SCOPE_SETS {
+                        Need::Authenticated
+                    } else {
+                        let mut sets = Vec::new();
+                        for x in &a {
+                            for y in &b {
+                                let mut s = x.clone();
+                                s.extend(y.iter().cloned());
+                                s.sort();
+                                s.dedup();
+                                sets.push(s);
+                            }
+                        }
+                        Need::Scopes(dedup(sets))
+                    }
+                }
+            };
+        }
+        out
+    }
+}
+
+fn dedup(mut sets: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    sets.retain(|s| seen.insert(s.clone()));
+    sets
+}
+
+/// Which operation of a model a [`Need`] is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    View,
+    Create,
+    Update,
+    Delete,
 }
 
 /// A condition after the principal's leaves are decided.
@@ -659,5 +783,61 @@ impl Scope {
             r.fields.values().for_each(|x| walk(x, &mut out));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod need_tests {
+    use super::{Need, R};
+
+    fn scopes(sets: &[&[&str]]) -> Need {
+        Need::Scopes(
+            sets.iter()
+                .map(|s| s.iter().map(|x| x.to_string()).collect())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn leaves() {
+        assert_eq!(Need::of(&R::Const(true)), Need::Nothing);
+        assert_eq!(Need::of(&R::Const(false)), Need::Never);
+        assert_eq!(Need::of(&R::Owner(0)), Need::Authenticated);
+        assert_eq!(Need::of(&R::Custom(0)), Need::Nothing);
+        assert_eq!(Need::of(&R::Staff), scopes(&[&["staff"]]));
+        // A superuser holds every permission without it being listed.
+        assert_eq!(
+            Need::of(&R::Perm("a.b".into())),
+            scopes(&[&["a.b"], &["superuser"]])
+        );
+    }
+
+    #[test]
+    fn any_keeps_only_what_every_branch_needs() {
+        let any = |v| Need::of(&R::Any(v));
+        assert_eq!(any(vec![R::Owner(0), R::Staff]), Need::Authenticated);
+        assert_eq!(any(vec![R::Staff, R::Const(true)]), Need::Nothing);
+        assert_eq!(any(vec![R::Const(false), R::Staff]), scopes(&[&["staff"]]));
+        assert_eq!(
+            any(vec![R::Staff, R::Superuser, R::Staff]),
+            scopes(&[&["staff"], &["superuser"]])
+        );
+        assert_eq!(any(vec![]), Need::Never);
+    }
+
+    #[test]
+    fn all_combines_sets() {
+        let all = |v| Need::of(&R::All(v));
+        assert_eq!(all(vec![R::Authenticated, R::Staff]), scopes(&[&["staff"]]));
+        assert_eq!(all(vec![R::Const(true), R::Owner(0)]), Need::Authenticated);
+        assert_eq!(all(vec![R::Staff, R::Const(false)]), Need::Never);
+        assert_eq!(
+            all(vec![R::Perm("a.x".into()), R::Staff]),
+            scopes(&[&["a.x", "staff"], &["staff", "superuser"]])
+        );
+        // Too many alternatives: a login is still necessary.
+        let perms = |p: &str| R::Any((0..5).map(|i| R::Perm(format!("{p}.{i}"))).collect());
+        assert_eq!(all(vec![perms("a"), perms("b")]), Need::Authenticated);
+        assert_eq!(all(vec![]), Need::Nothing);
     }
 }

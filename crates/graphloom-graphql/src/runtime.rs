@@ -23,6 +23,12 @@ pub struct Config {
     pub debug_sql: bool,
     /// Signs access tokens, when this service issues them (the auth app).
     pub token_issuer: Option<Arc<graphloom_auth::token::Issuer>>,
+    /// Print `@authenticated` / `@requiresScopes`, derived from the permission
+    /// rules, in the subgraph SDL. For gateways that enforce them (Apollo
+    /// Router, Hive Gateway); Apollo Gateway refuses a supergraph that has
+    /// them, so they are off by default. The subgraph enforces its rules
+    /// either way.
+    pub auth_directives: bool,
 }
 
 impl Default for Config {
@@ -34,6 +40,7 @@ impl Default for Config {
             cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
             debug_sql: false,
             token_issuer: None,
+            auth_directives: false,
         }
     }
 }

@@ -6,8 +6,8 @@ use std::{collections::BTreeMap, sync::Arc};
 use async_graphql::{
     Name, Value as Gql,
     dynamic::{
-        Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext,
-        Scalar, Schema, TypeRef,
+        Directive, Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object,
+        ResolverContext, Scalar, Schema, TypeRef,
     },
 };
 use graphloom_meta::{FieldKind, FieldMeta, ModelMeta, Registry, RelationKind};
@@ -19,7 +19,7 @@ use crate::{
     error::{Error, bad_input},
     exec::{Child, Node, Page, fetch_list, fetch_unique, fetch_where_in},
     mutation::{self, FieldErr, MutationResult},
-    permissions::Scope,
+    permissions::{Need, Operation, Scope},
     plan::{NodePlan, plan_list, plan_node},
     runtime::Runtime,
 };
@@ -71,6 +71,67 @@ fn federate_field(mut f: Field, fed: &graphloom_meta::Federation) -> Field {
         f = f.override_from(from);
     }
     f
+}
+
+/// The auth directive a [`Need`] prints as in the subgraph SDL, and its text.
+/// `@authenticated` goes by its namespaced name: async-graphql's `@link`
+/// imports `@requiresScopes` but not it.
+fn auth_directive(need: &Need) -> Option<(Directive, String)> {
+    match need {
+        Need::Never | Need::Nothing => None,
+        Need::Authenticated => Some((
+            Directive::new("federation__authenticated"),
+            "@federation__authenticated".to_owned(),
+        )),
+        Need::Scopes(sets) => {
+            let scopes = Gql::List(
+                sets.iter()
+                    .map(|set| Gql::List(set.iter().map(|s| Gql::from(s.as_str())).collect()))
+                    .collect(),
+            );
+            let text = format!("@requiresScopes(scopes: {scopes})");
+            Some((
+                Directive::new("requiresScopes").argument("scopes", scopes),
+                text,
+            ))
+        }
+    }
+}
+
+/// A field with the auth directive of `need`, when the service prints them.
+pub(crate) fn field_with_auth(rt: &Runtime, f: Field, need: &Need) -> Field {
+    match auth_directive(need).filter(|_| rt.config.auth_directives) {
+        Some((d, _)) => f.directive(d),
+        None => f,
+    }
+}
+
+/// Every auth directive the schema carries, as printed. The plain SDL (for
+/// clients and code generators) leaves them out: they are for the gateway,
+/// and a plain GraphQL schema does not declare them.
+pub(crate) fn auth_directive_texts(rt: &Runtime) -> Vec<String> {
+    let p = &rt.permissions;
+    let mut out = Vec::new();
+    if !rt.config.auth_directives {
+        return out;
+    }
+    for m in rt.registry.models() {
+        let ops = [
+            Operation::View,
+            Operation::Create,
+            Operation::Update,
+            Operation::Delete,
+        ];
+        let needs = ops
+            .iter()
+            .map(|op| p.need(m.id, *op))
+            .chain((0..m.fields.len()).map(|i| p.field_need(m.id, i)));
+        out.extend(needs.filter_map(|n| auth_directive(&n).map(|(_, t)| format!(" {t}"))));
+    }
+    // Longest first, so no text is removed as part of a shorter one's match.
+    out.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    out.dedup();
+    out
 }
 
 /// A model's federation directives on its object type.
@@ -190,11 +251,16 @@ pub(crate) fn build(
             obj = obj.description(h);
         }
         obj = federate_object(obj, &m.federation);
+        let view = rt.permissions.need(m.id, Operation::View);
+        if let Some((d, _)) = auth_directive(&view).filter(|_| rt.config.auth_directives) {
+            obj = obj.directive(d);
+        }
         for (idx, f) in m.fields.iter().enumerate() {
             if f.hidden {
                 continue;
             }
-            obj = obj.field(value_field(rt, m, f, idx));
+            let need = rt.permissions.field_need(m.id, idx);
+            obj = obj.field(field_with_auth(rt, value_field(rt, m, f, idx), &need));
         }
         for (ri, rel) in m.relations.iter().enumerate() {
             if reg.model(rel.target).exposed {

@@ -101,6 +101,10 @@ pub struct SchemaArgs {
     /// The Apollo Federation v2 subgraph SDL, as `_service { sdl }` returns it.
     #[arg(long)]
     pub federation: bool,
+    /// With `--federation`: include `@authenticated` / `@requiresScopes`
+    /// derived from the permission rules (as `serve --auth-directives` does).
+    #[arg(long, env = "GRAPHLOOM_AUTH_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub auth_directives: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -291,6 +295,12 @@ pub struct ApiArgs {
     /// Add `extensions.sql = { count, statements }` to every response.
     #[arg(long, env = "GRAPHLOOM_DEBUG_SQL", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub debug_sql: bool,
+    /// Print `@authenticated` / `@requiresScopes` (from the permission rules)
+    /// in the subgraph SDL, for gateways that enforce them (Apollo Router,
+    /// Hive Gateway). Apollo Gateway refuses them; the service enforces its
+    /// rules either way.
+    #[arg(long, env = "GRAPHLOOM_AUTH_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub auth_directives: bool,
 }
 
 impl ApiArgs {
@@ -300,6 +310,7 @@ impl ApiArgs {
             default_page_size: self.max_page_size,
             max_depth: self.max_depth,
             debug_sql: self.debug_sql,
+            auth_directives: self.auth_directives,
             ..Config::default()
         };
         if let Some(k) = &self.secret_key {
@@ -358,7 +369,11 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
         Command::Schema(args) => {
             // The SDL needs no database: build the API over an in-memory one.
             let db = Database::connect("sqlite::memory:").await?;
-            let api = service.api(db, Config::default())?;
+            let config = Config {
+                auth_directives: args.auth_directives,
+                ..Config::default()
+            };
+            let api = service.api(db, config)?;
             if args.federation {
                 print!("{}", api.subgraph_sdl());
             } else {

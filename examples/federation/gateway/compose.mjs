@@ -1,7 +1,8 @@
 // Composes the subgraph SDL files given as arguments (name=path or
 // name=path=url) with Apollo's composer and The Guild's, and fails on any error
 // or hint from either. With SUPERGRAPH=<file>, writes Apollo's supergraph there
-// for gateway.mjs.
+// for gateway.mjs. With EXPECT_AUTH_DIRECTIVES=1, also fails unless both
+// supergraphs carry @authenticated and @requiresScopes.
 // Usage: node compose.mjs accounts=accounts.graphql products=products.graphql reviews=reviews.graphql
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'graphql';
@@ -20,6 +21,14 @@ for (const [label, compose] of [['@apollo/composition', apollo], ['@theguild/fed
   console.log(`${label}: ${errors.length} errors, ${hints.length} hints`);
   for (const m of [...errors, ...hints]) console.log(`  ${m}`);
   if (errors.length || hints.length) failed = true;
+  if (process.env.EXPECT_AUTH_DIRECTIVES === '1') {
+    for (const d of ['@authenticated', '@requiresScopes(scopes:']) {
+      if (!result.supergraphSdl?.includes(d)) {
+        console.log(`  the supergraph lacks ${d}`);
+        failed = true;
+      }
+    }
+  }
   if (label === '@apollo/composition' && result.supergraphSdl && process.env.SUPERGRAPH) {
     writeFileSync(process.env.SUPERGRAPH, result.supergraphSdl);
   }

@@ -61,13 +61,58 @@ async fn a_thousand_representations_in_one_statement_per_type() {
 }
 
 #[tokio::test]
+async fn auth_directives_come_from_the_rules() {
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let plain = blog::service().api(db.clone(), Default::default()).unwrap();
+    let config = graphloom::graphql::runtime::Config {
+        auth_directives: true,
+        ..Default::default()
+    };
+    let api = blog::service().api(db, config).unwrap();
+    let sdl = api.subgraph_sdl();
+    let line = |start: &str| -> String {
+        sdl.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting {start} in\n{sdl}"))
+            .trim()
+            .to_owned()
+    };
+    // Comments need a login to write; changing a post needs its author (a
+    // login), `blog.change_post` or staff: a login is what all of them share.
+    assert!(line("createComment(").ends_with("@federation__authenticated"));
+    assert!(line("updatePost(").ends_with("@federation__authenticated"));
+    // Tags are staff-only; groups and permissions too; users are the
+    // superuser's to manage.
+    assert!(line("createTag(").ends_with(r#"@requiresScopes(scopes: [["staff"]])"#));
+    assert!(line("type Group ").starts_with(r#"type Group @requiresScopes(scopes: [["staff"]])"#));
+    assert!(line("deleteUser(").ends_with(r#"@requiresScopes(scopes: [["superuser"]])"#));
+    // A field rule: email is for its owner and staff.
+    let user = sdl.split("type User ").nth(1).unwrap_or_default();
+    let email = user.lines().find(|l| l.trim_start().starts_with("email:"));
+    assert_eq!(
+        email.map(str::trim),
+        Some("email: String @federation__authenticated")
+    );
+    // Anyone reads published posts: no directive.
+    assert!(line("type Post ").starts_with(r#"type Post @key(fields: "id")"#));
+    // Off by default, and never in the plain SDL for clients.
+    assert!(!plain.subgraph_sdl().contains("requiresScopes("));
+    assert!(!plain.subgraph_sdl().contains("@federation__authenticated"));
+    assert_eq!(api.sdl(), plain.sdl());
+}
+
+#[tokio::test]
 async fn missing_bad_and_hidden_entities() {
     let c = seeded(2, 10, 0, 0).await;
     let res = c.execute(ENTITIES, json!({ "r": [{ "__typename": "Post", "id": "1" }, { "__typename": "Post", "id": "999" }] })).await;
-    // async-graphql's dynamic schema cannot put null in a union list: a missing
-    // entity keeps only its __typename, and each of its fields is an error.
-    assert_eq!(res["data"]["_entities"][1], json!({ "__typename": "Post" }));
+    // A missing entity is null, with one error naming its index at its path.
+    assert_eq!(res["data"]["_entities"][1], json!(null), "{res}");
+    assert_eq!(res["data"]["_entities"][0]["id"], "1");
+    assert_eq!(res["errors"].as_array().unwrap().len(), 1, "{res}");
     assert_eq!(res["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(res["errors"][0]["path"], json!(["_entities", 1]));
     assert!(
         res["errors"][0]["message"]
             .as_str()
@@ -94,11 +139,7 @@ async fn missing_bad_and_hidden_entities() {
     // Drafts stay hidden through _entities, exactly like a missing row.
     let anon = c.anonymous();
     let res = anon.execute(ENTITIES, json!({ "r": [{ "__typename": "Post", "id": "5" }, { "__typename": "Post", "id": "999" }] })).await;
-    assert_eq!(
-        res["data"]["_entities"],
-        json!([{ "__typename": "Post" }, { "__typename": "Post" }]),
-        "{res}"
-    );
+    assert_eq!(res["data"]["_entities"], json!([null, null]), "{res}");
     let mut msgs: Vec<String> = res["errors"]
         .as_array()
         .unwrap()
@@ -113,6 +154,7 @@ async fn missing_bad_and_hidden_entities() {
                 .replace('5', "N")
         })
         .collect();
+    assert_eq!(msgs.len(), 2, "{res}");
     msgs.dedup();
     assert_eq!(
         msgs.len(),
