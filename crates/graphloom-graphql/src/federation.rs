@@ -28,8 +28,9 @@ pub(crate) async fn entities(
 ) -> Result<Option<FieldValue<'_>>, async_graphql::Error> {
     let scope = scope_of(&ctx)?;
     let reps = ctx.args.try_get("representations")?.list()?;
-    // Index by type: (position, key) pairs; a bad representation is reported by index.
-    let mut by_type: HashMap<String, Vec<(usize, Value)>> = HashMap::new();
+    // Index by type and key field: (position, key) pairs; a bad
+    // representation is reported by index.
+    let mut by_type: HashMap<(String, usize), Vec<(usize, Value)>> = HashMap::new();
     let mut results: Vec<Option<FieldValue>> = (0..reps.len()).map(|_| None).collect();
     let field = ctx.ctx.field();
     let misses = ctx.data_opt::<Arc<Misses>>();
@@ -45,20 +46,31 @@ pub(crate) async fn entities(
             .registry
             .by_graphql_name(&typename)
             .ok_or_else(|| bad(format!("`{typename}` is not an entity of this service")))?;
-        let pk = model.pk_field();
-        let raw = obj
-            .get(&pk.graphql_name)
-            .map(|v| v.as_value().clone())
-            .ok_or_else(|| {
-                bad(format!(
-                    "has no `{}`, the key of {typename}",
-                    pk.graphql_name
-                ))
-            })?;
-        let key = parse_field(&rt.registry, pk, &raw).map_err(|e| bad(e.message()))?;
-        by_type.entry(typename).or_default().push((i, key));
+        // The first of the entity's keys that the representation carries.
+        let found = model.keys.iter().find_map(|&k| {
+            let f = &model.fields[k];
+            obj.get(&f.graphql_name).map(|v| (k, v.as_value().clone()))
+        });
+        let Some((key_field, raw)) = found else {
+            let names: Vec<String> = model
+                .keys
+                .iter()
+                .map(|&k| format!("`{}`", model.fields[k].graphql_name))
+                .collect();
+            return Err(bad(format!(
+                "has no {}, the key of {typename}",
+                names.join(" or ")
+            ))
+            .into());
+        };
+        let f = &model.fields[key_field];
+        let key = parse_field(&rt.registry, f, &raw).map_err(|e| bad(e.message()))?;
+        by_type
+            .entry((typename, key_field))
+            .or_default()
+            .push((i, key));
     }
-    for (typename, items) in by_type {
+    for ((typename, key_field), items) in by_type {
         let Some(model) = rt.registry.by_graphql_name(&typename) else {
             continue;
         };
@@ -73,11 +85,11 @@ pub(crate) async fn entities(
             crate::exec::load_children(&rt, &scope, model, &plan, &mut stubs).await?;
             stubs
         } else {
-            fetch_where_in(&rt, &scope, model, model.pk, &keys, &plan).await?
+            fetch_where_in(&rt, &scope, model, key_field, &keys, &plan).await?
         };
         let found: HashMap<String, Arc<crate::exec::Node>> = nodes
             .into_iter()
-            .map(|n| (n.pk(&rt).key_string(), Arc::new(n)))
+            .map(|n| (n.values[key_field].key_string(), Arc::new(n)))
             .collect();
         for (i, key) in items {
             let node = match found.get(&key.key_string()) {
@@ -86,7 +98,7 @@ pub(crate) async fn entities(
                 None => {
                     let message = format!(
                         "representations[{i}]: no {typename} with {} {}",
-                        model.pk_field().graphql_name,
+                        model.fields[key_field].graphql_name,
                         key.key_string()
                     );
                     if let Some(misses) = misses {

@@ -243,8 +243,12 @@ pub(crate) fn build(
     let mut query = Object::new("Query");
     let mut mutation = Object::new("Mutation");
     for m in reg.models().iter().filter(|m| m.exposed) {
-        // Every model is an entity keyed by its primary key.
-        let mut obj = Object::new(&m.graphql_name).key(&m.pk_field().graphql_name);
+        // Every model is an entity keyed by its primary key, and by the
+        // unique fields it declares as keys.
+        let mut obj = Object::new(&m.graphql_name);
+        for &k in &m.keys {
+            obj = obj.key(&m.fields[k].graphql_name);
+        }
         // The owning service describes an external entity; repeating it here
         // only makes composers warn about differing descriptions.
         if let Some(h) = m.help.filter(|_| !m.external) {

@@ -41,6 +41,7 @@ fn model(name: &'static str, fields: Vec<FieldDecl>) -> ModelDecl {
         graphql: true,
         external: false,
         federation: Default::default(),
+        keys: Vec::new(),
     }
 }
 

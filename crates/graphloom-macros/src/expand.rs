@@ -44,6 +44,7 @@ struct ModelAttrs {
     delete: Option<bool>,
     graphql: Option<bool>,
     external: bool,
+    keys: Vec<String>,
     validate: Option<Path>,
     fed: Fed,
 }
@@ -92,13 +93,14 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "delete" => out.delete = Some(meta.value()?.parse::<LitBool>()?.value),
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
                 "external" => out.external = true,
+                "key" => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
                 "shareable" => out.fed.shareable = true,
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, shareable, inaccessible, tag, validate",
                     ));
                 }
             }
@@ -295,6 +297,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
     );
     let graphql = attrs.graphql.unwrap_or(true);
     let external = attrs.external;
+    let keys = &attrs.keys;
     let model_federation = attrs.fed.tokens();
     let validator = match &attrs.validate {
         Some(p) => quote!(::core::option::Option::Some(#p as ::graphloom::meta::Validator)),
@@ -318,6 +321,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     graphql: #graphql,
                     external: #external,
                     federation: #model_federation,
+                    keys: ::std::vec![#(#keys),*],
                 }
             }
         }

@@ -355,6 +355,9 @@ pub struct ModelDecl {
     pub external: bool,
     /// Federation directives on the model's object type.
     pub federation: Federation,
+    /// `#[model(key = "sku")]`: more entity keys, each a unique field, besides
+    /// the primary key (which is always one).
+    pub keys: Vec<&'static str>,
 }
 
 impl ModelDecl {

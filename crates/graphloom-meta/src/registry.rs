@@ -148,6 +148,53 @@ pub struct ModelMeta {
     /// Owned by another service: no table, only its key (`#[model(external)]`).
     pub external: bool,
     pub federation: crate::Federation,
+    /// The entity keys (field indices): the primary key first, then the
+    /// unique fields named by `#[model(key = "...")]`.
+    pub keys: Vec<usize>,
+}
+
+/// A model's entity keys: the primary key, then each declared unique field.
+fn entity_keys(
+    d: &ModelDecl,
+    fields: &[crate::FieldMeta],
+    pk: usize,
+    errors: &mut Vec<CheckError>,
+) -> Vec<usize> {
+    let mut keys = vec![pk];
+    for name in &d.keys {
+        let at = format!("{}.{}", d.key(), name);
+        let hint = "name a unique field of the model: #[model(key = \"sku\")] with #[field(unique)] on `sku`";
+        match fields.iter().position(|f| f.name == *name) {
+            _ if d.external => errors.push(CheckError {
+                id: "graphloom.E013",
+                at,
+                message: "an external model is keyed by its primary key only".into(),
+                hint: "declare the other keys in the owning service".into(),
+            }),
+            Some(i)
+                if fields[i].unique
+                    && !keys.contains(&i)
+                    && !matches!(fields[i].kind, FieldKind::ForeignKey { .. }) =>
+            {
+                keys.push(i)
+            }
+            Some(_) => errors.push(CheckError {
+                id: "graphloom.E013",
+                at,
+                message: format!(
+                    "the key `{name}` is not a unique value field, or is already a key"
+                ),
+                hint: hint.into(),
+            }),
+            None => errors.push(CheckError {
+                id: "graphloom.E013",
+                at,
+                message: format!("the key `{name}` is not a field of {}", d.name),
+                hint: hint.into(),
+            }),
+        }
+    }
+    keys
 }
 
 impl ModelMeta {
@@ -358,6 +405,7 @@ impl Registry {
                     hint: "add `pub id: Id` (auto-increment) or mark one Uuid field `#[field(primary_key)]`".into(),
                 });
             }
+            let keys = entity_keys(d, &fields, pks.first().copied().unwrap_or(0), &mut errors);
             let graphql_name = d.graphql_name.unwrap_or(d.name).to_owned();
             let plural_name = lower_first(
                 &d.plural
@@ -376,6 +424,7 @@ impl Registry {
                 plural_name,
                 help: d.help,
                 fields,
+                keys,
                 pk: pks.first().copied().unwrap_or(0),
                 relations: Vec::new(),
                 operations: d.operations,
@@ -823,6 +872,7 @@ mod tests {
             graphql: true,
             external: false,
             federation: Default::default(),
+            keys: Vec::new(),
         }
     }
 
@@ -988,5 +1038,35 @@ mod tests {
         assert!(err.0[0].message.contains("can never be set"), "{err}");
         d.options.default = Some(Value::String("x".into()));
         assert!(Registry::resolve(vec![m("A", vec![f("id", KindDecl::AutoId), d])]).is_ok());
+    }
+
+    #[test]
+    fn entity_keys_are_unique_value_fields() {
+        let mut sku = f("sku", KindDecl::String);
+        sku.options.max_length = Some(20);
+        sku.options.unique = true;
+        let mut name = f("name", KindDecl::String);
+        name.options.max_length = Some(20);
+        let model = |keys: Vec<&'static str>| {
+            let mut d = m(
+                "Item",
+                vec![f("id", KindDecl::AutoId), sku.clone(), name.clone()],
+            );
+            d.keys = keys;
+            d
+        };
+        let reg = Registry::resolve(vec![model(vec!["sku"])]).unwrap();
+        assert_eq!(reg.models()[0].keys, [0, 1]);
+        for keys in [vec!["name"], vec!["nope"], vec!["sku", "sku"], vec!["id"]] {
+            let err = Registry::resolve(vec![model(keys.clone())]).unwrap_err();
+            assert_eq!(err.0[0].id, "graphloom.E013", "{keys:?}: {err}");
+        }
+        let mut ext = m("Remote", vec![f("id", KindDecl::AutoId)]);
+        ext.external = true;
+        ext.keys = vec!["id"];
+        assert_eq!(
+            Registry::resolve(vec![ext]).unwrap_err().0[0].id,
+            "graphloom.E013"
+        );
     }
 }

@@ -84,6 +84,46 @@ async fn products_are_public_and_edited_by_staff() {
         d["_entities"],
         json!([{ "name": "Emma", "upc": "2" }, { "name": "Dune", "upc": "1" }])
     );
+    // By the second key too: one statement per type and key, in order; a
+    // missing one is null.
+    let reps = json!([
+        { "__typename": "Product", "upc": "1" },
+        { "__typename": "Product", "id": "2" },
+        { "__typename": "Product", "upc": "404" },
+        { "__typename": "Product", "upc": "2" },
+    ]);
+    let res = assert_num_queries!(
+        2,
+        c.execute(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id name } } }"#,
+            json!({ "r": reps }),
+        )
+    );
+    assert_eq!(
+        res["data"]["_entities"],
+        json!([{ "id": "1", "name": "Dune" }, { "id": "2", "name": "Emma" }, null, { "id": "2", "name": "Emma" }]),
+        "{res}"
+    );
+    assert_eq!(res["errors"][0]["path"], json!(["_entities", 2]));
+    assert!(
+        res["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upc 404")
+    );
+    let errors = c
+        .errors_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { __typename } }"#,
+            json!({ "r": [{ "__typename": "Product", "name": "Dune" }] }),
+        )
+        .await;
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no `id` or `upc`"),
+        "{errors:?}"
+    );
 }
 
 #[tokio::test]

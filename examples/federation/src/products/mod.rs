@@ -13,9 +13,9 @@ pub struct Category {
     pub name: String,
 }
 
-/// Something for sale.
+/// Something for sale. Other services may know it by its id or its UPC.
 #[derive(Model)]
-#[model(app = "products")]
+#[model(app = "products", key = "upc")]
 pub struct Product {
     pub id: Id,
     /// The universal product code.
