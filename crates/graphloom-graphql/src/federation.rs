@@ -30,7 +30,7 @@ pub(crate) async fn entities(
     let reps = ctx.args.try_get("representations")?.list()?;
     // Index by type and key field: (position, key) pairs; a bad
     // representation is reported by index.
-    let mut by_type: HashMap<(String, usize), Vec<(usize, Value)>> = HashMap::new();
+    let mut by_type: HashMap<(String, usize), Vec<Rep>> = HashMap::new();
     let mut results: Vec<Option<FieldValue>> = (0..reps.len()).map(|_| None).collect();
     let field = ctx.ctx.field();
     let misses = ctx.data_opt::<Arc<Misses>>();
@@ -65,33 +65,59 @@ pub(crate) async fn entities(
         };
         let f = &model.fields[key_field];
         let key = parse_field(&rt.registry, f, &raw).map_err(|e| bad(e.message()))?;
-        by_type
-            .entry((typename, key_field))
-            .or_default()
-            .push((i, key));
+        // The @external fields a gateway passes for the fields that @requires them.
+        let mut provided = Vec::new();
+        for (fi, f) in model.fields.iter().enumerate() {
+            if let Some(v) = f
+                .federation
+                .external
+                .then(|| obj.get(&f.graphql_name))
+                .flatten()
+            {
+                let v = parse_field(&rt.registry, f, v.as_value()).map_err(|e| bad(e.message()))?;
+                provided.push((fi, v));
+            }
+        }
+        by_type.entry((typename, key_field)).or_default().push(Rep {
+            index: i,
+            key,
+            provided,
+        });
     }
     for ((typename, key_field), items) in by_type {
         let Some(model) = rt.registry.by_graphql_name(&typename) else {
             continue;
         };
         let plan = plan_node(&rt, &scope, model, &field)?;
-        let keys: Vec<Value> = items.iter().map(|(_, k)| k.clone()).collect();
-        let nodes = if model.external {
-            // Another service's entity: its key is all there is; load what this service adds.
-            let mut stubs: Vec<crate::exec::Node> = keys
+        let keys: Vec<Value> = items.iter().map(|r| r.key.clone()).collect();
+        if model.external {
+            // Another service's entity: its key (and the fields the gateway
+            // passed) are all there is; load what this service adds.
+            let mut stubs: Vec<crate::exec::Node> = items
                 .iter()
-                .map(|k| crate::exec::stub(model, k.clone()))
+                .map(|r| {
+                    let mut n = crate::exec::stub(model, r.key.clone());
+                    for (fi, v) in &r.provided {
+                        n.values[*fi] = v.clone();
+                    }
+                    n
+                })
                 .collect();
             crate::exec::load_children(&rt, &scope, model, &plan, &mut stubs).await?;
-            stubs
-        } else {
-            fetch_where_in(&rt, &scope, model, key_field, &keys, &plan).await?
-        };
+            // One node per representation: the same key may come with
+            // different fields.
+            for (r, n) in items.iter().zip(stubs) {
+                results[r.index] =
+                    Some(FieldValue::owned_any(Arc::new(n)).with_type(typename.clone()));
+            }
+            continue;
+        }
+        let nodes = { fetch_where_in(&rt, &scope, model, key_field, &keys, &plan).await? };
         let found: HashMap<String, Arc<crate::exec::Node>> = nodes
             .into_iter()
             .map(|n| (n.values[key_field].key_string(), Arc::new(n)))
             .collect();
-        for (i, key) in items {
+        for Rep { index: i, key, .. } in items {
             let node = match found.get(&key.key_string()) {
                 Some(n) => Arc::clone(n),
                 // A hidden row reads exactly as a missing one.
@@ -129,6 +155,13 @@ pub(crate) fn resolver(
         let rt = Arc::clone(&rt);
         FieldFuture::new(async move { entities(rt, ctx).await })
     }
+}
+
+/// One representation: its index, its key and the `@external` fields it carries.
+struct Rep {
+    index: usize,
+    key: Value,
+    provided: Vec<(usize, Value)>,
 }
 
 /// The entities a request asked for and did not get. async-graphql's dynamic

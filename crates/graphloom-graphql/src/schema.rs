@@ -70,6 +70,9 @@ fn federate_field(mut f: Field, fed: &graphloom_meta::Federation) -> Field {
     if let Some(from) = fed.override_from {
         f = f.override_from(from);
     }
+    if fed.external {
+        f = f.external();
+    }
     f
 }
 
@@ -561,7 +564,8 @@ fn value_field(rt: &Arc<Runtime>, m: &ModelMeta, f: &FieldMeta, idx: usize) -> F
             })
         },
     );
-    if let Some(h) = f.help {
+    // The owning service describes an external field.
+    if let Some(h) = f.help.filter(|_| !f.federation.external) {
         field = field.description(h);
     }
     federate_field(field, &f.federation)
@@ -633,11 +637,11 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
 }
 
 fn computed_field(rt: &Arc<Runtime>, c: &ComputedField) -> Field {
-    let rt = Arc::clone(rt);
+    let shared = Arc::clone(rt);
     let key = c.model;
     let name = c.name.clone();
     let f = Field::new(&c.name, c.ty.clone(), move |ctx| {
-        let rt = Arc::clone(&rt);
+        let rt = Arc::clone(&shared);
         let name = name.clone();
         FieldFuture::new(async move {
             let node = node_of(&ctx)?;
@@ -660,9 +664,28 @@ fn computed_field(rt: &Arc<Runtime>, c: &ComputedField) -> Field {
             Ok(Some(Gql::from_json(out).map_err(Error::internal)?))
         })
     });
-    match &c.description {
+    let f = match &c.description {
         Some(d) => f.description(d),
         None => f,
+    };
+    // On another service's entity, the fields it reads come from that
+    // service: the gateway fetches them and passes them in the representation.
+    let external: Vec<&str> = rt
+        .registry
+        .by_key(c.model)
+        .map(|m| {
+            c.requires
+                .iter()
+                .filter_map(|n| m.field(n))
+                .filter(|(_, f)| f.federation.external)
+                .map(|(_, f)| f.graphql_name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if external.is_empty() {
+        f
+    } else {
+        f.requires(external.join(" "))
     }
 }
 

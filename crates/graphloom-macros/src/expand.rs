@@ -56,6 +56,7 @@ struct Fed {
     inaccessible: bool,
     tags: Vec<String>,
     override_from: Option<String>,
+    external: bool,
 }
 
 impl Fed {
@@ -63,12 +64,14 @@ impl Fed {
         let (shareable, inaccessible) = (self.shareable, self.inaccessible);
         let tags = &self.tags;
         let override_from = opt_str(&self.override_from);
+        let external = self.external;
         quote! {
             ::graphloom::meta::Federation {
                 shareable: #shareable,
                 inaccessible: #inaccessible,
                 tags: ::std::vec![#(#tags),*],
                 override_from: #override_from,
+                external: #external,
             }
         }
     }
@@ -153,6 +156,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "override_from" => out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "external" => out.fed.external = true,
                 "max_length" => out.max_length = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "max_digits" => out.max_digits = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "decimal_places" => {
@@ -175,7 +179,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from",
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external",
                         FLAGS.join(", ")
                     )));
                 }

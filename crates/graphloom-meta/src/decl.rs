@@ -286,6 +286,10 @@ pub struct Federation {
     pub tags: Vec<&'static str>,
     /// `@override(from:)`: this subgraph takes the field over from another.
     pub override_from: Option<&'static str>,
+    /// `@external` (fields of an external model): owned by another service;
+    /// known here only when a representation carries it, for the computed
+    /// fields that `@requires` it.
+    pub external: bool,
 }
 
 #[derive(Debug, Clone)]

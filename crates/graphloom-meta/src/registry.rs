@@ -577,13 +577,26 @@ impl Registry {
                     hint: "rename one with #[model(graphql_name = \"...\")]".into(),
                 });
             }
-            if m.external && m.fields.len() != 1 {
-                errors.push(CheckError {
-                    id: "graphloom.E012",
-                    at: m.key.to_string(),
-                    message: "an external model declares only its key".into(),
-                    hint: "keep `pub id: Id` (or the Uuid key); the other fields live in the owning service".into(),
-                });
+            for (i, f) in m.fields.iter().enumerate() {
+                let ok = if m.external {
+                    i == m.pk
+                        || (f.federation.external
+                            && !matches!(f.kind, FieldKind::ForeignKey { .. }))
+                } else {
+                    !f.federation.external
+                };
+                if !ok {
+                    errors.push(CheckError {
+                        id: "graphloom.E012",
+                        at: format!("{}.{}", m.key, f.name),
+                        message: if m.external {
+                            "an external model declares its key, and other fields only as #[field(external)] values".into()
+                        } else {
+                            "#[field(external)] belongs on an external model".into()
+                        },
+                        hint: "keep `pub id: Id` and the fields your computed fields require (marked external); the rest live in the owning service".into(),
+                    });
+                }
             }
             if m.external {
                 continue;
@@ -1067,6 +1080,27 @@ mod tests {
         assert_eq!(
             Registry::resolve(vec![ext]).unwrap_err().0[0].id,
             "graphloom.E013"
+        );
+    }
+
+    #[test]
+    fn external_fields_belong_to_external_models() {
+        let mut name = f("name", KindDecl::String);
+        name.options.max_length = Some(20);
+        let mut ext = m("Remote", vec![f("id", KindDecl::AutoId), name.clone()]);
+        ext.external = true;
+        let err = Registry::resolve(vec![ext.clone()]).unwrap_err();
+        assert_eq!(err.0[0].id, "graphloom.E012");
+        assert_eq!(err.0[0].at, "blog.Remote.name");
+        let mut ext_name = name.clone();
+        ext_name.options.federation.external = true;
+        ext.fields[1] = ext_name.clone();
+        assert!(Registry::resolve(vec![ext]).is_ok());
+        let local = m("Local", vec![f("id", KindDecl::AutoId), ext_name]);
+        let err = Registry::resolve(vec![local]).unwrap_err();
+        assert!(
+            err.0[0].message.contains("belongs on an external model"),
+            "{err}"
         );
     }
 }

@@ -66,12 +66,15 @@ assert.equal(impostor.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stri
 // One query, three services: products → reviews (extends Product) → accounts (resolves User).
 const graph = await ok(`{
   products { nodes { name reviews { nodes { body rating author { username } } } } }
-  users { nodes { username reviews { totalCount nodes { product { name } } } } }
+  users { nodes { username reviewerPage reviews { totalCount nodes { product { name } } } } }
 }`, { token: admin.accessToken });
 assert.deepEqual(graph.products.nodes, [
   { name: 'Dune', reviews: { nodes: [{ body: 'Great', rating: 5, author: { username: 'bob' } }] } },
 ]);
 const byName = Object.fromEntries(graph.users.nodes.map((u) => [u.username, u.reviews]));
+// reviewerPage @requires(fields: "username"): the gateway fetched the username
+// from accounts and passed it to reviews.
+for (const u of graph.users.nodes) assert.equal(u.reviewerPage, `/reviewers/${u.username}`);
 assert.deepEqual(byName.bob, { totalCount: 1, nodes: [{ product: { name: 'Dune' } }] });
 assert.deepEqual(byName.admin, { totalCount: 0, nodes: [] });
 console.log('gateway e2e: ok');

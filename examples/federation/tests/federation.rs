@@ -173,3 +173,38 @@ async fn reviews_refer_to_users_and_products_of_other_services() {
         json!({ "id": "42", "reviews": { "nodes": [{ "product": { "id": "1" } }, { "product": { "id": "2" } }] } })
     );
 }
+
+#[tokio::test]
+async fn requires_reads_the_fields_the_gateway_passes() {
+    let c = TestClient::new(&reviews::service()).await;
+    // What the gateway sends once accounts returned the usernames: no statement.
+    let reps = json!([
+        { "__typename": "User", "id": "42", "username": "bob" },
+        { "__typename": "User", "id": "7", "username": "ann" },
+    ]);
+    let d = assert_num_queries!(
+        0,
+        c.query_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id reviewerPage } } }"#,
+            json!({ "r": reps }),
+        )
+    );
+    assert_eq!(
+        d["_entities"],
+        json!([{ "id": "42", "reviewerPage": "/reviewers/bob" }, { "id": "7", "reviewerPage": "/reviewers/ann" }])
+    );
+    // A required field of the wrong type is refused by index.
+    let errors = c
+        .errors_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { __typename } }"#,
+            json!({ "r": [{ "__typename": "User", "id": "42", "username": 5 }] }),
+        )
+        .await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("representations[0]")
+    );
+}

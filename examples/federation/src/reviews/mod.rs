@@ -1,5 +1,7 @@
 //! The reviews service: reviews refer to users (accounts) and products
-//! (products) by key, and add `User.reviews` and `Product.reviews` to them.
+//! (products) by key, and add `User.reviews` and `Product.reviews` to them,
+//! and `User.reviewerPage`, computed from the username the accounts service
+//! owns (`@requires(fields: "username")`).
 
 mod migrations;
 
@@ -10,6 +12,9 @@ use graphloom::prelude::*;
 #[model(app = "accounts", external)]
 pub struct User {
     pub id: Id,
+    /// Owned by accounts; the gateway passes it to `reviewerPage`.
+    #[field(external, max_length = 150)]
+    pub username: String,
 }
 
 /// A product, owned by the products service.
@@ -55,6 +60,14 @@ pub fn app() -> App {
                 .create(Rule::Authenticated.and(Rule::Owner("author")))
                 .update(Rule::Owner("author").or(Rule::Staff))
                 .delete(Rule::Owner("author").or(Rule::Staff)),
+        )
+        .computed(
+            ComputedField::new::<User, String, _, _>(
+                "reviewerPage",
+                &["username"],
+                |_ctx, row: Row| async move { Ok(format!("/reviewers/{}", row.str("username"))) },
+            )
+            .description("The reviewer's page on the reviews site."),
         )
 }
 
