@@ -14,7 +14,7 @@ use async_graphql::{
     ErrorExtensionValues, PathSegment, Response, ServerError,
     dynamic::{FieldFuture, FieldValue, ResolverContext},
 };
-use graphloom_meta::Value;
+use graphloom_meta::{KeyPath, Value};
 
 use crate::{
     convert::parse_field, error::Error, exec::fetch_where_in, plan::plan_node, runtime::Runtime,
@@ -45,17 +45,28 @@ pub(crate) async fn entities(
         let model = rt
             .registry
             .by_graphql_name(&typename)
+            .filter(|m| !m.federation.unresolvable)
             .ok_or_else(|| bad(format!("`{typename}` is not an entity of this service")))?;
         // The first of the entity's keys that the representation carries.
-        let found = model.keys.iter().find_map(|&k| {
-            let f = &model.fields[k];
-            obj.get(&f.graphql_name).map(|v| (k, v.as_value().clone()))
-        });
+        let found = model
+            .keys
+            .iter()
+            .find_map(|&k| match model.key_path(&rt.registry, k) {
+                KeyPath::Field(name) => obj.get(name).map(|v| (k, v.as_value().clone())),
+                KeyPath::Relation(rel, key) => obj.get(rel).map(|v| {
+                    // `{ product: { id: "1" } }`; anything else fails to parse below.
+                    let inner = v
+                        .object()
+                        .ok()
+                        .and_then(|o| o.get(key).map(|v| v.as_value().clone()));
+                    (k, inner.unwrap_or(async_graphql::Value::Null))
+                }),
+            });
         let Some((key_field, raw)) = found else {
             let names: Vec<String> = model
                 .keys
                 .iter()
-                .map(|&k| format!("`{}`", model.fields[k].graphql_name))
+                .map(|&k| format!("`{}`", model.key_path(&rt.registry, k).fieldset()))
                 .collect();
             return Err(bad(format!(
                 "has no {}, the key of {typename}",
@@ -63,6 +74,13 @@ pub(crate) async fn entities(
             ))
             .into());
         };
+        if raw == async_graphql::Value::Null {
+            return Err(bad(format!(
+                "its `{}` is null or incomplete",
+                model.key_path(&rt.registry, key_field).fieldset()
+            ))
+            .into());
+        }
         let f = &model.fields[key_field];
         let key = parse_field(&rt.registry, f, &raw).map_err(|e| bad(e.message()))?;
         // The @external fields a gateway passes for the fields that @requires them.

@@ -250,7 +250,12 @@ pub(crate) fn build(
         // unique fields it declares as keys.
         let mut obj = Object::new(&m.graphql_name);
         for &k in &m.keys {
-            obj = obj.key(&m.fields[k].graphql_name);
+            let fields = m.key_path(reg, k).fieldset();
+            obj = if m.federation.unresolvable {
+                obj.unresolvable(fields)
+            } else {
+                obj.key(fields)
+            };
         }
         // The owning service describes an external entity; repeating it here
         // only makes composers warn about differing descriptions.
@@ -327,6 +332,17 @@ pub(crate) fn resolve_computed(
                 hint: "add the model's app to the service".into(),
             });
         };
+        if m.federation.unresolvable {
+            return Err(graphloom_meta::CheckError {
+                id: "graphloom.E013",
+                at: format!("{}.{}", m.key, c.name),
+                message: format!(
+                    "computed field on {}, which this service does not resolve",
+                    m.graphql_name
+                ),
+                hint: "drop `resolvable = false` from the external model".into(),
+            });
+        }
         if m.field_by_graphql(&c.name).is_some() || m.relation(&c.name).is_some() {
             return Err(graphloom_meta::CheckError {
                 id: "graphloom.E003",

@@ -57,6 +57,7 @@ struct Fed {
     tags: Vec<String>,
     override_from: Option<String>,
     external: bool,
+    unresolvable: bool,
 }
 
 impl Fed {
@@ -65,6 +66,7 @@ impl Fed {
         let tags = &self.tags;
         let override_from = opt_str(&self.override_from);
         let external = self.external;
+        let unresolvable = self.unresolvable;
         quote! {
             ::graphloom::meta::Federation {
                 shareable: #shareable,
@@ -72,6 +74,7 @@ impl Fed {
                 tags: ::std::vec![#(#tags),*],
                 override_from: #override_from,
                 external: #external,
+                unresolvable: #unresolvable,
             }
         }
     }
@@ -97,13 +100,14 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
                 "external" => out.external = true,
                 "key" => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
+                "resolvable" => out.fed.unresolvable = !meta.value()?.parse::<LitBool>()?.value,
                 "shareable" => out.fed.shareable = true,
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, resolvable, shareable, inaccessible, tag, validate",
                     ));
                 }
             }

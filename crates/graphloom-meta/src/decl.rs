@@ -286,6 +286,10 @@ pub struct Federation {
     pub tags: Vec<&'static str>,
     /// `@override(from:)`: this subgraph takes the field over from another.
     pub override_from: Option<&'static str>,
+    /// `#[model(external, resolvable = false)]`: this service only refers to
+    /// the entity (`@key(fields: "id", resolvable: false)`); it adds nothing
+    /// to it, so no reverse relations or computed fields.
+    pub unresolvable: bool,
     /// `@external` (fields of an external model): owned by another service;
     /// known here only when a representation carries it, for the computed
     /// fields that `@requires` it.

@@ -153,6 +153,25 @@ pub struct ModelMeta {
     pub keys: Vec<usize>,
 }
 
+/// How a representation carries one entity key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPath<'a> {
+    /// `upc`: a value field.
+    Field(&'a str),
+    /// `product { id }`: a one-to-one relation, through its target's key.
+    Relation(&'a str, &'a str),
+}
+
+impl KeyPath<'_> {
+    /// The `@key(fields:)` selection.
+    pub fn fieldset(&self) -> String {
+        match self {
+            KeyPath::Field(f) => (*f).to_owned(),
+            KeyPath::Relation(r, k) => format!("{r} {{ {k} }}"),
+        }
+    }
+}
+
 /// A model's entity keys: the primary key, then each declared unique field.
 fn entity_keys(
     d: &ModelDecl,
@@ -161,6 +180,14 @@ fn entity_keys(
     errors: &mut Vec<CheckError>,
 ) -> Vec<usize> {
     let mut keys = vec![pk];
+    if d.federation.unresolvable && !d.external {
+        errors.push(CheckError {
+            id: "graphloom.E013",
+            at: d.key().to_string(),
+            message: "only an external model can be `resolvable = false`".into(),
+            hint: "the owning service resolves its entities; mark the model `external`".into(),
+        });
+    }
     for name in &d.keys {
         let at = format!("{}.{}", d.key(), name);
         let hint = "name a unique field of the model: #[model(key = \"sku\")] with #[field(unique)] on `sku`";
@@ -171,13 +198,8 @@ fn entity_keys(
                 message: "an external model is keyed by its primary key only".into(),
                 hint: "declare the other keys in the owning service".into(),
             }),
-            Some(i)
-                if fields[i].unique
-                    && !keys.contains(&i)
-                    && !matches!(fields[i].kind, FieldKind::ForeignKey { .. }) =>
-            {
-                keys.push(i)
-            }
+            // A one-to-one relation is a key through its target's key: `product { id }`.
+            Some(i) if fields[i].unique && !keys.contains(&i) => keys.push(i),
             Some(_) => errors.push(CheckError {
                 id: "graphloom.E013",
                 at,
@@ -198,6 +220,21 @@ fn entity_keys(
 }
 
 impl ModelMeta {
+    /// How a representation carries the key `field` (one of [`ModelMeta::keys`]).
+    pub fn key_path<'a>(&'a self, reg: &'a Registry, field: usize) -> KeyPath<'a> {
+        let f = &self.fields[field];
+        let forward = self
+            .relations
+            .iter()
+            .find(|r| matches!(r.kind, RelationKind::ForwardOne { field: fi } if fi == field));
+        match (&f.kind, forward) {
+            (FieldKind::ForeignKey { target, .. }, Some(r)) => {
+                KeyPath::Relation(&r.name, &reg.model(*target).pk_field().graphql_name)
+            }
+            _ => KeyPath::Field(&f.graphql_name),
+        }
+    }
+
     pub fn pk_field(&self) -> &FieldMeta {
         &self.fields[self.pk]
     }
@@ -472,12 +509,15 @@ impl Registry {
                             RelationKind::ReverseMany { field: fi },
                         )
                     };
-                    models[target.0].relations.push(RelationMeta {
-                        name,
-                        target: ModelId(mi),
-                        kind,
-                        help: None,
-                    });
+                    // Nothing is added to an entity this service cannot resolve.
+                    if !models[target.0].federation.unresolvable {
+                        models[target.0].relations.push(RelationMeta {
+                            name,
+                            target: ModelId(mi),
+                            kind,
+                            help: None,
+                        });
+                    }
                 }
             }
         }

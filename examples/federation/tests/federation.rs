@@ -124,6 +124,37 @@ async fn products_are_public_and_edited_by_staff() {
             .contains("has no `id` or `upc`"),
         "{errors:?}"
     );
+    // A key through a relation: Inventory @key(fields: "product { id }"):
+    // one statement for the inventories, one for the selected products.
+    let d = assert_num_queries!(
+        2,
+        c.query_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Inventory { inStock product { name } } } }"#,
+            json!({ "r": [{ "__typename": "Inventory", "product": { "id": "2" } }, { "__typename": "Inventory", "product": { "id": "1" } }] }),
+        )
+    );
+    assert_eq!(
+        d["_entities"],
+        json!([{ "inStock": 0, "product": { "name": "Emma" } }, { "inStock": 3, "product": { "name": "Dune" } }])
+    );
+    for bad in [json!({ "product": "2" }), json!({ "product": {} })] {
+        let mut rep = bad.clone();
+        rep["__typename"] = json!("Inventory");
+        let errors = c
+            .errors_vars(
+                r#"query($r: [_Any!]!) { _entities(representations: $r) { __typename } }"#,
+                json!({ "r": [rep] }),
+            )
+            .await;
+        assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{bad}");
+        assert!(
+            errors[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`product { id }`"),
+            "{errors:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -310,3 +310,73 @@ async fn model_and_field_options_become_federation_directives() {
         json!({ "name": "x", "cost": 0, "stock": 0 })
     );
 }
+
+mod shipping {
+    use graphloom::prelude::*;
+
+    /// Owned by the warehouses service; shipments only point at it.
+    #[derive(Model)]
+    #[model(app = "warehouses", external, resolvable = false)]
+    pub struct Warehouse {
+        pub id: Id,
+    }
+
+    #[derive(Model)]
+    #[model(app = "shipping")]
+    pub struct Shipment {
+        pub id: Id,
+        pub warehouse: Reference<Warehouse>,
+    }
+
+    pub fn service() -> Service {
+        Service::new("shipping")
+            .app(App::new("warehouses").model::<Warehouse>())
+            .app(App::new("shipping").model::<Shipment>())
+    }
+}
+
+#[tokio::test]
+async fn an_unresolvable_reference_adds_nothing() {
+    let c = graphloom_test::TestClient::new(&shipping::service()).await;
+    let sdl = c.api().subgraph_sdl();
+    let warehouse = sdl.split("type Warehouse ").nth(1).unwrap_or_default();
+    let warehouse = &warehouse[..warehouse.find('}').unwrap_or(0)];
+    assert!(
+        warehouse.starts_with(r#"@key(fields: "id", resolvable: false) {"#),
+        "{sdl}"
+    );
+    assert!(!warehouse.contains("shipments"), "{warehouse}");
+    c.query(r#"mutation { createShipment(input: { warehouseId: "3" }) { errors { code } } }"#)
+        .await;
+    let d = assert_num_queries!(1, c.query("{ shipments { nodes { warehouse { id } } } }"));
+    assert_eq!(
+        d["shipments"]["nodes"],
+        json!([{ "warehouse": { "id": "3" } }])
+    );
+    let errors = c
+        .errors_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { __typename } }"#,
+            json!({ "r": [{ "__typename": "Warehouse", "id": "3" }] }),
+        )
+        .await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+    // Nothing may be added to it.
+    use graphloom::prelude::{App, ComputedField};
+    let computed =
+        shipping::service().app(App::new("extra").computed(ComputedField::new::<
+            shipping::Warehouse,
+            i32,
+            _,
+            _,
+        >("load", &[], |_, _| async {
+            Ok(1)
+        })));
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let err = computed
+        .api(db, Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("graphloom.E013"), "{err}");
+}

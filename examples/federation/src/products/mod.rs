@@ -29,9 +29,9 @@ pub struct Product {
     pub category: ForeignKey<Category>,
 }
 
-/// How many of a product are in stock.
+/// How many of a product are in stock. Known by its id or by its product.
 #[derive(Model)]
-#[model(app = "products")]
+#[model(app = "products", key = "product")]
 pub struct Inventory {
     pub id: Id,
     #[field(related_name = "inventory")]
