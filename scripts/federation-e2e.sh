@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end federation test: the three example services on 127.0.0.1, each
-# with its own SQLite database, composed by both composers and served by Apollo
-# Gateway; e2e.mjs then logs in, writes and reads across all three through the
-# gateway. accounts signs tokens with an Ed25519 key; products and reviews
-# verify them through accounts' JWKS endpoint. Installs Node.js, curl and
-# openssl from Debian if missing.
+# with its own SQLite database, composed by both composers and served by two
+# gateways: Apollo Gateway (e2e.mjs logs in, writes and reads across all three)
+# and Hive Gateway over the SDL with @authenticated / @requiresScopes, which it
+# enforces (hive-e2e.mjs). accounts signs tokens with an Ed25519 key; products
+# and reviews verify them through accounts' JWKS endpoint. Installs Node.js,
+# curl and openssl from Debian if missing.
 #
 # `bash scripts/federation-e2e.sh serve` starts the same stack on fixed ports
-# (gateway 4000, accounts 4001, products 4002, reviews 4003) with a superuser
-# admin / e2e-password-1, and keeps it running until Ctrl-C instead of testing.
+# (Apollo Gateway 4000, accounts 4001, products 4002, reviews 4003, Hive
+# Gateway 4004) with a superuser admin / e2e-password-1, and keeps it running
+# until Ctrl-C instead of testing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -40,12 +42,12 @@ trap cleanup EXIT
 trap "exit 130" INT TERM
 
 if [ "$mode" = serve ]; then
-  p_gw=4000 p_acc=4001 p_prod=4002 p_rev=4003
+  p_gw=4000 p_acc=4001 p_prod=4002 p_rev=4003 p_hive=4004
 else
   # Free ports from the kernel, so parallel runs and busy machines do not clash.
-  read -r p_gw p_acc p_prod p_rev < <(node -e '
+  read -r p_gw p_acc p_prod p_rev p_hive < <(node -e '
   const net = require("node:net");
-  Promise.all([1, 2, 3, 4].map(() => new Promise((ok) => {
+  Promise.all([1, 2, 3, 4, 5].map(() => new Promise((ok) => {
     const s = net.createServer().listen(0, "127.0.0.1", () => ok(s));
   }))).then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
 fi
@@ -63,9 +65,11 @@ echo "with --auth-directives:"
 for s in accounts products reviews; do
   "$bin/$s" schema --federation --auth-directives > "$work/$s-auth.graphql"
 done
-EXPECT_AUTH_DIRECTIVES=1 node examples/federation/gateway/compose.mjs \
-  "accounts=$work/accounts-auth.graphql" "products=$work/products-auth.graphql" \
-  "reviews=$work/reviews-auth.graphql"
+EXPECT_AUTH_DIRECTIVES=1 GUILD_SUPERGRAPH="$work/supergraph-auth.graphql" \
+  node examples/federation/gateway/compose.mjs \
+  "accounts=$work/accounts-auth.graphql=http://127.0.0.1:$p_acc/graphql" \
+  "products=$work/products-auth.graphql=http://127.0.0.1:$p_prod/graphql" \
+  "reviews=$work/reviews-auth.graphql=http://127.0.0.1:$p_rev/graphql"
 
 openssl genpkey -algorithm ed25519 -out "$work/jwt.pem" 2>/dev/null
 export GRAPHLOOM_SECRET_KEY=e2e-secret-key-that-is-long-enough-000
@@ -99,14 +103,21 @@ done
 PORT=$p_gw node examples/federation/gateway/gateway.mjs "$work/supergraph.graphql" >"$work/gateway.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$p_gw/" gateway -H 'content-type: application/json' -d '{"query":"{__typename}"}'
+PORT=$p_hive JWKS_URL="http://127.0.0.1:$p_acc/.well-known/jwks.json" \
+  node examples/federation/gateway/hive.mjs "$work/supergraph-auth.graphql" >"$work/hive.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$p_hive/graphql" hive -H 'content-type: application/json' -d '{"query":"{__typename}"}'
 
 if [ "$mode" = serve ]; then
-  echo "gateway: http://127.0.0.1:$p_gw/ (log in as admin / e2e-password-1); Ctrl-C stops everything"
+  echo "Apollo Gateway: http://127.0.0.1:$p_gw/, Hive Gateway: http://127.0.0.1:$p_hive/graphql"
+  echo "(log in as admin / e2e-password-1); Ctrl-C stops everything"
   wait
   exit 0
 fi
 
-GATEWAY="http://127.0.0.1:$p_gw/" node examples/federation/gateway/e2e.mjs || {
-  for s in accounts products reviews gateway; do echo "== $s log" >&2; tail -20 "$work/$s.log" >&2; done
+logs() {
+  for s in accounts products reviews gateway hive; do echo "== $s log" >&2; tail -20 "$work/$s.log" >&2; done
   exit 1
 }
+GATEWAY="http://127.0.0.1:$p_gw/" node examples/federation/gateway/e2e.mjs || logs
+GATEWAY="http://127.0.0.1:$p_hive/graphql" node examples/federation/gateway/hive-e2e.mjs || logs

@@ -1,7 +1,7 @@
 // Composes the subgraph SDL files given as arguments (name=path or
 // name=path=url) with Apollo's composer and The Guild's, and fails on any error
 // or hint from either. With SUPERGRAPH=<file>, writes Apollo's supergraph there
-// for gateway.mjs. With EXPECT_AUTH_DIRECTIVES=1, also fails unless both
+// for gateway.mjs; with GUILD_SUPERGRAPH=<file>, The Guild's, for hive.mjs. With EXPECT_AUTH_DIRECTIVES=1, also fails unless both
 // supergraphs carry @authenticated and @requiresScopes.
 // Usage: node compose.mjs accounts=accounts.graphql products=products.graphql reviews=reviews.graphql
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -29,8 +29,7 @@ for (const [label, compose] of [['@apollo/composition', apollo], ['@theguild/fed
       }
     }
   }
-  if (label === '@apollo/composition' && result.supergraphSdl && process.env.SUPERGRAPH) {
-    writeFileSync(process.env.SUPERGRAPH, result.supergraphSdl);
-  }
+  const out = label === '@apollo/composition' ? process.env.SUPERGRAPH : process.env.GUILD_SUPERGRAPH;
+  if (out && result.supergraphSdl) writeFileSync(out, result.supergraphSdl);
 }
 process.exit(failed ? 1 : 0);
