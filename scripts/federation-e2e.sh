@@ -11,6 +11,10 @@
 # (Apollo Gateway 4000, accounts 4001, products 4002, reviews 4003, Hive
 # Gateway 4004) with a superuser admin / e2e-password-1, and keeps it running
 # until Ctrl-C instead of testing.
+#
+# With E2E_POSTGRES=postgres://user@host:port (a server, as scripts/postgres.sh
+# starts), each service gets its own fresh PostgreSQL database instead of a
+# SQLite file; they are dropped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -33,13 +37,26 @@ cargo build --locked -q -p federation-example
 bin=target/debug
 work=$(mktemp -d)
 pids=()
+pg=${E2E_POSTGRES:-}
+databases=()
+db_url() { # service name -> its database URL
+  if [ -n "$pg" ]; then echo "$pg/e2e_$$_$1"; else echo "sqlite:$work/$1.sqlite3"; fi
+}
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for d in "${databases[@]}"; do psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $d" || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap "exit 130" INT TERM
+if [ -n "$pg" ]; then
+  for s in accounts products reviews; do
+    psql -q "$pg/postgres" -c "CREATE DATABASE e2e_$$_$s"
+    databases+=("e2e_$$_$s")
+  done
+  echo "databases: PostgreSQL at $pg"
+fi
 
 if [ "$mode" = serve ]; then
   p_gw=4000 p_acc=4001 p_prod=4002 p_rev=4003 p_hive=4004
@@ -74,9 +91,9 @@ EXPECT_AUTH_DIRECTIVES=1 GUILD_SUPERGRAPH="$work/supergraph-auth.graphql" \
 openssl genpkey -algorithm ed25519 -out "$work/jwt.pem" 2>/dev/null
 export GRAPHLOOM_SECRET_KEY=e2e-secret-key-that-is-long-enough-000
 export GRAPHLOOM_SUPERUSER_PASSWORD=e2e-password-1
-"$bin/accounts" migrate --database-url "sqlite:$work/accounts.sqlite3" >/dev/null
+"$bin/accounts" migrate --database-url "$(db_url accounts)" >/dev/null
 "$bin/accounts" createsuperuser --no-input --username admin --email admin@example.com \
-  --database-url "sqlite:$work/accounts.sqlite3" >/dev/null
+  --database-url "$(db_url accounts)" >/dev/null
 
 wait_for() { # url, name, [curl options]
   for _ in $(seq 1 100); do
@@ -89,13 +106,13 @@ wait_for() { # url, name, [curl options]
 }
 
 GRAPHLOOM_JWT_PRIVATE_KEY_FILE="$work/jwt.pem" "$bin/accounts" serve --addr "127.0.0.1:$p_acc" \
-  --database-url "sqlite:$work/accounts.sqlite3" >"$work/accounts.log" 2>&1 &
+  --database-url "$(db_url accounts)" >"$work/accounts.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$p_acc/.well-known/jwks.json" accounts
 for s in products:$p_prod reviews:$p_rev; do
   name=${s%%:*} port=${s##*:}
   GRAPHLOOM_JWKS_URL="http://127.0.0.1:$p_acc/.well-known/jwks.json" "$bin/$name" serve \
-    --addr "127.0.0.1:$port" --database-url "sqlite:$work/$name.sqlite3" >"$work/$name.log" 2>&1 &
+    --addr "127.0.0.1:$port" --database-url "$(db_url "$name")" >"$work/$name.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$port/readyz" "$name"
 done

@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: every test on embedded SQLite, then
 # every test again on a throwaway PostgreSQL cluster that this script installs
 # (from Debian, if missing) and starts on 127.0.0.1, and the federation example
-# end to end behind Apollo Gateway (scripts/federation-e2e.sh). Nothing is skipped.
+# end to end behind Apollo Gateway and Hive Gateway (scripts/federation-e2e.sh),
+# on SQLite and on PostgreSQL. Nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +18,11 @@ unset GRAPHLOOM_TEST_DATABASE_URL
 echo "== tests on SQLite (in-memory databases)"
 cargo test --workspace --locked
 
-echo "== federation: three services behind Apollo Gateway"
+echo "== federation: three services on SQLite behind Apollo Gateway and Hive Gateway"
 bash scripts/federation-e2e.sh
+
+echo "== federation: the same on PostgreSQL"
+E2E_POSTGRES=${pg_url%/postgres} bash scripts/federation-e2e.sh
 
 echo "== tests on PostgreSQL ($pg_url)"
 GRAPHLOOM_TEST_DATABASE_URL=$pg_url cargo test --workspace --locked
