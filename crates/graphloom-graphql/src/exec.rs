@@ -325,6 +325,27 @@ async fn load_child(
     let target = reg.model(child.target);
     match (&rel.kind, &child.fetch) {
         (RelationKind::ForwardOne { field }, ChildFetch::One(plan)) => {
+            let provided = model.provided_through(reg, *field);
+            if target.external && !provided.is_empty() {
+                // Each parent's stub carries its own copies of the target's
+                // fields (@provides), so stubs are not shared by key.
+                let mut stubs: Vec<Node> = nodes
+                    .iter()
+                    .map(|n| {
+                        let mut s = stub(target, n.values[*field].clone());
+                        for (local, t) in &provided {
+                            s.values[*t] = n.values[*local].clone();
+                        }
+                        s
+                    })
+                    .collect();
+                load_children(rt, scope, target, plan, &mut stubs).await?;
+                for (n, s) in nodes.iter_mut().zip(stubs) {
+                    let found = (!n.values[*field].is_null()).then(|| Arc::new(s));
+                    n.children.insert(child.key.clone(), Child::One(found));
+                }
+                return Ok(());
+            }
             let keys = distinct(nodes.iter().map(|n| n.values[*field].clone()));
             let fetched = if target.external {
                 // Another service's entity: a stub holding its key, no statement.

@@ -566,6 +566,10 @@ fn add_selection(
                 match rel.kind {
                     RelationKind::ForwardOne { field } => {
                         plan.columns.insert(field);
+                        // The local copies of the target's fields (@provides).
+                        let provided = model.provided_through(reg, field);
+                        plan.columns
+                            .extend(provided.into_iter().map(|(local, _)| local));
                     }
                     RelationKind::ReverseOne { .. }
                     | RelationKind::ReverseMany { .. }

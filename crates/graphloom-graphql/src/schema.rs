@@ -644,7 +644,23 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
         };
         // A to-one relation carries its foreign key field's directives.
         match rel.kind {
-            RelationKind::ForwardOne { field } => federate_field(f, &m.fields[field].federation),
+            RelationKind::ForwardOne { field } => {
+                let provided: Vec<&str> = m
+                    .provided_through(&rt.registry, field)
+                    .into_iter()
+                    .map(|(_, t)| {
+                        rt.registry.model(rel.target).fields[t]
+                            .graphql_name
+                            .as_str()
+                    })
+                    .collect();
+                let f = federate_field(f, &m.fields[field].federation);
+                if provided.is_empty() {
+                    f
+                } else {
+                    f.provides(provided.join(" "))
+                }
+            }
             RelationKind::ReverseOne { .. }
             | RelationKind::ReverseMany { .. }
             | RelationKind::ManyToMany { .. } => f,

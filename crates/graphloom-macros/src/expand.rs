@@ -58,6 +58,7 @@ struct Fed {
     override_from: Option<String>,
     external: bool,
     unresolvable: bool,
+    provides: Option<String>,
 }
 
 impl Fed {
@@ -67,6 +68,7 @@ impl Fed {
         let override_from = opt_str(&self.override_from);
         let external = self.external;
         let unresolvable = self.unresolvable;
+        let provides = opt_str(&self.provides);
         quote! {
             ::graphloom::meta::Federation {
                 shareable: #shareable,
@@ -75,6 +77,7 @@ impl Fed {
                 override_from: #override_from,
                 external: #external,
                 unresolvable: #unresolvable,
+                provides: #provides,
             }
         }
     }
@@ -161,6 +164,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "override_from" => out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "external" => out.fed.external = true,
+                "provides" => out.fed.provides = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "max_length" => out.max_length = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "max_digits" => out.max_digits = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "decimal_places" => {
@@ -183,7 +187,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external",
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external, provides",
                         FLAGS.join(", ")
                     )));
                 }

@@ -294,6 +294,11 @@ pub struct Federation {
     /// known here only when a representation carries it, for the computed
     /// fields that `@requires` it.
     pub external: bool,
+    /// `#[field(provides = "author.username")]` on a local field: it holds the
+    /// `username` of the external entity that the reference `author` points
+    /// at, so `author` prints `@provides(fields: "username")` and its stub
+    /// carries the value.
+    pub provides: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]

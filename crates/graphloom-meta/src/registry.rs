@@ -220,6 +220,25 @@ fn entity_keys(
 }
 
 impl ModelMeta {
+    /// The local fields that hold fields of the external entity the reference
+    /// `fk` points at (`#[field(provides = "author.username")]`), as (local
+    /// field, target field) pairs.
+    pub fn provided_through(&self, reg: &Registry, fk: usize) -> Vec<(usize, usize)> {
+        let FieldKind::ForeignKey { target, .. } = self.fields[fk].kind else {
+            return Vec::new();
+        };
+        let target = reg.model(target);
+        self.fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let (rel, name) = f.federation.provides?.split_once('.')?;
+                let (tf, _) = target.field(name).filter(|_| rel == self.fields[fk].name)?;
+                Some((i, tf))
+            })
+            .collect()
+    }
+
     /// How a representation carries the key `field` (one of [`ModelMeta::keys`]).
     pub fn key_path<'a>(&'a self, reg: &'a Registry, field: usize) -> KeyPath<'a> {
         let f = &self.fields[field];
@@ -600,6 +619,35 @@ impl Registry {
         }
     }
 
+    /// Why `#[field(provides = "...")]` on `f` is wrong, if it is.
+    fn check_provides(&self, m: &ModelMeta, f: &FieldMeta, provides: &str) -> Option<String> {
+        let Some((rel, name)) = provides.split_once('.') else {
+            return Some(format!(
+                "`provides = \"{provides}\"` is not `reference.field`"
+            ));
+        };
+        let target = match m.field(rel).map(|(_, r)| &r.kind) {
+            Some(FieldKind::ForeignKey { target, .. }) if self.model(*target).external => {
+                self.model(*target)
+            }
+            _ => return Some(format!("`{rel}` is not a reference to an external model")),
+        };
+        match target.field(name) {
+            Some((_, t)) if t.federation.external => {
+                (self.value_type(t) != self.value_type(f) || t.nullable != f.nullable).then(|| {
+                    format!(
+                        "`{name}` of {} and this field differ in type",
+                        target.key.name
+                    )
+                })
+            }
+            _ => Some(format!(
+                "{} has no #[field(external)] field `{name}`",
+                target.key.name
+            )),
+        }
+    }
+
     fn check_names(&self, errors: &mut Vec<CheckError>) {
         // Type names and root fields must not clash across models.
         let mut types: HashMap<&str, &ModelMeta> = HashMap::new();
@@ -636,6 +684,18 @@ impl Registry {
                         },
                         hint: "keep `pub id: Id` and the fields your computed fields require (marked external); the rest live in the owning service".into(),
                     });
+                }
+            }
+            for f in &m.fields {
+                if let Some(p) = f.federation.provides {
+                    if let Some(message) = self.check_provides(m, f, p) {
+                        errors.push(CheckError {
+                            id: "graphloom.E012",
+                            at: format!("{}.{}", m.key, f.name),
+                            message,
+                            hint: "`provides = \"reference.field\"`: a Reference<T> of this model, and an #[field(external)] field of T of the same type".into(),
+                        });
+                    }
                 }
             }
             if m.external {
@@ -1142,5 +1202,57 @@ mod tests {
             err.0[0].message.contains("belongs on an external model"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn provides_names_an_external_field_through_a_reference() {
+        let remote = ModelKey {
+            app: "blog",
+            name: "Remote",
+        };
+        let string = |name: &'static str| {
+            let mut d = f(name, KindDecl::String);
+            d.options.max_length = Some(20);
+            d
+        };
+        let mut title = string("title");
+        title.options.federation.external = true;
+        let mut ext = m("Remote", vec![f("id", KindDecl::AutoId), title]);
+        ext.external = true;
+        let local = |provides: &'static str, copy: FieldDecl| {
+            let mut copy = copy;
+            copy.options.federation.provides = Some(provides);
+            let reference = f(
+                "remote",
+                KindDecl::ForeignKey {
+                    target: remote,
+                    one_to_one: false,
+                },
+            );
+            m("Local", vec![f("id", KindDecl::AutoId), reference, copy])
+        };
+        let reg =
+            Registry::resolve(vec![ext.clone(), local("remote.title", string("copy"))]).unwrap();
+        let l = reg
+            .by_key(ModelKey {
+                app: "blog",
+                name: "Local",
+            })
+            .unwrap();
+        assert_eq!(l.provided_through(&reg, 1), [(2, 1)]);
+        for (provides, copy, why) in [
+            ("title", string("copy"), "not `reference.field`"),
+            ("id.title", string("copy"), "not a reference"),
+            (
+                "remote.nope",
+                string("copy"),
+                "no #[field(external)] field `nope`",
+            ),
+            ("remote.title", f("copy", KindDecl::I32), "differ in type"),
+        ] {
+            let err = Registry::resolve(vec![ext.clone(), local(provides, copy)]).unwrap_err();
+            assert_eq!(err.0[0].id, "graphloom.E012");
+            assert!(err.0[0].message.contains(why), "{provides}: {err}");
+        }
     }
 }

@@ -52,7 +52,7 @@ const refused = await gql(
 assert.equal(refused.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(refused.body));
 
 // Reviews need a login (the reviews service verifies accounts' token by its JWKS).
-const review = `mutation($p: ID!, $a: ID!) { createReview(input: { productId: $p, authorId: $a, body: "Great", rating: 5 }) { review { id } errors { code field } } }`;
+const review = `mutation($p: ID!, $a: ID!) { createReview(input: { productId: $p, productName: "Dune", authorId: $a, body: "Great", rating: 5 }) { review { id } errors { code field } } }`;
 const anonymous = await gql(review, { variables: { p: product.id, a: bob.user.id } });
 assert.ok(['FORBIDDEN', 'UNAUTHENTICATED'].includes(anonymous.body.errors?.[0]?.extensions?.code), JSON.stringify(anonymous.body));
 const forged = await gql(review, { token: 'not.a.token', variables: { p: product.id, a: bob.user.id } });

@@ -39,7 +39,7 @@ const gatewayRefusal = (res) => {
 // createCategory @requiresScopes(scopes: [["staff"]]): bob has no such scope.
 gatewayRefusal(await gql(`mutation { createCategory(input: { name: "Films" }) { category { id } } }`, { token: bob.accessToken }));
 // createReview @authenticated: anonymous, and a forged token (anonymous to the gateway).
-const review = `mutation { createReview(input: { productId: "1", authorId: "2", body: "x", rating: 3 }) { review { id } } }`;
+const review = `mutation { createReview(input: { productId: "1", productName: "Dune", authorId: "2", body: "x", rating: 3 }) { review { id } } }`;
 gatewayRefusal(await gql(review));
 gatewayRefusal(await gql(review, { token: 'not.a.token' }));
 // With the scope, the gateway lets it through and the products service writes it.
@@ -47,7 +47,7 @@ const films = (await ok(`mutation { createCategory(input: { name: "Films" }) { c
 assert.deepEqual(films, { category: { name: 'Films' }, errors: [] });
 // Past the gateway, the subgraph still applies the whole rule: bob may not
 // write a review as the admin.
-const impostor = await gql(`mutation($a: ID!) { createReview(input: { productId: "1", authorId: $a, body: "x", rating: 3 }) { review { id } } }`,
+const impostor = await gql(`mutation($a: ID!) { createReview(input: { productId: "1", productName: "Dune", authorId: $a, body: "x", rating: 3 }) { review { id } } }`,
   { token: bob.accessToken, variables: { a: admin.user.id } });
 assert.equal(impostor.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(impostor.body));
 

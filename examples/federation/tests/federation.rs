@@ -162,7 +162,7 @@ async fn reviews_refer_to_users_and_products_of_other_services() {
     let c = TestClient::new(&reviews::service()).await;
     let write = |author: &str, product: &str, rating: i32| {
         format!(
-            r#"mutation {{ createReview(input: {{ authorId: "{author}", productId: "{product}", body: "…", rating: {rating} }}) {{ review {{ id author {{ id }} }} errors {{ field code }} }} }}"#
+            r#"mutation {{ createReview(input: {{ authorId: "{author}", productId: "{product}", productName: "Book {product}", body: "…", rating: {rating} }}) {{ review {{ id author {{ id }} }} errors {{ field code }} }} }}"#
         )
     };
     assert_eq!(
@@ -202,6 +202,22 @@ async fn reviews_refer_to_users_and_products_of_other_services() {
     assert_eq!(
         d["_entities"][1],
         json!({ "id": "42", "reviews": { "nodes": [{ "product": { "id": "1" } }, { "product": { "id": "2" } }] } })
+    );
+    // Review.product @provides(fields: "name"): the stub carries the copy,
+    // read in the same statement as the reviews.
+    let d = assert_num_queries!(1, c.query("{ reviews { nodes { product { id name } } } }"));
+    assert_eq!(
+        d["reviews"]["nodes"],
+        json!([
+            { "product": { "id": "1", "name": "Book 1" } },
+            { "product": { "id": "2", "name": "Book 2" } },
+            { "product": { "id": "1", "name": "Book 1" } },
+        ])
+    );
+    let sdl = c.api().subgraph_sdl();
+    assert!(
+        sdl.contains(r#"product: Product! @provides(fields: "name")"#),
+        "{sdl}"
     );
 }
 

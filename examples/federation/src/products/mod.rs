@@ -21,7 +21,8 @@ pub struct Product {
     /// The universal product code.
     #[field(max_length = 32, unique)]
     pub upc: String,
-    #[field(max_length = 200)]
+    // Shareable: reviews keep a copy and provide it (@provides).
+    #[field(max_length = 200, shareable)]
     pub name: String,
     #[field(max_digits = 10, decimal_places = 2)]
     pub price: Decimal,

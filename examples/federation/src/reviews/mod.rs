@@ -22,6 +22,9 @@ pub struct User {
 #[model(app = "products", external)]
 pub struct Product {
     pub id: Id,
+    /// Owned by products; reviews keep a copy (`Review.product_name`).
+    #[field(external, max_length = 100)]
+    pub name: String,
 }
 
 /// One user's opinion of one product.
@@ -31,6 +34,11 @@ pub struct Review {
     pub id: Id,
     pub author: Reference<User>,
     pub product: Reference<Product>,
+    /// The product's name when it was reviewed.
+    // `Review.product` provides `name` (`@provides(fields: "name")`): on this
+    // path the gateway need not ask the products service for it.
+    #[field(max_length = 100, provides = "product.name")]
+    pub product_name: String,
     #[field(max_length = 2000)]
     pub body: String,
     /// From 1 to 5.
