@@ -687,15 +687,15 @@ impl Registry {
                 }
             }
             for f in &m.fields {
-                if let Some(p) = f.federation.provides {
-                    if let Some(message) = self.check_provides(m, f, p) {
-                        errors.push(CheckError {
+                if let Some(p) = f.federation.provides
+                    && let Some(message) = self.check_provides(m, f, p)
+                {
+                    errors.push(CheckError {
                             id: "graphloom.E012",
                             at: format!("{}.{}", m.key, f.name),
                             message,
                             hint: "`provides = \"reference.field\"`: a Reference<T> of this model, and an #[field(external)] field of T of the same type".into(),
                         });
-                    }
                 }
             }
             if m.external {
