@@ -240,3 +240,66 @@ impl Misses {
         }
     }
 }
+
+/// The federation version the subgraph SDL links: the newest that both
+/// composers in CI accept (@apollo/composition 2.14 and
+/// @theguild/federation-composition 0.27, which stops at v2.9).
+pub const FEDERATION_VERSION: &str = "v2.9";
+
+/// What the subgraph SDL imports from the federation spec.
+const IMPORTS: &str = r#"["@key", "@tag", "@shareable", "@inaccessible", "@override", "@external", "@provides", "@requires", "@composeDirective", "@interfaceObject", "@authenticated", "@requiresScopes"]"#;
+
+/// async-graphql 7 prints a fixed `@link` to federation v2.5 whose imports
+/// leave out `@authenticated`; this puts the link to [`FEDERATION_VERSION`]
+/// with the imports above in its place. Used on both `schema --federation`
+/// and `_service { sdl }`, so they stay equal; a snapshot test fails if
+/// async-graphql's text changes.
+pub(crate) fn upgrade_link(sdl: &str) -> String {
+    const URL: &str = "\"https://specs.apollo.dev/federation/v2.5\"";
+    let Some(at) = sdl.find(URL) else {
+        return sdl.to_owned();
+    };
+    let (head, rest) = sdl.split_at(at);
+    let rest = &rest[URL.len()..];
+    // The `import: [...]` list that follows the URL.
+    let (Some(open), Some(close)) = (rest.find("import: ["), rest.find(']')) else {
+        return sdl.to_owned();
+    };
+    format!(
+        "{head}\"https://specs.apollo.dev/federation/{FEDERATION_VERSION}\"{}import: {IMPORTS}{}",
+        &rest[..open],
+        &rest[close + 1..]
+    )
+}
+
+/// Upgrades the link in every `_service { sdl }` of a response.
+pub(crate) fn upgrade_service_sdl(response: &mut Response) {
+    let async_graphql::Value::Object(data) = &mut response.data else {
+        return;
+    };
+    for value in data.values_mut() {
+        if let async_graphql::Value::Object(service) = value
+            && let Some(async_graphql::Value::String(sdl)) = service.get_mut("sdl")
+        {
+            *sdl = upgrade_link(sdl);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upgrade_link;
+
+    #[test]
+    fn the_link_is_upgraded_in_place() {
+        let sdl = "type A { a: Int }\nextend schema @link(\n\turl: \"https://specs.apollo.dev/federation/v2.5\",\n\timport: [\"@key\"]\n)\n";
+        let up = upgrade_link(sdl);
+        assert!(up.starts_with("type A { a: Int }\nextend schema @link(\n\turl: \"https://specs.apollo.dev/federation/v2.9\",\n\timport: [\"@key\", "));
+        assert!(
+            up.ends_with("\"@authenticated\", \"@requiresScopes\"]\n)\n"),
+            "{up}"
+        );
+        // Anything else is left alone.
+        assert_eq!(upgrade_link("type A { a: Int }"), "type A { a: Int }");
+    }
+}

@@ -151,6 +151,7 @@ impl Api {
             .data(Arc::clone(&misses));
         let (mut response, statements) = graphloom_db::capture(self.schema.execute(request)).await;
         misses.patch(&mut response);
+        federation::upgrade_service_sdl(&mut response);
         if self.runtime.config.debug_sql {
             let sql = async_graphql::Value::from_json(serde_json::json!({
                 "count": statements.len(),
@@ -173,8 +174,11 @@ impl Api {
 
     /// The subgraph SDL (Apollo Federation v2), as `_service { sdl }` returns it.
     pub fn subgraph_sdl(&self) -> String {
-        self.schema
-            .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+        federation::upgrade_link(
+            &self
+                .schema
+                .sdl_with_options(async_graphql::SDLExportOptions::new().federation()),
+        )
     }
 
     pub fn schema(&self) -> &Schema {

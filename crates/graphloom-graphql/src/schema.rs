@@ -76,16 +76,12 @@ fn federate_field(mut f: Field, fed: &graphloom_meta::Federation) -> Field {
     f
 }
 
-/// The auth directive a [`Need`] prints as in the subgraph SDL, and its text.
-/// `@authenticated` goes by its namespaced name: async-graphql's `@link`
-/// imports `@requiresScopes` but not it.
+/// The auth directive a [`Need`] prints as in the subgraph SDL, and its text
+/// (both imported by the federation `@link`, see [`crate::federation::upgrade_link`]).
 fn auth_directive(need: &Need) -> Option<(Directive, String)> {
     match need {
         Need::Never | Need::Nothing => None,
-        Need::Authenticated => Some((
-            Directive::new("federation__authenticated"),
-            "@federation__authenticated".to_owned(),
-        )),
+        Need::Authenticated => Some((Directive::new("authenticated"), "@authenticated".to_owned())),
         Need::Scopes(sets) => {
             let scopes = Gql::List(
                 sets.iter()

@@ -3,9 +3,8 @@
 // Gateway, it enforces them: it verifies the bearer token against accounts'
 // JWKS (jose), reads the scopes from the token's `scope` claim, and refuses a
 // field before any subgraph is called. It also forwards Authorization, so
-// every subgraph still applies its own rules. Give it The Guild's supergraph
-// (compose.mjs GUILD_SUPERGRAPH=…): Apollo's keeps the subgraphs' alias
-// `@federation__authenticated`, which Hive's generic-auth does not look for.
+// every subgraph still applies its own rules. CI gives it The Guild's
+// supergraph (compose.mjs GUILD_SUPERGRAPH=…), the composer Hive pairs with.
 // Usage: PORT=4010 JWKS_URL=http://127.0.0.1:4001/.well-known/jwks.json node hive.mjs supergraph.graphql
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';

@@ -27,6 +27,17 @@ async fn service_sdl_declares_entities() {
     );
     assert!(sdl.contains("type Post @key(fields: \"id\")"), "{sdl}");
     assert!(sdl.contains("type User @key(fields: \"id\")"), "{sdl}");
+    // The newest federation version both composers accept, with the auth
+    // directives imported; the same text as `schema --federation`.
+    assert!(
+        sdl.contains(r#"url: "https://specs.apollo.dev/federation/v2.9""#),
+        "{sdl}"
+    );
+    assert!(
+        sdl.contains(r#""@authenticated", "@requiresScopes"]"#),
+        "{sdl}"
+    );
+    assert_eq!(sdl.trim_end(), c.api().subgraph_sdl().trim_end());
 }
 
 #[tokio::test]
@@ -81,8 +92,8 @@ async fn auth_directives_come_from_the_rules() {
     };
     // Comments need a login to write; changing a post needs its author (a
     // login), `blog.change_post` or staff: a login is what all of them share.
-    assert!(line("createComment(").ends_with("@federation__authenticated"));
-    assert!(line("updatePost(").ends_with("@federation__authenticated"));
+    assert!(line("createComment(").ends_with("@authenticated"));
+    assert!(line("updatePost(").ends_with("@authenticated"));
     // Tags are staff-only; groups and permissions too; users are the
     // superuser's to manage.
     assert!(line("createTag(").ends_with(r#"@requiresScopes(scopes: [["staff"]])"#));
@@ -91,15 +102,17 @@ async fn auth_directives_come_from_the_rules() {
     // A field rule: email is for its owner and staff.
     let user = sdl.split("type User ").nth(1).unwrap_or_default();
     let email = user.lines().find(|l| l.trim_start().starts_with("email:"));
-    assert_eq!(
-        email.map(str::trim),
-        Some("email: String @federation__authenticated")
-    );
+    assert_eq!(email.map(str::trim), Some("email: String @authenticated"));
     // Anyone reads published posts: no directive.
     assert!(line("type Post ").starts_with(r#"type Post @key(fields: "id")"#));
     // Off by default, and never in the plain SDL for clients.
     assert!(!plain.subgraph_sdl().contains("requiresScopes("));
-    assert!(!plain.subgraph_sdl().contains("@federation__authenticated"));
+    assert!(
+        !plain
+            .subgraph_sdl()
+            .lines()
+            .any(|l| l.trim_end().ends_with("@authenticated"))
+    );
     assert_eq!(api.sdl(), plain.sdl());
 }
 
