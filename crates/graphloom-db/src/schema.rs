@@ -313,6 +313,14 @@ impl ProjectState {
                     });
                 }
             }
+            for set in &m.unique {
+                let cols: Vec<&str> = set.iter().map(|&i| m.fields[i].column.as_str()).collect();
+                indexes.push(IndexState {
+                    name: index_name(&m.table, &cols, true),
+                    columns: cols.iter().map(|c| (*c).to_owned()).collect(),
+                    unique: true,
+                });
+            }
             tables.insert(
                 m.table.clone(),
                 TableState {

@@ -255,6 +255,34 @@ pub async fn fetch_where_in(
     .await
 }
 
+/// Rows of `model` whose `fields` (a composite key) are one of `tuples`.
+pub async fn fetch_where_tuples_in(
+    rt: &Runtime,
+    scope: &Scope,
+    model: &ModelMeta,
+    fields: &[usize],
+    tuples: &[Vec<Value>],
+    plan: &NodePlan,
+) -> Result<Vec<Node>, Error> {
+    if tuples.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut plan = plan.clone();
+    plan.columns.extend(fields.iter().copied());
+    let types: Vec<_> = fields
+        .iter()
+        .map(|&f| rt.registry.value_type(&model.fields[f]))
+        .collect();
+    fetch_nodes(rt, scope, model, &plan, None, |b, a| {
+        let exprs = fields
+            .iter()
+            .map(|&f| col(a, &model.fields[f].column))
+            .collect();
+        b.tuples_in(exprs, tuples, &types)
+    })
+    .await
+}
+
 /// One row by a unique field (`post(id:)`, `postBySlug(slug:)`).
 pub async fn fetch_unique(
     rt: &Runtime,

@@ -17,7 +17,11 @@ use async_graphql::{
 use graphloom_meta::{KeyPath, Value};
 
 use crate::{
-    convert::parse_field, error::Error, exec::fetch_where_in, plan::plan_node, runtime::Runtime,
+    convert::parse_field,
+    error::Error,
+    exec::{fetch_where_in, fetch_where_tuples_in},
+    plan::plan_node,
+    runtime::Runtime,
     schema::scope_of,
 };
 
@@ -48,25 +52,18 @@ pub(crate) async fn entities(
             .filter(|m| !m.federation.unresolvable)
             .ok_or_else(|| bad(format!("`{typename}` is not an entity of this service")))?;
         // The first of the entity's keys that the representation carries.
-        let found = model
-            .keys
-            .iter()
-            .find_map(|&k| match model.key_path(&rt.registry, k) {
-                KeyPath::Field(name) => obj.get(name).map(|v| (k, v.as_value().clone())),
-                KeyPath::Relation(rel, key) => obj.get(rel).map(|v| {
-                    // `{ product: { id: "1" } }`; anything else fails to parse below.
-                    let inner = v
-                        .object()
-                        .ok()
-                        .and_then(|o| o.get(key).map(|v| v.as_value().clone()));
-                    (k, inner.unwrap_or(async_graphql::Value::Null))
-                }),
-            });
-        let Some((key_field, raw)) = found else {
+        let found = model.keys.iter().enumerate().find_map(|(ki, key)| {
+            let raw: Option<Vec<_>> = key
+                .iter()
+                .map(|&f| raw_key_part(model.key_path(&rt.registry, f), &obj))
+                .collect();
+            raw.map(|r| (ki, r))
+        });
+        let Some((ki, raw)) = found else {
             let names: Vec<String> = model
                 .keys
                 .iter()
-                .map(|&k| format!("`{}`", model.key_path(&rt.registry, k).fieldset()))
+                .map(|k| format!("`{}`", model.key_fieldset(&rt.registry, k)))
                 .collect();
             return Err(bad(format!(
                 "has no {}, the key of {typename}",
@@ -74,15 +71,18 @@ pub(crate) async fn entities(
             ))
             .into());
         };
-        if raw == async_graphql::Value::Null {
-            return Err(bad(format!(
-                "its `{}` is null or incomplete",
-                model.key_path(&rt.registry, key_field).fieldset()
-            ))
-            .into());
+        let mut key = Vec::with_capacity(raw.len());
+        for (&f, raw) in model.keys[ki].iter().zip(raw) {
+            if raw == async_graphql::Value::Null {
+                return Err(bad(format!(
+                    "its `{}` is null or incomplete",
+                    model.key_path(&rt.registry, f).fieldset()
+                ))
+                .into());
+            }
+            let meta = &model.fields[f];
+            key.push(parse_field(&rt.registry, meta, &raw).map_err(|e| bad(e.message()))?);
         }
-        let f = &model.fields[key_field];
-        let key = parse_field(&rt.registry, f, &raw).map_err(|e| bad(e.message()))?;
         // The @external fields a gateway passes for the fields that @requires them.
         let mut provided = Vec::new();
         for (fi, f) in model.fields.iter().enumerate() {
@@ -96,25 +96,27 @@ pub(crate) async fn entities(
                 provided.push((fi, v));
             }
         }
-        by_type.entry((typename, key_field)).or_default().push(Rep {
+        by_type.entry((typename, ki)).or_default().push(Rep {
             index: i,
             key,
             provided,
         });
     }
-    for ((typename, key_field), items) in by_type {
+    for ((typename, ki), items) in by_type {
         let Some(model) = rt.registry.by_graphql_name(&typename) else {
             continue;
         };
         let plan = plan_node(&rt, &scope, model, &field)?;
-        let keys: Vec<Value> = items.iter().map(|r| r.key.clone()).collect();
+        let key_fields = &model.keys[ki];
         if model.external {
             // Another service's entity: its key (and the fields the gateway
             // passed) are all there is; load what this service adds.
             let mut stubs: Vec<crate::exec::Node> = items
                 .iter()
                 .map(|r| {
-                    let mut n = crate::exec::stub(model, r.key.clone());
+                    // An external model's only key is its primary key.
+                    let pk = r.key.first().cloned().unwrap_or(Value::Null);
+                    let mut n = crate::exec::stub(model, pk);
                     for (fi, v) in &r.provided {
                         n.values[*fi] = v.clone();
                     }
@@ -130,20 +132,47 @@ pub(crate) async fn entities(
             }
             continue;
         }
-        let nodes = { fetch_where_in(&rt, &scope, model, key_field, &keys, &plan).await? };
+        let nodes = match key_fields.as_slice() {
+            [one] => {
+                let keys: Vec<Value> = items
+                    .iter()
+                    .filter_map(|r| r.key.first().cloned())
+                    .collect();
+                fetch_where_in(&rt, &scope, model, *one, &keys, &plan).await?
+            }
+            many => {
+                let tuples: Vec<Vec<Value>> = items.iter().map(|r| r.key.clone()).collect();
+                fetch_where_tuples_in(&rt, &scope, model, many, &tuples, &plan).await?
+            }
+        };
+        let tuple_key = |values: &mut dyn Iterator<Item = &Value>| {
+            values
+                .map(Value::key_string)
+                .collect::<Vec<_>>()
+                .join("\u{1f}")
+        };
         let found: HashMap<String, Arc<crate::exec::Node>> = nodes
             .into_iter()
-            .map(|n| (n.values[key_field].key_string(), Arc::new(n)))
+            .map(|n| {
+                let k = tuple_key(&mut key_fields.iter().map(|&f| &n.values[f]));
+                (k, Arc::new(n))
+            })
             .collect();
         for Rep { index: i, key, .. } in items {
-            let node = match found.get(&key.key_string()) {
+            let node = match found.get(&tuple_key(&mut key.iter())) {
                 Some(n) => Arc::clone(n),
                 // A hidden row reads exactly as a missing one.
                 None => {
+                    let what: Vec<String> = key_fields
+                        .iter()
+                        .zip(&key)
+                        .map(|(&f, v)| {
+                            format!("{} {}", model.fields[f].graphql_name, v.key_string())
+                        })
+                        .collect();
                     let message = format!(
-                        "representations[{i}]: no {typename} with {} {}",
-                        model.fields[key_field].graphql_name,
-                        key.key_string()
+                        "representations[{i}]: no {typename} with {}",
+                        what.join(", ")
                     );
                     if let Some(misses) = misses {
                         misses.record(&response_key, i, message.clone());
@@ -175,10 +204,29 @@ pub(crate) fn resolver(
     }
 }
 
-/// One representation: its index, its key and the `@external` fields it carries.
+/// The raw value of one key field in a representation: `upc: "1"`, or
+/// `product: { id: "1" }` for a key through a relation (`Null` when the
+/// object lacks the key, refused by the caller); `None` when absent.
+fn raw_key_part(
+    path: KeyPath<'_>,
+    obj: &async_graphql::dynamic::ObjectAccessor<'_>,
+) -> Option<async_graphql::Value> {
+    match path {
+        KeyPath::Field(name) => obj.get(name).map(|v| v.as_value().clone()),
+        KeyPath::Relation(rel, key) => obj.get(rel).map(|v| {
+            v.object()
+                .ok()
+                .and_then(|o| o.get(key).map(|v| v.as_value().clone()))
+                .unwrap_or(async_graphql::Value::Null)
+        }),
+    }
+}
+
+/// One representation: its index, its key (one value per key field) and the
+/// `@external` fields it carries.
 struct Rep {
     index: usize,
-    key: Value,
+    key: Vec<Value>,
     provided: Vec<(usize, Value)>,
 }
 

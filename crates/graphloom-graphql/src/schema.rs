@@ -245,8 +245,8 @@ pub(crate) fn build(
         // Every model is an entity keyed by its primary key, and by the
         // unique fields it declares as keys.
         let mut obj = Object::new(&m.graphql_name);
-        for &k in &m.keys {
-            let fields = m.key_path(reg, k).fieldset();
+        for k in &m.keys {
+            let fields = m.key_fieldset(reg, k);
             obj = if m.federation.unresolvable {
                 obj.unresolvable(fields)
             } else {

@@ -122,6 +122,57 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// `(exprs…)` is one of `tuples` (a composite entity key), bound as one
+    /// JSON parameter, so the statement text does not change with the data.
+    /// Key values are integers, strings or UUIDs (checked at start-up).
+    pub fn tuples_in(&self, exprs: Vec<Expr>, tuples: &[Vec<Value>], types: &[ValueType]) -> Expr {
+        let json: Vec<serde_json::Value> = tuples
+            .iter()
+            .map(|t| {
+                t.iter()
+                    .map(|v| match v {
+                        Value::I64(v) => serde_json::Value::from(*v),
+                        Value::I32(v) => serde_json::Value::from(*v),
+                        other => serde_json::Value::String(other.key_string()),
+                    })
+                    .collect()
+            })
+            .collect();
+        let text = serde_json::Value::Array(json).to_string();
+        let n = exprs.len();
+        let (lhs, items, source) = match self.dialect {
+            Dialect::Postgres => (
+                (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>(),
+                types
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let cast = match t {
+                            ValueType::I32 | ValueType::I64 => "bigint",
+                            ValueType::Uuid => "uuid",
+                            _ => "text",
+                        };
+                        format!("(x->>{i})::{cast}")
+                    })
+                    .collect::<Vec<_>>(),
+                format!("jsonb_array_elements(${}::jsonb) AS x", n + 1),
+            ),
+            Dialect::Sqlite => (
+                vec!["?".to_owned(); n],
+                (0..n)
+                    .map(|i| format!("json_extract(value, '$[{i}]')"))
+                    .collect(),
+                "json_each(?)".to_owned(),
+            ),
+        };
+        let template = format!(
+            "({}) IN (SELECT {} FROM {source})",
+            lhs.join(", "),
+            items.join(", ")
+        );
+        Expr::cust_with_exprs(template, exprs.into_iter().chain([Expr::val(text)]))
+    }
+
     /// The SQL condition of a filter on `model` aliased `alias`.
     pub fn cond(&mut self, model: &ModelMeta, alias: &str, f: &Filter) -> Expr {
         match f {

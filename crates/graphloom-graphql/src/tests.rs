@@ -42,6 +42,7 @@ fn model(name: &'static str, fields: Vec<FieldDecl>) -> ModelDecl {
         external: false,
         federation: Default::default(),
         keys: Vec::new(),
+        unique: Vec::new(),
     }
 }
 

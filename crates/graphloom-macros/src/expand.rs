@@ -45,6 +45,7 @@ struct ModelAttrs {
     graphql: Option<bool>,
     external: bool,
     keys: Vec<String>,
+    unique: Vec<String>,
     validate: Option<Path>,
     fed: Fed,
 }
@@ -103,6 +104,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
                 "external" => out.external = true,
                 "key" => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
+                "unique" => out.unique.push(meta.value()?.parse::<LitStr>()?.value()),
                 "resolvable" => out.fed.unresolvable = !meta.value()?.parse::<LitBool>()?.value,
                 "shareable" => out.fed.shareable = true,
                 "inaccessible" => out.fed.inaccessible = true,
@@ -110,7 +112,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, resolvable, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, unique, resolvable, shareable, inaccessible, tag, validate",
                     ));
                 }
             }
@@ -310,6 +312,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
     let graphql = attrs.graphql.unwrap_or(true);
     let external = attrs.external;
     let keys = &attrs.keys;
+    let unique = &attrs.unique;
     let model_federation = attrs.fed.tokens();
     let validator = match &attrs.validate {
         Some(p) => quote!(::core::option::Option::Some(#p as ::graphloom::meta::Validator)),
@@ -334,6 +337,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     external: #external,
                     federation: #model_federation,
                     keys: ::std::vec![#(#keys),*],
+                    unique: ::std::vec![#(#unique),*],
                 }
             }
         }

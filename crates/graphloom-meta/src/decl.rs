@@ -371,6 +371,8 @@ pub struct ModelDecl {
     /// `#[model(key = "sku")]`: more entity keys, each a unique field, besides
     /// the primary key (which is always one).
     pub keys: Vec<&'static str>,
+    /// `#[model(unique = "store sku")]`: fields unique together (repeatable).
+    pub unique: Vec<&'static str>,
 }
 
 impl ModelDecl {

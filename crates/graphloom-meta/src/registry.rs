@@ -148,9 +148,12 @@ pub struct ModelMeta {
     /// Owned by another service: no table, only its key (`#[model(external)]`).
     pub external: bool,
     pub federation: crate::Federation,
-    /// The entity keys (field indices): the primary key first, then the
-    /// unique fields named by `#[model(key = "...")]`.
-    pub keys: Vec<usize>,
+    /// The entity keys (field indices): the primary key first, then those
+    /// named by `#[model(key = "...")]`, each one unique field or several
+    /// unique together.
+    pub keys: Vec<Vec<usize>>,
+    /// Sets of fields unique together (`#[model(unique = "store sku")]`).
+    pub unique: Vec<Vec<usize>>,
 }
 
 /// How a representation carries one entity key.
@@ -172,14 +175,58 @@ impl KeyPath<'_> {
     }
 }
 
-/// A model's entity keys: the primary key, then each declared unique field.
+/// Field names of a space-separated list (`"store sku"`) as indices, or the
+/// first name that is not a field.
+fn field_set<'a>(fields: &[crate::FieldMeta], names: &'a str) -> Result<Vec<usize>, &'a str> {
+    names
+        .split_whitespace()
+        .map(|n| fields.iter().position(|f| f.name == n).ok_or(n))
+        .collect()
+}
+
+/// The sets of fields unique together (`#[model(unique = "store sku")]`).
+fn unique_sets(
+    d: &ModelDecl,
+    fields: &[crate::FieldMeta],
+    errors: &mut Vec<CheckError>,
+) -> Vec<Vec<usize>> {
+    let mut sets = Vec::new();
+    for names in &d.unique {
+        let at = format!("{}.unique", d.key());
+        match field_set(fields, names) {
+            Ok(set) if set.len() >= 2 && !d.external => sets.push(set),
+            Ok(_) => errors.push(CheckError {
+                id: "graphloom.E013",
+                at,
+                message: format!(
+                    "`unique = \"{names}\"` needs two fields or more, on a model of this service"
+                ),
+                hint: "one field is #[field(unique)]".into(),
+            }),
+            Err(n) => errors.push(CheckError {
+                id: "graphloom.E013",
+                at,
+                message: format!(
+                    "`unique = \"{names}\"` names `{n}`, which {} does not have",
+                    d.name
+                ),
+                hint: "list Rust field names, separated by spaces".into(),
+            }),
+        }
+    }
+    sets
+}
+
+/// A model's entity keys: the primary key, then each declared key: one
+/// unique field, or several that are unique together.
 fn entity_keys(
     d: &ModelDecl,
     fields: &[crate::FieldMeta],
     pk: usize,
+    unique: &[Vec<usize>],
     errors: &mut Vec<CheckError>,
-) -> Vec<usize> {
-    let mut keys = vec![pk];
+) -> Vec<Vec<usize>> {
+    let mut keys = vec![vec![pk]];
     if d.federation.unresolvable && !d.external {
         errors.push(CheckError {
             id: "graphloom.E013",
@@ -188,32 +235,62 @@ fn entity_keys(
             hint: "the owning service resolves its entities; mark the model `external`".into(),
         });
     }
-    for name in &d.keys {
-        let at = format!("{}.{}", d.key(), name);
-        let hint = "name a unique field of the model: #[model(key = \"sku\")] with #[field(unique)] on `sku`";
-        match fields.iter().position(|f| f.name == *name) {
-            _ if d.external => errors.push(CheckError {
-                id: "graphloom.E013",
-                at,
-                message: "an external model is keyed by its primary key only".into(),
-                hint: "declare the other keys in the owning service".into(),
-            }),
-            // A one-to-one relation is a key through its target's key: `product { id }`.
-            Some(i) if fields[i].unique && !keys.contains(&i) => keys.push(i),
-            Some(_) => errors.push(CheckError {
-                id: "graphloom.E013",
-                at,
-                message: format!(
-                    "the key `{name}` is not a unique value field, or is already a key"
-                ),
-                hint: hint.into(),
-            }),
-            None => errors.push(CheckError {
-                id: "graphloom.E013",
-                at,
-                message: format!("the key `{name}` is not a field of {}", d.name),
-                hint: hint.into(),
-            }),
+    for names in &d.keys {
+        let at = format!("{}.{}", d.key(), names.replace(' ', "+"));
+        let fail = |message: String| {
+            CheckError {
+            id: "graphloom.E013",
+            at: at.clone(),
+            message,
+            hint: "a key is a #[field(unique)] field, or fields listed together in #[model(unique = \"a b\")]; integer, string or UUID values".into(),
+        }
+        };
+        if d.external {
+            errors.push(fail(
+                "an external model is keyed by its primary key only".into(),
+            ));
+            continue;
+        }
+        let set = match field_set(fields, names) {
+            Ok(set) => set,
+            Err(n) => {
+                errors.push(fail(format!(
+                    "the key names `{n}`, which {} does not have",
+                    d.name
+                )));
+                continue;
+            }
+        };
+        let is_unique = match set.as_slice() {
+            [one] => fields[*one].unique,
+            many => unique
+                .iter()
+                .any(|u| u.len() == many.len() && many.iter().all(|f| u.contains(f))),
+        };
+        // Values a representation carries as JSON and a statement binds as
+        // one list, on both dialects.
+        let keyable = set.iter().all(|&i| {
+            matches!(
+                fields[i].kind,
+                FieldKind::AutoId
+                    | FieldKind::I32
+                    | FieldKind::I64
+                    | FieldKind::String { .. }
+                    | FieldKind::Text
+                    | FieldKind::Uuid
+                    | FieldKind::ForeignKey { .. }
+            )
+        });
+        if !is_unique {
+            errors.push(fail(format!("`{names}` is not unique")));
+        } else if !keyable {
+            errors.push(fail(format!(
+                "`{names}` has a value kind keys do not support"
+            )));
+        } else if keys.contains(&set) {
+            errors.push(fail(format!("`{names}` is already a key")));
+        } else {
+            keys.push(set);
         }
     }
     keys
@@ -239,7 +316,15 @@ impl ModelMeta {
             .collect()
     }
 
-    /// How a representation carries the key `field` (one of [`ModelMeta::keys`]).
+    /// The `@key(fields:)` selection of one of [`ModelMeta::keys`].
+    pub fn key_fieldset(&self, reg: &Registry, key: &[usize]) -> String {
+        key.iter()
+            .map(|&f| self.key_path(reg, f).fieldset())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// How a representation carries the key field `field`.
     pub fn key_path<'a>(&'a self, reg: &'a Registry, field: usize) -> KeyPath<'a> {
         let f = &self.fields[field];
         let forward = self
@@ -461,7 +546,14 @@ impl Registry {
                     hint: "add `pub id: Id` (auto-increment) or mark one Uuid field `#[field(primary_key)]`".into(),
                 });
             }
-            let keys = entity_keys(d, &fields, pks.first().copied().unwrap_or(0), &mut errors);
+            let unique = unique_sets(d, &fields, &mut errors);
+            let keys = entity_keys(
+                d,
+                &fields,
+                pks.first().copied().unwrap_or(0),
+                &unique,
+                &mut errors,
+            );
             let graphql_name = d.graphql_name.unwrap_or(d.name).to_owned();
             let plural_name = lower_first(
                 &d.plural
@@ -481,6 +573,7 @@ impl Registry {
                 help: d.help,
                 fields,
                 keys,
+                unique,
                 pk: pks.first().copied().unwrap_or(0),
                 relations: Vec::new(),
                 operations: d.operations,
@@ -986,6 +1079,7 @@ mod tests {
             external: false,
             federation: Default::default(),
             keys: Vec::new(),
+            unique: Vec::new(),
         }
     }
 
@@ -1169,11 +1263,36 @@ mod tests {
             d
         };
         let reg = Registry::resolve(vec![model(vec!["sku"])]).unwrap();
-        assert_eq!(reg.models()[0].keys, [0, 1]);
-        for keys in [vec!["name"], vec!["nope"], vec!["sku", "sku"], vec!["id"]] {
+        assert_eq!(reg.models()[0].keys, [vec![0], vec![1]]);
+        for keys in [
+            vec!["name"],
+            vec!["nope"],
+            vec!["sku", "sku"],
+            vec!["id"],
+            vec!["sku name"],
+        ] {
             let err = Registry::resolve(vec![model(keys.clone())]).unwrap_err();
             assert_eq!(err.0[0].id, "graphloom.E013", "{keys:?}: {err}");
         }
+        // Several fields make a key when they are unique together.
+        let mut d = model(vec!["name sku"]);
+        d.unique = vec!["sku name"];
+        let reg = Registry::resolve(vec![d]).unwrap();
+        assert_eq!(reg.models()[0].keys, [vec![0], vec![2, 1]]);
+        assert_eq!(reg.models()[0].unique, [vec![1, 2]]);
+        for unique in ["sku", "sku nope"] {
+            let mut d = model(vec![]);
+            d.unique = vec![unique];
+            let err = Registry::resolve(vec![d]).unwrap_err();
+            assert_eq!(err.0[0].id, "graphloom.E013", "{unique}: {err}");
+        }
+        // Keys are integers, strings or UUIDs.
+        let mut flag = f("flag", KindDecl::Bool);
+        flag.options.unique = true;
+        let mut d = m("Flagged", vec![f("id", KindDecl::AutoId), flag]);
+        d.keys = vec!["flag"];
+        let err = Registry::resolve(vec![d]).unwrap_err();
+        assert!(err.0[0].message.contains("value kind"), "{err}");
         let mut ext = m("Remote", vec![f("id", KindDecl::AutoId)]);
         ext.external = true;
         ext.keys = vec!["id"];

@@ -203,6 +203,45 @@ async fn reviews_refer_to_users_and_products_of_other_services() {
         d["_entities"][1],
         json!({ "id": "42", "reviews": { "nodes": [{ "product": { "id": "1" } }, { "product": { "id": "2" } }] } })
     );
+    // One review per user and product.
+    let d = c.as_user(user(42)).query(&write("42", "1", 3)).await;
+    assert_eq!(
+        d["createReview"]["errors"],
+        json!([{ "field": ["authorId"], "code": "UNIQUE" }]),
+        "{d}"
+    );
+    // Review @key(fields: "author { id } product { id }"): a composite key
+    // through two references, one statement for all representations.
+    let reps = json!([
+        { "__typename": "Review", "author": { "id": "7" }, "product": { "id": "1" } },
+        { "__typename": "Review", "author": { "id": "42" }, "product": { "id": "2" } },
+        { "__typename": "Review", "author": { "id": "7" }, "product": { "id": "2" } },
+        { "__typename": "Review", "author": { "id": "42" }, "product": { "id": "1" } },
+    ]);
+    let res = assert_num_queries!(
+        1,
+        c.execute(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Review { productName author { id } } } }"#,
+            json!({ "r": reps }),
+        )
+    );
+    assert_eq!(
+        res["data"]["_entities"],
+        json!([
+            { "productName": "Book 1", "author": { "id": "7" } },
+            { "productName": "Book 2", "author": { "id": "42" } },
+            null,
+            { "productName": "Book 1", "author": { "id": "42" } },
+        ]),
+        "{res}"
+    );
+    assert!(
+        res["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no Review with authorId 7, productId 2"),
+        "{res}"
+    );
     // Review.product @provides(fields: "name"): the stub carries the copy,
     // read in the same statement as the reviews.
     let d = assert_num_queries!(1, c.query("{ reviews { nodes { product { id name } } } }"));

@@ -27,9 +27,15 @@ pub struct Product {
     pub name: String,
 }
 
-/// One user's opinion of one product.
+/// One user's opinion of one product; one review per user and product.
+// The pair is also a key: `@key(fields: "author { id } product { id }")`.
 #[derive(Model)]
-#[model(app = "reviews", validate = validate_rating)]
+#[model(
+    app = "reviews",
+    validate = validate_rating,
+    unique = "author product",
+    key = "author product"
+)]
 pub struct Review {
     pub id: Id,
     pub author: Reference<User>,

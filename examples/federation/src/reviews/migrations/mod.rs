@@ -11,4 +11,8 @@ pub const FILES: &[(&str, &str)] = &[
         "0002_review_product_name",
         include_str!("0002_review_product_name.json"),
     ),
+    (
+        "0003_one_review_per_user_and_product",
+        include_str!("0003_one_review_per_user_and_product.json"),
+    ),
 ];
