@@ -76,6 +76,14 @@ SUPERGRAPH="$work/supergraph.graphql" node examples/federation/gateway/compose.m
   "accounts=$work/accounts.graphql=http://127.0.0.1:$p_acc/graphql" \
   "products=$work/products.graphql=http://127.0.0.1:$p_prod/graphql" \
   "reviews=$work/reviews.graphql=http://127.0.0.1:$p_rev/graphql"
+# @interfaceObject: the ratings service of the blog's federation tests (its SDL
+# as snapshotted there, without insta's header) with a media service that owns
+# the Media interface.
+echo "ratings (@interfaceObject Media) with the media fixture:"
+awk 'seen >= 2 { print } /^---$/ && seen < 2 { seen++ }' \
+  examples/blog/tests/blog/snapshots/blog__federation__ratings_subgraph.snap > "$work/ratings.graphql"
+node examples/federation/gateway/compose.mjs \
+  "media=examples/federation/gateway/fixtures/media.graphql" "ratings=$work/ratings.graphql"
 # The auth directives are for gateways that enforce them (Apollo Gateway
 # refuses them): check that they compose, with both composers.
 echo "with --auth-directives:"

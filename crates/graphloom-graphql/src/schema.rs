@@ -135,6 +135,9 @@ pub(crate) fn auth_directive_texts(rt: &Runtime) -> Vec<String> {
 
 /// A model's federation directives on its object type.
 fn federate_object(mut o: Object, fed: &graphloom_meta::Federation) -> Object {
+    if fed.interface_object {
+        o = o.interface_object();
+    }
     if fed.shareable {
         o = o.shareable();
     }

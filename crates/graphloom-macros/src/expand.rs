@@ -59,6 +59,7 @@ struct Fed {
     override_from: Option<String>,
     external: bool,
     unresolvable: bool,
+    interface_object: bool,
     provides: Option<String>,
 }
 
@@ -69,6 +70,7 @@ impl Fed {
         let override_from = opt_str(&self.override_from);
         let external = self.external;
         let unresolvable = self.unresolvable;
+        let interface_object = self.interface_object;
         let provides = opt_str(&self.provides);
         quote! {
             ::graphloom::meta::Federation {
@@ -78,6 +80,7 @@ impl Fed {
                 override_from: #override_from,
                 external: #external,
                 unresolvable: #unresolvable,
+                interface_object: #interface_object,
                 provides: #provides,
             }
         }
@@ -106,13 +109,14 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "key" => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
                 "unique" => out.unique.push(meta.value()?.parse::<LitStr>()?.value()),
                 "resolvable" => out.fed.unresolvable = !meta.value()?.parse::<LitBool>()?.value,
+                "interface_object" => out.fed.interface_object = true,
                 "shareable" => out.fed.shareable = true,
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, unique, resolvable, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, unique, resolvable, interface_object, shareable, inaccessible, tag, validate",
                     ));
                 }
             }

@@ -290,6 +290,10 @@ pub struct Federation {
     /// the entity (`@key(fields: "id", resolvable: false)`); it adds nothing
     /// to it, so no reverse relations or computed fields.
     pub unresolvable: bool,
+    /// `#[model(external, interface_object)]`: another service owns an
+    /// interface entity of this name; this service adds fields to every
+    /// implementation at once (`@interfaceObject`).
+    pub interface_object: bool,
     /// `@external` (fields of an external model): owned by another service;
     /// known here only when a representation carries it, for the computed
     /// fields that `@requires` it.

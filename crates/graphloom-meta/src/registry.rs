@@ -227,6 +227,14 @@ fn entity_keys(
     errors: &mut Vec<CheckError>,
 ) -> Vec<Vec<usize>> {
     let mut keys = vec![vec![pk]];
+    if d.federation.interface_object && (!d.external || d.federation.unresolvable) {
+        errors.push(CheckError {
+            id: "graphloom.E013",
+            at: d.key().to_string(),
+            message: "`interface_object` is for an external model this service resolves".into(),
+            hint: "another service owns the interface: #[model(external, interface_object)]".into(),
+        });
+    }
     if d.federation.unresolvable && !d.external {
         errors.push(CheckError {
             id: "graphloom.E013",

@@ -393,3 +393,63 @@ async fn an_unresolvable_reference_adds_nothing() {
         .to_string();
     assert!(err.contains("graphloom.E013"), "{err}");
 }
+
+mod ratings {
+    use graphloom::prelude::*;
+
+    /// An interface entity of the media service (books, films…): ratings
+    /// apply to every kind of media at once.
+    #[derive(Model)]
+    #[model(app = "media", external, interface_object)]
+    pub struct Media {
+        pub id: Id,
+    }
+
+    #[derive(Model)]
+    #[model(app = "ratings")]
+    pub struct Rating {
+        pub id: Id,
+        pub media: Reference<Media>,
+        pub stars: i32,
+    }
+
+    pub fn service() -> Service {
+        Service::new("ratings")
+            .app(App::new("media").model::<Media>())
+            .app(App::new("ratings").model::<Rating>())
+    }
+}
+
+#[tokio::test]
+async fn an_interface_object_adds_fields_to_every_implementation() {
+    let c = graphloom_test::TestClient::new(&ratings::service()).await;
+    let sdl = c.api().subgraph_sdl();
+    assert!(
+        sdl.contains(r#"type Media @key(fields: "id") @interfaceObject {"#),
+        "{sdl}"
+    );
+    // The SDL that scripts/federation-e2e.sh composes with the media
+    // service's (examples/federation/gateway/fixtures/media.graphql).
+    insta::assert_snapshot!("ratings_subgraph", sdl);
+    for (media, stars) in [("1", 4), ("1", 2), ("2", 5)] {
+        c.query(&format!(
+            r#"mutation {{ createRating(input: {{ mediaId: "{media}", stars: {stars} }}) {{ errors {{ code }} }} }}"#
+        ))
+        .await;
+    }
+    // The gateway asks with the interface's name, whatever the implementation.
+    let d = assert_num_queries!(
+        1,
+        c.query_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Media { id ratings { nodes { stars } } } } }"#,
+            json!({ "r": [{ "__typename": "Media", "id": "2" }, { "__typename": "Media", "id": "1" }] })
+        )
+    );
+    assert_eq!(
+        d["_entities"],
+        json!([
+            { "id": "2", "ratings": { "nodes": [{ "stars": 5 }] } },
+            { "id": "1", "ratings": { "nodes": [{ "stars": 4 }, { "stars": 2 }] } },
+        ])
+    );
+}
