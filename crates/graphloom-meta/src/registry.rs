@@ -1308,6 +1308,11 @@ mod tests {
             Registry::resolve(vec![ext]).unwrap_err().0[0].id,
             "graphloom.E013"
         );
+        // An interface object is another service's entity.
+        let mut local = model(vec![]);
+        local.federation.interface_object = true;
+        let err = Registry::resolve(vec![local]).unwrap_err();
+        assert!(err.0[0].message.contains("interface_object"), "{err}");
     }
 
     #[test]
