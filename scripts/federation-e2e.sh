@@ -72,7 +72,9 @@ fi
 for s in accounts products reviews; do
   "$bin/$s" schema --federation > "$work/$s.graphql"
 done
-SUPERGRAPH="$work/supergraph.graphql" node examples/federation/gateway/compose.mjs \
+# @composeDirective: products' @owner reaches the supergraph.
+EXPECT='@owner(team: "catalogue")' SUPERGRAPH="$work/supergraph.graphql" \
+  node examples/federation/gateway/compose.mjs \
   "accounts=$work/accounts.graphql=http://127.0.0.1:$p_acc/graphql" \
   "products=$work/products.graphql=http://127.0.0.1:$p_prod/graphql" \
   "reviews=$work/reviews.graphql=http://127.0.0.1:$p_rev/graphql"
@@ -90,7 +92,7 @@ echo "with --auth-directives:"
 for s in accounts products reviews; do
   "$bin/$s" schema --federation --auth-directives > "$work/$s-auth.graphql"
 done
-EXPECT_AUTH_DIRECTIVES=1 GUILD_SUPERGRAPH="$work/supergraph-auth.graphql" \
+EXPECT='@authenticated|@requiresScopes(scopes:' GUILD_SUPERGRAPH="$work/supergraph-auth.graphql" \
   node examples/federation/gateway/compose.mjs \
   "accounts=$work/accounts-auth.graphql=http://127.0.0.1:$p_acc/graphql" \
   "products=$work/products-auth.graphql=http://127.0.0.1:$p_prod/graphql" \

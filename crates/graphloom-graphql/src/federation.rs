@@ -320,8 +320,23 @@ pub(crate) fn upgrade_link(sdl: &str) -> String {
     )
 }
 
-/// Upgrades the link in every `_service { sdl }` of a response.
-pub(crate) fn upgrade_service_sdl(response: &mut Response) {
+/// The subgraph SDL from async-graphql's: the federation link upgraded, the
+/// composed directives linked, marked and defined.
+pub(crate) fn subgraph_sdl(rt: &Runtime, raw: &str) -> String {
+    let sdl = upgrade_link(raw);
+    if rt.composed.is_empty() {
+        return sdl;
+    }
+    format!(
+        "{}\n{}{}",
+        sdl.trim_end(),
+        crate::directives::links(&rt.composed),
+        crate::directives::definitions(&rt.composed)
+    )
+}
+
+/// Rewrites every `_service { sdl }` of a response as [`subgraph_sdl`].
+pub(crate) fn upgrade_service_sdl(rt: &Runtime, response: &mut Response) {
     let async_graphql::Value::Object(data) = &mut response.data else {
         return;
     };
@@ -329,7 +344,7 @@ pub(crate) fn upgrade_service_sdl(response: &mut Response) {
         if let async_graphql::Value::Object(service) = value
             && let Some(async_graphql::Value::String(sdl)) = service.get_mut("sdl")
         {
-            *sdl = upgrade_link(sdl);
+            *sdl = subgraph_sdl(rt, sdl);
         }
     }
 }

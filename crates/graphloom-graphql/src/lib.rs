@@ -16,6 +16,7 @@
 pub mod convert;
 pub mod cursor;
 pub mod custom;
+pub mod directives;
 pub mod error;
 pub mod exec;
 mod federation;
@@ -55,6 +56,8 @@ pub struct Custom {
     pub raw_queries: Vec<FieldFactory>,
     pub raw_mutations: Vec<FieldFactory>,
     pub types: Vec<TypeFactory>,
+    /// Custom directives composed into the supergraph.
+    pub compose_directives: Vec<directives::ComposeDirective>,
 }
 
 impl std::fmt::Debug for Custom {
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Custom {
             .field("raw_queries", &self.raw_queries.len())
             .field("raw_mutations", &self.raw_mutations.len())
             .field("types", &self.types.len())
+            .field("compose_directives", &self.compose_directives)
             .finish()
     }
 }
@@ -103,6 +107,8 @@ impl Api {
     ) -> Result<Api, BuildError> {
         let computed = schema::resolve_computed(&registry, &custom.computed)
             .map_err(|e| CheckErrors(vec![e]))?;
+        let composed =
+            directives::resolve(&registry, &custom.compose_directives).map_err(CheckErrors)?;
         let permissions = Arc::new(
             permissions::Permissions::resolve(&registry, &custom.permissions)
                 .map_err(CheckErrors)?,
@@ -114,6 +120,7 @@ impl Api {
             db,
             config,
             computed: computed.into_iter().collect(),
+            composed,
         });
         let builder = schema::build(&runtime, custom).map_err(|e| BuildError::Schema(e.message))?;
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
@@ -151,7 +158,7 @@ impl Api {
             .data(Arc::clone(&misses));
         let (mut response, statements) = graphloom_db::capture(self.schema.execute(request)).await;
         misses.patch(&mut response);
-        federation::upgrade_service_sdl(&mut response);
+        federation::upgrade_service_sdl(&self.runtime, &mut response);
         if self.runtime.config.debug_sql {
             let sql = async_graphql::Value::from_json(serde_json::json!({
                 "count": statements.len(),
@@ -169,12 +176,13 @@ impl Api {
         for text in schema::auth_directive_texts(&self.runtime) {
             sdl = sdl.replace(&text, "");
         }
-        sdl
+        sdl + &directives::definitions(&self.runtime.composed)
     }
 
     /// The subgraph SDL (Apollo Federation v2), as `_service { sdl }` returns it.
     pub fn subgraph_sdl(&self) -> String {
-        federation::upgrade_link(
+        federation::subgraph_sdl(
+            &self.runtime,
             &self
                 .schema
                 .sdl_with_options(async_graphql::SDLExportOptions::new().federation()),

@@ -54,6 +54,7 @@ pub struct Runtime {
     pub state: ProjectState,
     pub(crate) computed: HashMap<(ModelId, String), Computed>,
     pub permissions: Arc<crate::permissions::Permissions>,
+    pub(crate) composed: Vec<crate::directives::Composed>,
 }
 
 impl Runtime {

@@ -73,6 +73,12 @@ fn federate_field(mut f: Field, fed: &graphloom_meta::Federation) -> Field {
     if fed.external {
         f = f.external();
     }
+    for text in &fed.directives {
+        // Checked when the API was built (directives::resolve).
+        if let Ok((_, d)) = crate::directives::usage(text) {
+            f = f.directive(d);
+        }
+    }
     f
 }
 
@@ -146,6 +152,12 @@ fn federate_object(mut o: Object, fed: &graphloom_meta::Federation) -> Object {
     }
     if !fed.tags.is_empty() {
         o = o.tags(fed.tags.iter().copied());
+    }
+    for text in &fed.directives {
+        // Checked when the API was built (directives::resolve).
+        if let Ok((_, d)) = crate::directives::usage(text) {
+            o = o.directive(d);
+        }
     }
     o
 }

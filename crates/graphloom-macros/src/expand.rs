@@ -61,6 +61,7 @@ struct Fed {
     unresolvable: bool,
     interface_object: bool,
     provides: Option<String>,
+    directives: Vec<String>,
 }
 
 impl Fed {
@@ -72,6 +73,7 @@ impl Fed {
         let unresolvable = self.unresolvable;
         let interface_object = self.interface_object;
         let provides = opt_str(&self.provides);
+        let directives = &self.directives;
         quote! {
             ::graphloom::meta::Federation {
                 shareable: #shareable,
@@ -82,6 +84,7 @@ impl Fed {
                 unresolvable: #unresolvable,
                 interface_object: #interface_object,
                 provides: #provides,
+                directives: ::std::vec![#(#directives),*],
             }
         }
     }
@@ -110,13 +113,14 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "unique" => out.unique.push(meta.value()?.parse::<LitStr>()?.value()),
                 "resolvable" => out.fed.unresolvable = !meta.value()?.parse::<LitBool>()?.value,
                 "interface_object" => out.fed.interface_object = true,
+                "directive" => out.fed.directives.push(meta.value()?.parse::<LitStr>()?.value()),
                 "shareable" => out.fed.shareable = true,
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, unique, resolvable, interface_object, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
                     ));
                 }
             }
@@ -171,6 +175,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 "override_from" => out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "external" => out.fed.external = true,
                 "provides" => out.fed.provides = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "directive" => out.fed.directives.push(meta.value()?.parse::<LitStr>()?.value()),
                 "max_length" => out.max_length = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "max_digits" => out.max_digits = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "decimal_places" => {
@@ -193,7 +198,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external, provides",
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external, provides, directive",
                         FLAGS.join(", ")
                     )));
                 }

@@ -303,6 +303,9 @@ pub struct Federation {
     /// at, so `author` prints `@provides(fields: "username")` and its stub
     /// carries the value.
     pub provides: Option<&'static str>,
+    /// `directive = "@cacheControl(maxAge: 60)"` (repeatable): usages of
+    /// custom directives the service composes into the supergraph.
+    pub directives: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone)]

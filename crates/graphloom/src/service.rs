@@ -124,6 +124,19 @@ impl App {
         self
     }
 
+    /// A custom directive composed into the supergraph: the URL of its spec
+    /// (`https://example.com/cache/v1.0`) and its definition
+    /// (`directive @cacheControl(maxAge: Int) on OBJECT | FIELD_DEFINITION`).
+    /// Models and fields use it with `directive = "@cacheControl(maxAge: 60)"`.
+    pub fn compose_directive(mut self, url: &str, definition: &str) -> Self {
+        self.custom
+            .compose_directives
+            .push(graphloom_graphql::directives::ComposeDirective::new(
+                url, definition,
+            ));
+        self
+    }
+
     /// A computed field on one of the models.
     pub fn computed(mut self, field: ComputedField) -> Self {
         self.custom.computed.push(field);
@@ -182,6 +195,8 @@ impl Service {
             all.raw_mutations
                 .extend(a.custom.raw_mutations.iter().cloned());
             all.types.extend(a.custom.types.iter().cloned());
+            all.compose_directives
+                .extend(a.custom.compose_directives.iter().cloned());
         }
         all
     }

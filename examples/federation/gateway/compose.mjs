@@ -1,8 +1,8 @@
 // Composes the subgraph SDL files given as arguments (name=path or
 // name=path=url) with Apollo's composer and The Guild's, and fails on any error
 // or hint from either. With SUPERGRAPH=<file>, writes Apollo's supergraph there
-// for gateway.mjs; with GUILD_SUPERGRAPH=<file>, The Guild's, for hive.mjs. With EXPECT_AUTH_DIRECTIVES=1, also fails unless both
-// supergraphs carry @authenticated and @requiresScopes.
+// for gateway.mjs; with GUILD_SUPERGRAPH=<file>, The Guild's, for hive.mjs.
+// With EXPECT='text|text', also fails unless both supergraphs contain each text.
 // Usage: node compose.mjs accounts=accounts.graphql products=products.graphql reviews=reviews.graphql
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'graphql';
@@ -21,12 +21,10 @@ for (const [label, compose] of [['@apollo/composition', apollo], ['@theguild/fed
   console.log(`${label}: ${errors.length} errors, ${hints.length} hints`);
   for (const m of [...errors, ...hints]) console.log(`  ${m}`);
   if (errors.length || hints.length) failed = true;
-  if (process.env.EXPECT_AUTH_DIRECTIVES === '1') {
-    for (const d of ['@authenticated', '@requiresScopes(scopes:']) {
-      if (!result.supergraphSdl?.includes(d)) {
-        console.log(`  the supergraph lacks ${d}`);
-        failed = true;
-      }
+  for (const d of (process.env.EXPECT ?? '').split('|').filter(Boolean)) {
+    if (!result.supergraphSdl?.includes(d)) {
+      console.log(`  the supergraph lacks ${d}`);
+      failed = true;
     }
   }
   const out = label === '@apollo/composition' ? process.env.SUPERGRAPH : process.env.GUILD_SUPERGRAPH;

@@ -294,3 +294,41 @@ async fn requires_reads_the_fields_the_gateway_passes() {
             .contains("representations[0]")
     );
 }
+
+#[tokio::test]
+async fn composed_directives_are_linked_defined_and_checked() {
+    let c = TestClient::new(&products::service()).await;
+    let d = c.query("{ _service { sdl } }").await;
+    let sdl = d["_service"]["sdl"].as_str().unwrap();
+    // `_service { sdl }` and `schema --federation` print the same text.
+    assert_eq!(sdl.trim_end(), c.api().subgraph_sdl().trim_end());
+    assert!(sdl.contains(r#"extend schema @link(url: "https://specs.example.com/owner/v1.0", import: ["@owner"]) @composeDirective(name: "@owner")"#));
+    assert!(sdl.contains("directive @owner(team: String!) on OBJECT"));
+    // The plain SDL defines it too, so clients can parse it.
+    let plain = c.api().sdl();
+    assert!(
+        plain.contains(r#"type Product @owner(team: "catalogue") {"#),
+        "{plain}"
+    );
+    assert!(plain.contains("directive @owner(team: String!) on OBJECT"));
+    // A usage of a directive the service does not compose is refused at start-up.
+    use graphloom::prelude::{App, Service};
+    let service = Service::new("extra").app(App::new("extra").model::<extra::Cached>());
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let err = service.api(db, Default::default()).unwrap_err().to_string();
+    assert!(err.contains("graphloom.E014"), "{err}");
+    assert!(err.contains("@cache is not a composed directive"), "{err}");
+}
+
+mod extra {
+    use graphloom::prelude::*;
+
+    #[derive(Model)]
+    #[model(app = "extra", directive = "@cache(seconds: 5)")]
+    #[expect(dead_code, reason = "a model is read through the registry")]
+    pub struct Cached {
+        pub id: Id,
+    }
+}

@@ -15,7 +15,11 @@ pub struct Category {
 
 /// Something for sale. Other services may know it by its id or its UPC.
 #[derive(Model)]
-#[model(app = "products", key = "upc")]
+#[model(
+    app = "products",
+    key = "upc",
+    directive = r#"@owner(team: "catalogue")"#
+)]
 pub struct Product {
     pub id: Id,
     /// The universal product code.
@@ -51,6 +55,11 @@ pub fn app() -> App {
     };
     App::new("products")
         .migrations(migrations::DIR, migrations::FILES)
+        // Which team owns a type, kept in the supergraph for tooling.
+        .compose_directive(
+            "https://specs.example.com/owner/v1.0",
+            "directive @owner(team: String!) on OBJECT",
+        )
         .model::<Category>()
         .model::<Product>()
         .model::<Inventory>()
