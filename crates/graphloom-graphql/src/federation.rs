@@ -32,75 +32,16 @@ pub(crate) async fn entities(
 ) -> Result<Option<FieldValue<'_>>, async_graphql::Error> {
     let scope = scope_of(&ctx)?;
     let reps = ctx.args.try_get("representations")?.list()?;
-    // Index by type and key field: (position, key) pairs; a bad
-    // representation is reported by index.
+    // By type and by the key each representation uses; a bad one is
+    // reported by its index.
     let mut by_type: HashMap<(String, usize), Vec<Rep>> = HashMap::new();
     let mut results: Vec<Option<FieldValue>> = (0..reps.len()).map(|_| None).collect();
     let field = ctx.ctx.field();
     let misses = ctx.data_opt::<Arc<Misses>>();
     let response_key = field.alias().unwrap_or(field.name()).to_owned();
     for (i, rep) in reps.iter().enumerate() {
-        let bad = |m: String| Error::coded(format!("representations[{i}]: {m}"), "BAD_USER_INPUT");
-        let obj = rep.object().map_err(|_| bad("must be an object".into()))?;
-        let typename = obj
-            .get("__typename")
-            .and_then(|v| v.string().ok().map(str::to_owned))
-            .ok_or_else(|| bad("has no __typename".into()))?;
-        let model = rt
-            .registry
-            .by_graphql_name(&typename)
-            .filter(|m| !m.federation.unresolvable)
-            .ok_or_else(|| bad(format!("`{typename}` is not an entity of this service")))?;
-        // The first of the entity's keys that the representation carries.
-        let found = model.keys.iter().enumerate().find_map(|(ki, key)| {
-            let raw: Option<Vec<_>> = key
-                .iter()
-                .map(|&f| raw_key_part(model.key_path(&rt.registry, f), &obj))
-                .collect();
-            raw.map(|r| (ki, r))
-        });
-        let Some((ki, raw)) = found else {
-            let names: Vec<String> = model
-                .keys
-                .iter()
-                .map(|k| format!("`{}`", model.key_fieldset(&rt.registry, k)))
-                .collect();
-            return Err(bad(format!(
-                "has no {}, the key of {typename}",
-                names.join(" or ")
-            ))
-            .into());
-        };
-        let mut key = Vec::with_capacity(raw.len());
-        for (&f, raw) in model.keys[ki].iter().zip(raw) {
-            if raw == async_graphql::Value::Null {
-                return Err(bad(format!(
-                    "its `{}` is null or incomplete",
-                    model.key_path(&rt.registry, f).fieldset()
-                ))
-                .into());
-            }
-            let meta = &model.fields[f];
-            key.push(parse_field(&rt.registry, meta, &raw).map_err(|e| bad(e.message()))?);
-        }
-        // The @external fields a gateway passes for the fields that @requires them.
-        let mut provided = Vec::new();
-        for (fi, f) in model.fields.iter().enumerate() {
-            if let Some(v) = f
-                .federation
-                .external
-                .then(|| obj.get(&f.graphql_name))
-                .flatten()
-            {
-                let v = parse_field(&rt.registry, f, v.as_value()).map_err(|e| bad(e.message()))?;
-                provided.push((fi, v));
-            }
-        }
-        by_type.entry((typename, ki)).or_default().push(Rep {
-            index: i,
-            key,
-            provided,
-        });
+        let (typename, ki, rep) = parse_representation(&rt, i, rep)?;
+        by_type.entry((typename, ki)).or_default().push(rep);
     }
     for ((typename, ki), items) in by_type {
         let Some(model) = rt.registry.by_graphql_name(&typename) else {
@@ -145,21 +86,17 @@ pub(crate) async fn entities(
                 fetch_where_tuples_in(&rt, &scope, model, many, &tuples, &plan).await?
             }
         };
-        let tuple_key = |values: &mut dyn Iterator<Item = &Value>| {
-            values
-                .map(Value::key_string)
-                .collect::<Vec<_>>()
-                .join("\u{1f}")
-        };
         let found: HashMap<String, Arc<crate::exec::Node>> = nodes
             .into_iter()
             .map(|n| {
-                let k = tuple_key(&mut key_fields.iter().map(|&f| &n.values[f]));
-                (k, Arc::new(n))
+                (
+                    tuple_key(key_fields.iter().map(|&f| &n.values[f])),
+                    Arc::new(n),
+                )
             })
             .collect();
         for Rep { index: i, key, .. } in items {
-            let node = match found.get(&tuple_key(&mut key.iter())) {
+            let node = match found.get(&tuple_key(key.iter())) {
                 Some(n) => Arc::clone(n),
                 // A hidden row reads exactly as a missing one.
                 None => {
@@ -202,6 +139,86 @@ pub(crate) fn resolver(
         let rt = Arc::clone(&rt);
         FieldFuture::new(async move { entities(rt, ctx).await })
     }
+}
+
+/// One representation: its type, which of the type's keys it carries, and
+/// its index, key values and `@external` fields.
+fn parse_representation(
+    rt: &Runtime,
+    i: usize,
+    rep: async_graphql::dynamic::ValueAccessor<'_>,
+) -> Result<(String, usize, Rep), Error> {
+    let bad = |m: String| Error::coded(format!("representations[{i}]: {m}"), "BAD_USER_INPUT");
+    let obj = rep.object().map_err(|_| bad("must be an object".into()))?;
+    let typename = obj
+        .get("__typename")
+        .and_then(|v| v.string().ok().map(str::to_owned))
+        .ok_or_else(|| bad("has no __typename".into()))?;
+    let model = rt
+        .registry
+        .by_graphql_name(&typename)
+        .filter(|m| !m.federation.unresolvable)
+        .ok_or_else(|| bad(format!("`{typename}` is not an entity of this service")))?;
+    // The first of the entity's keys that the representation carries.
+    let found = model.keys.iter().enumerate().find_map(|(ki, key)| {
+        let raw: Option<Vec<_>> = key
+            .iter()
+            .map(|&f| raw_key_part(model.key_path(&rt.registry, f), &obj))
+            .collect();
+        raw.map(|r| (ki, r))
+    });
+    let Some((ki, raw)) = found else {
+        let names: Vec<String> = model
+            .keys
+            .iter()
+            .map(|k| format!("`{}`", model.key_fieldset(&rt.registry, k)))
+            .collect();
+        return Err(bad(format!(
+            "has no {}, the key of {typename}",
+            names.join(" or ")
+        )));
+    };
+    let mut key = Vec::with_capacity(raw.len());
+    for (&f, raw) in model.keys[ki].iter().zip(raw) {
+        if raw == async_graphql::Value::Null {
+            return Err(bad(format!(
+                "its `{}` is null or incomplete",
+                model.key_path(&rt.registry, f).fieldset()
+            )));
+        }
+        let meta = &model.fields[f];
+        key.push(parse_field(&rt.registry, meta, &raw).map_err(|e| bad(e.message()))?);
+    }
+    // The @external fields a gateway passes for the fields that @requires them.
+    let mut provided = Vec::new();
+    for (fi, f) in model.fields.iter().enumerate() {
+        if let Some(v) = f
+            .federation
+            .external
+            .then(|| obj.get(&f.graphql_name))
+            .flatten()
+        {
+            let v = parse_field(&rt.registry, f, v.as_value()).map_err(|e| bad(e.message()))?;
+            provided.push((fi, v));
+        }
+    }
+    Ok((
+        typename,
+        ki,
+        Rep {
+            index: i,
+            key,
+            provided,
+        },
+    ))
+}
+
+/// A key's values as one map key (a separator no key text contains).
+fn tuple_key<'a>(values: impl Iterator<Item = &'a Value>) -> String {
+    values
+        .map(Value::key_string)
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
 }
 
 /// The raw value of one key field in a representation: `upc: "1"`, or
