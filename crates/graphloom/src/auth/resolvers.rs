@@ -13,7 +13,7 @@ use graphloom_auth::{
 };
 use graphloom_db::{
     DbErrorKind, Dialect, bind,
-    sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, UpdateStatement},
+    sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, UnionType, UpdateStatement},
 };
 use graphloom_graphql::{
     Error, Runtime, exec::fetch_unique, permissions::Scope, plan::plan_node, scope_of, sql::col,
@@ -147,7 +147,7 @@ async fn permissions_of(rt: &Runtime, user_id: &Value) -> Result<Vec<String>, Er
     let group_perms = join(rt, group, "permissions")?;
     let codename = column(perms, "codename")?;
     let id = column(perms, "id")?;
-    let mut out = Vec::new();
+    let user = || Expr::val(bind(user_id, ValueType::I64, rt.db.dialect()));
     let mut q = Query::select();
     q.expr(col("p", &codename))
         .from_as(Alias::new(&perms.table), Alias::new("p"))
@@ -157,14 +157,10 @@ async fn permissions_of(rt: &Runtime, user_id: &Value) -> Result<Vec<String>, Er
             Alias::new("j"),
             col("j", &direct.target_column).equals((Alias::new("p"), Alias::new(&id))),
         )
-        .and_where(col("j", &direct.owner_column).eq(Expr::val(bind(
-            user_id,
-            ValueType::I64,
-            rt.db.dialect(),
-        ))));
-    out.extend(first_column(rt, &q).await?);
-    let mut q = Query::select();
-    q.expr(col("p", &codename))
+        .and_where(col("j", &direct.owner_column).eq(user()));
+    let mut through_groups = Query::select();
+    through_groups
+        .expr(col("p", &codename))
         .from_as(Alias::new(&perms.table), Alias::new("p"))
         .join_as(
             JoinType::InnerJoin,
@@ -179,14 +175,11 @@ async fn permissions_of(rt: &Runtime, user_id: &Value) -> Result<Vec<String>, Er
             col("ug", &groups.target_column)
                 .equals((Alias::new("gp"), Alias::new(&group_perms.owner_column))),
         )
-        .and_where(col("ug", &groups.owner_column).eq(Expr::val(bind(
-            user_id,
-            ValueType::I64,
-            rt.db.dialect(),
-        ))));
-    out.extend(first_column(rt, &q).await?);
+        .and_where(col("ug", &groups.owner_column).eq(user()));
+    // Direct and through groups, in one statement; UNION drops duplicates.
+    q.union(UnionType::Distinct, through_groups);
+    let mut out = first_column(rt, &q).await?;
     out.sort();
-    out.dedup();
     Ok(out)
 }
 

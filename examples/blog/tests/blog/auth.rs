@@ -305,6 +305,8 @@ async fn tokens_carry_permissions_and_hashes_are_upgraded() {
         "INSERT INTO auth_group (name) VALUES ('editors')",
         "INSERT INTO auth_group_permissions (group_id, permission_id) SELECT 1, id FROM auth_permission WHERE codename = 'auth.view_group'",
         "INSERT INTO auth_user_groups (user_id, group_id) VALUES (1, 1)",
+        // Directly too: one more, and the group's again (listed once).
+        "INSERT INTO auth_user_user_permissions (user_id, permission_id) SELECT 1, id FROM auth_permission WHERE codename IN ('auth.view_group', 'auth.add_group')",
     ] {
         c.db().execute(&RawSql(sql.into())).await.unwrap();
     }
@@ -314,7 +316,7 @@ async fn tokens_carry_permissions_and_hashes_are_upgraded() {
         .unwrap()
         .verify(l["accessToken"].as_str().unwrap())
         .unwrap();
-    assert_eq!(claims.perms, ["auth.view_group"]);
+    assert_eq!(claims.perms, ["auth.add_group", "auth.view_group"]);
     // Stronger parameters: the stored hash is upgraded at the next login.
     let stronger = service_with(AuthSettings {
         hasher: Hasher::new(2048, 2, 1).unwrap(),
@@ -420,7 +422,7 @@ async fn superusers_assign_groups_and_permissions_through_the_api() {
         .verify(l["accessToken"].as_str().unwrap())
         .unwrap();
     assert!(claims.staff);
-    assert_eq!(claims.perms, ["auth.view_group"]);
+    assert_eq!(claims.perms, ["auth.add_group", "auth.view_group"]);
     // Nobody else may.
     let ann = c.with_token(l["accessToken"].as_str().unwrap()).unwrap();
     assert_eq!(codes(&ann.errors(r#"mutation { updateUser(id: "1", input: { isSuperuser: true }) { errors { code } } }"#).await), ["FORBIDDEN"]);
