@@ -69,15 +69,21 @@ else
   }))).then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
 fi
 
-for s in accounts products reviews; do
-  "$bin/$s" schema --federation > "$work/$s.graphql"
-done
+# Prints the three services' subgraph SDL (with the `schema` flags given) to
+# $work/<service><suffix>.graphql and composes them; the caller's EXPECT,
+# SUPERGRAPH and GUILD_SUPERGRAPH go to compose.mjs.
+compose_services() { # suffix, [schema flags…]
+  local suffix=$1 args=() s name port
+  shift
+  for s in accounts:$p_acc products:$p_prod reviews:$p_rev; do
+    name=${s%%:*} port=${s##*:}
+    "$bin/$name" schema --federation "$@" > "$work/$name$suffix.graphql"
+    args+=("$name=$work/$name$suffix.graphql=http://127.0.0.1:$port/graphql")
+  done
+  node examples/federation/gateway/compose.mjs "${args[@]}"
+}
 # @composeDirective: products' @owner reaches the supergraph.
-EXPECT='@owner(team: "catalogue")' SUPERGRAPH="$work/supergraph.graphql" \
-  node examples/federation/gateway/compose.mjs \
-  "accounts=$work/accounts.graphql=http://127.0.0.1:$p_acc/graphql" \
-  "products=$work/products.graphql=http://127.0.0.1:$p_prod/graphql" \
-  "reviews=$work/reviews.graphql=http://127.0.0.1:$p_rev/graphql"
+EXPECT='@owner(team: "catalogue")' SUPERGRAPH="$work/supergraph.graphql" compose_services ""
 # @interfaceObject: the ratings service of the blog's federation tests (its SDL
 # as snapshotted there, without insta's header) with a media service that owns
 # the Media interface.
@@ -89,14 +95,8 @@ node examples/federation/gateway/compose.mjs \
 # The auth directives are for gateways that enforce them (Apollo Gateway
 # refuses them): check that they compose, with both composers.
 echo "with --auth-directives:"
-for s in accounts products reviews; do
-  "$bin/$s" schema --federation --auth-directives > "$work/$s-auth.graphql"
-done
 EXPECT='@authenticated|@requiresScopes(scopes:' GUILD_SUPERGRAPH="$work/supergraph-auth.graphql" \
-  node examples/federation/gateway/compose.mjs \
-  "accounts=$work/accounts-auth.graphql=http://127.0.0.1:$p_acc/graphql" \
-  "products=$work/products-auth.graphql=http://127.0.0.1:$p_prod/graphql" \
-  "reviews=$work/reviews-auth.graphql=http://127.0.0.1:$p_rev/graphql"
+  compose_services -auth --auth-directives
 
 openssl genpkey -algorithm ed25519 -out "$work/jwt.pem" 2>/dev/null
 export GRAPHLOOM_SECRET_KEY=e2e-secret-key-that-is-long-enough-000

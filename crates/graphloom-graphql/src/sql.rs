@@ -23,6 +23,16 @@ pub struct Builder<'a> {
     next: usize,
 }
 
+/// A key as a JSON list item: integers stay numbers (SQLite compares them
+/// with integer columns), everything else is its key text.
+fn json_key(v: &Value) -> serde_json::Value {
+    match v {
+        Value::I64(v) => serde_json::Value::from(*v),
+        Value::I32(v) => serde_json::Value::from(*v),
+        other => serde_json::Value::String(other.key_string()),
+    }
+}
+
 pub fn col(alias: &str, column: &str) -> Expr {
     Expr::col((Alias::new(alias), Alias::new(column)))
 }
@@ -105,14 +115,7 @@ impl<'a> Builder<'a> {
                 Expr::cust_with_exprs("$1 = ANY($2)", [expr, Expr::val(array)])
             }
             Dialect::Sqlite => {
-                let json: Vec<serde_json::Value> = keys
-                    .iter()
-                    .map(|k| match k {
-                        Value::I64(v) => serde_json::Value::from(*v),
-                        Value::I32(v) => serde_json::Value::from(*v),
-                        other => serde_json::Value::String(other.key_string()),
-                    })
-                    .collect();
+                let json: Vec<serde_json::Value> = keys.iter().map(json_key).collect();
                 let text = serde_json::Value::Array(json).to_string();
                 Expr::cust_with_exprs(
                     "? IN (SELECT value FROM json_each(?))",
@@ -128,15 +131,7 @@ impl<'a> Builder<'a> {
     pub fn tuples_in(&self, exprs: Vec<Expr>, tuples: &[Vec<Value>], types: &[ValueType]) -> Expr {
         let json: Vec<serde_json::Value> = tuples
             .iter()
-            .map(|t| {
-                t.iter()
-                    .map(|v| match v {
-                        Value::I64(v) => serde_json::Value::from(*v),
-                        Value::I32(v) => serde_json::Value::from(*v),
-                        other => serde_json::Value::String(other.key_string()),
-                    })
-                    .collect()
-            })
+            .map(|t| t.iter().map(json_key).collect())
             .collect();
         let text = serde_json::Value::Array(json).to_string();
         let n = exprs.len();

@@ -1313,6 +1313,11 @@ mod tests {
         local.federation.interface_object = true;
         let err = Registry::resolve(vec![local]).unwrap_err();
         assert!(err.0[0].message.contains("interface_object"), "{err}");
+        // So is an entity this service does not resolve.
+        let mut local = model(vec![]);
+        local.federation.unresolvable = true;
+        let err = Registry::resolve(vec![local]).unwrap_err();
+        assert!(err.0[0].message.contains("resolvable = false"), "{err}");
     }
 
     #[test]

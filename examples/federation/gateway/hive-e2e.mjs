@@ -2,24 +2,9 @@
 // Apollo Gateway: the auth directives derived from the permission rules are
 // enforced by the gateway itself, and the cross-service query reads the same.
 import assert from 'node:assert/strict';
+import { client } from './client.mjs';
 
-const GATEWAY = process.env.GATEWAY ?? 'http://127.0.0.1:4010/graphql';
-
-async function gql(query, { token, variables } = {}) {
-  const res = await fetch(GATEWAY, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-async function ok(query, options) {
-  const { status, body } = await gql(query, options);
-  assert.equal(status, 200, JSON.stringify(body));
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
+const { gql, ok } = client(process.env.GATEWAY ?? 'http://127.0.0.1:4004/graphql');
 
 const login = async (name) => (await ok(
   `mutation($l: String!) { login(login: $l, password: "e2e-password-1") { accessToken user { id } } }`,

@@ -5,7 +5,7 @@
 // field before any subgraph is called. It also forwards Authorization, so
 // every subgraph still applies its own rules. CI gives it The Guild's
 // supergraph (compose.mjs GUILD_SUPERGRAPH=…), the composer Hive pairs with.
-// Usage: PORT=4010 JWKS_URL=http://127.0.0.1:4001/.well-known/jwks.json node hive.mjs supergraph.graphql
+// Usage: PORT=4004 JWKS_URL=http://127.0.0.1:4001/.well-known/jwks.json node hive.mjs supergraph.graphql
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
@@ -39,8 +39,8 @@ const gateway = createGatewayRuntime({
     },
   },
 });
-const server = createServer(gateway).listen(Number(process.env.PORT ?? 4010), '127.0.0.1', () => {
-  console.log(`hive gateway ready on port ${process.env.PORT ?? 4010}`);
+const server = createServer(gateway).listen(Number(process.env.PORT ?? 4004), '127.0.0.1', () => {
+  console.log(`hive gateway ready on port ${process.env.PORT ?? 4004}`);
 });
 // The runtime disposes itself on a signal but leaves the HTTP server open:
 // close both and exit.

@@ -133,6 +133,15 @@ async fn missing_bad_and_hidden_entities() {
             .contains("representations[1]"),
         "{res}"
     );
+    // Under an alias, at the alias.
+    let res = c
+        .execute(
+            r#"query($r: [_Any!]!) { found: _entities(representations: $r) { ... on Post { id } } }"#,
+            json!({ "r": [{ "__typename": "Post", "id": "999" }] }),
+        )
+        .await;
+    assert_eq!(res["data"]["found"], json!([null]), "{res}");
+    assert_eq!(res["errors"][0]["path"], json!(["found", 0]));
     for (rep, why) in [
         (json!({ "id": "1" }), "__typename"),
         (json!({ "__typename": "Nope", "id": "1" }), "not an entity"),
