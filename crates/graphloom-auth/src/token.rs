@@ -14,6 +14,9 @@ use jsonwebtoken::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Who a request acts for; defined with the model metadata, whose rules read it.
+pub use graphloom_meta::Principal;
+
 /// The claims of a graphloom access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -39,10 +42,9 @@ pub struct Claims {
     pub scope: String,
 }
 
-/// The scope a staff member (or superuser) holds.
-pub const SCOPE_STAFF: &str = "staff";
-/// The scope a superuser holds.
-pub const SCOPE_SUPERUSER: &str = "superuser";
+/// The scopes staff members and superusers hold; the permission rules
+/// derive `@requiresScopes` from them.
+pub use graphloom_meta::{SCOPE_STAFF, SCOPE_SUPERUSER};
 
 /// The `scope` claim: the permission codenames, then [`SCOPE_STAFF`] for
 /// staff and superusers and [`SCOPE_SUPERUSER`] for superusers. Codenames
@@ -365,6 +367,17 @@ impl Issuer {
     }
 }
 
+impl From<Claims> for Principal {
+    fn from(c: Claims) -> Self {
+        Principal {
+            user_id: c.sub,
+            perms: c.perms,
+            staff: c.staff,
+            superuser: c.superuser,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,33 +548,5 @@ mod tests {
             Err(TokenError::Algorithm("HS256".into()))
         );
         assert!(Verifier::from_jwks("a", "b", "{not json").is_err());
-    }
-}
-
-/// Who is making a request: what a verified token says.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Principal {
-    /// The user's id (`sub`).
-    pub user_id: String,
-    pub perms: Vec<String>,
-    pub staff: bool,
-    pub superuser: bool,
-}
-
-impl Principal {
-    /// Whether the user holds `perm` (`app.codename`); superusers hold all.
-    pub fn has_perm(&self, perm: &str) -> bool {
-        self.superuser || self.perms.iter().any(|p| p == perm)
-    }
-}
-
-impl From<Claims> for Principal {
-    fn from(c: Claims) -> Self {
-        Principal {
-            user_id: c.sub,
-            perms: c.perms,
-            staff: c.staff,
-            superuser: c.superuser,
-        }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod autodetect;
 pub mod ddl;
+mod functions;
 mod log;
 pub mod migrate;
 pub mod schema;

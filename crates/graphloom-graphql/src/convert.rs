@@ -1,9 +1,10 @@
 //! Between GraphQL values and column values, per field kind. Each table here
 //! matches [`FieldKind`] exhaustively.
 
-use async_graphql::{Name, Value as Gql};
+use async_graphql::{Name, Value as Gql, dynamic::TypeRef};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use graphloom_meta::{FieldKind, FieldMeta, Registry, Value, ValueType};
+use graphloom_meta::{FieldKind, FieldMeta, Registry, TypeDesc, Value, ValueType};
+use graphloom_query::{FieldCode, FieldError};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -27,7 +28,7 @@ pub const SCALARS: [(&str, &str); 6] = [
 ];
 
 /// The GraphQL type name of a field's value.
-pub fn type_name(registry: &Registry, field: &FieldMeta) -> String {
+pub fn type_name(field: &FieldMeta) -> String {
     if field.primary_key {
         return "ID".into();
     }
@@ -43,10 +44,29 @@ pub fn type_name(registry: &Registry, field: &FieldMeta) -> String {
         FieldKind::DateTime => "DateTime".into(),
         FieldKind::Uuid => "UUID".into(),
         FieldKind::Json => "JSON".into(),
-        FieldKind::Enum(e) => {
-            let _ = registry;
-            e.name.into()
+        FieldKind::Enum(e) => e.name.into(),
+    }
+}
+
+/// The GraphQL type of a [`TypeDesc`]: non-null unless it is `Nullable`.
+pub fn type_ref(d: &TypeDesc) -> TypeRef {
+    fn named(d: &TypeDesc) -> Option<&'static str> {
+        match d {
+            TypeDesc::Boolean => Some(TypeRef::BOOLEAN),
+            TypeDesc::Int => Some(TypeRef::INT),
+            TypeDesc::Float => Some(TypeRef::FLOAT),
+            TypeDesc::String => Some(TypeRef::STRING),
+            TypeDesc::Json => Some("JSON"),
+            TypeDesc::List(_) | TypeDesc::Nullable(_) => None,
         }
+    }
+    match d {
+        TypeDesc::Nullable(inner) => match type_ref(inner) {
+            TypeRef::NonNull(t) => *t,
+            other => other,
+        },
+        TypeDesc::List(item) => TypeRef::NonNull(Box::new(TypeRef::List(Box::new(type_ref(item))))),
+        scalar => TypeRef::named_nn(named(scalar).unwrap_or("JSON")),
     }
 }
 
@@ -180,41 +200,13 @@ pub fn parse_typed(
     }
 }
 
-/// Why an input value was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InputError {
-    Invalid(String),
-    TooLong { max: u32, len: usize },
-}
-
-impl InputError {
-    pub fn message(&self) -> String {
-        match self {
-            InputError::Invalid(m) => m.clone(),
-            InputError::TooLong { max, len } => {
-                format!("at most {max} characters are allowed (this has {len})")
-            }
-        }
-    }
-}
-
-/// Parses input for a field of a model, checking `max_length` in characters.
-pub fn parse_field(registry: &Registry, field: &FieldMeta, v: &Gql) -> Result<Value, InputError> {
-    let e = match field.kind {
-        FieldKind::Enum(e) => Some(e),
-        _ => None,
-    };
-    let parsed = parse_typed(registry.value_type(field), e, v).map_err(InputError::Invalid)?;
-    if let (FieldKind::String { max_length }, Value::String(s)) = (field.kind, &parsed) {
-        let len = s.chars().count();
-        if len > max_length as usize {
-            return Err(InputError::TooLong {
-                max: max_length,
-                len,
-            });
-        }
-    }
-    Ok(parsed)
+/// Parses input for a field of a model: its GraphQL form into a value
+/// (`INVALID` when it is not one), then the engine's checks of the field
+/// (null, `max_length`, enum values).
+pub fn parse_field(registry: &Registry, field: &FieldMeta, v: &Gql) -> Result<Value, FieldError> {
+    let parsed = parse_typed(registry.value_type(field), field.kind.enum_decl(), v)
+        .map_err(|m| FieldError::new(&field.graphql_name, m, FieldCode::Invalid))?;
+    graphloom_query::write::check_value(registry, field, parsed)
 }
 
 #[cfg(test)]

@@ -1,51 +1,24 @@
-//! Custom directives composed into the supergraph (`@composeDirective`).
-//!
-//! An app declares a directive by the URL of its spec and its definition
-//! ([`ComposeDirective`]); models and fields use it with
-//! `#[model(directive = "@cacheControl(maxAge: 60)")]`. The subgraph SDL then
-//! links the spec, imports the directive, marks it `@composeDirective` and
-//! defines it, so composers keep its usages in the supergraph. Everything is
-//! checked when the API is built (`graphloom.E014`).
+//! Directives in the printed schema: the custom directives the service
+//! composes into the supergraph (`@composeDirective`, declared and checked in
+//! the registry: `graphloom.E014`), and the auth directives derived from the
+//! permission rules (`@authenticated`, `@requiresScopes`).
 
 use async_graphql::{
-    dynamic::Directive,
+    Value as Gql,
+    dynamic::{Directive, Field},
     parser::{
         parse_schema,
         types::{TypeKind, TypeSystemDefinition},
     },
 };
-use graphloom_meta::{CheckError, Registry};
+use graphloom_meta::{
+    CheckError, CheckId, ComposedDirective, Federation, Need, Operation, Registry,
+};
 
-/// A custom directive an app composes into the supergraph.
-#[derive(Debug, Clone)]
-pub struct ComposeDirective {
-    /// The spec's URL, ending in `/<name>/v<major>.<minor>`:
-    /// `https://example.com/cache/v1.0`.
-    pub url: String,
-    /// The GraphQL definition:
-    /// `directive @cacheControl(maxAge: Int) on OBJECT | FIELD_DEFINITION`.
-    pub definition: String,
-}
-
-impl ComposeDirective {
-    pub fn new(url: impl Into<String>, definition: impl Into<String>) -> Self {
-        ComposeDirective {
-            url: url.into(),
-            definition: definition.into(),
-        }
-    }
-}
-
-/// A checked [`ComposeDirective`].
-#[derive(Debug, Clone)]
-pub(crate) struct Composed {
-    url: String,
-    name: String,
-    definition: String,
-}
+use crate::Runtime;
 
 /// One usage, `@name(arg: value, …)`, as async-graphql's directive.
-pub(crate) fn usage(text: &str) -> Result<(String, Directive), String> {
+pub(crate) fn usage(text: &str) -> Result<Directive, String> {
     // A usage is what follows a scalar's name in SDL; parse it as one.
     let doc = parse_schema(format!("scalar X {text}")).map_err(|e| e.to_string())?;
     let mut directives = doc.definitions.into_iter().filter_map(|d| match d {
@@ -57,77 +30,41 @@ pub(crate) fn usage(text: &str) -> Result<(String, Directive), String> {
     match (directives.next().as_deref(), directives.next()) {
         (Some([one]), None) => {
             let d = &one.node;
-            let name = d.name.node.to_string();
-            let directive = d
-                .arguments
+            Ok(d.arguments
                 .iter()
-                .fold(Directive::new(&name), |acc, (k, v)| {
+                .fold(Directive::new(d.name.node.as_str()), |acc, (k, v)| {
                     acc.argument(k.node.as_str(), v.node.clone())
-                });
-            Ok((name, directive))
+                }))
         }
         _ => Err(format!("`{text}` is not one directive usage")),
     }
 }
 
-fn check(at: String, message: String) -> CheckError {
-    CheckError {
-        id: "graphloom.E014",
-        at,
-        message,
-        hint: "declare it with App::compose_directive(\"https://example.com/name/v1.0\", \"directive @name(…) on …\") and use it as #[model(directive = \"@name(…)\")]".into(),
-    }
-}
-
-/// Checks the declarations and every usage in the registry's models.
-pub(crate) fn resolve(
-    reg: &Registry,
-    declared: &[ComposeDirective],
-) -> Result<Vec<Composed>, Vec<CheckError>> {
+/// Parses every usage and definition the registry holds; the registry
+/// checked their shape, the GraphQL parser checks the rest (`graphloom.E014`).
+pub(crate) fn check(reg: &Registry) -> Vec<CheckError> {
     let mut errors = Vec::new();
-    let mut out: Vec<Composed> = Vec::new();
-    for d in declared {
-        let at = format!("compose_directive({})", d.url);
-        let name =
-            parse_schema(&d.definition)
-                .ok()
-                .and_then(|doc| match doc.definitions.as_slice() {
-                    [TypeSystemDefinition::Directive(def)] => Some(def.node.name.node.to_string()),
-                    _ => None,
-                });
-        let Some(name) = name else {
-            errors.push(check(
-                at,
+    let bad = |at: String, message: String| {
+        CheckError::new(
+            CheckId::E014,
+            at,
+            message,
+            "write the directive as GraphQL: `@name(arg: value)`, defined as `directive @name(arg: Type) on …`",
+        )
+    };
+    for d in reg.composed_directives() {
+        let one = parse_schema(&d.definition).ok().is_some_and(|doc| {
+            matches!(
+                doc.definitions.as_slice(),
+                [TypeSystemDefinition::Directive(_)]
+            )
+        });
+        if !one {
+            errors.push(bad(
+                format!("compose_directive({})", d.url),
                 format!("`{}` is not one directive definition", d.definition),
             ));
-            continue;
-        };
-        // A link URL names its spec and version: `…/name/v1.0`.
-        let mut segments = d.url.trim_end_matches('/').rsplit('/');
-        let version = segments.next().and_then(|v| v.strip_prefix('v'));
-        let versioned = version.is_some_and(|v| {
-            v.split_once('.')
-                .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
-        });
-        if !d.url.starts_with("http") || !versioned || segments.next().is_none() {
-            errors.push(check(
-                at,
-                format!(
-                    "`{}` is not a spec URL ending in /<name>/v<major>.<minor>",
-                    d.url
-                ),
-            ));
-            continue;
         }
-        if out.iter().any(|c| c.name == name) {
-            errors.push(check(at, format!("@{name} is declared twice")));
-            continue;
-        }
-        out.push(Composed {
-            url: d.url.clone(),
-            name,
-            definition: d.definition.trim().to_owned(),
-        });
     }
     for m in reg.models() {
         let uses = std::iter::once((m.key.to_string(), &m.federation)).chain(
@@ -137,26 +74,22 @@ pub(crate) fn resolve(
         );
         for (at, fed) in uses {
             for text in &fed.directives {
-                match usage(text) {
-                    Ok((name, _)) if out.iter().any(|c| c.name == name) => {}
-                    Ok((name, _)) => errors.push(check(
-                        at.clone(),
-                        format!("@{name} is not a composed directive of this service"),
-                    )),
-                    Err(e) => errors.push(check(at.clone(), e)),
+                if let Err(e) = usage(text) {
+                    errors.push(bad(at.clone(), e));
                 }
             }
         }
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    errors
+}
+
+/// The usages of a model's or field's custom directives (checked at build).
+pub(crate) fn usages(fed: &Federation) -> impl Iterator<Item = Directive> + '_ {
+    fed.directives.iter().filter_map(|text| usage(text).ok())
 }
 
 /// The directive definitions, for both SDLs.
-pub(crate) fn definitions(composed: &[Composed]) -> String {
+pub(crate) fn definitions(composed: &[ComposedDirective]) -> String {
     composed
         .iter()
         .map(|c| format!("{}\n", c.definition))
@@ -165,7 +98,7 @@ pub(crate) fn definitions(composed: &[Composed]) -> String {
 
 /// The subgraph SDL's links to the specs, each directive imported and marked
 /// `@composeDirective`.
-pub(crate) fn links(composed: &[Composed]) -> String {
+pub(crate) fn links(composed: &[ComposedDirective]) -> String {
     let mut urls: Vec<&str> = composed.iter().map(|c| c.url.as_str()).collect();
     urls.dedup();
     urls.iter()
@@ -189,39 +122,98 @@ pub(crate) fn links(composed: &[Composed]) -> String {
         .collect()
 }
 
+/// The auth directive a [`Need`] prints as in the subgraph SDL, and its text
+/// (both imported by the federation `@link`, see [`crate::federation::upgrade_link`]).
+pub(crate) fn auth_directive(need: &Need) -> Option<(Directive, String)> {
+    match need {
+        Need::Never | Need::Nothing => None,
+        Need::Authenticated => Some((Directive::new("authenticated"), "@authenticated".to_owned())),
+        Need::Scopes(sets) => {
+            let scopes = Gql::List(
+                sets.iter()
+                    .map(|set| Gql::List(set.iter().map(|s| Gql::from(s.as_str())).collect()))
+                    .collect(),
+            );
+            let text = format!("@requiresScopes(scopes: {scopes})");
+            Some((
+                Directive::new("requiresScopes").argument("scopes", scopes),
+                text,
+            ))
+        }
+    }
+}
+
+/// What the rule of `op` on `model` needs of every request.
+pub(crate) fn need(reg: &Registry, model: graphloom_meta::ModelId, op: Operation) -> Need {
+    reg.rules(model)
+        .map_or(Need::Nothing, |r| Need::of(r.op(op)))
+}
+
+/// What a field's read rule needs of every request that sees its value.
+pub(crate) fn field_need(reg: &Registry, model: graphloom_meta::ModelId, field: usize) -> Need {
+    reg.rules(model)
+        .and_then(|r| r.fields.get(&field))
+        .map_or(Need::Nothing, Need::of)
+}
+
+/// A field with the auth directive of `need`, when the service prints them.
+pub(crate) fn field_with_auth(rt: &Runtime, f: Field, need: &Need) -> Field {
+    match auth_directive(need).filter(|_| rt.config.auth_directives) {
+        Some((d, _)) => f.directive(d),
+        None => f,
+    }
+}
+
+/// Every auth directive the schema carries, as printed. The plain SDL (for
+/// clients and code generators) leaves them out: they are for the gateway,
+/// and a plain GraphQL schema does not declare them.
+pub(crate) fn auth_directive_texts(rt: &Runtime) -> Vec<String> {
+    let mut out = Vec::new();
+    if !rt.config.auth_directives {
+        return out;
+    }
+    let reg = rt.registry();
+    for m in reg.models() {
+        let ops = [
+            Operation::View,
+            Operation::Create,
+            Operation::Update,
+            Operation::Delete,
+        ];
+        let needs = ops
+            .iter()
+            .map(|op| need(reg, m.id, *op))
+            .chain((0..m.fields.len()).map(|i| field_need(reg, m.id, i)));
+        out.extend(needs.filter_map(|n| auth_directive(&n).map(|(_, t)| format!(" {t}"))));
+    }
+    // Longest first, so no text is removed as part of a shorter one's match.
+    out.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn usages_parse_into_directives() {
-        let (name, _) = usage(r#"@cacheControl(maxAge: 60, scope: "PUBLIC")"#).unwrap();
-        assert_eq!(name, "cacheControl");
+        assert!(usage(r#"@cacheControl(maxAge: 60, scope: "PUBLIC")"#).is_ok());
         assert!(usage("cacheControl").is_err());
         assert!(usage("@a @b").is_err());
         assert!(usage("@a(x: $v)").is_err());
     }
 
     #[test]
-    fn declarations_are_checked() {
-        let reg = Registry::resolve(Vec::new()).unwrap();
-        let ok = ComposeDirective::new(
-            "https://example.com/cache/v1.0",
-            "directive @cacheControl(maxAge: Int) on OBJECT",
-        );
-        let composed = resolve(&reg, std::slice::from_ref(&ok)).unwrap();
+    fn links_import_and_mark() {
+        let composed = [ComposedDirective {
+            url: "https://example.com/cache/v1.0".into(),
+            name: "cacheControl".into(),
+            definition: "directive @cacheControl(maxAge: Int) on OBJECT".into(),
+        }];
         assert_eq!(
             links(&composed),
             "extend schema @link(url: \"https://example.com/cache/v1.0\", import: [\"@cacheControl\"]) @composeDirective(name: \"@cacheControl\")\n"
         );
-        for bad in [
-            ComposeDirective::new("https://example.com/cache", &ok.definition),
-            ComposeDirective::new("cache/v1.0", &ok.definition),
-            ComposeDirective::new(&ok.url, "type A { a: Int }"),
-        ] {
-            let err = resolve(&reg, &[bad]).unwrap_err();
-            assert_eq!(err[0].id, "graphloom.E014");
-        }
-        assert!(resolve(&reg, &[ok.clone(), ok]).is_err());
     }
 }

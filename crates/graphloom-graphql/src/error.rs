@@ -1,44 +1,44 @@
-//! GraphQL errors with a stable `extensions.code`. Internal failures are logged
-//! in full and reach the client only as `INTERNAL_SERVER_ERROR`.
+//! Engine errors as GraphQL errors: the message, and the stable code in
+//! `extensions.code` (plus the refused fields of a write in
+//! `extensions.fields`). Internal failures were logged in full where they
+//! happened and reach the client only as `INTERNAL_SERVER_ERROR`.
 
 use async_graphql::ErrorExtensions;
+use graphloom_query::Error;
 
-/// An error for the `errors` list of a response. It deliberately has no
-/// `Display`, so that `?` in a resolver keeps its code (async-graphql converts
-/// every `Display` type into an error without extensions).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    pub message: String,
-    pub code: &'static str,
-}
-
-impl Error {
-    pub fn coded(message: impl Into<String>, code: &'static str) -> Self {
-        Error {
-            message: message.into(),
-            code,
+/// The GraphQL error of an engine error.
+pub fn gql(e: Error) -> async_graphql::Error {
+    let Error {
+        code,
+        message,
+        fields,
+    } = e;
+    async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", code.as_str());
+        if !fields.is_empty() {
+            let list: Vec<async_graphql::Value> = fields
+                .iter()
+                .map(|f| {
+                    async_graphql::Value::from_json(serde_json::json!({
+                        "field": f.field,
+                        "message": f.message,
+                        "code": f.code.as_str(),
+                    }))
+                    .unwrap_or_default()
+                })
+                .collect();
+            ext.set("fields", async_graphql::Value::List(list));
         }
-    }
-
-    /// Logs `source` with detail and returns the masked error.
-    pub fn internal(source: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %source, "internal error while resolving a GraphQL field");
-        Error::coded("Internal server error", "INTERNAL_SERVER_ERROR")
-    }
+    })
 }
 
-pub fn bad_input(message: impl Into<String>) -> Error {
-    Error::coded(message, "BAD_USER_INPUT")
+/// `?` on engine results inside async-graphql resolvers: `.gql()?`.
+pub trait ResultExt<T> {
+    fn gql(self) -> Result<T, async_graphql::Error>;
 }
 
-impl From<graphloom_db::DbError> for Error {
-    fn from(e: graphloom_db::DbError) -> Self {
-        Error::internal(e)
-    }
-}
-
-impl From<Error> for async_graphql::Error {
-    fn from(e: Error) -> Self {
-        async_graphql::Error::new(e.message).extend_with(|_, ext| ext.set("code", e.code))
+impl<T> ResultExt<T> for Result<T, Error> {
+    fn gql(self) -> Result<T, async_graphql::Error> {
+        self.map_err(gql)
     }
 }

@@ -15,14 +15,13 @@ use async_graphql::{
     dynamic::{FieldFuture, FieldValue, ResolverContext},
 };
 use graphloom_meta::{KeyPath, Value};
+use graphloom_query::{
+    Error, ErrorCode,
+    exec::{self, Node, fetch_where_in, fetch_where_tuples_in},
+};
 
 use crate::{
-    convert::parse_field,
-    error::Error,
-    exec::{fetch_where_in, fetch_where_tuples_in},
-    plan::plan_node,
-    runtime::Runtime,
-    schema::scope_of,
+    Runtime, context::scope_of, convert::parse_field, error::ResultExt, translate::plan_node,
 };
 
 /// Resolves `_entities(representations:)`.
@@ -30,7 +29,7 @@ pub(crate) async fn entities(
     rt: Arc<Runtime>,
     ctx: ResolverContext<'_>,
 ) -> Result<Option<FieldValue<'_>>, async_graphql::Error> {
-    let scope = scope_of(&ctx)?;
+    let scope = scope_of(&ctx).gql()?;
     let reps = ctx.args.try_get("representations")?.list()?;
     // By type and by the key each representation uses; a bad one is
     // reported by its index.
@@ -40,31 +39,33 @@ pub(crate) async fn entities(
     let misses = ctx.data_opt::<Arc<Misses>>();
     let response_key = field.alias().unwrap_or(field.name()).to_owned();
     for (i, rep) in reps.iter().enumerate() {
-        let (typename, ki, rep) = parse_representation(&rt, i, rep)?;
+        let (typename, ki, rep) = parse_representation(&rt, i, rep).gql()?;
         by_type.entry((typename, ki)).or_default().push(rep);
     }
     for ((typename, ki), items) in by_type {
-        let Some(model) = rt.registry.by_graphql_name(&typename) else {
+        let Some(model) = rt.registry().by_graphql_name(&typename) else {
             continue;
         };
-        let plan = plan_node(&rt, &scope, model, &field)?;
+        let plan = plan_node(&rt, &scope, model, &field).gql()?;
         let key_fields = &model.keys[ki];
         if model.external {
             // Another service's entity: its key (and the fields the gateway
             // passed) are all there is; load what this service adds.
-            let mut stubs: Vec<crate::exec::Node> = items
+            let mut stubs: Vec<Node> = items
                 .iter()
                 .map(|r| {
                     // An external model's only key is its primary key.
                     let pk = r.key.first().cloned().unwrap_or(Value::Null);
-                    let mut n = crate::exec::stub(model, pk);
+                    let mut n = exec::stub(model, pk);
                     for (fi, v) in &r.provided {
                         n.values[*fi] = v.clone();
                     }
                     n
                 })
                 .collect();
-            crate::exec::load_children(&rt, &scope, model, &plan, &mut stubs).await?;
+            exec::load_children(&rt.engine, &scope, model, &plan, &mut stubs)
+                .await
+                .gql()?;
             // One node per representation: the same key may come with
             // different fields.
             for (r, n) in items.iter().zip(stubs) {
@@ -79,14 +80,18 @@ pub(crate) async fn entities(
                     .iter()
                     .filter_map(|r| r.key.first().cloned())
                     .collect();
-                fetch_where_in(&rt, &scope, model, *one, &keys, &plan).await?
+                fetch_where_in(&rt.engine, &scope, model, *one, &keys, &plan)
+                    .await
+                    .gql()?
             }
             many => {
                 let tuples: Vec<Vec<Value>> = items.iter().map(|r| r.key.clone()).collect();
-                fetch_where_tuples_in(&rt, &scope, model, many, &tuples, &plan).await?
+                fetch_where_tuples_in(&rt.engine, &scope, model, many, &tuples, &plan)
+                    .await
+                    .gql()?
             }
         };
-        let found: HashMap<String, Arc<crate::exec::Node>> = nodes
+        let found: HashMap<String, Arc<Node>> = nodes
             .into_iter()
             .map(|n| {
                 (
@@ -114,13 +119,7 @@ pub(crate) async fn entities(
                     if let Some(misses) = misses {
                         misses.record(&response_key, i, message.clone());
                     }
-                    Arc::new(crate::exec::Node {
-                        model: model.id,
-                        values: vec![Value::Null; model.fields.len()],
-                        children: HashMap::new(),
-                        scope: None,
-                        missing: Some(message),
-                    })
+                    Arc::new(Node::missing(model, message))
                 }
             };
             results[i] = Some(FieldValue::owned_any(node).with_type(typename.clone()));
@@ -148,14 +147,14 @@ fn parse_representation(
     i: usize,
     rep: async_graphql::dynamic::ValueAccessor<'_>,
 ) -> Result<(String, usize, Rep), Error> {
-    let bad = |m: String| Error::coded(format!("representations[{i}]: {m}"), "BAD_USER_INPUT");
+    let bad = |m: String| Error::bad_input(format!("representations[{i}]: {m}"));
     let obj = rep.object().map_err(|_| bad("must be an object".into()))?;
     let typename = obj
         .get("__typename")
         .and_then(|v| v.string().ok().map(str::to_owned))
         .ok_or_else(|| bad("has no __typename".into()))?;
-    let model = rt
-        .registry
+    let reg = rt.registry();
+    let model = reg
         .by_graphql_name(&typename)
         .filter(|m| !m.federation.unresolvable)
         .ok_or_else(|| bad(format!("`{typename}` is not an entity of this service")))?;
@@ -163,7 +162,7 @@ fn parse_representation(
     let found = model.keys.iter().enumerate().find_map(|(ki, key)| {
         let raw: Option<Vec<_>> = key
             .iter()
-            .map(|&f| raw_key_part(model.key_path(&rt.registry, f), &obj))
+            .map(|&f| raw_key_part(model.key_path(reg, f), &obj))
             .collect();
         raw.map(|r| (ki, r))
     });
@@ -171,7 +170,7 @@ fn parse_representation(
         let names: Vec<String> = model
             .keys
             .iter()
-            .map(|k| format!("`{}`", model.key_fieldset(&rt.registry, k)))
+            .map(|k| format!("`{}`", model.key_fieldset(reg, k)))
             .collect();
         return Err(bad(format!(
             "has no {}, the key of {typename}",
@@ -183,11 +182,11 @@ fn parse_representation(
         if raw == async_graphql::Value::Null {
             return Err(bad(format!(
                 "its `{}` is null or incomplete",
-                model.key_path(&rt.registry, f).fieldset()
+                model.key_path(reg, f).fieldset()
             )));
         }
         let meta = &model.fields[f];
-        key.push(parse_field(&rt.registry, meta, &raw).map_err(|e| bad(e.message()))?);
+        key.push(parse_field(reg, meta, &raw).map_err(|e| bad(e.message))?);
     }
     // The @external fields a gateway passes for the fields that @requires them.
     let mut provided = Vec::new();
@@ -198,7 +197,7 @@ fn parse_representation(
             .then(|| obj.get(&f.graphql_name))
             .flatten()
         {
-            let v = parse_field(&rt.registry, f, v.as_value()).map_err(|e| bad(e.message()))?;
+            let v = parse_field(reg, f, v.as_value()).map_err(|e| bad(e.message))?;
             provided.push((fi, v));
         }
     }
@@ -297,7 +296,7 @@ impl Misses {
             // carry no path in the dynamic schema); one error for the item is enough.
             response.errors.retain(|e| e.message != miss.message);
             let mut extensions = ErrorExtensionValues::default();
-            extensions.set("code", "NOT_FOUND");
+            extensions.set("code", ErrorCode::NotFound.as_str());
             let mut error = ServerError::new(miss.message, None);
             error.path = at.to_vec();
             error.extensions = Some(extensions);
@@ -341,14 +340,15 @@ pub(crate) fn upgrade_link(sdl: &str) -> String {
 /// composed directives linked, marked and defined.
 pub(crate) fn subgraph_sdl(rt: &Runtime, raw: &str) -> String {
     let sdl = upgrade_link(raw);
-    if rt.composed.is_empty() {
+    let composed = rt.registry().composed_directives();
+    if composed.is_empty() {
         return sdl;
     }
     format!(
         "{}\n{}{}",
         sdl.trim_end(),
-        crate::directives::links(&rt.composed),
-        crate::directives::definitions(&rt.composed)
+        crate::directives::links(composed),
+        crate::directives::definitions(composed)
     )
 }
 

@@ -1,63 +1,53 @@
-//! The GraphQL API graphloom generates from the model registry.
+//! The GraphQL surface of graphloom: a schema generated from the model
+//! registry, translated to and from the query engine.
 //!
-//! For framework crates: [`Api::build`] reads the [`Registry`] and produces an
-//! async-graphql dynamic schema (object types, Relay connections, filter and
-//! order inputs, lookups, CRUD mutations with typed payload errors, custom
-//! fields), and [`Api::execute`] runs requests. Root resolvers hand the
-//! selection to the planner ([`plan`]), which fetches every level with one
-//! statement per relation edge ([`exec`]), so the number of statements depends
-//! on the query's shape, never on the number of rows.
+//! For framework crates: [`Api::build`] reads the registry of an
+//! [`Engine`] and produces an async-graphql dynamic schema (object types,
+//! Relay connections, filter and order inputs, lookups, CRUD mutations with
+//! typed payload errors, custom and computed fields, federation), and
+//! [`Api::execute_as`] runs requests. Resolvers only translate: a root
+//! field's selection becomes an engine plan ([`translate`]), the engine
+//! fetches every level with one statement per relation edge, and the object
+//! fields read the rows from memory. Writes, rules and validation are the
+//! engine's ([`graphloom_query`]); nothing here builds SQL.
 //!
-//! Error codes (`extensions.code`): `BAD_USER_INPUT`, `INVALID_CURSOR`,
-//! `PAGE_SIZE_EXCEEDED`, `INTERNAL_SERVER_ERROR` (masked; logged in full).
-//! Mutation payload codes: `REQUIRED`, `MAX_LENGTH`, `INVALID`, `UNIQUE`,
-//! `FOREIGN_KEY`, `PROTECTED`, `NOT_FOUND`, `VALIDATION`.
+//! Error codes (`extensions.code`) are [`graphloom_query::ErrorCode`];
+//! mutation payload codes (the `ErrorCode` enum of the schema) are
+//! [`graphloom_query::FieldCode`].
 
+pub mod context;
 pub mod convert;
-pub mod cursor;
 pub mod custom;
-pub mod directives;
+mod directives;
 pub mod error;
-pub mod exec;
 mod federation;
-mod mutation;
-pub mod permissions;
-pub mod plan;
-pub mod runtime;
 mod schema;
-pub mod sql;
-#[cfg(test)]
-mod tests;
+pub mod translate;
 
 use std::sync::Arc;
 
 pub use async_graphql;
 use async_graphql::dynamic::Schema;
-pub use custom::{ComputedField, Ctx, CustomField, GqlType, RequestContext, Row};
-pub use error::Error;
-use graphloom_db::{Database, schema::ProjectState};
+pub use custom::CustomField;
+pub use error::{ResultExt, gql};
 use graphloom_meta::{CheckErrors, Registry};
-pub use mutation::FieldErr;
-pub use runtime::{Config, Runtime};
-pub use schema::{request_ctx, scope_of};
+use graphloom_query::{Engine, plan::PageLimits, scope::Scope};
+pub use graphloom_query::{ErrorCode, RequestContext};
+pub use schema::payloads::MutationResult;
 
 /// Builds a field or a type of the dynamic schema once the runtime exists:
 /// the escape hatch for apps whose fields return objects of their own.
 pub type FieldFactory = Arc<dyn Fn(&Arc<Runtime>) -> async_graphql::dynamic::Field + Send + Sync>;
 pub type TypeFactory = Arc<dyn Fn(&Arc<Runtime>) -> async_graphql::dynamic::Type + Send + Sync>;
 
-/// Custom fields contributed by apps.
+/// The GraphQL fields apps add to the generated ones.
 #[derive(Clone, Default)]
 pub struct Custom {
     pub queries: Vec<CustomField>,
     pub mutations: Vec<CustomField>,
-    pub computed: Vec<ComputedField>,
-    pub permissions: Vec<permissions::Declared>,
     pub raw_queries: Vec<FieldFactory>,
     pub raw_mutations: Vec<FieldFactory>,
     pub types: Vec<TypeFactory>,
-    /// Custom directives composed into the supergraph.
-    pub compose_directives: Vec<directives::ComposeDirective>,
 }
 
 impl std::fmt::Debug for Custom {
@@ -65,13 +55,71 @@ impl std::fmt::Debug for Custom {
         f.debug_struct("Custom")
             .field("queries", &self.queries)
             .field("mutations", &self.mutations)
-            .field("computed", &self.computed)
-            .field("permissions", &self.permissions)
             .field("raw_queries", &self.raw_queries.len())
             .field("raw_mutations", &self.raw_mutations.len())
             .field("types", &self.types.len())
-            .field("compose_directives", &self.compose_directives)
             .finish()
+    }
+}
+
+/// Limits and switches of the generated API.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The largest `first` / `last` a client may ask for.
+    pub max_page_size: u64,
+    /// Rows returned when neither `first` nor `last` is given.
+    pub default_page_size: u64,
+    /// The deepest selection accepted.
+    pub max_depth: usize,
+    /// Signs cursors. Set it (GRAPHLOOM_SECRET_KEY) when several instances serve one API.
+    pub cursor_key: Vec<u8>,
+    /// Adds `extensions.sql = { count, statements }` to responses.
+    pub debug_sql: bool,
+    /// Signs access tokens, when this service issues them (the auth app).
+    pub token_issuer: Option<Arc<graphloom_auth::token::Issuer>>,
+    /// Print `@authenticated` / `@requiresScopes`, derived from the permission
+    /// rules, in the subgraph SDL. For gateways that enforce them (Apollo
+    /// Router, Hive Gateway); Apollo Gateway refuses a supergraph that has
+    /// them, so they are off by default. The subgraph enforces its rules
+    /// either way.
+    pub auth_directives: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_page_size: 100,
+            default_page_size: 100,
+            max_depth: 15,
+            cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
+            debug_sql: false,
+            token_issuer: None,
+            auth_directives: false,
+        }
+    }
+}
+
+impl Config {
+    /// The engine's pagination limits.
+    pub fn page_limits(&self) -> PageLimits {
+        PageLimits {
+            max_page_size: self.max_page_size,
+            default_page_size: self.default_page_size,
+            cursor_key: self.cursor_key.clone(),
+        }
+    }
+}
+
+/// What every resolver shares: the engine and the API's settings.
+#[derive(Debug)]
+pub struct Runtime {
+    pub engine: Arc<Engine>,
+    pub config: Config,
+}
+
+impl Runtime {
+    pub fn registry(&self) -> &Registry {
+        self.engine.registry()
     }
 }
 
@@ -85,7 +133,7 @@ pub enum BuildError {
     Schema(String),
 }
 
-/// A built GraphQL API over one database.
+/// A built GraphQL API over one engine.
 #[derive(Clone)]
 pub struct Api {
     schema: Schema,
@@ -99,30 +147,13 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    pub fn build(
-        registry: Arc<Registry>,
-        db: Database,
-        config: Config,
-        custom: &Custom,
-    ) -> Result<Api, BuildError> {
-        let computed = schema::resolve_computed(&registry, &custom.computed)
-            .map_err(|e| CheckErrors(vec![e]))?;
-        let composed =
-            directives::resolve(&registry, &custom.compose_directives).map_err(CheckErrors)?;
-        let permissions = Arc::new(
-            permissions::Permissions::resolve(&registry, &custom.permissions)
-                .map_err(CheckErrors)?,
-        );
-        let runtime = Arc::new(Runtime {
-            permissions,
-            state: ProjectState::from_registry(&registry),
-            registry,
-            db,
-            config,
-            computed: computed.into_iter().collect(),
-            composed,
-        });
-        let builder = schema::build(&runtime, custom).map_err(|e| BuildError::Schema(e.message))?;
+    pub fn build(engine: Arc<Engine>, config: Config, custom: &Custom) -> Result<Api, BuildError> {
+        let errors = directives::check(engine.registry());
+        if !errors.is_empty() {
+            return Err(CheckErrors(errors).into());
+        }
+        let runtime = Arc::new(Runtime { engine, config });
+        let builder = schema::build(&runtime, custom);
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
         Ok(Api { schema, runtime })
     }
@@ -144,9 +175,8 @@ impl Api {
         context: RequestContext,
     ) -> async_graphql::Response {
         let rt = &self.runtime;
-        let scope = permissions::Scope::new(
-            Arc::clone(&rt.registry),
-            Arc::clone(&rt.permissions),
+        let scope = Scope::new(
+            Arc::clone(rt.engine.registry_arc()),
             context.principal.clone(),
         )
         .await;
@@ -173,10 +203,10 @@ impl Api {
     /// The schema in SDL, for frontend code generation and snapshots.
     pub fn sdl(&self) -> String {
         let mut sdl = self.schema.sdl();
-        for text in schema::auth_directive_texts(&self.runtime) {
+        for text in directives::auth_directive_texts(&self.runtime) {
             sdl = sdl.replace(&text, "");
         }
-        sdl + &directives::definitions(&self.runtime.composed)
+        sdl + &directives::definitions(self.registry().composed_directives())
     }
 
     /// The subgraph SDL (Apollo Federation v2), as `_service { sdl }` returns it.
@@ -197,11 +227,17 @@ impl Api {
         &self.runtime
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.runtime.registry
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.runtime.engine
     }
 
-    pub fn db(&self) -> &Database {
-        &self.runtime.db
+    pub fn registry(&self) -> &Registry {
+        self.runtime.registry()
+    }
+
+    pub fn db(&self) -> &graphloom_db::Database {
+        self.runtime.engine.db()
     }
 }
+#[cfg(test)]
+mod tests;

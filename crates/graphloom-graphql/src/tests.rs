@@ -1,5 +1,6 @@
-//! Unit tests without a database: argument parsing into plans, and the exact
-//! SQL each plan part renders to, per dialect.
+//! Unit tests without a database: GraphQL arguments translated into the
+//! engine's filters, orders and windows, and the exact SQL they render to,
+//! per dialect.
 
 use async_graphql::Value as Gql;
 use graphloom_db::Dialect;
@@ -9,14 +10,22 @@ use graphloom_meta::{
 use indexmap::IndexMap;
 use sea_query::{Alias, Query};
 
-use crate::{
-    permissions::Scope,
-    plan::{
-        Filter, FilterValue, Op, Quantifier, Window, parse_filter, parse_list_args, parse_order,
-    },
-    runtime::Config,
+use std::sync::Arc;
+
+use graphloom_meta::{Op, Quantifier};
+use graphloom_query::{
+    ErrorCode,
+    filter::{Filter, FilterValue},
+    plan::{PageLimits, Window},
+    scope::Scope,
     sql::{Builder, apply_order, col},
 };
+
+use crate::translate::{page_args, parse_filter, parse_order};
+
+fn system(reg: &Registry) -> Scope {
+    Scope::system(Arc::new(reg.clone()))
+}
 
 fn field(name: &'static str, kind: KindDecl, options: FieldOptions) -> FieldDecl {
     FieldDecl {
@@ -123,7 +132,7 @@ fn args(v: serde_json::Value) -> IndexMap<String, Gql> {
 
 fn render(reg: &Registry, dialect: Dialect, model: &str, filter: &Filter) -> String {
     let m = reg.by_graphql_name(model).expect("model");
-    let scope = Scope::unrestricted();
+    let scope = system(reg);
     let mut b = Builder::new(reg, dialect, &scope);
     let a = b.alias();
     let mut q = Query::select();
@@ -137,7 +146,7 @@ fn render(reg: &Registry, dialect: Dialect, model: &str, filter: &Filter) -> Str
 fn filters_parse_into_a_tree() {
     let reg = registry();
     let post = reg.by_graphql_name("Post").unwrap();
-    let f = parse_filter(&reg, &Scope::unrestricted(), post, &gql(serde_json::json!({
+    let f = parse_filter(&reg, post, &gql(serde_json::json!({
         "title": { "iContains": "rust", "eq": null },
         "OR": [{ "id": { "in": ["1", 2] } }, { "NOT": { "author": { "username": { "eq": "ann" } } } }],
         "tags": { "none": { "name": { "startsWith": "x" } } }
@@ -173,13 +182,12 @@ fn bad_filters_name_the_path() {
     let post = reg.by_graphql_name("Post").unwrap();
     let err = parse_filter(
         &reg,
-        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!({ "AND": [{ "rating": { "gt": "x" } }] })),
         "where",
     )
     .unwrap_err();
-    assert_eq!(err.code, "BAD_USER_INPUT");
+    assert_eq!(err.code, ErrorCode::BadUserInput);
     assert!(
         err.message.contains("where.AND[0].rating.gt"),
         "{}",
@@ -187,7 +195,6 @@ fn bad_filters_name_the_path() {
     );
     let err = parse_filter(
         &reg,
-        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!({ "rating": { "contains": "1" } })),
         "where",
@@ -202,7 +209,6 @@ fn filter_sql_per_dialect() {
     let post = reg.by_graphql_name("Post").unwrap();
     let f = parse_filter(
         &reg,
-        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!({
             "title": { "contains": "50%_off" },
@@ -229,7 +235,6 @@ fn to_many_quantifiers_render_as_exists() {
     let post = reg.by_graphql_name("Post").unwrap();
     let every = parse_filter(
         &reg,
-        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!({ "tags": { "every": { "name": { "eq": "x" } } } })),
         "where",
@@ -243,7 +248,6 @@ fn to_many_quantifiers_render_as_exists() {
     let user = reg.by_graphql_name("User").unwrap();
     let some = parse_filter(
         &reg,
-        &Scope::unrestricted(),
         user,
         &gql(serde_json::json!({ "posts": { "some": { "title": { "isNull": false } } } })),
         "where",
@@ -262,7 +266,6 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
     let post = reg.by_graphql_name("Post").unwrap();
     let terms = parse_order(
         &reg,
-        &Scope::unrestricted(),
         post,
         &gql(serde_json::json!([
             { "author": { "username": "DESC" } },
@@ -271,7 +274,7 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
         ])),
     )
     .unwrap();
-    let scope = Scope::unrestricted();
+    let scope = system(&reg);
     let mut b = Builder::new(&reg, Dialect::Postgres, &scope);
     let a = b.alias();
     let mut q = Query::select();
@@ -283,20 +286,14 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
         Dialect::Postgres.inline_sql(&q),
         r#"SELECT "t0"."id" FROM "t_post" AS "t0" LEFT JOIN "t_user" AS "t1" ON "t1"."id" = "t0"."author_id" ORDER BY "t1"."username" DESC NULLS FIRST, "t0"."title" ASC, "t1"."id" ASC NULLS LAST, "t0"."id" ASC"#
     );
-    let err = parse_order(
-        &reg,
-        &Scope::unrestricted(),
-        post,
-        &gql(serde_json::json!([{ "tags": "ASC" }])),
-    )
-    .unwrap_err();
+    let err = parse_order(&reg, post, &gql(serde_json::json!([{ "tags": "ASC" }]))).unwrap_err();
     assert!(err.message.contains("cannot order Post by `tags`"));
 }
 
 #[test]
 fn key_lists_bind_as_one_parameter() {
     let reg = registry();
-    let scope = Scope::unrestricted();
+    let scope = system(&reg);
     let b = Builder::new(&reg, Dialect::Sqlite, &scope);
     let keys = [Value::I64(1), Value::I64(2)];
     let mut q = Query::select();
@@ -337,14 +334,13 @@ fn key_lists_bind_as_one_parameter() {
 fn windows_from_pagination_arguments() {
     let reg = registry();
     let post = reg.by_graphql_name("Post").unwrap();
-    let config = Config {
+    let limits = PageLimits {
+        max_page_size: 100,
+        default_page_size: 100,
         cursor_key: b"k".to_vec(),
-        ..Config::default()
     };
-    let cur = |o| crate::cursor::encode(b"k", "Post", o);
-    let w = |v: serde_json::Value| {
-        parse_list_args(&reg, &config, &Scope::unrestricted(), post, &args(v)).map(|(_, _, w)| w)
-    };
+    let cur = |o| graphloom_query::cursor::encode(b"k", "Post", o);
+    let w = |v: serde_json::Value| page_args(&args(v)).and_then(|a| a.window(&limits, post));
     let win = |start, end, last| Window { start, end, last };
     assert_eq!(w(serde_json::json!({})).unwrap(), win(0, Some(100), None));
     assert_eq!(
@@ -378,21 +374,21 @@ fn windows_from_pagination_arguments() {
     );
     assert_eq!(
         w(serde_json::json!({ "first": 101 })).unwrap_err().code,
-        "PAGE_SIZE_EXCEEDED"
+        ErrorCode::PageSizeExceeded
     );
     assert_eq!(
         w(serde_json::json!({ "first": -1 })).unwrap_err().code,
-        "BAD_USER_INPUT"
+        ErrorCode::BadUserInput
     );
     assert_eq!(
         w(serde_json::json!({ "after": "garbage" }))
             .unwrap_err()
             .code,
-        "INVALID_CURSOR"
+        ErrorCode::InvalidCursor
     );
-    let other = crate::cursor::encode(b"k", "User", 1);
+    let other = graphloom_query::cursor::encode(b"k", "User", 1);
     assert_eq!(
         w(serde_json::json!({ "after": other })).unwrap_err().code,
-        "INVALID_CURSOR"
+        ErrorCode::InvalidCursor
     );
 }

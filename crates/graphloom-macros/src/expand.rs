@@ -137,6 +137,8 @@ struct FieldAttrs {
     max_digits: Option<u32>,
     decimal_places: Option<u32>,
     default: Option<Expr>,
+    /// `Some(force)` for `default = current_user` (false) or `preset = current_user` (true).
+    current_user: Option<bool>,
     column: Option<String>,
     help: Option<String>,
     on_delete: Option<Ident>,
@@ -181,7 +183,20 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 "decimal_places" => {
                     out.decimal_places = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?)
                 }
-                "default" => out.default = Some(meta.value()?.parse::<Expr>()?),
+                "default" => {
+                    let e = meta.value()?.parse::<Expr>()?;
+                    match &e {
+                        Expr::Path(p) if p.path.is_ident("current_user") => out.current_user = Some(false),
+                        _ => out.default = Some(e),
+                    }
+                }
+                "preset" => {
+                    let ident: Ident = meta.value()?.parse()?;
+                    if ident != "current_user" {
+                        return Err(syn::Error::new(ident.span(), "preset must be: current_user"));
+                    }
+                    out.current_user = Some(true);
+                }
                 "column" => out.column = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "help" => out.help = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "related_name" => out.related_name = Some(meta.value()?.parse::<LitStr>()?.value()),
@@ -198,7 +213,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external, provides, directive",
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, preset, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external, provides, directive",
                         FLAGS.join(", ")
                     )));
                 }
@@ -238,11 +253,27 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
     };
     let name_str = name.to_string();
     let mut field_decls = Vec::new();
+    let mut columns = Vec::new();
+    let mut reads = Vec::new();
+    let mut writes = Vec::new();
     for f in &fields.named {
         let Some(ident) = &f.ident else { continue };
         let fname = ident.to_string();
         let fname = fname.strip_prefix("r#").unwrap_or(&fname).to_owned();
         let ty = &f.ty;
+        let constant = Ident::new(&fname.to_uppercase(), ident.span());
+        let column_doc = format!("The `{fname}` column, for the model API.");
+        columns.push(quote! {
+            #[doc = #column_doc]
+            pub const #constant: ::graphloom::query::Column<#name, #ty> =
+                ::graphloom::query::Column::new(#fname);
+        });
+        reads.push(quote!(#ident: row.take(#fname)?));
+        writes.push(quote! {
+            if let ::core::option::Option::Some(v) = ::graphloom::meta::ToValue::to_value(&self.#ident) {
+                out.push((#fname, v));
+            }
+        });
         let fa = parse_field_attrs(&f.attrs)?;
         let help = opt_str(&fa.help.clone().or_else(|| doc(&f.attrs)));
         let column = opt_str(&fa.column);
@@ -258,6 +289,13 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
         let decimal_places = opt_u32(fa.decimal_places);
         let default = match &fa.default {
             Some(e) => quote!(::core::option::Option::Some(::graphloom::meta::Value::from(#e))),
+            None => quote!(::core::option::Option::None),
+        };
+        let preset = match fa.current_user {
+            Some(force) => quote!(::core::option::Option::Some(::graphloom::meta::Preset {
+                value: ::graphloom::meta::PresetValue::CurrentUser,
+                force: #force,
+            })),
             None => quote!(::core::option::Option::None),
         };
         let on_delete = match &fa.on_delete {
@@ -293,6 +331,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     max_digits: #max_digits,
                     decimal_places: #decimal_places,
                     default: #default,
+                    preset: #preset,
                     unique: #unique,
                     index: #index,
                     column: #column,
@@ -328,6 +367,28 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
         None => quote!(::core::option::Option::None),
     };
     Ok(quote! {
+        impl #name {
+            #(#columns)*
+
+            /// The model API: every row of this model the context may see.
+            pub fn objects(ctx: &::graphloom::query::Ctx) -> ::graphloom::query::QuerySet<'_, #name> {
+                ::graphloom::query::QuerySet::new(ctx)
+            }
+        }
+        impl ::graphloom::meta::FromRow for #name {
+            fn from_row(
+                mut row: ::graphloom::meta::RowReader<'_>,
+            ) -> ::core::result::Result<Self, ::std::string::String> {
+                ::core::result::Result::Ok(#name { #(#reads),* })
+            }
+        }
+        impl ::graphloom::meta::ToRow for #name {
+            fn to_row(&self) -> ::std::vec::Vec<(&'static str, ::graphloom::meta::Value)> {
+                let mut out = ::std::vec::Vec::new();
+                #(#writes)*
+                out
+            }
+        }
         impl ::graphloom::meta::Model for #name {
             const APP: &'static str = #app;
             const NAME: &'static str = #name_str;
@@ -377,7 +438,9 @@ pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
         })?;
     }
     let mut variants = Vec::new();
-    for v in &data.variants {
+    let mut to_index = Vec::new();
+    let mut from_index = Vec::new();
+    for (i, v) in data.variants.iter().enumerate() {
         if !matches!(v.fields, Fields::Unit) {
             return Err(syn::Error::new(
                 v.span(),
@@ -402,6 +465,11 @@ pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
         variants.push(quote! {
             ::graphloom::meta::EnumVariant { name: #vname, stored_as: #stored, help: #help }
         });
+        let ident = &v.ident;
+        to_index.push(quote!(#name::#ident => #i));
+        from_index.push(
+            quote!(::core::option::Option::Some(#i) => ::core::result::Result::Ok(#name::#ident)),
+        );
     }
     let help = opt_str(&doc(&input.attrs));
     Ok(quote! {
@@ -418,6 +486,39 @@ pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
         impl ::graphloom::meta::FieldType for #name {
             fn kind() -> ::graphloom::meta::KindDecl {
                 ::graphloom::meta::KindDecl::Enum(<#name as ::graphloom::meta::ModelEnum>::decl())
+            }
+        }
+        // Stored as the variant's text, which the declaration derives.
+        impl ::graphloom::meta::ToValue for #name {
+            fn to_value(&self) -> ::core::option::Option<::graphloom::meta::Value> {
+                let i: usize = match self { #(#to_index),* };
+                let decl = <#name as ::graphloom::meta::ModelEnum>::decl();
+                ::core::option::Option::Some(::graphloom::meta::Value::String(
+                    decl.variants[i].stored().into_owned(),
+                ))
+            }
+        }
+        impl ::core::convert::From<#name> for ::graphloom::meta::Value {
+            fn from(v: #name) -> Self {
+                ::graphloom::meta::ToValue::to_value(&v).unwrap_or(::graphloom::meta::Value::Null)
+            }
+        }
+        impl ::graphloom::meta::FromValue for #name {
+            fn from_value(v: ::graphloom::meta::Value) -> ::core::result::Result<Self, ::std::string::String> {
+                let decl = <#name as ::graphloom::meta::ModelEnum>::decl();
+                let found = match &v {
+                    ::graphloom::meta::Value::String(s) => decl.variants.iter().position(|x| x.stored() == s.as_str()),
+                    _ => ::core::option::Option::None,
+                };
+                match found {
+                    #(#from_index,)*
+                    _ => ::core::result::Result::Err(::std::format!("expected a {} value, got {:?}", decl.name, v)),
+                }
+            }
+        }
+        impl ::graphloom::meta::Operand<#name> for #name {
+            fn into_value(self) -> ::graphloom::meta::Value {
+                ::graphloom::meta::Value::from(self)
             }
         }
     })
@@ -441,6 +542,22 @@ mod tests {
             a.on_delete.map(|i| i.to_string()).as_deref(),
             Some("protect")
         );
+    }
+
+    #[test]
+    fn current_user_is_a_preset_not_an_expression() {
+        let f: syn::Field =
+            syn::parse_quote! { #[field(default = current_user)] pub author: ForeignKey<User> };
+        let a = parse_field_attrs(&f.attrs).unwrap();
+        assert_eq!((a.current_user, a.default.is_none()), (Some(false), true));
+        let f: syn::Field =
+            syn::parse_quote! { #[field(preset = current_user)] pub author: ForeignKey<User> };
+        assert_eq!(
+            parse_field_attrs(&f.attrs).unwrap().current_user,
+            Some(true)
+        );
+        let f: syn::Field = syn::parse_quote! { #[field(preset = now)] pub at: DateTime<Utc> };
+        assert!(parse_field_attrs(&f.attrs).is_err());
     }
 
     #[test]

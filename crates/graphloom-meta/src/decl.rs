@@ -251,6 +251,25 @@ pub enum OnDelete {
     Restrict,
 }
 
+/// A value a field takes from the request rather than from the input, like
+/// Hasura's column presets: `#[field(default = current_user)]` fills the
+/// field when the input leaves it out; `#[field(preset = current_user)]`
+/// always sets it on create (it is not an input at all) and never lets it
+/// change. App code acting as the system sets it explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    pub value: PresetValue,
+    /// Forced: not an input, set on every create, never changed after.
+    pub force: bool,
+}
+
+/// Where a [`Preset`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresetValue {
+    /// The principal's user id (a foreign key to the user model, or a key-typed field).
+    CurrentUser,
+}
+
 /// Options from `#[field(...)]` and doc comments.
 #[derive(Debug, Clone, Default)]
 pub struct FieldOptions {
@@ -259,6 +278,8 @@ pub struct FieldOptions {
     pub max_digits: Option<u32>,
     pub decimal_places: Option<u32>,
     pub default: Option<Value>,
+    /// A value from the request (see [`Preset`]).
+    pub preset: Option<Preset>,
     pub unique: bool,
     pub index: bool,
     pub column: Option<&'static str>,

@@ -1,27 +1,39 @@
 //! Model declarations and the resolved metadata registry of graphloom.
 //!
 //! For crates that build on graphloom's models: the derive macro emits
-//! [`ModelDecl`]s, [`Registry::resolve`] turns them into [`ModelMeta`] once, with
-//! start-up checks (`graphloom.E001` …), and every consumer (database, migrations,
-//! GraphQL, planner) reads the registry. No SQL, GraphQL or HTTP lives here.
-//!
-//! | check | meaning |
-//! |---|---|
-//! | `graphloom.E001` | a relation to a model that is not registered |
-//! | `graphloom.E002` | a model registered twice |
-//! | `graphloom.E003` | clashing GraphQL type, root field or field names |
-//! | `graphloom.E004` | clashing table names |
-//! | `graphloom.E005` | no primary key, or more than one |
-//! | `graphloom.E006` | an option that does not fit the field's type |
-//! | `graphloom.E007` | clashing column names |
-//! | `graphloom.E008` | an unsupported field declaration |
-//! | `graphloom.E009` | a reverse accessor that clashes with another field |
+//! [`ModelDecl`]s, apps add permission rules, computed fields and composed
+//! directives, and [`Registry::build`] resolves them all once into
+//! [`ModelMeta`], running every start-up check ([`CheckId`] is the table:
+//! `graphloom.E001` …). Every consumer (database, migrations, the query
+//! engine, GraphQL) reads the registry: names, kinds, relations and how
+//! they join ([`JoinPath`]), keys, rules ([`RuleSet`]), computed fields,
+//! and what each field kind can be filtered and ordered by
+//! ([`Capabilities`]). No SQL, GraphQL or HTTP lives here.
 
+pub mod capability;
+mod checks;
+pub mod computed;
 mod decl;
+pub mod directives;
 pub mod naming;
+mod principal;
 mod registry;
+pub mod rules;
+mod typed;
+mod types;
 mod value;
 
+pub use capability::{Capabilities, Op, Quantifier};
+pub use checks::{CheckError, CheckErrors, CheckId};
+pub use computed::{ComputedDecl, ComputedMeta};
 pub use decl::*;
+pub use directives::{ComposeDirective, ComposedDirective};
+pub use principal::Principal;
 pub use registry::*;
+pub use rules::{
+    ModelRules, Need, Operation, Predicate, Rule, RuleExpr, RuleSet, RulesDecl, SCOPE_STAFF,
+    SCOPE_SUPERUSER,
+};
+pub use typed::{FromField, FromRow, FromValue, Operand, RowReader, ToRow, ToValue};
+pub use types::{TypeDesc, Typed};
 pub use value::Value;

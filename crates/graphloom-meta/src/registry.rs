@@ -3,8 +3,12 @@
 use std::{collections::HashMap, fmt};
 
 use crate::{
-    EnumDecl, KindDecl, ModelDecl, ModelKey, OnDelete, Operations, Validator, Value,
+    CheckError, CheckErrors, CheckId, EnumDecl, KindDecl, ModelDecl, ModelKey, OnDelete,
+    Operations, Validator, Value,
+    computed::ComputedMeta,
+    directives::ComposedDirective,
     naming::{camel_case, lower_first, plural, snake_case},
+    rules::{Predicate, RuleSet},
 };
 
 /// Index of a model in its [`Registry`].
@@ -42,6 +46,16 @@ pub enum FieldKind {
     },
 }
 
+impl FieldKind {
+    /// The enum a field of this kind holds, if it is one.
+    pub fn enum_decl(&self) -> Option<&'static EnumDecl> {
+        match self {
+            FieldKind::Enum(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FieldMeta {
     /// Rust field name.
@@ -55,6 +69,8 @@ pub struct FieldMeta {
     pub unique: bool,
     pub index: bool,
     pub default: Option<Value>,
+    /// A value from the request ([`crate::Preset`]).
+    pub preset: Option<crate::Preset>,
     pub help: Option<&'static str>,
     pub read_only: bool,
     pub hidden: bool,
@@ -68,6 +84,7 @@ impl FieldMeta {
     pub fn required_on_create(&self) -> bool {
         !self.nullable
             && self.default.is_none()
+            && self.preset.is_none()
             && !self.auto_now
             && !self.auto_now_add
             && (!self.primary_key || !matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid))
@@ -76,6 +93,7 @@ impl FieldMeta {
     /// Whether the generated create/update inputs offer this field.
     pub fn writable(&self) -> bool {
         !self.read_only
+            && !self.preset.is_some_and(|p| p.force)
             && !self.hidden
             && !self.auto_now
             && !self.auto_now_add
@@ -115,6 +133,38 @@ pub struct RelationMeta {
     pub target: ModelId,
     pub kind: RelationKind,
     pub help: Option<&'static str>,
+    /// The model and Rust field that declare the relation: this model's own
+    /// field for a forward relation, the other model's for a reverse one.
+    pub declared_by: (ModelId, &'static str),
+    /// How the rows join; every consumer (filters, ordering, batched
+    /// fetches, writes) reads this one path.
+    pub join: JoinPath,
+}
+
+/// How the rows of a relation's source and target join: `source` is a field
+/// of the source model, `target` a field of the target model, equal directly
+/// or through a join table's two columns.
+///
+/// | relation | source | target | via |
+/// |---|---|---|---|
+/// | forward to-one (`Comment.post`) | the foreign key | target's primary key | – |
+/// | reverse (`Post.comments`, a one-to-one's other side) | primary key | target's foreign key | – |
+/// | many-to-many, either side | primary key | target's primary key | the join table |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinPath {
+    pub source: usize,
+    pub target: usize,
+    pub via: Option<Via>,
+}
+
+/// The join table between the two sides of a many-to-many relation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    pub table: String,
+    /// The column holding the source's key.
+    pub source_column: String,
+    /// The column holding the target's key.
+    pub target_column: String,
 }
 
 impl RelationMeta {
@@ -154,6 +204,10 @@ pub struct ModelMeta {
     pub keys: Vec<Vec<usize>>,
     /// Sets of fields unique together (`#[model(unique = "store sku")]`).
     pub unique: Vec<Vec<usize>>,
+    /// The permission rules; `None`: everything is allowed.
+    pub rules: Option<RuleSet>,
+    /// Fields computed in Rust, in declaration order.
+    pub computed: Vec<ComputedMeta>,
 }
 
 /// How a representation carries one entity key.
@@ -196,7 +250,7 @@ fn unique_sets(
         match field_set(fields, names) {
             Ok(set) if set.len() >= 2 && !d.external => sets.push(set),
             Ok(_) => errors.push(CheckError {
-                id: "graphloom.E013",
+                id: CheckId::E013,
                 at,
                 message: format!(
                     "`unique = \"{names}\"` needs two fields or more, on a model of this service"
@@ -204,7 +258,7 @@ fn unique_sets(
                 hint: "one field is #[field(unique)]".into(),
             }),
             Err(n) => errors.push(CheckError {
-                id: "graphloom.E013",
+                id: CheckId::E013,
                 at,
                 message: format!(
                     "`unique = \"{names}\"` names `{n}`, which {} does not have",
@@ -229,7 +283,7 @@ fn entity_keys(
     let mut keys = vec![vec![pk]];
     if d.federation.interface_object && (!d.external || d.federation.unresolvable) {
         errors.push(CheckError {
-            id: "graphloom.E013",
+            id: CheckId::E013,
             at: d.key().to_string(),
             message: "`interface_object` is for an external model this service resolves".into(),
             hint: "another service owns the interface: #[model(external, interface_object)]".into(),
@@ -237,7 +291,7 @@ fn entity_keys(
     }
     if d.federation.unresolvable && !d.external {
         errors.push(CheckError {
-            id: "graphloom.E013",
+            id: CheckId::E013,
             at: d.key().to_string(),
             message: "only an external model can be `resolvable = false`".into(),
             hint: "the owning service resolves its entities; mark the model `external`".into(),
@@ -247,7 +301,7 @@ fn entity_keys(
         let at = format!("{}.{}", d.key(), names.replace(' ', "+"));
         let fail = |message: String| {
             CheckError {
-            id: "graphloom.E013",
+            id: CheckId::E013,
             at: at.clone(),
             message,
             hint: "a key is a #[field(unique)] field, or fields listed together in #[model(unique = \"a b\")]; integer, string or UUID values".into(),
@@ -367,36 +421,34 @@ impl ModelMeta {
     }
 }
 
-/// One start-up check failure: a stable id, where, what, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckError {
-    pub id: &'static str,
-    pub at: String,
-    pub message: String,
-    pub hint: String,
-}
-
-impl fmt::Display for CheckError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: {}\n\tHINT: {}",
-            self.id, self.at, self.message, self.hint
-        )
-    }
-}
-
-/// All the check failures of a registry, reported together.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("the model registry failed {} check(s):\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-pub struct CheckErrors(pub Vec<CheckError>);
-
 /// The resolved models of a service.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
-    models: Vec<ModelMeta>,
+    pub(crate) models: Vec<ModelMeta>,
     joins: Vec<JoinTable>,
     by_key: HashMap<ModelKey, ModelId>,
+    pub(crate) predicates: Predicates,
+    pub(crate) composed: Vec<ComposedDirective>,
+}
+
+/// The custom predicates of every rule ([`crate::rules::RuleExpr::Custom`] indexes them).
+#[derive(Clone, Default)]
+pub(crate) struct Predicates(pub(crate) Vec<Predicate>);
+
+impl fmt::Debug for Predicates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} predicate(s)", self.0.len())
+    }
+}
+
+/// Everything a service declares about its models, resolved together by
+/// [`Registry::build`].
+#[derive(Debug, Clone, Default)]
+pub struct Declarations {
+    pub models: Vec<ModelDecl>,
+    pub rules: Vec<crate::rules::RulesDecl>,
+    pub computed: Vec<crate::computed::ComputedDecl>,
+    pub directives: Vec<crate::directives::ComposeDirective>,
 }
 
 impl Registry {
@@ -418,6 +470,18 @@ impl Registry {
     pub fn by_graphql_name(&self, name: &str) -> Option<&ModelMeta> {
         self.models.iter().find(|m| m.graphql_name == name)
     }
+    /// The custom predicates rules refer to by index.
+    pub fn predicates(&self) -> &[Predicate] {
+        &self.predicates.0
+    }
+    /// The custom directives composed into the supergraph.
+    pub fn composed_directives(&self) -> &[ComposedDirective] {
+        &self.composed
+    }
+    /// A model's rules, if it has any.
+    pub fn rules(&self, model: ModelId) -> Option<&RuleSet> {
+        self.model(model).rules.as_ref()
+    }
 
     /// The kind of the values a field holds: a foreign key holds its target's key kind.
     pub fn value_kind(&self, field: &FieldMeta) -> FieldKind {
@@ -430,14 +494,39 @@ impl Registry {
         }
     }
 
-    /// Resolves declarations once and runs every start-up check.
+    /// Resolves model declarations alone (no rules, computed fields or
+    /// directives) and runs every start-up check.
     pub fn resolve(decls: Vec<ModelDecl>) -> Result<Registry, CheckErrors> {
+        Registry::build(Declarations {
+            models: decls,
+            ..Declarations::default()
+        })
+    }
+
+    /// Resolves a service's declarations once and runs every start-up check
+    /// ([`CheckId`]): models, then the rules, computed fields and directives
+    /// that refer to them.
+    pub fn build(declarations: Declarations) -> Result<Registry, CheckErrors> {
+        let mut registry = Registry::resolve_models(declarations.models)?;
+        let mut errors = Vec::new();
+        crate::rules::resolve(&mut registry, declarations.rules, &mut errors);
+        crate::computed::resolve(&mut registry, declarations.computed, &mut errors);
+        registry.composed =
+            crate::directives::resolve(&registry, declarations.directives, &mut errors);
+        if errors.is_empty() {
+            Ok(registry)
+        } else {
+            Err(CheckErrors(errors))
+        }
+    }
+
+    fn resolve_models(decls: Vec<ModelDecl>) -> Result<Registry, CheckErrors> {
         let mut errors = Vec::new();
         let mut by_key = HashMap::new();
         for (i, d) in decls.iter().enumerate() {
             if by_key.insert(d.key(), ModelId(i)).is_some() {
                 errors.push(CheckError {
-                    id: "graphloom.E002",
+                    id: CheckId::E002,
                     at: d.key().to_string(),
                     message: "the model is registered twice".into(),
                     hint: "add each model to exactly one app, once".into(),
@@ -492,7 +581,7 @@ impl Registry {
                         }
                         if f.nullable {
                             errors.push(CheckError {
-                                id: "graphloom.E008",
+                                id: CheckId::E008,
                                 at: fat.clone(),
                                 message: "a many-to-many field cannot be Option".into(),
                                 hint: "use ManyToMany<T>; an empty set is already allowed".into(),
@@ -532,6 +621,7 @@ impl Registry {
                     unique: o.unique || o.primary_key || one_to_one,
                     index: o.index || (is_fk && !one_to_one),
                     default: o.default.clone(),
+                    preset: o.preset,
                     help: o.help,
                     read_only: o.read_only,
                     hidden: o.hidden,
@@ -548,7 +638,7 @@ impl Registry {
                 .collect();
             if pks.len() != 1 {
                 errors.push(CheckError {
-                    id: "graphloom.E005",
+                    id: CheckId::E005,
                     at: at.clone(),
                     message: format!("the model has {} primary keys; it needs exactly one", pks.len()),
                     hint: "add `pub id: Id` (auto-increment) or mark one Uuid field `#[field(primary_key)]`".into(),
@@ -589,6 +679,8 @@ impl Registry {
                 exposed: d.graphql,
                 external: d.external,
                 federation: d.federation.clone(),
+                rules: None,
+                computed: Vec::new(),
             });
         }
         if !errors.is_empty() {
@@ -606,11 +698,18 @@ impl Registry {
                     let decl = decls[mi].fields.iter().find(|d| d.name == f.name);
                     let related = decl.and_then(|d| d.options.related_name);
                     let help = f.help;
+                    let target_pk = models[target.0].pk;
                     let fwd = RelationMeta {
                         name: camel_case(f.name),
                         target,
                         kind: RelationKind::ForwardOne { field: fi },
                         help,
+                        declared_by: (ModelId(mi), f.name),
+                        join: JoinPath {
+                            source: fi,
+                            target: target_pk,
+                            via: None,
+                        },
                     };
                     models[mi].relations.push(fwd);
                     let source = &models[mi];
@@ -631,11 +730,18 @@ impl Registry {
                     };
                     // Nothing is added to an entity this service cannot resolve.
                     if !models[target.0].federation.unresolvable {
+                        let declared_by = (ModelId(mi), models[mi].fields[fi].name);
                         models[target.0].relations.push(RelationMeta {
                             name,
                             target: ModelId(mi),
                             kind,
                             help: None,
+                            declared_by,
+                            join: JoinPath {
+                                source: target_pk,
+                                target: fi,
+                                via: None,
+                            },
                         });
                     }
                 }
@@ -645,7 +751,7 @@ impl Registry {
         for (owner, f, target) in &m2m {
             if models[target.0].external || models[owner.0].external {
                 errors.push(CheckError {
-                    id: "graphloom.E012",
+                    id: CheckId::E012,
                     at: format!("{}.{}", models[owner.0].key, f.name),
                     message: "a many-to-many field cannot involve an external model".into(),
                     hint: "store the other service's keys in a model of your own with a Reference"
@@ -687,6 +793,18 @@ impl Registry {
                 .related_name
                 .map(str::to_owned)
                 .unwrap_or_else(|| o.plural_name.clone());
+            let (owner_pk, target_pk) = (models[owner.0].pk, models[target.0].pk);
+            let join = &joins[j];
+            let forward_via = Via {
+                table: join.table.clone(),
+                source_column: join.owner_column.clone(),
+                target_column: join.target_column.clone(),
+            };
+            let reverse_via = Via {
+                table: join.table.clone(),
+                source_column: join.target_column.clone(),
+                target_column: join.owner_column.clone(),
+            };
             models[owner.0].relations.push(RelationMeta {
                 name: camel_case(f.name),
                 target,
@@ -695,6 +813,12 @@ impl Registry {
                     forward: true,
                 },
                 help: f.options.help,
+                declared_by: (owner, f.name),
+                join: JoinPath {
+                    source: owner_pk,
+                    target: target_pk,
+                    via: Some(forward_via),
+                },
             });
             models[target.0].relations.push(RelationMeta {
                 name: reverse,
@@ -704,6 +828,12 @@ impl Registry {
                     forward: false,
                 },
                 help: None,
+                declared_by: (owner, f.name),
+                join: JoinPath {
+                    source: target_pk,
+                    target: owner_pk,
+                    via: Some(reverse_via),
+                },
             });
         }
 
@@ -711,6 +841,8 @@ impl Registry {
             models,
             joins,
             by_key,
+            predicates: Predicates::default(),
+            composed: Vec::new(),
         };
         registry.check_names(&mut errors);
         if errors.is_empty() {
@@ -757,7 +889,7 @@ impl Registry {
         for m in &self.models {
             if let Some(other) = types.insert(&m.graphql_name, m) {
                 errors.push(CheckError {
-                    id: "graphloom.E003",
+                    id: CheckId::E003,
                     at: m.key.to_string(),
                     message: format!(
                         "GraphQL type name `{}` is also used by {}",
@@ -776,7 +908,7 @@ impl Registry {
                 };
                 if !ok {
                     errors.push(CheckError {
-                        id: "graphloom.E012",
+                        id: CheckId::E012,
                         at: format!("{}.{}", m.key, f.name),
                         message: if m.external {
                             "an external model declares its key, and other fields only as #[field(external)] values".into()
@@ -792,7 +924,7 @@ impl Registry {
                     && let Some(message) = self.check_provides(m, f, p)
                 {
                     errors.push(CheckError {
-                            id: "graphloom.E012",
+                            id: CheckId::E012,
                             at: format!("{}.{}", m.key, f.name),
                             message,
                             hint: "`provides = \"reference.field\"`: a Reference<T> of this model, and an #[field(external)] field of T of the same type".into(),
@@ -804,7 +936,7 @@ impl Registry {
             }
             if let Some(other) = tables.insert(&m.table, m) {
                 errors.push(CheckError {
-                    id: "graphloom.E004",
+                    id: CheckId::E004,
                     at: m.key.to_string(),
                     message: format!("table `{}` is also used by {}", m.table, other.key),
                     hint: "rename one with #[model(table = \"...\")]".into(),
@@ -818,7 +950,7 @@ impl Registry {
             for root in roots_of {
                 if let Some(other) = roots.insert(root, m) {
                     errors.push(CheckError {
-                        id: "graphloom.E003",
+                        id: CheckId::E003,
                         at: m.key.to_string(),
                         message: format!("root field `{root}` is also generated for {}", other.key),
                         hint: "set #[model(plural = \"...\")] or #[model(graphql_name = \"...\")]"
@@ -835,7 +967,7 @@ impl Registry {
                 }
                 if let Some(prev) = columns.insert(&f.column, f.name) {
                     errors.push(CheckError {
-                        id: "graphloom.E007",
+                        id: CheckId::E007,
                         at: format!("{}.{}", m.key, f.name),
                         message: format!("column `{}` is also used by field `{prev}`", f.column),
                         hint: "set #[field(column = \"...\")] on one of them".into(),
@@ -864,7 +996,7 @@ impl Registry {
                 };
                 if let Some(prev) = names.insert(&r.name, what.clone()) {
                     errors.push(CheckError {
-                        id: "graphloom.E009",
+                        id: CheckId::E009,
                         at: format!("{}.{}", m.key, r.name),
                         message: format!("{what} `{}` clashes with {prev}", r.name),
                         hint: "give the relation a distinct reverse name with #[field(related_name = \"...\")]".into(),
@@ -876,7 +1008,7 @@ impl Registry {
         for j in &self.joins {
             if tables.contains_key(j.table.as_str()) || join_tables.insert(&j.table, ()).is_some() {
                 errors.push(CheckError {
-                    id: "graphloom.E004",
+                    id: CheckId::E004,
                     at: self.model(j.owner).key.to_string(),
                     message: format!("join table `{}` clashes with another table", j.table),
                     hint: "set #[field(db_table = \"...\")] on the many-to-many field".into(),
@@ -888,7 +1020,7 @@ impl Registry {
 
 fn clash(m: &ModelMeta, name: &str, prev: &str) -> CheckError {
     CheckError {
-        id: "graphloom.E003",
+        id: CheckId::E003,
         at: format!("{}.{name}", m.key),
         message: format!("GraphQL field `{name}` clashes with {prev}"),
         hint: "rename one of the fields".into(),
@@ -897,7 +1029,7 @@ fn clash(m: &ModelMeta, name: &str, prev: &str) -> CheckError {
 
 fn unregistered(at: &str, target: ModelKey) -> CheckError {
     CheckError {
-        id: "graphloom.E001",
+        id: CheckId::E001,
         at: at.to_owned(),
         message: format!("relation to {target}, which is not registered"),
         hint: format!("add the `{}` app (or the model) to the service", target.app),
@@ -913,7 +1045,7 @@ fn check_options(
 ) {
     let mut bad = |message: String, hint: &str| {
         errors.push(CheckError {
-            id: "graphloom.E006",
+            id: CheckId::E006,
             at: at.to_owned(),
             message,
             hint: hint.to_owned(),
@@ -944,9 +1076,33 @@ fn check_options(
             "declare the field as Option<ForeignKey<..>> or pick another on_delete",
         );
     }
+    if o.preset.is_some() {
+        let keyish = matches!(
+            kind,
+            FieldKind::ForeignKey { .. }
+                | FieldKind::I32
+                | FieldKind::I64
+                | FieldKind::String { .. }
+                | FieldKind::Text
+                | FieldKind::Uuid
+        );
+        if !keyish || o.primary_key {
+            bad(
+                "current_user on a field that cannot hold a user's id".into(),
+                "put it on a ForeignKey<User> (or an integer, string or UUID field)",
+            );
+        }
+        if o.default.is_some() {
+            bad(
+                "a field with a preset also has a default".into(),
+                "keep one: `default = current_user` or a constant default",
+            );
+        }
+    }
     let unsettable = (o.hidden || o.read_only)
         && !nullable
         && o.default.is_none()
+        && o.preset.is_none()
         && !o.auto_now
         && !o.auto_now_add
         && !o.primary_key
@@ -1192,7 +1348,7 @@ mod tests {
         bad.options.auto_now = true; // E006
         decls.push(m("Odd", vec![f("id", KindDecl::AutoId), bad]));
         let err = Registry::resolve(decls).unwrap_err();
-        let mut ids: Vec<&str> = err.0.iter().map(|e| e.id).collect();
+        let mut ids: Vec<&str> = err.0.iter().map(|e| e.id.code()).collect();
         ids.sort_unstable();
         assert_eq!(
             ids,

@@ -43,6 +43,30 @@ impl Value {
     }
 }
 
+impl Value {
+    /// Parses the text form of a value of type `ty` (the inverse of
+    /// [`Value::key_string`] for keys): a principal's user id as a key
+    /// column's value, a path segment as a primary key.
+    pub fn parse_text(ty: crate::ValueType, text: &str) -> Option<Value> {
+        use crate::ValueType as T;
+        let s = text.trim();
+        Some(match ty {
+            T::Bool => Value::Bool(s.parse().ok()?),
+            T::I32 => Value::I32(s.parse().ok()?),
+            T::I64 => Value::I64(s.parse().ok()?),
+            T::F64 => Value::F64(s.parse().ok()?),
+            T::Decimal => Value::Decimal(s.parse().ok()?),
+            T::String => Value::String(text.to_owned()),
+            T::Date => Value::Date(s.parse().ok()?),
+            T::DateTime => {
+                Value::DateTime(DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc))
+            }
+            T::Uuid => Value::Uuid(Uuid::parse_str(s).ok()?),
+            T::Json => Value::Json(serde_json::from_str(s).ok()?),
+        })
+    }
+}
+
 macro_rules! value_from {
     ($($t:ty => $variant:ident),* $(,)?) => {
         $(impl From<$t> for Value {

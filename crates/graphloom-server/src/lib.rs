@@ -26,7 +26,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use graphloom_graphql::{Api, RequestContext};
+use graphloom_graphql::{Api, ErrorCode, RequestContext};
 use serde::Deserialize;
 
 /// HTTP settings.
@@ -140,9 +140,9 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// A request-level failure: fixed status, GraphQL error body.
-fn reject(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+fn reject(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
     let body = serde_json::json!({
-        "errors": [{ "message": message.into(), "extensions": { "code": code } }]
+        "errors": [{ "message": message.into(), "extensions": { "code": code.as_str() } }]
     });
     let mut res = (status, body.to_string()).into_response();
     res.headers_mut()
@@ -179,7 +179,11 @@ fn request_context(
     client: Option<SocketAddr>,
 ) -> Result<Arc<RequestContext>, Box<Response>> {
     let unauthenticated = |message: String| {
-        let mut res = reject(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+        let mut res = reject(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            message,
+        );
         res.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         Box::new(res)
@@ -251,7 +255,7 @@ async fn execute(
             tracing::error!(error = %e, "cannot serialise a GraphQL response");
             return reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
+                ErrorCode::InternalServerError,
                 "Internal server error",
             );
         }
@@ -271,7 +275,7 @@ async fn post_graphql(
     let Some(media) = negotiate(&headers) else {
         return reject(
             StatusCode::NOT_ACCEPTABLE,
-            "NOT_ACCEPTABLE",
+            ErrorCode::NotAcceptable,
             format!("accept {GRAPHQL_RESPONSE} or {JSON}"),
         );
     };
@@ -282,7 +286,7 @@ async fn post_graphql(
     if !content_type.trim_start().starts_with(JSON) {
         return reject(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "send the request as application/json",
         );
     }
@@ -291,18 +295,24 @@ async fn post_graphql(
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return reject(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
+                ErrorCode::PayloadTooLarge,
                 "the request body is larger than the server accepts",
             );
         }
-        Err(e) => return reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", e.body_text()),
+        Err(e) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                e.body_text(),
+            );
+        }
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return reject(
                 StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
+                ErrorCode::BadRequest,
                 format!("the body is not a GraphQL request: {e}"),
             );
         }
@@ -310,7 +320,7 @@ async fn post_graphql(
     if request.query.trim().is_empty() {
         return reject(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            ErrorCode::BadRequest,
             "the request has no query",
         );
     }
@@ -334,7 +344,7 @@ async fn get_graphql(
 ) -> Response {
     let params: GetParams = match parse_get_params(raw.as_deref().unwrap_or("")) {
         Ok(p) => p,
-        Err(e) => return reject(StatusCode::BAD_REQUEST, "BAD_REQUEST", e),
+        Err(e) => return reject(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, e),
     };
     let wants_html = headers
         .get(header::ACCEPT)
@@ -346,14 +356,14 @@ async fn get_graphql(
         }
         return reject(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            ErrorCode::BadRequest,
             "the request has no query",
         );
     };
     let Some(media) = negotiate(&headers) else {
         return reject(
             StatusCode::NOT_ACCEPTABLE,
-            "NOT_ACCEPTABLE",
+            ErrorCode::NotAcceptable,
             format!("accept {GRAPHQL_RESPONSE} or {JSON}"),
         );
     };
@@ -370,7 +380,7 @@ async fn get_graphql(
         if op.is_some_and(|o| o.node.ty != OperationType::Query) {
             let mut res = reject(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
+                ErrorCode::MethodNotAllowed,
                 "only queries can be sent with GET; use POST",
             );
             res.headers_mut()
@@ -398,7 +408,7 @@ async fn get_graphql(
             Err(e) => {
                 return reject(
                     StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
+                    ErrorCode::BadRequest,
                     format!("`{key}` is not JSON: {e}"),
                 );
             }
@@ -409,7 +419,7 @@ async fn get_graphql(
         Err(e) => {
             return reject(
                 StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
+                ErrorCode::BadRequest,
                 format!("not a GraphQL request: {e}"),
             );
         }

@@ -363,7 +363,7 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
     init_tracing();
     match command {
         Command::Check => {
-            service.registry()?;
+            service.check().await?;
             println!("System check identified no issues.");
         }
         Command::Schema(args) => {
@@ -442,15 +442,9 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             let password = read_password(args.no_input, "GRAPHLOOM_SUPERUSER_PASSWORD")?;
             let db = args.db.connect(service.name).await?;
             service.migrate(&db).await?;
-            let api = service.api(db.clone(), Config::default())?;
-            let made = crate::auth::create_superuser(
-                api.runtime(),
-                &settings,
-                &username,
-                &email,
-                &password,
-            )
-            .await;
+            let ctx = graphloom_query::Ctx::system(service.engine(db.clone(), &Config::default())?);
+            let made =
+                crate::auth::create_superuser(&ctx, &settings, &username, &email, &password).await;
             db.close().await;
             made.map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!("Superuser created successfully.");
@@ -461,10 +455,9 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 .context("changepassword needs the auth app in the service")?;
             let password = read_password(args.no_input, "GRAPHLOOM_PASSWORD")?;
             let db = args.db.connect(service.name).await?;
-            let api = service.api(db.clone(), Config::default())?;
+            let ctx = graphloom_query::Ctx::system(service.engine(db.clone(), &Config::default())?);
             let changed =
-                crate::auth::change_password(api.runtime(), &settings, &args.username, &password)
-                    .await;
+                crate::auth::change_password(&ctx, &settings, &args.username, &password).await;
             db.close().await;
             changed.map_err(|e| anyhow::anyhow!("{}", e.message))?;
             println!(

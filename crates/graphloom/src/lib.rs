@@ -29,7 +29,8 @@
 //! |---|---|
 //! | models, registry, checks | `graphloom-meta` (re-exported as [`meta`]) |
 //! | SQL, dialects, migrations | `graphloom-db` (as [`db`]) |
-//! | schema, planner, mutations | `graphloom-graphql` (as [`graphql`]) |
+//! | query engine, model API, rules, writes | `graphloom-query` (as [`query`]) |
+//! | GraphQL schema and resolvers | `graphloom-graphql` (as [`graphql`]) |
 //! | HTTP | `graphloom-server` (as [`server`]) |
 //!
 //! The guide is `docs/guide.md`; its examples run as doctests of
@@ -49,6 +50,7 @@ pub use graphloom_db as db;
 pub use graphloom_graphql as graphql;
 pub use graphloom_macros::{Model, ModelEnum};
 pub use graphloom_meta as meta;
+pub use graphloom_query as query;
 pub use graphloom_server as server;
 pub use makemigrations::MakeArgs;
 pub use rust_decimal;
@@ -64,13 +66,11 @@ pub mod prelude {
 
     pub use crate::{
         App, Model, ModelEnum, Service,
-        graphql::{
-            ComputedField, Ctx, CustomField, Error, Row,
-            permissions::{ModelRules, Rule},
-        },
+        graphql::CustomField,
         meta::{
-            ForeignKey, Id, ManyToMany, OneToOne, Reference, ValidationError, ValidationInput,
-            Value,
+            ForeignKey, Id, ManyToMany, ModelRules, OneToOne, Reference, Rule, ValidationError,
+            ValidationInput, Value,
         },
+        query::{ComputedField, Ctx, Error, ErrorCode, FieldCode, Row, Where},
     };
 }

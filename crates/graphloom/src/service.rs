@@ -9,14 +9,20 @@ use graphloom_db::{
     migrate::{DataFn, Direction, Migration, MigrationSet, Target},
     schema::ProjectState,
 };
-use graphloom_graphql::{Api, ComputedField, Config, Custom, CustomField};
-use graphloom_meta::{CheckErrors, Model, ModelDecl, Registry};
+use graphloom_graphql::{Api, Config, Custom, CustomField};
+use graphloom_meta::{
+    CheckErrors, ComposeDirective, Declarations, Model, ModelDecl, ModelRules, Registry, RulesDecl,
+};
+use graphloom_query::{ComputedField, Engine};
 
 /// A group of models and custom fields, like a Django app.
 #[derive(Debug, Clone)]
 pub struct App {
     pub name: &'static str,
     models: Vec<ModelDecl>,
+    rules: Vec<RulesDecl>,
+    computed: Vec<ComputedField>,
+    directives: Vec<ComposeDirective>,
     custom: Custom,
     pub(crate) migrations: Option<AppMigrations>,
     pub(crate) data: Vec<(String, DataFn)>,
@@ -37,6 +43,9 @@ impl App {
         App {
             name,
             models: Vec::new(),
+            rules: Vec::new(),
+            computed: Vec::new(),
+            directives: Vec::new(),
             custom: Custom::default(),
             migrations: None,
             data: Vec::new(),
@@ -93,16 +102,11 @@ impl App {
 
     /// The permission rules of model `M`: who may query it, which rows are
     /// visible, who may create, change and delete, and who may read each field.
-    pub fn permissions<M: Model>(
-        mut self,
-        rules: graphloom_graphql::permissions::ModelRules,
-    ) -> Self {
-        self.custom
-            .permissions
-            .push(graphloom_graphql::permissions::Declared {
-                model: graphloom_meta::ModelKey::of::<M>(),
-                rules,
-            });
+    pub fn permissions<M: Model>(mut self, rules: ModelRules) -> Self {
+        self.rules.push(RulesDecl {
+            model: graphloom_meta::ModelKey::of::<M>(),
+            rules,
+        });
         self
     }
 
@@ -129,17 +133,13 @@ impl App {
     /// (`directive @cacheControl(maxAge: Int) on OBJECT | FIELD_DEFINITION`).
     /// Models and fields use it with `directive = "@cacheControl(maxAge: 60)"`.
     pub fn compose_directive(mut self, url: &str, definition: &str) -> Self {
-        self.custom
-            .compose_directives
-            .push(graphloom_graphql::directives::ComposeDirective::new(
-                url, definition,
-            ));
+        self.directives.push(ComposeDirective::new(url, definition));
         self
     }
 
     /// A computed field on one of the models.
     pub fn computed(mut self, field: ComputedField) -> Self {
-        self.custom.computed.push(field);
+        self.computed.push(field);
         self
     }
 }
@@ -174,14 +174,23 @@ impl Service {
         self
     }
 
-    /// Resolves every app's models into one registry, running the start-up checks.
+    /// Resolves every app's models, rules, computed fields and composed
+    /// directives into one registry, running every start-up check.
     pub fn registry(&self) -> Result<Registry, CheckErrors> {
-        Registry::resolve(
-            self.apps
-                .iter()
+        let apps = self.apps.iter();
+        Registry::build(Declarations {
+            models: apps
+                .clone()
                 .flat_map(|a| a.models.iter().cloned())
                 .collect(),
-        )
+            rules: apps.clone().flat_map(|a| a.rules.iter().cloned()).collect(),
+            computed: self.computed().map(|c| c.decl.clone()).collect(),
+            directives: apps.flat_map(|a| a.directives.iter().cloned()).collect(),
+        })
+    }
+
+    fn computed(&self) -> impl Iterator<Item = &ComputedField> {
+        self.apps.iter().flat_map(|a| a.computed.iter())
     }
 
     fn custom(&self) -> Custom {
@@ -189,14 +198,10 @@ impl Service {
         for a in &self.apps {
             all.queries.extend(a.custom.queries.iter().cloned());
             all.mutations.extend(a.custom.mutations.iter().cloned());
-            all.computed.extend(a.custom.computed.iter().cloned());
-            all.permissions.extend(a.custom.permissions.iter().cloned());
             all.raw_queries.extend(a.custom.raw_queries.iter().cloned());
             all.raw_mutations
                 .extend(a.custom.raw_mutations.iter().cloned());
             all.types.extend(a.custom.types.iter().cloned());
-            all.compose_directives
-                .extend(a.custom.compose_directives.iter().cloned());
         }
         all
     }
@@ -206,9 +211,31 @@ impl Service {
         Ok(ProjectState::from_registry(&self.registry()?))
     }
 
+    /// The query engine over `db`: what the model API, the surfaces and
+    /// management commands run on.
+    pub fn engine(&self, db: Database, config: &Config) -> Result<Arc<Engine>, CheckErrors> {
+        Ok(Arc::new(Engine::new(
+            Arc::new(self.registry()?),
+            db,
+            config.page_limits(),
+            self.computed().cloned().collect(),
+        )))
+    }
+
     /// Builds the GraphQL API over `db`.
     pub fn api(&self, db: Database, config: Config) -> Result<Api, graphloom_graphql::BuildError> {
-        Api::build(Arc::new(self.registry()?), db, config, &self.custom())
+        let engine = self.engine(db, &config)?;
+        Api::build(engine, config, &self.custom())
+    }
+
+    /// Every start-up check `serve` runs, without a database: the registry's
+    /// and the GraphQL schema's (what `check` runs).
+    pub async fn check(&self) -> anyhow::Result<()> {
+        let db = Database::connect("sqlite::memory:").await?;
+        let built = self.api(db.clone(), Config::default());
+        db.close().await;
+        built?;
+        Ok(())
     }
 
     /// The apps, for the migration commands.
@@ -306,7 +333,10 @@ impl Service {
         let set = self.migration_set()?;
         let done = set.migrate(db, target).await?;
         if self.auth_settings().is_some() {
-            crate::auth::ensure_permissions(&self.registry()?, db).await?;
+            let ctx = graphloom_query::Ctx::system(self.engine(db.clone(), &Config::default())?);
+            crate::auth::ensure_permissions(&ctx)
+                .await
+                .map_err(|e| anyhow::anyhow!("creating the default permissions: {}", e.message))?;
         }
         Ok(done
             .into_iter()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use graphloom::{
     auth_core::token::Principal,
     db::Database,
-    graphql::{Api, custom::RequestContext},
+    graphql::{Api, RequestContext},
 };
 use serde_json::json;
 

@@ -327,7 +327,6 @@ mod extra {
 
     #[derive(Model)]
     #[model(app = "extra", directive = "@cache(seconds: 5)")]
-    #[expect(dead_code, reason = "a model is read through the registry")]
     pub struct Cached {
         pub id: Id,
     }

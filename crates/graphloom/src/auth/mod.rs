@@ -23,14 +23,13 @@ pub use graphloom_auth::{
 
 use crate::{
     App, Model,
-    graphql::permissions::{ModelRules, Rule},
-    meta::{ForeignKey, Id, ManyToMany},
+    meta::{ForeignKey, Id, ManyToMany, ModelRules, Rule, ValidationError, ValidationInput, Value},
 };
 
 /// A person who can log in. Accounts are made by `register` and
 /// `createsuperuser`; superusers change (groups, permissions, flags) and delete them.
 #[derive(Model)]
-#[model(app = "auth", create = false)]
+#[model(app = "auth", create = false, validate = validate_user)]
 pub struct User {
     pub id: Id,
     /// Unique login name.
@@ -54,6 +53,32 @@ pub struct User {
     pub groups: ManyToMany<Group>,
     #[field(related_name = "users")]
     pub user_permissions: ManyToMany<Permission>,
+}
+
+/// A username has a visible character; an email has an `@`.
+pub fn validate_user(row: ValidationInput<'_>) -> Result<(), Vec<ValidationError>> {
+    let text = |name: &str| match row.get(name) {
+        Some(Value::String(s)) => s.trim(),
+        _ => "",
+    };
+    let mut errors = Vec::new();
+    if text("username").is_empty() {
+        errors.push(ValidationError::new(
+            "username",
+            "A username needs at least one character.",
+        ));
+    }
+    if !text("email").contains('@') {
+        errors.push(ValidationError::new(
+            "email",
+            "That is not an email address.",
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// A named set of permissions, managed by superusers.
@@ -197,20 +222,14 @@ pub fn app_with(settings: AuthSettings) -> App {
 }
 
 /// Creates the four default permissions of every model (`blog.add_post`,
-/// `blog.change_post`, `blog.delete_post`, `blog.view_post`) that are missing.
-pub async fn ensure_permissions(
-    reg: &crate::meta::Registry,
-    db: &crate::db::Database,
-) -> anyhow::Result<()> {
-    use crate::db::sea_query::{Alias, Expr, OnConflict, Query};
-    let Some(perm) = reg.by_key(crate::meta::ModelKey::of::<Permission>()) else {
+/// `blog.change_post`, `blog.delete_post`, `blog.view_post`) that are
+/// missing, in one statement.
+pub async fn ensure_permissions(ctx: &crate::query::Ctx) -> crate::query::Result<()> {
+    if ctx.model::<Permission>().is_err() {
         return Ok(());
-    };
-    let d = db.dialect();
-    let mut ins = Query::insert();
-    ins.into_table(Alias::new(&perm.table))
-        .columns([Alias::new("codename"), Alias::new("name")]);
-    for m in reg.models() {
+    }
+    let mut rows = Vec::new();
+    for m in ctx.registry().models() {
         let snake = crate::meta::naming::snake_case(m.key.name);
         for (action, verb) in [
             ("add", "Can add"),
@@ -218,25 +237,16 @@ pub async fn ensure_permissions(
             ("delete", "Can delete"),
             ("view", "Can view"),
         ] {
-            ins.values([
-                Expr::val(crate::db::to_sea(
-                    &format!("{}.{action}_{snake}", m.key.app).into(),
-                    d,
-                )),
-                Expr::val(crate::db::to_sea(
-                    &format!("{verb} {}", m.key.name.to_lowercase()).into(),
-                    d,
-                )),
-            ])?;
+            rows.push([
+                Permission::CODENAME.set(format!("{}.{action}_{snake}", m.key.app)),
+                Permission::NAME.set(format!("{verb} {}", m.key.name.to_lowercase())),
+            ]);
         }
     }
-    ins.on_conflict(
-        OnConflict::column(Alias::new("codename"))
-            .do_nothing()
-            .to_owned(),
-    );
-    db.execute(&ins).await?;
-    Ok(())
+    Permission::objects(ctx)
+        .create_many(rows, crate::query::Conflicts::Ignore)
+        .await
+        .map(drop)
 }
 
 /// `createsuperuser` and `changepassword`, for the CLI.

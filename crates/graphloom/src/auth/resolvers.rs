@@ -1,4 +1,7 @@
-//! The token lifecycle as GraphQL fields, and the SQL behind them.
+//! The token lifecycle as GraphQL fields, on the model API: every read and
+//! write goes through the query engine, acting as the system where the
+//! auth app keeps its own books (refresh tokens, logins), so the model's
+//! limits and constraints are the only ones.
 
 use std::sync::Arc;
 
@@ -6,209 +9,59 @@ use async_graphql::{
     Value as Gql,
     dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use graphloom_auth::{
     password::Verified,
     token::{Issuer, Principal},
 };
-use graphloom_db::{
-    DbErrorKind, Dialect, bind,
-    sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Query, UnionType, UpdateStatement},
-};
-use graphloom_graphql::{
-    Error, Runtime, exec::fetch_unique, permissions::Scope, plan::plan_node, scope_of, sql::col,
-};
-use graphloom_meta::{JoinTable, Model, ModelKey, ModelMeta, RelationKind, Value, ValueType};
+use graphloom_graphql::{ResultExt, Runtime, context::scope_of, translate::plan_node};
+use graphloom_meta::Id;
+use graphloom_query::{Ctx, Error, ErrorCode, FieldCode, Result, exec::fetch_unique, scope::Scope};
 use sha2::{Digest, Sha256};
 
-use super::{AuthSettings, Limiter, Permission, RefreshToken, User};
+use super::{AuthSettings, Group, Limiter, Permission, RefreshToken, User};
 use crate::App;
 
-type Res<T> = Result<T, async_graphql::Error>;
-
-fn model<M: Model>(rt: &Runtime) -> Result<&ModelMeta, Error> {
-    rt.registry
-        .by_key(ModelKey::of::<M>())
-        .ok_or_else(|| Error::internal("the auth app's models are not registered"))
-}
-
-fn column(m: &ModelMeta, field: &str) -> Result<String, Error> {
-    m.field(field)
-        .map(|(_, f)| f.column.clone())
-        .ok_or_else(|| Error::internal(format!("{} has no field {field}", m.key)))
-}
-
-fn join<'a>(rt: &'a Runtime, m: &ModelMeta, relation: &str) -> Result<&'a JoinTable, Error> {
-    match m.relation(relation).map(|(_, r)| &r.kind) {
-        Some(RelationKind::ManyToMany { join, .. }) => Ok(rt.registry.join(*join)),
-        _ => Err(Error::internal(format!(
-            "{} has no many-to-many `{relation}`",
-            m.key
-        ))),
-    }
-}
-
 fn unauthenticated(message: &str) -> Error {
-    Error::coded(message, "UNAUTHENTICATED")
+    Error::new(ErrorCode::Unauthenticated, message)
 }
 
-/// The stored facts of a user that logging in needs.
-struct Account {
-    id: Value,
-    username: String,
-    email: String,
-    password: String,
-    is_active: bool,
-    is_staff: bool,
-    is_superuser: bool,
+/// The system's context over the request's engine: the auth app keeps
+/// accounts and tokens as the system.
+fn system(rt: &Runtime) -> Ctx {
+    Ctx::system(Arc::clone(&rt.engine))
 }
 
-async fn find_account(rt: &Runtime, by: &str, value: &str) -> Result<Option<Account>, Error> {
-    let m = model::<User>(rt)?;
-    let cols = [
-        "id",
-        "username",
-        "email",
-        "password",
-        "is_active",
-        "is_staff",
-        "is_superuser",
-    ];
-    let mut q = Query::select();
-    q.from_as(Alias::new(&m.table), Alias::new("u"));
-    for c in cols {
-        q.expr(col("u", &column(m, c)?));
-    }
-    match by {
-        "login" => {
-            // A username exactly, or an email in any case.
-            q.and_where(
-                col("u", &column(m, "username")?)
-                    .eq(value)
-                    .or(Func::lower(col("u", &column(m, "email")?)).eq(value.to_lowercase())),
-            );
-        }
-        _ => {
-            let id = value
-                .parse::<i64>()
-                .map_err(|_| unauthenticated("unknown user"))?;
-            q.and_where(col("u", &column(m, "id")?).eq(id));
-        }
-    }
-    let types = [
-        ValueType::I64,
-        ValueType::String,
-        ValueType::String,
-        ValueType::String,
-        ValueType::Bool,
-        ValueType::Bool,
-        ValueType::Bool,
-    ];
-    let rows = rt.db.fetch(&q, &types).await?;
-    Ok(rows.into_iter().next().map(|r| {
-        let text = |v: &Value| v.key_string();
-        let flag = |v: &Value| matches!(v, Value::Bool(true));
-        Account {
-            id: r[0].clone(),
-            username: text(&r[1]),
-            email: text(&r[2]),
-            password: text(&r[3]),
-            is_active: flag(&r[4]),
-            is_staff: flag(&r[5]),
-            is_superuser: flag(&r[6]),
-        }
-    }))
+/// A user by username (exactly) or email (in any case).
+async fn by_login(ctx: &Ctx, login: &str) -> Result<Option<User>> {
+    User::objects(ctx)
+        .filter(User::USERNAME.eq(login).or(User::EMAIL.iexact(login)))
+        .one()
+        .await
 }
 
-/// The first column of every row, as text.
-async fn first_column(
-    rt: &Runtime,
-    q: &graphloom_db::sea_query::SelectStatement,
-) -> Result<Vec<String>, Error> {
-    Ok(rt
-        .db
-        .fetch(q, &[ValueType::String])
+/// A user by id (a principal's `user_id`).
+async fn by_id(ctx: &Ctx, id: &str) -> Result<Option<User>> {
+    let Ok(id) = id.parse::<i64>() else {
+        return Ok(None);
+    };
+    User::objects(ctx).filter(User::ID.eq(id)).one().await
+}
+
+/// The codenames a user holds, directly and through groups, in one statement.
+async fn permissions_of(ctx: &Ctx, user: Id) -> Result<Vec<String>> {
+    let direct = User::USER_PERMISSIONS.reverse().some(User::ID.eq(user));
+    let through_groups = Group::PERMISSIONS
+        .reverse()
+        .some(User::GROUPS.reverse().some(User::ID.eq(user)));
+    Ok(Permission::objects(ctx)
+        .filter(direct.or(through_groups))
+        .order_by(Permission::CODENAME.asc())
+        .all()
         .await?
         .into_iter()
-        .filter_map(|r| r.into_iter().next().map(|v| v.key_string()))
+        .map(|p| p.codename)
         .collect())
-}
-
-/// The codenames a user holds, directly and through groups.
-async fn permissions_of(rt: &Runtime, user_id: &Value) -> Result<Vec<String>, Error> {
-    let users = model::<User>(rt)?;
-    let perms = model::<Permission>(rt)?;
-    let group = rt
-        .registry
-        .by_key(ModelKey::of::<super::Group>())
-        .ok_or_else(|| Error::internal("auth.Group is not registered"))?;
-    let direct = join(rt, users, "userPermissions")?;
-    let groups = join(rt, users, "groups")?;
-    let group_perms = join(rt, group, "permissions")?;
-    let codename = column(perms, "codename")?;
-    let id = column(perms, "id")?;
-    let user = || Expr::val(bind(user_id, ValueType::I64, rt.db.dialect()));
-    let mut q = Query::select();
-    q.expr(col("p", &codename))
-        .from_as(Alias::new(&perms.table), Alias::new("p"))
-        .join_as(
-            JoinType::InnerJoin,
-            Alias::new(&direct.table),
-            Alias::new("j"),
-            col("j", &direct.target_column).equals((Alias::new("p"), Alias::new(&id))),
-        )
-        .and_where(col("j", &direct.owner_column).eq(user()));
-    let mut through_groups = Query::select();
-    through_groups
-        .expr(col("p", &codename))
-        .from_as(Alias::new(&perms.table), Alias::new("p"))
-        .join_as(
-            JoinType::InnerJoin,
-            Alias::new(&group_perms.table),
-            Alias::new("gp"),
-            col("gp", &group_perms.target_column).equals((Alias::new("p"), Alias::new(&id))),
-        )
-        .join_as(
-            JoinType::InnerJoin,
-            Alias::new(&groups.table),
-            Alias::new("ug"),
-            col("ug", &groups.target_column)
-                .equals((Alias::new("gp"), Alias::new(&group_perms.owner_column))),
-        )
-        .and_where(col("ug", &groups.owner_column).eq(user()));
-    // Direct and through groups, in one statement; UNION drops duplicates.
-    q.union(UnionType::Distinct, through_groups);
-    let mut out = first_column(rt, &q).await?;
-    out.sort();
-    Ok(out)
-}
-
-/// `UPDATE <m's table> SET <field> = <value> WHERE id = <id>`; the caller may
-/// add values and conditions.
-fn update_by_id(
-    m: &ModelMeta,
-    id: &Value,
-    field: &str,
-    value: Expr,
-    d: Dialect,
-) -> Result<UpdateStatement, Error> {
-    let mut q = Query::update();
-    q.table(Alias::new(&m.table))
-        .value(Alias::new(column(m, field)?), value)
-        .and_where(Expr::col(Alias::new(column(m, "id")?)).eq(Expr::val(bind(
-            id,
-            ValueType::I64,
-            d,
-        ))));
-    Ok(q)
-}
-
-fn now(d: Dialect) -> Expr {
-    Expr::val(bind(
-        &Value::DateTime(chrono::Utc::now()),
-        ValueType::DateTime,
-        d,
-    ))
 }
 
 fn hash_token(token: &str) -> String {
@@ -218,11 +71,11 @@ fn hash_token(token: &str) -> String {
         .collect()
 }
 
-fn issuer(rt: &Runtime) -> Result<&Arc<Issuer>, Error> {
+fn issuer(rt: &Runtime) -> Result<&Arc<Issuer>> {
     rt.config.token_issuer.as_ref().ok_or_else(|| {
-        Error::coded(
+        Error::new(
+            ErrorCode::NotConfigured,
             "this service issues no tokens: set GRAPHLOOM_JWT_SECRET or GRAPHLOOM_JWT_PRIVATE_KEY_FILE",
-            "NOT_CONFIGURED",
         )
     })
 }
@@ -240,92 +93,49 @@ struct Issued {
 async fn issue(
     rt: &Runtime,
     settings: &AuthSettings,
-    account: &Account,
+    user: &User,
     family: uuid::Uuid,
-) -> Result<Issued, Error> {
-    let perms = permissions_of(rt, &account.id).await?;
+) -> Result<Issued> {
+    let ctx = system(rt);
+    let perms = permissions_of(&ctx, user.id).await?;
     let issuer = issuer(rt)?;
+    let user_id = user.id.0.to_string();
     let (access, _) = issuer
-        .issue(
-            &account.id.key_string(),
-            perms.clone(),
-            account.is_staff,
-            account.is_superuser,
-        )
+        .issue(&user_id, perms.clone(), user.is_staff, user.is_superuser)
         .map_err(Error::internal)?;
     let mut raw = uuid::Uuid::new_v4().as_bytes().to_vec();
     raw.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
     let refresh = URL_SAFE_NO_PAD.encode(raw);
-    let m = model::<RefreshToken>(rt)?;
-    let d = rt.db.dialect();
-    let now = chrono::Utc::now();
-    let expires = now
+    let expires = chrono::Utc::now()
         + chrono::Duration::from_std(settings.refresh_ttl).unwrap_or(chrono::Duration::days(14));
-    let mut ins = Query::insert();
-    ins.into_table(Alias::new(&m.table))
-        .columns(
-            [
-                "token_hash",
-                "family",
-                "user",
-                "expires_at",
-                "revoked",
-                "created_at",
-            ]
-            .iter()
-            .map(|f| column(m, f).map(Alias::new))
-            .collect::<Result<Vec<_>, _>>()?,
-        )
-        .values([
-            Expr::val(bind(
-                &Value::String(hash_token(&refresh)),
-                ValueType::String,
-                d,
-            )),
-            Expr::val(bind(&Value::Uuid(family), ValueType::Uuid, d)),
-            Expr::val(bind(&account.id, ValueType::I64, d)),
-            Expr::val(bind(&Value::DateTime(expires), ValueType::DateTime, d)),
-            Expr::val(bind(&Value::Bool(false), ValueType::Bool, d)),
-            Expr::val(bind(&Value::DateTime(now), ValueType::DateTime, d)),
+    RefreshToken::objects(&ctx)
+        .create([
+            RefreshToken::TOKEN_HASH.set(hash_token(&refresh)),
+            RefreshToken::FAMILY.set(family),
+            RefreshToken::USER.set(user.id),
+            RefreshToken::EXPIRES_AT.set(expires),
         ])
-        .map_err(Error::internal)?;
-    rt.db.execute(&ins).await?;
+        .await?;
     Ok(Issued {
         access,
         refresh,
         expires_in: issuer.ttl,
         principal: Principal {
-            user_id: account.id.key_string(),
+            user_id,
             perms,
-            staff: account.is_staff,
-            superuser: account.is_superuser,
+            staff: user.is_staff,
+            superuser: user.is_superuser,
         },
     })
 }
 
-async fn revoke_where(
-    rt: &Runtime,
-    field: &str,
-    value: Value,
-    ty: ValueType,
-) -> Result<u64, Error> {
-    let m = model::<RefreshToken>(rt)?;
-    let d = rt.db.dialect();
-    let mut q = Query::update();
-    q.table(Alias::new(&m.table))
-        .value(
-            Alias::new(column(m, "revoked")?),
-            Expr::val(bind(&Value::Bool(true), ValueType::Bool, d)),
-        )
-        .and_where(Expr::col(Alias::new(column(m, field)?)).eq(Expr::val(bind(&value, ty, d))))
-        .and_where(
-            Expr::col(Alias::new(column(m, "revoked")?)).eq(Expr::val(bind(
-                &Value::Bool(false),
-                ValueType::Bool,
-                d,
-            ))),
-        );
-    Ok(rt.db.execute(&q).await?)
+/// Revokes every live refresh token of a family (a session) or a user.
+async fn revoke(ctx: &Ctx, whose: graphloom_query::Where<RefreshToken>) -> Result<u64> {
+    RefreshToken::objects(ctx)
+        .filter(whose)
+        .filter(RefreshToken::REVOKED.eq(false))
+        .update([RefreshToken::REVOKED.set(true)])
+        .await
 }
 
 fn payload_type() -> Object {
@@ -363,13 +173,14 @@ fn payload_user(rt: &Arc<Runtime>) -> Field {
             let issued = ctx.parent_value.try_downcast_ref::<Issued>()?;
             let scope = Arc::new(
                 Scope::new(
-                    Arc::clone(&rt.registry),
-                    Arc::clone(&rt.permissions),
+                    Arc::clone(rt.engine.registry_arc()),
                     Some(issued.principal.clone()),
                 )
                 .await,
             );
-            user_node(&rt, &scope, &ctx, &issued.principal.user_id).await
+            user_node(&rt, &scope, &ctx, &issued.principal.user_id)
+                .await
+                .gql()
         })
     })
 }
@@ -379,33 +190,227 @@ async fn user_node(
     scope: &Arc<Scope>,
     ctx: &ResolverContext<'_>,
     id: &str,
-) -> Res<Option<FieldValue<'static>>> {
-    let m = model::<User>(rt)?;
+) -> Result<Option<FieldValue<'static>>> {
+    let m = rt.engine.model::<User>()?;
     let Ok(id) = id.parse::<i64>() else {
         return Ok(None);
     };
     let plan = plan_node(rt, scope, m, &ctx.ctx.field())?;
-    let node = fetch_unique(rt, scope, m, m.pk, Value::I64(id), &plan).await?;
+    let node = fetch_unique(&rt.engine, scope, m, m.pk, Id(id).into(), &plan).await?;
     Ok(node.map(|mut n| {
         n.scope = Some(Arc::clone(scope));
         FieldValue::owned_any(Arc::new(n))
     }))
 }
 
-fn arg(ctx: &ResolverContext<'_>, name: &str) -> Res<String> {
-    Ok(ctx.args.try_get(name)?.string()?.to_owned())
+fn arg(ctx: &ResolverContext<'_>, name: &str) -> Result<String> {
+    ctx.args
+        .get(name)
+        .and_then(|v| v.string().ok().map(str::to_owned))
+        .ok_or_else(|| Error::bad_input(format!("`{name}` must be a string")))
 }
 
-fn principal(ctx: &ResolverContext<'_>) -> Result<Principal, Error> {
-    ctx.data_opt::<Arc<graphloom_graphql::RequestContext>>()
+fn principal(ctx: &ResolverContext<'_>) -> Result<Principal> {
+    ctx.data_opt::<Arc<graphloom_query::RequestContext>>()
         .and_then(|c| c.principal.clone())
         .ok_or_else(|| unauthenticated("log in first"))
 }
 
 fn client(ctx: &ResolverContext<'_>) -> String {
-    ctx.data_opt::<Arc<graphloom_graphql::RequestContext>>()
+    ctx.data_opt::<Arc<graphloom_query::RequestContext>>()
         .and_then(|c| c.client.clone())
         .unwrap_or_else(|| "unknown".into())
+}
+
+async fn login(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    settings: &AuthSettings,
+    limiter: &Limiter,
+) -> Result<Issued> {
+    let login = arg(ctx, "login")?;
+    let password = arg(ctx, "password")?;
+    let account_key = format!("account:{}", login.to_lowercase());
+    let address_key = format!("address:{}", client(ctx));
+    let w = settings.attempt_window;
+    if limiter.blocked(&account_key, settings.account_attempts, w)
+        || limiter.blocked(&address_key, settings.address_attempts, w)
+    {
+        return Err(Error::new(
+            ErrorCode::RateLimited,
+            "too many failed logins; try again later",
+        ));
+    }
+    let sys = system(rt);
+    let user = by_login(&sys, &login).await?;
+    // Verify against a hash even for unknown users, so timing tells nothing.
+    let stored = user.as_ref().map_or_else(
+        || settings.hasher.hash("timing-equaliser").unwrap_or_default(),
+        |u| u.password.clone(),
+    );
+    let verified = settings.hasher.verify(&password, &stored);
+    let (Some(user), Verified::Yes { rehash }) = (user, verified) else {
+        limiter.fail(&account_key);
+        limiter.fail(&address_key);
+        return Err(unauthenticated("invalid login or password"));
+    };
+    if !user.is_active {
+        limiter.fail(&account_key);
+        limiter.fail(&address_key);
+        return Err(unauthenticated("invalid login or password"));
+    }
+    limiter.clear(&account_key);
+    let mut changes = vec![User::LAST_LOGIN.set(chrono::Utc::now())];
+    if let Some(h) = rehash {
+        changes.push(User::PASSWORD.set(h));
+    }
+    User::objects(&sys).update_row(&user, changes).await?;
+    issue(rt, settings, &user, uuid::Uuid::new_v4()).await
+}
+
+async fn refresh(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    settings: &AuthSettings,
+) -> Result<Issued> {
+    let token = arg(ctx, "refreshToken")?;
+    let sys = system(rt);
+    let Some(row) = RefreshToken::objects(&sys)
+        .filter(RefreshToken::TOKEN_HASH.eq(hash_token(&token)))
+        .one()
+        .await?
+    else {
+        return Err(unauthenticated("invalid refresh token"));
+    };
+    let reused = || unauthenticated("this refresh token was already used; the session is revoked");
+    if row.used_at.is_some() || row.revoked {
+        // A spent token came back: someone holds a copy. End the whole session.
+        revoke(&sys, RefreshToken::FAMILY.eq(row.family)).await?;
+        return Err(reused());
+    }
+    if row.expires_at < chrono::Utc::now() {
+        return Err(unauthenticated("the refresh token has expired"));
+    }
+    // Use it exactly once, even against a concurrent refresh.
+    let used = RefreshToken::objects(&sys)
+        .filter(RefreshToken::ID.eq(row.id))
+        .filter(RefreshToken::USED_AT.is_null(true))
+        .update([RefreshToken::USED_AT.set(chrono::Utc::now())])
+        .await?;
+    if used != 1 {
+        revoke(&sys, RefreshToken::FAMILY.eq(row.family)).await?;
+        return Err(reused());
+    }
+    let user_id = row.user.key.key_string();
+    let Some(user) = by_id(&sys, &user_id).await?.filter(|u| u.is_active) else {
+        return Err(unauthenticated("invalid refresh token"));
+    };
+    issue(rt, settings, &user, row.family).await
+}
+
+async fn logout(rt: &Runtime, ctx: &ResolverContext<'_>) -> Result<bool> {
+    let token = arg(ctx, "refreshToken")?;
+    let sys = system(rt);
+    let Some(row) = RefreshToken::objects(&sys)
+        .filter(RefreshToken::TOKEN_HASH.eq(hash_token(&token)))
+        .one()
+        .await?
+    else {
+        return Ok(false);
+    };
+    revoke(&sys, RefreshToken::FAMILY.eq(row.family)).await?;
+    Ok(true)
+}
+
+async fn revoke_all(rt: &Runtime, ctx: &ResolverContext<'_>) -> Result<u64> {
+    let p = principal(ctx)?;
+    let id = p
+        .user_id
+        .parse::<i64>()
+        .map_err(|_| unauthenticated("unknown user"))?;
+    revoke(&system(rt), RefreshToken::USER.eq(id)).await
+}
+
+async fn change_own_password(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    settings: &AuthSettings,
+) -> Result<bool> {
+    let p = principal(ctx)?;
+    let old = arg(ctx, "oldPassword")?;
+    let new = arg(ctx, "newPassword")?;
+    let sys = system(rt);
+    let user = by_id(&sys, &p.user_id)
+        .await?
+        .ok_or_else(|| unauthenticated("unknown user"))?;
+    if matches!(settings.hasher.verify(&old, &user.password), Verified::No) {
+        return Err(Error::bad_input("the old password is wrong"));
+    }
+    let problems = settings.policy.check(&new, &user.username, &user.email);
+    if !problems.is_empty() {
+        return Err(Error::bad_input(problems.join(" ")));
+    }
+    set_password(&sys, settings, &user, &new).await?;
+    // Other sessions may hold the old password: end them.
+    revoke(&sys, RefreshToken::USER.eq(user.id)).await?;
+    Ok(true)
+}
+
+async fn register(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    settings: &AuthSettings,
+) -> Result<Issued> {
+    let (username, email, password) = (
+        arg(ctx, "username")?,
+        arg(ctx, "email")?,
+        arg(ctx, "password")?,
+    );
+    let user = create_user(&system(rt), settings, &username, &email, &password, false).await?;
+    issue(rt, settings, &user, uuid::Uuid::new_v4()).await
+}
+
+async fn me(rt: &Arc<Runtime>, ctx: &ResolverContext<'_>) -> Result<Option<FieldValue<'static>>> {
+    let Ok(p) = principal(ctx) else {
+        return Ok(None);
+    };
+    // The request's own rules: the user, seen by themself.
+    let scope = scope_of(ctx)?;
+    user_node(rt, &scope, ctx, &p.user_id).await
+}
+
+/// A raw mutation returning `AuthPayload`.
+fn payload_mutation<F>(
+    name: &'static str,
+    description: &'static str,
+    run: F,
+) -> crate::graphql::FieldFactory
+where
+    F: for<'a> Fn(
+            &'a Runtime,
+            &'a ResolverContext<'a>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Issued>> + Send + 'a>,
+        > + Send
+        + Sync
+        + 'static,
+{
+    let run = Arc::new(run);
+    Arc::new(move |rt| {
+        let (rt, run) = (Arc::clone(rt), Arc::clone(&run));
+        Field::new(name, TypeRef::named_nn("AuthPayload"), move |ctx| {
+            let (rt, run) = (Arc::clone(&rt), Arc::clone(&run));
+            FieldFuture::new(async move {
+                let issued = run(&rt, &ctx).await.gql()?;
+                Ok(Some(FieldValue::owned_any(issued)))
+            })
+        })
+        .description(description)
+    })
+}
+
+fn string_arg(name: &str) -> InputValue {
+    InputValue::new(name, TypeRef::named_nn(TypeRef::STRING))
 }
 
 /// Adds the token fields and types to the auth app.
@@ -416,193 +421,43 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Limiter
             let rt = Arc::clone(rt);
             Field::new("me", TypeRef::named("User"), move |ctx| {
                 let rt = Arc::clone(&rt);
-                FieldFuture::new(async move {
-                    let Ok(p) = principal(&ctx) else {
-                        return Ok(None);
-                    };
-                    let scope = scope_of(&ctx)?;
-                    user_node(&rt, &scope, &ctx, &p.user_id).await
-                })
+                FieldFuture::new(async move { me(&rt, &ctx).await.gql() })
             })
             .description("The logged-in user, or null.")
         }));
     let (s, l) = (Arc::clone(&settings), Arc::clone(&limiter));
+    let login_field = payload_mutation(
+        "login",
+        "Logs in; a wrong login and a wrong password get the same error.",
+        move |rt, ctx| {
+            let (s, l) = (Arc::clone(&s), Arc::clone(&l));
+            Box::pin(async move { login(rt, ctx, &s, &l).await })
+        },
+    );
     app = app.raw_mutation(Arc::new(move |rt| {
-        let (rt, settings, limiter) = (Arc::clone(rt), Arc::clone(&s), Arc::clone(&l));
-        Field::new("login", TypeRef::named_nn("AuthPayload"), move |ctx| {
-            let (rt, settings, limiter) =
-                (Arc::clone(&rt), Arc::clone(&settings), Arc::clone(&limiter));
-            FieldFuture::new(async move {
-                let login = arg(&ctx, "login")?;
-                let password = arg(&ctx, "password")?;
-                let account_key = format!("account:{}", login.to_lowercase());
-                let address_key = format!("address:{}", client(&ctx));
-                let w = settings.attempt_window;
-                if limiter.blocked(&account_key, settings.account_attempts, w)
-                    || limiter.blocked(&address_key, settings.address_attempts, w)
-                {
-                    return Err(Error::coded(
-                        "too many failed logins; try again later",
-                        "RATE_LIMITED",
-                    )
-                    .into());
-                }
-                let account = find_account(&rt, "login", &login).await?;
-                // Verify against a hash even for unknown users, so timing tells nothing.
-                let stored = account.as_ref().map_or_else(
-                    || settings.hasher.hash("timing-equaliser").unwrap_or_default(),
-                    |a| a.password.clone(),
-                );
-                let verified = settings.hasher.verify(&password, &stored);
-                let (Some(account), Verified::Yes { rehash }) = (account, verified) else {
-                    limiter.fail(&account_key);
-                    limiter.fail(&address_key);
-                    return Err(unauthenticated("invalid login or password").into());
-                };
-                if !account.is_active {
-                    limiter.fail(&account_key);
-                    limiter.fail(&address_key);
-                    return Err(unauthenticated("invalid login or password").into());
-                }
-                limiter.clear(&account_key);
-                let m = model::<User>(&rt)?;
-                let d = rt.db.dialect();
-                let mut q = update_by_id(m, &account.id, "last_login", now(d), d)?;
-                if let Some(h) = rehash {
-                    q.value(
-                        Alias::new(column(m, "password")?),
-                        Expr::val(bind(&Value::String(h), ValueType::String, d)),
-                    );
-                }
-                rt.db.execute(&q).await?;
-                let issued = issue(&rt, &settings, &account, uuid::Uuid::new_v4()).await?;
-                Ok(Some(FieldValue::owned_any(issued)))
-            })
-        })
-        .argument(
-            InputValue::new("login", TypeRef::named_nn(TypeRef::STRING))
-                .description("A username or an email."),
-        )
-        .argument(InputValue::new(
-            "password",
-            TypeRef::named_nn(TypeRef::STRING),
-        ))
-        .description("Logs in; a wrong login and a wrong password get the same error.")
+        login_field(rt)
+            .argument(string_arg("login").description("A username or an email."))
+            .argument(string_arg("password"))
     }));
     let s = Arc::clone(&settings);
+    let refresh_field = payload_mutation(
+        "refreshToken",
+        "Trades a refresh token for new tokens. Each refresh token works once.",
+        move |rt, ctx| {
+            let s = Arc::clone(&s);
+            Box::pin(async move { refresh(rt, ctx, &s).await })
+        },
+    );
     app = app.raw_mutation(Arc::new(move |rt| {
-        let (rt, settings) = (Arc::clone(rt), Arc::clone(&s));
-        Field::new(
-            "refreshToken",
-            TypeRef::named_nn("AuthPayload"),
-            move |ctx| {
-                let (rt, settings) = (Arc::clone(&rt), Arc::clone(&settings));
-                FieldFuture::new(async move {
-                    let token = arg(&ctx, "refreshToken")?;
-                    let m = model::<RefreshToken>(&rt)?;
-                    let d = rt.db.dialect();
-                    let mut q = Query::select();
-                    for f in ["id", "family", "user", "expires_at", "used_at", "revoked"] {
-                        q.expr(Expr::col(Alias::new(column(m, f)?)));
-                    }
-                    q.from(Alias::new(&m.table)).and_where(
-                        Expr::col(Alias::new(column(m, "token_hash")?)).eq(Expr::val(bind(
-                            &Value::String(hash_token(&token)),
-                            ValueType::String,
-                            d,
-                        ))),
-                    );
-                    let rows = rt
-                        .db
-                        .fetch(
-                            &q,
-                            &[
-                                ValueType::I64,
-                                ValueType::Uuid,
-                                ValueType::I64,
-                                ValueType::DateTime,
-                                ValueType::DateTime,
-                                ValueType::Bool,
-                            ],
-                        )
-                        .await?;
-                    let Some(row) = rows.into_iter().next() else {
-                        return Err(unauthenticated("invalid refresh token").into());
-                    };
-                    let (family, user_id) = (row[1].clone(), row[2].key_string());
-                    let spent = !row[4].is_null() || matches!(row[5], Value::Bool(true));
-                    if spent {
-                        // A spent token came back: someone holds a copy. End the whole session.
-                        revoke_where(&rt, "family", family, ValueType::Uuid).await?;
-                        return Err(unauthenticated(
-                            "this refresh token was already used; the session is revoked",
-                        )
-                        .into());
-                    }
-                    if matches!(row[3], Value::DateTime(t) if t < chrono::Utc::now()) {
-                        return Err(unauthenticated("the refresh token has expired").into());
-                    }
-                    // Use it exactly once, even against a concurrent refresh.
-                    let mut used = update_by_id(m, &row[0], "used_at", now(d), d)?;
-                    used.and_where(Expr::col(Alias::new(column(m, "used_at")?)).is_null());
-                    if rt.db.execute(&used).await? != 1 {
-                        revoke_where(&rt, "family", family, ValueType::Uuid).await?;
-                        return Err(unauthenticated(
-                            "this refresh token was already used; the session is revoked",
-                        )
-                        .into());
-                    }
-                    let Some(account) = find_account(&rt, "id", &user_id)
-                        .await?
-                        .filter(|a| a.is_active)
-                    else {
-                        return Err(unauthenticated("invalid refresh token").into());
-                    };
-                    let Value::Uuid(family) = family else {
-                        return Err(Error::internal("a refresh token without a family").into());
-                    };
-                    Ok(Some(FieldValue::owned_any(
-                        issue(&rt, &settings, &account, family).await?,
-                    )))
-                })
-            },
-        )
-        .argument(InputValue::new(
-            "refreshToken",
-            TypeRef::named_nn(TypeRef::STRING),
-        ))
-        .description("Trades a refresh token for new tokens. Each refresh token works once.")
+        refresh_field(rt).argument(string_arg("refreshToken"))
     }));
     app = app.raw_mutation(Arc::new(|rt| {
         let rt = Arc::clone(rt);
         Field::new("logout", TypeRef::named_nn(TypeRef::BOOLEAN), move |ctx| {
             let rt = Arc::clone(&rt);
-            FieldFuture::new(async move {
-                let token = arg(&ctx, "refreshToken")?;
-                let m = model::<RefreshToken>(&rt)?;
-                let mut q = Query::select();
-                q.expr(Expr::col(Alias::new(column(m, "family")?)))
-                    .from(Alias::new(&m.table))
-                    .and_where(
-                        Expr::col(Alias::new(column(m, "token_hash")?)).eq(Expr::val(bind(
-                            &Value::String(hash_token(&token)),
-                            ValueType::String,
-                            rt.db.dialect(),
-                        ))),
-                    );
-                let rows = rt.db.fetch(&q, &[ValueType::Uuid]).await?;
-                let Some(family) = rows.into_iter().next().and_then(|r| r.into_iter().next())
-                else {
-                    return Ok(Some(Gql::Boolean(false)));
-                };
-                revoke_where(&rt, "family", family, ValueType::Uuid).await?;
-                Ok(Some(Gql::Boolean(true)))
-            })
+            FieldFuture::new(async move { Ok(Some(Gql::Boolean(logout(&rt, &ctx).await.gql()?))) })
         })
-        .argument(InputValue::new(
-            "refreshToken",
-            TypeRef::named_nn(TypeRef::STRING),
-        ))
+        .argument(string_arg("refreshToken"))
         .description("Ends the session the refresh token belongs to.")
     }));
     app = app.raw_mutation(Arc::new(|rt| {
@@ -612,15 +467,9 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Limiter
             TypeRef::named_nn(TypeRef::INT),
             move |ctx| {
                 let rt = Arc::clone(&rt);
-                FieldFuture::new(async move {
-                    let p = principal(&ctx)?;
-                    let id = p
-                        .user_id
-                        .parse::<i64>()
-                        .map_err(|_| unauthenticated("unknown user"))?;
-                    let n = revoke_where(&rt, "user", Value::I64(id), ValueType::I64).await?;
-                    Ok(Some(Gql::from(n)))
-                })
+                FieldFuture::new(
+                    async move { Ok(Some(Gql::from(revoke_all(&rt, &ctx).await.gql()?))) },
+                )
             },
         )
         .description("Revokes every refresh token of the logged-in user; returns how many.")
@@ -634,209 +483,111 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Limiter
             move |ctx| {
                 let (rt, settings) = (Arc::clone(&rt), Arc::clone(&settings));
                 FieldFuture::new(async move {
-                    let p = principal(&ctx)?;
-                    let old = arg(&ctx, "oldPassword")?;
-                    let new = arg(&ctx, "newPassword")?;
-                    let account = find_account(&rt, "id", &p.user_id)
-                        .await?
-                        .ok_or_else(|| unauthenticated("unknown user"))?;
-                    if matches!(
-                        settings.hasher.verify(&old, &account.password),
-                        Verified::No
-                    ) {
-                        return Err(
-                            Error::coded("the old password is wrong", "BAD_USER_INPUT").into()
-                        );
-                    }
-                    let problems = settings
-                        .policy
-                        .check(&new, &account.username, &account.email);
-                    if !problems.is_empty() {
-                        return Err(Error::coded(problems.join(" "), "BAD_USER_INPUT").into());
-                    }
-                    set_password(&rt, &settings, &account.id, &new).await?;
-                    // Other sessions may hold the old password: end them.
-                    revoke_where(&rt, "user", account.id.clone(), ValueType::I64).await?;
-                    Ok(Some(Gql::Boolean(true)))
+                    let ok = change_own_password(&rt, &ctx, &settings).await.gql()?;
+                    Ok(Some(Gql::Boolean(ok)))
                 })
             },
         )
-        .argument(InputValue::new(
-            "oldPassword",
-            TypeRef::named_nn(TypeRef::STRING),
-        ))
-        .argument(InputValue::new(
-            "newPassword",
-            TypeRef::named_nn(TypeRef::STRING),
-        ))
+        .argument(string_arg("oldPassword"))
+        .argument(string_arg("newPassword"))
         .description("Changes the logged-in user's password and ends their sessions.")
     }));
     if settings.register {
         let s = Arc::clone(&settings);
+        let register_field = payload_mutation(
+            "register",
+            "Creates an account and logs it in.",
+            move |rt, ctx| {
+                let s = Arc::clone(&s);
+                Box::pin(async move { register(rt, ctx, &s).await })
+            },
+        );
         app = app.raw_mutation(Arc::new(move |rt| {
-            let (rt, settings) = (Arc::clone(rt), Arc::clone(&s));
-            Field::new("register", TypeRef::named_nn("AuthPayload"), move |ctx| {
-                let (rt, settings) = (Arc::clone(&rt), Arc::clone(&settings));
-                FieldFuture::new(async move {
-                    let (username, email, password) = (
-                        arg(&ctx, "username")?,
-                        arg(&ctx, "email")?,
-                        arg(&ctx, "password")?,
-                    );
-                    let account =
-                        create_user(&rt, &settings, &username, &email, &password, false).await?;
-                    Ok(Some(FieldValue::owned_any(
-                        issue(&rt, &settings, &account, uuid::Uuid::new_v4()).await?,
-                    )))
-                })
-            })
-            .argument(InputValue::new(
-                "username",
-                TypeRef::named_nn(TypeRef::STRING),
-            ))
-            .argument(InputValue::new("email", TypeRef::named_nn(TypeRef::STRING)))
-            .argument(InputValue::new(
-                "password",
-                TypeRef::named_nn(TypeRef::STRING),
-            ))
-            .description("Creates an account and logs it in.")
+            register_field(rt)
+                .argument(string_arg("username"))
+                .argument(string_arg("email"))
+                .argument(string_arg("password"))
         }));
     }
     app
 }
 
 async fn set_password(
-    rt: &Runtime,
+    ctx: &Ctx,
     settings: &AuthSettings,
-    id: &Value,
+    user: &User,
     password: &str,
-) -> Result<(), Error> {
-    let m = model::<User>(rt)?;
+) -> Result<()> {
     let hash = settings.hasher.hash(password).map_err(Error::internal)?;
-    let d = rt.db.dialect();
-    let hash = Expr::val(bind(&Value::String(hash), ValueType::String, d));
-    rt.db
-        .execute(&update_by_id(m, id, "password", hash, d)?)
-        .await?;
-    Ok(())
+    User::objects(ctx)
+        .update_row(user, [User::PASSWORD.set(hash)])
+        .await
+        .map(drop)
 }
 
-/// Creates a user after the password policy; `superuser` also makes them staff.
+/// Creates a user after the password policy; `superuser` also makes them
+/// staff. The model's limits (`max_length`, unique) and its validation
+/// hook refuse the rest.
 async fn create_user(
-    rt: &Runtime,
+    ctx: &Ctx,
     settings: &AuthSettings,
     username: &str,
     email: &str,
     password: &str,
     superuser: bool,
-) -> Result<Account, Error> {
-    let username = username.trim();
-    if username.is_empty() || username.chars().count() > 150 {
-        return Err(Error::coded(
-            "a username has 1 to 150 characters",
-            "BAD_USER_INPUT",
-        ));
-    }
-    if !email.contains('@') || email.chars().count() > 254 {
-        return Err(Error::coded(
-            "that is not an email address",
-            "BAD_USER_INPUT",
-        ));
-    }
+) -> Result<User> {
+    let (username, email) = (username.trim(), email.trim());
     let problems = settings.policy.check(password, username, email);
     if !problems.is_empty() {
-        return Err(Error::coded(problems.join(" "), "BAD_USER_INPUT"));
+        return Err(Error::bad_input(problems.join(" ")));
     }
-    let m = model::<User>(rt)?;
     let hash = settings.hasher.hash(password).map_err(Error::internal)?;
-    let d = rt.db.dialect();
-    let mut ins = Query::insert();
-    let cols = [
-        "username",
-        "email",
-        "password",
-        "is_active",
-        "is_staff",
-        "is_superuser",
-        "date_joined",
-    ];
-    ins.into_table(Alias::new(&m.table))
-        .columns(
-            cols.iter()
-                .map(|c| column(m, c).map(Alias::new))
-                .collect::<Result<Vec<_>, _>>()?,
-        )
-        .values([
-            Expr::val(bind(&Value::String(username.into()), ValueType::String, d)),
-            Expr::val(bind(
-                &Value::String(email.trim().into()),
-                ValueType::String,
-                d,
-            )),
-            Expr::val(bind(&Value::String(hash.clone()), ValueType::String, d)),
-            Expr::val(bind(&Value::Bool(true), ValueType::Bool, d)),
-            Expr::val(bind(&Value::Bool(superuser), ValueType::Bool, d)),
-            Expr::val(bind(&Value::Bool(superuser), ValueType::Bool, d)),
-            now(d),
+    User::objects(ctx)
+        .create([
+            User::USERNAME.set(username),
+            User::EMAIL.set(email),
+            User::PASSWORD.set(hash),
+            User::IS_STAFF.set(superuser),
+            User::IS_SUPERUSER.set(superuser),
         ])
-        .map_err(Error::internal)?
-        .returning_col(Alias::new(column(m, "id")?));
-    let id = match rt.db.fetch(&ins, &[ValueType::I64]).await {
-        Ok(rows) => rows
-            .into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next())
-            .ok_or_else(|| Error::internal("INSERT returned no id"))?,
-        Err(e) if e.kind() == DbErrorKind::UniqueViolation => {
-            return Err(Error::coded(
-                "that username or email is taken",
-                "BAD_USER_INPUT",
-            ));
-        }
-        Err(e) => return Err(Error::internal(e)),
-    };
-    Ok(Account {
-        id,
-        username: username.into(),
-        email: email.into(),
-        password: hash,
-        is_active: true,
-        is_staff: superuser,
-        is_superuser: superuser,
-    })
+        .await
+        .map_err(|mut e| {
+            // One message for a taken username or email: which one is not
+            // for strangers to learn.
+            if e.fields.iter().any(|f| f.code == FieldCode::Unique) {
+                e.message = "that username or email is taken".into();
+            }
+            e
+        })
 }
 
 /// `createsuperuser`: a superuser, checked by the password policy.
 pub(crate) async fn create_superuser(
-    rt: &Runtime,
+    ctx: &Ctx,
     settings: &AuthSettings,
     username: &str,
     email: &str,
     password: &str,
-) -> Result<(), Error> {
-    create_user(rt, settings, username, email, password, true)
+) -> Result<()> {
+    create_user(ctx, settings, username, email, password, true)
         .await
         .map(drop)
 }
 
 /// `changepassword`: sets a user's password by username and ends their sessions.
 pub(crate) async fn change_password(
-    rt: &Runtime,
+    ctx: &Ctx,
     settings: &AuthSettings,
     username: &str,
     password: &str,
-) -> Result<(), Error> {
-    let account = find_account(rt, "login", username)
+) -> Result<()> {
+    let user = by_login(ctx, username)
         .await?
-        .ok_or_else(|| Error::coded(format!("no user `{username}`"), "NOT_FOUND"))?;
-    let problems = settings
-        .policy
-        .check(password, &account.username, &account.email);
+        .ok_or_else(|| Error::not_found(format!("no user `{username}`")))?;
+    let problems = settings.policy.check(password, &user.username, &user.email);
     if !problems.is_empty() {
-        return Err(Error::coded(problems.join(" "), "BAD_USER_INPUT"));
+        return Err(Error::bad_input(problems.join(" ")));
     }
-    set_password(rt, settings, &account.id, password).await?;
-    revoke_where(rt, "user", account.id, ValueType::I64)
-        .await
-        .map(drop)
+    set_password(ctx, settings, &user, password).await?;
+    revoke(ctx, RefreshToken::USER.eq(user.id)).await.map(drop)
 }

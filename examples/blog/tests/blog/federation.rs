@@ -77,7 +77,7 @@ async fn auth_directives_come_from_the_rules() {
         .await
         .unwrap();
     let plain = blog::service().api(db.clone(), Default::default()).unwrap();
-    let config = graphloom::graphql::runtime::Config {
+    let config = graphloom::graphql::Config {
         auth_directives: true,
         ..Default::default()
     };

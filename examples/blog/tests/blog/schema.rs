@@ -29,7 +29,7 @@ fn blog_subgraph_sdl_snapshot() {
 }
 
 fn check_ids(err: CheckErrors) -> Vec<&'static str> {
-    err.0.iter().map(|e| e.id).collect()
+    err.0.iter().map(|e| e.id.code()).collect()
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Runs plans: one statement for a root list (plus one for a count when needed)
 //! and one per relation edge, whatever the number of rows. Rows become [`Node`]s
-//! that the field resolvers read from memory.
+//! that surfaces read from memory.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -8,18 +8,16 @@ use std::{
 };
 
 use futures_util::future::BoxFuture;
-use graphloom_db::Statement;
-use graphloom_meta::{ModelId, ModelMeta, RelationKind, Value, ValueType};
+use graphloom_meta::{ModelId, ModelMeta, Registry, RelationKind, Value, ValueType};
 use sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, JoinType, Order, OverStatement, Query, SelectStatement,
-    WindowStatement,
+    Alias, Asterisk, Expr, ExprTrait, Order, OverStatement, Query, SelectStatement, WindowStatement,
 };
 
 use crate::{
-    error::Error,
-    permissions::Scope,
-    plan::{ChildFetch, ChildPlan, Filter, ListPlan, NodePlan},
-    runtime::Runtime,
+    Engine, Error, Result,
+    filter::Filter,
+    plan::{ChildFetch, ChildPlan, ListPlan, NodePlan},
+    scope::Scope,
     sql::{Builder, apply_order, apply_window_order, col},
 };
 
@@ -29,23 +27,24 @@ pub struct Node {
     pub model: ModelId,
     /// By field index; `Null` for columns that were not selected.
     pub values: Vec<Value>,
+    /// The relations, by the key the plan gave each edge.
     pub children: HashMap<String, Child>,
     /// Read this row's fields as this scope allows rather than the request's
     /// (the user of a login payload is read as that user).
     pub scope: Option<Arc<Scope>>,
-    /// A representation `_entities` could not resolve: its fields fail with
-    /// this message, which nulls the entity (async-graphql's dynamic schema
-    /// cannot return a null list item of a union directly).
+    /// A row that was asked for and not found: a surface reports this
+    /// message for it instead of its fields.
     pub missing: Option<String>,
 }
 
+/// The rows of one relation edge under a node.
 #[derive(Debug, Clone)]
 pub enum Child {
     One(Option<Arc<Node>>),
     Many(Arc<Page>),
 }
 
-/// One page of a connection.
+/// One page of a list.
 #[derive(Debug, Clone)]
 pub struct Page {
     pub model: ModelId,
@@ -57,8 +56,19 @@ pub struct Page {
 }
 
 impl Node {
-    pub fn pk(&self, rt: &Runtime) -> &Value {
-        &self.values[rt.registry.model(self.model).pk]
+    pub fn pk<'a>(&'a self, reg: &Registry) -> &'a Value {
+        &self.values[reg.model(self.model).pk]
+    }
+
+    /// A row asked for and not found (see [`Node::missing`]).
+    pub fn missing(model: &ModelMeta, message: String) -> Node {
+        Node {
+            model: model.id,
+            values: vec![Value::Null; model.fields.len()],
+            children: HashMap::new(),
+            scope: None,
+            missing: Some(message),
+        }
     }
 }
 
@@ -68,7 +78,7 @@ struct Selected {
 }
 
 fn select_columns(
-    rt: &Runtime,
+    reg: &Registry,
     model: &ModelMeta,
     plan: &NodePlan,
     stmt: &mut SelectStatement,
@@ -77,7 +87,7 @@ fn select_columns(
     let fields: Vec<usize> = plan.columns.iter().copied().collect();
     let types = fields
         .iter()
-        .map(|i| rt.registry.value_type(&model.fields[*i]))
+        .map(|i| reg.value_type(&model.fields[*i]))
         .collect();
     for i in &fields {
         stmt.expr(col(alias, &model.fields[*i].column));
@@ -99,14 +109,15 @@ fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value
     }
 }
 
-async fn count(
-    rt: &Runtime,
+/// The number of visible rows of `model` matching `filter`.
+pub async fn count(
+    engine: &Engine,
     scope: &Scope,
     model: &ModelMeta,
     filter: Option<&Filter>,
-    extra: Option<Expr>,
-) -> Result<i64, Error> {
-    let mut b = Builder::new(&rt.registry, rt.db.dialect(), scope);
+) -> Result<i64> {
+    let reg = engine.registry();
+    let mut b = Builder::new(reg, engine.db().dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     if let Some(rows) = b.row_cond(model, &a) {
@@ -117,25 +128,23 @@ async fn count(
     if let Some(f) = filter {
         stmt.and_where(b.cond(model, &a, f));
     }
-    if let Some(e) = extra {
-        stmt.and_where(e);
-    }
-    let rows = rt.db.fetch(&stmt, &[ValueType::I64]).await?;
+    let rows = engine.db().fetch(&stmt, &[ValueType::I64]).await?;
     Ok(match rows.first().and_then(|r| r.first()) {
         Some(Value::I64(n)) => *n,
         _ => 0,
     })
 }
 
-/// A root connection: `posts(where:, orderBy:, first:, …)`.
+/// A root list: `posts(where:, orderBy:, first:, …)`.
 pub async fn fetch_list(
-    rt: &Runtime,
+    engine: &Engine,
     scope: &Scope,
     model: &ModelMeta,
     plan: &ListPlan,
-) -> Result<Page, Error> {
+) -> Result<Page> {
+    let reg = engine.registry();
     let total = if plan.want_total || plan.window.last.is_some() {
-        Some(count(rt, scope, model, plan.filter.as_ref(), None).await?)
+        Some(count(engine, scope, model, plan.filter.as_ref()).await?)
     } else {
         None
     };
@@ -149,11 +158,11 @@ pub async fn fetch_list(
         end = Some(e);
         extra_row = false;
     }
-    let mut b = Builder::new(&rt.registry, rt.db.dialect(), scope);
+    let mut b = Builder::new(reg, engine.db().dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     stmt.from_as(Alias::new(&model.table), Alias::new(&a));
-    let sel = select_columns(rt, model, &plan.node, &mut stmt, &a);
+    let sel = select_columns(reg, model, &plan.node, &mut stmt, &a);
     if let Some(f) = &plan.filter {
         let c = b.cond(model, &a, f);
         stmt.and_where(c);
@@ -175,7 +184,7 @@ pub async fn fetch_list(
     let rows = if wanted == Some(0) && !extra_row {
         Vec::new()
     } else {
-        rt.db.fetch(&stmt, &sel.types).await?
+        engine.db().fetch(&stmt, &sel.types).await?
     };
     let mut nodes: Vec<Node> = rows
         .into_iter()
@@ -188,7 +197,7 @@ pub async fn fetch_list(
         }
         _ => false,
     };
-    load_children(rt, scope, model, &plan.node, &mut nodes).await?;
+    load_children(engine, scope, model, &plan.node, &mut nodes).await?;
     Ok(Page {
         model: model.id,
         items: nodes
@@ -204,18 +213,19 @@ pub async fn fetch_list(
 
 /// Rows of `model` matching `condition(builder, alias)`, with their relations.
 async fn fetch_nodes(
-    rt: &Runtime,
+    engine: &Engine,
     scope: &Scope,
     model: &ModelMeta,
     plan: &NodePlan,
     limit: Option<u64>,
     condition: impl FnOnce(&mut Builder<'_>, &str) -> Expr,
-) -> Result<Vec<Node>, Error> {
-    let mut b = Builder::new(&rt.registry, rt.db.dialect(), scope);
+) -> Result<Vec<Node>> {
+    let reg = engine.registry();
+    let mut b = Builder::new(reg, engine.db().dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     stmt.from_as(Alias::new(&model.table), Alias::new(&a));
-    let sel = select_columns(rt, model, plan, &mut stmt, &a);
+    let sel = select_columns(reg, model, plan, &mut stmt, &a);
     stmt.and_where(condition(&mut b, &a));
     if let Some(rows) = b.row_cond(model, &a) {
         stmt.and_where(rows);
@@ -223,24 +233,24 @@ async fn fetch_nodes(
     if let Some(n) = limit {
         stmt.limit(n);
     }
-    let rows = rt.db.fetch(&stmt, &sel.types).await?;
+    let rows = engine.db().fetch(&stmt, &sel.types).await?;
     let mut nodes: Vec<Node> = rows
         .into_iter()
         .map(|r| to_node(model, &sel, &mut r.into_iter()))
         .collect();
-    load_children(rt, scope, model, plan, &mut nodes).await?;
+    load_children(engine, scope, model, plan, &mut nodes).await?;
     Ok(nodes)
 }
 
 /// Rows of `model` whose `field` is one of `keys`, with their relations.
 pub async fn fetch_where_in(
-    rt: &Runtime,
+    engine: &Engine,
     scope: &Scope,
     model: &ModelMeta,
     field: usize,
     keys: &[Value],
     plan: &NodePlan,
-) -> Result<Vec<Node>, Error> {
+) -> Result<Vec<Node>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -248,8 +258,8 @@ pub async fn fetch_where_in(
     let mut plan = plan.clone();
     plan.columns.insert(field);
     let f = &model.fields[field];
-    let ty = rt.registry.value_type(f);
-    fetch_nodes(rt, scope, model, &plan, None, |b, a| {
+    let ty = engine.registry().value_type(f);
+    fetch_nodes(engine, scope, model, &plan, None, |b, a| {
         b.keys_in(col(a, &f.column), keys, ty)
     })
     .await
@@ -257,13 +267,13 @@ pub async fn fetch_where_in(
 
 /// Rows of `model` whose `fields` (a composite key) are one of `tuples`.
 pub async fn fetch_where_tuples_in(
-    rt: &Runtime,
+    engine: &Engine,
     scope: &Scope,
     model: &ModelMeta,
     fields: &[usize],
     tuples: &[Vec<Value>],
     plan: &NodePlan,
-) -> Result<Vec<Node>, Error> {
+) -> Result<Vec<Node>> {
     if tuples.is_empty() {
         return Ok(Vec::new());
     }
@@ -271,9 +281,9 @@ pub async fn fetch_where_tuples_in(
     plan.columns.extend(fields.iter().copied());
     let types: Vec<_> = fields
         .iter()
-        .map(|&f| rt.registry.value_type(&model.fields[f]))
+        .map(|&f| engine.registry().value_type(&model.fields[f]))
         .collect();
-    fetch_nodes(rt, scope, model, &plan, None, |b, a| {
+    fetch_nodes(engine, scope, model, &plan, None, |b, a| {
         let exprs = fields
             .iter()
             .map(|&f| col(a, &model.fields[f].column))
@@ -285,20 +295,51 @@ pub async fn fetch_where_tuples_in(
 
 /// One row by a unique field (`post(id:)`, `postBySlug(slug:)`).
 pub async fn fetch_unique(
-    rt: &Runtime,
+    engine: &Engine,
     scope: &Scope,
     model: &ModelMeta,
     field: usize,
     value: Value,
     plan: &NodePlan,
-) -> Result<Option<Node>, Error> {
+) -> Result<Option<Node>> {
     let f = &model.fields[field];
-    let v = graphloom_db::bind(&value, rt.registry.value_type(f), rt.db.dialect());
-    let mut nodes = fetch_nodes(rt, scope, model, plan, Some(1), |_, a| {
+    let v = graphloom_db::bind(
+        &value,
+        engine.registry().value_type(f),
+        engine.db().dialect(),
+    );
+    let mut nodes = fetch_nodes(engine, scope, model, plan, Some(1), |_, a| {
         col(a, &f.column).eq(Expr::val(v))
     })
     .await?;
     Ok(nodes.pop())
+}
+
+/// Whether any visible row of `model` matches `filter`: `SELECT 1 … LIMIT 1`.
+pub async fn exists(
+    engine: &Engine,
+    scope: &Scope,
+    model: &ModelMeta,
+    filter: Option<&Filter>,
+) -> Result<bool> {
+    let mut b = Builder::new(engine.registry(), engine.db().dialect(), scope);
+    let a = b.alias();
+    let mut stmt = Query::select();
+    stmt.expr(Expr::cust("1"))
+        .from_as(Alias::new(&model.table), Alias::new(&a));
+    if let Some(f) = filter {
+        let c = b.cond(model, &a, f);
+        stmt.and_where(c);
+    }
+    if let Some(rows) = b.row_cond(model, &a) {
+        stmt.and_where(rows);
+    }
+    stmt.limit(1);
+    Ok(!engine
+        .db()
+        .fetch(&stmt, &[ValueType::I32])
+        .await?
+        .is_empty())
 }
 
 /// A node of an external entity: its key and nothing else.
@@ -322,39 +363,41 @@ fn distinct(values: impl Iterator<Item = Value>) -> Vec<Value> {
 }
 
 /// Loads every relation selected under `nodes`: one statement per edge (two when
-/// a nested `totalCount` is selected), recursing level by level.
+/// a nested total is selected), recursing level by level.
 pub fn load_children<'a>(
-    rt: &'a Runtime,
+    engine: &'a Engine,
     scope: &'a Scope,
     model: &'a ModelMeta,
     plan: &'a NodePlan,
     nodes: &'a mut [Node],
-) -> BoxFuture<'a, Result<(), Error>> {
+) -> BoxFuture<'a, Result<()>> {
     Box::pin(async move {
         if nodes.is_empty() {
             return Ok(());
         }
         for child in &plan.children {
-            load_child(rt, scope, model, child, nodes).await?;
+            load_child(engine, scope, model, child, nodes).await?;
         }
         Ok(())
     })
 }
 
 async fn load_child(
-    rt: &Runtime,
+    engine: &Engine,
     scope: &Scope,
     model: &ModelMeta,
     child: &ChildPlan,
     nodes: &mut [Node],
-) -> Result<(), Error> {
-    let reg = &rt.registry;
+) -> Result<()> {
+    let reg = engine.registry();
     let rel = &model.relations[child.relation];
+    let join = &rel.join;
     let target = reg.model(child.target);
     match (&rel.kind, &child.fetch) {
-        (RelationKind::ForwardOne { field }, ChildFetch::One(plan)) => {
+        (RelationKind::ForwardOne { field }, ChildFetch::One(plan)) if target.external => {
+            // Another service's entity: a stub holding its key, no statement.
             let provided = model.provided_through(reg, *field);
-            if target.external && !provided.is_empty() {
+            if !provided.is_empty() {
                 // Each parent's stub carries its own copies of the target's
                 // fields (@provides), so stubs are not shared by key.
                 let mut stubs: Vec<Node> = nodes
@@ -367,7 +410,7 @@ async fn load_child(
                         s
                     })
                     .collect();
-                load_children(rt, scope, target, plan, &mut stubs).await?;
+                load_children(engine, scope, target, plan, &mut stubs).await?;
                 for (n, s) in nodes.iter_mut().zip(stubs) {
                     let found = (!n.values[*field].is_null()).then(|| Arc::new(s));
                     n.children.insert(child.key.clone(), Child::One(found));
@@ -375,50 +418,28 @@ async fn load_child(
                 return Ok(());
             }
             let keys = distinct(nodes.iter().map(|n| n.values[*field].clone()));
-            let fetched = if target.external {
-                // Another service's entity: a stub holding its key, no statement.
-                let mut stubs: Vec<Node> = keys.into_iter().map(|key| stub(target, key)).collect();
-                load_children(rt, scope, target, plan, &mut stubs).await?;
-                stubs
-            } else {
-                fetch_where_in(rt, scope, target, target.pk, &keys, plan).await?
-            };
-            let by_key: HashMap<String, Arc<Node>> = fetched
-                .into_iter()
-                .map(|n| (n.pk(rt).key_string(), Arc::new(n)))
-                .collect();
-            for n in nodes.iter_mut() {
-                let v = &n.values[*field];
-                let found = if v.is_null() {
-                    None
-                } else {
-                    by_key.get(&v.key_string()).cloned()
-                };
-                n.children.insert(child.key.clone(), Child::One(found));
-            }
+            let mut stubs: Vec<Node> = keys.into_iter().map(|key| stub(target, key)).collect();
+            load_children(engine, scope, target, plan, &mut stubs).await?;
+            attach_one(nodes, &child.key, join.source, join.target, stubs);
         }
-        (RelationKind::ReverseOne { field }, ChildFetch::One(plan)) => {
-            let keys = distinct(nodes.iter().map(|n| n.pk(rt).clone()));
-            let fetched = fetch_where_in(rt, scope, target, *field, &keys, plan).await?;
-            let by_key: HashMap<String, Arc<Node>> = fetched
-                .into_iter()
-                .map(|n| (n.values[*field].key_string(), Arc::new(n)))
-                .collect();
-            for n in nodes.iter_mut() {
-                let found = by_key.get(&n.pk(rt).key_string()).cloned();
-                n.children.insert(child.key.clone(), Child::One(found));
-            }
+        (
+            RelationKind::ForwardOne { .. } | RelationKind::ReverseOne { .. },
+            ChildFetch::One(plan),
+        ) => {
+            let keys = distinct(nodes.iter().map(|n| n.values[join.source].clone()));
+            let fetched = fetch_where_in(engine, scope, target, join.target, &keys, plan).await?;
+            attach_one(nodes, &child.key, join.source, join.target, fetched);
         }
         (
             RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. },
             ChildFetch::Many(list),
         ) => {
-            let keys = distinct(nodes.iter().map(|n| n.pk(rt).clone()));
+            let keys = distinct(nodes.iter().map(|n| n.values[join.source].clone()));
             let mut pages =
-                fetch_many(rt, scope, model, child.relation, target, list, &keys).await?;
+                fetch_many(engine, scope, model, child.relation, target, list, &keys).await?;
             for n in nodes.iter_mut() {
                 let page = pages
-                    .remove(&n.pk(rt).key_string())
+                    .remove(&n.values[join.source].key_string())
                     .unwrap_or_else(|| Page {
                         model: target.id,
                         items: Vec::new(),
@@ -430,7 +451,7 @@ async fn load_child(
                     .insert(child.key.clone(), Child::Many(Arc::new(page)));
             }
         }
-        // The planner pairs to-one relations with One and to-many with Many.
+        // Plans pair to-one relations with One and to-many with Many.
         (_, _) => {
             return Err(Error::internal(format!(
                 "relation `{}` planned with the wrong arity",
@@ -441,64 +462,47 @@ async fn load_child(
     Ok(())
 }
 
-/// The statement's FROM, the parent-key expression and its type, for a to-many edge.
-fn many_source(
-    rt: &Runtime,
-    parent: &ModelMeta,
-    relation: usize,
-    target: &ModelMeta,
-    stmt: &mut SelectStatement,
-    b: &mut Builder<'_>,
-    a: &str,
-) -> Expr {
-    let rel = &parent.relations[relation];
-    stmt.from_as(Alias::new(&target.table), Alias::new(a));
-    match rel.kind {
-        RelationKind::ReverseMany { field } | RelationKind::ReverseOne { field } => {
-            col(a, &target.fields[field].column)
-        }
-        RelationKind::ManyToMany { join, forward } => {
-            let j = rt.registry.join(join);
-            let (mine, theirs) = if forward {
-                (&j.owner_column, &j.target_column)
-            } else {
-                (&j.target_column, &j.owner_column)
-            };
-            let ja = b.alias();
-            stmt.join_as(
-                JoinType::InnerJoin,
-                Alias::new(&j.table),
-                Alias::new(&ja),
-                col(&ja, theirs).equals((Alias::new(a), Alias::new(&target.pk_field().column))),
-            );
-            col(&ja, mine)
-        }
-        RelationKind::ForwardOne { field } => col(a, &parent.fields[field].column),
+/// Attaches each fetched row to the parents whose `source` value equals its
+/// `target` value.
+fn attach_one(nodes: &mut [Node], key: &str, source: usize, target: usize, fetched: Vec<Node>) {
+    let by_key: HashMap<String, Arc<Node>> = fetched
+        .into_iter()
+        .map(|n| (n.values[target].key_string(), Arc::new(n)))
+        .collect();
+    for n in nodes.iter_mut() {
+        let v = &n.values[source];
+        let found = if v.is_null() {
+            None
+        } else {
+            by_key.get(&v.key_string()).cloned()
+        };
+        n.children.insert(key.to_owned(), Child::One(found));
     }
 }
 
 /// One page per parent key, in one statement: ROW_NUMBER() partitioned by the
 /// parent key does per-parent ordering and windows in SQL.
 async fn fetch_many(
-    rt: &Runtime,
+    engine: &Engine,
     scope: &Scope,
     parent: &ModelMeta,
     relation: usize,
     target: &ModelMeta,
     list: &ListPlan,
     keys: &[Value],
-) -> Result<HashMap<String, Page>, Error> {
+) -> Result<HashMap<String, Page>> {
     let mut pages = HashMap::new();
     if keys.is_empty() {
         return Ok(pages);
     }
-    let key_ty = rt.registry.value_type(parent.pk_field());
-    let dialect = rt.db.dialect();
-    let mut b = Builder::new(&rt.registry, dialect, scope);
+    let reg = engine.registry();
+    let join = &parent.relations[relation].join;
+    let key_ty = reg.value_type(&parent.fields[join.source]);
+    let mut b = Builder::new(reg, engine.db().dialect(), scope);
     let a = b.alias();
     let mut inner = Query::select();
-    let parent_expr = many_source(rt, parent, relation, target, &mut inner, &mut b, &a);
-    let sel = select_columns(rt, target, &list.node, &mut inner, &a);
+    let parent_expr = b.from_target(&mut inner, target, join, &a);
+    let sel = select_columns(reg, target, &list.node, &mut inner, &a);
     inner.expr_as(parent_expr.clone(), Alias::new("__p"));
     let order = b.order(&mut inner, target, &a, &list.order);
     let mut w = window_partitioned(parent_expr.clone());
@@ -545,7 +549,7 @@ async fn fetch_many(
     let rows = if w.end.is_some_and(|e| e <= w.start) && w.last.is_none() {
         Vec::new()
     } else {
-        rt.db.fetch(&outer, &types).await?
+        engine.db().fetch(&outer, &types).await?
     };
     let mut metas = Vec::with_capacity(rows.len());
     let mut nodes = Vec::with_capacity(rows.len());
@@ -560,9 +564,9 @@ async fn fetch_many(
         metas.push((parent_key, offset));
         nodes.push(node);
     }
-    load_children(rt, scope, target, &list.node, &mut nodes).await?;
+    load_children(engine, scope, target, &list.node, &mut nodes).await?;
     let totals = if list.want_total {
-        Some(count_many(rt, scope, parent, relation, target, list, keys).await?)
+        Some(count_many(engine, scope, parent, relation, target, list, keys).await?)
     } else {
         None
     };
@@ -607,19 +611,21 @@ fn window_partitioned(expr: Expr) -> WindowStatement {
 }
 
 async fn count_many(
-    rt: &Runtime,
+    engine: &Engine,
     scope: &Scope,
     parent: &ModelMeta,
     relation: usize,
     target: &ModelMeta,
     list: &ListPlan,
     keys: &[Value],
-) -> Result<HashMap<String, i64>, Error> {
-    let key_ty = rt.registry.value_type(parent.pk_field());
-    let mut b = Builder::new(&rt.registry, rt.db.dialect(), scope);
+) -> Result<HashMap<String, i64>> {
+    let reg = engine.registry();
+    let join = &parent.relations[relation].join;
+    let key_ty = reg.value_type(&parent.fields[join.source]);
+    let mut b = Builder::new(reg, engine.db().dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
-    let parent_expr = many_source(rt, parent, relation, target, &mut stmt, &mut b, &a);
+    let parent_expr = b.from_target(&mut stmt, target, join, &a);
     stmt.expr(parent_expr.clone()).expr(Expr::cust("COUNT(*)"));
     stmt.and_where(b.keys_in(parent_expr.clone(), keys, key_ty));
     if let Some(f) = &list.filter {
@@ -630,7 +636,7 @@ async fn count_many(
         stmt.and_where(rows);
     }
     stmt.add_group_by([parent_expr]);
-    let rows = rt.db.fetch(&stmt, &[key_ty, ValueType::I64]).await?;
+    let rows = engine.db().fetch(&stmt, &[key_ty, ValueType::I64]).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| match (r.first(), r.get(1)) {
@@ -638,9 +644,4 @@ async fn count_many(
             _ => None,
         })
         .collect())
-}
-
-/// For tests and debugging: the SQL of a statement for the runtime's dialect.
-pub fn render(rt: &Runtime, stmt: &impl Statement) -> String {
-    stmt.build(rt.db.dialect()).0
 }

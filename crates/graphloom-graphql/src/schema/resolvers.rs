@@ -1,0 +1,353 @@
+//! The root fields: lookups and lists per model, the generated create,
+//! update and delete, and the apps' custom queries and mutations. Each
+//! translates its arguments for the engine and hands back what it returns.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use async_graphql::{
+    Name, Value as Gql,
+    dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef},
+};
+use graphloom_meta::{ModelId, ModelMeta, Operation, Registry, Value};
+use graphloom_query::{
+    Error, FieldCode, FieldError, Result,
+    exec::{Node, fetch_list, fetch_unique, fetch_where_in},
+    write::{self, LinkChange, MAX_LINKS, WriteInput, link_relations, too_many_links},
+};
+use indexmap::IndexMap;
+
+use crate::{
+    Runtime,
+    context::{request_ctx, scope_of},
+    convert::{parse_field, parse_typed, type_ref},
+    custom::{CustomField, Output, Returns},
+    directives::{field_with_auth, need},
+    error::ResultExt,
+    schema::{
+        inputs::{field_type, list_args},
+        payloads::MutationResult,
+    },
+    translate::{plan_list, plan_node},
+};
+
+fn pascal(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// `post(id:)`, one lookup per other unique field, and `posts(...)`.
+pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
+    let id = m.id;
+    for (idx, f) in m.fields.iter().enumerate() {
+        if f.hidden || !f.capabilities().lookup {
+            continue;
+        }
+        let field_name = if f.primary_key {
+            m.single_name.clone()
+        } else {
+            format!("{}By{}", m.single_name, pascal(&f.graphql_name))
+        };
+        let arg = f.graphql_name.clone();
+        let rt2 = Arc::clone(rt);
+        let lookup = Field::new(&field_name, TypeRef::named(&m.graphql_name), move |ctx| {
+            let rt = Arc::clone(&rt2);
+            let arg = arg.clone();
+            FieldFuture::new(async move { lookup(&rt, &ctx, id, idx, &arg).await.gql() })
+        })
+        .argument(InputValue::new(&f.graphql_name, field_type(f, false)));
+        query = query.field(lookup.description(format!(
+            "One {} by its {}, or null.",
+            m.graphql_name, f.graphql_name
+        )));
+    }
+    let rt2 = Arc::clone(rt);
+    let list = Field::new(
+        &m.plural_name,
+        TypeRef::named_nn(format!("{}Connection", m.graphql_name)),
+        move |ctx| {
+            let rt = Arc::clone(&rt2);
+            FieldFuture::new(async move { list(&rt, &ctx, id).await.gql() })
+        },
+    );
+    query.field(list_args(list, m).description(format!(
+        "{}, filtered, ordered and paginated.",
+        m.plural_name
+    )))
+}
+
+async fn lookup(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    id: ModelId,
+    idx: usize,
+    arg: &str,
+) -> Result<Option<FieldValue<'static>>> {
+    let model = rt.registry().model(id);
+    let scope = scope_of(ctx)?;
+    // A lookup by a field the principal may not read would probe it.
+    scope.field_usable(model, idx)?;
+    let raw = ctx
+        .args
+        .get(arg)
+        .map(|v| v.as_value().clone())
+        .unwrap_or(Gql::Null);
+    let value = parse_field(rt.registry(), &model.fields[idx], &raw)
+        .map_err(|e| Error::bad_input(format!("`{arg}`: {}", e.message)))?;
+    let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
+    let node = fetch_unique(&rt.engine, &scope, model, idx, value, &plan).await?;
+    Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
+}
+
+async fn list(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    id: ModelId,
+) -> Result<Option<FieldValue<'static>>> {
+    let model = rt.registry().model(id);
+    let scope = scope_of(ctx)?;
+    let plan = plan_list(rt, &scope, model, &ctx.ctx.field())?;
+    let page = fetch_list(&rt.engine, &scope, model, &plan).await?;
+    Ok(Some(FieldValue::owned_any(Arc::new(page))))
+}
+
+type Args = IndexMap<Name, Gql>;
+
+/// Parses the writable fields present in an input object (their types
+/// only: the engine checks the values).
+fn parse_input(reg: &Registry, m: &ModelMeta, input: &Args, out: &mut WriteInput) {
+    for (idx, f) in m.fields.iter().enumerate().filter(|(_, f)| f.writable()) {
+        let Some(raw) = input.get(f.graphql_name.as_str()) else {
+            continue;
+        };
+        match parse_typed(reg.value_type(f), f.kind.enum_decl(), raw) {
+            Ok(v) => {
+                out.values.insert(idx, v);
+            }
+            Err(msg) => out
+                .errors
+                .push(FieldError::new(&f.graphql_name, msg, FieldCode::Invalid)),
+        }
+    }
+}
+
+/// Parses the many-to-many changes of an input object.
+fn parse_links(reg: &Registry, m: &ModelMeta, input: &Args, out: &mut WriteInput) {
+    for ri in link_relations(reg, m) {
+        let rel = &m.relations[ri];
+        let Some(Gql::Object(obj)) = input.get(rel.name.as_str()) else {
+            continue;
+        };
+        let ty = reg.value_type(reg.model(rel.target).pk_field());
+        let mut ids = |key: &str| -> Option<Vec<Value>> {
+            match obj.get(key) {
+                None | Some(Gql::Null) => None,
+                // Not parsed at all: the engine refuses lists this long anyway.
+                Some(Gql::List(items)) if items.len() > MAX_LINKS => {
+                    out.errors.push(too_many_links(&rel.name, key));
+                    None
+                }
+                Some(Gql::List(items)) => {
+                    let mut vs = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        match parse_typed(ty, None, item) {
+                            Ok(v) => vs.push(v),
+                            Err(msg) => out.errors.push(FieldError {
+                                field: vec![rel.name.clone(), key.to_owned(), i.to_string()],
+                                message: msg,
+                                code: FieldCode::Invalid,
+                            }),
+                        }
+                    }
+                    Some(vs)
+                }
+                Some(_) => None,
+            }
+        };
+        let set = ids("set");
+        let add = ids("add").unwrap_or_default();
+        let remove = ids("remove").unwrap_or_default();
+        out.links.push(LinkChange {
+            relation: ri,
+            set,
+            add,
+            remove,
+        });
+    }
+}
+
+fn write_input(reg: &Registry, m: &ModelMeta, args: &Args) -> WriteInput {
+    let mut out = WriteInput::default();
+    if let Some(Gql::Object(input)) = args.get("input") {
+        parse_input(reg, m, input, &mut out);
+        parse_links(reg, m, input, &mut out);
+    }
+    out
+}
+
+/// The `id` argument as the model's key, or the payload error.
+fn key_arg(reg: &Registry, m: &ModelMeta, args: &Args) -> Result<Value, FieldError> {
+    let raw = args.get("id").cloned().unwrap_or(Gql::Null);
+    parse_typed(reg.value_type(m.pk_field()), None, &raw)
+        .map_err(|msg| FieldError::new("id", msg, FieldCode::Invalid))
+}
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Create,
+    Update,
+    Delete,
+}
+
+async fn mutate(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    id: ModelId,
+    verb: Verb,
+) -> Result<MutationResult> {
+    let reg = rt.registry();
+    let m = reg.model(id);
+    let scope = scope_of(ctx)?;
+    let args = ctx.args.as_index_map();
+    let engine = &rt.engine;
+    Ok(match verb {
+        Verb::Create => MutationResult::saved(
+            id,
+            write::create(engine, &scope, m, write_input(reg, m, args)).await?,
+        ),
+        Verb::Update => match key_arg(reg, m, args) {
+            Err(e) => MutationResult::refused(id, vec![e]),
+            Ok(key) => MutationResult::saved(
+                id,
+                write::update(engine, &scope, m, key, write_input(reg, m, args)).await?,
+            ),
+        },
+        Verb::Delete => match key_arg(reg, m, args) {
+            Err(e) => MutationResult::refused(id, vec![e]),
+            Ok(key) => MutationResult::deleted(id, write::delete(engine, &scope, m, key).await?),
+        },
+    })
+}
+
+fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb) -> Field {
+    let name = &m.graphql_name;
+    let (field, payload, description, op) = match verb {
+        Verb::Create => (
+            format!("create{name}"),
+            format!("Create{name}Payload"),
+            format!("Creates a {name} in one transaction."),
+            Operation::Create,
+        ),
+        Verb::Update => (
+            format!("update{name}"),
+            format!("Update{name}Payload"),
+            format!("Changes the given fields of a {name}, in one transaction."),
+            Operation::Update,
+        ),
+        Verb::Delete => (
+            format!("delete{name}"),
+            format!("Delete{name}Payload"),
+            format!("Deletes a {name}, in one transaction."),
+            Operation::Delete,
+        ),
+    };
+    let id = m.id;
+    let shared = Arc::clone(rt);
+    let f = Field::new(field, TypeRef::named_nn(payload), move |ctx| {
+        let rt = Arc::clone(&shared);
+        FieldFuture::new(async move {
+            let res = mutate(&rt, &ctx, id, verb).await.gql()?;
+            Ok(Some(FieldValue::owned_any(res)))
+        })
+    })
+    .description(description);
+    let f = field_with_auth(rt, f, &need(rt.registry(), id, op));
+    let id_arg = || InputValue::new("id", TypeRef::named_nn(TypeRef::ID));
+    let input =
+        |verb: &str| InputValue::new("input", TypeRef::named_nn(format!("{verb}{name}Input")));
+    match verb {
+        Verb::Create => f.argument(input("Create")),
+        Verb::Update => f.argument(id_arg()).argument(input("Update")),
+        Verb::Delete => f.argument(id_arg()),
+    }
+}
+
+/// The generated mutations of a model that has them.
+pub(crate) fn mutation_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
+    if m.operations.create {
+        mutation = mutation.field(mutation_field(rt, m, Verb::Create));
+    }
+    if m.operations.update {
+        mutation = mutation.field(mutation_field(rt, m, Verb::Update));
+    }
+    if m.operations.delete {
+        mutation = mutation.field(mutation_field(rt, m, Verb::Delete));
+    }
+    mutation
+}
+
+async fn custom(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    c: &CustomField,
+) -> Result<Option<FieldValue<'static>>> {
+    let args = Gql::Object(ctx.args.as_index_map().clone())
+        .into_json()
+        .map_err(Error::internal)?;
+    let out = (c.resolver)(request_ctx(rt, ctx)?, args).await?;
+    match (out, &*c.returns) {
+        (Output::Json(v), _) => Ok(Some(FieldValue::value(
+            Gql::from_json(v).map_err(Error::internal)?,
+        ))),
+        (Output::Keys(keys), Returns::Models(key)) => {
+            let model = rt
+                .registry()
+                .by_key(*key)
+                .ok_or_else(|| Error::internal("custom field on a missing model"))?;
+            let scope = scope_of(ctx)?;
+            let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
+            let nodes = fetch_where_in(&rt.engine, &scope, model, model.pk, &keys, &plan).await?;
+            let reg = rt.registry();
+            let mut by_key: BTreeMap<String, Arc<Node>> = nodes
+                .into_iter()
+                .map(|n| (n.pk(reg).key_string(), Arc::new(n)))
+                .collect();
+            let ordered: Vec<FieldValue> = keys
+                .iter()
+                .filter_map(|k| by_key.remove(&k.key_string()))
+                .map(FieldValue::owned_any)
+                .collect();
+            Ok(Some(FieldValue::list(ordered)))
+        }
+        (Output::Keys(_), Returns::Scalar(_)) => {
+            Err(Error::internal("keys returned for a scalar field"))
+        }
+    }
+}
+
+/// An app's custom root field.
+pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
+    let ty = match &*c.returns {
+        Returns::Scalar(t) => type_ref(t),
+        Returns::Models(key) => match rt.registry().by_key(*key) {
+            Some(m) => TypeRef::named_nn_list_nn(&m.graphql_name),
+            None => TypeRef::named_nn_list_nn("JSON"),
+        },
+    };
+    let shared = Arc::clone(rt);
+    let c2 = c.clone();
+    let mut field = Field::new(&c.name, ty, move |ctx| {
+        let rt = Arc::clone(&shared);
+        let c = c2.clone();
+        FieldFuture::new(async move { custom(&rt, &ctx, &c).await.gql() })
+    });
+    for (name, ty) in &c.args {
+        field = field.argument(InputValue::new(name, type_ref(ty)));
+    }
+    match &c.description {
+        Some(d) => field.description(d),
+        None => field,
+    }
+}

@@ -1,0 +1,397 @@
+//! The output types of a model: its object type (value, relation and
+//! computed fields), its connection and edge, and `PageInfo`. Every field
+//! reads the rows the engine fetched; none runs SQL.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Value as Gql,
+    dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef},
+};
+use graphloom_meta::{ComputedMeta, Federation, FieldMeta, ModelMeta, Operation, RelationKind};
+use graphloom_query::{
+    Error, cursor,
+    exec::{Child, Page},
+    scope::Scope,
+};
+
+use crate::{
+    Runtime,
+    context::{node_of, request_ctx, response_key, scope_of},
+    convert::{to_graphql, type_ref},
+    directives::{self, auth_directive, field_need, field_with_auth},
+    error::ResultExt,
+    schema::inputs::{field_type, list_args},
+};
+
+/// A field's federation directives.
+pub(crate) fn federate_field(mut f: Field, fed: &Federation) -> Field {
+    if fed.shareable {
+        f = f.shareable();
+    }
+    if fed.inaccessible {
+        f = f.inaccessible();
+    }
+    if !fed.tags.is_empty() {
+        f = f.tags(fed.tags.iter().copied());
+    }
+    if let Some(from) = fed.override_from {
+        f = f.override_from(from);
+    }
+    if fed.external {
+        f = f.external();
+    }
+    for d in directives::usages(fed) {
+        f = f.directive(d);
+    }
+    f
+}
+
+/// A model's federation directives on its object type.
+fn federate_object(mut o: Object, fed: &Federation) -> Object {
+    if fed.interface_object {
+        o = o.interface_object();
+    }
+    if fed.shareable {
+        o = o.shareable();
+    }
+    if fed.inaccessible {
+        o = o.inaccessible();
+    }
+    if !fed.tags.is_empty() {
+        o = o.tags(fed.tags.iter().copied());
+    }
+    for d in directives::usages(fed) {
+        o = o.directive(d);
+    }
+    o
+}
+
+/// A model's object type: an entity keyed by its primary key and the keys
+/// it declares, with its values, relations and computed fields.
+pub(crate) fn object_type(rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
+    let reg = rt.registry();
+    let mut obj = Object::new(&m.graphql_name);
+    for k in &m.keys {
+        let fields = m.key_fieldset(reg, k);
+        obj = if m.federation.unresolvable {
+            obj.unresolvable(fields)
+        } else {
+            obj.key(fields)
+        };
+    }
+    // The owning service describes an external entity; repeating it here
+    // only makes composers warn about differing descriptions.
+    if let Some(h) = m.help.filter(|_| !m.external) {
+        obj = obj.description(h);
+    }
+    obj = federate_object(obj, &m.federation);
+    let view = directives::need(reg, m.id, Operation::View);
+    if let Some((d, _)) = auth_directive(&view).filter(|_| rt.config.auth_directives) {
+        obj = obj.directive(d);
+    }
+    for (idx, f) in m.fields.iter().enumerate() {
+        if f.hidden {
+            continue;
+        }
+        let need = field_need(reg, m.id, idx);
+        obj = obj.field(field_with_auth(rt, value_field(rt, m, f, idx), &need));
+    }
+    for (ri, rel) in m.relations.iter().enumerate() {
+        if reg.model(rel.target).exposed {
+            obj = obj.field(relation_field(rt, m, ri));
+        }
+    }
+    for c in &m.computed {
+        obj = obj.field(computed_field(rt, m, c));
+    }
+    obj
+}
+
+fn value_field(rt: &Arc<Runtime>, m: &ModelMeta, f: &FieldMeta, idx: usize) -> Field {
+    let meta = f.clone();
+    let model = m.id;
+    // A field with a read rule may be withheld, so it is nullable.
+    let ruled = Scope::has_field_rule(rt.registry(), model, idx);
+    let rt = Arc::clone(rt);
+    let mut field = Field::new(
+        &f.graphql_name,
+        field_type(f, f.nullable || ruled),
+        move |ctx| {
+            let meta = meta.clone();
+            let rt = Arc::clone(&rt);
+            FieldFuture::new(async move {
+                let node = node_of(&ctx).gql()?;
+                if ruled {
+                    let scope = match &node.scope {
+                        Some(s) => Arc::clone(s),
+                        None => scope_of(&ctx).gql()?,
+                    };
+                    let m = rt.registry().model(model);
+                    if !scope.field_visible(m, idx, &|i| node.values[i].clone()) {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(to_graphql(&meta, &node.values[idx])))
+            })
+        },
+    );
+    // The owning service describes an external field.
+    if let Some(h) = f.help.filter(|_| !f.federation.external) {
+        field = field.description(h);
+    }
+    federate_field(field, &f.federation)
+}
+
+fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
+    let reg = rt.registry();
+    let rel = &m.relations[ri];
+    let target = reg.model(rel.target);
+    let name = rel.name.clone();
+    if rel.is_many() {
+        let f = Field::new(
+            &rel.name,
+            TypeRef::named_nn(format!("{}Connection", target.graphql_name)),
+            move |ctx| {
+                let name = name.clone();
+                FieldFuture::new(async move {
+                    let node = node_of(&ctx).gql()?;
+                    match node.children.get(&response_key(&ctx)) {
+                        Some(Child::Many(page)) => {
+                            Ok(Some(FieldValue::owned_any(Arc::clone(page))))
+                        }
+                        _ => Err(crate::gql(Error::internal(format!(
+                            "relation `{name}` was not loaded"
+                        )))),
+                    }
+                })
+            },
+        );
+        let f = list_args(f, target);
+        return match rel.help {
+            Some(h) => f.description(h),
+            None => f,
+        };
+    }
+    let nullable = match rel.kind {
+        RelationKind::ForwardOne { field } => m.fields[field].nullable,
+        RelationKind::ReverseOne { .. }
+        | RelationKind::ReverseMany { .. }
+        | RelationKind::ManyToMany { .. } => true,
+    };
+    let ty = if nullable {
+        TypeRef::named(&target.graphql_name)
+    } else {
+        TypeRef::named_nn(&target.graphql_name)
+    };
+    let f = Field::new(&rel.name, ty, move |ctx| {
+        let name = name.clone();
+        FieldFuture::new(async move {
+            let node = node_of(&ctx).gql()?;
+            match node.children.get(&response_key(&ctx)) {
+                Some(Child::One(Some(n))) => Ok(Some(FieldValue::owned_any(Arc::clone(n)))),
+                Some(Child::One(None)) => Ok(None),
+                _ => Err(crate::gql(Error::internal(format!(
+                    "relation `{name}` was not loaded"
+                )))),
+            }
+        })
+    });
+    let f = match rel.help {
+        Some(h) => f.description(h),
+        None => f,
+    };
+    // A to-one relation carries its foreign key field's directives.
+    match rel.kind {
+        RelationKind::ForwardOne { field } => {
+            let provided: Vec<&str> = m
+                .provided_through(reg, field)
+                .into_iter()
+                .map(|(_, t)| target.fields[t].graphql_name.as_str())
+                .collect();
+            let f = federate_field(f, &m.fields[field].federation);
+            if provided.is_empty() {
+                f
+            } else {
+                f.provides(provided.join(" "))
+            }
+        }
+        RelationKind::ReverseOne { .. }
+        | RelationKind::ReverseMany { .. }
+        | RelationKind::ManyToMany { .. } => f,
+    }
+}
+
+fn computed_field(rt: &Arc<Runtime>, m: &ModelMeta, c: &ComputedMeta) -> Field {
+    let shared = Arc::clone(rt);
+    let model = m.id;
+    let meta = c.clone();
+    let f = Field::new(&c.name, type_ref(&c.output), move |ctx| {
+        let rt = Arc::clone(&shared);
+        let meta = meta.clone();
+        FieldFuture::new(async move {
+            let node = node_of(&ctx).gql()?;
+            let m = rt.registry().model(model);
+            let app = request_ctx(&rt, &ctx).gql()?;
+            let out = rt.engine.compute(app, m, &meta, node).await.gql()?;
+            Ok(Some(
+                Gql::from_json(out).map_err(|e| crate::gql(Error::internal(e)))?,
+            ))
+        })
+    });
+    let f = match &c.description {
+        Some(d) => f.description(d),
+        None => f,
+    };
+    // On another service's entity, the fields it reads come from that
+    // service: the gateway fetches them and passes them in the representation.
+    let external: Vec<&str> = c
+        .requires
+        .iter()
+        .map(|&i| &m.fields[i])
+        .filter(|f| f.federation.external)
+        .map(|f| f.graphql_name.as_str())
+        .collect();
+    if external.is_empty() {
+        f
+    } else {
+        f.requires(external.join(" "))
+    }
+}
+
+fn edge_cursor(rt: &Runtime, page: &Page, offset: u64) -> String {
+    cursor::encode(
+        &rt.config.cursor_key,
+        &rt.registry().model(page.model).graphql_name,
+        offset,
+    )
+}
+
+/// A model's edge and connection types.
+pub(crate) fn connection_types(rt: &Arc<Runtime>, m: &ModelMeta) -> (Object, Object) {
+    let name = &m.graphql_name;
+    let edge_name = format!("{name}Edge");
+    let rt_e = Arc::clone(rt);
+    let edge = Object::new(&edge_name)
+        .field(Field::new("node", TypeRef::named_nn(name), |ctx| {
+            FieldFuture::new(async move {
+                let (node, _) = ctx
+                    .parent_value
+                    .try_downcast_ref::<(Arc<graphloom_query::exec::Node>, String)>()?;
+                Ok(Some(FieldValue::owned_any(Arc::clone(node))))
+            })
+        }))
+        .field(Field::new(
+            "cursor",
+            TypeRef::named_nn(TypeRef::STRING),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let (_, c) = ctx
+                        .parent_value
+                        .try_downcast_ref::<(Arc<graphloom_query::exec::Node>, String)>()?;
+                    Ok(Some(Gql::String(c.clone())))
+                })
+            },
+        ));
+    let rt_p = Arc::clone(rt);
+    let conn = Object::new(format!("{name}Connection"))
+        .field(Field::new(
+            "edges",
+            TypeRef::named_nn_list_nn(&edge_name),
+            move |ctx| {
+                let rt = Arc::clone(&rt_e);
+                FieldFuture::new(async move {
+                    let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
+                    Ok(Some(FieldValue::list(page.items.iter().map(|(o, n)| {
+                        FieldValue::owned_any((Arc::clone(n), edge_cursor(&rt, page, *o)))
+                    }))))
+                })
+            },
+        ))
+        .field(Field::new(
+            "nodes",
+            TypeRef::named_nn_list_nn(name),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
+                    Ok(Some(FieldValue::list(
+                        page.items
+                            .iter()
+                            .map(|(_, n)| FieldValue::owned_any(Arc::clone(n))),
+                    )))
+                })
+            },
+        ))
+        .field(Field::new(
+            "pageInfo",
+            TypeRef::named_nn("PageInfo"),
+            move |ctx| {
+                let rt = Arc::clone(&rt_p);
+                FieldFuture::new(async move {
+                    let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
+                    Ok(Some(FieldValue::owned_any(PageInfo {
+                        has_next: page.has_next,
+                        has_prev: page.has_prev,
+                        start: page.items.first().map(|(o, _)| edge_cursor(&rt, page, *o)),
+                        end: page.items.last().map(|(o, _)| edge_cursor(&rt, page, *o)),
+                    })))
+                })
+            },
+        ))
+        .field(Field::new(
+            "totalCount",
+            TypeRef::named_nn(TypeRef::INT),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
+                    let total = page
+                        .total
+                        .ok_or_else(|| crate::gql(Error::internal("totalCount was not planned")))?;
+                    Ok(Some(Gql::from(total)))
+                })
+            },
+        ));
+    (edge, conn)
+}
+
+#[derive(Debug, Clone)]
+struct PageInfo {
+    has_next: bool,
+    has_prev: bool,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+/// Every subgraph defines `PageInfo` identically, so its fields are `@shareable`.
+pub(crate) fn page_info_type() -> Object {
+    let b = |name: &'static str, get: fn(&PageInfo) -> Gql, ty: TypeRef| {
+        Field::new(name, ty, move |ctx| {
+            FieldFuture::new(async move {
+                let p = ctx.parent_value.try_downcast_ref::<PageInfo>()?;
+                Ok(Some(get(p)))
+            })
+        })
+        .shareable()
+    };
+    Object::new("PageInfo")
+        .field(b(
+            "hasNextPage",
+            |p| Gql::Boolean(p.has_next),
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+        ))
+        .field(b(
+            "hasPreviousPage",
+            |p| Gql::Boolean(p.has_prev),
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+        ))
+        .field(b(
+            "startCursor",
+            |p| p.start.clone().map_or(Gql::Null, Gql::String),
+            TypeRef::named(TypeRef::STRING),
+        ))
+        .field(b(
+            "endCursor",
+            |p| p.end.clone().map_or(Gql::Null, Gql::String),
+            TypeRef::named(TypeRef::STRING),
+        ))
+}

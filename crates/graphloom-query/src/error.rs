@@ -1,0 +1,234 @@
+//! The error tiers every surface shares, each with a typed code:
+//!
+//! - [`FieldCode`]: why one input field of a write was refused (a
+//!   [`FieldError`], reported in a mutation's payload);
+//! - [`ErrorCode`]: why a request, or one part of it, failed (GraphQL's
+//!   `extensions.code`, a REST problem's code);
+//! - start-up checks have their own table, [`graphloom_meta::CheckId`].
+//!
+//! No code is spelled as a string literal anywhere else.
+
+use std::fmt;
+
+/// Why a request (or one field of it) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// An argument or input that cannot be used (unknown filter, bad id …).
+    BadUserInput,
+    /// A cursor that was not made here, for this list.
+    InvalidCursor,
+    /// More rows asked for at once than the service allows.
+    PageSizeExceeded,
+    /// The operation needs a login (or the token is bad).
+    Unauthenticated,
+    /// The principal may not do this.
+    Forbidden,
+    /// The row does not exist, or the principal cannot see it.
+    NotFound,
+    /// Too many attempts; try again later.
+    RateLimited,
+    /// The service is not set up for this (e.g. it issues no tokens).
+    NotConfigured,
+    /// Something broke on the server; details are only in its log.
+    InternalServerError,
+    /// A malformed HTTP request (no query, bad JSON …).
+    BadRequest,
+    UnsupportedMediaType,
+    NotAcceptable,
+    MethodNotAllowed,
+    PayloadTooLarge,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::BadUserInput,
+        ErrorCode::InvalidCursor,
+        ErrorCode::PageSizeExceeded,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::RateLimited,
+        ErrorCode::NotConfigured,
+        ErrorCode::InternalServerError,
+        ErrorCode::BadRequest,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::NotAcceptable,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::PayloadTooLarge,
+    ];
+
+    /// The stable text clients match on: `BAD_USER_INPUT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::InvalidCursor => "INVALID_CURSOR",
+            ErrorCode::PageSizeExceeded => "PAGE_SIZE_EXCEEDED",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::NotConfigured => "NOT_CONFIGURED",
+            ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::NotAcceptable => "NOT_ACCEPTABLE",
+            ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why one input field of a write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FieldCode {
+    /// Missing, or null where a value is needed.
+    Required,
+    /// Longer than the field's `max_length`.
+    MaxLength,
+    /// Not a value of the field's type.
+    Invalid,
+    /// Another row already has this value (or values).
+    Unique,
+    /// A referenced row does not exist (or is not visible).
+    ForeignKey,
+    /// Other rows refer to this one through an `on_delete = protect` key.
+    Protected,
+    /// The row to change does not exist (or is not visible).
+    NotFound,
+    /// The model's own validation hook refused it.
+    Validation,
+}
+
+impl FieldCode {
+    pub const ALL: [FieldCode; 8] = [
+        FieldCode::Required,
+        FieldCode::MaxLength,
+        FieldCode::Invalid,
+        FieldCode::Unique,
+        FieldCode::ForeignKey,
+        FieldCode::Protected,
+        FieldCode::NotFound,
+        FieldCode::Validation,
+    ];
+
+    /// The stable text clients match on: `MAX_LENGTH`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldCode::Required => "REQUIRED",
+            FieldCode::MaxLength => "MAX_LENGTH",
+            FieldCode::Invalid => "INVALID",
+            FieldCode::Unique => "UNIQUE",
+            FieldCode::ForeignKey => "FOREIGN_KEY",
+            FieldCode::Protected => "PROTECTED",
+            FieldCode::NotFound => "NOT_FOUND",
+            FieldCode::Validation => "VALIDATION",
+        }
+    }
+
+    /// What each code means, for API descriptions.
+    pub fn description(self) -> &'static str {
+        match self {
+            FieldCode::Required => "missing, or null where a value is needed",
+            FieldCode::MaxLength => "longer than the field allows",
+            FieldCode::Invalid => "not a value of the field's type",
+            FieldCode::Unique => "another row already has this value",
+            FieldCode::ForeignKey => "a referenced row does not exist",
+            FieldCode::Protected => "other rows still refer to this one",
+            FieldCode::NotFound => "the row does not exist",
+            FieldCode::Validation => "refused by the model's validation",
+        }
+    }
+}
+
+impl fmt::Display for FieldCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One refused input: the path of the input field (API names), a message and a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: Vec<String>,
+    pub message: String,
+    pub code: FieldCode,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>, code: FieldCode) -> Self {
+        FieldError {
+            field: vec![field.to_owned()],
+            message: message.into(),
+            code,
+        }
+    }
+}
+
+/// An error of the engine, with a stable [`ErrorCode`]; a write refused for
+/// its input also carries the [`FieldError`]s.
+///
+/// It deliberately has no `Display`: async-graphql turns every `Display`
+/// type into an error without extensions, so a `?` in a resolver would drop
+/// the code silently. Surfaces convert it explicitly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The refused input fields, when a write failed for its input.
+    pub fields: Vec<FieldError>,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::BadUserInput, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::NotFound, message)
+    }
+
+    /// A write refused for its input: `BAD_USER_INPUT` with the field errors,
+    /// their messages joined.
+    pub fn refused(fields: Vec<FieldError>) -> Self {
+        let message = fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field.join("."), f.message))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Error {
+            code: ErrorCode::BadUserInput,
+            message,
+            fields,
+        }
+    }
+
+    /// Logs `source` with detail and returns the masked error.
+    pub fn internal(source: impl fmt::Display) -> Self {
+        tracing::error!(error = %source, "internal error");
+        Error::new(ErrorCode::InternalServerError, "Internal server error")
+    }
+}
+
+impl From<graphloom_db::DbError> for Error {
+    fn from(e: graphloom_db::DbError) -> Self {
+        Error::internal(e)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,21 @@
+//! The query engine of graphloom.
+
+mod context;
+pub mod cursor;
+mod engine;
+mod error;
+pub mod exec;
+pub mod filter;
+mod objects;
+pub mod plan;
+pub mod scope;
+pub mod sql;
+mod typed;
+pub mod write;
+
+pub use context::{Ctx, RequestContext};
+pub use engine::{ComputedField, ComputedFn, Engine, Row};
+pub use error::{Error, ErrorCode, FieldCode, FieldError, Result};
+pub use graphloom_meta::{Op, Quantifier};
+pub use objects::{Conflicts, QuerySet};
+pub use typed::{Assign, Column, Order, Reverse, Text, ToOne, Where};

@@ -1,0 +1,353 @@
+//! What one principal may do: the registry's rules decided for a request.
+//!
+//! Row rules compile into filters that the SQL builder ANDs into every
+//! statement reaching the model (root lists and lookups, both directions of
+//! nested relations, counts, filters and ordering across relations, write
+//! targets and references), so invisible rows are simply absent: nothing
+//! leaks through counts, cursors, filters or error messages. Operation rules
+//! and field rules are answered here too, for every surface alike.
+
+use std::{collections::HashMap, fmt, sync::Arc};
+
+use graphloom_meta::{
+    FieldMeta, ModelId, ModelMeta, Op, Operation, Principal, Registry, RuleExpr, Value,
+};
+
+use crate::{
+    Error, ErrorCode, Result,
+    filter::{Filter, FilterValue},
+};
+
+/// A condition once the principal's leaves are decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    True,
+    False,
+    Rows(Filter),
+}
+
+impl Cond {
+    fn or(parts: Vec<Cond>) -> Cond {
+        let mut rows = Vec::new();
+        for p in parts {
+            match p {
+                Cond::True => return Cond::True,
+                Cond::False => {}
+                Cond::Rows(f) => rows.push(f),
+            }
+        }
+        match rows.len() {
+            0 => Cond::False,
+            1 => rows.pop().map_or(Cond::False, Cond::Rows),
+            _ => Cond::Rows(Filter::Or(rows)),
+        }
+    }
+
+    fn and(parts: Vec<Cond>) -> Cond {
+        let mut rows = Vec::new();
+        for p in parts {
+            match p {
+                Cond::False => return Cond::False,
+                Cond::True => {}
+                Cond::Rows(f) => rows.push(f),
+            }
+        }
+        match rows.len() {
+            0 => Cond::True,
+            1 => rows.pop().map_or(Cond::True, Cond::Rows),
+            _ => Cond::Rows(Filter::And(rows)),
+        }
+    }
+
+    /// The SQL filter: `None` for no condition, FALSE as an empty OR.
+    pub fn filter(&self) -> Option<Filter> {
+        match self {
+            Cond::True => None,
+            Cond::False => Some(Filter::none()),
+            Cond::Rows(f) => Some(f.clone()),
+        }
+    }
+}
+
+/// What one request may do: the principal, its custom predicates decided,
+/// and each model's visible-row filter. Cheap to clone behind an `Arc`.
+#[derive(Clone)]
+pub struct Scope {
+    pub principal: Option<Principal>,
+    registry: Arc<Registry>,
+    /// Acting as the system: no rule applies.
+    system: bool,
+    customs: Vec<bool>,
+    rows: HashMap<ModelId, Option<Filter>>,
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("principal", &self.principal)
+            .field("system", &self.system)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scope {
+    /// The system's scope: no rule applies (management commands, migrations,
+    /// the engine's own bookkeeping). Only reachable by asking for it.
+    pub fn system(registry: Arc<Registry>) -> Self {
+        Scope {
+            principal: None,
+            registry,
+            system: true,
+            customs: Vec::new(),
+            rows: HashMap::new(),
+        }
+    }
+
+    /// Decides the custom predicates once and compiles every model's row rule.
+    pub async fn new(registry: Arc<Registry>, principal: Option<Principal>) -> Self {
+        let mut customs = Vec::with_capacity(registry.predicates().len());
+        for p in registry.predicates() {
+            customs.push(p(principal.clone()).await);
+        }
+        let mut scope = Scope {
+            principal,
+            registry: Arc::clone(&registry),
+            system: false,
+            customs,
+            rows: HashMap::new(),
+        };
+        let mut rows = HashMap::new();
+        for m in registry.models().iter().filter(|m| m.rules.is_some()) {
+            let cond = scope.rows_cond(m.id, &mut Vec::new());
+            rows.insert(m.id, cond.filter());
+        }
+        scope.rows = rows;
+        scope
+    }
+
+    pub fn is_system(&self) -> bool {
+        self.system
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    fn rules(&self, m: ModelId) -> Option<&graphloom_meta::RuleSet> {
+        if self.system {
+            None
+        } else {
+            self.registry.rules(m)
+        }
+    }
+
+    /// The visible-row condition of a model, following `Visible` into the
+    /// models it names; a cycle of `Visible` rules sees nothing (safe side).
+    fn rows_cond(&self, id: ModelId, visiting: &mut Vec<ModelId>) -> Cond {
+        let Some(r) = self.rules(id) else {
+            return Cond::True;
+        };
+        if visiting.contains(&id) {
+            return Cond::False;
+        }
+        visiting.push(id);
+        let m = self.registry.model(id);
+        let out = self.cond_with(m, &r.rows, &mut |scope, target| {
+            scope.rows_cond(target, visiting)
+        });
+        visiting.pop();
+        out
+    }
+
+    fn leaf(ok: bool) -> Cond {
+        if ok { Cond::True } else { Cond::False }
+    }
+
+    /// A rule's condition; a related row's visibility (`Visible`) is only
+    /// known inside row rules, so elsewhere it does not hold.
+    pub fn cond(&self, m: &ModelMeta, r: &RuleExpr) -> Cond {
+        self.cond_with(m, r, &mut |_, _| Cond::False)
+    }
+
+    fn cond_with(
+        &self,
+        m: &ModelMeta,
+        r: &RuleExpr,
+        related: &mut dyn FnMut(&Scope, ModelId) -> Cond,
+    ) -> Cond {
+        let p = self.principal.as_ref();
+        match r {
+            RuleExpr::Const(b) => Self::leaf(*b),
+            RuleExpr::Authenticated => Self::leaf(p.is_some()),
+            RuleExpr::Staff => Self::leaf(p.is_some_and(|p| p.staff || p.superuser)),
+            RuleExpr::Superuser => Self::leaf(p.is_some_and(|p| p.superuser)),
+            RuleExpr::Perm(code) => Self::leaf(p.is_some_and(|p| p.has_perm(code))),
+            RuleExpr::Custom(i) => Self::leaf(self.customs.get(*i).copied().unwrap_or(false)),
+            RuleExpr::Owner(i) => match self.user_key(&m.fields[*i]) {
+                Some(v) => Cond::Rows(Filter::Field {
+                    field: *i,
+                    op: Op::Eq,
+                    value: FilterValue::One(v),
+                }),
+                None => Cond::False,
+            },
+            RuleExpr::Equals(i, v) => Cond::Rows(Filter::Field {
+                field: *i,
+                op: Op::Eq,
+                value: FilterValue::One(v.clone()),
+            }),
+            RuleExpr::Visible(rel, target) => match related(self, *target) {
+                Cond::True => Cond::True,
+                Cond::False => Cond::False,
+                Cond::Rows(f) => Cond::Rows(Filter::One {
+                    relation: *rel,
+                    filter: Box::new(f),
+                }),
+            },
+            RuleExpr::Any(v) => Cond::or(v.iter().map(|x| self.cond_with(m, x, related)).collect()),
+            RuleExpr::All(v) => {
+                Cond::and(v.iter().map(|x| self.cond_with(m, x, related)).collect())
+            }
+        }
+    }
+
+    /// The principal's user id as a value of `field`'s type.
+    pub fn user_key(&self, field: &FieldMeta) -> Option<Value> {
+        let p = self.principal.as_ref()?;
+        Value::parse_text(self.registry.value_type(field), &p.user_id)
+    }
+
+    /// The rows of `model` the principal may see, as a filter (`None`: all).
+    pub fn rows(&self, model: ModelId) -> Option<&Filter> {
+        self.rows.get(&model).and_then(Option::as_ref)
+    }
+
+    /// The refusal of an operation: `UNAUTHENTICATED` without a login,
+    /// `FORBIDDEN` with one.
+    pub fn refuse(&self, what: String) -> Error {
+        match self.principal {
+            None => Error::new(ErrorCode::Unauthenticated, format!("{what}: log in first")),
+            Some(_) => Error::new(ErrorCode::Forbidden, format!("{what}: not allowed")),
+        }
+    }
+
+    /// Whether the principal may query `model` at all.
+    pub fn can_view(&self, m: &ModelMeta) -> Result<()> {
+        match self.rules(m.id).map(|r| self.cond(m, &r.view)) {
+            None | Some(Cond::True) => Ok(()),
+            Some(_) => Err(self.refuse(format!("{} cannot be queried", m.plural_name))),
+        }
+    }
+
+    /// The condition on the target rows of an update or delete.
+    pub fn write_cond(&self, m: &ModelMeta, op: Operation) -> Cond {
+        match self.rules(m.id) {
+            None => Cond::True,
+            Some(r) => self.cond(m, r.op(op)),
+        }
+    }
+
+    /// Whether a create with these values (by field index) is allowed; row
+    /// leaves are checked on the values.
+    pub fn can_create(
+        &self,
+        m: &ModelMeta,
+        values: &std::collections::BTreeMap<usize, Value>,
+    ) -> Result<()> {
+        let Some(r) = self.rules(m.id) else {
+            return Ok(());
+        };
+        if self.holds_on(m, &r.create, &|i| {
+            values.get(&i).cloned().unwrap_or(Value::Null)
+        }) {
+            Ok(())
+        } else {
+            Err(self.refuse(format!("creating a {}", m.graphql_name)))
+        }
+    }
+
+    /// Whether the update (or delete) rule allows changing this stored row.
+    pub fn may_write(
+        &self,
+        m: &ModelMeta,
+        op: Operation,
+        row: &std::collections::BTreeMap<usize, Value>,
+    ) -> bool {
+        match self.write_cond(m, op) {
+            Cond::True => true,
+            Cond::False => false,
+            Cond::Rows(f) => {
+                self.filter_holds(&f, &|i| row.get(&i).cloned().unwrap_or(Value::Null))
+            }
+        }
+    }
+
+    /// Evaluates a rule against one row's values in memory.
+    fn holds_on(&self, m: &ModelMeta, r: &RuleExpr, value: &dyn Fn(usize) -> Value) -> bool {
+        match self.cond(m, r) {
+            Cond::True => true,
+            Cond::False => false,
+            Cond::Rows(f) => self.filter_holds(&f, value),
+        }
+    }
+
+    fn filter_holds(&self, f: &Filter, value: &dyn Fn(usize) -> Value) -> bool {
+        match f {
+            Filter::And(v) => v.iter().all(|x| self.filter_holds(x, value)),
+            Filter::Or(v) => v.iter().any(|x| self.filter_holds(x, value)),
+            Filter::Not(x) => !self.filter_holds(x, value),
+            Filter::Field {
+                field,
+                op: Op::Eq,
+                value: FilterValue::One(v),
+            } => value(*field).key_string() == v.key_string() && !v.is_null(),
+            // Rules produce only equality leaves (and `One` in row rules,
+            // which are never evaluated in memory).
+            Filter::Field { .. } | Filter::One { .. } | Filter::Many { .. } => false,
+        }
+    }
+
+    /// Whether a field has a read rule (its value may then be withheld).
+    pub fn has_field_rule(reg: &Registry, model: ModelId, field: usize) -> bool {
+        reg.rules(model)
+            .is_some_and(|r| r.fields.contains_key(&field))
+    }
+
+    /// Whether the principal may read `field` of the row with these values.
+    pub fn field_visible(
+        &self,
+        m: &ModelMeta,
+        field: usize,
+        value: &dyn Fn(usize) -> Value,
+    ) -> bool {
+        match self.rules(m.id).and_then(|r| r.fields.get(&field)) {
+            None => true,
+            Some(r) => self.holds_on(m, r, value),
+        }
+    }
+
+    /// Whether `field` may be filtered or ordered on: only when the principal
+    /// may read it on every row (otherwise a filter would probe hidden values).
+    pub fn field_usable(&self, m: &ModelMeta, field: usize) -> Result<()> {
+        match self
+            .rules(m.id)
+            .and_then(|r| r.fields.get(&field))
+            .map(|r| self.cond(m, r))
+        {
+            None | Some(Cond::True) => Ok(()),
+            Some(_) => Err(self.refuse(format!(
+                "filtering or ordering on `{}`",
+                m.fields[field].graphql_name
+            ))),
+        }
+    }
+
+    /// The fields a row-dependent field rule needs fetched with the row.
+    pub fn rule_columns(&self, m: &ModelMeta) -> Vec<usize> {
+        let mut out = Vec::new();
+        if let Some(r) = self.rules(m.id) {
+            r.fields.values().for_each(|x| x.row_fields(&mut out));
+        }
+        out
+    }
+}

@@ -1,0 +1,1255 @@
+//! Writes on plain values: create, update and delete of one row, with
+//! validation (types, `max_length`, required fields, the model's hook),
+//! defaults, `auto_now`, request presets, the permission rules, references
+//! checked, many-to-many changes, and constraint failures mapped to input
+//! fields, each in one transaction. Expected failures are [`FieldError`]s,
+//! never errors of the request.
+
+use std::collections::{BTreeMap, HashSet};
+
+use graphloom_db::{DbError, DbErrorKind, Tx, bind};
+use graphloom_meta::{
+    FieldKind, FieldMeta, ModelMeta, OnDelete, Operation, Registry, RelationKind, Value, ValueType,
+};
+use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+
+use crate::{
+    Engine, Error, FieldCode, FieldError, Result,
+    scope::Scope,
+    sql::{Builder, col},
+};
+
+/// The most ids one many-to-many change may name (bounded statement size).
+pub const MAX_LINKS: usize = 1000;
+
+/// Changes to a many-to-many relation of the written row: replace the set,
+/// or add and remove keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkChange {
+    /// The index of a forward many-to-many relation of the model.
+    pub relation: usize,
+    pub set: Option<Vec<Value>>,
+    pub add: Vec<Value>,
+    pub remove: Vec<Value>,
+}
+
+/// What a surface parsed from its input: values by field index, link
+/// changes, and the errors it met parsing (reported with the engine's own,
+/// in field order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteInput {
+    pub values: BTreeMap<usize, Value>,
+    pub links: Vec<LinkChange>,
+    pub errors: Vec<FieldError>,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Saved (or deleted): the row's key, and the stored row by field index
+    /// (after a create, as the database returned it; after an update, as
+    /// merged; after a delete, as it was).
+    Written { key: Value, row: Vec<Value> },
+    /// Refused for its input; nothing was written.
+    Refused(Vec<FieldError>),
+}
+
+impl Outcome {
+    /// The written row's key, or the input errors as a request error.
+    pub fn into_key(self) -> Result<Value> {
+        match self {
+            Outcome::Written { key, .. } => Ok(key),
+            Outcome::Refused(errors) => Err(Error::refused(errors)),
+        }
+    }
+}
+
+fn ferr(field: &str, message: impl Into<String>, code: FieldCode) -> FieldError {
+    FieldError::new(field, message, code)
+}
+
+/// What a value of `ty` looks like, for messages.
+pub fn expected(ty: ValueType) -> &'static str {
+    match ty {
+        ValueType::Bool => "expected a boolean",
+        ValueType::I32 => "expected a 32-bit integer",
+        ValueType::I64 => "expected a 64-bit integer",
+        ValueType::F64 => "expected a number",
+        ValueType::Decimal => "expected a decimal number such as \"12.50\"",
+        ValueType::String => "expected a string",
+        ValueType::Date => "expected a date such as \"2024-05-31\"",
+        ValueType::DateTime => "expected an RFC 3339 date-time such as \"2024-05-31T12:00:00Z\"",
+        ValueType::Uuid => "expected a UUID",
+        ValueType::Json => "expected JSON",
+    }
+}
+
+/// Checks one value against its field: null only where allowed, of the
+/// field's type (a 32-bit integer widens), an enum's stored text, and text
+/// within `max_length` (in characters). Returns the value as stored.
+pub fn check_value(reg: &Registry, field: &FieldMeta, value: Value) -> Result<Value, FieldError> {
+    let at = field.graphql_name.as_str();
+    if value.is_null() {
+        return if field.nullable {
+            Ok(Value::Null)
+        } else {
+            Err(ferr(at, "This field cannot be null.", FieldCode::Required))
+        };
+    }
+    let ty = reg.value_type(field);
+    let value = match (ty, value) {
+        (ValueType::I64, Value::I32(v)) => Value::I64(i64::from(v)),
+        (ValueType::F64, Value::I32(v)) => Value::F64(f64::from(v)),
+        (_, v) => v,
+    };
+    let fits = matches!(
+        (ty, &value),
+        (ValueType::Bool, Value::Bool(_))
+            | (ValueType::I32, Value::I32(_))
+            | (ValueType::I64, Value::I64(_))
+            | (ValueType::F64, Value::F64(_))
+            | (ValueType::Decimal, Value::Decimal(_))
+            | (ValueType::String, Value::String(_))
+            | (ValueType::Date, Value::Date(_))
+            | (ValueType::DateTime, Value::DateTime(_))
+            | (ValueType::Uuid, Value::Uuid(_))
+            | (ValueType::Json, Value::Json(_))
+    );
+    if !fits {
+        return Err(ferr(at, expected(ty), FieldCode::Invalid));
+    }
+    match (field.kind, &value) {
+        (FieldKind::Enum(e), Value::String(s)) if e.by_stored(s).is_none() => Err(ferr(
+            at,
+            format!("`{s}` is not a {} value", e.name),
+            FieldCode::Invalid,
+        )),
+        (FieldKind::String { max_length }, Value::String(s))
+            if s.chars().count() > max_length as usize =>
+        {
+            Err(ferr(
+                at,
+                format!(
+                    "at most {max_length} characters are allowed (this has {})",
+                    s.chars().count()
+                ),
+                FieldCode::MaxLength,
+            ))
+        }
+        _ => Ok(value),
+    }
+}
+
+/// The error for a many-to-many change naming too many ids.
+pub fn too_many_links(relation: &str, part: &str) -> FieldError {
+    FieldError {
+        field: vec![relation.to_owned(), part.to_owned()],
+        message: format!("at most {MAX_LINKS} ids at once"),
+        code: FieldCode::Invalid,
+    }
+}
+
+/// Where an error's field sits among a model's fields and relations (for
+/// reporting errors in field order).
+fn position(m: &ModelMeta, e: &FieldError) -> usize {
+    let name = e.field.first().map(String::as_str).unwrap_or_default();
+    m.fields
+        .iter()
+        .position(|f| f.graphql_name == name)
+        .or_else(|| {
+            m.relations
+                .iter()
+                .position(|r| r.name == name)
+                .map(|i| m.fields.len() + i)
+        })
+        .unwrap_or(usize::MAX)
+}
+
+/// A write's input after the engine's checks.
+struct Checked {
+    values: BTreeMap<usize, Value>,
+    links: Vec<LinkChange>,
+    /// Every input error (the surface's and the engine's), in field order.
+    errors: Vec<FieldError>,
+}
+
+/// The input's values checked against their fields.
+fn checked_values(reg: &Registry, m: &ModelMeta, input: WriteInput) -> Checked {
+    let WriteInput {
+        values,
+        links,
+        errors: parsed,
+    } = input;
+    let mut errors: Vec<FieldError> = parsed;
+    let mut out = BTreeMap::new();
+    for (idx, v) in values {
+        let f = &m.fields[idx];
+        if f.primary_key && matches!(f.kind, FieldKind::AutoId) {
+            errors.push(ferr(
+                &f.graphql_name,
+                "The primary key is set by the database.",
+                FieldCode::Invalid,
+            ));
+            continue;
+        }
+        match check_value(reg, f, v) {
+            Ok(v) => {
+                out.insert(idx, v);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    for l in &links {
+        let name = &m.relations[l.relation].name;
+        for (part, n) in [
+            ("set", l.set.as_ref().map_or(0, Vec::len)),
+            ("add", l.add.len()),
+            ("remove", l.remove.len()),
+        ] {
+            if n > MAX_LINKS {
+                errors.push(too_many_links(name, part));
+            }
+        }
+    }
+    errors.sort_by_key(|e| position(m, e));
+    Checked {
+        values: out,
+        links,
+        errors,
+    }
+}
+
+fn run_validator(m: &ModelMeta, row: &BTreeMap<usize, Value>, errors: &mut Vec<FieldError>) {
+    let Some(validate) = m.validator else { return };
+    let by_name: BTreeMap<String, Value> = row
+        .iter()
+        .map(|(i, v)| (m.fields[*i].name.to_owned(), v.clone()))
+        .collect();
+    if let Err(errs) = validate(&by_name) {
+        for e in errs {
+            let field = m
+                .field(&e.field)
+                .map_or(e.field.clone(), |(_, f)| f.graphql_name.clone());
+            errors.push(FieldError {
+                field: vec![field],
+                message: e.message,
+                code: FieldCode::Validation,
+            });
+        }
+    }
+}
+
+/// Whether a row of `m` whose `field` is `value` exists among the rows `scope` sees.
+async fn exists(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    field: usize,
+    value: &Value,
+) -> Result<bool, DbError> {
+    let f = &m.fields[field];
+    let mut b = Builder::new(reg, tx.dialect(), scope);
+    let a = b.alias();
+    let mut stmt = Query::select();
+    stmt.expr(Expr::cust("1"))
+        .from_as(Alias::new(&m.table), Alias::new(&a))
+        .and_where(col(&a, &f.column).eq(Expr::val(bind(value, reg.value_type(f), tx.dialect()))))
+        .limit(1);
+    if let Some(rows) = b.row_cond(m, &a) {
+        stmt.and_where(rows);
+    }
+    Ok(!tx.fetch(&stmt, &[ValueType::I32]).await?.is_empty())
+}
+
+fn dedup_keys<'a>(keys: impl Iterator<Item = &'a Value>) -> Vec<Value> {
+    let mut seen = HashSet::new();
+    keys.filter(|v| seen.insert(v.key_string()))
+        .cloned()
+        .collect()
+}
+
+/// Checks that every foreign key and many-to-many id points at an existing,
+/// visible row.
+async fn check_references(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    values: &BTreeMap<usize, Value>,
+    links: &[LinkChange],
+    errors: &mut Vec<FieldError>,
+) -> Result<(), DbError> {
+    for (idx, v) in values {
+        let f = &m.fields[*idx];
+        if let (FieldKind::ForeignKey { target, .. }, false) = (f.kind, v.is_null())
+            && !reg.model(target).external
+        {
+            let t = reg.model(target);
+            // A row the principal cannot see is as absent as a missing one.
+            if !exists(tx, reg, scope, t, t.pk, v).await? {
+                errors.push(ferr(
+                    &f.graphql_name,
+                    format!("No {} with id {}.", t.graphql_name, v.key_string()),
+                    FieldCode::ForeignKey,
+                ));
+            }
+        }
+    }
+    // One statement per many-to-many field, however many ids it names.
+    for link in links {
+        let rel = &m.relations[link.relation];
+        let t = reg.model(rel.target);
+        let ids = dedup_keys(link.set.iter().flatten().chain(&link.add));
+        if ids.is_empty() {
+            continue;
+        }
+        let pk = t.pk_field();
+        let ty = reg.value_type(pk);
+        let mut b = Builder::new(reg, tx.dialect(), scope);
+        let a = b.alias();
+        let mut stmt = Query::select();
+        stmt.expr(col(&a, &pk.column))
+            .from_as(Alias::new(&t.table), Alias::new(&a))
+            .and_where(b.keys_in(col(&a, &pk.column), &ids, ty));
+        if let Some(rows) = b.row_cond(t, &a) {
+            stmt.and_where(rows);
+        }
+        let found: HashSet<String> = tx
+            .fetch(&stmt, &[ty])
+            .await?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().map(|v| v.key_string()))
+            .collect();
+        let missing: Vec<String> = ids
+            .iter()
+            .map(Value::key_string)
+            .filter(|k| !found.contains(k))
+            .collect();
+        if !missing.is_empty() {
+            errors.push(ferr(
+                &rel.name,
+                format!("No {} with id {}.", t.graphql_name, missing.join(", ")),
+                FieldCode::ForeignKey,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Maps a constraint failure to input errors, or returns the error as internal.
+fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<FieldError>> {
+    let (kind, constraint, columns) = match &e {
+        DbError::Query {
+            kind,
+            constraint,
+            columns,
+            ..
+        } => (*kind, constraint.clone(), columns.clone()),
+        _ => return Err(Error::internal(e)),
+    };
+    let cols: Vec<String> = match (&constraint, columns.is_empty()) {
+        (Some(name), true) => engine
+            .state()
+            .unique_index(name)
+            .map(|(_, i)| i.columns.clone())
+            .unwrap_or_default(),
+        _ => columns,
+    };
+    let fields: Vec<&FieldMeta> = cols
+        .iter()
+        .filter_map(|c| m.fields.iter().find(|f| &f.column == c))
+        .collect();
+    let field = fields
+        .first()
+        .map_or_else(|| "id".to_owned(), |f| f.graphql_name.clone());
+    Ok(match kind {
+        DbErrorKind::UniqueViolation => {
+            let what = fields
+                .iter()
+                .map(|f| f.graphql_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![ferr(
+                &field,
+                format!("A {} with this {what} already exists.", m.graphql_name),
+                FieldCode::Unique,
+            )]
+        }
+        DbErrorKind::ForeignKeyViolation => vec![ferr(
+            &field,
+            "A referenced row does not exist, or other rows still refer to this one.",
+            FieldCode::ForeignKey,
+        )],
+        DbErrorKind::NotNullViolation => {
+            vec![ferr(&field, "This field is required.", FieldCode::Required)]
+        }
+        DbErrorKind::CheckViolation => vec![ferr(
+            &field,
+            "The value breaks a database constraint.",
+            FieldCode::Invalid,
+        )],
+        DbErrorKind::Other => return Err(Error::internal(e)),
+    })
+}
+
+/// The most (owner, target) pairs one INSERT into a join table binds; more
+/// go in further statements (SQLite binds at most 32,766 parameters).
+const LINK_BATCH: usize = 5000;
+
+/// Applies many-to-many changes to every row of `owners`, set-wise: one
+/// statement per kind of change, whatever the number of rows.
+async fn write_links(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    m: &ModelMeta,
+    owners: &[Value],
+    links: &[LinkChange],
+) -> Result<(), DbError> {
+    let dialect = tx.dialect();
+    for link in links {
+        let rel = &m.relations[link.relation];
+        let Some(via) = &rel.join.via else { continue };
+        let owner_ty = reg.value_type(&m.fields[rel.join.source]);
+        let target_ty = reg.value_type(&reg.model(rel.target).fields[rel.join.target]);
+        let owner_is = || match owners {
+            [one] => {
+                col(&via.table, &via.source_column).eq(Expr::val(bind(one, owner_ty, dialect)))
+            }
+            many => dialect.keys_in(col(&via.table, &via.source_column), many, owner_ty),
+        };
+        if link.set.is_some() {
+            let mut del = Query::delete();
+            del.from_table(Alias::new(&via.table)).and_where(owner_is());
+            tx.execute(&del).await?;
+        }
+        if !link.remove.is_empty() {
+            let mut del = Query::delete();
+            del.from_table(Alias::new(&via.table))
+                .and_where(owner_is())
+                .and_where(
+                    col(&via.table, &via.target_column).is_in(
+                        link.remove
+                            .iter()
+                            .map(|v| Expr::val(bind(v, target_ty, dialect))),
+                    ),
+                );
+            tx.execute(&del).await?;
+        }
+        let ids = dedup_keys(link.set.iter().flatten().chain(&link.add));
+        let pairs: Vec<(&Value, &Value)> = owners
+            .iter()
+            .flat_map(|o| ids.iter().map(move |t| (o, t)))
+            .collect();
+        for batch in pairs.chunks(LINK_BATCH) {
+            let mut ins = Query::insert();
+            ins.into_table(Alias::new(&via.table)).columns([
+                Alias::new(&via.source_column),
+                Alias::new(&via.target_column),
+            ]);
+            for (owner, target) in batch {
+                ins.values([
+                    Expr::val(bind(owner, owner_ty, dialect)),
+                    Expr::val(bind(target, target_ty, dialect)),
+                ])
+                .map_err(|e| DbError::Decode(e.to_string()))?;
+            }
+            ins.on_conflict(
+                OnConflict::columns([
+                    Alias::new(&via.source_column),
+                    Alias::new(&via.target_column),
+                ])
+                .do_nothing()
+                .to_owned(),
+            );
+            tx.execute(&ins).await?;
+        }
+    }
+    Ok(())
+}
+
+fn now_for(kind: FieldKind) -> Value {
+    let now = chrono::Utc::now();
+    match kind {
+        FieldKind::Date => Value::Date(now.date_naive()),
+        _ => Value::DateTime(now),
+    }
+}
+
+/// The value a preset field takes from the request (see [`graphloom_meta::Preset`]).
+fn preset_value(scope: &Scope, field: &FieldMeta) -> Option<Value> {
+    match field.preset?.value {
+        graphloom_meta::PresetValue::CurrentUser => scope.user_key(field),
+    }
+}
+
+/// A create's values with everything the input left out filled in
+/// (presets, `auto_now`, generated keys, defaults, NULL), the links, and
+/// every input error; refused when the create rule does not allow it.
+fn prepare_create(
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    input: WriteInput,
+) -> Result<Checked> {
+    let Checked {
+        mut values,
+        links,
+        mut errors,
+    } = checked_values(reg, m, input);
+    for (idx, f) in m.fields.iter().enumerate() {
+        // A forced preset is the request's value whatever the input says.
+        if let Some(p) = f.preset
+            && (p.force || !values.contains_key(&idx))
+            && !scope.is_system()
+        {
+            match preset_value(scope, f) {
+                Some(v) => {
+                    values.insert(idx, v);
+                    continue;
+                }
+                None if p.force => {
+                    return Err(scope.refuse(format!("creating a {}", m.graphql_name)));
+                }
+                None => {}
+            }
+        }
+        if values.contains_key(&idx) {
+            continue;
+        }
+        if f.auto_now || f.auto_now_add {
+            values.insert(idx, now_for(f.kind));
+        } else if f.primary_key && f.kind == FieldKind::Uuid {
+            values.insert(idx, Value::Uuid(uuid::Uuid::new_v4()));
+        } else if let Some(d) = &f.default {
+            values.insert(idx, d.clone());
+        } else if f.kind == FieldKind::AutoId {
+            continue;
+        } else if f.required_on_create() {
+            if !errors.iter().any(|e| e.field == [f.graphql_name.clone()]) {
+                errors.push(ferr(
+                    &f.graphql_name,
+                    "This field is required.",
+                    FieldCode::Required,
+                ));
+            }
+        } else {
+            values.insert(idx, Value::Null);
+        }
+    }
+    // Links' own errors come after the fields'.
+    errors.sort_by_key(|e| position(m, e));
+    // Denied before input errors are reported: a refused caller learns nothing more.
+    scope.can_create(m, &values)?;
+    run_validator(m, &values, &mut errors);
+    Ok(Checked {
+        values,
+        links,
+        errors,
+    })
+}
+
+/// Creates one row.
+pub async fn create(
+    engine: &Engine,
+    scope: &Scope,
+    m: &ModelMeta,
+    input: WriteInput,
+) -> Result<Outcome> {
+    let reg = engine.registry();
+    scope.can_view(m)?;
+    let Checked {
+        values,
+        links,
+        mut errors,
+    } = prepare_create(reg, scope, m, input)?;
+    if !errors.is_empty() {
+        return Ok(Outcome::Refused(errors));
+    }
+    let mut tx = engine.db().begin().await?;
+    if !scope.is_system() {
+        check_references(&mut tx, reg, scope, m, &values, &links, &mut errors).await?;
+        if !errors.is_empty() {
+            return Ok(Outcome::Refused(errors));
+        }
+    }
+    let dialect = tx.dialect();
+    let mut ins = Query::insert();
+    ins.into_table(Alias::new(&m.table))
+        .columns(values.keys().map(|i| Alias::new(&m.fields[*i].column)));
+    ins.values(
+        values
+            .iter()
+            .map(|(i, v)| Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect))),
+    )
+    .map_err(Error::internal)?;
+    if values.is_empty() {
+        ins.or_default_values();
+    }
+    // The stored row comes back whole: the database's defaults included.
+    ins.returning(Query::returning().columns(m.fields.iter().map(|f| Alias::new(&f.column))));
+    let types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
+    let row = match tx.fetch(&ins, &types).await {
+        Ok(rows) => rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::internal("INSERT returned no row"))?,
+        Err(e) => return Ok(Outcome::Refused(constraint_errors(engine, m, e)?)),
+    };
+    let key = row[m.pk].clone();
+    finish(tx, engine, m, key, row, &links).await
+}
+
+/// The most parameters one INSERT binds (SQLite allows 32,766).
+const MAX_PARAMS: usize = 30_000;
+
+/// Creates many rows, each prepared as [`create`] prepares one, in one
+/// transaction and as few INSERTs as the parameter limit allows. With
+/// `ignore_conflicts`, rows that would break a unique constraint are
+/// skipped. Returns how many rows were inserted, or every row's input
+/// errors (nothing was written). Many-to-many changes are refused: they
+/// need each new row's key.
+pub async fn create_many(
+    engine: &Engine,
+    scope: &Scope,
+    m: &ModelMeta,
+    inputs: Vec<WriteInput>,
+    ignore_conflicts: bool,
+) -> Result<Result<u64, Vec<FieldError>>> {
+    let reg = engine.registry();
+    scope.can_view(m)?;
+    let mut rows = Vec::with_capacity(inputs.len());
+    let mut errors = Vec::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let Checked {
+            values,
+            links,
+            errors: row_errors,
+        } = prepare_create(reg, scope, m, input)?;
+        if !links.is_empty() {
+            errors.push(ferr(
+                &m.relations[links[0].relation].name,
+                "create_many takes no many-to-many changes; create the row, then link it",
+                FieldCode::Invalid,
+            ));
+        }
+        errors.extend(row_errors.into_iter().map(|mut e| {
+            e.field.insert(0, i.to_string());
+            e
+        }));
+        rows.push(values);
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let Some(first) = rows.first() else {
+        return Ok(Ok(0));
+    };
+    let columns: Vec<usize> = first.keys().copied().collect();
+    let mut tx = engine.db().begin().await?;
+    if !scope.is_system() {
+        for values in &rows {
+            check_references(&mut tx, reg, scope, m, values, &[], &mut errors).await?;
+        }
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+    }
+    let dialect = tx.dialect();
+    let mut inserted = 0;
+    for batch in rows.chunks((MAX_PARAMS / columns.len().max(1)).max(1)) {
+        let mut ins = Query::insert();
+        ins.into_table(Alias::new(&m.table))
+            .columns(columns.iter().map(|i| Alias::new(&m.fields[*i].column)));
+        for values in batch {
+            ins.values(columns.iter().map(|i| {
+                let v = values.get(i).unwrap_or(&Value::Null);
+                Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect))
+            }))
+            .map_err(Error::internal)?;
+        }
+        if ignore_conflicts {
+            ins.on_conflict(OnConflict::new().do_nothing().to_owned());
+        }
+        match tx.execute(&ins).await {
+            Ok(n) => inserted += n,
+            Err(e) => return Ok(Err(constraint_errors(engine, m, e)?)),
+        }
+    }
+    tx.commit().await?;
+    Ok(Ok(inserted))
+}
+
+/// The last step of a create or update: link changes, then commit.
+async fn finish(
+    mut tx: Tx<'_>,
+    engine: &Engine,
+    m: &ModelMeta,
+    key: Value,
+    row: Vec<Value>,
+    links: &[LinkChange],
+) -> Result<Outcome> {
+    if let Err(e) = write_links(
+        &mut tx,
+        engine.registry(),
+        m,
+        std::slice::from_ref(&key),
+        links,
+    )
+    .await
+    {
+        return Ok(Outcome::Refused(constraint_errors(engine, m, e)?));
+    }
+    tx.commit().await?;
+    Ok(Outcome::Written { key, row })
+}
+
+/// The stored row by field index, if the principal can see it (locked for
+/// the rest of the transaction on PostgreSQL).
+async fn load_row(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    key: &Value,
+) -> Result<Option<BTreeMap<usize, Value>>> {
+    let mut b = Builder::new(reg, tx.dialect(), scope);
+    let a = b.alias();
+    let mut stmt = Query::select();
+    stmt.from_as(Alias::new(&m.table), Alias::new(&a));
+    if let Some(rows) = b.row_cond(m, &a) {
+        stmt.and_where(rows);
+    }
+    let mut types = Vec::new();
+    for f in &m.fields {
+        stmt.expr(col(&a, &f.column));
+        types.push(reg.value_type(f));
+    }
+    stmt.and_where(col(&a, &m.pk_field().column).eq(Expr::val(bind(
+        key,
+        reg.value_type(m.pk_field()),
+        tx.dialect(),
+    ))));
+    if tx.dialect() == graphloom_db::Dialect::Postgres {
+        stmt.lock(sea_query::LockType::Update);
+    }
+    let rows = tx.fetch(&stmt, &types).await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|r| r.into_iter().enumerate().collect()))
+}
+
+/// The answer for a row that does not exist or that the principal cannot see.
+fn not_found(m: &ModelMeta, key: &Value) -> Outcome {
+    Outcome::Refused(vec![ferr(
+        "id",
+        format!("No {} with id {}.", m.graphql_name, key.key_string()),
+        FieldCode::NotFound,
+    )])
+}
+
+/// Changes the given fields of one row.
+pub async fn update(
+    engine: &Engine,
+    scope: &Scope,
+    m: &ModelMeta,
+    key: Value,
+    input: WriteInput,
+) -> Result<Outcome> {
+    let reg = engine.registry();
+    let Checked {
+        values: mut changes,
+        links,
+        mut errors,
+    } = checked_values(reg, m, input);
+    // A forced preset is the request's at creation, and nobody's to change after.
+    for i in changes.keys() {
+        let f = &m.fields[*i];
+        if f.preset.is_some_and(|p| p.force) && !scope.is_system() {
+            errors.push(ferr(
+                &f.graphql_name,
+                "This field is set from the request and cannot change.",
+                FieldCode::Invalid,
+            ));
+        }
+    }
+    errors.sort_by_key(|e| position(m, e));
+    if !errors.is_empty() {
+        return Ok(Outcome::Refused(errors));
+    }
+    let mut tx = engine.db().begin().await?;
+    scope.can_view(m)?;
+    let Some(mut row) = load_row(&mut tx, reg, scope, m, &key).await? else {
+        return Ok(not_found(m, &key));
+    };
+    if !scope.may_write(m, Operation::Update, &row) {
+        return Err(scope.refuse(format!("changing this {}", m.graphql_name)));
+    }
+    for (idx, f) in m.fields.iter().enumerate() {
+        if f.auto_now {
+            changes.insert(idx, now_for(f.kind));
+        }
+    }
+    row.extend(changes.clone());
+    run_validator(m, &row, &mut errors);
+    if !scope.is_system() {
+        check_references(&mut tx, reg, scope, m, &changes, &links, &mut errors).await?;
+    }
+    if !errors.is_empty() {
+        return Ok(Outcome::Refused(errors));
+    }
+    if !changes.is_empty() {
+        let dialect = tx.dialect();
+        let mut upd = Query::update();
+        upd.table(Alias::new(&m.table))
+            .values(changes.iter().map(|(i, v)| {
+                (
+                    Alias::new(&m.fields[*i].column),
+                    Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
+                )
+            }))
+            .and_where(
+                Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
+                    &key,
+                    reg.value_type(m.pk_field()),
+                    dialect,
+                ))),
+            );
+        if let Err(e) = tx.execute(&upd).await {
+            return Ok(Outcome::Refused(constraint_errors(engine, m, e)?));
+        }
+    }
+    let row = row.into_values().collect();
+    finish(tx, engine, m, key, row, &links).await
+}
+
+/// Deletes one row (and what cascades from it), unless other rows protect it.
+pub async fn delete(engine: &Engine, scope: &Scope, m: &ModelMeta, key: Value) -> Result<Outcome> {
+    let reg = engine.registry();
+    scope.can_view(m)?;
+    let mut tx = engine.db().begin().await?;
+    let Some(row) = load_row(&mut tx, reg, scope, m, &key).await? else {
+        return Ok(not_found(m, &key));
+    };
+    if !scope.may_write(m, Operation::Delete, &row) {
+        return Err(scope.refuse(format!("deleting this {}", m.graphql_name)));
+    }
+    // PROTECT: refuse while other rows refer to this one, naming them. Every
+    // referring row counts, seen or not: the database would refuse anyway.
+    let everything = Scope::system(std::sync::Arc::clone(scope.registry()));
+    for other in reg.models() {
+        for (fi, f) in other.fields.iter().enumerate() {
+            if let FieldKind::ForeignKey {
+                target,
+                on_delete: OnDelete::Protect,
+                ..
+            } = f.kind
+                && target == m.id
+                && exists(&mut tx, reg, &everything, other, fi, &key).await?
+            {
+                return Ok(Outcome::Refused(vec![ferr(
+                    "id",
+                    format!(
+                        "This {} cannot be deleted: {} rows refer to it through `{}`.",
+                        m.graphql_name, other.graphql_name, f.name
+                    ),
+                    FieldCode::Protected,
+                )]));
+            }
+        }
+    }
+    let mut del = Query::delete();
+    del.from_table(Alias::new(&m.table))
+        .and_where(
+            Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
+                &key,
+                reg.value_type(m.pk_field()),
+                tx.dialect(),
+            ))),
+        );
+    if let Err(e) = tx.execute(&del).await {
+        if e.kind() == DbErrorKind::ForeignKeyViolation {
+            return Ok(Outcome::Refused(vec![ferr(
+                "id",
+                format!(
+                    "This {} cannot be deleted: other rows still refer to it.",
+                    m.graphql_name
+                ),
+                FieldCode::Protected,
+            )]));
+        }
+        return Err(Error::internal(e));
+    }
+    tx.commit().await?;
+    Ok(Outcome::Written {
+        key,
+        row: row.into_values().collect(),
+    })
+}
+
+/// The forward many-to-many relations of a model (those a write can change).
+pub fn link_relations(reg: &Registry, m: &ModelMeta) -> Vec<usize> {
+    m.relations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r.kind {
+            RelationKind::ManyToMany { forward: true, .. } if reg.model(r.target).exposed => {
+                Some(i)
+            }
+            RelationKind::ForwardOne { .. }
+            | RelationKind::ReverseOne { .. }
+            | RelationKind::ReverseMany { .. }
+            | RelationKind::ManyToMany { .. } => None,
+        })
+        .collect()
+}
+
+/// The keys (and, when `whole`, the rows by field index) of the visible rows
+/// of `m` matching `filter`, locked on PostgreSQL for the transaction.
+async fn matching_rows(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    filter: Option<&crate::filter::Filter>,
+    whole: bool,
+) -> Result<Vec<BTreeMap<usize, Value>>> {
+    let mut b = Builder::new(reg, tx.dialect(), scope);
+    let a = b.alias();
+    let mut stmt = Query::select();
+    stmt.from_as(Alias::new(&m.table), Alias::new(&a));
+    let fields: Vec<usize> = if whole {
+        (0..m.fields.len()).collect()
+    } else {
+        vec![m.pk]
+    };
+    let types: Vec<ValueType> = fields
+        .iter()
+        .map(|&i| reg.value_type(&m.fields[i]))
+        .collect();
+    for &i in &fields {
+        stmt.expr(col(&a, &m.fields[i].column));
+    }
+    if let Some(f) = filter {
+        let c = b.cond(m, &a, f);
+        stmt.and_where(c);
+    }
+    if let Some(rows) = b.row_cond(m, &a) {
+        stmt.and_where(rows);
+    }
+    stmt.order_by(
+        (Alias::new(&a), Alias::new(&m.pk_field().column)),
+        sea_query::Order::Asc,
+    );
+    if tx.dialect() == graphloom_db::Dialect::Postgres {
+        stmt.lock(sea_query::LockType::Update);
+    }
+    let rows = tx.fetch(&stmt, &types).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| fields.iter().copied().zip(r).collect())
+        .collect())
+}
+
+/// The condition a bulk write adds for the rule of `op`, or the refusal
+/// when the rule lets the principal change no row at all.
+fn bulk_rule(scope: &Scope, m: &ModelMeta, op: Operation) -> Result<Option<crate::filter::Filter>> {
+    match scope.write_cond(m, op) {
+        crate::scope::Cond::True => Ok(None),
+        crate::scope::Cond::False => Err(scope.refuse(format!(
+            "{} {}",
+            if op == Operation::Delete {
+                "deleting"
+            } else {
+                "changing"
+            },
+            m.plural_name
+        ))),
+        crate::scope::Cond::Rows(f) => Ok(Some(f)),
+    }
+}
+
+/// Changes every visible row of `m` matching `filter` that the update rule
+/// lets the principal change (the others are left alone), in one
+/// transaction: the values checked once, `auto_now` set, the model's
+/// validation run on each merged row, references checked, then one UPDATE
+/// and one statement per kind of many-to-many change. Returns how many rows
+/// changed, or the input errors (nothing was written).
+pub async fn update_where(
+    engine: &Engine,
+    scope: &Scope,
+    m: &ModelMeta,
+    filter: Option<crate::filter::Filter>,
+    input: WriteInput,
+) -> Result<Result<u64, Vec<FieldError>>> {
+    let reg = engine.registry();
+    scope.can_view(m)?;
+    let rule = bulk_rule(scope, m, Operation::Update)?;
+    let Checked {
+        values: mut changes,
+        links,
+        mut errors,
+    } = checked_values(reg, m, input);
+    for i in changes.keys() {
+        let f = &m.fields[*i];
+        if f.preset.is_some_and(|p| p.force) && !scope.is_system() {
+            errors.push(ferr(
+                &f.graphql_name,
+                "This field is set from the request and cannot change.",
+                FieldCode::Invalid,
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    for (idx, f) in m.fields.iter().enumerate() {
+        if f.auto_now {
+            changes.insert(idx, now_for(f.kind));
+        }
+    }
+    let target = crate::filter::Filter::all(filter.into_iter().chain(rule).collect());
+    let references = !scope.is_system()
+        && changes.iter().any(|(i, v)| {
+            matches!(m.fields[*i].kind, FieldKind::ForeignKey { .. }) && !v.is_null()
+        });
+    if m.validator.is_none() && links.is_empty() && !references {
+        // Nothing to check row by row: one UPDATE whose conditions are on
+        // the target table itself, so a concurrent change is re-checked
+        // (PostgreSQL re-evaluates them on the row it waited for).
+        return update_in_place(engine, scope, m, target.as_ref(), &changes).await;
+    }
+    let mut tx = engine.db().begin().await?;
+    let rows = matching_rows(
+        &mut tx,
+        reg,
+        scope,
+        m,
+        target.as_ref(),
+        m.validator.is_some(),
+    )
+    .await?;
+    let keys: Vec<Value> = rows.iter().filter_map(|r| r.get(&m.pk).cloned()).collect();
+    if keys.is_empty() {
+        return Ok(Ok(0));
+    }
+    for mut row in rows {
+        let key = row.get(&m.pk).cloned().unwrap_or(Value::Null);
+        row.extend(changes.clone());
+        let mut row_errors = Vec::new();
+        run_validator(m, &row, &mut row_errors);
+        errors.extend(row_errors.into_iter().map(|mut e| {
+            e.message = format!("{} {}: {}", m.graphql_name, key.key_string(), e.message);
+            e
+        }));
+    }
+    if !scope.is_system() {
+        check_references(&mut tx, reg, scope, m, &changes, &links, &mut errors).await?;
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    if !changes.is_empty() {
+        let dialect = tx.dialect();
+        let pk = m.pk_field();
+        let mut upd = Query::update();
+        upd.table(Alias::new(&m.table))
+            .values(changes.iter().map(|(i, v)| {
+                (
+                    Alias::new(&m.fields[*i].column),
+                    Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
+                )
+            }))
+            .and_where(dialect.keys_in(
+                Expr::col(Alias::new(&pk.column)),
+                &keys,
+                reg.value_type(pk),
+            ));
+        if let Err(e) = tx.execute(&upd).await {
+            return Ok(Err(constraint_errors(engine, m, e)?));
+        }
+    }
+    if let Err(e) = write_links(&mut tx, reg, m, &keys, &links).await {
+        return Ok(Err(constraint_errors(engine, m, e)?));
+    }
+    tx.commit().await?;
+    Ok(Ok(keys.len() as u64))
+}
+
+/// Changes one row whose stored values the caller already holds (the
+/// model API's `update_row`): the model's validation runs on `known`
+/// merged with the changes, in memory, so the write is one UPDATE of the
+/// row with key `key` that also matches `filter`, the update rule and the
+/// visible rows. Returns how many rows changed (0 or 1).
+pub async fn update_known(
+    engine: &Engine,
+    scope: &Scope,
+    m: &ModelMeta,
+    known: BTreeMap<usize, Value>,
+    filter: Option<crate::filter::Filter>,
+    input: WriteInput,
+) -> Result<Result<u64, Vec<FieldError>>> {
+    let reg = engine.registry();
+    scope.can_view(m)?;
+    let rule = bulk_rule(scope, m, Operation::Update)?;
+    let key = known
+        .get(&m.pk)
+        .cloned()
+        .ok_or_else(|| Error::internal("a known row without its key"))?;
+    let Checked {
+        values: mut changes,
+        links,
+        mut errors,
+    } = checked_values(reg, m, input);
+    for i in changes.keys() {
+        let f = &m.fields[*i];
+        if f.preset.is_some_and(|p| p.force) && !scope.is_system() {
+            errors.push(ferr(
+                &f.graphql_name,
+                "This field is set from the request and cannot change.",
+                FieldCode::Invalid,
+            ));
+        }
+    }
+    if !links.is_empty() {
+        errors.push(ferr(
+            &m.relations[links[0].relation].name,
+            "update_row changes no many-to-many relation; use update on a filtered queryset",
+            FieldCode::Invalid,
+        ));
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    for (idx, f) in m.fields.iter().enumerate() {
+        if f.auto_now {
+            changes.insert(idx, now_for(f.kind));
+        }
+    }
+    let mut row = known;
+    row.extend(changes.clone());
+    run_validator(m, &row, &mut errors);
+    if !scope.is_system() {
+        let mut tx = engine.db().begin().await?;
+        check_references(&mut tx, reg, scope, m, &changes, &[], &mut errors).await?;
+        tx.commit().await?;
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let by_key = crate::filter::Filter::Field {
+        field: m.pk,
+        op: graphloom_meta::Op::Eq,
+        value: crate::filter::FilterValue::One(key),
+    };
+    let target =
+        crate::filter::Filter::all(std::iter::once(by_key).chain(filter).chain(rule).collect());
+    update_in_place(engine, scope, m, target.as_ref(), &changes).await
+}
+
+/// `UPDATE <table> AS t0 SET … WHERE <filter and visible rows on t0>`: one
+/// statement; returns the rows it changed.
+async fn update_in_place(
+    engine: &Engine,
+    scope: &Scope,
+    m: &ModelMeta,
+    filter: Option<&crate::filter::Filter>,
+    changes: &BTreeMap<usize, Value>,
+) -> Result<Result<u64, Vec<FieldError>>> {
+    if changes.is_empty() {
+        return Ok(Ok(0));
+    }
+    let reg = engine.registry();
+    let dialect = engine.db().dialect();
+    let mut b = Builder::new(reg, dialect, scope);
+    let a = b.alias();
+    let mut upd = Query::update();
+    upd.table(sea_query::TableRef::from(Alias::new(&m.table)).alias(Alias::new(&a)))
+        .values(changes.iter().map(|(i, v)| {
+            (
+                Alias::new(&m.fields[*i].column),
+                Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
+            )
+        }));
+    if let Some(f) = filter {
+        let c = b.cond(m, &a, f);
+        upd.and_where(c);
+    }
+    if let Some(rows) = b.row_cond(m, &a) {
+        upd.and_where(rows);
+    }
+    match engine.db().execute(&upd).await {
+        Ok(n) => Ok(Ok(n)),
+        Err(e) => Ok(Err(constraint_errors(engine, m, e)?)),
+    }
+}
+
+/// Deletes every visible row of `m` matching `filter` that the delete rule
+/// lets the principal delete, unless other rows protect one of them.
+/// Returns how many rows went, or the `PROTECTED` error.
+pub async fn delete_where(
+    engine: &Engine,
+    scope: &Scope,
+    m: &ModelMeta,
+    filter: Option<crate::filter::Filter>,
+) -> Result<Result<u64, Vec<FieldError>>> {
+    let reg = engine.registry();
+    scope.can_view(m)?;
+    let rule = bulk_rule(scope, m, Operation::Delete)?;
+    let target = crate::filter::Filter::all(filter.into_iter().chain(rule).collect());
+    let mut tx = engine.db().begin().await?;
+    let rows = matching_rows(&mut tx, reg, scope, m, target.as_ref(), false).await?;
+    let keys: Vec<Value> = rows.iter().filter_map(|r| r.get(&m.pk).cloned()).collect();
+    if keys.is_empty() {
+        return Ok(Ok(0));
+    }
+    let dialect = tx.dialect();
+    let key_ty = reg.value_type(m.pk_field());
+    // Every referring row counts, seen or not: the database would refuse anyway.
+    for other in reg.models() {
+        for f in &other.fields {
+            if let FieldKind::ForeignKey {
+                target,
+                on_delete: OnDelete::Protect,
+                ..
+            } = f.kind
+                && target == m.id
+            {
+                let mut stmt = Query::select();
+                stmt.expr(Expr::cust("1"))
+                    .from(Alias::new(&other.table))
+                    .and_where(dialect.keys_in(Expr::col(Alias::new(&f.column)), &keys, key_ty))
+                    .limit(1);
+                if !tx.fetch(&stmt, &[ValueType::I32]).await?.is_empty() {
+                    return Ok(Err(vec![ferr(
+                        "id",
+                        format!(
+                            "These {} cannot be deleted: {} rows refer to them through `{}`.",
+                            m.plural_name, other.graphql_name, f.name
+                        ),
+                        FieldCode::Protected,
+                    )]));
+                }
+            }
+        }
+    }
+    let mut del = Query::delete();
+    del.from_table(Alias::new(&m.table))
+        .and_where(dialect.keys_in(Expr::col(Alias::new(&m.pk_field().column)), &keys, key_ty));
+    if let Err(e) = tx.execute(&del).await {
+        if e.kind() == DbErrorKind::ForeignKeyViolation {
+            return Ok(Err(vec![ferr(
+                "id",
+                format!(
+                    "These {} cannot be deleted: other rows still refer to them.",
+                    m.plural_name
+                ),
+                FieldCode::Protected,
+            )]));
+        }
+        return Err(Error::internal(e));
+    }
+    tx.commit().await?;
+    Ok(Ok(keys.len() as u64))
+}
