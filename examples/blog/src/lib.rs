@@ -11,7 +11,7 @@ use graphloom::prelude::*;
 use serde::Deserialize;
 
 /// Where a post is in its life.
-#[derive(ModelEnum)]
+#[derive(ModelEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostStatus {
     Draft,
     Published,
@@ -19,7 +19,7 @@ pub enum PostStatus {
 }
 
 /// An article.
-#[derive(Model)]
+#[derive(Model, Debug)]
 #[model(app = "blog", validate = validate_post)]
 pub struct Post {
     pub id: Id,
@@ -67,7 +67,7 @@ pub fn validate_post(row: ValidationInput<'_>) -> Result<(), Vec<ValidationError
 }
 
 /// A reader's comment on a post.
-#[derive(Model)]
+#[derive(Model, Debug)]
 #[model(app = "blog")]
 pub struct Comment {
     pub id: Id,
@@ -82,7 +82,7 @@ pub struct Comment {
 }
 
 /// A label for posts.
-#[derive(Model)]
+#[derive(Model, Debug)]
 #[model(app = "blog")]
 pub struct Tag {
     pub id: Id,

@@ -12,6 +12,7 @@ mod filters;
 mod http;
 mod kinds;
 mod migrations;
+mod model_api;
 mod mutations;
 mod ordering;
 mod pagination;
