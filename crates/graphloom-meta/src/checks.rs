@@ -165,4 +165,13 @@ mod tests {
         }
         assert!(CheckId::E001 == "graphloom.E001");
     }
+
+    #[test]
+    fn the_guide_lists_this_table() {
+        let guide = include_str!("../../../docs/guide.md");
+        for id in CheckId::ALL {
+            let row = format!("| `{}` | {} |", id.code(), id.title());
+            assert!(guide.contains(&row), "docs/guide.md lacks: {row}");
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! The query engine of graphloom.
+#![doc = include_str!("../docs/guide.md")]
 
 mod context;
 pub mod cursor;
