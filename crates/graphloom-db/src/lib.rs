@@ -1,15 +1,18 @@
-//! The database layer of graphloom: two dialects (SQLite, PostgreSQL) behind one
-//! [`Database`] handle, SQL built as data with sea-query and rendered per dialect,
-//! pooled connections, transactions, typed database errors, and the migration
-//! operations that create and change tables.
+//! The database layer of graphloom: SQL dialects behind one trait
+//! ([`SqlDialect`]: SQLite and PostgreSQL ship; a third is one
+//! implementation), one [`Database`] handle over their pools, SQL built as
+//! data with sea-query and rendered by the dialect, transactions, typed
+//! database errors, and the migration operations that create and change tables.
 //!
-//! For framework crates and for users' custom resolvers that run their own SQL.
+//! For framework crates; app code reaches rows through the query engine's
+//! model API (`graphloom-query`), and uses this crate directly only for
+//! what that cannot say (raw SQL in a data migration).
 //! Every statement that runs is recorded in the current [`capture`] scope, which is
 //! how `assert_num_queries!` and `GRAPHLOOM_DEBUG_SQL=1` see what ran.
 
 pub mod autodetect;
 pub mod ddl;
-mod functions;
+pub mod dialect;
 mod log;
 pub mod migrate;
 pub mod schema;
@@ -17,27 +20,20 @@ mod value;
 
 use std::{str::FromStr, time::Duration};
 
+pub use dialect::sqlite::SQLITE_DATETIME_FORMAT;
+pub use dialect::{Dialect, SqlDialect};
+use dialect::{QueryRef, SchemaRef};
 use graphloom_meta::{Value, ValueType};
 pub use log::capture;
 pub use sea_query;
-use sea_query::{
-    DeleteStatement, InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
-    UpdateStatement,
-};
+use sea_query::{DeleteStatement, InsertStatement, SelectStatement, UpdateStatement};
 use sea_query_sqlx::SqlxValues;
 use sqlx::{
     PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
-pub use value::{SQLITE_DATETIME_FORMAT, bind, to_sea, typed_null};
-
-/// The SQL dialects graphloom renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
+pub use value::{bind, to_sea, typed_null};
 
 /// What kind of constraint a database error broke, so callers never parse SQLSTATEs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,22 +126,19 @@ pub trait Statement {
 }
 
 macro_rules! statement {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $v:ident),*) => {$(
         impl Statement for $t {
             fn build(&self, dialect: Dialect) -> (String, sea_query::Values) {
-                match dialect {
-                    Dialect::Sqlite => self.build(SqliteQueryBuilder),
-                    Dialect::Postgres => self.build(PostgresQueryBuilder),
-                }
+                dialect.render(QueryRef::$v(self))
             }
         }
     )*};
 }
 statement!(
-    SelectStatement,
-    InsertStatement,
-    UpdateStatement,
-    DeleteStatement
+    SelectStatement => Select,
+    InsertStatement => Insert,
+    UpdateStatement => Update,
+    DeleteStatement => Delete
 );
 
 /// Plain SQL text (DDL), the same for every dialect or already rendered for one.
@@ -158,43 +151,28 @@ impl Statement for RawSql {
     }
 }
 
-impl Dialect {
-    /// Renders a schema statement (CREATE TABLE, CREATE INDEX …).
-    pub fn schema_sql(self, stmt: &impl SchemaStatement) -> String {
-        stmt.render(self)
-    }
-
-    /// Renders a query with its values inlined, for display (`sqlmigrate`, tests).
-    pub fn inline_sql(self, stmt: &SelectStatement) -> String {
-        match self {
-            Dialect::Sqlite => stmt.to_string(SqliteQueryBuilder),
-            Dialect::Postgres => stmt.to_string(PostgresQueryBuilder),
-        }
-    }
-}
-
 /// A DDL statement of sea-query.
 pub trait SchemaStatement {
     fn render(&self, dialect: Dialect) -> String;
 }
 
 macro_rules! schema_statement {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $v:ident),*) => {$(
         impl SchemaStatement for $t {
             fn render(&self, dialect: Dialect) -> String {
-                match dialect {
-                    Dialect::Sqlite => self.to_string(SqliteQueryBuilder),
-                    Dialect::Postgres => self.to_string(PostgresQueryBuilder),
-                }
+                dialect.render_schema(SchemaRef::$v(self))
             }
         }
     )*};
 }
 schema_statement!(
-    sea_query::TableCreateStatement,
-    sea_query::IndexCreateStatement,
-    sea_query::TableDropStatement,
-    sea_query::IndexDropStatement
+    sea_query::TableCreateStatement => CreateTable,
+    sea_query::IndexCreateStatement => CreateIndex,
+    sea_query::TableDropStatement => DropTable,
+    sea_query::IndexDropStatement => DropIndex,
+    sea_query::TableAlterStatement => AlterTable,
+    sea_query::TableRenameStatement => RenameTable,
+    sea_query::ForeignKeyCreateStatement => CreateForeignKey
 );
 
 #[derive(Debug, Clone)]
@@ -294,19 +272,19 @@ impl Database {
 
     pub fn dialect(&self) -> Dialect {
         match self.pool {
-            Pool::Sqlite(_) => Dialect::Sqlite,
-            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::Sqlite(_) => Dialect::SQLITE,
+            Pool::Postgres(_) => Dialect::POSTGRES,
         }
     }
 
     /// Runs a query and decodes each row's columns as `types`.
     pub async fn fetch(&self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
         match &self.pool {
-            Pool::Sqlite(p) => run!(fetch, p, Dialect::Sqlite, stmt, types, value::decode_sqlite),
+            Pool::Sqlite(p) => run!(fetch, p, Dialect::SQLITE, stmt, types, value::decode_sqlite),
             Pool::Postgres(p) => run!(
                 fetch,
                 p,
-                Dialect::Postgres,
+                Dialect::POSTGRES,
                 stmt,
                 types,
                 value::decode_postgres
@@ -317,8 +295,8 @@ impl Database {
     /// Runs a statement; returns the number of rows it affected.
     pub async fn execute(&self, stmt: &impl Statement) -> Result<u64> {
         match &self.pool {
-            Pool::Sqlite(p) => run!(execute, p, Dialect::Sqlite, stmt),
-            Pool::Postgres(p) => run!(execute, p, Dialect::Postgres, stmt),
+            Pool::Sqlite(p) => run!(execute, p, Dialect::SQLITE, stmt),
+            Pool::Postgres(p) => run!(execute, p, Dialect::POSTGRES, stmt),
         }
     }
 
@@ -355,8 +333,8 @@ pub enum Tx<'c> {
 impl Tx<'_> {
     pub fn dialect(&self) -> Dialect {
         match self {
-            Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
+            Tx::Sqlite(_) => Dialect::SQLITE,
+            Tx::Postgres(_) => Dialect::POSTGRES,
         }
     }
 
@@ -365,7 +343,7 @@ impl Tx<'_> {
             Tx::Sqlite(t) => run!(
                 fetch,
                 &mut **t,
-                Dialect::Sqlite,
+                Dialect::SQLITE,
                 stmt,
                 types,
                 value::decode_sqlite
@@ -373,7 +351,7 @@ impl Tx<'_> {
             Tx::Postgres(t) => run!(
                 fetch,
                 &mut **t,
-                Dialect::Postgres,
+                Dialect::POSTGRES,
                 stmt,
                 types,
                 value::decode_postgres
@@ -383,8 +361,8 @@ impl Tx<'_> {
 
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
         match self {
-            Tx::Sqlite(t) => run!(execute, &mut **t, Dialect::Sqlite, stmt),
-            Tx::Postgres(t) => run!(execute, &mut **t, Dialect::Postgres, stmt),
+            Tx::Sqlite(t) => run!(execute, &mut **t, Dialect::SQLITE, stmt),
+            Tx::Postgres(t) => run!(execute, &mut **t, Dialect::POSTGRES, stmt),
         }
     }
 
@@ -453,8 +431,8 @@ impl Database {
 impl SchemaConn {
     pub fn dialect(&self) -> Dialect {
         match self {
-            SchemaConn::Sqlite(_) => Dialect::Sqlite,
-            SchemaConn::Postgres(_) => Dialect::Postgres,
+            SchemaConn::Sqlite(_) => Dialect::SQLITE,
+            SchemaConn::Postgres(_) => Dialect::POSTGRES,
         }
     }
 

@@ -286,7 +286,7 @@ fn ledger_table() -> TableState {
 }
 
 async fn ensure_ledger(db: &Database) -> Result<()> {
-    let mut create = crate::ddl::create_table(&ledger_table(), LEDGER, db.dialect());
+    let mut create = crate::dialect::create_table(&*db.dialect(), &ledger_table(), LEDGER);
     create.if_not_exists();
     db.execute(&RawSql(db.dialect().schema_sql(&create)))
         .await
@@ -415,7 +415,7 @@ impl MigrationSet {
             let mut tx = conn.begin().await?;
             // Created under the schema lock: concurrent CREATE TABLE IF NOT EXISTS
             // can still collide on PostgreSQL.
-            let mut create = crate::ddl::create_table(&ledger_table(), LEDGER, dialect);
+            let mut create = crate::dialect::create_table(&*dialect, &ledger_table(), LEDGER);
             create.if_not_exists();
             tx.execute(&RawSql(dialect.schema_sql(&create))).await?;
             let a = read_ledger(&mut tx).await?;
@@ -455,13 +455,10 @@ impl MigrationSet {
                     }
                 }
             }
-            if dialect == Dialect::Sqlite {
+            if let Some(check) = dialect.foreign_key_check() {
                 // Enforcement is off during rebuilds; check what it would have checked.
                 let broken = tx
-                    .fetch(
-                        &RawSql("PRAGMA foreign_key_check".into()),
-                        &[ValueType::String],
-                    )
+                    .fetch(&RawSql(check.into()), &[ValueType::String])
                     .await?;
                 if let Some(row) = broken.first() {
                     return Err(DbError::Migration(format!(

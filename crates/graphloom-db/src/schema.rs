@@ -36,33 +36,9 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    /// The column type's name in `dialect`.
     pub fn sql(self, dialect: crate::Dialect) -> String {
-        match (self, dialect) {
-            (ColumnType::AutoId, crate::Dialect::Sqlite) => "integer".into(),
-            (ColumnType::AutoId, crate::Dialect::Postgres) => "bigint".into(),
-            (ColumnType::Bool, _) => "boolean".into(),
-            (ColumnType::I32, _) => "integer".into(),
-            (ColumnType::I64, _) => "bigint".into(),
-            (ColumnType::F64, crate::Dialect::Sqlite) => "real".into(),
-            (ColumnType::F64, crate::Dialect::Postgres) => "double precision".into(),
-            (ColumnType::Decimal { .. }, crate::Dialect::Sqlite) => "text".into(),
-            (
-                ColumnType::Decimal {
-                    max_digits,
-                    decimal_places,
-                },
-                crate::Dialect::Postgres,
-            ) => format!("numeric({max_digits}, {decimal_places})"),
-            (ColumnType::String { max_length }, _) => format!("varchar({max_length})"),
-            (ColumnType::Text, _) => "text".into(),
-            (ColumnType::Date, _) => "date".into(),
-            (ColumnType::DateTime, crate::Dialect::Sqlite) => "text".into(),
-            (ColumnType::DateTime, crate::Dialect::Postgres) => "timestamptz".into(),
-            (ColumnType::Uuid, crate::Dialect::Sqlite) => "text".into(),
-            (ColumnType::Uuid, crate::Dialect::Postgres) => "uuid".into(),
-            (ColumnType::Json, crate::Dialect::Sqlite) => "text".into(),
-            (ColumnType::Json, crate::Dialect::Postgres) => "jsonb".into(),
-        }
+        dialect.column_type(self)
     }
 
     pub fn value_type(self) -> ValueType {

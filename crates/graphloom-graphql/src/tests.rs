@@ -220,11 +220,11 @@ fn filter_sql_per_dialect() {
     .unwrap()
     .unwrap();
     assert_eq!(
-        render(&reg, Dialect::Sqlite, "Post", &f),
+        render(&reg, Dialect::SQLITE, "Post", &f),
         r#"SELECT "t0"."id" FROM "t_post" AS "t0" WHERE EXISTS(SELECT 1 FROM "t_user" AS "t1" WHERE "t1"."id" = "t0"."author_id" AND "t1"."username" IN ('a', 'b')) AND CAST("t0"."rating" AS REAL) >= CAST('2.5' AS REAL) AND "t0"."title" LIKE '%50\%\_off%' ESCAPE '\'"#
     );
     assert_eq!(
-        render(&reg, Dialect::Postgres, "Post", &f),
+        render(&reg, Dialect::POSTGRES, "Post", &f),
         r#"SELECT "t0"."id" FROM "t_post" AS "t0" WHERE EXISTS(SELECT 1 FROM "t_user" AS "t1" WHERE "t1"."id" = "t0"."author_id" AND "t1"."username" IN ('a', 'b')) AND "t0"."rating" >= 2.5 AND "t0"."title" LIKE E'%50\\%\\_off%' ESCAPE E'\\'"#
     );
 }
@@ -242,7 +242,7 @@ fn to_many_quantifiers_render_as_exists() {
     .unwrap()
     .unwrap();
     assert_eq!(
-        render(&reg, Dialect::Sqlite, "Post", &every),
+        render(&reg, Dialect::SQLITE, "Post", &every),
         r#"SELECT "t0"."id" FROM "t_post" AS "t0" WHERE NOT EXISTS(SELECT 1 FROM "t_tag" AS "t1" INNER JOIN "t_post_tags" AS "t2" ON "t2"."tag_id" = "t1"."id" WHERE "t2"."post_id" = "t0"."id" AND (NOT "t1"."name" = 'x'))"#
     );
     let user = reg.by_graphql_name("User").unwrap();
@@ -255,7 +255,7 @@ fn to_many_quantifiers_render_as_exists() {
     .unwrap()
     .unwrap();
     assert_eq!(
-        render(&reg, Dialect::Postgres, "User", &some),
+        render(&reg, Dialect::POSTGRES, "User", &some),
         r#"SELECT "t0"."id" FROM "t_user" AS "t0" WHERE EXISTS(SELECT 1 FROM "t_post" AS "t1" WHERE "t1"."author_id" = "t0"."id" AND "t1"."title" IS NOT NULL)"#
     );
 }
@@ -275,7 +275,7 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
     )
     .unwrap();
     let scope = system(&reg);
-    let mut b = Builder::new(&reg, Dialect::Postgres, &scope);
+    let mut b = Builder::new(&reg, Dialect::POSTGRES, &scope);
     let a = b.alias();
     let mut q = Query::select();
     q.expr(col(&a, "id"))
@@ -283,7 +283,7 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
     let order = b.order(&mut q, post, &a, &terms);
     apply_order(&mut q, &order);
     assert_eq!(
-        Dialect::Postgres.inline_sql(&q),
+        Dialect::POSTGRES.inline_sql(&q),
         r#"SELECT "t0"."id" FROM "t_post" AS "t0" LEFT JOIN "t_user" AS "t1" ON "t1"."id" = "t0"."author_id" ORDER BY "t1"."username" DESC NULLS FIRST, "t0"."title" ASC, "t1"."id" ASC NULLS LAST, "t0"."id" ASC"#
     );
     let err = parse_order(&reg, post, &gql(serde_json::json!([{ "tags": "ASC" }]))).unwrap_err();
@@ -294,7 +294,7 @@ fn ordering_joins_to_one_relations_once_and_breaks_ties_by_key() {
 fn key_lists_bind_as_one_parameter() {
     let reg = registry();
     let scope = system(&reg);
-    let b = Builder::new(&reg, Dialect::Sqlite, &scope);
+    let b = Builder::new(&reg, Dialect::SQLITE, &scope);
     let keys = [Value::I64(1), Value::I64(2)];
     let mut q = Query::select();
     q.expr(col("t0", "id"))
@@ -304,7 +304,7 @@ fn key_lists_bind_as_one_parameter() {
         &keys,
         graphloom_meta::ValueType::I64,
     ));
-    let (sql, values) = graphloom_db::Statement::build(&q, Dialect::Sqlite);
+    let (sql, values) = graphloom_db::Statement::build(&q, Dialect::SQLITE);
     assert_eq!(
         sql,
         r#"SELECT "t0"."id" FROM "t_post" AS "t0" WHERE "t0"."author_id" IN (SELECT value FROM json_each(?))"#
@@ -313,7 +313,7 @@ fn key_lists_bind_as_one_parameter() {
         values.0,
         vec![sea_query::Value::String(Some("[1,2]".into()))]
     );
-    let b = Builder::new(&reg, Dialect::Postgres, &scope);
+    let b = Builder::new(&reg, Dialect::POSTGRES, &scope);
     let mut q = Query::select();
     q.expr(col("t0", "id"))
         .from_as(Alias::new("t_post"), Alias::new("t0"));
@@ -322,7 +322,7 @@ fn key_lists_bind_as_one_parameter() {
         &keys,
         graphloom_meta::ValueType::I64,
     ));
-    let (sql, values) = graphloom_db::Statement::build(&q, Dialect::Postgres);
+    let (sql, values) = graphloom_db::Statement::build(&q, Dialect::POSTGRES);
     assert_eq!(
         sql,
         r#"SELECT "t0"."id" FROM "t_post" AS "t0" WHERE "t0"."author_id" = ANY($1)"#

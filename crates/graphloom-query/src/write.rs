@@ -730,7 +730,7 @@ async fn load_row(
         reg.value_type(m.pk_field()),
         tx.dialect(),
     ))));
-    if tx.dialect() == graphloom_db::Dialect::Postgres {
+    if tx.dialect().locks_rows() {
         stmt.lock(sea_query::LockType::Update);
     }
     let rows = tx.fetch(&stmt, &types).await?;
@@ -942,7 +942,7 @@ async fn matching_rows(
         (Alias::new(&a), Alias::new(&m.pk_field().column)),
         sea_query::Order::Asc,
     );
-    if tx.dialect() == graphloom_db::Dialect::Postgres {
+    if tx.dialect().locks_rows() {
         stmt.lock(sea_query::LockType::Update);
     }
     let rows = tx.fetch(&stmt, &types).await?;

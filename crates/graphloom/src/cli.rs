@@ -413,9 +413,9 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
         }
         Command::Sqlmigrate(args) => {
             let dialect = if args.db.url(service.name).starts_with("postgres") {
-                graphloom_db::Dialect::Postgres
+                graphloom_db::Dialect::POSTGRES
             } else {
-                graphloom_db::Dialect::Sqlite
+                graphloom_db::Dialect::SQLITE
             };
             crate::makemigrations::sqlmigrate(
                 &service,

@@ -212,7 +212,7 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
     )
     .await?;
     // Explicit ids leave PostgreSQL's identity sequences behind; move them on.
-    if tx.dialect() == graphloom::db::Dialect::Postgres {
+    if tx.dialect() == graphloom::db::Dialect::POSTGRES {
         for name in ["User", "Tag", "Post", "Comment"] {
             let t = table(name)?;
             tx.execute(&graphloom::db::RawSql(format!(

@@ -186,11 +186,11 @@ async fn count(db: &Database, table: &str) -> i64 {
 }
 
 async fn tables(db: &Database) -> Vec<String> {
-    let sql = match db.dialect() {
-        graphloom::db::Dialect::Sqlite => {
+    let sql = match db.dialect().name() {
+        "sqlite" => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'shelf%' ORDER BY name"
         }
-        graphloom::db::Dialect::Postgres => {
+        _ => {
             "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'shelf%' ORDER BY tablename"
         }
     };
@@ -371,11 +371,11 @@ async fn data_survive_a_rebuild_of_a_large_table() {
     ))
     .await
     .unwrap();
-    let series = match db.dialect() {
-        graphloom::db::Dialect::Postgres => {
+    let series = match db.dialect().name() {
+        "postgres" => {
             "INSERT INTO shelf_book (title, author_id) SELECT 'book ' || n, 1 FROM generate_series(1, 100000) AS n"
         }
-        graphloom::db::Dialect::Sqlite => {
+        _ => {
             "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 100000) INSERT INTO shelf_book (title, author_id) SELECT 'book ' || n, 1 FROM s"
         }
     };

@@ -61,9 +61,9 @@ async fn across_a_to_one_relation_with_pk_tie_break() {
 async fn nulls_sort_last_ascending_on_both_dialects() {
     let c = small().await;
     for (id, at) in [(3, "2025-02-01T00:00:00"), (4, "2025-01-01T00:00:00")] {
-        let value = match c.db().dialect() {
-            graphloom::db::Dialect::Sqlite => format!("'{at}.000000Z'"),
-            graphloom::db::Dialect::Postgres => format!("'{at}Z'"),
+        let value = match c.db().dialect().name() {
+            "sqlite" => format!("'{at}.000000Z'"),
+            _ => format!("'{at}Z'"),
         };
         let sql = format!("UPDATE auth_user SET last_login = {value} WHERE id = {id}");
         c.db().execute(&graphloom::db::RawSql(sql)).await.unwrap();
