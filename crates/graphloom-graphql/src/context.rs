@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::dynamic::ResolverContext;
 use graphloom_query::{Ctx, Error, ErrorCode, RequestContext, Result, exec::Node, scope::Scope};
 
-use crate::Runtime;
+use crate::runtime::Runtime;
 
 /// The request's permission scope, put there by [`crate::Api::execute_as`].
 pub fn scope_of(ctx: &ResolverContext<'_>) -> Result<Arc<Scope>> {

@@ -131,3 +131,32 @@ impl CustomFieldBuilder {
         }
     }
 }
+
+/// Builds a field or a type of the dynamic schema once the runtime exists:
+/// the escape hatch for apps whose fields return objects of their own.
+pub type FieldFactory =
+    Arc<dyn Fn(&Arc<crate::runtime::Runtime>) -> async_graphql::dynamic::Field + Send + Sync>;
+pub type TypeFactory =
+    Arc<dyn Fn(&Arc<crate::runtime::Runtime>) -> async_graphql::dynamic::Type + Send + Sync>;
+
+/// The GraphQL fields apps add to the generated ones.
+#[derive(Clone, Default)]
+pub struct Custom {
+    pub queries: Vec<CustomField>,
+    pub mutations: Vec<CustomField>,
+    pub raw_queries: Vec<FieldFactory>,
+    pub raw_mutations: Vec<FieldFactory>,
+    pub types: Vec<TypeFactory>,
+}
+
+impl std::fmt::Debug for Custom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Custom")
+            .field("queries", &self.queries)
+            .field("mutations", &self.mutations)
+            .field("raw_queries", &self.raw_queries.len())
+            .field("raw_mutations", &self.raw_mutations.len())
+            .field("types", &self.types.len())
+            .finish()
+    }
+}

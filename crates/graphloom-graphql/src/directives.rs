@@ -15,7 +15,7 @@ use graphloom_meta::{
     CheckError, CheckId, ComposedDirective, Federation, Need, Operation, Registry,
 };
 
-use crate::Runtime;
+use crate::runtime::Runtime;
 
 /// One usage, `@name(arg: value, …)`, as async-graphql's directive.
 pub(crate) fn usage(text: &str) -> Result<Directive, String> {

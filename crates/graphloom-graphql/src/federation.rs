@@ -21,7 +21,8 @@ use graphloom_query::{
 };
 
 use crate::{
-    Runtime, context::scope_of, convert::parse_field, error::ResultExt, translate::plan_node,
+    context::scope_of, convert::parse_field, error::ResultExt, runtime::Runtime,
+    translate::plan_node,
 };
 
 /// Resolves `_entities(representations:)`.

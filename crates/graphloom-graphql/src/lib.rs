@@ -21,6 +21,7 @@ pub mod custom;
 mod directives;
 pub mod error;
 mod federation;
+mod runtime;
 mod schema;
 pub mod translate;
 
@@ -28,100 +29,13 @@ use std::sync::Arc;
 
 pub use async_graphql;
 use async_graphql::dynamic::Schema;
-pub use custom::CustomField;
+pub use custom::{Custom, CustomField, FieldFactory, TypeFactory};
 pub use error::{ResultExt, gql};
 use graphloom_meta::{CheckErrors, Registry};
-use graphloom_query::{Engine, plan::PageLimits, scope::Scope};
+use graphloom_query::{Engine, scope::Scope};
 pub use graphloom_query::{ErrorCode, RequestContext};
+pub use runtime::{Config, Runtime};
 pub use schema::payloads::MutationResult;
-
-/// Builds a field or a type of the dynamic schema once the runtime exists:
-/// the escape hatch for apps whose fields return objects of their own.
-pub type FieldFactory = Arc<dyn Fn(&Arc<Runtime>) -> async_graphql::dynamic::Field + Send + Sync>;
-pub type TypeFactory = Arc<dyn Fn(&Arc<Runtime>) -> async_graphql::dynamic::Type + Send + Sync>;
-
-/// The GraphQL fields apps add to the generated ones.
-#[derive(Clone, Default)]
-pub struct Custom {
-    pub queries: Vec<CustomField>,
-    pub mutations: Vec<CustomField>,
-    pub raw_queries: Vec<FieldFactory>,
-    pub raw_mutations: Vec<FieldFactory>,
-    pub types: Vec<TypeFactory>,
-}
-
-impl std::fmt::Debug for Custom {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Custom")
-            .field("queries", &self.queries)
-            .field("mutations", &self.mutations)
-            .field("raw_queries", &self.raw_queries.len())
-            .field("raw_mutations", &self.raw_mutations.len())
-            .field("types", &self.types.len())
-            .finish()
-    }
-}
-
-/// Limits and switches of the generated API.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// The largest `first` / `last` a client may ask for.
-    pub max_page_size: u64,
-    /// Rows returned when neither `first` nor `last` is given.
-    pub default_page_size: u64,
-    /// The deepest selection accepted.
-    pub max_depth: usize,
-    /// Signs cursors. Set it (GRAPHLOOM_SECRET_KEY) when several instances serve one API.
-    pub cursor_key: Vec<u8>,
-    /// Adds `extensions.sql = { count, statements }` to responses.
-    pub debug_sql: bool,
-    /// Signs access tokens, when this service issues them (the auth app).
-    pub token_issuer: Option<Arc<graphloom_auth::token::Issuer>>,
-    /// Print `@authenticated` / `@requiresScopes`, derived from the permission
-    /// rules, in the subgraph SDL. For gateways that enforce them (Apollo
-    /// Router, Hive Gateway); Apollo Gateway refuses a supergraph that has
-    /// them, so they are off by default. The subgraph enforces its rules
-    /// either way.
-    pub auth_directives: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_page_size: 100,
-            default_page_size: 100,
-            max_depth: 15,
-            cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
-            debug_sql: false,
-            token_issuer: None,
-            auth_directives: false,
-        }
-    }
-}
-
-impl Config {
-    /// The engine's pagination limits.
-    pub fn page_limits(&self) -> PageLimits {
-        PageLimits {
-            max_page_size: self.max_page_size,
-            default_page_size: self.default_page_size,
-            cursor_key: self.cursor_key.clone(),
-        }
-    }
-}
-
-/// What every resolver shares: the engine and the API's settings.
-#[derive(Debug)]
-pub struct Runtime {
-    pub engine: Arc<Engine>,
-    pub config: Config,
-}
-
-impl Runtime {
-    pub fn registry(&self) -> &Registry {
-        self.engine.registry()
-    }
-}
 
 /// Why a schema could not be built.
 #[derive(Debug, thiserror::Error)]

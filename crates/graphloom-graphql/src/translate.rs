@@ -12,7 +12,7 @@ use graphloom_query::{
 };
 use indexmap::IndexMap;
 
-use crate::{Runtime, convert::parse_typed};
+use crate::{convert::parse_typed, runtime::Runtime};
 
 /// The GraphQL name of each filter operator the API offers. `IExact` is the
 /// engine's (and the model API's) alone for now: adding it here would

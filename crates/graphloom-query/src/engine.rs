@@ -1,15 +1,18 @@
-//! The engine a service builds once: the registry, the database, the
-//! pagination limits, and the Rust functions of computed fields.
+//! The engine a service builds once (the registry, the database, the
+//! pagination limits, the Rust functions of computed fields), and who acts
+//! on it: a [`Ctx`], a request's principal and rules or the system's. The
+//! two refer to each other (a context holds the engine, a computed field's
+//! function takes a context), so they live together.
 
 use std::{collections::BTreeMap, fmt, future::Future, sync::Arc};
 
 use futures_util::future::BoxFuture;
 use graphloom_db::{Database, schema::ProjectState};
 use graphloom_meta::{
-    ComputedDecl, ComputedMeta, Model, ModelKey, ModelMeta, Registry, Typed, Value,
+    ComputedDecl, ComputedMeta, Model, ModelKey, ModelMeta, Principal, Registry, Typed, Value,
 };
 
-use crate::{Ctx, Error, Result, exec::Node, plan::PageLimits};
+use crate::{Error, Result, plan::PageLimits, scope::Scope};
 
 /// The stored fields a computed field (or a dynamic query) reads, by Rust name.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,12 +43,12 @@ impl Row {
         self.values.into_iter().collect()
     }
 
-    /// The row of a node: the listed fields, by Rust name.
-    pub(crate) fn of(model: &ModelMeta, node: &Node, fields: &[usize]) -> Row {
+    /// The listed fields of a row's values (by field index), by Rust name.
+    pub fn of(model: &ModelMeta, values: &[Value], fields: &[usize]) -> Row {
         Row {
             values: fields
                 .iter()
-                .map(|&i| (model.fields[i].name, node.values[i].clone()))
+                .map(|&i| (model.fields[i].name, values[i].clone()))
                 .collect(),
         }
     }
@@ -171,17 +174,111 @@ impl Engine {
         })
     }
 
-    /// Computes a computed field of a fetched row.
+    /// Computes a computed field of a fetched row (its values by field index).
     pub async fn compute(
         &self,
         ctx: Ctx,
         model: &ModelMeta,
         field: &ComputedMeta,
-        node: &Node,
+        values: &[Value],
     ) -> Result<serde_json::Value> {
         let f = self.computed.get(field.slot).ok_or_else(|| {
             Error::internal(format!("computed field `{}` has no function", field.name))
         })?;
-        f(ctx, Row::of(model, node, &field.requires)).await
+        f(ctx, Row::of(model, values, &field.requires)).await
+    }
+}
+
+/// What a request carries, for custom code.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// Request headers, names in lower case.
+    pub headers: BTreeMap<String, String>,
+    /// The verified bearer token's user, if the request carried one.
+    pub principal: Option<Principal>,
+    /// The client's address, as the server saw it.
+    pub client: Option<String>,
+}
+
+/// The context of app code: a request's principal and rules (what
+/// resolvers get), or the system's (management commands). The model API
+/// (`Post::objects(&ctx)`) applies its scope to every statement.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    engine: Arc<Engine>,
+    request: Arc<RequestContext>,
+    scope: Arc<Scope>,
+}
+
+impl Ctx {
+    /// A request's context with its decided scope.
+    pub fn new(engine: Arc<Engine>, request: Arc<RequestContext>, scope: Arc<Scope>) -> Ctx {
+        Ctx {
+            engine,
+            request,
+            scope,
+        }
+    }
+
+    /// Acting for `principal` outside a request: its rules decided now.
+    pub async fn for_principal(engine: Arc<Engine>, principal: Option<Principal>) -> Ctx {
+        let scope = Scope::new(Arc::clone(engine.registry_arc()), principal.clone()).await;
+        Ctx {
+            engine,
+            request: Arc::new(RequestContext {
+                principal,
+                ..RequestContext::default()
+            }),
+            scope: Arc::new(scope),
+        }
+    }
+
+    /// The system: no permission rule applies, no preset fills a field. For
+    /// management commands and the framework's own bookkeeping; a resolver
+    /// that needs it says so with [`Ctx::as_system`].
+    pub fn system(engine: Arc<Engine>) -> Ctx {
+        let scope = Scope::system(Arc::clone(engine.registry_arc()));
+        Ctx {
+            engine,
+            request: Arc::new(RequestContext::default()),
+            scope: Arc::new(scope),
+        }
+    }
+
+    /// The same request acting as the system: rules no longer apply.
+    pub fn as_system(&self) -> Ctx {
+        Ctx {
+            engine: Arc::clone(&self.engine),
+            request: Arc::clone(&self.request),
+            scope: Arc::new(Scope::system(Arc::clone(self.engine.registry_arc()))),
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+    pub fn db(&self) -> &Database {
+        self.engine.db()
+    }
+    pub fn registry(&self) -> &Registry {
+        self.engine.registry()
+    }
+    pub fn request(&self) -> &RequestContext {
+        &self.request
+    }
+    pub fn scope(&self) -> &Arc<Scope> {
+        &self.scope
+    }
+    /// Whether rules apply (false for the system).
+    pub fn is_system(&self) -> bool {
+        self.scope.is_system()
+    }
+    /// The authenticated user, or `None` for an anonymous request (and the system).
+    pub fn principal(&self) -> Option<&Principal> {
+        self.request.principal.as_ref()
+    }
+    /// The resolved metadata of model `M` (its table, columns, relations).
+    pub fn model<M: Model>(&self) -> Result<&ModelMeta> {
+        self.engine.model::<M>()
     }
 }

@@ -1,6 +1,5 @@
 #![doc = include_str!("../docs/guide.md")]
 
-mod context;
 pub mod cursor;
 mod engine;
 mod error;
@@ -13,8 +12,7 @@ pub mod sql;
 mod typed;
 pub mod write;
 
-pub use context::{Ctx, RequestContext};
-pub use engine::{ComputedField, ComputedFn, Engine, Row};
+pub use engine::{ComputedField, ComputedFn, Ctx, Engine, RequestContext, Row};
 pub use error::{Error, ErrorCode, FieldCode, FieldError, Result};
 pub use graphloom_meta::{Op, Quantifier};
 pub use objects::{Conflicts, QuerySet};

@@ -223,7 +223,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         Ok(page
             .items
             .iter()
-            .map(|(_, n)| Row::of(m, n, &all))
+            .map(|(_, n)| Row::of(m, &n.values, &all))
             .collect())
     }
 

@@ -9,8 +9,8 @@ use graphloom_meta::{ModelId, ModelMeta, Registry, RelationKind};
 
 use crate::{
     Error, ErrorCode, Result, cursor,
-    filter::{Filter, OrderTerm, check_filter, check_order},
-    scope::Scope,
+    filter::{Filter, OrderTerm},
+    scope::{Scope, check_filter, check_order},
 };
 
 /// What to fetch of one model.

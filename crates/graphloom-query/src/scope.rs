@@ -15,7 +15,7 @@ use graphloom_meta::{
 
 use crate::{
     Error, ErrorCode, Result,
-    filter::{Filter, FilterValue},
+    filter::{Filter, FilterValue, MAX_IN_LIST, OrderTerm, op_label},
 };
 
 /// A condition once the principal's leaves are decided.
@@ -350,4 +350,68 @@ impl Scope {
         }
         out
     }
+}
+
+/// Checks a filter against the capability table and the principal's
+/// rights: every operator fits its field's kind, every operand its type,
+/// every field may be read on every row (else a filter would probe hidden
+/// values), every related model may be queried.
+pub fn check_filter(reg: &Registry, scope: &Scope, model: &ModelMeta, f: &Filter) -> Result<()> {
+    match f {
+        Filter::And(parts) | Filter::Or(parts) => parts
+            .iter()
+            .try_for_each(|p| check_filter(reg, scope, model, p)),
+        Filter::Not(inner) => check_filter(reg, scope, model, inner),
+        Filter::Field { field, op, value } => {
+            let meta = &model.fields[*field];
+            scope.field_usable(model, *field)?;
+            let at = || format!("`{}.{}`", meta.graphql_name, op_label(*op));
+            if !meta.capabilities().allows(*op) {
+                return Err(Error::bad_input(format!(
+                    "{} does not apply to this field",
+                    at()
+                )));
+            }
+            match (op, value) {
+                (Op::IsNull, FilterValue::Bool(_)) => Ok(()),
+                (Op::IsNull, _) => Err(Error::bad_input(format!("{} must be a boolean", at()))),
+                (Op::In | Op::NotIn, FilterValue::List(vs)) if vs.len() > MAX_IN_LIST => Err(
+                    Error::bad_input(format!("{} takes at most {MAX_IN_LIST} values", at())),
+                ),
+                (Op::In | Op::NotIn, FilterValue::List(_)) => Ok(()),
+                (_, FilterValue::One(_)) => Ok(()),
+                (_, FilterValue::List(_) | FilterValue::Bool(_)) => {
+                    Err(Error::bad_input(format!("{} takes one value", at())))
+                }
+            }
+        }
+        Filter::One { relation, filter }
+        | Filter::Many {
+            relation, filter, ..
+        } => {
+            let target = reg.model(model.relations[*relation].target);
+            scope.can_view(target)?;
+            check_filter(reg, scope, target, filter)
+        }
+    }
+}
+
+/// Checks order terms: each field orderable and readable on every row,
+/// each related model queryable.
+pub fn check_order(reg: &Registry, scope: &Scope, terms: &[OrderTerm]) -> Result<()> {
+    for t in terms {
+        for (m, r) in &t.path {
+            scope.can_view(reg.model(reg.model(*m).relations[*r].target))?;
+        }
+        let model = reg.model(t.model);
+        let f = &model.fields[t.field];
+        if !f.capabilities().order {
+            return Err(Error::bad_input(format!(
+                "cannot order {} by `{}`",
+                model.graphql_name, f.graphql_name
+            )));
+        }
+        scope.field_usable(model, t.field)?;
+    }
+    Ok(())
 }

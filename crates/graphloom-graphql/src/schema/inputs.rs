@@ -10,7 +10,7 @@ use async_graphql::dynamic::{
 use graphloom_meta::{FieldKind, FieldMeta, ModelMeta, Registry};
 use graphloom_query::write::link_relations;
 
-use crate::{Runtime, convert::type_name, translate::op_name};
+use crate::{convert::type_name, runtime::Runtime, translate::op_name};
 
 /// The filter input type of a field's values: `StringFilter`, `PostStatusFilter`.
 pub(crate) fn filter_type(f: &FieldMeta) -> String {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_graphql::dynamic::{Enum, Object, Scalar, Schema, SchemaBuilder};
 
-use crate::{Custom, Runtime, convert::SCALARS};
+use crate::{convert::SCALARS, custom::Custom, runtime::Runtime};
 
 /// Builds the schema's types.
 pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> SchemaBuilder {

@@ -11,7 +11,8 @@ use graphloom_meta::{ModelId, ModelMeta, Value};
 use graphloom_query::{FieldCode, FieldError, Result, exec::fetch_unique, write::Outcome};
 
 use crate::{
-    Runtime, context::scope_of, convert::plain_to_graphql, error::ResultExt, translate::plan_node,
+    context::scope_of, convert::plain_to_graphql, error::ResultExt, runtime::Runtime,
+    translate::plan_node,
 };
 
 /// What a mutation did: the row's key (none after a delete or a refusal) and errors.

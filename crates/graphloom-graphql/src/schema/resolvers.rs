@@ -17,12 +17,12 @@ use graphloom_query::{
 use indexmap::IndexMap;
 
 use crate::{
-    Runtime,
     context::{request_ctx, scope_of},
     convert::{parse_field, parse_typed, type_ref},
     custom::{CustomField, Output, Returns},
     directives::{field_with_auth, need},
     error::ResultExt,
+    runtime::Runtime,
     schema::{
         inputs::{field_type, list_args},
         payloads::MutationResult,

@@ -16,11 +16,11 @@ use graphloom_query::{
 };
 
 use crate::{
-    Runtime,
     context::{node_of, request_ctx, response_key, scope_of},
     convert::{to_graphql, type_ref},
     directives::{self, auth_directive, field_need, field_with_auth},
     error::ResultExt,
+    runtime::Runtime,
     schema::inputs::{field_type, list_args},
 };
 
@@ -160,7 +160,7 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
                         Some(Child::Many(page)) => {
                             Ok(Some(FieldValue::owned_any(Arc::clone(page))))
                         }
-                        _ => Err(crate::gql(Error::internal(format!(
+                        _ => Err(crate::error::gql(Error::internal(format!(
                             "relation `{name}` was not loaded"
                         )))),
                     }
@@ -191,7 +191,7 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
             match node.children.get(&response_key(&ctx)) {
                 Some(Child::One(Some(n))) => Ok(Some(FieldValue::owned_any(Arc::clone(n)))),
                 Some(Child::One(None)) => Ok(None),
-                _ => Err(crate::gql(Error::internal(format!(
+                _ => Err(crate::error::gql(Error::internal(format!(
                     "relation `{name}` was not loaded"
                 )))),
             }
@@ -233,9 +233,9 @@ fn computed_field(rt: &Arc<Runtime>, m: &ModelMeta, c: &ComputedMeta) -> Field {
             let node = node_of(&ctx).gql()?;
             let m = rt.registry().model(model);
             let app = request_ctx(&rt, &ctx).gql()?;
-            let out = rt.engine.compute(app, m, &meta, node).await.gql()?;
+            let out = rt.engine.compute(app, m, &meta, &node.values).await.gql()?;
             Ok(Some(
-                Gql::from_json(out).map_err(|e| crate::gql(Error::internal(e)))?,
+                Gql::from_json(out).map_err(|e| crate::error::gql(Error::internal(e)))?,
             ))
         })
     });
@@ -344,9 +344,9 @@ pub(crate) fn connection_types(rt: &Arc<Runtime>, m: &ModelMeta) -> (Object, Obj
             |ctx| {
                 FieldFuture::new(async move {
                     let page = ctx.parent_value.try_downcast_ref::<Arc<Page>>()?;
-                    let total = page
-                        .total
-                        .ok_or_else(|| crate::gql(Error::internal("totalCount was not planned")))?;
+                    let total = page.total.ok_or_else(|| {
+                        crate::error::gql(Error::internal("totalCount was not planned"))
+                    })?;
                     Ok(Some(Gql::from(total)))
                 })
             },

@@ -1,0 +1,68 @@
+//! What every resolver shares: the engine and the API's settings. A leaf
+//! module: the rest of the crate depends on it, it on nothing here.
+
+use std::sync::Arc;
+
+use graphloom_meta::Registry;
+use graphloom_query::{Engine, plan::PageLimits};
+
+/// Limits and switches of the generated API.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The largest `first` / `last` a client may ask for.
+    pub max_page_size: u64,
+    /// Rows returned when neither `first` nor `last` is given.
+    pub default_page_size: u64,
+    /// The deepest selection accepted.
+    pub max_depth: usize,
+    /// Signs cursors. Set it (GRAPHLOOM_SECRET_KEY) when several instances serve one API.
+    pub cursor_key: Vec<u8>,
+    /// Adds `extensions.sql = { count, statements }` to responses.
+    pub debug_sql: bool,
+    /// Signs access tokens, when this service issues them (the auth app).
+    pub token_issuer: Option<Arc<graphloom_auth::token::Issuer>>,
+    /// Print `@authenticated` / `@requiresScopes`, derived from the permission
+    /// rules, in the subgraph SDL. For gateways that enforce them (Apollo
+    /// Router, Hive Gateway); Apollo Gateway refuses a supergraph that has
+    /// them, so they are off by default. The subgraph enforces its rules
+    /// either way.
+    pub auth_directives: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_page_size: 100,
+            default_page_size: 100,
+            max_depth: 15,
+            cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
+            debug_sql: false,
+            token_issuer: None,
+            auth_directives: false,
+        }
+    }
+}
+
+impl Config {
+    /// The engine's pagination limits.
+    pub fn page_limits(&self) -> PageLimits {
+        PageLimits {
+            max_page_size: self.max_page_size,
+            default_page_size: self.default_page_size,
+            cursor_key: self.cursor_key.clone(),
+        }
+    }
+}
+
+/// What every resolver shares: the engine and the API's settings.
+#[derive(Debug)]
+pub struct Runtime {
+    pub engine: Arc<Engine>,
+    pub config: Config,
+}
+
+impl Runtime {
+    pub fn registry(&self) -> &Registry {
+        self.engine.registry()
+    }
+}
