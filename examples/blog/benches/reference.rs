@@ -58,6 +58,31 @@ fn cases() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The same 100 posts, every column, through GraphQL and through the model
+/// API (no parsing, no JSON): the ratio is the GraphQL surface's share.
+const EVERY_COLUMN: &str = "{ posts(first: 100) { nodes { id title slug body status authorId rating metadata createdAt updatedAt } } }";
+
+/// Times `f` for at least 20 runs and up to 3 s or 2,000 runs.
+async fn time<F, Fut>(mut f: F) -> anyhow::Result<Vec<Duration>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 20 || (start.elapsed() < Duration::from_secs(3) && times.len() < 2000) {
+        let t = Instant::now();
+        f().await?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok(times)
+}
+
+fn mean(times: &[Duration]) -> Duration {
+    times.iter().sum::<Duration>() / u32::try_from(times.len()).unwrap_or(u32::MAX)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -90,6 +115,42 @@ async fn run(label: &str, api: &Api) -> anyhow::Result<()> {
             percentile(&times, 0.95).as_secs_f64() * 1e3
         );
     }
+    // The model API beside GraphQL, on the same rows, interleaved runs.
+    let anonymous =
+        graphloom::query::Ctx::for_principal(std::sync::Arc::clone(api.engine()), None).await;
+    let graphql = time(|| async {
+        let res = api.execute(EVERY_COLUMN).await;
+        anyhow::ensure!(res.errors.is_empty(), "{:?}", res.errors);
+        Ok(())
+    })
+    .await?;
+    let model = time(|| async {
+        let posts = blog::Post::objects(&anonymous)
+            .first(100)
+            .all()
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        anyhow::ensure!(posts.len() == 100);
+        Ok(())
+    })
+    .await?;
+    for (name, times) in [
+        ("GraphQL: 100 posts, every column", &graphql),
+        ("model API: the same 100 posts as structs", &model),
+    ] {
+        println!(
+            "| {name} | 1 | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            times.len(),
+            mean(times).as_secs_f64() * 1e3,
+            percentile(times, 0.5).as_secs_f64() * 1e3,
+            percentile(times, 0.95).as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "\nmodel API ÷ GraphQL (mean): {:.2}",
+        mean(&model).as_secs_f64() / mean(&graphql).as_secs_f64()
+    );
+    println!("\n| write | statements | runs | mean | p50 | p95 |\n|---|---|---|---|---|---|");
     // Writes: one createPost with two tags, each its own transaction, by the
     // post's author (writing needs a login).
     let author = RequestContext {

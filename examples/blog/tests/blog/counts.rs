@@ -115,3 +115,49 @@ async fn debug_sql_extension() {
         .await;
     assert!(plain.get("extensions").is_none(), "off by default");
 }
+
+/// The auth app and the custom mutations on the model API run as few
+/// statements as they did on hand-written SQL (publishPosts one more: it
+/// now reads the posts to run `validate_post` and the update rule on them).
+#[tokio::test]
+async fn custom_fields_and_the_auth_app_keep_their_statement_counts() {
+    let c = seeded(3, 10, 20, 2).await;
+    let anon = c.anonymous();
+    let q = |s: &str| s.to_owned();
+    let register = q(
+        r#"mutation { register(username: "zed", email: "zed@example.com", password: "a long unusual phrase") { refreshToken } }"#,
+    );
+    assert_num_queries!(3, anon.query(&register));
+    let login = q(
+        r#"mutation { login(login: "zed", password: "a long unusual phrase") { refreshToken } }"#,
+    );
+    let token = assert_num_queries!(4, anon.query(&login))["login"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh =
+        format!(r#"mutation {{ refreshToken(refreshToken: "{token}") {{ refreshToken }} }}"#);
+    let fresh = assert_num_queries!(5, anon.query(&refresh))["refreshToken"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A spent token: look it up, revoke its family.
+    assert_num_queries!(2, anon.execute(&refresh, serde_json::json!({})));
+    let logout = format!(r#"mutation {{ logout(refreshToken: "{fresh}") }}"#);
+    assert_num_queries!(2, anon.query(&logout));
+    let zed = c.as_user(graphloom_test::user(4));
+    assert_num_queries!(1, zed.query("{ me { username } }"));
+    assert_num_queries!(1, zed.query("mutation { revokeAllSessions }"));
+    assert_num_queries!(
+        3,
+        zed.query(r#"mutation { changePassword(oldPassword: "a long unusual phrase", newPassword: "another long odd phrase") }"#)
+    );
+    assert_num_queries!(
+        2,
+        c.query(r#"{ searchPosts(term: "post 1") { id title } }"#)
+    );
+    assert_num_queries!(
+        3,
+        c.query(r#"mutation { publishPosts(ids: ["1", "2"]) { id status } }"#)
+    );
+}
