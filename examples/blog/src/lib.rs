@@ -31,7 +31,8 @@ pub struct Post {
     pub body: String,
     #[field(default = "draft")]
     pub status: PostStatus,
-    #[field(on_delete = cascade)]
+    /// The writer; the logged-in user unless given (only staff may give another).
+    #[field(on_delete = cascade, default = current_user)]
     pub author: ForeignKey<User>,
     pub tags: ManyToMany<Tag>,
     #[field(max_digits = 3, decimal_places = 1, default = Decimal::new(0, 0))]
@@ -74,7 +75,7 @@ pub struct Comment {
     #[field(on_delete = cascade)]
     pub post: ForeignKey<Post>,
     /// Users who commented cannot be deleted (PROTECT).
-    #[field(on_delete = protect)]
+    #[field(on_delete = protect, default = current_user)]
     pub author: ForeignKey<User>,
     pub body: String,
     #[field(auto_now_add)]

@@ -65,9 +65,9 @@ async fn required_fields_are_payload_errors() {
         errs(&p),
         [
             ("slug".into(), "REQUIRED".into()),
-            ("body".into(), "REQUIRED".into()),
-            ("authorId".into(), "REQUIRED".into())
-        ]
+            ("body".into(), "REQUIRED".into())
+        ],
+        "the author is the logged-in user (`default = current_user`)"
     );
     let p = create_post(
         &c,
