@@ -66,18 +66,9 @@ pub(crate) fn check(reg: &Registry) -> Vec<CheckError> {
             ));
         }
     }
-    for m in reg.models() {
-        let uses = std::iter::once((m.key.to_string(), &m.federation)).chain(
-            m.fields
-                .iter()
-                .map(|f| (format!("{}.{}", m.key, f.name), &f.federation)),
-        );
-        for (at, fed) in uses {
-            for text in &fed.directives {
-                if let Err(e) = usage(text) {
-                    errors.push(bad(at.clone(), e));
-                }
-            }
+    for (at, text) in reg.directive_usages() {
+        if let Err(e) = usage(text) {
+            errors.push(bad(at, e));
         }
     }
     errors

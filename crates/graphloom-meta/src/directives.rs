@@ -179,26 +179,38 @@ pub(crate) fn resolve(
             url: d.url,
         });
     }
-    for m in reg.models() {
-        let uses = std::iter::once((m.key.to_string(), &m.federation)).chain(
-            m.fields
-                .iter()
-                .map(|f| (format!("{}.{}", m.key, f.name), &f.federation)),
-        );
-        for (at, fed) in uses {
-            for text in &fed.directives {
-                match usage_name(text) {
-                    Ok(name) if out.iter().any(|c| c.name == name) => {}
-                    Ok(name) => errors.push(check(
-                        at.clone(),
-                        format!("@{name} is not a composed directive of this service"),
-                    )),
-                    Err(e) => errors.push(check(at.clone(), e)),
-                }
-            }
+    for (at, text) in reg.directive_usages() {
+        match usage_name(text) {
+            Ok(name) if out.iter().any(|c| c.name == name) => {}
+            Ok(name) => errors.push(check(
+                at,
+                format!("@{name} is not a composed directive of this service"),
+            )),
+            Err(e) => errors.push(check(at, e)),
         }
     }
     out
+}
+
+impl crate::Registry {
+    /// Every usage of a custom directive on a model or a field, with where
+    /// it stands (`blog.Post`, `blog.Post.title`).
+    pub fn directive_usages(&self) -> impl Iterator<Item = (String, &str)> {
+        self.models().iter().flat_map(|m| {
+            let on_model = m
+                .federation
+                .directives
+                .iter()
+                .map(move |d| (m.key.to_string(), *d));
+            let on_fields = m.fields.iter().flat_map(move |f| {
+                f.federation
+                    .directives
+                    .iter()
+                    .map(move |d| (format!("{}.{}", m.key, f.name), *d))
+            });
+            on_model.chain(on_fields)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -515,14 +515,16 @@ async fn fetch_many(
             Alias::new("__cnt"),
         );
     }
-    inner.and_where(b.keys_in(parent_expr.clone(), keys, key_ty));
-    if let Some(f) = &list.filter {
-        let c = b.cond(target, &a, f);
-        inner.and_where(c);
-    }
-    if let Some(rows) = b.row_cond(target, &a) {
-        inner.and_where(rows);
-    }
+    many_where(
+        &mut b,
+        &mut inner,
+        target,
+        &a,
+        parent_expr.clone(),
+        keys,
+        key_ty,
+        list,
+    );
     let mut outer = Query::select();
     outer.column(Asterisk).from_subquery(inner, Alias::new("s"));
     let rn = || Expr::col((Alias::new("s"), Alias::new("__rn")));
@@ -604,6 +606,29 @@ async fn fetch_many(
     Ok(pages)
 }
 
+/// The WHERE of a to-many statement: the rows of these parents (their keys
+/// bound as one parameter), the list's filter, the visible rows.
+#[allow(clippy::too_many_arguments)]
+fn many_where(
+    b: &mut Builder<'_>,
+    stmt: &mut SelectStatement,
+    target: &ModelMeta,
+    alias: &str,
+    parent: Expr,
+    keys: &[Value],
+    key_ty: ValueType,
+    list: &ListPlan,
+) {
+    stmt.and_where(b.keys_in(parent, keys, key_ty));
+    if let Some(f) = &list.filter {
+        let c = b.cond(target, alias, f);
+        stmt.and_where(c);
+    }
+    if let Some(rows) = b.row_cond(target, alias) {
+        stmt.and_where(rows);
+    }
+}
+
 fn window_partitioned(expr: Expr) -> WindowStatement {
     let mut w = WindowStatement::new();
     w.add_partition_by(expr);
@@ -627,14 +652,16 @@ async fn count_many(
     let mut stmt = Query::select();
     let parent_expr = b.from_target(&mut stmt, target, join, &a);
     stmt.expr(parent_expr.clone()).expr(Expr::cust("COUNT(*)"));
-    stmt.and_where(b.keys_in(parent_expr.clone(), keys, key_ty));
-    if let Some(f) = &list.filter {
-        let c = b.cond(target, &a, f);
-        stmt.and_where(c);
-    }
-    if let Some(rows) = b.row_cond(target, &a) {
-        stmt.and_where(rows);
-    }
+    many_where(
+        &mut b,
+        &mut stmt,
+        target,
+        &a,
+        parent_expr.clone(),
+        keys,
+        key_ty,
+        list,
+    );
     stmt.add_group_by([parent_expr]);
     let rows = engine.db().fetch(&stmt, &[key_ty, ValueType::I64]).await?;
     Ok(rows

@@ -149,6 +149,33 @@ pub fn too_many_links(relation: &str, part: &str) -> FieldError {
     }
 }
 
+/// The input of an update checked: its values, and a forced preset's
+/// field refused (the request's at creation, nobody's to change after).
+fn checked_changes(reg: &Registry, scope: &Scope, m: &ModelMeta, input: WriteInput) -> Checked {
+    let mut checked = checked_values(reg, m, input);
+    for i in checked.values.keys() {
+        let f = &m.fields[*i];
+        if f.preset.is_some_and(|p| p.force) && !scope.is_system() {
+            checked.errors.push(ferr(
+                &f.graphql_name,
+                "This field is set from the request and cannot change.",
+                FieldCode::Invalid,
+            ));
+        }
+    }
+    checked.errors.sort_by_key(|e| position(m, e));
+    checked
+}
+
+/// Sets every `auto_now` field of an update to now.
+fn stamp_auto_now(m: &ModelMeta, changes: &mut BTreeMap<usize, Value>) {
+    for (idx, f) in m.fields.iter().enumerate() {
+        if f.auto_now {
+            changes.insert(idx, now_for(f.kind));
+        }
+    }
+}
+
 /// Where an error's field sits among a model's fields and relations (for
 /// reporting errors in field order).
 fn position(m: &ModelMeta, e: &FieldError) -> usize {
@@ -762,19 +789,7 @@ pub async fn update(
         values: mut changes,
         links,
         mut errors,
-    } = checked_values(reg, m, input);
-    // A forced preset is the request's at creation, and nobody's to change after.
-    for i in changes.keys() {
-        let f = &m.fields[*i];
-        if f.preset.is_some_and(|p| p.force) && !scope.is_system() {
-            errors.push(ferr(
-                &f.graphql_name,
-                "This field is set from the request and cannot change.",
-                FieldCode::Invalid,
-            ));
-        }
-    }
-    errors.sort_by_key(|e| position(m, e));
+    } = checked_changes(reg, scope, m, input);
     if !errors.is_empty() {
         return Ok(Outcome::Refused(errors));
     }
@@ -786,11 +801,7 @@ pub async fn update(
     if !scope.may_write(m, Operation::Update, &row) {
         return Err(scope.refuse(format!("changing this {}", m.graphql_name)));
     }
-    for (idx, f) in m.fields.iter().enumerate() {
-        if f.auto_now {
-            changes.insert(idx, now_for(f.kind));
-        }
-    }
+    stamp_auto_now(m, &mut changes);
     row.extend(changes.clone());
     run_validator(m, &row, &mut errors);
     if !scope.is_system() {
@@ -990,25 +1001,11 @@ pub async fn update_where(
         values: mut changes,
         links,
         mut errors,
-    } = checked_values(reg, m, input);
-    for i in changes.keys() {
-        let f = &m.fields[*i];
-        if f.preset.is_some_and(|p| p.force) && !scope.is_system() {
-            errors.push(ferr(
-                &f.graphql_name,
-                "This field is set from the request and cannot change.",
-                FieldCode::Invalid,
-            ));
-        }
-    }
+    } = checked_changes(reg, scope, m, input);
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    for (idx, f) in m.fields.iter().enumerate() {
-        if f.auto_now {
-            changes.insert(idx, now_for(f.kind));
-        }
-    }
+    stamp_auto_now(m, &mut changes);
     let target = crate::filter::Filter::all(filter.into_iter().chain(rule).collect());
     let references = !scope.is_system()
         && changes.iter().any(|(i, v)| {
@@ -1101,17 +1098,7 @@ pub async fn update_known(
         values: mut changes,
         links,
         mut errors,
-    } = checked_values(reg, m, input);
-    for i in changes.keys() {
-        let f = &m.fields[*i];
-        if f.preset.is_some_and(|p| p.force) && !scope.is_system() {
-            errors.push(ferr(
-                &f.graphql_name,
-                "This field is set from the request and cannot change.",
-                FieldCode::Invalid,
-            ));
-        }
-    }
+    } = checked_changes(reg, scope, m, input);
     if !links.is_empty() {
         errors.push(ferr(
             &m.relations[links[0].relation].name,
@@ -1122,11 +1109,7 @@ pub async fn update_known(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    for (idx, f) in m.fields.iter().enumerate() {
-        if f.auto_now {
-            changes.insert(idx, now_for(f.kind));
-        }
-    }
+    stamp_auto_now(m, &mut changes);
     let mut row = known;
     row.extend(changes.clone());
     run_validator(m, &row, &mut errors);

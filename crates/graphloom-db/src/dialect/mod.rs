@@ -9,6 +9,25 @@
 //! place, named constraints); SQLite overrides what it cannot alter, and
 //! rebuilds the table by its documented procedure instead.
 
+/// The four rendering methods of a dialect that renders with one of
+/// sea-query's backends.
+macro_rules! sea_query_backend {
+    ($backend:expr) => {
+        fn render(&self, q: $crate::dialect::QueryRef<'_>) -> (String, sea_query::Values) {
+            $crate::dialect::render_query($backend, q)
+        }
+        fn inline(&self, s: &sea_query::SelectStatement) -> String {
+            s.to_string($backend)
+        }
+        fn render_schema(&self, s: $crate::dialect::SchemaRef<'_>) -> String {
+            $crate::dialect::render_schema($backend, s)
+        }
+        fn literal(&self, v: &sea_query::Value) -> String {
+            sea_query::QueryBuilder::value_to_string(&$backend, v)
+        }
+    };
+}
+
 pub mod postgres;
 pub mod sqlite;
 
@@ -137,6 +156,11 @@ pub trait SqlDialect: Send + Sync + fmt::Debug + 'static {
     fn locks_rows(&self) -> bool {
         true
     }
+    /// Whether foreign-key constraints carry the names graphloom gives them
+    /// (`<table>_<column>_fk`), which renames then keep in step.
+    fn names_constraints(&self) -> bool {
+        true
+    }
     /// A statement that lists foreign keys a migration left broken, for
     /// dialects that switch enforcement off during schema changes.
     fn foreign_key_check(&self) -> Option<&'static str> {
@@ -246,12 +270,12 @@ pub trait SqlDialect: Send + Sync + fmt::Debug + 'static {
         let mut rename = Table::rename();
         rename.table(Alias::new(from), Alias::new(to));
         let mut out = vec![self.schema_step(SchemaRef::RenameTable(&rename))];
-        for c in before
-            .table(from)?
-            .columns
-            .iter()
-            .filter(|c| c.references.is_some())
-        {
+        let named = if self.names_constraints() {
+            before.table(from)?.columns.as_slice()
+        } else {
+            &[]
+        };
+        for c in named.iter().filter(|c| c.references.is_some()) {
             out.push(Step::Sql(format!(
                 "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
                 quote(to),
@@ -279,7 +303,7 @@ pub trait SqlDialect: Send + Sync + fmt::Debug + 'static {
             .table(table)?
             .column(from)
             .is_some_and(|c| c.references.is_some());
-        if has_fk {
+        if has_fk && self.names_constraints() {
             out.push(Step::Sql(format!(
                 "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
                 quote(table),

@@ -1,9 +1,9 @@
 //! PostgreSQL: the defaults of [`SqlDialect`], typed values, `= ANY($1)`.
 
 use graphloom_meta::{Value, ValueType};
-use sea_query::{ArrayType, ColumnDef, Expr, PostgresQueryBuilder, QueryBuilder, Values};
+use sea_query::{ArrayType, ColumnDef, Expr, PostgresQueryBuilder};
 
-use super::{QueryRef, SchemaRef, SqlDialect, json_key, render_query, render_schema};
+use super::{SqlDialect, json_key};
 use crate::schema::ColumnType;
 
 /// PostgreSQL.
@@ -15,21 +15,7 @@ impl SqlDialect for Postgres {
         "postgres"
     }
 
-    fn render(&self, q: QueryRef<'_>) -> (String, Values) {
-        render_query(PostgresQueryBuilder, q)
-    }
-
-    fn inline(&self, s: &sea_query::SelectStatement) -> String {
-        s.to_string(PostgresQueryBuilder)
-    }
-
-    fn render_schema(&self, s: SchemaRef<'_>) -> String {
-        render_schema(PostgresQueryBuilder, s)
-    }
-
-    fn literal(&self, v: &sea_query::Value) -> String {
-        PostgresQueryBuilder.value_to_string(v)
-    }
+    sea_query_backend!(PostgresQueryBuilder);
 
     fn to_sea(&self, value: &Value) -> sea_query::Value {
         use sea_query::Value as S;

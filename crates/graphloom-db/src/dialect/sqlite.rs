@@ -2,12 +2,9 @@
 //! table rebuilds where `ALTER TABLE` cannot change a table.
 
 use graphloom_meta::{Value, ValueType};
-use sea_query::{Alias, ColumnDef, Expr, ExprTrait, QueryBuilder, SqliteQueryBuilder, Values};
+use sea_query::{Alias, ColumnDef, Expr, ExprTrait, SqliteQueryBuilder};
 
-use super::{
-    QueryRef, SchemaRef, SqlDialect, create_index, create_table, json_key, quote, render_query,
-    render_schema,
-};
+use super::{SchemaRef, SqlDialect, create_index, create_table, json_key, quote};
 use crate::{
     Result,
     ddl::Step,
@@ -65,21 +62,7 @@ impl SqlDialect for Sqlite {
         "sqlite"
     }
 
-    fn render(&self, q: QueryRef<'_>) -> (String, Values) {
-        render_query(SqliteQueryBuilder, q)
-    }
-
-    fn inline(&self, s: &sea_query::SelectStatement) -> String {
-        s.to_string(SqliteQueryBuilder)
-    }
-
-    fn render_schema(&self, s: SchemaRef<'_>) -> String {
-        render_schema(SqliteQueryBuilder, s)
-    }
-
-    fn literal(&self, v: &sea_query::Value) -> String {
-        SqliteQueryBuilder.value_to_string(v)
-    }
+    sea_query_backend!(SqliteQueryBuilder);
 
     /// SQLite has no date, uuid or decimal types: they are stored as text in
     /// a fixed format, so that text order is value order.
@@ -237,24 +220,8 @@ impl SqlDialect for Sqlite {
     }
 
     /// SQLite's foreign keys carry no names to keep in step.
-    fn rename_table(&self, from: &str, to: &str, _: &ProjectState) -> Result<Vec<Step>> {
-        let mut rename = sea_query::Table::rename();
-        rename.table(Alias::new(from), Alias::new(to));
-        Ok(vec![self.schema_step(SchemaRef::RenameTable(&rename))])
-    }
-
-    fn rename_column(
-        &self,
-        table: &str,
-        from: &str,
-        to: &str,
-        _: &ProjectState,
-    ) -> Result<Vec<Step>> {
-        let mut alter = sea_query::Table::alter();
-        alter
-            .table(Alias::new(table))
-            .rename_column(Alias::new(from), Alias::new(to));
-        Ok(vec![self.schema_step(SchemaRef::AlterTable(&alter))])
+    fn names_constraints(&self) -> bool {
+        false
     }
 }
 

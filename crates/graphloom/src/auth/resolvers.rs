@@ -249,16 +249,15 @@ async fn login(
         |u| u.password.clone(),
     );
     let verified = settings.hasher.verify(&password, &stored);
-    let (Some(user), Verified::Yes { rehash }) = (user, verified) else {
-        limiter.fail(&account_key);
-        limiter.fail(&address_key);
-        return Err(unauthenticated("invalid login or password"));
+    let (user, rehash) = match (user, verified) {
+        (Some(user), Verified::Yes { rehash }) if user.is_active => (user, rehash),
+        // Unknown, wrong password or inactive: one answer for all three.
+        _ => {
+            limiter.fail(&account_key);
+            limiter.fail(&address_key);
+            return Err(unauthenticated("invalid login or password"));
+        }
     };
-    if !user.is_active {
-        limiter.fail(&account_key);
-        limiter.fail(&address_key);
-        return Err(unauthenticated("invalid login or password"));
-    }
     limiter.clear(&account_key);
     let mut changes = vec![User::LAST_LOGIN.set(chrono::Utc::now())];
     if let Some(h) = rehash {
