@@ -7,6 +7,8 @@
 //!   so one test suite runs on both dialects.
 //! - [`assert_num_queries!`]: asserts how many SQL statements a future ran and
 //!   prints them when the count is wrong.
+//! - [`TestClient::system`] and [`TestClient::ctx`]: model-API contexts over
+//!   the same database (`Post::objects(&client.ctx().await)`).
 //!
 //! The guide's section 6 (in [`guide`]) shows them at work, as a doctest.
 
@@ -20,6 +22,7 @@ use graphloom::{
     Service,
     db::{Database, RawSql},
     graphql::{Api, Config},
+    query::Ctx,
 };
 use serde_json::{Value as Json, json};
 
@@ -168,6 +171,21 @@ impl TestClient {
 
     pub fn api(&self) -> &Api {
         &self.api
+    }
+
+    /// A model-API context acting as the system (no rules) over this
+    /// client's database: `Post::objects(&client.system())`.
+    pub fn system(&self) -> Ctx {
+        Ctx::system(std::sync::Arc::clone(self.api.engine()))
+    }
+
+    /// A model-API context for this client's principal, under its rules.
+    pub async fn ctx(&self) -> Ctx {
+        Ctx::for_principal(
+            std::sync::Arc::clone(self.api.engine()),
+            self.principal.clone(),
+        )
+        .await
     }
 
     pub fn db(&self) -> &Database {

@@ -21,11 +21,11 @@ async fn client() -> TestClient {
 }
 
 async fn as_user(c: &TestClient, id: i64) -> Ctx {
-    Ctx::for_principal(std::sync::Arc::clone(c.api().engine()), Some(user(id))).await
+    c.as_user(user(id)).ctx().await
 }
 
 fn system(c: &TestClient) -> Ctx {
-    Ctx::system(std::sync::Arc::clone(c.api().engine()))
+    c.system()
 }
 
 /// A post written as the system: its id.
@@ -50,7 +50,7 @@ async fn rules_apply_to_a_user_and_only_the_system_bypasses_them() {
     let mine = post(&c, 2, "mine", PostStatus::Draft).await;
     let theirs = post(&c, 3, "theirs", PostStatus::Draft).await;
     let sys = system(&c);
-    let anon = Ctx::for_principal(std::sync::Arc::clone(c.api().engine()), None).await;
+    let anon = c.anonymous().ctx().await;
     let drafts = || Post::STATUS.eq(PostStatus::Draft);
     let published = Post::objects(&sys)
         .filter(Post::STATUS.eq(PostStatus::Published))
@@ -108,7 +108,7 @@ async fn rules_apply_to_a_user_and_only_the_system_bypasses_them() {
 async fn writes_follow_the_rules_like_the_generated_mutations() {
     let c = client().await;
     let theirs = post(&c, 3, "theirs", PostStatus::Published).await;
-    let anon = Ctx::for_principal(std::sync::Arc::clone(c.api().engine()), None).await;
+    let anon = c.anonymous().ctx().await;
     let new_post = |author: i64, slug: &str| {
         vec![
             Post::TITLE.set("Hello"),
