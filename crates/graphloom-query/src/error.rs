@@ -175,10 +175,12 @@ impl FieldError {
 /// An error of the engine, with a stable [`ErrorCode`]; a write refused for
 /// its input also carries the [`FieldError`]s.
 ///
-/// It deliberately has no `Display`: async-graphql turns every `Display`
-/// type into an error without extensions, so a `?` in a resolver would drop
-/// the code silently. Surfaces convert it explicitly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Display` is `CODE: message`, so `?` into `anyhow` in a management
+/// command keeps both. In an async-graphql resolver of your own (a raw
+/// field), convert with `graphloom::graphql::ResultExt::gql` rather than
+/// `?`: async-graphql turns any `Display` into an error without the code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,

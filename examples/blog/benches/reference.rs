@@ -125,11 +125,7 @@ async fn run(label: &str, api: &Api) -> anyhow::Result<()> {
     })
     .await?;
     let model = time(|| async {
-        let posts = blog::Post::objects(&anonymous)
-            .first(100)
-            .all()
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+        let posts = blog::Post::objects(&anonymous).first(100).all().await?;
         anyhow::ensure!(posts.len() == 100);
         Ok(())
     })
