@@ -42,6 +42,9 @@ pub enum DbErrorKind {
     ForeignKeyViolation,
     NotNullViolation,
     CheckViolation,
+    /// The database is busy (a lock not granted in time, a serialization
+    /// failure, no free connection): retrying shortly may succeed.
+    Busy,
     Other,
 }
 
@@ -81,6 +84,10 @@ impl DbError {
 
     fn from_sqlx(source: sqlx::Error) -> Self {
         let (kind, constraint, columns) = match &source {
+            sqlx::Error::PoolTimedOut => (DbErrorKind::Busy, None, Vec::new()),
+            sqlx::Error::Database(e) if is_busy(e.code().as_deref()) => {
+                (DbErrorKind::Busy, None, Vec::new())
+            }
             sqlx::Error::Database(e) => {
                 let kind = match e.kind() {
                     sqlx::error::ErrorKind::UniqueViolation => DbErrorKind::UniqueViolation,
@@ -118,7 +125,41 @@ impl DbError {
     }
 }
 
+/// Whether a database error code says "busy, retry": SQLite's BUSY and
+/// LOCKED families (primary codes 5 and 6, in the low byte), PostgreSQL's
+/// serialization failure, deadlock and lock-not-available.
+fn is_busy(code: Option<&str>) -> bool {
+    match code {
+        Some("40001" | "40P01" | "55P03") => true,
+        Some(c) => c.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6)),
+        None => false,
+    }
+}
+
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// How a [`Database`] pools and waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseOptions {
+    /// Connections in the pool (default: 8 on SQLite, 10 on PostgreSQL;
+    /// an in-memory SQLite database always has one).
+    pub max_connections: Option<u32>,
+    /// How long a SQLite write waits for the database's write lock before
+    /// it fails as busy.
+    pub busy_timeout: Duration,
+    /// How long a request waits for a free connection before it fails as busy.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        DatabaseOptions {
+            max_connections: None,
+            busy_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
 
 /// Anything that renders to SQL with bound values for a dialect.
 pub trait Statement {
@@ -224,6 +265,11 @@ macro_rules! run {
 impl Database {
     /// Connects to `sqlite:<path>` (created if missing), `sqlite::memory:`, or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Self> {
+        Database::connect_with(url, &DatabaseOptions::default()).await
+    }
+
+    /// Connects with pool and timeout settings.
+    pub async fn connect_with(url: &str, options: &DatabaseOptions) -> Result<Self> {
         if url.starts_with("sqlite:") {
             let memory = url.contains(":memory:") || url.contains("mode=memory");
             let opts = SqliteConnectOptions::from_str(url)
@@ -232,7 +278,7 @@ impl Database {
                 .foreign_keys(true)
                 // LIKE is case-sensitive on PostgreSQL; make SQLite agree.
                 .pragma("case_sensitive_like", "ON")
-                .busy_timeout(Duration::from_secs(5));
+                .busy_timeout(options.busy_timeout);
             let opts = if memory {
                 opts
             } else {
@@ -245,8 +291,9 @@ impl Database {
                     .idle_timeout(None)
                     .max_lifetime(None)
             } else {
-                SqlitePoolOptions::new().max_connections(8)
-            };
+                SqlitePoolOptions::new().max_connections(options.max_connections.unwrap_or(8))
+            }
+            .acquire_timeout(options.acquire_timeout);
             let pool = pool_opts
                 .connect_with(opts)
                 .await
@@ -257,8 +304,8 @@ impl Database {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url).map_err(|_| DbError::Url(url.to_owned()))?;
             let pool = PgPoolOptions::new()
-                .max_connections(10)
-                .acquire_timeout(Duration::from_secs(10))
+                .max_connections(options.max_connections.unwrap_or(10))
+                .acquire_timeout(options.acquire_timeout)
                 .connect_with(opts)
                 .await
                 .map_err(DbError::Connect)?;
@@ -300,10 +347,17 @@ impl Database {
         }
     }
 
-    /// Starts a transaction; it rolls back when dropped without [`Tx::commit`].
+    /// Starts a write transaction; it rolls back when dropped without
+    /// [`Tx::commit`]. On SQLite it takes the write lock up front (`BEGIN
+    /// IMMEDIATE`, waiting up to the busy timeout), so a transaction that
+    /// reads before it writes cannot fail to upgrade its lock halfway.
     pub async fn begin(&self) -> Result<Tx<'static>> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await.map_err(DbError::from_sqlx)?),
+            Pool::Sqlite(p) => Tx::Sqlite(
+                p.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(DbError::from_sqlx)?,
+            ),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(DbError::from_sqlx)?),
         })
     }
@@ -380,6 +434,37 @@ impl Tx<'_> {
             Tx::Postgres(t) => t.rollback().await,
         }
         .map_err(DbError::from_sqlx)
+    }
+}
+
+/// Where statements run: the pool (each on its own connection), or an
+/// open transaction.
+#[derive(Debug)]
+pub enum Exec<'a, 'c> {
+    Pool(&'a Database),
+    Tx(&'a mut Tx<'c>),
+}
+
+impl Exec<'_, '_> {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Exec::Pool(db) => db.dialect(),
+            Exec::Tx(tx) => tx.dialect(),
+        }
+    }
+
+    pub async fn fetch(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
+        match self {
+            Exec::Pool(db) => db.fetch(stmt, types).await,
+            Exec::Tx(tx) => tx.fetch(stmt, types).await,
+        }
+    }
+
+    pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
+        match self {
+            Exec::Pool(db) => db.execute(stmt).await,
+            Exec::Tx(tx) => tx.execute(stmt).await,
+        }
     }
 }
 
@@ -472,5 +557,22 @@ impl SchemaConn {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_busy;
+
+    #[test]
+    fn busy_codes() {
+        // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED; serialization and deadlock.
+        for code in ["5", "517", "6", "40001", "40P01", "55P03"] {
+            assert!(is_busy(Some(code)), "{code}");
+        }
+        for code in ["19", "2067", "23505", "1811"] {
+            assert!(!is_busy(Some(code)), "{code}");
+        }
+        assert!(!is_busy(None));
     }
 }

@@ -14,6 +14,7 @@ use async_graphql::{
     ErrorExtensionValues, PathSegment, Response, ServerError,
     dynamic::{FieldFuture, FieldValue, ResolverContext},
 };
+use graphloom_db::Exec;
 use graphloom_meta::{KeyPath, Value};
 use graphloom_query::{
     Error, ErrorCode,
@@ -64,9 +65,16 @@ pub(crate) async fn entities(
                     n
                 })
                 .collect();
-            exec::load_children(&rt.engine, &scope, model, &plan, &mut stubs)
-                .await
-                .gql()?;
+            exec::load_children(
+                &rt.engine,
+                &mut Exec::Pool(rt.engine.db()),
+                &scope,
+                model,
+                &plan,
+                &mut stubs,
+            )
+            .await
+            .gql()?;
             // One node per representation: the same key may come with
             // different fields.
             for (r, n) in items.iter().zip(stubs) {
@@ -81,15 +89,31 @@ pub(crate) async fn entities(
                     .iter()
                     .filter_map(|r| r.key.first().cloned())
                     .collect();
-                fetch_where_in(&rt.engine, &scope, model, *one, &keys, &plan)
-                    .await
-                    .gql()?
+                fetch_where_in(
+                    &rt.engine,
+                    &mut Exec::Pool(rt.engine.db()),
+                    &scope,
+                    model,
+                    *one,
+                    &keys,
+                    &plan,
+                )
+                .await
+                .gql()?
             }
             many => {
                 let tuples: Vec<Vec<Value>> = items.iter().map(|r| r.key.clone()).collect();
-                fetch_where_tuples_in(&rt.engine, &scope, model, many, &tuples, &plan)
-                    .await
-                    .gql()?
+                fetch_where_tuples_in(
+                    &rt.engine,
+                    &mut Exec::Pool(rt.engine.db()),
+                    &scope,
+                    model,
+                    many,
+                    &tuples,
+                    &plan,
+                )
+                .await
+                .gql()?
             }
         };
         let found: HashMap<String, Arc<Node>> = nodes

@@ -463,3 +463,29 @@ pub fn plan_list(
     add_connection(rt, scope, model, selection, &mut list)?;
     Ok(list)
 }
+
+/// The plan of a mutation payload's row (the `post` of `createPost { post
+/// { … } }`, every occurrence merged), or `None` when it is not selected.
+pub fn payload_plan(
+    rt: &Runtime,
+    scope: &Scope,
+    model: &ModelMeta,
+    mutation: &SelectionField<'_>,
+) -> Option<Result<NodePlan>> {
+    let mut merged: Option<Result<NodePlan>> = None;
+    for sub in mutation.selection_set() {
+        if skipped(&sub) || sub.name() != model.single_name {
+            continue;
+        }
+        let plan = plan_node(rt, scope, model, &sub);
+        merged = Some(match (merged, plan) {
+            (None, p) => p,
+            (Some(Ok(mut a)), Ok(b)) => {
+                a.merge(b);
+                Ok(a)
+            }
+            (Some(Err(e)), _) | (_, Err(e)) => Err(e),
+        });
+    }
+    merged
+}

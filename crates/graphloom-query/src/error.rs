@@ -32,6 +32,8 @@ pub enum ErrorCode {
     NotConfigured,
     /// Something broke on the server; details are only in its log.
     InternalServerError,
+    /// The database is busy or unreachable for now; retry shortly.
+    ServiceUnavailable,
     /// A malformed HTTP request (no query, bad JSON …).
     BadRequest,
     UnsupportedMediaType,
@@ -41,7 +43,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::BadUserInput,
         ErrorCode::InvalidCursor,
         ErrorCode::PageSizeExceeded,
@@ -51,6 +53,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::NotConfigured,
         ErrorCode::InternalServerError,
+        ErrorCode::ServiceUnavailable,
         ErrorCode::BadRequest,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::NotAcceptable,
@@ -70,6 +73,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::NotConfigured => "NOT_CONFIGURED",
             ErrorCode::InternalServerError => "INTERNAL_SERVER_ERROR",
+            ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ErrorCode::NotAcceptable => "NOT_ACCEPTABLE",
@@ -228,8 +232,17 @@ impl Error {
 }
 
 impl From<graphloom_db::DbError> for Error {
+    /// A busy database is the client's to retry; anything else is internal.
     fn from(e: graphloom_db::DbError) -> Self {
-        Error::internal(e)
+        if e.kind() == graphloom_db::DbErrorKind::Busy {
+            tracing::warn!(error = %e, "the database is busy");
+            Error::new(
+                ErrorCode::ServiceUnavailable,
+                "The database is busy; retry the request shortly.",
+            )
+        } else {
+            Error::internal(e)
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::{
 };
 
 use futures_util::future::BoxFuture;
+use graphloom_db::Exec;
 use graphloom_meta::{ModelId, ModelMeta, Registry, RelationKind, Value, ValueType};
 use sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Order, OverStatement, Query, SelectStatement, WindowStatement,
@@ -112,12 +113,13 @@ fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value
 /// The number of visible rows of `model` matching `filter`.
 pub async fn count(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
     model: &ModelMeta,
     filter: Option<&Filter>,
 ) -> Result<i64> {
     let reg = engine.registry();
-    let mut b = Builder::new(reg, engine.db().dialect(), scope);
+    let mut b = Builder::new(reg, conn.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     if let Some(rows) = b.row_cond(model, &a) {
@@ -128,7 +130,7 @@ pub async fn count(
     if let Some(f) = filter {
         stmt.and_where(b.cond(model, &a, f));
     }
-    let rows = engine.db().fetch(&stmt, &[ValueType::I64]).await?;
+    let rows = conn.fetch(&stmt, &[ValueType::I64]).await?;
     Ok(match rows.first().and_then(|r| r.first()) {
         Some(Value::I64(n)) => *n,
         _ => 0,
@@ -138,13 +140,14 @@ pub async fn count(
 /// A root list: `posts(where:, orderBy:, first:, …)`.
 pub async fn fetch_list(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
     model: &ModelMeta,
     plan: &ListPlan,
 ) -> Result<Page> {
     let reg = engine.registry();
     let total = if plan.want_total || plan.window.last.is_some() {
-        Some(count(engine, scope, model, plan.filter.as_ref()).await?)
+        Some(count(engine, conn, scope, model, plan.filter.as_ref()).await?)
     } else {
         None
     };
@@ -158,7 +161,7 @@ pub async fn fetch_list(
         end = Some(e);
         extra_row = false;
     }
-    let mut b = Builder::new(reg, engine.db().dialect(), scope);
+    let mut b = Builder::new(reg, conn.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     stmt.from_as(Alias::new(&model.table), Alias::new(&a));
@@ -184,7 +187,7 @@ pub async fn fetch_list(
     let rows = if wanted == Some(0) && !extra_row {
         Vec::new()
     } else {
-        engine.db().fetch(&stmt, &sel.types).await?
+        conn.fetch(&stmt, &sel.types).await?
     };
     let mut nodes: Vec<Node> = rows
         .into_iter()
@@ -197,7 +200,7 @@ pub async fn fetch_list(
         }
         _ => false,
     };
-    load_children(engine, scope, model, &plan.node, &mut nodes).await?;
+    load_children(engine, conn, scope, model, &plan.node, &mut nodes).await?;
     Ok(Page {
         model: model.id,
         items: nodes
@@ -214,6 +217,7 @@ pub async fn fetch_list(
 /// Rows of `model` matching `condition(builder, alias)`, with their relations.
 async fn fetch_nodes(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
     model: &ModelMeta,
     plan: &NodePlan,
@@ -221,7 +225,7 @@ async fn fetch_nodes(
     condition: impl FnOnce(&mut Builder<'_>, &str) -> Expr,
 ) -> Result<Vec<Node>> {
     let reg = engine.registry();
-    let mut b = Builder::new(reg, engine.db().dialect(), scope);
+    let mut b = Builder::new(reg, conn.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     stmt.from_as(Alias::new(&model.table), Alias::new(&a));
@@ -233,18 +237,19 @@ async fn fetch_nodes(
     if let Some(n) = limit {
         stmt.limit(n);
     }
-    let rows = engine.db().fetch(&stmt, &sel.types).await?;
+    let rows = conn.fetch(&stmt, &sel.types).await?;
     let mut nodes: Vec<Node> = rows
         .into_iter()
         .map(|r| to_node(model, &sel, &mut r.into_iter()))
         .collect();
-    load_children(engine, scope, model, plan, &mut nodes).await?;
+    load_children(engine, conn, scope, model, plan, &mut nodes).await?;
     Ok(nodes)
 }
 
 /// Rows of `model` whose `field` is one of `keys`, with their relations.
 pub async fn fetch_where_in(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
     model: &ModelMeta,
     field: usize,
@@ -259,7 +264,7 @@ pub async fn fetch_where_in(
     plan.columns.insert(field);
     let f = &model.fields[field];
     let ty = engine.registry().value_type(f);
-    fetch_nodes(engine, scope, model, &plan, None, |b, a| {
+    fetch_nodes(engine, conn, scope, model, &plan, None, |b, a| {
         b.keys_in(col(a, &f.column), keys, ty)
     })
     .await
@@ -268,6 +273,7 @@ pub async fn fetch_where_in(
 /// Rows of `model` whose `fields` (a composite key) are one of `tuples`.
 pub async fn fetch_where_tuples_in(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
     model: &ModelMeta,
     fields: &[usize],
@@ -283,7 +289,7 @@ pub async fn fetch_where_tuples_in(
         .iter()
         .map(|&f| engine.registry().value_type(&model.fields[f]))
         .collect();
-    fetch_nodes(engine, scope, model, &plan, None, |b, a| {
+    fetch_nodes(engine, conn, scope, model, &plan, None, |b, a| {
         let exprs = fields
             .iter()
             .map(|&f| col(a, &model.fields[f].column))
@@ -296,6 +302,7 @@ pub async fn fetch_where_tuples_in(
 /// One row by a unique field (`post(id:)`, `postBySlug(slug:)`).
 pub async fn fetch_unique(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
     model: &ModelMeta,
     field: usize,
@@ -303,12 +310,8 @@ pub async fn fetch_unique(
     plan: &NodePlan,
 ) -> Result<Option<Node>> {
     let f = &model.fields[field];
-    let v = graphloom_db::bind(
-        &value,
-        engine.registry().value_type(f),
-        engine.db().dialect(),
-    );
-    let mut nodes = fetch_nodes(engine, scope, model, plan, Some(1), |_, a| {
+    let v = graphloom_db::bind(&value, engine.registry().value_type(f), conn.dialect());
+    let mut nodes = fetch_nodes(engine, conn, scope, model, plan, Some(1), |_, a| {
         col(a, &f.column).eq(Expr::val(v))
     })
     .await?;
@@ -318,11 +321,12 @@ pub async fn fetch_unique(
 /// Whether any visible row of `model` matches `filter`: `SELECT 1 … LIMIT 1`.
 pub async fn exists(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
     model: &ModelMeta,
     filter: Option<&Filter>,
 ) -> Result<bool> {
-    let mut b = Builder::new(engine.registry(), engine.db().dialect(), scope);
+    let mut b = Builder::new(engine.registry(), conn.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     stmt.expr(Expr::cust("1"))
@@ -366,6 +370,7 @@ fn distinct(values: impl Iterator<Item = Value>) -> Vec<Value> {
 /// a nested total is selected), recursing level by level.
 pub fn load_children<'a>(
     engine: &'a Engine,
+    conn: &'a mut Exec<'_, '_>,
     scope: &'a Scope,
     model: &'a ModelMeta,
     plan: &'a NodePlan,
@@ -376,7 +381,7 @@ pub fn load_children<'a>(
             return Ok(());
         }
         for child in &plan.children {
-            load_child(engine, scope, model, child, nodes).await?;
+            load_child(engine, conn, scope, model, child, nodes).await?;
         }
         Ok(())
     })
@@ -384,6 +389,7 @@ pub fn load_children<'a>(
 
 async fn load_child(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
     model: &ModelMeta,
     child: &ChildPlan,
@@ -410,7 +416,7 @@ async fn load_child(
                         s
                     })
                     .collect();
-                load_children(engine, scope, target, plan, &mut stubs).await?;
+                load_children(engine, conn, scope, target, plan, &mut stubs).await?;
                 for (n, s) in nodes.iter_mut().zip(stubs) {
                     let found = (!n.values[*field].is_null()).then(|| Arc::new(s));
                     n.children.insert(child.key.clone(), Child::One(found));
@@ -419,7 +425,7 @@ async fn load_child(
             }
             let keys = distinct(nodes.iter().map(|n| n.values[*field].clone()));
             let mut stubs: Vec<Node> = keys.into_iter().map(|key| stub(target, key)).collect();
-            load_children(engine, scope, target, plan, &mut stubs).await?;
+            load_children(engine, conn, scope, target, plan, &mut stubs).await?;
             attach_one(nodes, &child.key, join.source, join.target, stubs);
         }
         (
@@ -427,7 +433,8 @@ async fn load_child(
             ChildFetch::One(plan),
         ) => {
             let keys = distinct(nodes.iter().map(|n| n.values[join.source].clone()));
-            let fetched = fetch_where_in(engine, scope, target, join.target, &keys, plan).await?;
+            let fetched =
+                fetch_where_in(engine, conn, scope, target, join.target, &keys, plan).await?;
             attach_one(nodes, &child.key, join.source, join.target, fetched);
         }
         (
@@ -436,7 +443,7 @@ async fn load_child(
         ) => {
             let keys = distinct(nodes.iter().map(|n| n.values[join.source].clone()));
             let mut pages =
-                fetch_many(engine, scope, model, child.relation, target, list, &keys).await?;
+                fetch_many(engine, conn, scope, (model, child.relation), list, &keys).await?;
             for n in nodes.iter_mut() {
                 let page = pages
                     .remove(&n.values[join.source].key_string())
@@ -484,10 +491,9 @@ fn attach_one(nodes: &mut [Node], key: &str, source: usize, target: usize, fetch
 /// parent key does per-parent ordering and windows in SQL.
 async fn fetch_many(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
-    parent: &ModelMeta,
-    relation: usize,
-    target: &ModelMeta,
+    (parent, relation): (&ModelMeta, usize),
     list: &ListPlan,
     keys: &[Value],
 ) -> Result<HashMap<String, Page>> {
@@ -496,9 +502,10 @@ async fn fetch_many(
         return Ok(pages);
     }
     let reg = engine.registry();
+    let target = reg.model(parent.relations[relation].target);
     let join = &parent.relations[relation].join;
     let key_ty = reg.value_type(&parent.fields[join.source]);
-    let mut b = Builder::new(reg, engine.db().dialect(), scope);
+    let mut b = Builder::new(reg, conn.dialect(), scope);
     let a = b.alias();
     let mut inner = Query::select();
     let parent_expr = b.from_target(&mut inner, target, join, &a);
@@ -551,7 +558,7 @@ async fn fetch_many(
     let rows = if w.end.is_some_and(|e| e <= w.start) && w.last.is_none() {
         Vec::new()
     } else {
-        engine.db().fetch(&outer, &types).await?
+        conn.fetch(&outer, &types).await?
     };
     let mut metas = Vec::with_capacity(rows.len());
     let mut nodes = Vec::with_capacity(rows.len());
@@ -566,9 +573,9 @@ async fn fetch_many(
         metas.push((parent_key, offset));
         nodes.push(node);
     }
-    load_children(engine, scope, target, &list.node, &mut nodes).await?;
+    load_children(engine, conn, scope, target, &list.node, &mut nodes).await?;
     let totals = if list.want_total {
-        Some(count_many(engine, scope, parent, relation, target, list, keys).await?)
+        Some(count_many(engine, conn, scope, (parent, relation), list, keys).await?)
     } else {
         None
     };
@@ -637,17 +644,17 @@ fn window_partitioned(expr: Expr) -> WindowStatement {
 
 async fn count_many(
     engine: &Engine,
+    conn: &mut Exec<'_, '_>,
     scope: &Scope,
-    parent: &ModelMeta,
-    relation: usize,
-    target: &ModelMeta,
+    (parent, relation): (&ModelMeta, usize),
     list: &ListPlan,
     keys: &[Value],
 ) -> Result<HashMap<String, i64>> {
     let reg = engine.registry();
+    let target = reg.model(parent.relations[relation].target);
     let join = &parent.relations[relation].join;
     let key_ty = reg.value_type(&parent.fields[join.source]);
-    let mut b = Builder::new(reg, engine.db().dialect(), scope);
+    let mut b = Builder::new(reg, conn.dialect(), scope);
     let a = b.alias();
     let mut stmt = Query::select();
     let parent_expr = b.from_target(&mut stmt, target, join, &a);
@@ -663,7 +670,7 @@ async fn count_many(
         list,
     );
     stmt.add_group_by([parent_expr]);
-    let rows = engine.db().fetch(&stmt, &[key_ty, ValueType::I64]).await?;
+    let rows = conn.fetch(&stmt, &[key_ty, ValueType::I64]).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| match (r.first(), r.get(1)) {

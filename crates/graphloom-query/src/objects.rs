@@ -11,6 +11,8 @@ use graphloom_meta::{
     FromRow, ManyToMany, ModelKey, ModelMeta, RelationKind, RowReader, ToRow, Value,
 };
 
+use graphloom_db::Exec;
+
 use crate::{
     Ctx, Error, Result, Row,
     exec::{self, Child, Node},
@@ -207,7 +209,14 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
     pub async fn all(self) -> Result<Vec<M>> {
         let m = self.model()?;
         let plan = self.plan()?;
-        let page = exec::fetch_list(self.ctx.engine(), self.ctx.scope(), m, &plan).await?;
+        let page = exec::fetch_list(
+            self.ctx.engine(),
+            &mut Exec::Pool(self.ctx.db()),
+            self.ctx.scope(),
+            m,
+            &plan,
+        )
+        .await?;
         page.items
             .into_iter()
             .map(|(_, n)| self.build(m, Arc::unwrap_or_clone(n)))
@@ -218,7 +227,14 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
     pub async fn rows(self) -> Result<Vec<Row>> {
         let m = self.model()?;
         let plan = self.plan()?;
-        let page = exec::fetch_list(self.ctx.engine(), self.ctx.scope(), m, &plan).await?;
+        let page = exec::fetch_list(
+            self.ctx.engine(),
+            &mut Exec::Pool(self.ctx.db()),
+            self.ctx.scope(),
+            m,
+            &plan,
+        )
+        .await?;
         let all: Vec<usize> = (0..m.fields.len()).collect();
         Ok(page
             .items
@@ -232,7 +248,14 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         let m = self.model()?;
         let mut plan = self.plan()?;
         plan.node = NodePlan::of(self.ctx.scope(), m)?;
-        let page = exec::fetch_list(self.ctx.engine(), self.ctx.scope(), m, &plan).await?;
+        let page = exec::fetch_list(
+            self.ctx.engine(),
+            &mut Exec::Pool(self.ctx.db()),
+            self.ctx.scope(),
+            m,
+            &plan,
+        )
+        .await?;
         let reg = self.ctx.registry();
         Ok(page.items.iter().map(|(_, n)| n.pk(reg).clone()).collect())
     }
@@ -264,7 +287,14 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
             },
             ..plan
         };
-        let page = exec::fetch_list(self.ctx.engine(), self.ctx.scope(), m, &plan).await?;
+        let page = exec::fetch_list(
+            self.ctx.engine(),
+            &mut Exec::Pool(self.ctx.db()),
+            self.ctx.scope(),
+            m,
+            &plan,
+        )
+        .await?;
         match page.items.into_iter().next() {
             Some((_, n)) => self.build(m, Arc::unwrap_or_clone(n)),
             None => Err(Error::not_found(format!(
@@ -279,7 +309,14 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
     pub async fn count(self) -> Result<i64> {
         let m = self.model()?;
         let plan = self.plan()?;
-        let n = exec::count(self.ctx.engine(), self.ctx.scope(), m, plan.filter.as_ref()).await?;
+        let n = exec::count(
+            self.ctx.engine(),
+            &mut Exec::Pool(self.ctx.db()),
+            self.ctx.scope(),
+            m,
+            plan.filter.as_ref(),
+        )
+        .await?;
         let skip = i64::try_from(self.offset).unwrap_or(i64::MAX);
         let n = n.saturating_sub(skip).max(0);
         Ok(match self.limit {
@@ -292,7 +329,14 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
     pub async fn exists(self) -> Result<bool> {
         let m = self.model()?;
         let plan = self.plan()?;
-        exec::exists(self.ctx.engine(), self.ctx.scope(), m, plan.filter.as_ref()).await
+        exec::exists(
+            self.ctx.engine(),
+            &mut Exec::Pool(self.ctx.db()),
+            self.ctx.scope(),
+            m,
+            plan.filter.as_ref(),
+        )
+        .await
     }
 
     fn input(
@@ -353,7 +397,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
                 (m.relations[l.relation].declared_by.1, keys)
             })
             .collect();
-        match write::create(self.ctx.engine(), self.ctx.scope(), m, input).await? {
+        match write::create(self.ctx.engine(), self.ctx.scope(), m, input, None).await? {
             Outcome::Written { row, .. } => {
                 M::from_row(RowReader::new(m, row, linked)).map_err(Error::internal)
             }

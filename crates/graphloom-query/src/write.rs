@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use graphloom_db::{DbError, DbErrorKind, Tx, bind};
+use graphloom_db::{DbError, DbErrorKind, Exec, Tx, bind, dialect::fk_name};
 use graphloom_meta::{
     FieldKind, FieldMeta, ModelMeta, OnDelete, Operation, Registry, RelationKind, Value, ValueType,
 };
@@ -15,7 +15,9 @@ use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use crate::{
     Engine, Error, FieldCode, FieldError, Result,
-    scope::Scope,
+    exec::{Node, fetch_where_in, load_children},
+    plan::NodePlan,
+    scope::{Cond, Scope},
     sql::{Builder, col},
 };
 
@@ -44,12 +46,18 @@ pub struct WriteInput {
 }
 
 /// What a write did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
-    /// Saved (or deleted): the row's key, and the stored row by field index
-    /// (after a create, as the database returned it; after an update, as
-    /// merged; after a delete, as it was).
-    Written { key: Value, row: Vec<Value> },
+    /// Saved (or deleted): the row's key, the stored row by field index
+    /// (after a create or an update as the database returned it; after a
+    /// delete, as it was), and the payload's rows when a plan was given:
+    /// read inside the write's transaction, so they show this write and
+    /// not a later one (`None` when the principal may not see the row).
+    Written {
+        key: Value,
+        row: Vec<Value>,
+        node: Option<Node>,
+    },
     /// Refused for its input; nothing was written.
     Refused(Vec<FieldError>),
 }
@@ -296,34 +304,81 @@ fn dedup_keys<'a>(keys: impl Iterator<Item = &'a Value>) -> Vec<Value> {
         .collect()
 }
 
-/// Checks that every foreign key and many-to-many id points at an existing,
-/// visible row.
-async fn check_references(
+/// Checks foreign keys among `values`, all in one statement: with
+/// `hidden_only`, those whose targets the scope may hide (a row rule
+/// applies to the target: a row the principal cannot see is as absent as
+/// a missing one), else the others. The rest are left to the database's
+/// constraint ([`attribute`] names the field).
+async fn check_foreign_keys(
     tx: &mut Tx<'_>,
     reg: &Registry,
     scope: &Scope,
     m: &ModelMeta,
     values: &BTreeMap<usize, Value>,
+    hidden_only: bool,
+    errors: &mut Vec<FieldError>,
+) -> Result<(), DbError> {
+    let hidden: Vec<(usize, &ModelMeta, &Value)> = values
+        .iter()
+        .filter_map(|(idx, v)| match m.fields[*idx].kind {
+            FieldKind::ForeignKey { target, .. } if !v.is_null() => {
+                let t = reg.model(target);
+                (!t.external && scope.rows(t.id).is_some() == hidden_only).then_some((*idx, t, v))
+            }
+            _ => None,
+        })
+        .collect();
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    let mut b = Builder::new(reg, tx.dialect(), scope);
+    let mut stmt = Query::select();
+    for (i, (_, t, v)) in hidden.iter().enumerate() {
+        let a = b.alias();
+        let pk = t.pk_field();
+        let mut sub = Query::select();
+        sub.expr(Expr::cust("1"))
+            .from_as(Alias::new(&t.table), Alias::new(&a))
+            .and_where(col(&a, &pk.column).eq(Expr::val(bind(
+                v,
+                reg.value_type(pk),
+                tx.dialect(),
+            ))));
+        if let Some(rows) = b.row_cond(t, &a) {
+            sub.and_where(rows);
+        }
+        stmt.expr_as(Expr::exists(sub), Alias::new(format!("c{i}")));
+    }
+    let types = vec![ValueType::Bool; hidden.len()];
+    let found = tx
+        .fetch(&stmt, &types)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    for ((idx, t, v), seen) in hidden.into_iter().zip(found) {
+        if seen != Value::Bool(true) {
+            errors.push(ferr(
+                &m.fields[idx].graphql_name,
+                format!("No {} with id {}.", t.graphql_name, v.key_string()),
+                FieldCode::ForeignKey,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every id a many-to-many change names is an existing, visible
+/// row: one statement per relation, however many ids it names (so the
+/// error can list the missing ones).
+async fn check_links(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
     links: &[LinkChange],
     errors: &mut Vec<FieldError>,
 ) -> Result<(), DbError> {
-    for (idx, v) in values {
-        let f = &m.fields[*idx];
-        if let (FieldKind::ForeignKey { target, .. }, false) = (f.kind, v.is_null())
-            && !reg.model(target).external
-        {
-            let t = reg.model(target);
-            // A row the principal cannot see is as absent as a missing one.
-            if !exists(tx, reg, scope, t, t.pk, v).await? {
-                errors.push(ferr(
-                    &f.graphql_name,
-                    format!("No {} with id {}.", t.graphql_name, v.key_string()),
-                    FieldCode::ForeignKey,
-                ));
-            }
-        }
-    }
-    // One statement per many-to-many field, however many ids it names.
     for link in links {
         let rel = &m.relations[link.relation];
         let t = reg.model(rel.target);
@@ -362,6 +417,106 @@ async fn check_references(
         }
     }
     Ok(())
+}
+
+/// Every check of references a write makes before it writes: the hidden
+/// foreign keys and the many-to-many ids (the system skips them: the
+/// database's constraints refuse what is missing).
+async fn check_references(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    values: &BTreeMap<usize, Value>,
+    links: &[LinkChange],
+    errors: &mut Vec<FieldError>,
+) -> Result<(), DbError> {
+    if scope.is_system() {
+        return Ok(());
+    }
+    check_foreign_keys(tx, reg, scope, m, values, true, errors).await?;
+    check_links(tx, reg, scope, m, links, errors).await?;
+    if !errors.is_empty() {
+        // Refused anyway: report every missing reference at once.
+        check_foreign_keys(tx, reg, scope, m, values, false, errors).await?;
+        errors.sort_by_key(|e| position(m, e));
+    }
+    Ok(())
+}
+
+/// The input errors of a failed write. A foreign-key violation is put on
+/// its field: PostgreSQL names the constraint (`<table>_<column>_fk`);
+/// SQLite does not, so the one candidate is it, or each candidate is
+/// looked up (SQLite keeps the transaction usable after a failed statement).
+async fn attribute(
+    engine: &Engine,
+    tx: &mut Tx<'_>,
+    scope: &Scope,
+    m: &ModelMeta,
+    values: &BTreeMap<usize, Value>,
+    links: &[LinkChange],
+    e: DbError,
+) -> Result<Vec<FieldError>> {
+    if e.kind() != DbErrorKind::ForeignKeyViolation {
+        return constraint_errors(engine, m, e);
+    }
+    let reg = engine.registry();
+    let refused = |idx: usize, t: &ModelMeta, v: &Value| {
+        vec![ferr(
+            &m.fields[idx].graphql_name,
+            format!("No {} with id {}.", t.graphql_name, v.key_string()),
+            FieldCode::ForeignKey,
+        )]
+    };
+    let candidates: Vec<(usize, &ModelMeta, &Value)> = values
+        .iter()
+        .filter_map(|(idx, v)| match m.fields[*idx].kind {
+            FieldKind::ForeignKey { target, .. } if !v.is_null() && !reg.model(target).external => {
+                Some((*idx, reg.model(target), v))
+            }
+            _ => None,
+        })
+        .collect();
+    if let DbError::Query {
+        constraint: Some(name),
+        ..
+    } = &e
+    {
+        for (idx, t, v) in &candidates {
+            if *name == fk_name(&m.table, &m.fields[*idx].column) {
+                return Ok(refused(*idx, t, v));
+            }
+        }
+        for link in links {
+            let rel = &m.relations[link.relation];
+            if rel
+                .join
+                .via
+                .as_ref()
+                .is_some_and(|via| *name == fk_name(&via.table, &via.target_column))
+            {
+                return Ok(vec![ferr(
+                    &rel.name,
+                    format!(
+                        "A {} it names does not exist.",
+                        reg.model(rel.target).graphql_name
+                    ),
+                    FieldCode::ForeignKey,
+                )]);
+            }
+        }
+    } else if !tx.dialect().names_constraints() {
+        if let [(idx, t, v)] = candidates.as_slice() {
+            return Ok(refused(*idx, t, v));
+        }
+        let everything = Scope::system(std::sync::Arc::clone(scope.registry()));
+        for (idx, t, v) in &candidates {
+            if !exists(tx, reg, &everything, t, t.pk, v).await? {
+                return Ok(refused(*idx, t, v));
+            }
+        }
+    }
+    constraint_errors(engine, m, e)
 }
 
 /// Maps a constraint failure to input errors, or returns the error as internal.
@@ -416,6 +571,7 @@ fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<F
             "The value breaks a database constraint.",
             FieldCode::Invalid,
         )],
+        DbErrorKind::Busy => return Err(Error::from(e)),
         DbErrorKind::Other => return Err(Error::internal(e)),
     })
 }
@@ -432,6 +588,7 @@ async fn write_links(
     m: &ModelMeta,
     owners: &[Value],
     links: &[LinkChange],
+    fresh: bool,
 ) -> Result<(), DbError> {
     let dialect = tx.dialect();
     for link in links {
@@ -445,12 +602,13 @@ async fn write_links(
             }
             many => dialect.keys_in(col(&via.table, &via.source_column), many, owner_ty),
         };
-        if link.set.is_some() {
+        // A row just created has no links to replace or remove.
+        if link.set.is_some() && !fresh {
             let mut del = Query::delete();
             del.from_table(Alias::new(&via.table)).and_where(owner_is());
             tx.execute(&del).await?;
         }
-        if !link.remove.is_empty() {
+        if !link.remove.is_empty() && !fresh {
             let mut del = Query::delete();
             del.from_table(Alias::new(&via.table))
                 .and_where(owner_is())
@@ -576,12 +734,22 @@ fn prepare_create(
     })
 }
 
-/// Creates one row.
+/// The statements' columns: every stored field of the model.
+fn returning(m: &ModelMeta) -> sea_query::ReturningClause {
+    Query::returning().columns(m.fields.iter().map(|f| Alias::new(&f.column)))
+}
+
+/// Creates one row, and reads `payload`'s rows of it inside the same
+/// transaction. The data statements: the hidden references checked (one
+/// for all), each many-to-many's ids, the INSERT … RETURNING, the links,
+/// and the payload's relations (its row comes from RETURNING unless a row
+/// rule must be applied to it).
 pub async fn create(
     engine: &Engine,
     scope: &Scope,
     m: &ModelMeta,
     input: WriteInput,
+    payload: Option<&NodePlan>,
 ) -> Result<Outcome> {
     let reg = engine.registry();
     scope.can_view(m)?;
@@ -594,11 +762,9 @@ pub async fn create(
         return Ok(Outcome::Refused(errors));
     }
     let mut tx = engine.db().begin().await?;
-    if !scope.is_system() {
-        check_references(&mut tx, reg, scope, m, &values, &links, &mut errors).await?;
-        if !errors.is_empty() {
-            return Ok(Outcome::Refused(errors));
-        }
+    check_references(&mut tx, reg, scope, m, &values, &links, &mut errors).await?;
+    if !errors.is_empty() {
+        return Ok(Outcome::Refused(errors));
     }
     let dialect = tx.dialect();
     let mut ins = Query::insert();
@@ -614,17 +780,19 @@ pub async fn create(
         ins.or_default_values();
     }
     // The stored row comes back whole: the database's defaults included.
-    ins.returning(Query::returning().columns(m.fields.iter().map(|f| Alias::new(&f.column))));
+    ins.returning(returning(m));
     let types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
     let row = match tx.fetch(&ins, &types).await {
         Ok(rows) => rows
             .into_iter()
             .next()
             .ok_or_else(|| Error::internal("INSERT returned no row"))?,
-        Err(e) => return Ok(Outcome::Refused(constraint_errors(engine, m, e)?)),
+        Err(e) => {
+            let errors = attribute(engine, &mut tx, scope, m, &values, &links, e).await?;
+            return Ok(Outcome::Refused(errors));
+        }
     };
-    let key = row[m.pk].clone();
-    finish(tx, engine, m, key, row, &links).await
+    finish(tx, engine, scope, m, row, &values, (&links, true), payload).await
 }
 
 /// The most parameters one INSERT binds (SQLite allows 32,766).
@@ -707,28 +875,65 @@ pub async fn create_many(
     Ok(Ok(inserted))
 }
 
-/// The last step of a create or update: link changes, then commit.
+/// The last step of a create or update: link changes, the payload's rows
+/// read inside the transaction, then commit.
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     mut tx: Tx<'_>,
     engine: &Engine,
+    scope: &Scope,
     m: &ModelMeta,
-    key: Value,
     row: Vec<Value>,
-    links: &[LinkChange],
+    values: &BTreeMap<usize, Value>,
+    (links, fresh): (&[LinkChange], bool),
+    payload: Option<&NodePlan>,
 ) -> Result<Outcome> {
+    let key = row[m.pk].clone();
     if let Err(e) = write_links(
         &mut tx,
         engine.registry(),
         m,
         std::slice::from_ref(&key),
         links,
+        fresh,
     )
     .await
     {
-        return Ok(Outcome::Refused(constraint_errors(engine, m, e)?));
+        let errors = attribute(engine, &mut tx, scope, m, values, links, e).await?;
+        return Ok(Outcome::Refused(errors));
     }
+    let node = match payload {
+        None => None,
+        // The row as RETURNING gave it (and its relations loaded under it),
+        // when no row rule decides whether the principal may see it.
+        Some(plan) if scope.rows(m.id).is_none() => {
+            let mut nodes = [Node {
+                model: m.id,
+                values: row.clone(),
+                children: Default::default(),
+                scope: None,
+                missing: None,
+            }];
+            load_children(engine, &mut Exec::Tx(&mut tx), scope, m, plan, &mut nodes).await?;
+            let [node] = nodes;
+            Some(node)
+        }
+        Some(plan) => {
+            let mut nodes = fetch_where_in(
+                engine,
+                &mut Exec::Tx(&mut tx),
+                scope,
+                m,
+                m.pk,
+                std::slice::from_ref(&key),
+                plan,
+            )
+            .await?;
+            nodes.pop()
+        }
+    };
     tx.commit().await?;
-    Ok(Outcome::Written { key, row })
+    Ok(Outcome::Written { key, row, node })
 }
 
 /// The stored row by field index, if the principal can see it (locked for
@@ -776,13 +981,29 @@ fn not_found(m: &ModelMeta, key: &Value) -> Outcome {
     )])
 }
 
-/// Changes the given fields of one row.
+/// Whether a row of `m` with this key is among those the scope sees.
+async fn visible(
+    tx: &mut Tx<'_>,
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    key: &Value,
+) -> Result<bool, DbError> {
+    exists(tx, reg, scope, m, m.pk, key).await
+}
+
+/// Changes the given fields of one row, and reads `payload`'s rows of it
+/// inside the same transaction. Without a validation hook or many-to-many
+/// changes, that is one `UPDATE … WHERE <key, update rule, visible rows>
+/// RETURNING`; otherwise the row is read (and locked) first, so the hook
+/// sees it merged with the changes.
 pub async fn update(
     engine: &Engine,
     scope: &Scope,
     m: &ModelMeta,
     key: Value,
     input: WriteInput,
+    payload: Option<&NodePlan>,
 ) -> Result<Outcome> {
     let reg = engine.registry();
     let Checked {
@@ -795,44 +1016,127 @@ pub async fn update(
     }
     let mut tx = engine.db().begin().await?;
     scope.can_view(m)?;
-    let Some(mut row) = load_row(&mut tx, reg, scope, m, &key).await? else {
-        return Ok(not_found(m, &key));
-    };
-    if !scope.may_write(m, Operation::Update, &row) {
-        return Err(scope.refuse(format!("changing this {}", m.graphql_name)));
-    }
-    stamp_auto_now(m, &mut changes);
-    row.extend(changes.clone());
-    run_validator(m, &row, &mut errors);
-    if !scope.is_system() {
-        check_references(&mut tx, reg, scope, m, &changes, &links, &mut errors).await?;
-    }
-    if !errors.is_empty() {
-        return Ok(Outcome::Refused(errors));
-    }
-    if !changes.is_empty() {
-        let dialect = tx.dialect();
-        let mut upd = Query::update();
-        upd.table(Alias::new(&m.table))
-            .values(changes.iter().map(|(i, v)| {
-                (
-                    Alias::new(&m.fields[*i].column),
-                    Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
-                )
-            }))
-            .and_where(
-                Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
-                    &key,
-                    reg.value_type(m.pk_field()),
-                    dialect,
-                ))),
-            );
-        if let Err(e) = tx.execute(&upd).await {
-            return Ok(Outcome::Refused(constraint_errors(engine, m, e)?));
+    let dialect = tx.dialect();
+    let types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
+    let rule = scope.write_cond(m, Operation::Update);
+    let in_place = m.validator.is_none() && links.is_empty() && rule != Cond::False;
+    let row = if in_place {
+        stamp_auto_now(m, &mut changes);
+        check_references(&mut tx, reg, scope, m, &changes, &[], &mut errors).await?;
+        if !errors.is_empty() {
+            return Ok(Outcome::Refused(errors));
         }
-    }
-    let row = row.into_values().collect();
-    finish(tx, engine, m, key, row, &links).await
+        let mut b = Builder::new(reg, dialect, scope);
+        let a = b.alias();
+        let pk = m.pk_field();
+        let by_key = col(&a, &pk.column).eq(Expr::val(bind(&key, reg.value_type(pk), dialect)));
+        let updated = if changes.is_empty() {
+            // Nothing to write: the row as it is, if the rule allows a change.
+            let mut stmt = Query::select();
+            stmt.from_as(Alias::new(&m.table), Alias::new(&a));
+            for f in &m.fields {
+                stmt.expr(col(&a, &f.column));
+            }
+            stmt.and_where(by_key);
+            if let Some(f) = rule.filter() {
+                let c = b.cond(m, &a, &f);
+                stmt.and_where(c);
+            }
+            if let Some(rows) = b.row_cond(m, &a) {
+                stmt.and_where(rows);
+            }
+            tx.fetch(&stmt, &types).await
+        } else {
+            let mut upd = Query::update();
+            upd.table(sea_query::TableRef::from(Alias::new(&m.table)).alias(Alias::new(&a)))
+                .values(changes.iter().map(|(i, v)| {
+                    (
+                        Alias::new(&m.fields[*i].column),
+                        Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
+                    )
+                }))
+                .and_where(by_key);
+            if let Some(f) = rule.filter() {
+                let c = b.cond(m, &a, &f);
+                upd.and_where(c);
+            }
+            if let Some(rows) = b.row_cond(m, &a) {
+                upd.and_where(rows);
+            }
+            upd.returning(returning(m));
+            tx.fetch(&upd, &types).await
+        };
+        match updated {
+            Ok(rows) => match rows.into_iter().next() {
+                Some(row) => row,
+                // No row changed: missing or hidden reads as missing;
+                // visible means the update rule refused it.
+                None if visible(&mut tx, reg, scope, m, &key).await? => {
+                    return Err(scope.refuse(format!("changing this {}", m.graphql_name)));
+                }
+                None => return Ok(not_found(m, &key)),
+            },
+            Err(e) => {
+                let errors = attribute(engine, &mut tx, scope, m, &changes, &[], e).await?;
+                return Ok(Outcome::Refused(errors));
+            }
+        }
+    } else {
+        let Some(mut row) = load_row(&mut tx, reg, scope, m, &key).await? else {
+            return Ok(not_found(m, &key));
+        };
+        if !scope.may_write(m, Operation::Update, &row) {
+            return Err(scope.refuse(format!("changing this {}", m.graphql_name)));
+        }
+        stamp_auto_now(m, &mut changes);
+        row.extend(changes.clone());
+        run_validator(m, &row, &mut errors);
+        check_references(&mut tx, reg, scope, m, &changes, &links, &mut errors).await?;
+        if !errors.is_empty() {
+            return Ok(Outcome::Refused(errors));
+        }
+        if changes.is_empty() {
+            row.into_values().collect()
+        } else {
+            let mut upd = Query::update();
+            upd.table(Alias::new(&m.table))
+                .values(changes.iter().map(|(i, v)| {
+                    (
+                        Alias::new(&m.fields[*i].column),
+                        Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
+                    )
+                }))
+                .and_where(
+                    Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
+                        &key,
+                        reg.value_type(m.pk_field()),
+                        dialect,
+                    ))),
+                )
+                .returning(returning(m));
+            match tx.fetch(&upd, &types).await {
+                Ok(rows) => rows
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::internal("UPDATE of a locked row returned nothing"))?,
+                Err(e) => {
+                    let errors = attribute(engine, &mut tx, scope, m, &changes, &links, e).await?;
+                    return Ok(Outcome::Refused(errors));
+                }
+            }
+        }
+    };
+    finish(
+        tx,
+        engine,
+        scope,
+        m,
+        row,
+        &changes,
+        (&links, false),
+        payload,
+    )
+    .await
 }
 
 /// Deletes one row (and what cascades from it), unless other rows protect it.
@@ -896,6 +1200,7 @@ pub async fn delete(engine: &Engine, scope: &Scope, m: &ModelMeta, key: Value) -
     Ok(Outcome::Written {
         key,
         row: row.into_values().collect(),
+        node: None,
     })
 }
 
@@ -1067,7 +1372,7 @@ pub async fn update_where(
             return Ok(Err(constraint_errors(engine, m, e)?));
         }
     }
-    if let Err(e) = write_links(&mut tx, reg, m, &keys, &links).await {
+    if let Err(e) = write_links(&mut tx, reg, m, &keys, &links, false).await {
         return Ok(Err(constraint_errors(engine, m, e)?));
     }
     tx.commit().await?;

@@ -19,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the serve variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Serve GraphQL over HTTP (GraphiQL at /graphql); applies pending migrations first.
@@ -88,12 +90,22 @@ fn read_line(prompt: &str) -> anyhow::Result<String> {
     Ok(line.trim().to_owned())
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct DbArgs {
     /// Database URL: sqlite:<file>, sqlite::memory:, or postgres://user:pass@host/db.
     /// Default: sqlite:<service>.sqlite3 in the working directory.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Connections in the pool (default: 8 on SQLite, 10 on PostgreSQL).
+    #[arg(long, env = "GRAPHLOOM_DB_POOL_SIZE")]
+    pub db_pool_size: Option<u32>,
+    /// How long a SQLite write waits for the write lock, in milliseconds,
+    /// before it fails as SERVICE_UNAVAILABLE.
+    #[arg(long, env = "GRAPHLOOM_DB_BUSY_TIMEOUT_MS")]
+    pub db_busy_timeout_ms: Option<u64>,
+    /// How long a request waits for a free connection, in milliseconds.
+    #[arg(long, env = "GRAPHLOOM_DB_ACQUIRE_TIMEOUT_MS")]
+    pub db_acquire_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -327,9 +339,22 @@ impl DbArgs {
             .unwrap_or_else(|| format!("sqlite:{service}.sqlite3"))
     }
 
+    /// The pool and timeout settings.
+    pub fn options(&self) -> graphloom_db::DatabaseOptions {
+        let defaults = graphloom_db::DatabaseOptions::default();
+        let ms = std::time::Duration::from_millis;
+        graphloom_db::DatabaseOptions {
+            max_connections: self.db_pool_size,
+            busy_timeout: self.db_busy_timeout_ms.map_or(defaults.busy_timeout, ms),
+            acquire_timeout: self
+                .db_acquire_timeout_ms
+                .map_or(defaults.acquire_timeout, ms),
+        }
+    }
+
     pub async fn connect(&self, service: &str) -> anyhow::Result<Database> {
         let url = self.url(service);
-        Database::connect(&url)
+        Database::connect_with(&url, &self.options())
             .await
             .with_context(|| format!("connecting to {}", redact(&url)))
     }

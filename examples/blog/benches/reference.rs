@@ -188,6 +188,7 @@ async fn prepared(url: &str) -> anyhow::Result<Api> {
     let args = blog::seed::SeedArgs {
         db: graphloom::cli::DbArgs {
             database_url: Some(url.into()),
+            ..Default::default()
         },
         users: 1000,
         posts: 10_000,

@@ -110,7 +110,7 @@ pub(crate) fn quote(ident: &str) -> String {
 }
 
 /// The name of the foreign-key constraint on `table.column`.
-pub(crate) fn fk_name(table: &str, column: &str) -> String {
+pub fn fk_name(table: &str, column: &str) -> String {
     format!("{table}_{column}_fk")
 }
 

@@ -1,5 +1,6 @@
-//! Mutation payloads: the written row (planned like any selection), the
-//! refused input fields as `FieldError`s, the deleted id.
+//! Mutation payloads: the written row (planned like any selection and read
+//! inside the write's transaction), the refused input fields as
+//! `FieldError`s, the deleted id.
 
 use std::sync::Arc;
 
@@ -8,31 +9,48 @@ use async_graphql::{
     dynamic::{Enum, Field, FieldFuture, FieldValue, Object, ResolverContext, TypeRef},
 };
 use graphloom_meta::{ModelId, ModelMeta, Value};
-use graphloom_query::{FieldCode, FieldError, Result, exec::fetch_unique, write::Outcome};
+use graphloom_query::{Error, FieldCode, FieldError, Result, exec::Node, write::Outcome};
 
-use crate::{
-    context::scope_of, convert::plain_to_graphql, error::ResultExt, runtime::Runtime,
-    translate::plan_node,
-};
+use crate::{convert::plain_to_graphql, error::ResultExt, runtime::Runtime};
 
-/// What a mutation did: the row's key (none after a delete or a refusal) and errors.
+/// What a mutation did: the row's key (none after a delete or a refusal),
+/// its payload rows, and errors.
 #[derive(Debug, Clone)]
 pub struct MutationResult {
     pub model: ModelId,
     pub key: Option<Value>,
     pub deleted: Option<Value>,
     pub errors: Vec<FieldError>,
+    pub payload: Payload,
+}
+
+/// The payload's row of a create or update.
+#[derive(Debug, Clone, Default)]
+pub enum Payload {
+    /// Not selected (or nothing was written).
+    #[default]
+    None,
+    /// Read inside the write's transaction: this write, as the principal
+    /// may see it (`None`: hidden from them).
+    Read(Option<Arc<Node>>),
+    /// Planning the payload failed; the write happened, the field fails.
+    Failed(Error),
 }
 
 impl MutationResult {
-    /// The payload of a create or update.
-    pub fn saved(model: ModelId, outcome: Outcome) -> Self {
+    /// The payload of a create or update; `planned` says whether a payload
+    /// plan went with the write (else the write's node is ignored).
+    pub fn saved(model: ModelId, outcome: Outcome, planned: Option<Error>) -> Self {
         match outcome {
-            Outcome::Written { key, .. } => MutationResult {
+            Outcome::Written { key, node, .. } => MutationResult {
                 model,
                 key: Some(key),
                 deleted: None,
                 errors: Vec::new(),
+                payload: match planned {
+                    Some(e) => Payload::Failed(e),
+                    None => Payload::Read(node.map(Arc::new)),
+                },
             },
             Outcome::Refused(errors) => MutationResult::refused(model, errors),
         }
@@ -46,6 +64,7 @@ impl MutationResult {
                 key: None,
                 deleted: Some(key),
                 errors: Vec::new(),
+                payload: Payload::None,
             },
             Outcome::Refused(errors) => MutationResult::refused(model, errors),
         }
@@ -57,6 +76,7 @@ impl MutationResult {
             key: None,
             deleted: None,
             errors,
+            payload: Payload::None,
         }
     }
 }
@@ -118,15 +138,12 @@ fn errors_field() -> Field {
 
 /// `CreatePostPayload` / `UpdatePostPayload`: the row and the errors.
 pub(crate) fn payload(rt: &Arc<Runtime>, m: &ModelMeta, verb: &str) -> Object {
-    let rt = Arc::clone(rt);
+    let _ = rt;
     Object::new(format!("{verb}{}Payload", m.graphql_name))
         .field(Field::new(
             &m.single_name,
             TypeRef::named(&m.graphql_name),
-            move |ctx| {
-                let rt = Arc::clone(&rt);
-                FieldFuture::new(async move { payload_node(&rt, &ctx).await.gql() })
-            },
+            |ctx| FieldFuture::new(async move { payload_node(&ctx).await.gql() }),
         ))
         .field(errors_field())
 }
@@ -147,19 +164,15 @@ pub(crate) fn delete_payload(m: &ModelMeta) -> Object {
         .field(errors_field())
 }
 
-/// Resolves a payload's row through the planner, as the request may see it.
-async fn payload_node(
-    rt: &Arc<Runtime>,
-    ctx: &ResolverContext<'_>,
-) -> Result<Option<FieldValue<'static>>> {
+/// A payload's row, as the write read it inside its transaction.
+async fn payload_node(ctx: &ResolverContext<'_>) -> Result<Option<FieldValue<'static>>> {
     let res = ctx
         .parent_value
         .try_downcast_ref::<MutationResult>()
-        .map_err(|e| graphloom_query::Error::internal(e.message))?;
-    let Some(key) = &res.key else { return Ok(None) };
-    let model = rt.registry().model(res.model);
-    let scope = scope_of(ctx)?;
-    let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
-    let node = fetch_unique(&rt.engine, &scope, model, model.pk, key.clone(), &plan).await?;
-    Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
+        .map_err(|e| Error::internal(e.message))?;
+    match &res.payload {
+        Payload::None => Ok(None),
+        Payload::Read(node) => Ok(node.as_ref().map(|n| FieldValue::owned_any(Arc::clone(n)))),
+        Payload::Failed(e) => Err(e.clone()),
+    }
 }

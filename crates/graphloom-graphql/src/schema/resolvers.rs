@@ -8,6 +8,7 @@ use async_graphql::{
     Name, Value as Gql,
     dynamic::{Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef},
 };
+use graphloom_db::Exec;
 use graphloom_meta::{ModelId, ModelMeta, Operation, Registry, Value};
 use graphloom_query::{
     Error, FieldCode, FieldError, Result,
@@ -27,7 +28,7 @@ use crate::{
         inputs::{field_type, list_args},
         payloads::MutationResult,
     },
-    translate::{plan_list, plan_node},
+    translate::{payload_plan, plan_list, plan_node},
 };
 
 fn pascal(s: &str) -> String {
@@ -97,7 +98,16 @@ async fn lookup(
     let value = parse_field(rt.registry(), &model.fields[idx], &raw)
         .map_err(|e| Error::bad_input(format!("`{arg}`: {}", e.message)))?;
     let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
-    let node = fetch_unique(&rt.engine, &scope, model, idx, value, &plan).await?;
+    let node = fetch_unique(
+        &rt.engine,
+        &mut Exec::Pool(rt.engine.db()),
+        &scope,
+        model,
+        idx,
+        value,
+        &plan,
+    )
+    .await?;
     Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
 }
 
@@ -109,7 +119,14 @@ async fn list(
     let model = rt.registry().model(id);
     let scope = scope_of(ctx)?;
     let plan = plan_list(rt, &scope, model, &ctx.ctx.field())?;
-    let page = fetch_list(&rt.engine, &scope, model, &plan).await?;
+    let page = fetch_list(
+        &rt.engine,
+        &mut Exec::Pool(rt.engine.db()),
+        &scope,
+        model,
+        &plan,
+    )
+    .await?;
     Ok(Some(FieldValue::owned_any(Arc::new(page))))
 }
 
@@ -212,16 +229,37 @@ async fn mutate(
     let scope = scope_of(ctx)?;
     let args = ctx.args.as_index_map();
     let engine = &rt.engine;
+    // The payload is planned before the write and read inside its
+    // transaction; a payload that cannot be planned fails alone.
+    let planned = match verb {
+        Verb::Delete => None,
+        Verb::Create | Verb::Update => payload_plan(rt, &scope, m, &ctx.ctx.field()),
+    };
+    let (plan, failed) = match planned {
+        Some(Ok(plan)) => (Some(plan), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
     Ok(match verb {
         Verb::Create => MutationResult::saved(
             id,
-            write::create(engine, &scope, m, write_input(reg, m, args)).await?,
+            write::create(engine, &scope, m, write_input(reg, m, args), plan.as_ref()).await?,
+            failed,
         ),
         Verb::Update => match key_arg(reg, m, args) {
             Err(e) => MutationResult::refused(id, vec![e]),
             Ok(key) => MutationResult::saved(
                 id,
-                write::update(engine, &scope, m, key, write_input(reg, m, args)).await?,
+                write::update(
+                    engine,
+                    &scope,
+                    m,
+                    key,
+                    write_input(reg, m, args),
+                    plan.as_ref(),
+                )
+                .await?,
+                failed,
             ),
         },
         Verb::Delete => match key_arg(reg, m, args) {
@@ -308,7 +346,16 @@ async fn custom(
                 .ok_or_else(|| Error::internal("custom field on a missing model"))?;
             let scope = scope_of(ctx)?;
             let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
-            let nodes = fetch_where_in(&rt.engine, &scope, model, model.pk, &keys, &plan).await?;
+            let nodes = fetch_where_in(
+                &rt.engine,
+                &mut Exec::Pool(rt.engine.db()),
+                &scope,
+                model,
+                model.pk,
+                &keys,
+                &plan,
+            )
+            .await?;
             let reg = rt.registry();
             let mut by_key: BTreeMap<String, Arc<Node>> = nodes
                 .into_iter()

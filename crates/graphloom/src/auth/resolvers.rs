@@ -14,6 +14,7 @@ use graphloom_auth::{
     password::Verified,
     token::{Issuer, Principal},
 };
+use graphloom_db::Exec;
 use graphloom_graphql::{ResultExt, Runtime, context::scope_of, translate::plan_node};
 use graphloom_meta::Id;
 use graphloom_query::{Ctx, Error, ErrorCode, FieldCode, Result, exec::fetch_unique, scope::Scope};
@@ -196,7 +197,16 @@ async fn user_node(
         return Ok(None);
     };
     let plan = plan_node(rt, scope, m, &ctx.ctx.field())?;
-    let node = fetch_unique(&rt.engine, scope, m, m.pk, Id(id).into(), &plan).await?;
+    let node = fetch_unique(
+        &rt.engine,
+        &mut Exec::Pool(rt.engine.db()),
+        scope,
+        m,
+        m.pk,
+        Id(id).into(),
+        &plan,
+    )
+    .await?;
     Ok(node.map(|mut n| {
         n.scope = Some(Arc::clone(scope));
         FieldValue::owned_any(Arc::new(n))

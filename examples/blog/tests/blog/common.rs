@@ -3,7 +3,7 @@ use graphloom_test::TestClient;
 
 pub fn seed_args(users: u64, posts: u64, comments: u64, tags: u64) -> SeedArgs {
     SeedArgs {
-        db: graphloom::cli::DbArgs { database_url: None },
+        db: graphloom::cli::DbArgs::default(),
         users,
         posts,
         comments,

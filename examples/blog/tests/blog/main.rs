@@ -5,6 +5,7 @@
 
 mod auth;
 mod common;
+mod concurrency;
 mod counts;
 mod custom;
 mod federation;
