@@ -70,19 +70,34 @@ pub fn type_ref(d: &TypeDesc) -> TypeRef {
     }
 }
 
-/// A column value as GraphQL output.
-pub fn to_graphql(field: &FieldMeta, value: &Value) -> Gql {
+/// A column value as it leaves in a response: the one table both the
+/// resolvers ([`to_graphql`]) and the fast path's JSON writer read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Out<'a> {
+    Null,
+    Bool(bool),
+    Int(i32),
+    Float(f64),
+    Str(std::borrow::Cow<'a, str>),
+    /// One of the enum's GraphQL values.
+    Enum(String),
+    Json(&'a serde_json::Value),
+}
+
+/// How a field's value leaves: enums as their GraphQL name, decimals at the
+/// field's scale, 64-bit integers and ids as strings.
+pub fn output<'a>(field: &FieldMeta, value: &'a Value) -> Out<'a> {
     match (field.kind, value) {
-        (_, Value::Null) => Gql::Null,
+        (_, Value::Null) => Out::Null,
         (FieldKind::Enum(e), Value::String(s)) => match e.by_stored(s) {
-            Some(v) => Gql::Enum(Name::new(v.graphql())),
+            Some(v) => Out::Enum(v.graphql()),
             // A value written outside graphloom: show it rather than fail the row.
-            None => Gql::String(s.clone()),
+            None => Out::Str(s.as_str().into()),
         },
         (FieldKind::Decimal { decimal_places, .. }, Value::Decimal(d)) => {
             let mut d = *d;
             d.rescale(decimal_places);
-            Gql::String(d.to_string())
+            Out::Str(d.to_string().into())
         }
         (
             FieldKind::AutoId
@@ -100,25 +115,72 @@ pub fn to_graphql(field: &FieldMeta, value: &Value) -> Gql {
             | FieldKind::Enum(_)
             | FieldKind::ForeignKey { .. },
             v,
-        ) => plain_to_graphql(v),
+        ) => plain_output(v),
     }
+}
+
+/// A value as it leaves, by its own type (IDs and 64-bit integers as strings).
+pub fn plain_output(value: &Value) -> Out<'_> {
+    match value {
+        Value::Null => Out::Null,
+        Value::Bool(b) => Out::Bool(*b),
+        Value::I32(v) => Out::Int(*v),
+        Value::I64(v) => Out::Str(v.to_string().into()),
+        Value::F64(v) => Out::Float(*v),
+        Value::Decimal(d) => Out::Str(d.to_string().into()),
+        Value::String(s) => Out::Str(s.as_str().into()),
+        Value::Date(d) => Out::Str(d.to_string().into()),
+        Value::DateTime(d) => Out::Str(d.to_rfc3339_opts(SecondsFormat::AutoSi, true).into()),
+        Value::Uuid(u) => Out::Str(u.to_string().into()),
+        Value::Json(j) => Out::Json(j),
+    }
+}
+
+impl Out<'_> {
+    /// As an async-graphql value.
+    pub fn into_graphql(self) -> Gql {
+        match self {
+            Out::Null => Gql::Null,
+            Out::Bool(b) => Gql::Boolean(b),
+            Out::Int(v) => Gql::from(v),
+            Out::Float(v) => Gql::from(v),
+            Out::Str(s) => Gql::String(s.into_owned()),
+            Out::Enum(name) => Gql::Enum(Name::new(name)),
+            Out::Json(j) => Gql::from_json(j.clone()).unwrap_or(Gql::Null),
+        }
+    }
+
+    /// Appends the value as JSON.
+    pub fn write_json(&self, buf: &mut Vec<u8>) {
+        match self {
+            Out::Null => buf.extend_from_slice(b"null"),
+            Out::Bool(true) => buf.extend_from_slice(b"true"),
+            Out::Bool(false) => buf.extend_from_slice(b"false"),
+            Out::Int(v) => json_into(buf, v),
+            // serde_json writes NaN and infinities as null, as async-graphql does.
+            Out::Float(v) => json_into(buf, v),
+            Out::Str(s) => json_into(buf, s.as_ref()),
+            Out::Enum(name) => json_into(buf, name.as_str()),
+            Out::Json(j) => json_into(buf, j),
+        }
+    }
+}
+
+/// Appends `value` as JSON (writing into a `Vec` cannot fail).
+pub fn json_into(buf: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    if serde_json::to_writer(&mut *buf, value).is_err() {
+        buf.extend_from_slice(b"null");
+    }
+}
+
+/// A column value as GraphQL output.
+pub fn to_graphql(field: &FieldMeta, value: &Value) -> Gql {
+    output(field, value).into_graphql()
 }
 
 /// A value as GraphQL output, by its own type (IDs and 64-bit integers as strings).
 pub fn plain_to_graphql(value: &Value) -> Gql {
-    match value {
-        Value::Null => Gql::Null,
-        Value::Bool(b) => Gql::Boolean(*b),
-        Value::I32(v) => Gql::from(*v),
-        Value::I64(v) => Gql::String(v.to_string()),
-        Value::F64(v) => Gql::from(*v),
-        Value::Decimal(d) => Gql::String(d.to_string()),
-        Value::String(s) => Gql::String(s.clone()),
-        Value::Date(d) => Gql::String(d.to_string()),
-        Value::DateTime(d) => Gql::String(d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-        Value::Uuid(u) => Gql::String(u.to_string()),
-        Value::Json(j) => Gql::from_json(j.clone()).unwrap_or(Gql::Null),
-    }
+    plain_output(value).into_graphql()
 }
 
 /// Parses a GraphQL input into a value of `ty`; the error says what was expected.

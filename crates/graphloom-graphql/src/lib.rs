@@ -8,8 +8,12 @@
 //! [`Api::execute_as`] runs requests. Resolvers only translate: a root
 //! field's selection becomes an engine plan ([`translate`]), the engine
 //! fetches every level with one statement per relation edge, and the object
-//! fields read the rows from memory. Writes, rules and validation are the
-//! engine's ([`graphloom_query`]); nothing here builds SQL.
+//! fields read the rows from memory. A query made only of generated lookups
+//! and lists skips the per-field resolvers: after async-graphql has parsed
+//! and validated it, it is planned the same way and its rows are written
+//! straight into the response JSON (the fast path, [`Config::fast_path`]).
+//! Writes, rules and validation are the engine's ([`graphloom_query`]);
+//! nothing here builds SQL.
 //!
 //! Error codes (`extensions.code`) are [`graphloom_query::ErrorCode`];
 //! mutation payload codes (the `ErrorCode` enum of the schema) are
@@ -20,6 +24,7 @@ pub mod convert;
 pub mod custom;
 mod directives;
 pub mod error;
+mod fast;
 mod federation;
 mod runtime;
 mod schema;
@@ -67,17 +72,18 @@ impl Api {
             return Err(CheckErrors(errors).into());
         }
         let runtime = Arc::new(Runtime { engine, config });
-        let builder = schema::build(&runtime, custom);
+        let fast = runtime
+            .config
+            .fast_path
+            .then(|| Arc::new(fast::Fast::new(&runtime)));
+        let builder = schema::build(&runtime, custom).extension(fast::Factory(fast));
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
         Ok(Api { schema, runtime })
     }
 
     /// Runs one request. With `debug_sql`, the response carries
     /// `extensions.sql = { count, statements }`.
-    pub async fn execute(
-        &self,
-        request: impl Into<async_graphql::Request>,
-    ) -> async_graphql::Response {
+    pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> ApiResponse {
         self.execute_as(request, RequestContext::default()).await
     }
 
@@ -87,7 +93,7 @@ impl Api {
         &self,
         request: impl Into<async_graphql::Request>,
         context: RequestContext,
-    ) -> async_graphql::Response {
+    ) -> ApiResponse {
         let rt = &self.runtime;
         let scope = Scope::new(
             Arc::clone(rt.engine.registry_arc()),
@@ -95,23 +101,39 @@ impl Api {
         )
         .await;
         let misses = Arc::new(federation::Misses::default());
+        let slot = Arc::new(fast::Slot::default());
         let request = request
             .into()
             .data(Arc::new(context))
             .data(Arc::new(scope))
-            .data(Arc::clone(&misses));
+            .data(Arc::clone(&misses))
+            .data(Arc::clone(&slot));
         let (mut response, statements) = graphloom_db::capture(self.schema.execute(request)).await;
-        misses.patch(&mut response);
-        federation::upgrade_service_sdl(&self.runtime, &mut response);
+        let mut out = match slot.take() {
+            Some(fast) => ApiResponse {
+                data: Data::Json(fast.data),
+                errors: fast.errors,
+                extensions: std::mem::take(&mut response.extensions),
+            },
+            None => {
+                misses.patch(&mut response);
+                federation::upgrade_service_sdl(&self.runtime, &mut response);
+                ApiResponse {
+                    data: Data::Value(response.data),
+                    errors: response.errors,
+                    extensions: response.extensions,
+                }
+            }
+        };
         if self.runtime.config.debug_sql {
             let sql = async_graphql::Value::from_json(serde_json::json!({
                 "count": statements.len(),
                 "statements": statements,
             }))
             .unwrap_or_default();
-            response.extensions.insert("sql".into(), sql);
+            out.extensions.insert("sql".into(), sql);
         }
-        response
+        out
     }
 
     /// The schema in SDL, for frontend code generation and snapshots.
@@ -153,5 +175,92 @@ impl Api {
         self.runtime.engine.db()
     }
 }
+/// The `data` of a response: a value tree from the resolvers, or the JSON
+/// the fast path wrote.
+#[derive(Debug, Clone)]
+pub enum Data {
+    Value(async_graphql::Value),
+    Json(Vec<u8>),
+}
+
+impl Data {
+    /// As a JSON value.
+    pub fn into_json(self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            Data::Value(v) => v.into_json(),
+            Data::Json(bytes) => serde_json::from_slice(&bytes),
+        }
+    }
+}
+
+/// A GraphQL response as [`Api::execute_as`] returns it. Serialise it with
+/// [`ApiResponse::to_json`] (the fast path's JSON is copied, not re-parsed)
+/// or through `serde` (`serde_json::to_value(&response)` in tests).
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub data: Data,
+    pub errors: Vec<async_graphql::ServerError>,
+    pub extensions: std::collections::BTreeMap<String, async_graphql::Value>,
+}
+
+impl ApiResponse {
+    /// Whether `data` is null.
+    pub fn data_is_null(&self) -> bool {
+        match &self.data {
+            Data::Value(v) => *v == async_graphql::Value::Null,
+            Data::Json(bytes) => bytes == b"null",
+        }
+    }
+
+    /// A request that failed before execution (syntax, validation), or
+    /// whose every root field failed: no data and errors.
+    pub fn failed_early(&self) -> bool {
+        self.data_is_null() && !self.errors.is_empty()
+    }
+
+    /// The response as JSON: `data`, then `extensions` and `errors` when
+    /// there are any, as async-graphql writes them.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(b"{\"data\":");
+        match &self.data {
+            Data::Value(v) => serde_json::to_writer(&mut buf, v)?,
+            Data::Json(bytes) => buf.extend_from_slice(bytes),
+        }
+        if !self.extensions.is_empty() {
+            buf.extend_from_slice(b",\"extensions\":");
+            serde_json::to_writer(&mut buf, &self.extensions)?;
+        }
+        if !self.errors.is_empty() {
+            buf.extend_from_slice(b",\"errors\":");
+            serde_json::to_writer(&mut buf, &self.errors)?;
+        }
+        buf.push(b'}');
+        Ok(buf)
+    }
+}
+
+impl serde::Serialize for ApiResponse {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap};
+        let mut map = s.serialize_map(None)?;
+        match &self.data {
+            Data::Value(v) => map.serialize_entry("data", v)?,
+            Data::Json(bytes) => {
+                let raw: &serde_json::value::RawValue =
+                    serde_json::from_slice(bytes).map_err(S::Error::custom)?;
+                map.serialize_entry("data", raw)?;
+            }
+        }
+        if !self.extensions.is_empty() {
+            map.serialize_entry("extensions", &self.extensions)?;
+        }
+        if !self.errors.is_empty() {
+            map.serialize_entry("errors", &self.errors)?;
+        }
+        map.end()
+    }
+}
+
 #[cfg(test)]
 mod tests;

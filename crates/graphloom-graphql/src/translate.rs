@@ -332,10 +332,36 @@ pub fn page_args(args: &IndexMap<String, Gql>) -> Result<PageArgs> {
     })
 }
 
-/// Arguments of a selected field, with variables resolved.
-pub fn arguments(field: &SelectionField<'_>) -> Result<IndexMap<String, Gql>> {
-    let args = field.arguments().map_err(|e| Error::bad_input(e.message))?;
-    Ok(args.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+/// A field of a selection, as the planner reads it: async-graphql's
+/// look-ahead inside resolvers, or the fast path's collected fields.
+pub trait Selection: Sized {
+    /// The field's name in the schema.
+    fn name(&self) -> &str;
+    /// Its response key (alias or name).
+    fn key(&self) -> String;
+    /// Its arguments, variables resolved.
+    fn arguments(&self) -> Result<IndexMap<String, Gql>>;
+    /// The fields selected under it, `@skip`/`@include` applied and
+    /// fragments spread.
+    fn children(&self) -> Vec<Self>;
+}
+
+impl<'a> Selection for SelectionField<'a> {
+    fn name(&self) -> &str {
+        SelectionField::name(self)
+    }
+    fn key(&self) -> String {
+        self.alias()
+            .unwrap_or(SelectionField::name(self))
+            .to_owned()
+    }
+    fn arguments(&self) -> Result<IndexMap<String, Gql>> {
+        let args = SelectionField::arguments(self).map_err(|e| Error::bad_input(e.message))?;
+        Ok(args.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+    fn children(&self) -> Vec<Self> {
+        self.selection_set().filter(|f| !skipped(f)).collect()
+    }
 }
 
 /// Whether `@skip` / `@include` leave a field out.
@@ -357,34 +383,27 @@ fn skipped(field: &SelectionField<'_>) -> bool {
     })
 }
 
-fn response_key(field: &SelectionField<'_>) -> String {
-    field.alias().unwrap_or(field.name()).to_owned()
-}
-
 /// Plans the selection of one object of `model`.
-pub fn plan_node(
+pub fn plan_node<S: Selection>(
     rt: &Runtime,
     scope: &Scope,
     model: &ModelMeta,
-    selection: &SelectionField<'_>,
+    selection: &S,
 ) -> Result<NodePlan> {
     let mut plan = NodePlan::of(scope, model)?;
     add_selection(rt, scope, model, selection, &mut plan)?;
     Ok(plan)
 }
 
-fn add_selection(
+fn add_selection<S: Selection>(
     rt: &Runtime,
     scope: &Scope,
     model: &ModelMeta,
-    selection: &SelectionField<'_>,
+    selection: &S,
     plan: &mut NodePlan,
 ) -> Result<()> {
     let reg = rt.registry();
-    for sub in selection.selection_set() {
-        if skipped(&sub) {
-            continue;
-        }
+    for sub in selection.children() {
         let name = sub.name();
         if let Some((idx, _)) = model.field_by_graphql(name) {
             plan.columns.insert(idx);
@@ -400,7 +419,7 @@ fn add_selection(
                 reg,
                 model,
                 ChildPlan {
-                    key: response_key(&sub),
+                    key: sub.key(),
                     relation: ri,
                     target: rel.target,
                     fetch,
@@ -413,23 +432,20 @@ fn add_selection(
     Ok(())
 }
 
-fn add_connection(
+fn add_connection<S: Selection>(
     rt: &Runtime,
     scope: &Scope,
     model: &ModelMeta,
-    selection: &SelectionField<'_>,
+    selection: &S,
     list: &mut ListPlan,
 ) -> Result<()> {
-    for sub in selection.selection_set() {
-        if skipped(&sub) {
-            continue;
-        }
+    for sub in selection.children() {
         match sub.name() {
             "totalCount" => list.want_total = true,
             "nodes" => add_selection(rt, scope, model, &sub, &mut list.node)?,
             "edges" => {
-                for e in sub.selection_set() {
-                    if e.name() == "node" && !skipped(&e) {
+                for e in sub.children() {
+                    if e.name() == "node" {
                         add_selection(rt, scope, model, &e, &mut list.node)?;
                     }
                 }
@@ -441,15 +457,15 @@ fn add_connection(
 }
 
 /// Plans a connection field (root or nested) from its arguments and selection.
-pub fn plan_list(
+pub fn plan_list<S: Selection>(
     rt: &Runtime,
     scope: &Scope,
     model: &ModelMeta,
-    selection: &SelectionField<'_>,
+    selection: &S,
 ) -> Result<ListPlan> {
     scope.can_view(model)?;
     let reg = rt.registry();
-    let args = arguments(selection)?;
+    let args = selection.arguments()?;
     let filter = match args.get("where") {
         Some(v) => parse_filter(reg, model, v, "where")?,
         None => None,
@@ -466,15 +482,15 @@ pub fn plan_list(
 
 /// The plan of a mutation payload's row (the `post` of `createPost { post
 /// { … } }`, every occurrence merged), or `None` when it is not selected.
-pub fn payload_plan(
+pub fn payload_plan<S: Selection>(
     rt: &Runtime,
     scope: &Scope,
     model: &ModelMeta,
-    mutation: &SelectionField<'_>,
+    mutation: &S,
 ) -> Option<Result<NodePlan>> {
     let mut merged: Option<Result<NodePlan>> = None;
-    for sub in mutation.selection_set() {
-        if skipped(&sub) || sub.name() != model.single_name {
+    for sub in mutation.children() {
+        if sub.name() != model.single_name {
             continue;
         }
         let plan = plan_node(rt, scope, model, &sub);

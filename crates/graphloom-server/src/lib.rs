@@ -243,13 +243,12 @@ async fn execute(
     let response = state.api.execute_as(request, (*context).clone()).await;
     // A request that never reached execution (syntax, validation) is a client error
     // under application/graphql-response+json; application/json keeps 200.
-    let failed_early = response.data == async_graphql::Value::Null && !response.errors.is_empty();
-    let status = if media == GRAPHQL_RESPONSE && failed_early {
+    let status = if media == GRAPHQL_RESPONSE && response.failed_early() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let body = match serde_json::to_string(&response) {
+    let body = match response.to_json() {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise a GraphQL response");

@@ -161,6 +161,15 @@ impl TestClient {
         }
     }
 
+    /// The same principal over another API (built on this client's
+    /// database with other settings, for instance).
+    pub fn with_api(&self, api: Api) -> TestClient {
+        TestClient {
+            api,
+            principal: self.principal.clone(),
+        }
+    }
+
     /// The same client without a principal.
     pub fn anonymous(&self) -> TestClient {
         TestClient {
@@ -197,12 +206,21 @@ impl TestClient {
         let request = graphloom::graphql::async_graphql::Request::new(query).variables(
             graphloom::graphql::async_graphql::Variables::from_json(variables),
         );
+        let response = self.response(request).await;
+        serde_json::to_value(&response).unwrap_or_else(|e| panic!("response is not JSON: {e}"))
+    }
+
+    /// Runs a request (with an operation name, say) as this client's
+    /// principal and returns the API's response as it is.
+    pub async fn response(
+        &self,
+        request: graphloom::graphql::async_graphql::Request,
+    ) -> graphloom::graphql::ApiResponse {
         let context = graphloom::graphql::RequestContext {
             principal: self.principal.clone(),
             ..Default::default()
         };
-        let response = self.api.execute_as(request, context).await;
-        serde_json::to_value(&response).unwrap_or_else(|e| panic!("response is not JSON: {e}"))
+        self.api.execute_as(request, context).await
     }
 
     /// `data` of a query that must succeed; panics with the errors otherwise.

@@ -88,33 +88,50 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-async fn run(label: &str, api: &Api) -> anyhow::Result<()> {
+/// Runs `query` and serialises its response, as the server does.
+async fn answer(api: &Api, query: &str) -> anyhow::Result<usize> {
+    let res = api.execute(query).await;
+    anyhow::ensure!(res.errors.is_empty(), "{query}: {:?}", res.errors);
+    Ok(res.to_json()?.len())
+}
+
+async fn run(label: &str, api: &Api, resolvers: &Api) -> anyhow::Result<()> {
     println!("\n## {label}\n");
-    println!("| query | statements | runs | mean | p50 | p95 |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| query | statements | response | runs | resolvers mean | fast path mean | p50 | p95 | fast ÷ resolvers |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, query) in cases() {
         let query = query.as_str();
-        let (res, statements) = graphloom::db::capture(api.execute(query)).await;
-        anyhow::ensure!(res.errors.is_empty(), "{name}: {:?}", res.errors);
-        let mut times = Vec::new();
+        let (bytes, statements) = graphloom::db::capture(answer(api, query)).await;
+        let bytes = bytes?;
+        // Both paths, alternating, so that drift on the machine hits both.
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
         let start = Instant::now();
-        while times.len() < 20 || (start.elapsed() < Duration::from_secs(3) && times.len() < 2000) {
+        while fast.len() < 20 || (start.elapsed() < Duration::from_secs(6) && fast.len() < 2000) {
             let t = Instant::now();
-            let res = api.execute(query).await;
-            times.push(t.elapsed());
-            anyhow::ensure!(res.errors.is_empty());
+            answer(resolvers, query).await?;
+            slow.push(t.elapsed());
+            let t = Instant::now();
+            answer(api, query).await?;
+            fast.push(t.elapsed());
         }
-        times.sort();
-        let mean = times.iter().sum::<Duration>() / times.len() as u32;
+        fast.sort();
+        slow.sort();
         println!(
-            "| {name} | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            "| {name} | {} | {:.1} KB | {} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms | {:.2} |",
             statements.len(),
-            times.len(),
-            mean.as_secs_f64() * 1e3,
-            percentile(&times, 0.5).as_secs_f64() * 1e3,
-            percentile(&times, 0.95).as_secs_f64() * 1e3
+            bytes as f64 / 1024.0,
+            fast.len(),
+            mean(&slow).as_secs_f64() * 1e3,
+            mean(&fast).as_secs_f64() * 1e3,
+            percentile(&fast, 0.5).as_secs_f64() * 1e3,
+            percentile(&fast, 0.95).as_secs_f64() * 1e3,
+            mean(&fast).as_secs_f64() / mean(&slow).as_secs_f64(),
         );
     }
+    println!("\n| query | statements | runs | mean | p50 | p95 |");
+    println!("|---|---|---|---|---|---|");
     // The model API beside GraphQL, on the same rows, interleaved runs.
     let anonymous =
         graphloom::query::Ctx::for_principal(std::sync::Arc::clone(api.engine()), None).await;
@@ -181,7 +198,9 @@ async fn run(label: &str, api: &Api) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn prepared(url: &str) -> anyhow::Result<Api> {
+/// The seeded database's API, and the same API with every field through
+/// its resolver (the fast path off).
+async fn prepared(url: &str) -> anyhow::Result<(Api, Api)> {
     let service = blog::service();
     let db = Database::connect(url).await?;
     let t = Instant::now();
@@ -197,7 +216,14 @@ async fn prepared(url: &str) -> anyhow::Result<Api> {
     };
     blog::seed::seed(&service, &db, &args).await?;
     println!("(seeded in {:.1} s)", t.elapsed().as_secs_f64());
-    Ok(service.api(db, Default::default())?)
+    let resolvers = graphloom::graphql::Config {
+        fast_path: false,
+        ..Default::default()
+    };
+    Ok((
+        service.api(db.clone(), Default::default())?,
+        service.api(db, resolvers)?,
+    ))
 }
 
 #[tokio::main]
@@ -208,9 +234,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite:{}", dir.path().join("bench.sqlite3").display());
-    run("SQLite (file, WAL)", &prepared(&url).await?).await?;
+    let (api, resolvers) = prepared(&url).await?;
+    run("SQLite (file, WAL)", &api, &resolvers).await?;
     if let Ok(pg) = std::env::var("GRAPHLOOM_BENCH_DATABASE_URL") {
-        run("PostgreSQL", &prepared(&pg).await?).await?;
+        let (api, resolvers) = prepared(&pg).await?;
+        run("PostgreSQL", &api, &resolvers).await?;
     }
     Ok(())
 }

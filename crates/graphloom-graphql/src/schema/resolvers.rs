@@ -12,7 +12,8 @@ use graphloom_db::Exec;
 use graphloom_meta::{ModelId, ModelMeta, Operation, Registry, Value};
 use graphloom_query::{
     Error, FieldCode, FieldError, Result,
-    exec::{Node, fetch_list, fetch_unique, fetch_where_in},
+    exec::{Node, Page, fetch_list, fetch_unique, fetch_where_in},
+    scope::Scope,
     write::{self, LinkChange, MAX_LINKS, WriteInput, link_relations, too_many_links},
 };
 use indexmap::IndexMap;
@@ -28,7 +29,7 @@ use crate::{
         inputs::{field_type, list_args},
         payloads::MutationResult,
     },
-    translate::{payload_plan, plan_list, plan_node},
+    translate::{Selection, payload_plan, plan_list, plan_node},
 };
 
 fn pascal(s: &str) -> String {
@@ -39,24 +40,48 @@ fn pascal(s: &str) -> String {
     }
 }
 
+/// The lookup fields of a model: `post` by its primary key, `postBySlug`
+/// by each other unique field (field index, root field name).
+pub(crate) fn lookups(m: &ModelMeta) -> impl Iterator<Item = (usize, String)> + '_ {
+    m.fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.hidden && f.capabilities().lookup)
+        .map(|(idx, f)| {
+            let name = if f.primary_key {
+                m.single_name.clone()
+            } else {
+                format!("{}By{}", m.single_name, pascal(&f.graphql_name))
+            };
+            (idx, name)
+        })
+}
+
 /// `post(id:)`, one lookup per other unique field, and `posts(...)`.
 pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     let id = m.id;
-    for (idx, f) in m.fields.iter().enumerate() {
-        if f.hidden || !f.capabilities().lookup {
-            continue;
-        }
-        let field_name = if f.primary_key {
-            m.single_name.clone()
-        } else {
-            format!("{}By{}", m.single_name, pascal(&f.graphql_name))
-        };
+    for (idx, field_name) in lookups(m) {
+        let f = &m.fields[idx];
         let arg = f.graphql_name.clone();
         let rt2 = Arc::clone(rt);
         let lookup = Field::new(&field_name, TypeRef::named(&m.graphql_name), move |ctx| {
             let rt = Arc::clone(&rt2);
             let arg = arg.clone();
-            FieldFuture::new(async move { lookup(&rt, &ctx, id, idx, &arg).await.gql() })
+            FieldFuture::new(async move {
+                let scope = scope_of(&ctx).gql()?;
+                let raw = ctx.args.get(&arg).map(|v| v.as_value().clone());
+                let node = fetch_lookup(
+                    &rt,
+                    &scope,
+                    rt.registry().model(id),
+                    idx,
+                    raw.as_ref().unwrap_or(&Gql::Null),
+                    &ctx.ctx.field(),
+                )
+                .await
+                .gql()?;
+                Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
+            })
         })
         .argument(InputValue::new(&f.graphql_name, field_type(f, false)));
         query = query.field(lookup.description(format!(
@@ -70,7 +95,13 @@ pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) 
         TypeRef::named_nn(format!("{}Connection", m.graphql_name)),
         move |ctx| {
             let rt = Arc::clone(&rt2);
-            FieldFuture::new(async move { list(&rt, &ctx, id).await.gql() })
+            FieldFuture::new(async move {
+                let scope = scope_of(&ctx).gql()?;
+                let page = fetch_page(&rt, &scope, rt.registry().model(id), &ctx.ctx.field())
+                    .await
+                    .gql()?;
+                Ok(Some(FieldValue::owned_any(Arc::new(page))))
+            })
         },
     );
     query.field(list_args(list, m).description(format!(
@@ -79,55 +110,50 @@ pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) 
     )))
 }
 
-async fn lookup(
+/// A lookup root field: the row of `model` whose field `idx` is `raw`, with
+/// the selection `sel`.
+pub(crate) async fn fetch_lookup<S: Selection>(
     rt: &Runtime,
-    ctx: &ResolverContext<'_>,
-    id: ModelId,
+    scope: &Scope,
+    model: &ModelMeta,
     idx: usize,
-    arg: &str,
-) -> Result<Option<FieldValue<'static>>> {
-    let model = rt.registry().model(id);
-    let scope = scope_of(ctx)?;
+    raw: &Gql,
+    sel: &S,
+) -> Result<Option<Node>> {
     // A lookup by a field the principal may not read would probe it.
     scope.field_usable(model, idx)?;
-    let raw = ctx
-        .args
-        .get(arg)
-        .map(|v| v.as_value().clone())
-        .unwrap_or(Gql::Null);
-    let value = parse_field(rt.registry(), &model.fields[idx], &raw)
-        .map_err(|e| Error::bad_input(format!("`{arg}`: {}", e.message)))?;
-    let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
-    let node = fetch_unique(
+    let field = &model.fields[idx];
+    let value = parse_field(rt.registry(), field, raw)
+        .map_err(|e| Error::bad_input(format!("`{}`: {}", field.graphql_name, e.message)))?;
+    let plan = plan_node(rt, scope, model, sel)?;
+    fetch_unique(
         &rt.engine,
         &mut Exec::Pool(rt.engine.db()),
-        &scope,
+        scope,
         model,
         idx,
         value,
         &plan,
     )
-    .await?;
-    Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
+    .await
 }
 
-async fn list(
+/// A list root field: the page of `model` its arguments ask for.
+pub(crate) async fn fetch_page<S: Selection>(
     rt: &Runtime,
-    ctx: &ResolverContext<'_>,
-    id: ModelId,
-) -> Result<Option<FieldValue<'static>>> {
-    let model = rt.registry().model(id);
-    let scope = scope_of(ctx)?;
-    let plan = plan_list(rt, &scope, model, &ctx.ctx.field())?;
-    let page = fetch_list(
+    scope: &Scope,
+    model: &ModelMeta,
+    sel: &S,
+) -> Result<Page> {
+    let plan = plan_list(rt, scope, model, sel)?;
+    fetch_list(
         &rt.engine,
         &mut Exec::Pool(rt.engine.db()),
-        &scope,
+        scope,
         model,
         &plan,
     )
-    .await?;
-    Ok(Some(FieldValue::owned_any(Arc::new(page))))
+    .await
 }
 
 type Args = IndexMap<Name, Gql>;

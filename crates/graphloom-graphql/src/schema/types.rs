@@ -8,7 +8,9 @@ use async_graphql::{
     Value as Gql,
     dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef},
 };
-use graphloom_meta::{ComputedMeta, Federation, FieldMeta, ModelMeta, Operation, RelationKind};
+use graphloom_meta::{
+    ComputedMeta, Federation, FieldMeta, ModelMeta, Operation, RelationKind, RelationMeta,
+};
 use graphloom_query::{
     Error, cursor,
     exec::{Child, Page},
@@ -108,15 +110,37 @@ pub(crate) fn object_type(rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     obj
 }
 
+/// Whether a field has a read rule: its value may be withheld (null).
+pub(crate) fn ruled(reg: &graphloom_meta::Registry, m: &ModelMeta, idx: usize) -> bool {
+    Scope::has_field_rule(reg, m.id, idx)
+}
+
+/// Whether a value field is nullable in the schema: a nullable column, or
+/// one a read rule may withhold.
+pub(crate) fn value_nullable(reg: &graphloom_meta::Registry, m: &ModelMeta, idx: usize) -> bool {
+    m.fields[idx].nullable || ruled(reg, m, idx)
+}
+
+/// Whether a relation field is nullable: a forward to-one follows its
+/// foreign key, a reverse to-one may have no row, a to-many is a
+/// (non-null) connection.
+pub(crate) fn relation_nullable(m: &ModelMeta, rel: &RelationMeta) -> bool {
+    match rel.kind {
+        RelationKind::ForwardOne { field } => m.fields[field].nullable,
+        RelationKind::ReverseOne { .. } => true,
+        RelationKind::ReverseMany { .. } | RelationKind::ManyToMany { .. } => false,
+    }
+}
+
 fn value_field(rt: &Arc<Runtime>, m: &ModelMeta, f: &FieldMeta, idx: usize) -> Field {
     let meta = f.clone();
     let model = m.id;
     // A field with a read rule may be withheld, so it is nullable.
-    let ruled = Scope::has_field_rule(rt.registry(), model, idx);
+    let ruled = ruled(rt.registry(), m, idx);
     let rt = Arc::clone(rt);
     let mut field = Field::new(
         &f.graphql_name,
-        field_type(f, f.nullable || ruled),
+        field_type(f, value_nullable(rt.registry(), m, idx)),
         move |ctx| {
             let meta = meta.clone();
             let rt = Arc::clone(&rt);
@@ -173,13 +197,7 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
             None => f,
         };
     }
-    let nullable = match rel.kind {
-        RelationKind::ForwardOne { field } => m.fields[field].nullable,
-        RelationKind::ReverseOne { .. }
-        | RelationKind::ReverseMany { .. }
-        | RelationKind::ManyToMany { .. } => true,
-    };
-    let ty = if nullable {
+    let ty = if relation_nullable(m, rel) {
         TypeRef::named(&target.graphql_name)
     } else {
         TypeRef::named_nn(&target.graphql_name)

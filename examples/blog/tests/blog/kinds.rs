@@ -60,7 +60,7 @@ pub struct Kind {
     pub keeper: Option<ForeignKey<Account>>,
 }
 
-fn service() -> Service {
+pub(crate) fn service() -> Service {
     Service::new("k").app(
         App::new("k")
             .model::<Account>()
@@ -69,21 +69,21 @@ fn service() -> Service {
     )
 }
 
-async fn client() -> TestClient {
+pub(crate) async fn client() -> TestClient {
     TestClient::new(&service()).await
 }
 
-const KIND_FIELDS: &str =
+pub(crate) const KIND_FIELDS: &str =
     "id flag small big real money short long day at token data level fixed ownerId keeperId";
 
-async fn create_kind(c: &TestClient, input: Json) -> Json {
+pub(crate) async fn create_kind(c: &TestClient, input: Json) -> Json {
     let q = format!(
         "mutation($i: CreateKindInput!) {{ createKind(input: $i) {{ kind {{ {KIND_FIELDS} }} errors {{ field code message }} }} }}"
     );
     c.query_vars(&q, json!({ "i": input })).await["createKind"].clone()
 }
 
-fn full_input() -> Json {
+pub(crate) fn full_input() -> Json {
     json!({
         "flag": true, "small": -5, "big": "9007199254740993", "real": 1.5, "money": "1234.5",
         "short": "ten chars!", "day": "2024-02-29", "at": "2024-05-31T12:30:00.250+02:00",

@@ -8,6 +8,7 @@ mod common;
 mod concurrency;
 mod counts;
 mod custom;
+mod fast_path;
 mod federation;
 mod filters;
 mod http;

@@ -1,0 +1,425 @@
+//! The fast path: a query whose root fields are all generated lookups and
+//! lists (and `__typename`) runs from its plan and is written straight into
+//! the response JSON, without a resolver per field.
+//!
+//! async-graphql still parses and validates the request; this extension
+//! takes over at execution. Everything else (mutations, introspection,
+//! federation's `_entities`, custom root fields) runs through the
+//! resolvers. Both paths plan and fetch with the same functions, so they
+//! send the same statements; `tests` in this crate hold them to the same
+//! responses, errors included.
+
+mod collect;
+mod shape;
+mod write;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use async_graphql::{
+    PathSegment, QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult,
+    Value as Gql, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
+        ResolveInfo,
+    },
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+};
+use futures_util::future::join_all;
+use graphloom_meta::{ModelId, ModelMeta};
+use graphloom_query::{
+    Ctx, RequestContext, Result,
+    exec::{Child, Node, Page},
+    scope::Scope,
+};
+
+use self::{
+    collect::{Doc, collect},
+    shape::{Field, Kind},
+    write::{Computed, Writer, node_id},
+};
+use crate::{
+    runtime::Runtime,
+    schema::resolvers::{fetch_lookup, fetch_page, lookups},
+    translate::Selection as _,
+};
+
+/// A root field the fast path answers.
+enum Root {
+    /// `post(id:)`: the row whose field `field` is the argument `arg`.
+    Lookup {
+        model: ModelId,
+        field: usize,
+        arg: String,
+    },
+    /// `posts(…)`: a page.
+    List { model: ModelId },
+}
+
+/// What the fast path wrote: the `data` object and the errors.
+pub(crate) struct Output {
+    pub data: Vec<u8>,
+    pub errors: Vec<ServerError>,
+}
+
+/// Where the extension leaves its output for [`crate::Api::execute_as`]
+/// (async-graphql's response can only carry a value tree).
+#[derive(Default)]
+pub(crate) struct Slot(Mutex<Option<Output>>);
+
+impl Slot {
+    pub fn take(&self) -> Option<Output> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn put(&self, out: Output) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(out);
+    }
+}
+
+/// The fast path's table of root fields, built with the schema.
+pub(crate) struct Fast {
+    rt: Arc<Runtime>,
+    roots: HashMap<String, Root>,
+}
+
+impl Fast {
+    pub fn new(rt: &Arc<Runtime>) -> Fast {
+        let mut roots = HashMap::new();
+        for m in rt.registry().models() {
+            if !m.exposed || m.external {
+                continue;
+            }
+            for (field, name) in lookups(m) {
+                let arg = m.fields[field].graphql_name.clone();
+                roots.insert(
+                    name,
+                    Root::Lookup {
+                        model: m.id,
+                        field,
+                        arg,
+                    },
+                );
+            }
+            roots.insert(m.plural_name.clone(), Root::List { model: m.id });
+        }
+        Fast {
+            rt: Arc::clone(rt),
+            roots,
+        }
+    }
+
+    /// Whether an operation of the document may run here: the check before
+    /// the document is kept (its operation is chosen later).
+    fn may_run(&self, doc: &ExecutableDocument) -> bool {
+        doc.operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Query)
+    }
+
+    /// Runs the operation `name` of `doc`, or returns `None` when a root
+    /// field is not the fast path's.
+    async fn run(
+        &self,
+        doc: &ExecutableDocument,
+        variables: &Variables,
+        name: Option<&str>,
+        scope: &Arc<Scope>,
+        request: &Arc<RequestContext>,
+    ) -> Option<Output> {
+        let op = match (&doc.operations, name) {
+            (DocumentOperations::Single(op), _) => op,
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+            (DocumentOperations::Multiple(ops), None) => ops.values().next()?,
+        };
+        if op.node.ty != OperationType::Query {
+            return None;
+        }
+        // Variables the request left out take their declared defaults.
+        let mut variables = variables.clone();
+        for def in &op.node.variable_definitions {
+            let def = &def.node;
+            if !variables.contains_key(&def.name.node)
+                && let Some(default) = &def.default_value
+            {
+                variables.insert(def.name.node.clone(), default.node.clone());
+            }
+        }
+        let doc = Doc {
+            fragments: &doc.fragments,
+            variables: &variables,
+        };
+        let fields = collect(doc, &op.node.selection_set.node);
+        let mut roots = Vec::with_capacity(fields.len());
+        for c in &fields {
+            match c.name_str() {
+                "__typename" => roots.push(None),
+                name => roots.push(Some(self.roots.get(name)?)),
+            }
+        }
+        let rt = &*self.rt;
+        let fetched = join_all(fields.iter().zip(&roots).map(|(c, root)| async move {
+            match root {
+                None => Fetched::Typename,
+                Some(Root::Lookup { model, field, arg }) => {
+                    let model = rt.registry().model(*model);
+                    let node = match c.arguments() {
+                        Ok(args) => {
+                            let raw = args.get(arg.as_str()).unwrap_or(&Gql::Null);
+                            fetch_lookup(rt, scope, model, *field, raw, c).await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    Fetched::Node(model, node)
+                }
+                Some(Root::List { model }) => {
+                    let model = rt.registry().model(*model);
+                    Fetched::Page(model, fetch_page(rt, scope, model, c).await)
+                }
+            }
+        }))
+        .await;
+        let reg = rt.registry();
+        let shapes: Vec<Vec<Field<'_>>> = fields
+            .iter()
+            .zip(&fetched)
+            .map(|(c, f)| match f {
+                Fetched::Typename => Vec::new(),
+                Fetched::Node(model, _) => shape::node(reg, model, &c.children()),
+                Fetched::Page(model, _) => shape::connection(reg, model, &c.children()),
+            })
+            .collect();
+        let ctx = Ctx::new(
+            Arc::clone(&rt.engine),
+            Arc::clone(request),
+            Arc::clone(scope),
+        );
+        let computed = compute(&ctx, &fetched, &shapes).await;
+        let mut w = Writer::new(rt, scope, &computed);
+        let top: Vec<Field<'_>> = fields
+            .iter()
+            .map(|c| Field {
+                key: c.key_str(),
+                pos: c.pos(),
+                kind: Kind::Typename("Query".into()),
+            })
+            .collect();
+        // `object` writes the fields in order: the i-th call is root i.
+        let mut at = 0;
+        w.object(&top, |w, f| {
+            let i = at;
+            at += 1;
+            match &fetched[i] {
+                Fetched::Typename => {
+                    crate::convert::json_into(&mut w.buf, "Query");
+                    Ok(())
+                }
+                Fetched::Node(model, Ok(Some(node))) => {
+                    w.node(model, node, &shapes[i]);
+                    Ok(())
+                }
+                Fetched::Node(_, Ok(None)) => {
+                    w.buf.extend_from_slice(b"null");
+                    Ok(())
+                }
+                Fetched::Page(model, Ok(page)) => {
+                    w.connection(model, page, &shapes[i]);
+                    Ok(())
+                }
+                Fetched::Node(_, Err(e)) | Fetched::Page(_, Err(e)) => {
+                    Err(w.error(f.pos, e.clone()))
+                }
+            }
+        });
+        Some(Output {
+            data: w.buf,
+            errors: w.errors,
+        })
+    }
+}
+
+/// A root field's rows.
+enum Fetched<'a> {
+    Typename,
+    Node(&'a ModelMeta, Result<Option<Node>>),
+    Page(&'a ModelMeta, Result<Page>),
+}
+
+/// Runs every computed field the shapes select, on every row they reach,
+/// at once (as the resolvers would), each row and field once.
+async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) -> Computed {
+    let mut wanted = Vec::new();
+    for (f, shape) in fetched.iter().zip(shapes) {
+        match f {
+            Fetched::Node(model, Ok(Some(node))) => wanted_in_node(model, node, shape, &mut wanted),
+            Fetched::Page(model, Ok(page)) => wanted_in_page(model, page, shape, &mut wanted),
+            Fetched::Typename | Fetched::Node(_, _) | Fetched::Page(_, Err(_)) => {}
+        }
+    }
+    if wanted.is_empty() {
+        return Computed::new();
+    }
+    let mut seen = HashSet::new();
+    wanted.retain(|(_, node, ci)| seen.insert((node_id(node), *ci)));
+    let engine = ctx.engine();
+    let values = join_all(wanted.iter().map(|(model, node, ci)| {
+        engine.compute(ctx.clone(), model, &model.computed[*ci], &node.values)
+    }))
+    .await;
+    wanted
+        .iter()
+        .zip(values)
+        .map(|((_, node, ci), v)| ((node_id(node), *ci), v))
+        .collect()
+}
+
+type Wanted<'a> = Vec<(&'a ModelMeta, &'a Node, usize)>;
+
+fn wanted_in_node<'a>(
+    model: &'a ModelMeta,
+    node: &'a Node,
+    fields: &'a [Field<'a>],
+    out: &mut Wanted<'a>,
+) {
+    if node.missing.is_some() {
+        return;
+    }
+    for f in fields {
+        match &f.kind {
+            Kind::Computed(ci) => out.push((model, node, *ci)),
+            Kind::One { model, fields, .. } => {
+                if let Some(Child::One(Some(n))) = node.children.get(f.key) {
+                    wanted_in_node(model, n, fields, out);
+                }
+            }
+            Kind::Many { model, fields } => {
+                if let Some(Child::Many(page)) = node.children.get(f.key) {
+                    wanted_in_page(model, page, fields, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn wanted_in_page<'a>(
+    model: &'a ModelMeta,
+    page: &'a Page,
+    fields: &'a [Field<'a>],
+    out: &mut Wanted<'a>,
+) {
+    for f in fields {
+        let nodes = match &f.kind {
+            Kind::Nodes(nodes) => nodes,
+            Kind::Edges(edge) => match edge.iter().find_map(|e| match &e.kind {
+                Kind::EdgeNode(n) => Some(n),
+                _ => None,
+            }) {
+                Some(n) => n,
+                None => continue,
+            },
+            _ => continue,
+        };
+        for (_, n) in &page.items {
+            wanted_in_node(model, n, nodes, out);
+        }
+    }
+}
+
+/// The API's async-graphql extension, one instance per request: runs what
+/// the fast path can (when it is on), and gives the resolvers' errors their
+/// path, which async-graphql's dynamic schema leaves empty (the spec asks
+/// for it, and the fast path's errors have it).
+pub(crate) struct Factory(pub Option<Arc<Fast>>);
+
+struct PerRequest {
+    fast: Option<Arc<Fast>>,
+    doc: Mutex<Option<(ExecutableDocument, Variables)>>,
+}
+
+impl ExtensionFactory for Factory {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PerRequest {
+            fast: self.0.clone(),
+            doc: Mutex::new(None),
+        })
+    }
+}
+
+/// The response path of the field at `node`.
+fn path_of(node: &QueryPathNode<'_>) -> Vec<PathSegment> {
+    let mut path = Vec::new();
+    let mut at = Some(node);
+    while let Some(n) = at {
+        path.push(match n.segment {
+            QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+            QueryPathSegment::Index(i) => PathSegment::Index(i),
+        });
+        at = n.parent;
+    }
+    path.reverse();
+    path
+}
+
+#[async_trait::async_trait]
+impl Extension for PerRequest {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let runs = |f: &Arc<Fast>| f.may_run(&doc);
+        if ctx.data_opt::<Arc<Slot>>().is_some() && self.fast.as_ref().is_some_and(runs) {
+            *self.doc.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some((doc.clone(), variables.clone()));
+        }
+        Ok(doc)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let kept = self
+            .doc
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let (Some(fast), Some((doc, variables)), Some(slot), Some(scope), Some(request)) = (
+            &self.fast,
+            kept,
+            ctx.data_opt::<Arc<Slot>>(),
+            ctx.data_opt::<Arc<Scope>>(),
+            ctx.data_opt::<Arc<RequestContext>>(),
+        ) && let Some(out) = fast
+            .run(&doc, &variables, operation_name, scope, request)
+            .await
+        {
+            slot.put(out);
+            return Response::new(Gql::Null);
+        }
+        next.run(ctx, operation_name).await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Gql>> {
+        let node = info.path_node;
+        next.run(ctx, info).await.map_err(|mut e| {
+            if e.path.is_empty() {
+                e.path = path_of(node);
+            }
+            e
+        })
+    }
+}

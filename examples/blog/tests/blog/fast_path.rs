@@ -1,0 +1,426 @@
+//! The fast path (queries of generated lookups and lists written straight
+//! to JSON) against the resolvers: every query here runs both ways, and the
+//! two responses must be the same (data, errors with their paths and codes)
+//! from the same SQL statements. The resolvers put root fields and errors
+//! in the order they finish; the fast path keeps the selection's order.
+
+use graphloom::{
+    graphql::{
+        Config, Data,
+        async_graphql::{Request, Variables},
+    },
+    prelude::*,
+};
+use graphloom_test::TestClient;
+use serde_json::{Value as Json, json};
+
+use crate::common;
+
+/// Runs `query` on the fast path and through the resolvers, asserts both
+/// answer the same with the same statements, and returns the answer.
+async fn same(c: &TestClient, service: &Service, query: &str, vars: Json) -> Json {
+    same_op(c, service, query, vars, None).await
+}
+
+async fn same_op(
+    c: &TestClient,
+    service: &Service,
+    query: &str,
+    vars: Json,
+    operation: Option<&str>,
+) -> Json {
+    let config = Config {
+        fast_path: false,
+        ..c.api().runtime().config.clone()
+    };
+    let slow = c.with_api(service.api(c.db().clone(), config).unwrap());
+    let request = || {
+        let r = Request::new(query).variables(Variables::from_json(vars.clone()));
+        match operation {
+            Some(name) => r.operation_name(name),
+            None => r,
+        }
+    };
+    let (fast_res, mut fast_sql) = graphloom::db::capture(c.response(request())).await;
+    let (slow_res, mut slow_sql) = graphloom::db::capture(slow.response(request())).await;
+    assert!(
+        matches!(fast_res.data, Data::Json(_)),
+        "the fast path did not answer: {query}"
+    );
+    assert!(matches!(slow_res.data, Data::Value(_)));
+    let fast = String::from_utf8(fast_res.to_json().unwrap()).unwrap();
+    let slow = String::from_utf8(slow_res.to_json().unwrap()).unwrap();
+    let parsed: Json = serde_json::from_str(&fast).unwrap();
+    assert_eq!(
+        unordered(parsed.clone()),
+        unordered(serde_json::from_str(&slow).unwrap()),
+        "fast path (left) and resolvers (right) differ for {query}\n{fast}\n{slow}"
+    );
+    // Root fields run concurrently: compare the statements as a set.
+    fast_sql.sort();
+    slow_sql.sort();
+    assert_eq!(fast_sql, slow_sql, "statements differ for {query}");
+    parsed
+}
+
+/// A response with its errors sorted (objects compare without order).
+fn unordered(mut res: Json) -> Json {
+    if let Some(errors) = res.get_mut("errors").and_then(Json::as_array_mut) {
+        errors.sort_by_key(|e| e.to_string());
+    }
+    res
+}
+
+/// The fast path's response as text, for checking the order of its keys.
+async fn fast_text(c: &TestClient, query: &str) -> String {
+    String::from_utf8(c.response(Request::new(query)).await.to_json().unwrap()).unwrap()
+}
+
+/// The blog as a superuser, an ordinary user (drafts and others' emails
+/// hidden) and anonymous.
+async fn blog_clients() -> Vec<TestClient> {
+    let c = common::small().await;
+    vec![
+        c.anonymous().as_user(graphloom_test::user(2)),
+        c.anonymous(),
+        c,
+    ]
+}
+
+#[tokio::test]
+async fn aliases_nesting_and_every_connection_part() {
+    let service = blog::service();
+    let q = r#"{
+        a: post(id: 1) {
+            id t: title title status rating metadata createdAt readingMinutes
+            author { username email mail: email }
+            tags { totalCount nodes { name } }
+            comments(first: 2, orderBy: [{ id: DESC }]) {
+                edges { cursor node { body author { username } } }
+                pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+            }
+        }
+        b: post(id: 2) { title }
+        missing: post(id: 999999) { id }
+        posts(first: 5, orderBy: [{ createdAt: DESC }, { id: ASC }], where: { title: { iContains: "a" } }) {
+            totalCount
+            nodes { id title readingMinutes author { email posts(first: 1) { totalCount } } }
+        }
+        users(last: 2) { edges { cursor node { username } } pageInfo { hasPreviousPage startCursor } }
+    }"#;
+    for c in blog_clients().await {
+        let d = same(&c, &service, q, json!({})).await;
+        assert_eq!(d["data"]["missing"], Json::Null);
+        assert!(d["data"]["users"]["edges"].as_array().unwrap().len() == 2);
+    }
+    let admin = common::small().await;
+    let d = same(&admin, &service, q, json!({})).await;
+    assert_eq!(d["data"]["a"]["t"], d["data"]["a"]["title"]);
+    assert!(d["data"]["a"]["author"]["email"].is_string());
+    assert_eq!(
+        d["data"]["a"]["comments"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(d.get("errors").is_none(), "{d:#}");
+    // Keys in the order of the selection (the spec's), aliases included.
+    let text = fast_text(&admin, q).await;
+    let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+    assert!(at("a") < at("b") && at("b") < at("missing") && at("missing") < at("posts"));
+    assert!(at("posts") < at("users") && at("id") < at("t") && at("t") < at("title"));
+}
+
+#[tokio::test]
+async fn field_rules_withhold_values_the_same_way() {
+    let service = blog::service();
+    let c = common::small().await.as_user(graphloom_test::user(2));
+    let d = same(
+        &c,
+        &service,
+        "{ users(orderBy: [{ id: ASC }]) { nodes { id email } } me: user(id: 2) { email } }",
+        json!({}),
+    )
+    .await;
+    let emails: Vec<bool> = d["data"]["users"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["email"].is_string())
+        .collect();
+    assert_eq!(emails, [false, true, false, false, false], "{d:#}");
+    assert!(d["data"]["me"]["email"].is_string());
+    // Looking up or filtering by a withheld field is refused.
+    let d = same(
+        &c,
+        &service,
+        r#"{ userByEmail(email: "user1@example.com") { id } users(where: { email: { eq: "x" } }) { totalCount } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(d["data"], Json::Null);
+    assert_eq!(
+        graphloom_test::codes(d["errors"].as_array().unwrap()),
+        ["FORBIDDEN", "FORBIDDEN"]
+    );
+}
+
+#[tokio::test]
+async fn fragments_and_typenames() {
+    let service = blog::service();
+    let q = r#"
+        query Q { __typename ...Root posts(first: 3) { ...Conn edges { node { ... on Post { slug } ... { id } } } } }
+        fragment Root on Query { tags(first: 2) { __typename nodes { __typename name } } }
+        fragment Conn on PostConnection {
+            __typename
+            pageInfo { __typename hasNextPage }
+            edges { __typename cursor node { id ...P } }
+        }
+        fragment P on Post { __typename title author { ...U } }
+        fragment U on User { __typename username id }
+    "#;
+    for c in blog_clients().await {
+        let d = same(&c, &service, q, json!({})).await;
+        assert_eq!(d["data"]["__typename"], "Query");
+        let edge = &d["data"]["posts"]["edges"][0];
+        assert_eq!(edge["__typename"], "PostEdge");
+        assert_eq!(edge["node"]["author"]["__typename"], "User");
+        assert!(edge["node"]["slug"].is_string() && edge["node"]["title"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn skip_include_variables_defaults_and_operation_names() {
+    let service = blog::service();
+    let q = r#"
+        query One($yes: Boolean!, $no: Boolean = false, $n: Int = 2) {
+            posts(first: $n) {
+                nodes {
+                    id
+                    title @include(if: $yes)
+                    body @skip(if: $yes)
+                    ... @include(if: $no) { slug }
+                    ...F @skip(if: $no)
+                    status @skip(if: true)
+                }
+            }
+            users(first: 1) @include(if: $no) { totalCount }
+        }
+        query Two { tags(first: 1) { nodes { name } } }
+        fragment F on Post { rating }
+    "#;
+    let c = common::small().await;
+    let d = same_op(&c, &service, q, json!({ "yes": true }), Some("One")).await;
+    let node = &d["data"]["posts"]["nodes"][0];
+    assert_eq!(d["data"]["posts"]["nodes"].as_array().unwrap().len(), 2);
+    assert!(node["title"].is_string() && node["rating"].is_string());
+    assert!(
+        node.get("body").is_none() && node.get("slug").is_none() && node.get("status").is_none()
+    );
+    assert!(d["data"].get("users").is_none());
+    let d = same_op(
+        &c,
+        &service,
+        q,
+        json!({ "yes": false, "no": true, "n": 1 }),
+        Some("One"),
+    )
+    .await;
+    let node = &d["data"]["posts"]["nodes"][0];
+    assert!(node["body"].is_string() && node["slug"].is_string() && node.get("rating").is_none());
+    assert!(d["data"]["users"]["totalCount"].is_number());
+    let d = same_op(&c, &service, q, json!({}), Some("Two")).await;
+    assert!(d["data"]["tags"]["nodes"][0]["name"].is_string());
+}
+
+#[tokio::test]
+async fn argument_errors_leave_other_roots_standing() {
+    let service = blog::service();
+    let c = common::small().await;
+    let d = same(
+        &c,
+        &service,
+        r#"{
+            bad: post(id: "abc") { id }
+            neg: posts(first: -1) { totalCount }
+            big: posts(first: 2) { nodes { comments(first: 1000) { totalCount } } }
+            cursor: posts(after: "nope") { totalCount }
+            ok: posts(first: 1) { totalCount }
+        }"#,
+        json!({}),
+    )
+    .await;
+    assert!(d["data"]["ok"]["totalCount"].is_number());
+    let errors = d["errors"].as_array().unwrap();
+    assert_eq!(
+        graphloom_test::codes(errors),
+        [
+            "BAD_USER_INPUT",
+            "BAD_USER_INPUT",
+            "PAGE_SIZE_EXCEEDED",
+            "INVALID_CURSOR"
+        ]
+    );
+    let paths: Vec<&Json> = errors.iter().map(|e| &e["path"]).collect();
+    assert_eq!(
+        paths,
+        [
+            &json!(["bad"]),
+            &json!(["neg"]),
+            &json!(["big"]),
+            &json!(["cursor"])
+        ]
+    );
+    // Every root failing leaves no data, as with the resolvers.
+    let d = same(
+        &c,
+        &service,
+        "{ posts(first: -1) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(d["data"], Json::Null);
+    // Anonymous may not list groups, nested or not: log in first.
+    let anon = c.anonymous();
+    let d = same(
+        &anon,
+        &service,
+        "{ groups { totalCount } users(first: 1) { nodes { groups { totalCount } } } tags(first: 1) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        graphloom_test::codes(d["errors"].as_array().unwrap()),
+        ["UNAUTHENTICATED", "UNAUTHENTICATED"]
+    );
+    assert!(d["data"]["tags"]["totalCount"].is_number());
+}
+
+#[tokio::test]
+async fn every_value_kind_is_written_alike() {
+    let service = crate::kinds::service();
+    let c = crate::kinds::client().await;
+    let mut input = crate::kinds::full_input();
+    crate::kinds::create_kind(&c, input.clone()).await;
+    input["real"] = json!(-0.000125);
+    input["big"] = json!("-9223372036854775808");
+    input["data"] = json!({ "z": { "deep": [1.25, true, "\"quoted\"\n"] }, "a": null });
+    input["short"] = json!("é\u{1F600}<\\/>");
+    crate::kinds::create_kind(&c, input).await;
+    let q = format!(
+        "{{ kinds {{ nodes {{ {} owner {{ handle }} }} }} kind(id: 2) {{ big data short }} }}",
+        crate::kinds::KIND_FIELDS
+    );
+    let d = same(&c, &service, &q, json!({})).await;
+    assert_eq!(d["data"]["kind"]["big"], "-9223372036854775808");
+    assert_eq!(d["data"]["kind"]["short"], "é\u{1F600}<\\/>");
+}
+
+/// A vault is visible only when public; a note always, though its
+/// (required) vault may be hidden; `shout` fails on an empty note.
+#[derive(Model)]
+#[model(app = "fp")]
+pub struct Vault {
+    pub id: Id,
+    #[field(max_length = 20)]
+    pub name: String,
+    pub public: bool,
+}
+
+#[derive(Model)]
+#[model(app = "fp")]
+pub struct Note {
+    pub id: Id,
+    #[field(on_delete = cascade)]
+    pub vault: ForeignKey<Vault>,
+    pub text: String,
+}
+
+fn vault_service() -> Service {
+    Service::new("fp").app(
+        App::new("fp")
+            .model::<Vault>()
+            .model::<Note>()
+            .permissions::<Vault>(ModelRules::new().rows(Rule::Equals("public", Value::Bool(true))))
+            .computed(ComputedField::new::<Note, String, _, _>(
+                "shout",
+                &["text"],
+                |_ctx, row: Row| async move {
+                    match row.str("text") {
+                        "" => Err(Error::bad_input("nothing to shout")),
+                        t => Ok(t.to_uppercase()),
+                    }
+                },
+            )),
+    )
+}
+
+#[tokio::test]
+async fn errors_deep_in_the_tree_carry_their_paths() {
+    let service = vault_service();
+    let c = TestClient::new(&service).await;
+    for sql in [
+        "INSERT INTO fp_vault (id, name, public) VALUES (1, 'open', TRUE), (2, 'shut', FALSE)",
+        "INSERT INTO fp_note (id, vault_id, text) VALUES (1, 1, 'hi'), (2, 2, 'psst'), (3, 1, '')",
+    ] {
+        c.db()
+            .execute(&graphloom::db::RawSql(sql.into()))
+            .await
+            .unwrap();
+    }
+    let d = same(
+        &c,
+        &service,
+        "{ notes(orderBy: [{ id: ASC }]) { nodes { id shout vault { name } } } note(id: 3) { shout } }",
+        json!({}),
+    )
+    .await;
+    let nodes = &d["data"]["notes"]["nodes"];
+    assert_eq!(
+        nodes[0],
+        json!({ "id": "1", "shout": "HI", "vault": { "name": "open" } })
+    );
+    // The hidden vault of note 2 and the failing `shout` of note 3 are left
+    // out of their objects, each with an error at its path.
+    assert!(nodes[1].get("vault").is_none() && nodes[2].get("shout").is_none());
+    let paths: Vec<&Json> = d["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["path"])
+        .collect();
+    assert!(
+        paths.contains(&&json!(["notes", "nodes", 1, "vault"])),
+        "{d:#}"
+    );
+    assert!(
+        paths.contains(&&json!(["notes", "nodes", 2, "shout"])),
+        "{d:#}"
+    );
+    assert!(paths.contains(&&json!(["note", "shout"])), "{d:#}");
+    // An object whose every field failed is null.
+    let d = same(
+        &c,
+        &service,
+        "{ note(id: 3) { shout } notes(first: 1) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(d["data"]["note"], Json::Null);
+}
+
+#[tokio::test]
+async fn other_operations_go_through_the_resolvers() {
+    let c = common::small().await;
+    for q in [
+        r#"{ searchPosts(term: "a") { id } posts(first: 1) { totalCount } }"#,
+        "{ __schema { queryType { name } } }",
+        "{ _service { sdl } }",
+        r#"mutation { createTag(input: { name: "new" }) { tag { id } } }"#,
+    ] {
+        let res = c.response(Request::new(q)).await;
+        assert!(matches!(res.data, Data::Value(_)), "{q}");
+        assert!(res.errors.is_empty(), "{q}: {:?}", res.errors);
+    }
+}
