@@ -259,7 +259,11 @@ impl<'a> Builder<'a> {
     }
 
     /// ORDER BY terms for `terms` plus the primary key as the tie-break, adding
-    /// LEFT JOINs to `stmt` for terms across to-one relations.
+    /// LEFT JOINs to `stmt` for terms across to-one relations. The tie-break
+    /// runs in the last term's direction: an index on that column, which
+    /// SQLite keys by (column, rowid), then serves the whole order and a
+    /// page stops after its rows (`created_at DESC, id ASC` would sort
+    /// every match first).
     pub fn order(
         &mut self,
         stmt: &mut SelectStatement,
@@ -322,9 +326,10 @@ impl<'a> Builder<'a> {
             });
         }
         if !has_pk {
+            let desc = terms.last().is_some_and(|t| t.desc);
             out.push(OrderExpr {
                 expr: col(alias, &model.pk_field().column),
-                order: Order::Asc,
+                order: if desc { Order::Desc } else { Order::Asc },
                 nulls: None,
             });
         }

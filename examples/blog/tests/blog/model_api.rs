@@ -279,17 +279,9 @@ async fn typed_filters_orders_and_relations_in_bounded_statements() {
     expected.sort_by_key(Value::key_string);
     expected.dedup();
     assert_eq!(writers, expected);
-    // Ordering across a relation (username descending, then the key), a
-    // window, and the keys only.
-    let ordered: Vec<Value> = [3, 2, 1]
-        .into_iter()
-        .flat_map(|u| {
-            let mut ids = by(u);
-            ids.reverse();
-            ids
-        })
-        .map(Value::I64)
-        .collect();
+    // Ordering across a relation (username descending, then the key in the
+    // same direction), a window, and the keys only.
+    let ordered: Vec<Value> = [3, 2, 1].into_iter().flat_map(by).map(Value::I64).collect();
     let keys = Post::objects(&sys)
         .order_by(Post::AUTHOR.then(User::USERNAME.desc()))
         .offset(1)

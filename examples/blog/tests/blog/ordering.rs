@@ -42,8 +42,11 @@ async fn across_a_to_one_relation_with_pk_tie_break() {
         })
         .collect();
     let mut sorted = keys.clone();
-    sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    assert_eq!(keys, sorted, "username descending, then id ascending");
+    sorted.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    assert_eq!(
+        keys, sorted,
+        "username descending, then id descending (the last term's direction)"
+    );
     // Two hops.
     let d = c.query(r#"{ comments(first: 5, orderBy: [{ post: { author: { username: ASC } } }, { id: ASC }]) { nodes { post { author { username } } } } }"#).await;
     let names: Vec<&str> = d["comments"]["nodes"]
@@ -80,7 +83,7 @@ async fn nulls_sort_last_ascending_on_both_dialects() {
         .await;
     assert_eq!(
         d["users"]["nodes"],
-        json!([{ "id": "1" }, { "id": "2" }, { "id": "5" }, { "id": "3" }, { "id": "4" }])
+        json!([{ "id": "5" }, { "id": "2" }, { "id": "1" }, { "id": "3" }, { "id": "4" }])
     );
 }
 
