@@ -169,7 +169,13 @@ impl<'a> Builder<'a> {
         )));
         let inner = self.cond(target, &t, filter);
         let inner = if negate { inner.not() } else { inner };
-        let rows = self.row_cond(target, &t);
+        // A `Visible` rule's filter is the target's row rule itself: adding
+        // it again would repeat it (twice per level of `Visible`).
+        let rows = if !negate && self.scope.rows(target.id) == Some(filter) {
+            None
+        } else {
+            self.row_cond(target, &t)
+        };
         // To-many: the visible-rows condition first, then the filter.
         let many = rel.is_many();
         if many && let Some(rows) = rows.clone() {
