@@ -250,6 +250,9 @@ enum Fetched<'a> {
 /// Runs every computed field the shapes select, on every row they reach,
 /// at once (as the resolvers would), each row and field once.
 async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) -> Computed {
+    if !shapes.iter().any(|s| selects_computed(s)) {
+        return Computed::new();
+    }
     let mut wanted = Vec::new();
     for (f, shape) in fetched.iter().zip(shapes) {
         match f {
@@ -273,6 +276,29 @@ async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) 
         .zip(values)
         .map(|((_, node, ci), v)| ((node_id(node), *ci), v))
         .collect()
+}
+
+/// Whether a computed field is selected anywhere in `fields` (most queries
+/// select none, and then no row is walked for them).
+fn selects_computed(fields: &[Field<'_>]) -> bool {
+    fields.iter().any(|f| match &f.kind {
+        Kind::Computed(_) => true,
+        Kind::One { fields, .. }
+        | Kind::Many { fields, .. }
+        | Kind::Nodes(fields)
+        | Kind::Edges(fields)
+        | Kind::PageInfo(fields)
+        | Kind::EdgeNode(fields) => selects_computed(fields),
+        Kind::Typename(_)
+        | Kind::Value { .. }
+        | Kind::TotalCount
+        | Kind::Cursor
+        | Kind::HasNextPage
+        | Kind::HasPreviousPage
+        | Kind::StartCursor
+        | Kind::EndCursor
+        | Kind::Unknown(_) => false,
+    })
 }
 
 type Wanted<'a> = Vec<(&'a ModelMeta, &'a Node, usize)>;
