@@ -11,7 +11,8 @@ use futures_util::future::BoxFuture;
 use graphloom_db::Exec;
 use graphloom_meta::{ModelId, ModelMeta, Registry, RelationKind, Value, ValueType};
 use sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Order, OverStatement, Query, SelectStatement, WindowStatement,
+    Alias, Asterisk, Expr, ExprTrait, JoinType, Order, OverStatement, Query, SelectStatement,
+    WindowStatement,
 };
 
 use crate::{
@@ -78,6 +79,15 @@ struct Selected {
     types: Vec<ValueType>,
 }
 
+fn selected(reg: &Registry, model: &ModelMeta, plan: &NodePlan) -> Selected {
+    let fields: Vec<usize> = plan.columns.iter().copied().collect();
+    let types = fields
+        .iter()
+        .map(|i| reg.value_type(&model.fields[*i]))
+        .collect();
+    Selected { fields, types }
+}
+
 fn select_columns(
     reg: &Registry,
     model: &ModelMeta,
@@ -85,15 +95,11 @@ fn select_columns(
     stmt: &mut SelectStatement,
     alias: &str,
 ) -> Selected {
-    let fields: Vec<usize> = plan.columns.iter().copied().collect();
-    let types = fields
-        .iter()
-        .map(|i| reg.value_type(&model.fields[*i]))
-        .collect();
-    for i in &fields {
+    let sel = selected(reg, model, plan);
+    for i in &sel.fields {
         stmt.expr(col(alias, &model.fields[*i].column));
     }
-    Selected { fields, types }
+    sel
 }
 
 fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value>) -> Node {
@@ -505,38 +511,108 @@ async fn fetch_many(
     let target = reg.model(parent.relations[relation].target);
     let join = &parent.relations[relation].join;
     let key_ty = reg.value_type(&parent.fields[join.source]);
-    let mut b = Builder::new(reg, conn.dialect(), scope);
-    let a = b.alias();
-    let mut inner = Query::select();
-    let parent_expr = b.from_target(&mut inner, target, join, &a);
-    let sel = select_columns(reg, target, &list.node, &mut inner, &a);
-    inner.expr_as(parent_expr.clone(), Alias::new("__p"));
-    let order = b.order(&mut inner, target, &a, &list.order);
-    let mut w = window_partitioned(parent_expr.clone());
-    apply_window_order(&mut w, &order);
-    inner.expr_window_as(Expr::cust("ROW_NUMBER()"), w, Alias::new("__rn"));
-    if list.window.last.is_some() {
-        inner.expr_window_as(
-            Expr::cust("COUNT(*)"),
-            window_partitioned(parent_expr.clone()),
-            Alias::new("__cnt"),
-        );
-    }
-    many_where(
-        &mut b,
-        &mut inner,
-        target,
-        &a,
-        parent_expr.clone(),
-        keys,
-        key_ty,
-        list,
-    );
-    let mut outer = Query::select();
-    outer.column(Asterisk).from_subquery(inner, Alias::new("s"));
-    let rn = || Expr::col((Alias::new("s"), Alias::new("__rn")));
     let w = list.window;
     let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let dialect = conn.dialect();
+    let mut b = Builder::new(reg, dialect, scope);
+    let mut outer = Query::select();
+    outer.column(Asterisk);
+    match w.end {
+        // A first page (or one after a cursor) reads at most `end + 1` rows
+        // per parent through a per-parent LIMIT, which walks an index on the
+        // parent key: its cost follows the page, not the parent's children.
+        Some(end) if w.last.is_none() => {
+            let ka = b.alias();
+            let (keys_from, key) = dialect.keys_table(keys, key_ty, &ka);
+            let limit = signed(end).saturating_add(1);
+            if dialect.lateral() {
+                // keys CROSS JOIN LATERAL (the parent's rows, ordered, LIMIT).
+                let a = b.alias();
+                let mut inner = Query::select();
+                let parent_expr = b.from_target(&mut inner, target, join, &a);
+                select_columns(reg, target, &list.node, &mut inner, &a);
+                inner.expr_as(parent_expr.clone(), Alias::new("__p"));
+                let order = b.order(&mut inner, target, &a, &list.order);
+                let mut win = WindowStatement::new();
+                apply_window_order(&mut win, &order);
+                inner.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
+                inner.and_where(parent_expr.eq(key));
+                list_where(&mut b, &mut inner, target, &a, list);
+                apply_order(&mut inner, &order);
+                inner.limit(u64::try_from(limit).unwrap_or(u64::MAX));
+                let mut from = Query::select();
+                from.column((Alias::new("p"), Asterisk))
+                    .from_function(keys_from, Alias::new(&ka))
+                    .join_lateral(
+                        JoinType::InnerJoin,
+                        inner,
+                        Alias::new("p"),
+                        Expr::cust("TRUE"),
+                    );
+                outer.from_subquery(from, Alias::new("s"));
+            } else {
+                // keys JOIN rows ON pk IN (the parent's pks, ordered, LIMIT),
+                // then ranked per parent like the unlimited form.
+                let la = b.alias();
+                let mut limited = Query::select();
+                let parent_expr = b.from_target(&mut limited, target, join, &la);
+                limited.expr(col(&la, &target.fields[target.pk].column));
+                limited.and_where(parent_expr.eq(key.clone()));
+                list_where(&mut b, &mut limited, target, &la, list);
+                let order = b.order(&mut limited, target, &la, &list.order);
+                apply_order(&mut limited, &order);
+                limited.limit(u64::try_from(limit).unwrap_or(u64::MAX));
+                let a = b.alias();
+                let mut inner = Query::select();
+                inner.from_function(keys_from, Alias::new(&ka)).join_as(
+                    JoinType::InnerJoin,
+                    Alias::new(&target.table),
+                    Alias::new(&a),
+                    col(&a, &target.fields[target.pk].column).in_subquery(limited),
+                );
+                select_columns(reg, target, &list.node, &mut inner, &a);
+                inner.expr_as(key.clone(), Alias::new("__p"));
+                let order = b.order(&mut inner, target, &a, &list.order);
+                let mut win = window_partitioned(key);
+                apply_window_order(&mut win, &order);
+                inner.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
+                outer.from_subquery(inner, Alias::new("s"));
+            }
+        }
+        // Pages from the end (`last`) need each parent's count: every row of
+        // these parents is ranked in one statement.
+        _ => {
+            let a = b.alias();
+            let mut inner = Query::select();
+            let parent_expr = b.from_target(&mut inner, target, join, &a);
+            select_columns(reg, target, &list.node, &mut inner, &a);
+            inner.expr_as(parent_expr.clone(), Alias::new("__p"));
+            let order = b.order(&mut inner, target, &a, &list.order);
+            let mut win = window_partitioned(parent_expr.clone());
+            apply_window_order(&mut win, &order);
+            inner.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
+            if w.last.is_some() {
+                inner.expr_window_as(
+                    Expr::cust("COUNT(*)"),
+                    window_partitioned(parent_expr.clone()),
+                    Alias::new("__cnt"),
+                );
+            }
+            many_where(
+                &mut b,
+                &mut inner,
+                target,
+                &a,
+                parent_expr,
+                keys,
+                key_ty,
+                list,
+            );
+            outer.from_subquery(inner, Alias::new("s"));
+        }
+    }
+    let sel = selected(reg, target, &list.node);
+    let rn = || Expr::col((Alias::new("s"), Alias::new("__rn")));
     if w.start > 0 {
         outer.and_where(rn().gt(signed(w.start)));
     }
@@ -627,6 +703,17 @@ fn many_where(
     list: &ListPlan,
 ) {
     stmt.and_where(b.keys_in(parent, keys, key_ty));
+    list_where(b, stmt, target, alias, list);
+}
+
+/// The list's filter and the visible rows.
+fn list_where(
+    b: &mut Builder<'_>,
+    stmt: &mut SelectStatement,
+    target: &ModelMeta,
+    alias: &str,
+    list: &ListPlan,
+) {
     if let Some(f) = &list.filter {
         let c = b.cond(target, alias, f);
         stmt.and_where(c);

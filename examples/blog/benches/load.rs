@@ -114,8 +114,6 @@ async fn seed(url: &str) -> anyhow::Result<()> {
         tags: 50,
     };
     blog::seed::seed(&service, &db, &args).await?;
-    // Planner statistics, as a database in service has them.
-    db.execute(&graphloom::db::RawSql("ANALYZE".into())).await?;
     db.close().await;
     println!("(seeded {url} in {:.1} s)", t.elapsed().as_secs_f64());
     Ok(())

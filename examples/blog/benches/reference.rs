@@ -3,7 +3,9 @@
 //! Seeds 1,000 users, 10,000 posts, 100,000 comments and 50 tags into a SQLite
 //! file (and into PostgreSQL when GRAPHLOOM_BENCH_DATABASE_URL names an empty
 //! database), then times each query over many runs and reports the statements
-//! it ran. Results are recorded in docs/benchmarks.md.
+//! it ran; then the same nested page over parents with 10 and with 10,000
+//! children (on PostgreSQL in two databases it creates beside that one).
+//! Results are recorded in docs/benchmarks.md.
 
 use std::time::{Duration, Instant};
 
@@ -198,6 +200,90 @@ async fn run(label: &str, api: &Api, resolvers: &Api) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Nested pages whose parents have few or many children: a per-parent LIMIT
+/// (`first`) should cost the same on both; `last` ranks every child.
+async fn children(label: &str, few: &str, many: &str) -> anyhow::Result<()> {
+    let few = api_on(few, 50, 500).await?;
+    let many = api_on(many, 50, 500_000).await?;
+    println!("\n## {label}: 50 posts, 10 or 10,000 comments each\n");
+    println!("| query | statements | 10 per post | 10,000 per post | ratio |");
+    println!("|---|---|---|---|---|");
+    for (name, page) in [
+        ("comments(first: 10): a LIMIT per post", "first: 10"),
+        ("comments(last: 10): every comment ranked", "last: 10"),
+    ] {
+        let query = format!(
+            "{{ posts(first: 50) {{ nodes {{ title comments({page}) {{ nodes {{ id body }} }} }} }} }}"
+        );
+        let (res, statements) = graphloom::db::capture(answer(&many, &query)).await;
+        res?;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let start = Instant::now();
+        while a.len() < 20 || (start.elapsed() < Duration::from_secs(4) && a.len() < 1000) {
+            let t = Instant::now();
+            answer(&few, &query).await?;
+            a.push(t.elapsed());
+            let t = Instant::now();
+            answer(&many, &query).await?;
+            b.push(t.elapsed());
+        }
+        println!(
+            "| {name} | {} | {:.3} ms | {:.3} ms | {:.2} |",
+            statements.len(),
+            mean(&a).as_secs_f64() * 1e3,
+            mean(&b).as_secs_f64() * 1e3,
+            mean(&b).as_secs_f64() / mean(&a).as_secs_f64(),
+        );
+    }
+    Ok(())
+}
+
+/// A database seeded with `posts` posts and `comments` comments, its API.
+async fn api_on(url: &str, posts: u64, comments: u64) -> anyhow::Result<Api> {
+    let service = blog::service();
+    let db = Database::connect(url).await?;
+    let args = blog::seed::SeedArgs {
+        db: graphloom::cli::DbArgs {
+            database_url: Some(url.into()),
+            ..Default::default()
+        },
+        users: 100,
+        posts,
+        comments,
+        tags: 10,
+    };
+    blog::seed::seed(&service, &db, &args).await?;
+    Ok(service.api(db, Default::default())?)
+}
+
+/// Two fresh databases beside the one `url` names, on the same server.
+async fn sibling_databases(url: &str) -> anyhow::Result<(String, String)> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+    let mut out = Vec::new();
+    // Fixed names: nothing from outside reaches the statements.
+    for (name, drop, create) in [
+        (
+            "graphloom_bench_few",
+            "DROP DATABASE IF EXISTS graphloom_bench_few",
+            "CREATE DATABASE graphloom_bench_few",
+        ),
+        (
+            "graphloom_bench_many",
+            "DROP DATABASE IF EXISTS graphloom_bench_many",
+            "CREATE DATABASE graphloom_bench_many",
+        ),
+    ] {
+        sqlx::raw_sql(drop).execute(&mut conn).await?;
+        sqlx::raw_sql(create).execute(&mut conn).await?;
+        out.push(format!("{base}/{name}"));
+    }
+    let many = out.pop().unwrap_or_default();
+    let few = out.pop().unwrap_or_default();
+    Ok((few, many))
+}
+
 /// The seeded database's API, and the same API with every field through
 /// its resolver (the fast path off).
 async fn prepared(url: &str) -> anyhow::Result<(Api, Api)> {
@@ -236,9 +322,13 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("sqlite:{}", dir.path().join("bench.sqlite3").display());
     let (api, resolvers) = prepared(&url).await?;
     run("SQLite (file, WAL)", &api, &resolvers).await?;
+    let file = |name: &str| format!("sqlite:{}", dir.path().join(name).display());
+    children("SQLite", &file("few.sqlite3"), &file("many.sqlite3")).await?;
     if let Ok(pg) = std::env::var("GRAPHLOOM_BENCH_DATABASE_URL") {
         let (api, resolvers) = prepared(&pg).await?;
         run("PostgreSQL", &api, &resolvers).await?;
+        let (few, many) = sibling_databases(&pg).await?;
+        children("PostgreSQL", &few, &many).await?;
     }
     Ok(())
 }

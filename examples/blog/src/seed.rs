@@ -222,6 +222,10 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
         }
     }
     tx.commit().await?;
+    // Planner statistics for the bulk load, which autovacuum (PostgreSQL)
+    // would gather only later and SQLite never: without them PostgreSQL
+    // guesses hundreds of comments per post and may walk the wrong index.
+    db.execute(&graphloom::db::RawSql("ANALYZE".into())).await?;
     Ok(())
 }
 

@@ -37,9 +37,9 @@ use graphloom_meta::{OnDelete, Value, ValueType};
 pub use postgres::Postgres;
 use sea_query::{
     Alias, ColumnDef, DeleteStatement, Expr, ForeignKey, ForeignKeyAction,
-    ForeignKeyCreateStatement, Index, IndexCreateStatement, IndexDropStatement, InsertStatement,
-    SelectStatement, Table, TableAlterStatement, TableCreateStatement, TableDropStatement,
-    TableRenameStatement, UpdateStatement, Values,
+    ForeignKeyCreateStatement, FunctionCall, Index, IndexCreateStatement, IndexDropStatement,
+    InsertStatement, SelectStatement, Table, TableAlterStatement, TableCreateStatement,
+    TableDropStatement, TableRenameStatement, UpdateStatement, Values,
 };
 pub use sqlite::Sqlite;
 
@@ -148,6 +148,14 @@ pub trait SqlDialect: Send + Sync + fmt::Debug + 'static {
     fn keys_in(&self, expr: Expr, keys: &[Value], ty: ValueType) -> Expr;
     /// `(exprs…)` is one of `tuples` (a composite key), bound as one parameter.
     fn tuples_in(&self, exprs: Vec<Expr>, tuples: &[Vec<Value>], types: &[ValueType]) -> Expr;
+    /// `keys` as a table of one row per key, bound as one parameter: the
+    /// FROM item (to alias `alias`) and the expression of its key column.
+    fn keys_table(&self, keys: &[Value], ty: ValueType, alias: &str) -> (FunctionCall, Expr);
+    /// Whether the dialect has `LATERAL` joins, which run a page per parent
+    /// key as a `LIMIT` that walks an index (else a correlated subquery does).
+    fn lateral(&self) -> bool {
+        true
+    }
     /// A decimal column or operand in a form that compares as the number does.
     fn decimal_comparable(&self, e: Expr) -> Expr {
         e
@@ -470,6 +478,9 @@ mod tests {
         }
         fn tuples_in(&self, exprs: Vec<Expr>, tuples: &[Vec<Value>], types: &[ValueType]) -> Expr {
             Postgres.tuples_in(exprs, tuples, types)
+        }
+        fn keys_table(&self, keys: &[Value], ty: ValueType, alias: &str) -> (FunctionCall, Expr) {
+            Postgres.keys_table(keys, ty, alias)
         }
         fn column_type(&self, ty: ColumnType) -> String {
             match ty {

@@ -2,7 +2,7 @@
 //! table rebuilds where `ALTER TABLE` cannot change a table.
 
 use graphloom_meta::{Value, ValueType};
-use sea_query::{Alias, ColumnDef, Expr, ExprTrait, SqliteQueryBuilder};
+use sea_query::{Alias, ColumnDef, Expr, ExprTrait, Func, FunctionCall, SqliteQueryBuilder};
 
 use super::{SchemaRef, SqlDialect, create_index, create_table, json_key, quote};
 use crate::{
@@ -107,6 +107,18 @@ impl SqlDialect for Sqlite {
             "? IN (SELECT value FROM json_each(?))",
             [expr, Expr::val(text)],
         )
+    }
+
+    fn keys_table(&self, keys: &[Value], _: ValueType, alias: &str) -> (FunctionCall, Expr) {
+        let json: Vec<serde_json::Value> = keys.iter().map(json_key).collect();
+        let text = serde_json::Value::Array(json).to_string();
+        let call = Func::cust(Alias::new("json_each")).arg(Expr::val(text));
+        (call, Expr::col((Alias::new(alias), Alias::new("value"))))
+    }
+
+    /// No `LATERAL`: a per-parent page is a correlated `IN` subquery.
+    fn lateral(&self) -> bool {
+        false
     }
 
     fn tuples_in(&self, exprs: Vec<Expr>, tuples: &[Vec<Value>], _: &[ValueType]) -> Expr {
