@@ -305,58 +305,46 @@ fn dedup_keys<'a>(keys: impl Iterator<Item = &'a Value>) -> Vec<Value> {
 }
 
 /// Checks foreign keys among `values`, all in one statement: with
-/// `hidden_only`, those whose targets the scope may hide (a row rule
+/// `hidden: Some(true)`, those whose targets the scope may hide (a row rule
 /// applies to the target: a row the principal cannot see is as absent as
-/// a missing one), else the others. The rest are left to the database's
-/// constraint ([`attribute`] names the field).
+/// a missing one), `Some(false)` the others, `None` all. The unchecked are
+/// left to the database's constraint ([`attribute`] names the field).
 async fn check_foreign_keys(
     tx: &mut Tx<'_>,
     reg: &Registry,
     scope: &Scope,
     m: &ModelMeta,
     values: &BTreeMap<usize, Value>,
-    hidden_only: bool,
+    hidden: Option<bool>,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), DbError> {
-    let hidden: Vec<(usize, &ModelMeta, &Value)> = values
+    let checked: Vec<(usize, &ModelMeta, &Value)> = values
         .iter()
         .filter_map(|(idx, v)| match m.fields[*idx].kind {
             FieldKind::ForeignKey { target, .. } if !v.is_null() => {
                 let t = reg.model(target);
-                (!t.external && scope.rows(t.id).is_some() == hidden_only).then_some((*idx, t, v))
+                let hides = scope.rows(t.id).is_some();
+                (!t.external && hidden.is_none_or(|h| h == hides)).then_some((*idx, t, v))
             }
             _ => None,
         })
         .collect();
-    if hidden.is_empty() {
+    if checked.is_empty() {
         return Ok(());
     }
     let mut b = Builder::new(reg, tx.dialect(), scope);
     let mut stmt = Query::select();
-    for (i, (_, t, v)) in hidden.iter().enumerate() {
-        let a = b.alias();
-        let pk = t.pk_field();
-        let mut sub = Query::select();
-        sub.expr(Expr::cust("1"))
-            .from_as(Alias::new(&t.table), Alias::new(&a))
-            .and_where(col(&a, &pk.column).eq(Expr::val(bind(
-                v,
-                reg.value_type(pk),
-                tx.dialect(),
-            ))));
-        if let Some(rows) = b.row_cond(t, &a) {
-            sub.and_where(rows);
-        }
-        stmt.expr_as(Expr::exists(sub), Alias::new(format!("c{i}")));
+    for (i, (_, t, v)) in checked.iter().enumerate() {
+        stmt.expr_as(reference_exists(&mut b, t, v), Alias::new(format!("c{i}")));
     }
-    let types = vec![ValueType::Bool; hidden.len()];
+    let types = vec![ValueType::Bool; checked.len()];
     let found = tx
         .fetch(&stmt, &types)
         .await?
         .into_iter()
         .next()
         .unwrap_or_default();
-    for ((idx, t, v), seen) in hidden.into_iter().zip(found) {
+    for ((idx, t, v), seen) in checked.into_iter().zip(found) {
         if seen != Value::Bool(true) {
             errors.push(ferr(
                 &m.fields[idx].graphql_name,
@@ -366,6 +354,39 @@ async fn check_foreign_keys(
         }
     }
     Ok(())
+}
+
+/// The foreign keys among `values` whose targets a row rule may hide.
+fn hidden_references<'m>(
+    reg: &'m Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    values: &'m BTreeMap<usize, Value>,
+) -> Vec<(&'m ModelMeta, &'m Value)> {
+    values
+        .iter()
+        .filter_map(|(idx, v)| match m.fields[*idx].kind {
+            FieldKind::ForeignKey { target, .. } if !v.is_null() => {
+                let t = reg.model(target);
+                (!t.external && scope.rows(t.id).is_some()).then_some((t, v))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `EXISTS (the row of `t` keyed `v`, among the visible rows)`.
+fn reference_exists(b: &mut Builder<'_>, t: &ModelMeta, v: &Value) -> Expr {
+    let a = b.alias();
+    let pk = t.pk_field();
+    let mut sub = Query::select();
+    sub.expr(Expr::cust("1"))
+        .from_as(Alias::new(&t.table), Alias::new(&a))
+        .and_where(col(&a, &pk.column).eq(Expr::val(bind(v, b.reg.value_type(pk), b.dialect))));
+    if let Some(rows) = b.row_cond(t, &a) {
+        sub.and_where(rows);
+    }
+    Expr::exists(sub)
 }
 
 /// Checks that every id a many-to-many change names is an existing, visible
@@ -434,11 +455,11 @@ async fn check_references(
     if scope.is_system() {
         return Ok(());
     }
-    check_foreign_keys(tx, reg, scope, m, values, true, errors).await?;
+    check_foreign_keys(tx, reg, scope, m, values, Some(true), errors).await?;
     check_links(tx, reg, scope, m, links, errors).await?;
     if !errors.is_empty() {
         // Refused anyway: report every missing reference at once.
-        check_foreign_keys(tx, reg, scope, m, values, false, errors).await?;
+        check_foreign_keys(tx, reg, scope, m, values, Some(false), errors).await?;
         errors.sort_by_key(|e| position(m, e));
     }
     Ok(())
@@ -735,8 +756,34 @@ fn prepare_create(
 }
 
 /// The statements' columns: every stored field of the model.
-fn returning(m: &ModelMeta) -> sea_query::ReturningClause {
-    Query::returning().columns(m.fields.iter().map(|f| Alias::new(&f.column)))
+/// Every column of the written row (`alias` names the table in the
+/// statement) and, where a row rule decides whether the principal sees it,
+/// whether they do: the payload then needs no second read. Not with link
+/// changes, which are written after the row and may bear on the rule.
+fn returning_seen(
+    b: &mut Builder<'_>,
+    m: &ModelMeta,
+    alias: &str,
+    links: &[LinkChange],
+    types: &mut Vec<ValueType>,
+) -> (sea_query::ReturningClause, bool) {
+    let mut exprs: Vec<Expr> = m.fields.iter().map(|f| col(alias, &f.column)).collect();
+    let seen = match b.row_cond(m, alias) {
+        Some(rows) if links.is_empty() => rows,
+        _ => return (Query::returning().exprs(exprs), false),
+    };
+    exprs.push(seen);
+    types.push(ValueType::Bool);
+    (Query::returning().exprs(exprs), true)
+}
+
+/// Splits the visibility flag [`returning_seen`] added off a returned row.
+fn split_seen(mut row: Vec<Value>, with_seen: bool) -> (Vec<Value>, Option<bool>) {
+    if !with_seen {
+        return (row, None);
+    }
+    let seen = matches!(row.pop(), Some(Value::Bool(true)));
+    (row, Some(seen))
 }
 
 /// Creates one row, and reads `payload`'s rows of it inside the same
@@ -762,37 +809,81 @@ pub async fn create(
         return Ok(Outcome::Refused(errors));
     }
     let mut tx = engine.db().begin().await?;
-    check_references(&mut tx, reg, scope, m, &values, &links, &mut errors).await?;
-    if !errors.is_empty() {
-        return Ok(Outcome::Refused(errors));
+    // Foreign keys whose targets a row rule may hide guard the INSERT
+    // itself (`INSERT … SELECT … WHERE EXISTS …`): one statement, and only
+    // a refused insert looks up which reference was missing. Many-to-many
+    // ids are checked first, all references with them.
+    let guards = if scope.is_system() || !links.is_empty() {
+        Vec::new()
+    } else {
+        hidden_references(reg, scope, m, &values)
+    };
+    if !links.is_empty() {
+        check_references(&mut tx, reg, scope, m, &values, &links, &mut errors).await?;
+        if !errors.is_empty() {
+            return Ok(Outcome::Refused(errors));
+        }
     }
     let dialect = tx.dialect();
+    let mut b = Builder::new(reg, dialect, scope);
     let mut ins = Query::insert();
     ins.into_table(Alias::new(&m.table))
         .columns(values.keys().map(|i| Alias::new(&m.fields[*i].column)));
-    ins.values(
-        values
-            .iter()
-            .map(|(i, v)| Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect))),
-    )
-    .map_err(Error::internal)?;
+    let bound = values
+        .iter()
+        .map(|(i, v)| Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)));
+    if guards.is_empty() {
+        ins.values(bound).map_err(Error::internal)?;
+    } else {
+        let mut sel = Query::select();
+        sel.exprs(bound);
+        for (t, v) in &guards {
+            let c = reference_exists(&mut b, t, v);
+            sel.and_where(c);
+        }
+        ins.select_from(sel).map_err(Error::internal)?;
+    }
     if values.is_empty() {
         ins.or_default_values();
     }
     // The stored row comes back whole: the database's defaults included.
-    ins.returning(returning(m));
-    let types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
+    let mut types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
+    let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types);
+    ins.returning(ret);
     let row = match tx.fetch(&ins, &types).await {
-        Ok(rows) => rows
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::internal("INSERT returned no row"))?,
+        Ok(rows) => match rows.into_iter().next() {
+            Some(row) => row,
+            None if !guards.is_empty() => {
+                // A guard held the row back: one statement names every
+                // missing reference.
+                check_foreign_keys(&mut tx, reg, scope, m, &values, None, &mut errors).await?;
+                errors.sort_by_key(|e| position(m, e));
+                if errors.is_empty() {
+                    return Err(Error::internal(
+                        "a guarded INSERT wrote nothing, yet every reference is visible",
+                    ));
+                }
+                return Ok(Outcome::Refused(errors));
+            }
+            None => return Err(Error::internal("INSERT returned no row")),
+        },
         Err(e) => {
             let errors = attribute(engine, &mut tx, scope, m, &values, &links, e).await?;
             return Ok(Outcome::Refused(errors));
         }
     };
-    finish(tx, engine, scope, m, row, &values, (&links, true), payload).await
+    let (row, seen) = split_seen(row, with_seen);
+    finish(
+        tx,
+        engine,
+        scope,
+        m,
+        (row, seen),
+        &values,
+        (&links, true),
+        payload,
+    )
+    .await
 }
 
 /// The most parameters one INSERT binds (SQLite allows 32,766).
@@ -883,7 +974,7 @@ async fn finish(
     engine: &Engine,
     scope: &Scope,
     m: &ModelMeta,
-    row: Vec<Value>,
+    (row, seen): (Vec<Value>, Option<bool>),
     values: &BTreeMap<usize, Value>,
     (links, fresh): (&[LinkChange], bool),
     payload: Option<&NodePlan>,
@@ -905,8 +996,10 @@ async fn finish(
     let node = match payload {
         None => None,
         // The row as RETURNING gave it (and its relations loaded under it),
-        // when no row rule decides whether the principal may see it.
-        Some(plan) if scope.rows(m.id).is_none() => {
+        // when no row rule decides whether the principal may see it, or
+        // RETURNING said they do.
+        Some(_) if seen == Some(false) => None,
+        Some(plan) if scope.rows(m.id).is_none() || seen == Some(true) => {
             let mut nodes = [Node {
                 model: m.id,
                 values: row.clone(),
@@ -1017,9 +1110,12 @@ pub async fn update(
     let mut tx = engine.db().begin().await?;
     scope.can_view(m)?;
     let dialect = tx.dialect();
-    let types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
+    let mut types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
     let rule = scope.write_cond(m, Operation::Update);
     let in_place = m.validator.is_none() && links.is_empty() && rule != Cond::False;
+    // Whether the principal sees the row as written, where RETURNING said.
+    let mut seen = None;
+    let mut seen_flag = false;
     let row = if in_place {
         stamp_auto_now(m, &mut changes);
         check_references(&mut tx, reg, scope, m, &changes, &[], &mut errors).await?;
@@ -1027,7 +1123,9 @@ pub async fn update(
             return Ok(Outcome::Refused(errors));
         }
         let mut b = Builder::new(reg, dialect, scope);
-        let a = b.alias();
+        // The table by its own name: SQLite's RETURNING cannot see an
+        // UPDATE's alias, and the visibility it returns names the row.
+        let a = m.table.clone();
         let pk = m.pk_field();
         let by_key = col(&a, &pk.column).eq(Expr::val(bind(&key, reg.value_type(pk), dialect)));
         let updated = if changes.is_empty() {
@@ -1048,7 +1146,7 @@ pub async fn update(
             tx.fetch(&stmt, &types).await
         } else {
             let mut upd = Query::update();
-            upd.table(sea_query::TableRef::from(Alias::new(&m.table)).alias(Alias::new(&a)))
+            upd.table(Alias::new(&m.table))
                 .values(changes.iter().map(|(i, v)| {
                     (
                         Alias::new(&m.fields[*i].column),
@@ -1063,12 +1161,18 @@ pub async fn update(
             if let Some(rows) = b.row_cond(m, &a) {
                 upd.and_where(rows);
             }
-            upd.returning(returning(m));
+            let (ret, with_seen) = returning_seen(&mut b, m, &a, &[], &mut types);
+            upd.returning(ret);
+            seen_flag = with_seen;
             tx.fetch(&upd, &types).await
         };
         match updated {
             Ok(rows) => match rows.into_iter().next() {
-                Some(row) => row,
+                Some(row) => {
+                    let (row, s) = split_seen(row, seen_flag);
+                    seen = s;
+                    row
+                }
                 // No row changed: missing or hidden reads as missing;
                 // visible means the update rule refused it.
                 None if visible(&mut tx, reg, scope, m, &key).await? => {
@@ -1112,13 +1216,19 @@ pub async fn update(
                         reg.value_type(m.pk_field()),
                         dialect,
                     ))),
-                )
-                .returning(returning(m));
+                );
+            let mut b = Builder::new(reg, dialect, scope);
+            let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types);
+            upd.returning(ret);
             match tx.fetch(&upd, &types).await {
-                Ok(rows) => rows
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| Error::internal("UPDATE of a locked row returned nothing"))?,
+                Ok(rows) => {
+                    let row = rows.into_iter().next().ok_or_else(|| {
+                        Error::internal("UPDATE of a locked row returned nothing")
+                    })?;
+                    let (row, s) = split_seen(row, with_seen);
+                    seen = s;
+                    row
+                }
                 Err(e) => {
                     let errors = attribute(engine, &mut tx, scope, m, &changes, &links, e).await?;
                     return Ok(Outcome::Refused(errors));
@@ -1131,7 +1241,7 @@ pub async fn update(
         engine,
         scope,
         m,
-        row,
+        (row, seen),
         &changes,
         (&links, false),
         payload,

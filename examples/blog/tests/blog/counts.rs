@@ -1,6 +1,7 @@
 //! The planner's promise: statements depend on the query's shape, not the data.
 
-use graphloom_test::{TestClient, assert_num_queries};
+use graphloom_test::{TestClient, assert_num_queries, capture, user};
+use serde_json::json;
 
 use crate::common::seeded;
 
@@ -160,4 +161,100 @@ async fn custom_fields_and_the_auth_app_keep_their_statement_counts() {
         3,
         c.query(r#"mutation { publishPosts(ids: ["1", "2"]) { id status } }"#)
     );
+}
+
+fn d_id(d: &serde_json::Value) -> String {
+    d["createComment"]["comment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A write is one data statement: `INSERT/UPDATE … RETURNING` gives the
+/// payload its row and, where a row rule applies, whether the writer sees
+/// it; a foreign key whose target a row rule may hide guards the INSERT
+/// (`INSERT … SELECT … WHERE EXISTS`) instead of a separate check.
+#[tokio::test]
+async fn writes_are_one_data_statement() {
+    let c = seeded(3, 10, 20, 3).await;
+    let comments = |c: TestClient| async move {
+        c.query("{ comments { totalCount } }").await["comments"]["totalCount"].clone()
+    };
+    let posts = c
+        .query("{ posts(first: 10) { nodes { id status authorId } } }")
+        .await;
+    let posts = posts["posts"]["nodes"].as_array().unwrap().clone();
+    let find = |status: &str| {
+        posts
+            .iter()
+            .find(|p| p["status"] == status)
+            .map(|p| {
+                (
+                    p["id"].as_str().unwrap().to_owned(),
+                    p["authorId"].as_str().unwrap().to_owned(),
+                )
+            })
+            .unwrap()
+    };
+    let (published, author) = find("PUBLISHED");
+    let (draft, owner) = find("DRAFT");
+    let me = c.as_user(user(&author));
+    let create = |post: &str, payload: &str| {
+        format!(
+            r#"mutation {{ createComment(input: {{ postId: "{post}", body: "one statement" }}) {{ comment {{ {payload} }} errors {{ field code }} }} }}"#
+        )
+    };
+    let (d, statements) = capture(me.query(&create(&published, "id body authorId"))).await;
+    assert_eq!(d["createComment"]["errors"], json!([]));
+    assert_eq!(d["createComment"]["comment"]["body"], "one statement");
+    assert_eq!(d["createComment"]["comment"]["authorId"], author.as_str());
+    assert_eq!(statements.len(), 1, "{statements:#?}");
+    assert!(
+        statements[0].starts_with("INSERT INTO") && statements[0].contains("WHERE EXISTS"),
+        "{}",
+        statements[0]
+    );
+    // Each relation the payload selects is one statement more.
+    let d = assert_num_queries!(2, me.query(&create(&published, "id post { title }")));
+    assert!(d["createComment"]["comment"]["post"]["title"].is_string());
+
+    // A draft the writer cannot see: the guarded INSERT writes nothing and
+    // one more statement finds every missing reference.
+    let stranger = c.as_user(user(if owner == "1" { 2 } else { 1 }));
+    let before = comments(c.clone()).await;
+    let d = assert_num_queries!(2, stranger.query(&create(&draft, "id")));
+    assert_eq!(
+        d["createComment"],
+        json!({ "comment": null, "errors": [{ "field": ["postId"], "code": "FOREIGN_KEY" }] })
+    );
+    assert_eq!(comments(c.clone()).await, before, "nothing was written");
+
+    // An update by the author: one UPDATE … RETURNING, which says too
+    // whether the row is still visible to them.
+    let id = d_id(&me.query(&create(&published, "id")).await);
+    let (d, statements) = capture(me.query(&format!(
+        r#"mutation {{ updateComment(id: "{id}", input: {{ body: "edited" }}) {{ comment {{ body }} errors {{ code }} }} }}"#
+    )))
+    .await;
+    assert_eq!(d["updateComment"]["comment"]["body"], "edited");
+    assert_eq!(statements.len(), 1, "{statements:#?}");
+    assert!(statements[0].starts_with("UPDATE"), "{}", statements[0]);
+    // A model with a validator: the row is read (and locked) first, so the
+    // validator sees it merged with the changes, then updated.
+    let d = assert_num_queries!(
+        2,
+        me.query(&format!(
+            r#"mutation {{ updatePost(id: "{published}", input: {{ title: "Renamed" }}) {{ post {{ title }} errors {{ code }} }} }}"#
+        ))
+    );
+    assert_eq!(d["updatePost"]["post"]["title"], "Renamed");
+
+    // No row rule anywhere (tags): one INSERT.
+    let d = assert_num_queries!(
+        1,
+        c.query(
+            r#"mutation { createTag(input: { name: "fresh" }) { tag { name } errors { code } } }"#
+        )
+    );
+    assert_eq!(d["createTag"]["tag"]["name"], "fresh");
 }

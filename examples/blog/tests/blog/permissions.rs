@@ -219,6 +219,23 @@ async fn writes_follow_the_rules() {
     );
     let d = c.as_user(user("1")).query(&create("1")).await;
     assert_eq!(d["createPost"]["errors"], json!([]));
+    let editor = Principal {
+        perms: vec!["blog.change_post".into()],
+        ..user(other)
+    };
+    // An editor who makes someone else's post a draft no longer sees it: the
+    // write lands, the payload's post is null (RETURNING said it is hidden).
+    let d = c
+        .as_user(editor.clone())
+        .query(r#"mutation { updatePost(id: "1", input: { status: DRAFT }) { post { title } errors { code } } }"#)
+        .await;
+    assert_eq!(d["updatePost"], json!({ "post": null, "errors": [] }));
+    let d = c
+        .as_user(user(&owner))
+        .query(r#"{ post(id: "1") { status } }"#)
+        .await;
+    assert_eq!(d["post"]["status"], "DRAFT");
+    assert!(c.as_user(editor).query(r#"{ post(id: "1") { id } }"#).await["post"].is_null());
 }
 
 #[tokio::test]
