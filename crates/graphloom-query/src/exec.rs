@@ -551,8 +551,12 @@ async fn fetch_many(
                     );
                 outer.from_subquery(from, Alias::new("s"));
             } else {
-                // keys JOIN rows ON pk IN (the parent's pks, ordered, LIMIT),
-                // then ranked per parent like the unlimited form.
+                // keys, rows WHERE parent = key AND pk IN (the parent's pks,
+                // ordered, LIMIT), then ranked per parent like the
+                // unlimited form. The equality lets SQLite search the
+                // foreign key's index (or the join table's) by both columns
+                // whatever its statistics say, instead of scanning a small
+                // table and re-running the subquery per row.
                 let la = b.alias();
                 let mut limited = Query::select();
                 let parent_expr = b.from_target(&mut limited, target, join, &la);
@@ -564,12 +568,10 @@ async fn fetch_many(
                 limited.limit(u64::try_from(limit).unwrap_or(u64::MAX));
                 let a = b.alias();
                 let mut inner = Query::select();
-                inner.from_function(keys_from, Alias::new(&ka)).join_as(
-                    JoinType::InnerJoin,
-                    Alias::new(&target.table),
-                    Alias::new(&a),
-                    col(&a, &target.fields[target.pk].column).in_subquery(limited),
-                );
+                inner.from_function(keys_from, Alias::new(&ka));
+                let parent_expr = b.from_target(&mut inner, target, join, &a);
+                inner.and_where(parent_expr.eq(key.clone()));
+                inner.and_where(col(&a, &target.fields[target.pk].column).in_subquery(limited));
                 select_columns(reg, target, &list.node, &mut inner, &a);
                 inner.expr_as(key.clone(), Alias::new("__p"));
                 let order = b.order(&mut inner, target, &a, &list.order);
