@@ -2,6 +2,12 @@
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's malloc: a multi-threaded server allocating
+/// per row and per value spent a third of its CPU in glibc's allocator and
+/// its arena locks (see docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "blog", about = "The graphloom example blog service")]
 struct Cli {
