@@ -258,3 +258,59 @@ async fn writes_are_one_data_statement() {
     );
     assert_eq!(d["createTag"]["tag"]["name"], "fresh");
 }
+
+/// The five operations of the load benchmark (examples/blog/benches/load.rs),
+/// as the anonymous reader and the commenting user run them there; their
+/// statements are printed (`--nocapture`) for the benchmark's notes.
+#[tokio::test]
+async fn load_benchmark_operations() {
+    let c = seeded(10, 60, 300, 5).await;
+    let anonymous = c.anonymous();
+    let commenter = c.as_user(user(2));
+    let published =
+        c.query(r#"{ posts(first: 1) { nodes { id } } }"#).await["posts"]["nodes"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let ops: [(&str, &TestClient, String, usize); 5] = [
+        (
+            "one post by id",
+            &anonymous,
+            format!(r#"{{ post(id: "{published}") {{ id title slug status createdAt author {{ id username }} }} }}"#),
+            2,
+        ),
+        (
+            "100 posts + author",
+            &anonymous,
+            "{ posts(first: 100) { nodes { id title createdAt author { username } } } }".into(),
+            2,
+        ),
+        (
+            "50 posts + author + 10 comments each (+ authors) + tags",
+            &anonymous,
+            "{ posts(first: 50) { nodes { title author { username } comments(first: 10) { nodes { body author { username } } } tags { nodes { name } } } } }".into(),
+            5,
+        ),
+        (
+            "title search, newest first, 20",
+            &anonymous,
+            r#"{ posts(first: 20, where: { title: { iContains: "rust" } }, orderBy: [{ createdAt: DESC }]) { nodes { id title createdAt } } }"#.into(),
+            1,
+        ),
+        (
+            "create a comment",
+            &commenter,
+            format!(r#"mutation {{ createComment(input: {{ postId: "{published}", body: "under load" }}) {{ comment {{ id body createdAt }} errors {{ field code message }} }} }}"#),
+            1,
+        ),
+    ];
+    for (name, client, query, expected) in ops {
+        let (d, statements) = capture(client.query(&query)).await;
+        assert!(!d.to_string().contains(r#""errors":[{"#), "{name}: {d}");
+        println!("{name}:");
+        for s in &statements {
+            println!("  {s}");
+        }
+        assert_eq!(statements.len(), expected, "{name}: {statements:#?}");
+    }
+}
