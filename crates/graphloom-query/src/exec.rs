@@ -512,6 +512,7 @@ async fn fetch_many(
     let join = &parent.relations[relation].join;
     let key_ty = reg.value_type(&parent.fields[join.source]);
     let w = list.window;
+    let implied = rows_implied(scope, parent, relation, target);
     let signed = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let dialect = conn.dialect();
     let mut b = Builder::new(reg, dialect, scope);
@@ -537,7 +538,7 @@ async fn fetch_many(
                 apply_window_order(&mut win, &order);
                 inner.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
                 inner.and_where(parent_expr.eq(key));
-                list_where(&mut b, &mut inner, target, &a, list);
+                list_where(&mut b, &mut inner, target, &a, (list, implied));
                 apply_order(&mut inner, &order);
                 inner.limit(u64::try_from(limit).unwrap_or(u64::MAX));
                 let mut from = Query::select();
@@ -562,7 +563,7 @@ async fn fetch_many(
                 let parent_expr = b.from_target(&mut limited, target, join, &la);
                 limited.expr(col(&la, &target.fields[target.pk].column));
                 limited.and_where(parent_expr.eq(key.clone()));
-                list_where(&mut b, &mut limited, target, &la, list);
+                list_where(&mut b, &mut limited, target, &la, (list, implied));
                 let order = b.order(&mut limited, target, &la, &list.order);
                 apply_order(&mut limited, &order);
                 limited.limit(u64::try_from(limit).unwrap_or(u64::MAX));
@@ -608,7 +609,7 @@ async fn fetch_many(
                 parent_expr,
                 keys,
                 key_ty,
-                list,
+                (list, implied),
             );
             outer.from_subquery(inner, Alias::new("s"));
         }
@@ -702,26 +703,56 @@ fn many_where(
     parent: Expr,
     keys: &[Value],
     key_ty: ValueType,
-    list: &ListPlan,
+    list: (&ListPlan, bool),
 ) {
     stmt.and_where(b.keys_in(parent, keys, key_ty));
     list_where(b, stmt, target, alias, list);
 }
 
-/// The list's filter and the visible rows.
+/// The list's filter and the visible rows (unless `implied`: see
+/// [`rows_implied`]).
 fn list_where(
     b: &mut Builder<'_>,
     stmt: &mut SelectStatement,
     target: &ModelMeta,
     alias: &str,
-    list: &ListPlan,
+    (list, implied): (&ListPlan, bool),
 ) {
     if let Some(f) = &list.filter {
         let c = b.cond(target, alias, f);
         stmt.and_where(c);
     }
+    if implied {
+        return;
+    }
     if let Some(rows) = b.row_cond(target, alias) {
         stmt.and_where(rows);
+    }
+}
+
+/// Whether every row reached from visible `parent` rows through `relation`
+/// is visible: the target's row rule is `Visible` of exactly the relation
+/// back to the parent (a comment is visible when its post is), and the
+/// parents were read under the same scope, so `post_id IN (their keys)`
+/// already says it. The rule is then not repeated per row.
+fn rows_implied(scope: &Scope, parent: &ModelMeta, relation: usize, target: &ModelMeta) -> bool {
+    let rel = &parent.relations[relation];
+    if rel.join.via.is_some() {
+        return false;
+    }
+    match scope.rows(target.id) {
+        Some(Filter::One {
+            relation: back,
+            filter,
+        }) => {
+            let back = &target.relations[*back];
+            back.target == parent.id
+                && back.join.via.is_none()
+                && back.join.source == rel.join.target
+                && back.join.target == rel.join.source
+                && scope.rows(parent.id) == Some(filter.as_ref())
+        }
+        _ => false,
     }
 }
 
@@ -756,7 +787,7 @@ async fn count_many(
         parent_expr.clone(),
         keys,
         key_ty,
-        list,
+        (list, rows_implied(scope, parent, relation, target)),
     );
     stmt.add_group_by([parent_expr]);
     let rows = conn.fetch(&stmt, &[key_ty, ValueType::I64]).await?;

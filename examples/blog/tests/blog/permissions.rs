@@ -108,6 +108,39 @@ async fn nested_paths_in_both_directions_hide_drafts() {
     for n in d["comments"]["nodes"].as_array().unwrap() {
         assert_eq!(n["post"]["status"], "PUBLISHED");
     }
+    // Under users (not under their posts) each comment's post is checked;
+    // under visible posts the rule is implied and not repeated per row.
+    let (under_users, statements) = graphloom_test::capture(c.query(
+        "{ users(first: 10) { nodes { comments(first: 100) { totalCount nodes { post { status } } } } } }",
+    ))
+    .await;
+    let mut shown = 0;
+    for u in under_users["users"]["nodes"].as_array().unwrap() {
+        for n in u["comments"]["nodes"].as_array().unwrap() {
+            assert_eq!(n["post"]["status"], "PUBLISHED");
+            shown += 1;
+        }
+    }
+    assert_eq!(
+        i64::from(shown),
+        d["comments"]["totalCount"].as_i64().unwrap()
+    );
+    assert!(
+        statements
+            .iter()
+            .any(|s| s.contains("blog_comment") && s.contains("EXISTS"))
+    );
+    let (_, statements) = graphloom_test::capture(c.query(
+        "{ posts(first: 10) { nodes { comments(first: 5) { totalCount nodes { id } } } } }",
+    ))
+    .await;
+    assert!(
+        statements
+            .iter()
+            .filter(|s| s.contains("blog_comment"))
+            .all(|s| !s.contains("EXISTS")),
+        "{statements:#?}"
+    );
     let all = c
         .as_user(staff())
         .query("{ comments(first: 100) { totalCount } }")
