@@ -7,7 +7,7 @@ use crate::common::small;
 async fn custom_query_returns_models_through_the_planner() {
     let c = small().await;
     let d = assert_num_queries!(
-        3,
+        2,
         c.query(r#"{ searchPosts(term: "POST 1", limit: 3) { title author { username } } }"#)
     );
     let titles: Vec<&str> = d["searchPosts"]

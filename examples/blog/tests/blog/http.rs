@@ -129,7 +129,7 @@ async fn the_binary_serves_graphql_over_http() {
         "one of five seeded posts is a draft"
     );
     assert_eq!(
-        body["extensions"]["sql"]["count"], 3,
+        body["extensions"]["sql"]["count"], 2,
         "GRAPHLOOM_DEBUG_SQL=1 adds the statements"
     );
 
