@@ -617,12 +617,14 @@ async fn fetch_many(
                 let a = b.alias();
                 let mut inner = Query::select();
                 let parent_expr = b.from_target(&mut inner, target, join, &a);
-                select_columns(&mut b, target, &list.node, &mut inner, &a);
-                inner.expr_as(parent_expr.clone(), Alias::new("__p"));
-                let order = b.order(&mut inner, target, &a, &list.order);
-                let mut win = WindowStatement::new();
-                apply_window_order(&mut win, &order);
-                inner.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
+                let order = page_columns(
+                    &mut b,
+                    &mut inner,
+                    (target, &a),
+                    list,
+                    parent_expr.clone(),
+                    None,
+                );
                 inner.and_where(parent_expr.eq(key));
                 list_where(&mut b, &mut inner, target, &a, (list, implied));
                 apply_order(&mut inner, &order);
@@ -659,12 +661,14 @@ async fn fetch_many(
                 let parent_expr = b.from_target(&mut inner, target, join, &a);
                 inner.and_where(parent_expr.eq(key.clone()));
                 inner.and_where(col(&a, &target.fields[target.pk].column).in_subquery(limited));
-                select_columns(&mut b, target, &list.node, &mut inner, &a);
-                inner.expr_as(key.clone(), Alias::new("__p"));
-                let order = b.order(&mut inner, target, &a, &list.order);
-                let mut win = window_partitioned(key);
-                apply_window_order(&mut win, &order);
-                inner.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
+                page_columns(
+                    &mut b,
+                    &mut inner,
+                    (target, &a),
+                    list,
+                    key.clone(),
+                    Some(key),
+                );
                 outer.from_subquery(inner, Alias::new("s"));
             }
         }
@@ -674,12 +678,14 @@ async fn fetch_many(
             let a = b.alias();
             let mut inner = Query::select();
             let parent_expr = b.from_target(&mut inner, target, join, &a);
-            select_columns(&mut b, target, &list.node, &mut inner, &a);
-            inner.expr_as(parent_expr.clone(), Alias::new("__p"));
-            let order = b.order(&mut inner, target, &a, &list.order);
-            let mut win = window_partitioned(parent_expr.clone());
-            apply_window_order(&mut win, &order);
-            inner.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
+            page_columns(
+                &mut b,
+                &mut inner,
+                (target, &a),
+                list,
+                parent_expr.clone(),
+                Some(parent_expr.clone()),
+            );
             if w.last.is_some() {
                 inner.expr_window_as(
                     Expr::cust("COUNT(*)"),
@@ -840,6 +846,26 @@ fn rows_implied(scope: &Scope, parent: &ModelMeta, relation: usize, target: &Mod
         }
         _ => false,
     }
+}
+
+/// A page statement's columns: the nodes', the parent key as `__p`, and each
+/// row's 1-based position in the list's order as `__rn` (among the rows of
+/// its `partition`, or of the statement). Returns the order.
+fn page_columns(
+    b: &mut Builder<'_>,
+    stmt: &mut SelectStatement,
+    (target, alias): (&ModelMeta, &str),
+    list: &ListPlan,
+    parent: Expr,
+    partition: Option<Expr>,
+) -> Vec<crate::sql::OrderExpr> {
+    select_columns(b, target, &list.node, stmt, alias);
+    stmt.expr_as(parent, Alias::new("__p"));
+    let order = b.order(stmt, target, alias, &list.order);
+    let mut win = partition.map_or_else(WindowStatement::new, window_partitioned);
+    apply_window_order(&mut win, &order);
+    stmt.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
+    order
 }
 
 fn window_partitioned(expr: Expr) -> WindowStatement {

@@ -1029,6 +1029,21 @@ async fn finish(
     Ok(Outcome::Written { key, row, node })
 }
 
+/// `SET column = value` for each change.
+fn set_values<'a>(
+    reg: &'a Registry,
+    m: &'a ModelMeta,
+    changes: &'a BTreeMap<usize, Value>,
+    dialect: graphloom_db::Dialect,
+) -> impl Iterator<Item = (Alias, Expr)> + 'a {
+    changes.iter().map(move |(i, v)| {
+        (
+            Alias::new(&m.fields[*i].column),
+            Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
+        )
+    })
+}
+
 /// The stored row by field index, if the principal can see it (locked for
 /// the rest of the transaction on PostgreSQL).
 async fn load_row(
@@ -1147,12 +1162,7 @@ pub async fn update(
         } else {
             let mut upd = Query::update();
             upd.table(Alias::new(&m.table))
-                .values(changes.iter().map(|(i, v)| {
-                    (
-                        Alias::new(&m.fields[*i].column),
-                        Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
-                    )
-                }))
+                .values(set_values(reg, m, &changes, dialect))
                 .and_where(by_key);
             if let Some(f) = rule.filter() {
                 let c = b.cond(m, &a, &f);
@@ -1204,12 +1214,7 @@ pub async fn update(
         } else {
             let mut upd = Query::update();
             upd.table(Alias::new(&m.table))
-                .values(changes.iter().map(|(i, v)| {
-                    (
-                        Alias::new(&m.fields[*i].column),
-                        Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
-                    )
-                }))
+                .values(set_values(reg, m, &changes, dialect))
                 .and_where(
                     Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
                         &key,
