@@ -205,18 +205,23 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         M::from_row(RowReader::new(m, node.values, many)).map_err(Error::internal)
     }
 
-    /// The rows, as the model's struct.
-    pub async fn all(self) -> Result<Vec<M>> {
-        let m = self.model()?;
+    /// The page of nodes this queryset plans.
+    async fn page(&self, m: &ModelMeta) -> Result<exec::Page> {
         let plan = self.plan()?;
-        let page = exec::fetch_list(
+        exec::fetch_list(
             self.ctx.engine(),
             &mut Exec::Pool(self.ctx.db()),
             self.ctx.scope(),
             m,
             &plan,
         )
-        .await?;
+        .await
+    }
+
+    /// The rows, as the model's struct.
+    pub async fn all(self) -> Result<Vec<M>> {
+        let m = self.model()?;
+        let page = self.page(m).await?;
         page.items
             .into_iter()
             .map(|(_, n)| self.build(m, Arc::unwrap_or_clone(n)))
@@ -226,15 +231,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
     /// The rows as dynamic [`Row`]s, every stored field by Rust name.
     pub async fn rows(self) -> Result<Vec<Row>> {
         let m = self.model()?;
-        let plan = self.plan()?;
-        let page = exec::fetch_list(
-            self.ctx.engine(),
-            &mut Exec::Pool(self.ctx.db()),
-            self.ctx.scope(),
-            m,
-            &plan,
-        )
-        .await?;
+        let page = self.page(m).await?;
         let all: Vec<usize> = (0..m.fields.len()).collect();
         Ok(page
             .items
