@@ -76,7 +76,7 @@ impl Api {
             .config
             .fast_path
             .then(|| Arc::new(fast::Fast::new(&runtime)));
-        let builder = schema::build(&runtime, custom).extension(fast::Factory(fast));
+        let builder = schema::build(&runtime, custom).extension(fast::Factory::new(fast));
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
         Ok(Api { schema, runtime })
     }

@@ -358,19 +358,68 @@ fn wanted_in_page<'a>(
 /// the fast path can (when it is on), and gives the resolvers' errors their
 /// path, which async-graphql's dynamic schema leaves empty (the spec asks
 /// for it, and the fast path's errors have it).
-pub(crate) struct Factory(pub Option<Arc<Fast>>);
+pub(crate) struct Factory {
+    fast: Option<Arc<Fast>>,
+    parsed: Arc<Parsed>,
+}
+
+impl Factory {
+    pub(crate) fn new(fast: Option<Arc<Fast>>) -> Self {
+        Factory {
+            fast,
+            parsed: Arc::default(),
+        }
+    }
+}
 
 struct PerRequest {
     fast: Option<Arc<Fast>>,
+    parsed: Arc<Parsed>,
     doc: Mutex<Option<(ExecutableDocument, Variables)>>,
 }
 
 impl ExtensionFactory for Factory {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(PerRequest {
-            fast: self.0.clone(),
+            fast: self.fast.clone(),
+            parsed: Arc::clone(&self.parsed),
             doc: Mutex::new(None),
         })
+    }
+}
+
+/// Parsed documents by query text. Clients send the same few operations
+/// over and over, and parsing was a tenth of a small request's CPU; a copy
+/// of the parsed tree is far cheaper. Bounded: full, it is emptied, so a
+/// flood of distinct queries costs the parses it would have cost anyway.
+#[derive(Default)]
+struct Parsed(Mutex<HashMap<String, Arc<ExecutableDocument>>>);
+
+impl Parsed {
+    /// Documents kept at most.
+    const ENTRIES: usize = 256;
+    /// Longer queries are parsed every time (and not kept).
+    const MAX_QUERY: usize = 16 * 1024;
+
+    fn get(&self, query: &str) -> Option<ExecutableDocument> {
+        let found = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(query)
+            .cloned();
+        found.map(|doc| (*doc).clone())
+    }
+
+    fn put(&self, query: &str, doc: &ExecutableDocument) {
+        if query.len() > Self::MAX_QUERY {
+            return;
+        }
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= Self::ENTRIES {
+            map.clear();
+        }
+        map.insert(query.to_owned(), Arc::new(doc.clone()));
     }
 }
 
@@ -398,7 +447,14 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+        let doc = match self.parsed.get(query) {
+            Some(doc) => doc,
+            None => {
+                let doc = next.run(ctx, query, variables).await?;
+                self.parsed.put(query, &doc);
+                doc
+            }
+        };
         let runs = |f: &Arc<Fast>| f.may_run(&doc);
         if ctx.data_opt::<Arc<Slot>>().is_some() && self.fast.as_ref().is_some_and(runs) {
             *self.doc.lock().unwrap_or_else(PoisonError::into_inner) =

@@ -424,3 +424,27 @@ async fn other_operations_go_through_the_resolvers() {
         assert!(res.errors.is_empty(), "{q}: {:?}", res.errors);
     }
 }
+
+/// Parsed documents are kept by query text: the same text with other
+/// variables answers for those variables, a broken text stays an error, and
+/// an operation name picks its operation each time.
+#[tokio::test]
+async fn parsed_documents_are_reused_per_text_only() {
+    let c = common::small().await;
+    let q = "query($id: ID!) { post(id: $id) { id } }";
+    for id in ["1", "2", "1"] {
+        let d = c.query_vars(q, json!({ "id": id })).await;
+        assert_eq!(d["post"]["id"], id);
+    }
+    for _ in 0..2 {
+        let errors = c.errors("{ post(id: ").await;
+        assert!(!errors.is_empty());
+    }
+    let two = "query A { a: post(id: \"1\") { id } } query B { b: post(id: \"2\") { id } }";
+    for (name, key) in [("A", "a"), ("B", "b"), ("A", "a")] {
+        let res = c.response(Request::new(two).operation_name(name)).await;
+        let res = serde_json::to_value(&res).unwrap();
+        assert!(res["data"][key].is_object(), "{name}: {res}");
+        assert!(res["data"].as_object().unwrap().len() == 1, "{name}: {res}");
+    }
+}
