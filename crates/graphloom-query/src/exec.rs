@@ -143,23 +143,8 @@ fn select_columns(
         stmt.expr(col(alias, &model.fields[*i].column));
     }
     for j in &sel.joined {
-        let rel = &model.relations[j.relation];
         let target = reg.model(j.target);
-        let ja = b.alias();
-        let on = col(&ja, &target.fields[rel.join.target].column).equals((
-            Alias::new(alias),
-            Alias::new(&model.fields[rel.join.source].column),
-        ));
-        let on = match b.row_cond(target, &ja) {
-            Some(rows) => on.and(rows),
-            None => on,
-        };
-        stmt.join_as(
-            JoinType::LeftJoin,
-            Alias::new(&target.table),
-            Alias::new(&ja),
-            on,
-        );
+        let ja = b.join_one(stmt, model, alias, j.relation);
         for i in &j.fields {
             stmt.expr(col(&ja, &target.fields[*i].column));
         }
@@ -604,7 +589,7 @@ async fn fetch_many(
     let mut b = Builder::new(reg, dialect, scope);
     let mut outer = Query::select();
     outer.column(Asterisk);
-    match w.end {
+    let sel = match w.end {
         // A first page (or one after a cursor) reads at most `end + 1` rows
         // per parent through a per-parent LIMIT, which walks an index on the
         // parent key: its cost follows the page, not the parent's children.
@@ -617,7 +602,7 @@ async fn fetch_many(
                 let a = b.alias();
                 let mut inner = Query::select();
                 let parent_expr = b.from_target(&mut inner, target, join, &a);
-                let order = page_columns(
+                let (sel, order) = page_columns(
                     &mut b,
                     &mut inner,
                     (target, &a),
@@ -639,6 +624,7 @@ async fn fetch_many(
                         Expr::cust("TRUE"),
                     );
                 outer.from_subquery(from, Alias::new("s"));
+                sel
             } else {
                 // keys, rows WHERE parent = key AND pk IN (the parent's pks,
                 // ordered, LIMIT), then ranked per parent like the
@@ -661,7 +647,7 @@ async fn fetch_many(
                 let parent_expr = b.from_target(&mut inner, target, join, &a);
                 inner.and_where(parent_expr.eq(key.clone()));
                 inner.and_where(col(&a, &target.fields[target.pk].column).in_subquery(limited));
-                page_columns(
+                let (sel, _) = page_columns(
                     &mut b,
                     &mut inner,
                     (target, &a),
@@ -670,6 +656,7 @@ async fn fetch_many(
                     Some(key),
                 );
                 outer.from_subquery(inner, Alias::new("s"));
+                sel
             }
         }
         // Pages from the end (`last`) need each parent's count: every row of
@@ -678,7 +665,7 @@ async fn fetch_many(
             let a = b.alias();
             let mut inner = Query::select();
             let parent_expr = b.from_target(&mut inner, target, join, &a);
-            page_columns(
+            let (sel, _) = page_columns(
                 &mut b,
                 &mut inner,
                 (target, &a),
@@ -704,9 +691,9 @@ async fn fetch_many(
                 (list, implied),
             );
             outer.from_subquery(inner, Alias::new("s"));
+            sel
         }
-    }
-    let sel = selected(reg, target, &list.node);
+    };
     let rn = || Expr::col((Alias::new("s"), Alias::new("__rn")));
     if w.start > 0 {
         outer.and_where(rn().gt(signed(w.start)));
@@ -850,7 +837,8 @@ fn rows_implied(scope: &Scope, parent: &ModelMeta, relation: usize, target: &Mod
 
 /// A page statement's columns: the nodes', the parent key as `__p`, and each
 /// row's 1-based position in the list's order as `__rn` (among the rows of
-/// its `partition`, or of the statement). Returns the order.
+/// its `partition`, or of the statement). Returns the nodes' columns and
+/// the order.
 fn page_columns(
     b: &mut Builder<'_>,
     stmt: &mut SelectStatement,
@@ -858,14 +846,14 @@ fn page_columns(
     list: &ListPlan,
     parent: Expr,
     partition: Option<Expr>,
-) -> Vec<crate::sql::OrderExpr> {
-    select_columns(b, target, &list.node, stmt, alias);
+) -> (Selected, Vec<crate::sql::OrderExpr>) {
+    let sel = select_columns(b, target, &list.node, stmt, alias);
     stmt.expr_as(parent, Alias::new("__p"));
     let order = b.order(stmt, target, alias, &list.order);
     let mut win = partition.map_or_else(WindowStatement::new, window_partitioned);
     apply_window_order(&mut win, &order);
     stmt.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
-    order
+    (sel, order)
 }
 
 fn window_partitioned(expr: Expr) -> WindowStatement {

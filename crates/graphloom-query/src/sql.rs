@@ -264,6 +264,36 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// `LEFT JOIN`s the target of `model`'s to-one `relation` onto the row
+    /// aliased `alias`, and returns the target's alias. A row the principal
+    /// cannot see joins as NULL.
+    pub fn join_one(
+        &mut self,
+        stmt: &mut SelectStatement,
+        model: &ModelMeta,
+        alias: &str,
+        relation: usize,
+    ) -> String {
+        let rel = &model.relations[relation];
+        let target = self.reg.model(rel.target);
+        let a = self.alias();
+        let on = col(&a, &target.fields[rel.join.target].column).equals((
+            Alias::new(alias),
+            Alias::new(&model.fields[rel.join.source].column),
+        ));
+        let on = match self.row_cond(target, &a) {
+            Some(rows) => on.and(rows),
+            None => on,
+        };
+        stmt.join_as(
+            JoinType::LeftJoin,
+            Alias::new(&target.table),
+            Alias::new(&a),
+            on,
+        );
+        a
+    }
+
     /// ORDER BY terms for `terms` plus the primary key as the tie-break, adding
     /// LEFT JOINs to `stmt` for terms across to-one relations. The tie-break
     /// runs in the last term's direction: an index on that column, which
@@ -291,23 +321,8 @@ impl<'a> Builder<'a> {
                 let next_alias = match joined.iter().find(|(p, _)| *p == prefix) {
                     Some((_, a)) => a.clone(),
                     None => {
-                        let a = self.alias();
                         // Only to-one relations are ordered through: no join table.
-                        let on = col(&a, &target.fields[rel.join.target].column).equals((
-                            Alias::new(&cur_alias),
-                            Alias::new(&cur_model.fields[rel.join.source].column),
-                        ));
-                        // A row the principal cannot see joins as NULL.
-                        let on = match self.row_cond(target, &a) {
-                            Some(rows) => on.and(rows),
-                            None => on,
-                        };
-                        stmt.join_as(
-                            JoinType::LeftJoin,
-                            Alias::new(&target.table),
-                            Alias::new(&a),
-                            on,
-                        );
+                        let a = self.join_one(stmt, cur_model, &cur_alias, ri);
                         joined.push((prefix, a.clone()));
                         a
                     }

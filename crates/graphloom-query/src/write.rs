@@ -318,17 +318,7 @@ async fn check_foreign_keys(
     hidden: Option<bool>,
     errors: &mut Vec<FieldError>,
 ) -> Result<(), DbError> {
-    let checked: Vec<(usize, &ModelMeta, &Value)> = values
-        .iter()
-        .filter_map(|(idx, v)| match m.fields[*idx].kind {
-            FieldKind::ForeignKey { target, .. } if !v.is_null() => {
-                let t = reg.model(target);
-                let hides = scope.rows(t.id).is_some();
-                (!t.external && hidden.is_none_or(|h| h == hides)).then_some((*idx, t, v))
-            }
-            _ => None,
-        })
-        .collect();
+    let checked = references(reg, scope, m, values, hidden);
     if checked.is_empty() {
         return Ok(());
     }
@@ -356,19 +346,23 @@ async fn check_foreign_keys(
     Ok(())
 }
 
-/// The foreign keys among `values` whose targets a row rule may hide.
-fn hidden_references<'m>(
+/// The set foreign keys among `values` to local models, by field index:
+/// with `hidden: Some(true)` those whose targets a row rule may hide,
+/// `Some(false)` the others, `None` all.
+fn references<'m>(
     reg: &'m Registry,
     scope: &Scope,
     m: &ModelMeta,
     values: &'m BTreeMap<usize, Value>,
-) -> Vec<(&'m ModelMeta, &'m Value)> {
+    hidden: Option<bool>,
+) -> Vec<(usize, &'m ModelMeta, &'m Value)> {
     values
         .iter()
         .filter_map(|(idx, v)| match m.fields[*idx].kind {
             FieldKind::ForeignKey { target, .. } if !v.is_null() => {
                 let t = reg.model(target);
-                (!t.external && scope.rows(t.id).is_some()).then_some((t, v))
+                let hides = scope.rows(t.id).is_some();
+                (!t.external && hidden.is_none_or(|h| h == hides)).then_some((*idx, t, v))
             }
             _ => None,
         })
@@ -755,7 +749,6 @@ fn prepare_create(
     })
 }
 
-/// The statements' columns: every stored field of the model.
 /// Every column of the written row (`alias` names the table in the
 /// statement) and, where a row rule decides whether the principal sees it,
 /// whether they do: the payload then needs no second read. Not with link
@@ -816,7 +809,7 @@ pub async fn create(
     let guards = if scope.is_system() || !links.is_empty() {
         Vec::new()
     } else {
-        hidden_references(reg, scope, m, &values)
+        references(reg, scope, m, &values, Some(true))
     };
     if !links.is_empty() {
         check_references(&mut tx, reg, scope, m, &values, &links, &mut errors).await?;
@@ -837,7 +830,7 @@ pub async fn create(
     } else {
         let mut sel = Query::select();
         sel.exprs(bound);
-        for (t, v) in &guards {
+        for (_, t, v) in &guards {
             let c = reference_exists(&mut b, t, v);
             sel.and_where(c);
         }
@@ -1128,10 +1121,9 @@ pub async fn update(
     let mut types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
     let rule = scope.write_cond(m, Operation::Update);
     let in_place = m.validator.is_none() && links.is_empty() && rule != Cond::False;
-    // Whether the principal sees the row as written, where RETURNING said.
-    let mut seen = None;
-    let mut seen_flag = false;
-    let row = if in_place {
+    // The row as written, and whether the principal sees it where
+    // RETURNING said (see `returning_seen`).
+    let (row, seen) = if in_place {
         stamp_auto_now(m, &mut changes);
         check_references(&mut tx, reg, scope, m, &changes, &[], &mut errors).await?;
         if !errors.is_empty() {
@@ -1143,7 +1135,7 @@ pub async fn update(
         let a = m.table.clone();
         let pk = m.pk_field();
         let by_key = col(&a, &pk.column).eq(Expr::val(bind(&key, reg.value_type(pk), dialect)));
-        let updated = if changes.is_empty() {
+        let (updated, with_seen) = if changes.is_empty() {
             // Nothing to write: the row as it is, if the rule allows a change.
             let mut stmt = Query::select();
             stmt.from_as(Alias::new(&m.table), Alias::new(&a));
@@ -1158,7 +1150,7 @@ pub async fn update(
             if let Some(rows) = b.row_cond(m, &a) {
                 stmt.and_where(rows);
             }
-            tx.fetch(&stmt, &types).await
+            (tx.fetch(&stmt, &types).await, false)
         } else {
             let mut upd = Query::update();
             upd.table(Alias::new(&m.table))
@@ -1173,16 +1165,11 @@ pub async fn update(
             }
             let (ret, with_seen) = returning_seen(&mut b, m, &a, &[], &mut types);
             upd.returning(ret);
-            seen_flag = with_seen;
-            tx.fetch(&upd, &types).await
+            (tx.fetch(&upd, &types).await, with_seen)
         };
         match updated {
             Ok(rows) => match rows.into_iter().next() {
-                Some(row) => {
-                    let (row, s) = split_seen(row, seen_flag);
-                    seen = s;
-                    row
-                }
+                Some(row) => split_seen(row, with_seen),
                 // No row changed: missing or hidden reads as missing;
                 // visible means the update rule refused it.
                 None if visible(&mut tx, reg, scope, m, &key).await? => {
@@ -1210,7 +1197,7 @@ pub async fn update(
             return Ok(Outcome::Refused(errors));
         }
         if changes.is_empty() {
-            row.into_values().collect()
+            (row.into_values().collect(), None)
         } else {
             let mut upd = Query::update();
             upd.table(Alias::new(&m.table))
@@ -1230,9 +1217,7 @@ pub async fn update(
                     let row = rows.into_iter().next().ok_or_else(|| {
                         Error::internal("UPDATE of a locked row returned nothing")
                     })?;
-                    let (row, s) = split_seen(row, with_seen);
-                    seen = s;
-                    row
+                    split_seen(row, with_seen)
                 }
                 Err(e) => {
                     let errors = attribute(engine, &mut tx, scope, m, &changes, &links, e).await?;
