@@ -242,16 +242,7 @@ async fn children(label: &str, few: &str, many: &str) -> anyhow::Result<()> {
 async fn api_on(url: &str, posts: u64, comments: u64) -> anyhow::Result<Api> {
     let service = blog::service();
     let db = Database::connect(url).await?;
-    let args = blog::seed::SeedArgs {
-        db: graphloom::cli::DbArgs {
-            database_url: Some(url.into()),
-            ..Default::default()
-        },
-        users: 100,
-        posts,
-        comments,
-        tags: 10,
-    };
+    let args = blog::seed::SeedArgs::sized(url, 100, posts, comments, 10);
     blog::seed::seed(&service, &db, &args).await?;
     Ok(service.api(db, Default::default())?)
 }
@@ -261,27 +252,21 @@ async fn sibling_databases(url: &str) -> anyhow::Result<(String, String)> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url).await?;
     let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
-    let mut out = Vec::new();
     // Fixed names: nothing from outside reaches the statements.
-    for (name, drop, create) in [
-        (
-            "graphloom_bench_few",
-            "DROP DATABASE IF EXISTS graphloom_bench_few",
-            "CREATE DATABASE graphloom_bench_few",
-        ),
-        (
-            "graphloom_bench_many",
-            "DROP DATABASE IF EXISTS graphloom_bench_many",
-            "CREATE DATABASE graphloom_bench_many",
-        ),
-    ] {
-        sqlx::raw_sql(drop).execute(&mut conn).await?;
-        sqlx::raw_sql(create).execute(&mut conn).await?;
-        out.push(format!("{base}/{name}"));
+    for name in ["graphloom_bench_few", "graphloom_bench_many"] {
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await?;
+        }
     }
-    let many = out.pop().unwrap_or_default();
-    let few = out.pop().unwrap_or_default();
-    Ok((few, many))
+    Ok((
+        format!("{base}/graphloom_bench_few"),
+        format!("{base}/graphloom_bench_many"),
+    ))
 }
 
 /// The seeded database's API, and the same API with every field through
@@ -290,16 +275,7 @@ async fn prepared(url: &str) -> anyhow::Result<(Api, Api)> {
     let service = blog::service();
     let db = Database::connect(url).await?;
     let t = Instant::now();
-    let args = blog::seed::SeedArgs {
-        db: graphloom::cli::DbArgs {
-            database_url: Some(url.into()),
-            ..Default::default()
-        },
-        users: 1000,
-        posts: 10_000,
-        comments: 100_000,
-        tags: 50,
-    };
+    let args = blog::seed::SeedArgs::benchmark(url);
     blog::seed::seed(&service, &db, &args).await?;
     println!("(seeded in {:.1} s)", t.elapsed().as_secs_f64());
     let resolvers = graphloom::graphql::Config {

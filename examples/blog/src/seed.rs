@@ -30,6 +30,28 @@ pub struct SeedArgs {
     pub tags: u64,
 }
 
+impl SeedArgs {
+    /// A dataset of the given size for the database at `url`.
+    pub fn sized(url: &str, users: u64, posts: u64, comments: u64, tags: u64) -> SeedArgs {
+        SeedArgs {
+            db: graphloom::cli::DbArgs {
+                database_url: Some(url.into()),
+                ..Default::default()
+            },
+            users,
+            posts,
+            comments,
+            tags,
+        }
+    }
+
+    /// The benchmarks' dataset (docs/benchmarks.md): 1,000 users, 10,000
+    /// posts, 100,000 comments, 50 tags.
+    pub fn benchmark(url: &str) -> SeedArgs {
+        SeedArgs::sized(url, 1000, 10_000, 100_000, 50)
+    }
+}
+
 /// A small linear congruential generator: deterministic, no dependency.
 struct Lcg(u64);
 
