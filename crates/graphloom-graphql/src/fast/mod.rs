@@ -505,3 +505,36 @@ impl Extension for PerRequest {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::Parsed;
+
+    fn parsed(query: &str) -> async_graphql::parser::types::ExecutableDocument {
+        async_graphql::parser::parse_query(query).unwrap()
+    }
+
+    #[test]
+    fn parsed_documents_are_kept_by_text_and_bounded() {
+        let cache = Parsed::default();
+        assert!(cache.get("{ a }").is_none());
+        cache.put("{ a }", &parsed("{ a }"));
+        assert!(cache.get("{ a }").is_some());
+        assert!(cache.get("{ a  }").is_none(), "keyed by the exact text");
+        // Full, the cache is emptied before it takes the next one.
+        for i in 1..Parsed::ENTRIES {
+            let q = format!("{{ a{i} }}");
+            cache.put(&q, &parsed(&q));
+        }
+        assert!(cache.get("{ a }").is_some());
+        cache.put("{ b }", &parsed("{ b }"));
+        assert!(cache.get("{ a }").is_none());
+        assert!(cache.get("{ b }").is_some());
+        // Long texts are not kept.
+        let long = format!("{{ a {} }}", "b ".repeat(Parsed::MAX_QUERY));
+        cache.put(&long, &parsed(&long));
+        assert!(cache.get(&long).is_none());
+    }
+}
