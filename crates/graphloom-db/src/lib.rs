@@ -82,6 +82,23 @@ impl DbError {
         }
     }
 
+    /// Whether the connection broke (the server closed it, restarted or
+    /// is shutting down) rather than the statement failing on its own.
+    pub fn connection_lost(&self) -> bool {
+        let DbError::Query { source, .. } = self else {
+            return false;
+        };
+        match source {
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+            // SQLSTATE class 08 (connection exception) and 57P01–57P03
+            // (admin shutdown, crash shutdown, cannot connect now).
+            sqlx::Error::Database(e) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+
     fn from_sqlx(source: sqlx::Error) -> Self {
         let (kind, constraint, columns) = match &source {
             sqlx::Error::PoolTimedOut => (DbErrorKind::Busy, None, Vec::new()),
@@ -164,22 +181,32 @@ impl Default for DatabaseOptions {
 /// Anything that renders to SQL with bound values for a dialect.
 pub trait Statement {
     fn build(&self, dialect: Dialect) -> (String, sea_query::Values);
+
+    /// Whether running it twice is the same as running it once (a read),
+    /// so a connection found dead can retry it on another.
+    fn is_read(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! statement {
-    ($($t:ty => $v:ident),*) => {$(
+    ($($t:ty => $v:ident, $read:literal),*) => {$(
         impl Statement for $t {
             fn build(&self, dialect: Dialect) -> (String, sea_query::Values) {
                 dialect.render(QueryRef::$v(self))
+            }
+
+            fn is_read(&self) -> bool {
+                $read
             }
         }
     )*};
 }
 statement!(
-    SelectStatement => Select,
-    InsertStatement => Insert,
-    UpdateStatement => Update,
-    DeleteStatement => Delete
+    SelectStatement => Select, true,
+    InsertStatement => Insert, false,
+    UpdateStatement => Update, false,
+    DeleteStatement => Delete, false
 );
 
 /// Plain SQL text (DDL), the same for every dialect or already rendered for one.
@@ -293,7 +320,8 @@ impl Database {
             } else {
                 SqlitePoolOptions::new().max_connections(options.max_connections.unwrap_or(8))
             }
-            .acquire_timeout(options.acquire_timeout);
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false);
             let pool = pool_opts
                 .connect_with(opts)
                 .await
@@ -306,6 +334,11 @@ impl Database {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.unwrap_or(10))
                 .acquire_timeout(options.acquire_timeout)
+                // sqlx pings every connection as it comes back to the pool, so
+                // an idle one answered a moment ago; a second ping as it is
+                // taken was a round trip per statement. One that died idle
+                // fails its first read or BEGIN, which is retried (`Reads`).
+                .test_before_acquire(false)
                 .connect_with(opts)
                 .await
                 .map_err(DbError::Connect)?;
@@ -324,19 +357,10 @@ impl Database {
         }
     }
 
-    /// Runs a query and decodes each row's columns as `types`.
+    /// Runs a query on a connection of its own and decodes each row's
+    /// columns as `types`.
     pub async fn fetch(&self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
-        match &self.pool {
-            Pool::Sqlite(p) => run!(fetch, p, Dialect::SQLITE, stmt, types, value::decode_sqlite),
-            Pool::Postgres(p) => run!(
-                fetch,
-                p,
-                Dialect::POSTGRES,
-                stmt,
-                types,
-                value::decode_postgres
-            ),
-        }
+        Reads::new(self).fetch(stmt, types).await
     }
 
     /// Runs a statement; returns the number of rows it affected.
@@ -352,6 +376,15 @@ impl Database {
     /// IMMEDIATE`, waiting up to the busy timeout), so a transaction that
     /// reads before it writes cannot fail to upgrade its lock halfway.
     pub async fn begin(&self) -> Result<Tx<'static>> {
+        // BEGIN is safe to repeat: a connection that died while idle (the
+        // server restarted) costs a retry on a fresh one, not the request.
+        match self.begin_once().await {
+            Err(e) if e.connection_lost() => self.begin_once().await,
+            tx => tx,
+        }
+    }
+
+    async fn begin_once(&self) -> Result<Tx<'static>> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => Tx::Sqlite(
                 p.begin_with("BEGIN IMMEDIATE")
@@ -437,32 +470,123 @@ impl Tx<'_> {
     }
 }
 
-/// Where statements run: the pool (each on its own connection), or an
-/// open transaction.
+/// A pooled connection of either dialect.
+#[derive(Debug)]
+enum PoolConn {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+/// Reads outside a transaction on one connection of the pool: taken at the
+/// first statement, kept for the ones after it, given back when dropped.
+///
+/// A planned selection's statements run one after another, so holding one
+/// connection for them costs nothing in parallelism and saves what sqlx
+/// spends each time a connection comes back to the pool (a round trip to
+/// check it). A connection that had died while idle fails its first read;
+/// that read is retried once on a fresh connection.
+#[derive(Debug)]
+pub struct Reads<'a> {
+    db: &'a Database,
+    conn: Option<PoolConn>,
+}
+
+impl<'a> Reads<'a> {
+    pub fn new(db: &'a Database) -> Self {
+        Reads { db, conn: None }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
+    }
+
+    async fn conn(&mut self) -> Result<&mut PoolConn> {
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => match &self.db.pool {
+                Pool::Sqlite(p) => PoolConn::Sqlite(p.acquire().await.map_err(DbError::from_sqlx)?),
+                Pool::Postgres(p) => {
+                    PoolConn::Postgres(p.acquire().await.map_err(DbError::from_sqlx)?)
+                }
+            },
+        };
+        Ok(self.conn.insert(conn))
+    }
+
+    async fn fetch_once(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
+        match self.conn().await? {
+            PoolConn::Sqlite(c) => run!(
+                fetch,
+                &mut **c,
+                Dialect::SQLITE,
+                stmt,
+                types,
+                value::decode_sqlite
+            ),
+            PoolConn::Postgres(c) => run!(
+                fetch,
+                &mut **c,
+                Dialect::POSTGRES,
+                stmt,
+                types,
+                value::decode_postgres
+            ),
+        }
+    }
+
+    pub async fn fetch(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
+        let fresh = self.conn.is_none();
+        match self.fetch_once(stmt, types).await {
+            Err(e) if fresh && e.connection_lost() && stmt.is_read() => {
+                // Dropped, sqlx finds it dead and closes it.
+                self.conn = None;
+                self.fetch_once(stmt, types).await
+            }
+            rows => rows,
+        }
+    }
+
+    pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
+        match self.conn().await? {
+            PoolConn::Sqlite(c) => run!(execute, &mut **c, Dialect::SQLITE, stmt),
+            PoolConn::Postgres(c) => run!(execute, &mut **c, Dialect::POSTGRES, stmt),
+        }
+    }
+}
+
+/// Where statements run: one pooled connection outside a transaction
+/// ([`Reads`], from [`Exec::pool`]), or an open transaction.
 #[derive(Debug)]
 pub enum Exec<'a, 'c> {
-    Pool(&'a Database),
+    Pool(Reads<'a>),
     Tx(&'a mut Tx<'c>),
+}
+
+impl<'a> Exec<'a, 'static> {
+    /// Statements on one connection of `db`'s pool, taken when first needed.
+    pub fn pool(db: &'a Database) -> Self {
+        Exec::Pool(Reads::new(db))
+    }
 }
 
 impl Exec<'_, '_> {
     pub fn dialect(&self) -> Dialect {
         match self {
-            Exec::Pool(db) => db.dialect(),
+            Exec::Pool(reads) => reads.dialect(),
             Exec::Tx(tx) => tx.dialect(),
         }
     }
 
     pub async fn fetch(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
         match self {
-            Exec::Pool(db) => db.fetch(stmt, types).await,
+            Exec::Pool(reads) => reads.fetch(stmt, types).await,
             Exec::Tx(tx) => tx.fetch(stmt, types).await,
         }
     }
 
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
         match self {
-            Exec::Pool(db) => db.execute(stmt).await,
+            Exec::Pool(reads) => reads.execute(stmt).await,
             Exec::Tx(tx) => tx.execute(stmt).await,
         }
     }

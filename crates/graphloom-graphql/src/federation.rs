@@ -67,7 +67,7 @@ pub(crate) async fn entities(
                 .collect();
             exec::load_children(
                 &rt.engine,
-                &mut Exec::Pool(rt.engine.db()),
+                &mut Exec::pool(rt.engine.db()),
                 &scope,
                 model,
                 &plan,
@@ -91,7 +91,7 @@ pub(crate) async fn entities(
                     .collect();
                 fetch_where_in(
                     &rt.engine,
-                    &mut Exec::Pool(rt.engine.db()),
+                    &mut Exec::pool(rt.engine.db()),
                     &scope,
                     model,
                     *one,
@@ -105,7 +105,7 @@ pub(crate) async fn entities(
                 let tuples: Vec<Vec<Value>> = items.iter().map(|r| r.key.clone()).collect();
                 fetch_where_tuples_in(
                     &rt.engine,
-                    &mut Exec::Pool(rt.engine.db()),
+                    &mut Exec::pool(rt.engine.db()),
                     &scope,
                     model,
                     many,

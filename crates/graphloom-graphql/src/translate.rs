@@ -419,7 +419,7 @@ fn add_selection<S: Selection>(
                 reg,
                 model,
                 ChildPlan {
-                    key: sub.key(),
+                    key: sub.key().into(),
                     relation: ri,
                     target: rel.target,
                     fetch,

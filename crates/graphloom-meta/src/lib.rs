@@ -36,4 +36,4 @@ pub use rules::{
 };
 pub use typed::{FromField, FromRow, FromValue, Operand, RowReader, ToRow, ToValue};
 pub use types::{TypeDesc, Typed};
-pub use value::Value;
+pub use value::{Key, Value};

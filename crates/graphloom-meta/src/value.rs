@@ -20,7 +20,25 @@ pub enum Value {
     Json(serde_json::Value),
 }
 
+/// A value as a map key where rows are grouped by a key column (children
+/// by their parent's key): integers without formatting, anything else by
+/// its [`Value::key_string`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    Int(i64),
+    Text(String),
+}
+
 impl Value {
+    /// This value as a grouping [`Key`]; `I32` and `I64` of one number are one key.
+    pub fn key(&self) -> Key {
+        match self {
+            Value::I32(v) => Key::Int(i64::from(*v)),
+            Value::I64(v) => Key::Int(*v),
+            other => Key::Text(other.key_string()),
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

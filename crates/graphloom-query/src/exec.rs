@@ -9,7 +9,7 @@ use std::{
 
 use futures_util::future::BoxFuture;
 use graphloom_db::Exec;
-use graphloom_meta::{ModelId, ModelMeta, Registry, RelationKind, Value, ValueType};
+use graphloom_meta::{Key, ModelId, ModelMeta, Registry, RelationKind, Value, ValueType};
 use sea_query::{
     Alias, Asterisk, Expr, ExprTrait, JoinType, Order, OverStatement, Query, SelectStatement,
     WindowStatement,
@@ -30,13 +30,49 @@ pub struct Node {
     /// By field index; `Null` for columns that were not selected.
     pub values: Vec<Value>,
     /// The relations, by the key the plan gave each edge.
-    pub children: HashMap<String, Child>,
+    pub children: Children,
     /// Read this row's fields as this scope allows rather than the request's
     /// (the user of a login payload is read as that user).
     pub scope: Option<Arc<Scope>>,
     /// A row that was asked for and not found: a surface reports this
     /// message for it instead of its fields.
     pub missing: Option<String>,
+}
+
+/// A node's relations by the key the plan gave each edge. A node has a
+/// handful, so a vector searched in order beats hashing the key, and the
+/// keys are the plan's own (`Arc<str>`), shared by every node.
+#[derive(Debug, Clone, Default)]
+pub struct Children(Vec<(Arc<str>, Child)>);
+
+impl Children {
+    pub fn new() -> Self {
+        Children(Vec::new())
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Child> {
+        self.0.iter().find(|(k, _)| **k == *key).map(|(_, c)| c)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets the edge `key`, replacing what it held.
+    pub fn insert(&mut self, key: Arc<str>, child: Child) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, c)) => *c = child,
+            None => self.0.push((key, child)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Child)> {
+        self.0.iter().map(|(k, c)| (&**k, c))
+    }
 }
 
 /// The rows of one relation edge under a node.
@@ -67,7 +103,7 @@ impl Node {
         Node {
             model: model.id,
             values: vec![Value::Null; model.fields.len()],
-            children: HashMap::new(),
+            children: Children::new(),
             scope: None,
             missing: Some(message),
         }
@@ -87,7 +123,7 @@ struct Selected {
 /// goes no deeper. Saves a round trip per edge (a post and its author in
 /// one statement); a row the principal cannot see joins as NULL.
 struct Joined {
-    key: String,
+    key: Arc<str>,
     target: ModelId,
     width: usize,
     pk: usize,
@@ -157,7 +193,7 @@ fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value
     for i in &sel.fields {
         values[*i] = row.next().unwrap_or(Value::Null);
     }
-    let mut children = HashMap::new();
+    let mut children = Children::new();
     for j in &sel.joined {
         let mut values = vec![Value::Null; j.width];
         for i in &j.fields {
@@ -167,7 +203,7 @@ fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value
             Arc::new(Node {
                 model: j.target,
                 values,
-                children: HashMap::new(),
+                children: Children::new(),
                 scope: None,
                 missing: None,
             })
@@ -412,11 +448,7 @@ pub async fn exists(
         stmt.and_where(rows);
     }
     stmt.limit(1);
-    Ok(!engine
-        .db()
-        .fetch(&stmt, &[ValueType::I32])
-        .await?
-        .is_empty())
+    Ok(!conn.fetch(&stmt, &[ValueType::I32]).await?.is_empty())
 }
 
 /// A node of an external entity: its key and nothing else.
@@ -426,7 +458,7 @@ pub fn stub(model: &ModelMeta, key: Value) -> Node {
     Node {
         model: model.id,
         values,
-        children: HashMap::new(),
+        children: Children::new(),
         scope: None,
         missing: None,
     }
@@ -435,7 +467,7 @@ pub fn stub(model: &ModelMeta, key: Value) -> Node {
 fn distinct(values: impl Iterator<Item = Value>) -> Vec<Value> {
     let mut seen = HashSet::new();
     values
-        .filter(|v| !v.is_null() && seen.insert(v.key_string()))
+        .filter(|v| !v.is_null() && seen.insert(v.key()))
         .collect()
 }
 
@@ -523,7 +555,7 @@ async fn load_child(
                 fetch_many(engine, conn, scope, (model, child.relation), list, &keys).await?;
             for n in nodes.iter_mut() {
                 let page = pages
-                    .remove(&n.values[join.source].key_string())
+                    .remove(&n.values[join.source].key())
                     .unwrap_or_else(|| Page {
                         model: target.id,
                         items: Vec::new(),
@@ -548,19 +580,25 @@ async fn load_child(
 
 /// Attaches each fetched row to the parents whose `source` value equals its
 /// `target` value.
-fn attach_one(nodes: &mut [Node], key: &str, source: usize, target: usize, fetched: Vec<Node>) {
-    let by_key: HashMap<String, Arc<Node>> = fetched
+fn attach_one(
+    nodes: &mut [Node],
+    key: &Arc<str>,
+    source: usize,
+    target: usize,
+    fetched: Vec<Node>,
+) {
+    let by_key: HashMap<Key, Arc<Node>> = fetched
         .into_iter()
-        .map(|n| (n.values[target].key_string(), Arc::new(n)))
+        .map(|n| (n.values[target].key(), Arc::new(n)))
         .collect();
     for n in nodes.iter_mut() {
         let v = &n.values[source];
         let found = if v.is_null() {
             None
         } else {
-            by_key.get(&v.key_string()).cloned()
+            by_key.get(&v.key()).cloned()
         };
-        n.children.insert(key.to_owned(), Child::One(found));
+        n.children.insert(key.clone(), Child::One(found));
     }
 }
 
@@ -573,7 +611,7 @@ async fn fetch_many(
     (parent, relation): (&ModelMeta, usize),
     list: &ListPlan,
     keys: &[Value],
-) -> Result<HashMap<String, Page>> {
+) -> Result<HashMap<Key, Page>> {
     let mut pages = HashMap::new();
     if keys.is_empty() {
         return Ok(pages);
@@ -723,7 +761,7 @@ async fn fetch_many(
     for row in rows {
         let mut it = row.into_iter();
         let node = to_node(target, &sel, &mut it);
-        let parent_key = it.next().unwrap_or(Value::Null).key_string();
+        let parent_key = it.next().unwrap_or(Value::Null).key();
         let offset = match it.next() {
             Some(Value::I64(n)) => u64::try_from(n - 1).unwrap_or(0),
             _ => 0,
@@ -745,7 +783,7 @@ async fn fetch_many(
             has_prev: false,
             total: totals
                 .as_ref()
-                .map(|t: &HashMap<String, i64>| t.get(&parent_key).copied().unwrap_or(0)),
+                .map(|t: &HashMap<Key, i64>| t.get(&parent_key).copied().unwrap_or(0)),
         });
         if w.end.is_some_and(|e| offset >= e) {
             page.has_next = true;
@@ -758,7 +796,7 @@ async fn fetch_many(
     }
     if let Some(totals) = totals {
         for key in keys {
-            let k = key.key_string();
+            let k = key.key();
             pages.entry(k.clone()).or_insert_with(|| Page {
                 model: target.id,
                 items: Vec::new(),
@@ -869,7 +907,7 @@ async fn count_many(
     (parent, relation): (&ModelMeta, usize),
     list: &ListPlan,
     keys: &[Value],
-) -> Result<HashMap<String, i64>> {
+) -> Result<HashMap<Key, i64>> {
     let reg = engine.registry();
     let target = reg.model(parent.relations[relation].target);
     let join = &parent.relations[relation].join;
@@ -894,7 +932,7 @@ async fn count_many(
     Ok(rows
         .into_iter()
         .filter_map(|r| match (r.first(), r.get(1)) {
-            (Some(k), Some(Value::I64(n))) => Some((k.key_string(), *n)),
+            (Some(k), Some(Value::I64(n))) => Some((k.key(), *n)),
             _ => None,
         })
         .collect())

@@ -172,7 +172,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
                 reg,
                 m,
                 ChildPlan {
-                    key: (*name).to_owned(),
+                    key: (*name).into(),
                     relation: ri,
                     target: target.id,
                     fetch: ChildFetch::Many(list),
@@ -193,7 +193,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
             .prefetch
             .iter()
             .map(|name| {
-                let keys = match node.children.get(*name) {
+                let keys = match node.children.get(name) {
                     Some(Child::Many(page)) => {
                         page.items.iter().map(|(_, n)| n.pk(reg).clone()).collect()
                     }
@@ -210,7 +210,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         let plan = self.plan()?;
         exec::fetch_list(
             self.ctx.engine(),
-            &mut Exec::Pool(self.ctx.db()),
+            &mut Exec::pool(self.ctx.db()),
             self.ctx.scope(),
             m,
             &plan,
@@ -247,7 +247,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         plan.node = NodePlan::of(self.ctx.scope(), m)?;
         let page = exec::fetch_list(
             self.ctx.engine(),
-            &mut Exec::Pool(self.ctx.db()),
+            &mut Exec::pool(self.ctx.db()),
             self.ctx.scope(),
             m,
             &plan,
@@ -286,7 +286,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         };
         let page = exec::fetch_list(
             self.ctx.engine(),
-            &mut Exec::Pool(self.ctx.db()),
+            &mut Exec::pool(self.ctx.db()),
             self.ctx.scope(),
             m,
             &plan,
@@ -308,7 +308,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         let plan = self.plan()?;
         let n = exec::count(
             self.ctx.engine(),
-            &mut Exec::Pool(self.ctx.db()),
+            &mut Exec::pool(self.ctx.db()),
             self.ctx.scope(),
             m,
             plan.filter.as_ref(),
@@ -328,7 +328,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         let plan = self.plan()?;
         exec::exists(
             self.ctx.engine(),
-            &mut Exec::Pool(self.ctx.db()),
+            &mut Exec::pool(self.ctx.db()),
             self.ctx.scope(),
             m,
             plan.filter.as_ref(),

@@ -24,7 +24,7 @@ pub struct NodePlan {
 /// One relation edge under a node, keyed by its response key (alias or name).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChildPlan {
-    pub key: String,
+    pub key: std::sync::Arc<str>,
     pub relation: usize,
     pub target: ModelId,
     pub fetch: ChildFetch,

@@ -674,6 +674,7 @@ mod baseline {
         let db = if url.starts_with("postgres") {
             Db::Pg(
                 sqlx::postgres::PgPoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(10)
                     .connect(url)
                     .await?,
@@ -685,6 +686,7 @@ mod baseline {
                 .busy_timeout(std::time::Duration::from_secs(5));
             Db::Sqlite(
                 sqlx::sqlite::SqlitePoolOptions::new()
+                    .test_before_acquire(false)
                     .max_connections(8)
                     .connect_with(opts)
                     .await?,

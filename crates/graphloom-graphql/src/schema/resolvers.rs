@@ -128,7 +128,7 @@ pub(crate) async fn fetch_lookup<S: Selection>(
     let plan = plan_node(rt, scope, model, sel)?;
     fetch_unique(
         &rt.engine,
-        &mut Exec::Pool(rt.engine.db()),
+        &mut Exec::pool(rt.engine.db()),
         scope,
         model,
         idx,
@@ -148,7 +148,7 @@ pub(crate) async fn fetch_page<S: Selection>(
     let plan = plan_list(rt, scope, model, sel)?;
     fetch_list(
         &rt.engine,
-        &mut Exec::Pool(rt.engine.db()),
+        &mut Exec::pool(rt.engine.db()),
         scope,
         model,
         &plan,
@@ -374,7 +374,7 @@ async fn custom(
             let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
             let nodes = fetch_where_in(
                 &rt.engine,
-                &mut Exec::Pool(rt.engine.db()),
+                &mut Exec::pool(rt.engine.db()),
                 &scope,
                 model,
                 model.pk,

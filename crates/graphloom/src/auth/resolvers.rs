@@ -199,7 +199,7 @@ async fn user_node(
     let plan = plan_node(rt, scope, m, &ctx.ctx.field())?;
     let node = fetch_unique(
         &rt.engine,
-        &mut Exec::Pool(rt.engine.db()),
+        &mut Exec::pool(rt.engine.db()),
         scope,
         m,
         m.pk,

@@ -13,16 +13,21 @@ use graphloom_test::fresh_database_url;
 use serde_json::{Value as Json, json};
 
 async fn api(options: DatabaseOptions) -> (Api, Database) {
+    let (api, db, _) = api_at(options).await;
+    (api, db)
+}
+
+/// The API over a fresh seeded database, and that database's URL.
+async fn api_at(options: DatabaseOptions) -> (Api, Database, String) {
     graphloom_test::init_logging();
     let service = blog::service();
-    let db = Database::connect_with(&fresh_database_url().await, &options)
-        .await
-        .unwrap();
+    let url = fresh_database_url().await;
+    let db = Database::connect_with(&url, &options).await.unwrap();
     blog::seed::seed(&service, &db, &crate::common::seed_args(3, 5, 0, 2))
         .await
         .unwrap();
     let api = service.api(db.clone(), Default::default()).unwrap();
-    (api, db)
+    (api, db, url)
 }
 
 fn as_admin() -> RequestContext {
@@ -162,5 +167,43 @@ async fn a_sqlite_write_lock_held_too_long_is_service_unavailable() {
         assert_eq!(res["data"]["createTag"]["errors"], json!([]), "{res}");
     }
     held.rollback().await.unwrap();
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_connection_that_died_idle_costs_a_retry_not_the_request() {
+    let (api, db, url) = api_at(DatabaseOptions {
+        max_connections: Some(1),
+        ..DatabaseOptions::default()
+    })
+    .await;
+    if db.dialect().name() == "sqlite" {
+        eprintln!("PostgreSQL only: an embedded SQLite connection cannot be closed by a server");
+        return;
+    }
+    let read = r#"{ posts(first: 1) { nodes { id } } }"#.to_owned();
+    let write = r#"mutation { createTag(input: { name: "after a restart" }) { errors { code } } }"#;
+    for (what, query) in [("a read", read.as_str()), ("a write", write)] {
+        // The pool's one connection is idle; the server ends it, as a
+        // restart or an idle timeout in a proxy would.
+        let res = run(&api, read.clone()).await;
+        assert!(res.get("errors").is_none(), "{res}");
+        let admin = Database::connect(&url).await.unwrap();
+        let ended = admin
+            .fetch(
+                &graphloom::db::RawSql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        .into(),
+                ),
+                &[graphloom::meta::ValueType::Bool],
+            )
+            .await
+            .unwrap();
+        assert_eq!(ended.len(), 1, "{ended:?}");
+        admin.close().await;
+        let res = run(&api, query.to_owned()).await;
+        assert!(res.get("errors").is_none(), "{what}: {res}");
+    }
     db.close().await;
 }
