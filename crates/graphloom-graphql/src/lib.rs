@@ -21,6 +21,7 @@
 
 pub mod context;
 pub mod convert;
+pub mod cost;
 pub mod custom;
 mod directives;
 pub mod error;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 
 pub use async_graphql;
 use async_graphql::dynamic::Schema;
+pub use cost::Limits;
 pub use custom::{Custom, CustomField, FieldFactory, TypeFactory};
 pub use error::{ResultExt, gql};
 use graphloom_meta::{CheckErrors, Registry};
@@ -76,8 +78,12 @@ impl Api {
             .config
             .fast_path
             .then(|| Arc::new(fast::Fast::new(&runtime)));
-        let builder = schema::build(&runtime, custom).extension(fast::Factory::new(fast));
+        let factory = fast::Factory::new(fast, &runtime);
+        let guard = factory.guard();
+        let builder = schema::build(&runtime, custom).extension(factory);
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
+        let shape = cost::Shape::from_sdl(&schema.sdl()).map_err(BuildError::Schema)?;
+        let _ = guard.shape.set(shape);
         Ok(Api { schema, runtime })
     }
 
@@ -212,27 +218,37 @@ impl ApiResponse {
         }
     }
 
-    /// A request that failed before execution (syntax, validation), or
-    /// whose every root field failed: no data and errors.
+    /// A request that never reached execution (syntax, validation, a
+    /// limit): no data, and errors that belong to no field (no `path`). An
+    /// operation whose root field failed did execute: its error has a path.
     pub fn failed_early(&self) -> bool {
-        self.data_is_null() && !self.errors.is_empty()
+        self.data_is_null()
+            && !self.errors.is_empty()
+            && self.errors.iter().all(|e| e.path.is_empty())
     }
 
-    /// The response as JSON: `data`, then `extensions` and `errors` when
-    /// there are any, as async-graphql writes them.
+    /// The response as JSON: `data` (absent when the request never
+    /// executed, as the GraphQL spec says), then `extensions` and `errors`
+    /// when there are any, as async-graphql writes them.
     pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         let mut buf = Vec::new();
-        buf.extend_from_slice(b"{\"data\":");
-        match &self.data {
-            Data::Value(v) => serde_json::to_writer(&mut buf, v)?,
-            Data::Json(bytes) => buf.extend_from_slice(bytes),
+        buf.push(b'{');
+        let mut sep = "";
+        if !self.failed_early() {
+            buf.extend_from_slice(b"\"data\":");
+            match &self.data {
+                Data::Value(v) => serde_json::to_writer(&mut buf, v)?,
+                Data::Json(bytes) => buf.extend_from_slice(bytes),
+            }
+            sep = ",";
         }
         if !self.extensions.is_empty() {
-            buf.extend_from_slice(b",\"extensions\":");
+            buf.extend_from_slice(format!("{sep}\"extensions\":").as_bytes());
             serde_json::to_writer(&mut buf, &self.extensions)?;
+            sep = ",";
         }
         if !self.errors.is_empty() {
-            buf.extend_from_slice(b",\"errors\":");
+            buf.extend_from_slice(format!("{sep}\"errors\":").as_bytes());
             serde_json::to_writer(&mut buf, &self.errors)?;
         }
         buf.push(b'}');
@@ -245,6 +261,7 @@ impl serde::Serialize for ApiResponse {
         use serde::ser::{Error as _, SerializeMap};
         let mut map = s.serialize_map(None)?;
         match &self.data {
+            _ if self.failed_early() => {}
             Data::Value(v) => map.serialize_entry("data", v)?,
             Data::Json(bytes) => {
                 let raw: &serde_json::value::RawValue =

@@ -13,8 +13,11 @@ pub struct Config {
     pub max_page_size: u64,
     /// Rows returned when neither `first` nor `last` is given.
     pub default_page_size: u64,
-    /// The deepest selection accepted.
+    /// The deepest selection accepted (`DEPTH_LIMIT_EXCEEDED` beyond).
     pub max_depth: usize,
+    /// What one operation may cost before it is refused
+    /// (`COST_LIMIT_EXCEEDED`, no SQL run).
+    pub limits: crate::cost::Limits,
     /// Signs cursors. Set it (GRAPHLOOM_SECRET_KEY) when several instances serve one API.
     pub cursor_key: Vec<u8>,
     /// Adds `extensions.sql = { count, statements }` to responses.
@@ -40,6 +43,7 @@ impl Default for Config {
             max_page_size: 100,
             default_page_size: 100,
             max_depth: 15,
+            limits: crate::cost::Limits::default(),
             cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
             debug_sql: false,
             token_issuer: None,

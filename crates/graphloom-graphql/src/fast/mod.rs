@@ -15,15 +15,15 @@ mod write;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, OnceLock, PoisonError},
 };
 
 use async_graphql::{
     PathSegment, QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult,
-    Value as Gql, Variables,
+    ValidationResult, Value as Gql, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
-        ResolveInfo,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+        NextResolve, NextValidation, ResolveInfo,
     },
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
@@ -41,6 +41,7 @@ use self::{
     write::{Computed, Writer, node_id},
 };
 use crate::{
+    cost,
     runtime::Runtime,
     schema::resolvers::{fetch_lookup, fetch_page, lookups},
     translate::Selection as _,
@@ -361,14 +362,40 @@ fn wanted_in_page<'a>(
 pub(crate) struct Factory {
     fast: Option<Arc<Fast>>,
     parsed: Arc<Parsed>,
+    guard: Arc<Guard>,
+}
+
+/// The operation budget ([`crate::cost`]), checked as soon as a document is
+/// parsed: before validation (which a huge document would make slow) and
+/// before any SQL.
+pub(crate) struct Guard {
+    /// Set once the schema is built (its SDL is the shape).
+    pub(crate) shape: OnceLock<cost::Shape>,
+    limits: cost::Limits,
+    pages: (u64, u64),
+    max_depth: usize,
+    /// Show each operation's cost in `extensions.cost`.
+    show: bool,
 }
 
 impl Factory {
-    pub(crate) fn new(fast: Option<Arc<Fast>>) -> Self {
+    pub(crate) fn new(fast: Option<Arc<Fast>>, rt: &Runtime) -> Self {
+        let c = &rt.config;
         Factory {
             fast,
             parsed: Arc::default(),
+            guard: Arc::new(Guard {
+                shape: OnceLock::new(),
+                limits: c.limits.clone(),
+                pages: (c.default_page_size, c.max_page_size),
+                max_depth: c.max_depth,
+                show: c.debug_sql,
+            }),
         }
+    }
+
+    pub(crate) fn guard(&self) -> Arc<Guard> {
+        Arc::clone(&self.guard)
     }
 }
 
@@ -376,6 +403,8 @@ struct PerRequest {
     fast: Option<Arc<Fast>>,
     parsed: Arc<Parsed>,
     doc: Mutex<Option<(ExecutableDocument, Variables)>>,
+    guard: Arc<Guard>,
+    cost: Mutex<Option<cost::Cost>>,
 }
 
 impl ExtensionFactory for Factory {
@@ -384,6 +413,8 @@ impl ExtensionFactory for Factory {
             fast: self.fast.clone(),
             parsed: Arc::clone(&self.parsed),
             doc: Mutex::new(None),
+            guard: Arc::clone(&self.guard),
+            cost: Mutex::new(None),
         })
     }
 }
@@ -440,6 +471,34 @@ fn path_of(node: &QueryPathNode<'_>) -> Vec<PathSegment> {
 
 #[async_trait::async_trait]
 impl Extension for PerRequest {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| cost::with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+                .collect()
+        })
+    }
+
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let cost = self
+            .cost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(cost) = cost {
+            response
+                .extensions
+                .insert("cost".into(), cost.to_value(&self.guard.limits));
+        }
+        response
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -450,11 +509,22 @@ impl Extension for PerRequest {
         let doc = match self.parsed.get(query) {
             Some(doc) => doc,
             None => {
-                let doc = next.run(ctx, query, variables).await?;
+                let doc = next
+                    .run(ctx, query, variables)
+                    .await
+                    .map_err(|e| cost::with_code(e, "GRAPHQL_PARSE_FAILED"))?;
                 self.parsed.put(query, &doc);
                 doc
             }
         };
+        let g = &self.guard;
+        if let Some(shape) = g.shape.get() {
+            let cost = cost::cost(shape, &g.limits, g.pages, &doc, variables);
+            cost::check(&cost, &g.limits, g.max_depth)?;
+            if g.show {
+                *self.cost.lock().unwrap_or_else(PoisonError::into_inner) = Some(cost);
+            }
+        }
         let runs = |f: &Arc<Fast>| f.may_run(&doc);
         if ctx.data_opt::<Arc<Slot>>().is_some() && self.fast.as_ref().is_some_and(runs) {
             *self.doc.lock().unwrap_or_else(PoisonError::into_inner) =

@@ -54,9 +54,11 @@ async fn nested_depth_adds_one_statement_per_edge() {
         c.query(r#"{ post(id: "1") { author { username posts(first: 2) { nodes { id } } } } }"#)
     );
     // users -> posts -> comments -> post -> tags: one statement per edge.
+    // (Pages of the default size nested this deep could return a million
+    // rows, over the cost limit: say how many.)
     assert_num_queries!(
         5,
-        c.query("{ users { nodes { posts { nodes { comments { nodes { post { tags { nodes { name } } } } } } } } } }")
+        c.query("{ users(first: 10) { nodes { posts(first: 10) { nodes { comments(first: 10) { nodes { post { tags(first: 10) { nodes { name } } } } } } } } } }")
     );
     // Filters and ordering across relations stay inside the same statement.
     assert_num_queries!(
