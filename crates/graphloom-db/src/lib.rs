@@ -45,6 +45,8 @@ pub enum DbErrorKind {
     /// The database is busy (a lock not granted in time, a serialization
     /// failure, no free connection): retrying shortly may succeed.
     Busy,
+    /// The statement ran longer than the statement timeout and was cancelled.
+    TimedOut,
     Other,
 }
 
@@ -104,6 +106,10 @@ impl DbError {
             sqlx::Error::PoolTimedOut => (DbErrorKind::Busy, None, Vec::new()),
             sqlx::Error::Database(e) if is_busy(e.code().as_deref()) => {
                 (DbErrorKind::Busy, None, Vec::new())
+            }
+            // query_canceled: the statement timeout (or a cancel request).
+            sqlx::Error::Database(e) if e.code().as_deref() == Some("57014") => {
+                (DbErrorKind::TimedOut, None, Vec::new())
             }
             sqlx::Error::Database(e) => {
                 let kind = match e.kind() {
@@ -166,6 +172,10 @@ pub struct DatabaseOptions {
     pub busy_timeout: Duration,
     /// How long a request waits for a free connection before it fails as busy.
     pub acquire_timeout: Duration,
+    /// How long one statement may run on PostgreSQL before the server
+    /// cancels it (`statement_timeout`; `None`: no limit). A cancelled
+    /// statement fails as [`DbErrorKind::TimedOut`].
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for DatabaseOptions {
@@ -174,6 +184,7 @@ impl Default for DatabaseOptions {
             max_connections: None,
             busy_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(10),
+            statement_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -330,7 +341,11 @@ impl Database {
                 pool: Pool::Sqlite(pool),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url).map_err(|_| DbError::Url(url.to_owned()))?;
+            let mut opts =
+                PgConnectOptions::from_str(url).map_err(|_| DbError::Url(url.to_owned()))?;
+            if let Some(t) = options.statement_timeout {
+                opts = opts.options([("statement_timeout", format!("{}ms", t.as_millis()))]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.unwrap_or(10))
                 .acquire_timeout(options.acquire_timeout)

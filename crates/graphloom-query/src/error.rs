@@ -234,14 +234,22 @@ impl Error {
 impl From<graphloom_db::DbError> for Error {
     /// A busy database is the client's to retry; anything else is internal.
     fn from(e: graphloom_db::DbError) -> Self {
-        if e.kind() == graphloom_db::DbErrorKind::Busy {
-            tracing::warn!(error = %e, "the database is busy");
-            Error::new(
-                ErrorCode::ServiceUnavailable,
-                "The database is busy; retry the request shortly.",
-            )
-        } else {
-            Error::internal(e)
+        match e.kind() {
+            graphloom_db::DbErrorKind::Busy => {
+                tracing::warn!(error = %e, "the database is busy");
+                Error::new(
+                    ErrorCode::ServiceUnavailable,
+                    "The database is busy; retry the request shortly.",
+                )
+            }
+            graphloom_db::DbErrorKind::TimedOut => {
+                tracing::warn!(error = %e, "a statement ran past the statement timeout");
+                Error::new(
+                    ErrorCode::ServiceUnavailable,
+                    "The database took too long to answer; the statement was cancelled.",
+                )
+            }
+            _ => Error::internal(e),
         }
     }
 }

@@ -586,7 +586,7 @@ fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<F
             "The value breaks a database constraint.",
             FieldCode::Invalid,
         )],
-        DbErrorKind::Busy => return Err(Error::from(e)),
+        DbErrorKind::Busy | DbErrorKind::TimedOut => return Err(Error::from(e)),
         DbErrorKind::Other => return Err(Error::internal(e)),
     })
 }

@@ -10,7 +10,7 @@
 //! `NOT_ACCEPTABLE`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, and
 //! `UNAUTHENTICATED` (401) for a missing, malformed, forged or expired token.
 
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use graphloom_auth::token::{Principal, Verifier};
 
@@ -39,6 +39,18 @@ pub struct ServerConfig {
     pub graphiql: bool,
     /// Verifies bearer tokens; without it a request carrying one is refused.
     pub verifier: Option<Arc<Verifier>>,
+    /// How long a client may take to send a request's headers (and how
+    /// long an idle keep-alive connection stays open); then the connection
+    /// is closed.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body (408 after).
+    pub body_timeout: Duration,
+    /// How long one request may run (503 `SERVICE_UNAVAILABLE` after; its
+    /// statements are cancelled with it).
+    pub request_timeout: Duration,
+    /// After the shutdown signal: how long requests in flight may finish
+    /// before their connections are closed.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +60,10 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             graphiql: true,
             verifier: None,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(25),
         }
     }
 }
@@ -57,6 +73,7 @@ struct AppState {
     api: Api,
     graphiql: bool,
     verifier: Option<Arc<Verifier>>,
+    request_timeout: Duration,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -80,31 +97,77 @@ pub fn router(api: Api, config: &ServerConfig) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            config.body_timeout,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(Arc::new(AppState {
             api,
             graphiql: config.graphiql,
             verifier: config.verifier.clone(),
+            request_timeout: config.request_timeout,
         }))
 }
 
-/// Serves until `shutdown` completes, then drains in-flight requests.
+/// Serves until `shutdown` completes, then lets requests in flight finish
+/// (up to `drain_timeout`).
+///
+/// Connections are served by hyper directly rather than `axum::serve`, for
+/// the header-read timeout: without one, a client that sends half its
+/// headers holds a connection (and its task) forever.
 pub async fn serve(
     api: Api,
     config: &ServerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::{
+        rt::{TokioIo, TokioTimer},
+        server::graceful::GracefulShutdown,
+        service::TowerToHyperService,
+    };
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!(
         "graphloom: serving GraphQL on http://{}/graphql",
         listener.local_addr()?
     );
-    axum::serve(
-        listener,
-        router(api, config).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let app = router(api, config);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let svc = app
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(config.drain_timeout) => {
+            tracing::warn!("requests still running after the drain timeout; closing them");
+        }
+    }
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -240,7 +303,19 @@ async fn execute(
         Ok(c) => c,
         Err(res) => return *res,
     };
-    let response = state.api.execute_as(request, (*context).clone()).await;
+    let Ok(response) = tokio::time::timeout(
+        state.request_timeout,
+        state.api.execute_as(request, (*context).clone()),
+    )
+    .await
+    else {
+        tracing::warn!(timeout = ?state.request_timeout, "a request ran out of time");
+        return reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
+            "the request took longer than the server allows",
+        );
+    };
     // A request that never reached execution (syntax, validation) is a client error
     // under application/graphql-response+json; application/json keeps 200.
     let status = if media == GRAPHQL_RESPONSE && response.failed_early() {
@@ -282,11 +357,29 @@ async fn post_graphql(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.trim_start().starts_with(JSON) {
+    // `application/json`, parameters (charset) allowed; nothing that merely
+    // starts like it (`application/jsonx`).
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(JSON) {
         return reject(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnsupportedMediaType,
             "send the request as application/json",
+        );
+    }
+    // A compressed body would be read as JSON and fail oddly; say so.
+    let identity = |v: &HeaderValue| {
+        v.to_str()
+            .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity"))
+    };
+    if headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !identity(v))
+    {
+        return reject(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "compressed bodies are not accepted: send the body without Content-Encoding",
         );
     }
     let body = match body {

@@ -106,6 +106,11 @@ pub struct DbArgs {
     /// How long a request waits for a free connection, in milliseconds.
     #[arg(long, env = "GRAPHLOOM_DB_ACQUIRE_TIMEOUT_MS")]
     pub db_acquire_timeout_ms: Option<u64>,
+    /// How long one statement may run on PostgreSQL, in milliseconds (0: no
+    /// limit); a longer one is cancelled and the request gets
+    /// SERVICE_UNAVAILABLE. Default 30000.
+    #[arg(long, env = "GRAPHLOOM_DB_STATEMENT_TIMEOUT_MS")]
+    pub db_statement_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -152,6 +157,19 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "GRAPHLOOM_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+    /// Seconds a client may take to send a request's headers (or stay idle
+    /// between requests) before its connection is closed.
+    #[arg(long, env = "GRAPHLOOM_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a client may take to send a request's body (408 after).
+    #[arg(long, env = "GRAPHLOOM_BODY_TIMEOUT", default_value_t = 10)]
+    pub body_timeout: u64,
+    /// Seconds one request may run (503 after; its statements are cancelled).
+    #[arg(long, env = "GRAPHLOOM_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Seconds requests in flight may take to finish after SIGTERM.
+    #[arg(long, env = "GRAPHLOOM_DRAIN_TIMEOUT", default_value_t = 25)]
+    pub drain_timeout: u64,
     /// Do not apply pending migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -349,6 +367,11 @@ impl DbArgs {
             acquire_timeout: self
                 .db_acquire_timeout_ms
                 .map_or(defaults.acquire_timeout, ms),
+            statement_timeout: match self.db_statement_timeout_ms {
+                Some(0) => None,
+                Some(t) => Some(ms(t)),
+                None => defaults.statement_timeout,
+            },
         }
     }
 
@@ -507,11 +530,16 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             let mut config = args.api.config();
             config.token_issuer = keys.issuer.clone().map(std::sync::Arc::new);
             let api = service.api(db.clone(), config)?;
+            let secs = std::time::Duration::from_secs;
             let config = ServerConfig {
                 addr: args.addr,
                 body_limit: args.body_limit,
                 graphiql: true,
                 verifier: keys.verifier.map(std::sync::Arc::new),
+                header_timeout: secs(args.header_timeout),
+                body_timeout: secs(args.body_timeout),
+                request_timeout: secs(args.request_timeout),
+                drain_timeout: secs(args.drain_timeout),
             };
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await

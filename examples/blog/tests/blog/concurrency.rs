@@ -120,6 +120,7 @@ async fn a_database_too_busy_to_answer_is_service_unavailable() {
         max_connections: Some(1),
         busy_timeout: Duration::from_millis(100),
         acquire_timeout: Duration::from_millis(100),
+        ..DatabaseOptions::default()
     })
     .await;
     let held = db.begin().await.unwrap();
@@ -205,5 +206,33 @@ async fn a_connection_that_died_idle_costs_a_retry_not_the_request() {
         let res = run(&api, query.to_owned()).await;
         assert!(res.get("errors").is_none(), "{what}: {res}");
     }
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_statement_past_the_statement_timeout_is_cancelled_as_unavailable() {
+    let (_, db) = api(DatabaseOptions {
+        statement_timeout: Some(Duration::from_millis(100)),
+        ..DatabaseOptions::default()
+    })
+    .await;
+    if db.dialect().name() == "sqlite" {
+        eprintln!(
+            "PostgreSQL only: SQLite has no statement timeout (the request timeout covers it)"
+        );
+        return;
+    }
+    let t = std::time::Instant::now();
+    let err = db
+        .fetch(
+            &graphloom::db::RawSql("SELECT pg_sleep(5)::text".into()),
+            &[graphloom::meta::ValueType::String],
+        )
+        .await
+        .unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(err.kind(), graphloom::db::DbErrorKind::TimedOut, "{err}");
+    let e = graphloom::query::Error::from(err);
+    assert_eq!(e.code, graphloom::query::ErrorCode::ServiceUnavailable);
     db.close().await;
 }

@@ -11,9 +11,9 @@ use hyper::{Request, body::Bytes};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde_json::{Value, json};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     _dir: tempfile::TempDir,
 }
 
@@ -24,9 +24,15 @@ impl Drop for Server {
     }
 }
 
-type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub(crate) type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 async fn start() -> (Server, Http) {
+    start_with(&["--body-limit", "4096"], &[]).await
+}
+
+/// The binary over a small seeded database, with extra `serve` arguments
+/// and environment.
+pub(crate) async fn start_with(args: &[&str], env: &[(&str, &str)]) -> (Server, Http) {
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -55,13 +61,9 @@ async fn start() -> (Server, Http) {
         String::from_utf8_lossy(&seed.stderr)
     );
     let child = Command::new(env!("CARGO_BIN_EXE_blog"))
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--body-limit",
-            "4096",
-        ])
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", &db)
         .env("GRAPHLOOM_DEBUG_SQL", "1")
         .env("GRAPHLOOM_JWT_SECRET", "an-e2e-test-secret-of-enough-bytes")
@@ -87,7 +89,7 @@ async fn start() -> (Server, Http) {
     panic!("the server did not start");
 }
 
-async fn send(client: &Http, req: Request<Full<Bytes>>) -> (u16, String, Value) {
+pub(crate) async fn send(client: &Http, req: Request<Full<Bytes>>) -> (u16, String, Value) {
     let res = client.request(req).await.unwrap();
     let status = res.status().as_u16();
     let ct = res
@@ -101,7 +103,7 @@ async fn send(client: &Http, req: Request<Full<Bytes>>) -> (u16, String, Value) 
     (status, ct, json)
 }
 
-fn post(base: &str, body: &str, accept: Option<&str>, ct: &str) -> Request<Full<Bytes>> {
+pub(crate) fn post(base: &str, body: &str, accept: Option<&str>, ct: &str) -> Request<Full<Bytes>> {
     let mut b = Request::post(format!("{base}/graphql")).header("content-type", ct);
     if let Some(a) = accept {
         b = b.header("accept", a);

@@ -21,3 +21,4 @@ mod pagination;
 mod permissions;
 mod queries;
 mod schema;
+mod security;

@@ -1,0 +1,182 @@
+//! Limits that keep the service up on the open internet, over HTTP against
+//! the real binary: operation cost, depth, slow clients, strict media types
+//! and the GraphQL-over-HTTP status rules.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+
+use crate::http::{post, send, start_with};
+
+const RESPONSE: &str = "application/graphql-response+json";
+
+#[tokio::test]
+async fn an_amplification_attack_is_refused_before_any_sql() {
+    let (s, c) = start_with(&["--body-limit", "1048576"], &[]).await;
+    let one = "posts(first: 100) { nodes { id title body } }";
+    let aliases: String = (0..10_000).map(|i| format!(" a{i}: {one}")).collect();
+    let q = json!({ "query": format!("{{{aliases} }}") }).to_string();
+    assert!(q.len() > 400_000);
+    let t = Instant::now();
+    let (status, _, body) = send(&c, post(&s.base, &q, Some(RESPONSE), "application/json")).await;
+    let took = t.elapsed();
+    assert_eq!(status, 400, "{body:.300}");
+    assert!(
+        body.get("data").is_none(),
+        "a request error has no data: {body:.300}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "COST_LIMIT_EXCEEDED"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "aliases");
+    assert_eq!(body["extensions"]["sql"]["count"], 0, "no statement ran");
+    // A debug build parses 400 KB of query text here; release is far under 50 ms.
+    assert!(took < Duration::from_millis(1000), "took {took:?}");
+
+    // Without aliases: fragments that spread each other twice, 2^12 times
+    // the same page, are counted as written (and refused) in linear time.
+    let mut doc = String::from("fragment F0 on Query { posts(first: 100) { nodes { id } } } ");
+    for i in 1..=12 {
+        doc += &format!("fragment F{i} on Query {{ ...F{p} ...F{p} }} ", p = i - 1);
+    }
+    let q = json!({ "query": format!("{{ ...F12 }} {doc}") }).to_string();
+    let (_, _, body) = send(&c, post(&s.base, &q, None, "application/json")).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "COST_LIMIT_EXCEEDED",
+        "{body:.300}"
+    );
+    assert_eq!(body["extensions"]["sql"]["count"], 0);
+
+    // Each limit names itself, its value and its maximum.
+    let wide = json!({ "query": "{ posts(first: 100) { nodes { comments(first: 100) { nodes { post { comments(first: 100) { nodes { id } } } } } } } }" }).to_string();
+    let (status, _, body) = send(&c, post(&s.base, &wide, None, "application/json")).await;
+    assert_eq!(status, 200, "application/json keeps 200");
+    let e = &body["errors"][0]["extensions"];
+    assert_eq!(
+        (e["code"].as_str(), e["limit"].as_str()),
+        (Some("COST_LIMIT_EXCEEDED"), Some("cost")),
+        "{body}"
+    );
+    assert!(e["value"].as_u64() > e["max"].as_u64(), "{body}");
+
+    // An ordinary nested query passes, and debugging shows what it cost.
+    let ok = json!({ "query": "{ posts(first: 50) { nodes { title author { username } comments(first: 10) { nodes { body } } } } }" }).to_string();
+    let (status, _, body) = send(&c, post(&s.base, &ok, None, "application/json")).await;
+    assert_eq!(status, 200);
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["extensions"]["cost"]["rows"], 50 + 50 + 500, "{body}");
+    assert_eq!(body["extensions"]["cost"]["maxCost"], 50_000);
+}
+
+#[tokio::test]
+async fn depth_has_a_code_and_request_errors_have_no_data() {
+    let (s, c) = start_with(&[], &[]).await;
+    let mut deep = String::from("id");
+    for _ in 0..4 {
+        deep = format!("post {{ author {{ posts(first: 1) {{ nodes {{ {deep} }} }} }} }}");
+    }
+    let q = json!({ "query": format!("{{ comments(first: 1) {{ nodes {{ {deep} }} }} }}") })
+        .to_string();
+    let (status, _, body) = send(&c, post(&s.base, &q, Some(RESPONSE), "application/json")).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "DEPTH_LIMIT_EXCEEDED",
+        "{body}"
+    );
+    assert!(body.get("data").is_none());
+
+    // A syntax error or an invalid document never executed: no data either.
+    for (query, code) in [
+        ("{ posts {", "GRAPHQL_PARSE_FAILED"),
+        ("{ posts { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+    ] {
+        let q = json!({ "query": query }).to_string();
+        let (status, _, body) =
+            send(&c, post(&s.base, &q, Some(RESPONSE), "application/json")).await;
+        assert_eq!(status, 400);
+        assert!(body.get("data").is_none(), "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+    }
+
+    // An operation that executed and whose root field failed: 200, data null.
+    let q = json!({ "query": "{ posts(first: 1000) { nodes { id } } }" }).to_string();
+    let (status, _, body) = send(&c, post(&s.base, &q, Some(RESPONSE), "application/json")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "PAGE_SIZE_EXCEEDED"
+    );
+    assert!(body.get("data").is_some_and(|d| d.is_null()), "{body}");
+}
+
+#[tokio::test]
+async fn media_types_are_strict_and_compressed_bodies_refused() {
+    let (s, c) = start_with(&[], &[]).await;
+    let q = json!({ "query": "{ __typename }" }).to_string();
+    for ct in ["application/jsonfoo", "application/json-seq", "text/json"] {
+        let (status, _, body) = send(&c, post(&s.base, &q, None, ct)).await;
+        assert_eq!(status, 415, "{ct}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "UNSUPPORTED_MEDIA_TYPE"
+        );
+    }
+    for ct in ["application/json", "Application/JSON; charset=utf-8"] {
+        let (status, _, body) = send(&c, post(&s.base, &q, None, ct)).await;
+        assert_eq!(status, 200, "{ct}: {body}");
+    }
+    let mut req = post(&s.base, &q, None, "application/json");
+    req.headers_mut()
+        .insert("content-encoding", "gzip".parse().unwrap());
+    let (status, _, body) = send(&c, req).await;
+    assert_eq!(status, 415, "{body}");
+    assert!(
+        !body.to_string().contains("gzip"),
+        "the header value is not echoed: {body}"
+    );
+}
+
+/// Reads until the server closes the connection; the time that took.
+fn closed_within(mut stream: TcpStream, limit: Duration) -> Duration {
+    let t = Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return t.elapsed(),
+            Ok(_) => continue,
+            Err(e) => panic!("still open after {:?}: {e}", t.elapsed()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_clients_are_dropped() {
+    let (s, _c) = start_with(
+        &[],
+        &[
+            ("GRAPHLOOM_HEADER_TIMEOUT", "1"),
+            ("GRAPHLOOM_BODY_TIMEOUT", "1"),
+        ],
+    )
+    .await;
+    let addr = s.base.trim_start_matches("http://");
+    // Half the headers, then nothing.
+    let mut half = TcpStream::connect(addr).unwrap();
+    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: applic")
+        .unwrap();
+    let took = closed_within(half, Duration::from_secs(5));
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    // The headers, and a body that never comes.
+    let mut no_body = TcpStream::connect(addr).unwrap();
+    no_body
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\"")
+        .unwrap();
+    let took = closed_within(no_body, Duration::from_secs(5));
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+}
