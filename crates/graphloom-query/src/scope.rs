@@ -10,7 +10,7 @@
 use std::{collections::HashMap, fmt, sync::Arc};
 
 use graphloom_meta::{
-    FieldMeta, ModelId, ModelMeta, Op, Operation, Principal, Registry, RuleExpr, Value,
+    FieldKind, FieldMeta, ModelId, ModelMeta, Op, Operation, Principal, Registry, RuleExpr, Value,
 };
 
 use crate::{
@@ -266,6 +266,77 @@ impl Scope {
         }
     }
 
+    /// Whether an update may set these values (by field index): the create
+    /// rule's row leaves (`Owner`, `Equals`) on the fields being set must
+    /// hold for the new values, so an update cannot hand a row to someone a
+    /// create could not have named. Leaves on fields left as they are are
+    /// not re-judged (the update rule governs the stored row).
+    pub fn can_set(
+        &self,
+        m: &ModelMeta,
+        values: &std::collections::BTreeMap<usize, Value>,
+    ) -> Result<()> {
+        let Some(r) = self.rules(m.id) else {
+            return Ok(());
+        };
+        let mut named = Vec::new();
+        r.create.row_fields(&mut named);
+        named.retain(|i| values.contains_key(i));
+        if named.is_empty() {
+            return Ok(());
+        }
+        let holds = match self.cond(m, &r.create) {
+            Cond::True => Some(true),
+            Cond::False => Some(false),
+            Cond::Rows(f) => self.filter_known(&f, values),
+        };
+        if holds == Some(false) {
+            named.dedup();
+            let fields: Vec<&str> = named.iter().map(|i| &*m.fields[*i].name).collect();
+            Err(self.refuse(format!(
+                "setting {} of a {}",
+                fields.join(", "),
+                m.graphql_name
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A rule's filter over the values known: `None` when it turns on
+    /// fields not among them.
+    fn filter_known(
+        &self,
+        f: &Filter,
+        values: &std::collections::BTreeMap<usize, Value>,
+    ) -> Option<bool> {
+        let parts = |v: &[Filter], stop: bool| {
+            let mut unknown = false;
+            for x in v {
+                match self.filter_known(x, values) {
+                    Some(b) if b == stop => return Some(stop),
+                    None => unknown = true,
+                    Some(_) => {}
+                }
+            }
+            (!unknown).then_some(!stop)
+        };
+        match f {
+            Filter::And(v) => parts(v, false),
+            Filter::Or(v) => parts(v, true),
+            Filter::Not(x) => self.filter_known(x, values).map(|b| !b),
+            Filter::Field {
+                field,
+                op: Op::Eq,
+                value: FilterValue::One(v),
+            } => values
+                .get(field)
+                .map(|x| x.key_string() == v.key_string() && !v.is_null()),
+            // As `filter_holds`: rules make only equality leaves.
+            Filter::Field { .. } | Filter::One { .. } | Filter::Many { .. } => Some(false),
+        }
+    }
+
     /// Whether the update (or delete) rule allows changing this stored row.
     pub fn may_write(
         &self,
@@ -357,11 +428,42 @@ impl Scope {
 /// every field may be read on every row (else a filter would probe hidden
 /// values), every related model may be queried.
 pub fn check_filter(reg: &Registry, scope: &Scope, model: &ModelMeta, f: &Filter) -> Result<()> {
+    check_filter_at(reg, scope, model, f, 0)
+}
+
+/// `AND` / `OR` / `NOT` and relation filters nested deeper than this are
+/// refused: each level is a subquery or a parenthesis for the database.
+pub const MAX_FILTER_DEPTH: usize = 12;
+
+/// The longest text a pattern filter (`contains`, `startsWith` …) takes on
+/// a text column without a `max_length`. SQLite refuses LIKE patterns over
+/// 50,000 bytes; a search term is far shorter.
+pub const MAX_PATTERN_CHARS: usize = 1_000;
+
+fn check_filter_at(
+    reg: &Registry,
+    scope: &Scope,
+    model: &ModelMeta,
+    f: &Filter,
+    depth: usize,
+) -> Result<()> {
+    let deeper = || {
+        if depth >= MAX_FILTER_DEPTH {
+            Err(Error::bad_input(format!(
+                "the filter nests more than {MAX_FILTER_DEPTH} levels of AND / OR / NOT and relations"
+            )))
+        } else {
+            Ok(depth + 1)
+        }
+    };
     match f {
-        Filter::And(parts) | Filter::Or(parts) => parts
-            .iter()
-            .try_for_each(|p| check_filter(reg, scope, model, p)),
-        Filter::Not(inner) => check_filter(reg, scope, model, inner),
+        Filter::And(parts) | Filter::Or(parts) => {
+            let d = deeper()?;
+            parts
+                .iter()
+                .try_for_each(|p| check_filter_at(reg, scope, model, p, d))
+        }
+        Filter::Not(inner) => check_filter_at(reg, scope, model, inner, deeper()?),
         Filter::Field { field, op, value } => {
             let meta = &model.fields[*field];
             scope.field_usable(model, *field)?;
@@ -379,6 +481,20 @@ pub fn check_filter(reg: &Registry, scope: &Scope, model: &ModelMeta, f: &Filter
                     Error::bad_input(format!("{} takes at most {MAX_IN_LIST} values", at())),
                 ),
                 (Op::In | Op::NotIn, FilterValue::List(_)) => Ok(()),
+                (_, FilterValue::One(Value::String(text))) if op.is_text() => {
+                    let max = match meta.kind {
+                        FieldKind::String { max_length } => (max_length as usize).min(10_000),
+                        _ => MAX_PATTERN_CHARS,
+                    };
+                    if text.chars().count() > max {
+                        Err(Error::bad_input(format!(
+                            "{} takes at most {max} characters",
+                            at()
+                        )))
+                    } else {
+                        Ok(())
+                    }
+                }
                 (_, FilterValue::One(_)) => Ok(()),
                 (_, FilterValue::List(_) | FilterValue::Bool(_)) => {
                     Err(Error::bad_input(format!("{} takes one value", at())))
@@ -391,7 +507,7 @@ pub fn check_filter(reg: &Registry, scope: &Scope, model: &ModelMeta, f: &Filter
         } => {
             let target = reg.model(model.relations[*relation].target);
             scope.can_view(target)?;
-            check_filter(reg, scope, target, filter)
+            check_filter_at(reg, scope, target, filter, deeper()?)
         }
     }
 }

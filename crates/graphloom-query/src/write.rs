@@ -1115,6 +1115,7 @@ pub async fn update(
     if !errors.is_empty() {
         return Ok(Outcome::Refused(errors));
     }
+    scope.can_set(m, &changes)?;
     let mut tx = engine.db().begin().await?;
     scope.can_view(m)?;
     let dialect = tx.dialect();
@@ -1410,6 +1411,7 @@ pub async fn update_where(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
+    scope.can_set(m, &changes)?;
     stamp_auto_now(m, &mut changes);
     let target = crate::filter::Filter::all(filter.into_iter().chain(rule).collect());
     let references = !scope.is_system()
@@ -1514,6 +1516,7 @@ pub async fn update_known(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
+    scope.can_set(m, &changes)?;
     stamp_auto_now(m, &mut changes);
     let mut row = known;
     row.extend(changes.clone());

@@ -416,3 +416,35 @@ async fn custom_predicates_and_bad_declarations() {
             .contains("cannot depend on a row")
     );
 }
+
+#[tokio::test]
+async fn an_update_cannot_hand_a_row_to_someone_else() {
+    let c = client().await;
+    let owner = author_of(&c, "1").await;
+    let other = if owner == "1" { "2" } else { "1" };
+    let give = |to: &str| {
+        format!(
+            r#"mutation {{ updatePost(id: "1", input: {{ authorId: "{to}" }}) {{ post {{ authorId }} errors {{ code }} }} }}"#
+        )
+    };
+    // The create rule (`Owner("author")` or staff) holds for the new author.
+    assert_eq!(
+        codes(&c.as_user(user(&owner)).errors(&give(other)).await),
+        ["FORBIDDEN"]
+    );
+    assert_eq!(author_of(&c, "1").await, owner, "the row is unchanged");
+    // Naming yourself again is fine; staff may move a post to anyone.
+    let d = c.as_user(user(&owner)).query(&give(&owner)).await;
+    assert_eq!(d["updatePost"]["errors"], json!([]), "{d}");
+    let d = c.as_user(staff()).query(&give(other)).await;
+    assert_eq!(d["updatePost"]["post"]["authorId"], other, "{d}");
+    // Through the model API's bulk update too.
+    let ctx = c.as_user(user(other)).ctx().await;
+    let owner_id: i64 = owner.parse().unwrap();
+    let moved = blog::Post::objects(&ctx)
+        .filter(blog::Post::ID.eq(1))
+        .update([blog::Post::AUTHOR.set(owner_id)])
+        .await;
+    assert_eq!(moved.map_err(|e| e.code), Err(ErrorCode::Forbidden));
+    assert_eq!(author_of(&c, "1").await, other);
+}
