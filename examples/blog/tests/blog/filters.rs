@@ -335,3 +335,53 @@ async fn bad_filter_values_are_bad_input() {
         .await;
     assert!(errors[0]["message"].as_str().unwrap().contains("nope"));
 }
+
+#[tokio::test]
+async fn oversized_filters_are_bad_input_before_any_sql() {
+    let c = crate::common::small().await;
+    let long = "x".repeat(50_000);
+    let queries = [
+        format!(
+            r#"{{ posts(where: {{ title: {{ contains: "{long}" }} }}) {{ nodes {{ id }} }} }}"#
+        ),
+        format!(
+            r#"{{ posts(where: {{ body: {{ iContains: "{long}" }} }}) {{ nodes {{ id }} }} }}"#
+        ),
+        format!(
+            r#"{{ posts(where: {{ body: {{ startsWith: "{long}" }} }}) {{ nodes {{ id }} }} }}"#
+        ),
+        format!(r#"{{ searchPosts(term: "{long}") {{ id }} }}"#),
+        // 13 levels of NOT.
+        format!(
+            "{{ posts(where: {}{{ id: {{ eq: 1 }} }}{}) {{ nodes {{ id }} }} }}",
+            "{ NOT: ".repeat(13),
+            " }".repeat(13)
+        ),
+    ];
+    for q in &queries {
+        let (errors, statements) = graphloom_test::capture(c.errors(q)).await;
+        assert_eq!(
+            graphloom_test::codes(&errors),
+            ["BAD_USER_INPUT"],
+            "{:.200}: {errors:?}",
+            q
+        );
+        assert!(statements.is_empty(), "{statements:?}");
+    }
+    // At the limits: a term of 1,000 characters and 12 levels run.
+    let term = "y".repeat(1_000);
+    let ok = c
+        .query(&format!(
+            r#"{{ posts(where: {{ body: {{ contains: "{term}" }} }}) {{ nodes {{ id }} }} }}"#
+        ))
+        .await;
+    assert_eq!(ok["posts"]["nodes"], serde_json::json!([]));
+    let ok = c
+        .query(&format!(
+            "{{ posts(where: {}{{ id: {{ eq: 1 }} }}{}) {{ nodes {{ id }} }} }}",
+            "{ NOT: ".repeat(12),
+            " }".repeat(12)
+        ))
+        .await;
+    assert_eq!(ok["posts"]["nodes"], serde_json::json!([{ "id": "1" }]));
+}
