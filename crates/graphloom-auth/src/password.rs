@@ -28,23 +28,44 @@ pub enum Verified {
 #[derive(Debug, Clone)]
 pub struct Hasher {
     params: Params,
+    /// A hash of nothing with these parameters, made once (see
+    /// [`Hasher::verify_nobody`]).
+    dummy: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl Default for Hasher {
     /// OWASP's argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
     fn default() -> Self {
-        Hasher {
-            params: Params::new(19 * 1024, 2, 1, None).unwrap_or(Params::DEFAULT),
-        }
+        Hasher::with(Params::new(19 * 1024, 2, 1, None).unwrap_or(Params::DEFAULT))
     }
 }
 
 impl Hasher {
+    fn with(params: Params) -> Self {
+        Hasher {
+            params,
+            dummy: Default::default(),
+        }
+    }
+
     /// `memory_kib`, `iterations`, `lanes` as argon2 takes them.
     pub fn new(memory_kib: u32, iterations: u32, lanes: u32) -> Result<Self, PasswordError> {
         Params::new(memory_kib, iterations, lanes, None)
-            .map(|params| Hasher { params })
+            .map(Hasher::with)
             .map_err(|e| PasswordError::Params(e.to_string()))
+    }
+
+    /// Verifies `password` against a hash no account has, costing what a
+    /// real account's check costs: a login for an unknown user answers in
+    /// the time a wrong password does (one verify, not a hash and a verify).
+    pub fn verify_nobody(&self, password: &str) -> Verified {
+        let dummy = self
+            .dummy
+            .get_or_init(|| self.hash("graphloom: no such account").unwrap_or_default());
+        match self.verify(password, dummy) {
+            // Nothing can log in as nobody.
+            Verified::Yes { .. } | Verified::No => Verified::No,
+        }
     }
 
     fn argon2(&self) -> Argon2<'static> {

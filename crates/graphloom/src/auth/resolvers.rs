@@ -23,6 +23,21 @@ use sha2::{Digest, Sha256};
 use super::{AuthSettings, Group, Limiter, Permission, RefreshToken, User};
 use crate::App;
 
+/// Runs argon2 on the blocking pool, as many at once as there are cores:
+/// a hash is ~20 ms of CPU and 19 MiB, and on the async workers a burst of
+/// logins stalled every other request (and unbounded, it would take one
+/// blocking thread and 19 MiB per login in flight).
+async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    let _permit = permits.acquire().await.map_err(Error::internal)?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(Error::internal)
+}
+
 fn unauthenticated(message: &str) -> Error {
     Error::new(ErrorCode::Unauthenticated, message)
 }
@@ -253,12 +268,14 @@ async fn login(
     }
     let sys = system(rt);
     let user = by_login(&sys, &login).await?;
-    // Verify against a hash even for unknown users, so timing tells nothing.
-    let stored = user.as_ref().map_or_else(
-        || settings.hasher.hash("timing-equaliser").unwrap_or_default(),
-        |u| u.password.clone(),
-    );
-    let verified = settings.hasher.verify(&password, &stored);
+    // One verify for every login, known user or not, so timing tells nothing.
+    let stored = user.as_ref().map(|u| u.password.clone());
+    let hasher = settings.hasher.clone();
+    let verified = hashing(move || match stored {
+        Some(stored) => hasher.verify(&password, &stored),
+        None => hasher.verify_nobody(&password),
+    })
+    .await?;
     let (user, rehash) = match (user, verified) {
         (Some(user), Verified::Yes { rehash }) if user.is_active => (user, rehash),
         // Unknown, wrong password or inactive: one answer for all three.
@@ -352,7 +369,9 @@ async fn change_own_password(
     let user = by_id(&sys, &p.user_id)
         .await?
         .ok_or_else(|| unauthenticated("unknown user"))?;
-    if matches!(settings.hasher.verify(&old, &user.password), Verified::No) {
+    let (hasher, stored) = (settings.hasher.clone(), user.password.clone());
+    let verified = hashing(move || hasher.verify(&old, &stored)).await?;
+    if matches!(verified, Verified::No) {
         return Err(Error::bad_input("the old password is wrong"));
     }
     let problems = settings.policy.check(&new, &user.username, &user.email);
@@ -527,7 +546,10 @@ async fn set_password(
     user: &User,
     password: &str,
 ) -> Result<()> {
-    let hash = settings.hasher.hash(password).map_err(Error::internal)?;
+    let (hasher, password) = (settings.hasher.clone(), password.to_owned());
+    let hash = hashing(move || hasher.hash(&password))
+        .await?
+        .map_err(Error::internal)?;
     User::objects(ctx)
         .update_row(user, [User::PASSWORD.set(hash)])
         .await
@@ -550,7 +572,10 @@ async fn create_user(
     if !problems.is_empty() {
         return Err(Error::bad_input(problems.join(" ")));
     }
-    let hash = settings.hasher.hash(password).map_err(Error::internal)?;
+    let (hasher, password) = (settings.hasher.clone(), password.to_owned());
+    let hash = hashing(move || hasher.hash(&password))
+        .await?
+        .map_err(Error::internal)?;
     User::objects(ctx)
         .create([
             User::USERNAME.set(username),

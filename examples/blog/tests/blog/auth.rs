@@ -455,3 +455,54 @@ async fn failed_logins_are_rate_limited_per_client_address() {
         "the address is blocked for every account"
     );
 }
+
+#[tokio::test]
+async fn a_login_takes_as_long_for_unknown_users_wrong_passwords_and_inactive_accounts() {
+    use graphloom::auth::User;
+    use std::time::Instant;
+    // The real hasher (its cost is what timing would reveal), no lockout.
+    let c = TestClient::new(&service_with(AuthSettings {
+        account_attempts: usize::MAX,
+        address_attempts: usize::MAX,
+        ..AuthSettings::default()
+    }))
+    .await;
+    register(&c, "alice").await;
+    register(&c, "bob").await;
+    let n = User::objects(&c.system())
+        .filter(User::USERNAME.eq("bob"))
+        .update([User::IS_ACTIVE.set(false)])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    // Interleaved, so the machine's load falls on all three alike.
+    for i in 0..50 {
+        let nobody = format!("nobody{i}");
+        let attempts = [
+            (nobody.as_str(), "a long unusual phrase"),
+            ("alice", "the wrong password"),
+            ("bob", "a long unusual phrase"),
+        ];
+        for (k, (l, p)) in attempts.into_iter().enumerate() {
+            let t = Instant::now();
+            let errors = login(&c, l, p).await.unwrap_err();
+            times[k].push(t.elapsed());
+            assert_eq!(codes(&errors), ["UNAUTHENTICATED"]);
+        }
+    }
+    let medians: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2].as_secs_f64()
+        })
+        .collect();
+    let (lo, hi) = medians
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), m| (lo.min(*m), hi.max(*m)));
+    assert!(
+        hi <= lo * 1.1,
+        "medians (unknown, wrong, inactive): {medians:?}"
+    );
+}
