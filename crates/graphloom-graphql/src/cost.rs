@@ -360,6 +360,68 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// The validation async-graphql 7 skips on `__typename` (its arguments and
+/// directives are never checked), and unique directives per location: a
+/// field may not take arguments it does not have, and `@skip` ten thousand
+/// times is a request to burn CPU.
+pub(crate) fn lint(doc: &ExecutableDocument) -> Result<(), ServerError> {
+    use async_graphql::parser::types::Directive;
+    fn unique(directives: &[Positioned<Directive>]) -> Result<(), ServerError> {
+        for (i, d) in directives.iter().enumerate() {
+            let name = &d.node.name.node;
+            if directives[..i].iter().any(|e| e.node.name.node == *name) {
+                return Err(with_code(
+                    ServerError::new(
+                        format!(
+                            "The directive \"@{name}\" can only be used once at this location."
+                        ),
+                        Some(d.pos),
+                    ),
+                    "GRAPHQL_VALIDATION_FAILED",
+                ));
+            }
+        }
+        Ok(())
+    }
+    fn walk(set: &SelectionSet) -> Result<(), ServerError> {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    unique(&f.directives)?;
+                    if f.name.node == "__typename"
+                        && (!f.arguments.is_empty() || !f.selection_set.node.items.is_empty())
+                    {
+                        return Err(with_code(
+                            ServerError::new(
+                                "`__typename` takes no arguments and no selection.",
+                                Some(f.name.pos),
+                            ),
+                            "GRAPHQL_VALIDATION_FAILED",
+                        ));
+                    }
+                    walk(&f.selection_set.node)?;
+                }
+                Selection::InlineFragment(f) => {
+                    unique(&f.node.directives)?;
+                    walk(&f.node.selection_set.node)?;
+                }
+                Selection::FragmentSpread(s) => unique(&s.node.directives)?,
+            }
+        }
+        Ok(())
+    }
+    for (_, op) in doc.operations.iter() {
+        unique(&op.node.directives)?;
+        walk(&op.node.selection_set.node)?;
+    }
+    for f in doc.fragments.values() {
+        unique(&f.node.directives)?;
+        walk(&f.node.selection_set.node)?;
+    }
+    Ok(())
+}
+
 /// Counts aliases in every operation and fragment of the document.
 fn aliases(doc: &ExecutableDocument) -> usize {
     fn walk(set: &SelectionSet) -> usize {
@@ -572,6 +634,26 @@ mod tests {
         let c = cost_of(&q, serde_json::json!({}));
         assert_eq!(c.cost, 1 + (1u64 << 39));
         assert!(check(&c, &Limits::default(), 15).is_err());
+    }
+
+    #[test]
+    fn typename_takes_nothing_and_directives_are_unique() {
+        let lint_of = |q: &str| lint(&async_graphql::parser::parse_query(q).unwrap());
+        assert!(lint_of("{ __typename post(id: 1) @skip(if: false) { id } }").is_ok());
+        let deep = format!("{{ __typename(x: {}1{}) }}", "[".repeat(20), "]".repeat(20));
+        let skips = format!("{{ __typename{} }}", " @skip(if: false)".repeat(100));
+        for bad in [
+            deep.as_str(),
+            "{ __typename(x: { a: { b: 1 } }) }",
+            "{ __typename { id } }",
+            skips.as_str(),
+            "{ post(id: 1) @include(if: true) @include(if: true) { id } }",
+            "query Q @a @a { post(id: 1) { id } }",
+        ] {
+            let e = lint_of(bad).unwrap_err();
+            let code = e.extensions.as_ref().and_then(|x| x.get("code")).cloned();
+            assert_eq!(code, Some(Gql::from("GRAPHQL_VALIDATION_FAILED")), "{bad}");
+        }
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub struct Config {
     pub default_page_size: u64,
     /// The deepest selection accepted (`DEPTH_LIMIT_EXCEEDED` beyond).
     pub max_depth: usize,
+    /// Answer `__schema` / `__type` (introspection). Off in production
+    /// unless asked for: a public schema map helps attackers more than
+    /// clients, who get the SDL from the build.
+    pub introspection: bool,
     /// What one operation may cost before it is refused
     /// (`COST_LIMIT_EXCEEDED`, no SQL run).
     pub limits: crate::cost::Limits,
@@ -44,6 +48,7 @@ impl Default for Config {
             default_page_size: 100,
             max_depth: 15,
             limits: crate::cost::Limits::default(),
+            introspection: true,
             cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
             debug_sql: false,
             token_issuer: None,

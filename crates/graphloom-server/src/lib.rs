@@ -51,6 +51,48 @@ pub struct ServerConfig {
     /// After the shutdown signal: how long requests in flight may finish
     /// before their connections are closed.
     pub drain_timeout: Duration,
+    /// Cross-origin requests from browsers; `None` answers none (a
+    /// same-origin app or a gateway in front needs nothing).
+    pub cors: Option<Cors>,
+}
+
+/// Which browser origins may call the API, and how.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    /// Exact origins (`https://app.example.com`); `*` for any (then
+    /// without credentials, as browsers require).
+    pub origins: Vec<String>,
+    /// Let browsers send cookies and `Authorization` across origins.
+    pub credentials: bool,
+    /// How long a browser may cache a preflight answer.
+    pub max_age: Duration,
+}
+
+impl Cors {
+    fn layer(&self) -> Result<tower_http::cors::CorsLayer, String> {
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let origin = if self.origins.iter().any(|o| o == "*") {
+            if self.credentials {
+                return Err("CORS: credentials cannot be allowed for any origin (`*`)".into());
+            }
+            AllowOrigin::any()
+        } else {
+            let list = self
+                .origins
+                .iter()
+                .map(|o| {
+                    HeaderValue::from_str(o.trim()).map_err(|_| format!("CORS: bad origin `{o}`"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            AllowOrigin::list(list)
+        };
+        Ok(CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+            .allow_credentials(self.credentials)
+            .max_age(self.max_age))
+    }
 }
 
 impl Default for ServerConfig {
@@ -64,6 +106,7 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(25),
+            cors: None,
         }
     }
 }
@@ -79,8 +122,16 @@ struct AppState {
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
+/// Why a router cannot be built from its settings.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    #[error("{0}")]
+    Config(String),
+}
+
 /// The routes of a service.
-pub fn router(api: Api, config: &ServerConfig) -> Router {
+pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
     let mut router = Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route("/healthz", get(|| async { "ok" }))
@@ -95,7 +146,10 @@ pub fn router(api: Api, config: &ServerConfig) -> Router {
             }),
         );
     }
-    router
+    if let Some(cors) = &config.cors {
+        router = router.layer(cors.layer().map_err(ServerError::Config)?);
+    }
+    Ok(router
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             config.body_timeout,
@@ -106,7 +160,7 @@ pub fn router(api: Api, config: &ServerConfig) -> Router {
             graphiql: config.graphiql,
             verifier: config.verifier.clone(),
             request_timeout: config.request_timeout,
-        }))
+        })))
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish
@@ -130,7 +184,7 @@ pub async fn serve(
         "graphloom: serving GraphQL on http://{}/graphql",
         listener.local_addr()?
     );
-    let app = router(api, config);
+    let app = router(api, config).map_err(std::io::Error::other)?;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout);

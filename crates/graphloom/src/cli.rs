@@ -170,6 +170,16 @@ pub struct ServeArgs {
     /// Seconds requests in flight may take to finish after SIGTERM.
     #[arg(long, env = "GRAPHLOOM_DRAIN_TIMEOUT", default_value_t = 25)]
     pub drain_timeout: u64,
+    /// Serve GraphiQL to browsers (default: on, off with GRAPHLOOM_PRODUCTION).
+    #[arg(long, env = "GRAPHLOOM_GRAPHIQL", value_parser = clap::builder::BoolishValueParser::new())]
+    pub graphiql: Option<bool>,
+    /// Origins allowed to call the API from a browser, comma-separated
+    /// (`https://app.example.com`, or `*`); none by default.
+    #[arg(long, env = "GRAPHLOOM_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Let those origins send credentials (cookies, Authorization).
+    #[arg(long, env = "GRAPHLOOM_CORS_CREDENTIALS", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub cors_credentials: bool,
     /// Do not apply pending migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -331,6 +341,9 @@ pub struct ApiArgs {
     /// rules either way.
     #[arg(long, env = "GRAPHLOOM_AUTH_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub auth_directives: bool,
+    /// Answer introspection queries (default: on, off with GRAPHLOOM_PRODUCTION).
+    #[arg(long, env = "GRAPHLOOM_INTROSPECTION", value_parser = clap::builder::BoolishValueParser::new())]
+    pub introspection: Option<bool>,
 }
 
 impl ApiArgs {
@@ -341,6 +354,7 @@ impl ApiArgs {
             max_depth: self.max_depth,
             debug_sql: self.debug_sql,
             auth_directives: self.auth_directives,
+            introspection: self.introspection.unwrap_or(true),
             ..Config::default()
         };
         if let Some(k) = &self.secret_key {
@@ -528,14 +542,20 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 }
             }
             let mut config = args.api.config();
+            config.introspection = args.api.introspection.unwrap_or(!args.auth.production);
             config.token_issuer = keys.issuer.clone().map(std::sync::Arc::new);
             let api = service.api(db.clone(), config)?;
             let secs = std::time::Duration::from_secs;
             let config = ServerConfig {
                 addr: args.addr,
                 body_limit: args.body_limit,
-                graphiql: true,
+                graphiql: args.graphiql.unwrap_or(!args.auth.production),
                 verifier: keys.verifier.map(std::sync::Arc::new),
+                cors: (!args.cors_origins.is_empty()).then(|| graphloom_server::Cors {
+                    origins: args.cors_origins.clone(),
+                    credentials: args.cors_credentials,
+                    max_age: secs(600),
+                }),
                 header_timeout: secs(args.header_timeout),
                 body_timeout: secs(args.body_timeout),
                 request_timeout: secs(args.request_timeout),

@@ -518,6 +518,7 @@ impl Extension for PerRequest {
             }
         };
         let g = &self.guard;
+        cost::lint(&doc)?;
         if let Some(shape) = g.shape.get() {
             let cost = cost::cost(shape, &g.limits, g.pages, &doc, variables);
             cost::check(&cost, &g.limits, g.max_depth)?;

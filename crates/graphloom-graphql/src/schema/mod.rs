@@ -26,6 +26,9 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> SchemaBuilder {
         .limit_depth(rt.config.max_depth)
         .enable_federation()
         .entity_resolver(crate::federation::resolver(Arc::clone(rt)));
+    if !rt.config.introspection {
+        schema = schema.disable_introspection();
+    }
     for (name, desc) in SCALARS {
         schema = schema.register(Scalar::new(name).description(desc));
     }

@@ -13,6 +13,8 @@ use serde_json::json;
 use crate::http::{post, send, start_with};
 
 const RESPONSE: &str = "application/graphql-response+json";
+/// Production mode wants a cursor key every instance shares.
+const SECRET_KEY: &str = "a-cursor-key-of-at-least-32-bytes-for-tests";
 
 #[tokio::test]
 async fn an_amplification_attack_is_refused_before_any_sql() {
@@ -179,4 +181,77 @@ async fn slow_clients_are_dropped() {
         .unwrap();
     let took = closed_within(no_body, Duration::from_secs(5));
     assert!(took < Duration::from_millis(2500), "{took:?}");
+}
+
+#[tokio::test]
+async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
+    let (s, c) = start_with(
+        &[],
+        &[
+            ("GRAPHLOOM_PRODUCTION", "1"),
+            ("GRAPHLOOM_SECRET_KEY", SECRET_KEY),
+            ("GRAPHLOOM_CORS_ORIGINS", "https://app.example.com"),
+        ],
+    )
+    .await;
+    let intro = json!({ "query": "{ __schema { queryType { name } } }" }).to_string();
+    let (_, _, body) = send(&c, post(&s.base, &intro, None, "application/json")).await;
+    assert!(body["errors"][0]["message"].is_string(), "{body}");
+    assert!(body["data"]["__schema"].is_null(), "{body}");
+    let typename = json!({ "query": "{ __typename }" }).to_string();
+    let (_, _, body) = send(&c, post(&s.base, &typename, None, "application/json")).await;
+    assert_eq!(body["data"]["__typename"], "Query");
+    let page = hyper::Request::get(format!("{}/graphql", s.base))
+        .header("accept", "text/html")
+        .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+        .unwrap();
+    let (status, ct, _) = send(&c, page).await;
+    assert!(
+        status >= 400 && !ct.starts_with("text/html"),
+        "{status} {ct}"
+    );
+    // A preflight from the allowed origin is answered; another origin is not allowed.
+    for (origin, allowed) in [
+        ("https://app.example.com", true),
+        ("https://evil.example", false),
+    ] {
+        let pre = hyper::Request::builder()
+            .method("OPTIONS")
+            .uri(format!("{}/graphql", s.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+            .unwrap();
+        let res = c.request(pre).await.unwrap();
+        let allow = res
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(
+            allow.as_deref() == Some(origin),
+            allowed,
+            "{origin}: {:?}",
+            res.headers()
+        );
+    }
+    drop(s);
+    // Switched back on explicitly.
+    let (s, c) = start_with(
+        &[],
+        &[
+            ("GRAPHLOOM_PRODUCTION", "1"),
+            ("GRAPHLOOM_SECRET_KEY", SECRET_KEY),
+            ("GRAPHLOOM_INTROSPECTION", "1"),
+        ],
+    )
+    .await;
+    let (_, _, body) = send(&c, post(&s.base, &intro, None, "application/json")).await;
+    assert_eq!(
+        body["data"]["__schema"]["queryType"]["name"], "Query",
+        "{body}"
+    );
 }
