@@ -47,6 +47,9 @@ pub enum DbErrorKind {
     Busy,
     /// The statement ran longer than the statement timeout and was cancelled.
     TimedOut,
+    /// A value the column cannot hold (SQLSTATE class 22: numeric
+    /// overflow, text too long, invalid text representation …).
+    InvalidValue,
     Other,
 }
 
@@ -117,6 +120,13 @@ impl DbError {
                     sqlx::error::ErrorKind::ForeignKeyViolation => DbErrorKind::ForeignKeyViolation,
                     sqlx::error::ErrorKind::NotNullViolation => DbErrorKind::NotNullViolation,
                     sqlx::error::ErrorKind::CheckViolation => DbErrorKind::CheckViolation,
+                    // PostgreSQL's data exceptions (SQLite's codes are shorter numbers).
+                    _ if e
+                        .code()
+                        .is_some_and(|c| c.len() == 5 && c.starts_with("22")) =>
+                    {
+                        DbErrorKind::InvalidValue
+                    }
                     // SQLite reports ON DELETE RESTRICT as SQLITE_CONSTRAINT_TRIGGER (1811).
                     _ if e.code().as_deref() == Some("1811")
                         && e.message().starts_with("FOREIGN KEY") =>

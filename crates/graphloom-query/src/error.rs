@@ -97,6 +97,11 @@ pub enum FieldCode {
     Required,
     /// Longer than the field's `max_length`.
     MaxLength,
+    /// A decimal with more digits than the field's `max_digits` (in all,
+    /// or before the point).
+    MaxDigits,
+    /// A decimal with more places after the point than `decimal_places`.
+    DecimalPlaces,
     /// Not a value of the field's type.
     Invalid,
     /// Another row already has this value (or values).
@@ -112,9 +117,11 @@ pub enum FieldCode {
 }
 
 impl FieldCode {
-    pub const ALL: [FieldCode; 8] = [
+    pub const ALL: [FieldCode; 10] = [
         FieldCode::Required,
         FieldCode::MaxLength,
+        FieldCode::MaxDigits,
+        FieldCode::DecimalPlaces,
         FieldCode::Invalid,
         FieldCode::Unique,
         FieldCode::ForeignKey,
@@ -128,6 +135,8 @@ impl FieldCode {
         match self {
             FieldCode::Required => "REQUIRED",
             FieldCode::MaxLength => "MAX_LENGTH",
+            FieldCode::MaxDigits => "MAX_DIGITS",
+            FieldCode::DecimalPlaces => "DECIMAL_PLACES",
             FieldCode::Invalid => "INVALID",
             FieldCode::Unique => "UNIQUE",
             FieldCode::ForeignKey => "FOREIGN_KEY",
@@ -142,6 +151,8 @@ impl FieldCode {
         match self {
             FieldCode::Required => "missing, or null where a value is needed",
             FieldCode::MaxLength => "longer than the field allows",
+            FieldCode::MaxDigits => "more digits than the field allows",
+            FieldCode::DecimalPlaces => "more decimal places than the field allows",
             FieldCode::Invalid => "not a value of the field's type",
             FieldCode::Unique => "another row already has this value",
             FieldCode::ForeignKey => "a referenced row does not exist",

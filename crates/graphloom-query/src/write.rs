@@ -144,7 +144,60 @@ pub fn check_value(reg: &Registry, field: &FieldMeta, value: Value) -> Result<Va
                 FieldCode::MaxLength,
             ))
         }
+        (
+            FieldKind::Decimal {
+                max_digits,
+                decimal_places,
+            },
+            Value::Decimal(d),
+        ) => check_decimal(at, *d, max_digits, decimal_places).map(|()| value),
         _ => Ok(value),
+    }
+}
+
+/// Django's `DecimalValidator`: digits in all, places after the point and
+/// digits before it within the column's `numeric(max_digits,
+/// decimal_places)`, which would otherwise round (SQLite) or overflow
+/// (PostgreSQL).
+fn check_decimal(
+    at: &str,
+    d: rust_decimal::Decimal,
+    max_digits: u32,
+    decimal_places: u32,
+) -> Result<(), FieldError> {
+    let n = d.normalize();
+    let places = n.scale();
+    let mantissa = n.mantissa().unsigned_abs();
+    let written = if mantissa == 0 {
+        1
+    } else {
+        mantissa.ilog10() + 1
+    };
+    let digits = std::cmp::max(written, places);
+    let whole = digits - places;
+    if digits > max_digits {
+        Err(ferr(
+            at,
+            format!("Ensure that there are no more than {max_digits} digits in total."),
+            FieldCode::MaxDigits,
+        ))
+    } else if places > decimal_places {
+        Err(ferr(
+            at,
+            format!("Ensure that there are no more than {decimal_places} decimal places."),
+            FieldCode::DecimalPlaces,
+        ))
+    } else if whole > max_digits.saturating_sub(decimal_places) {
+        Err(ferr(
+            at,
+            format!(
+                "Ensure that there are no more than {} digits before the decimal point.",
+                max_digits.saturating_sub(decimal_places)
+            ),
+            FieldCode::MaxDigits,
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -584,6 +637,11 @@ fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<F
         DbErrorKind::CheckViolation => vec![ferr(
             &field,
             "The value breaks a database constraint.",
+            FieldCode::Invalid,
+        )],
+        DbErrorKind::InvalidValue => vec![ferr(
+            &field,
+            "The value cannot be stored in this field.",
             FieldCode::Invalid,
         )],
         DbErrorKind::Busy | DbErrorKind::TimedOut => return Err(Error::from(e)),

@@ -337,3 +337,30 @@ async fn link_changes_run_a_fixed_number_of_statements() {
         .await;
     assert_eq!(graphloom_test::codes(&errors), ["BAD_USER_INPUT"]);
 }
+
+#[tokio::test]
+async fn decimals_keep_to_max_digits_and_decimal_places() {
+    // `rating` is numeric(3, 1): at most 99.9.
+    let c = small().await;
+    for (i, (rating, code)) in [
+        ("123.4", Some("MAX_DIGITS")),
+        ("123", Some("MAX_DIGITS")),
+        ("1.25", Some("DECIMAL_PLACES")),
+        ("123456789.999", Some("MAX_DIGITS")),
+        ("99.9", None),
+        ("-9.50", None),
+        ("0.1", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut input = good_post();
+        input["slug"] = json!(format!("decimal-{i}"));
+        input["rating"] = json!(rating);
+        let p = create_post(&c, input).await;
+        match code {
+            Some(code) => assert_eq!(errs(&p), [("rating".into(), code.into())], "{rating}"),
+            None => assert_eq!(errs(&p), [], "{rating}: {p}"),
+        }
+    }
+}
