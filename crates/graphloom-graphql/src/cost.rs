@@ -363,8 +363,11 @@ impl<'a> Walk<'a> {
 /// The validation async-graphql 7 skips on `__typename` (its arguments and
 /// directives are never checked), and unique directives per location: a
 /// field may not take arguments it does not have, and `@skip` ten thousand
-/// times is a request to burn CPU.
-pub(crate) fn lint(doc: &ExecutableDocument) -> Result<(), ServerError> {
+/// times is a request to burn CPU. Without `introspection`, `__schema` and
+/// `__type` are refused here rather than by async-graphql's switch, which
+/// on a dynamic schema turns federation's `_service` and `_entities` off
+/// with them (and a gateway could no longer compose or plan).
+pub(crate) fn lint(doc: &ExecutableDocument, introspection: bool) -> Result<(), ServerError> {
     use async_graphql::parser::types::Directive;
     fn unique(directives: &[Positioned<Directive>]) -> Result<(), ServerError> {
         for (i, d) in directives.iter().enumerate() {
@@ -383,12 +386,21 @@ pub(crate) fn lint(doc: &ExecutableDocument) -> Result<(), ServerError> {
         }
         Ok(())
     }
-    fn walk(set: &SelectionSet) -> Result<(), ServerError> {
+    fn walk(set: &SelectionSet, introspection: bool) -> Result<(), ServerError> {
         for item in &set.items {
             match &item.node {
                 Selection::Field(f) => {
                     let f = &f.node;
                     unique(&f.directives)?;
+                    if !introspection && matches!(f.name.node.as_str(), "__schema" | "__type") {
+                        return Err(with_code(
+                            ServerError::new(
+                                "Introspection is turned off on this service.",
+                                Some(f.name.pos),
+                            ),
+                            "INTROSPECTION_DISABLED",
+                        ));
+                    }
                     if f.name.node == "__typename"
                         && (!f.arguments.is_empty() || !f.selection_set.node.items.is_empty())
                     {
@@ -400,11 +412,11 @@ pub(crate) fn lint(doc: &ExecutableDocument) -> Result<(), ServerError> {
                             "GRAPHQL_VALIDATION_FAILED",
                         ));
                     }
-                    walk(&f.selection_set.node)?;
+                    walk(&f.selection_set.node, introspection)?;
                 }
                 Selection::InlineFragment(f) => {
                     unique(&f.node.directives)?;
-                    walk(&f.node.selection_set.node)?;
+                    walk(&f.node.selection_set.node, introspection)?;
                 }
                 Selection::FragmentSpread(s) => unique(&s.node.directives)?,
             }
@@ -413,11 +425,11 @@ pub(crate) fn lint(doc: &ExecutableDocument) -> Result<(), ServerError> {
     }
     for (_, op) in doc.operations.iter() {
         unique(&op.node.directives)?;
-        walk(&op.node.selection_set.node)?;
+        walk(&op.node.selection_set.node, introspection)?;
     }
     for f in doc.fragments.values() {
         unique(&f.node.directives)?;
-        walk(&f.node.selection_set.node)?;
+        walk(&f.node.selection_set.node, introspection)?;
     }
     Ok(())
 }
@@ -638,7 +650,7 @@ mod tests {
 
     #[test]
     fn typename_takes_nothing_and_directives_are_unique() {
-        let lint_of = |q: &str| lint(&async_graphql::parser::parse_query(q).unwrap());
+        let lint_of = |q: &str| lint(&async_graphql::parser::parse_query(q).unwrap(), true);
         assert!(lint_of("{ __typename post(id: 1) @skip(if: false) { id } }").is_ok());
         let deep = format!("{{ __typename(x: {}1{}) }}", "[".repeat(20), "]".repeat(20));
         let skips = format!("{{ __typename{} }}", " @skip(if: false)".repeat(100));
@@ -653,6 +665,29 @@ mod tests {
             let e = lint_of(bad).unwrap_err();
             let code = e.extensions.as_ref().and_then(|x| x.get("code")).cloned();
             assert_eq!(code, Some(Gql::from("GRAPHQL_VALIDATION_FAILED")), "{bad}");
+        }
+    }
+
+    #[test]
+    fn introspection_off_refuses_schema_and_type_wherever_they_hide() {
+        let off = |q: &str| lint(&async_graphql::parser::parse_query(q).unwrap(), false);
+        for ok in [
+            "{ __typename _service { sdl } }",
+            "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
+        ] {
+            assert!(off(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "{ __schema { queryType { name } } }",
+            "{ __type(name: \"Post\") { name } }",
+            "{ ... on Query { __schema { types { name } } } }",
+            "query { ...F } fragment F on Query { __type(name: \"Post\") { name } }",
+        ] {
+            let e = off(bad).unwrap_err();
+            let code = e.extensions.as_ref().and_then(|x| x.get("code")).cloned();
+            assert_eq!(code, Some(Gql::from("INTROSPECTION_DISABLED")), "{bad}");
+            let q = async_graphql::parser::parse_query(bad).unwrap();
+            assert!(lint(&q, true).is_ok(), "{bad}");
         }
     }
 

@@ -329,6 +329,19 @@ pub struct ApiArgs {
     /// The deepest query accepted.
     #[arg(long, env = "GRAPHLOOM_MAX_DEPTH", default_value_t = 15)]
     pub max_depth: usize,
+    /// The most field resolutions one operation may cost (each field once
+    /// per row it can appear in, pages at their full size).
+    #[arg(long, env = "GRAPHLOOM_MAX_COST", default_value_t = 50_000)]
+    pub max_cost: u64,
+    /// The most rows one operation may fetch, pages at their full size.
+    #[arg(long, env = "GRAPHLOOM_MAX_ROWS", default_value_t = 25_000)]
+    pub max_rows: u64,
+    /// The most aliased fields in one document.
+    #[arg(long, env = "GRAPHLOOM_MAX_ALIASES", default_value_t = 100)]
+    pub max_aliases: usize,
+    /// The most fields at the root of one operation.
+    #[arg(long, env = "GRAPHLOOM_MAX_ROOT_FIELDS", default_value_t = 32)]
+    pub max_root_fields: usize,
     /// Key that signs cursors; set the same value on every instance of a service.
     #[arg(long, env = "GRAPHLOOM_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -357,6 +370,10 @@ impl ApiArgs {
             introspection: self.introspection.unwrap_or(true),
             ..Config::default()
         };
+        c.limits.max_cost = self.max_cost;
+        c.limits.max_rows = self.max_rows;
+        c.limits.max_aliases = self.max_aliases;
+        c.limits.max_root_fields = self.max_root_fields;
         if let Some(k) = &self.secret_key {
             c.cursor_key = k.as_bytes().to_vec();
         }

@@ -374,6 +374,8 @@ pub(crate) struct Guard {
     limits: cost::Limits,
     pages: (u64, u64),
     max_depth: usize,
+    /// Answer `__schema` and `__type`.
+    introspection: bool,
     /// Show each operation's cost in `extensions.cost`.
     show: bool,
 }
@@ -389,6 +391,7 @@ impl Factory {
                 limits: c.limits.clone(),
                 pages: (c.default_page_size, c.max_page_size),
                 max_depth: c.max_depth,
+                introspection: c.introspection,
                 show: c.debug_sql,
             }),
         }
@@ -518,7 +521,7 @@ impl Extension for PerRequest {
             }
         };
         let g = &self.guard;
-        cost::lint(&doc)?;
+        cost::lint(&doc, g.introspection)?;
         if let Some(shape) = g.shape.get() {
             let cost = cost::cost(shape, &g.limits, g.pages, &doc, variables);
             cost::check(&cost, &g.limits, g.max_depth)?;

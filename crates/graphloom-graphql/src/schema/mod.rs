@@ -26,9 +26,8 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> SchemaBuilder {
         .limit_depth(rt.config.max_depth)
         .enable_federation()
         .entity_resolver(crate::federation::resolver(Arc::clone(rt)));
-    if !rt.config.introspection {
-        schema = schema.disable_introspection();
-    }
+    // `introspection: false` is enforced by `cost::lint` (async-graphql's
+    // switch would turn `_service` and `_entities` off too).
     for (name, desc) in SCALARS {
         schema = schema.register(Scalar::new(name).description(desc));
     }

@@ -196,11 +196,26 @@ async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
     .await;
     let intro = json!({ "query": "{ __schema { queryType { name } } }" }).to_string();
     let (_, _, body) = send(&c, post(&s.base, &intro, None, "application/json")).await;
-    assert!(body["errors"][0]["message"].is_string(), "{body}");
-    assert!(body["data"]["__schema"].is_null(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INTROSPECTION_DISABLED",
+        "{body}"
+    );
+    assert!(body.get("data").is_none(), "{body}");
     let typename = json!({ "query": "{ __typename }" }).to_string();
     let (_, _, body) = send(&c, post(&s.base, &typename, None, "application/json")).await;
     assert_eq!(body["data"]["__typename"], "Query");
+    // A gateway still composes the subgraph.
+    let service = json!({ "query": "{ _service { sdl } }" }).to_string();
+    let (_, _, body) = send(&c, post(&s.base, &service, None, "application/json")).await;
+    let sdl = body["data"]["_service"]["sdl"].as_str().unwrap_or_default();
+    assert!(sdl.contains("type Post"), "{body}");
+    let entities = json!({
+        "query": "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
+        "variables": { "r": [{ "__typename": "Post", "id": "1" }] },
+    })
+    .to_string();
+    let (_, _, body) = send(&c, post(&s.base, &entities, None, "application/json")).await;
+    assert!(body["data"]["_entities"].is_array(), "{body}");
     let page = hyper::Request::get(format!("{}/graphql", s.base))
         .header("accept", "text/html")
         .body(http_body_util::Full::new(hyper::body::Bytes::new()))
@@ -246,6 +261,7 @@ async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
             ("GRAPHLOOM_PRODUCTION", "1"),
             ("GRAPHLOOM_SECRET_KEY", SECRET_KEY),
             ("GRAPHLOOM_INTROSPECTION", "1"),
+            ("GRAPHLOOM_MAX_ALIASES", "1"),
         ],
     )
     .await;
@@ -254,4 +270,12 @@ async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
         body["data"]["__schema"]["queryType"]["name"], "Query",
         "{body}"
     );
+    // The cost limits are settings too.
+    let aliased = json!({ "query": "{ a: __typename b: __typename }" }).to_string();
+    let (_, _, body) = send(&c, post(&s.base, &aliased, None, "application/json")).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "COST_LIMIT_EXCEEDED",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["max"], 1, "{body}");
 }
