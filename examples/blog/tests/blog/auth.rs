@@ -501,8 +501,11 @@ async fn a_login_takes_as_long_for_unknown_users_wrong_passwords_and_inactive_ac
     let (lo, hi) = medians
         .iter()
         .fold((f64::MAX, 0f64), |(lo, hi), m| (lo.min(*m), hi.max(*m)));
+    // What timing would leak is a whole hash (about 20 ms) against none
+    // (about 1 ms); the margin is wide so that a loaded CI machine's noise
+    // (a tenth between medians has been seen) cannot fail it.
     assert!(
-        hi <= lo * 1.1,
+        hi <= lo * 1.5,
         "medians (unknown, wrong, inactive): {medians:?}"
     );
 }
