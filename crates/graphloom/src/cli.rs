@@ -187,6 +187,9 @@ pub struct ServeArgs {
     pub auth: AuthArgs,
 }
 
+/// The longest access-token lifetime `GRAPHLOOM_PRODUCTION` accepts, in seconds.
+pub const MAX_PRODUCTION_ACCESS_TTL: u64 = 900;
+
 /// How the service signs and verifies access tokens.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AuthArgs {
@@ -549,6 +552,14 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             if args.auth.production && args.api.secret_key.as_deref().is_none_or(|k| k.len() < 32) {
                 anyhow::bail!(
                     "production: set GRAPHLOOM_SECRET_KEY (at least 32 bytes) so cursors verify on every instance"
+                );
+            }
+            // A logout or a demotion reaches an access token only when it
+            // expires, so production keeps that window short.
+            if args.auth.production && args.auth.access_ttl > MAX_PRODUCTION_ACCESS_TTL {
+                anyhow::bail!(
+                    "production: GRAPHLOOM_ACCESS_TTL is {} s; at most {MAX_PRODUCTION_ACCESS_TTL} s, since a revoked session's access token stays valid until it expires",
+                    args.auth.access_ttl
                 );
             }
             let db = args.db.connect(service.name).await?;

@@ -633,6 +633,26 @@ mod tokens {
                 "{err}"
             );
         }
+        // Proper secrets, but access tokens that outlive a logout by an hour.
+        let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:1",
+                "--database-url",
+                "sqlite::memory:",
+            ])
+            .envs([
+                ("GRAPHLOOM_PRODUCTION", "1"),
+                ("GRAPHLOOM_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("GRAPHLOOM_SECRET_KEY", "fedcba9876543210fedcba9876543210"),
+                ("GRAPHLOOM_ACCESS_TTL", "3600"),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("GRAPHLOOM_ACCESS_TTL is 3600 s"), "{err}");
     }
 }
 
