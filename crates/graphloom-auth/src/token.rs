@@ -80,7 +80,8 @@ pub enum TokenError {
     Audience,
     #[error("the token names no key id (kid)")]
     MissingKid,
-    #[error("the token's key id `{0}` is unknown")]
+    /// The message leaves the key id out: it is the client's text.
+    #[error("the token's key id is unknown")]
     UnknownKid(String),
     #[error("the token lacks the claim `{0}`")]
     MissingClaim(String),
@@ -293,8 +294,15 @@ fn header_error(token: &str) -> TokenError {
         .and_then(|h| URL_SAFE_NO_PAD.decode(h.trim_end_matches('=')).ok())
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .and_then(|h| h.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
+    // Named back only when it is a registered JWA name: the header is the
+    // client's text, and an error should not repeat arbitrary input.
+    const JWA: [&str; 15] = [
+        "none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512",
+        "PS256", "PS384", "PS512", "EdDSA", "ES256K",
+    ];
     match alg {
-        Some(a) => TokenError::Algorithm(a),
+        Some(a) if JWA.contains(&a.as_str()) => TokenError::Algorithm(a),
+        Some(_) => TokenError::Algorithm("(unregistered)".into()),
         None => TokenError::Malformed,
     }
 }
@@ -527,6 +535,19 @@ mod tests {
             other.verify(&stranger.issue("1", vec![], false, false).unwrap().0),
             Err(TokenError::UnknownKid("9999".into()))
         );
+        assert!(
+            !TokenError::UnknownKid("<script>".into())
+                .to_string()
+                .contains("script")
+        );
+        use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+        let odd = format!("{}.e30.", URL_SAFE_NO_PAD.encode(r#"{"alg":"<script>"}"#));
+        assert_eq!(
+            header_error(&odd),
+            TokenError::Algorithm("(unregistered)".into())
+        );
+        let none = format!("{}.e30.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#));
+        assert_eq!(header_error(&none), TokenError::Algorithm("none".into()));
         let no_kid = {
             let c = claims(&a);
             let key = EncodingKey::from_ed_pem(ED_A.as_bytes()).unwrap();

@@ -196,6 +196,10 @@ pub struct AuthArgs {
     /// HS256 secret (at least 32 bytes): one service signs and verifies.
     #[arg(long, env = "GRAPHLOOM_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// A file holding the HS256 secret (a trailing newline is ignored): a
+    /// mounted secret, never visible in the process list or environment.
+    #[arg(long, env = "GRAPHLOOM_JWT_SECRET_FILE", conflicts_with = "jwt_secret")]
+    pub jwt_secret_file: Option<std::path::PathBuf>,
     /// Ed25519 private key (PKCS#8 PEM file): sign with EdDSA and publish /.well-known/jwks.json.
     #[arg(long, env = "GRAPHLOOM_JWT_PRIVATE_KEY_FILE")]
     pub jwt_private_key_file: Option<std::path::PathBuf>,
@@ -286,7 +290,16 @@ impl AuthArgs {
                 verifier: Some(verifier),
             });
         }
-        let key = match (&self.jwt_private_key_file, &self.jwt_secret) {
+        let secret = match (&self.jwt_secret, &self.jwt_secret_file) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(path)) => {
+                let text =
+                    String::from_utf8(read(path)?).context("the JWT secret file is not UTF-8")?;
+                Some(text.trim_end_matches(['\r', '\n']).to_owned())
+            }
+            (None, None) => None,
+        };
+        let key = match (&self.jwt_private_key_file, &secret) {
             (Some(path), _) => Some(SigningKey::ed25519_pem(&self.jwt_kid, &read(path)?)?),
             (None, Some(secret)) => match SigningKey::hs256(secret.as_bytes()) {
                 Ok(k) => Some(k),

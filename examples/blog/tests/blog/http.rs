@@ -511,7 +511,7 @@ mod tokens {
                     "Bearer {}",
                     unknown_kid.issue("1", vec![], true, true).unwrap().0
                 ),
-                "`k9` is unknown",
+                "key id is unknown",
             ),
             (
                 format!("Bearer {}", hs.issue("1", vec![], true, true).unwrap().0),
@@ -596,6 +596,43 @@ mod tokens {
         )
         .await;
         assert_eq!(status, 401);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_jwt_secret_can_come_from_a_file() {
+        const SECRET: &str = "a-secret-mounted-from-a-file-0123";
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jwt-secret");
+        std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+        let (mut child, base) = spawn(&[
+            ("GRAPHLOOM_JWT_SECRET_FILE", file.display().to_string()),
+            ("GRAPHLOOM_JWT_SECRET", SECRET.into()),
+        ]);
+        // The secret twice, in the environment and a file, is a conflict.
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        let (mut child, base2) =
+            spawn(&[("GRAPHLOOM_JWT_SECRET_FILE", file.display().to_string())]);
+        assert_ne!(base, base2);
+        let c: Http = Client::builder(TokioExecutor::new()).build_http();
+        ready(&c, &base2).await;
+        let token = |secret: &str| {
+            let issuer = Issuer::new(
+                SigningKey::hs256(secret.as_bytes()).unwrap(),
+                "graphloom",
+                "graphloom",
+                60,
+            );
+            issuer.issue("1", vec![], false, false).unwrap().0
+        };
+        let good = format!("Bearer {}", token(SECRET));
+        let (status, _, body) = send(&c, with_token(&base2, &good)).await;
+        assert_eq!(status, 200, "{body}");
+        let other = format!("Bearer {}", token("another-secret-of-enough-bytes-0123"));
+        let (status, _, body) = send(&c, with_token(&base2, &other)).await;
+        assert_eq!(status, 401, "{body}");
         child.kill().unwrap();
         child.wait().unwrap();
     }
