@@ -355,6 +355,9 @@ pub struct ApiArgs {
     /// The most aliased fields in one document.
     #[arg(long, env = "GRAPHLOOM_MAX_ALIASES", default_value_t = 100)]
     pub max_aliases: usize,
+    /// The most lexical tokens in one document, counted before parsing.
+    #[arg(long, env = "GRAPHLOOM_MAX_TOKENS", default_value_t = 15_000)]
+    pub max_tokens: usize,
     /// The most fields at the root of one operation.
     #[arg(long, env = "GRAPHLOOM_MAX_ROOT_FIELDS", default_value_t = 32)]
     pub max_root_fields: usize,
@@ -389,6 +392,7 @@ impl ApiArgs {
         c.limits.max_cost = self.max_cost;
         c.limits.max_rows = self.max_rows;
         c.limits.max_aliases = self.max_aliases;
+        c.limits.max_tokens = self.max_tokens;
         c.limits.max_root_fields = self.max_root_fields;
         if let Some(k) = &self.secret_key {
             c.cursor_key = k.as_bytes().to_vec();

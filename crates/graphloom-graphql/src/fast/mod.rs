@@ -512,6 +512,7 @@ impl Extension for PerRequest {
         let doc = match self.parsed.get(query) {
             Some(doc) => doc,
             None => {
+                cost::check_tokens(query, &self.guard.limits)?;
                 let doc = next
                     .run(ctx, query, variables)
                     .await
