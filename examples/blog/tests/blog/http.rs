@@ -422,6 +422,23 @@ mod tokens {
             .as_secs()
     }
 
+    /// `serve` with these settings, which must refuse to start: its stderr.
+    fn serve_fails(envs: &[(&str, &str)]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:1",
+                "--database-url",
+                "sqlite::memory:",
+            ])
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{envs:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     #[tokio::test]
     async fn bearer_tokens_are_verified_and_jwks_published() {
         let dir = tempfile::tempdir().unwrap();
@@ -560,19 +577,8 @@ mod tokens {
         by_url.wait().unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_blog"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:1",
-                "--database-url",
-                "sqlite::memory:",
-            ])
-            .env("GRAPHLOOM_JWKS_URL", "https://example.invalid/jwks.json")
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("http:// URL"));
+        let err = serve_fails(&[("GRAPHLOOM_JWKS_URL", "https://example.invalid/jwks.json")]);
+        assert!(err.contains("http:// URL"), "{err}");
 
         // A verify-only service trusts the published keys and holds no private key.
         let jwks_file = dir.path().join("jwks.json");
@@ -650,19 +656,7 @@ mod tokens {
                 ("GRAPHLOOM_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ],
         ] {
-            let out = Command::new(env!("CARGO_BIN_EXE_blog"))
-                .args([
-                    "serve",
-                    "--addr",
-                    "127.0.0.1:1",
-                    "--database-url",
-                    "sqlite::memory:",
-                ])
-                .envs(envs.iter().copied())
-                .output()
-                .unwrap();
-            assert!(!out.status.success(), "{envs:?}");
-            let err = String::from_utf8_lossy(&out.stderr);
+            let err = serve_fails(&envs);
             assert!(
                 err.contains("GRAPHLOOM_JWT_SECRET")
                     || err.contains("at least 32")
@@ -671,24 +665,12 @@ mod tokens {
             );
         }
         // Proper secrets, but access tokens that outlive a logout by an hour.
-        let out = Command::new(env!("CARGO_BIN_EXE_blog"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:1",
-                "--database-url",
-                "sqlite::memory:",
-            ])
-            .envs([
-                ("GRAPHLOOM_PRODUCTION", "1"),
-                ("GRAPHLOOM_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
-                ("GRAPHLOOM_SECRET_KEY", "fedcba9876543210fedcba9876543210"),
-                ("GRAPHLOOM_ACCESS_TTL", "3600"),
-            ])
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = serve_fails(&[
+            ("GRAPHLOOM_PRODUCTION", "1"),
+            ("GRAPHLOOM_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("GRAPHLOOM_SECRET_KEY", "fedcba9876543210fedcba9876543210"),
+            ("GRAPHLOOM_ACCESS_TTL", "3600"),
+        ]);
         assert!(err.contains("GRAPHLOOM_ACCESS_TTL is 3600 s"), "{err}");
     }
 }
