@@ -127,6 +127,13 @@ pub fn check_value(reg: &Registry, field: &FieldMeta, value: Value) -> Result<Va
         return Err(ferr(at, expected(ty), FieldCode::Invalid));
     }
     match (field.kind, &value) {
+        // Django's ProhibitNullCharactersValidator: PostgreSQL cannot store
+        // them, so SQLite should not either.
+        (_, Value::String(s)) if s.contains('\0') => Err(ferr(
+            at,
+            "Null characters are not allowed.",
+            FieldCode::Invalid,
+        )),
         (FieldKind::Enum(e), Value::String(s)) if e.by_stored(s).is_none() => Err(ferr(
             at,
             format!("`{s}` is not a {} value", e.name),

@@ -364,3 +364,14 @@ async fn decimals_keep_to_max_digits_and_decimal_places() {
         }
     }
 }
+
+#[tokio::test]
+async fn text_with_a_null_character_is_invalid_on_both_dialects() {
+    // PostgreSQL refuses to store U+0000 (SQLSTATE 22021); SQLite would.
+    let c = small().await;
+    let mut input = good_post();
+    input["slug"] = json!("null-character");
+    input["title"] = json!("before\u{0}after");
+    let p = create_post(&c, input).await;
+    assert_eq!(errs(&p), [("title".into(), "INVALID".into())], "{p}");
+}
