@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use graphloom_db::Database;
-use graphloom_graphql::Config;
+use graphloom_graphql::{Config, Limits};
 use graphloom_server::ServerConfig;
 
 use crate::Service;
@@ -347,19 +347,19 @@ pub struct ApiArgs {
     pub max_depth: usize,
     /// The most field resolutions one operation may cost (each field once
     /// per row it can appear in, pages at their full size).
-    #[arg(long, env = "GRAPHLOOM_MAX_COST", default_value_t = 50_000)]
+    #[arg(long, env = "GRAPHLOOM_MAX_COST", default_value_t = Limits::default().max_cost)]
     pub max_cost: u64,
     /// The most rows one operation may fetch, pages at their full size.
-    #[arg(long, env = "GRAPHLOOM_MAX_ROWS", default_value_t = 25_000)]
+    #[arg(long, env = "GRAPHLOOM_MAX_ROWS", default_value_t = Limits::default().max_rows)]
     pub max_rows: u64,
     /// The most aliased fields in one document.
-    #[arg(long, env = "GRAPHLOOM_MAX_ALIASES", default_value_t = 100)]
+    #[arg(long, env = "GRAPHLOOM_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
     pub max_aliases: usize,
     /// The most lexical tokens in one document, counted before parsing.
-    #[arg(long, env = "GRAPHLOOM_MAX_TOKENS", default_value_t = 15_000)]
+    #[arg(long, env = "GRAPHLOOM_MAX_TOKENS", default_value_t = Limits::default().max_tokens)]
     pub max_tokens: usize,
     /// The most fields at the root of one operation.
-    #[arg(long, env = "GRAPHLOOM_MAX_ROOT_FIELDS", default_value_t = 32)]
+    #[arg(long, env = "GRAPHLOOM_MAX_ROOT_FIELDS", default_value_t = Limits::default().max_root_fields)]
     pub max_root_fields: usize,
     /// Key that signs cursors; set the same value on every instance of a service.
     #[arg(long, env = "GRAPHLOOM_SECRET_KEY", hide_env_values = true)]
