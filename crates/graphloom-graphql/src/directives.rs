@@ -136,14 +136,14 @@ pub(crate) fn auth_directive(need: &Need) -> Option<(Directive, String)> {
 
 /// What the rule of `op` on `model` needs of every request.
 pub(crate) fn need(reg: &Registry, model: graphloom_meta::ModelId, op: Operation) -> Need {
-    reg.rules(model)
-        .map_or(Need::Nothing, |r| Need::of(r.op(op)))
+    Need::of(reg.rules(model).op(op))
 }
 
 /// What a field's read rule needs of every request that sees its value.
 pub(crate) fn field_need(reg: &Registry, model: graphloom_meta::ModelId, field: usize) -> Need {
     reg.rules(model)
-        .and_then(|r| r.fields.get(&field))
+        .fields
+        .get(&field)
         .map_or(Need::Nothing, Need::of)
 }
 

@@ -37,11 +37,14 @@ pub enum CheckId {
     E013,
     /// A composed directive that is undeclared, malformed or declared twice.
     E014,
+    /// A warning, not an error: generated writes that anonymous clients may
+    /// make, by an explicit rule.
+    W001,
 }
 
 impl CheckId {
     /// Every check, in order: the table.
-    pub const ALL: [CheckId; 14] = [
+    pub const ALL: [CheckId; 15] = [
         CheckId::E001,
         CheckId::E002,
         CheckId::E003,
@@ -56,6 +59,7 @@ impl CheckId {
         CheckId::E012,
         CheckId::E013,
         CheckId::E014,
+        CheckId::W001,
     ];
 
     /// The printed id: `graphloom.E001`.
@@ -75,6 +79,7 @@ impl CheckId {
             CheckId::E012 => "graphloom.E012",
             CheckId::E013 => "graphloom.E013",
             CheckId::E014 => "graphloom.E014",
+            CheckId::W001 => "graphloom.W001",
         }
     }
 
@@ -97,6 +102,7 @@ impl CheckId {
             CheckId::E012 => "an external model or field used as a local one, or the reverse",
             CheckId::E013 => "a bad entity key, `resolvable = false` or `interface_object`",
             CheckId::E014 => "an undeclared, malformed or twice-declared composed directive",
+            CheckId::W001 => "generated writes open to anonymous clients by an explicit rule",
         }
     }
 }
@@ -159,9 +165,14 @@ mod tests {
 
     #[test]
     fn the_table_is_complete_and_ordered() {
-        for (i, id) in CheckId::ALL.iter().enumerate() {
+        let (errors, warnings): (Vec<&CheckId>, Vec<&CheckId>) =
+            CheckId::ALL.iter().partition(|id| id.code().contains(".E"));
+        for (i, id) in errors.iter().enumerate() {
             assert_eq!(id.code(), format!("graphloom.E{:03}", i + 1));
             assert!(!id.title().is_empty());
+        }
+        for (i, id) in warnings.iter().enumerate() {
+            assert_eq!(id.code(), format!("graphloom.W{:03}", i + 1));
         }
         assert!(CheckId::E001 == "graphloom.E001");
     }

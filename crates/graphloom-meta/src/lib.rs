@@ -32,7 +32,7 @@ pub use principal::Principal;
 pub use registry::*;
 pub use rules::{
     ModelRules, Need, Operation, Predicate, Rule, RuleExpr, RuleSet, RulesDecl, SCOPE_STAFF,
-    SCOPE_SUPERUSER,
+    SCOPE_SUPERUSER, model_permission,
 };
 pub use typed::{FromField, FromRow, FromValue, Operand, RowReader, ToRow, ToValue};
 pub use types::{TypeDesc, Typed};

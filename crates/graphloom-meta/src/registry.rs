@@ -204,8 +204,8 @@ pub struct ModelMeta {
     pub keys: Vec<Vec<usize>>,
     /// Sets of fields unique together (`#[model(unique = "store sku")]`).
     pub unique: Vec<Vec<usize>>,
-    /// The permission rules; `None`: everything is allowed.
-    pub rules: Option<RuleSet>,
+    /// The permission rules ([`RuleSet::defaults`] unless declared).
+    pub rules: RuleSet,
     /// Fields computed in Rust, in declaration order.
     pub computed: Vec<ComputedMeta>,
 }
@@ -478,9 +478,13 @@ impl Registry {
     pub fn composed_directives(&self) -> &[ComposedDirective] {
         &self.composed
     }
-    /// A model's rules, if it has any.
-    pub fn rules(&self, model: ModelId) -> Option<&RuleSet> {
-        self.model(model).rules.as_ref()
+    /// A model's rules.
+    pub fn rules(&self, model: ModelId) -> &RuleSet {
+        &self.model(model).rules
+    }
+    /// What start-up reports without refusing to run (`graphloom.W…`).
+    pub fn warnings(&self) -> Vec<CheckError> {
+        crate::rules::warnings(self)
     }
 
     /// The kind of the values a field holds: a foreign key holds its target's key kind.
@@ -679,7 +683,7 @@ impl Registry {
                 exposed: d.graphql,
                 external: d.external,
                 federation: d.federation.clone(),
-                rules: None,
+                rules: RuleSet::defaults(d.key()),
                 computed: Vec::new(),
             });
         }

@@ -76,14 +76,19 @@ impl Rule {
     }
 }
 
-/// The rules of one model. Everything is allowed until restricted.
+/// The rules of one model. Reads are open until restricted; each write
+/// needs the model's permission (Django's `app.add_model`,
+/// `app.change_model`, `app.delete_model`, which `migrate` creates and
+/// superusers hold) until a rule replaces it, so a new model is never
+/// writable by anonymous clients by accident.
 #[derive(Debug, Clone)]
 pub struct ModelRules {
     pub(crate) view: Rule,
     pub(crate) rows: Rule,
-    pub(crate) create: Rule,
-    pub(crate) update: Rule,
-    pub(crate) delete: Rule,
+    /// `None`: the model permission.
+    pub(crate) create: Option<Rule>,
+    pub(crate) update: Option<Rule>,
+    pub(crate) delete: Option<Rule>,
     pub(crate) fields: Vec<(&'static str, Rule)>,
 }
 
@@ -92,9 +97,9 @@ impl Default for ModelRules {
         ModelRules {
             view: Rule::Anyone,
             rows: Rule::Anyone,
-            create: Rule::Anyone,
-            update: Rule::Anyone,
-            delete: Rule::Anyone,
+            create: None,
+            update: None,
+            delete: None,
             fields: Vec::new(),
         }
     }
@@ -116,17 +121,17 @@ impl ModelRules {
     }
     /// Who may create; `Owner(field)` requires the input's field to be the principal.
     pub fn create(mut self, r: Rule) -> Self {
-        self.create = r;
+        self.create = Some(r);
         self
     }
     /// Which visible rows the principal may change.
     pub fn update(mut self, r: Rule) -> Self {
-        self.update = r;
+        self.update = Some(r);
         self
     }
     /// Which visible rows the principal may delete.
     pub fn delete(mut self, r: Rule) -> Self {
-        self.delete = r;
+        self.delete = Some(r);
         self
     }
     /// Who may read a field (row leaves allowed: `Owner("id")` is "the user themself").
@@ -163,6 +168,24 @@ pub enum RuleExpr {
 }
 
 impl RuleExpr {
+    /// Whether a client without a login may pass: `Equals` and `Visible`
+    /// need no principal; a custom predicate cannot be told, so it is not
+    /// reported.
+    pub fn open_to_anonymous(&self) -> bool {
+        match self {
+            RuleExpr::Const(b) => *b,
+            RuleExpr::Equals(..) | RuleExpr::Visible(..) => true,
+            RuleExpr::Authenticated
+            | RuleExpr::Staff
+            | RuleExpr::Superuser
+            | RuleExpr::Perm(_)
+            | RuleExpr::Owner(_)
+            | RuleExpr::Custom(_) => false,
+            RuleExpr::Any(v) => v.iter().any(RuleExpr::open_to_anonymous),
+            RuleExpr::All(v) => v.iter().all(RuleExpr::open_to_anonymous),
+        }
+    }
+
     /// The fields the rule reads from a row.
     pub fn row_fields(&self, out: &mut Vec<usize>) {
         match self {
@@ -191,7 +214,30 @@ pub struct RuleSet {
     pub fields: HashMap<usize, RuleExpr>,
 }
 
+/// The codename of a model's permission for `action` (`add`, `change`,
+/// `delete`, `view`): `blog.change_post`.
+pub fn model_permission(key: ModelKey, action: &str) -> String {
+    format!(
+        "{}.{action}_{}",
+        key.app,
+        crate::naming::snake_case(key.name)
+    )
+}
+
 impl RuleSet {
+    /// The rules of a model that declares none: public reads, writes by
+    /// the model permissions.
+    pub fn defaults(key: ModelKey) -> RuleSet {
+        RuleSet {
+            view: RuleExpr::Const(true),
+            rows: RuleExpr::Const(true),
+            create: RuleExpr::Perm(model_permission(key, "add")),
+            update: RuleExpr::Perm(model_permission(key, "change")),
+            delete: RuleExpr::Perm(model_permission(key, "delete")),
+            fields: HashMap::new(),
+        }
+    }
+
     pub fn op(&self, op: Operation) -> &RuleExpr {
         match op {
             Operation::View => &self.view,
@@ -306,6 +352,38 @@ impl Need {
     }
 }
 
+/// Warnings ([`crate::CheckId::W001`]): generated mutations that
+/// anonymous clients may call because a rule says so. Not errors (a guest
+/// book is a fair design), but worth a line at start-up.
+pub fn warnings(reg: &crate::Registry) -> Vec<crate::CheckError> {
+    let mut out = Vec::new();
+    for m in reg.models().iter().filter(|m| m.exposed && !m.external) {
+        let ops = [
+            (m.operations.create, "create", &m.rules.create),
+            (m.operations.update, "update", &m.rules.update),
+            (m.operations.delete, "delete", &m.rules.delete),
+        ];
+        let open: Vec<&str> = ops
+            .iter()
+            .filter(|(on, _, r)| *on && r.open_to_anonymous())
+            .map(|(_, what, _)| *what)
+            .collect();
+        if !open.is_empty() {
+            out.push(crate::CheckError::new(
+                crate::CheckId::W001,
+                m.key.to_string(),
+                format!(
+                    "anonymous clients may {} {} rows",
+                    open.join(", "),
+                    m.graphql_name
+                ),
+                "drop the rule to require the model permissions, or require a login (Rule::Authenticated)",
+            ));
+        }
+    }
+    out
+}
+
 fn dedup(mut sets: Vec<Vec<String>>) -> Vec<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     sets.retain(|s| seen.insert(s.clone()));
@@ -343,14 +421,19 @@ pub(crate) fn resolve(
             continue;
         };
         let m = reg.model(id);
-        let mut set = RuleSet {
-            view: lower(m, &d.rules.view, false, "view", &mut predicates, errors),
-            rows: lower(m, &d.rules.rows, true, "rows", &mut predicates, errors),
-            create: lower(m, &d.rules.create, true, "create", &mut predicates, errors),
-            update: lower(m, &d.rules.update, true, "update", &mut predicates, errors),
-            delete: lower(m, &d.rules.delete, true, "delete", &mut predicates, errors),
-            fields: HashMap::new(),
-        };
+        let mut set = RuleSet::defaults(m.key);
+        set.view = lower(m, &d.rules.view, false, "view", &mut predicates, errors);
+        set.rows = lower(m, &d.rules.rows, true, "rows", &mut predicates, errors);
+        let writes = [
+            (&d.rules.create, &mut set.create, "create"),
+            (&d.rules.update, &mut set.update, "update"),
+            (&d.rules.delete, &mut set.delete, "delete"),
+        ];
+        for (declared, slot, what) in writes {
+            if let Some(r) = declared {
+                *slot = lower(m, r, true, what, &mut predicates, errors);
+            }
+        }
         for (name, r) in &d.rules.fields {
             match m.field(name) {
                 Some((i, _)) => {
@@ -366,7 +449,7 @@ pub(crate) fn resolve(
                 )),
             }
         }
-        reg.models[id.0].rules = Some(set);
+        reg.models[id.0].rules = set;
     }
     reg.predicates = crate::registry::Predicates(predicates);
 }

@@ -104,6 +104,17 @@ pub fn user(id: impl ToString) -> Principal {
     }
 }
 
+/// A superuser principal, who holds every permission: what a test that is
+/// not about permissions acts as when it writes (generated writes need the
+/// model permissions by default).
+pub fn superuser(id: impl ToString) -> Principal {
+    Principal {
+        superuser: true,
+        staff: true,
+        ..user(id)
+    }
+}
+
 impl TestClient {
     pub async fn new(service: &Service) -> Self {
         Self::with_config(

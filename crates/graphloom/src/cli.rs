@@ -463,7 +463,13 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
     match command {
         Command::Check => {
             service.check().await?;
-            println!("System check identified no issues.");
+            let warnings = service.warnings();
+            if warnings.is_empty() {
+                println!("System check identified no issues.");
+            } else {
+                println!("System check identified {} warning(s):", warnings.len());
+                warnings.iter().for_each(|w| println!("{w}"));
+            }
         }
         Command::Schema(args) => {
             // The SDL needs no database: build the API over an in-memory one.
@@ -590,6 +596,15 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             config.introspection = args.api.introspection.unwrap_or(!args.auth.production);
             config.token_issuer = keys.issuer.clone().map(std::sync::Arc::new);
             let api = service.api(db.clone(), config)?;
+            for w in service.warnings() {
+                tracing::warn!(
+                    check = w.id.code(),
+                    "{}: {} (HINT: {})",
+                    w.at,
+                    w.message,
+                    w.hint
+                );
+            }
             let secs = std::time::Duration::from_secs;
             let config = ServerConfig {
                 addr: args.addr,

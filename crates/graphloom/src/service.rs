@@ -238,6 +238,12 @@ impl Service {
         Ok(())
     }
 
+    /// The start-up warnings (`graphloom.W…`), which `check` prints and
+    /// `serve` logs; none when the registry fails its checks.
+    pub fn warnings(&self) -> Vec<graphloom_meta::CheckError> {
+        self.registry().map(|r| r.warnings()).unwrap_or_default()
+    }
+
     /// The apps, for the migration commands.
     pub(crate) fn apps(&self) -> &[App] {
         &self.apps

@@ -230,7 +230,6 @@ pub async fn ensure_permissions(ctx: &crate::query::Ctx) -> crate::query::Result
     }
     let mut rows = Vec::new();
     for m in ctx.registry().models() {
-        let snake = crate::meta::naming::snake_case(m.key.name);
         for (action, verb) in [
             ("add", "Can add"),
             ("change", "Can change"),
@@ -238,7 +237,7 @@ pub async fn ensure_permissions(ctx: &crate::query::Ctx) -> crate::query::Result
             ("view", "Can view"),
         ] {
             rows.push([
-                Permission::CODENAME.set(format!("{}.{action}_{snake}", m.key.app)),
+                Permission::CODENAME.set(crate::meta::model_permission(m.key, action)),
                 Permission::NAME.set(format!("{verb} {}", m.key.name.to_lowercase())),
             ]);
         }

@@ -236,7 +236,9 @@ async fn references_to_other_services_are_stubs_and_extensions() {
             .all(|c| c.references.is_none()),
         "and no foreign key"
     );
-    let c = graphloom_test::TestClient::new(&service).await;
+    let c = graphloom_test::TestClient::new(&service)
+        .await
+        .as_user(graphloom_test::superuser(1));
     let sdl = c.api().subgraph_sdl();
     assert!(sdl.contains("type User @key(fields: \"id\")"), "{sdl}");
     assert!(
@@ -305,7 +307,9 @@ mod directives {
 async fn model_and_field_options_become_federation_directives() {
     let service = graphloom::Service::new("shop")
         .app(graphloom::App::new("shop").model::<directives::Item>());
-    let c = graphloom_test::TestClient::new(&service).await;
+    let c = graphloom_test::TestClient::new(&service)
+        .await
+        .as_user(graphloom_test::superuser(1));
     let sdl = c.api().subgraph_sdl();
     let item = sdl
         .split("type Item")
@@ -359,7 +363,9 @@ mod shipping {
 
 #[tokio::test]
 async fn an_unresolvable_reference_adds_nothing() {
-    let c = graphloom_test::TestClient::new(&shipping::service()).await;
+    let c = graphloom_test::TestClient::new(&shipping::service())
+        .await
+        .as_user(graphloom_test::superuser(1));
     let sdl = c.api().subgraph_sdl();
     let warehouse = sdl.split("type Warehouse ").nth(1).unwrap_or_default();
     let warehouse = &warehouse[..warehouse.find('}').unwrap_or(0)];
@@ -431,7 +437,9 @@ mod ratings {
 
 #[tokio::test]
 async fn an_interface_object_adds_fields_to_every_implementation() {
-    let c = graphloom_test::TestClient::new(&ratings::service()).await;
+    let c = graphloom_test::TestClient::new(&ratings::service())
+        .await
+        .as_user(graphloom_test::superuser(1));
     let sdl = c.api().subgraph_sdl();
     assert!(
         sdl.contains(r#"type Media @key(fields: "id") @interfaceObject {"#),

@@ -69,8 +69,12 @@ pub(crate) fn service() -> Service {
     )
 }
 
+/// A superuser's client: these tests are about values, not permissions
+/// (generated writes need the model permissions).
 pub(crate) async fn client() -> TestClient {
-    TestClient::new(&service()).await
+    TestClient::new(&service())
+        .await
+        .as_user(graphloom_test::superuser(1))
 }
 
 pub(crate) const KIND_FIELDS: &str =

@@ -165,8 +165,17 @@ fn make(version: u8, dir: &str, args: MakeArgs) -> Vec<String> {
     names
 }
 
+/// Runs `q` as a superuser (writes need the model permissions).
 async fn gql(api: &Api, q: &str) -> Json {
-    let res = serde_json::to_value(api.execute(q).await).unwrap();
+    let context = graphloom::graphql::RequestContext {
+        principal: Some(graphloom_test::superuser(1)),
+        ..Default::default()
+    };
+    let res = serde_json::to_value(
+        api.execute_as(graphloom::graphql::async_graphql::Request::new(q), context)
+            .await,
+    )
+    .unwrap();
     assert!(res.get("errors").is_none(), "{res:#}");
     res["data"].clone()
 }

@@ -381,9 +381,13 @@ mod notes {
     }
 
     pub fn service() -> Service {
-        Service::new("notes")
-            .app(graphloom::auth::app())
-            .app(App::new("notes").model::<Note>())
+        Service::new("notes").app(graphloom::auth::app()).app(
+            App::new("notes").model::<Note>().permissions::<Note>(
+                ModelRules::new()
+                    .create(Rule::Authenticated)
+                    .update(Rule::Owner("writer")),
+            ),
+        )
     }
 }
 

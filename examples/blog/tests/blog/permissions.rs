@@ -448,3 +448,106 @@ async fn an_update_cannot_hand_a_row_to_someone_else() {
     assert_eq!(moved.map_err(|e| e.code), Err(ErrorCode::Forbidden));
     assert_eq!(author_of(&c, "1").await, other);
 }
+
+/// A model added without rules: readable by anyone, written only by holders
+/// of its Django model permissions (and superusers).
+mod shop {
+    use graphloom::prelude::*;
+
+    #[derive(Model)]
+    #[model(app = "shop")]
+    pub struct Shop {
+        pub id: Id,
+        #[field(max_length = 40)]
+        pub name: String,
+    }
+
+    pub fn service(rules: Option<ModelRules>) -> Service {
+        let app = App::new("shop").model::<Shop>();
+        let app = match rules {
+            Some(r) => app.permissions::<Shop>(r),
+            None => app,
+        };
+        Service::new("shop").app(app)
+    }
+}
+
+fn holding(perms: &[&str]) -> Principal {
+    Principal {
+        perms: perms.iter().map(|p| p.to_string()).collect(),
+        ..user(5)
+    }
+}
+
+#[tokio::test]
+async fn writes_default_to_the_model_permissions() {
+    let c = TestClient::new(&shop::service(None)).await;
+    let create =
+        r#"mutation { createShop(input: { name: "Corner" }) { shop { id } errors { code } } }"#;
+    assert_eq!(codes(&c.errors(create).await), ["UNAUTHENTICATED"]);
+    let plain = c.as_user(user(5));
+    assert_eq!(codes(&plain.errors(create).await), ["FORBIDDEN"]);
+    let adder = c.as_user(holding(&["shop.add_shop"]));
+    assert_eq!(adder.query(create).await["createShop"]["shop"]["id"], "1");
+    let boss = c.as_user(graphloom_test::superuser(9));
+    assert_eq!(boss.query(create).await["createShop"]["shop"]["id"], "2");
+    // Reads stay public.
+    assert_eq!(
+        c.query("{ shops { totalCount } }").await["shops"]["totalCount"],
+        2
+    );
+
+    let update = r#"mutation { updateShop(id: "1", input: { name: "Square" }) { shop { name } errors { code } } }"#;
+    assert_eq!(codes(&adder.errors(update).await), ["FORBIDDEN"]);
+    let changer = c.as_user(holding(&["shop.change_shop"]));
+    assert_eq!(
+        changer.query(update).await["updateShop"]["shop"]["name"],
+        "Square"
+    );
+    let delete = r#"mutation { deleteShop(id: "2") { errors { code } } }"#;
+    assert_eq!(codes(&changer.errors(delete).await), ["FORBIDDEN"]);
+    assert_eq!(codes(&c.errors(delete).await), ["UNAUTHENTICATED"]);
+    let deleter = c.as_user(holding(&["shop.delete_shop"]));
+    deleter.query(delete).await;
+    // Nothing refused changed anything.
+    let d = c.query("{ shops { nodes { id name } } }").await;
+    assert_eq!(
+        d["shops"]["nodes"],
+        json!([{ "id": "1", "name": "Square" }])
+    );
+
+    // A rule replaces the default for its operation only.
+    let c = TestClient::new(&shop::service(Some(
+        ModelRules::new().create(Rule::Authenticated),
+    )))
+    .await;
+    c.as_user(user(5)).query(create).await;
+    assert_eq!(
+        codes(&c.as_user(user(5)).errors(update).await),
+        ["FORBIDDEN"]
+    );
+}
+
+#[test]
+fn an_explicit_anonymous_write_is_a_start_up_warning() {
+    assert!(shop::service(None).warnings().is_empty());
+    assert!(
+        service().warnings().is_empty(),
+        "the blog opens no write to anonymous clients"
+    );
+    let open = ModelRules::new()
+        .create(Rule::Anyone)
+        .delete(Rule::Equals("name", Value::from("scratch")));
+    let warnings = shop::service(Some(open)).warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].id, "graphloom.W001");
+    assert_eq!(warnings[0].at, "shop.Shop");
+    assert!(
+        warnings[0].message.contains("may create, delete Shop rows"),
+        "{}",
+        warnings[0]
+    );
+    // A login or a permission closes it.
+    let closed = ModelRules::new().create(Rule::Authenticated.or(Rule::Staff));
+    assert!(shop::service(Some(closed)).warnings().is_empty());
+}
