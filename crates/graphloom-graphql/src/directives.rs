@@ -167,6 +167,7 @@ pub(crate) fn auth_directive_texts(rt: &Runtime) -> Vec<String> {
     for m in reg.models() {
         let ops = [
             Operation::View,
+            Operation::List,
             Operation::Create,
             Operation::Update,
             Operation::Delete,

@@ -84,6 +84,7 @@ impl Rule {
 #[derive(Debug, Clone)]
 pub struct ModelRules {
     pub(crate) view: Rule,
+    pub(crate) list: Rule,
     pub(crate) rows: Rule,
     /// `None`: the model permission.
     pub(crate) create: Option<Rule>,
@@ -96,6 +97,7 @@ impl Default for ModelRules {
     fn default() -> Self {
         ModelRules {
             view: Rule::Anyone,
+            list: Rule::Anyone,
             rows: Rule::Anyone,
             create: None,
             update: None,
@@ -112,6 +114,15 @@ impl ModelRules {
     /// Who may query the model at all (principal-only leaves).
     pub fn view(mut self, r: Rule) -> Self {
         self.view = r;
+        self
+    }
+    /// Who may use the model's root fields, the list (`users`) and the
+    /// lookups (`user(id:)`), on top of `view` (principal-only leaves).
+    /// Rows reached through a relation (a post's `author`) or resolved for
+    /// a gateway (`_entities`) follow `view` and `rows` alone: this keeps a
+    /// model from being enumerated, not its related rows from being shown.
+    pub fn list(mut self, r: Rule) -> Self {
+        self.list = r;
         self
     }
     /// Which rows are visible, everywhere.
@@ -206,6 +217,8 @@ impl RuleExpr {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleSet {
     pub view: RuleExpr,
+    /// The root fields (list and lookups), on top of `view`.
+    pub list: RuleExpr,
     pub rows: RuleExpr,
     pub create: RuleExpr,
     pub update: RuleExpr,
@@ -230,6 +243,7 @@ impl RuleSet {
     pub fn defaults(key: ModelKey) -> RuleSet {
         RuleSet {
             view: RuleExpr::Const(true),
+            list: RuleExpr::Const(true),
             rows: RuleExpr::Const(true),
             create: RuleExpr::Perm(model_permission(key, "add")),
             update: RuleExpr::Perm(model_permission(key, "change")),
@@ -241,6 +255,7 @@ impl RuleSet {
     pub fn op(&self, op: Operation) -> &RuleExpr {
         match op {
             Operation::View => &self.view,
+            Operation::List => &self.list,
             Operation::Create => &self.create,
             Operation::Update => &self.update,
             Operation::Delete => &self.delete,
@@ -252,6 +267,8 @@ impl RuleSet {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     View,
+    /// The root list and lookup fields.
+    List,
     Create,
     Update,
     Delete,
@@ -423,6 +440,7 @@ pub(crate) fn resolve(
         let m = reg.model(id);
         let mut set = RuleSet::defaults(m.key);
         set.view = lower(m, &d.rules.view, false, "view", &mut predicates, errors);
+        set.list = lower(m, &d.rules.list, false, "list", &mut predicates, errors);
         set.rows = lower(m, &d.rules.rows, true, "rows", &mut predicates, errors);
         let writes = [
             (&d.rules.create, &mut set.create, "create"),

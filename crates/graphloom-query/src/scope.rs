@@ -239,6 +239,15 @@ impl Scope {
         }
     }
 
+    /// Whether the principal may use the model's root list and lookups.
+    pub fn can_list(&self, m: &ModelMeta) -> Result<()> {
+        self.can_view(m)?;
+        match self.rules(m.id).map(|r| self.cond(m, &r.list)) {
+            None | Some(Cond::True) => Ok(()),
+            Some(_) => Err(self.refuse(format!("{} cannot be listed", m.plural_name))),
+        }
+    }
+
     /// The condition on the target rows of an update or delete.
     pub fn write_cond(&self, m: &ModelMeta, op: Operation) -> Cond {
         match self.rules(m.id) {

@@ -60,6 +60,7 @@ pub(crate) fn lookups(m: &ModelMeta) -> impl Iterator<Item = (usize, String)> + 
 /// `post(id:)`, one lookup per other unique field, and `posts(...)`.
 pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     let id = m.id;
+    let list_need = need(rt.registry(), id, Operation::List);
     for (idx, field_name) in lookups(m) {
         let f = &m.fields[idx];
         let arg = f.graphql_name.clone();
@@ -84,10 +85,11 @@ pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) 
             })
         })
         .argument(InputValue::new(&f.graphql_name, field_type(f, false)));
-        query = query.field(lookup.description(format!(
+        let lookup = lookup.description(format!(
             "One {} by its {}, or null.",
             m.graphql_name, f.graphql_name
-        )));
+        ));
+        query = query.field(field_with_auth(rt, lookup, &list_need));
     }
     let rt2 = Arc::clone(rt);
     let list = Field::new(
@@ -104,10 +106,11 @@ pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) 
             })
         },
     );
-    query.field(list_args(list, m).description(format!(
+    let list = list_args(list, m).description(format!(
         "{}, filtered, ordered and paginated.",
         m.plural_name
-    )))
+    ));
+    query.field(field_with_auth(rt, list, &list_need))
 }
 
 /// A lookup root field: the row of `model` whose field `idx` is `raw`, with
@@ -120,6 +123,7 @@ pub(crate) async fn fetch_lookup<S: Selection>(
     raw: &Gql,
     sel: &S,
 ) -> Result<Option<Node>> {
+    scope.can_list(model)?;
     // A lookup by a field the principal may not read would probe it.
     scope.field_usable(model, idx)?;
     let field = &model.fields[idx];
@@ -145,6 +149,7 @@ pub(crate) async fn fetch_page<S: Selection>(
     model: &ModelMeta,
     sel: &S,
 ) -> Result<Page> {
+    scope.can_list(model)?;
     let plan = plan_list(rt, scope, model, sel)?;
     fetch_list(
         &rt.engine,

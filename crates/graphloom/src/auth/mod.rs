@@ -136,6 +136,9 @@ pub struct AuthSettings {
     pub account_attempts: usize,
     pub address_attempts: usize,
     pub attempt_window: Duration,
+    /// Who may list users and look them up from the root (`users`,
+    /// `user(id:)`). A post's author stays readable wherever the post is.
+    pub list_users: Rule,
 }
 
 impl Default for AuthSettings {
@@ -148,6 +151,7 @@ impl Default for AuthSettings {
             account_attempts: 5,
             address_attempts: 20,
             attempt_window: Duration::from_secs(15 * 60),
+            list_users: Rule::Authenticated,
         }
     }
 }
@@ -201,13 +205,21 @@ pub fn app_with(settings: AuthSettings) -> App {
         .model::<Group>()
         .model::<Permission>()
         .model::<RefreshToken>()
-        // A user's email is theirs and staff's to see; the rest is staff business.
-        .permissions::<User>(
+        // Everything about a user but the username is theirs and staff's
+        // to see (and to filter on); the rest is staff business.
+        .permissions::<User>({
+            let own = || Rule::Owner("id").or(Rule::Staff);
             ModelRules::new()
+                .list(settings.list_users.clone())
                 .update(Rule::Superuser)
                 .delete(Rule::Superuser)
-                .field("email", Rule::Owner("id").or(Rule::Staff)),
-        )
+                .field("email", own())
+                .field("is_active", own())
+                .field("is_staff", own())
+                .field("is_superuser", own())
+                .field("date_joined", own())
+                .field("last_login", own())
+        })
         .permissions::<Group>(
             ModelRules::new()
                 .view(Rule::Staff)

@@ -103,6 +103,29 @@ async fn auth_directives_come_from_the_rules() {
     let user = sdl.split("type User ").nth(1).unwrap_or_default();
     let email = user.lines().find(|l| l.trim_start().starts_with("email:"));
     assert_eq!(email.map(str::trim), Some("email: String @authenticated"));
+    // Listing users needs a login; a post's author does not.
+    let query = sdl.split("type Query {").nth(1).unwrap_or_default();
+    let root = |start: &str| {
+        query
+            .lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .map(str::trim)
+            .unwrap_or_default()
+    };
+    assert!(
+        root("users(").ends_with("@authenticated"),
+        "{}",
+        root("users(")
+    );
+    assert!(root("userByUsername(").ends_with("@authenticated"));
+    assert!(root("posts(").ends_with("): PostConnection!"));
+    let is_staff = user
+        .lines()
+        .find(|l| l.trim_start().starts_with("isStaff:"));
+    assert_eq!(
+        is_staff.map(str::trim),
+        Some("isStaff: Boolean @authenticated")
+    );
     // Anyone reads published posts: no directive.
     assert!(line("type Post ").starts_with(r#"type Post @key(fields: "id")"#));
     // Off by default, and never in the plain SDL for clients.

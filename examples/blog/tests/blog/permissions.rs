@@ -85,7 +85,8 @@ async fn drafts_are_absent_from_lists_lookups_and_counts() {
 
 #[tokio::test]
 async fn nested_paths_in_both_directions_hide_drafts() {
-    let c = client().await;
+    // A logged-in reader who wrote nothing (listing users needs a login).
+    let c = client().await.as_user(user(50));
     let d = c.query("{ users(first: 10) { nodes { posts(first: 100) { totalCount nodes { id } } } } comments(first: 100) { totalCount nodes { post { id status } } } }").await;
     let seen: Vec<String> = d["users"]["nodes"]
         .as_array()
@@ -157,7 +158,7 @@ async fn nested_paths_in_both_directions_hide_drafts() {
 
 #[tokio::test]
 async fn filters_ordering_aliases_fragments_and_cursors_do_not_leak() {
-    let c = client().await;
+    let c = client().await.as_user(user(50));
     // Who wrote a draft? A filter across the relation must not tell.
     let d = c
         .query(r#"{ users(where: { posts: { some: { status: { eq: DRAFT } } } }) { totalCount } }"#)
@@ -346,7 +347,10 @@ async fn field_rules_hide_values_and_refuse_filters_on_them() {
         emails(&d),
         [Json::Null, json!("user2@example.com"), Json::Null]
     );
-    let d = c.query(r#"{ user(id: "1") { username email } }"#).await;
+    let d = c
+        .as_user(user("2"))
+        .query(r#"{ user(id: "1") { username email } }"#)
+        .await;
     assert_eq!(d["user"], json!({ "username": "user1", "email": null }));
     let d = c
         .as_user(staff())
@@ -550,4 +554,103 @@ fn an_explicit_anonymous_write_is_a_start_up_warning() {
     // A login or a permission closes it.
     let closed = ModelRules::new().create(Rule::Authenticated.or(Rule::Staff));
     assert!(shop::service(Some(closed)).warnings().is_empty());
+}
+
+#[tokio::test]
+async fn only_the_user_and_staff_see_more_than_a_username() {
+    let c = client().await;
+    // Anonymous clients cannot enumerate users, by list or by lookup...
+    for q in [
+        "{ users { totalCount } }",
+        r#"{ user(id: "1") { username } }"#,
+        r#"{ userByUsername(username: "user1") { username } }"#,
+    ] {
+        assert_eq!(codes(&c.errors(q).await), ["UNAUTHENTICATED"], "{q}");
+    }
+    // ...but a post's author is shown with the post, and only the username.
+    let private = "isActive isStaff isSuperuser dateJoined lastLogin email";
+    let d = c
+        .query(&format!(
+            r#"{{ post(id: "1") {{ author {{ username {private} }} }} }}"#
+        ))
+        .await;
+    let author = &d["post"]["author"];
+    assert_eq!(author["username"], "user2");
+    for f in private.split(' ') {
+        assert_eq!(author[f], Json::Null, "{f} leaks to anonymous clients");
+    }
+    // A user sees their own account in full, others' usernames only.
+    let d = c
+        .as_user(user("2"))
+        .query(&format!(
+            "{{ users(orderBy: [{{ id: ASC }}]) {{ nodes {{ username {private} }} }} }}"
+        ))
+        .await;
+    let nodes = d["users"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    for (i, n) in nodes.iter().enumerate() {
+        assert_eq!(n["isActive"].is_boolean(), i == 1, "{n}");
+        assert_eq!(n["dateJoined"].is_string(), i == 1, "{n}");
+        assert_eq!(n["isSuperuser"].is_boolean(), i == 1, "{n}");
+    }
+    // Who is a superuser cannot be probed by a filter or an order...
+    for q in [
+        "{ users(where: { isSuperuser: { eq: true } }) { totalCount } }",
+        "{ users(where: { isStaff: { eq: true } }) { totalCount } }",
+        "{ users(orderBy: [{ dateJoined: ASC }]) { totalCount } }",
+        "{ posts(where: { author: { isSuperuser: { eq: true } } }) { totalCount } }",
+    ] {
+        assert_eq!(
+            codes(&c.as_user(user("2")).errors(q).await),
+            ["FORBIDDEN"],
+            "{q}"
+        );
+    }
+    // ...while staff see and filter everything.
+    let d = c
+        .as_user(staff())
+        .query("{ users(where: { isSuperuser: { eq: true } }) { totalCount nodes { isStaff dateJoined } } }")
+        .await;
+    assert_eq!(d["users"]["totalCount"], 1, "the seeded superuser");
+    assert!(d["users"]["nodes"][0]["dateJoined"].is_string());
+}
+
+#[tokio::test]
+async fn listing_users_is_a_setting() {
+    let settings = graphloom::auth::AuthSettings {
+        list_users: Rule::Anyone,
+        ..Default::default()
+    };
+    let open = Service::new("blog")
+        .app(graphloom::auth::app_with(settings))
+        .app(blog::app());
+    let c = TestClient::new(&open).await;
+    blog::seed::seed(&open, c.db(), &crate::common::seed_args(3, 3, 0, 0))
+        .await
+        .unwrap();
+    let d = c
+        .query("{ users { totalCount nodes { username isStaff } } }")
+        .await;
+    assert_eq!(d["users"]["totalCount"], 3);
+    assert_eq!(
+        d["users"]["nodes"][0]["isStaff"],
+        Json::Null,
+        "fields stay private"
+    );
+    let staff_only = graphloom::auth::AuthSettings {
+        list_users: Rule::Staff,
+        ..Default::default()
+    };
+    let closed = Service::new("blog")
+        .app(graphloom::auth::app_with(staff_only))
+        .app(blog::app());
+    let c = TestClient::new(&closed).await;
+    assert_eq!(
+        codes(&c.as_user(user(1)).errors("{ users { totalCount } }").await),
+        ["FORBIDDEN"]
+    );
+    assert_eq!(
+        c.as_user(staff()).query("{ users { totalCount } }").await["users"]["totalCount"],
+        0
+    );
 }
