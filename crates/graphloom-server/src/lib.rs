@@ -10,7 +10,11 @@
 //! `NOT_ACCEPTABLE`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, and
 //! `UNAUTHENTICATED` (401) for a missing, malformed, forged or expired token.
 
+mod net;
+
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+
+pub use net::{BadNetwork, Networks, client_address};
 
 use graphloom_auth::token::{Principal, Verifier};
 
@@ -54,6 +58,12 @@ pub struct ServerConfig {
     /// Cross-origin requests from browsers; `None` answers none (a
     /// same-origin app or a gateway in front needs nothing).
     pub cors: Option<Cors>,
+    /// Peers (load balancers, reverse proxies) whose forwarding header
+    /// names the client; none by default, so the header is ignored and
+    /// no client can pick the address login throttling sees.
+    pub trusted_proxies: Networks,
+    /// The header trusted proxies put the client address in.
+    pub client_ip_header: String,
 }
 
 /// Which browser origins may call the API, and how.
@@ -107,6 +117,8 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(25),
             cors: None,
+            trusted_proxies: Networks::default(),
+            client_ip_header: "x-forwarded-for".into(),
         }
     }
 }
@@ -117,6 +129,8 @@ struct AppState {
     graphiql: bool,
     verifier: Option<Arc<Verifier>>,
     request_timeout: Duration,
+    trusted_proxies: Networks,
+    client_ip_header: String,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -160,6 +174,8 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             graphiql: config.graphiql,
             verifier: config.verifier.clone(),
             request_timeout: config.request_timeout,
+            trusted_proxies: config.trusted_proxies.clone(),
+            client_ip_header: config.client_ip_header.to_ascii_lowercase(),
         })))
 }
 
@@ -326,6 +342,7 @@ fn request_context(
             }
         }
     };
+    let headers_in = headers;
     let headers: BTreeMap<String, String> = headers
         .iter()
         .filter(|(k, _)| *k != header::AUTHORIZATION)
@@ -338,7 +355,15 @@ fn request_context(
     Ok(Arc::new(RequestContext {
         headers,
         principal,
-        client: client.map(|a| a.ip().to_string()),
+        client: client.map(|a| {
+            client_address(
+                a.ip(),
+                headers_in,
+                &state.trusted_proxies,
+                &state.client_ip_header,
+            )
+            .to_string()
+        }),
     }))
 }
 

@@ -84,6 +84,8 @@ pub fn init_logging() {
 pub struct TestClient {
     api: Api,
     principal: Option<Principal>,
+    /// The client address requests come from (what login throttling keys on).
+    address: Option<String>,
 }
 
 pub use graphloom::auth_core::token::Principal;
@@ -160,6 +162,7 @@ impl TestClient {
         TestClient {
             api,
             principal: None,
+            address: None,
         }
     }
 
@@ -169,6 +172,7 @@ impl TestClient {
         TestClient {
             api: self.api.clone(),
             principal: Some(principal),
+            address: self.address.clone(),
         }
     }
 
@@ -178,6 +182,7 @@ impl TestClient {
         TestClient {
             api,
             principal: self.principal.clone(),
+            address: self.address.clone(),
         }
     }
 
@@ -186,6 +191,17 @@ impl TestClient {
         TestClient {
             api: self.api.clone(),
             principal: None,
+            address: self.address.clone(),
+        }
+    }
+
+    /// The same client sending from another address (as the server would
+    /// see it behind its trusted proxies).
+    pub fn from_address(&self, address: &str) -> TestClient {
+        TestClient {
+            api: self.api.clone(),
+            principal: self.principal.clone(),
+            address: Some(address.to_owned()),
         }
     }
 
@@ -229,6 +245,7 @@ impl TestClient {
     ) -> graphloom::graphql::ApiResponse {
         let context = graphloom::graphql::RequestContext {
             principal: self.principal.clone(),
+            client: self.address.clone(),
             ..Default::default()
         };
         self.api.execute_as(request, context).await

@@ -180,6 +180,17 @@ pub struct ServeArgs {
     /// Let those origins send credentials (cookies, Authorization).
     #[arg(long, env = "GRAPHLOOM_CORS_CREDENTIALS", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub cors_credentials: bool,
+    /// Proxies whose forwarding header names the client, comma-separated
+    /// addresses or networks (`10.0.0.0/8`); none by default.
+    #[arg(long, env = "GRAPHLOOM_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: graphloom_server::Networks,
+    /// The header those proxies put the client address in.
+    #[arg(
+        long,
+        env = "GRAPHLOOM_CLIENT_IP_HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    pub client_ip_header: String,
     /// Do not apply pending migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -620,6 +631,8 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 body_timeout: secs(args.body_timeout),
                 request_timeout: secs(args.request_timeout),
                 drain_timeout: secs(args.drain_timeout),
+                trusted_proxies: args.trusted_proxies.clone(),
+                client_ip_header: args.client_ip_header.clone(),
             };
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await

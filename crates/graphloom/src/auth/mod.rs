@@ -9,12 +9,11 @@
 
 mod migrations;
 mod resolvers;
+mod throttle;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+pub use throttle::Throttling;
+
+use std::{sync::Arc, time::Duration};
 
 pub use graphloom_auth::{
     password::{Hasher, Policy},
@@ -132,10 +131,8 @@ pub struct AuthSettings {
     pub policy: Policy,
     /// Lifetime of a refresh token.
     pub refresh_ttl: Duration,
-    /// Failed logins allowed per account, and per client address, per window.
-    pub account_attempts: usize,
-    pub address_attempts: usize,
-    pub attempt_window: Duration,
+    /// Progressive delays after failed logins (see [`Throttling`]).
+    pub throttling: Throttling,
     /// Who may list users and look them up from the root (`users`,
     /// `user(id:)`). A post's author stays readable wherever the post is.
     pub list_users: Rule,
@@ -148,45 +145,9 @@ impl Default for AuthSettings {
             hasher: Hasher::default(),
             policy: Policy::default(),
             refresh_ttl: Duration::from_secs(14 * 24 * 3600),
-            account_attempts: 5,
-            address_attempts: 20,
-            attempt_window: Duration::from_secs(15 * 60),
+            throttling: Throttling::default(),
             list_users: Rule::Authenticated,
         }
-    }
-}
-
-/// Failed-login counters, per key, within a sliding window. In memory: each
-/// instance limits on its own (a shared store is future work).
-#[derive(Debug, Default)]
-pub(crate) struct Limiter {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-}
-
-impl Limiter {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Vec<Instant>>) -> T) -> T {
-        match self.failures.lock() {
-            Ok(mut g) => f(&mut g),
-            Err(p) => f(&mut p.into_inner()),
-        }
-    }
-
-    pub(crate) fn blocked(&self, key: &str, max: usize, window: Duration) -> bool {
-        self.with(|m| {
-            let list = m.entry(key.to_owned()).or_default();
-            list.retain(|t| t.elapsed() < window);
-            list.len() >= max
-        })
-    }
-
-    pub(crate) fn fail(&self, key: &str) {
-        self.with(|m| m.entry(key.to_owned()).or_default().push(Instant::now()));
-    }
-
-    pub(crate) fn clear(&self, key: &str) {
-        self.with(|m| {
-            m.remove(key);
-        });
     }
 }
 
@@ -198,7 +159,7 @@ pub fn app() -> App {
 /// The auth app: models, their rules, and the token fields.
 pub fn app_with(settings: AuthSettings) -> App {
     let settings = Arc::new(settings);
-    let limiter = Arc::new(Limiter::default());
+    let limiter = Arc::new(throttle::Throttle::default());
     let app = App::new("auth")
         .migrations(migrations::DIR, migrations::FILES)
         .model::<User>()

@@ -3,7 +3,7 @@
 //! auth app keeps its own books (refresh tokens, logins), so the model's
 //! limits and constraints are the only ones.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use async_graphql::{
     Value as Gql,
@@ -20,7 +20,7 @@ use graphloom_meta::Id;
 use graphloom_query::{Ctx, Error, ErrorCode, FieldCode, Result, exec::fetch_unique, scope::Scope};
 use sha2::{Digest, Sha256};
 
-use super::{AuthSettings, Group, Limiter, Permission, RefreshToken, User};
+use super::{AuthSettings, Group, Permission, RefreshToken, User, throttle::Throttle};
 use crate::App;
 
 /// Runs argon2 on the blocking pool, as many at once as there are cores:
@@ -251,41 +251,48 @@ async fn login(
     rt: &Runtime,
     ctx: &ResolverContext<'_>,
     settings: &AuthSettings,
-    limiter: &Limiter,
+    limiter: &Throttle,
 ) -> Result<Issued> {
     let login = arg(ctx, "login")?;
     let password = arg(ctx, "password")?;
-    let account_key = format!("account:{}", login.to_lowercase());
-    let address_key = format!("address:{}", client(ctx));
-    let w = settings.attempt_window;
-    if limiter.blocked(&account_key, settings.account_attempts, w)
-        || limiter.blocked(&address_key, settings.address_attempts, w)
-    {
-        return Err(Error::new(
-            ErrorCode::RateLimited,
-            "too many failed logins; try again later",
-        ));
-    }
+    let policy = &settings.throttling;
+    // The place is taken before anything is awaited: concurrent guesses
+    // count against each other.
+    let attempt = limiter
+        .begin(policy, &login, &client(ctx), Instant::now())
+        .map_err(|wait| {
+            Error::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many failed logins; try again in {} s",
+                    wait.as_secs_f64().ceil()
+                ),
+            )
+        })?;
     let sys = system(rt);
-    let user = by_login(&sys, &login).await?;
-    // One verify for every login, known user or not, so timing tells nothing.
-    let stored = user.as_ref().map(|u| u.password.clone());
-    let hasher = settings.hasher.clone();
-    let verified = hashing(move || match stored {
-        Some(stored) => hasher.verify(&password, &stored),
-        None => hasher.verify_nobody(&password),
-    })
-    .await?;
+    let checked = async {
+        let user = by_login(&sys, &login).await?;
+        // One verify for every login, known user or not, so timing tells nothing.
+        let stored = user.as_ref().map(|u| u.password.clone());
+        let hasher = settings.hasher.clone();
+        let verified = hashing(move || match stored {
+            Some(stored) => hasher.verify(&password, &stored),
+            None => hasher.verify_nobody(&password),
+        })
+        .await?;
+        Ok::<_, Error>((user, verified))
+    };
+    // An error here drops the attempt: it frees its place, counting nothing.
+    let (user, verified) = checked.await?;
     let (user, rehash) = match (user, verified) {
         (Some(user), Verified::Yes { rehash }) if user.is_active => (user, rehash),
         // Unknown, wrong password or inactive: one answer for all three.
         _ => {
-            limiter.fail(&account_key);
-            limiter.fail(&address_key);
+            attempt.fail(policy, Instant::now());
             return Err(unauthenticated("invalid login or password"));
         }
     };
-    limiter.clear(&account_key);
+    attempt.succeed();
     let mut changes = vec![User::LAST_LOGIN.set(chrono::Utc::now())];
     if let Some(h) = rehash {
         changes.push(User::PASSWORD.set(h));
@@ -442,7 +449,7 @@ fn string_arg(name: &str) -> InputValue {
 }
 
 /// Adds the token fields and types to the auth app.
-pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Limiter>) -> App {
+pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Throttle>) -> App {
     let mut app = app
         .raw_type(Arc::new(|rt| payload_type().field(payload_user(rt)).into()))
         .raw_query(Arc::new(|rt| {

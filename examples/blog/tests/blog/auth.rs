@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use graphloom::{
     MakeArgs, Service,
-    auth::{AuthSettings, Hasher},
+    auth::{AuthSettings, Hasher, Throttling},
     db::RawSql,
 };
 use graphloom_test::{TestClient, codes, test_issuer};
@@ -16,7 +16,6 @@ fn settings() -> AuthSettings {
     AuthSettings {
         // Cheap hashes: tests hash a lot.
         hasher: Hasher::new(1024, 1, 1).unwrap(),
-        attempt_window: Duration::from_secs(60),
         ..AuthSettings::default()
     }
 }
@@ -193,6 +192,14 @@ async fn failed_logins_are_rate_limited_per_account() {
         codes(&login(&c, "ann", "a long unusual phrase").await.unwrap_err()),
         ["RATE_LIMITED"],
         "even the right password waits"
+    );
+    let refused = login(&c, "ann", "guess").await.unwrap_err();
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("try again in 1 s"),
+        "{refused:?}"
     );
     assert!(
         login(&c, "bob", "a long unusual phrase").await.is_ok(),
@@ -438,7 +445,10 @@ async fn superusers_assign_groups_and_permissions_through_the_api() {
 #[tokio::test]
 async fn failed_logins_are_rate_limited_per_client_address() {
     let c = TestClient::new(&service_with(AuthSettings {
-        address_attempts: 3,
+        throttling: Throttling {
+            address_free: 3,
+            ..Throttling::default()
+        },
         ..settings()
     }))
     .await;
@@ -462,8 +472,7 @@ async fn a_login_takes_as_long_for_unknown_users_wrong_passwords_and_inactive_ac
     use std::time::Instant;
     // The real hasher (its cost is what timing would reveal), no lockout.
     let c = TestClient::new(&service_with(AuthSettings {
-        account_attempts: usize::MAX,
-        address_attempts: usize::MAX,
+        throttling: Throttling::off(),
         ..AuthSettings::default()
     }))
     .await;
@@ -508,4 +517,67 @@ async fn a_login_takes_as_long_for_unknown_users_wrong_passwords_and_inactive_ac
         hi <= lo * 1.5,
         "medians (unknown, wrong, inactive): {medians:?}"
     );
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_race_the_count() {
+    let c = client().await;
+    register(&c, "ann").await;
+    // 19 wrong logins at once: 5 free places, then one at a time, and none
+    // while those 5 are in flight.
+    let all = futures_util::future::join_all((0..19).map(|_| login(&c, "ann", "guess"))).await;
+    let codes: Vec<String> = all
+        .into_iter()
+        .map(|r| codes(&r.unwrap_err()).join(","))
+        .collect();
+    let checked = codes.iter().filter(|c| *c == "UNAUTHENTICATED").count();
+    let refused = codes.iter().filter(|c| *c == "RATE_LIMITED").count();
+    assert_eq!((checked, refused), (5, 14), "{codes:?}");
+}
+
+#[tokio::test]
+async fn a_guesser_cannot_lock_the_owner_out() {
+    let fast = Throttling {
+        first_delay: Duration::from_millis(20),
+        account_free: 3,
+        account_max_delay: Duration::from_millis(80),
+        ..Throttling::default()
+    };
+    let c = TestClient::new(&service_with(AuthSettings {
+        throttling: fast.clone(),
+        ..settings()
+    }))
+    .await;
+    register(&c, "ann").await;
+    // A guesser at one address hammers ann's account, waiting out each delay.
+    let guesser = c.from_address("198.51.100.9");
+    let (mut checked, mut refused) = (0, 0);
+    while checked < 8 {
+        match login(&guesser, "ann", "guess").await {
+            Err(e) if codes(&e) == ["UNAUTHENTICATED"] => checked += 1,
+            Err(e) => {
+                assert_eq!(codes(&e), ["RATE_LIMITED"]);
+                refused += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(_) => panic!("a guess succeeded"),
+        }
+    }
+    assert!(
+        refused > 8,
+        "the guesser was slowed down ({refused} refusals)"
+    );
+    assert_eq!(
+        codes(
+            &login(&guesser, "ann", "a long unusual phrase")
+                .await
+                .unwrap_err()
+        ),
+        ["RATE_LIMITED"],
+        "after a failure that address waits, even with the right password"
+    );
+    // Ann, from home, waits at most the account's short cap.
+    let ann = c.from_address("203.0.113.5");
+    tokio::time::sleep(fast.account_max_delay).await;
+    assert!(login(&ann, "ann", "a long unusual phrase").await.is_ok());
 }

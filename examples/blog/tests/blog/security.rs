@@ -296,3 +296,113 @@ async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
     );
     assert_eq!(body["errors"][0]["extensions"]["max"], 1, "{body}");
 }
+
+fn login_from(
+    base: &str,
+    login: &str,
+    forwarded: &str,
+) -> hyper::Request<http_body_util::Full<hyper::body::Bytes>> {
+    let body = json!({
+        "query": "mutation($l: String!) { login(login: $l, password: \"not the password\") { accessToken } }",
+        "variables": { "l": login },
+    });
+    hyper::Request::post(format!("{base}/graphql"))
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", forwarded)
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(
+            body.to_string(),
+        )))
+        .unwrap()
+}
+
+async fn login_code(c: &crate::http::Http, base: &str, login: &str, forwarded: &str) -> String {
+    let (_, _, body) = send(c, login_from(base, login, forwarded)).await;
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    // Trusted: each forwarded client has its own counters.
+    let (s, c) = start_with(&["--trusted-proxies", "127.0.0.0/8"], &[]).await;
+    for _ in 0..5 {
+        assert_eq!(
+            login_code(&c, &s.base, "ghost", "198.51.100.1").await,
+            "UNAUTHENTICATED"
+        );
+    }
+    assert_eq!(
+        login_code(&c, &s.base, "ghost", "198.51.100.1").await,
+        "RATE_LIMITED"
+    );
+    assert_eq!(
+        login_code(&c, &s.base, "ghost", "198.51.100.2").await,
+        "UNAUTHENTICATED",
+        "another client behind the proxy is not held back"
+    );
+    // Untrusted (the default): the header is the client's word, ignored.
+    let (s, c) = start_with(&[], &[]).await;
+    for _ in 0..5 {
+        assert_eq!(
+            login_code(&c, &s.base, "ghost", "198.51.100.1").await,
+            "UNAUTHENTICATED"
+        );
+    }
+    assert_eq!(
+        login_code(&c, &s.base, "ghost", "198.51.100.2").await,
+        "RATE_LIMITED",
+        "a forged header does not buy more guesses"
+    );
+}
+
+#[tokio::test]
+async fn logins_hash_off_the_request_workers() {
+    let (s, c) = start_with(&["--trusted-proxies", "127.0.0.1"], &[]).await;
+    let cheap = json!({ "query": "{ post(id: \"1\") { id } }" }).to_string();
+    let probe = |c: crate::http::Http, base: String, cheap: String| async move {
+        let t = Instant::now();
+        let (status, _, _) = send(&c, post(&base, &cheap, None, "application/json")).await;
+        assert_eq!(status, 200);
+        t.elapsed()
+    };
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mut idle = Vec::new();
+    for _ in 0..9 {
+        idle.push(probe(c.clone(), s.base.clone(), cheap.clone()).await);
+    }
+    // 100 logins at once, each a full argon2 verify (unknown users verify
+    // the dummy hash), from 100 clients behind the proxy.
+    let logins =
+        futures_util::future::join_all(
+            (0..100).map(|i| {
+                let (c, base) = (c.clone(), s.base.clone());
+                async move {
+                    login_code(&c, &base, &format!("nobody{i}"), &format!("198.51.100.{i}")).await
+                }
+            }),
+        );
+    let probes = async {
+        let mut busy = Vec::new();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        for _ in 0..9 {
+            busy.push(probe(c.clone(), s.base.clone(), cheap.clone()).await);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        busy
+    };
+    let t = Instant::now();
+    let (codes, busy) = tokio::join!(logins, probes);
+    let logins_took = t.elapsed();
+    assert!(codes.iter().all(|c| c == "UNAUTHENTICATED"), "{codes:?}");
+    let (idle, busy) = (median(idle), median(busy));
+    eprintln!("cheap query: {idle:?} idle, {busy:?} during 100 logins ({logins_took:?})");
+    assert!(
+        busy < idle + Duration::from_millis(50),
+        "a cheap query took {busy:?} during 100 logins ({logins_took:?}) against {idle:?} idle"
+    );
+}
