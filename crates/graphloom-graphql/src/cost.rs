@@ -366,6 +366,23 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// What a request may ask for besides the API itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Access {
+    /// `__schema` and `__type`.
+    pub(crate) introspection: bool,
+    /// `_service` and `_entities`.
+    pub(crate) federation: bool,
+}
+
+impl Access {
+    #[cfg(test)]
+    const ALL: Access = Access {
+        introspection: true,
+        federation: true,
+    };
+}
+
 /// The validation async-graphql 7 skips on `__typename` (its arguments and
 /// directives are never checked), and unique directives per location: a
 /// field may not take arguments it does not have, and `@skip` ten thousand
@@ -373,7 +390,7 @@ impl<'a> Walk<'a> {
 /// `__type` are refused here rather than by async-graphql's switch, which
 /// on a dynamic schema turns federation's `_service` and `_entities` off
 /// with them (and a gateway could no longer compose or plan).
-pub(crate) fn lint(doc: &ExecutableDocument, introspection: bool) -> Result<(), ServerError> {
+pub(crate) fn lint(doc: &ExecutableDocument, access: Access) -> Result<(), ServerError> {
     use async_graphql::parser::types::Directive;
     fn unique(directives: &[Positioned<Directive>]) -> Result<(), ServerError> {
         for (i, d) in directives.iter().enumerate() {
@@ -392,13 +409,29 @@ pub(crate) fn lint(doc: &ExecutableDocument, introspection: bool) -> Result<(), 
         }
         Ok(())
     }
-    fn walk(set: &SelectionSet, introspection: bool) -> Result<(), ServerError> {
+    fn walk(set: &SelectionSet, access: Access) -> Result<(), ServerError> {
         for item in &set.items {
             match &item.node {
                 Selection::Field(f) => {
                     let f = &f.node;
                     unique(&f.directives)?;
-                    if !introspection && matches!(f.name.node.as_str(), "__schema" | "__type") {
+                    if !access.federation
+                        && matches!(f.name.node.as_str(), "_service" | "_entities")
+                    {
+                        return Err(with_code(
+                            ServerError::new(
+                                format!(
+                                    "`{}` is answered for the federation gateway only.",
+                                    f.name.node
+                                ),
+                                Some(f.name.pos),
+                            ),
+                            "FORBIDDEN",
+                        ));
+                    }
+                    if !access.introspection
+                        && matches!(f.name.node.as_str(), "__schema" | "__type")
+                    {
                         return Err(with_code(
                             ServerError::new(
                                 "Introspection is turned off on this service.",
@@ -418,11 +451,11 @@ pub(crate) fn lint(doc: &ExecutableDocument, introspection: bool) -> Result<(), 
                             "GRAPHQL_VALIDATION_FAILED",
                         ));
                     }
-                    walk(&f.selection_set.node, introspection)?;
+                    walk(&f.selection_set.node, access)?;
                 }
                 Selection::InlineFragment(f) => {
                     unique(&f.node.directives)?;
-                    walk(&f.node.selection_set.node, introspection)?;
+                    walk(&f.node.selection_set.node, access)?;
                 }
                 Selection::FragmentSpread(s) => unique(&s.node.directives)?,
             }
@@ -431,11 +464,11 @@ pub(crate) fn lint(doc: &ExecutableDocument, introspection: bool) -> Result<(), 
     }
     for (_, op) in doc.operations.iter() {
         unique(&op.node.directives)?;
-        walk(&op.node.selection_set.node, introspection)?;
+        walk(&op.node.selection_set.node, access)?;
     }
     for f in doc.fragments.values() {
         unique(&f.node.directives)?;
-        walk(&f.node.selection_set.node, introspection)?;
+        walk(&f.node.selection_set.node, access)?;
     }
     Ok(())
 }
@@ -737,7 +770,7 @@ mod tests {
 
     #[test]
     fn typename_takes_nothing_and_directives_are_unique() {
-        let lint_of = |q: &str| lint(&async_graphql::parser::parse_query(q).unwrap(), true);
+        let lint_of = |q: &str| lint(&async_graphql::parser::parse_query(q).unwrap(), Access::ALL);
         assert!(lint_of("{ __typename post(id: 1) @skip(if: false) { id } }").is_ok());
         let deep = format!("{{ __typename(x: {}1{}) }}", "[".repeat(20), "]".repeat(20));
         let skips = format!("{{ __typename{} }}", " @skip(if: false)".repeat(100));
@@ -778,7 +811,15 @@ mod tests {
 
     #[test]
     fn introspection_off_refuses_schema_and_type_wherever_they_hide() {
-        let off = |q: &str| lint(&async_graphql::parser::parse_query(q).unwrap(), false);
+        let off = |q: &str| {
+            lint(
+                &async_graphql::parser::parse_query(q).unwrap(),
+                Access {
+                    introspection: false,
+                    federation: true,
+                },
+            )
+        };
         for ok in [
             "{ __typename _service { sdl } }",
             "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
@@ -795,7 +836,7 @@ mod tests {
             let code = e.extensions.as_ref().and_then(|x| x.get("code")).cloned();
             assert_eq!(code, Some(Gql::from("INTROSPECTION_DISABLED")), "{bad}");
             let q = async_graphql::parser::parse_query(bad).unwrap();
-            assert!(lint(&q, true).is_ok(), "{bad}");
+            assert!(lint(&q, Access::ALL).is_ok(), "{bad}");
         }
     }
 

@@ -19,6 +19,12 @@ pub struct Config {
     /// unless asked for: a public schema map helps attackers more than
     /// clients, who get the SDL from the build.
     pub introspection: bool,
+    /// Answer federation's `_service` and `_entities` for every client.
+    /// Off (production's default), only requests from the gateway
+    /// ([`graphloom_query::RequestContext::gateway`]) get them, and those
+    /// may introspect too: clients cannot bypass the gateway's checks by
+    /// resolving entities directly, or read the SDL.
+    pub federation_public: bool,
     /// What one operation may cost before it is refused
     /// (`COST_LIMIT_EXCEEDED`, no SQL run).
     pub limits: crate::cost::Limits,
@@ -49,6 +55,7 @@ impl Default for Config {
             max_depth: 15,
             limits: crate::cost::Limits::default(),
             introspection: true,
+            federation_public: true,
             cursor_key: uuid::Uuid::new_v4().as_bytes().to_vec(),
             debug_sql: false,
             token_issuer: None,

@@ -198,6 +198,9 @@ pub struct RequestContext {
     pub principal: Option<Principal>,
     /// The client's address, as the server saw it.
     pub client: Option<String>,
+    /// The request came from the federation gateway: it carried the
+    /// gateway secret, or came from a gateway address.
+    pub gateway: bool,
 }
 
 /// The context of app code: a request's principal and rules (what

@@ -64,7 +64,15 @@ pub struct ServerConfig {
     pub trusted_proxies: Networks,
     /// The header trusted proxies put the client address in.
     pub client_ip_header: String,
+    /// A request carrying this value in [`GATEWAY_SECRET_HEADER`] is from
+    /// the federation gateway (see `Config::federation_public`).
+    pub gateway_secret: Option<String>,
+    /// Peers that are the gateway, without a secret.
+    pub gateway_addresses: Networks,
 }
+
+/// The header the gateway sends its secret in.
+pub const GATEWAY_SECRET_HEADER: &str = "x-gateway-secret";
 
 /// Which browser origins may call the API, and how.
 #[derive(Debug, Clone)]
@@ -119,6 +127,8 @@ impl Default for ServerConfig {
             cors: None,
             trusted_proxies: Networks::default(),
             client_ip_header: "x-forwarded-for".into(),
+            gateway_secret: None,
+            gateway_addresses: Networks::default(),
         }
     }
 }
@@ -131,6 +141,8 @@ struct AppState {
     request_timeout: Duration,
     trusted_proxies: Networks,
     client_ip_header: String,
+    gateway_secret: Option<String>,
+    gateway_addresses: Networks,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -176,6 +188,8 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             request_timeout: config.request_timeout,
             trusted_proxies: config.trusted_proxies.clone(),
             client_ip_header: config.client_ip_header.to_ascii_lowercase(),
+            gateway_secret: config.gateway_secret.clone().filter(|s| !s.is_empty()),
+            gateway_addresses: config.gateway_addresses.clone(),
         })))
 }
 
@@ -304,6 +318,17 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
     }
 }
 
+/// Compares a presented secret without stopping at the first difference
+/// (the time taken says nothing of how much of it was right).
+fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    given.len() == secret.len()
+        && given
+            .iter()
+            .zip(secret)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// The request's context: headers, and the principal of a valid bearer token.
 /// A token that is present but not valid refuses the request (401).
 fn request_context(
@@ -343,9 +368,14 @@ fn request_context(
         }
     };
     let headers_in = headers;
+    let from_gateway = state.gateway_secret.as_ref().is_some_and(|secret| {
+        headers
+            .get(GATEWAY_SECRET_HEADER)
+            .is_some_and(|v| same_secret(v.as_bytes(), secret.as_bytes()))
+    }) || client.is_some_and(|a| state.gateway_addresses.contains(a.ip()));
     let headers: BTreeMap<String, String> = headers
         .iter()
-        .filter(|(k, _)| *k != header::AUTHORIZATION)
+        .filter(|(k, _)| *k != header::AUTHORIZATION && k.as_str() != GATEWAY_SECRET_HEADER)
         .filter_map(|(k, v)| {
             v.to_str()
                 .ok()
@@ -355,6 +385,7 @@ fn request_context(
     Ok(Arc::new(RequestContext {
         headers,
         principal,
+        gateway: from_gateway,
         client: client.map(|a| {
             client_address(
                 a.ip(),

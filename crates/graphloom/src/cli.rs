@@ -191,6 +191,25 @@ pub struct ServeArgs {
         default_value = "x-forwarded-for"
     )]
     pub client_ip_header: String,
+    /// The secret the federation gateway sends in `x-gateway-secret`
+    /// (configure the gateway to add it to subgraph requests).
+    #[arg(long, env = "GRAPHLOOM_GATEWAY_SECRET", hide_env_values = true)]
+    pub gateway_secret: Option<String>,
+    /// A file holding the gateway secret (a trailing newline is ignored).
+    #[arg(
+        long,
+        env = "GRAPHLOOM_GATEWAY_SECRET_FILE",
+        conflicts_with = "gateway_secret"
+    )]
+    pub gateway_secret_file: Option<std::path::PathBuf>,
+    /// Addresses or networks of the gateway, comma-separated: requests from
+    /// them count as the gateway's without a secret.
+    #[arg(long, env = "GRAPHLOOM_GATEWAY_ADDRESSES", default_value = "")]
+    pub gateway_addresses: graphloom_server::Networks,
+    /// Answer `_service` and `_entities` for every client (default: on,
+    /// off with GRAPHLOOM_PRODUCTION: then only for the gateway).
+    #[arg(long, env = "GRAPHLOOM_FEDERATION_PUBLIC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub federation_public: Option<bool>,
     /// Do not apply pending migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -605,6 +624,31 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             }
             let mut config = args.api.config();
             config.introspection = args.api.introspection.unwrap_or(!args.auth.production);
+            config.federation_public = args.federation_public.unwrap_or(!args.auth.production);
+            let gateway_secret = match (&args.gateway_secret, &args.gateway_secret_file) {
+                (Some(s), _) => Some(s.clone()),
+                (None, Some(path)) => Some(
+                    String::from_utf8(
+                        std::fs::read(path)
+                            .with_context(|| format!("reading {}", path.display()))?,
+                    )
+                    .context("the gateway secret file is not UTF-8")?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+                ),
+                (None, None) => None,
+            };
+            if gateway_secret.as_ref().is_some_and(|s| s.len() < 16) {
+                anyhow::bail!("GRAPHLOOM_GATEWAY_SECRET: use at least 16 bytes");
+            }
+            if !config.federation_public
+                && gateway_secret.is_none()
+                && args.gateway_addresses.is_empty()
+            {
+                tracing::warn!(
+                    "_service and _entities are answered for the gateway only, and no gateway is configured: set GRAPHLOOM_GATEWAY_SECRET or GRAPHLOOM_GATEWAY_ADDRESSES (or GRAPHLOOM_FEDERATION_PUBLIC=1)"
+                );
+            }
             config.token_issuer = keys.issuer.clone().map(std::sync::Arc::new);
             let api = service.api(db.clone(), config)?;
             for w in service.warnings() {
@@ -633,6 +677,8 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 drain_timeout: secs(args.drain_timeout),
                 trusted_proxies: args.trusted_proxies.clone(),
                 client_ip_header: args.client_ip_header.clone(),
+                gateway_secret,
+                gateway_addresses: args.gateway_addresses.clone(),
             };
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await

@@ -376,6 +376,8 @@ pub(crate) struct Guard {
     max_depth: usize,
     /// Answer `__schema` and `__type`.
     introspection: bool,
+    /// Answer `_service` and `_entities` for requests not from the gateway.
+    federation_public: bool,
     /// Show each operation's cost in `extensions.cost`.
     show: bool,
 }
@@ -392,6 +394,7 @@ impl Factory {
                 pages: (c.default_page_size, c.max_page_size),
                 max_depth: c.max_depth,
                 introspection: c.introspection,
+                federation_public: c.federation_public,
                 show: c.debug_sql,
             }),
         }
@@ -522,7 +525,14 @@ impl Extension for PerRequest {
             }
         };
         let g = &self.guard;
-        cost::lint(&doc, g.introspection)?;
+        let gateway = ctx
+            .data_opt::<Arc<RequestContext>>()
+            .is_some_and(|r| r.gateway);
+        let access = cost::Access {
+            introspection: g.introspection || gateway,
+            federation: g.federation_public || gateway,
+        };
+        cost::lint(&doc, access)?;
         if let Some(shape) = g.shape.get() {
             let cost = cost::cost(shape, &g.limits, g.pages, &doc, variables);
             cost::check(&cost, &g.limits, g.max_depth)?;

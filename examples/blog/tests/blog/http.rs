@@ -672,6 +672,19 @@ mod tokens {
             ("GRAPHLOOM_ACCESS_TTL", "3600"),
         ]);
         assert!(err.contains("GRAPHLOOM_ACCESS_TTL is 3600 s"), "{err}");
+        // A gateway secret short enough to guess, and networks that do not parse.
+        let err = serve_fails(&[("GRAPHLOOM_GATEWAY_SECRET", "short")]);
+        assert!(
+            err.contains("GRAPHLOOM_GATEWAY_SECRET: use at least 16 bytes"),
+            "{err}"
+        );
+        for var in ["GRAPHLOOM_GATEWAY_ADDRESSES", "GRAPHLOOM_TRUSTED_PROXIES"] {
+            let err = serve_fails(&[(var, "10.0.0.0/33")]);
+            assert!(
+                err.contains("`10.0.0.0/33` is not an IP address or network"),
+                "{err}"
+            );
+        }
     }
 }
 

@@ -15,6 +15,23 @@ use crate::http::{post, send, start_with};
 const RESPONSE: &str = "application/graphql-response+json";
 /// Production mode wants a cursor key every instance shares.
 const SECRET_KEY: &str = "a-cursor-key-of-at-least-32-bytes-for-tests";
+const GATEWAY_SECRET: &str = "the-gateway-secret-for-tests";
+
+fn gateway_post(
+    base: &str,
+    body: &str,
+    secret: Option<&str>,
+) -> hyper::Request<http_body_util::Full<hyper::body::Bytes>> {
+    let mut b =
+        hyper::Request::post(format!("{base}/graphql")).header("content-type", "application/json");
+    if let Some(secret) = secret {
+        b = b.header("x-gateway-secret", secret);
+    }
+    b.body(http_body_util::Full::new(hyper::body::Bytes::from(
+        body.to_owned(),
+    )))
+    .unwrap()
+}
 
 #[tokio::test]
 async fn an_amplification_attack_is_refused_before_any_sql() {
@@ -208,6 +225,7 @@ async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
             ("GRAPHLOOM_PRODUCTION", "1"),
             ("GRAPHLOOM_SECRET_KEY", SECRET_KEY),
             ("GRAPHLOOM_CORS_ORIGINS", "https://app.example.com"),
+            ("GRAPHLOOM_GATEWAY_SECRET", GATEWAY_SECRET),
         ],
     )
     .await;
@@ -221,18 +239,42 @@ async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
     let typename = json!({ "query": "{ __typename }" }).to_string();
     let (_, _, body) = send(&c, post(&s.base, &typename, None, "application/json")).await;
     assert_eq!(body["data"]["__typename"], "Query");
-    // A gateway still composes the subgraph.
+    // Federation's fields are the gateway's: a client cannot resolve
+    // entities past the gateway's checks, or read the SDL.
     let service = json!({ "query": "{ _service { sdl } }" }).to_string();
-    let (_, _, body) = send(&c, post(&s.base, &service, None, "application/json")).await;
-    let sdl = body["data"]["_service"]["sdl"].as_str().unwrap_or_default();
-    assert!(sdl.contains("type Post"), "{body}");
     let entities = json!({
         "query": "query($r: [_Any!]!) { _entities(representations: $r) { __typename } }",
         "variables": { "r": [{ "__typename": "Post", "id": "1" }] },
     })
     .to_string();
-    let (_, _, body) = send(&c, post(&s.base, &entities, None, "application/json")).await;
+    for (q, field) in [(&service, "_service"), (&entities, "_entities")] {
+        for secret in [None, Some("a-wrong-secret-of-some-length")] {
+            let (status, _, body) = send(&c, gateway_post(&s.base, q, secret)).await;
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                "{field} {body}"
+            );
+            assert_eq!(status, 200, "a request error, like introspection's");
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("gateway")
+            );
+        }
+    }
+    // The gateway, with its secret, composes and plans through the subgraph
+    // (and may introspect).
+    let (_, _, body) = send(&c, gateway_post(&s.base, &service, Some(GATEWAY_SECRET))).await;
+    let sdl = body["data"]["_service"]["sdl"].as_str().unwrap_or_default();
+    assert!(sdl.contains("type Post"), "{body}");
+    let (_, _, body) = send(&c, gateway_post(&s.base, &entities, Some(GATEWAY_SECRET))).await;
     assert!(body["data"]["_entities"].is_array(), "{body}");
+    let (_, _, body) = send(&c, gateway_post(&s.base, &intro, Some(GATEWAY_SECRET))).await;
+    assert_eq!(
+        body["data"]["__schema"]["queryType"]["name"], "Query",
+        "{body}"
+    );
     let page = hyper::Request::get(format!("{}/graphql", s.base))
         .header("accept", "text/html")
         .body(http_body_util::Full::new(hyper::body::Bytes::new()))
@@ -405,4 +447,32 @@ async fn logins_hash_off_the_request_workers() {
         busy < idle + Duration::from_millis(50),
         "a cheap query took {busy:?} during 100 logins ({logins_took:?}) against {idle:?} idle"
     );
+}
+
+#[tokio::test]
+async fn the_gateway_can_be_known_by_its_address_or_federation_left_public() {
+    let service = json!({ "query": "{ _service { sdl } }" }).to_string();
+    let production = [
+        ("GRAPHLOOM_PRODUCTION", "1"),
+        ("GRAPHLOOM_SECRET_KEY", SECRET_KEY),
+    ];
+    for (extra, open) in [
+        (("GRAPHLOOM_GATEWAY_ADDRESSES", "127.0.0.1"), true),
+        (("GRAPHLOOM_GATEWAY_ADDRESSES", "10.0.0.0/8"), false),
+        (("GRAPHLOOM_FEDERATION_PUBLIC", "1"), true),
+    ] {
+        let mut env = production.to_vec();
+        env.push(extra);
+        let (s, c) = start_with(&[], &env).await;
+        let (_, _, body) = send(&c, gateway_post(&s.base, &service, None)).await;
+        assert_eq!(
+            body["data"]["_service"]["sdl"].is_string(),
+            open,
+            "{extra:?}: {body:.200}"
+        );
+    }
+    // Outside production federation stays public, as before.
+    let (s, c) = start_with(&[], &[]).await;
+    let (_, _, body) = send(&c, gateway_post(&s.base, &service, None)).await;
+    assert!(body["data"]["_service"]["sdl"].is_string());
 }
