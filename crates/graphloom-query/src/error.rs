@@ -40,10 +40,18 @@ pub enum ErrorCode {
     NotAcceptable,
     MethodNotAllowed,
     PayloadTooLarge,
+    /// A trusted-document id (`documentId`, a persisted-query hash) this
+    /// service does not know: send the document itself (APQ clients retry).
+    PersistedQueryNotFound,
+    /// A document by id, but the service keeps no documents.
+    PersistedQueryNotSupported,
+    /// A document that is not in the trusted-documents manifest, which the
+    /// service requires.
+    QueryNotInSafelist,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::BadUserInput,
         ErrorCode::InvalidCursor,
         ErrorCode::PageSizeExceeded,
@@ -59,6 +67,9 @@ impl ErrorCode {
         ErrorCode::NotAcceptable,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::PersistedQueryNotFound,
+        ErrorCode::PersistedQueryNotSupported,
+        ErrorCode::QueryNotInSafelist,
     ];
 
     /// The stable text clients match on: `BAD_USER_INPUT`.
@@ -79,6 +90,9 @@ impl ErrorCode {
             ErrorCode::NotAcceptable => "NOT_ACCEPTABLE",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            ErrorCode::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            ErrorCode::QueryNotInSafelist => "QUERY_NOT_IN_SAFELIST",
         }
     }
 }

@@ -10,10 +10,12 @@
 //! `NOT_ACCEPTABLE`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, and
 //! `UNAUTHENTICATED` (401) for a missing, malformed, forged or expired token.
 
+mod documents;
 mod net;
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
+pub use documents::{Apq, ManifestError, TrustedDocuments};
 pub use net::{BadNetwork, Networks, client_address};
 
 use graphloom_auth::token::{Principal, Verifier};
@@ -69,6 +71,12 @@ pub struct ServerConfig {
     pub gateway_secret: Option<String>,
     /// Peers that are the gateway, without a secret.
     pub gateway_addresses: Networks,
+    /// Documents known by id (`documentId`, persisted-query hashes), and
+    /// whether only they run ([`TrustedDocuments::only`]).
+    pub trusted_documents: Option<Arc<TrustedDocuments>>,
+    /// Apollo's automatic persisted queries: clients register documents
+    /// by hash (development; no safelist).
+    pub apq: bool,
 }
 
 /// The header the gateway sends its secret in.
@@ -129,6 +137,8 @@ impl Default for ServerConfig {
             client_ip_header: "x-forwarded-for".into(),
             gateway_secret: None,
             gateway_addresses: Networks::default(),
+            trusted_documents: None,
+            apq: false,
         }
     }
 }
@@ -143,9 +153,13 @@ struct AppState {
     client_ip_header: String,
     gateway_secret: Option<String>,
     gateway_addresses: Networks,
+    trusted_documents: Option<Arc<TrustedDocuments>>,
+    apq: Option<Arc<Apq>>,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+/// Documents the APQ store keeps (the newest).
+const APQ_DOCUMENTS: usize = 1_000;
 const JSON: &str = "application/json";
 
 /// Why a router cannot be built from its settings.
@@ -190,6 +204,8 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             client_ip_header: config.client_ip_header.to_ascii_lowercase(),
             gateway_secret: config.gateway_secret.clone().filter(|s| !s.is_empty()),
             gateway_addresses: config.gateway_addresses.clone(),
+            trusted_documents: config.trusted_documents.clone(),
+            apq: config.apq.then(|| Arc::new(Apq::new(APQ_DOCUMENTS))),
         })))
 }
 
@@ -401,18 +417,88 @@ fn request_context(
 /// The peer address, when the server was started with connect info.
 type Peer = Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>;
 
+/// How a request names its document besides (or instead of) its text.
+struct Named {
+    /// `documentId`, or `extensions.persistedQuery.sha256Hash`.
+    id: Option<String>,
+    /// Sent with GET: only a query may run.
+    get: bool,
+}
+
+/// `extensions.persistedQuery.sha256Hash` (version 1), when present.
+fn persisted_hash(request: &async_graphql::Request) -> Option<String> {
+    let async_graphql::Value::Object(pq) = request.extensions.get("persistedQuery")? else {
+        return None;
+    };
+    match pq.get("sha256Hash") {
+        Some(async_graphql::Value::String(h)) => Some(h.clone()),
+        _ => None,
+    }
+}
+
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     peer: Peer,
     media: &'static str,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
+    named: Named,
 ) -> Response {
     let client = peer.map(|p| (p.0).0);
     let context = match request_context(state, headers, client) {
         Ok(c) => c,
         Err(res) => return *res,
     };
+    let id = named.id.or_else(|| persisted_hash(&request));
+    let settled = documents::settle(
+        state.trusted_documents.as_deref(),
+        state.apq.as_deref(),
+        &mut request.query,
+        id.as_deref(),
+        context.gateway,
+    );
+    if let Err(refusal) = settled {
+        use documents::Refusal;
+        // Request errors: 400 under graphql-response+json, 200 under JSON.
+        let status = if media == GRAPHQL_RESPONSE {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        let (status, code, message) = match refusal {
+            Refusal::NotFound => (
+                status,
+                ErrorCode::PersistedQueryNotFound,
+                "PersistedQueryNotFound: no document has this id",
+            ),
+            Refusal::NotSupported => (
+                status,
+                ErrorCode::PersistedQueryNotSupported,
+                "PersistedQueryNotSupported: this service keeps no documents by id; send the query",
+            ),
+            Refusal::NotInSafelist => (
+                status,
+                ErrorCode::QueryNotInSafelist,
+                "this service runs trusted documents only; send a documentId",
+            ),
+            Refusal::HashMismatch => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "the persisted query hash is not the SHA-256 of the query",
+            ),
+            Refusal::NoQuery => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "the request has no query",
+            ),
+        };
+        return reject(status, code, message);
+    }
+    if named.get
+        && let Some(res) = refuse_mutation_on_get(&request.query, request.operation_name.as_deref())
+    {
+        return res;
+    }
     let Ok(response) = tokio::time::timeout(
         state.request_timeout,
         state.api.execute_as(request, (*context).clone()),
@@ -519,14 +605,29 @@ async fn post_graphql(
             );
         }
     };
-    if request.query.trim().is_empty() {
-        return reject(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            "the request has no query",
-        );
+    // `documentId` is read only when there is no text: the common request
+    // pays nothing for it.
+    #[derive(Deserialize)]
+    struct DocumentId {
+        #[serde(rename = "documentId")]
+        document_id: Option<String>,
     }
-    execute(&state, &headers, peer, media, request).await
+    let id = if request.query.trim().is_empty() {
+        serde_json::from_slice::<DocumentId>(&body)
+            .ok()
+            .and_then(|d| d.document_id)
+    } else {
+        None
+    };
+    execute(
+        &state,
+        &headers,
+        peer,
+        media,
+        request,
+        Named { id, get: false },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -536,6 +637,8 @@ struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
 }
 
 async fn get_graphql(
@@ -552,7 +655,9 @@ async fn get_graphql(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    let Some(query) = params.query else {
+    let named =
+        params.query.is_none() && (params.document_id.is_some() || params.extensions.is_some());
+    let Some(query) = params.query.or_else(|| named.then(String::new)) else {
         if wants_html && state.graphiql {
             return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
         }
@@ -569,27 +674,6 @@ async fn get_graphql(
             format!("accept {GRAPHQL_RESPONSE} or {JSON}"),
         );
     };
-    // GET must not change anything: refuse mutations before running them.
-    if let Ok(doc) = parse_query(&query) {
-        let op = match &params.operation_name {
-            Some(name) => doc
-                .operations
-                .iter()
-                .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-                .map(|(_, o)| o),
-            None => doc.operations.iter().next().map(|(_, o)| o),
-        };
-        if op.is_some_and(|o| o.node.ty != OperationType::Query) {
-            let mut res = reject(
-                StatusCode::METHOD_NOT_ALLOWED,
-                ErrorCode::MethodNotAllowed,
-                "only queries can be sent with GET; use POST",
-            );
-            res.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return res;
-        }
-    }
     // Build the same JSON a POST would carry, so both paths decode alike.
     let mut body = serde_json::Map::new();
     body.insert("query".into(), serde_json::Value::String(query));
@@ -626,7 +710,35 @@ async fn get_graphql(
             );
         }
     };
-    execute(&state, &headers, peer, media, request).await
+    let named = Named {
+        id: params.document_id,
+        get: true,
+    };
+    execute(&state, &headers, peer, media, request, named).await
+}
+
+/// GET must not change anything: a mutation is refused before it runs.
+fn refuse_mutation_on_get(query: &str, operation_name: Option<&str>) -> Option<Response> {
+    let doc = parse_query(query).ok()?;
+    let op = match operation_name {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, o)| o),
+        None => doc.operations.iter().next().map(|(_, o)| o),
+    };
+    if op.is_some_and(|o| o.node.ty != OperationType::Query) {
+        let mut res = reject(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "only queries can be sent with GET; use POST",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Some(res);
+    }
+    None
 }
 
 fn parse_get_params(raw: &str) -> Result<GetParams, String> {

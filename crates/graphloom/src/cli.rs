@@ -210,6 +210,18 @@ pub struct ServeArgs {
     /// off with GRAPHLOOM_PRODUCTION: then only for the gateway).
     #[arg(long, env = "GRAPHLOOM_FEDERATION_PUBLIC", value_parser = clap::builder::BoolishValueParser::new())]
     pub federation_public: Option<bool>,
+    /// A manifest of trusted documents, requested by `documentId` or
+    /// persisted-query hash: Apollo's persisted query manifest or
+    /// graphql-codegen's persisted-documents.json.
+    #[arg(long, env = "GRAPHLOOM_TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// Run only the manifest's documents (the gateway's requests excepted).
+    #[arg(long, env = "GRAPHLOOM_TRUSTED_DOCUMENTS_ONLY", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", requires = "trusted_documents")]
+    pub trusted_documents_only: bool,
+    /// Let clients register documents by hash (Apollo's automatic
+    /// persisted queries): for development, since anyone may register.
+    #[arg(long, env = "GRAPHLOOM_APQ", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false", conflicts_with = "trusted_documents_only")]
+    pub apq: bool,
     /// Do not apply pending migrations at start-up.
     #[arg(long)]
     pub no_migrate: bool,
@@ -638,6 +650,22 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 ),
                 (None, None) => None,
             };
+            let trusted_documents = match &args.trusted_documents {
+                Some(path) => {
+                    let docs = graphloom_server::TrustedDocuments::load(
+                        path,
+                        args.trusted_documents_only,
+                    )?;
+                    tracing::info!(
+                        documents = docs.len(),
+                        only = docs.only,
+                        "trusted documents from {}",
+                        path.display()
+                    );
+                    Some(std::sync::Arc::new(docs))
+                }
+                None => None,
+            };
             if gateway_secret.as_ref().is_some_and(|s| s.len() < 16) {
                 anyhow::bail!("GRAPHLOOM_GATEWAY_SECRET: use at least 16 bytes");
             }
@@ -679,6 +707,8 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 client_ip_header: args.client_ip_header.clone(),
                 gateway_secret,
                 gateway_addresses: args.gateway_addresses.clone(),
+                trusted_documents,
+                apq: args.apq,
             };
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await

@@ -678,6 +678,27 @@ mod tokens {
             err.contains("GRAPHLOOM_GATEWAY_SECRET: use at least 16 bytes"),
             "{err}"
         );
+        // A manifest that is missing or not one, strict mode without one,
+        // and APQ registration beside strict mode.
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"format": "other", "operations": []}"#).unwrap();
+        let bad = bad.display().to_string();
+        let err = serve_fails(&[("GRAPHLOOM_TRUSTED_DOCUMENTS", &bad)]);
+        assert!(err.contains("unknown format `other`"), "{err}");
+        let err = serve_fails(&[("GRAPHLOOM_TRUSTED_DOCUMENTS", "/nonexistent/m.json")]);
+        assert!(
+            err.contains("cannot read the trusted documents manifest"),
+            "{err}"
+        );
+        let err = serve_fails(&[("GRAPHLOOM_TRUSTED_DOCUMENTS_ONLY", "1")]);
+        assert!(err.contains("--trusted-documents"), "{err}");
+        let err = serve_fails(&[
+            ("GRAPHLOOM_TRUSTED_DOCUMENTS", &bad),
+            ("GRAPHLOOM_TRUSTED_DOCUMENTS_ONLY", "1"),
+            ("GRAPHLOOM_APQ", "1"),
+        ]);
+        assert!(err.contains("cannot be used with"), "{err}");
         for var in ["GRAPHLOOM_GATEWAY_ADDRESSES", "GRAPHLOOM_TRUSTED_PROXIES"] {
             let err = serve_fails(&[(var, "10.0.0.0/33")]);
             assert!(

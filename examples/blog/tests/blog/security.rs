@@ -476,3 +476,181 @@ async fn the_gateway_can_be_known_by_its_address_or_federation_left_public() {
     let (_, _, body) = send(&c, gateway_post(&s.base, &service, None)).await;
     assert!(body["data"]["_service"]["sdl"].is_string());
 }
+
+mod trusted_documents {
+    use serde_json::{Value, json};
+    use sha2::{Digest, Sha256};
+
+    use crate::http::{Http, send, start_with};
+
+    const TITLE: &str = "query Title($id: ID!) { post(id: $id) { title } }";
+    const RENAME: &str =
+        "mutation Rename { updatePost(id: \"1\", input: { title: \"x\" }) { errors { code } } }";
+
+    fn sha(text: &str) -> String {
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// An Apollo persisted query manifest with both documents.
+    fn manifest(dir: &std::path::Path) -> String {
+        let ops: Vec<Value> = [(TITLE, "Title", "query"), (RENAME, "Rename", "mutation")]
+            .iter()
+            .map(|(body, name, ty)| json!({ "id": sha(body), "name": name, "type": ty, "body": body }))
+            .collect();
+        let m =
+            json!({ "format": "apollo-persisted-query-manifest", "version": 1, "operations": ops });
+        let path = dir.join("persisted-query-manifest.json");
+        std::fs::write(&path, m.to_string()).unwrap();
+        path.display().to_string()
+    }
+
+    async fn post(c: &Http, base: &str, body: Value, secret: Option<&str>) -> Value {
+        let req = super::gateway_post(base, &body.to_string(), secret);
+        send(c, req).await.2
+    }
+
+    fn code(body: &Value) -> &str {
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("")
+    }
+
+    #[tokio::test]
+    async fn documents_by_id_from_a_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = manifest(dir.path());
+        let (s, c) = start_with(&[], &[("GRAPHLOOM_TRUSTED_DOCUMENTS", &path)]).await;
+        let vars = json!({ "id": "1" });
+        for body in [
+            json!({ "documentId": sha(TITLE), "variables": vars }),
+            json!({ "documentId": format!("sha256:{}", sha(TITLE)), "variables": vars }),
+            json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha(TITLE) } }, "variables": vars }),
+        ] {
+            let res = post(&c, &s.base, body.clone(), None).await;
+            assert!(res["data"]["post"]["title"].is_string(), "{body}: {res}");
+        }
+        let get = format!(
+            "{}/graphql?documentId={}&variables=%7B%22id%22%3A%221%22%7D",
+            s.base,
+            sha(TITLE)
+        );
+        let req = hyper::Request::get(get)
+            .body(http_body_util::Full::default())
+            .unwrap();
+        let (status, _, res) = send(&c, req).await;
+        assert_eq!(status, 200, "{res}");
+        assert!(res["data"]["post"]["title"].is_string(), "{res}");
+        // A mutation by id is still no GET.
+        let req = hyper::Request::get(format!("{}/graphql?documentId={}", s.base, sha(RENAME)))
+            .body(http_body_util::Full::default())
+            .unwrap();
+        assert_eq!(send(&c, req).await.0, 405);
+        let res = post(&c, &s.base, json!({ "documentId": "0123" }), None).await;
+        assert_eq!(code(&res), "PERSISTED_QUERY_NOT_FOUND", "{res}");
+        // Without the strict mode other documents still run.
+        let res = post(
+            &c,
+            &s.base,
+            json!({ "query": "{ posts { totalCount } }" }),
+            None,
+        )
+        .await;
+        assert!(res["data"]["posts"]["totalCount"].is_number(), "{res}");
+    }
+
+    #[tokio::test]
+    async fn only_trusted_documents_run_in_strict_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = manifest(dir.path());
+        let (s, c) = start_with(
+            &[],
+            &[
+                ("GRAPHLOOM_TRUSTED_DOCUMENTS", &path),
+                ("GRAPHLOOM_TRUSTED_DOCUMENTS_ONLY", "1"),
+                ("GRAPHLOOM_GATEWAY_SECRET", super::GATEWAY_SECRET),
+            ],
+        )
+        .await;
+        for q in [
+            "{ posts { totalCount } }",
+            "{ __schema { types { name } } }",
+            "query Title($id: ID!) { post(id: $id) { title body } }",
+        ] {
+            let res = post(
+                &c,
+                &s.base,
+                json!({ "query": q, "variables": { "id": "1" } }),
+                None,
+            )
+            .await;
+            assert_eq!(code(&res), "QUERY_NOT_IN_SAFELIST", "{q}: {res}");
+            assert!(
+                res.get("data").is_none() && res.get("extensions").is_none(),
+                "no SQL ran: {res}"
+            );
+        }
+        // The manifest's documents run, by id or by their exact text.
+        let by_id = post(
+            &c,
+            &s.base,
+            json!({ "documentId": sha(TITLE), "variables": { "id": "1" } }),
+            None,
+        )
+        .await;
+        assert!(by_id["data"]["post"]["title"].is_string(), "{by_id}");
+        let by_text = post(
+            &c,
+            &s.base,
+            json!({ "query": TITLE, "variables": { "id": "1" } }),
+            None,
+        )
+        .await;
+        assert_eq!(by_text["data"], by_id["data"]);
+        let res = post(
+            &c,
+            &s.base,
+            json!({ "documentId": sha("{ posts { totalCount } }") }),
+            None,
+        )
+        .await;
+        assert_eq!(code(&res), "PERSISTED_QUERY_NOT_FOUND");
+        // The gateway plans its own subgraph queries: they are in no manifest.
+        let res = post(
+            &c,
+            &s.base,
+            json!({ "query": "{ _service { sdl } }" }),
+            Some(super::GATEWAY_SECRET),
+        )
+        .await;
+        assert!(res["data"]["_service"]["sdl"].is_string(), "{res}");
+    }
+
+    #[tokio::test]
+    async fn automatic_persisted_queries_for_development() {
+        let (s, c) = start_with(&[], &[("GRAPHLOOM_APQ", "1")]).await;
+        let q = "{ posts { totalCount } }";
+        let hash_only =
+            json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha(q) } } });
+        assert_eq!(
+            code(&post(&c, &s.base, hash_only.clone(), None).await),
+            "PERSISTED_QUERY_NOT_FOUND"
+        );
+        let mut register = hash_only.clone();
+        register["query"] = json!(q);
+        assert!(post(&c, &s.base, register, None).await["data"]["posts"]["totalCount"].is_number());
+        assert!(
+            post(&c, &s.base, hash_only, None).await["data"]["posts"]["totalCount"].is_number()
+        );
+        let forged = json!({ "query": "{ users { totalCount } }", "extensions": { "persistedQuery": { "version": 1, "sha256Hash": sha(q) } } });
+        let (status, _, res) =
+            send(&c, super::gateway_post(&s.base, &forged.to_string(), None)).await;
+        assert_eq!((status, code(&res)), (400, "BAD_REQUEST"), "{res}");
+        // Without a manifest or APQ, ids are not supported.
+        let (s, c) = start_with(&[], &[]).await;
+        let res = post(&c, &s.base, json!({ "documentId": sha(q) }), None).await;
+        assert_eq!(code(&res), "PERSISTED_QUERY_NOT_SUPPORTED", "{res}");
+    }
+}
