@@ -117,7 +117,12 @@ impl Scope {
             rows: HashMap::new(),
         };
         let mut rows = HashMap::new();
-        for m in registry.models() {
+        // Models whose rows are all visible need no entry (`rows` is `None`).
+        let restricted = registry
+            .models()
+            .iter()
+            .filter(|m| m.rules.rows != graphloom_meta::RuleExpr::Const(true));
+        for m in restricted {
             let cond = scope.rows_cond(m.id, &mut Vec::new());
             rows.insert(m.id, cond.filter());
         }

@@ -142,10 +142,7 @@ impl Apq {
         }
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut (HashMap<String, Arc<str>>, VecDeque<String>)) -> T,
-    ) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Registered) -> T) -> T {
         match self.docs.lock() {
             Ok(mut g) => f(&mut g),
             Err(p) => f(&mut p.into_inner()),

@@ -1,7 +1,7 @@
 //! Which address a request comes from: the peer's, or, when the peer is a
 //! trusted proxy, the one its forwarding header names.
 
-use std::{fmt, net::IpAddr, str::FromStr};
+use std::{net::IpAddr, str::FromStr};
 
 use axum::http::HeaderMap;
 
@@ -35,13 +35,6 @@ impl FromStr for Networks {
             out.push((addr, bits));
         }
         Ok(Networks(out))
-    }
-}
-
-impl fmt::Display for Networks {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|(a, b)| format!("{a}/{b}")).collect();
-        f.write_str(&parts.join(","))
     }
 }
 
@@ -178,5 +171,12 @@ mod tests {
         );
         let v6 = forwarded(&["[2001:db8::1]:443"]);
         assert_eq!(client("10.0.0.2", &v6), ip("2001:db8::1"));
+        // Another header, as configured; X-Forwarded-For is then ignored.
+        let mut real = forwarded(&["198.51.100.1"]);
+        real.insert("x-real-ip", "192.0.2.4".parse().unwrap());
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &real, &trusted, "x-real-ip"),
+            ip("192.0.2.4")
+        );
     }
 }
