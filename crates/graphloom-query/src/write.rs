@@ -134,6 +134,12 @@ pub fn check_value(reg: &Registry, field: &FieldMeta, value: Value) -> Result<Va
             "Null characters are not allowed.",
             FieldCode::Invalid,
         )),
+        // PostgreSQL's jsonb refuses `\u0000` too (untranslatable character).
+        (_, Value::Json(j)) if json_has_nul(j) => Err(ferr(
+            at,
+            "Null characters are not allowed in JSON strings or keys.",
+            FieldCode::Invalid,
+        )),
         (FieldKind::Enum(e), Value::String(s)) if e.by_stored(s).is_none() => Err(ferr(
             at,
             format!("`{s}` is not a {} value", e.name),
@@ -159,6 +165,18 @@ pub fn check_value(reg: &Registry, field: &FieldMeta, value: Value) -> Result<Va
             Value::Decimal(d),
         ) => check_decimal(at, *d, max_digits, decimal_places).map(|()| value),
         _ => Ok(value),
+    }
+}
+
+/// Whether a JSON string or object key anywhere in `j` holds U+0000.
+fn json_has_nul(j: &serde_json::Value) -> bool {
+    match j {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            false
+        }
     }
 }
 

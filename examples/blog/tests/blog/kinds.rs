@@ -198,6 +198,29 @@ async fn invalid_values_are_payload_errors() {
 }
 
 #[tokio::test]
+async fn json_with_a_null_character_is_invalid_on_both_dialects() {
+    // PostgreSQL's jsonb refuses `\u0000` (SQLSTATE 22P05), in a value or a
+    // key, at any depth; SQLite would store it.
+    let c = client().await;
+    for data in [
+        json!("a\u{0}b"),
+        json!({ "deep": [1, { "x": "\u{0}" }] }),
+        json!({ "k\u{0}": 1 }),
+    ] {
+        let mut input = full_input();
+        input["data"] = data.clone();
+        let k = create_kind(&c, input).await;
+        assert_eq!(k["kind"], Json::Null, "{data}: {k}");
+        assert_eq!(k["errors"][0]["field"], json!(["data"]), "{k}");
+        assert_eq!(k["errors"][0]["code"], "INVALID", "{k}");
+    }
+    let mut input = full_input();
+    input["data"] = json!({ "text": "no null here: \\u0000 is six characters" });
+    let k = create_kind(&c, input).await;
+    assert_eq!(k["errors"], json!([]), "{k}");
+}
+
+#[tokio::test]
 async fn uuid_keys_one_to_one_set_null_and_restrict() {
     let c = client().await;
     let d = c.query(r#"mutation { a: createAccount(input: { handle: "ann" }) { account { id } errors { code } } b: createAccount(input: { handle: "bob" }) { account { id } } }"#).await;
