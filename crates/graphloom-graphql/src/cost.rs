@@ -21,6 +21,7 @@ use async_graphql::{
         SelectionSet, Type, TypeKind, TypeSystemDefinition, VariableDefinition,
     },
 };
+use graphloom_query::ErrorCode;
 
 /// The budget of one operation. Defaults refuse an amplification attack
 /// (10,000 aliases of a 100-row list) and accept any operation of a few
@@ -403,7 +404,7 @@ pub(crate) fn lint(doc: &ExecutableDocument, access: Access) -> Result<(), Serve
                         ),
                         Some(d.pos),
                     ),
-                    "GRAPHQL_VALIDATION_FAILED",
+                    ErrorCode::GraphqlValidationFailed,
                 ));
             }
         }
@@ -426,7 +427,7 @@ pub(crate) fn lint(doc: &ExecutableDocument, access: Access) -> Result<(), Serve
                                 ),
                                 Some(f.name.pos),
                             ),
-                            "FORBIDDEN",
+                            ErrorCode::Forbidden,
                         ));
                     }
                     if !access.introspection
@@ -437,7 +438,7 @@ pub(crate) fn lint(doc: &ExecutableDocument, access: Access) -> Result<(), Serve
                                 "Introspection is turned off on this service.",
                                 Some(f.name.pos),
                             ),
-                            "INTROSPECTION_DISABLED",
+                            ErrorCode::IntrospectionDisabled,
                         ));
                     }
                     if f.name.node == "__typename"
@@ -448,7 +449,7 @@ pub(crate) fn lint(doc: &ExecutableDocument, access: Access) -> Result<(), Serve
                                 "`__typename` takes no arguments and no selection.",
                                 Some(f.name.pos),
                             ),
-                            "GRAPHQL_VALIDATION_FAILED",
+                            ErrorCode::GraphqlValidationFailed,
                         ));
                     }
                     walk(&f.selection_set.node, access)?;
@@ -546,20 +547,20 @@ pub(crate) fn cost(
 
 /// `e` with `extensions.code` set to `code` unless it has one: parse and
 /// validation errors get the codes Apollo's servers give them.
-pub(crate) fn with_code(mut e: ServerError, code: &str) -> ServerError {
+pub(crate) fn with_code(mut e: ServerError, code: ErrorCode) -> ServerError {
     let ext = e
         .extensions
         .get_or_insert_with(ErrorExtensionValues::default);
     if ext.get("code").is_none() {
-        ext.set("code", code);
+        ext.set("code", code.as_str());
     }
     e
 }
 
-fn refusal(code: &str, message: String, extra: serde_json::Value) -> ServerError {
+fn refusal(code: ErrorCode, message: String, extra: serde_json::Value) -> ServerError {
     let mut e = ServerError::new(message, None);
     let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code);
+    ext.set("code", code.as_str());
     if let serde_json::Value::Object(m) = extra {
         for (k, v) in m {
             ext.set(k, Gql::from_json(v).unwrap_or_default());
@@ -575,7 +576,7 @@ fn refusal(code: &str, message: String, extra: serde_json::Value) -> ServerError
 pub(crate) fn check_tokens(text: &str, limits: &Limits) -> Result<(), ServerError> {
     if tokens(text, limits.max_tokens) > limits.max_tokens {
         return Err(refusal(
-            "COST_LIMIT_EXCEEDED",
+            ErrorCode::CostLimitExceeded,
             format!(
                 "The operation is too expensive: it has more than {} tokens.",
                 limits.max_tokens
@@ -654,14 +655,14 @@ fn tokens(text: &str, max: usize) -> usize {
 pub(crate) fn check(cost: &Cost, limits: &Limits, max_depth: usize) -> Result<(), ServerError> {
     let over = |limit: &str, value: u64, max: u64| {
         refusal(
-            "COST_LIMIT_EXCEEDED",
+            ErrorCode::CostLimitExceeded,
             format!("The operation is too expensive: {limit} {value} is over the limit of {max}."),
             serde_json::json!({ "limit": limit, "value": value, "max": max }),
         )
     };
     if cost.depth > max_depth {
         return Err(refusal(
-            "DEPTH_LIMIT_EXCEEDED",
+            ErrorCode::DepthLimitExceeded,
             format!(
                 "The operation is nested {} deep, more than the limit of {max_depth}.",
                 cost.depth

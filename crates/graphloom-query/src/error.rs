@@ -48,10 +48,23 @@ pub enum ErrorCode {
     /// A document that is not in the trusted-documents manifest, which the
     /// service requires.
     QueryNotInSafelist,
+    /// The document is not GraphQL (a syntax error).
+    GraphqlParseFailed,
+    /// The document does not fit the schema (unknown field, wrong argument …).
+    GraphqlValidationFailed,
+    /// The operation would cost more than the service allows (field
+    /// resolutions, rows, aliases, root fields, tokens); nothing ran.
+    CostLimitExceeded,
+    /// The operation is nested deeper than the service allows; nothing ran.
+    DepthLimitExceeded,
+    /// Introspection (`__schema`, `__type`) is turned off.
+    IntrospectionDisabled,
+    /// The response would be larger than the service sends.
+    ResponseTooLarge,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::BadUserInput,
         ErrorCode::InvalidCursor,
         ErrorCode::PageSizeExceeded,
@@ -70,6 +83,12 @@ impl ErrorCode {
         ErrorCode::PersistedQueryNotFound,
         ErrorCode::PersistedQueryNotSupported,
         ErrorCode::QueryNotInSafelist,
+        ErrorCode::GraphqlParseFailed,
+        ErrorCode::GraphqlValidationFailed,
+        ErrorCode::CostLimitExceeded,
+        ErrorCode::DepthLimitExceeded,
+        ErrorCode::IntrospectionDisabled,
+        ErrorCode::ResponseTooLarge,
     ];
 
     /// The stable text clients match on: `BAD_USER_INPUT`.
@@ -93,6 +112,12 @@ impl ErrorCode {
             ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             ErrorCode::QueryNotInSafelist => "QUERY_NOT_IN_SAFELIST",
+            ErrorCode::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            ErrorCode::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            ErrorCode::CostLimitExceeded => "COST_LIMIT_EXCEEDED",
+            ErrorCode::DepthLimitExceeded => "DEPTH_LIMIT_EXCEEDED",
+            ErrorCode::IntrospectionDisabled => "INTROSPECTION_DISABLED",
+            ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
         }
     }
 }

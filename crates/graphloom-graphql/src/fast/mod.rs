@@ -30,7 +30,7 @@ use async_graphql::{
 use futures_util::future::join_all;
 use graphloom_meta::{ModelId, ModelMeta};
 use graphloom_query::{
-    Ctx, RequestContext, Result,
+    Ctx, ErrorCode, RequestContext, Result,
     exec::{Child, Node, Page},
     scope::Scope,
 };
@@ -485,7 +485,7 @@ impl Extension for PerRequest {
         next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
-                .map(|e| cost::with_code(e, "GRAPHQL_VALIDATION_FAILED"))
+                .map(|e| cost::with_code(e, ErrorCode::GraphqlValidationFailed))
                 .collect()
         })
     }
@@ -519,7 +519,7 @@ impl Extension for PerRequest {
                 let doc = next
                     .run(ctx, query, variables)
                     .await
-                    .map_err(|e| cost::with_code(e, "GRAPHQL_PARSE_FAILED"))?;
+                    .map_err(|e| cost::with_code(e, ErrorCode::GraphqlParseFailed))?;
                 self.parsed.put(query, &doc);
                 doc
             }
