@@ -11,6 +11,7 @@
 //! how `assert_num_queries!` and `GRAPHLOOM_DEBUG_SQL=1` see what ran.
 
 pub mod autodetect;
+mod budget;
 pub mod ddl;
 pub mod dialect;
 mod log;
@@ -20,6 +21,7 @@ mod value;
 
 use std::{str::FromStr, time::Duration};
 
+pub use budget::read_budget;
 pub use dialect::sqlite::SQLITE_DATETIME_FORMAT;
 pub use dialect::{Dialect, SqlDialect};
 use dialect::{QueryRef, SchemaRef};
@@ -50,6 +52,8 @@ pub enum DbErrorKind {
     /// A value the column cannot hold (SQLSTATE class 22: numeric
     /// overflow, text too long, invalid text representation …).
     InvalidValue,
+    /// The request read more row data than its budget ([`read_budget`]).
+    TooLarge,
     Other,
 }
 
@@ -77,12 +81,15 @@ pub enum DbError {
     Decode(String),
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("the request read more than {max} bytes of rows")]
+    TooLarge { max: u64 },
 }
 
 impl DbError {
     pub fn kind(&self) -> DbErrorKind {
         match self {
             DbError::Query { kind, .. } => *kind,
+            DbError::TooLarge { .. } => DbErrorKind::TooLarge,
             _ => DbErrorKind::Other,
         }
     }
@@ -110,8 +117,9 @@ impl DbError {
             sqlx::Error::Database(e) if is_busy(e.code().as_deref()) => {
                 (DbErrorKind::Busy, None, Vec::new())
             }
-            // query_canceled: the statement timeout (or a cancel request).
-            sqlx::Error::Database(e) if e.code().as_deref() == Some("57014") => {
+            // query_canceled: the statement timeout (or a cancel request);
+            // SQLITE_INTERRUPT: the progress handler's (see `arm`).
+            sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("57014" | "9")) => {
                 (DbErrorKind::TimedOut, None, Vec::new())
             }
             sqlx::Error::Database(e) => {
@@ -182,9 +190,14 @@ pub struct DatabaseOptions {
     pub busy_timeout: Duration,
     /// How long a request waits for a free connection before it fails as busy.
     pub acquire_timeout: Duration,
-    /// How long one statement may run on PostgreSQL before the server
-    /// cancels it (`statement_timeout`; `None`: no limit). A cancelled
-    /// statement fails as [`DbErrorKind::TimedOut`].
+    /// How long a statement may run before it is cancelled (`None`: no
+    /// limit); it fails as [`DbErrorKind::TimedOut`]. PostgreSQL's own
+    /// `statement_timeout`, per statement. On SQLite a progress handler,
+    /// armed each time a connection is taken from the pool, interrupts the
+    /// statement running when the time is up: the limit holds for the
+    /// statements of one read (a planned selection) or one transaction
+    /// together. Arming costs a hand-over to SQLite's connection thread
+    /// per checkout (about 10 µs; see docs/benchmarks.md).
     pub statement_timeout: Option<Duration>,
 }
 
@@ -274,6 +287,31 @@ enum Pool {
 #[derive(Debug, Clone)]
 pub struct Database {
     pool: Pool,
+    /// SQLite's statement timeout, armed per checkout (see [`arm`]).
+    sqlite_timeout: Option<Duration>,
+}
+
+/// SQLite virtual-machine steps between two looks at the clock: tens of
+/// microseconds of work, so a reading of the clock costs nothing in
+/// comparison and an interrupt comes within a millisecond of its time.
+const PROGRESS_STEPS: i32 = 10_000;
+
+/// Arms SQLite's progress handler on `conn` for the work about to start on
+/// it: once `timeout` has passed, the statement running is interrupted
+/// (SQLITE_INTERRUPT, [`DbErrorKind::TimedOut`]). `None` disarms it (an
+/// idle connection keeps its last handler until it is armed again, so
+/// every way to a pooled connection arms it).
+async fn arm(conn: &mut sqlx::SqliteConnection, timeout: Option<Duration>) -> Result<()> {
+    let mut handle = conn.lock_handle().await.map_err(DbError::from_sqlx)?;
+    match timeout {
+        Some(t) => {
+            let deadline = std::time::Instant::now() + t;
+            handle
+                .set_progress_handler(PROGRESS_STEPS, move || std::time::Instant::now() < deadline);
+        }
+        None => handle.remove_progress_handler(),
+    }
+    Ok(())
 }
 
 /// Rows as values, in the order of the selected columns.
@@ -281,22 +319,25 @@ pub type Rows = Vec<Vec<Value>>;
 
 macro_rules! run {
     (fetch, $exec:expr, $dialect:expr, $stmt:expr, $types:expr, $decode:path) => {{
+        use futures_util::TryStreamExt;
         let (sql, values) = $stmt.build($dialect);
         log::record(&sql);
-        let rows = // SQL text is rendered by sea-query; every value is a bound parameter.
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values))
-            .fetch_all($exec)
-            .await
-            .map_err(DbError::from_sqlx)?;
-        rows.iter()
-            .map(|row| {
-                $types
-                    .iter()
-                    .enumerate()
-                    .map(|(i, ty)| $decode(row, i, *ty))
-                    .collect::<Result<Vec<_>>>()
-            })
-            .collect::<Result<Rows>>()
+        // SQL text is rendered by sea-query; every value is a bound parameter.
+        let mut stream =
+            sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values)).fetch($exec);
+        let mut rows = Rows::new();
+        // Decoded as they arrive, each row charged to the request's read
+        // budget: one past it ends the statement before more are read.
+        while let Some(row) = stream.try_next().await.map_err(DbError::from_sqlx)? {
+            let decoded = $types
+                .iter()
+                .enumerate()
+                .map(|(i, ty)| $decode(&row, i, *ty))
+                .collect::<Result<Vec<_>>>()?;
+            budget::charge(&decoded)?;
+            rows.push(decoded);
+        }
+        Ok(rows)
     }};
     (execute, $exec:expr, $dialect:expr, $stmt:expr) => {{
         let (sql, values) = $stmt.build($dialect);
@@ -349,6 +390,7 @@ impl Database {
                 .map_err(DbError::Connect)?;
             Ok(Database {
                 pool: Pool::Sqlite(pool),
+                sqlite_timeout: options.statement_timeout,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts =
@@ -369,6 +411,7 @@ impl Database {
                 .map_err(DbError::Connect)?;
             Ok(Database {
                 pool: Pool::Postgres(pool),
+                sqlite_timeout: None,
             })
         } else {
             Err(DbError::Url(url.to_owned()))
@@ -388,12 +431,10 @@ impl Database {
         Reads::new(self).fetch(stmt, types).await
     }
 
-    /// Runs a statement; returns the number of rows it affected.
+    /// Runs a statement on a connection of its own; returns the number of
+    /// rows it affected.
     pub async fn execute(&self, stmt: &impl Statement) -> Result<u64> {
-        match &self.pool {
-            Pool::Sqlite(p) => run!(execute, p, Dialect::SQLITE, stmt),
-            Pool::Postgres(p) => run!(execute, p, Dialect::POSTGRES, stmt),
-        }
+        Reads::new(self).execute(stmt).await
     }
 
     /// Starts a write transaction; it rolls back when dropped without
@@ -411,11 +452,14 @@ impl Database {
 
     async fn begin_once(&self) -> Result<Tx<'static>> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx::Sqlite(
-                p.begin_with("BEGIN IMMEDIATE")
+            Pool::Sqlite(p) => {
+                let mut tx = p
+                    .begin_with("BEGIN IMMEDIATE")
                     .await
-                    .map_err(DbError::from_sqlx)?,
-            ),
+                    .map_err(DbError::from_sqlx)?;
+                arm(&mut tx, self.sqlite_timeout).await?;
+                Tx::Sqlite(tx)
+            }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(DbError::from_sqlx)?),
         })
     }
@@ -529,7 +573,11 @@ impl<'a> Reads<'a> {
         let conn = match self.conn.take() {
             Some(conn) => conn,
             None => match &self.db.pool {
-                Pool::Sqlite(p) => PoolConn::Sqlite(p.acquire().await.map_err(DbError::from_sqlx)?),
+                Pool::Sqlite(p) => {
+                    let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
+                    arm(&mut conn, self.db.sqlite_timeout).await?;
+                    PoolConn::Sqlite(conn)
+                }
                 Pool::Postgres(p) => {
                     PoolConn::Postgres(p.acquire().await.map_err(DbError::from_sqlx)?)
                 }
@@ -640,6 +688,8 @@ impl Database {
         match &self.pool {
             Pool::Sqlite(p) => {
                 let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
+                // Rebuilding a large table may take as long as it takes.
+                arm(&mut conn, None).await?;
                 let sql = "PRAGMA foreign_keys = OFF";
                 log::record(sql);
                 (&mut *conn)

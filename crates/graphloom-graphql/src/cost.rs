@@ -42,6 +42,11 @@ pub struct Limits {
     pub max_tokens: usize,
     /// Fields at the root of the operation.
     pub max_root_fields: usize,
+    /// Bytes of one response: of the rows its statements read (a statement
+    /// that reads past it stops there, so the rows are never held), and of
+    /// its `data` and `errors` as sent. The row budget bounds how many
+    /// rows; this bounds how wide they are.
+    pub max_response_bytes: u64,
     /// Weights of particular fields (`"Type.field"`), default 1: a custom
     /// field that does expensive work can count as more.
     pub weights: HashMap<String, u64>,
@@ -55,6 +60,7 @@ impl Default for Limits {
             max_aliases: 100,
             max_tokens: 15_000,
             max_root_fields: 32,
+            max_response_bytes: 16 * 1024 * 1024,
             weights: HashMap::new(),
         }
     }

@@ -114,7 +114,12 @@ impl Api {
             .data(Arc::new(scope))
             .data(Arc::clone(&misses))
             .data(Arc::clone(&slot));
-        let (mut response, statements) = graphloom_db::capture(self.schema.execute(request)).await;
+        let max_bytes = rt.config.limits.max_response_bytes;
+        let (mut response, statements) = graphloom_db::capture(graphloom_db::read_budget(
+            max_bytes,
+            self.schema.execute(request),
+        ))
+        .await;
         let mut out = match slot.take() {
             Some(fast) => ApiResponse {
                 data: Data::Json(fast.data),
@@ -131,6 +136,7 @@ impl Api {
                 }
             }
         };
+        out.refuse_over(max_bytes);
         if self.runtime.config.debug_sql {
             let sql = async_graphql::Value::from_json(serde_json::json!({
                 "count": statements.len(),
@@ -220,11 +226,45 @@ impl ApiResponse {
 
     /// A request that never reached execution (syntax, validation, a
     /// limit): no data, and errors that belong to no field (no `path`). An
-    /// operation whose root field failed did execute: its error has a path.
+    /// operation whose root field failed did execute: its error has a path;
+    /// so did one whose response was too large to send.
     pub fn failed_early(&self) -> bool {
         self.data_is_null()
             && !self.errors.is_empty()
-            && self.errors.iter().all(|e| e.path.is_empty())
+            && self
+                .errors
+                .iter()
+                .all(|e| e.path.is_empty() && !has_code(e, ErrorCode::ResponseTooLarge))
+    }
+
+    /// Replaces `data` and `errors` with one `RESPONSE_TOO_LARGE` error
+    /// when together they are over `max` bytes of JSON (counted up to one
+    /// past `max`, so a huge response is not serialised whole to learn it).
+    fn refuse_over(&mut self, max: u64) {
+        let mut counter = ByteCounter { left: max };
+        let within = match &self.data {
+            Data::Value(v) => serde_json::to_writer(&mut counter, v).is_ok(),
+            Data::Json(bytes) => counter.take(bytes.len()),
+        } && serde_json::to_writer(&mut counter, &self.errors).is_ok();
+        if within {
+            return;
+        }
+        self.data = match self.data {
+            Data::Value(_) => Data::Value(async_graphql::Value::Null),
+            Data::Json(_) => Data::Json(b"null".to_vec()),
+        };
+        let mut e = async_graphql::ServerError::new(
+            format!(
+                "The response would be larger than {max} bytes, the most this service sends. Ask for fewer rows or fields."
+            ),
+            None,
+        );
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", ErrorCode::ResponseTooLarge.as_str());
+        ext.set("limit", "responseBytes");
+        ext.set("max", max);
+        e.extensions = Some(ext);
+        self.errors = vec![e];
     }
 
     /// The response as JSON: `data` (absent when the request never
@@ -253,6 +293,43 @@ impl ApiResponse {
         }
         buf.push(b'}');
         Ok(buf)
+    }
+}
+
+/// Whether `e` carries `extensions.code = code`.
+fn has_code(e: &async_graphql::ServerError, code: ErrorCode) -> bool {
+    e.extensions.as_ref().and_then(|x| x.get("code"))
+        == Some(&async_graphql::Value::from(code.as_str()))
+}
+
+/// Counts bytes written to it and fails the write that goes past `left`.
+struct ByteCounter {
+    left: u64,
+}
+
+impl ByteCounter {
+    fn take(&mut self, n: usize) -> bool {
+        match self.left.checked_sub(n as u64) {
+            Some(rest) => {
+                self.left = rest;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.take(buf.len()) {
+            Ok(buf.len())
+        } else {
+            Err(std::io::ErrorKind::FileTooLarge.into())
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -284,6 +284,14 @@ impl Error {
 impl From<graphloom_db::DbError> for Error {
     /// A busy database is the client's to retry; anything else is internal.
     fn from(e: graphloom_db::DbError) -> Self {
+        if let graphloom_db::DbError::TooLarge { max } = e {
+            return Error::new(
+                ErrorCode::ResponseTooLarge,
+                format!(
+                    "The response would be too large: the request read more than {max} bytes of rows. Ask for fewer rows or fields."
+                ),
+            );
+        }
         match e.kind() {
             graphloom_db::DbErrorKind::Busy => {
                 tracing::warn!(error = %e, "the database is busy");

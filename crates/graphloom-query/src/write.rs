@@ -621,7 +621,8 @@ fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<F
             columns,
             ..
         } => (*kind, constraint.clone(), columns.clone()),
-        _ => return Err(Error::internal(e)),
+        // Not a constraint: busy, too large, or internal.
+        _ => return Err(Error::from(e)),
     };
     let cols: Vec<String> = match (&constraint, columns.is_empty()) {
         (Some(name), true) => engine
@@ -669,7 +670,9 @@ fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<F
             "The value cannot be stored in this field.",
             FieldCode::Invalid,
         )],
-        DbErrorKind::Busy | DbErrorKind::TimedOut => return Err(Error::from(e)),
+        DbErrorKind::Busy | DbErrorKind::TimedOut | DbErrorKind::TooLarge => {
+            return Err(Error::from(e));
+        }
         DbErrorKind::Other => return Err(Error::internal(e)),
     })
 }

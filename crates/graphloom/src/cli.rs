@@ -106,9 +106,10 @@ pub struct DbArgs {
     /// How long a request waits for a free connection, in milliseconds.
     #[arg(long, env = "GRAPHLOOM_DB_ACQUIRE_TIMEOUT_MS")]
     pub db_acquire_timeout_ms: Option<u64>,
-    /// How long one statement may run on PostgreSQL, in milliseconds (0: no
-    /// limit); a longer one is cancelled and the request gets
-    /// SERVICE_UNAVAILABLE. Default 30000.
+    /// How long one statement may run, in milliseconds (0: no limit); a
+    /// longer one is cancelled and the request gets SERVICE_UNAVAILABLE.
+    /// On SQLite it bounds the statements of one read or one transaction
+    /// together. Default 30000.
     #[arg(long, env = "GRAPHLOOM_DB_STATEMENT_TIMEOUT_MS")]
     pub db_statement_timeout_ms: Option<u64>,
 }
@@ -403,6 +404,10 @@ pub struct ApiArgs {
     /// The most fields at the root of one operation.
     #[arg(long, env = "GRAPHLOOM_MAX_ROOT_FIELDS", default_value_t = Limits::default().max_root_fields)]
     pub max_root_fields: usize,
+    /// The most bytes of one response: of the rows its statements read (a
+    /// statement stops there), and of its `data` and `errors` as sent.
+    #[arg(long, env = "GRAPHLOOM_MAX_RESPONSE_BYTES", default_value_t = Limits::default().max_response_bytes)]
+    pub max_response_bytes: u64,
     /// Key that signs cursors; set the same value on every instance of a service.
     #[arg(long, env = "GRAPHLOOM_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -436,6 +441,7 @@ impl ApiArgs {
         c.limits.max_aliases = self.max_aliases;
         c.limits.max_tokens = self.max_tokens;
         c.limits.max_root_fields = self.max_root_fields;
+        c.limits.max_response_bytes = self.max_response_bytes;
         if let Some(k) = &self.secret_key {
             c.cursor_key = k.as_bytes().to_vec();
         }

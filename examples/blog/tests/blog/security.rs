@@ -1,5 +1,6 @@
 //! Limits that keep the service up on the open internet, over HTTP against
-//! the real binary: operation cost, depth, slow clients, strict media types
+//! the real binary (and in process where a test needs its own data):
+//! operation cost, depth, response size, slow clients, strict media types
 //! and the GraphQL-over-HTTP status rules.
 
 use std::{
@@ -337,6 +338,71 @@ async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
         "{body}"
     );
     assert_eq!(body["errors"][0]["extensions"]["max"], 1, "{body}");
+}
+
+#[tokio::test]
+async fn responses_over_the_size_limit_are_refused() {
+    use graphloom::graphql::Config;
+    let c = crate::common::small().await;
+    let all = "{ posts(first: 20) { nodes { id body } } }";
+    let bodies: usize = c.query(all).await["posts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["body"].as_str().unwrap().len())
+        .sum();
+    let max = bodies as u64 / 2;
+    assert!(max > 500, "the seeded bodies are long enough: {bodies}");
+    // Each id 41 times: the rows read are 20 integers, the answer is not.
+    let ids: String = (0..41).map(|i| format!(" a{i}: id")).collect();
+    let repeated = format!("{{ posts(first: 20) {{ nodes {{{ids} }} }} }}");
+    for fast_path in [true, false] {
+        let mut config = Config {
+            fast_path,
+            ..c.api().runtime().config.clone()
+        };
+        config.limits.max_response_bytes = max;
+        let limited = c.with_api(blog::service().api(c.db().clone(), config).unwrap());
+
+        // The rows are wider than the budget: the statement stops reading
+        // them, and the field that read them fails.
+        let res = limited.execute(all, json!({})).await;
+        assert_eq!(res["data"], json!(null), "{res}");
+        let e = &res["errors"][0];
+        assert_eq!(e["extensions"]["code"], "RESPONSE_TOO_LARGE", "{res}");
+        assert_eq!(e["path"], json!(["posts"]), "{res}");
+
+        // Few bytes read, but written many times over: the answer is
+        // refused whole, after execution (so `data` is null, not absent).
+        let res = limited.execute(&repeated, json!({})).await;
+        assert_eq!(res["data"], json!(null), "{res}");
+        assert_eq!(res["errors"].as_array().unwrap().len(), 1, "{res}");
+        let e = &res["errors"][0]["extensions"];
+        assert_eq!(
+            (e["code"].as_str(), e["limit"].as_str(), e["max"].as_u64()),
+            (Some("RESPONSE_TOO_LARGE"), Some("responseBytes"), Some(max)),
+            "{res}"
+        );
+
+        // Within the limit, as before.
+        let res = limited
+            .execute("{ posts(first: 20) { nodes { id } } }", json!({}))
+            .await;
+        assert_eq!(res["data"]["posts"]["nodes"].as_array().unwrap().len(), 20);
+    }
+
+    // Over HTTP: a setting, and an executed request (200, `data: null`).
+    let (s, h) = start_with(&[], &[("GRAPHLOOM_MAX_RESPONSE_BYTES", "300")]).await;
+    let q = json!({ "query": "{ posts(first: 5) { nodes { a: id b: id c: id d: id e: id f: id g: id h: id i: id j: id } } }" })
+        .to_string();
+    let (status, _, body) = send(&h, post(&s.base, &q, Some(RESPONSE), "application/json")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!(null), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RESPONSE_TOO_LARGE",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["max"], 300, "{body}");
 }
 
 fn login_from(
