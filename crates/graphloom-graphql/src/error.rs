@@ -1,6 +1,7 @@
 //! Engine errors as GraphQL errors: the message, and the stable code in
 //! `extensions.code` (plus the refused fields of a write in
-//! `extensions.fields`). Internal failures were logged in full where they
+//! `extensions.fields`, and a retry hint in whole seconds in
+//! `extensions.retryAfter`). Internal failures were logged in full where they
 //! happened and reach the client only as `INTERNAL_SERVER_ERROR`.
 
 use async_graphql::ErrorExtensions;
@@ -12,9 +13,13 @@ pub fn gql(e: Error) -> async_graphql::Error {
         code,
         message,
         fields,
+        retry_after,
     } = e;
     async_graphql::Error::new(message).extend_with(|_, ext| {
         ext.set("code", code.as_str());
+        if let Some(wait) = retry_after {
+            ext.set("retryAfter", wait.as_secs_f64().ceil() as u64);
+        }
         if !fields.is_empty() {
             let list: Vec<async_graphql::Value> = fields
                 .iter()

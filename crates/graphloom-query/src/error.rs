@@ -240,6 +240,10 @@ pub struct Error {
     pub message: String,
     /// The refused input fields, when a write failed for its input.
     pub fields: Vec<FieldError>,
+    /// How long the client should wait before it tries again
+    /// (`RATE_LIMITED`, `SERVICE_UNAVAILABLE`); GraphQL's
+    /// `extensions.retryAfter`, in whole seconds.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Error {
@@ -248,6 +252,15 @@ impl Error {
             code,
             message: message.into(),
             fields: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// The same error, telling the client when to try again.
+    pub fn retry_after(self, wait: std::time::Duration) -> Self {
+        Error {
+            retry_after: Some(wait),
+            ..self
         }
     }
 
@@ -271,6 +284,7 @@ impl Error {
             code: ErrorCode::BadUserInput,
             message,
             fields,
+            retry_after: None,
         }
     }
 
@@ -299,6 +313,7 @@ impl From<graphloom_db::DbError> for Error {
                     ErrorCode::ServiceUnavailable,
                     "The database is busy; retry the request shortly.",
                 )
+                .retry_after(std::time::Duration::from_secs(1))
             }
             graphloom_db::DbErrorKind::TimedOut => {
                 tracing::warn!(error = %e, "a statement ran past the statement timeout");

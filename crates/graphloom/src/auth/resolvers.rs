@@ -268,6 +268,7 @@ async fn login(
                     wait.as_secs_f64().ceil()
                 ),
             )
+            .retry_after(wait)
         })?;
     let sys = system(rt);
     let checked = async {

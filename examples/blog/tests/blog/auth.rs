@@ -201,6 +201,8 @@ async fn failed_logins_are_rate_limited_per_account() {
             .contains("try again in 1 s"),
         "{refused:?}"
     );
+    // The wait as a number too, for clients that back off by themselves.
+    assert_eq!(refused[0]["extensions"]["retryAfter"], 1, "{refused:?}");
     assert!(
         login(&c, "bob", "a long unusual phrase").await.is_ok(),
         "other accounts are not locked"

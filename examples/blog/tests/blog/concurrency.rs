@@ -138,6 +138,7 @@ async fn a_database_too_busy_to_answer_is_service_unavailable() {
         res["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
         "{res}"
     );
+    assert_eq!(res["errors"][0]["extensions"]["retryAfter"], 1, "{res}");
     held.rollback().await.unwrap();
     let res = run(&api, "{ tags { totalCount } }".into()).await;
     assert_eq!(res["data"]["tags"]["totalCount"], 2, "{res}");
