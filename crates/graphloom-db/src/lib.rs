@@ -197,7 +197,7 @@ pub struct DatabaseOptions {
     /// statement running when the time is up: the limit holds for the
     /// statements of one read (a planned selection) or one transaction
     /// together. Arming costs a hand-over to SQLite's connection thread
-    /// per checkout (about 10 µs; see docs/benchmarks.md).
+    /// per checkout (about 15 µs; see docs/benchmarks.md).
     pub statement_timeout: Option<Duration>,
 }
 
@@ -300,7 +300,9 @@ const PROGRESS_STEPS: i32 = 10_000;
 /// it: once `timeout` has passed, the statement running is interrupted
 /// (SQLITE_INTERRUPT, [`DbErrorKind::TimedOut`]). `None` disarms it (an
 /// idle connection keeps its last handler until it is armed again, so
-/// every way to a pooled connection arms it).
+/// every way to a pooled connection arms it). A transaction is armed after
+/// its `BEGIN`, which runs under the old handler: a few steps, fewer than
+/// [`PROGRESS_STEPS`], so the handler is never asked.
 async fn arm(conn: &mut sqlx::SqliteConnection, timeout: Option<Duration>) -> Result<()> {
     let mut handle = conn.lock_handle().await.map_err(DbError::from_sqlx)?;
     match timeout {
@@ -457,11 +459,21 @@ impl Database {
                     .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(DbError::from_sqlx)?;
-                arm(&mut tx, self.sqlite_timeout).await?;
+                self.arm(&mut tx).await?;
                 Tx::Sqlite(tx)
             }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(DbError::from_sqlx)?),
         })
+    }
+
+    /// Arms SQLite's statement timeout on a connection just taken from
+    /// the pool; without one configured, no handler is ever set, and
+    /// nothing is done.
+    async fn arm(&self, conn: &mut sqlx::SqliteConnection) -> Result<()> {
+        match self.sqlite_timeout {
+            Some(t) => arm(conn, Some(t)).await,
+            None => Ok(()),
+        }
     }
 
     /// Whether the database answers (for readiness checks).
@@ -575,7 +587,7 @@ impl<'a> Reads<'a> {
             None => match &self.db.pool {
                 Pool::Sqlite(p) => {
                     let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
-                    arm(&mut conn, self.db.sqlite_timeout).await?;
+                    self.db.arm(&mut conn).await?;
                     PoolConn::Sqlite(conn)
                 }
                 Pool::Postgres(p) => {
@@ -689,7 +701,9 @@ impl Database {
             Pool::Sqlite(p) => {
                 let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
                 // Rebuilding a large table may take as long as it takes.
-                arm(&mut conn, None).await?;
+                if self.sqlite_timeout.is_some() {
+                    arm(&mut conn, None).await?;
+                }
                 let sql = "PRAGMA foreign_keys = OFF";
                 log::record(sql);
                 (&mut *conn)
