@@ -14,6 +14,8 @@ pub mod autodetect;
 mod budget;
 pub mod ddl;
 pub mod dialect;
+mod health;
+pub use health::PROBE_NAME;
 mod log;
 pub mod migrate;
 pub mod schema;
@@ -54,6 +56,9 @@ pub enum DbErrorKind {
     InvalidValue,
     /// The request read more row data than its budget ([`read_budget`]).
     TooLarge,
+    /// The server does not answer (PostgreSQL, by the probe of
+    /// [`DatabaseOptions::probe_interval`]): failed at once, not waited on.
+    Unreachable,
     Other,
 }
 
@@ -83,6 +88,8 @@ pub enum DbError {
     Migration(String),
     #[error("the request read more than {max} bytes of rows")]
     TooLarge { max: u64 },
+    #[error("the database does not answer")]
+    Unreachable,
 }
 
 impl DbError {
@@ -90,6 +97,7 @@ impl DbError {
         match self {
             DbError::Query { kind, .. } => *kind,
             DbError::TooLarge { .. } => DbErrorKind::TooLarge,
+            DbError::Unreachable => DbErrorKind::Unreachable,
             _ => DbErrorKind::Other,
         }
     }
@@ -97,21 +105,21 @@ impl DbError {
     /// Whether the connection broke (the server closed it, restarted or
     /// is shutting down) rather than the statement failing on its own.
     pub fn connection_lost(&self) -> bool {
-        let DbError::Query { source, .. } = self else {
-            return false;
-        };
-        match source {
-            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
-            // SQLSTATE class 08 (connection exception) and 57P01–57P03
-            // (admin shutdown, crash shutdown, cannot connect now).
-            sqlx::Error::Database(e) => e
-                .code()
-                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
-            _ => false,
-        }
+        matches!(self, DbError::Query { source, .. } if lost_connection(source))
     }
 
     fn from_sqlx(source: sqlx::Error) -> Self {
+        if lost_connection(&source) {
+            // The server went away under this statement (a write whose
+            // COMMIT got no answer may or may not have happened: not
+            // acknowledged either way).
+            return DbError::Query {
+                kind: DbErrorKind::Unreachable,
+                constraint: None,
+                columns: Vec::new(),
+                source,
+            };
+        }
         let (kind, constraint, columns) = match &source {
             sqlx::Error::PoolTimedOut => (DbErrorKind::Busy, None, Vec::new()),
             sqlx::Error::Database(e) if is_busy(e.code().as_deref()) => {
@@ -166,6 +174,20 @@ impl DbError {
     }
 }
 
+/// Whether the connection broke under `e` (the server closed it,
+/// restarted or is shutting down), rather than the statement failing.
+fn lost_connection(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        // SQLSTATE class 08 (connection exception) and 57P01–57P03
+        // (admin shutdown, crash shutdown, cannot connect now).
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
 /// Whether a database error code says "busy, retry": SQLite's BUSY and
 /// LOCKED families (primary codes 5 and 6, in the low byte), PostgreSQL's
 /// serialization failure, deadlock and lock-not-available.
@@ -199,6 +221,11 @@ pub struct DatabaseOptions {
     /// together. Arming costs a hand-over to SQLite's connection thread
     /// per checkout (about 15 µs; see docs/benchmarks.md).
     pub statement_timeout: Option<Duration>,
+    /// How often a PostgreSQL server is asked whether it answers, on a
+    /// connection outside the pool (`None`: never). While it does not,
+    /// requests fail at once as [`DbErrorKind::Unreachable`] instead of
+    /// waiting out the acquire timeout, and [`Database::ready`] says so.
+    pub probe_interval: Option<Duration>,
 }
 
 impl Default for DatabaseOptions {
@@ -208,6 +235,7 @@ impl Default for DatabaseOptions {
             busy_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(10),
             statement_timeout: Some(Duration::from_secs(30)),
+            probe_interval: Some(Duration::from_millis(500)),
         }
     }
 }
@@ -289,6 +317,8 @@ pub struct Database {
     pool: Pool,
     /// SQLite's statement timeout, armed per checkout (see [`arm`]).
     sqlite_timeout: Option<Duration>,
+    /// Whether PostgreSQL answers, when probed.
+    health: Option<health::Health>,
 }
 
 /// SQLite virtual-machine steps between two looks at the clock: tens of
@@ -393,6 +423,7 @@ impl Database {
             Ok(Database {
                 pool: Pool::Sqlite(pool),
                 sqlite_timeout: options.statement_timeout,
+                health: None,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts =
@@ -408,12 +439,16 @@ impl Database {
                 // taken was a round trip per statement. One that died idle
                 // fails its first read or BEGIN, which is retried (`Reads`).
                 .test_before_acquire(false)
-                .connect_with(opts)
+                .connect_with(opts.clone())
                 .await
                 .map_err(DbError::Connect)?;
+            let health = options
+                .probe_interval
+                .map(|every| health::Health::watch(opts, pool.clone(), every));
             Ok(Database {
                 pool: Pool::Postgres(pool),
                 sqlite_timeout: None,
+                health,
             })
         } else {
             Err(DbError::Url(url.to_owned()))
@@ -462,8 +497,44 @@ impl Database {
                 self.arm(&mut tx).await?;
                 Tx::Sqlite(tx)
             }
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(DbError::from_sqlx)?),
+            Pool::Postgres(p) => Tx::Postgres(
+                self.reachable(async { p.begin().await.map_err(DbError::from_sqlx) })
+                    .await?,
+            ),
         })
+    }
+
+    /// Runs `fut` (taking a pooled connection) unless the probe says the
+    /// server does not answer, or comes to say so meanwhile.
+    async fn reachable<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        match &self.health {
+            Some(h) => h.guard(fut).await,
+            None => fut.await,
+        }
+    }
+
+    /// Whether the database answers, as far as it is watched: PostgreSQL's
+    /// probe's last answer; always `true` where nothing probes.
+    pub fn is_up(&self) -> bool {
+        self.health.as_ref().is_none_or(health::Health::is_up)
+    }
+
+    /// Connections in the pool now, and how many of them are idle.
+    pub fn connections(&self) -> (u32, usize) {
+        match &self.pool {
+            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Postgres(p) => (p.size(), p.num_idle()),
+        }
+    }
+
+    /// Whether requests can reach the database now (for readiness): the
+    /// last probe's answer where the server is probed, else a ping.
+    pub async fn ready(&self) -> Result<()> {
+        match &self.health {
+            Some(h) if !h.is_up() => Err(DbError::Unreachable),
+            Some(_) => Ok(()),
+            None => self.ping().await,
+        }
     }
 
     /// Arms SQLite's statement timeout on a connection just taken from
@@ -590,9 +661,11 @@ impl<'a> Reads<'a> {
                     self.db.arm(&mut conn).await?;
                     PoolConn::Sqlite(conn)
                 }
-                Pool::Postgres(p) => {
-                    PoolConn::Postgres(p.acquire().await.map_err(DbError::from_sqlx)?)
-                }
+                Pool::Postgres(p) => PoolConn::Postgres(
+                    self.db
+                        .reachable(async { p.acquire().await.map_err(DbError::from_sqlx) })
+                        .await?,
+                ),
             },
         };
         Ok(self.conn.insert(conn))

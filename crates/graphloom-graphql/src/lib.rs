@@ -125,6 +125,7 @@ impl Api {
                 data: Data::Json(fast.data),
                 errors: fast.errors,
                 extensions: std::mem::take(&mut response.extensions),
+                statements: statements.len(),
             },
             None => {
                 misses.patch(&mut response);
@@ -133,6 +134,7 @@ impl Api {
                     data: Data::Value(response.data),
                     errors: response.errors,
                     extensions: response.extensions,
+                    statements: statements.len(),
                 }
             }
         };
@@ -213,6 +215,8 @@ pub struct ApiResponse {
     pub data: Data,
     pub errors: Vec<async_graphql::ServerError>,
     pub extensions: std::collections::BTreeMap<String, async_graphql::Value>,
+    /// SQL statements the request ran (for metrics; not sent).
+    pub statements: usize,
 }
 
 impl ApiResponse {
@@ -235,6 +239,23 @@ impl ApiResponse {
                 .errors
                 .iter()
                 .all(|e| e.path.is_empty() && !has_code(e, ErrorCode::ResponseTooLarge))
+    }
+
+    /// The code of the first error (`extensions.code`), if any.
+    pub fn first_code(&self) -> Option<String> {
+        match self.errors.first()?.extensions.as_ref()?.get("code")? {
+            async_graphql::Value::String(s) => Some(s.clone()),
+            async_graphql::Value::Enum(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Whether the whole request failed for `code`: no data, and every
+    /// error has it (the server answers `SERVICE_UNAVAILABLE` so with 503).
+    pub fn failed_with(&self, code: ErrorCode) -> bool {
+        self.data_is_null()
+            && !self.errors.is_empty()
+            && self.errors.iter().all(|e| has_code(e, code))
     }
 
     /// Replaces `data` and `errors` with one `RESPONSE_TOO_LARGE` error

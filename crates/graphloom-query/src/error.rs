@@ -315,6 +315,11 @@ impl From<graphloom_db::DbError> for Error {
                 )
                 .retry_after(std::time::Duration::from_secs(1))
             }
+            graphloom_db::DbErrorKind::Unreachable => Error::new(
+                ErrorCode::ServiceUnavailable,
+                "The database does not answer; retry the request shortly.",
+            )
+            .retry_after(std::time::Duration::from_secs(1)),
             graphloom_db::DbErrorKind::TimedOut => {
                 tracing::warn!(error = %e, "a statement ran past the statement timeout");
                 Error::new(

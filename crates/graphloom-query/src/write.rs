@@ -670,7 +670,10 @@ fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<F
             "The value cannot be stored in this field.",
             FieldCode::Invalid,
         )],
-        DbErrorKind::Busy | DbErrorKind::TimedOut | DbErrorKind::TooLarge => {
+        DbErrorKind::Busy
+        | DbErrorKind::TimedOut
+        | DbErrorKind::TooLarge
+        | DbErrorKind::Unreachable => {
             return Err(Error::from(e));
         }
         DbErrorKind::Other => return Err(Error::internal(e)),

@@ -3,17 +3,28 @@
 //! For the `graphloom` facade and for users who mount the API in their own axum
 //! app: [`router`] serves `POST /graphql` and `GET /graphql` (queries only)
 //! with the GraphQL-over-HTTP media types, GraphiQL for browsers, `/healthz`
-//! and `/readyz`, and `/.well-known/jwks.json` when the service signs with
-//! public keys. A request's `Authorization: Bearer` token is verified before
+//! and `/readyz`, Prometheus metrics at `/metrics` (the `metrics` module),
+//! and `/.well-known/jwks.json` when the service signs with public keys.
+//! Every response carries an `x-request-id`, and a request that failed
+//! whole because the database is away is a 503 with `Retry-After`. A request's `Authorization: Bearer` token is verified before
 //! the query runs. Bad requests get a 4xx with a GraphQL error body whose
 //! `extensions.code` is stable: `BAD_REQUEST`, `UNSUPPORTED_MEDIA_TYPE`,
 //! `NOT_ACCEPTABLE`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, and
 //! `UNAUTHENTICATED` (401) for a missing, malformed, forged or expired token.
 
 mod documents;
+mod metrics;
 mod net;
 
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 pub use documents::{Apq, ManifestError, TrustedDocuments};
 pub use net::{BadNetwork, Networks, client_address};
@@ -77,7 +88,13 @@ pub struct ServerConfig {
     /// Apollo's automatic persisted queries: clients register documents
     /// by hash (development; no safelist).
     pub apq: bool,
+    /// Serve Prometheus metrics at `/metrics` (see the crate's `metrics`
+    /// module for the series).
+    pub metrics: bool,
 }
+
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// The header the gateway sends its secret in.
 pub const GATEWAY_SECRET_HEADER: &str = "x-gateway-secret";
@@ -139,6 +156,7 @@ impl Default for ServerConfig {
             gateway_addresses: Networks::default(),
             trusted_documents: None,
             apq: false,
+            metrics: true,
         }
     }
 }
@@ -155,6 +173,10 @@ struct AppState {
     gateway_addresses: Networks,
     trusted_documents: Option<Arc<TrustedDocuments>>,
     apq: Option<Arc<Apq>>,
+    /// Raised at the shutdown signal: readiness answers 503 from then on.
+    draining: Arc<AtomicBool>,
+    /// Requests are counted for `/metrics`.
+    metrics: bool,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -172,6 +194,15 @@ pub enum ServerError {
 
 /// The routes of a service.
 pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
+    routes(api, config, Arc::default())
+}
+
+/// The routes, with the flag that [`serve`] raises when it starts to drain.
+fn routes(
+    api: Api,
+    config: &ServerConfig,
+    draining: Arc<AtomicBool>,
+) -> Result<Router, ServerError> {
     let mut router = Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route("/healthz", get(|| async { "ok" }))
@@ -186,15 +217,44 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             }),
         );
     }
+    let metrics_handle = config.metrics.then(metrics::handle).flatten();
+    if let Some(handle) = metrics_handle {
+        router = router.route(
+            "/metrics",
+            get(move |State(state): State<Arc<AppState>>| async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    metrics::render(handle, state.api.db()),
+                )
+            }),
+        );
+    }
     if let Some(cors) = &config.cors {
         router = router.layer(cors.layer().map_err(ServerError::Config)?);
     }
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     Ok(router
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             config.body_timeout,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Each request's log lines carry its id: the client's or the
+        // gateway's `x-request-id`, else a new UUID, sent back in the
+        // response.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+                },
+            ),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(Arc::new(AppState {
             api,
             graphiql: config.graphiql,
@@ -206,6 +266,8 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             gateway_addresses: config.gateway_addresses.clone(),
             trusted_documents: config.trusted_documents.clone(),
             apq: config.apq.then(|| Arc::new(Apq::new(APQ_DOCUMENTS))),
+            draining,
+            metrics: metrics_handle.is_some(),
         })))
 }
 
@@ -230,7 +292,8 @@ pub async fn serve(
         "graphloom: serving GraphQL on http://{}/graphql",
         listener.local_addr()?
     );
-    let app = router(api, config).map_err(std::io::Error::other)?;
+    let draining = Arc::new(AtomicBool::new(false));
+    let app = routes(api, config, Arc::clone(&draining)).map_err(std::io::Error::other)?;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout);
@@ -247,7 +310,10 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => {
+                draining.store(true, Ordering::Relaxed);
+                break;
+            }
         };
         let svc = app
             .clone()
@@ -292,11 +358,21 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Ready while not draining and the database answers: PostgreSQL's from
+/// its probe's last answer (at once), SQLite's from a ping, which may take
+/// at most a second (the busy file of a long write).
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    match state.api.db().ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
+    if state.draining.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(1), state.api.db().ready()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: no answer from the database within 1 s");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
@@ -310,6 +386,10 @@ fn reject(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Re
     let mut res = (status, body.to_string()).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     res
 }
 
@@ -499,6 +579,10 @@ async fn execute(
     {
         return res;
     }
+    let started = std::time::Instant::now();
+    let operation = state
+        .metrics
+        .then(|| metrics::operation(request.operation_name.as_deref()));
     let Ok(response) = tokio::time::timeout(
         state.request_timeout,
         state.api.execute_as(request, (*context).clone()),
@@ -506,6 +590,14 @@ async fn execute(
     .await
     else {
         tracing::warn!(timeout = ?state.request_timeout, "a request ran out of time");
+        if let Some(op) = operation {
+            metrics::request(
+                op,
+                ErrorCode::ServiceUnavailable.as_str().into(),
+                started.elapsed().as_secs_f64(),
+                0,
+            );
+        }
         return reject(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::ServiceUnavailable,
@@ -513,8 +605,25 @@ async fn execute(
         );
     };
     // A request that never reached execution (syntax, validation) is a client error
-    // under application/graphql-response+json; application/json keeps 200.
-    let status = if media == GRAPHQL_RESPONSE && response.failed_early() {
+    // under application/graphql-response+json; application/json keeps 200. One
+    // that failed whole because the database is away is the server's: 503,
+    // which load balancers and clients know to retry.
+    if let Some(op) = operation {
+        let outcome = match response.errors.is_empty() {
+            true => "ok".into(),
+            false => response.first_code().unwrap_or_else(|| "error".into()),
+        };
+        metrics::request(
+            op,
+            outcome,
+            started.elapsed().as_secs_f64(),
+            response.statements,
+        );
+    }
+    let unavailable = response.failed_with(ErrorCode::ServiceUnavailable);
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if media == GRAPHQL_RESPONSE && response.failed_early() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -533,6 +642,10 @@ async fn execute(
     let mut res = (status, body).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    if unavailable {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     res
 }
 

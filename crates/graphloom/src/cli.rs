@@ -112,6 +112,11 @@ pub struct DbArgs {
     /// together. Default 30000.
     #[arg(long, env = "GRAPHLOOM_DB_STATEMENT_TIMEOUT_MS")]
     pub db_statement_timeout_ms: Option<u64>,
+    /// How often PostgreSQL is asked whether it answers, in milliseconds
+    /// (0: never). While it does not, requests fail at once with
+    /// SERVICE_UNAVAILABLE and /readyz answers 503. Default 500.
+    #[arg(long, env = "GRAPHLOOM_DB_PROBE_INTERVAL_MS")]
+    pub db_probe_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -174,6 +179,10 @@ pub struct ServeArgs {
     /// Serve GraphiQL to browsers (default: on, off with GRAPHLOOM_PRODUCTION).
     #[arg(long, env = "GRAPHLOOM_GRAPHIQL", value_parser = clap::builder::BoolishValueParser::new())]
     pub graphiql: Option<bool>,
+    /// Serve Prometheus metrics at /metrics (default: on, off with
+    /// GRAPHLOOM_PRODUCTION: turn it on where only the scraper reaches it).
+    #[arg(long, env = "GRAPHLOOM_METRICS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics: Option<bool>,
     /// Origins allowed to call the API from a browser, comma-separated
     /// (`https://app.example.com`, or `*`); none by default.
     #[arg(long, env = "GRAPHLOOM_CORS_ORIGINS", value_delimiter = ',')]
@@ -471,6 +480,11 @@ impl DbArgs {
                 Some(t) => Some(ms(t)),
                 None => defaults.statement_timeout,
             },
+            probe_interval: match self.db_probe_interval_ms {
+                Some(0) => None,
+                Some(t) => Some(ms(t)),
+                None => defaults.probe_interval,
+            },
         }
     }
 
@@ -496,14 +510,19 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` sets the level (default `info`).
+/// Logs to stderr; `RUST_LOG` sets the level (default `info`), and
+/// `GRAPHLOOM_LOG_FORMAT=json` writes one JSON object a line (with the
+/// request's span, so its `request_id`) for log collectors.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match std::env::var("GRAPHLOOM_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().with_current_span(true).try_init(),
+        _ => builder.try_init(),
+    };
 }
 
 pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()> {
@@ -715,6 +734,7 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 gateway_addresses: args.gateway_addresses.clone(),
                 trusted_documents,
                 apq: args.apq,
+                metrics: args.metrics.unwrap_or(!args.auth.production),
             };
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await

@@ -261,6 +261,7 @@ async fn login(
     let attempt = limiter
         .begin(policy, &login, &client(ctx), Instant::now())
         .map_err(|wait| {
+            metrics::counter!("graphloom_rate_limited_total", "what" => "login").increment(1);
             Error::new(
                 ErrorCode::RateLimited,
                 format!(

@@ -193,11 +193,12 @@ async fn a_connection_that_died_idle_costs_a_retry_not_the_request() {
         let admin = Database::connect(&url).await.unwrap();
         let ended = admin
             .fetch(
-                &graphloom::db::RawSql(
+                &graphloom::db::RawSql(format!(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                        .into(),
-                ),
+                         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                         AND application_name <> '{}'",
+                    graphloom::db::PROBE_NAME
+                )),
                 &[graphloom::meta::ValueType::Bool],
             )
             .await
@@ -206,6 +207,24 @@ async fn a_connection_that_died_idle_costs_a_retry_not_the_request() {
         admin.close().await;
         let res = run(&api, query.to_owned()).await;
         assert!(res.get("errors").is_none(), "{what}: {res}");
+    }
+    // The probe's own connection ended: it connects again at once rather
+    // than calling a server that is up unreachable.
+    let admin = Database::connect(&url).await.unwrap();
+    admin
+        .execute(&graphloom::db::RawSql(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = '{}' AND pid <> pg_backend_pid()",
+            graphloom::db::PROBE_NAME
+        )))
+        .await
+        .unwrap();
+    admin.close().await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        db.ready().await.unwrap();
+        let res = run(&api, read.clone()).await;
+        assert!(res.get("errors").is_none(), "{res}");
     }
     db.close().await;
 }

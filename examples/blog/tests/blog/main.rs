@@ -16,6 +16,7 @@ mod kinds;
 mod migrations;
 mod model_api;
 mod mutations;
+mod ops;
 mod ordering;
 mod pagination;
 mod permissions;
