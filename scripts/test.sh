@@ -3,7 +3,8 @@
 # every test again on a throwaway PostgreSQL cluster that this script installs
 # (from Debian, if missing) and starts on 127.0.0.1, and the federation example
 # end to end behind Apollo Gateway and Hive Gateway (scripts/federation-e2e.sh),
-# on SQLite and on PostgreSQL. Nothing is skipped.
+# on SQLite and on PostgreSQL, and the self-hosted GraphiQL in Chromium
+# (scripts/graphiql-e2e.sh). Nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,9 @@ cargo test --workspace --locked
 
 echo "== federation: three services on SQLite behind Apollo Gateway and Hive Gateway"
 bash scripts/federation-e2e.sh
+
+echo "== GraphiQL, served by the blog itself, in Debian's Chromium"
+bash scripts/graphiql-e2e.sh
 
 echo "== federation: the same on PostgreSQL"
 E2E_POSTGRES=${pg_url%/postgres} bash scripts/federation-e2e.sh

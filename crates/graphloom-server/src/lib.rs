@@ -13,6 +13,7 @@
 //! `UNAUTHENTICATED` (401) for a missing, malformed, forged or expired token.
 
 mod documents;
+mod graphiql;
 mod metrics;
 mod net;
 
@@ -31,16 +32,13 @@ pub use net::{BadNetwork, Networks, client_address};
 
 use graphloom_auth::token::{Principal, Verifier};
 
-use async_graphql::{
-    http::GraphiQLSource,
-    parser::{parse_query, types::OperationType},
-};
+use async_graphql::parser::{parse_query, types::OperationType};
 use axum::{
     Router,
     body::Bytes,
     extract::{DefaultBodyLimit, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use graphloom_graphql::{Api, ErrorCode, RequestContext};
@@ -216,6 +214,9 @@ fn routes(
                 async move { ([(header::CONTENT_TYPE, JSON)], jwks) }
             }),
         );
+    }
+    if config.graphiql {
+        router = router.route(graphiql::ASSETS, get(graphiql::asset));
     }
     let metrics_handle = config.metrics.then(metrics::handle).flatten();
     if let Some(handle) = metrics_handle {
@@ -772,7 +773,7 @@ async fn get_graphql(
         params.query.is_none() && (params.document_id.is_some() || params.extensions.is_some());
     let Some(query) = params.query.or_else(|| named.then(String::new)) else {
         if wants_html && state.graphiql {
-            return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+            return graphiql::page();
         }
         return reject(
             StatusCode::BAD_REQUEST,

@@ -190,11 +190,57 @@ async fn the_binary_serves_graphql_over_http() {
         (400, Some("BAD_REQUEST"))
     );
 
-    // GraphiQL for browsers.
-    let (status, ct, body) = send(&c, get(b, "", "text/html,application/xhtml+xml")).await;
-    assert_eq!(status, 200);
-    assert!(ct.starts_with("text/html"));
-    assert!(body.as_str().unwrap().contains("graphiql"));
+    // GraphiQL for browsers, from the service itself: nothing from elsewhere.
+    let res = c
+        .request(get(b, "", "text/html,application/xhtml+xml"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let policy = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let page =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+    let assets: Vec<&str> = page
+        .split('"')
+        .filter(|s| s.starts_with("graphiql/"))
+        .collect();
+    assert_eq!(assets.len(), 5, "{page}");
+    for asset in assets {
+        let req = Request::get(format!("{b}/{asset}"))
+            .header("accept-encoding", "gzip, br")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let res = c.request(req).await.unwrap();
+        assert_eq!(res.status(), 200, "{asset}");
+        assert!(
+            res.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        let gzipped = res.headers().get("content-encoding").is_some();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(bytes.len() > 100, "{asset}");
+        assert_eq!(gzipped, bytes.starts_with(&[0x1f, 0x8b]), "{asset}");
+    }
+    // A client that takes no gzip is told so, rather than sent what it cannot read.
+    let req = Request::get(format!("{b}/graphiql/3.8.3-18.3.1/graphiql.min.js"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert_eq!(c.request(req).await.unwrap().status(), 406);
 
     // Bad requests: each a 4xx with a GraphQL error body.
     for (req, want, code) in [
