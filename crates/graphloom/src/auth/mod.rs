@@ -122,6 +122,24 @@ pub struct RefreshToken {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// One failed-login counter, shared by every instance of a service on
+/// PostgreSQL (see [`Throttling`]): the key is a hash of what it counts
+/// (an account, an address, or the two), so logins of any length fit.
+/// A table only: it is not part of the GraphQL API.
+#[derive(Model)]
+#[model(app = "auth", graphql = false)]
+pub struct LoginThrottle {
+    pub id: Id,
+    #[field(max_length = 64, unique)]
+    pub key: String,
+    /// Attempts counted (each when it starts), since the counter was last
+    /// idle for a whole window.
+    pub failures: i32,
+    pub last_at: chrono::DateTime<chrono::Utc>,
+    /// No attempt on this counter before this time.
+    pub until_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// How the auth app behaves.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -166,6 +184,7 @@ pub fn app_with(settings: AuthSettings) -> App {
         .model::<Group>()
         .model::<Permission>()
         .model::<RefreshToken>()
+        .model::<LoginThrottle>()
         // Everything about a user but the username is theirs and staff's
         // to see (and to filter on); the rest is staff business.
         .permissions::<User>({

@@ -3,7 +3,7 @@
 //! auth app keeps its own books (refresh tokens, logins), so the model's
 //! limits and constraints are the only ones.
 
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use async_graphql::{
     Value as Gql,
@@ -20,7 +20,10 @@ use graphloom_meta::Id;
 use graphloom_query::{Ctx, Error, ErrorCode, FieldCode, Result, exec::fetch_unique, scope::Scope};
 use sha2::{Digest, Sha256};
 
-use super::{AuthSettings, Group, Permission, RefreshToken, User, throttle::Throttle};
+use super::{
+    AuthSettings, Group, Permission, RefreshToken, User,
+    throttle::{Refusal, Throttle},
+};
 use crate::App;
 
 /// Runs argon2 on the blocking pool, as many at once as there are cores:
@@ -259,17 +262,21 @@ async fn login(
     // The place is taken before anything is awaited: concurrent guesses
     // count against each other.
     let attempt = limiter
-        .begin(policy, &login, &client(ctx), Instant::now())
-        .map_err(|wait| {
-            metrics::counter!("graphloom_rate_limited_total", "what" => "login").increment(1);
-            Error::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many failed logins; try again in {} s",
-                    wait.as_secs_f64().ceil()
-                ),
-            )
-            .retry_after(wait)
+        .start(&rt.engine, policy, &login, &client(ctx))
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::Wait(wait) => {
+                metrics::counter!("graphloom_rate_limited_total", "what" => "login").increment(1);
+                Error::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "too many failed logins; try again in {} s",
+                        wait.as_secs_f64().ceil()
+                    ),
+                )
+                .retry_after(wait)
+            }
+            Refusal::Failed(e) => e,
         })?;
     let sys = system(rt);
     let checked = async {
@@ -290,11 +297,11 @@ async fn login(
         (Some(user), Verified::Yes { rehash }) if user.is_active => (user, rehash),
         // Unknown, wrong password or inactive: one answer for all three.
         _ => {
-            attempt.fail(policy, Instant::now());
+            attempt.fail(policy);
             return Err(unauthenticated("invalid login or password"));
         }
     };
-    attempt.succeed();
+    attempt.succeed(&rt.engine, policy).await?;
     let mut changes = vec![User::LAST_LOGIN.set(chrono::Utc::now())];
     if let Some(h) = rehash {
         changes.push(User::PASSWORD.set(h));

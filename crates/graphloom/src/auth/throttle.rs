@@ -18,14 +18,20 @@
 //! attacker who floods the table to flush a victim's counters is held back
 //! by the counter of their own address first.
 //!
-//! In memory, per instance: N instances allow N times the attempts until
-//! the operations work moves this table to a shared store.
+//! Where the counters live: in this process on SQLite (one machine), and
+//! in a table every instance shares on PostgreSQL ([`shared`]), so N
+//! instances allow what one does.
+
+mod shared;
 
 use std::{
     collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
 };
+
+use graphloom_db::Dialect;
+use graphloom_query::{Engine, Error};
 
 /// The throttling policy (part of [`super::AuthSettings`]).
 #[derive(Debug, Clone)]
@@ -93,17 +99,56 @@ enum Kind {
     Address,
 }
 
-/// The counters of one attempt, held from [`Throttle::begin`] to its
-/// verdict. Dropped without one (the request was cancelled or failed
-/// inside), it counts for nothing and frees its place.
+/// A login attempt's place on its counters, from [`Throttle::start`] to
+/// its verdict.
 #[derive(Debug)]
-pub(crate) struct Attempt<'a> {
+pub(crate) enum Attempt<'a> {
+    Local(Local<'a>),
+    Shared(shared::Shared),
+}
+
+/// Why an attempt may not start.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// Too many failures: this long to wait.
+    Wait(Duration),
+    /// The shared counters could not be read.
+    Failed(Error),
+}
+
+impl Attempt<'_> {
+    /// The attempt failed (the shared counters counted it when it began).
+    pub(crate) fn fail(self, policy: &Throttling) {
+        match self {
+            Attempt::Local(a) => a.fail(policy, Instant::now()),
+            Attempt::Shared(_) => {}
+        }
+    }
+
+    /// The attempt succeeded.
+    pub(crate) async fn succeed(self, engine: &Engine, policy: &Throttling) -> Result<(), Error> {
+        match self {
+            Attempt::Local(a) => {
+                a.succeed();
+                Ok(())
+            }
+            Attempt::Shared(s) => s.succeed(engine, policy).await,
+        }
+    }
+}
+
+/// The counters of one attempt in this process's table, held from
+/// [`Throttle::begin`] to its verdict. Dropped without one (the request
+/// was cancelled or failed inside), it counts for nothing and frees its
+/// place.
+#[derive(Debug)]
+pub(crate) struct Local<'a> {
     throttle: &'a Throttle,
     keys: [(Kind, String); 3],
     done: bool,
 }
 
-impl Attempt<'_> {
+impl Local<'_> {
     /// The attempt failed: each counter counts it and sets its delay.
     pub(crate) fn fail(mut self, policy: &Throttling, now: Instant) {
         self.done = true;
@@ -113,11 +158,8 @@ impl Attempt<'_> {
                     e.in_flight = e.in_flight.saturating_sub(1);
                     e.failures = e.failures.saturating_add(1);
                     e.last = now;
-                    let (free, cap) = limits(policy, *kind);
-                    if e.failures >= free {
-                        let doublings = (e.failures - free).min(30);
-                        let delay = policy.first_delay.saturating_mul(1 << doublings).min(cap);
-                        e.until = now + delay;
+                    if let Some(d) = delay(policy, *kind, e.failures) {
+                        e.until = now + d;
                     }
                 }
             }
@@ -144,7 +186,7 @@ impl Attempt<'_> {
     }
 }
 
-impl Drop for Attempt<'_> {
+impl Drop for Local<'_> {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -178,20 +220,39 @@ impl Throttle {
         self.with(|m| m.len())
     }
 
-    /// Takes a place for a login attempt, or says how long to wait.
+    /// Takes a place for a login attempt on the counters of the engine's
+    /// database (shared on PostgreSQL, this process's on SQLite), or says
+    /// why it may not start.
+    pub(crate) async fn start(
+        &self,
+        engine: &Engine,
+        policy: &Throttling,
+        login: &str,
+        address: &str,
+    ) -> Result<Attempt<'_>, Refusal> {
+        if engine.db().dialect() == Dialect::POSTGRES {
+            match shared::begin(engine, policy, keys(login, address)).await {
+                Ok(Ok(s)) => Ok(Attempt::Shared(s)),
+                Ok(Err(wait)) => Err(Refusal::Wait(wait)),
+                Err(e) => Err(Refusal::Failed(e)),
+            }
+        } else {
+            self.begin(policy, login, address, Instant::now())
+                .map(Attempt::Local)
+                .map_err(Refusal::Wait)
+        }
+    }
+
+    /// Takes a place for a login attempt in this process's table, or says
+    /// how long to wait.
     pub(crate) fn begin(
         &self,
         policy: &Throttling,
         login: &str,
         address: &str,
         now: Instant,
-    ) -> Result<Attempt<'_>, Duration> {
-        let login = login.to_lowercase();
-        let keys = [
-            (Kind::Pair, format!("p\u{0}{login}\u{0}{address}")),
-            (Kind::Account, format!("u\u{0}{login}")),
-            (Kind::Address, format!("a\u{0}{address}")),
-        ];
+    ) -> Result<Local<'_>, Duration> {
+        let keys = keys(login, address);
         self.with(|m| {
             let mut wait = Duration::ZERO;
             for (kind, key) in &keys {
@@ -223,7 +284,7 @@ impl Throttle {
                 }
                 e.in_flight += 1;
             }
-            Ok(Attempt {
+            Ok(Local {
                 throttle: self,
                 keys,
                 done: false,
@@ -232,8 +293,29 @@ impl Throttle {
     }
 }
 
+/// The three counters of a login from an address: the pair, the account
+/// (logins compare without case) and the address.
+fn keys(login: &str, address: &str) -> [(Kind, String); 3] {
+    let login = login.to_lowercase();
+    [
+        (Kind::Pair, format!("p\u{0}{login}\u{0}{address}")),
+        (Kind::Account, format!("u\u{0}{login}")),
+        (Kind::Address, format!("a\u{0}{address}")),
+    ]
+}
+
 fn free(policy: &Throttling, kind: Kind) -> u32 {
     limits(policy, kind).0
+}
+
+/// The wait a counter of `kind` imposes after `failures`: none while they
+/// are free, then the first delay doubling up to the kind's cap.
+fn delay(policy: &Throttling, kind: Kind, failures: u32) -> Option<Duration> {
+    let (free, cap) = limits(policy, kind);
+    (failures >= free).then(|| {
+        let doublings = (failures - free).min(30);
+        policy.first_delay.saturating_mul(1 << doublings).min(cap)
+    })
 }
 
 fn limits(policy: &Throttling, kind: Kind) -> (u32, Duration) {

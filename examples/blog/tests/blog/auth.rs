@@ -307,8 +307,8 @@ async fn tokens_carry_permissions_and_hashes_are_upgraded() {
         .unwrap();
     assert_eq!(
         perms[0][0],
-        graphloom::meta::Value::I64(16),
-        "four per model, four models"
+        graphloom::meta::Value::I64(20),
+        "four per model, five models (the auth app's, this client's service)"
     );
     for sql in [
         "INSERT INTO auth_group (name) VALUES ('editors')",
@@ -519,6 +519,63 @@ async fn a_login_takes_as_long_for_unknown_users_wrong_passwords_and_inactive_ac
         hi <= lo * 1.5,
         "medians (unknown, wrong, inactive): {medians:?}"
     );
+}
+
+#[tokio::test]
+async fn failed_logins_count_across_instances_on_postgresql() {
+    // Two instances of one service over one database, as behind a load
+    // balancer; a guesser's attempts alternate between them.
+    let one = client().await;
+    register(&one, "ann").await;
+    let two = one.with_api(
+        service_with(settings())
+            .api(one.db().clone(), one.api().runtime().config.clone())
+            .unwrap(),
+    );
+    for i in 0..5 {
+        let at = if i % 2 == 0 { &one } else { &two };
+        assert_eq!(
+            codes(&login(at, "ann", "guess").await.unwrap_err()),
+            ["UNAUTHENTICATED"]
+        );
+    }
+    let sixth = codes(&login(&two, "ann", "guess").await.unwrap_err());
+    if one.db().dialect().name() == "postgres" {
+        // One table of counters for every instance: five failures, wherever
+        // they were made.
+        assert_eq!(sixth, ["RATE_LIMITED"]);
+        assert_eq!(
+            codes(
+                &login(&one, "ann", "a long unusual phrase")
+                    .await
+                    .unwrap_err()
+            ),
+            ["RATE_LIMITED"]
+        );
+    } else {
+        // SQLite is one machine's database: each instance counts its own
+        // (the second has seen two failures).
+        assert_eq!(sixth, ["UNAUTHENTICATED"]);
+    }
+}
+
+#[tokio::test]
+async fn a_success_gives_the_address_its_attempt_back_on_every_store() {
+    // Logins that succeed never add up to a delay for their address (many
+    // people behind one NAT), though shared counters count each attempt
+    // when it starts.
+    let c = TestClient::new(&service_with(AuthSettings {
+        throttling: Throttling {
+            address_free: 3,
+            ..Throttling::default()
+        },
+        ..settings()
+    }))
+    .await;
+    register(&c, "ann").await;
+    for _ in 0..6 {
+        assert!(login(&c, "ann", "a long unusual phrase").await.is_ok());
+    }
 }
 
 #[tokio::test]

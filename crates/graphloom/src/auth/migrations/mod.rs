@@ -5,4 +5,10 @@
 pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/auth/migrations");
 
 /// The migration files, embedded in the binary.
-pub const FILES: &[(&str, &str)] = &[("0001_initial", include_str!("0001_initial.json"))];
+pub const FILES: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("0001_initial.json")),
+    (
+        "0002_login_throttle",
+        include_str!("0002_login_throttle.json"),
+    ),
+];
