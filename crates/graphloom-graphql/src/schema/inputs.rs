@@ -50,9 +50,12 @@ pub(crate) fn list_args(field: Field, m: &ModelMeta) -> Field {
 
 /// One filter input per scalar type of a field, with the operators the
 /// capability table gives the field's kind, and one GraphQL enum per model enum.
+///
+/// Only the API's models count: a table-only model (`graphql = false`)
+/// adds no input to the schema.
 pub(crate) fn scalar_filters(mut schema: SchemaBuilder, reg: &Registry) -> SchemaBuilder {
     let mut done = BTreeSet::new();
-    for m in reg.models() {
+    for m in reg.models().iter().filter(|m| m.exposed) {
         for f in m.fields.iter().filter(|f| !f.hidden) {
             let name = filter_type(f);
             if !done.insert(name.clone()) {
@@ -83,7 +86,7 @@ pub(crate) fn scalar_filters(mut schema: SchemaBuilder, reg: &Registry) -> Schem
         }
     }
     let mut enums = BTreeSet::new();
-    for m in reg.models() {
+    for m in reg.models().iter().filter(|m| m.exposed) {
         for f in &m.fields {
             if let FieldKind::Enum(e) = f.kind
                 && enums.insert(e.name)
