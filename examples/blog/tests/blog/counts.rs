@@ -137,10 +137,19 @@ async fn custom_fields_and_the_auth_app_keep_their_statement_counts() {
     let login = q(
         r#"mutation { login(login: "zed", password: "a long unusual phrase") { refreshToken } }"#,
     );
-    let token = assert_num_queries!(4, anon.query(&login))["login"]["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // On PostgreSQL the login counters every instance shares add five: the
+    // attempt counted when it starts (ensure, lock, write) and taken back
+    // on success (clear the account's, give the address its attempt back).
+    let shared_counters = if c.db().dialect().name() == "postgres" {
+        5
+    } else {
+        0
+    };
+    let token =
+        assert_num_queries!(4 + shared_counters, anon.query(&login))["login"]["refreshToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let refresh =
         format!(r#"mutation {{ refreshToken(refreshToken: "{token}") {{ refreshToken }} }}"#);
     let fresh = assert_num_queries!(5, anon.query(&refresh))["refreshToken"]["refreshToken"]

@@ -136,9 +136,32 @@ pub(crate) async fn begin(
         tx.rollback().await?;
         return Ok(Err(wait));
     }
+    // The three new states in one statement (the rows are locked above).
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(t.name.clone())
+        .columns([
+            t.key.clone(),
+            t.failures.clone(),
+            t.last_at.clone(),
+            t.until_at.clone(),
+        ])
+        .on_conflict(
+            OnConflict::column(t.key.clone())
+                .update_columns([t.failures.clone(), t.last_at.clone(), t.until_at.clone()])
+                .to_owned(),
+        );
     for (key, (failures, until)) in next {
-        set(&mut tx, &t, key, failures, now, until).await?;
+        upsert
+            .values([
+                val(Value::String(key.clone())).into(),
+                val(Value::I32(failures)).into(),
+                val(Value::DateTime(now)).into(),
+                val(Value::DateTime(until)).into(),
+            ])
+            .map_err(Error::internal)?;
     }
+    tx.execute(&upsert).await?;
     tx.commit().await?;
     Ok(Ok(Shared { keys }))
 }
@@ -149,37 +172,43 @@ impl Shared {
     /// it under its free failures).
     pub(crate) async fn succeed(self, engine: &Engine, policy: &Throttling) -> Result<()> {
         let t = Table::of(engine)?;
-        let now = Utc::now();
-        let mut tx = engine.db().begin().await?;
-        let cleared: Vec<String> = self
-            .keys
-            .iter()
-            .filter(|(kind, _)| *kind != Kind::Address)
-            .map(|(_, k)| k.clone())
-            .collect();
+        let db = engine.db();
+        let key = |kinds: &[Kind]| {
+            self.keys
+                .iter()
+                .filter(|(kind, _)| kinds.contains(kind))
+                .map(|(_, k)| val(Value::String(k.clone())))
+                .collect::<Vec<_>>()
+        };
         let mut delete = Query::delete();
-        delete.from_table(t.name.clone()).and_where(
-            Expr::col(t.key.clone()).is_in(cleared.into_iter().map(|k| val(Value::String(k)))),
-        );
-        tx.execute(&delete).await?;
-        let address = self.keys.iter().filter(|(kind, _)| *kind == Kind::Address);
-        for (_, key) in address {
-            let rows = lock(&mut tx, &t, [key.clone()]).await?;
-            if let Some((_, failures, last, until)) = rows.into_iter().next() {
-                let failures = Ord::max(failures.saturating_sub(1), 0);
-                let under = u32::try_from(failures).unwrap_or(0) < free(policy, Kind::Address);
-                set(
-                    &mut tx,
-                    &t,
-                    key,
-                    failures,
-                    last,
-                    if under { now } else { until },
-                )
-                .await?;
-            }
-        }
-        tx.commit().await.map_err(Error::from)
+        delete
+            .from_table(t.name.clone())
+            .and_where(Expr::col(t.key.clone()).is_in(key(&[Kind::Pair, Kind::Account])));
+        db.execute(&delete).await?;
+        // One statement, so no lock: SET sees the row as it was, and an
+        // address back under its free failures loses its delay.
+        let failures = Expr::col(t.failures.clone());
+        let free = i64::from(free(policy, Kind::Address));
+        let mut update = Query::update();
+        update
+            .table(t.name.clone())
+            .values([
+                (
+                    t.failures.clone(),
+                    Expr::case(failures.clone().gt(0), failures.clone().sub(1))
+                        .finally(0)
+                        .into(),
+                ),
+                (
+                    t.until_at.clone(),
+                    Expr::case(failures.lte(free), val(Value::DateTime(Utc::now())))
+                        .finally(Expr::col(t.until_at.clone()))
+                        .into(),
+                ),
+            ])
+            .and_where(Expr::col(t.key.clone()).is_in(key(&[Kind::Address])));
+        db.execute(&update).await?;
+        Ok(())
     }
 }
 
@@ -225,27 +254,6 @@ async fn lock(
             ))),
         })
         .collect()
-}
-
-async fn set(
-    tx: &mut Tx<'_>,
-    t: &Table,
-    key: &str,
-    failures: i32,
-    last: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<()> {
-    let mut update = Query::update();
-    update
-        .table(t.name.clone())
-        .values([
-            (t.failures.clone(), val(Value::I32(failures)).into()),
-            (t.last_at.clone(), val(Value::DateTime(last)).into()),
-            (t.until_at.clone(), val(Value::DateTime(until)).into()),
-        ])
-        .and_where(Expr::col(t.key.clone()).eq(val(Value::String(key.to_owned()))));
-    tx.execute(&update).await?;
-    Ok(())
 }
 
 #[cfg(test)]
