@@ -352,31 +352,42 @@ pub type Rows = Vec<Vec<Value>>;
 macro_rules! run {
     (fetch, $exec:expr, $dialect:expr, $stmt:expr, $types:expr, $decode:path) => {{
         use futures_util::TryStreamExt;
+        use tracing::Instrument;
         let (sql, values) = $stmt.build($dialect);
         log::record(&sql);
-        // SQL text is rendered by sea-query; every value is a bound parameter.
-        let mut stream =
-            sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values)).fetch($exec);
-        let mut rows = Rows::new();
-        // Decoded as they arrive, each row charged to the request's read
-        // budget: one past it ends the statement before more are read.
-        while let Some(row) = stream.try_next().await.map_err(DbError::from_sqlx)? {
-            let decoded = $types
-                .iter()
-                .enumerate()
-                .map(|(i, ty)| $decode(&row, i, *ty))
-                .collect::<Result<Vec<_>>>()?;
-            budget::charge(&decoded)?;
-            rows.push(decoded);
+        // A span per statement, for traces (off unless a layer asks for
+        // `graphloom::sql` at debug: then its text is recorded).
+        let span = tracing::debug_span!(target: "graphloom::sql", "sql", db.statement = %sql);
+        async {
+            // SQL text is rendered by sea-query; every value is a bound parameter.
+            let mut stream =
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values)).fetch($exec);
+            let mut rows = Rows::new();
+            // Decoded as they arrive, each row charged to the request's read
+            // budget: one past it ends the statement before more are read.
+            while let Some(row) = stream.try_next().await.map_err(DbError::from_sqlx)? {
+                let decoded = $types
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ty)| $decode(&row, i, *ty))
+                    .collect::<Result<Vec<_>>>()?;
+                budget::charge(&decoded)?;
+                rows.push(decoded);
+            }
+            Ok::<Rows, DbError>(rows)
         }
-        Ok(rows)
+        .instrument(span)
+        .await
     }};
     (execute, $exec:expr, $dialect:expr, $stmt:expr) => {{
+        use tracing::Instrument;
         let (sql, values) = $stmt.build($dialect);
         log::record(&sql);
+        let span = tracing::debug_span!(target: "graphloom::sql", "sql", db.statement = %sql);
         // SQL text is rendered by sea-query; every value is a bound parameter.
         sqlx::query_with(sqlx::AssertSqlSafe(sql), SqlxValues(values))
             .execute($exec)
+            .instrument(span)
             .await
             .map(|r| r.rows_affected())
             .map_err(DbError::from_sqlx)

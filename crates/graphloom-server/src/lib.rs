@@ -22,7 +22,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -250,7 +250,17 @@ fn routes(
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+                    let span = tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id);
+                    // The gateway's trace goes on here (W3C traceparent).
+                    #[cfg(feature = "otel")]
+                    {
+                        use tracing_opentelemetry::OpenTelemetrySpanExt;
+                        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+                            p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+                        });
+                        let _ = span.set_parent(parent);
+                    }
+                    span
                 },
             ),
         )
@@ -285,7 +295,6 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     use hyper_util::{
         rt::{TokioIo, TokioTimer},
-        server::graceful::GracefulShutdown,
         service::TowerToHyperService,
     };
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
@@ -298,7 +307,8 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout);
-    let graceful = GracefulShutdown::new();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -311,30 +321,107 @@ pub async fn serve(
                     continue;
                 }
             },
+            // Closed connections are reaped as they end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             () = &mut shutdown => {
                 draining.store(true, Ordering::Relaxed);
                 break;
             }
         };
+        let busy = Arc::new(AtomicUsize::new(0));
         let svc = app
             .clone()
-            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)))
+            .layer(axum::middleware::from_fn({
+                let busy = Arc::clone(&busy);
+                move |req, next| answering(Arc::clone(&busy), req, next)
+            }));
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection closed with an error");
+        let mut stopping = stopping.clone();
+        connections.spawn(async move {
+            tokio::pin!(conn);
+            tokio::select! {
+                ended = conn.as_mut() => {
+                    if let Err(e) = ended {
+                        tracing::debug!(error = %e, "connection closed with an error");
+                    }
+                    return;
+                }
+                _ = stopping.wait_for(|stop| *stop) => {}
             }
+            // Draining: a connection with no request being answered (idle,
+            // or still sending one that was never read whole) closes now;
+            // one being answered closes after its response.
+            if busy.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
         });
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(config.drain_timeout) => {
-            tracing::warn!("requests still running after the drain timeout; closing them");
-        }
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(config.drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("requests still running after the drain timeout; closing them");
+        connections.abort_all();
     }
     Ok(())
+}
+
+/// Counts a request as being answered on its connection from when it was
+/// read until its response body has been sent (or dropped).
+async fn answering(
+    busy: Arc<AtomicUsize>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    busy.fetch_add(1, Ordering::AcqRel);
+    let guard = Answering(busy);
+    next.run(req).await.map(|body| {
+        axum::body::Body::new(Tracked {
+            body,
+            _guard: guard,
+        })
+    })
+}
+
+/// Decrements its connection's count when dropped.
+struct Answering(Arc<AtomicUsize>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that holds its request's place until it is done.
+struct Tracked {
+    body: axum::body::Body,
+    _guard: Answering,
+}
+
+impl axum::body::HttpBody for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -584,9 +671,13 @@ async fn execute(
     let operation = state
         .metrics
         .then(|| metrics::operation(request.operation_name.as_deref()));
+    let span = tracing::info_span!(
+        "graphql",
+        operation = request.operation_name.as_deref().unwrap_or("anonymous")
+    );
     let Ok(response) = tokio::time::timeout(
         state.request_timeout,
-        state.api.execute_as(request, (*context).clone()),
+        tracing::Instrument::instrument(state.api.execute_as(request, (*context).clone()), span),
     )
     .await
     else {

@@ -514,19 +514,51 @@ fn redact(url: &str) -> String {
 /// `GRAPHLOOM_LOG_FORMAT=json` writes one JSON object a line (with the
 /// request's span, so its `request_id`) for log collectors.
 pub fn init_tracing() {
+    let _ = subscriber(None);
+}
+
+/// What exports traces until the command ends (nothing without the `otel`
+/// feature or a collector).
+#[derive(Debug)]
+pub struct Tracing {
+    #[cfg(feature = "otel")]
+    _traces: Option<crate::otel::Traces>,
+}
+
+/// The process's subscriber: logs to stderr under `RUST_LOG`, and with
+/// the `otel` feature, spans to an OTLP collector when one is configured
+/// (with its own filter: SQL statements are spans there, at `debug`, while
+/// the log stays at `info`).
+fn subscriber(service: Option<&str>) -> Tracing {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match std::env::var("GRAPHLOOM_LOG_FORMAT").as_deref() {
-        Ok("json") => builder.json().with_current_span(true).try_init(),
-        _ => builder.try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match std::env::var("GRAPHLOOM_LOG_FORMAT").as_deref() {
+        Ok("json") => fmt.json().with_current_span(true).boxed(),
+        _ => fmt.boxed(),
     };
+    let registry = tracing_subscriber::registry().with(fmt.with_filter(filter));
+    #[cfg(feature = "otel")]
+    {
+        let (layer, traces) = match service.and_then(crate::otel::layer) {
+            Some((layer, traces)) => (Some(layer), Some(traces)),
+            None => (None, None),
+        };
+        let spans = tracing_subscriber::EnvFilter::new("info,graphloom::sql=debug,sqlx=warn");
+        let _ = registry.with(layer.with_filter(spans)).try_init();
+        Tracing { _traces: traces }
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = service;
+        let _ = registry.try_init();
+        Tracing {}
+    }
 }
 
 pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()> {
-    init_tracing();
+    let _tracing = subscriber(Some(service.name));
     match command {
         Command::Check => {
             service.check().await?;

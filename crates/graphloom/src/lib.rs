@@ -33,6 +33,10 @@
 //! | GraphQL schema and resolvers | `graphloom-graphql` (as [`graphql`]) |
 //! | HTTP | `graphloom-server` (as [`server`]) |
 //!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `otel` | off | OpenTelemetry traces over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set: request, GraphQL operation and SQL spans, continuing the caller's W3C `traceparent` (some forty more crates to build) |
+//!
 //! The guide is `docs/guide.md`; its examples run as doctests of
 //! `graphloom-test` (module `graphloom_test::guide`).
 
@@ -42,6 +46,8 @@ extern crate self as graphloom;
 pub mod auth;
 pub mod cli;
 mod makemigrations;
+#[cfg(feature = "otel")]
+mod otel;
 mod service;
 
 pub use chrono;

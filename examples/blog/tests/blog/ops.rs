@@ -402,8 +402,12 @@ async fn sigterm_drains_requests_in_flight_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("blog.sqlite3").display());
     let (mut blog, c) = serve(&url, &[("GRAPHLOOM_DRAIN_TIMEOUT", "10")]).await;
-    // An idle keep-alive connection: it must not hold the drain open.
-    let idle = tokio::net::TcpStream::connect(blog.base.trim_start_matches("http://"))
+    // An idle connection, and one that sent half its headers: neither may
+    // hold the drain open (the header timeout is 10 s).
+    let addr = blog.base.trim_start_matches("http://").to_owned();
+    let idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut partial, b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
     // Requests in flight all the time: 8 clients, one after another each.
@@ -468,7 +472,7 @@ async fn sigterm_drains_requests_in_flight_and_exits_zero() {
     for c in clients {
         c.await.unwrap();
     }
-    drop(idle);
+    drop((idle, partial));
     eprintln!("exited {exit} {took:?} after SIGTERM");
     assert!(exit.success(), "{exit}");
 
@@ -610,4 +614,134 @@ async fn metrics_count_requests_statements_and_refusals_by_operation() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+}
+
+/// An OTLP/HTTP collector in miniature: every JSON body posted to
+/// `/v1/traces`, kept.
+async fn collector() -> (u16, Arc<Mutex<Vec<Value>>>) {
+    use hyper::{Response, body::Incoming, server::conn::http1, service::service_fn};
+    use hyper_util::rt::TokioIo;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&bodies);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = Arc::clone(&kept);
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let kept = Arc::clone(&kept);
+                    async move {
+                        let path = req.uri().path().to_owned();
+                        let body = http_body_util::BodyExt::collect(req.into_body())
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        if path == "/v1/traces"
+                            && let Ok(json) = serde_json::from_slice::<Value>(&body)
+                        {
+                            kept.lock().unwrap().push(json);
+                        }
+                        Ok::<_, std::convert::Infallible>(
+                            Response::builder()
+                                .header("content-type", "application/json")
+                                .body(Full::new(Bytes::from_static(b"{}")))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (port, bodies)
+}
+
+/// Every span the collector received, flattened.
+fn spans(bodies: &[Value]) -> Vec<Value> {
+    bodies
+        .iter()
+        .flat_map(|b| b["resourceSpans"].as_array().cloned().unwrap_or_default())
+        .flat_map(|r| r["scopeSpans"].as_array().cloned().unwrap_or_default())
+        .flat_map(|s| s["spans"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
+    span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)?["value"]["stringValue"]
+        .as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_go_to_an_otlp_collector_inside_the_callers_trace() {
+    let (port, bodies) = collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("blog.sqlite3").display());
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let (blog, c) = serve(
+        &url,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_SERVICE_NAME", "blog-under-test"),
+        ],
+    )
+    .await;
+    // As a gateway sends it: its trace, and its span as the parent.
+    let (trace, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let q = json!({ "query": "query PostPage { posts(first: 2) { nodes { title comments(first: 2) { nodes { body } } } } }", "operationName": "PostPage" });
+    let req = Request::post(format!("{}/graphql", blog.base))
+        .header("content-type", "application/json")
+        .header("traceparent", format!("00-{trace}-{parent}-01"))
+        .body(Full::new(Bytes::from(q.to_string())))
+        .unwrap();
+    let (status, _, body) = send(&c, req).await;
+    assert_eq!(status, 200, "{body}");
+
+    let started = Instant::now();
+    let ours = loop {
+        let ours: Vec<Value> = spans(&bodies.lock().unwrap())
+            .into_iter()
+            .filter(|s| s["traceId"] == trace)
+            .collect();
+        if ours.iter().filter(|s| s["name"] == "sql").count() >= 2
+            && ours.iter().any(|s| s["name"] == "request")
+        {
+            break ours;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no trace reached the collector: {:?}",
+            bodies.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let named = |name: &str| ours.iter().find(|s| s["name"] == name).cloned().unwrap();
+    let request = named("request");
+    let graphql = named("graphql");
+    assert_eq!(request["parentSpanId"], parent, "{request}");
+    assert_eq!(graphql["parentSpanId"], request["spanId"], "{graphql}");
+    assert_eq!(attribute(&graphql, "operation"), Some("PostPage"));
+    let sql: Vec<&Value> = ours.iter().filter(|s| s["name"] == "sql").collect();
+    // The posts, then the comments of both in one statement: no N+1 in the
+    // trace either.
+    assert_eq!(sql.len(), 2, "{sql:?}");
+    for s in &sql {
+        assert_eq!(s["parentSpanId"], graphql["spanId"], "{s}");
+        assert!(
+            attribute(s, "db.statement").is_some_and(|t| t.starts_with("SELECT")),
+            "{s}"
+        );
+    }
+    let resource = &bodies.lock().unwrap()[0]["resourceSpans"][0]["resource"];
+    assert!(
+        resource.to_string().contains("blog-under-test"),
+        "{resource}"
+    );
+    drop(blog);
 }
