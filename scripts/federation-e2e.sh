@@ -21,16 +21,8 @@ mode=${1:-test}
 case $mode in test|serve) ;; *) echo "usage: $0 [serve]" >&2; exit 2 ;; esac
 export APOLLO_TELEMETRY_DISABLED=true
 
-missing=()
-for tool in node:nodejs npm:npm curl:curl openssl:openssl; do
-  command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || { echo "missing: ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1; }
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}"
-fi
+. scripts/need.sh
+need node:nodejs npm:npm curl:curl openssl:openssl
 (cd examples/federation/gateway && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo build --locked -q -p federation-example

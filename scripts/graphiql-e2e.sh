@@ -7,16 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-for tool in node:nodejs npm:npm curl:curl chromium:chromium; do
-  command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || { echo "missing: ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 1; }
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}"
-fi
+. scripts/need.sh
+need node:nodejs npm:npm curl:curl chromium:chromium python3:python3
 (cd examples/blog/e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo build --locked -q -p blog

@@ -8,16 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "wrk is not installed; run: sudo apt-get install -y wrk" >&2
-    exit 1
-  fi
-  echo "installing wrk from Debian..." >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq wrk >&2
-fi
+. scripts/need.sh
+need wrk:wrk
 
 # Its own cluster, beside the test suite's.
 export GRAPHLOOM_PG_PORT=${GRAPHLOOM_PG_PORT:-54339}

@@ -444,8 +444,9 @@ async fn superusers_assign_groups_and_permissions_through_the_api() {
     );
 }
 
-#[tokio::test]
-async fn failed_logins_are_rate_limited_per_client_address() {
+/// A client whose address may fail three logins freely, with `ann`
+/// registered.
+async fn three_per_address() -> TestClient {
     let c = TestClient::new(&service_with(AuthSettings {
         throttling: Throttling {
             address_free: 3,
@@ -455,6 +456,12 @@ async fn failed_logins_are_rate_limited_per_client_address() {
     }))
     .await;
     register(&c, "ann").await;
+    c
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited_per_client_address() {
+    let c = three_per_address().await;
     for name in ["x", "y", "z"] {
         assert_eq!(
             codes(&login(&c, name, "guess").await.unwrap_err()),
@@ -564,15 +571,7 @@ async fn a_success_gives_the_address_its_attempt_back_on_every_store() {
     // Logins that succeed never add up to a delay for their address (many
     // people behind one NAT), though shared counters count each attempt
     // when it starts.
-    let c = TestClient::new(&service_with(AuthSettings {
-        throttling: Throttling {
-            address_free: 3,
-            ..Throttling::default()
-        },
-        ..settings()
-    }))
-    .await;
-    register(&c, "ann").await;
+    let c = three_per_address().await;
     for _ in 0..6 {
         assert!(login(&c, "ann", "a long unusual phrase").await.is_ok());
     }

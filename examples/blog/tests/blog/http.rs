@@ -12,9 +12,9 @@ use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde_json::{Value, json};
 
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) base: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -34,12 +34,22 @@ async fn start() -> (Server, Http) {
 /// and environment.
 pub(crate) async fn start_with(args: &[&str], env: &[(&str, &str)]) -> (Server, Http) {
     let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("blog.sqlite3").display());
+    start_at(&db, Some(dir), args, env).await
+}
+
+/// The binary over the database at `url`, seeded first.
+pub(crate) async fn start_at(
+    url: &str,
+    dir: Option<tempfile::TempDir>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Server, Http) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let db = format!("sqlite:{}", dir.path().join("blog.sqlite3").display());
     let seed = Command::new(env!("CARGO_BIN_EXE_blog"))
         .args([
             "seed",
@@ -52,7 +62,7 @@ pub(crate) async fn start_with(args: &[&str], env: &[(&str, &str)]) -> (Server, 
             "--tags",
             "2",
         ])
-        .env("DATABASE_URL", &db)
+        .env("DATABASE_URL", url)
         .output()
         .unwrap();
     assert!(
@@ -63,10 +73,11 @@ pub(crate) async fn start_with(args: &[&str], env: &[(&str, &str)]) -> (Server, 
     let child = Command::new(env!("CARGO_BIN_EXE_blog"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .args(args)
-        .envs(env.iter().copied())
-        .env("DATABASE_URL", &db)
+        .env("DATABASE_URL", url)
         .env("GRAPHLOOM_DEBUG_SQL", "1")
         .env("GRAPHLOOM_JWT_SECRET", "an-e2e-test-secret-of-enough-bytes")
+        // The caller's settings win over these defaults.
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

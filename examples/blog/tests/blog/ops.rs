@@ -18,7 +18,7 @@ use hyper::{Request, body::Bytes};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde_json::{Value, json};
 
-use crate::http::{Http, send};
+use crate::http::{Http, Server, send, start_at};
 
 const SECRET: &str = "an-ops-test-secret-of-enough-bytes";
 
@@ -155,63 +155,12 @@ impl Drop for Cluster {
     }
 }
 
-/// `blog serve` over `url`, seeded; killed when dropped.
-struct Blog {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Blog {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn serve(url: &str, env: &[(&str, &str)]) -> (Blog, Http) {
-    let seed = Command::new(env!("CARGO_BIN_EXE_blog"))
-        .args([
-            "seed",
-            "--users",
-            "3",
-            "--posts",
-            "5",
-            "--comments",
-            "0",
-            "--tags",
-            "2",
-        ])
-        .env("DATABASE_URL", url)
-        .output()
-        .unwrap();
-    assert!(
-        seed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seed.stderr)
-    );
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_blog"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .envs(env.iter().copied())
-        .env("DATABASE_URL", url)
-        .env("GRAPHLOOM_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let blog = Blog {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client: Http = Client::builder(TokioExecutor::new()).build_http();
-    for _ in 0..200 {
-        if status(&client, &blog.base, "/healthz").await == 200 {
-            return (blog, client);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not start");
+/// `blog serve` over `url`, seeded (the test's own secret signs tokens).
+async fn serve(url: &str, env: &[(&str, &str)]) -> (Server, Http) {
+    let mut env = env.to_vec();
+    env.push(("GRAPHLOOM_JWT_SECRET", SECRET));
+    env.push(("RUST_LOG", "warn"));
+    start_at(url, None, &[], &env).await
 }
 
 async fn status(c: &Http, base: &str, path: &str) -> u16 {

@@ -58,6 +58,38 @@ impl Table {
     }
 }
 
+impl Table {
+    /// An INSERT of counters `(key, failures, until)`, last counted `now`.
+    fn rows<'k>(
+        &self,
+        rows: impl IntoIterator<Item = (&'k str, i32, DateTime<Utc>)>,
+        now: DateTime<Utc>,
+        conflict: OnConflict,
+    ) -> Result<sea_query::InsertStatement> {
+        let mut insert = Query::insert();
+        insert
+            .into_table(self.name.clone())
+            .columns([
+                self.key.clone(),
+                self.failures.clone(),
+                self.last_at.clone(),
+                self.until_at.clone(),
+            ])
+            .on_conflict(conflict);
+        for (key, failures, until) in rows {
+            insert
+                .values([
+                    val(Value::String(key.to_owned())).into(),
+                    val(Value::I32(failures)).into(),
+                    val(Value::DateTime(now)).into(),
+                    val(Value::DateTime(until)).into(),
+                ])
+                .map_err(Error::internal)?;
+        }
+        Ok(insert)
+    }
+}
+
 /// A counter's stored key: a hash, so any login fits the column.
 fn stored(key: &str) -> String {
     format!("{:x}", Sha256::digest(key.as_bytes()))
@@ -98,26 +130,12 @@ pub(crate) async fn begin(
     let keys = keys.map(|(kind, key)| (kind, stored(&key)));
     let now = Utc::now();
     let mut tx = engine.db().begin().await?;
-    let mut insert = Query::insert();
-    insert
-        .into_table(t.name.clone())
-        .columns([
-            t.key.clone(),
-            t.failures.clone(),
-            t.last_at.clone(),
-            t.until_at.clone(),
-        ])
-        .on_conflict(OnConflict::column(t.key.clone()).do_nothing().to_owned());
-    for (_, key) in &keys {
-        insert
-            .values([
-                val(Value::String(key.clone())).into(),
-                val(Value::I32(0)).into(),
-                val(Value::DateTime(now)).into(),
-                val(Value::DateTime(now)).into(),
-            ])
-            .map_err(Error::internal)?;
-    }
+    let fresh = keys.iter().map(|(_, key)| (key.as_str(), 0, now));
+    let insert = t.rows(
+        fresh,
+        now,
+        OnConflict::column(t.key.clone()).do_nothing().to_owned(),
+    )?;
     tx.execute(&insert).await?;
     let rows = lock(&mut tx, &t, keys.iter().map(|(_, k)| k.clone())).await?;
     let mut wait = Duration::ZERO;
@@ -137,30 +155,16 @@ pub(crate) async fn begin(
         return Ok(Err(wait));
     }
     // The three new states in one statement (the rows are locked above).
-    let mut upsert = Query::insert();
-    upsert
-        .into_table(t.name.clone())
-        .columns([
-            t.key.clone(),
-            t.failures.clone(),
-            t.last_at.clone(),
-            t.until_at.clone(),
-        ])
-        .on_conflict(
-            OnConflict::column(t.key.clone())
-                .update_columns([t.failures.clone(), t.last_at.clone(), t.until_at.clone()])
-                .to_owned(),
-        );
-    for (key, (failures, until)) in next {
-        upsert
-            .values([
-                val(Value::String(key.clone())).into(),
-                val(Value::I32(failures)).into(),
-                val(Value::DateTime(now)).into(),
-                val(Value::DateTime(until)).into(),
-            ])
-            .map_err(Error::internal)?;
-    }
+    let states = next
+        .iter()
+        .map(|(key, (failures, until))| (key.as_str(), *failures, *until));
+    let upsert = t.rows(
+        states,
+        now,
+        OnConflict::column(t.key.clone())
+            .update_columns([t.failures.clone(), t.last_at.clone(), t.until_at.clone()])
+            .to_owned(),
+    )?;
     tx.execute(&upsert).await?;
     tx.commit().await?;
     Ok(Ok(Shared { keys }))
