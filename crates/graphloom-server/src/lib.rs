@@ -671,7 +671,9 @@ async fn execute(
     let operation = state
         .metrics
         .then(|| metrics::operation(request.operation_name.as_deref()));
-    let span = tracing::info_span!(
+    // For traces (debug: free in the log's default `info`).
+    let span = tracing::debug_span!(
+        target: "graphloom::graphql",
         "graphql",
         operation = request.operation_name.as_deref().unwrap_or("anonymous")
     );
@@ -685,7 +687,7 @@ async fn execute(
         if let Some(op) = operation {
             metrics::request(
                 op,
-                ErrorCode::ServiceUnavailable.as_str().into(),
+                ErrorCode::ServiceUnavailable.as_str(),
                 started.elapsed().as_secs_f64(),
                 0,
             );
@@ -701,13 +703,9 @@ async fn execute(
     // that failed whole because the database is away is the server's: 503,
     // which load balancers and clients know to retry.
     if let Some(op) = operation {
-        let outcome = match response.errors.is_empty() {
-            true => "ok".into(),
-            false => response.first_code().unwrap_or_else(|| "error".into()),
-        };
         metrics::request(
             op,
-            outcome,
+            metrics::outcome(&response),
             started.elapsed().as_secs_f64(),
             response.statements,
         );

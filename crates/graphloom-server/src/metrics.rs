@@ -26,7 +26,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const OPERATIONS: usize = 200;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-static NAMES: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
 
 /// The process's Prometheus recorder, installed the first time it is asked
 /// for; `None` when the application installed another recorder first
@@ -61,35 +61,64 @@ pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// The label for a request's operation name.
-pub(crate) fn operation(name: Option<&str>) -> String {
+/// The label for a request's operation name. Names are kept as
+/// `&'static str` (at most [`OPERATIONS`] of them, leaked once each), so
+/// recording a request allocates no label.
+pub(crate) fn operation(name: Option<&str>) -> &'static str {
     let Some(name) = name.filter(|n| !n.is_empty()) else {
-        return "anonymous".into();
+        return "anonymous";
     };
     // A GraphQL name, as the spec spells it; anything else is not one.
     let valid = name.len() <= 100
         && name.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
         && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
     if !valid {
-        return "other".into();
+        return "other";
     }
     let names = NAMES.get_or_init(Mutex::default);
     let mut names = match names.lock() {
         Ok(n) => n,
         Err(poisoned) => poisoned.into_inner(),
     };
-    if names.contains(name) || (names.len() < OPERATIONS && names.insert(name.to_owned())) {
-        name.to_owned()
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    if names.len() < OPERATIONS {
+        let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.insert(kept);
+        kept
     } else {
-        "other".into()
+        "other"
     }
 }
 
+/// The label for a request's outcome: `ok`, or the first error's code if
+/// it is one of graphloom's, else `error`.
+pub(crate) fn outcome(response: &graphloom_graphql::ApiResponse) -> &'static str {
+    if response.errors.is_empty() {
+        return "ok";
+    }
+    response
+        .first_code()
+        .and_then(|code| {
+            graphloom_graphql::ErrorCode::ALL
+                .iter()
+                .find(|c| c.as_str() == code)
+                .map(|c| c.as_str())
+        })
+        .unwrap_or("error")
+}
+
 /// Records one answered GraphQL request.
-pub(crate) fn request(operation: String, outcome: String, seconds: f64, statements: usize) {
-    metrics::counter!("graphloom_requests_total", "operation" => operation.clone(), "outcome" => outcome)
+pub(crate) fn request(
+    operation: &'static str,
+    outcome: &'static str,
+    seconds: f64,
+    statements: usize,
+) {
+    metrics::counter!("graphloom_requests_total", "operation" => operation, "outcome" => outcome)
         .increment(1);
-    metrics::histogram!("graphloom_request_duration_seconds", "operation" => operation.clone())
+    metrics::histogram!("graphloom_request_duration_seconds", "operation" => operation)
         .record(seconds);
     metrics::histogram!("graphloom_sql_statements", "operation" => operation)
         .record(statements as f64);

@@ -528,32 +528,50 @@ pub struct Tracing {
 /// The process's subscriber: logs to stderr under `RUST_LOG`, and with
 /// the `otel` feature, spans to an OTLP collector when one is configured
 /// (with its own filter: SQL statements are spans there, at `debug`, while
-/// the log stays at `info`).
+/// the log stays at `info`). Without a collector the log's filter is the
+/// global one, so every callsite below it costs nothing (a per-layer
+/// filter is asked on each).
 fn subscriber(service: Option<&str>) -> Tracing {
-    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+    };
+    #[cfg(feature = "otel")]
+    if let Some((layer, traces)) = service.and_then(crate::otel::layer) {
+        use tracing_subscriber::Layer;
+        let spans = tracing_subscriber::EnvFilter::new(
+            "info,graphloom::graphql=debug,graphloom::sql=debug,sqlx=warn",
+        );
+        let _ = tracing_subscriber::registry()
+            .with(log_layer().with_filter(filter()))
+            .with(layer.with_filter(spans))
+            .try_init();
+        return Tracing {
+            _traces: Some(traces),
+        };
+    }
+    let _ = service;
+    let _ = tracing_subscriber::registry()
+        .with(filter())
+        .with(log_layer())
+        .try_init();
+    Tracing {
+        #[cfg(feature = "otel")]
+        _traces: None,
+    }
+}
+
+/// Log lines to stderr: text, or JSON with `GRAPHLOOM_LOG_FORMAT=json`.
+fn log_layer<S>() -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::Layer;
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let fmt = match std::env::var("GRAPHLOOM_LOG_FORMAT").as_deref() {
+    match std::env::var("GRAPHLOOM_LOG_FORMAT").as_deref() {
         Ok("json") => fmt.json().with_current_span(true).boxed(),
         _ => fmt.boxed(),
-    };
-    let registry = tracing_subscriber::registry().with(fmt.with_filter(filter));
-    #[cfg(feature = "otel")]
-    {
-        let (layer, traces) = match service.and_then(crate::otel::layer) {
-            Some((layer, traces)) => (Some(layer), Some(traces)),
-            None => (None, None),
-        };
-        let spans = tracing_subscriber::EnvFilter::new("info,graphloom::sql=debug,sqlx=warn");
-        let _ = registry.with(layer.with_filter(spans)).try_init();
-        Tracing { _traces: traces }
-    }
-    #[cfg(not(feature = "otel"))]
-    {
-        let _ = service;
-        let _ = registry.try_init();
-        Tracing {}
     }
 }
 
