@@ -329,14 +329,29 @@ pub async fn serve(
             }
         };
         let busy = Arc::new(AtomicUsize::new(0));
-        let svc = app
-            .clone()
-            .layer(axum::Extension(axum::extract::ConnectInfo(peer)))
-            .layer(axum::middleware::from_fn({
-                let busy = Arc::clone(&busy);
-                move |req, next| answering(Arc::clone(&busy), req, next)
-            }));
-        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+        let svc = TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
+        // Each request holds its connection's place from when it is read
+        // until its response body has been sent (or dropped).
+        let counted = hyper::service::service_fn({
+            let busy = Arc::clone(&busy);
+            move |req: hyper::Request<hyper::body::Incoming>| {
+                busy.fetch_add(1, Ordering::AcqRel);
+                let guard = Answering(Arc::clone(&busy));
+                let answer = hyper::service::Service::call(&svc, req);
+                async move {
+                    answer.await.map(|res| {
+                        res.map(|body| Tracked {
+                            body,
+                            _guard: guard,
+                        })
+                    })
+                }
+            }
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), counted);
         let mut stopping = stopping.clone();
         connections.spawn(async move {
             tokio::pin!(conn);
@@ -370,23 +385,6 @@ pub async fn serve(
         connections.abort_all();
     }
     Ok(())
-}
-
-/// Counts a request as being answered on its connection from when it was
-/// read until its response body has been sent (or dropped).
-async fn answering(
-    busy: Arc<AtomicUsize>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    busy.fetch_add(1, Ordering::AcqRel);
-    let guard = Answering(busy);
-    next.run(req).await.map(|body| {
-        axum::body::Body::new(Tracked {
-            body,
-            _guard: guard,
-        })
-    })
 }
 
 /// Decrements its connection's count when dropped.
