@@ -56,8 +56,10 @@ pub enum DbErrorKind {
     InvalidValue,
     /// The request read more row data than its budget ([`read_budget`]).
     TooLarge,
-    /// The server does not answer (PostgreSQL, by the probe of
-    /// [`DatabaseOptions::probe_interval`]): failed at once, not waited on.
+    /// The server does not answer: the connection broke under the
+    /// statement ([`DbError::connection_lost`]), or PostgreSQL's probe
+    /// ([`DatabaseOptions::probe_interval`]) says it is down, and the
+    /// request failed at once instead of waiting.
     Unreachable,
     Other,
 }
@@ -105,7 +107,14 @@ impl DbError {
     /// Whether the connection broke (the server closed it, restarted or
     /// is shutting down) rather than the statement failing on its own.
     pub fn connection_lost(&self) -> bool {
-        matches!(self, DbError::Query { source, .. } if lost_connection(source))
+        // `from_sqlx` gives a lost connection this kind, and only it.
+        matches!(
+            self,
+            DbError::Query {
+                kind: DbErrorKind::Unreachable,
+                ..
+            }
+        )
     }
 
     fn from_sqlx(source: sqlx::Error) -> Self {
@@ -328,21 +337,26 @@ const PROGRESS_STEPS: i32 = 10_000;
 
 /// Arms SQLite's progress handler on `conn` for the work about to start on
 /// it: once `timeout` has passed, the statement running is interrupted
-/// (SQLITE_INTERRUPT, [`DbErrorKind::TimedOut`]). `None` disarms it (an
-/// idle connection keeps its last handler until it is armed again, so
-/// every way to a pooled connection arms it). A transaction is armed after
-/// its `BEGIN`, which runs under the old handler: a few steps, fewer than
+/// (SQLITE_INTERRUPT, [`DbErrorKind::TimedOut`]). An idle connection keeps
+/// its last handler until it is armed again, so every way to a pooled
+/// connection arms it (or [`disarm`]s it). A transaction is armed after its
+/// `BEGIN`, which runs under the old handler: a few steps, fewer than
 /// [`PROGRESS_STEPS`], so the handler is never asked.
-async fn arm(conn: &mut sqlx::SqliteConnection, timeout: Option<Duration>) -> Result<()> {
-    let mut handle = conn.lock_handle().await.map_err(DbError::from_sqlx)?;
-    match timeout {
-        Some(t) => {
-            let deadline = std::time::Instant::now() + t;
-            handle
-                .set_progress_handler(PROGRESS_STEPS, move || std::time::Instant::now() < deadline);
-        }
-        None => handle.remove_progress_handler(),
-    }
+async fn arm(conn: &mut sqlx::SqliteConnection, timeout: Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    conn.lock_handle()
+        .await
+        .map_err(DbError::from_sqlx)?
+        .set_progress_handler(PROGRESS_STEPS, move || std::time::Instant::now() < deadline);
+    Ok(())
+}
+
+/// Removes the handler [`arm`] set: the work about to start has no limit.
+async fn disarm(conn: &mut sqlx::SqliteConnection) -> Result<()> {
+    conn.lock_handle()
+        .await
+        .map_err(DbError::from_sqlx)?
+        .remove_progress_handler();
     Ok(())
 }
 
@@ -553,7 +567,7 @@ impl Database {
     /// nothing is done.
     async fn arm(&self, conn: &mut sqlx::SqliteConnection) -> Result<()> {
         match self.sqlite_timeout {
-            Some(t) => arm(conn, Some(t)).await,
+            Some(t) => arm(conn, t).await,
             None => Ok(()),
         }
     }
@@ -786,7 +800,7 @@ impl Database {
                 let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
                 // Rebuilding a large table may take as long as it takes.
                 if self.sqlite_timeout.is_some() {
-                    arm(&mut conn, None).await?;
+                    disarm(&mut conn).await?;
                 }
                 let sql = "PRAGMA foreign_keys = OFF";
                 log::record(sql);

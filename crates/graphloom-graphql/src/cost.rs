@@ -563,7 +563,9 @@ pub(crate) fn with_code(mut e: ServerError, code: ErrorCode) -> ServerError {
     e
 }
 
-fn refusal(code: ErrorCode, message: String, extra: serde_json::Value) -> ServerError {
+/// A refusal's error: its code, and `extra` (an object) beside it in
+/// `extensions`.
+pub(crate) fn refusal(code: ErrorCode, message: String, extra: serde_json::Value) -> ServerError {
     let mut e = ServerError::new(message, None);
     let mut ext = ErrorExtensionValues::default();
     ext.set("code", code.as_str());

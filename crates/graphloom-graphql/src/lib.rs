@@ -241,13 +241,10 @@ impl ApiResponse {
                 .all(|e| e.path.is_empty() && !has_code(e, ErrorCode::ResponseTooLarge))
     }
 
-    /// The code of the first error (`extensions.code`), if any.
-    pub fn first_code(&self) -> Option<String> {
-        match self.errors.first()?.extensions.as_ref()?.get("code")? {
-            async_graphql::Value::String(s) => Some(s.clone()),
-            async_graphql::Value::Enum(n) => Some(n.to_string()),
-            _ => None,
-        }
+    /// The code of the first error, if it is one of graphloom's.
+    pub fn first_code(&self) -> Option<ErrorCode> {
+        let first = self.errors.first()?;
+        ErrorCode::ALL.into_iter().find(|c| has_code(first, *c))
     }
 
     /// Whether the whole request failed for `code`: no data, and every
@@ -274,18 +271,13 @@ impl ApiResponse {
             Data::Value(_) => Data::Value(async_graphql::Value::Null),
             Data::Json(_) => Data::Json(b"null".to_vec()),
         };
-        let mut e = async_graphql::ServerError::new(
+        self.errors = vec![cost::refusal(
+            ErrorCode::ResponseTooLarge,
             format!(
                 "The response would be larger than {max} bytes, the most this service sends. Ask for fewer rows or fields."
             ),
-            None,
-        );
-        let mut ext = async_graphql::ErrorExtensionValues::default();
-        ext.set("code", ErrorCode::ResponseTooLarge.as_str());
-        ext.set("limit", "responseBytes");
-        ext.set("max", max);
-        e.extensions = Some(ext);
-        self.errors = vec![e];
+            serde_json::json!({ "limit": "responseBytes", "max": max }),
+        )];
     }
 
     /// The response as JSON: `data` (absent when the request never

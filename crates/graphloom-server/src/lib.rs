@@ -6,8 +6,9 @@
 //! and `/readyz`, Prometheus metrics at `/metrics` (the `metrics` module),
 //! and `/.well-known/jwks.json` when the service signs with public keys.
 //! Every response carries an `x-request-id`, and a request that failed
-//! whole because the database is away is a 503 with `Retry-After`. A request's `Authorization: Bearer` token is verified before
-//! the query runs. Bad requests get a 4xx with a GraphQL error body whose
+//! whole because the database is away is a 503 with `Retry-After`. A
+//! request's `Authorization: Bearer` token is verified before the query
+//! runs. Bad requests get a 4xx with a GraphQL error body whose
 //! `extensions.code` is stable: `BAD_REQUEST`, `UNSUPPORTED_MEDIA_TYPE`,
 //! `NOT_ACCEPTABLE`, `METHOD_NOT_ALLOWED`, `PAYLOAD_TOO_LARGE`, and
 //! `UNAUTHENTICATED` (401) for a missing, malformed, forged or expired token.
@@ -22,7 +23,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -171,8 +172,6 @@ struct AppState {
     gateway_addresses: Networks,
     trusted_documents: Option<Arc<TrustedDocuments>>,
     apq: Option<Arc<Apq>>,
-    /// Raised at the shutdown signal: readiness answers 503 from then on.
-    draining: Arc<AtomicBool>,
     /// Requests are counted for `/metrics`.
     metrics: bool,
 }
@@ -192,15 +191,6 @@ pub enum ServerError {
 
 /// The routes of a service.
 pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
-    routes(api, config, Arc::default())
-}
-
-/// The routes, with the flag that [`serve`] raises when it starts to drain.
-fn routes(
-    api: Api,
-    config: &ServerConfig,
-    draining: Arc<AtomicBool>,
-) -> Result<Router, ServerError> {
     let mut router = Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route("/healthz", get(|| async { "ok" }))
@@ -250,7 +240,9 @@ fn routes(
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    let span = tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id);
+                    // At error level, so that whatever level the log is
+                    // at, every line a request writes names it.
+                    let span = tracing::error_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id);
                     // The gateway's trace goes on here (W3C traceparent).
                     #[cfg(feature = "otel")]
                     {
@@ -277,7 +269,6 @@ fn routes(
             gateway_addresses: config.gateway_addresses.clone(),
             trusted_documents: config.trusted_documents.clone(),
             apq: config.apq.then(|| Arc::new(Apq::new(APQ_DOCUMENTS))),
-            draining,
             metrics: metrics_handle.is_some(),
         })))
 }
@@ -302,8 +293,7 @@ pub async fn serve(
         "graphloom: serving GraphQL on http://{}/graphql",
         listener.local_addr()?
     );
-    let draining = Arc::new(AtomicBool::new(false));
-    let app = routes(api, config, Arc::clone(&draining)).map_err(std::io::Error::other)?;
+    let app = router(api, config).map_err(std::io::Error::other)?;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout);
@@ -323,10 +313,9 @@ pub async fn serve(
             },
             // Closed connections are reaped as they end.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            () = &mut shutdown => {
-                draining.store(true, Ordering::Relaxed);
-                break;
-            }
+            // The listener closes at once: readiness probes (and every new
+            // connection) are refused from the signal on.
+            () = &mut shutdown => break,
         };
         let busy = Arc::new(AtomicUsize::new(0));
         let svc = TowerToHyperService::new(
@@ -444,13 +433,10 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Ready while not draining and the database answers: PostgreSQL's from
-/// its probe's last answer (at once), SQLite's from a ping, which may take
-/// at most a second (the busy file of a long write).
+/// Ready while the database answers: PostgreSQL's from its probe's last
+/// answer (at once), SQLite's from a ping, which may take at most a second
+/// (the busy file of a long write).
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if state.draining.load(Ordering::Relaxed) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
-    }
     match tokio::time::timeout(Duration::from_secs(1), state.api.db().ready()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(e)) => {
@@ -472,7 +458,12 @@ fn reject(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Re
     let mut res = (status, body.to_string()).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    retry_if_unavailable(res)
+}
+
+/// A 503 tells clients and load balancers to try again in a second.
+fn retry_if_unavailable(mut res: Response) -> Response {
+    if res.status() == StatusCode::SERVICE_UNAVAILABLE {
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
@@ -708,8 +699,7 @@ async fn execute(
             response.statements,
         );
     }
-    let unavailable = response.failed_with(ErrorCode::ServiceUnavailable);
-    let status = if unavailable {
+    let status = if response.failed_with(ErrorCode::ServiceUnavailable) {
         StatusCode::SERVICE_UNAVAILABLE
     } else if media == GRAPHQL_RESPONSE && response.failed_early() {
         StatusCode::BAD_REQUEST
@@ -730,11 +720,7 @@ async fn execute(
     let mut res = (status, body).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-    if unavailable {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    res
+    retry_if_unavailable(res)
 }
 
 async fn post_graphql(

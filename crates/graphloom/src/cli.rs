@@ -520,7 +520,7 @@ pub fn init_tracing() {
 /// What exports traces until the command ends (nothing without the `otel`
 /// feature or a collector).
 #[derive(Debug)]
-pub struct Tracing {
+pub(crate) struct Tracing {
     #[cfg(feature = "otel")]
     _traces: Option<crate::otel::Traces>,
 }

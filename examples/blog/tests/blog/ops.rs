@@ -257,6 +257,13 @@ async fn a_postgres_outage_fails_fast_and_loses_no_acknowledged_write() {
     let killed = Instant::now();
     pg.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // While it is down, a failed request says when to come back.
+    let res = c
+        .request(comment(&blog.base, &token, "retry later"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "1");
     pg.up();
     let back = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -464,6 +471,50 @@ fn series(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
         })
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_with_the_request_id() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("blog.sqlite3").display());
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &url)
+        .env("GRAPHLOOM_JWT_SECRET", SECRET)
+        .env("GRAPHLOOM_LOG_FORMAT", "json")
+        // tower-http logs each request's start at debug, inside its span.
+        .env("RUST_LOG", "warn,tower_http=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let c: Http = Client::builder(TokioExecutor::new()).build_http();
+    let base = format!("http://127.0.0.1:{port}");
+    while status(&c, &base, "/healthz").await != 200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let req = Request::post(format!("{base}/graphql"))
+        .header("content-type", "application/json")
+        .header("x-request-id", "req-json-logs-1")
+        .body(Full::new(Bytes::from(r#"{"query":"{ __typename }"}"#)))
+        .unwrap();
+    assert_eq!(c.request(req).await.unwrap().status(), 200);
+    let _ = child.kill();
+    let stderr = child.stderr.take().unwrap();
+    let lines: Vec<Value> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let _ = child.wait();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["request_id"] == "req-json-logs-1" && l["level"] == "DEBUG"),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]
