@@ -23,6 +23,7 @@ pub mod context;
 pub mod convert;
 pub mod cost;
 pub mod custom;
+pub mod diff;
 mod directives;
 pub mod error;
 mod fast;

@@ -9,6 +9,8 @@
 //!   prints them when the count is wrong.
 //! - [`TestClient::system`] and [`TestClient::ctx`]: model-API contexts over
 //!   the same database (`Post::objects(&client.ctx().await)`).
+//! - [`assert_schema_file`]: keeps the SDL a service publishes in a file and
+//!   fails, listing breaking, dangerous and safe changes, when it drifts.
 //!
 //! The guide's section 6 (in [`guide`]) shows them at work, as a doctest.
 
@@ -308,4 +310,42 @@ macro_rules! assert_num_queries {
         }
         out
     }};
+}
+
+/// The environment variable that makes [`assert_schema_file`] rewrite the file.
+pub const UPDATE_SCHEMA_ENV: &str = "GRAPHLOOM_UPDATE_SCHEMA";
+
+/// Asserts that the API's SDL is the one in `path`, the schema the service
+/// publishes to its clients (commit it; frontends generate types from it).
+/// Writes the file when it is missing or when `GRAPHLOOM_UPDATE_SCHEMA=1`;
+/// otherwise a difference fails the test with the list of changes, each
+/// classified as breaking, dangerous or safe for clients.
+pub fn assert_schema_file(api: &Api, path: impl AsRef<std::path::Path>) {
+    let path = path.as_ref();
+    let sdl = api.sdl();
+    let update = std::env::var(UPDATE_SCHEMA_ENV).is_ok_and(|v| v == "1");
+    let published = match std::fs::read_to_string(path) {
+        Ok(text) if !update => text,
+        _ => {
+            std::fs::write(path, &sdl)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            return;
+        }
+    };
+    if published == sdl {
+        return;
+    }
+    let changes = match graphloom::graphql::diff::diff(&published, &sdl) {
+        Ok(changes) => changes
+            .iter()
+            .map(|c| format!("  {c}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(e) => format!("  (the published file does not parse: {e})"),
+    };
+    panic!(
+        "the schema differs from {}:\n{changes}\n\
+         If that is intended, run the tests with {UPDATE_SCHEMA_ENV}=1 and commit the file.",
+        path.display()
+    );
 }

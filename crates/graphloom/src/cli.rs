@@ -128,6 +128,19 @@ pub struct SchemaArgs {
     /// derived from the permission rules (as `serve --auth-directives` does).
     #[arg(long, env = "GRAPHLOOM_AUTH_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub auth_directives: bool,
+    /// Compare the schema with a published one (an SDL file) instead of
+    /// printing it: each change is listed as breaking, dangerous or safe,
+    /// and a breaking one makes the command exit with status 1.
+    #[arg(long, value_name = "OLD.graphql", conflicts_with = "against_url")]
+    pub diff: Option<std::path::PathBuf>,
+    /// Compare with a running service instead (its `_service { sdl }` at
+    /// this http:// URL, so the subgraph schemas are compared: the service
+    /// must answer `_service` to this address).
+    #[arg(long, value_name = "URL")]
+    pub against_url: Option<String>,
+    /// With --diff or --against-url: list breaking changes but exit 0.
+    #[arg(long)]
+    pub allow_breaking: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -284,8 +297,6 @@ pub struct AuthArgs {
 
 /// GETs a JWKS document over plain HTTP, with a timeout.
 async fn fetch_jwks(url: &str) -> anyhow::Result<String> {
-    use http_body_util::{BodyExt, Empty};
-    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
     let uri: hyper::Uri = url
         .parse()
         .with_context(|| format!("`{url}` is not a URL"))?;
@@ -294,9 +305,26 @@ async fn fetch_jwks(url: &str) -> anyhow::Result<String> {
             "GRAPHLOOM_JWKS_URL must be an http:// URL on the internal network (or use GRAPHLOOM_JWKS_FILE)"
         );
     }
-    let client: Client<_, Empty<hyper::body::Bytes>> =
+    let body = http_call(uri, None).await?;
+    String::from_utf8(body).context("the JWKS is not UTF-8")
+}
+
+/// GETs `uri`, or POSTs a JSON `body` to it, over plain HTTP with a
+/// timeout; the response body when the status is a success.
+async fn http_call(uri: hyper::Uri, body: Option<String>) -> anyhow::Result<Vec<u8>> {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+    let url = uri.to_string();
+    let client: Client<_, Full<hyper::body::Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
-    let res = tokio::time::timeout(std::time::Duration::from_secs(10), client.get(uri))
+    let request = match body {
+        None => hyper::Request::get(uri).body(Full::default()),
+        Some(b) => hyper::Request::post(uri)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(b.into())),
+    }
+    .with_context(|| format!("a request to {url}"))?;
+    let res = tokio::time::timeout(std::time::Duration::from_secs(10), client.request(request))
         .await
         .with_context(|| format!("fetching {url} timed out"))?
         .with_context(|| format!("fetching {url}"))?;
@@ -309,7 +337,53 @@ async fn fetch_jwks(url: &str) -> anyhow::Result<String> {
         .await
         .with_context(|| format!("reading {url}"))?
         .to_bytes();
-    String::from_utf8(body.to_vec()).context("the JWKS is not UTF-8")
+    Ok(body.to_vec())
+}
+
+/// The subgraph SDL a running service publishes (`_service { sdl }`).
+async fn fetch_subgraph_sdl(url: &str) -> anyhow::Result<String> {
+    let uri: hyper::Uri = url
+        .parse()
+        .with_context(|| format!("`{url}` is not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        anyhow::bail!("--against-url takes an http:// URL (a service on the internal network)");
+    }
+    let body = http_call(uri, Some(r#"{"query":"{ _service { sdl } }"}"#.to_owned())).await?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("{url} did not answer JSON"))?;
+    match json.pointer("/data/_service/sdl").and_then(|v| v.as_str()) {
+        Some(sdl) => Ok(sdl.to_owned()),
+        None => anyhow::bail!("{url} did not return `_service {{ sdl }}`: {json}"),
+    }
+}
+
+/// Prints the changes from `old` to `new` and returns the exit status:
+/// 1 when one is breaking (unless allowed), else 0.
+fn report_diff(old_name: &str, old: &str, new: &str, allow_breaking: bool) -> anyhow::Result<i32> {
+    use graphloom_graphql::diff::{Level, diff, has_breaking};
+    let changes = diff(old, new)?;
+    if changes.is_empty() {
+        println!("No changes against {old_name}.");
+        return Ok(0);
+    }
+    for c in &changes {
+        println!("{c}");
+    }
+    let count = |l: Level| changes.iter().filter(|c| c.level == l).count();
+    println!(
+        "{} changes against {old_name}: {} breaking, {} dangerous, {} safe.",
+        changes.len(),
+        count(Level::Breaking),
+        count(Level::Dangerous),
+        count(Level::Safe)
+    );
+    if has_breaking(&changes) && !allow_breaking {
+        eprintln!(
+            "Breaking changes: clients of the published schema may fail. Deprecate before removing, or pass --allow-breaking."
+        );
+        return Ok(1);
+    }
+    Ok(0)
 }
 
 /// The signer (if this service issues tokens) and the verifier of a service.
@@ -596,10 +670,28 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 ..Config::default()
             };
             let api = service.api(db, config)?;
-            if args.federation {
-                print!("{}", api.subgraph_sdl());
+            let sdl = if args.federation || args.against_url.is_some() {
+                api.subgraph_sdl()
             } else {
-                print!("{}", api.sdl());
+                api.sdl()
+            };
+            let status = match (&args.diff, &args.against_url) {
+                (Some(path), _) => {
+                    let old = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    report_diff(&path.display().to_string(), &old, &sdl, args.allow_breaking)?
+                }
+                (None, Some(url)) => {
+                    let old = fetch_subgraph_sdl(url).await?;
+                    report_diff(url, &old, &sdl, args.allow_breaking)?
+                }
+                (None, None) => {
+                    print!("{sdl}");
+                    0
+                }
+            };
+            if status != 0 {
+                std::process::exit(status);
             }
         }
         Command::Migrate(args) => {
