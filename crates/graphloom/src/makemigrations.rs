@@ -175,12 +175,27 @@ fn module_source(app: &str, dir: &Path, names: &[String]) -> String {
          /// The folder `makemigrations` writes to.\n\
          pub const DIR: &str = concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{rel}\");\n\n\
          /// The migration files, embedded in the binary.\n\
-         pub const FILES: &[(&str, &str)] = &[\n"
+         "
     );
-    for n in names {
-        s.push_str(&format!("    (\"{n}\", include_str!(\"{n}.json\")),\n"));
+    // Laid out as rustfmt lays it out (one line when it fits in 100
+    // columns), so `cargo fmt --check` passes on a fresh file.
+    let entries: Vec<String> = names
+        .iter()
+        .map(|n| format!("(\"{n}\", include_str!(\"{n}.json\"))"))
+        .collect();
+    let one_line = format!(
+        "pub const FILES: &[(&str, &str)] = &[{}];\n",
+        entries.join(", ")
+    );
+    if one_line.len() <= 101 {
+        s.push_str(&one_line);
+    } else {
+        s.push_str("pub const FILES: &[(&str, &str)] = &[\n");
+        for e in &entries {
+            s.push_str(&format!("    {e},\n"));
+        }
+        s.push_str("];\n");
     }
-    s.push_str("];\n");
     s
 }
 
@@ -443,4 +458,30 @@ pub(crate) fn sqlmigrate(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_module_is_laid_out_as_rustfmt_lays_it_out() {
+        let dir = Path::new("/nowhere/src/shop/migrations");
+        let one = module_source("shop", dir, &["0001_initial".into()]);
+        assert!(
+            one.ends_with(
+                "pub const FILES: &[(&str, &str)] = &[(\"0001_initial\", include_str!(\"0001_initial.json\"))];\n"
+            ),
+            "{one}"
+        );
+        let none = module_source("shop", dir, &[]);
+        assert!(none.ends_with("= &[];\n"), "{none}");
+        let two = module_source("shop", dir, &["0001_initial".into(), "0002_price".into()]);
+        assert!(
+            two.ends_with(
+                "= &[\n    (\"0001_initial\", include_str!(\"0001_initial.json\")),\n    (\"0002_price\", include_str!(\"0002_price.json\")),\n];\n"
+            ),
+            "{two}"
+        );
+    }
 }
