@@ -186,8 +186,8 @@ fn render(template: &str, vars: &[(&str, &str)]) -> String {
 type Files = Vec<(PathBuf, String)>;
 
 macro_rules! template {
-    ($path:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path))
+    ($($path:literal),+) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $($path),+))
     };
 }
 
@@ -227,49 +227,32 @@ enum AppKind {
 fn app_files(service_root: &Path, service: &Name, app: &Name, kind: AppKind) -> Files {
     let vars = [("service", service.as_str()), ("app", app.as_str())];
     let dir = service_root.join("src").join(app.as_str());
+    // An app with a model: its module, migrations and the service's tests.
+    macro_rules! with_model {
+        ($dir:literal) => {
+            vec![
+                (
+                    dir.join("mod.rs"),
+                    render(template!($dir, "/mod.rs.tmpl"), &vars),
+                ),
+                (
+                    dir.join("migrations/mod.rs"),
+                    render(template!($dir, "/migrations/mod.rs.tmpl"), &vars),
+                ),
+                (
+                    dir.join("migrations/0001_initial.json"),
+                    render(template!($dir, "/migrations/0001_initial.json.tmpl"), &vars),
+                ),
+                (
+                    service_root.join("tests/api.rs"),
+                    render(template!($dir, "/api.rs.tmpl"), &vars),
+                ),
+            ]
+        };
+    }
     match kind {
-        AppKind::Starter => vec![
-            (
-                dir.join("mod.rs"),
-                render(template!("starter/mod.rs.tmpl"), &vars),
-            ),
-            (
-                dir.join("migrations/mod.rs"),
-                render(template!("starter/migrations/mod.rs.tmpl"), &vars),
-            ),
-            (
-                dir.join("migrations/0001_initial.json"),
-                render(
-                    template!("starter/migrations/0001_initial.json.tmpl"),
-                    &vars,
-                ),
-            ),
-            (
-                service_root.join("tests/api.rs"),
-                render(template!("starter/api.rs.tmpl"), &vars),
-            ),
-        ],
-        AppKind::Federated => vec![
-            (
-                dir.join("mod.rs"),
-                render(template!("federated/mod.rs.tmpl"), &vars),
-            ),
-            (
-                dir.join("migrations/mod.rs"),
-                render(template!("federated/migrations/mod.rs.tmpl"), &vars),
-            ),
-            (
-                dir.join("migrations/0001_initial.json"),
-                render(
-                    template!("federated/migrations/0001_initial.json.tmpl"),
-                    &vars,
-                ),
-            ),
-            (
-                service_root.join("tests/api.rs"),
-                render(template!("federated/api.rs.tmpl"), &vars),
-            ),
-        ],
+        AppKind::Starter => with_model!("starter"),
+        AppKind::Federated => with_model!("federated"),
         AppKind::Empty => vec![
             (
                 dir.join("mod.rs"),
@@ -331,6 +314,20 @@ fn write_all(root: &Path, files: &Files) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// The workspace's own files: where each goes, and its template.
+const PROJECT_FILES: [(&str, &str); 7] = [
+    ("Cargo.toml", template!("project/Cargo.toml.tmpl")),
+    ("README.md", template!("project/README.md.tmpl")),
+    (".env.example", template!("project/env.example.tmpl")),
+    (".gitignore", template!("project/gitignore.tmpl")),
+    (".dockerignore", template!("project/dockerignore.tmpl")),
+    ("Dockerfile", template!("project/Dockerfile.tmpl")),
+    (
+        ".github/workflows/ci.yml",
+        template!("project/.github/workflows/ci.yml.tmpl"),
+    ),
+];
+
 /// What [`new_project`] needs.
 #[derive(Debug, Clone)]
 pub struct NewProject {
@@ -364,36 +361,10 @@ pub fn new_project(p: &NewProject) -> Result<Vec<PathBuf>> {
         ("app", p.app.as_str()),
         ("graphloom_deps", deps.as_str()),
     ];
-    let mut files: Files = vec![
-        (
-            "Cargo.toml".into(),
-            render(template!("project/Cargo.toml.tmpl"), &vars),
-        ),
-        (
-            "README.md".into(),
-            render(template!("project/README.md.tmpl"), &vars),
-        ),
-        (
-            ".env.example".into(),
-            render(template!("project/env.example.tmpl"), &vars),
-        ),
-        (
-            ".gitignore".into(),
-            render(template!("project/gitignore.tmpl"), &vars),
-        ),
-        (
-            ".dockerignore".into(),
-            render(template!("project/dockerignore.tmpl"), &vars),
-        ),
-        (
-            "Dockerfile".into(),
-            render(template!("project/Dockerfile.tmpl"), &vars),
-        ),
-        (
-            ".github/workflows/ci.yml".into(),
-            render(template!("project/.github/workflows/ci.yml.tmpl"), &vars),
-        ),
-    ];
+    let mut files: Files = PROJECT_FILES
+        .iter()
+        .map(|(path, text)| (PathBuf::from(path), render(text, &vars)))
+        .collect();
     let chain = format!(
         "\n        .app(graphloom::auth::app())\n        .app({}::app())",
         p.app
@@ -554,6 +525,19 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// A project in a temporary folder (kept while the first value lives),
+    /// with a `notes` starter app, taking graphloom from the registry.
+    fn project(folder: &str, service: &str) -> (tempfile::TempDir, NewProject) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = NewProject {
+            dir: dir.path().join(folder),
+            service: Name::parse(service).unwrap(),
+            app: Name::parse("notes").unwrap(),
+            source: Source::Version("0.1.0".into()),
+        };
+        (dir, p)
+    }
+
     #[test]
     fn names_are_identifiers_and_not_reserved() {
         for ok in ["mysite", "shop", "a1", "my_site"] {
@@ -581,13 +565,7 @@ mod tests {
 
     #[test]
     fn every_template_placeholder_is_filled() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = NewProject {
-            dir: dir.path().join("mysite"),
-            service: Name::parse("mysite").unwrap(),
-            app: Name::parse("notes").unwrap(),
-            source: Source::Version("0.1.0".into()),
-        };
+        let (_dir, p) = project("mysite", "mysite");
         let written = new_project(&p).unwrap();
         start_app(&p.dir, None, &Name::parse("shop").unwrap()).unwrap();
         start_service(&p.dir, &Name::parse("billing").unwrap()).unwrap();
@@ -619,13 +597,7 @@ mod tests {
 
     #[test]
     fn nothing_is_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = NewProject {
-            dir: dir.path().join("mysite"),
-            service: Name::parse("mysite").unwrap(),
-            app: Name::parse("notes").unwrap(),
-            source: Source::Version("0.1.0".into()),
-        };
+        let (_dir, p) = project("mysite", "mysite");
         new_project(&p).unwrap();
         assert!(matches!(new_project(&p), Err(Error::Exists(_))));
         let notes = Name::parse("notes").unwrap();
@@ -644,13 +616,7 @@ mod tests {
 
     #[test]
     fn apps_go_to_the_named_service_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = NewProject {
-            dir: dir.path().join("w"),
-            service: Name::parse("first").unwrap(),
-            app: Name::parse("notes").unwrap(),
-            source: Source::Version("0.1.0".into()),
-        };
+        let (_dir, p) = project("w", "first");
         new_project(&p).unwrap();
         start_service(&p.dir, &Name::parse("second").unwrap()).unwrap();
         let shop = Name::parse("shop").unwrap();

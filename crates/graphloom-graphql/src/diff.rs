@@ -44,8 +44,9 @@ impl Level {
 }
 
 /// What kind of change. Levels differ from graphql-inspector's in two
-/// places: an optional argument added to an existing field is safe here
-/// (dangerous there: no operation that validated stops validating), and
+/// places: a nullable argument without a default added to an existing
+/// field is safe here (dangerous there: no operation that validated stops
+/// validating, and the server sees what it saw before), and
 /// federation directives are classified (there every directive usage is
 /// the same dangerous change).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -400,6 +401,51 @@ struct Differ {
     out: Vec<Change>,
 }
 
+/// Where an input value sits.
+#[derive(Debug, Clone, Copy)]
+enum Site {
+    Argument,
+    InputField,
+}
+
+/// What happened to an input value.
+#[derive(Debug, Clone, Copy)]
+enum InputChange {
+    Added,
+    Removed,
+    TypeChanged,
+    DefaultChanged,
+    DescriptionChanged,
+}
+
+impl Site {
+    fn noun(self) -> &'static str {
+        match self {
+            Site::Argument => "argument",
+            Site::InputField => "input field",
+        }
+    }
+
+    fn kind(self, change: InputChange) -> Kind {
+        match (self, change) {
+            (Site::Argument, InputChange::Added) => Kind::FieldArgumentAdded,
+            (Site::Argument, InputChange::Removed) => Kind::FieldArgumentRemoved,
+            (Site::Argument, InputChange::TypeChanged) => Kind::FieldArgumentTypeChanged,
+            (Site::Argument, InputChange::DefaultChanged) => Kind::FieldArgumentDefaultChanged,
+            (Site::Argument, InputChange::DescriptionChanged) => {
+                Kind::FieldArgumentDescriptionChanged
+            }
+            (Site::InputField, InputChange::Added) => Kind::InputFieldAdded,
+            (Site::InputField, InputChange::Removed) => Kind::InputFieldRemoved,
+            (Site::InputField, InputChange::TypeChanged) => Kind::InputFieldTypeChanged,
+            (Site::InputField, InputChange::DefaultChanged) => Kind::InputFieldDefaultValueChanged,
+            (Site::InputField, InputChange::DescriptionChanged) => {
+                Kind::InputFieldDescriptionChanged
+            }
+        }
+    }
+}
+
 impl Differ {
     fn push(&mut self, level: Level, kind: Kind, path: impl Into<String>, message: String) {
         self.out.push(Change {
@@ -715,78 +761,7 @@ impl Differ {
         old: &[Positioned<InputValueDefinition>],
         new: &[Positioned<InputValueDefinition>],
     ) {
-        let a = by_name(old, |v| v.name.node.to_string());
-        let b = by_name(new, |v| v.name.node.to_string());
-        for (name, o) in &a {
-            let path = format!("{field}.{name}");
-            let Some(n) = b.get(name) else {
-                self.push(
-                    Level::Breaking,
-                    Kind::FieldArgumentRemoved,
-                    path,
-                    format!("Argument '{name}' was removed from field '{field}'"),
-                );
-                continue;
-            };
-            if o.ty.node != n.ty.node {
-                // An argument with a default may become non-null safely.
-                let level = if safe_input_change(&o.ty.node, &n.ty.node)
-                    || (n.default_value.is_some()
-                        && safe_input_change(&o.ty.node, &relaxed(&n.ty.node)))
-                {
-                    Level::Safe
-                } else {
-                    Level::Breaking
-                };
-                self.push(
-                    level,
-                    Kind::FieldArgumentTypeChanged,
-                    path.clone(),
-                    format!(
-                        "Type of argument '{path}' changed from '{}' to '{}'",
-                        o.ty.node, n.ty.node
-                    ),
-                );
-            }
-            if default(o) != default(n) {
-                self.push(
-                    Level::Dangerous,
-                    Kind::FieldArgumentDefaultChanged,
-                    path.clone(),
-                    format!(
-                        "Default value of argument '{path}' changed from {} to {}",
-                        default(o).unwrap_or_else(|| "none".into()),
-                        default(n).unwrap_or_else(|| "none".into())
-                    ),
-                );
-            }
-            if desc(&o.description) != desc(&n.description) {
-                self.push(
-                    Level::Safe,
-                    Kind::FieldArgumentDescriptionChanged,
-                    path.clone(),
-                    format!("Description of argument '{path}' changed"),
-                );
-            }
-            self.usages(&path, &o.directives, &n.directives);
-        }
-        for (name, n) in b.iter().filter(|(n, _)| !a.contains_key(*n)) {
-            let required = !n.ty.node.nullable && n.default_value.is_none();
-            self.push(
-                if required {
-                    Level::Breaking
-                } else {
-                    Level::Safe
-                },
-                Kind::FieldArgumentAdded,
-                format!("{field}.{name}"),
-                format!(
-                    "{} argument '{name}: {}' was added to field '{field}'",
-                    if required { "Required" } else { "Optional" },
-                    n.ty.node
-                ),
-            );
-        }
+        self.input_values(Site::Argument, field, old, new);
     }
 
     fn input_fields(
@@ -795,22 +770,34 @@ impl Differ {
         old: &[Positioned<InputValueDefinition>],
         new: &[Positioned<InputValueDefinition>],
     ) {
+        self.input_values(Site::InputField, type_name, old, new);
+    }
+
+    /// Arguments and input fields follow the same rules: a client sends
+    /// them, so they may only become looser.
+    fn input_values(
+        &mut self,
+        site: Site,
+        owner: &str,
+        old: &[Positioned<InputValueDefinition>],
+        new: &[Positioned<InputValueDefinition>],
+    ) {
+        let what = site.noun();
         let a = by_name(old, |v| v.name.node.to_string());
         let b = by_name(new, |v| v.name.node.to_string());
         for (name, o) in &a {
-            let path = format!("{type_name}.{name}");
+            let path = format!("{owner}.{name}");
             let Some(n) = b.get(name) else {
                 self.push(
                     Level::Breaking,
-                    Kind::InputFieldRemoved,
-                    path,
-                    format!(
-                        "Input field '{name}' was removed from input object type '{type_name}'"
-                    ),
+                    site.kind(InputChange::Removed),
+                    path.clone(),
+                    format!("The {what} '{path}' was removed"),
                 );
                 continue;
             };
             if o.ty.node != n.ty.node {
+                // Even with a default, non-null refuses a client's explicit null.
                 let level = if safe_input_change(&o.ty.node, &n.ty.node) {
                     Level::Safe
                 } else {
@@ -818,10 +805,10 @@ impl Differ {
                 };
                 self.push(
                     level,
-                    Kind::InputFieldTypeChanged,
+                    site.kind(InputChange::TypeChanged),
                     path.clone(),
                     format!(
-                        "Input field '{path}' changed type from '{}' to '{}'",
+                        "The type of {what} '{path}' changed from '{}' to '{}'",
                         o.ty.node, n.ty.node
                     ),
                 );
@@ -829,17 +816,21 @@ impl Differ {
             if default(o) != default(n) {
                 self.push(
                     Level::Dangerous,
-                    Kind::InputFieldDefaultValueChanged,
+                    site.kind(InputChange::DefaultChanged),
                     path.clone(),
-                    format!("Default value of input field '{path}' changed"),
+                    format!(
+                        "The default of {what} '{path}' changed from {} to {}",
+                        default(o).unwrap_or_else(|| "none".into()),
+                        default(n).unwrap_or_else(|| "none".into())
+                    ),
                 );
             }
             if desc(&o.description) != desc(&n.description) {
                 self.push(
                     Level::Safe,
-                    Kind::InputFieldDescriptionChanged,
+                    site.kind(InputChange::DescriptionChanged),
                     path.clone(),
-                    format!("Description of input field '{path}' changed"),
+                    format!("The description of {what} '{path}' changed"),
                 );
             }
             self.usages(&path, &o.directives, &n.directives);
@@ -848,17 +839,15 @@ impl Differ {
             let level = match (n.ty.node.nullable, n.default_value.is_some()) {
                 (true, false) => Level::Safe,
                 (false, false) => Level::Breaking,
-                // A default a client never sent now applies to it.
+                // Clients that never sent it now get the default.
                 (_, true) => Level::Dangerous,
             };
+            let path = format!("{owner}.{name}");
             self.push(
                 level,
-                Kind::InputFieldAdded,
-                format!("{type_name}.{name}"),
-                format!(
-                    "Input field '{name}: {}' was added to input object type '{type_name}'",
-                    n.ty.node
-                ),
+                site.kind(InputChange::Added),
+                path.clone(),
+                format!("The {what} '{path}: {}' was added", n.ty.node),
             );
         }
     }
@@ -952,14 +941,6 @@ fn default(v: &InputValueDefinition) -> Option<String> {
     v.default_value.as_ref().map(|d| d.node.to_string())
 }
 
-/// `ty` made nullable at the top.
-fn relaxed(ty: &Type) -> Type {
-    Type {
-        base: ty.base.clone(),
-        nullable: true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -1032,15 +1013,16 @@ mod tests {
             (Safe, "FIELD_ARGUMENT_ADDED", "Query.a.x".into())
         );
         assert_eq!(one(&t(""), &t("(x: Int!)")).0, Breaking);
-        assert_eq!(one(&t(""), &t("(x: Int! = 1)")).0, Safe);
+        assert_eq!(one(&t(""), &t("(x: Int! = 1)")).0, Dangerous);
         assert_eq!(
             one(&t("(x: Int)"), &t("")),
             (Breaking, "FIELD_ARGUMENT_REMOVED", "Query.a.x".into())
         );
         assert_eq!(one(&t("(x: Int!)"), &t("(x: Int)")).0, Safe);
         assert_eq!(one(&t("(x: Int)"), &t("(x: Int!)")).0, Breaking);
+        // A default does not help a client that sends null explicitly.
         assert!(changes(&t("(x: Int)"), &t("(x: Int! = 3)")).contains(&(
-            Safe,
+            Breaking,
             "FIELD_ARGUMENT_TYPE_CHANGED",
             "Query.a.x".into()
         )));
