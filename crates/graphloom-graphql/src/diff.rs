@@ -312,34 +312,30 @@ fn deprecation(directives: &[Positioned<ConstDirective>]) -> Option<String> {
     )
 }
 
-/// Directive usages other than `@deprecated` (which has its own changes),
-/// rendered as written: `@key(fields: "id")`.
-fn usages(directives: &[Positioned<ConstDirective>]) -> Vec<String> {
-    let mut out: Vec<String> = directives
+/// Directive usages other than `@deprecated` (which has its own changes):
+/// each directive's name and the usage as written, `@key(fields: "id")`.
+fn usages(directives: &[Positioned<ConstDirective>]) -> Vec<(&str, String)> {
+    let mut out: Vec<(&str, String)> = directives
         .iter()
         .filter(|d| d.node.name.node != "deprecated")
         .map(|d| {
             let d = &d.node;
+            let name = d.name.node.as_str();
             if d.arguments.is_empty() {
-                format!("@{}", d.name.node)
+                (name, format!("@{name}"))
             } else {
                 let args: Vec<String> = d
                     .arguments
                     .iter()
                     .map(|(n, v)| format!("{}: {}", n.node, v.node))
                     .collect();
-                format!("@{}({})", d.name.node, args.join(", "))
+                (name, format!("@{name}({})", args.join(", ")))
             }
         })
         .collect();
     out.sort();
     out.dedup();
     out
-}
-
-fn directive_name(usage: &str) -> &str {
-    let s = usage.trim_start_matches('@');
-    s.split('(').next().unwrap_or(s)
 }
 
 /// How adding or removing a directive usage affects clients and the
@@ -531,17 +527,17 @@ impl Differ {
         new: &[Positioned<ConstDirective>],
     ) {
         let (a, b) = (usages(old), usages(new));
-        for u in a.iter().filter(|u| !b.contains(u)) {
+        for (name, u) in a.iter().filter(|u| !b.contains(u)) {
             self.push(
-                usage_level(directive_name(u), false),
+                usage_level(name, false),
                 Kind::DirectiveUsageRemoved,
                 path,
                 format!("Directive '{u}' was removed from '{path}'"),
             );
         }
-        for u in b.iter().filter(|u| !a.contains(u)) {
+        for (name, u) in b.iter().filter(|u| !a.contains(u)) {
             self.push(
-                usage_level(directive_name(u), true),
+                usage_level(name, true),
                 Kind::DirectiveUsageAdded,
                 path,
                 format!("Directive '{u}' was added to '{path}'"),

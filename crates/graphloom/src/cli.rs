@@ -357,14 +357,14 @@ async fn fetch_subgraph_sdl(url: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Prints the changes from `old` to `new` and returns the exit status:
-/// 1 when one is breaking (unless allowed), else 0.
-fn report_diff(old_name: &str, old: &str, new: &str, allow_breaking: bool) -> anyhow::Result<i32> {
+/// Prints the changes from `old` to `new`; an error (exit status 1) when
+/// one is breaking, unless allowed.
+fn report_diff(old_name: &str, old: &str, new: &str, allow_breaking: bool) -> anyhow::Result<()> {
     use graphloom_graphql::diff::{Level, diff, has_breaking};
     let changes = diff(old, new)?;
     if changes.is_empty() {
         println!("No changes against {old_name}.");
-        return Ok(0);
+        return Ok(());
     }
     for c in &changes {
         println!("{c}");
@@ -378,12 +378,12 @@ fn report_diff(old_name: &str, old: &str, new: &str, allow_breaking: bool) -> an
         count(Level::Safe)
     );
     if has_breaking(&changes) && !allow_breaking {
-        eprintln!(
-            "Breaking changes: clients of the published schema may fail. Deprecate before removing, or pass --allow-breaking."
+        anyhow::bail!(
+            "breaking changes against {old_name}: clients of the published schema may fail. \
+             Deprecate before removing, or pass --allow-breaking."
         );
-        return Ok(1);
     }
-    Ok(0)
+    Ok(())
 }
 
 /// The signer (if this service issues tokens) and the verifier of a service.
@@ -675,23 +675,17 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             } else {
                 api.sdl()
             };
-            let status = match (&args.diff, &args.against_url) {
+            match (&args.diff, &args.against_url) {
                 (Some(path), _) => {
                     let old = std::fs::read_to_string(path)
                         .with_context(|| format!("reading {}", path.display()))?;
-                    report_diff(&path.display().to_string(), &old, &sdl, args.allow_breaking)?
+                    report_diff(&path.display().to_string(), &old, &sdl, args.allow_breaking)?;
                 }
                 (None, Some(url)) => {
                     let old = fetch_subgraph_sdl(url).await?;
-                    report_diff(url, &old, &sdl, args.allow_breaking)?
+                    report_diff(url, &old, &sdl, args.allow_breaking)?;
                 }
-                (None, None) => {
-                    print!("{sdl}");
-                    0
-                }
-            };
-            if status != 0 {
-                std::process::exit(status);
+                (None, None) => print!("{sdl}"),
             }
         }
         Command::Migrate(args) => {

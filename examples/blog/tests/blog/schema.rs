@@ -175,3 +175,38 @@ fn every_field_kind_maps_to_sdl() {
     });
     insta::assert_snapshot!("kitchen_schema", sdl);
 }
+
+/// The published-schema file: written when missing, accepted when equal,
+/// and a drift fails the test naming each change and its level.
+#[tokio::test]
+async fn a_published_schema_file_that_drifted_fails_with_the_changes() {
+    let client = graphloom_test::TestClient::new(&blog::service()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schema.graphql");
+    graphloom_test::assert_schema_file(client.api(), &path);
+    let published = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(published, client.api().sdl());
+    graphloom_test::assert_schema_file(client.api(), &path);
+    // The published schema had a field the service no longer serves.
+    let drifted = published.replacen(
+        "\ttitle: String!\n",
+        "\ttitle: String!\n\tsubtitle: String!\n",
+        1,
+    );
+    assert_ne!(drifted, published);
+    std::fs::write(&path, &drifted).unwrap();
+    let api = client.api().clone();
+    let p = path.clone();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        graphloom_test::assert_schema_file(&api, &p)
+    }))
+    .expect_err("a drifted schema must fail");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("breaking") && message.contains("FIELD_REMOVED"),
+        "{message}"
+    );
+    assert!(message.contains("GRAPHLOOM_UPDATE_SCHEMA=1"), "{message}");
+    // The file is left as it was: only the update switch rewrites it.
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), drifted);
+}
