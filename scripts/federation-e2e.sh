@@ -140,3 +140,22 @@ logs() {
 }
 GATEWAY="http://127.0.0.1:$p_gw/" node examples/federation/gateway/e2e.mjs || logs
 GATEWAY="http://127.0.0.1:$p_hive/graphql" node examples/federation/gateway/hive-e2e.mjs || logs
+
+# The CLI's checks against the running services: `schema --against-url`
+# finds no change against itself; `schema --supergraph` composes reviews
+# with the others fetched over HTTP, and refuses (exit 1) when a subgraph
+# it composes with breaks a key.
+echo "-- schema --against-url and --supergraph against the running services"
+"$bin/reviews" schema --against-url "http://127.0.0.1:$p_rev/graphql" | tee "$work/against.out"
+grep -q "No changes against" "$work/against.out"
+export GRAPHLOOM_COMPOSER_DIR=examples/federation/gateway
+"$bin/reviews" schema --supergraph "accounts=http://127.0.0.1:$p_acc/graphql" \
+  --supergraph "products=http://127.0.0.1:$p_prod/graphql" | tee "$work/supergraph.out"
+grep -q "reviews composes with accounts, products" "$work/supergraph.out"
+sed 's/@key(fields: "upc")/@key(fields: "sku")/' "$work/products.graphql" > "$work/products-broken.graphql"
+if "$bin/reviews" schema --supergraph "accounts=$work/accounts.graphql" \
+  --supergraph "products=$work/products-broken.graphql" > "$work/broken.out" 2>&1; then
+  cat "$work/broken.out"; echo "schema --supergraph accepted a broken key" >&2; exit 1
+fi
+grep -q 'Cannot query field "sku" on type "Product"' "$work/broken.out"
+echo "federation e2e passed"

@@ -141,6 +141,25 @@ pub struct SchemaArgs {
     /// With --diff or --against-url: list breaking changes but exit 0.
     #[arg(long)]
     pub allow_breaking: bool,
+    /// Check that this service's subgraph composes with the other
+    /// subgraphs, NAME=FILE (their SDL) or NAME=http://… (a running
+    /// service's `_service { sdl }`); repeat for each. Exits with status 1
+    /// when a composer refuses; hints are printed.
+    #[arg(long, value_name = "NAME=FILE|URL", value_parser = parse_subgraph_arg)]
+    pub supergraph: Vec<(String, String)>,
+    /// With --supergraph: the folder whose node_modules holds the
+    /// composers (`npm ci --prefix composition`). Default `composition`.
+    #[arg(long, value_name = "DIR", env = crate::compose::COMPOSER_DIR_ENV)]
+    pub composer_dir: Option<std::path::PathBuf>,
+}
+
+fn parse_subgraph_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, source)) if !name.is_empty() && !source.is_empty() => {
+            Ok((name.to_owned(), source.to_owned()))
+        }
+        _ => Err(format!("`{s}` is not NAME=FILE or NAME=http://…")),
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -346,7 +365,7 @@ async fn fetch_subgraph_sdl(url: &str) -> anyhow::Result<String> {
         .parse()
         .with_context(|| format!("`{url}` is not a URL"))?;
     if uri.scheme_str() != Some("http") {
-        anyhow::bail!("--against-url takes an http:// URL (a service on the internal network)");
+        anyhow::bail!("`{url}` is not an http:// URL (a service on the internal network)");
     }
     let body = http_call(uri, Some(r#"{"query":"{ _service { sdl } }"}"#.to_owned())).await?;
     let json: serde_json::Value =
@@ -355,6 +374,64 @@ async fn fetch_subgraph_sdl(url: &str) -> anyhow::Result<String> {
         Some(sdl) => Ok(sdl.to_owned()),
         None => anyhow::bail!("{url} did not return `_service {{ sdl }}`: {json}"),
     }
+}
+
+/// Composes this service's subgraph with the others (`NAME=FILE` or
+/// `NAME=http://…`) and prints each composer's verdict; an error (exit
+/// status 1) when one refuses.
+async fn check_supergraph(
+    name: &str,
+    sdl: String,
+    others: &[(String, String)],
+    dir: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    use crate::compose::{Subgraph, compose};
+    let mut subgraphs = vec![Subgraph::new(name, sdl)];
+    for (other, source) in others {
+        if other == name {
+            anyhow::bail!(
+                "--supergraph {other}=…: `{other}` is this service; name the other subgraphs"
+            );
+        }
+        subgraphs.push(
+            if source.starts_with("http://") || source.starts_with("https://") {
+                Subgraph {
+                    name: other.clone(),
+                    url: source.clone(),
+                    sdl: fetch_subgraph_sdl(source).await?,
+                }
+            } else {
+                let sdl = std::fs::read_to_string(source)
+                    .with_context(|| format!("reading {source} (the SDL of {other})"))?;
+                Subgraph::new(other.clone(), sdl)
+            },
+        );
+    }
+    let reports = tokio::task::spawn_blocking(move || compose(&subgraphs, &dir)).await??;
+    let mut refused = Vec::new();
+    for r in &reports {
+        println!(
+            "{}: {} errors, {} hints",
+            r.composer,
+            r.errors.len(),
+            r.hints.len()
+        );
+        r.errors.iter().for_each(|e| println!("  error: {e}"));
+        r.hints.iter().for_each(|h| println!("  hint: {h}"));
+        if !r.composes() {
+            refused.push(r.composer.as_str());
+        }
+    }
+    let with: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "{name} does not compose with {}: refused by {}",
+            with.join(", "),
+            refused.join(" and ")
+        );
+    }
+    println!("{name} composes with {}.", with.join(", "));
+    Ok(())
 }
 
 /// Prints the changes from `old` to `new`; an error (exit status 1) when
@@ -685,7 +762,12 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                     let old = fetch_subgraph_sdl(url).await?;
                     report_diff(url, &old, &sdl, args.allow_breaking)?;
                 }
-                (None, None) => print!("{sdl}"),
+                (None, None) if args.supergraph.is_empty() => print!("{sdl}"),
+                (None, None) => {}
+            }
+            if !args.supergraph.is_empty() {
+                let dir = crate::compose::composer_dir(args.composer_dir.as_deref());
+                check_supergraph(service.name, api.subgraph_sdl(), &args.supergraph, dir).await?;
             }
         }
         Command::Migrate(args) => {
@@ -884,6 +966,18 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn supergraph_arguments_are_name_equals_source() {
+        assert_eq!(
+            parse_subgraph_arg("billing=http://127.0.0.1:4002/graphql"),
+            Ok(("billing".into(), "http://127.0.0.1:4002/graphql".into()))
+        );
+        assert_eq!(parse_subgraph_arg("a=b=c"), Ok(("a".into(), "b=c".into())));
+        for bad in ["billing", "=x.graphql", "billing="] {
+            assert!(parse_subgraph_arg(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn urls_are_redacted() {

@@ -45,6 +45,7 @@ extern crate self as graphloom;
 
 pub mod auth;
 pub mod cli;
+pub mod compose;
 mod makemigrations;
 #[cfg(feature = "otel")]
 mod otel;
