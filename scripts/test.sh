@@ -20,6 +20,12 @@ eval "$pg_env"
 pg_url=$GRAPHLOOM_TEST_DATABASE_URL
 unset GRAPHLOOM_TEST_DATABASE_URL
 
+# The federation example's tests compose its subgraphs in `cargo test`
+# with the gateways' composers (npm packages, so Node.js).
+. scripts/need.sh
+need node:nodejs npm:npm
+(cd examples/federation/gateway && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== tests on SQLite (in-memory databases)"
 cargo test --workspace --locked
 

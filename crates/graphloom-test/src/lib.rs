@@ -9,11 +9,22 @@
 //!   prints them when the count is wrong.
 //! - [`TestClient::system`] and [`TestClient::ctx`]: model-API contexts over
 //!   the same database (`Post::objects(&client.ctx().await)`).
+//! - [`Factory`]: rows with defaults and a sequence, so a test names only
+//!   what it is about.
+//! - Federation: [`TestClient::entities`] calls `_entities` as a gateway
+//!   does, [`TestClient::assert_keys_resolve`] proves every `@key` resolves,
+//!   and [`assert_composes`] composes subgraphs with the gateways' own
+//!   composers.
 //! - [`assert_schema_file`]: keeps the SDL a service publishes in a file and
 //!   fails, listing breaking, dangerous and safe changes, when it drifts.
 //!
 //! The guide's section 6 (in [`guide`]) shows them at work, as a doctest.
 
+mod factory;
+mod federation;
+
+pub use factory::Factory;
+pub use federation::{assert_composes, assert_composes_in};
 pub use graphloom::db::capture;
 /// The graphloom guide (`docs/guide.md`); its examples run as doctests here,
 /// where both `graphloom` and this test kit are in reach.

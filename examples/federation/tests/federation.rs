@@ -331,3 +331,105 @@ mod extra {
         pub id: Id,
     }
 }
+
+/// The composers the gateway tests use (`npm ci` in `gateway/`, as
+/// scripts/test.sh does before `cargo test`).
+fn composers() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway")
+}
+
+#[tokio::test]
+async fn the_three_subgraphs_compose_and_reviews_alone_does_not() {
+    let (a, p, r) = (
+        TestClient::new(&accounts()).await,
+        TestClient::new(&products::service()).await,
+        TestClient::new(&reviews::service()).await,
+    );
+    let reports = graphloom_test::assert_composes_in(
+        &composers(),
+        &[
+            ("accounts", a.api()),
+            ("products", p.api()),
+            ("reviews", r.api()),
+        ],
+    );
+    // Both composers, without a hint: the same bar as the gateway e2e.
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for report in &reports {
+        assert!(report.hints.is_empty(), "{report:?}");
+        let supergraph = report.supergraph.as_deref().unwrap_or_default();
+        assert!(supergraph.contains("REVIEWS"), "{}", report.composer);
+    }
+    // Reviews extends products' Product with fields products does not
+    // define: alone it does not compose, and the panic says why.
+    let alone = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        graphloom_test::assert_composes_in(&composers(), &[("reviews", r.api())])
+    }));
+    let message = alone
+        .expect_err("reviews alone composed")
+        .downcast::<String>()
+        .map(|m| *m)
+        .unwrap_or_default();
+    assert!(
+        message.contains("the subgraphs do not compose"),
+        "{message}"
+    );
+    assert!(message.contains("@apollo/composition"), "{message}");
+    assert!(message.contains("Product.name"), "{message}");
+}
+
+#[tokio::test]
+async fn every_key_of_products_and_reviews_resolves() {
+    use graphloom::prelude::Decimal;
+    use graphloom_test::Factory;
+    use products::{Category, Inventory, Product};
+    let c = TestClient::new(&products::service()).await;
+    let system = c.system();
+    let shelf = Factory::<Category>::new(|n| vec![Category::NAME.set(format!("Shelf {n}"))])
+        .create(&system, [])
+        .await
+        .unwrap();
+    let shelf = shelf.id;
+    let items = Factory::<Product>::new(move |n| {
+        vec![
+            Product::UPC.set(format!("UPC-{n:04}")),
+            Product::NAME.set(format!("Item {n}")),
+            Product::PRICE.set(Decimal::new(999, 2)),
+            Product::CATEGORY.set(shelf),
+        ]
+    });
+    let made = items.create_batch(&system, 4).await.unwrap();
+    for item in &made[..2] {
+        Inventory::objects(&system)
+            .create([Inventory::PRODUCT.set(item.id)])
+            .await
+            .unwrap();
+    }
+    // Products by `upc` as well as by id, inventory by its product: three
+    // rows of each are tried, by each key (1 + 3×2 + 2×2).
+    assert_eq!(c.assert_keys_resolve().await, 11);
+    let got = c
+        .entities(
+            json!([
+                { "__typename": "Product", "upc": "UPC-0002" },
+                { "__typename": "Inventory", "product": { "id": "1" } },
+                { "__typename": "Product", "upc": "none" },
+            ]),
+            "... on Product { name } ... on Inventory { inStock }",
+        )
+        .await;
+    assert_eq!(
+        got,
+        json!([
+            { "__typename": "Product", "name": "Item 2" },
+            { "__typename": "Inventory", "inStock": 0 },
+            null,
+        ])
+    );
+    // Reviews: keyed by id and by the (author, product) pair, both
+    // references to entities of other services.
+    let r = TestClient::new(&reviews::service()).await.as_user(user(7));
+    r.query(r#"mutation { createReview(input: { authorId: "7", productId: "3", productName: "Item 3", body: "Good.", rating: 5 }) { errors { code } } }"#)
+        .await;
+    assert_eq!(r.assert_keys_resolve().await, 2);
+}

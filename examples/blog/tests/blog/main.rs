@@ -23,3 +23,4 @@ mod permissions;
 mod queries;
 mod schema;
 mod security;
+mod test_kit;
