@@ -3,7 +3,8 @@
 # templates into a temporary folder and proves it is ready to work in, as a
 # new user would find it: fmt and clippy clean, migrations current, its own
 # tests passing (on SQLite; on PostgreSQL too when E2E_PG_URL is set); then
-# `startapp` and `startservice` and the same again; then `schema --diff`
+# `startapp` and `startservice` and the same again; then the two services
+# compose (`schema --supergraph`, refusing a broken key), and `schema --diff`
 # exits 0 on a safe change and 1 on a breaking one. The generated project
 # builds into this checkout's target folder, so only its own crates compile.
 set -euo pipefail
@@ -44,6 +45,18 @@ test -s services/mysite/schema.graphql || { echo "the first test run did not wri
 grep -q '.app(shop::app())' services/mysite/src/lib.rs
 grep -q '.app(ledger::app())' services/billing/src/lib.rs
 check "startapp, startservice"
+
+echo "-- schema --supergraph: the two services compose (the composers from composition/)"
+(cd composition && npm ci --no-audit --no-fund --loglevel=error)
+cargo run -q -p billing -- schema --federation > $work/billing.graphql
+cargo run -q -p mysite -- schema --supergraph billing=$work/billing.graphql | tee $work/compose.out
+grep -q "mysite composes with billing" $work/compose.out
+# billing's User by a key mysite's User lacks: refused, exit 1.
+sed 's/@key(fields: "id")/@key(fields: "uid")/' $work/billing.graphql > $work/billing-broken.graphql
+if cargo run -q -p mysite -- schema --supergraph billing=$work/billing-broken.graphql > $work/broken.out 2>&1; then
+  cat $work/broken.out; echo "schema --supergraph accepted a key no subgraph defines" >&2; exit 1
+fi
+grep -q 'Cannot query field "uid"' $work/broken.out
 
 echo "-- schema --diff"
 cargo run -q -p mysite -- schema --diff services/mysite/schema.graphql

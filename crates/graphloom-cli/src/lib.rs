@@ -315,7 +315,7 @@ fn write_all(root: &Path, files: &Files) -> Result<Vec<PathBuf>> {
 }
 
 /// The workspace's own files: where each goes, and its template.
-const PROJECT_FILES: [(&str, &str); 7] = [
+const PROJECT_FILES: [(&str, &str); 9] = [
     ("Cargo.toml", template!("project/Cargo.toml.tmpl")),
     ("README.md", template!("project/README.md.tmpl")),
     (".env.example", template!("project/env.example.tmpl")),
@@ -325,6 +325,15 @@ const PROJECT_FILES: [(&str, &str); 7] = [
     (
         ".github/workflows/ci.yml",
         template!("project/.github/workflows/ci.yml.tmpl"),
+    ),
+    // The composers `schema --supergraph` and `assert_composes` run.
+    (
+        "composition/package.json",
+        template!("project/composition/package.json.tmpl"),
+    ),
+    (
+        "composition/package-lock.json",
+        template!("project/composition/package-lock.json.tmpl"),
     ),
 ];
 
