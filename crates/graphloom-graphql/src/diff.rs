@@ -16,7 +16,7 @@
 //! two can be compared; the few places where the levels differ are listed
 //! on [`Kind`]. Federation directives are understood as a gateway sees them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use async_graphql::parser::types::{
@@ -43,12 +43,14 @@ impl Level {
     }
 }
 
-/// What kind of change. Levels differ from graphql-inspector's in two
+/// What kind of change. Levels differ from graphql-inspector's in three
 /// places: a nullable argument without a default added to an existing
 /// field is safe here (dangerous there: no operation that validated stops
-/// validating, and the server sees what it saw before), and
-/// federation directives are classified (there every directive usage is
-/// the same dangerous change).
+/// validating, and the server sees what it saw before); federation
+/// directives are classified (there every directive usage is the same
+/// dangerous change); and removing a type no operation could name (nothing
+/// led to it from the roots, a directive argument or a federation `@key`)
+/// is safe here, breaking there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     TypeAdded,
@@ -258,6 +260,74 @@ impl Schema {
             directives,
             roots,
         })
+    }
+}
+
+impl Schema {
+    /// The types an operation can name: those the roots lead to through
+    /// fields, arguments, input fields, interfaces (and their
+    /// implementations) and union members; those directive arguments take;
+    /// and every federation entity (`@key`), which a gateway reaches through
+    /// `_entities` even where no field of this schema returns it.
+    fn reachable(&self) -> HashSet<&str> {
+        let mut stack: Vec<&str> = self.roots.iter().flatten().map(String::as_str).collect();
+        stack.extend(
+            self.types
+                .iter()
+                .filter(|(_, t)| t.directives.iter().any(|d| d.node.name.node == "key"))
+                .map(|(n, _)| n.as_str()),
+        );
+        for d in self.directives.values() {
+            stack.extend(d.arguments.iter().map(|a| named(&a.node.ty.node)));
+        }
+        let mut seen = HashSet::new();
+        while let Some(name) = stack.pop() {
+            let Some(t) = self.types.get(name).filter(|_| seen.insert(name)) else {
+                continue;
+            };
+            fn fields<'a>(fs: &'a [Positioned<FieldDefinition>], stack: &mut Vec<&'a str>) {
+                for f in fs {
+                    stack.push(named(&f.node.ty.node));
+                    stack.extend(f.node.arguments.iter().map(|a| named(&a.node.ty.node)));
+                }
+            }
+            match &t.kind {
+                TypeKind::Object(o) => {
+                    fields(&o.fields, &mut stack);
+                    stack.extend(o.implements.iter().map(|i| i.node.as_str()));
+                }
+                TypeKind::Interface(i) => {
+                    fields(&i.fields, &mut stack);
+                    stack.extend(i.implements.iter().map(|i| i.node.as_str()));
+                    // Its implementations: a fragment may name any of them.
+                    stack.extend(self.types.iter().filter_map(|(n, t)| {
+                        let implements = match &t.kind {
+                            TypeKind::Object(o) => &o.implements,
+                            TypeKind::Interface(o) => &o.implements,
+                            _ => return None,
+                        };
+                        implements
+                            .iter()
+                            .any(|x| x.node == name)
+                            .then_some(n.as_str())
+                    }));
+                }
+                TypeKind::Union(u) => stack.extend(u.members.iter().map(|m| m.node.as_str())),
+                TypeKind::InputObject(i) => {
+                    stack.extend(i.fields.iter().map(|f| named(&f.node.ty.node)));
+                }
+                TypeKind::Scalar | TypeKind::Enum(_) => {}
+            }
+        }
+        seen
+    }
+}
+
+/// The named type under any list and non-null wrappers.
+fn named(ty: &Type) -> &str {
+    match &ty.base {
+        BaseType::Named(n) => n.as_str(),
+        BaseType::List(inner) => named(inner),
     }
 }
 
@@ -476,13 +546,20 @@ impl Differ {
                 );
             }
         }
+        let reachable = old.reachable();
         for (name, t) in &old.types {
             match new.types.get(name) {
-                None => self.push(
+                None if reachable.contains(name.as_str()) => self.push(
                     Level::Breaking,
                     Kind::TypeRemoved,
                     name.clone(),
                     format!("Type '{name}' was removed"),
+                ),
+                None => self.push(
+                    Level::Safe,
+                    Kind::TypeRemoved,
+                    name.clone(),
+                    format!("Type '{name}' was removed (no operation could use it)"),
                 ),
                 Some(n) => self.type_def(name, t, n),
             }
@@ -968,9 +1045,10 @@ mod tests {
     #[test]
     fn types_removed_added_and_changed_in_kind() {
         let base = "type Query { a: Int } type T { x: Int }";
+        // Nothing leads to T: no operation could name it.
         assert_eq!(
             one(base, "type Query { a: Int }"),
-            (Breaking, "TYPE_REMOVED", "T".into())
+            (Safe, "TYPE_REMOVED", "T".into())
         );
         assert_eq!(
             one("type Query { a: Int }", base),
@@ -1188,6 +1266,40 @@ mod tests {
             err.to_string()
                 .starts_with("the new schema is not valid SDL"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_removed_type_breaks_when_an_operation_could_name_it() {
+        let removed = |old: &str, new: &str| {
+            changes(old, new)
+                .into_iter()
+                .find(|c| c.1 == "TYPE_REMOVED")
+                .map(|c| c.0)
+        };
+        // Through a field, an argument, an input field, a union, an
+        // interface's implementations, a directive argument, or a @key.
+        for old in [
+            "type Query { t: T } type T { x: Int }",
+            "type Query { a(f: F): Int } input F { g: G } input G { x: Int }",
+            "type Query { u: U } union U = T type T { x: Int }",
+            "type Query { i: I } interface I { x: Int } type T implements I { x: Int }",
+            "type Query { a: Int } directive @d(t: T) on FIELD input T { x: Int }",
+            r#"type Query { a: Int } type T @key(fields: "x") { x: Int }"#,
+        ] {
+            let new: String = old
+                .replace("type T", "type Z")
+                .replace("input T", "input Z");
+            let new = new.replace("input G", "input Z");
+            assert_eq!(removed(old, &new), Some(Breaking), "{old}");
+        }
+        // Nothing leads to it (an unused filter input a generator dropped).
+        assert_eq!(
+            removed(
+                "type Query { a: Int } input T { x: Int }",
+                "type Query { a: Int }"
+            ),
+            Some(Safe)
         );
     }
 

@@ -19,6 +19,9 @@ const documented = [
   // the gateway's entity fetches; an added one breaks nothing.
   ['DIRECTIVE_USAGE_REMOVED', 'DIRECTIVE_USAGE_', 'dangerous', 'breaking'],
   ['DIRECTIVE_USAGE_ADDED', 'DIRECTIVE_USAGE_', 'dangerous', 'safe'],
+  // A type nothing led to (from the roots, a directive argument or a @key)
+  // cannot be named by any operation: removing it breaks none.
+  ['TYPE_REMOVED', 'TYPE_REMOVED', 'breaking', 'safe'],
 ];
 // Paths are spelled differently (inspector: `Query.a.@deprecated`), and
 // inspector also lists the fields of an added type and the arguments of an
