@@ -71,6 +71,21 @@ impl Source {
             Source::Version(v) => format!("graphloom = \"{v}\"\ngraphloom-test = \"{v}\""),
         }
     }
+
+    /// What the Dockerfile must say about this source: a checkout outside
+    /// the project is outside Docker's build context, so the image cannot
+    /// build until the dependency is one Docker can fetch.
+    fn docker_note(&self) -> String {
+        match self {
+            Source::Path(p) => format!(
+                "# graphloom comes from the checkout at {} (a path outside this\n\
+                 # folder, which Docker cannot COPY): before building the image, depend on\n\
+                 # a released graphloom or a git URL in Cargo.toml.\n",
+                p.display()
+            ),
+            Source::Version(_) => String::new(),
+        }
+    }
 }
 
 /// A checked name of a project, service or app: a Rust identifier, a crate
@@ -364,11 +379,13 @@ pub fn new_project(p: &NewProject) -> Result<Vec<PathBuf>> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| p.service.to_string());
     let deps = p.source.dependencies();
+    let docker_note = p.source.docker_note();
     let vars = [
         ("project", project.as_str()),
         ("service", p.service.as_str()),
         ("app", p.app.as_str()),
         ("graphloom_deps", deps.as_str()),
+        ("docker_note", docker_note.as_str()),
     ];
     let mut files: Files = PROJECT_FILES
         .iter()
@@ -564,6 +581,20 @@ mod tests {
     }
 
     #[test]
+    fn a_dockerfile_over_a_local_checkout_says_it_cannot_build_as_is() {
+        let (_dir, mut p) = project("mysite", "mysite");
+        p.source = Source::Path(PathBuf::from("/src/graphloom"));
+        new_project(&p).unwrap();
+        let text = std::fs::read_to_string(p.dir.join("Dockerfile")).unwrap();
+        assert!(text.contains("checkout at /src/graphloom"), "{text}");
+        assert!(text.contains("\nARG SERVICE=mysite\n"), "{text}");
+        let (_dir, p) = project("other", "other");
+        new_project(&p).unwrap();
+        let text = std::fs::read_to_string(p.dir.join("Dockerfile")).unwrap();
+        assert!(!text.contains("checkout"), "{text}");
+    }
+
+    #[test]
     fn render_fills_known_placeholders_only() {
         let s = render(
             "{{service}} ${{ github.ref }} {{unknown}}",
@@ -596,6 +627,7 @@ mod tests {
                     "{{apps}}",
                     "{{project}}",
                     "{{graphloom_deps}}",
+                    "{{docker_note}}",
                 ] {
                     assert!(!text.contains(key), "{} keeps {key}", path.display());
                 }
