@@ -40,6 +40,12 @@ pub struct Claims {
     /// what a gateway enforcing `@requiresScopes` reads.
     #[serde(default)]
     pub scope: String,
+    /// The session (login) the token belongs to: the issuing service ends
+    /// it on logout, revocation or a password change, and every service
+    /// that checks sessions refuses its tokens from then on, before they
+    /// expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// The scopes staff members and superusers hold; the permission rules
@@ -332,10 +338,23 @@ impl Issuer {
         Verifier::new(&self.issuer, &self.audience).trust(&self.key)
     }
 
-    /// A signed token for `sub`; returns the token and its claims.
+    /// A signed token for `sub`, outside any session; returns the token
+    /// and its claims.
     pub fn issue(
         &self,
         sub: &str,
+        perms: Vec<String>,
+        staff: bool,
+        superuser: bool,
+    ) -> Result<(String, Claims), KeyError> {
+        self.issue_in_session(sub, None, perms, staff, superuser)
+    }
+
+    /// A signed token for `sub` in the session `sid` (see [`Claims::sid`]).
+    pub fn issue_in_session(
+        &self,
+        sub: &str,
+        sid: Option<&str>,
         perms: Vec<String>,
         staff: bool,
         superuser: bool,
@@ -353,6 +372,7 @@ impl Issuer {
             perms,
             staff,
             superuser,
+            sid: sid.map(str::to_owned),
         };
         let token = self.sign(&claims)?;
         Ok((token, claims))
@@ -382,6 +402,7 @@ impl From<Claims> for Principal {
             perms: c.perms,
             staff: c.staff,
             superuser: c.superuser,
+            session: c.sid,
         }
     }
 }

@@ -9,6 +9,8 @@ pub struct Principal {
     pub perms: Vec<String>,
     pub staff: bool,
     pub superuser: bool,
+    /// The session (login) the token belongs to, when it says (`sid`).
+    pub session: Option<String>,
 }
 
 impl Principal {

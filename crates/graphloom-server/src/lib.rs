@@ -17,6 +17,7 @@ mod documents;
 mod graphiql;
 mod metrics;
 mod net;
+pub mod sessions;
 
 use std::{
     collections::BTreeMap,
@@ -30,6 +31,7 @@ use std::{
 
 pub use documents::{Apq, ManifestError, TrustedDocuments};
 pub use net::{BadNetwork, Networks, client_address};
+pub use sessions::{Session, SessionCache, SessionCheck, SessionError};
 
 use graphloom_auth::token::{Principal, Verifier};
 
@@ -55,6 +57,12 @@ pub struct ServerConfig {
     pub graphiql: bool,
     /// Verifies bearer tokens; without it a request carrying one is refused.
     pub verifier: Option<Arc<Verifier>>,
+    /// Asks whether a verified token's session is live (see [`sessions`]);
+    /// without it a token is good until it expires.
+    pub sessions: Option<Arc<dyn SessionCheck>>,
+    /// Serve `POST /auth/introspect` (with `sessions`): whether a token is
+    /// live, for verify-only services (the service that issues tokens).
+    pub introspect: bool,
     /// How long a client may take to send a request's headers (and how
     /// long an idle keep-alive connection stays open); then the connection
     /// is closed.
@@ -144,6 +152,8 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             graphiql: true,
             verifier: None,
+            sessions: None,
+            introspect: false,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
@@ -165,6 +175,7 @@ struct AppState {
     api: Api,
     graphiql: bool,
     verifier: Option<Arc<Verifier>>,
+    sessions: Option<Arc<dyn SessionCheck>>,
     request_timeout: Duration,
     trusted_proxies: Networks,
     client_ip_header: String,
@@ -207,6 +218,9 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
     }
     if config.graphiql {
         router = router.route(graphiql::ASSETS, get(graphiql::asset));
+    }
+    if config.introspect && config.sessions.is_some() {
+        router = router.route("/auth/introspect", axum::routing::post(introspect));
     }
     let metrics_handle = config.metrics.then(metrics::handle).flatten();
     if let Some(handle) = metrics_handle {
@@ -262,6 +276,7 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             api,
             graphiql: config.graphiql,
             verifier: config.verifier.clone(),
+            sessions: config.sessions.clone(),
             request_timeout: config.request_timeout,
             trusted_proxies: config.trusted_proxies.clone(),
             client_ip_header: config.client_ip_header.to_ascii_lowercase(),
@@ -502,9 +517,56 @@ fn same_secret(given: &[u8], secret: &[u8]) -> bool {
             == 0
 }
 
-/// The request's context: headers, and the principal of a valid bearer token.
-/// A token that is present but not valid refuses the request (401).
-fn request_context(
+/// `POST /auth/introspect` with `{"token": "…"}`: whether the token is
+/// valid and its session live (RFC 7662's `active`), with the user's
+/// flags as they are now. Verify-only services ask it (see
+/// [`sessions`]); only the token's holder learns anything, and nothing
+/// they did not already hold.
+async fn introspect(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    #[derive(Deserialize)]
+    struct Asked {
+        token: String,
+    }
+    let Ok(asked) = serde_json::from_slice::<Asked>(&body) else {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            r#"send {"token": "<access token>"}"#,
+        );
+    };
+    let inactive = || ([(header::CONTENT_TYPE, JSON)], r#"{"active":false}"#).into_response();
+    let (Some(verifier), Some(sessions)) = (&state.verifier, &state.sessions) else {
+        return inactive();
+    };
+    let Ok(claims) = verifier.verify(asked.token.trim()) else {
+        return inactive();
+    };
+    match sessions.check(asked.token.trim(), &claims).await {
+        Ok(Session::Live { staff, superuser }) => {
+            let body = serde_json::json!({
+                "active": true,
+                "sub": claims.sub,
+                "sid": claims.sid,
+                "exp": claims.exp,
+                "staff": staff,
+                "superuser": superuser,
+            });
+            ([(header::CONTENT_TYPE, JSON)], body.to_string()).into_response()
+        }
+        Ok(Session::Ended) => inactive(),
+        Err(e) => reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
+            e.to_string(),
+        ),
+    }
+}
+
+/// The request's context: headers, and the principal of a valid bearer
+/// token whose session is live. A token that is present but not valid, or
+/// whose session ended, refuses the request (401); a session that cannot
+/// be checked, 503.
+async fn request_context(
     state: &AppState,
     headers: &HeaderMap,
     client: Option<SocketAddr>,
@@ -534,10 +596,34 @@ fn request_context(
             let Some(verifier) = &state.verifier else {
                 return Err(unauthenticated("this service accepts no tokens".into()));
             };
-            match verifier.verify(token.trim()) {
-                Ok(claims) => Some(Principal::from(claims)),
+            let claims = match verifier.verify(token.trim()) {
+                Ok(claims) => claims,
                 Err(e) => return Err(unauthenticated(e.to_string())),
+            };
+            let now = match &state.sessions {
+                None => None,
+                Some(sessions) => match sessions.check(token.trim(), &claims).await {
+                    Ok(Session::Live { staff, superuser }) => Some((staff, superuser)),
+                    Ok(Session::Ended) => {
+                        return Err(unauthenticated(
+                            "the session has ended (logged out, revoked, the password changed or the account deactivated); log in again".into(),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(Box::new(reject(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            ErrorCode::ServiceUnavailable,
+                            e.to_string(),
+                        )));
+                    }
+                },
+            };
+            let mut principal = Principal::from(claims);
+            if let Some((staff, superuser)) = now {
+                principal.staff = staff;
+                principal.superuser = superuser;
             }
+            Some(principal)
         }
     };
     let headers_in = headers;
@@ -602,7 +688,7 @@ async fn execute(
     named: Named,
 ) -> Response {
     let client = peer.map(|p| (p.0).0);
-    let context = match request_context(state, headers, client) {
+    let context = match request_context(state, headers, client).await {
         Ok(c) => c,
         Err(res) => return *res,
     };

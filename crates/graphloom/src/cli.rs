@@ -312,6 +312,63 @@ pub struct AuthArgs {
     /// Production: refuse to start without proper keys and secrets.
     #[arg(long, env = "GRAPHLOOM_PRODUCTION", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub production: bool,
+    /// How long an instance keeps the answer to "is this session live?",
+    /// in milliseconds: the longest a logout, revocation, password change
+    /// or deactivation made on another instance takes to refuse the
+    /// session's tokens here (0: ask on every request).
+    #[arg(long, env = "GRAPHLOOM_SESSION_CHECK_TTL_MS", default_value_t = 5000)]
+    pub session_check_ttl_ms: u64,
+    /// A service without the auth app: where to ask whether a token's
+    /// session is live (the issuing service's http://…/auth/introspect).
+    /// By default beside --jwks-url; `off` trusts a token until it expires.
+    #[arg(long, env = "GRAPHLOOM_SESSION_CHECK_URL")]
+    pub session_check_url: Option<String>,
+}
+
+impl AuthArgs {
+    /// How this service learns that a session ended: its own tables when
+    /// it has the auth app and issues tokens, else the issuer's
+    /// introspection endpoint; `None` when tokens are good until they expire.
+    fn sessions(
+        &self,
+        service: &Service,
+        api: &graphloom_graphql::Api,
+        keys: &Keys,
+    ) -> anyhow::Result<Option<std::sync::Arc<dyn graphloom_server::SessionCheck>>> {
+        use crate::auth::{DbSessions, RemoteSessions};
+        let ttl = std::time::Duration::from_millis(self.session_check_ttl_ms);
+        if keys.issuer.is_some()
+            && let Some(cache) = service.session_cache()
+        {
+            cache.set_ttl(ttl);
+            let db = DbSessions::new(std::sync::Arc::clone(api.engine()), cache);
+            return Ok(Some(std::sync::Arc::new(db)));
+        }
+        if keys.verifier.is_none() {
+            return Ok(None);
+        }
+        let url = match self.session_check_url.as_deref() {
+            Some("off") => None,
+            Some(url) => Some(url.to_owned()),
+            None => self
+                .jwks_url
+                .as_deref()
+                .and_then(RemoteSessions::url_beside_jwks),
+        };
+        let Some(url) = url else {
+            tracing::info!(
+                "sessions are not checked: a token is good until it expires (set GRAPHLOOM_SESSION_CHECK_URL)"
+            );
+            return Ok(None);
+        };
+        let remote = RemoteSessions::new(&url, ttl).map_err(anyhow::Error::msg)?;
+        tracing::info!(
+            url,
+            ttl_ms = self.session_check_ttl_ms,
+            "sessions are checked with the issuer"
+        );
+        Ok(Some(std::sync::Arc::new(remote)))
+    }
 }
 
 /// GETs a JWKS document over plain HTTP, with a timeout.
@@ -330,7 +387,7 @@ async fn fetch_jwks(url: &str) -> anyhow::Result<String> {
 
 /// GETs `uri`, or POSTs a JSON `body` to it, over plain HTTP with a
 /// timeout; the response body when the status is a success.
-async fn http_call(uri: hyper::Uri, body: Option<String>) -> anyhow::Result<Vec<u8>> {
+pub(crate) async fn http_call(uri: hyper::Uri, body: Option<String>) -> anyhow::Result<Vec<u8>> {
     use http_body_util::{BodyExt, Full};
     use hyper_util::{client::legacy::Client, rt::TokioExecutor};
     let url = uri.to_string();
@@ -932,10 +989,13 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 );
             }
             let secs = std::time::Duration::from_secs;
+            let sessions = args.auth.sessions(&service, &api, &keys)?;
             let config = ServerConfig {
                 addr: args.addr,
                 body_limit: args.body_limit,
                 graphiql: args.graphiql.unwrap_or(!args.auth.production),
+                introspect: keys.issuer.is_some(),
+                sessions,
                 verifier: keys.verifier.map(std::sync::Arc::new),
                 cors: (!args.cors_origins.is_empty()).then(|| graphloom_server::Cors {
                     origins: args.cors_origins.clone(),

@@ -28,6 +28,8 @@ pub struct App {
     pub(crate) data: Vec<(String, DataFn)>,
     /// The auth app's settings, for the commands that create users.
     pub(crate) auth: Option<Arc<crate::auth::AuthSettings>>,
+    /// The auth app's session answers, which its revocations clear.
+    pub(crate) sessions: Option<Arc<graphloom_server::SessionCache>>,
 }
 
 /// An app's migration files: the folder `makemigrations` writes to, and the
@@ -50,6 +52,7 @@ impl App {
             migrations: None,
             data: Vec::new(),
             auth: None,
+            sessions: None,
         }
     }
 
@@ -252,6 +255,11 @@ impl Service {
     /// The auth app's settings, when the service has the auth app.
     pub(crate) fn auth_settings(&self) -> Option<Arc<crate::auth::AuthSettings>> {
         self.apps.iter().find_map(|a| a.auth.clone())
+    }
+
+    /// The auth app's session cache, when the service has the auth app.
+    pub fn session_cache(&self) -> Option<Arc<graphloom_server::SessionCache>> {
+        self.apps.iter().find_map(|a| a.sessions.clone())
     }
 
     /// Every migration: the embedded files of migrated apps, plus one

@@ -1,7 +1,9 @@
 //! The auth app: users, groups and permissions as ordinary models, and the
 //! token lifecycle as GraphQL fields: `register`, `login`, `refreshToken` (one
 //! use per refresh token; reusing a spent one revokes its whole family),
-//! `logout`, `revokeAllSessions`, `me`, `changePassword`.
+//! `logout`, `revokeAllSessions`, `me`, `changePassword`. Access tokens
+//! carry their session (`sid`): a logout, a revocation, a password change
+//! or a deactivation refuses them on the next request (see [`DbSessions`]).
 //!
 //! Add it to a service with `.app(graphloom::auth::app())`. Tokens are signed
 //! with the keys `serve` loads (`GRAPHLOOM_JWT_SECRET` or
@@ -9,8 +11,10 @@
 
 mod migrations;
 mod resolvers;
+mod sessions;
 mod throttle;
 
+pub use sessions::{DbSessions, RemoteSessions};
 pub use throttle::Throttling;
 
 use std::{sync::Arc, time::Duration};
@@ -208,8 +212,11 @@ pub fn app_with(settings: AuthSettings) -> App {
                 .delete(Rule::Superuser),
         )
         .permissions::<Permission>(ModelRules::new().view(Rule::Staff));
-    let mut app = resolvers::fields(app, Arc::clone(&settings), limiter);
+    // The serve command sets the TTL; until then (tests), five seconds.
+    let sessions = Arc::new(graphloom_server::SessionCache::new(Duration::from_secs(5)));
+    let mut app = resolvers::fields(app, Arc::clone(&settings), limiter, Arc::clone(&sessions));
     app.auth = Some(settings);
+    app.sessions = Some(sessions);
     app
 }
 

@@ -25,6 +25,7 @@ use super::{
     throttle::{Refusal, Throttle},
 };
 use crate::App;
+use graphloom_server::SessionCache;
 
 /// Runs argon2 on the blocking pool, as many at once as there are cores:
 /// a hash is ~20 ms of CPU and 19 MiB, and on the async workers a burst of
@@ -119,8 +120,15 @@ async fn issue(
     let perms = permissions_of(&ctx, user.id).await?;
     let issuer = issuer(rt)?;
     let user_id = user.id.0.to_string();
+    let sid = family.to_string();
     let (access, _) = issuer
-        .issue(&user_id, perms.clone(), user.is_staff, user.is_superuser)
+        .issue_in_session(
+            &user_id,
+            Some(&sid),
+            perms.clone(),
+            user.is_staff,
+            user.is_superuser,
+        )
         .map_err(Error::internal)?;
     let mut raw = uuid::Uuid::new_v4().as_bytes().to_vec();
     raw.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -144,6 +152,7 @@ async fn issue(
             perms,
             staff: user.is_staff,
             superuser: user.is_superuser,
+            session: Some(sid),
         },
     })
 }
@@ -350,7 +359,7 @@ async fn refresh(
     issue(rt, settings, &user, row.family).await
 }
 
-async fn logout(rt: &Runtime, ctx: &ResolverContext<'_>) -> Result<bool> {
+async fn logout(rt: &Runtime, ctx: &ResolverContext<'_>, sessions: &SessionCache) -> Result<bool> {
     let token = arg(ctx, "refreshToken")?;
     let sys = system(rt);
     let Some(row) = RefreshToken::objects(&sys)
@@ -361,22 +370,32 @@ async fn logout(rt: &Runtime, ctx: &ResolverContext<'_>) -> Result<bool> {
         return Ok(false);
     };
     revoke(&sys, RefreshToken::FAMILY.eq(row.family)).await?;
+    // This instance refuses the session's access tokens at once; the
+    // others when their answer is older than the cache's TTL.
+    sessions.forget_user(&row.user.key.key_string());
     Ok(true)
 }
 
-async fn revoke_all(rt: &Runtime, ctx: &ResolverContext<'_>) -> Result<u64> {
+async fn revoke_all(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    sessions: &SessionCache,
+) -> Result<u64> {
     let p = principal(ctx)?;
     let id = p
         .user_id
         .parse::<i64>()
         .map_err(|_| unauthenticated("unknown user"))?;
-    revoke(&system(rt), RefreshToken::USER.eq(id)).await
+    let revoked = revoke(&system(rt), RefreshToken::USER.eq(id)).await?;
+    sessions.forget_user(&p.user_id);
+    Ok(revoked)
 }
 
 async fn change_own_password(
     rt: &Runtime,
     ctx: &ResolverContext<'_>,
     settings: &AuthSettings,
+    sessions: &SessionCache,
 ) -> Result<bool> {
     let p = principal(ctx)?;
     let old = arg(ctx, "oldPassword")?;
@@ -395,8 +414,18 @@ async fn change_own_password(
         return Err(Error::bad_input(problems.join(" ")));
     }
     set_password(&sys, settings, &user, &new).await?;
-    // Other sessions may hold the old password: end them.
-    revoke(&sys, RefreshToken::USER.eq(user.id)).await?;
+    // Other sessions may hold the old password: end them; the one that
+    // changed it goes on (Django's update_session_auth_hash).
+    let mut others = RefreshToken::USER.eq(user.id);
+    if let Some(current) = p
+        .session
+        .as_deref()
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    {
+        others = others & !RefreshToken::FAMILY.eq(current);
+    }
+    revoke(&sys, others).await?;
+    sessions.forget_user(&p.user_id);
     Ok(true)
 }
 
@@ -458,7 +487,12 @@ fn string_arg(name: &str) -> InputValue {
 }
 
 /// Adds the token fields and types to the auth app.
-pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Throttle>) -> App {
+pub(super) fn fields(
+    app: App,
+    settings: Arc<AuthSettings>,
+    limiter: Arc<Throttle>,
+    sessions: Arc<SessionCache>,
+) -> App {
     let mut app = app
         .raw_type(Arc::new(|rt| payload_type().field(payload_user(rt)).into()))
         .raw_query(Arc::new(|rt| {
@@ -495,46 +529,53 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, limiter: Arc<Throttl
     app = app.raw_mutation(Arc::new(move |rt| {
         refresh_field(rt).argument(string_arg("refreshToken"))
     }));
-    app = app.raw_mutation(Arc::new(|rt| {
-        let rt = Arc::clone(rt);
+    let cache = Arc::clone(&sessions);
+    app = app.raw_mutation(Arc::new(move |rt| {
+        let (rt, cache) = (Arc::clone(rt), Arc::clone(&cache));
         Field::new("logout", TypeRef::named_nn(TypeRef::BOOLEAN), move |ctx| {
-            let rt = Arc::clone(&rt);
-            FieldFuture::new(async move { Ok(Some(Gql::Boolean(logout(&rt, &ctx).await.gql()?))) })
+            let (rt, cache) = (Arc::clone(&rt), Arc::clone(&cache));
+            FieldFuture::new(async move {
+                Ok(Some(Gql::Boolean(logout(&rt, &ctx, &cache).await.gql()?)))
+            })
         })
         .argument(string_arg("refreshToken"))
         .description("Ends the session the refresh token belongs to.")
     }));
-    app = app.raw_mutation(Arc::new(|rt| {
-        let rt = Arc::clone(rt);
+    let cache = Arc::clone(&sessions);
+    app = app.raw_mutation(Arc::new(move |rt| {
+        let (rt, cache) = (Arc::clone(rt), Arc::clone(&cache));
         Field::new(
             "revokeAllSessions",
             TypeRef::named_nn(TypeRef::INT),
             move |ctx| {
-                let rt = Arc::clone(&rt);
-                FieldFuture::new(
-                    async move { Ok(Some(Gql::from(revoke_all(&rt, &ctx).await.gql()?))) },
-                )
+                let (rt, cache) = (Arc::clone(&rt), Arc::clone(&cache));
+                FieldFuture::new(async move {
+                    Ok(Some(Gql::from(revoke_all(&rt, &ctx, &cache).await.gql()?)))
+                })
             },
         )
         .description("Revokes every refresh token of the logged-in user; returns how many.")
     }));
-    let s = Arc::clone(&settings);
+    let (s, cache) = (Arc::clone(&settings), Arc::clone(&sessions));
     app = app.raw_mutation(Arc::new(move |rt| {
-        let (rt, settings) = (Arc::clone(rt), Arc::clone(&s));
+        let (rt, settings, cache) = (Arc::clone(rt), Arc::clone(&s), Arc::clone(&cache));
         Field::new(
             "changePassword",
             TypeRef::named_nn(TypeRef::BOOLEAN),
             move |ctx| {
-                let (rt, settings) = (Arc::clone(&rt), Arc::clone(&settings));
+                let (rt, settings, cache) =
+                    (Arc::clone(&rt), Arc::clone(&settings), Arc::clone(&cache));
                 FieldFuture::new(async move {
-                    let ok = change_own_password(&rt, &ctx, &settings).await.gql()?;
+                    let ok = change_own_password(&rt, &ctx, &settings, &cache)
+                        .await
+                        .gql()?;
                     Ok(Some(Gql::Boolean(ok)))
                 })
             },
         )
         .argument(string_arg("oldPassword"))
         .argument(string_arg("newPassword"))
-        .description("Changes the logged-in user's password and ends their sessions.")
+        .description("Changes the logged-in user's password and ends their other sessions.")
     }));
     if settings.register {
         let s = Arc::clone(&settings);
