@@ -113,7 +113,7 @@ pids+=($!)
 wait_for "http://127.0.0.1:$p_acc/.well-known/jwks.json" accounts
 for s in products:$p_prod reviews:$p_rev; do
   name=${s%%:*} port=${s##*:}
-  GRAPHLOOM_JWKS_URL="http://127.0.0.1:$p_acc/.well-known/jwks.json" "$bin/$name" serve \
+  GRAPHLOOM_JWKS_URL="http://127.0.0.1:$p_acc/.well-known/jwks.json" GRAPHLOOM_SESSION_CHECK_TTL_MS=300 "$bin/$name" serve \
     --addr "127.0.0.1:$port" --database-url "$(db_url "$name")" >"$work/$name.log" 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:$port/readyz" "$name"
@@ -140,6 +140,31 @@ logs() {
 }
 GATEWAY="http://127.0.0.1:$p_gw/" node examples/federation/gateway/e2e.mjs || logs
 GATEWAY="http://127.0.0.1:$p_hive/graphql" node examples/federation/gateway/hive-e2e.mjs || logs
+
+# Verify-only services ask accounts whether a token's session is live
+# (/auth/introspect, beside the JWKS; answers kept 300 ms here): a logout
+# at accounts refuses the access token at products and reviews too.
+echo "-- a logout at accounts reaches products and reviews"
+gql() { # url, token, body -> HTTP status; the body in $work/gql.out
+  curl -s -o "$work/gql.out" -w '%{http_code}' -H 'content-type: application/json' \
+    ${2:+-H "authorization: Bearer $2"} -d "$3" "$1"
+}
+gql "http://127.0.0.1:$p_acc/graphql" "" \
+  '{"query":"mutation { login(login: \"admin\", password: \"e2e-password-1\") { accessToken refreshToken } }"}' >/dev/null
+access=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1])).data.login.accessToken' "$work/gql.out")
+refresh=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1])).data.login.refreshToken' "$work/gql.out")
+for port in $p_prod $p_rev; do
+  [ "$(gql "http://127.0.0.1:$port/graphql" "$access" '{"query":"{ __typename }"}')" = 200 ] || { cat "$work/gql.out"; exit 1; }
+done
+gql "http://127.0.0.1:$p_acc/graphql" "$access" "{\"query\":\"mutation { logout(refreshToken: \\\"$refresh\\\") }\"}" >/dev/null
+grep -q '"logout":true' "$work/gql.out" || { cat "$work/gql.out"; exit 1; }
+sleep 0.4
+for port in $p_prod $p_rev; do
+  code=$(gql "http://127.0.0.1:$port/graphql" "$access" '{"query":"{ __typename }"}')
+  [ "$code" = 401 ] || { echo "port $port answered $code to a logged-out token:"; cat "$work/gql.out"; exit 1; }
+done
+grep -q "the session has ended" "$work/gql.out"
+echo "refused by products and reviews after the logout"
 
 # The CLI's checks against the running services: `schema --against-url`
 # finds no change against itself; `schema --supergraph` composes reviews

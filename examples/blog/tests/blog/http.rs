@@ -45,11 +45,6 @@ pub(crate) async fn start_at(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (Server, Http) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let seed = Command::new(env!("CARGO_BIN_EXE_blog"))
         .args([
             "seed",
@@ -70,6 +65,22 @@ pub(crate) async fn start_at(
         "{}",
         String::from_utf8_lossy(&seed.stderr)
     );
+    serve_at(url, dir, args, env).await
+}
+
+/// The binary over the database at `url` as it is (another instance of a
+/// service already running on it, say).
+pub(crate) async fn serve_at(
+    url: &str,
+    dir: Option<tempfile::TempDir>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Server, Http) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(env!("CARGO_BIN_EXE_blog"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .args(args)
@@ -462,6 +473,15 @@ mod tokens {
         panic!("the server did not start");
     }
 
+    /// Registers user 1, whom the tokens these tests mint are for: a
+    /// token for a user the service does not have is refused.
+    async fn user_one(c: &Http, base: &str) {
+        let body = r#"{"query":"mutation { register(username: \"one\", email: \"one@example.com\", password: \"a long passphrase 1\") { expiresIn } }"}"#;
+        let (status, _, json) = send(c, post(base, body, None, "application/json")).await;
+        assert_eq!(status, 200, "{json}");
+        assert!(json.get("errors").is_none(), "{json}");
+    }
+
     fn with_token(base: &str, auth: &str) -> Request<Full<Bytes>> {
         Request::post(format!("{base}/graphql"))
             .header("content-type", "application/json")
@@ -511,6 +531,7 @@ mod tokens {
         ]);
         let c: Http = Client::builder(TokioExecutor::new()).build_http();
         ready(&c, &base).await;
+        user_one(&c, &base).await;
         let issuer = Issuer::new(
             SigningKey::ed25519_pem("k1", KEY.as_bytes()).unwrap(),
             "accounts",
@@ -681,6 +702,7 @@ mod tokens {
         assert_ne!(base, base2);
         let c: Http = Client::builder(TokioExecutor::new()).build_http();
         ready(&c, &base2).await;
+        user_one(&c, &base2).await;
         let token = |secret: &str| {
             let issuer = Issuer::new(
                 SigningKey::hs256(secret.as_bytes()).unwrap(),

@@ -23,4 +23,5 @@ mod permissions;
 mod queries;
 mod schema;
 mod security;
+mod sessions;
 mod test_kit;

@@ -1,0 +1,295 @@
+//! Immediate revocation, over HTTP against the real binary: access tokens
+//! carry their session, and every request checks it (one indexed lookup,
+//! kept per instance for GRAPHLOOM_SESSION_CHECK_TTL_MS). On SQLite, and
+//! on PostgreSQL when GRAPHLOOM_TEST_DATABASE_URL is set.
+
+use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::{Request, body::Bytes};
+use serde_json::{Value, json};
+
+use crate::http::{Http, send, serve_at, start_at};
+
+/// A GraphQL request with an optional bearer token: (status, body).
+async fn gql(c: &Http, base: &str, token: Option<&str>, query: &str, vars: Value) -> (u16, Value) {
+    let mut req =
+        Request::post(format!("{base}/graphql")).header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let body = json!({ "query": query, "variables": vars }).to_string();
+    let (status, _, json) = send(c, req.body(Full::new(Bytes::from(body))).unwrap()).await;
+    (status, json)
+}
+
+/// Logs in; (access token, refresh token).
+async fn login(c: &Http, base: &str, user: &str, password: &str) -> (String, String) {
+    let (status, json) = gql(
+        c,
+        base,
+        None,
+        "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken refreshToken } }",
+        json!({ "l": user, "p": password }),
+    )
+    .await;
+    assert_eq!(status, 200, "{json}");
+    let p = &json["data"]["login"];
+    let text = |k: &str| p[k].as_str().unwrap_or_else(|| panic!("{json}")).to_owned();
+    (text("accessToken"), text("refreshToken"))
+}
+
+/// `me { username }` with the token: the username, or the error code.
+async fn me(c: &Http, base: &str, token: &str) -> Result<String, String> {
+    let (status, json) = gql(
+        c,
+        base,
+        Some(token),
+        "{ me { username isStaff } }",
+        json!({}),
+    )
+    .await;
+    match status {
+        200 => Ok(json["data"]["me"]["username"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()),
+        _ => Err(format!(
+            "{status} {}",
+            json["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("")
+        )),
+    }
+}
+
+const PASSWORD: &str = blog::seed::DEMO_PASSWORD;
+const REFUSED: &str = "401 UNAUTHENTICATED";
+
+#[tokio::test]
+async fn each_revocation_refuses_the_access_token_on_the_next_request() {
+    let url = graphloom_test::fresh_database_url().await;
+    let (server, c) = start_at(&url, None, &[], &[]).await;
+    let base = server.base.as_str();
+    // Logout ends its session only.
+    let (a1, r1) = login(&c, base, "user2", PASSWORD).await;
+    let (a2, _) = login(&c, base, "user2", PASSWORD).await;
+    assert_eq!(me(&c, base, &a1).await.as_deref(), Ok("user2"));
+    let (_, json) = gql(
+        &c,
+        base,
+        Some(&a1),
+        "mutation($r: String!) { logout(refreshToken: $r) }",
+        json!({ "r": r1 }),
+    )
+    .await;
+    assert_eq!(json["data"]["logout"], true, "{json}");
+    assert_eq!(me(&c, base, &a1).await, Err(REFUSED.into()));
+    assert_eq!(me(&c, base, &a2).await.as_deref(), Ok("user2"));
+    // A password change ends the other sessions, not the one that made it.
+    let (a3, r3) = login(&c, base, "user2", PASSWORD).await;
+    let (_, json) = gql(
+        &c,
+        base,
+        Some(&a2),
+        "mutation($o: String!, $n: String!) { changePassword(oldPassword: $o, newPassword: $n) }",
+        json!({ "o": PASSWORD, "n": "a new long passphrase 2" }),
+    )
+    .await;
+    assert_eq!(json["data"]["changePassword"], true, "{json}");
+    assert_eq!(me(&c, base, &a3).await, Err(REFUSED.into()));
+    assert_eq!(me(&c, base, &a2).await.as_deref(), Ok("user2"));
+    let (_, json) = gql(
+        &c,
+        base,
+        None,
+        "mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }",
+        json!({ "r": r3 }),
+    )
+    .await;
+    assert_eq!(
+        json["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{json}"
+    );
+    // Revoking every session ends the last one too.
+    let (_, json) = gql(
+        &c,
+        base,
+        Some(&a2),
+        "mutation { revokeAllSessions }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        json["data"]["revokeAllSessions"].as_i64() >= Some(1),
+        "{json}"
+    );
+    assert_eq!(me(&c, base, &a2).await, Err(REFUSED.into()));
+    // The refusal says why.
+    let (status, json) = gql(&c, base, Some(&a2), "{ me { id } }", json!({})).await;
+    assert_eq!(status, 401);
+    let message = json["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(message.starts_with("the session has ended"), "{message}");
+}
+
+/// Polls `me` with `token` until it is refused; how long that took.
+async fn until_refused(c: &Http, base: &str, token: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    while me(c, base, token).await.is_ok() {
+        assert!(start.elapsed() < within, "still accepted after {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test]
+async fn deactivation_and_demotion_reach_live_tokens_within_the_check_ttl() {
+    let url = graphloom_test::fresh_database_url().await;
+    let ttl = [("GRAPHLOOM_SESSION_CHECK_TTL_MS", "300")];
+    let (server, c) = start_at(&url, None, &[], &ttl).await;
+    let base = server.base.as_str();
+    let (admin, _) = login(&c, base, "user1", PASSWORD).await;
+    let update = |id: &str, input: Value| {
+        let (c, base, admin, id) = (&c, base, admin.clone(), id.to_owned());
+        async move {
+            let (_, json) = gql(
+                c,
+                base,
+                Some(&admin),
+                "mutation($id: ID!, $i: UpdateUserInput!) { updateUser(id: $id, input: $i) { errors { code } } }",
+                json!({ "id": id, "i": input }),
+            )
+            .await;
+            assert_eq!(json["data"]["updateUser"]["errors"], json!([]), "{json}");
+        }
+    };
+    // user3 made staff, logs in: the token says staff and tags may be made.
+    update("3", json!({ "isStaff": true })).await;
+    let (staff, _) = login(&c, base, "user3", PASSWORD).await;
+    let create_tag = |name: &'static str| {
+        let (c, base, staff) = (&c, base, staff.clone());
+        async move {
+            let (_, json) = gql(
+                c,
+                base,
+                Some(&staff),
+                "mutation($n: String!) { createTag(input: { name: $n }) { errors { code } } }",
+                json!({ "n": name }),
+            )
+            .await;
+            json["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("OK")
+                .to_owned()
+        }
+    };
+    assert_eq!(create_tag("first").await, "OK");
+    // Demoted: the token still says staff, the check does not.
+    update("3", json!({ "isStaff": false })).await;
+    let start = Instant::now();
+    let mut n = 0;
+    while create_tag(["a", "b", "c", "d", "e", "f", "g", "h"][n % 8]).await == "OK" {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "still staff after 3 s"
+        );
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(create_tag("late").await, "FORBIDDEN");
+    // Deactivated: refused, within the TTL (and a margin for a slow machine).
+    let (user2, _) = login(&c, base, "user2", PASSWORD).await;
+    assert_eq!(me(&c, base, &user2).await.as_deref(), Ok("user2"));
+    update("2", json!({ "isActive": false })).await;
+    until_refused(&c, base, &user2, Duration::from_secs(3)).await;
+    assert_eq!(me(&c, base, &user2).await, Err(REFUSED.into()));
+}
+
+#[tokio::test]
+async fn another_instance_on_the_same_database_refuses_within_its_ttl() {
+    let url = graphloom_test::fresh_database_url().await;
+    let (a, c) = start_at(&url, None, &[], &[]).await;
+    let (b, _) = serve_at(
+        &url,
+        None,
+        &["--no-migrate"],
+        &[("GRAPHLOOM_SESSION_CHECK_TTL_MS", "400")],
+    )
+    .await;
+    let (token, refresh) = login(&c, &a.base, "user2", PASSWORD).await;
+    // B has checked the session and keeps the answer.
+    assert_eq!(me(&c, &b.base, &token).await.as_deref(), Ok("user2"));
+    let (_, json) = gql(
+        &c,
+        &a.base,
+        Some(&token),
+        "mutation($r: String!) { logout(refreshToken: $r) }",
+        json!({ "r": refresh }),
+    )
+    .await;
+    assert_eq!(json["data"]["logout"], true, "{json}");
+    // A at once; B once its answer is older than its TTL (400 ms).
+    assert_eq!(me(&c, &a.base, &token).await, Err(REFUSED.into()));
+    let took = until_refused(&c, &b.base, &token, Duration::from_secs(3)).await;
+    assert!(
+        took <= Duration::from_millis(400) + Duration::from_millis(500),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_check_is_one_statement_and_its_answer_is_kept() {
+    use graphloom::auth::DbSessions;
+    use graphloom::server::{Session, SessionCache, SessionCheck};
+    use graphloom_test::assert_num_queries;
+    let client = crate::common::seeded(2, 0, 0, 0).await.anonymous();
+    let data = client
+        .query_vars(
+            "mutation($p: String!) { login(login: \"user2\", password: $p) { accessToken } }",
+            json!({ "p": PASSWORD }),
+        )
+        .await;
+    let token = data["login"]["accessToken"].as_str().unwrap().to_owned();
+    let claims = graphloom_test::test_issuer()
+        .verifier()
+        .unwrap()
+        .verify(&token)
+        .unwrap();
+    assert!(claims.sid.is_some(), "a login's token names its session");
+    let cache = std::sync::Arc::new(SessionCache::new(Duration::from_secs(60)));
+    let sessions = DbSessions::new(
+        std::sync::Arc::clone(client.api().engine()),
+        std::sync::Arc::clone(&cache),
+    );
+    let live = Session::Live {
+        staff: false,
+        superuser: false,
+    };
+    // One statement (the user by key, the session by its indexed family),
+    // then none while the answer is kept.
+    assert_eq!(
+        assert_num_queries!(1, sessions.check(&token, &claims)).unwrap(),
+        live
+    );
+    assert_eq!(
+        assert_num_queries!(0, sessions.check(&token, &claims)).unwrap(),
+        live
+    );
+    // Kept for nothing: one statement every time.
+    cache.set_ttl(Duration::ZERO);
+    assert_num_queries!(1, sessions.check(&token, &claims)).unwrap();
+    assert_num_queries!(1, sessions.check(&token, &claims)).unwrap();
+    // A session id that is not one, or a user who is not there: ended.
+    let mut forged = claims.clone();
+    forged.sid = Some("not-a-uuid".into());
+    assert_eq!(
+        sessions.check(&token, &forged).await.unwrap(),
+        Session::Ended
+    );
+    forged.sid = claims.sid.clone();
+    forged.sub = "99".into();
+    assert_eq!(
+        sessions.check(&token, &forged).await.unwrap(),
+        Session::Ended
+    );
+}
