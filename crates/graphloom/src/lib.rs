@@ -46,6 +46,7 @@ extern crate self as graphloom;
 pub mod auth;
 pub mod cli;
 pub mod compose;
+pub mod mail;
 mod makemigrations;
 #[cfg(feature = "otel")]
 mod otel;
