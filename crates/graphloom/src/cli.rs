@@ -318,6 +318,14 @@ pub struct AuthArgs {
     /// session's tokens here (0: ask on every request).
     #[arg(long, env = "GRAPHLOOM_SESSION_CHECK_TTL_MS", default_value_t = 5000)]
     pub session_check_ttl_ms: u64,
+    /// Where the auth app's emails go: smtp://[user:password@]host:port,
+    /// file:///dir (an .eml file per message), console (logged; the
+    /// default) or memory.
+    #[arg(long, env = "GRAPHLOOM_EMAIL_URL")]
+    pub email_url: Option<String>,
+    /// The sender of those emails (`Name <address>`).
+    #[arg(long, env = "GRAPHLOOM_EMAIL_FROM")]
+    pub email_from: Option<String>,
     /// A service without the auth app: where to ask whether a token's
     /// session is live (the issuing service's http://…/auth/introspect).
     /// By default beside --jwks-url; `off` trusts a token until it expires.
@@ -990,6 +998,15 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             }
             let secs = std::time::Duration::from_secs;
             let sessions = args.auth.sessions(&service, &api, &keys)?;
+            if let Some(settings) = service.auth_settings() {
+                if let Some(url) = &args.auth.email_url {
+                    settings.mailer.configure(url)?;
+                }
+                if let Some(from) = &args.auth.email_from {
+                    settings.mailer.set_from(from)?;
+                }
+                tracing::info!(backend = %settings.mailer.backend_name(), "account emails");
+            }
             let config = ServerConfig {
                 addr: args.addr,
                 body_limit: args.body_limit,

@@ -139,6 +139,7 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
                 Value::Bool(true),
                 Value::Bool(i == 1),
                 Value::Bool(i == 1),
+                Value::Bool(true),
                 at(i),
             ]
         })
@@ -154,6 +155,7 @@ pub async fn seed(service: &Service, db: &Database, args: &SeedArgs) -> anyhow::
             "is_active",
             "is_staff",
             "is_superuser",
+            "email_verified",
             "date_joined",
         ],
         users,

@@ -9,6 +9,7 @@
 //! with the keys `serve` loads (`GRAPHLOOM_JWT_SECRET` or
 //! `GRAPHLOOM_JWT_PRIVATE_KEY_FILE`); other services verify them with the JWKS.
 
+mod account;
 mod migrations;
 mod resolvers;
 mod sessions;
@@ -26,6 +27,7 @@ pub use graphloom_auth::{
 
 use crate::{
     App, Model,
+    mail::{Mailer, Template},
     meta::{ForeignKey, Id, ManyToMany, ModelRules, Rule, ValidationError, ValidationInput, Value},
 };
 
@@ -49,6 +51,10 @@ pub struct User {
     pub is_staff: bool,
     #[field(default = false)]
     pub is_superuser: bool,
+    /// Whether the user proved they read mail at `email` (by following a
+    /// link this app mailed there).
+    #[field(default = false)]
+    pub email_verified: bool,
     #[field(auto_now_add)]
     pub date_joined: chrono::DateTime<chrono::Utc>,
     pub last_login: Option<chrono::DateTime<chrono::Utc>>,
@@ -126,6 +132,82 @@ pub struct RefreshToken {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// A single-use token mailed to a user: a password reset, an address
+/// verification, or the confirmation of a new address. Stored as a hash;
+/// it dies when used, when it expires, and (a reset) when the password
+/// changes. A table only: it is not part of the GraphQL API.
+#[derive(Model)]
+#[model(app = "auth", graphql = false)]
+pub struct AccountToken {
+    pub id: Id,
+    #[field(max_length = 64, unique, hidden, default = "")]
+    pub token_hash: String,
+    #[field(on_delete = cascade, related_name = "accountTokens")]
+    pub user: ForeignKey<User>,
+    /// `reset`, `verify` or `email` (see [`TokenPurpose`]).
+    #[field(max_length = 16)]
+    pub purpose: String,
+    /// The address a `verify` or `email` token is for.
+    #[field(max_length = 254, default = "")]
+    pub email: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[field(auto_now_add)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What an [`AccountToken`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// `resetPassword`.
+    Reset,
+    /// `verifyEmail` of the current address.
+    Verify,
+    /// `verifyEmail` of a new address (`changeEmail`).
+    Email,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Reset => "reset",
+            TokenPurpose::Verify => "verify",
+            TokenPurpose::Email => "email",
+        }
+    }
+}
+
+/// The messages the auth app sends; each a [`Template`] with `{{username}}`,
+/// `{{link}}` (the URL setting with the token in it) and `{{token}}`.
+#[derive(Debug, Clone)]
+pub struct Emails {
+    pub password_reset: Template,
+    pub verify_email: Template,
+    pub change_email: Template,
+}
+
+impl Default for Emails {
+    fn default() -> Self {
+        Emails {
+            password_reset: Template::new(
+                "Reset your password",
+                "Hello {{username}},\n\nSomeone asked to reset the password of your account. \
+                 To choose a new one, open\n\n  {{link}}\n\nThe link works once, within the hour. \
+                 If you did not ask, ignore this message: nothing changes.\n",
+            ),
+            verify_email: Template::new(
+                "Confirm your email address",
+                "Hello {{username}},\n\nTo confirm that this address is yours, open\n\n  {{link}}\n",
+            ),
+            change_email: Template::new(
+                "Confirm your new email address",
+                "Hello {{username}},\n\nTo make this your account's address, open\n\n  {{link}}\n\n\
+                 If you did not ask for it, ignore this message.\n",
+            ),
+        }
+    }
+}
+
 /// One failed-login counter, shared by every instance of a service on
 /// PostgreSQL (see [`Throttling`]): the key is a hash of what it counts
 /// (an account, an address, or the two), so logins of any length fit.
@@ -158,6 +240,21 @@ pub struct AuthSettings {
     /// Who may list users and look them up from the root (`users`,
     /// `user(id:)`). A post's author stays readable wherever the post is.
     pub list_users: Rule,
+    /// Sends the account emails (`GRAPHLOOM_EMAIL_URL` points it at a
+    /// backend when serving; the console by default).
+    pub mailer: Mailer,
+    pub emails: Emails,
+    /// The link a reset email carries; `{token}` is replaced. Your
+    /// frontend's page, which calls `resetPassword`.
+    pub reset_url: String,
+    /// The link a verification email carries (`verifyEmail`).
+    pub verify_url: String,
+    /// How long a reset link works.
+    pub reset_ttl: Duration,
+    /// How long a verification link works.
+    pub verify_ttl: Duration,
+    /// How often one address, or one client, may ask for reset emails.
+    pub reset_throttling: Throttling,
 }
 
 impl Default for AuthSettings {
@@ -169,6 +266,20 @@ impl Default for AuthSettings {
             refresh_ttl: Duration::from_secs(14 * 24 * 3600),
             throttling: Throttling::default(),
             list_users: Rule::Authenticated,
+            mailer: Mailer::console(),
+            emails: Emails::default(),
+            reset_url: "http://127.0.0.1:3000/reset-password?token={token}".into(),
+            verify_url: "http://127.0.0.1:3000/verify-email?token={token}".into(),
+            reset_ttl: Duration::from_secs(3600),
+            verify_ttl: Duration::from_secs(3 * 24 * 3600),
+            reset_throttling: Throttling {
+                pair_free: 3,
+                account_free: 5,
+                address_free: 30,
+                first_delay: Duration::from_secs(10),
+                window: Duration::from_secs(3600),
+                ..Throttling::default()
+            },
         }
     }
 }
@@ -189,6 +300,7 @@ pub fn app_with(settings: AuthSettings) -> App {
         .model::<Permission>()
         .model::<RefreshToken>()
         .model::<LoginThrottle>()
+        .model::<AccountToken>()
         // Everything about a user but the username is theirs and staff's
         // to see (and to filter on); the rest is staff business.
         .permissions::<User>({
@@ -201,6 +313,7 @@ pub fn app_with(settings: AuthSettings) -> App {
                 .field("is_active", own())
                 .field("is_staff", own())
                 .field("is_superuser", own())
+                .field("email_verified", own())
                 .field("date_joined", own())
                 .field("last_login", own())
         })
@@ -214,7 +327,8 @@ pub fn app_with(settings: AuthSettings) -> App {
         .permissions::<Permission>(ModelRules::new().view(Rule::Staff));
     // The serve command sets the TTL; until then (tests), five seconds.
     let sessions = Arc::new(graphloom_server::SessionCache::new(Duration::from_secs(5)));
-    let mut app = resolvers::fields(app, Arc::clone(&settings), limiter, Arc::clone(&sessions));
+    let app = resolvers::fields(app, Arc::clone(&settings), limiter, Arc::clone(&sessions));
+    let mut app = account::fields(app, Arc::clone(&settings), Arc::clone(&sessions));
     app.auth = Some(settings);
     app.sessions = Some(sessions);
     app

@@ -31,7 +31,9 @@ use graphloom_server::SessionCache;
 /// a hash is ~20 ms of CPU and 19 MiB, and on the async workers a burst of
 /// logins stalled every other request (and unbounded, it would take one
 /// blocking thread and 19 MiB per login in flight).
-async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+pub(super) async fn hashing<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
     static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     let permits = PERMITS.get_or_init(|| {
         tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -42,18 +44,18 @@ async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
         .map_err(Error::internal)
 }
 
-fn unauthenticated(message: &str) -> Error {
+pub(super) fn unauthenticated(message: &str) -> Error {
     Error::new(ErrorCode::Unauthenticated, message)
 }
 
 /// The system's context over the request's engine: the auth app keeps
 /// accounts and tokens as the system.
-fn system(rt: &Runtime) -> Ctx {
+pub(super) fn system(rt: &Runtime) -> Ctx {
     Ctx::system(Arc::clone(&rt.engine))
 }
 
 /// A user by username (exactly) or email (in any case).
-async fn by_login(ctx: &Ctx, login: &str) -> Result<Option<User>> {
+pub(super) async fn by_login(ctx: &Ctx, login: &str) -> Result<Option<User>> {
     User::objects(ctx)
         .filter(User::USERNAME.eq(login).or(User::EMAIL.iexact(login)))
         .one()
@@ -61,7 +63,7 @@ async fn by_login(ctx: &Ctx, login: &str) -> Result<Option<User>> {
 }
 
 /// A user by id (a principal's `user_id`).
-async fn by_id(ctx: &Ctx, id: &str) -> Result<Option<User>> {
+pub(super) async fn by_id(ctx: &Ctx, id: &str) -> Result<Option<User>> {
     let Ok(id) = id.parse::<i64>() else {
         return Ok(None);
     };
@@ -84,7 +86,7 @@ async fn permissions_of(ctx: &Ctx, user: Id) -> Result<Vec<String>> {
         .collect())
 }
 
-fn hash_token(token: &str) -> String {
+pub(super) fn hash_token(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -158,7 +160,7 @@ async fn issue(
 }
 
 /// Revokes every live refresh token of a family (a session) or a user.
-async fn revoke(ctx: &Ctx, whose: graphloom_query::Where<RefreshToken>) -> Result<u64> {
+pub(super) async fn revoke(ctx: &Ctx, whose: graphloom_query::Where<RefreshToken>) -> Result<u64> {
     RefreshToken::objects(ctx)
         .filter(whose)
         .filter(RefreshToken::REVOKED.eq(false))
@@ -247,13 +249,13 @@ fn arg(ctx: &ResolverContext<'_>, name: &str) -> Result<String> {
         .ok_or_else(|| Error::bad_input(format!("`{name}` must be a string")))
 }
 
-fn principal(ctx: &ResolverContext<'_>) -> Result<Principal> {
+pub(super) fn principal(ctx: &ResolverContext<'_>) -> Result<Principal> {
     ctx.data_opt::<Arc<graphloom_query::RequestContext>>()
         .and_then(|c| c.principal.clone())
         .ok_or_else(|| unauthenticated("log in first"))
 }
 
-fn client(ctx: &ResolverContext<'_>) -> String {
+pub(super) fn client(ctx: &ResolverContext<'_>) -> String {
     ctx.data_opt::<Arc<graphloom_query::RequestContext>>()
         .and_then(|c| c.client.clone())
         .unwrap_or_else(|| "unknown".into())
@@ -432,7 +434,7 @@ async fn change_own_password(
 async fn register(
     rt: &Runtime,
     ctx: &ResolverContext<'_>,
-    settings: &AuthSettings,
+    settings: &Arc<AuthSettings>,
 ) -> Result<Issued> {
     let (username, email, password) = (
         arg(ctx, "username")?,
@@ -440,7 +442,10 @@ async fn register(
         arg(ctx, "password")?,
     );
     let user = create_user(&system(rt), settings, &username, &email, &password, false).await?;
-    issue(rt, settings, &user, uuid::Uuid::new_v4()).await
+    let issued = issue(rt, settings, &user, uuid::Uuid::new_v4()).await?;
+    // The new address gets its confirmation link.
+    super::account::send_verification(rt, Arc::clone(settings), user);
+    Ok(issued)
 }
 
 async fn me(rt: &Arc<Runtime>, ctx: &ResolverContext<'_>) -> Result<Option<FieldValue<'static>>> {
@@ -597,7 +602,7 @@ pub(super) fn fields(
     app
 }
 
-async fn set_password(
+pub(super) async fn set_password(
     ctx: &Ctx,
     settings: &AuthSettings,
     user: &User,
@@ -609,8 +614,9 @@ async fn set_password(
         .map_err(Error::internal)?;
     User::objects(ctx)
         .update_row(user, [User::PASSWORD.set(hash)])
-        .await
-        .map(drop)
+        .await?;
+    // A reset link mailed before the change no longer works.
+    super::account::spend_tokens(ctx, user.id, super::TokenPurpose::Reset).await
 }
 
 /// Creates a user after the password policy; `superuser` also makes them

@@ -11,4 +11,8 @@ pub const FILES: &[(&str, &str)] = &[
         "0002_login_throttle",
         include_str!("0002_login_throttle.json"),
     ),
+    (
+        "0003_account_tokens",
+        include_str!("0003_account_tokens.json"),
+    ),
 ];
