@@ -307,8 +307,8 @@ async fn tokens_carry_permissions_and_hashes_are_upgraded() {
         .unwrap();
     assert_eq!(
         perms[0][0],
-        graphloom::meta::Value::I64(20),
-        "four per model, five models (the auth app's, this client's service)"
+        graphloom::meta::Value::I64(24),
+        "four per model, six models (the auth app's, this client's service)"
     );
     for sql in [
         "INSERT INTO auth_group (name) VALUES ('editors')",

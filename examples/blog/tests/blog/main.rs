@@ -3,6 +3,7 @@
 //! on in-memory SQLite, or on PostgreSQL when GRAPHLOOM_TEST_DATABASE_URL is set
 //! (scripts/test.sh runs them both ways).
 
+mod accounts;
 mod auth;
 mod common;
 mod concurrency;
@@ -24,4 +25,5 @@ mod queries;
 mod schema;
 mod security;
 mod sessions;
+mod smtp;
 mod test_kit;

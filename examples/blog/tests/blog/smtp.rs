@@ -1,0 +1,133 @@
+//! The password reset end to end: the real binary sends its email over
+//! SMTP (GRAPHLOOM_EMAIL_URL) to a sink this test runs on 127.0.0.1, and
+//! the link in it resets the password over HTTP.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::TcpListener,
+};
+
+use crate::http::start_with;
+
+/// A minimal SMTP server that accepts every message and keeps its text.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&messages);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let kept = Arc::clone(&kept);
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.ok();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().unwrap().push(std::mem::take(body));
+                            data = None;
+                            write.write_all(b"250 queued\r\n").await.ok();
+                        } else {
+                            body.push_str(line.strip_prefix('.').unwrap_or(&line));
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.ok();
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.ok();
+                }
+            });
+        }
+    });
+    (port, messages)
+}
+
+#[tokio::test]
+async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
+    let (port, messages) = smtp_sink().await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    let (server, c) = start_with(
+        &[],
+        &[
+            ("GRAPHLOOM_EMAIL_URL", &url),
+            ("GRAPHLOOM_EMAIL_FROM", "Blog <blog@example.com>"),
+        ],
+    )
+    .await;
+    let gql = |query: &str, vars: serde_json::Value| {
+        let body = json!({ "query": query, "variables": vars }).to_string();
+        crate::http::send(
+            &c,
+            crate::http::post(&server.base, &body, None, "application/json"),
+        )
+    };
+    let (status, _, json) = gql(
+        "mutation { requestPasswordReset(input: { email: \"user2@example.com\" }) { ok errors { code } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(
+        json["data"]["requestPasswordReset"],
+        json!({ "ok": true, "errors": [] })
+    );
+    let mut message = None;
+    for _ in 0..200 {
+        message = messages.lock().unwrap().first().cloned();
+        if message.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let message = message.expect("the sink got no message");
+    assert!(
+        message.contains("From: Blog <blog@example.com>"),
+        "{message}"
+    );
+    assert!(message.contains("To: user2@example.com"), "{message}");
+    assert!(
+        message.contains("Subject: Reset your password"),
+        "{message}"
+    );
+    // The token, out of the link (quoted-printable: soft line breaks, `=3D`).
+    let unfolded = message.replace("=\n", "").replace("=3D", "=");
+    let token = unfolded
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("a link with a token")
+        .to_owned();
+    let (_, _, json) = gql(
+        "mutation($t: String!) { resetPassword(input: { token: $t, newPassword: \"fresh long passphrase\" }) { ok errors { field code } } }",
+        json!({ "t": token }),
+    )
+    .await;
+    assert_eq!(
+        json["data"]["resetPassword"],
+        json!({ "ok": true, "errors": [] }),
+        "{json}"
+    );
+    let (_, _, json) = gql(
+        "mutation { login(login: \"user2\", password: \"fresh long passphrase\") { expiresIn } }",
+        json!({}),
+    )
+    .await;
+    assert!(json["data"]["login"]["expiresIn"].is_number(), "{json}");
+}
