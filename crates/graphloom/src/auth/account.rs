@@ -376,6 +376,106 @@ async fn change_email(
     Ok(Done::ok())
 }
 
+/// What `updateMe` answers: the user (as they see themself) or why not.
+#[derive(Debug, Clone)]
+struct Me {
+    user_id: String,
+    errors: Vec<FieldError>,
+}
+
+async fn update_me(rt: &Runtime, ctx: &ResolverContext<'_>) -> Result<Me> {
+    let p = principal(ctx)?;
+    let sys = system(rt);
+    let user = by_id(&sys, &p.user_id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::Unauthenticated, "unknown user"))?;
+    let input = ctx.args.get("input").and_then(|i| i.object().ok());
+    let mut changes = Vec::new();
+    if let Some(v) = input.as_ref().and_then(|i| i.get("username")) {
+        match v.string() {
+            Ok(name) => changes.push(User::USERNAME.set(name.trim())),
+            Err(_) => {
+                let e = FieldError::new(
+                    "username",
+                    "A username cannot be null.",
+                    FieldCode::Required,
+                );
+                return Ok(Me {
+                    user_id: p.user_id,
+                    errors: vec![e],
+                });
+            }
+        }
+    }
+    let errors = match User::objects(&sys).update_row(&user, changes).await {
+        Ok(_) => Vec::new(),
+        // The model's limits and validation, as for any write.
+        Err(e) if !e.fields.is_empty() => e.fields,
+        Err(e) => return Err(e),
+    };
+    Ok(Me {
+        user_id: p.user_id,
+        errors,
+    })
+}
+
+fn update_me_field(app: App) -> App {
+    let app = app
+        .raw_type(Arc::new(|_| {
+            InputObject::new("UpdateMeInput")
+                .description(
+                    "What users may change about themselves. The address changes \
+                     through `changeEmail`, the password through `changePassword`; \
+                     staff flags, groups and permissions are for superusers.",
+                )
+                .field(InputValue::new("username", TypeRef::named(TypeRef::STRING)))
+                .into()
+        }))
+        .raw_type(Arc::new(|rt| {
+            let rt = Arc::clone(rt);
+            Object::new("UpdateMePayload")
+                .field(Field::new("user", TypeRef::named("User"), move |ctx| {
+                    let rt = Arc::clone(&rt);
+                    FieldFuture::new(async move {
+                        let me = ctx.parent_value.try_downcast_ref::<Me>()?;
+                        let scope = graphloom_graphql::context::scope_of(&ctx).gql()?;
+                        super::resolvers::user_node(&rt, &scope, &ctx, &me.user_id)
+                            .await
+                            .gql()
+                    })
+                }))
+                .field(Field::new(
+                    "errors",
+                    TypeRef::named_nn_list_nn("FieldError"),
+                    |ctx| {
+                        FieldFuture::new(async move {
+                            let me = ctx.parent_value.try_downcast_ref::<Me>()?;
+                            Ok(Some(FieldValue::list(
+                                me.errors.iter().cloned().map(FieldValue::owned_any),
+                            )))
+                        })
+                    },
+                ))
+                .into()
+        }));
+    app.raw_mutation(Arc::new(|rt| {
+        let rt = Arc::clone(rt);
+        Field::new(
+            "updateMe",
+            TypeRef::named_nn("UpdateMePayload"),
+            move |ctx| {
+                let rt = Arc::clone(&rt);
+                FieldFuture::new(async move {
+                    let me = update_me(&rt, &ctx).await.gql()?;
+                    Ok(Some(FieldValue::owned_any(me)))
+                })
+            },
+        )
+        .argument(InputValue::new("input", TypeRef::named_nn("UpdateMeInput")))
+        .description("Changes the logged-in user's own fields.")
+    }))
+}
+
 /// `{Name}Payload`: `ok` and `errors`.
 fn payload_type(name: &str, description: &str) -> Object {
     Object::new(name)
@@ -512,6 +612,7 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, sessions: Arc<Sessio
         &[("token", "The token of the link.")],
         Arc::new(|rt, ctx| Box::pin(verify_email(rt, ctx))),
     );
+    let app = update_me_field(app);
     let s = Arc::clone(&settings);
     mutation(
         app,

@@ -128,6 +128,10 @@ pub struct RefreshToken {
     pub used_at: Option<chrono::DateTime<chrono::Utc>>,
     #[field(default = false)]
     pub revoked: bool,
+    /// When the session (the login) began, carried from token to token:
+    /// `AuthSettings::session_max_age` counts from it. Empty for sessions
+    /// begun before graphloom kept it (their token's own `created_at`).
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     #[field(auto_now_add)]
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -233,8 +237,12 @@ pub struct AuthSettings {
     pub register: bool,
     pub hasher: Hasher,
     pub policy: Policy,
-    /// Lifetime of a refresh token.
+    /// The idle timeout: a session whose refresh token goes unused this
+    /// long ends (each refresh starts the time again).
     pub refresh_ttl: Duration,
+    /// The absolute lifetime of a session: however often it is refreshed,
+    /// it ends this long after the login (`None`: never).
+    pub session_max_age: Option<Duration>,
     /// Progressive delays after failed logins (see [`Throttling`]).
     pub throttling: Throttling,
     /// Who may list users and look them up from the root (`users`,
@@ -264,6 +272,7 @@ impl Default for AuthSettings {
             hasher: Hasher::default(),
             policy: Policy::default(),
             refresh_ttl: Duration::from_secs(14 * 24 * 3600),
+            session_max_age: Some(Duration::from_secs(30 * 24 * 3600)),
             throttling: Throttling::default(),
             list_users: Rule::Authenticated,
             mailer: Mailer::console(),

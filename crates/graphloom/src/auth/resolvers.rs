@@ -111,12 +111,14 @@ struct Issued {
     principal: Principal,
 }
 
-/// Signs an access token and stores a new refresh token in `family`.
+/// Signs an access token and stores a new refresh token in `family`, the
+/// session begun at `started` (a login: now).
 async fn issue(
     rt: &Runtime,
     settings: &AuthSettings,
     user: &User,
     family: uuid::Uuid,
+    started: chrono::DateTime<chrono::Utc>,
 ) -> Result<Issued> {
     let ctx = system(rt);
     let perms = permissions_of(&ctx, user.id).await?;
@@ -135,14 +137,20 @@ async fn issue(
     let mut raw = uuid::Uuid::new_v4().as_bytes().to_vec();
     raw.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
     let refresh = URL_SAFE_NO_PAD.encode(raw);
-    let expires = chrono::Utc::now()
+    let idle = chrono::Utc::now()
         + chrono::Duration::from_std(settings.refresh_ttl).unwrap_or(chrono::Duration::days(14));
+    // Never past the session's absolute end.
+    let expires = match session_end(settings, started) {
+        Some(end) => idle.min(end),
+        None => idle,
+    };
     RefreshToken::objects(&ctx)
         .create([
             RefreshToken::TOKEN_HASH.set(hash_token(&refresh)),
             RefreshToken::FAMILY.set(family),
             RefreshToken::USER.set(user.id),
             RefreshToken::EXPIRES_AT.set(expires),
+            RefreshToken::STARTED_AT.set(started),
         ])
         .await?;
     Ok(Issued {
@@ -157,6 +165,15 @@ async fn issue(
             session: Some(sid),
         },
     })
+}
+
+/// When a session begun at `started` must end, if it has an absolute lifetime.
+fn session_end(
+    settings: &AuthSettings,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let max = chrono::Duration::from_std(settings.session_max_age?).ok()?;
+    started.checked_add_signed(max)
 }
 
 /// Revokes every live refresh token of a family (a session) or a user.
@@ -215,7 +232,7 @@ fn payload_user(rt: &Arc<Runtime>) -> Field {
     })
 }
 
-async fn user_node(
+pub(super) async fn user_node(
     rt: &Arc<Runtime>,
     scope: &Arc<Scope>,
     ctx: &ResolverContext<'_>,
@@ -318,7 +335,14 @@ async fn login(
         changes.push(User::PASSWORD.set(h));
     }
     User::objects(&sys).update_row(&user, changes).await?;
-    issue(rt, settings, &user, uuid::Uuid::new_v4()).await
+    issue(
+        rt,
+        settings,
+        &user,
+        uuid::Uuid::new_v4(),
+        chrono::Utc::now(),
+    )
+    .await
 }
 
 async fn refresh(
@@ -341,7 +365,15 @@ async fn refresh(
         revoke(&sys, RefreshToken::FAMILY.eq(row.family)).await?;
         return Err(reused());
     }
-    if row.expires_at < chrono::Utc::now() {
+    let now = chrono::Utc::now();
+    let started = row.started_at.unwrap_or(row.created_at);
+    if session_end(settings, started).is_some_and(|end| end <= now) {
+        revoke(&sys, RefreshToken::FAMILY.eq(row.family)).await?;
+        return Err(unauthenticated(
+            "the session reached its maximum age; log in again",
+        ));
+    }
+    if row.expires_at < now {
         return Err(unauthenticated("the refresh token has expired"));
     }
     // Use it exactly once, even against a concurrent refresh.
@@ -358,7 +390,7 @@ async fn refresh(
     let Some(user) = by_id(&sys, &user_id).await?.filter(|u| u.is_active) else {
         return Err(unauthenticated("invalid refresh token"));
     };
-    issue(rt, settings, &user, row.family).await
+    issue(rt, settings, &user, row.family, started).await
 }
 
 async fn logout(rt: &Runtime, ctx: &ResolverContext<'_>, sessions: &SessionCache) -> Result<bool> {
@@ -442,7 +474,14 @@ async fn register(
         arg(ctx, "password")?,
     );
     let user = create_user(&system(rt), settings, &username, &email, &password, false).await?;
-    let issued = issue(rt, settings, &user, uuid::Uuid::new_v4()).await?;
+    let issued = issue(
+        rt,
+        settings,
+        &user,
+        uuid::Uuid::new_v4(),
+        chrono::Utc::now(),
+    )
+    .await?;
     // The new address gets its confirmation link.
     super::account::send_verification(rt, Arc::clone(settings), user);
     Ok(issued)
