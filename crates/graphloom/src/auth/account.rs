@@ -27,7 +27,7 @@ use graphloom_server::SessionCache;
 use super::{
     AccountToken, AuthSettings, RefreshToken, TokenPurpose, User,
     resolvers::{by_id, client, hash_token, hashing, principal, revoke, set_password, system},
-    throttle::{Refusal, Throttle},
+    throttle::Throttle,
 };
 use crate::{App, mail::Template};
 
@@ -209,21 +209,7 @@ async fn request_password_reset(
     let attempt = limiter
         .start(&rt.engine, policy, &key, &client(ctx))
         .await
-        .map_err(|refusal| match refusal {
-            Refusal::Wait(wait) => {
-                metrics::counter!("graphloom_rate_limited_total", "what" => "password_reset")
-                    .increment(1);
-                Error::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "too many reset requests; try again in {} s",
-                        wait.as_secs_f64().ceil()
-                    ),
-                )
-                .retry_after(wait)
-            }
-            Refusal::Failed(e) => e,
-        })?;
+        .map_err(|refusal| refusal.into_error("password_reset", "reset requests"))?;
     attempt.fail(policy);
     let (sys, settings) = (system(rt), Arc::clone(settings));
     after_answer("sending a password reset", async move {

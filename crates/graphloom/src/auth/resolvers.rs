@@ -20,10 +20,7 @@ use graphloom_meta::Id;
 use graphloom_query::{Ctx, Error, ErrorCode, FieldCode, Result, exec::fetch_unique, scope::Scope};
 use sha2::{Digest, Sha256};
 
-use super::{
-    AuthSettings, Group, Permission, RefreshToken, User,
-    throttle::{Refusal, Throttle},
-};
+use super::{AuthSettings, Group, Permission, RefreshToken, User, throttle::Throttle};
 use crate::App;
 use graphloom_server::SessionCache;
 
@@ -292,20 +289,7 @@ async fn login(
     let attempt = limiter
         .start(&rt.engine, policy, &login, &client(ctx))
         .await
-        .map_err(|refusal| match refusal {
-            Refusal::Wait(wait) => {
-                metrics::counter!("graphloom_rate_limited_total", "what" => "login").increment(1);
-                Error::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "too many failed logins; try again in {} s",
-                        wait.as_secs_f64().ceil()
-                    ),
-                )
-                .retry_after(wait)
-            }
-            Refusal::Failed(e) => e,
-        })?;
+        .map_err(|refusal| refusal.into_error("login", "failed logins"))?;
     let sys = system(rt);
     let checked = async {
         let user = by_login(&sys, &login).await?;

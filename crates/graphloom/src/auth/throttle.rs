@@ -116,6 +116,27 @@ pub(crate) enum Refusal {
     Failed(Error),
 }
 
+impl Refusal {
+    /// The request error: `RATE_LIMITED` with `retryAfter` (counted in
+    /// `graphloom_rate_limited_total{what}`), saying "too many `many`".
+    pub(crate) fn into_error(self, what: &'static str, many: &str) -> Error {
+        match self {
+            Refusal::Wait(wait) => {
+                metrics::counter!("graphloom_rate_limited_total", "what" => what).increment(1);
+                Error::new(
+                    graphloom_query::ErrorCode::RateLimited,
+                    format!(
+                        "too many {many}; try again in {} s",
+                        wait.as_secs_f64().ceil()
+                    ),
+                )
+                .retry_after(wait)
+            }
+            Refusal::Failed(e) => e,
+        }
+    }
+}
+
 impl Attempt<'_> {
     /// The attempt failed (the shared counters counted it when it began).
     pub(crate) fn fail(self, policy: &Throttling) {
