@@ -107,6 +107,9 @@ wait_for() { # url, name, [curl options]
   exit 1
 }
 
+# Tokens name the services that accept them: accounts itself, the other two
+# and the gateway that verifies them (Hive Gateway, audience `gateway`).
+GRAPHLOOM_JWT_AUDIENCES=products,reviews,gateway \
 GRAPHLOOM_JWT_PRIVATE_KEY_FILE="$work/jwt.pem" "$bin/accounts" serve --addr "127.0.0.1:$p_acc" \
   --database-url "$(db_url accounts)" >"$work/accounts.log" 2>&1 &
 pids+=($!)
@@ -122,7 +125,7 @@ done
 PORT=$p_gw node examples/federation/gateway/gateway.mjs "$work/supergraph.graphql" >"$work/gateway.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$p_gw/" gateway -H 'content-type: application/json' -d '{"query":"{__typename}"}'
-PORT=$p_hive JWKS_URL="http://127.0.0.1:$p_acc/.well-known/jwks.json" \
+PORT=$p_hive JWT_AUDIENCE=gateway JWKS_URL="http://127.0.0.1:$p_acc/.well-known/jwks.json" \
   node examples/federation/gateway/hive.mjs "$work/supergraph-auth.graphql" >"$work/hive.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$p_hive/graphql" hive -H 'content-type: application/json' -d '{"query":"{__typename}"}'

@@ -28,7 +28,10 @@ pub struct Claims {
     /// Unique per token.
     pub jti: String,
     pub iss: String,
-    pub aud: String,
+    /// The services the token is for (a string when one, as RFC 7519
+    /// allows either); a service accepts it when its own audience is here.
+    #[serde(with = "one_or_many")]
+    pub aud: Vec<String>,
     /// Permission codenames the user holds (`blog.change_post`) when the token was issued.
     #[serde(default)]
     pub perms: Vec<String>,
@@ -46,6 +49,32 @@ pub struct Claims {
     /// expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+}
+
+/// `aud` as a string when there is one audience, a list otherwise.
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+
+    pub fn serialize<S: Serializer>(aud: &[String], s: S) -> Result<S::Ok, S::Error> {
+        match aud {
+            [one] => one.serialize(s),
+            many => many.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(match Aud::deserialize(d)? {
+            Aud::One(a) => vec![a],
+            Aud::Many(a) => a,
+        })
+    }
 }
 
 /// The scopes staff members and superusers hold; the permission rules
@@ -318,24 +347,44 @@ fn header_error(token: &str) -> TokenError {
 pub struct Issuer {
     key: SigningKey,
     issuer: String,
-    audience: String,
+    /// This service's audience first (the one its verifier requires),
+    /// then the other services its tokens are for.
+    audiences: Vec<String>,
     /// Lifetime of an access token, in seconds.
     pub ttl: u64,
 }
 
 impl Issuer {
+    /// An issuer of tokens for `audience` (this service).
     pub fn new(key: SigningKey, issuer: &str, audience: &str, ttl: u64) -> Self {
         Issuer {
             key,
             issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
+            audiences: vec![audience.to_owned()],
             ttl,
         }
     }
 
-    /// The verifier for this issuer's own tokens.
+    /// Tokens also for these services (the others of a federation, the
+    /// gateway), which accept them under their own audience.
+    pub fn also_for(mut self, audiences: impl IntoIterator<Item = String>) -> Self {
+        for a in audiences {
+            if !self.audiences.contains(&a) {
+                self.audiences.push(a);
+            }
+        }
+        self
+    }
+
+    /// The audiences tokens carry.
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
+    /// The verifier for this issuer's own tokens (its own audience).
     pub fn verifier(&self) -> Result<Verifier, KeyError> {
-        Verifier::new(&self.issuer, &self.audience).trust(&self.key)
+        let own = self.audiences.first().map_or("", String::as_str);
+        Verifier::new(&self.issuer, own).trust(&self.key)
     }
 
     /// A signed token for `sub`, outside any session; returns the token
@@ -367,7 +416,7 @@ impl Issuer {
             exp: t + self.ttl,
             jti: uuid::Uuid::new_v4().to_string(),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audiences.clone(),
             scope: scope_claim(&perms, staff, superuser),
             perms,
             staff,
@@ -472,7 +521,7 @@ mod tests {
         c.iss = "elsewhere".into();
         assert_eq!(v.verify(&i.sign(&c).unwrap()), Err(TokenError::Issuer));
         let mut c = claims(&i);
-        c.aud = "other-api".into();
+        c.aud = vec!["other-api".into()];
         assert_eq!(v.verify(&i.sign(&c).unwrap()), Err(TokenError::Audience));
         let forged = Issuer::new(
             SigningKey::hs256(b"ffffffffffffffffffffffffffffffff").unwrap(),
@@ -590,5 +639,38 @@ mod tests {
             Err(TokenError::Algorithm("HS256".into()))
         );
         assert!(Verifier::from_jwks("a", "b", "{not json").is_err());
+    }
+
+    #[test]
+    fn a_token_is_for_its_audiences_only() {
+        let accounts = hs();
+        let payload = |token: &str| {
+            use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+            let p = token.split('.').nth(1).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&URL_SAFE_NO_PAD.decode(p).unwrap())
+                .unwrap()
+        };
+        // One audience: a string, as before.
+        let (token, _) = accounts.issue("1", vec![], false, false).unwrap();
+        assert!(payload(&token)["aud"].is_string());
+        let key = SigningKey::hs256(SECRET).unwrap();
+        let as_service = |aud: &str| Verifier::new("accounts", aud).trust(&key).unwrap();
+        assert_eq!(
+            as_service("products").verify(&token).unwrap_err(),
+            TokenError::Audience
+        );
+        // Also for products: a list; products accepts it, reviews does not.
+        let both = hs().also_for(["products".to_owned()]);
+        let (token, claims) = both.issue("1", vec![], false, false).unwrap();
+        assert_eq!(
+            payload(&token)["aud"],
+            serde_json::json!(["graphloom", "products"])
+        );
+        assert_eq!(as_service("products").verify(&token).unwrap(), claims);
+        assert!(both.verifier().unwrap().verify(&token).is_ok());
+        assert_eq!(
+            as_service("reviews").verify(&token).unwrap_err(),
+            TokenError::Audience
+        );
     }
 }

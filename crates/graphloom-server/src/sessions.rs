@@ -138,7 +138,7 @@ mod tests {
             nbf: 0,
             jti: String::new(),
             iss: String::new(),
-            aud: String::new(),
+            aud: Vec::new(),
             perms: Vec::new(),
             staff: false,
             superuser: false,

@@ -303,9 +303,16 @@ pub struct AuthArgs {
     /// The `iss` tokens carry and must carry.
     #[arg(long, env = "GRAPHLOOM_JWT_ISSUER", default_value = "graphloom")]
     pub jwt_issuer: String,
-    /// The `aud` tokens carry and must carry.
-    #[arg(long, env = "GRAPHLOOM_JWT_AUDIENCE", default_value = "graphloom")]
-    pub jwt_audience: String,
+    /// This service's audience: a token must name it in `aud`. Default:
+    /// the service's name, so a token minted for one service is not
+    /// accepted by another unless it names both.
+    #[arg(long, env = "GRAPHLOOM_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// The issuing service: the other audiences its tokens name (the
+    /// federation's other services, a gateway that verifies them),
+    /// comma-separated.
+    #[arg(long, env = "GRAPHLOOM_JWT_AUDIENCES", value_delimiter = ',')]
+    pub jwt_audiences: Vec<String>,
     /// Access-token lifetime in seconds.
     #[arg(long, env = "GRAPHLOOM_ACCESS_TTL", default_value_t = 300)]
     pub access_ttl: u64,
@@ -536,15 +543,17 @@ pub struct Keys {
 }
 
 impl AuthArgs {
-    /// Loads the keys; in production a missing or weak secret stops the start.
-    pub async fn keys(&self) -> anyhow::Result<Keys> {
+    /// Loads the keys of the service `service` (its default audience); in
+    /// production a missing or weak secret stops the start.
+    pub async fn keys(&self, service: &str) -> anyhow::Result<Keys> {
         use graphloom_auth::token::{Issuer, SigningKey, Verifier};
+        let audience = self.jwt_audience.as_deref().unwrap_or(service);
         let read = |p: &std::path::Path| {
             std::fs::read(p).with_context(|| format!("reading {}", p.display()))
         };
         if let Some(url) = &self.jwks_url {
             let text = fetch_jwks(url).await?;
-            let verifier = Verifier::from_jwks(&self.jwt_issuer, &self.jwt_audience, &text)?;
+            let verifier = Verifier::from_jwks(&self.jwt_issuer, audience, &text)?;
             return Ok(Keys {
                 issuer: None,
                 verifier: Some(verifier),
@@ -552,7 +561,7 @@ impl AuthArgs {
         }
         if let Some(path) = &self.jwks_file {
             let text = String::from_utf8(read(path)?).context("the JWKS file is not UTF-8")?;
-            let verifier = Verifier::from_jwks(&self.jwt_issuer, &self.jwt_audience, &text)?;
+            let verifier = Verifier::from_jwks(&self.jwt_issuer, audience, &text)?;
             return Ok(Keys {
                 issuer: None,
                 verifier: Some(verifier),
@@ -588,11 +597,16 @@ impl AuthArgs {
                 verifier: None,
             });
         };
-        let issuer = Issuer::new(key, &self.jwt_issuer, &self.jwt_audience, self.access_ttl);
+        let others = self
+            .jwt_audiences
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty());
+        let issuer = Issuer::new(key, &self.jwt_issuer, audience, self.access_ttl).also_for(others);
         let mut verifier = issuer.verifier()?;
         if let Some(path) = &self.jwt_retired_jwks_file {
             let text = String::from_utf8(read(path)?).context("the JWKS file is not UTF-8")?;
-            let retired = Verifier::from_jwks(&self.jwt_issuer, &self.jwt_audience, &text)?;
+            let retired = Verifier::from_jwks(&self.jwt_issuer, audience, &text)?;
             for k in retired.jwks()["keys"].as_array().into_iter().flatten() {
                 let jwk = serde_json::from_value(k.clone())?;
                 verifier = verifier.trust_jwk(&jwk)?;
@@ -921,7 +935,7 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             );
         }
         Command::Serve(args) => {
-            let keys = args.auth.keys().await?;
+            let keys = args.auth.keys(service.name).await?;
             if args.auth.production && args.api.secret_key.as_deref().is_none_or(|k| k.len() < 32) {
                 anyhow::bail!(
                     "production: set GRAPHLOOM_SECRET_KEY (at least 32 bytes) so cursors verify on every instance"

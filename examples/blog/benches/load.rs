@@ -163,7 +163,7 @@ fn token() -> anyhow::Result<String> {
     let issuer = Issuer::new(
         SigningKey::hs256(SECRET.as_bytes())?,
         "graphloom",
-        "graphloom",
+        "blog",
         86_400,
     );
     Ok(issuer.issue("2", Vec::new(), false, false)?.0)
@@ -693,7 +693,7 @@ mod baseline {
             )
         };
         let key = SigningKey::hs256(super::SECRET.as_bytes())?;
-        let verifier = Verifier::new("graphloom", "graphloom").trust(&key)?;
+        let verifier = Verifier::new("graphloom", "blog").trust(&key)?;
         let app = Arc::new(App { db, verifier });
         let id_of = |b: &Bytes| {
             body(b)["variables"]["id"]

@@ -85,8 +85,8 @@ async fn register_then_me_with_the_access_token() {
         .verify(r["accessToken"].as_str().unwrap())
         .unwrap();
     assert_eq!(
-        (claims.iss.as_str(), claims.aud.as_str()),
-        ("graphloom", "graphloom")
+        (claims.iss.as_str(), claims.aud.as_slice()),
+        ("graphloom", ["graphloom".to_owned()].as_slice())
     );
     let me = c
         .with_token(r["accessToken"].as_str().unwrap())

@@ -535,7 +535,7 @@ mod tokens {
         let issuer = Issuer::new(
             SigningKey::ed25519_pem("k1", KEY.as_bytes()).unwrap(),
             "accounts",
-            "graphloom",
+            "blog",
             60,
         );
         let (good, claims) = issuer.issue("1", vec![], false, false).unwrap();
@@ -562,19 +562,19 @@ mod tokens {
         let stranger = Issuer::new(
             SigningKey::ed25519_pem("k1", OTHER.as_bytes()).unwrap(),
             "accounts",
-            "graphloom",
+            "blog",
             60,
         );
         let unknown_kid = Issuer::new(
             SigningKey::ed25519_pem("k9", KEY.as_bytes()).unwrap(),
             "accounts",
-            "graphloom",
+            "blog",
             60,
         );
         let hs = Issuer::new(
             SigningKey::hs256(&[7u8; 32]).unwrap(),
             "accounts",
-            "graphloom",
+            "blog",
             60,
         );
         let cases: Vec<(String, &str)> = vec![
@@ -591,7 +591,7 @@ mod tokens {
                 "another issuer",
             ),
             (
-                format!("Bearer {}", forge(&|c| c.aud = "other".into())),
+                format!("Bearer {}", forge(&|c| c.aud = vec!["other".into()])),
                 "another audience",
             ),
             (
@@ -707,7 +707,7 @@ mod tokens {
             let issuer = Issuer::new(
                 SigningKey::hs256(secret.as_bytes()).unwrap(),
                 "graphloom",
-                "graphloom",
+                "blog",
                 60,
             );
             issuer.issue("1", vec![], false, false).unwrap().0

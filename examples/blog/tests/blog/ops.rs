@@ -175,7 +175,7 @@ fn token(user: &str) -> String {
     let issuer = Issuer::new(
         SigningKey::hs256(SECRET.as_bytes()).unwrap(),
         "graphloom",
-        "graphloom",
+        "blog",
         3600,
     );
     issuer.issue(user, Vec::new(), false, false).unwrap().0

@@ -293,3 +293,28 @@ async fn a_check_is_one_statement_and_its_answer_is_kept() {
         Session::Ended
     );
 }
+
+#[tokio::test]
+async fn tokens_name_the_services_that_accept_them() {
+    use graphloom::auth_core::token::{SigningKey, TokenError, Verifier};
+    let url = graphloom_test::fresh_database_url().await;
+    let (server, c) = start_at(
+        &url,
+        None,
+        &[],
+        &[("GRAPHLOOM_JWT_AUDIENCES", "products, gateway")],
+    )
+    .await;
+    let (token, _) = login(&c, &server.base, "user2", PASSWORD).await;
+    assert_eq!(me(&c, &server.base, &token).await.as_deref(), Ok("user2"));
+    // The blog's own audience (its name) first, then the others; a
+    // service of another name refuses it.
+    let key = SigningKey::hs256(b"an-e2e-test-secret-of-enough-bytes").unwrap();
+    let as_service = |aud: &str| Verifier::new("graphloom", aud).trust(&key).unwrap();
+    let claims = as_service("gateway").verify(&token).unwrap();
+    assert_eq!(claims.aud, ["blog", "products", "gateway"]);
+    assert_eq!(
+        as_service("reviews").verify(&token).unwrap_err(),
+        TokenError::Audience
+    );
+}
