@@ -153,14 +153,14 @@ gql() { # url, token, body -> HTTP status; the body in $work/gql.out
     ${2:+-H "authorization: Bearer $2"} -d "$3" "$1"
 }
 gql "http://127.0.0.1:$p_acc/graphql" "" \
-  '{"query":"mutation { login(login: \"admin\", password: \"e2e-password-1\") { accessToken refreshToken } }"}' >/dev/null
+  '{"query":"mutation { login(input: { login: \"admin\", password: \"e2e-password-1\" }) { accessToken refreshToken } }"}' >/dev/null
 access=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1])).data.login.accessToken' "$work/gql.out")
 refresh=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1])).data.login.refreshToken' "$work/gql.out")
 for port in $p_prod $p_rev; do
   [ "$(gql "http://127.0.0.1:$port/graphql" "$access" '{"query":"{ __typename }"}')" = 200 ] || { cat "$work/gql.out"; exit 1; }
 done
-gql "http://127.0.0.1:$p_acc/graphql" "$access" "{\"query\":\"mutation { logout(refreshToken: \\\"$refresh\\\") }\"}" >/dev/null
-grep -q '"logout":true' "$work/gql.out" || { cat "$work/gql.out"; exit 1; }
+gql "http://127.0.0.1:$p_acc/graphql" "$access" "{\"query\":\"mutation { logout(input: { refreshToken: \\\"$refresh\\\" }) { ok } }\"}" >/dev/null
+grep -q '"logout":{"ok":true}' "$work/gql.out" || { cat "$work/gql.out"; exit 1; }
 sleep 0.4
 for port in $p_prod $p_rev; do
   code=$(gql "http://127.0.0.1:$port/graphql" "$access" '{"query":"{ __typename }"}')

@@ -8,13 +8,13 @@ import { client } from './client.mjs';
 const { gql, ok } = client(process.env.GATEWAY ?? 'http://127.0.0.1:4000/');
 
 const login = (name) => ok(
-  `mutation($l: String!) { login(login: $l, password: "e2e-password-1") { accessToken user { id username } } }`,
+  `mutation($l: String!) { login(input: { login: $l, password: "e2e-password-1" }) { accessToken user { id username } } }`,
   { variables: { l: name } },
 ).then((d) => d.login);
 
 const admin = await login('admin');
 const bob = (await ok(
-  `mutation { register(username: "bob", email: "bob@example.com", password: "e2e-password-1") { accessToken user { id } } }`,
+  `mutation { register(input: { username: "bob", email: "bob@example.com", password: "e2e-password-1" }) { accessToken user { id } } }`,
 )).register;
 
 // Staff write the catalogue; anyone else is refused by the products service.

@@ -7,7 +7,7 @@ import { client } from './client.mjs';
 const { gql, ok } = client(process.env.GATEWAY ?? 'http://127.0.0.1:4004/graphql');
 
 const login = async (name) => (await ok(
-  `mutation($l: String!) { login(login: $l, password: "e2e-password-1") { accessToken user { id } } }`,
+  `mutation($l: String!) { login(input: { login: $l, password: "e2e-password-1" }) { accessToken user { id } } }`,
   { variables: { l: name } },
 )).login;
 const admin = await login('admin');

@@ -33,24 +33,25 @@ use crate::{App, mail::Template};
 
 /// What an account mutation answers.
 #[derive(Debug, Clone, Default)]
-struct Done {
+pub(super) struct Done {
     ok: bool,
     errors: Vec<FieldError>,
 }
 
 impl Done {
-    fn ok() -> Self {
+    pub(super) fn ok() -> Self {
         Done {
             ok: true,
             errors: Vec::new(),
         }
     }
 
-    fn refused(field: &str, message: &str, code: FieldCode) -> Self {
-        Done {
-            ok: false,
-            errors: vec![FieldError::new(field, message, code)],
-        }
+    pub(super) fn refused(field: &str, message: &str, code: FieldCode) -> Self {
+        Done::failed(vec![FieldError::new(field, message, code)])
+    }
+
+    pub(super) fn failed(errors: Vec<FieldError>) -> Self {
+        Done { ok: false, errors }
     }
 }
 
@@ -490,14 +491,20 @@ fn payload_type(name: &str, description: &str) -> Object {
         ))
 }
 
-/// `{Name}Input` with these string fields, all required.
-fn input_type(name: &str, fields: &[(&str, &str)]) -> InputObject {
+/// `{Name}Input` with these string fields (and descriptions, when not
+/// empty), all required.
+pub(super) fn input_type(name: &str, fields: &[(&str, &str)]) -> InputObject {
     fields.iter().fold(InputObject::new(name), |o, (f, d)| {
-        o.field(InputValue::new(*f, TypeRef::named_nn(TypeRef::STRING)).description(*d))
+        let field = InputValue::new(*f, TypeRef::named_nn(TypeRef::STRING));
+        o.field(if d.is_empty() {
+            field
+        } else {
+            field.description(*d)
+        })
     })
 }
 
-type Run = dyn for<'a> Fn(
+pub(super) type Run = dyn for<'a> Fn(
         &'a Runtime,
         &'a ResolverContext<'a>,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<Done>> + Send + 'a>>
@@ -506,7 +513,7 @@ type Run = dyn for<'a> Fn(
 
 /// Adds one mutation `name(input: {Name}Input!): {Name}Payload!` (no
 /// input when `fields` is empty) and its types.
-fn mutation(
+pub(super) fn mutation(
     app: App,
     name: &'static str,
     description: &'static str,

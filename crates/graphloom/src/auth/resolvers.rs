@@ -17,10 +17,16 @@ use graphloom_auth::{
 use graphloom_db::Exec;
 use graphloom_graphql::{ResultExt, Runtime, context::scope_of, translate::plan_node};
 use graphloom_meta::Id;
-use graphloom_query::{Ctx, Error, ErrorCode, FieldCode, Result, exec::fetch_unique, scope::Scope};
+use graphloom_query::{
+    Ctx, Error, ErrorCode, FieldCode, FieldError, Result, exec::fetch_unique, scope::Scope,
+};
 use sha2::{Digest, Sha256};
 
-use super::{AuthSettings, Group, Permission, RefreshToken, User, throttle::Throttle};
+use super::{
+    AuthSettings, Group, Permission, RefreshToken, User,
+    account::{Done, input_type},
+    throttle::Throttle,
+};
 use crate::App;
 use graphloom_server::SessionCache;
 
@@ -182,27 +188,49 @@ pub(super) async fn revoke(ctx: &Ctx, whose: graphloom_query::Where<RefreshToken
         .await
 }
 
+/// What `register`, `login` and `refreshToken` answer: the tokens, or the
+/// input they refused.
+#[derive(Debug, Clone)]
+struct Authed {
+    issued: Option<Issued>,
+    errors: Vec<FieldError>,
+}
+
 fn payload_type() -> Object {
     let text = |name: &'static str, get: fn(&Issued) -> Gql| {
-        Field::new(name, TypeRef::named_nn(TypeRef::STRING), move |ctx| {
+        Field::new(name, TypeRef::named(TypeRef::STRING), move |ctx| {
             FieldFuture::new(async move {
-                Ok(Some(get(ctx.parent_value.try_downcast_ref::<Issued>()?)))
+                let a = ctx.parent_value.try_downcast_ref::<Authed>()?;
+                Ok(a.issued.as_ref().map(get))
             })
         })
     };
     Object::new("AuthPayload")
         .description(
-            "A fresh access token (short-lived), a single-use refresh token, and the user.",
+            "A fresh access token (short-lived), a single-use refresh token, and the user; \
+             or, when `errors` say why not, none of them.",
         )
         .field(text("accessToken", |i| Gql::String(i.access.clone())))
         .field(text("refreshToken", |i| Gql::String(i.refresh.clone())))
         .field(Field::new(
             "expiresIn",
-            TypeRef::named_nn(TypeRef::INT),
+            TypeRef::named(TypeRef::INT),
             |ctx| {
                 FieldFuture::new(async move {
-                    let i = ctx.parent_value.try_downcast_ref::<Issued>()?;
-                    Ok(Some(Gql::from(i.expires_in)))
+                    let a = ctx.parent_value.try_downcast_ref::<Authed>()?;
+                    Ok(a.issued.as_ref().map(|i| Gql::from(i.expires_in)))
+                })
+            },
+        ))
+        .field(Field::new(
+            "errors",
+            TypeRef::named_nn_list_nn("FieldError"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let a = ctx.parent_value.try_downcast_ref::<Authed>()?;
+                    Ok(Some(FieldValue::list(
+                        a.errors.iter().cloned().map(FieldValue::owned_any),
+                    )))
                 })
             },
         ))
@@ -214,7 +242,9 @@ fn payload_user(rt: &Arc<Runtime>) -> Field {
     Field::new("user", TypeRef::named("User"), move |ctx| {
         let rt = Arc::clone(&rt);
         FieldFuture::new(async move {
-            let issued = ctx.parent_value.try_downcast_ref::<Issued>()?;
+            let Some(issued) = &ctx.parent_value.try_downcast_ref::<Authed>()?.issued else {
+                return Ok(None);
+            };
             let scope = Arc::new(
                 Scope::new(
                     Arc::clone(rt.engine.registry_arc()),
@@ -256,11 +286,13 @@ pub(super) async fn user_node(
     }))
 }
 
+/// A string field of the mutation's `input`.
 fn arg(ctx: &ResolverContext<'_>, name: &str) -> Result<String> {
     ctx.args
-        .get(name)
-        .and_then(|v| v.string().ok().map(str::to_owned))
-        .ok_or_else(|| Error::bad_input(format!("`{name}` must be a string")))
+        .get("input")
+        .and_then(|i| i.object().ok())
+        .and_then(|o| o.get(name).and_then(|v| v.string().ok().map(str::to_owned)))
+        .ok_or_else(|| Error::bad_input(format!("`input.{name}` must be a string")))
 }
 
 pub(super) fn principal(ctx: &ResolverContext<'_>) -> Result<Principal> {
@@ -425,11 +457,19 @@ async fn change_own_password(
     let (hasher, stored) = (settings.hasher.clone(), user.password.clone());
     let verified = hashing(move || hasher.verify(&old, &stored)).await?;
     if matches!(verified, Verified::No) {
-        return Err(Error::bad_input("the old password is wrong"));
+        return Err(Error::refused(vec![FieldError::new(
+            "oldPassword",
+            "The old password is wrong.",
+            FieldCode::Invalid,
+        )]));
     }
     let problems = settings.policy.check(&new, &user.username, &user.email);
     if !problems.is_empty() {
-        return Err(Error::bad_input(problems.join(" ")));
+        return Err(Error::refused(vec![FieldError::new(
+            "newPassword",
+            problems.join(" "),
+            FieldCode::Validation,
+        )]));
     }
     set_password(&sys, settings, &user, &new).await?;
     // Other sessions may hold the old password: end them; the one that
@@ -502,16 +542,43 @@ where
         Field::new(name, TypeRef::named_nn("AuthPayload"), move |ctx| {
             let (rt, run) = (Arc::clone(&rt), Arc::clone(&run));
             FieldFuture::new(async move {
-                let issued = run(&rt, &ctx).await.gql()?;
-                Ok(Some(FieldValue::owned_any(issued)))
+                let authed = match run(&rt, &ctx).await {
+                    Ok(issued) => Authed {
+                        issued: Some(issued),
+                        errors: Vec::new(),
+                    },
+                    Err(e) => Authed {
+                        issued: None,
+                        errors: refusal(e).gql()?,
+                    },
+                };
+                Ok(Some(FieldValue::owned_any(authed)))
             })
         })
         .description(description)
     })
 }
 
-fn string_arg(name: &str) -> InputValue {
-    InputValue::new(name, TypeRef::named_nn(TypeRef::STRING))
+/// An expected refusal as payload errors: the fields the input got wrong,
+/// or the whole input (`field: []`, `INVALID`) for a login or a refresh
+/// token that does not work. Anything else (a rate limit, a missing key)
+/// stays a request error.
+fn refusal(e: Error) -> Result<Vec<FieldError>> {
+    if !e.fields.is_empty() {
+        return Ok(e.fields);
+    }
+    match e.code {
+        ErrorCode::Unauthenticated => Ok(vec![FieldError {
+            field: Vec::new(),
+            message: e.message,
+            code: FieldCode::Invalid,
+        }]),
+        _ => Err(e),
+    }
+}
+
+fn input_arg(type_name: &str) -> InputValue {
+    InputValue::new("input", TypeRef::named_nn(type_name))
 }
 
 /// Adds the token fields and types to the auth app.
@@ -540,11 +607,17 @@ pub(super) fn fields(
             Box::pin(async move { login(rt, ctx, &s, &l).await })
         },
     );
-    app = app.raw_mutation(Arc::new(move |rt| {
-        login_field(rt)
-            .argument(string_arg("login").description("A username or an email."))
-            .argument(string_arg("password"))
-    }));
+    app = app
+        .raw_type(Arc::new(|_| {
+            input_type(
+                "LoginInput",
+                &[("login", "A username or an email."), ("password", "")],
+            )
+            .into()
+        }))
+        .raw_mutation(Arc::new(move |rt| {
+            login_field(rt).argument(input_arg("LoginInput"))
+        }));
     let s = Arc::clone(&settings);
     let refresh_field = payload_mutation(
         "refreshToken",
@@ -554,21 +627,38 @@ pub(super) fn fields(
             Box::pin(async move { refresh(rt, ctx, &s).await })
         },
     );
-    app = app.raw_mutation(Arc::new(move |rt| {
-        refresh_field(rt).argument(string_arg("refreshToken"))
-    }));
+    app = app
+        .raw_type(Arc::new(|_| {
+            input_type(
+                "RefreshTokenInput",
+                &[("refreshToken", "The refresh token; it works once.")],
+            )
+            .into()
+        }))
+        .raw_mutation(Arc::new(move |rt| {
+            refresh_field(rt).argument(input_arg("RefreshTokenInput"))
+        }));
     let cache = Arc::clone(&sessions);
-    app = app.raw_mutation(Arc::new(move |rt| {
-        let (rt, cache) = (Arc::clone(rt), Arc::clone(&cache));
-        Field::new("logout", TypeRef::named_nn(TypeRef::BOOLEAN), move |ctx| {
-            let (rt, cache) = (Arc::clone(&rt), Arc::clone(&cache));
-            FieldFuture::new(async move {
-                Ok(Some(Gql::Boolean(logout(&rt, &ctx, &cache).await.gql()?)))
+    app = super::account::mutation(
+        app,
+        "logout",
+        "Ends the session the refresh token belongs to.",
+        &[("refreshToken", "The session's refresh token.")],
+        Arc::new(move |rt, ctx| {
+            let cache = Arc::clone(&cache);
+            Box::pin(async move {
+                Ok(if logout(rt, ctx, &cache).await? {
+                    Done::ok()
+                } else {
+                    Done::refused(
+                        "refreshToken",
+                        "This refresh token is unknown.",
+                        FieldCode::Invalid,
+                    )
+                })
             })
-        })
-        .argument(string_arg("refreshToken"))
-        .description("Ends the session the refresh token belongs to.")
-    }));
+        }),
+    );
     let cache = Arc::clone(&sessions);
     app = app.raw_mutation(Arc::new(move |rt| {
         let (rt, cache) = (Arc::clone(rt), Arc::clone(&cache));
@@ -585,26 +675,28 @@ pub(super) fn fields(
         .description("Revokes every refresh token of the logged-in user; returns how many.")
     }));
     let (s, cache) = (Arc::clone(&settings), Arc::clone(&sessions));
-    app = app.raw_mutation(Arc::new(move |rt| {
-        let (rt, settings, cache) = (Arc::clone(rt), Arc::clone(&s), Arc::clone(&cache));
-        Field::new(
-            "changePassword",
-            TypeRef::named_nn(TypeRef::BOOLEAN),
-            move |ctx| {
-                let (rt, settings, cache) =
-                    (Arc::clone(&rt), Arc::clone(&settings), Arc::clone(&cache));
-                FieldFuture::new(async move {
-                    let ok = change_own_password(&rt, &ctx, &settings, &cache)
-                        .await
-                        .gql()?;
-                    Ok(Some(Gql::Boolean(ok)))
-                })
-            },
-        )
-        .argument(string_arg("oldPassword"))
-        .argument(string_arg("newPassword"))
-        .description("Changes the logged-in user's password and ends their other sessions.")
-    }));
+    app = super::account::mutation(
+        app,
+        "changePassword",
+        "Changes the logged-in user's password and ends their other sessions.",
+        &[
+            ("oldPassword", "The current password."),
+            (
+                "newPassword",
+                "The new password, checked by the password policy.",
+            ),
+        ],
+        Arc::new(move |rt, ctx| {
+            let (s, cache) = (Arc::clone(&s), Arc::clone(&cache));
+            Box::pin(async move {
+                match change_own_password(rt, ctx, &s, &cache).await {
+                    Ok(_) => Ok(Done::ok()),
+                    Err(e) if !e.fields.is_empty() => Ok(Done::failed(e.fields)),
+                    Err(e) => Err(e),
+                }
+            })
+        }),
+    );
     if settings.register {
         let s = Arc::clone(&settings);
         let register_field = payload_mutation(
@@ -615,12 +707,21 @@ pub(super) fn fields(
                 Box::pin(async move { register(rt, ctx, &s).await })
             },
         );
-        app = app.raw_mutation(Arc::new(move |rt| {
-            register_field(rt)
-                .argument(string_arg("username"))
-                .argument(string_arg("email"))
-                .argument(string_arg("password"))
-        }));
+        app = app
+            .raw_type(Arc::new(|_| {
+                input_type(
+                    "RegisterInput",
+                    &[
+                        ("username", "Unique login name."),
+                        ("email", ""),
+                        ("password", "Checked by the password policy."),
+                    ],
+                )
+                .into()
+            }))
+            .raw_mutation(Arc::new(move |rt| {
+                register_field(rt).argument(input_arg("RegisterInput"))
+            }));
     }
     app
 }
@@ -656,7 +757,11 @@ async fn create_user(
     let (username, email) = (username.trim(), email.trim());
     let problems = settings.policy.check(password, username, email);
     if !problems.is_empty() {
-        return Err(Error::bad_input(problems.join(" ")));
+        return Err(Error::refused(vec![FieldError::new(
+            "password",
+            problems.join(" "),
+            FieldCode::Validation,
+        )]));
     }
     let (hasher, password) = (settings.hasher.clone(), password.to_owned());
     let hash = hashing(move || hasher.hash(&password))
@@ -671,13 +776,18 @@ async fn create_user(
             User::IS_SUPERUSER.set(superuser),
         ])
         .await
-        .map_err(|mut e| {
-            // One message for a taken username or email: which one is not
-            // for strangers to learn.
+        .map_err(|e| {
+            // One refusal of the whole input for a taken username or email:
+            // which one is not for strangers to learn.
             if e.fields.iter().any(|f| f.code == FieldCode::Unique) {
-                e.message = "that username or email is taken".into();
+                Error::refused(vec![FieldError {
+                    field: Vec::new(),
+                    message: "That username or email is taken.".into(),
+                    code: FieldCode::Unique,
+                }])
+            } else {
+                e
             }
-            e
         })
 }
 

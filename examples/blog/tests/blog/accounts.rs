@@ -42,7 +42,7 @@ async fn nth_link(mailer: &Mailer, n: usize) -> (graphloom::mail::Email, String)
 
 async fn register(c: &TestClient, name: &str) -> Value {
     c.query(&format!(
-        r#"mutation {{ register(username: "{name}", email: "{name}@example.com", password: "a long unusual phrase") {{ accessToken refreshToken user {{ id }} }} }}"#
+        r#"mutation {{ register(input: {{ username: "{name}", email: "{name}@example.com", password: "a long unusual phrase" }}) {{ accessToken refreshToken user {{ id }} }} }}"#
     ))
     .await["register"]
         .clone()
@@ -51,11 +51,20 @@ async fn register(c: &TestClient, name: &str) -> Value {
 async fn login(c: &TestClient, name: &str, password: &str) -> Vec<String> {
     let res = c
         .execute(
-            "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken } }",
+            "mutation($l: String!, $p: String!) { login(input: { login: $l, password: $p }) { accessToken errors { code } } }",
             json!({ "l": name, "p": password }),
         )
         .await;
-    codes(res["errors"].as_array().map(Vec::as_slice).unwrap_or(&[]))
+    // A request error's code, or the refused input's.
+    let mut found = codes(res["errors"].as_array().map(Vec::as_slice).unwrap_or(&[]));
+    for e in res["data"]["login"]["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        found.push(e["code"].as_str().unwrap_or("").to_owned());
+    }
+    found
 }
 
 fn done(data: &Value, field: &str) -> (bool, Value) {
@@ -109,18 +118,18 @@ async fn a_password_reset_works_once_and_ends_every_session() {
         login(&c, "ann", "a brand new phrase").await,
         Vec::<String>::new()
     );
-    assert_eq!(
-        login(&c, "ann", "a long unusual phrase").await,
-        ["UNAUTHENTICATED"]
-    );
+    assert_eq!(login(&c, "ann", "a long unusual phrase").await, ["INVALID"]);
     let refresh = ann["refreshToken"].as_str().unwrap();
-    let errors = c
-        .errors_vars(
-            "mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken } }",
+    let d = c
+        .query_vars(
+            "mutation($r: String!) { refreshToken(input: { refreshToken: $r }) { accessToken errors { code } } }",
             json!({ "r": refresh }),
         )
         .await;
-    assert_eq!(codes(&errors), ["UNAUTHENTICATED"]);
+    assert_eq!(
+        d["refreshToken"],
+        json!({ "accessToken": null, "errors": [{ "code": "INVALID" }] })
+    );
     // Reading the mail proved the address.
     let me = c.as_user(graphloom_test::user(ann["user"]["id"].as_str().unwrap()));
     assert_eq!(
@@ -153,7 +162,7 @@ async fn reset_links_expire_die_on_a_password_change_and_tell_nothing_about_who_
     // A password change kills the link mailed before it.
     let id = ann["user"]["id"].as_str().unwrap();
     let me = c.as_user(graphloom_test::user(id));
-    me.query(r#"mutation { changePassword(oldPassword: "a long unusual phrase", newPassword: "changed long phrase") }"#)
+    me.query(r#"mutation { changePassword(input: { oldPassword: "a long unusual phrase", newPassword: "changed long phrase" }) { ok } }"#)
         .await;
     let set = "mutation($t: String!) { resetPassword(input: { token: $t, newPassword: \"a brand new phrase\" }) { ok errors { field code } } }";
     let d = c.query_vars(set, json!({ "t": token })).await;
@@ -392,7 +401,7 @@ async fn sessions_end_after_their_idle_timeout_and_their_maximum_age() {
         let c = c.clone();
         async move {
             c.execute(
-                "mutation($r: String!) { refreshToken(refreshToken: $r) { refreshToken } }",
+                "mutation($r: String!) { refreshToken(input: { refreshToken: $r }) { refreshToken errors { message code } } }",
                 json!({ "r": token }),
             )
             .await
@@ -430,7 +439,8 @@ async fn sessions_end_after_their_idle_timeout_and_their_maximum_age() {
         .await
         .unwrap();
     let res = refresh(second).await;
-    assert_eq!(res["errors"][0]["message"], "the refresh token has expired");
+    let refused = &res["data"]["refreshToken"]["errors"][0];
+    assert_eq!(refused["message"], "the refresh token has expired");
     // Begun more than the maximum age ago: ended, however fresh its token.
     let third = login_tokens(&c, "ann").await;
     c.db()
@@ -440,16 +450,17 @@ async fn sessions_end_after_their_idle_timeout_and_their_maximum_age() {
         .await
         .unwrap();
     let res = refresh(third.clone()).await;
-    assert_eq!(res["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let refused = &res["data"]["refreshToken"]["errors"][0];
+    assert_eq!(refused["code"], "INVALID");
     assert_eq!(
-        res["errors"][0]["message"],
+        refused["message"],
         "the session reached its maximum age; log in again"
     );
 }
 
 async fn login_tokens(c: &TestClient, name: &str) -> String {
     c.query(&format!(
-        r#"mutation {{ login(login: "{name}", password: "a long unusual phrase") {{ refreshToken }} }}"#
+        r#"mutation {{ login(input: {{ login: "{name}", password: "a long unusual phrase" }}) {{ refreshToken }} }}"#
     ))
     .await["login"]["refreshToken"]
         .as_str()

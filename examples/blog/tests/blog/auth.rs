@@ -28,10 +28,9 @@ async fn client() -> TestClient {
     TestClient::new(&service_with(settings())).await
 }
 
-const REGISTER: &str = r#"mutation($u: String!, $e: String!, $p: String!) { register(username: $u, email: $e, password: $p) { accessToken refreshToken expiresIn user { username email } } }"#;
-const LOGIN: &str = r#"mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken refreshToken user { id } } }"#;
-const REFRESH: &str =
-    r#"mutation($r: String!) { refreshToken(refreshToken: $r) { accessToken refreshToken } }"#;
+const REGISTER: &str = r#"mutation($u: String!, $e: String!, $p: String!) { register(input: { username: $u, email: $e, password: $p }) { accessToken refreshToken expiresIn user { username email } errors { field message code } } }"#;
+const LOGIN: &str = r#"mutation($l: String!, $p: String!) { login(input: { login: $l, password: $p }) { accessToken refreshToken user { id } errors { field message code } } }"#;
+const REFRESH: &str = r#"mutation($r: String!) { refreshToken(input: { refreshToken: $r }) { accessToken refreshToken errors { field message code } } }"#;
 
 async fn register(c: &TestClient, name: &str) -> Json {
     c.query_vars(
@@ -42,20 +41,39 @@ async fn register(c: &TestClient, name: &str) -> Json {
         .clone()
 }
 
-async fn login(c: &TestClient, login: &str, password: &str) -> Result<Json, Vec<Json>> {
-    let res = c.execute(LOGIN, json!({ "l": login, "p": password })).await;
-    match res.get("errors") {
-        Some(Json::Array(e)) => Err(e.clone()),
-        _ => Ok(res["data"]["login"].clone()),
+/// The payload of `field`, or its refusal: the request's errors (a rate
+/// limit), or the payload's `errors` shaped like them (`message`,
+/// `extensions.code`), so `codes` reads both.
+fn outcome(res: Json, field: &str) -> Result<Json, Vec<Json>> {
+    if let Some(Json::Array(e)) = res.get("errors") {
+        return Err(e.clone());
+    }
+    let payload = &res["data"][field];
+    match payload["errors"].as_array() {
+        Some(errors) if !errors.is_empty() => Err(errors
+            .iter()
+            .map(|e| json!({ "message": e["message"], "field": e["field"], "extensions": { "code": e["code"] } }))
+            .collect()),
+        _ => Ok(payload.clone()),
     }
 }
 
+async fn login(c: &TestClient, login: &str, password: &str) -> Result<Json, Vec<Json>> {
+    outcome(
+        c.execute(LOGIN, json!({ "l": login, "p": password })).await,
+        "login",
+    )
+}
+
 async fn refresh(c: &TestClient, token: &Json) -> Result<Json, Vec<Json>> {
-    let res = c.execute(REFRESH, json!({ "r": token })).await;
-    match res.get("errors") {
-        Some(Json::Array(e)) => Err(e.clone()),
-        _ => Ok(res["data"]["refreshToken"].clone()),
-    }
+    outcome(
+        c.execute(REFRESH, json!({ "r": token })).await,
+        "refreshToken",
+    )
+}
+
+async fn register_refused(c: &TestClient, vars: Json) -> Vec<Json> {
+    outcome(c.execute(REGISTER, vars).await, "register").unwrap_err()
 }
 
 #[test]
@@ -126,23 +144,25 @@ async fn registration_checks_passwords_and_names() {
             "not an email",
         ),
     ] {
-        let errors = c
-            .errors_vars(REGISTER, json!({ "u": u, "e": e, "p": p }))
-            .await;
-        assert_eq!(codes(&errors), ["BAD_USER_INPUT"]);
+        let errors = register_refused(&c, json!({ "u": u, "e": e, "p": p })).await;
+        assert_eq!(codes(&errors), ["VALIDATION"]);
         assert!(
             errors[0]["message"].as_str().unwrap().contains(why),
             "{why}: {errors:?}"
         );
     }
     register(&c, "ann").await;
-    let errors = c
-        .errors_vars(
-            REGISTER,
-            json!({ "u": "ann", "e": "other@x.io", "p": "a long unusual phrase" }),
-        )
-        .await;
+    let errors = register_refused(
+        &c,
+        json!({ "u": "ann", "e": "other@x.io", "p": "a long unusual phrase" }),
+    )
+    .await;
     assert!(errors[0]["message"].as_str().unwrap().contains("taken"));
+    // Which of the two is taken is not said: the whole input is refused.
+    assert_eq!(
+        (codes(&errors), errors[0]["field"].clone()),
+        (vec!["UNIQUE".to_owned()], json!([]))
+    );
     let closed = TestClient::new(&service_with(AuthSettings {
         register: false,
         ..settings()
@@ -165,7 +185,7 @@ async fn one_generic_error_for_every_failed_login() {
     let wrong = login(&c, "ann", "nope").await.unwrap_err();
     let unknown = login(&c, "nobody", "nope").await.unwrap_err();
     assert_eq!(wrong, unknown, "no user enumeration");
-    assert_eq!(codes(&wrong), ["UNAUTHENTICATED"]);
+    assert_eq!(codes(&wrong), ["INVALID"]);
     c.db()
         .execute(&RawSql("UPDATE auth_user SET is_active = false".into()))
         .await
@@ -185,7 +205,7 @@ async fn failed_logins_are_rate_limited_per_account() {
     for _ in 0..5 {
         assert_eq!(
             codes(&login(&c, "ann", "guess").await.unwrap_err()),
-            ["UNAUTHENTICATED"]
+            ["INVALID"]
         );
     }
     assert_eq!(
@@ -218,7 +238,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let third = refresh(&c, &second["refreshToken"]).await.unwrap();
     // The first token again: somebody copied it. The whole family ends.
     let reuse = refresh(&c, &first["refreshToken"]).await.unwrap_err();
-    assert_eq!(codes(&reuse), ["UNAUTHENTICATED"]);
+    assert_eq!(codes(&reuse), ["INVALID"]);
     assert!(
         reuse[0]["message"]
             .as_str()
@@ -227,7 +247,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     );
     assert_eq!(
         codes(&refresh(&c, &third["refreshToken"]).await.unwrap_err()),
-        ["UNAUTHENTICATED"],
+        ["INVALID"],
         "the newest token died with the family"
     );
     // Another login is another family, unaffected.
@@ -235,7 +255,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     assert!(refresh(&c, &other["refreshToken"]).await.is_ok());
     assert_eq!(
         codes(&refresh(&c, &json!("forged")).await.unwrap_err()),
-        ["UNAUTHENTICATED"]
+        ["INVALID"]
     );
 }
 
@@ -246,11 +266,11 @@ async fn logout_revoke_all_and_change_password_end_sessions() {
     let b = login(&c, "ann", "a long unusual phrase").await.unwrap();
     let d = c
         .query_vars(
-            "mutation($r: String!) { logout(refreshToken: $r) }",
+            "mutation($r: String!) { logout(input: { refreshToken: $r }) { ok } }",
             json!({ "r": a["refreshToken"] }),
         )
         .await;
-    assert_eq!(d["logout"], true);
+    assert_eq!(d["logout"]["ok"], true);
     assert!(refresh(&c, &a["refreshToken"]).await.is_err());
     assert!(
         refresh(&c, &b["refreshToken"]).await.is_ok(),
@@ -270,21 +290,27 @@ async fn logout_revoke_all_and_change_password_end_sessions() {
     // Changing the password checks the old one and the policy, then ends sessions.
     let s2 = login(&c, "ann", "a long unusual phrase").await.unwrap();
     let change = |old: &str, new: &str| {
-        format!(r#"mutation {{ changePassword(oldPassword: "{old}", newPassword: "{new}") }}"#)
+        format!(
+            r#"mutation {{ changePassword(input: {{ oldPassword: "{old}", newPassword: "{new}" }}) {{ ok errors {{ field message code }} }} }}"#
+        )
     };
+    let d = ann.query(&change("wrong", "another long phrase")).await;
+    assert_eq!(d["changePassword"]["ok"], false);
     assert_eq!(
-        codes(&ann.errors(&change("wrong", "another long phrase")).await),
-        ["BAD_USER_INPUT"]
+        d["changePassword"]["errors"][0]["field"],
+        json!(["oldPassword"])
     );
-    assert!(
-        ann.errors(&change("a long unusual phrase", "short")).await[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("too short")
+    assert_eq!(d["changePassword"]["errors"][0]["code"], "INVALID");
+    let d = ann.query(&change("a long unusual phrase", "short")).await;
+    let e = &d["changePassword"]["errors"][0];
+    assert_eq!(
+        (e["field"].clone(), e["code"].clone()),
+        (json!(["newPassword"]), json!("VALIDATION"))
     );
+    assert!(e["message"].as_str().unwrap().contains("too short"));
     assert_eq!(
         ann.query(&change("a long unusual phrase", "another long phrase"))
-            .await["changePassword"],
+            .await["changePassword"]["ok"],
         true
     );
     assert!(refresh(&c, &s2["refreshToken"]).await.is_err());
@@ -379,7 +405,7 @@ async fn secrets_never_leave_the_server() {
     assert!(!user_type.contains("password"), "{user_type}");
     assert!(!sdl.contains("tokenHash"), "no hash fields in the schema");
     assert!(
-        !sdl.contains("RefreshToken") && !sdl.contains("refreshTokens"),
+        !sdl.contains("type RefreshToken ") && !sdl.contains("refreshTokens"),
         "refresh tokens are a table only"
     );
     let errors = c.errors("{ refreshTokens { totalCount } }").await;
@@ -465,7 +491,7 @@ async fn failed_logins_are_rate_limited_per_client_address() {
     for name in ["x", "y", "z"] {
         assert_eq!(
             codes(&login(&c, name, "guess").await.unwrap_err()),
-            ["UNAUTHENTICATED"]
+            ["INVALID"]
         );
     }
     assert_eq!(
@@ -506,7 +532,7 @@ async fn a_login_takes_as_long_for_unknown_users_wrong_passwords_and_inactive_ac
             let t = Instant::now();
             let errors = login(&c, l, p).await.unwrap_err();
             times[k].push(t.elapsed());
-            assert_eq!(codes(&errors), ["UNAUTHENTICATED"]);
+            assert_eq!(codes(&errors), ["INVALID"]);
         }
     }
     let medians: Vec<f64> = times
@@ -543,7 +569,7 @@ async fn failed_logins_count_across_instances_on_postgresql() {
         let at = if i % 2 == 0 { &one } else { &two };
         assert_eq!(
             codes(&login(at, "ann", "guess").await.unwrap_err()),
-            ["UNAUTHENTICATED"]
+            ["INVALID"]
         );
     }
     let sixth = codes(&login(&two, "ann", "guess").await.unwrap_err());
@@ -562,7 +588,7 @@ async fn failed_logins_count_across_instances_on_postgresql() {
     } else {
         // SQLite is one machine's database: each instance counts its own
         // (the second has seen two failures).
-        assert_eq!(sixth, ["UNAUTHENTICATED"]);
+        assert_eq!(sixth, ["INVALID"]);
     }
 }
 
@@ -588,7 +614,7 @@ async fn concurrent_guesses_cannot_race_the_count() {
         .into_iter()
         .map(|r| codes(&r.unwrap_err()).join(","))
         .collect();
-    let checked = codes.iter().filter(|c| *c == "UNAUTHENTICATED").count();
+    let checked = codes.iter().filter(|c| *c == "INVALID").count();
     let refused = codes.iter().filter(|c| *c == "RATE_LIMITED").count();
     assert_eq!((checked, refused), (5, 14), "{codes:?}");
 }
@@ -612,7 +638,7 @@ async fn a_guesser_cannot_lock_the_owner_out() {
     let (mut checked, mut refused) = (0, 0);
     while checked < 8 {
         match login(&guesser, "ann", "guess").await {
-            Err(e) if codes(&e) == ["UNAUTHENTICATED"] => checked += 1,
+            Err(e) if codes(&e) == ["INVALID"] => checked += 1,
             Err(e) => {
                 assert_eq!(codes(&e), ["RATE_LIMITED"]);
                 refused += 1;

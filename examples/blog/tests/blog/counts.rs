@@ -131,11 +131,11 @@ async fn custom_fields_and_the_auth_app_keep_their_statement_counts() {
     let anon = c.anonymous();
     let q = |s: &str| s.to_owned();
     let register = q(
-        r#"mutation { register(username: "zed", email: "zed@example.com", password: "a long unusual phrase") { refreshToken } }"#,
+        r#"mutation { register(input: { username: "zed", email: "zed@example.com", password: "a long unusual phrase" }) { refreshToken } }"#,
     );
     assert_num_queries!(3, anon.query(&register));
     let login = q(
-        r#"mutation { login(login: "zed", password: "a long unusual phrase") { refreshToken } }"#,
+        r#"mutation { login(input: { login: "zed", password: "a long unusual phrase" }) { refreshToken } }"#,
     );
     // On PostgreSQL the login counters every instance shares add five: the
     // attempt counted when it starts (ensure, lock, write) and taken back
@@ -150,15 +150,16 @@ async fn custom_fields_and_the_auth_app_keep_their_statement_counts() {
             .as_str()
             .unwrap()
             .to_owned();
-    let refresh =
-        format!(r#"mutation {{ refreshToken(refreshToken: "{token}") {{ refreshToken }} }}"#);
+    let refresh = format!(
+        r#"mutation {{ refreshToken(input: {{ refreshToken: "{token}" }}) {{ refreshToken }} }}"#
+    );
     let fresh = assert_num_queries!(5, anon.query(&refresh))["refreshToken"]["refreshToken"]
         .as_str()
         .unwrap()
         .to_owned();
     // A spent token: look it up, revoke its family.
     assert_num_queries!(2, anon.execute(&refresh, serde_json::json!({})));
-    let logout = format!(r#"mutation {{ logout(refreshToken: "{fresh}") }}"#);
+    let logout = format!(r#"mutation {{ logout(input: {{ refreshToken: "{fresh}" }}) {{ ok }} }}"#);
     assert_num_queries!(2, anon.query(&logout));
     let zed = c.as_user(graphloom_test::user(4));
     assert_num_queries!(1, zed.query("{ me { username } }"));
@@ -166,7 +167,7 @@ async fn custom_fields_and_the_auth_app_keep_their_statement_counts() {
     // The user, the new hash, the reset links it kills, the other sessions.
     assert_num_queries!(
         4,
-        zed.query(r#"mutation { changePassword(oldPassword: "a long unusual phrase", newPassword: "another long odd phrase") }"#)
+        zed.query(r#"mutation { changePassword(input: { oldPassword: "a long unusual phrase", newPassword: "another long odd phrase" }) { ok } }"#)
     );
     assert_num_queries!(
         2,

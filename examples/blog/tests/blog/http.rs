@@ -337,7 +337,7 @@ async fn the_binary_serves_graphql_over_http() {
         (status, body["errors"][0]["extensions"]["code"].as_str()),
         (200, Some("UNAUTHENTICATED"))
     );
-    let login = json!({ "query": format!(r#"mutation {{ login(login: "user1", password: "{}") {{ accessToken user {{ username email }} }} }}"#, blog::seed::DEMO_PASSWORD) }).to_string();
+    let login = json!({ "query": format!(r#"mutation {{ login(input: {{ login: "user1", password: "{}" }}) {{ accessToken user {{ username email }} }} }}"#, blog::seed::DEMO_PASSWORD) }).to_string();
     let (status, _, body) = send(&c, post(b, &login, None, "application/json")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -476,7 +476,7 @@ mod tokens {
     /// Registers user 1, whom the tokens these tests mint are for: a
     /// token for a user the service does not have is refused.
     async fn user_one(c: &Http, base: &str) {
-        let body = r#"{"query":"mutation { register(username: \"one\", email: \"one@example.com\", password: \"a long passphrase 1\") { expiresIn } }"}"#;
+        let body = r#"{"query":"mutation { register(input: { username: \"one\", email: \"one@example.com\", password: \"a long passphrase 1\" }) { expiresIn } }"}"#;
         let (status, _, json) = send(c, post(base, body, None, "application/json")).await;
         assert_eq!(status, 200, "{json}");
         assert!(json.get("errors").is_none(), "{json}");

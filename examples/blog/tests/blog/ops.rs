@@ -538,7 +538,7 @@ async fn metrics_count_requests_statements_and_refusals_by_operation() {
     )
     .await;
     for _ in 0..6 {
-        let login = json!({ "query": "mutation { login(login: \"user1\", password: \"wrong\") { accessToken } }" }).to_string();
+        let login = json!({ "query": "mutation { login(input: { login: \"user1\", password: \"wrong\" }) { accessToken } }" }).to_string();
         send(
             &c,
             crate::http::post(&s.base, &login, None, "application/json"),

@@ -125,7 +125,7 @@ async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
         "{json}"
     );
     let (_, _, json) = gql(
-        "mutation { login(login: \"user2\", password: \"fresh long passphrase\") { expiresIn } }",
+        "mutation { login(input: { login: \"user2\", password: \"fresh long passphrase\" }) { expiresIn } }",
         json!({}),
     )
     .await;
