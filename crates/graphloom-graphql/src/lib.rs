@@ -121,12 +121,19 @@ impl Api {
             self.schema.execute(request),
         ))
         .await;
+        let set_cookies: Vec<String> = response
+            .http_headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
         let mut out = match slot.take() {
             Some(fast) => ApiResponse {
                 data: Data::Json(fast.data),
                 errors: fast.errors,
                 extensions: std::mem::take(&mut response.extensions),
                 statements: statements.len(),
+                set_cookies,
             },
             None => {
                 misses.patch(&mut response);
@@ -136,6 +143,7 @@ impl Api {
                     errors: response.errors,
                     extensions: response.extensions,
                     statements: statements.len(),
+                    set_cookies,
                 }
             }
         };
@@ -218,6 +226,9 @@ pub struct ApiResponse {
     pub extensions: std::collections::BTreeMap<String, async_graphql::Value>,
     /// SQL statements the request ran (for metrics; not sent).
     pub statements: usize,
+    /// `Set-Cookie` values resolvers asked for (a cookie login or logout),
+    /// for the HTTP response.
+    pub set_cookies: Vec<String>,
 }
 
 impl ApiResponse {

@@ -31,7 +31,7 @@ use std::{
 
 pub use documents::{Apq, ManifestError, TrustedDocuments};
 pub use net::{BadNetwork, Networks, client_address};
-pub use sessions::{Session, SessionCache, SessionCheck, SessionError};
+pub use sessions::{CookieAuth, Session, SessionCache, SessionCheck, SessionError};
 
 use graphloom_auth::token::{Principal, Verifier};
 
@@ -63,6 +63,11 @@ pub struct ServerConfig {
     /// Serve `POST /auth/introspect` (with `sessions`): whether a token is
     /// live, for verify-only services (the service that issues tokens).
     pub introspect: bool,
+    /// Browsers' session cookies (opt-in): a request without a bearer
+    /// token is authenticated by its [`sessions::SESSION_COOKIE`], after
+    /// the CSRF check (its [`sessions::CSRF_HEADER`] must equal its
+    /// [`sessions::CSRF_COOKIE`]).
+    pub cookies: Option<Arc<dyn CookieAuth>>,
     /// How long a client may take to send a request's headers (and how
     /// long an idle keep-alive connection stays open); then the connection
     /// is closed.
@@ -154,6 +159,7 @@ impl Default for ServerConfig {
             verifier: None,
             sessions: None,
             introspect: false,
+            cookies: None,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
@@ -176,6 +182,7 @@ struct AppState {
     graphiql: bool,
     verifier: Option<Arc<Verifier>>,
     sessions: Option<Arc<dyn SessionCheck>>,
+    cookies: Option<Arc<dyn CookieAuth>>,
     request_timeout: Duration,
     trusted_proxies: Networks,
     client_ip_header: String,
@@ -277,6 +284,7 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             graphiql: config.graphiql,
             verifier: config.verifier.clone(),
             sessions: config.sessions.clone(),
+            cookies: config.cookies.clone(),
             request_timeout: config.request_timeout,
             trusted_proxies: config.trusted_proxies.clone(),
             client_ip_header: config.client_ip_header.to_ascii_lowercase(),
@@ -562,6 +570,65 @@ async fn introspect(State(state): State<Arc<AppState>>, body: Bytes) -> Response
     }
 }
 
+/// The principal of a browser's session cookie, when cookie sessions are
+/// on and the request carries one. It must pass the CSRF check first: the
+/// `X-CSRF-Token` header equal to the CSRF cookie, which a page of another
+/// site can neither read nor set (403 otherwise); an ended session is 401.
+async fn cookie_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Box<Response>> {
+    use sessions::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
+    let Some(auth) = &state.cookies else {
+        return Ok(None);
+    };
+    let jar: Vec<&str> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let find = |name: &str| jar.iter().find_map(|h| cookie(h, name));
+    let Some(secret) = find(SESSION_COOKIE).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let sent = headers.get(CSRF_HEADER).map(HeaderValue::as_bytes);
+    let expected = find(CSRF_COOKIE).filter(|c| !c.is_empty());
+    match (sent, expected) {
+        (Some(sent), Some(expected)) if same_secret(sent, expected.as_bytes()) => {}
+        _ => {
+            return Err(Box::new(reject(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                format!(
+                    "a request authenticated by its session cookie needs the {CSRF_HEADER} header, equal to the {CSRF_COOKIE} cookie"
+                ),
+            )));
+        }
+    }
+    match auth.authenticate(secret).await {
+        Ok(Some(p)) => Ok(Some(p)),
+        Ok(None) => {
+            let mut res = reject(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                "the session has ended; log in again",
+            );
+            // Let the browser drop the dead cookie.
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+            )) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            Err(Box::new(res))
+        }
+        Err(e) => Err(Box::new(reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
+            e.to_string(),
+        ))),
+    }
+}
+
 /// The request's context: headers, and the principal of a valid bearer
 /// token whose session is live. A token that is present but not valid, or
 /// whose session ended, refuses the request (401); a session that cannot
@@ -582,7 +649,7 @@ async fn request_context(
         Box::new(res)
     };
     let principal = match headers.get(header::AUTHORIZATION) {
-        None => None,
+        None => cookie_principal(state, headers).await?,
         Some(value) => {
             let value = value.to_str().unwrap_or("");
             let Some(token) = value
@@ -806,6 +873,11 @@ async fn execute(
     let mut res = (status, body).into_response();
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    for c in &response.set_cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
     retry_if_unavailable(res)
 }
 

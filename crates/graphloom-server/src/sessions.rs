@@ -46,6 +46,39 @@ pub trait SessionCheck: Send + Sync + std::fmt::Debug {
     fn check<'a>(&'a self, token: &'a str, claims: &'a Claims) -> Checking<'a>;
 }
 
+/// The cookie a browser's session rides in (opt-in cookie sessions):
+/// `HttpOnly`, so page scripts never read it.
+pub const SESSION_COOKIE: &str = "graphloom_session";
+/// The cookie with the CSRF token: readable by the page, which sends it
+/// back in [`CSRF_HEADER`]; another site can neither read it nor set it.
+pub const CSRF_COOKIE: &str = "graphloom_csrf";
+/// The header a cookie-authenticated request must carry.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The future a [`CookieAuth`] returns: the session's principal, or `None`
+/// when the session has ended.
+pub type Authenticating<'a> = Pin<
+    Box<
+        dyn Future<Output = Result<Option<graphloom_auth::token::Principal>, SessionError>>
+            + Send
+            + 'a,
+    >,
+>;
+
+/// Authenticates a browser's session cookie.
+pub trait CookieAuth: Send + Sync + std::fmt::Debug {
+    /// `secret` is the [`SESSION_COOKIE`]'s value.
+    fn authenticate<'a>(&'a self, secret: &'a str) -> Authenticating<'a>;
+}
+
+/// The value of cookie `name` in a `Cookie` header (`a=1; b=2`).
+pub fn cookie<'h>(header: &'h str, name: &str) -> Option<&'h str> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
 /// Entries a cache keeps before it drops the expired ones.
 const CACHE_PRUNE_AT: usize = 10_000;
 
@@ -173,6 +206,15 @@ mod tests {
         cache.put(a.clone(), Session::Ended);
         cache.set_ttl(Duration::from_secs(60));
         assert_eq!(cache.get(&a), None);
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let header = "theme=dark; graphloom_session=abc; graphloom_csrf=x=y";
+        assert_eq!(cookie(header, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(header, CSRF_COOKIE), Some("x=y"));
+        assert_eq!(cookie(header, "graphloom"), None);
+        assert_eq!(cookie("", SESSION_COOKIE), None);
     }
 
     #[test]

@@ -319,6 +319,11 @@ pub struct AuthArgs {
     /// Production: refuse to start without proper keys and secrets.
     #[arg(long, env = "GRAPHLOOM_PRODUCTION", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub production: bool,
+    /// Browsers' cookie sessions: `login(input: { …, cookie: true })`
+    /// sets the session in an HttpOnly cookie; requests without a bearer
+    /// token are authenticated by it once they pass the CSRF check.
+    #[arg(long, env = "GRAPHLOOM_COOKIE_SESSIONS", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub cookie_sessions: bool,
     /// How long an instance keeps the answer to "is this session live?",
     /// in milliseconds: the longest a logout, revocation, password change
     /// or deactivation made on another instance takes to refuse the
@@ -1012,6 +1017,24 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             }
             let secs = std::time::Duration::from_secs;
             let sessions = args.auth.sessions(&service, &api, &keys)?;
+            let cookies: Option<std::sync::Arc<dyn graphloom_server::CookieAuth>> = match (
+                args.auth.cookie_sessions,
+                service.cookie_sessions(),
+                service.session_cache(),
+            ) {
+                (true, Some(cookies), Some(ttl)) if keys.issuer.is_some() => {
+                    cookies.enable(true);
+                    Some(std::sync::Arc::new(crate::auth::DbCookies::new(
+                        std::sync::Arc::clone(api.engine()),
+                        cookies,
+                        ttl,
+                    )))
+                }
+                (true, ..) => anyhow::bail!(
+                    "GRAPHLOOM_COOKIE_SESSIONS needs the auth app and signing keys in this service"
+                ),
+                (false, ..) => None,
+            };
             if let Some(settings) = service.auth_settings() {
                 if let Some(url) = &args.auth.email_url {
                     settings.mailer.configure(url)?;
@@ -1027,6 +1050,7 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 graphiql: args.graphiql.unwrap_or(!args.auth.production),
                 introspect: keys.issuer.is_some(),
                 sessions,
+                cookies,
                 verifier: keys.verifier.map(std::sync::Arc::new),
                 cors: (!args.cors_origins.is_empty()).then(|| graphloom_server::Cors {
                     origins: args.cors_origins.clone(),

@@ -30,6 +30,8 @@ pub struct App {
     pub(crate) auth: Option<Arc<crate::auth::AuthSettings>>,
     /// The auth app's session answers, which its revocations clear.
     pub(crate) sessions: Option<Arc<graphloom_server::SessionCache>>,
+    /// The auth app's cookie sessions (off until `serve` turns them on).
+    pub(crate) cookies: Option<Arc<crate::auth::Cookies>>,
 }
 
 /// An app's migration files: the folder `makemigrations` writes to, and the
@@ -53,6 +55,7 @@ impl App {
             data: Vec::new(),
             auth: None,
             sessions: None,
+            cookies: None,
         }
     }
 
@@ -255,6 +258,11 @@ impl Service {
     /// The auth app's settings, when the service has the auth app.
     pub(crate) fn auth_settings(&self) -> Option<Arc<crate::auth::AuthSettings>> {
         self.apps.iter().find_map(|a| a.auth.clone())
+    }
+
+    /// The auth app's cookie sessions, when the service has the auth app.
+    pub fn cookie_sessions(&self) -> Option<Arc<crate::auth::Cookies>> {
+        self.apps.iter().find_map(|a| a.cookies.clone())
     }
 
     /// The auth app's session cache, when the service has the auth app.

@@ -492,10 +492,13 @@ fn payload_type(name: &str, description: &str) -> Object {
 }
 
 /// `{Name}Input` with these string fields (and descriptions, when not
-/// empty), all required.
+/// empty), required unless the name ends in `?`.
 pub(super) fn input_type(name: &str, fields: &[(&str, &str)]) -> InputObject {
     fields.iter().fold(InputObject::new(name), |o, (f, d)| {
-        let field = InputValue::new(*f, TypeRef::named_nn(TypeRef::STRING));
+        let field = match f.strip_suffix('?') {
+            Some(optional) => InputValue::new(optional, TypeRef::named(TypeRef::STRING)),
+            None => InputValue::new(*f, TypeRef::named_nn(TypeRef::STRING)),
+        };
         o.field(if d.is_empty() {
             field
         } else {

@@ -10,11 +10,13 @@
 //! `GRAPHLOOM_JWT_PRIVATE_KEY_FILE`); other services verify them with the JWKS.
 
 mod account;
+mod cookies;
 mod migrations;
 mod resolvers;
 mod sessions;
 mod throttle;
 
+pub use cookies::{Cookies, DbCookies};
 pub use sessions::{DbSessions, RemoteSessions};
 pub use throttle::Throttling;
 
@@ -336,10 +338,18 @@ pub fn app_with(settings: AuthSettings) -> App {
         .permissions::<Permission>(ModelRules::new().view(Rule::Staff));
     // The serve command sets the TTL; until then (tests), five seconds.
     let sessions = Arc::new(graphloom_server::SessionCache::new(Duration::from_secs(5)));
-    let app = resolvers::fields(app, Arc::clone(&settings), limiter, Arc::clone(&sessions));
+    let cookies = Arc::new(Cookies::default());
+    let app = resolvers::fields(
+        app,
+        Arc::clone(&settings),
+        limiter,
+        Arc::clone(&sessions),
+        Arc::clone(&cookies),
+    );
     let mut app = account::fields(app, Arc::clone(&settings), Arc::clone(&sessions));
     app.auth = Some(settings);
     app.sessions = Some(sessions);
+    app.cookies = Some(cookies);
     app
 }
 

@@ -23,12 +23,12 @@ use graphloom_query::{
 use sha2::{Digest, Sha256};
 
 use super::{
-    AuthSettings, Group, Permission, RefreshToken, User,
+    AuthSettings, Cookies, Group, Permission, RefreshToken, User,
     account::{Done, input_type},
     throttle::Throttle,
 };
 use crate::App;
-use graphloom_server::SessionCache;
+use graphloom_server::{SessionCache, sessions::SESSION_COOKIE};
 
 /// Runs argon2 on the blocking pool, as many at once as there are cores:
 /// a hash is ~20 ms of CPU and 19 MiB, and on the async workers a burst of
@@ -74,7 +74,7 @@ pub(super) async fn by_id(ctx: &Ctx, id: &str) -> Result<Option<User>> {
 }
 
 /// The codenames a user holds, directly and through groups, in one statement.
-async fn permissions_of(ctx: &Ctx, user: Id) -> Result<Vec<String>> {
+pub(super) async fn permissions_of(ctx: &Ctx, user: Id) -> Result<Vec<String>> {
     let direct = User::USER_PERMISSIONS.reverse().some(User::ID.eq(user));
     let through_groups = Group::PERMISSIONS
         .reverse()
@@ -112,6 +112,8 @@ struct Issued {
     refresh: String,
     expires_in: u64,
     principal: Principal,
+    /// The tokens went into cookies (a cookie login): not in the body.
+    cookie: bool,
 }
 
 /// Signs an access token and stores a new refresh token in `family`, the
@@ -167,6 +169,7 @@ async fn issue(
             superuser: user.is_superuser,
             session: Some(sid),
         },
+        cookie: false,
     })
 }
 
@@ -201,7 +204,7 @@ fn payload_type() -> Object {
         Field::new(name, TypeRef::named(TypeRef::STRING), move |ctx| {
             FieldFuture::new(async move {
                 let a = ctx.parent_value.try_downcast_ref::<Authed>()?;
-                Ok(a.issued.as_ref().map(get))
+                Ok(a.issued.as_ref().filter(|i| !i.cookie).map(get))
             })
         })
     };
@@ -312,9 +315,22 @@ async fn login(
     ctx: &ResolverContext<'_>,
     settings: &AuthSettings,
     limiter: &Throttle,
+    cookies: &Cookies,
 ) -> Result<Issued> {
     let login = arg(ctx, "login")?;
     let password = arg(ctx, "password")?;
+    let in_cookie = ctx
+        .args
+        .get("input")
+        .and_then(|i| i.object().ok())
+        .and_then(|o| o.get("cookie").and_then(|v| v.boolean().ok()))
+        .unwrap_or(false);
+    if in_cookie && !cookies.enabled() {
+        return Err(Error::new(
+            ErrorCode::NotConfigured,
+            "cookie sessions are off: serve with GRAPHLOOM_COOKIE_SESSIONS=1",
+        ));
+    }
     let policy = &settings.throttling;
     // The place is taken before anything is awaited: concurrent guesses
     // count against each other.
@@ -351,14 +367,21 @@ async fn login(
         changes.push(User::PASSWORD.set(h));
     }
     User::objects(&sys).update_row(&user, changes).await?;
-    issue(
-        rt,
-        settings,
-        &user,
-        uuid::Uuid::new_v4(),
-        chrono::Utc::now(),
-    )
-    .await
+    let now = chrono::Utc::now();
+    let mut issued = issue(rt, settings, &user, uuid::Uuid::new_v4(), now).await?;
+    if in_cookie {
+        // The session lasts as its refresh token does; the CSRF token is
+        // random, for the page to send back.
+        let max_age = session_end(settings, now)
+            .and_then(|end| (end - now).to_std().ok())
+            .map_or(settings.refresh_ttl, |left| left.min(settings.refresh_ttl));
+        let csrf = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
+        for c in Cookies::set(&issued.refresh, &csrf, max_age) {
+            ctx.ctx.append_http_header("set-cookie", c);
+        }
+        issued.cookie = true;
+    }
+    Ok(issued)
 }
 
 async fn refresh(
@@ -409,8 +432,37 @@ async fn refresh(
     issue(rt, settings, &user, row.family, started).await
 }
 
-async fn logout(rt: &Runtime, ctx: &ResolverContext<'_>, sessions: &SessionCache) -> Result<bool> {
-    let token = arg(ctx, "refreshToken")?;
+async fn logout(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    sessions: &SessionCache,
+    cookies: &Cookies,
+) -> Result<bool> {
+    // The token given, or the session cookie's (which scripts cannot read).
+    let token = match arg(ctx, "refreshToken") {
+        Ok(t) => t,
+        Err(_) => {
+            let jar = ctx
+                .data_opt::<Arc<graphloom_query::RequestContext>>()
+                .and_then(|c| c.headers.get("cookie").cloned())
+                .unwrap_or_default();
+            let Some(t) = graphloom_server::sessions::cookie(&jar, SESSION_COOKIE)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+            else {
+                return Err(Error::refused(vec![FieldError::new(
+                    "refreshToken",
+                    "Give the refresh token, or send the session cookie.",
+                    FieldCode::Required,
+                )]));
+            };
+            for c in Cookies::clear() {
+                ctx.ctx.append_http_header("set-cookie", c);
+            }
+            t
+        }
+    };
+    cookies.forget();
     let sys = system(rt);
     let Some(row) = RefreshToken::objects(&sys)
         .filter(RefreshToken::TOKEN_HASH.eq(hash_token(&token)))
@@ -587,6 +639,7 @@ pub(super) fn fields(
     settings: Arc<AuthSettings>,
     limiter: Arc<Throttle>,
     sessions: Arc<SessionCache>,
+    cookies: Arc<Cookies>,
 ) -> App {
     let mut app = app
         .raw_type(Arc::new(|rt| payload_type().field(payload_user(rt)).into()))
@@ -598,13 +651,17 @@ pub(super) fn fields(
             })
             .description("The logged-in user, or null.")
         }));
-    let (s, l) = (Arc::clone(&settings), Arc::clone(&limiter));
+    let (s, l, k) = (
+        Arc::clone(&settings),
+        Arc::clone(&limiter),
+        Arc::clone(&cookies),
+    );
     let login_field = payload_mutation(
         "login",
         "Logs in; a wrong login and a wrong password get the same error.",
         move |rt, ctx| {
-            let (s, l) = (Arc::clone(&s), Arc::clone(&l));
-            Box::pin(async move { login(rt, ctx, &s, &l).await })
+            let (s, l, k) = (Arc::clone(&s), Arc::clone(&l), Arc::clone(&k));
+            Box::pin(async move { login(rt, ctx, &s, &l, &k).await })
         },
     );
     app = app
@@ -612,6 +669,13 @@ pub(super) fn fields(
             input_type(
                 "LoginInput",
                 &[("login", "A username or an email."), ("password", "")],
+            )
+            .field(
+                InputValue::new("cookie", TypeRef::named(TypeRef::BOOLEAN)).description(
+                    "Keep the session in an HttpOnly cookie (with a CSRF token \
+                     cookie) instead of returning the tokens; cookie sessions \
+                     must be on.",
+                ),
             )
             .into()
         }))
@@ -638,16 +702,19 @@ pub(super) fn fields(
         .raw_mutation(Arc::new(move |rt| {
             refresh_field(rt).argument(input_arg("RefreshTokenInput"))
         }));
-    let cache = Arc::clone(&sessions);
+    let (cache, k2) = (Arc::clone(&sessions), Arc::clone(&cookies));
     app = super::account::mutation(
         app,
         "logout",
-        "Ends the session the refresh token belongs to.",
-        &[("refreshToken", "The session's refresh token.")],
+        "Ends the session the refresh token belongs to, or the session cookie's.",
+        &[(
+            "refreshToken?",
+            "The session's refresh token; without it, the session cookie's.",
+        )],
         Arc::new(move |rt, ctx| {
-            let cache = Arc::clone(&cache);
+            let (cache, k) = (Arc::clone(&cache), Arc::clone(&k2));
             Box::pin(async move {
-                Ok(if logout(rt, ctx, &cache).await? {
+                Ok(if logout(rt, ctx, &cache, &k).await? {
                     Done::ok()
                 } else {
                     Done::refused(
@@ -659,22 +726,29 @@ pub(super) fn fields(
             })
         }),
     );
-    let cache = Arc::clone(&sessions);
+    let (cache, k) = (Arc::clone(&sessions), Arc::clone(&cookies));
     app = app.raw_mutation(Arc::new(move |rt| {
-        let (rt, cache) = (Arc::clone(rt), Arc::clone(&cache));
+        let (rt, cache, k) = (Arc::clone(rt), Arc::clone(&cache), Arc::clone(&k));
         Field::new(
             "revokeAllSessions",
             TypeRef::named_nn(TypeRef::INT),
             move |ctx| {
-                let (rt, cache) = (Arc::clone(&rt), Arc::clone(&cache));
+                let (rt, cache, k) = (Arc::clone(&rt), Arc::clone(&cache), Arc::clone(&k));
                 FieldFuture::new(async move {
-                    Ok(Some(Gql::from(revoke_all(&rt, &ctx, &cache).await.gql()?)))
+                    let n = revoke_all(&rt, &ctx, &cache).await.gql()?;
+                    // This instance's cookie answers go too.
+                    k.forget();
+                    Ok(Some(Gql::from(n)))
                 })
             },
         )
         .description("Revokes every refresh token of the logged-in user; returns how many.")
     }));
-    let (s, cache) = (Arc::clone(&settings), Arc::clone(&sessions));
+    let (s, cache, k) = (
+        Arc::clone(&settings),
+        Arc::clone(&sessions),
+        Arc::clone(&cookies),
+    );
     app = super::account::mutation(
         app,
         "changePassword",
@@ -687,10 +761,13 @@ pub(super) fn fields(
             ),
         ],
         Arc::new(move |rt, ctx| {
-            let (s, cache) = (Arc::clone(&s), Arc::clone(&cache));
+            let (s, cache, k) = (Arc::clone(&s), Arc::clone(&cache), Arc::clone(&k));
             Box::pin(async move {
                 match change_own_password(rt, ctx, &s, &cache).await {
-                    Ok(_) => Ok(Done::ok()),
+                    Ok(_) => {
+                        k.forget();
+                        Ok(Done::ok())
+                    }
                     Err(e) if !e.fields.is_empty() => Ok(Done::failed(e.fields)),
                     Err(e) => Err(e),
                 }

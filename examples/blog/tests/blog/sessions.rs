@@ -318,3 +318,175 @@ async fn tokens_name_the_services_that_accept_them() {
         TokenError::Audience
     );
 }
+
+/// A POST to /graphql with these extra headers: status, headers, body.
+async fn raw(
+    c: &Http,
+    base: &str,
+    headers: &[(&str, &str)],
+    query: &str,
+) -> (u16, hyper::HeaderMap, Value) {
+    use http_body_util::BodyExt;
+    let mut req =
+        Request::post(format!("{base}/graphql")).header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = json!({ "query": query }).to_string();
+    let res = c
+        .request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn set_cookies(h: &hyper::HeaderMap) -> Vec<String> {
+    h.get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn browsers_keep_the_session_in_an_http_only_cookie_behind_a_csrf_check() {
+    let url = graphloom_test::fresh_database_url().await;
+    let (server, c) = start_at(&url, None, &["--cookie-sessions"], &[]).await;
+    let base = server.base.as_str();
+    let login = format!(
+        r#"mutation {{ login(input: {{ login: "user2", password: "{PASSWORD}", cookie: true }}) {{ accessToken refreshToken expiresIn user {{ username }} errors {{ code }} }} }}"#
+    );
+    let (status, headers, body) = raw(&c, base, &[], &login).await;
+    assert_eq!(status, 200, "{body}");
+    // The tokens are in cookies, not in the body.
+    let payload = &body["data"]["login"];
+    assert_eq!(
+        (
+            payload["accessToken"].clone(),
+            payload["refreshToken"].clone()
+        ),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(payload["user"]["username"], "user2");
+    let cookies = set_cookies(&headers);
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("graphloom_session="))
+        .expect("a session cookie");
+    let csrf = cookies
+        .iter()
+        .find(|c| c.starts_with("graphloom_csrf="))
+        .expect("a CSRF cookie");
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(session.contains(attr), "{session} lacks {attr}");
+    }
+    assert!(
+        !csrf.contains("HttpOnly"),
+        "the page reads the CSRF cookie: {csrf}"
+    );
+    let value = |c: &str| {
+        c.split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_owned()
+    };
+    let (s, t) = (value(session), value(csrf));
+    let jar = format!("graphloom_session={s}; graphloom_csrf={t}");
+    let me = "{ me { username } }";
+    // With the CSRF header: the session's user.
+    let (status, _, body) = raw(&c, base, &[("cookie", &jar), ("x-csrf-token", &t)], me).await;
+    assert_eq!(
+        (status, body["data"]["me"]["username"].clone()),
+        (200, json!("user2")),
+        "{body}"
+    );
+    // Without it, with another value, or without the CSRF cookie: refused.
+    for headers in [
+        vec![("cookie", jar.as_str())],
+        vec![("cookie", jar.as_str()), ("x-csrf-token", "forged")],
+        vec![
+            ("cookie", &*format!("graphloom_session={s}")),
+            ("x-csrf-token", &t),
+        ],
+    ] {
+        let (status, _, body) = raw(&c, base, &headers, me).await;
+        assert_eq!(status, 403, "{headers:?}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    }
+    // A bearer token is checked as ever, cookie or not; no cookie is anonymous.
+    let (bearer, _) = login_tokens_http(&c, base).await;
+    let (status, _, body) = raw(
+        &c,
+        base,
+        &[
+            ("cookie", &jar),
+            ("authorization", &format!("Bearer {bearer}")),
+        ],
+        me,
+    )
+    .await;
+    assert_eq!(
+        (status, body["data"]["me"]["username"].clone()),
+        (200, json!("user3"))
+    );
+    let (_, _, body) = raw(&c, base, &[], me).await;
+    assert_eq!(body["data"]["me"], Value::Null);
+    // Logging out by the cookie ends the session and clears both cookies.
+    let (status, headers, body) = raw(
+        &c,
+        base,
+        &[("cookie", &jar), ("x-csrf-token", &t)],
+        "mutation { logout(input: {}) { ok } }",
+    )
+    .await;
+    assert_eq!(
+        (status, body["data"]["logout"]["ok"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
+    let cleared = set_cookies(&headers);
+    assert!(
+        cleared.iter().all(|c| c.contains("Max-Age=0")) && cleared.len() == 2,
+        "{cleared:?}"
+    );
+    let (status, headers, body) =
+        raw(&c, base, &[("cookie", &jar), ("x-csrf-token", &t)], me).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(set_cookies(&headers)[0].contains("Max-Age=0"));
+}
+
+async fn login_tokens_http(c: &Http, base: &str) -> (String, String) {
+    login(c, base, "user3", PASSWORD).await
+}
+
+#[tokio::test]
+async fn a_cookie_login_needs_cookie_sessions_on() {
+    let url = graphloom_test::fresh_database_url().await;
+    let (server, c) = start_at(&url, None, &[], &[]).await;
+    let login = format!(
+        r#"mutation {{ login(input: {{ login: "user2", password: "{PASSWORD}", cookie: true }}) {{ accessToken }} }}"#
+    );
+    let (_, headers, body) = raw(&c, &server.base, &[], &login).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "NOT_CONFIGURED",
+        "{body}"
+    );
+    assert!(set_cookies(&headers).is_empty());
+    // Without cookie sessions, a session cookie is not read at all.
+    let (status, _, body) = raw(
+        &c,
+        &server.base,
+        &[("cookie", "graphloom_session=x")],
+        "{ me { id } }",
+    )
+    .await;
+    assert_eq!((status, body["data"]["me"].clone()), (200, Value::Null));
+}
