@@ -10,7 +10,7 @@ use tokio::{
     net::TcpListener,
 };
 
-use crate::http::start_with;
+use crate::http::start_at;
 
 /// A minimal SMTP server that accepts every message and keeps its text.
 async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
@@ -63,7 +63,11 @@ async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
 async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
     let (port, messages) = smtp_sink().await;
     let url = format!("smtp://127.0.0.1:{port}");
-    let (server, c) = start_with(
+    // On SQLite, or on PostgreSQL when GRAPHLOOM_TEST_DATABASE_URL is set.
+    let db = graphloom_test::fresh_database_url().await;
+    let (server, c) = start_at(
+        &db,
+        None,
         &[],
         &[
             ("GRAPHLOOM_EMAIL_URL", &url),
@@ -130,4 +134,96 @@ async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
     )
     .await;
     assert!(json["data"]["login"]["expiresIn"].is_number(), "{json}");
+}
+
+/// Waits for the sink's `n`th message and returns the token of its link.
+async fn nth_token(messages: &Arc<Mutex<Vec<String>>>, n: usize) -> (String, String) {
+    for _ in 0..200 {
+        if let Some(m) = messages.lock().unwrap().get(n - 1).cloned() {
+            let unfolded = m.replace("=\n", "").replace("=3D", "=");
+            let token = unfolded
+                .split("token=")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next())
+                .expect("a link with a token")
+                .to_owned();
+            return (m, token);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("message {n} never came");
+}
+
+#[tokio::test]
+async fn a_new_address_is_verified_and_changed_through_mailed_links() {
+    let (port, messages) = smtp_sink().await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    let db = graphloom_test::fresh_database_url().await;
+    let (server, c) = start_at(&db, None, &[], &[("GRAPHLOOM_EMAIL_URL", &url)]).await;
+    let gql = |query: String, token: Option<String>| {
+        let c = c.clone();
+        let base = server.base.clone();
+        async move {
+            let mut req = hyper::Request::post(format!("{base}/graphql"))
+                .header("content-type", "application/json");
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            let body = json!({ "query": query }).to_string();
+            let req = req
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+                .unwrap();
+            crate::http::send(&c, req).await.2
+        }
+    };
+    // Registering mails a verification link to the new address.
+    let d = gql(
+        r#"mutation { register(input: { username: "ann", email: "ann@example.com", password: "a long unusual phrase" }) { accessToken errors { code } } }"#.into(),
+        None,
+    )
+    .await;
+    let token = d["data"]["register"]["accessToken"]
+        .as_str()
+        .expect("registered")
+        .to_owned();
+    let (message, link) = nth_token(&messages, 1).await;
+    assert!(
+        message.contains("To: ann@example.com")
+            && message.contains("Subject: Confirm your email address"),
+        "{message}"
+    );
+    let verify = |t: &str| {
+        format!(
+            r#"mutation {{ verifyEmail(input: {{ token: "{t}" }}) {{ ok errors {{ field code }} }} }}"#
+        )
+    };
+    let d = gql(verify(&link), None).await;
+    assert_eq!(
+        d["data"]["verifyEmail"],
+        json!({ "ok": true, "errors": [] }),
+        "{d}"
+    );
+    let d = gql(verify(&link), None).await;
+    assert_eq!(
+        d["data"]["verifyEmail"]["errors"],
+        json!([{ "field": ["token"], "code": "INVALID" }]),
+        "once only"
+    );
+    let d = gql("{ me { email emailVerified } }".into(), Some(token.clone())).await;
+    assert_eq!(
+        d["data"]["me"],
+        json!({ "email": "ann@example.com", "emailVerified": true })
+    );
+    // A change is confirmed from the new address.
+    let d = gql(
+        r#"mutation { changeEmail(input: { newEmail: "ann@new.example", password: "a long unusual phrase" }) { ok } }"#.into(),
+        Some(token.clone()),
+    )
+    .await;
+    assert_eq!(d["data"]["changeEmail"]["ok"], true, "{d}");
+    let (message, link) = nth_token(&messages, 2).await;
+    assert!(message.contains("To: ann@new.example"), "{message}");
+    gql(verify(&link), None).await;
+    let d = gql("{ me { email } }".into(), Some(token)).await;
+    assert_eq!(d["data"]["me"]["email"], "ann@new.example");
 }
