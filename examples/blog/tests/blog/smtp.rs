@@ -92,15 +92,7 @@ async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
         json["data"]["requestPasswordReset"],
         json!({ "ok": true, "errors": [] })
     );
-    let mut message = None;
-    for _ in 0..200 {
-        message = messages.lock().unwrap().first().cloned();
-        if message.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let message = message.expect("the sink got no message");
+    let (message, token) = nth_token(&messages, 1).await;
     assert!(
         message.contains("From: Blog <blog@example.com>"),
         "{message}"
@@ -110,14 +102,6 @@ async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
         message.contains("Subject: Reset your password"),
         "{message}"
     );
-    // The token, out of the link (quoted-printable: soft line breaks, `=3D`).
-    let unfolded = message.replace("=\n", "").replace("=3D", "=");
-    let token = unfolded
-        .split("token=")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .expect("a link with a token")
-        .to_owned();
     let (_, _, json) = gql(
         "mutation($t: String!) { resetPassword(input: { token: $t, newPassword: \"fresh long passphrase\" }) { ok errors { field code } } }",
         json!({ "t": token }),
@@ -136,7 +120,8 @@ async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
     assert!(json["data"]["login"]["expiresIn"].is_number(), "{json}");
 }
 
-/// Waits for the sink's `n`th message and returns the token of its link.
+/// Waits for the sink's `n`th message and returns it with the token of its
+/// link (undoing quoted-printable: soft line breaks, `=3D`).
 async fn nth_token(messages: &Arc<Mutex<Vec<String>>>, n: usize) -> (String, String) {
     for _ in 0..200 {
         if let Some(m) = messages.lock().unwrap().get(n - 1).cloned() {
