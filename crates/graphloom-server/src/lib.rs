@@ -17,6 +17,7 @@ mod documents;
 mod graphiql;
 mod metrics;
 mod net;
+mod rest;
 pub mod sessions;
 
 use std::{
@@ -177,7 +178,7 @@ impl Default for ServerConfig {
 }
 
 #[derive(Clone)]
-struct AppState {
+pub(crate) struct AppState {
     api: Api,
     graphiql: bool,
     verifier: Option<Arc<Verifier>>,
@@ -212,7 +213,9 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
     let mut router = Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/api/{resource}", get(rest::list))
+        .route("/api/{resource}/{id}", get(rest::detail));
     if let Some(v) = config.verifier.as_ref().filter(|v| v.has_public_keys()) {
         let jwks = v.jwks().to_string();
         router = router.route(
@@ -633,7 +636,7 @@ async fn cookie_principal(
 /// token whose session is live. A token that is present but not valid, or
 /// whose session ended, refuses the request (401); a session that cannot
 /// be checked, 503.
-async fn request_context(
+pub(crate) async fn request_context(
     state: &AppState,
     headers: &HeaderMap,
     client: Option<SocketAddr>,
@@ -725,7 +728,7 @@ async fn request_context(
 }
 
 /// The peer address, when the server was started with connect info.
-type Peer = Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>;
+pub(crate) type Peer = Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>;
 
 /// How a request names its document besides (or instead of) its text.
 struct Named {

@@ -22,6 +22,7 @@ mod ordering;
 mod pagination;
 mod permissions;
 mod queries;
+mod rest;
 mod schema;
 mod security;
 mod sessions;

@@ -1,0 +1,633 @@
+//! REST beside GraphQL, from the same registry, engine and permission
+//! scope (the first part: reading). `GET /api/{plural}` lists a model and
+//! `GET /api/{plural}/{id}` reads one row, with the names of the GraphQL
+//! API (`createdAt`, `authorId`, enum values as in the schema), so one
+//! client vocabulary serves both:
+//!
+//! - filters as query parameters, Django's lookups on GraphQL names:
+//!   `?status=PUBLISHED&author.username__startswith=user1&createdAt__gte=…`
+//!   (`__` then `eq` `neq` `in` `notIn` `lt` `lte` `gt` `gte` `contains`
+//!   `iContains` `startsWith` `endsWith` `iExact` `isNull`; a list for `in`
+//!   is comma-separated); relations by their GraphQL names, dot-separated;
+//! - `?order=-createdAt,id`;
+//! - `?limit=&offset=`, with `Link` (`next`, `prev`) and `X-Total-Count`;
+//! - `?fields=id,title` (sparse fieldsets) and `?expand=author,tags`:
+//!   relations as ids by default, expanded ones planned like GraphQL's
+//!   (a to-one leaf joins into the list's statement, a to-many is one
+//!   statement per edge).
+//!
+//! Errors are RFC 9457 problem details with the GraphQL API's stable codes.
+//! Row, field and operation rules hold as they do for GraphQL: a row the
+//! principal may not see is not listed and its detail is 404.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use graphloom_db::Exec;
+use graphloom_graphql::{ErrorCode, convert};
+use graphloom_meta::{ModelMeta, Op, Quantifier, Registry, RelationKind, Value};
+use graphloom_query::{
+    Error,
+    exec::{self, Child, Node, Page},
+    filter::{Filter, FilterValue, OrderTerm},
+    plan::{ChildFetch, ChildPlan, ListPlan, NodePlan, Window},
+    scope::{self, Scope},
+};
+use serde_json::{Map, Value as Json, json};
+
+use crate::{AppState, Peer};
+
+const PROBLEM: &str = "application/problem+json";
+
+/// An RFC 9457 problem: the HTTP status, the stable code, what happened.
+fn problem(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Response {
+    let body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail.into(),
+        "code": code.as_str(),
+    });
+    let mut res = (status, body.to_string()).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    res
+}
+
+/// An engine error as a problem, its status the one HTTP expects.
+fn from_error(e: Error) -> Response {
+    let status = match e.code {
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %e.message, "REST request failed");
+        "Internal server error".to_owned()
+    } else {
+        e.message
+    };
+    problem(status, e.code, detail)
+}
+
+fn bad(detail: impl Into<String>) -> Error {
+    Error::bad_input(detail)
+}
+
+/// The model a path segment names: its GraphQL list field (`posts`).
+fn resource<'r>(reg: &'r Registry, name: &str) -> Option<&'r ModelMeta> {
+    reg.models()
+        .iter()
+        .find(|m| m.exposed && !m.external && m.plural_name == name)
+}
+
+/// The query's parameters, split into the reserved ones and the filters.
+struct Params {
+    fields: Option<Vec<String>>,
+    expand: Vec<String>,
+    order: Vec<String>,
+    limit: Option<u64>,
+    offset: u64,
+    filters: Vec<(String, String)>,
+}
+
+fn params(raw: Vec<(String, String)>) -> Result<Params, Error> {
+    let list = |v: &str| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let number = |k: &str, v: &str| {
+        v.parse::<u64>()
+            .map_err(|_| bad(format!("`{k}` must be a whole number, not `{v}`")))
+    };
+    let mut p = Params {
+        fields: None,
+        expand: Vec::new(),
+        order: Vec::new(),
+        limit: None,
+        offset: 0,
+        filters: Vec::new(),
+    };
+    for (k, v) in raw {
+        match k.as_str() {
+            "fields" => p.fields = Some(list(&v)),
+            "expand" => p.expand.extend(list(&v)),
+            "order" => p.order.extend(list(&v)),
+            "limit" => p.limit = Some(number(&k, &v)?),
+            "offset" => p.offset = number(&k, &v)?,
+            _ => p.filters.push((k, v)),
+        }
+    }
+    Ok(p)
+}
+
+/// The columns and edges of one row as asked (`fields`, `expand`), and
+/// the fields to show (the plan may read more, for field rules).
+fn node_plan(
+    reg: &Registry,
+    scope: &Scope,
+    m: &ModelMeta,
+    fields: Option<&[String]>,
+    expand: &[String],
+    page: u64,
+) -> Result<(NodePlan, Vec<usize>), Error> {
+    let mut plan = NodePlan::of(scope, m)?;
+    let shown: Vec<usize> = match fields {
+        None => (0..m.fields.len())
+            .filter(|&i| !m.fields[i].hidden)
+            .collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                m.field_by_graphql(n)
+                    .filter(|(_, f)| !f.hidden)
+                    .map(|(i, _)| i)
+                    .ok_or_else(|| bad(format!("{} has no field `{n}`", m.graphql_name)))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    plan.columns.extend(shown.iter().copied());
+    for name in expand {
+        let (ri, rel) = m.relation(name).ok_or_else(|| {
+            bad(format!(
+                "{} has no relation `{name}` to expand",
+                m.graphql_name
+            ))
+        })?;
+        let target = reg.model(rel.target);
+        let (node, _) = node_plan(reg, scope, target, None, &[], page)?;
+        let fetch = match rel.kind {
+            RelationKind::ForwardOne { .. } | RelationKind::ReverseOne { .. } => {
+                ChildFetch::One(node)
+            }
+            _ => ChildFetch::Many(ListPlan {
+                filter: None,
+                order: Vec::new(),
+                window: Window {
+                    start: 0,
+                    end: Some(page),
+                    last: None,
+                },
+                node,
+                want_total: false,
+            }),
+        };
+        plan.add_child(
+            reg,
+            m,
+            ChildPlan {
+                key: Arc::from(name.as_str()),
+                relation: ri,
+                target: rel.target,
+                fetch,
+            },
+        );
+    }
+    Ok((plan, shown))
+}
+
+/// A row as JSON: the shown fields (`null` where a field rule hides one
+/// from this principal) and the expanded relations.
+fn node_json(
+    reg: &Registry,
+    scope: &Scope,
+    node: &Node,
+    shown: &[usize],
+    expand: &[String],
+) -> Json {
+    let m = reg.model(node.model);
+    let scope = node.scope.as_deref().unwrap_or(scope);
+    let mut out = Map::new();
+    for &f in shown {
+        let field = &m.fields[f];
+        let visible = scope.field_visible(m, f, &|i| node.values[i].clone());
+        let value = if visible {
+            convert::to_graphql(field, &node.values[f])
+                .into_json()
+                .unwrap_or(Json::Null)
+        } else {
+            Json::Null
+        };
+        out.insert(field.graphql_name.clone(), value);
+    }
+    for name in expand {
+        let all = |t: &ModelMeta| -> Vec<usize> {
+            (0..t.fields.len())
+                .filter(|&i| !t.fields[i].hidden)
+                .collect()
+        };
+        let value = match node.children.get(name) {
+            Some(Child::One(Some(n))) => node_json(reg, scope, n, &all(reg.model(n.model)), &[]),
+            Some(Child::Many(page)) => Json::Array(
+                page.items
+                    .iter()
+                    .map(|(_, n)| node_json(reg, scope, n, &all(reg.model(n.model)), &[]))
+                    .collect(),
+            ),
+            Some(Child::One(None)) | None => Json::Null,
+        };
+        out.insert(name.clone(), value);
+    }
+    Json::Object(out)
+}
+
+/// `author.username__startswith=user1` as a filter on `m`.
+fn filter(reg: &Registry, m: &ModelMeta, key: &str, raw: &str) -> Result<Filter, Error> {
+    const OPS: [(&str, Op); 14] = [
+        ("eq", Op::Eq),
+        ("neq", Op::Neq),
+        ("in", Op::In),
+        ("notIn", Op::NotIn),
+        ("lt", Op::Lt),
+        ("lte", Op::Lte),
+        ("gt", Op::Gt),
+        ("gte", Op::Gte),
+        ("contains", Op::Contains),
+        ("iContains", Op::IContains),
+        ("startsWith", Op::StartsWith),
+        ("endsWith", Op::EndsWith),
+        ("iExact", Op::IExact),
+        ("isNull", Op::IsNull),
+    ];
+    let (path, op) = match key.rsplit_once("__") {
+        Some((path, op)) => {
+            let op = OPS
+                .iter()
+                .find(|(n, _)| *n == op)
+                .map(|(_, o)| *o)
+                .ok_or_else(|| bad(format!("`{op}` is not a lookup (`{key}`)")))?;
+            (path, op)
+        }
+        None => (key, Op::Eq),
+    };
+    let mut steps: Vec<&str> = path.split('.').collect();
+    let last = steps.pop().unwrap_or_default();
+    filter_at(reg, m, &steps, last, op, raw, key)
+}
+
+fn filter_at(
+    reg: &Registry,
+    m: &ModelMeta,
+    steps: &[&str],
+    last: &str,
+    op: Op,
+    raw: &str,
+    key: &str,
+) -> Result<Filter, Error> {
+    if let Some((first, rest)) = steps.split_first() {
+        let (ri, rel) = m.relation(first).ok_or_else(|| {
+            bad(format!(
+                "{} has no relation `{first}` (`{key}`)",
+                m.graphql_name
+            ))
+        })?;
+        let inner = Box::new(filter_at(
+            reg,
+            reg.model(rel.target),
+            rest,
+            last,
+            op,
+            raw,
+            key,
+        )?);
+        return Ok(match rel.kind {
+            RelationKind::ForwardOne { .. } | RelationKind::ReverseOne { .. } => Filter::One {
+                relation: ri,
+                filter: inner,
+            },
+            _ => Filter::Many {
+                relation: ri,
+                quantifier: Quantifier::Some,
+                filter: inner,
+            },
+        });
+    }
+    let (fi, field) = m
+        .field_by_graphql(last)
+        .filter(|(_, f)| !f.hidden)
+        .ok_or_else(|| {
+            bad(format!(
+                "{} has no field `{last}` (`{key}`)",
+                m.graphql_name
+            ))
+        })?;
+    let one = |text: &str| -> Result<Value, Error> {
+        use convert::parse_field;
+        use graphloom_meta::FieldKind as K;
+        let gql = match field.kind {
+            K::Bool => match text {
+                "true" => async_graphql::Value::Boolean(true),
+                "false" => async_graphql::Value::Boolean(false),
+                _ => return Err(bad(format!("`{key}`: `{text}` is not true or false"))),
+            },
+            K::I32 | K::F64 => text
+                .parse::<f64>()
+                .ok()
+                .and_then(|n| {
+                    if field.kind == K::I32 {
+                        text.parse::<i64>().ok().map(async_graphql::Value::from)
+                    } else {
+                        Some(async_graphql::Value::from(n))
+                    }
+                })
+                .ok_or_else(|| bad(format!("`{key}`: `{text}` is not a number")))?,
+            _ => async_graphql::Value::String(text.to_owned()),
+        };
+        parse_field(reg, field, &gql).map_err(|e| bad(format!("`{key}`: {}", e.message)))
+    };
+    let value = match op {
+        Op::IsNull => match raw {
+            "true" => FilterValue::Bool(true),
+            "false" => FilterValue::Bool(false),
+            _ => return Err(bad(format!("`{key}` takes true or false"))),
+        },
+        Op::In | Op::NotIn => FilterValue::List(
+            raw.split(',')
+                .map(|t| one(t.trim()))
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => FilterValue::One(one(raw)?),
+    };
+    Ok(Filter::Field {
+        field: fi,
+        op,
+        value,
+    })
+}
+
+/// `-createdAt` or `author.username` as an order term of `m`.
+fn order_term(reg: &Registry, m: &ModelMeta, term: &str) -> Result<OrderTerm, Error> {
+    let (desc, path) = match term.strip_prefix('-') {
+        Some(p) => (true, p),
+        None => (false, term),
+    };
+    let mut steps: Vec<&str> = path.split('.').collect();
+    let last = steps.pop().unwrap_or_default();
+    let mut at = m;
+    let mut walked = Vec::new();
+    for s in steps {
+        let (ri, rel) = at
+            .relation(s)
+            .filter(|(_, r)| matches!(r.kind, RelationKind::ForwardOne { .. }))
+            .ok_or_else(|| {
+                bad(format!(
+                    "cannot order by `{term}`: `{s}` is not a to-one relation"
+                ))
+            })?;
+        walked.push((at.id, ri));
+        at = reg.model(rel.target);
+    }
+    let (fi, _) = at
+        .field_by_graphql(last)
+        .filter(|(_, f)| !f.hidden)
+        .ok_or_else(|| {
+            bad(format!(
+                "{} has no field `{last}` to order by",
+                at.graphql_name
+            ))
+        })?;
+    Ok(OrderTerm {
+        path: walked,
+        model: at.id,
+        field: fi,
+        desc,
+    })
+}
+
+/// The request's scope: its principal's, from the bearer token (or the
+/// session cookie) as for GraphQL.
+async fn scope_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Peer,
+) -> Result<Arc<Scope>, Response> {
+    let client = peer.map(|p| (p.0).0);
+    let ctx = crate::request_context(state, headers, client)
+        .await
+        .map_err(|r| *r)?;
+    Ok(Arc::new(
+        Scope::new(
+            Arc::clone(state.api.engine().registry_arc()),
+            ctx.principal.clone(),
+        )
+        .await,
+    ))
+}
+
+/// Runs `work`, counting its statements into `x-sql-statements` when the
+/// service shows its SQL (`GRAPHLOOM_DEBUG_SQL`), as GraphQL's extension does.
+async fn counted(state: &AppState, work: impl Future<Output = Response>) -> Response {
+    let (mut res, statements) = graphloom_db::capture(work).await;
+    if state.api.runtime().config.debug_sql
+        && let Ok(v) = HeaderValue::from_str(&statements.len().to_string())
+    {
+        res.headers_mut().insert("x-sql-statements", v);
+    }
+    res
+}
+
+fn ok_json(body: &Json) -> Response {
+    let mut res = (StatusCode::OK, body.to_string()).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// `GET /api/{resource}`.
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(raw): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    peer: Peer,
+) -> Response {
+    let scope = match scope_of(&state, &headers, peer).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    counted(&state, async {
+        match list_page(&state, &scope, &name, raw).await {
+            Ok(res) => res,
+            Err(e) => from_error(e),
+        }
+    })
+    .await
+}
+
+async fn list_page(
+    state: &AppState,
+    scope: &Scope,
+    name: &str,
+    raw: Vec<(String, String)>,
+) -> Result<Response, Error> {
+    let engine = state.api.engine();
+    let reg = engine.registry();
+    let m = resource(reg, name).ok_or_else(|| Error::not_found(format!("no resource `{name}`")))?;
+    scope.can_list(m)?;
+    let p = params(raw)?;
+    let limits = engine.limits();
+    let limit = p.limit.unwrap_or(limits.default_page_size);
+    if limit > limits.max_page_size {
+        return Err(Error::new(
+            ErrorCode::PageSizeExceeded,
+            format!(
+                "`limit` is {limit} but at most {} rows can be asked for at once",
+                limits.max_page_size
+            ),
+        ));
+    }
+    let (node, shown) = node_plan(
+        reg,
+        scope,
+        m,
+        p.fields.as_deref(),
+        &p.expand,
+        limits.default_page_size,
+    )?;
+    let filters = p
+        .filters
+        .iter()
+        .map(|(k, v)| filter(reg, m, k, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let filter = Filter::all(filters);
+    if let Some(f) = &filter {
+        scope::check_filter(reg, scope, m, f)?;
+    }
+    let order = p
+        .order
+        .iter()
+        .map(|t| order_term(reg, m, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    scope::check_order(reg, scope, &order)?;
+    let plan = ListPlan {
+        filter,
+        order,
+        window: Window {
+            start: p.offset,
+            end: Some(p.offset.saturating_add(limit)),
+            last: None,
+        },
+        node,
+        want_total: true,
+    };
+    // The relations come with the rows: joined, or one statement per edge.
+    let page: Page =
+        exec::fetch_list(engine, &mut Exec::pool(engine.db()), scope, m, &plan).await?;
+    let body = Json::Array(
+        page.items
+            .iter()
+            .map(|(_, n)| node_json(reg, scope, n, &shown, &p.expand))
+            .collect(),
+    );
+    let mut res = ok_json(&body);
+    let h = res.headers_mut();
+    if let Some(total) = page.total
+        && let Ok(v) = HeaderValue::from_str(&total.to_string())
+    {
+        h.insert("x-total-count", v);
+    }
+    let link = |offset: u64, rel: &str| {
+        format!("</api/{name}?limit={limit}&offset={offset}>; rel=\"{rel}\"")
+    };
+    let mut links = Vec::new();
+    if page.has_next {
+        links.push(link(p.offset + limit, "next"));
+    }
+    if p.offset > 0 {
+        links.push(link(p.offset.saturating_sub(limit), "prev"));
+    }
+    if !links.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&links.join(", "))
+    {
+        h.insert(header::LINK, v);
+    }
+    Ok(res)
+}
+
+/// `GET /api/{resource}/{id}`.
+pub(crate) async fn detail(
+    State(state): State<Arc<AppState>>,
+    Path((name, id)): Path<(String, String)>,
+    Query(raw): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    peer: Peer,
+) -> Response {
+    let scope = match scope_of(&state, &headers, peer).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    counted(&state, async {
+        match one_row(&state, &scope, &name, &id, raw).await {
+            Ok(res) => res,
+            Err(e) => from_error(e),
+        }
+    })
+    .await
+}
+
+async fn one_row(
+    state: &AppState,
+    scope: &Scope,
+    name: &str,
+    id: &str,
+    raw: Vec<(String, String)>,
+) -> Result<Response, Error> {
+    let engine = state.api.engine();
+    let reg = engine.registry();
+    let m = resource(reg, name).ok_or_else(|| Error::not_found(format!("no resource `{name}`")))?;
+    let p = params(raw)?;
+    if !p.filters.is_empty() || !p.order.is_empty() {
+        return Err(bad("a single row takes `fields` and `expand` only"));
+    }
+    let (node, shown) = node_plan(
+        reg,
+        scope,
+        m,
+        p.fields.as_deref(),
+        &p.expand,
+        engine.limits().default_page_size,
+    )?;
+    let key = convert::parse_field(
+        reg,
+        &m.fields[m.pk],
+        &async_graphql::Value::String(id.to_owned()),
+    )
+    .map_err(|e| {
+        bad(format!(
+            "`{id}` is not a {} id: {}",
+            m.graphql_name, e.message
+        ))
+    })?;
+    let row = exec::fetch_unique(
+        engine,
+        &mut Exec::pool(engine.db()),
+        scope,
+        m,
+        m.pk,
+        key,
+        &node,
+    )
+    .await?;
+    // A row the principal may not see is as absent as one that is not there.
+    let Some(row) = row else {
+        return Err(Error::not_found(format!("no {} `{id}`", m.graphql_name)));
+    };
+    Ok(ok_json(&node_json(reg, scope, &row, &shown, &p.expand)))
+}
