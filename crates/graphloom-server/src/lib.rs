@@ -214,8 +214,11 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/api/{resource}", get(rest::list))
-        .route("/api/{resource}/{id}", get(rest::detail));
+        .route("/api/{resource}", get(rest::list).post(rest::create))
+        .route(
+            "/api/{resource}/{id}",
+            get(rest::detail).patch(rest::update).delete(rest::delete),
+        );
     if let Some(v) = config.verifier.as_ref().filter(|v| v.has_public_keys()) {
         let jwks = v.jwks().to_string();
         router = router.route(

@@ -19,6 +19,10 @@
 //! Errors are RFC 9457 problem details with the GraphQL API's stable codes.
 //! Row, field and operation rules hold as they do for GraphQL: a row the
 //! principal may not see is not listed and its detail is 404.
+//!
+//! Handlers return the refusal itself (`Result<_, Response>`): it is built
+//! once and returned at once, so boxing it buys nothing.
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 
@@ -630,4 +634,268 @@ async fn one_row(
         return Err(Error::not_found(format!("no {} `{id}`", m.graphql_name)));
     };
     Ok(ok_json(&node_json(reg, scope, &row, &shown, &p.expand)))
+}
+
+/// The write an HTTP method asks of a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Create,
+    Update,
+    Delete,
+}
+
+/// A payload error's status: a conflict with other rows, a row that is
+/// not there, or input the model refused.
+fn payload_status(code: &str) -> StatusCode {
+    match code {
+        "UNIQUE" | "PROTECTED" => StatusCode::CONFLICT,
+        "NOT_FOUND" => StatusCode::NOT_FOUND,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// Runs the generated mutation for `write` (`createPost`, …) as the
+/// request's principal: the same input checks, defaults, presets, rules
+/// and payload errors as GraphQL's. Returns the written row's id.
+async fn mutate(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Peer,
+    m: &ModelMeta,
+    write: Write,
+    id: Option<&str>,
+    input: Option<Json>,
+) -> Result<Option<String>, Response> {
+    let client = peer.map(|p| (p.0).0);
+    let ctx = crate::request_context(state, headers, client)
+        .await
+        .map_err(|r| *r)?;
+    let name = &m.graphql_name;
+    let (allowed, document) = match write {
+        Write::Create => (
+            m.operations.create,
+            format!(
+                "mutation($input: Create{name}Input!) {{ r: create{name}(input: $input) {{ node: {} {{ id }} errors {{ field message code }} }} }}",
+                m.single_name
+            ),
+        ),
+        Write::Update => (
+            m.operations.update,
+            format!(
+                "mutation($id: ID!, $input: Update{name}Input!) {{ r: update{name}(id: $id, input: $input) {{ node: {} {{ id }} errors {{ field message code }} }} }}",
+                m.single_name
+            ),
+        ),
+        Write::Delete => (
+            m.operations.delete,
+            format!(
+                "mutation($id: ID!) {{ r: delete{name}(id: $id) {{ deletedId errors {{ field message code }} }} }}"
+            ),
+        ),
+    };
+    if !allowed {
+        return Err(problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            format!("{name} cannot be written this way"),
+        ));
+    }
+    let mut vars = Map::new();
+    if let Some(id) = id {
+        vars.insert("id".into(), Json::String(id.to_owned()));
+    }
+    if let Some(input) = input {
+        vars.insert("input".into(), input);
+    }
+    let request = async_graphql::Request::new(document)
+        .variables(async_graphql::Variables::from_json(Json::Object(vars)));
+    let response = state.api.execute_as(request, (*ctx).clone()).await;
+    if let Some(e) = response.errors.first() {
+        // A request error: the input's shape (an unknown or mistyped field),
+        // a missing login or right, the database.
+        let code = e
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let code = ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == code)
+            .unwrap_or(ErrorCode::BadUserInput);
+        let mut res = from_error(Error::new(code, e.message.clone()));
+        if code == ErrorCode::GraphqlValidationFailed {
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        return Err(res);
+    }
+    let data = response.data.into_json().unwrap_or(Json::Null);
+    let r = &data["r"];
+    if let Some(errors) = r["errors"].as_array().filter(|e| !e.is_empty()) {
+        let code = errors[0]["code"].as_str().unwrap_or("INVALID");
+        let status = payload_status(code);
+        let body = json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": errors.iter().filter_map(|e| e["message"].as_str()).collect::<Vec<_>>().join(" "),
+            "code": code,
+            "errors": errors,
+        });
+        let mut res = (status, body.to_string()).into_response();
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM));
+        return Err(res);
+    }
+    Ok(match write {
+        Write::Delete => r["deletedId"].as_str().map(str::to_owned),
+        _ => r["node"]["id"].as_str().map(str::to_owned),
+    })
+}
+
+/// The JSON object a `POST` or `PATCH` carries.
+fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Json, Response> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err(problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "send the row as application/json",
+        ));
+    }
+    match serde_json::from_slice::<Json>(body) {
+        Ok(v @ Json::Object(_)) => Ok(v),
+        Ok(_) => Err(problem(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            "the body must be a JSON object of the row's fields",
+        )),
+        Err(e) => Err(problem(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            format!("the body is not JSON: {e}"),
+        )),
+    }
+}
+
+/// The written row as `GET` shows it (as the writer may see it).
+async fn written(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Peer,
+    name: &str,
+    id: &str,
+    status: StatusCode,
+) -> Response {
+    let scope = match scope_of(state, headers, peer).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut res = match one_row(state, &scope, name, id, Vec::new()).await {
+        Ok(res) => res,
+        Err(e) => return from_error(e),
+    };
+    *res.status_mut() = status;
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&format!("/api/{name}/{id}"))
+    {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// `POST /api/{resource}`: creates a row; 201 with it and its `Location`.
+pub(crate) async fn create(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    peer: Peer,
+    body: axum::body::Bytes,
+) -> Response {
+    let reg = state.api.engine().registry();
+    let Some(m) = resource(reg, &name) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no resource `{name}`"),
+        );
+    };
+    let input = match json_body(&headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match mutate(&state, &headers, peer, m, Write::Create, None, Some(input)).await {
+        Ok(Some(id)) => written(&state, &headers, peer, &name, &id, StatusCode::CREATED).await,
+        Ok(None) => problem(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "the new row is not visible to you",
+        ),
+        Err(r) => r,
+    }
+}
+
+/// `PATCH /api/{resource}/{id}`: changes the fields given; 200 with the row.
+pub(crate) async fn update(
+    State(state): State<Arc<AppState>>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    peer: Peer,
+    body: axum::body::Bytes,
+) -> Response {
+    let reg = state.api.engine().registry();
+    let Some(m) = resource(reg, &name) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no resource `{name}`"),
+        );
+    };
+    let input = match json_body(&headers, &body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match mutate(
+        &state,
+        &headers,
+        peer,
+        m,
+        Write::Update,
+        Some(&id),
+        Some(input),
+    )
+    .await
+    {
+        Ok(_) => written(&state, &headers, peer, &name, &id, StatusCode::OK).await,
+        Err(r) => r,
+    }
+}
+
+/// `DELETE /api/{resource}/{id}`: 204.
+pub(crate) async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    peer: Peer,
+) -> Response {
+    let reg = state.api.engine().registry();
+    let Some(m) = resource(reg, &name) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no resource `{name}`"),
+        );
+    };
+    match mutate(&state, &headers, peer, m, Write::Delete, Some(&id), None).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r,
+    }
 }

@@ -223,3 +223,129 @@ async fn refusals_are_problem_details_with_the_graphql_codes() {
     assert_eq!(body[0]["email"], Value::Null);
     assert_eq!(body[1]["email"], "user2@example.com");
 }
+
+/// A write: method, path, JSON body (or raw text with a content type).
+async fn send_body(
+    c: &Http,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: (&str, &str),
+) -> (u16, HeaderMap, Value) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("content-type", body.0);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let res = c
+        .request(req.body(Full::new(Bytes::from(body.1.to_owned()))).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+const JSON: &str = "application/json";
+
+#[tokio::test]
+async fn rows_are_written_with_the_graphql_mutations_rules_and_errors() {
+    let (server, c) = blog().await;
+    let base = server.base.as_str();
+    let ann = token(&c, base, "user2").await;
+    let post = r#"{ "title": "From REST", "slug": "from-rest", "body": "Hello." }"#;
+    // A login is needed, as for createPost.
+    let (s, _, body) = send_body(&c, base, "POST", "/api/posts", None, (JSON, post)).await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (401, json!("UNAUTHENTICATED")),
+        "{body}"
+    );
+    // Created: 201, its Location, the row as GET shows it (defaults and
+    // presets applied: the author is the writer, the status a draft).
+    let (s, h, body) = send_body(&c, base, "POST", "/api/posts", Some(&ann), (JSON, post)).await;
+    assert_eq!(s, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(header(&h, "location"), format!("/api/posts/{id}"));
+    assert_eq!(
+        (body["authorId"].clone(), body["status"].clone()),
+        (json!("2"), json!("DRAFT"))
+    );
+    // Refused input: 422 with the fields and codes; a clash: 409.
+    let long = json!({ "title": "x".repeat(201), "slug": "long", "body": "." }).to_string();
+    let (s, h, body) = send_body(&c, base, "POST", "/api/posts", Some(&ann), (JSON, &long)).await;
+    assert_eq!(
+        (s, header(&h, "content-type")),
+        (422, "application/problem+json".to_owned()),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["field"], json!(["title"]));
+    assert_eq!(body["errors"][0]["code"], "MAX_LENGTH");
+    let (s, _, body) = send_body(&c, base, "POST", "/api/posts", Some(&ann), (JSON, post)).await;
+    assert_eq!((s, body["code"].clone()), (409, json!("UNIQUE")), "{body}");
+    // Not the input's shape: 422 (unknown field), 400 (not JSON, not an
+    // object), 415 (not JSON at all).
+    for (ct, text, status) in [
+        (JSON, r#"{ "nope": 1 }"#, 422),
+        (JSON, "{", 400),
+        (JSON, "[1]", 400),
+        ("text/plain", post, 415),
+    ] {
+        let (s, _, body) = send_body(&c, base, "POST", "/api/posts", Some(&ann), (ct, text)).await;
+        assert_eq!(s, status, "{text}: {body}");
+        assert!(body["code"].is_string(), "{body}");
+    }
+    // Changed by its author; another user may not.
+    let path = format!("/api/posts/{id}");
+    let (s, _, body) = send_body(
+        &c,
+        base,
+        "PATCH",
+        &path,
+        Some(&ann),
+        (JSON, r#"{ "title": "Renamed" }"#),
+    )
+    .await;
+    assert_eq!(
+        (s, body["title"].clone()),
+        (200, json!("Renamed")),
+        "{body}"
+    );
+    let bob = token(&c, base, "user3").await;
+    let (s, _, body) = send_body(
+        &c,
+        base,
+        "PATCH",
+        &path,
+        Some(&bob),
+        (JSON, r#"{ "title": "Mine" }"#),
+    )
+    .await;
+    // A draft is its author's: to anyone else it is not there at all.
+    assert_eq!(
+        (s, body["code"].clone()),
+        (404, json!("NOT_FOUND")),
+        "{body}"
+    );
+    // Deleted: 204, then gone.
+    let (s, _, _) = send_body(&c, base, "DELETE", &path, Some(&ann), (JSON, "")).await;
+    assert_eq!(s, 204);
+    let (s, _, _) = get(&c, base, &path, Some(&ann)).await;
+    assert_eq!(s, 404);
+    // A user others' rows still protect: 409 (PROTECTED), even for a superuser.
+    let admin = token(&c, base, "user1").await;
+    let (s, _, body) =
+        send_body(&c, base, "DELETE", "/api/users/2", Some(&admin), (JSON, "")).await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (409, json!("PROTECTED")),
+        "{body}"
+    );
+}
