@@ -26,6 +26,24 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every operator.
+    pub const ALL: [Op; 14] = [
+        Op::Eq,
+        Op::Neq,
+        Op::In,
+        Op::NotIn,
+        Op::Lt,
+        Op::Lte,
+        Op::Gt,
+        Op::Gte,
+        Op::Contains,
+        Op::IContains,
+        Op::StartsWith,
+        Op::EndsWith,
+        Op::IExact,
+        Op::IsNull,
+    ];
+
     /// Whether the operand is text matched as a pattern or folded for case.
     pub fn is_text(self) -> bool {
         matches!(

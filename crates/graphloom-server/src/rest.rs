@@ -90,6 +90,17 @@ fn bad(detail: impl Into<String>) -> Error {
     Error::bad_input(detail)
 }
 
+/// The model a path segment names, or the 404 problem.
+fn resource_or_404<'r>(reg: &'r Registry, name: &str) -> Result<&'r ModelMeta, Response> {
+    resource(reg, name).ok_or_else(|| {
+        problem(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no resource `{name}`"),
+        )
+    })
+}
+
 /// The model a path segment names: its GraphQL list field (`posts`).
 fn resource<'r>(reg: &'r Registry, name: &str) -> Option<&'r ModelMeta> {
     reg.models()
@@ -252,28 +263,12 @@ fn node_json(
 
 /// `author.username__startswith=user1` as a filter on `m`.
 fn filter(reg: &Registry, m: &ModelMeta, key: &str, raw: &str) -> Result<Filter, Error> {
-    const OPS: [(&str, Op); 14] = [
-        ("eq", Op::Eq),
-        ("neq", Op::Neq),
-        ("in", Op::In),
-        ("notIn", Op::NotIn),
-        ("lt", Op::Lt),
-        ("lte", Op::Lte),
-        ("gt", Op::Gt),
-        ("gte", Op::Gte),
-        ("contains", Op::Contains),
-        ("iContains", Op::IContains),
-        ("startsWith", Op::StartsWith),
-        ("endsWith", Op::EndsWith),
-        ("iExact", Op::IExact),
-        ("isNull", Op::IsNull),
-    ];
     let (path, op) = match key.rsplit_once("__") {
         Some((path, op)) => {
-            let op = OPS
-                .iter()
-                .find(|(n, _)| *n == op)
-                .map(|(_, o)| *o)
+            // The engine's own operator names (`op_label`), as in messages.
+            let op = Op::ALL
+                .into_iter()
+                .find(|o| graphloom_query::filter::op_label(*o) == op)
                 .ok_or_else(|| bad(format!("`{op}` is not a lookup (`{key}`)")))?;
             (path, op)
         }
@@ -821,12 +816,9 @@ pub(crate) async fn create(
     body: axum::body::Bytes,
 ) -> Response {
     let reg = state.api.engine().registry();
-    let Some(m) = resource(reg, &name) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            format!("no resource `{name}`"),
-        );
+    let m = match resource_or_404(reg, &name) {
+        Ok(m) => m,
+        Err(r) => return r,
     };
     let input = match json_body(&headers, &body) {
         Ok(v) => v,
@@ -852,12 +844,9 @@ pub(crate) async fn update(
     body: axum::body::Bytes,
 ) -> Response {
     let reg = state.api.engine().registry();
-    let Some(m) = resource(reg, &name) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            format!("no resource `{name}`"),
-        );
+    let m = match resource_or_404(reg, &name) {
+        Ok(m) => m,
+        Err(r) => return r,
     };
     let input = match json_body(&headers, &body) {
         Ok(v) => v,
@@ -887,12 +876,9 @@ pub(crate) async fn delete(
     peer: Peer,
 ) -> Response {
     let reg = state.api.engine().registry();
-    let Some(m) = resource(reg, &name) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            ErrorCode::NotFound,
-            format!("no resource `{name}`"),
-        );
+    let m = match resource_or_404(reg, &name) {
+        Ok(m) => m,
+        Err(r) => return r,
     };
     match mutate(&state, &headers, peer, m, Write::Delete, Some(&id), None).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
