@@ -654,17 +654,12 @@ fn payload_status(code: &str) -> StatusCode {
 /// and payload errors as GraphQL's. Returns the written row's id.
 async fn mutate(
     state: &AppState,
-    headers: &HeaderMap,
-    peer: Peer,
+    ctx: &graphloom_graphql::RequestContext,
     m: &ModelMeta,
     write: Write,
     id: Option<&str>,
     input: Option<Json>,
 ) -> Result<Option<String>, Response> {
-    let client = peer.map(|p| (p.0).0);
-    let ctx = crate::request_context(state, headers, client)
-        .await
-        .map_err(|r| *r)?;
     let name = &m.graphql_name;
     let (allowed, document) = match write {
         Write::Create => (
@@ -704,7 +699,7 @@ async fn mutate(
     }
     let request = async_graphql::Request::new(document)
         .variables(async_graphql::Variables::from_json(Json::Object(vars)));
-    let response = state.api.execute_as(request, (*ctx).clone()).await;
+    let response = state.api.execute_as(request, ctx.clone()).await;
     if let Some(e) = response.errors.first() {
         // A request error: the input's shape (an unknown or mistyped field),
         // a missing login or right, the database.
@@ -781,30 +776,58 @@ fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Json, Response> {
     }
 }
 
-/// The written row as `GET` shows it (as the writer may see it).
-async fn written(
+/// One write to the resource `name` (the row `id` for a change or a
+/// removal), the request's context derived once for the mutation and for
+/// reading the row back.
+async fn write_row(
     state: &AppState,
     headers: &HeaderMap,
     peer: Peer,
     name: &str,
-    id: &str,
-    status: StatusCode,
-) -> Response {
-    let scope = match scope_of(state, headers, peer).await {
-        Ok(s) => s,
-        Err(r) => return r,
+    id: Option<&str>,
+    write: Write,
+    body: Option<&[u8]>,
+) -> Result<Response, Response> {
+    let reg = state.api.engine().registry();
+    let m = resource_or_404(reg, name)?;
+    let input = body.map(|b| json_body(headers, b)).transpose()?;
+    let client = peer.map(|p| (p.0).0);
+    let ctx = crate::request_context(state, headers, client)
+        .await
+        .map_err(|r| *r)?;
+    let written = mutate(state, &ctx, m, write, id, input).await?;
+    let id = match (write, written, id) {
+        (Write::Delete, ..) => return Ok(StatusCode::NO_CONTENT.into_response()),
+        (Write::Update, _, Some(id)) => id.to_owned(),
+        (_, Some(id), _) => id,
+        _ => {
+            return Err(problem(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "the new row is not visible to you",
+            ));
+        }
     };
-    let mut res = match one_row(state, &scope, name, id, Vec::new()).await {
-        Ok(res) => res,
-        Err(e) => return from_error(e),
-    };
-    *res.status_mut() = status;
-    if status == StatusCode::CREATED
-        && let Ok(v) = HeaderValue::from_str(&format!("/api/{name}/{id}"))
-    {
-        res.headers_mut().insert(header::LOCATION, v);
+    // The row as `GET` shows it, as the writer may see it.
+    let scope = Scope::new(
+        Arc::clone(state.api.engine().registry_arc()),
+        ctx.principal.clone(),
+    )
+    .await;
+    let mut res = one_row(state, &scope, name, &id, Vec::new())
+        .await
+        .map_err(from_error)?;
+    if write == Write::Create {
+        *res.status_mut() = StatusCode::CREATED;
+        if let Ok(v) = HeaderValue::from_str(&format!("/api/{name}/{id}")) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
     }
-    res
+    Ok(res)
+}
+
+fn either(r: Result<Response, Response>) -> Response {
+    r.unwrap_or_else(|r| r)
 }
 
 /// `POST /api/{resource}`: creates a row; 201 with it and its `Location`.
@@ -815,24 +838,18 @@ pub(crate) async fn create(
     peer: Peer,
     body: axum::body::Bytes,
 ) -> Response {
-    let reg = state.api.engine().registry();
-    let m = match resource_or_404(reg, &name) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let input = match json_body(&headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match mutate(&state, &headers, peer, m, Write::Create, None, Some(input)).await {
-        Ok(Some(id)) => written(&state, &headers, peer, &name, &id, StatusCode::CREATED).await,
-        Ok(None) => problem(
-            StatusCode::FORBIDDEN,
-            ErrorCode::Forbidden,
-            "the new row is not visible to you",
-        ),
-        Err(r) => r,
-    }
+    either(
+        write_row(
+            &state,
+            &headers,
+            peer,
+            &name,
+            None,
+            Write::Create,
+            Some(&body),
+        )
+        .await,
+    )
 }
 
 /// `PATCH /api/{resource}/{id}`: changes the fields given; 200 with the row.
@@ -843,29 +860,18 @@ pub(crate) async fn update(
     peer: Peer,
     body: axum::body::Bytes,
 ) -> Response {
-    let reg = state.api.engine().registry();
-    let m = match resource_or_404(reg, &name) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let input = match json_body(&headers, &body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match mutate(
-        &state,
-        &headers,
-        peer,
-        m,
-        Write::Update,
-        Some(&id),
-        Some(input),
+    either(
+        write_row(
+            &state,
+            &headers,
+            peer,
+            &name,
+            Some(&id),
+            Write::Update,
+            Some(&body),
+        )
+        .await,
     )
-    .await
-    {
-        Ok(_) => written(&state, &headers, peer, &name, &id, StatusCode::OK).await,
-        Err(r) => r,
-    }
 }
 
 /// `DELETE /api/{resource}/{id}`: 204.
@@ -875,13 +881,16 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     peer: Peer,
 ) -> Response {
-    let reg = state.api.engine().registry();
-    let m = match resource_or_404(reg, &name) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    match mutate(&state, &headers, peer, m, Write::Delete, Some(&id), None).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r,
-    }
+    either(
+        write_row(
+            &state,
+            &headers,
+            peer,
+            &name,
+            Some(&id),
+            Write::Delete,
+            None,
+        )
+        .await,
+    )
 }

@@ -3,7 +3,7 @@
 
 use graphloom::{
     compose::{self, Composition, Subgraph},
-    db::RawSql,
+    db::sea_query::{Alias, Order, Query},
     graphql::{Api, convert},
     meta::KeyPath,
 };
@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::TestClient;
 
 /// How many rows of each entity [`TestClient::assert_keys_resolve`] tries.
-const ROWS_PER_ENTITY: usize = 3;
+const ROWS_PER_ENTITY: u64 = 3;
 
 impl TestClient {
     /// Calls `_entities` as a gateway does, with these representations
@@ -60,7 +60,6 @@ impl TestClient {
     pub async fn assert_keys_resolve(&self) -> usize {
         let reg = self.api().registry();
         let dialect = self.db().dialect();
-        let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
         let mut problems = Vec::new();
         let mut resolved = 0;
         for m in reg.models() {
@@ -70,23 +69,19 @@ impl TestClient {
             let mut fields: Vec<usize> = m.keys.iter().flatten().copied().collect();
             fields.sort_unstable();
             fields.dedup();
-            let sql = format!(
-                "SELECT {} FROM {} ORDER BY {} LIMIT {ROWS_PER_ENTITY}",
-                fields
-                    .iter()
-                    .map(|&f| quote(&m.fields[f].column))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                quote(&m.table),
-                quote(&m.pk_field().column),
-            );
+            let mut select = Query::select();
+            select
+                .columns(fields.iter().map(|&f| Alias::new(&m.fields[f].column)))
+                .from(Alias::new(&m.table))
+                .order_by(Alias::new(&m.pk_field().column), Order::Asc)
+                .limit(ROWS_PER_ENTITY);
             let types: Vec<_> = fields
                 .iter()
                 .map(|&f| reg.value_type(&m.fields[f]))
                 .collect();
             let rows = self
                 .db()
-                .fetch(&RawSql(sql), &types)
+                .fetch(&select, &types)
                 .await
                 .unwrap_or_else(|e| panic!("reading {} ({dialect:?}): {e}", m.table));
             if rows.is_empty() {

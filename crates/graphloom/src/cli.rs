@@ -1094,6 +1094,28 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn supergraph_names_the_other_subgraphs() {
+        let err = check_supergraph(
+            "blog",
+            "type Query { a: Int }".into(),
+            &[("blog".into(), "blog.graphql".into())],
+            std::path::PathBuf::from("composition"),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("`blog` is this service"), "{err}");
+        let err = check_supergraph(
+            "blog",
+            "type Query { a: Int }".into(),
+            &[("other".into(), "/no/such/file.graphql".into())],
+            std::path::PathBuf::from("composition"),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("the SDL of other"), "{err}");
+    }
+
     #[test]
     fn urls_are_redacted() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");

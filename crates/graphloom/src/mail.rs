@@ -318,7 +318,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(m.outbox().len(), 1, "clones share the outbox");
-        for bad in ["", "http://x", "file:///no/such/folder/here", "smtp://"] {
+        for bad in [
+            "",
+            "http://x",
+            "file:///no/such/folder/here",
+            "smtp://",
+            "smtp://host:port",
+        ] {
             assert!(Mailer::from_url(bad).is_err(), "{bad}");
         }
         assert!(m.set_from("not an address").is_err());

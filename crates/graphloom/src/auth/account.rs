@@ -25,7 +25,7 @@ use graphloom_query::{Ctx, Error, ErrorCode, FieldCode, FieldError, Result};
 use graphloom_server::SessionCache;
 
 use super::{
-    AccountToken, AuthSettings, RefreshToken, TokenPurpose, User,
+    AccountToken, AuthSettings, Cookies, RefreshToken, TokenPurpose, User,
     resolvers::{by_id, client, hash_token, hashing, principal, revoke, set_password, system},
     throttle::Throttle,
 };
@@ -235,6 +235,7 @@ async fn reset_password(
     ctx: &ResolverContext<'_>,
     settings: &AuthSettings,
     sessions: &SessionCache,
+    cookies: &Cookies,
 ) -> Result<Done> {
     let (token, password) = (input(ctx, "token")?, input(ctx, "newPassword")?);
     let sys = system(rt);
@@ -268,6 +269,7 @@ async fn reset_password(
         .await?;
     revoke(&sys, RefreshToken::USER.eq(user.id)).await?;
     sessions.forget_user(&user.id.0.to_string());
+    cookies.forget();
     Ok(Done::ok())
 }
 
@@ -559,7 +561,12 @@ pub(super) fn mutation(
 }
 
 /// Adds the mailbox flows to the auth app.
-pub(super) fn fields(app: App, settings: Arc<AuthSettings>, sessions: Arc<SessionCache>) -> App {
+pub(super) fn fields(
+    app: App,
+    settings: Arc<AuthSettings>,
+    sessions: Arc<SessionCache>,
+    cookies: Arc<Cookies>,
+) -> App {
     let limiter = Arc::new(Throttle::default());
     let s = Arc::clone(&settings);
     let app = mutation(
@@ -573,7 +580,11 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, sessions: Arc<Sessio
             Box::pin(async move { request_password_reset(rt, ctx, &s, &l).await })
         }),
     );
-    let (s, c) = (Arc::clone(&settings), Arc::clone(&sessions));
+    let (s, c, k) = (
+        Arc::clone(&settings),
+        Arc::clone(&sessions),
+        Arc::clone(&cookies),
+    );
     let app = mutation(
         app,
         "resetPassword",
@@ -586,8 +597,8 @@ pub(super) fn fields(app: App, settings: Arc<AuthSettings>, sessions: Arc<Sessio
             ),
         ],
         Arc::new(move |rt, ctx| {
-            let (s, c) = (Arc::clone(&s), Arc::clone(&c));
-            Box::pin(async move { reset_password(rt, ctx, &s, &c).await })
+            let (s, c, k) = (Arc::clone(&s), Arc::clone(&c), Arc::clone(&k));
+            Box::pin(async move { reset_password(rt, ctx, &s, &c, &k).await })
         }),
     );
     let s = Arc::clone(&settings);

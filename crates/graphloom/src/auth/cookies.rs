@@ -71,15 +71,16 @@ impl Cookies {
 pub struct DbCookies {
     engine: Arc<Engine>,
     cookies: Arc<Cookies>,
-    ttl: Arc<SessionCache>,
+    /// The session checks' cache: its TTL bounds these answers too.
+    sessions: Arc<SessionCache>,
 }
 
 impl DbCookies {
-    pub fn new(engine: Arc<Engine>, cookies: Arc<Cookies>, ttl: Arc<SessionCache>) -> Self {
+    pub fn new(engine: Arc<Engine>, cookies: Arc<Cookies>, sessions: Arc<SessionCache>) -> Self {
         DbCookies {
             engine,
             cookies,
-            ttl,
+            sessions,
         }
     }
 
@@ -115,7 +116,7 @@ impl CookieAuth for DbCookies {
     fn authenticate<'a>(&'a self, secret: &'a str) -> Authenticating<'a> {
         Box::pin(async move {
             let hash = hash_token(secret);
-            let ttl = self.ttl.ttl();
+            let ttl = self.sessions.ttl();
             let kept = self
                 .cookies
                 .kept

@@ -346,7 +346,12 @@ pub fn app_with(settings: AuthSettings) -> App {
         Arc::clone(&sessions),
         Arc::clone(&cookies),
     );
-    let mut app = account::fields(app, Arc::clone(&settings), Arc::clone(&sessions));
+    let mut app = account::fields(
+        app,
+        Arc::clone(&settings),
+        Arc::clone(&sessions),
+        Arc::clone(&cookies),
+    );
     app.auth = Some(settings);
     app.sessions = Some(sessions);
     app.cookies = Some(cookies);

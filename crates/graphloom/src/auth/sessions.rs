@@ -136,7 +136,82 @@ impl SessionCheck for RemoteSessions {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn claims(sid: &str) -> Claims {
+        Claims {
+            sub: "7".into(),
+            exp: 0,
+            iat: 0,
+            nbf: 0,
+            jti: String::new(),
+            iss: String::new(),
+            aud: Vec::new(),
+            perms: Vec::new(),
+            staff: false,
+            superuser: false,
+            scope: String::new(),
+            sid: Some(sid.into()),
+        }
+    }
+
+    /// An issuer on 127.0.0.1 that answers every introspection with
+    /// `answer` and counts the calls; its URL.
+    async fn issuer(answer: &'static str, calls: Arc<AtomicUsize>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            }
+        });
+        format!("http://127.0.0.1:{port}/auth/introspect")
+    }
+
+    #[tokio::test]
+    async fn the_issuers_answer_is_used_and_kept_for_the_ttl() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let url = issuer(r#"{"active":true,"staff":true}"#, Arc::clone(&calls)).await;
+        let remote = RemoteSessions::new(&url, std::time::Duration::from_secs(60)).unwrap();
+        let live = Session::Live {
+            staff: true,
+            superuser: false,
+        };
+        assert_eq!(remote.check("t", &claims("a")).await.unwrap(), live);
+        assert_eq!(remote.check("t", &claims("a")).await.unwrap(), live);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "the second answer came from the cache"
+        );
+        let url = issuer(r#"{"active":false}"#, Arc::new(AtomicUsize::new(0))).await;
+        let remote = RemoteSessions::new(&url, std::time::Duration::ZERO).unwrap();
+        assert_eq!(
+            remote.check("t", &claims("b")).await.unwrap(),
+            Session::Ended
+        );
+    }
+
+    #[tokio::test]
+    async fn an_issuer_out_of_reach_is_an_error_not_a_live_session() {
+        // Nothing listens on port 1: the request is refused (a 503 upstream).
+        let remote = RemoteSessions::new(
+            "http://127.0.0.1:1/auth/introspect",
+            std::time::Duration::ZERO,
+        )
+        .unwrap();
+        assert!(remote.check("t", &claims("c")).await.is_err());
+    }
 
     #[test]
     fn the_introspection_url_sits_beside_the_jwks() {

@@ -125,6 +125,29 @@ pub(crate) async fn send(client: &Http, req: Request<Full<Bytes>>) -> (u16, Stri
     (status, ct, json)
 }
 
+/// Any request: method, URL, headers and body; the status, the response
+/// headers and the body as JSON (`Null` when it is not JSON).
+pub(crate) async fn call(
+    client: &Http,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, hyper::HeaderMap, Value) {
+    let mut req = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = client
+        .request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, headers, json)
+}
+
 pub(crate) fn post(base: &str, body: &str, accept: Option<&str>, ct: &str) -> Request<Full<Bytes>> {
     let mut b = Request::post(format!("{base}/graphql")).header("content-type", ct);
     if let Some(a) = accept {

@@ -5,21 +5,17 @@
 
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
-use hyper::{Request, body::Bytes};
 use serde_json::{Value, json};
 
-use crate::http::{Http, send, serve_at, start_at};
+use crate::http::{Http, call, serve_at, start_at};
 
 /// A GraphQL request with an optional bearer token: (status, body).
 async fn gql(c: &Http, base: &str, token: Option<&str>, query: &str, vars: Value) -> (u16, Value) {
-    let mut req =
-        Request::post(format!("{base}/graphql")).header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    headers.extend(bearer.iter().map(|b| ("authorization", b.as_str())));
     let body = json!({ "query": query, "variables": vars }).to_string();
-    let (status, _, json) = send(c, req.body(Full::new(Bytes::from(body))).unwrap()).await;
+    let (status, _, json) = call(c, "POST", &format!("{base}/graphql"), &headers, &body).await;
     (status, json)
 }
 
@@ -326,24 +322,10 @@ async fn raw(
     headers: &[(&str, &str)],
     query: &str,
 ) -> (u16, hyper::HeaderMap, Value) {
-    use http_body_util::BodyExt;
-    let mut req =
-        Request::post(format!("{base}/graphql")).header("content-type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
     let body = json!({ "query": query }).to_string();
-    let res = c
-        .request(req.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let (status, headers) = (res.status().as_u16(), res.headers().clone());
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        headers,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    call(c, "POST", &format!("{base}/graphql"), &all, &body).await
 }
 
 fn set_cookies(h: &hyper::HeaderMap) -> Vec<String> {
@@ -489,4 +471,78 @@ async fn a_cookie_login_needs_cookie_sessions_on() {
     )
     .await;
     assert_eq!((status, body["data"]["me"].clone()), (200, Value::Null));
+}
+
+#[tokio::test]
+async fn the_issuer_answers_whether_a_token_is_live() {
+    let url = graphloom_test::fresh_database_url().await;
+    let (server, c) = start_at(&url, None, &[], &[]).await;
+    let base = server.base.as_str();
+    let introspect = |body: String| {
+        let (c, url) = (c.clone(), format!("{base}/auth/introspect"));
+        async move {
+            call(
+                &c,
+                "POST",
+                &url,
+                &[("content-type", "application/json")],
+                &body,
+            )
+            .await
+        }
+    };
+    let (token, refresh) = login(&c, base, "user2", PASSWORD).await;
+    let (status, _, body) = introspect(json!({ "token": token }).to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            body["active"].clone(),
+            body["sub"].clone(),
+            body["staff"].clone()
+        ),
+        (json!(true), json!("2"), json!(false))
+    );
+    // A forged token, and the same token once its session ended: inactive.
+    let (_, _, body) = introspect(json!({ "token": "not.a.token" }).to_string()).await;
+    assert_eq!(body, json!({ "active": false }));
+    gql(
+        &c,
+        base,
+        Some(&token),
+        "mutation($r: String!) { logout(input: { refreshToken: $r }) { ok } }",
+        json!({ "r": refresh }),
+    )
+    .await;
+    let (_, _, body) = introspect(json!({ "token": token }).to_string()).await;
+    assert_eq!(body, json!({ "active": false }));
+    // Not the body it takes: 400.
+    let (status, _, body) = introspect("token".into()).await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].clone()),
+        (400, json!("BAD_REQUEST"))
+    );
+}
+
+#[test]
+fn cookie_sessions_need_signing_keys() {
+    // Refused at start, not discovered at the first login.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args([
+            "serve",
+            "--cookie-sessions",
+            "--database-url",
+            "sqlite::memory:",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .env_remove("GRAPHLOOM_JWT_SECRET")
+        .env_remove("GRAPHLOOM_JWT_PRIVATE_KEY_FILE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GRAPHLOOM_COOKIE_SESSIONS needs the auth app and signing keys"),
+        "{err}"
+    );
 }

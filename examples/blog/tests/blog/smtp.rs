@@ -68,7 +68,7 @@ async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
     let (server, c) = start_at(
         &db,
         None,
-        &[],
+        &["--cookie-sessions"],
         &[
             ("GRAPHLOOM_EMAIL_URL", &url),
             ("GRAPHLOOM_EMAIL_FROM", "Blog <blog@example.com>"),
@@ -82,6 +82,29 @@ async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
             crate::http::post(&server.base, &body, None, "application/json"),
         )
     };
+    // A browser session of user2's, checked once (so this instance keeps
+    // the answer): the reset must end it at once all the same.
+    let (_, headers, _) = gql_headers(
+        &c,
+        &server.base,
+        &[],
+        r#"mutation { login(input: { login: "user2", password: "graphloom-demo", cookie: true }) { expiresIn } }"#,
+    )
+    .await;
+    let jar = cookie_jar(&headers);
+    let csrf = jar
+        .split("graphloom_csrf=")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let me = "{ me { username } }";
+    let browser = [("cookie", jar.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (status, _, json) = gql_headers(&c, &server.base, &browser, me).await;
+    assert_eq!(
+        (status, json["data"]["me"]["username"].clone()),
+        (200, json!("user2")),
+        "{json}"
+    );
     let (status, _, json) = gql(
         "mutation { requestPasswordReset(input: { email: \"user2@example.com\" }) { ok errors { code } } }",
         json!({}),
@@ -112,12 +135,37 @@ async fn a_reset_link_sent_over_smtp_sets_a_new_password() {
         json!({ "ok": true, "errors": [] }),
         "{json}"
     );
+    let (status, _, _) = gql_headers(&c, &server.base, &browser, me).await;
+    assert_eq!(status, 401, "the browser session ended with the reset");
     let (_, _, json) = gql(
         "mutation { login(input: { login: \"user2\", password: \"fresh long passphrase\" }) { expiresIn } }",
         json!({}),
     )
     .await;
     assert!(json["data"]["login"]["expiresIn"].is_number(), "{json}");
+}
+
+/// A GraphQL request with these headers: status, headers, body.
+async fn gql_headers(
+    c: &crate::http::Http,
+    base: &str,
+    headers: &[(&str, &str)],
+    query: &str,
+) -> (u16, hyper::HeaderMap, serde_json::Value) {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    let body = json!({ "query": query }).to_string();
+    crate::http::call(c, "POST", &format!("{base}/graphql"), &all, &body).await
+}
+
+/// The `Cookie` header a browser would send back after these `Set-Cookie`s.
+fn cookie_jar(headers: &hyper::HeaderMap) -> String {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Waits for the sink's `n`th message and returns it with the token of its
