@@ -61,10 +61,13 @@ pub enum ErrorCode {
     IntrospectionDisabled,
     /// The response would be larger than the service sends.
     ResponseTooLarge,
+    /// The row changed since the version the write names (REST's
+    /// `If-Match`); read it again and retry.
+    PreconditionFailed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::BadUserInput,
         ErrorCode::InvalidCursor,
         ErrorCode::PageSizeExceeded,
@@ -89,6 +92,7 @@ impl ErrorCode {
         ErrorCode::DepthLimitExceeded,
         ErrorCode::IntrospectionDisabled,
         ErrorCode::ResponseTooLarge,
+        ErrorCode::PreconditionFailed,
     ];
 
     /// The stable text clients match on: `BAD_USER_INPUT`.
@@ -118,6 +122,7 @@ impl ErrorCode {
             ErrorCode::DepthLimitExceeded => "DEPTH_LIMIT_EXCEEDED",
             ErrorCode::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             ErrorCode::ResponseTooLarge => "RESPONSE_TOO_LARGE",
+            ErrorCode::PreconditionFailed => "PRECONDITION_FAILED",
         }
     }
 }

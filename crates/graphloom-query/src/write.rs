@@ -14,7 +14,7 @@ use graphloom_meta::{
 use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use crate::{
-    Engine, Error, FieldCode, FieldError, Result,
+    Engine, Error, ErrorCode, FieldCode, FieldError, Result,
     exec::{Node, fetch_where_in, load_children},
     plan::NodePlan,
     scope::{Cond, Scope},
@@ -43,6 +43,58 @@ pub struct WriteInput {
     pub values: BTreeMap<usize, Value>,
     pub links: Vec<LinkChange>,
     pub errors: Vec<FieldError>,
+}
+
+/// The versions of a row a single-row write accepts (REST's `If-Match`):
+/// the generated update and delete take it from the request's data, check
+/// it against the row they lock, and refuse with `PRECONDITION_FAILED`
+/// when the row has changed since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected(pub Vec<String>);
+
+impl Expected {
+    fn check(&self, m: &ModelMeta, row: &BTreeMap<usize, Value>) -> Result<()> {
+        let now = row_version(row.values());
+        if self.0.iter().any(|v| *v == now) {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorCode::PreconditionFailed,
+            format!(
+                "this {} has changed since the version you sent; read it again",
+                m.graphql_name
+            ),
+        ))
+    }
+}
+
+/// A row's version, for `ETag`: a digest of every stored column in field
+/// order, so it changes whenever any column does, whichever fields a
+/// response shows. Values carry their kind and length, so no two rows
+/// share one text.
+pub fn row_version<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for v in values {
+        let text = v.key_string();
+        let kind: u8 = match v {
+            Value::Null => 0,
+            Value::Bool(_) => 1,
+            Value::I32(_) | Value::I64(_) => 2,
+            Value::F64(_) => 3,
+            Value::Decimal(_) => 4,
+            Value::String(_) => 5,
+            Value::Date(_) => 6,
+            Value::DateTime(_) => 7,
+            Value::Uuid(_) => 8,
+            Value::Json(_) => 9,
+        };
+        h.update([kind]);
+        h.update((text.len() as u64).to_be_bytes());
+        h.update(text.as_bytes());
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..16])
 }
 
 /// What a write did.
@@ -1194,6 +1246,7 @@ pub async fn update(
     key: Value,
     input: WriteInput,
     payload: Option<&NodePlan>,
+    expect: Option<&Expected>,
 ) -> Result<Outcome> {
     let reg = engine.registry();
     let Checked {
@@ -1210,7 +1263,9 @@ pub async fn update(
     let dialect = tx.dialect();
     let mut types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
     let rule = scope.write_cond(m, Operation::Update);
-    let in_place = m.validator.is_none() && links.is_empty() && rule != Cond::False;
+    // An expected version needs the row read (and locked) before the write.
+    let in_place =
+        m.validator.is_none() && links.is_empty() && rule != Cond::False && expect.is_none();
     // The row as written, and whether the principal sees it where
     // RETURNING said (see `returning_seen`).
     let (row, seen) = if in_place {
@@ -1279,6 +1334,9 @@ pub async fn update(
         if !scope.may_write(m, Operation::Update, &row) {
             return Err(scope.refuse(format!("changing this {}", m.graphql_name)));
         }
+        if let Some(e) = expect {
+            e.check(m, &row)?;
+        }
         stamp_auto_now(m, &mut changes);
         row.extend(changes.clone());
         run_validator(m, &row, &mut errors);
@@ -1330,7 +1388,13 @@ pub async fn update(
 }
 
 /// Deletes one row (and what cascades from it), unless other rows protect it.
-pub async fn delete(engine: &Engine, scope: &Scope, m: &ModelMeta, key: Value) -> Result<Outcome> {
+pub async fn delete(
+    engine: &Engine,
+    scope: &Scope,
+    m: &ModelMeta,
+    key: Value,
+    expect: Option<&Expected>,
+) -> Result<Outcome> {
     let reg = engine.registry();
     scope.can_view(m)?;
     let mut tx = engine.db().begin().await?;
@@ -1339,6 +1403,9 @@ pub async fn delete(engine: &Engine, scope: &Scope, m: &ModelMeta, key: Value) -
     };
     if !scope.may_write(m, Operation::Delete, &row) {
         return Err(scope.refuse(format!("deleting this {}", m.graphql_name)));
+    }
+    if let Some(e) = expect {
+        e.check(m, &row)?;
     }
     // PROTECT: refuse while other rows refer to this one, naming them. Every
     // referring row counts, seen or not: the database would refuse anyway.

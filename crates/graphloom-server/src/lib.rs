@@ -583,7 +583,7 @@ async fn introspect(State(state): State<Arc<AppState>>, body: Bytes) -> Response
 async fn cookie_principal(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<Principal>, Box<Response>> {
+) -> Result<Option<Principal>, Refusal> {
     use sessions::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, cookie};
     let Some(auth) = &state.cookies else {
         return Ok(None);
@@ -602,19 +602,19 @@ async fn cookie_principal(
     match (sent, expected) {
         (Some(sent), Some(expected)) if same_secret(sent, expected.as_bytes()) => {}
         _ => {
-            return Err(Box::new(reject(
+            return Err(Refusal::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 format!(
                     "a request authenticated by its session cookie needs the {CSRF_HEADER} header, equal to the {CSRF_COOKIE} cookie"
                 ),
-            )));
+            ));
         }
     }
     match auth.authenticate(secret).await {
         Ok(Some(p)) => Ok(Some(p)),
         Ok(None) => {
-            let mut res = reject(
+            let mut refusal = Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthenticated,
                 "the session has ended; log in again",
@@ -623,15 +623,49 @@ async fn cookie_principal(
             if let Ok(v) = HeaderValue::from_str(&format!(
                 "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
             )) {
-                res.headers_mut().append(header::SET_COOKIE, v);
+                refusal.headers.push((header::SET_COOKIE, v));
             }
-            Err(Box::new(res))
+            Err(refusal)
         }
-        Err(e) => Err(Box::new(reject(
+        Err(e) => Err(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::ServiceUnavailable,
             e.to_string(),
-        ))),
+        )),
+    }
+}
+
+/// A request refused for its credentials before any surface runs. Each
+/// surface renders it as its own errors look (GraphQL's `errors`, REST's
+/// problem details) with the same status, code and headers.
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Refusal {
+        let mut headers = Vec::new();
+        if status == StatusCode::UNAUTHORIZED {
+            headers.push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+            headers,
+        }
+    }
+
+    /// The response `body` builds, with this refusal's headers.
+    pub(crate) fn render(self, body: fn(StatusCode, ErrorCode, String) -> Response) -> Response {
+        let mut res = body(self.status, self.code, self.message);
+        for (name, value) in self.headers {
+            res.headers_mut().append(name, value);
+        }
+        res
     }
 }
 
@@ -643,16 +677,13 @@ pub(crate) async fn request_context(
     state: &AppState,
     headers: &HeaderMap,
     client: Option<SocketAddr>,
-) -> Result<Arc<RequestContext>, Box<Response>> {
+) -> Result<Arc<RequestContext>, Refusal> {
     let unauthenticated = |message: String| {
-        let mut res = reject(
+        Refusal::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthenticated,
             message,
-        );
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        Box::new(res)
+        )
     };
     let principal = match headers.get(header::AUTHORIZATION) {
         None => cookie_principal(state, headers).await?,
@@ -683,11 +714,11 @@ pub(crate) async fn request_context(
                         ));
                     }
                     Err(e) => {
-                        return Err(Box::new(reject(
+                        return Err(Refusal::new(
                             StatusCode::SERVICE_UNAVAILABLE,
                             ErrorCode::ServiceUnavailable,
                             e.to_string(),
-                        )));
+                        ));
                     }
                 },
             };
@@ -763,7 +794,7 @@ async fn execute(
     let client = peer.map(|p| (p.0).0);
     let context = match request_context(state, headers, client).await {
         Ok(c) => c,
-        Err(res) => return *res,
+        Err(refusal) => return refusal.render(|s, c, m| reject(s, c, m)),
     };
     let id = named.id.or_else(|| persisted_hash(&request));
     let settled = documents::settle(

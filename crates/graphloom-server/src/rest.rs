@@ -27,7 +27,8 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Query, State},
+    body::Bytes,
+    extract::{Path, Query, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -35,11 +36,12 @@ use graphloom_db::Exec;
 use graphloom_graphql::{ErrorCode, convert};
 use graphloom_meta::{ModelMeta, Op, Quantifier, Registry, RelationKind, Value};
 use graphloom_query::{
-    Error,
+    Error, cursor,
     exec::{self, Child, Node, Page},
     filter::{Filter, FilterValue, OrderTerm},
     plan::{ChildFetch, ChildPlan, ListPlan, NodePlan, Window},
     scope::{self, Scope},
+    write::{Expected, row_version},
 };
 use serde_json::{Map, Value as Json, json};
 
@@ -73,6 +75,7 @@ fn from_error(e: Error) -> Response {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
@@ -114,7 +117,8 @@ struct Params {
     expand: Vec<String>,
     order: Vec<String>,
     limit: Option<u64>,
-    offset: u64,
+    offset: Option<u64>,
+    after: Option<String>,
     filters: Vec<(String, String)>,
 }
 
@@ -135,7 +139,8 @@ fn params(raw: Vec<(String, String)>) -> Result<Params, Error> {
         expand: Vec::new(),
         order: Vec::new(),
         limit: None,
-        offset: 0,
+        offset: None,
+        after: None,
         filters: Vec::new(),
     };
     for (k, v) in raw {
@@ -144,7 +149,8 @@ fn params(raw: Vec<(String, String)>) -> Result<Params, Error> {
             "expand" => p.expand.extend(list(&v)),
             "order" => p.order.extend(list(&v)),
             "limit" => p.limit = Some(number(&k, &v)?),
-            "offset" => p.offset = number(&k, &v)?,
+            "offset" => p.offset = Some(number(&k, &v)?),
+            "after" => p.after = Some(v),
             _ => p.filters.push((k, v)),
         }
     }
@@ -418,7 +424,7 @@ async fn scope_of(
     let client = peer.map(|p| (p.0).0);
     let ctx = crate::request_context(state, headers, client)
         .await
-        .map_err(|r| *r)?;
+        .map_err(|r| r.render(|s, c, m| problem(s, c, m)))?;
     Ok(Arc::new(
         Scope::new(
             Arc::clone(state.api.engine().registry_arc()),
@@ -470,6 +476,9 @@ pub(crate) async fn list(
     .await
 }
 
+/// The parameters that place a page; links replace them.
+const PLACE: [&str; 3] = ["limit", "offset", "after"];
+
 async fn list_page(
     state: &AppState,
     scope: &Scope,
@@ -480,7 +489,7 @@ async fn list_page(
     let reg = engine.registry();
     let m = resource(reg, name).ok_or_else(|| Error::not_found(format!("no resource `{name}`")))?;
     scope.can_list(m)?;
-    let p = params(raw)?;
+    let p = params(raw.clone())?;
     let limits = engine.limits();
     let limit = p.limit.unwrap_or(limits.default_page_size);
     if limit > limits.max_page_size {
@@ -515,12 +524,28 @@ async fn list_page(
         .map(|t| order_term(reg, m, t))
         .collect::<Result<Vec<_>, _>>()?;
     scope::check_order(reg, scope, &order)?;
+    // Where the page starts: an offset, or the row after a cursor (the
+    // signed offsets GraphQL's connections use, scoped to this model).
+    let start = match (&p.after, p.offset) {
+        (Some(_), Some(_)) => return Err(bad("use `after` or `offset`, not both")),
+        (Some(c), None) => {
+            cursor::decode(&state.api.runtime().config.cursor_key, &m.graphql_name, c)
+                .map(|o| o + 1)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::InvalidCursor,
+                        format!("`after` is not a cursor of this list: `{c}`"),
+                    )
+                })?
+        }
+        (None, o) => o.unwrap_or(0),
+    };
     let plan = ListPlan {
         filter,
         order,
         window: Window {
-            start: p.offset,
-            end: Some(p.offset.saturating_add(limit)),
+            start,
+            end: Some(start.saturating_add(limit)),
             last: None,
         },
         node,
@@ -542,15 +567,39 @@ async fn list_page(
     {
         h.insert("x-total-count", v);
     }
-    let link = |offset: u64, rel: &str| {
-        format!("</api/{name}?limit={limit}&offset={offset}>; rel=\"{rel}\"")
+    // The same query (filters, order, fields) at another place.
+    let link = |at: (&str, String), rel: &str| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in raw.iter().filter(|(k, _)| !PLACE.contains(&k.as_str())) {
+            q.append_pair(k, v);
+        }
+        q.append_pair("limit", &limit.to_string());
+        q.append_pair(at.0, &at.1);
+        format!("</api/{name}?{}>; rel=\"{rel}\"", q.finish())
     };
     let mut links = Vec::new();
     if page.has_next {
-        links.push(link(p.offset + limit, "next"));
+        // Cursors continue as cursors, offsets as offsets.
+        let next = if p.after.is_some() {
+            let last = page.items.last().map_or(start, |(o, _)| *o);
+            (
+                "after",
+                cursor::encode(
+                    &state.api.runtime().config.cursor_key,
+                    &m.graphql_name,
+                    last,
+                ),
+            )
+        } else {
+            ("offset", (start + limit).to_string())
+        };
+        links.push(link(next, "next"));
     }
-    if p.offset > 0 {
-        links.push(link(p.offset.saturating_sub(limit), "prev"));
+    if p.after.is_none() && start > 0 {
+        links.push(link(
+            ("offset", start.saturating_sub(limit).to_string()),
+            "prev",
+        ));
     }
     if !links.is_empty()
         && let Ok(v) = HeaderValue::from_str(&links.join(", "))
@@ -574,11 +623,45 @@ pub(crate) async fn detail(
     };
     counted(&state, async {
         match one_row(&state, &scope, &name, &id, raw).await {
-            Ok(res) => res,
+            Ok(res) => not_modified(&headers, res),
             Err(e) => from_error(e),
         }
     })
     .await
+}
+
+/// 304 when the client's copy (`If-None-Match`) is the current version.
+fn not_modified(headers: &HeaderMap, res: Response) -> Response {
+    let current = res
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_matches('"').to_owned());
+    let held = headers
+        .get(header::IF_NONE_MATCH)
+        .is_some()
+        .then(|| entity_tags(headers, header::IF_NONE_MATCH));
+    match (current, held) {
+        // `*` matches any current row.
+        (Some(_), Some(None)) => not_modified_from(res),
+        // Weak comparison for reads: `W/"x"` is as good as `"x"`.
+        (Some(now), Some(Some(tags)))
+            if tags
+                .iter()
+                .any(|t| t.strip_prefix("W/").unwrap_or(t).trim_matches('"') == now) =>
+        {
+            not_modified_from(res)
+        }
+        _ => res,
+    }
+}
+
+fn not_modified_from(res: Response) -> Response {
+    let mut out = StatusCode::NOT_MODIFIED.into_response();
+    if let Some(tag) = res.headers().get(header::ETAG) {
+        out.headers_mut().insert(header::ETAG, tag.clone());
+    }
+    out
 }
 
 async fn one_row(
@@ -595,7 +678,7 @@ async fn one_row(
     if !p.filters.is_empty() || !p.order.is_empty() {
         return Err(bad("a single row takes `fields` and `expand` only"));
     }
-    let (node, shown) = node_plan(
+    let (mut node, shown) = node_plan(
         reg,
         scope,
         m,
@@ -603,6 +686,8 @@ async fn one_row(
         &p.expand,
         engine.limits().default_page_size,
     )?;
+    // Every column, for the row's version (`ETag`).
+    node.columns.extend(0..m.fields.len());
     let key = convert::parse_field(
         reg,
         &m.fields[m.pk],
@@ -628,7 +713,32 @@ async fn one_row(
     let Some(row) = row else {
         return Err(Error::not_found(format!("no {} `{id}`", m.graphql_name)));
     };
-    Ok(ok_json(&node_json(reg, scope, &row, &shown, &p.expand)))
+    let mut res = ok_json(&node_json(reg, scope, &row, &shown, &p.expand));
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", row_version(&row.values))) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(res)
+}
+
+/// The entity tags of an `If-Match` or `If-None-Match` header: `None` for
+/// `*` (any version) or no header; weak tags (`W/"…"`) kept as they are,
+/// so they never match (writes compare strongly).
+fn entity_tags(headers: &HeaderMap, name: header::HeaderName) -> Option<Vec<String>> {
+    let all: Vec<String> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(t)
+                .to_owned()
+        })
+        .collect();
+    (!all.is_empty() && !all.iter().any(|t| t == "*")).then_some(all)
 }
 
 /// The write an HTTP method asks of a resource.
@@ -659,6 +769,7 @@ async fn mutate(
     write: Write,
     id: Option<&str>,
     input: Option<Json>,
+    expect: Option<Expected>,
 ) -> Result<Option<String>, Response> {
     let name = &m.graphql_name;
     let (allowed, document) = match write {
@@ -697,8 +808,11 @@ async fn mutate(
     if let Some(input) = input {
         vars.insert("input".into(), input);
     }
-    let request = async_graphql::Request::new(document)
+    let mut request = async_graphql::Request::new(document)
         .variables(async_graphql::Variables::from_json(Json::Object(vars)));
+    if let Some(e) = expect {
+        request = request.data(e);
+    }
     let response = state.api.execute_as(request, ctx.clone()).await;
     if let Some(e) = response.errors.first() {
         // A request error: the input's shape (an unknown or mistyped field),
@@ -794,8 +908,14 @@ async fn write_row(
     let client = peer.map(|p| (p.0).0);
     let ctx = crate::request_context(state, headers, client)
         .await
-        .map_err(|r| *r)?;
-    let written = mutate(state, &ctx, m, write, id, input).await?;
+        .map_err(|r| r.render(|s, c, m| problem(s, c, m)))?;
+    // `If-Match`: the write happens only on this version of the row,
+    // checked against the row it locks.
+    let expect = match write {
+        Write::Create => None,
+        Write::Update | Write::Delete => entity_tags(headers, header::IF_MATCH).map(Expected),
+    };
+    let written = mutate(state, &ctx, m, write, id, input, expect).await?;
     let id = match (write, written, id) {
         (Write::Delete, ..) => return Ok(StatusCode::NO_CONTENT.into_response()),
         (Write::Update, _, Some(id)) => id.to_owned(),
@@ -826,6 +946,25 @@ async fn write_row(
     Ok(res)
 }
 
+/// The body, or why it could not be read (413 over the body limit).
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                "the request body is larger than the server accepts",
+            )
+        } else {
+            problem(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                e.body_text(),
+            )
+        }
+    })
+}
+
 fn either(r: Result<Response, Response>) -> Response {
     r.unwrap_or_else(|r| r)
 }
@@ -836,8 +975,12 @@ pub(crate) async fn create(
     Path(name): Path<String>,
     headers: HeaderMap,
     peer: Peer,
-    body: axum::body::Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     either(
         write_row(
             &state,
@@ -858,8 +1001,12 @@ pub(crate) async fn update(
     Path((name, id)): Path<(String, String)>,
     headers: HeaderMap,
     peer: Peer,
-    body: axum::body::Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     either(
         write_row(
             &state,

@@ -260,6 +260,8 @@ async fn mutate(
     let scope = scope_of(ctx)?;
     let args = ctx.args.as_index_map();
     let engine = &rt.engine;
+    // REST's `If-Match`, when the request came from there.
+    let expect = ctx.ctx.data_opt::<write::Expected>();
     // The payload is planned before the write and read inside its
     // transaction; a payload that cannot be planned fails alone.
     let planned = match verb {
@@ -288,6 +290,7 @@ async fn mutate(
                     key,
                     write_input(reg, m, args),
                     plan.as_ref(),
+                    expect,
                 )
                 .await?,
                 failed,
@@ -295,7 +298,9 @@ async fn mutate(
         },
         Verb::Delete => match key_arg(reg, m, args) {
             Err(e) => MutationResult::refused(id, vec![e]),
-            Ok(key) => MutationResult::deleted(id, write::delete(engine, &scope, m, key).await?),
+            Ok(key) => {
+                MutationResult::deleted(id, write::delete(engine, &scope, m, key, expect).await?)
+            }
         },
     })
 }

@@ -342,3 +342,228 @@ async fn rows_are_written_with_the_graphql_mutations_rules_and_errors() {
         "{body}"
     );
 }
+
+/// A request with extra headers (and a JSON body when given).
+async fn with_headers(
+    c: &Http,
+    base: &str,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> (u16, HeaderMap, Value) {
+    let mut headers = vec![("content-type", JSON)];
+    headers.extend_from_slice(extra);
+    crate::http::call(c, method, &format!("{base}{path}"), &headers, body).await
+}
+
+#[tokio::test]
+async fn versions_guard_writes_and_cursors_walk_lists() {
+    let (server, c) = blog().await;
+    let base = server.base.as_str();
+    let ann = token(&c, base, "user2").await;
+    let bearer = format!("Bearer {ann}");
+    let auth = ("authorization", bearer.as_str());
+    let post = r#"{ "title": "Versioned", "slug": "versioned", "body": "v1" }"#;
+    let (s, h, body) = with_headers(&c, base, "POST", "/api/posts", &[auth], post).await;
+    assert_eq!(s, 201, "{body}");
+    let v1 = header(&h, "etag");
+    assert!(v1.starts_with('"') && v1.len() > 10, "{v1}");
+    let path = format!("/api/posts/{}", body["id"].as_str().unwrap());
+    // The version is the row's, whichever fields are shown.
+    let (_, h, _) = with_headers(&c, base, "GET", &format!("{path}?fields=id"), &[auth], "").await;
+    assert_eq!(header(&h, "etag"), v1);
+    // A client's copy that is current: 304, no body.
+    for held in [v1.clone(), format!("W/{v1}"), "*".to_owned()] {
+        let (s, h, _) = with_headers(
+            &c,
+            base,
+            "GET",
+            &path,
+            &[auth, ("if-none-match", &held)],
+            "",
+        )
+        .await;
+        assert_eq!((s, header(&h, "etag")), (304, v1.clone()), "{held}");
+    }
+    let (s, _, _) = with_headers(
+        &c,
+        base,
+        "GET",
+        &path,
+        &[auth, ("if-none-match", "\"old\"")],
+        "",
+    )
+    .await;
+    assert_eq!(s, 200);
+    // A change on the version read: done, and the version moves on.
+    let rename = r#"{ "title": "Renamed" }"#;
+    let (s, h, body) =
+        with_headers(&c, base, "PATCH", &path, &[auth, ("if-match", &v1)], rename).await;
+    assert_eq!(s, 200, "{body}");
+    let v2 = header(&h, "etag");
+    assert_ne!(v2, v1);
+    // A change on a version that is no longer current: 412, nothing written.
+    let stale = r#"{ "title": "Lost update" }"#;
+    for held in [v1.clone(), format!("W/{v2}")] {
+        let (s, _, body) = with_headers(
+            &c,
+            base,
+            "PATCH",
+            &path,
+            &[auth, ("if-match", &held)],
+            stale,
+        )
+        .await;
+        assert_eq!(
+            (s, body["code"].clone()),
+            (412, json!("PRECONDITION_FAILED")),
+            "{held}: {body}"
+        );
+    }
+    let (_, _, body) = with_headers(&c, base, "GET", &path, &[auth], "").await;
+    assert_eq!(body["title"], "Renamed");
+    // One of several versions, or any (`*`), will do.
+    let (s, _, body) = with_headers(
+        &c,
+        base,
+        "PATCH",
+        &path,
+        &[auth, ("if-match", &format!("\"x\", {v2}"))],
+        r#"{ "body": "v3" }"#,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _, _) = with_headers(&c, base, "DELETE", &path, &[auth, ("if-match", &v2)], "").await;
+    assert_eq!(s, 412, "a delete is guarded too");
+    let (s, _, _) = with_headers(&c, base, "DELETE", &path, &[auth, ("if-match", "*")], "").await;
+    assert_eq!(s, 204);
+
+    // Cursors: the next page is linked by the last row's cursor, and the
+    // link keeps the query's filters and order.
+    let (s, h, body) = get(
+        &c,
+        base,
+        "/api/posts?status=PUBLISHED&order=-id&limit=2&after=",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (400, json!("INVALID_CURSOR")),
+        "{body}"
+    );
+    let (_, h0, body) = get(
+        &c,
+        base,
+        "/api/posts?status=PUBLISHED&order=-id&limit=2",
+        None,
+    )
+    .await;
+    assert_eq!(ids(&body), ["4", "3"]);
+    assert_eq!(
+        header(&h0, "link"),
+        r#"</api/posts?status=PUBLISHED&order=-id&limit=2&offset=2>; rel="next""#
+    );
+    drop(h);
+    let (_, _, first) = get(
+        &c,
+        base,
+        "/api/posts?status=PUBLISHED&order=-id&limit=1",
+        None,
+    )
+    .await;
+    assert_eq!(ids(&first), ["4"]);
+    // A cursor is GraphQL's, for the same list: the first edge of
+    // `posts(order: …)` continues here.
+    let gql = json!({ "query": "{ posts(where: { status: { eq: PUBLISHED } }, orderBy: [{ id: DESC }], first: 1) { edges { cursor } } }" });
+    let (_, _, data) =
+        crate::http::send(&c, crate::http::post(base, &gql.to_string(), None, JSON)).await;
+    let cursor = data["data"]["posts"]["edges"][0]["cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{data}"))
+        .to_owned();
+    let (s, h, body) = get(
+        &c,
+        base,
+        &format!("/api/posts?status=PUBLISHED&order=-id&limit=2&after={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, ids(&body)),
+        (200, vec!["3".to_owned(), "2".to_owned()]),
+        "{body}"
+    );
+    let link = header(&h, "link");
+    let next = link
+        .strip_prefix('<')
+        .and_then(|l| l.split_once(">; rel=\"next\""))
+        .map(|(u, _)| u.to_owned())
+        .unwrap_or_else(|| panic!("{link}"));
+    assert!(
+        next.contains("status=PUBLISHED&order=-id&limit=2&after="),
+        "{next}"
+    );
+    let (_, h, body) = get(&c, base, &next, None).await;
+    assert_eq!(ids(&body), ["1"]);
+    assert_eq!(header(&h, "link"), "", "the last page links nowhere");
+    let (s, _, body) = get(
+        &c,
+        base,
+        &format!("/api/posts?after={cursor}&offset=1"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (400, json!("BAD_USER_INPUT")),
+        "{body}"
+    );
+    // Another model's cursor is not this list's.
+    let (s, _, body) = get(&c, base, &format!("/api/comments?after={cursor}"), None).await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (400, json!("INVALID_CURSOR")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn credentials_and_bodies_are_refused_as_problems() {
+    let (server, c) = blog().await;
+    let base = server.base.as_str();
+    // A bad token: 401 with WWW-Authenticate, as a problem document.
+    let (s, h, body) = get(&c, base, "/api/posts", Some("not-a-token")).await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (401, json!("UNAUTHENTICATED")),
+        "{body}"
+    );
+    assert_eq!(header(&h, "content-type"), "application/problem+json");
+    assert_eq!(header(&h, "www-authenticate"), "Bearer");
+    let (s, _, body) = with_headers(
+        &c,
+        base,
+        "GET",
+        "/api/posts",
+        &[("authorization", "Basic x")],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (401, json!("UNAUTHENTICATED")),
+        "{body}"
+    );
+    // Over the body limit (1 MiB): 413.
+    let ann = token(&c, base, "user2").await;
+    let big = json!({ "title": "big", "slug": "big", "body": "x".repeat(2 << 20) }).to_string();
+    let (s, h, body) = send_body(&c, base, "POST", "/api/posts", Some(&ann), (JSON, &big)).await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (413, json!("PAYLOAD_TOO_LARGE")),
+        "{body}"
+    );
+    assert_eq!(header(&h, "content-type"), "application/problem+json");
+}
