@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The self-hosted GraphiQL in a real browser: the blog on a seeded SQLite
 # file, and Debian's Chromium driven by playwright-core
-# (examples/blog/e2e/graphiql.mjs) running a query through the UI. The
-# screenshot is kept at target/e2e/graphiql.png. Installs Node.js and
+# (examples/blog/e2e/graphiql.mjs) running a query through the UI, and the
+# REST API's Redoc page (examples/blog/e2e/api-docs.mjs). The screenshots
+# are kept at target/e2e/graphiql.png and target/e2e/api-docs.png. Installs Node.js and
 # Chromium from Debian when missing (never a browser download of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,3 +33,4 @@ for _ in $(seq 100); do
 done
 mkdir -p target/e2e
 CHROMIUM=$(command -v chromium) node examples/blog/e2e/graphiql.mjs "http://127.0.0.1:$port" target/e2e/graphiql.png
+CHROMIUM=$(command -v chromium) node examples/blog/e2e/api-docs.mjs "http://127.0.0.1:$port" target/e2e/api-docs.png

@@ -55,7 +55,7 @@ pub struct Expected(pub Vec<String>);
 impl Expected {
     fn check(&self, m: &ModelMeta, row: &BTreeMap<usize, Value>) -> Result<()> {
         let now = row_version(row.values());
-        if self.0.iter().any(|v| *v == now) {
+        if self.0.contains(&now) {
             return Ok(());
         }
         Err(Error::new(
@@ -1799,4 +1799,35 @@ pub async fn delete_where(
     }
     tx.commit().await?;
     Ok(Ok(keys.len() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rows_version_follows_every_value_and_its_kind() {
+        let row = [Value::I64(1), Value::String("a".into()), Value::Null];
+        let v = row_version(&row);
+        assert_eq!(v, row_version(&row), "stable");
+        assert_eq!(v.len(), 22, "128 bits, base64url");
+        for other in [
+            [Value::I64(2), Value::String("a".into()), Value::Null],
+            [Value::I64(1), Value::String("b".into()), Value::Null],
+            [
+                Value::I64(1),
+                Value::String("a".into()),
+                Value::String("null".into()),
+            ],
+        ] {
+            assert_ne!(row_version(&other), v, "{other:?}");
+        }
+        // Lengths keep values apart: ("ab", "") is not ("a", "b").
+        let split =
+            |a: &str, b: &str| row_version(&[Value::String(a.into()), Value::String(b.into())]);
+        assert_ne!(split("ab", ""), split("a", "b"));
+        // A locked row (by field index) has the version of its values.
+        let stored: BTreeMap<usize, Value> = row.iter().cloned().enumerate().collect();
+        assert_eq!(row_version(stored.values()), v);
+    }
 }

@@ -137,7 +137,7 @@ pub(crate) async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Respo
 }
 
 /// Whether `Accept-Encoding` takes gzip (not at `q=0`).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()

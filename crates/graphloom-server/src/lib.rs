@@ -14,9 +14,12 @@
 //! `UNAUTHENTICATED` (401) for a missing, malformed, forged or expired token.
 
 mod documents;
+mod endpoint;
 mod graphiql;
 mod metrics;
 mod net;
+mod openapi;
+mod redoc;
 mod rest;
 pub mod sessions;
 
@@ -31,6 +34,7 @@ use std::{
 };
 
 pub use documents::{Apq, ManifestError, TrustedDocuments};
+pub use endpoint::{Call, Endpoint};
 pub use net::{BadNetwork, Networks, client_address};
 pub use sessions::{CookieAuth, Session, SessionCache, SessionCheck, SessionError};
 
@@ -104,6 +108,11 @@ pub struct ServerConfig {
     /// Serve Prometheus metrics at `/metrics` (see the crate's `metrics`
     /// module for the series).
     pub metrics: bool,
+    /// The service's own REST endpoints, beside the generated resources.
+    pub endpoints: Vec<Endpoint>,
+    /// The API's name and version in its OpenAPI document.
+    pub title: String,
+    pub version: String,
 }
 
 /// The header that carries a request's id, in and out.
@@ -142,10 +151,32 @@ impl Cors {
                 .collect::<Result<Vec<_>, _>>()?;
             AllowOrigin::list(list)
         };
+        use axum::http::Method;
         Ok(CorsLayer::new()
             .allow_origin(origin)
-            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+            // GraphQL's GET and POST, and REST's writes.
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::ACCEPT,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                header::HeaderName::from_static(sessions::CSRF_HEADER),
+            ])
+            // What REST answers with, readable by the page's script.
+            .expose_headers([
+                header::ETAG,
+                header::LINK,
+                header::LOCATION,
+                header::HeaderName::from_static("x-total-count"),
+            ])
             .allow_credentials(self.credentials)
             .max_age(self.max_age))
     }
@@ -173,6 +204,9 @@ impl Default for ServerConfig {
             trusted_documents: None,
             apq: false,
             metrics: true,
+            endpoints: Vec::new(),
+            title: "graphloom service".into(),
+            version: "0.0.0".into(),
         }
     }
 }
@@ -193,6 +227,8 @@ pub(crate) struct AppState {
     apq: Option<Arc<Apq>>,
     /// Requests are counted for `/metrics`.
     metrics: bool,
+    /// The OpenAPI document, rendered once (`None` while introspection is off).
+    openapi: Option<Arc<str>>,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -219,6 +255,63 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             "/api/{resource}/{id}",
             get(rest::detail).patch(rest::update).delete(rest::delete),
         );
+    // The service's own endpoints, each path with all its methods.
+    let reg = api.engine().registry();
+    let resources: Vec<&str> = openapi::resources(reg)
+        .map(|m| m.plural_name.as_str())
+        .collect();
+    let mut by_path: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
+    for e in &config.endpoints {
+        endpoint::check_path(&e.path, &resources).map_err(ServerError::Config)?;
+        by_path.entry(e.path.as_str()).or_default().push(e);
+    }
+    for (path, endpoints) in by_path {
+        let mut methods = axum::routing::MethodRouter::new();
+        for e in endpoints {
+            let filter = axum::routing::MethodFilter::try_from(e.method.clone()).map_err(|_| {
+                ServerError::Config(format!("endpoint {path}: method {}", e.method))
+            })?;
+            let e = Arc::new(e.clone());
+            methods = methods.on(
+                filter,
+                move |state: State<Arc<AppState>>,
+                      params: rest::PathParams,
+                      query: axum::extract::Query<Vec<(String, String)>>,
+                      headers: HeaderMap,
+                      peer: Peer,
+                      body: Result<Bytes, BytesRejection>| {
+                    rest::endpoint(Arc::clone(&e), state, params, query, headers, peer, body)
+                },
+            );
+        }
+        router = router.route(path, methods);
+    }
+    // The document is rendered here, once: the registry and endpoints are
+    // fixed, and a clash between them stops the start.
+    let openapi = openapi::document(
+        reg,
+        &openapi::Info {
+            title: &config.title,
+            version: &config.version,
+            default_page: api.runtime().config.default_page_size,
+            max_page: api.runtime().config.max_page_size,
+            endpoints: &config.endpoints,
+        },
+    )
+    .map_err(ServerError::Config)?;
+    let openapi = api
+        .runtime()
+        .config
+        .introspection
+        .then(|| Arc::<str>::from(openapi.to_string()));
+    if openapi.is_some() {
+        router = router.route("/api/openapi.json", get(openapi_json));
+        if config.graphiql {
+            router = router
+                .route("/api/docs", get(redoc::page))
+                .route(redoc::ASSETS, get(redoc::asset));
+        }
+    }
     if let Some(v) = config.verifier.as_ref().filter(|v| v.has_public_keys()) {
         let jwks = v.jwks().to_string();
         router = router.route(
@@ -299,7 +392,16 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             trusted_documents: config.trusted_documents.clone(),
             apq: config.apq.then(|| Arc::new(Apq::new(APQ_DOCUMENTS))),
             metrics: metrics_handle.is_some(),
+            openapi,
         })))
+}
+
+/// `GET /api/openapi.json`.
+async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
+    match &state.openapi {
+        Some(doc) => ([(header::CONTENT_TYPE, JSON)], doc.to_string()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish
@@ -794,7 +896,7 @@ async fn execute(
     let client = peer.map(|p| (p.0).0);
     let context = match request_context(state, headers, client).await {
         Ok(c) => c,
-        Err(refusal) => return refusal.render(|s, c, m| reject(s, c, m)),
+        Err(refusal) => return refusal.render(reject),
     };
     let id = named.id.or_else(|| persisted_hash(&request));
     let settled = documents::settle(

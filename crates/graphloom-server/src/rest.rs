@@ -36,7 +36,7 @@ use graphloom_db::Exec;
 use graphloom_graphql::{ErrorCode, convert};
 use graphloom_meta::{ModelMeta, Op, Quantifier, Registry, RelationKind, Value};
 use graphloom_query::{
-    Error, cursor,
+    Ctx, Error, cursor,
     exec::{self, Child, Node, Page},
     filter::{Filter, FilterValue, OrderTerm},
     plan::{ChildFetch, ChildPlan, ListPlan, NodePlan, Window},
@@ -45,7 +45,7 @@ use graphloom_query::{
 };
 use serde_json::{Map, Value as Json, json};
 
-use crate::{AppState, Peer};
+use crate::{AppState, Call, Endpoint, Peer};
 
 const PROBLEM: &str = "application/problem+json";
 
@@ -145,7 +145,8 @@ fn params(raw: Vec<(String, String)>) -> Result<Params, Error> {
     };
     for (k, v) in raw {
         match k.as_str() {
-            "fields" => p.fields = Some(list(&v)),
+            // Repeated (`fields=a&fields=b`) or comma-separated, alike.
+            "fields" => p.fields.get_or_insert_with(Vec::new).extend(list(&v)),
             "expand" => p.expand.extend(list(&v)),
             "order" => p.order.extend(list(&v)),
             "limit" => p.limit = Some(number(&k, &v)?),
@@ -424,7 +425,7 @@ async fn scope_of(
     let client = peer.map(|p| (p.0).0);
     let ctx = crate::request_context(state, headers, client)
         .await
-        .map_err(|r| r.render(|s, c, m| problem(s, c, m)))?;
+        .map_err(|r| r.render(problem))?;
     Ok(Arc::new(
         Scope::new(
             Arc::clone(state.api.engine().registry_arc()),
@@ -862,13 +863,16 @@ async fn mutate(
 }
 
 /// The JSON object a `POST` or `PATCH` carries.
-fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Json, Response> {
-    let json_type = headers
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-    if !json_type {
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Json, Response> {
+    if !is_json(headers) {
         return Err(problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnsupportedMediaType,
@@ -908,7 +912,7 @@ async fn write_row(
     let client = peer.map(|p| (p.0).0);
     let ctx = crate::request_context(state, headers, client)
         .await
-        .map_err(|r| r.render(|s, c, m| problem(s, c, m)))?;
+        .map_err(|r| r.render(problem))?;
     // `If-Match`: the write happens only on this version of the row,
     // checked against the row it locks.
     let expect = match write {
@@ -1040,4 +1044,74 @@ pub(crate) async fn delete(
         )
         .await,
     )
+}
+
+/// A path's parameters, when the route has any.
+pub(crate) type PathParams = Result<
+    Path<std::collections::HashMap<String, String>>,
+    axum::extract::rejection::PathRejection,
+>;
+
+/// A request to one of the service's own endpoints: the caller's context,
+/// the path's parameters, the query and (for a handler with an input) the
+/// JSON body; the result as JSON, or the error as a problem.
+pub(crate) async fn endpoint(
+    e: Arc<Endpoint>,
+    State(state): State<Arc<AppState>>,
+    params: PathParams,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let input = if e.takes_body() {
+        let body = match read_body(body) {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        match any_json(&headers, &body) {
+            Ok(v) => Some(v),
+            Err(r) => return r,
+        }
+    } else {
+        None
+    };
+    let client = peer.map(|p| (p.0).0);
+    let request = match crate::request_context(&state, &headers, client).await {
+        Ok(r) => r,
+        Err(r) => return r.render(problem),
+    };
+    let engine = Arc::clone(state.api.engine());
+    let scope =
+        Arc::new(Scope::new(Arc::clone(engine.registry_arc()), request.principal.clone()).await);
+    let call = Call {
+        ctx: Ctx::new(engine, request, scope),
+        path: params.map(|Path(p)| p).unwrap_or_default(),
+        query,
+    };
+    counted(&state, async {
+        match (e.run)(call, input).await {
+            Ok(out) => ok_json(&out),
+            Err(err) => from_error(err),
+        }
+    })
+    .await
+}
+
+/// A JSON body of any shape (an endpoint's input type decides).
+fn any_json(headers: &HeaderMap, body: &[u8]) -> Result<Json, Response> {
+    if !is_json(headers) {
+        return Err(problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "send the body as application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        problem(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            format!("the body is not JSON: {e}"),
+        )
+    })
 }

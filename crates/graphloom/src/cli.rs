@@ -1068,6 +1068,9 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 trusted_documents,
                 apq: args.apq,
                 metrics: args.metrics.unwrap_or(!args.auth.production),
+                endpoints: service.endpoints(),
+                title: service.name.to_owned(),
+                version: service.version.to_owned(),
             };
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await

@@ -62,6 +62,8 @@ pub use graphloom_query as query;
 pub use graphloom_server as server;
 pub use makemigrations::MakeArgs;
 pub use rust_decimal;
+/// The `JsonSchema` derive for REST endpoints' types ([`server::Endpoint`]).
+pub use schemars;
 pub use serde_json;
 pub use service::{App, Service, Settings, UNMIGRATED};
 pub use uuid;

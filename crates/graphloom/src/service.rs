@@ -24,6 +24,7 @@ pub struct App {
     computed: Vec<ComputedField>,
     directives: Vec<ComposeDirective>,
     custom: Custom,
+    endpoints: Vec<graphloom_server::Endpoint>,
     pub(crate) migrations: Option<AppMigrations>,
     pub(crate) data: Vec<(String, DataFn)>,
     /// The auth app's settings, for the commands that create users.
@@ -51,6 +52,7 @@ impl App {
             computed: Vec::new(),
             directives: Vec::new(),
             custom: Custom::default(),
+            endpoints: Vec::new(),
             migrations: None,
             data: Vec::new(),
             auth: None,
@@ -103,6 +105,13 @@ impl App {
     /// A custom root mutation field.
     pub fn mutation(mut self, field: CustomField) -> Self {
         self.custom.mutations.push(field);
+        self
+    }
+
+    /// A REST endpoint of the app's own beside the generated resources
+    /// (`/api/…`), typed in the OpenAPI document.
+    pub fn endpoint(mut self, endpoint: graphloom_server::Endpoint) -> Self {
+        self.endpoints.push(endpoint);
         self
     }
 
@@ -164,6 +173,8 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct Service {
     pub name: &'static str,
+    /// The API's version in its OpenAPI document (`0.0.0` unless set).
+    pub version: &'static str,
     apps: Vec<App>,
 }
 
@@ -171,8 +182,15 @@ impl Service {
     pub fn new(name: &'static str) -> Self {
         Service {
             name,
+            version: "0.0.0",
             apps: Vec::new(),
         }
+    }
+
+    /// The API's version, e.g. `env!("CARGO_PKG_VERSION")`.
+    pub fn version(mut self, version: &'static str) -> Self {
+        self.version = version;
+        self
     }
 
     pub fn app(mut self, app: App) -> Self {
@@ -193,6 +211,14 @@ impl Service {
             computed: self.computed().map(|c| c.decl.clone()).collect(),
             directives: apps.flat_map(|a| a.directives.iter().cloned()).collect(),
         })
+    }
+
+    /// Every app's REST endpoints.
+    pub fn endpoints(&self) -> Vec<graphloom_server::Endpoint> {
+        self.apps
+            .iter()
+            .flat_map(|a| a.endpoints.iter().cloned())
+            .collect()
     }
 
     fn computed(&self) -> impl Iterator<Item = &ComputedField> {

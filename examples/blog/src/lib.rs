@@ -8,7 +8,9 @@ pub mod seed;
 
 pub use graphloom::auth::User;
 use graphloom::prelude::*;
-use serde::Deserialize;
+use graphloom::server::{Call, Endpoint};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// Where a post is in its life.
 #[derive(ModelEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +133,57 @@ async fn publish_posts(ctx: Ctx, args: PublishArgs) -> Result<Vec<Value>, Error>
     Ok(ids.into_iter().map(Value::I64).collect())
 }
 
+/// `POST /api/posts/publish`'s body.
+#[derive(Deserialize, JsonSchema)]
+pub struct PublishRequest {
+    /// The posts to publish.
+    pub ids: Vec<String>,
+}
+
+/// What `POST /api/posts/publish` did.
+#[derive(Serialize, JsonSchema)]
+pub struct Published {
+    /// The posts now published.
+    pub ids: Vec<String>,
+}
+
+/// `GET /api/stats`: what the caller can see of the blog.
+#[derive(Serialize, JsonSchema)]
+pub struct BlogStats {
+    pub posts: i64,
+    pub comments: i64,
+    pub tags: i64,
+}
+
+/// Counts under the caller's rules: a stranger's counts leave out drafts
+/// and their comments.
+async fn stats(call: Call) -> Result<BlogStats, Error> {
+    let ctx = &call.ctx;
+    Ok(BlogStats {
+        posts: Post::objects(ctx).count().await?,
+        comments: Comment::objects(ctx).count().await?,
+        tags: Tag::objects(ctx).count().await?,
+    })
+}
+
+/// The REST twin of `publishPosts`: answers with the posts now published
+/// that the caller sees (those they could not change stay as they were).
+async fn publish(call: Call, body: PublishRequest) -> Result<Published, Error> {
+    let ids = publish_posts(call.ctx.clone(), PublishArgs { ids: body.ids }).await?;
+    let now = Post::objects(&call.ctx)
+        .filter(Post::ID.is_in(ids.iter().filter_map(|v| match v {
+            Value::I64(id) => Some(*id),
+            _ => None,
+        })))
+        .filter(Post::STATUS.eq(PostStatus::Published))
+        .order_by(Post::ID.asc())
+        .keys()
+        .await?;
+    Ok(Published {
+        ids: now.iter().map(Value::key_string).collect(),
+    })
+}
+
 /// The blog app: models, their permissions and custom fields.
 pub fn app() -> App {
     let staff = || Rule::Staff;
@@ -185,6 +238,17 @@ pub fn app() -> App {
                 .arg::<Vec<String>>("ids")
                 .resolve_models::<Post, _, _, _>(publish_posts),
         )
+        .endpoint(
+            Endpoint::get("/api/stats", stats)
+                .summary("Counts of posts, comments and tags the caller can see"),
+        )
+        .endpoint(
+            Endpoint::post("/api/posts/publish", publish)
+                .summary("Publish posts")
+                .description(
+                    "Publishes those of the posts the caller may change, as `publishPosts` does.",
+                ),
+        )
         .computed(
             ComputedField::new::<Post, i32, _, _>(
                 "readingMinutes",
@@ -201,5 +265,8 @@ pub fn app() -> App {
 
 /// The blog service: the auth app and the blog app.
 pub fn service() -> Service {
-    Service::new("blog").app(graphloom::auth::app()).app(app())
+    Service::new("blog")
+        .version(env!("CARGO_PKG_VERSION"))
+        .app(graphloom::auth::app())
+        .app(app())
 }

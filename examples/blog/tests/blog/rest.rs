@@ -567,3 +567,163 @@ async fn credentials_and_bodies_are_refused_as_problems() {
     );
     assert_eq!(header(&h, "content-type"), "application/problem+json");
 }
+
+#[tokio::test]
+async fn the_services_own_endpoints_run_typed_under_the_callers_rules() {
+    let (server, c) = blog().await;
+    let base = server.base.as_str();
+    // Counts as each caller sees them: a stranger does not count the draft.
+    let (s, h, stranger) = get(&c, base, "/api/stats", None).await;
+    assert_eq!((s, header(&h, "content-type")), (200, JSON.to_owned()));
+    let author_of_draft = {
+        let admin = token(&c, base, "user1").await;
+        let (_, _, d) = get(&c, base, "/api/posts/5?fields=authorId", Some(&admin)).await;
+        d["authorId"].as_str().unwrap().to_owned()
+    };
+    let owner = token(&c, base, &format!("user{author_of_draft}")).await;
+    let (_, _, own) = get(&c, base, "/api/stats", Some(&owner)).await;
+    assert_eq!(stranger["posts"], 4, "{stranger}");
+    assert_eq!(own["posts"], 5, "{own}");
+    assert_eq!(stranger["tags"], 2);
+    // A typed body: publishing the draft, by a stranger (nothing), then by
+    // its author.
+    let other = token(
+        &c,
+        base,
+        if author_of_draft == "2" {
+            "user3"
+        } else {
+            "user2"
+        },
+    )
+    .await;
+    let ids = r#"{ "ids": ["5"] }"#;
+    let (s, _, body) = send_body(
+        &c,
+        base,
+        "POST",
+        "/api/posts/publish",
+        Some(&other),
+        (JSON, ids),
+    )
+    .await;
+    assert_eq!((s, body.clone()), (200, json!({ "ids": [] })), "{body}");
+    let (s, _, body) = send_body(
+        &c,
+        base,
+        "POST",
+        "/api/posts/publish",
+        Some(&owner),
+        (JSON, ids),
+    )
+    .await;
+    assert_eq!((s, body.clone()), (200, json!({ "ids": ["5"] })), "{body}");
+    let (_, _, after) = get(&c, base, "/api/stats", None).await;
+    assert_eq!(after["posts"], 5);
+    // Bodies that do not fit the type, or are not JSON: problems.
+    for (ct, text, status, code) in [
+        (JSON, r#"{ "ids": "5" }"#, 400, "BAD_USER_INPUT"),
+        (JSON, r#"{ "nope": 1 }"#, 400, "BAD_USER_INPUT"),
+        (JSON, "{", 400, "BAD_REQUEST"),
+        ("text/plain", ids, 415, "UNSUPPORTED_MEDIA_TYPE"),
+    ] {
+        let (s, h, body) = send_body(
+            &c,
+            base,
+            "POST",
+            "/api/posts/publish",
+            Some(&owner),
+            (ct, text),
+        )
+        .await;
+        assert_eq!(
+            (s, body["code"].as_str().unwrap_or("")),
+            (status, code),
+            "{text}: {body}"
+        );
+        assert_eq!(header(&h, "content-type"), "application/problem+json");
+    }
+    let (s, _, body) = send_body(
+        &c,
+        base,
+        "POST",
+        "/api/posts/publish",
+        Some(&owner),
+        (JSON, r#"{ "ids": ["x"] }"#),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (400, json!("BAD_USER_INPUT")),
+        "{body}"
+    );
+    // The method the endpoint does not have: 405.
+    let (s, _, _) = get(&c, base, "/api/posts/publish", None).await;
+    assert_eq!(s, 405);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_routes_and_is_a_contract() {
+    let (server, c) = blog().await;
+    let base = server.base.as_str();
+    let (s, h, doc) = get(&c, base, "/api/openapi.json", None).await;
+    assert_eq!((s, header(&h, "content-type")), (200, JSON.to_owned()));
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    // Writes only where the model has them; the service's endpoints typed
+    // from their Rust types.
+    assert!(paths["/api/posts"]["post"].is_object());
+    assert!(paths["/api/permissions"].get("post").is_none());
+    let publish = &paths["/api/posts/publish"]["post"];
+    assert_eq!(
+        publish["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/PublishRequest"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["BlogStats"]["properties"]["posts"]["type"],
+        "integer"
+    );
+    // Filters follow the capability table: text lookups on text only.
+    let names: Vec<&str> = paths["/api/posts"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in [
+        "title__iContains",
+        "createdAt__gte",
+        "status__in",
+        "id__lt",
+        "expand",
+        "after",
+    ] {
+        assert!(names.contains(&name), "{name}: {names:?}");
+    }
+    assert!(!names.contains(&"createdAt__contains"));
+    // A field a rule may withhold is nullable.
+    assert_eq!(
+        doc["components"]["schemas"]["User"]["properties"]["email"]["type"],
+        json!(["string", "null"])
+    );
+    // The document is the REST clients' contract, as the SDL is GraphQL's.
+    insta::assert_snapshot!("blog_openapi", serde_json::to_string_pretty(&doc).unwrap());
+    // The page that renders it, offline.
+    let (s, h, _) = crate::http::call(&c, "GET", &format!("{base}/api/docs"), &[], "").await;
+    assert_eq!(s, 200);
+    assert!(header(&h, "content-security-policy").starts_with("default-src 'self'"));
+}
+
+#[tokio::test]
+async fn no_document_while_introspection_is_off() {
+    let url = graphloom_test::fresh_database_url().await;
+    let (server, c) = start_at(&url, None, &[], &[("GRAPHLOOM_INTROSPECTION", "false")]).await;
+    let base = server.base.as_str();
+    for path in ["/api/openapi.json", "/api/docs"] {
+        let (s, _, _) = crate::http::call(&c, "GET", &format!("{base}{path}"), &[], "").await;
+        assert_eq!(s, 404, "{path}");
+    }
+    // The routes themselves still serve.
+    let (s, _, _) = get(&c, base, "/api/posts", None).await;
+    assert_eq!(s, 200);
+}

@@ -313,6 +313,53 @@ async fn production_turns_introspection_and_graphiql_off_and_cors_is_opt_in() {
             res.headers()
         );
     }
+    // REST's writes from a browser: PATCH with If-Match, and the answer's
+    // headers readable.
+    let pre = hyper::Request::builder()
+        .method("OPTIONS")
+        .uri(format!("{}/api/posts/1", s.base))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "PATCH")
+        .header(
+            "access-control-request-headers",
+            "content-type, authorization, if-match",
+        )
+        .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+        .unwrap();
+    let res = c.request(pre).await.unwrap();
+    let h = res.headers();
+    let get = |n: &str| {
+        h.get(n)
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    assert!(
+        get("access-control-allow-methods").contains("patch"),
+        "{h:?}"
+    );
+    assert!(
+        get("access-control-allow-headers").contains("if-match"),
+        "{h:?}"
+    );
+    let res = c
+        .request(
+            hyper::Request::builder()
+                .uri(format!("{}/api/posts/1", s.base))
+                .header("origin", "https://app.example.com")
+                .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let exposed = res
+        .headers()
+        .get("access-control-expose-headers")
+        .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+        .unwrap_or_default();
+    assert!(
+        exposed.contains("etag") && exposed.contains("link"),
+        "{exposed}"
+    );
     drop(s);
     // Switched back on explicitly.
     let (s, c) = start_with(
