@@ -158,11 +158,7 @@ fn list_parameters(m: &ModelMeta, info: &Info) -> Vec<Json> {
         .map(|f| f.graphql_name.as_str())
         .collect();
     let mut out = vec![
-        json!({
-            "name": "fields", "in": "query", "style": "form", "explode": false,
-            "description": "Only these fields (sparse fieldset).",
-            "schema": { "type": "array", "items": { "type": "string", "enum": shown } },
-        }),
+        fields_parameter(&shown),
         expand_parameter(m),
         json!({
             "name": "order", "in": "query", "style": "form", "explode": false,
@@ -178,6 +174,11 @@ fn list_parameters(m: &ModelMeta, info: &Info) -> Vec<Json> {
             "name": "offset", "in": "query",
             "description": "Rows to skip (not with `after`).",
             "schema": { "type": "integer", "minimum": 0 },
+        }),
+        json!({
+            "name": "count", "in": "query",
+            "description": "Send `X-Total-Count` (one more statement per page).",
+            "schema": { "type": "boolean", "default": true },
         }),
         json!({
             "name": "after", "in": "query",
@@ -209,6 +210,18 @@ fn list_parameters(m: &ModelMeta, info: &Info) -> Vec<Json> {
         }
     }
     out
+}
+
+/// `fields`: the model's own, or an expanded relation's (`author.username`).
+fn fields_parameter(own: &[&str]) -> Json {
+    json!({
+        "name": "fields", "in": "query", "style": "form", "explode": false,
+        "description": "Only these fields (sparse fieldset); `relation.field` picks an expanded relation's.",
+        "schema": { "type": "array", "items": { "anyOf": [
+            { "type": "string", "enum": own },
+            { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*$" },
+        ] } },
+    })
 }
 
 fn expand_parameter(m: &ModelMeta) -> Json {
@@ -306,6 +319,12 @@ fn model_paths(m: &ModelMeta, info: &Info, paths: &mut Map<String, Json>) {
         "parameters".into(),
         json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]),
     );
+    let shown: Vec<&str> = m
+        .fields
+        .iter()
+        .filter(|f| !f.hidden)
+        .map(|f| f.graphql_name.as_str())
+        .collect();
     let mut ok = Map::new();
     ok.insert("200".into(), row_response(name, "The row.", &["ETag"]));
     ok.insert(
@@ -321,11 +340,7 @@ fn model_paths(m: &ModelMeta, info: &Info, paths: &mut Map<String, Json>) {
             "parameters": [
                 { "$ref": "#/components/parameters/If-None-Match" },
                 expand_parameter(m),
-                {
-                    "name": "fields", "in": "query", "style": "form", "explode": false,
-                    "description": "Only these fields (sparse fieldset).",
-                    "schema": { "type": "array", "items": { "type": "string" } },
-                },
+                fields_parameter(&shown),
             ],
             "responses": merge(ok, problems(&[400, 401, 403, 404, 503])),
         }),

@@ -119,6 +119,8 @@ struct Params {
     limit: Option<u64>,
     offset: Option<u64>,
     after: Option<String>,
+    /// `X-Total-Count` (one more statement); `count=false` skips it.
+    count: bool,
     filters: Vec<(String, String)>,
 }
 
@@ -141,6 +143,7 @@ fn params(raw: Vec<(String, String)>) -> Result<Params, Error> {
         limit: None,
         offset: None,
         after: None,
+        count: true,
         filters: Vec::new(),
     };
     for (k, v) in raw {
@@ -152,14 +155,30 @@ fn params(raw: Vec<(String, String)>) -> Result<Params, Error> {
             "limit" => p.limit = Some(number(&k, &v)?),
             "offset" => p.offset = Some(number(&k, &v)?),
             "after" => p.after = Some(v),
+            "count" => {
+                p.count = match v.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad(format!("`count` is true or false, not `{v}`"))),
+                }
+            }
             _ => p.filters.push((k, v)),
         }
     }
     Ok(p)
 }
 
+/// What a response shows of a row: its fields, and its expanded relations
+/// with what they show (`fields=id,author.username&expand=author`).
+struct Shape {
+    shown: Vec<usize>,
+    children: Vec<(String, Shape)>,
+}
+
 /// The columns and edges of one row as asked (`fields`, `expand`), and
-/// the fields to show (the plan may read more, for field rules).
+/// what to show (the plan may read more, for field rules). A dotted name
+/// in `fields` picks an expanded relation's fields; without one it shows
+/// them all.
 fn node_plan(
     reg: &Registry,
     scope: &Scope,
@@ -167,23 +186,37 @@ fn node_plan(
     fields: Option<&[String]>,
     expand: &[String],
     page: u64,
-) -> Result<(NodePlan, Vec<usize>), Error> {
+) -> Result<(NodePlan, Shape), Error> {
     let mut plan = NodePlan::of(scope, m)?;
-    let shown: Vec<usize> = match fields {
-        None => (0..m.fields.len())
+    let mut own = Vec::new();
+    let mut nested: Vec<(&str, String)> = Vec::new();
+    for name in fields.unwrap_or_default() {
+        match name.split_once('.') {
+            Some((rel, rest)) => {
+                if !expand.iter().any(|e| e == rel) {
+                    return Err(bad(format!("`fields={name}` needs `expand={rel}`")));
+                }
+                nested.push((rel, rest.to_owned()));
+            }
+            None => own.push(name),
+        }
+    }
+    let shown: Vec<usize> = if own.is_empty() {
+        (0..m.fields.len())
             .filter(|&i| !m.fields[i].hidden)
-            .collect(),
-        Some(names) => names
-            .iter()
+            .collect()
+    } else {
+        own.iter()
             .map(|n| {
                 m.field_by_graphql(n)
                     .filter(|(_, f)| !f.hidden)
                     .map(|(i, _)| i)
                     .ok_or_else(|| bad(format!("{} has no field `{n}`", m.graphql_name)))
             })
-            .collect::<Result<_, _>>()?,
+            .collect::<Result<_, _>>()?
     };
     plan.columns.extend(shown.iter().copied());
+    let mut children = Vec::new();
     for name in expand {
         let (ri, rel) = m.relation(name).ok_or_else(|| {
             bad(format!(
@@ -192,7 +225,14 @@ fn node_plan(
             ))
         })?;
         let target = reg.model(rel.target);
-        let (node, _) = node_plan(reg, scope, target, None, &[], page)?;
+        let picked: Vec<String> = nested
+            .iter()
+            .filter(|(r, _)| r == name)
+            .map(|(_, f)| f.clone())
+            .collect();
+        let picked = (!picked.is_empty()).then_some(picked.as_slice());
+        let (node, shape) = node_plan(reg, scope, target, picked, &[], page)?;
+        children.push((name.clone(), shape));
         let fetch = match rel.kind {
             RelationKind::ForwardOne { .. } | RelationKind::ReverseOne { .. } => {
                 ChildFetch::One(node)
@@ -220,22 +260,16 @@ fn node_plan(
             },
         );
     }
-    Ok((plan, shown))
+    Ok((plan, Shape { shown, children }))
 }
 
 /// A row as JSON: the shown fields (`null` where a field rule hides one
 /// from this principal) and the expanded relations.
-fn node_json(
-    reg: &Registry,
-    scope: &Scope,
-    node: &Node,
-    shown: &[usize],
-    expand: &[String],
-) -> Json {
+fn node_json(reg: &Registry, scope: &Scope, node: &Node, shape: &Shape) -> Json {
     let m = reg.model(node.model);
     let scope = node.scope.as_deref().unwrap_or(scope);
     let mut out = Map::new();
-    for &f in shown {
+    for &f in &shape.shown {
         let field = &m.fields[f];
         let visible = scope.field_visible(m, f, &|i| node.values[i].clone());
         let value = if visible {
@@ -247,18 +281,13 @@ fn node_json(
         };
         out.insert(field.graphql_name.clone(), value);
     }
-    for name in expand {
-        let all = |t: &ModelMeta| -> Vec<usize> {
-            (0..t.fields.len())
-                .filter(|&i| !t.fields[i].hidden)
-                .collect()
-        };
+    for (name, child) in &shape.children {
         let value = match node.children.get(name) {
-            Some(Child::One(Some(n))) => node_json(reg, scope, n, &all(reg.model(n.model)), &[]),
+            Some(Child::One(Some(n))) => node_json(reg, scope, n, child),
             Some(Child::Many(page)) => Json::Array(
                 page.items
                     .iter()
-                    .map(|(_, n)| node_json(reg, scope, n, &all(reg.model(n.model)), &[]))
+                    .map(|(_, n)| node_json(reg, scope, n, child))
                     .collect(),
             ),
             Some(Child::One(None)) | None => Json::Null,
@@ -502,7 +531,7 @@ async fn list_page(
             ),
         ));
     }
-    let (node, shown) = node_plan(
+    let (node, shape) = node_plan(
         reg,
         scope,
         m,
@@ -550,7 +579,7 @@ async fn list_page(
             last: None,
         },
         node,
-        want_total: true,
+        want_total: p.count,
     };
     // The relations come with the rows: joined, or one statement per edge.
     let page: Page =
@@ -558,7 +587,7 @@ async fn list_page(
     let body = Json::Array(
         page.items
             .iter()
-            .map(|(_, n)| node_json(reg, scope, n, &shown, &p.expand))
+            .map(|(_, n)| node_json(reg, scope, n, &shape))
             .collect(),
     );
     let mut res = ok_json(&body);
@@ -679,7 +708,7 @@ async fn one_row(
     if !p.filters.is_empty() || !p.order.is_empty() {
         return Err(bad("a single row takes `fields` and `expand` only"));
     }
-    let (mut node, shown) = node_plan(
+    let (mut node, shape) = node_plan(
         reg,
         scope,
         m,
@@ -714,7 +743,7 @@ async fn one_row(
     let Some(row) = row else {
         return Err(Error::not_found(format!("no {} `{id}`", m.graphql_name)));
     };
-    let mut res = ok_json(&node_json(reg, scope, &row, &shown, &p.expand));
+    let mut res = ok_json(&node_json(reg, scope, &row, &shape));
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", row_version(&row.values))) {
         res.headers_mut().insert(header::ETAG, v);
     }

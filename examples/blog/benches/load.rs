@@ -189,6 +189,32 @@ async fn post(addr: &str, path: &str, body: &Json, token: Option<&str>) -> anyho
     Ok(serde_json::from_slice(&bytes)?)
 }
 
+/// `100 posts + author` over REST: with the total count (the default),
+/// and without it.
+const REST_POSTS: [(&str, &str); 2] = [
+    (
+        "graphloom REST",
+        "/api/posts?limit=100&fields=id,title,createdAt,author.username&expand=author",
+    ),
+    (
+        "graphloom REST, count=false",
+        "/api/posts?limit=100&fields=id,title,createdAt,author.username&expand=author&count=false",
+    ),
+];
+
+/// One GET, its parsed JSON body.
+async fn get(addr: &str, path: &str) -> anyhow::Result<Json> {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<hyper::body::Bytes>>();
+    let res = client
+        .request(hyper::Request::get(format!("http://{addr}{path}")).body(Empty::new())?)
+        .await?;
+    ensure!(res.status().is_success(), "{path}: HTTP {}", res.status());
+    let bytes = res.into_body().collect().await?.to_bytes();
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
 /// The number of objects anywhere under `v`: what both servers must agree on.
 fn objects(v: &Json) -> usize {
     match v {
@@ -295,22 +321,25 @@ fn load(
     wrk: &Path,
     server: &Server,
     path: &str,
-    body: &Json,
+    // `None`: a GET of `path`.
+    body: Option<&Json>,
     token: Option<&str>,
     seconds: u64,
     pg: bool,
     scripts: &Path,
     rows: Option<&dyn Fn() -> anyhow::Result<i64>>,
 ) -> anyhow::Result<Load> {
-    let script = scripts.join(format!(
-        "{}-{}.lua",
-        server.name,
-        path.trim_start_matches('/')
-    ));
+    let file: String = path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let script = scripts.join(format!("{}{file}.lua", server.name));
     let mut lua = String::new();
-    writeln!(lua, "wrk.method = \"POST\"")?;
-    writeln!(lua, "wrk.body = [==[{}]==]", serde_json::to_string(body)?)?;
-    writeln!(lua, "wrk.headers[\"Content-Type\"] = \"application/json\"")?;
+    if let Some(body) = body {
+        writeln!(lua, "wrk.method = \"POST\"")?;
+        writeln!(lua, "wrk.body = [==[{}]==]", serde_json::to_string(body)?)?;
+        writeln!(lua, "wrk.headers[\"Content-Type\"] = \"application/json\"")?;
+    }
     writeln!(lua, "wrk.headers[\"Accept\"] = \"application/json\"")?;
     if let Some(token) = token {
         writeln!(lua, "wrk.headers[\"Authorization\"] = \"Bearer {token}\"")?;
@@ -462,6 +491,24 @@ fn run(
             );
         }
     }
+    // REST's page: the GraphQL answer's posts, with their authors.
+    let graphql = rt.block_on(post(&graphloom.addr, "/graphql", &operations()[1].1, None))?;
+    for (side, path) in REST_POSTS {
+        let rest = rt.block_on(get(&graphloom.addr, path))?;
+        let titles = |v: &Json| -> Vec<String> {
+            v.as_array()
+                .map(|a| a.iter().map(|p| p["title"].to_string()).collect())
+                .unwrap_or_default()
+        };
+        ensure!(
+            titles(&rest) == titles(&graphql["data"]["posts"]["nodes"])
+                && rest
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|p| p["author"]["username"].is_string())),
+            "{side}: REST and GraphQL disagree: {:.600}",
+            rest.to_string()
+        );
+    }
     let idle: Vec<f64> = ours
         .iter()
         .chain([&&limit])
@@ -479,7 +526,7 @@ fn run(
             wrk,
             &limit,
             route,
-            &body,
+            Some(&body),
             auth(route),
             seconds,
             pg,
@@ -492,7 +539,7 @@ fn run(
                 wrk,
                 server,
                 "/graphql",
-                &body,
+                Some(&body),
                 auth(route),
                 seconds,
                 pg,
@@ -500,6 +547,15 @@ fn run(
                 rows,
             )?;
             runs.push((server.name, l));
+        }
+        // The same page over REST, beside GraphQL's.
+        if route == "/posts" {
+            for (side, path) in REST_POSTS {
+                let l = load(
+                    wrk, &graphloom, path, None, None, seconds, pg, scripts, None,
+                )?;
+                runs.push((side, l));
+            }
         }
         let total = |l: &Load| l.server_cpu_ms + l.db_cpu_ms;
         let base_total = total(&runs[0].1);

@@ -71,8 +71,13 @@ async fn lists_and_rows_with_fields_expansions_and_no_drafts_for_strangers() {
         first["authorId"].is_string() && first["createdAt"].is_string(),
         "{first}"
     );
-    // The count and the page: two statements.
+    // The count and the page: two statements; the page alone, one.
     assert_eq!(header(&h, "x-sql-statements"), "2");
+    let (_, h, _) = get(&c, base, "/api/posts?count=false", None).await;
+    assert_eq!(
+        (header(&h, "x-sql-statements"), header(&h, "x-total-count")),
+        ("1".to_owned(), String::new())
+    );
     // Sparse fieldsets.
     let (_, _, body) = get(&c, base, "/api/posts?fields=id,title", None).await;
     let keys: Vec<&String> = body[0].as_object().unwrap().keys().collect();
@@ -83,6 +88,37 @@ async fn lists_and_rows_with_fields_expansions_and_no_drafts_for_strangers() {
     assert_eq!(header(&h, "x-sql-statements"), "2", "no N+1");
     assert!(body[0]["author"]["username"].is_string(), "{body}");
     assert_eq!(body[0]["author"]["email"], Value::Null);
+    // An expansion's own sparse fieldset: `relation.field`.
+    let (_, h, body) = get(
+        &c,
+        base,
+        "/api/posts?fields=id,author.username,comments.id&expand=author,comments",
+        None,
+    )
+    .await;
+    assert_eq!(header(&h, "x-sql-statements"), "3");
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&body[0]), ["author", "comments", "id"]);
+    assert_eq!(keys(&body[0]["author"]), ["username"]);
+    assert_eq!(keys(&body[0]["comments"][0]), ["id"]);
+    let (s, _, body) = get(&c, base, "/api/posts?fields=author.username", None).await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (400, json!("BAD_USER_INPUT")),
+        "{body}"
+    );
+    let (s, _, body) = get(
+        &c,
+        base,
+        "/api/posts?fields=author.nope&expand=author",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].clone()),
+        (400, json!("BAD_USER_INPUT")),
+        "{body}"
+    );
     // A to-many expansion is one more statement, whatever the page size.
     let (_, h, body) = get(&c, base, "/api/posts?fields=id&expand=comments,tags", None).await;
     assert_eq!(header(&h, "x-sql-statements"), "4");
@@ -177,6 +213,7 @@ async fn refusals_are_problem_details_with_the_graphql_codes() {
         ("/api/posts?expand=nope", 400, "BAD_USER_INPUT"),
         ("/api/posts?order=nope", 400, "BAD_USER_INPUT"),
         ("/api/posts?limit=many", 400, "BAD_USER_INPUT"),
+        ("/api/posts?count=maybe", 400, "BAD_USER_INPUT"),
         ("/api/posts?limit=100000", 400, "PAGE_SIZE_EXCEEDED"),
         ("/api/posts/1?status=PUBLISHED", 400, "BAD_USER_INPUT"),
         ("/api/posts?order=comments.id", 400, "BAD_USER_INPUT"),
