@@ -177,8 +177,8 @@ fn list_parameters(m: &ModelMeta, info: &Info) -> Vec<Json> {
         }),
         json!({
             "name": "count", "in": "query",
-            "description": "Send `X-Total-Count` (one more statement per page).",
-            "schema": { "type": "boolean", "default": true },
+            "description": "Send `X-Total-Count`: a count of every matching row, one more statement per page.",
+            "schema": { "type": "boolean", "default": false },
         }),
         json!({
             "name": "after", "in": "query",

@@ -10,7 +10,8 @@
 //!   `iContains` `startsWith` `endsWith` `iExact` `isNull`; a list for `in`
 //!   is comma-separated); relations by their GraphQL names, dot-separated;
 //! - `?order=-createdAt,id`;
-//! - `?limit=&offset=`, with `Link` (`next`, `prev`) and `X-Total-Count`;
+//! - `?limit=&offset=` or `?limit=&after=<cursor>`, with `Link` (`next`,
+//!   `prev`), and `X-Total-Count` with `?count=true`;
 //! - `?fields=id,title` (sparse fieldsets) and `?expand=author,tags`:
 //!   relations as ids by default, expanded ones planned like GraphQL's
 //!   (a to-one leaf joins into the list's statement, a to-many is one
@@ -119,7 +120,8 @@ struct Params {
     limit: Option<u64>,
     offset: Option<u64>,
     after: Option<String>,
-    /// `X-Total-Count` (one more statement); `count=false` skips it.
+    /// `count=true`: `X-Total-Count`, at one more statement (a count
+    /// over every matching row, as GraphQL's `totalCount`), so asked for.
     count: bool,
     filters: Vec<(String, String)>,
 }
@@ -143,7 +145,7 @@ fn params(raw: Vec<(String, String)>) -> Result<Params, Error> {
         limit: None,
         offset: None,
         after: None,
-        count: true,
+        count: false,
         filters: Vec::new(),
     };
     for (k, v) in raw {

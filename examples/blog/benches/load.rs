@@ -189,16 +189,15 @@ async fn post(addr: &str, path: &str, body: &Json, token: Option<&str>) -> anyho
     Ok(serde_json::from_slice(&bytes)?)
 }
 
-/// `100 posts + author` over REST: with the total count (the default),
-/// and without it.
+/// `100 posts + author` over REST, and with the total count as well.
 const REST_POSTS: [(&str, &str); 2] = [
     (
         "graphloom REST",
         "/api/posts?limit=100&fields=id,title,createdAt,author.username&expand=author",
     ),
     (
-        "graphloom REST, count=false",
-        "/api/posts?limit=100&fields=id,title,createdAt,author.username&expand=author&count=false",
+        "graphloom REST, count=true",
+        "/api/posts?limit=100&fields=id,title,createdAt,author.username&expand=author&count=true",
     ),
 ];
 

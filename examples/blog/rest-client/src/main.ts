@@ -22,7 +22,7 @@ function check(what: string, ok: boolean): void {
 
 // Read: a page of published posts with their authors expanded.
 const list = await api.GET("/api/posts", {
-  params: { query: { status: "PUBLISHED", order: ["-id"], limit: 2, expand: ["author"] } },
+  params: { query: { status: "PUBLISHED", order: ["-id"], limit: 2, expand: ["author"], count: true } },
 });
 check(`list ${list.response.status}`, list.data !== undefined);
 const posts: Post[] = list.data ?? [];
