@@ -107,9 +107,7 @@ fn resource_or_404<'r>(reg: &'r Registry, name: &str) -> Result<&'r ModelMeta, R
 
 /// The model a path segment names: its GraphQL list field (`posts`).
 fn resource<'r>(reg: &'r Registry, name: &str) -> Option<&'r ModelMeta> {
-    reg.models()
-        .iter()
-        .find(|m| m.exposed && !m.external && m.plural_name == name)
+    crate::openapi::resources(reg).find(|m| m.plural_name == name)
 }
 
 /// The query's parameters, split into the reserved ones and the filters.
