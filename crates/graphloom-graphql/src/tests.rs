@@ -48,6 +48,7 @@ fn model(name: &'static str, fields: Vec<FieldDecl>) -> ModelDecl {
         operations: Operations::default(),
         validator: None,
         graphql: true,
+        rest: true,
         external: false,
         federation: Default::default(),
         keys: Vec::new(),

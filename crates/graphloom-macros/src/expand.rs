@@ -43,6 +43,7 @@ struct ModelAttrs {
     update: Option<bool>,
     delete: Option<bool>,
     graphql: Option<bool>,
+    rest: Option<bool>,
     external: bool,
     keys: Vec<String>,
     unique: Vec<String>,
@@ -108,6 +109,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "update" => out.update = Some(meta.value()?.parse::<LitBool>()?.value),
                 "delete" => out.delete = Some(meta.value()?.parse::<LitBool>()?.value),
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
+                "rest" => out.rest = Some(meta.value()?.parse::<LitBool>()?.value),
                 "external" => out.external = true,
                 "key" => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
                 "unique" => out.unique.push(meta.value()?.parse::<LitStr>()?.value()),
@@ -120,7 +122,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, rest, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
                     ));
                 }
             }
@@ -358,6 +360,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
         attrs.delete.unwrap_or(true),
     );
     let graphql = attrs.graphql.unwrap_or(true);
+    let rest = attrs.rest.unwrap_or(true);
     let external = attrs.external;
     let keys = &attrs.keys;
     let unique = &attrs.unique;
@@ -404,6 +407,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     operations: ::graphloom::meta::Operations { create: #create, update: #update, delete: #delete },
                     validator: #validator,
                     graphql: #graphql,
+                    rest: #rest,
                     external: #external,
                     federation: #model_federation,
                     keys: ::std::vec![#(#keys),*],

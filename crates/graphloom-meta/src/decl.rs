@@ -391,6 +391,8 @@ pub struct ModelDecl {
     pub validator: Option<Validator>,
     /// `#[model(graphql = false)]`: a table only, absent from the GraphQL API.
     pub graphql: bool,
+    /// `#[model(rest = false)]`: in the GraphQL API but not a REST resource.
+    pub rest: bool,
     /// `#[model(external)]`: an entity owned by another service. Only its key
     /// is known here; it has no table, and a foreign key to it is a reference.
     pub external: bool,

@@ -195,6 +195,8 @@ pub struct ModelMeta {
     pub validator: Option<Validator>,
     /// Whether the model is part of the GraphQL API (`#[model(graphql = false)]` keeps it out).
     pub exposed: bool,
+    /// Whether an exposed model is also a REST resource (`#[model(rest = false)]` keeps it out).
+    pub rest: bool,
     /// Owned by another service: no table, only its key (`#[model(external)]`).
     pub external: bool,
     pub federation: crate::Federation,
@@ -681,6 +683,7 @@ impl Registry {
                 operations: d.operations,
                 validator: d.validator,
                 exposed: d.graphql,
+                rest: d.graphql && d.rest,
                 external: d.external,
                 federation: d.federation.clone(),
                 rules: RuleSet::defaults(d.key()),
@@ -1244,6 +1247,7 @@ mod tests {
             operations: Operations::default(),
             validator: None,
             graphql: true,
+            rest: true,
             external: false,
             federation: Default::default(),
             keys: Vec::new(),

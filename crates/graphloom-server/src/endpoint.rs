@@ -302,6 +302,44 @@ pub(crate) fn check_path(path: &str, resources: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a service's endpoints cannot be routed together: each path must
+/// pass [`check_path`], no path and method twice, and a parameter at one
+/// place of the paths named alike (the router could not tell them apart).
+pub(crate) fn check_all(endpoints: &[Endpoint], resources: &[&str]) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut params: HashMap<String, &str> = HashMap::new();
+    for e in endpoints {
+        check_path(&e.path, resources)?;
+        if !seen.insert((e.method.clone(), e.path.as_str())) {
+            return Err(format!("two endpoints for {} {}", e.method, e.path));
+        }
+        let mut prefix = String::new();
+        for segment in e.path.split('/').filter(|s| !s.is_empty()) {
+            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => {
+                    prefix.push_str("/{}");
+                    match params.get(&prefix) {
+                        Some(other) if *other != name => {
+                            return Err(format!(
+                                "endpoint path `{}`: `{{{name}}}` is `{{{other}}}` in another endpoint's path at the same place",
+                                e.path
+                            ));
+                        }
+                        _ => {
+                            params.insert(prefix.clone(), name);
+                        }
+                    }
+                }
+                None => {
+                    prefix.push('/');
+                    prefix.push_str(segment);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +364,29 @@ mod tests {
         ] {
             assert!(check_path(bad, &r).is_err(), "{bad}");
         }
+    }
+
+    fn noop(path: &str) -> Endpoint {
+        Endpoint::get(path, |_c: Call| async { Ok::<_, Error>(0) })
+    }
+
+    #[test]
+    fn endpoints_that_the_router_could_not_tell_apart_are_refused() {
+        let r = ["posts"];
+        let ok = [noop("/api/a/{id}"), noop("/api/a/{id}/b"), noop("/api/c")];
+        assert!(check_all(&ok, &r).is_ok());
+        let twice = [noop("/api/a"), noop("/api/a")];
+        assert!(check_all(&twice, &r).unwrap_err().contains("two endpoints"));
+        let renamed = [noop("/api/a/{id}"), noop("/api/a/{key}/b")];
+        assert!(check_all(&renamed, &r).unwrap_err().contains("{key}"));
+        let post = Endpoint::post(
+            "/api/a",
+            |_c: Call, n: i32| async move { Ok::<_, Error>(n) },
+        );
+        assert!(
+            check_all(&[noop("/api/a"), post], &r).is_ok(),
+            "another method"
+        );
     }
 
     #[test]

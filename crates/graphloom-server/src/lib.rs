@@ -260,9 +260,10 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
     let resources: Vec<&str> = openapi::resources(reg)
         .map(|m| m.plural_name.as_str())
         .collect();
+    // Checked first: the router panics on routes it cannot tell apart.
+    endpoint::check_all(&config.endpoints, &resources).map_err(ServerError::Config)?;
     let mut by_path: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
     for e in &config.endpoints {
-        endpoint::check_path(&e.path, &resources).map_err(ServerError::Config)?;
         by_path.entry(e.path.as_str()).or_default().push(e);
     }
     for (path, endpoints) in by_path {

@@ -26,9 +26,10 @@ pub(crate) struct Info<'a> {
     pub endpoints: &'a [Endpoint],
 }
 
-/// The models REST serves: exposed, and this service's own.
+/// The models REST serves: in the API and not kept out of REST
+/// (`#[model(rest = false)]`), and this service's own.
 pub(crate) fn resources(reg: &Registry) -> impl Iterator<Item = &ModelMeta> {
-    reg.models().iter().filter(|m| m.exposed && !m.external)
+    reg.models().iter().filter(|m| m.rest && !m.external)
 }
 
 /// The JSON Schema of one field's value, as REST reads and writes it.
@@ -104,7 +105,8 @@ fn row_schema(reg: &Registry, m: &ModelMeta) -> Json {
     }
     for rel in &m.relations {
         let target = reg.model(rel.target);
-        if !target.exposed {
+        // What `expand` can reach: rows of this service in the API.
+        if !target.exposed || target.external {
             continue;
         }
         let one = reference(&target.graphql_name);
@@ -150,7 +152,7 @@ fn input_schema(reg: &Registry, m: &ModelMeta, create: bool) -> Json {
 
 /// The query parameters of a model's list: the page, the shape, the order
 /// and one filter per field and lookup the capability table allows.
-fn list_parameters(m: &ModelMeta, info: &Info) -> Vec<Json> {
+fn list_parameters(reg: &Registry, m: &ModelMeta, info: &Info) -> Vec<Json> {
     let shown: Vec<&str> = m
         .fields
         .iter()
@@ -159,7 +161,6 @@ fn list_parameters(m: &ModelMeta, info: &Info) -> Vec<Json> {
         .collect();
     let mut out = vec![
         fields_parameter(&shown),
-        expand_parameter(m),
         json!({
             "name": "order", "in": "query", "style": "form", "explode": false,
             "description": "Comma-separated fields to order by, `-` for descending; to-one relations by dotted paths (`author.username`).",
@@ -173,7 +174,7 @@ fn list_parameters(m: &ModelMeta, info: &Info) -> Vec<Json> {
         json!({
             "name": "offset", "in": "query",
             "description": "Rows to skip (not with `after`).",
-            "schema": { "type": "integer", "minimum": 0 },
+            "schema": { "type": "integer", "minimum": 0, "maximum": i32::MAX },
         }),
         json!({
             "name": "count", "in": "query",
@@ -186,6 +187,7 @@ fn list_parameters(m: &ModelMeta, info: &Info) -> Vec<Json> {
             "schema": { "type": "string" },
         }),
     ];
+    out.extend(expand_parameter(reg, m));
     for f in m.fields.iter().filter(|f| !f.hidden) {
         for &op in f.capabilities().ops {
             let name = match op {
@@ -224,13 +226,25 @@ fn fields_parameter(own: &[&str]) -> Json {
     })
 }
 
-fn expand_parameter(m: &ModelMeta) -> Json {
-    let names: Vec<&str> = m.relations.iter().map(|r| r.name.as_str()).collect();
-    json!({
+/// `expand`, when the model has relations to expand.
+fn expand_parameter(reg: &Registry, m: &ModelMeta) -> Option<Json> {
+    let names: Vec<&str> = m
+        .relations
+        .iter()
+        .filter(|r| {
+            let t = reg.model(r.target);
+            t.exposed && !t.external
+        })
+        .map(|r| r.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    Some(json!({
         "name": "expand", "in": "query", "style": "form", "explode": false,
         "description": "Relations to include as rows rather than ids, planned with the page (no query per row).",
         "schema": { "type": "array", "items": { "type": "string", "enum": names } },
-    })
+    }))
 }
 
 fn problems(statuses: &[u16]) -> Map<String, Json> {
@@ -267,7 +281,7 @@ fn merge(mut a: Map<String, Json>, b: Map<String, Json>) -> Json {
 }
 
 /// The paths of one model: its list and its rows.
-fn model_paths(m: &ModelMeta, info: &Info, paths: &mut Map<String, Json>) {
+fn model_paths(reg: &Registry, m: &ModelMeta, info: &Info, paths: &mut Map<String, Json>) {
     let name = &m.graphql_name;
     let tag = json!([m.plural_name]);
     let mut list = Map::new();
@@ -287,7 +301,7 @@ fn model_paths(m: &ModelMeta, info: &Info, paths: &mut Map<String, Json>) {
             "summary": format!("List {}", m.plural_name),
             "description": "Rows the caller may see. Filters are `field=value` or `field__lookup=value`; relations' fields by dotted paths (`author.username__startsWith=a`).",
             "tags": tag,
-            "parameters": list_parameters(m, info),
+            "parameters": list_parameters(reg, m, info),
             "responses": merge(ok, problems(&[400, 401, 403, 503])),
         }),
     );
@@ -339,12 +353,17 @@ fn model_paths(m: &ModelMeta, info: &Info, paths: &mut Map<String, Json>) {
             "tags": tag,
             "parameters": [
                 { "$ref": "#/components/parameters/If-None-Match" },
-                expand_parameter(m),
                 fields_parameter(&shown),
             ],
             "responses": merge(ok, problems(&[400, 401, 403, 404, 503])),
         }),
     );
+    if let (Some(expand), Some(params)) = (
+        expand_parameter(reg, m),
+        one["get"]["parameters"].as_array_mut(),
+    ) {
+        params.push(expand);
+    }
     if m.operations.update {
         let mut ok = Map::new();
         ok.insert(
@@ -492,16 +511,19 @@ pub(crate) fn document(reg: &Registry, info: &Info) -> Result<Json, String> {
     let mut schemas = Map::new();
     let mut paths = Map::new();
     let mut tags = Vec::new();
+    // Every row an expansion can show has a schema, resource or not.
+    for m in reg.models().iter().filter(|m| m.exposed && !m.external) {
+        schemas.insert(m.graphql_name.clone(), row_schema(reg, m));
+    }
     for m in resources(reg) {
         let name = &m.graphql_name;
-        schemas.insert(name.clone(), row_schema(reg, m));
         if m.operations.create {
             schemas.insert(format!("{name}Create"), input_schema(reg, m, true));
         }
         if m.operations.update {
             schemas.insert(format!("{name}Update"), input_schema(reg, m, false));
         }
-        model_paths(m, info, &mut paths);
+        model_paths(reg, m, info, &mut paths);
         tags.push(json!({
             "name": m.plural_name,
             "description": m.help.unwrap_or(name.as_str()),

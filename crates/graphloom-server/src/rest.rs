@@ -153,7 +153,13 @@ fn params(raw: Vec<(String, String)>) -> Result<Params, Error> {
             "expand" => p.expand.extend(list(&v)),
             "order" => p.order.extend(list(&v)),
             "limit" => p.limit = Some(number(&k, &v)?),
-            "offset" => p.offset = Some(number(&k, &v)?),
+            // GraphQL's `offset: Int` bound, so a page is reachable both ways.
+            "offset" => match number(&k, &v)? {
+                n if n > i32::MAX as u64 => {
+                    return Err(bad(format!("`offset` is at most {}", i32::MAX)));
+                }
+                n => p.offset = Some(n),
+            },
             "after" => p.after = Some(v),
             "count" => {
                 p.count = match v.as_str() {
@@ -218,12 +224,7 @@ fn node_plan(
     plan.columns.extend(shown.iter().copied());
     let mut children = Vec::new();
     for name in expand {
-        let (ri, rel) = m.relation(name).ok_or_else(|| {
-            bad(format!(
-                "{} has no relation `{name}` to expand",
-                m.graphql_name
-            ))
-        })?;
+        let (ri, rel) = local_relation(reg, m, name, &format!("expand={name}"))?;
         let target = reg.model(rel.target);
         let picked: Vec<String> = nested
             .iter()
@@ -297,6 +298,29 @@ fn node_json(reg: &Registry, scope: &Scope, node: &Node, shape: &Shape) -> Json 
     Json::Object(out)
 }
 
+/// The relation `name` of `m`, when its rows are this service's: another
+/// service's entity has only its key here (`authorId`), nothing to join.
+fn local_relation<'r>(
+    reg: &'r Registry,
+    m: &'r ModelMeta,
+    name: &str,
+    asked: &str,
+) -> Result<(usize, &'r graphloom_meta::RelationMeta), Error> {
+    let (ri, rel) = m.relation(name).ok_or_else(|| {
+        bad(format!(
+            "{} has no relation `{name}` (`{asked}`)",
+            m.graphql_name
+        ))
+    })?;
+    if reg.model(rel.target).external {
+        return Err(bad(format!(
+            "`{name}` is another service's {}: only its id is here (`{asked}`)",
+            reg.model(rel.target).graphql_name
+        )));
+    }
+    Ok((ri, rel))
+}
+
 /// `author.username__startswith=user1` as a filter on `m`.
 fn filter(reg: &Registry, m: &ModelMeta, key: &str, raw: &str) -> Result<Filter, Error> {
     let (path, op) = match key.rsplit_once("__") {
@@ -325,12 +349,7 @@ fn filter_at(
     key: &str,
 ) -> Result<Filter, Error> {
     if let Some((first, rest)) = steps.split_first() {
-        let (ri, rel) = m.relation(first).ok_or_else(|| {
-            bad(format!(
-                "{} has no relation `{first}` (`{key}`)",
-                m.graphql_name
-            ))
-        })?;
+        let (ri, rel) = local_relation(reg, m, first, key)?;
         let inner = Box::new(filter_at(
             reg,
             reg.model(rel.target),
@@ -416,12 +435,12 @@ fn order_term(reg: &Registry, m: &ModelMeta, term: &str) -> Result<OrderTerm, Er
     let mut at = m;
     let mut walked = Vec::new();
     for s in steps {
-        let (ri, rel) = at
-            .relation(s)
+        let (ri, rel) = local_relation(reg, at, s, term)
+            .ok()
             .filter(|(_, r)| matches!(r.kind, RelationKind::ForwardOne { .. }))
             .ok_or_else(|| {
                 bad(format!(
-                    "cannot order by `{term}`: `{s}` is not a to-one relation"
+                    "cannot order by `{term}`: `{s}` is not a to-one relation of this service"
                 ))
             })?;
         walked.push((at.id, ri));
@@ -560,7 +579,7 @@ async fn list_page(
         (Some(_), Some(_)) => return Err(bad("use `after` or `offset`, not both")),
         (Some(c), None) => {
             cursor::decode(&state.api.runtime().config.cursor_key, &m.graphql_name, c)
-                .map(|o| o + 1)
+                .map(|o| o.saturating_add(1))
                 .ok_or_else(|| {
                     Error::new(
                         ErrorCode::InvalidCursor,
@@ -621,7 +640,7 @@ async fn list_page(
                 ),
             )
         } else {
-            ("offset", (start + limit).to_string())
+            ("offset", start.saturating_add(limit).to_string())
         };
         links.push(link(next, "next"));
     }

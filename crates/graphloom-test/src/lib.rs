@@ -99,6 +99,8 @@ pub struct TestClient {
     principal: Option<Principal>,
     /// The client address requests come from (what login throttling keys on).
     address: Option<String>,
+    /// The service's own REST endpoints, for [`TestClient::rest`].
+    endpoints: Vec<graphloom::server::Endpoint>,
 }
 
 pub use graphloom::auth_core::token::Principal;
@@ -176,6 +178,7 @@ impl TestClient {
             api,
             principal: None,
             address: None,
+            endpoints: service.endpoints(),
         }
     }
 
@@ -186,6 +189,7 @@ impl TestClient {
             api: self.api.clone(),
             principal: Some(principal),
             address: self.address.clone(),
+            endpoints: self.endpoints.clone(),
         }
     }
 
@@ -196,6 +200,7 @@ impl TestClient {
             api,
             principal: self.principal.clone(),
             address: self.address.clone(),
+            endpoints: self.endpoints.clone(),
         }
     }
 
@@ -205,6 +210,7 @@ impl TestClient {
             api: self.api.clone(),
             principal: None,
             address: self.address.clone(),
+            endpoints: self.endpoints.clone(),
         }
     }
 
@@ -215,6 +221,7 @@ impl TestClient {
             api: self.api.clone(),
             principal: self.principal.clone(),
             address: Some(address.to_owned()),
+            endpoints: self.endpoints.clone(),
         }
     }
 
@@ -287,6 +294,95 @@ impl TestClient {
         match res.get("errors") {
             Some(Json::Array(errors)) => errors.clone(),
             _ => panic!("expected errors, got {res:#}"),
+        }
+    }
+}
+
+/// A REST answer: its status, headers, and body as JSON (`null` when
+/// empty, a string when it is not JSON).
+#[derive(Debug)]
+pub struct RestResponse {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: Json,
+}
+
+impl RestResponse {
+    /// A header's value, or `""`.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl TestClient {
+    /// A REST request through the service's real router, in process, as
+    /// this client's principal (sent as a bearer token the router
+    /// verifies): `client.rest("GET", "/api/posts?expand=author", &[], None)`.
+    /// A body is sent as `application/json`. The client's address is not
+    /// (the router sees none).
+    pub async fn rest(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Json>,
+    ) -> RestResponse {
+        use tower::ServiceExt;
+        let issuer = self
+            .api
+            .runtime()
+            .config
+            .token_issuer
+            .clone()
+            .unwrap_or_else(|| std::sync::Arc::new(test_issuer()));
+        let verifier = issuer
+            .verifier()
+            .unwrap_or_else(|e| panic!("test verifier: {e}"));
+        let config = graphloom::server::ServerConfig {
+            verifier: Some(std::sync::Arc::new(verifier)),
+            endpoints: self.endpoints.clone(),
+            graphiql: false,
+            metrics: false,
+            ..Default::default()
+        };
+        let router = graphloom::server::router(self.api.clone(), &config)
+            .unwrap_or_else(|e| panic!("cannot build the router: {e}"));
+        let mut req = axum::http::Request::builder().method(method).uri(path);
+        if let Some(p) = &self.principal {
+            let (token, _) = issuer
+                .issue(&p.user_id, p.perms.clone(), p.staff, p.superuser)
+                .unwrap_or_else(|e| panic!("test token: {e}"));
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = req
+            .body(axum::body::Body::from(bytes))
+            .unwrap_or_else(|e| panic!("bad request {method} {path}: {e}"));
+        let res = router.oneshot(req).await.unwrap_or_else(|e| match e {});
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: unreadable body: {e}"));
+        let body = if bytes.is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        RestResponse {
+            status,
+            headers,
+            body,
         }
     }
 }

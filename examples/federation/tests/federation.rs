@@ -433,3 +433,49 @@ async fn every_key_of_products_and_reviews_resolves() {
         .await;
     assert_eq!(r.assert_keys_resolve().await, 2);
 }
+
+/// REST over a service whose rows refer to other services' entities: the
+/// reference is an id; there is nothing here to expand, filter or order by
+/// through it, and the document says so.
+#[tokio::test]
+async fn rest_keeps_other_services_entities_as_ids() {
+    let c = TestClient::new(&reviews::service()).await;
+    let write = r#"mutation { createReview(input: { authorId: "42", productId: "1", productName: "Book 1", body: "Good.", rating: 4 }) { errors { code } } }"#;
+    let d = c.as_user(user(42)).query(write).await;
+    assert_eq!(d["createReview"]["errors"], json!([]));
+    let r = c.rest("GET", "/api/reviews?authorId=42", &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body[0]["authorId"], "42");
+    for path in [
+        "/api/reviews?expand=author",
+        "/api/reviews?author.username=x",
+        "/api/reviews?order=author.username",
+    ] {
+        let r = c.rest("GET", path, &[], None).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (400, Some("BAD_USER_INPUT")),
+            "{path}: {}",
+            r.body
+        );
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("author"),
+            "{}",
+            r.body
+        );
+    }
+    let doc = c.rest("GET", "/api/openapi.json", &[], None).await.body;
+    let list = &doc["paths"]["/api/reviews"]["get"]["parameters"];
+    assert!(
+        !list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "expand"),
+        "nothing to expand: {list}"
+    );
+    assert!(doc["components"]["schemas"].get("User").is_none());
+}

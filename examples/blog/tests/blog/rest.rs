@@ -215,6 +215,16 @@ async fn refusals_are_problem_details_with_the_graphql_codes() {
         ("/api/posts?order=nope", 400, "BAD_USER_INPUT"),
         ("/api/posts?limit=many", 400, "BAD_USER_INPUT"),
         ("/api/posts?count=maybe", 400, "BAD_USER_INPUT"),
+        (
+            "/api/posts?offset=18446744073709551615",
+            400,
+            "BAD_USER_INPUT",
+        ),
+        (
+            "/api/posts?limit=18446744073709551615",
+            400,
+            "PAGE_SIZE_EXCEEDED",
+        ),
         ("/api/posts?limit=100000", 400, "PAGE_SIZE_EXCEEDED"),
         ("/api/posts/1?status=PUBLISHED", 400, "BAD_USER_INPUT"),
         ("/api/posts?order=comments.id", 400, "BAD_USER_INPUT"),
@@ -803,4 +813,83 @@ async fn no_document_while_introspection_is_off() {
     // The routes themselves still serve.
     let (s, _, _) = get(&c, base, "/api/posts", None).await;
     assert_eq!(s, 200);
+}
+
+mod switched_off {
+    use graphloom::prelude::*;
+
+    /// In GraphQL and REST.
+    #[derive(Model, Debug)]
+    #[model(app = "notes")]
+    pub struct Note {
+        pub id: Id,
+        #[field(max_length = 100)]
+        pub text: String,
+        pub folder: ForeignKey<Folder>,
+    }
+
+    /// In GraphQL only.
+    #[derive(Model, Debug)]
+    #[model(app = "notes", rest = false)]
+    pub struct Folder {
+        pub id: Id,
+        #[field(max_length = 100)]
+        pub name: String,
+    }
+
+    pub fn service() -> Service {
+        Service::new("notes").app(
+            App::new("notes")
+                .model::<Folder>()
+                .model::<Note>()
+                .permissions::<Folder>(ModelRules::new().create(Rule::Authenticated))
+                .permissions::<Note>(ModelRules::new().create(Rule::Authenticated)),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_model_can_stay_out_of_rest_and_in_graphql() {
+    let c = graphloom_test::TestClient::new(&switched_off::service())
+        .await
+        .as_user(graphloom_test::user(1));
+    let d = c
+        .query(r#"mutation { createFolder(input: { name: "Inbox" }) { folder { id } } }"#)
+        .await;
+    let folder = d["createFolder"]["folder"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = c
+        .rest(
+            "POST",
+            "/api/notes",
+            &[],
+            Some(json!({ "text": "Hello", "folderId": folder })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        format!("/api/notes/{}", r.body["id"].as_str().unwrap())
+    );
+    // Its rows still come through an expansion; its own routes are gone.
+    let r = c.rest("GET", "/api/notes?expand=folder", &[], None).await;
+    assert_eq!(r.body[0]["folder"]["name"], "Inbox", "{}", r.body);
+    for path in ["/api/folders", &format!("/api/folders/{folder}")] {
+        let r = c.rest("GET", path, &[], None).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (404, Some("NOT_FOUND")),
+            "{path}"
+        );
+    }
+    let doc = c.rest("GET", "/api/openapi.json", &[], None).await.body;
+    assert!(doc["paths"].get("/api/folders").is_none());
+    assert!(doc["paths"].get("/api/notes").is_some());
+    assert!(
+        doc["components"]["schemas"]["Folder"].is_object(),
+        "for the expansion"
+    );
+    assert!(doc["components"]["schemas"].get("FolderCreate").is_none());
 }
