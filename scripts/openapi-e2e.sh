@@ -14,26 +14,8 @@ cd "$(dirname "$0")/.."
 need node:nodejs npm:npm curl:curl python3:python3
 client=examples/blog/rest-client
 (cd "$client" && npm ci --no-audit --no-fund --loglevel=error)
-cargo build --locked -q -p blog
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export DATABASE_URL="sqlite:$work/blog.sqlite3"
-target/debug/blog seed --users 3 --posts 5 --comments 10 --tags 2 >/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-GRAPHLOOM_JWT_SECRET=openapi-e2e-secret-of-enough-bytes RUST_LOG=warn \
-  target/debug/blog serve --addr "127.0.0.1:$port" &
-pid=$!
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$port/api/openapi.json" > "$work/openapi.json"
+. scripts/seeded-blog.sh openapi-e2e
+curl -fsS "$base/api/openapi.json" > "$work/openapi.json"
 mkdir -p target/e2e
 echo "-- redocly lint (recommended-strict)"
 (cd "$client" && npx redocly lint "$work/openapi.json" --config redocly.yaml --format=stylish) \
@@ -43,7 +25,7 @@ grep -q "Your API description is valid" target/e2e/openapi-lint.txt
 types() { (cd "$client" && npx openapi-typescript "$1" -o src/api.d.ts >/dev/null 2>&1 && npx tsc); }
 echo "-- openapi-typescript, tsc, and the typed client against the blog"
 types "$work/openapi.json"
-DEMO_PASSWORD=graphloom-demo node "$client/dist/main.js" "http://127.0.0.1:$port"
+DEMO_PASSWORD=graphloom-demo node "$client/dist/main.js" "$base"
 
 echo "-- tsc refuses the client when the document loses Post.title"
 python3 - "$work/openapi.json" "$work/broken.json" <<'PY'

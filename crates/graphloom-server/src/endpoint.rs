@@ -84,16 +84,6 @@ impl Endpoint {
         Endpoint::without_body(Method::GET, path, handler)
     }
 
-    /// `DELETE path`: no body.
-    pub fn delete<O, F, Fut>(path: &str, handler: F) -> Endpoint
-    where
-        O: Serialize + JsonSchema,
-        F: Fn(Call) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<O, Error>> + Send + 'static,
-    {
-        Endpoint::without_body(Method::DELETE, path, handler)
-    }
-
     /// `POST path` with a JSON body read as `I`.
     pub fn post<I, O, F, Fut>(path: &str, handler: F) -> Endpoint
     where
@@ -105,29 +95,8 @@ impl Endpoint {
         Endpoint::with_body(Method::POST, path, handler)
     }
 
-    /// `PUT path` with a JSON body read as `I`.
-    pub fn put<I, O, F, Fut>(path: &str, handler: F) -> Endpoint
-    where
-        I: DeserializeOwned + JsonSchema,
-        O: Serialize + JsonSchema,
-        F: Fn(Call, I) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<O, Error>> + Send + 'static,
-    {
-        Endpoint::with_body(Method::PUT, path, handler)
-    }
-
-    /// `PATCH path` with a JSON body read as `I`.
-    pub fn patch<I, O, F, Fut>(path: &str, handler: F) -> Endpoint
-    where
-        I: DeserializeOwned + JsonSchema,
-        O: Serialize + JsonSchema,
-        F: Fn(Call, I) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<O, Error>> + Send + 'static,
-    {
-        Endpoint::with_body(Method::PATCH, path, handler)
-    }
-
-    fn without_body<O, F, Fut>(method: Method, path: &str, handler: F) -> Endpoint
+    /// `method path` without a body (`DELETE`, say).
+    pub fn without_body<O, F, Fut>(method: Method, path: &str, handler: F) -> Endpoint
     where
         O: Serialize + JsonSchema,
         F: Fn(Call) -> Fut + Send + Sync + 'static,
@@ -148,7 +117,8 @@ impl Endpoint {
         }
     }
 
-    fn with_body<I, O, F, Fut>(method: Method, path: &str, handler: F) -> Endpoint
+    /// `method path` with a JSON body read as `I` (`PUT`, `PATCH` …).
+    pub fn with_body<I, O, F, Fut>(method: Method, path: &str, handler: F) -> Endpoint
     where
         I: DeserializeOwned + JsonSchema,
         O: Serialize + JsonSchema,

@@ -89,7 +89,12 @@ const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'u
      form-action 'none'; frame-ancestors 'none'";
 
 pub(crate) fn page() -> Response {
-    let mut res = (StatusCode::OK, PAGE).into_response();
+    html(PAGE, POLICY)
+}
+
+/// A page of ours: HTML under its Content-Security-Policy.
+pub(crate) fn html(page: &'static str, policy: &'static str) -> Response {
+    let mut res = (StatusCode::OK, page).into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -97,7 +102,7 @@ pub(crate) fn page() -> Response {
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(POLICY),
+        HeaderValue::from_static(policy),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

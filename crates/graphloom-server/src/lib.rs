@@ -34,6 +34,7 @@ use std::{
 };
 
 pub use documents::{Apq, ManifestError, TrustedDocuments};
+pub use axum::http::Method;
 pub use endpoint::{Call, Endpoint};
 pub use net::{BadNetwork, Networks, client_address};
 pub use sessions::{CookieAuth, Session, SessionCache, SessionCheck, SessionError};

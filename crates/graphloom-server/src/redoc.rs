@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::graphiql::accepts_gzip;
+use crate::graphiql::{accepts_gzip, html};
 
 /// The bundle's path; the version in it lets browsers keep it forever.
 pub(crate) const ASSETS: &str = "/api/docs/redoc-2.5.4.standalone.js";
@@ -40,21 +40,7 @@ const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'u
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 pub(crate) async fn page() -> Response {
-    let mut res = (StatusCode::OK, PAGE).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(POLICY),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    res
+    html(PAGE, POLICY)
 }
 
 pub(crate) async fn asset(headers: HeaderMap) -> Response {

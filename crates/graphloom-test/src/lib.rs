@@ -150,6 +150,18 @@ impl TestClient {
         &self,
         token: &str,
     ) -> Result<TestClient, graphloom::auth_core::token::TokenError> {
+        let (_, verifier) = self.keys();
+        let claims = verifier.verify(token)?;
+        Ok(self.as_user(Principal::from(claims)))
+    }
+
+    /// The API's token issuer (the test one unless configured) and its verifier.
+    fn keys(
+        &self,
+    ) -> (
+        std::sync::Arc<graphloom::auth_core::token::Issuer>,
+        graphloom::auth_core::token::Verifier,
+    ) {
         let issuer = self
             .api
             .runtime()
@@ -160,8 +172,7 @@ impl TestClient {
         let verifier = issuer
             .verifier()
             .unwrap_or_else(|e| panic!("test verifier: {e}"));
-        let claims = verifier.verify(token)?;
-        Ok(self.as_user(Principal::from(claims)))
+        (issuer, verifier)
     }
 
     pub async fn with_config(service: &Service, config: Config) -> Self {
@@ -331,16 +342,7 @@ impl TestClient {
         body: Option<Json>,
     ) -> RestResponse {
         use tower::ServiceExt;
-        let issuer = self
-            .api
-            .runtime()
-            .config
-            .token_issuer
-            .clone()
-            .unwrap_or_else(|| std::sync::Arc::new(test_issuer()));
-        let verifier = issuer
-            .verifier()
-            .unwrap_or_else(|e| panic!("test verifier: {e}"));
+        let (issuer, verifier) = self.keys();
         let config = graphloom::server::ServerConfig {
             verifier: Some(std::sync::Arc::new(verifier)),
             endpoints: self.endpoints.clone(),

@@ -4,7 +4,7 @@
 // screenshot. Fails if the page throws or asks anything of another origin,
 // but for Redoc's logo, which the page's policy refuses (Redoc then hides
 // it). Usage: node api-docs.mjs <base URL> <screenshot path>
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const [base, shot] = process.argv.slice(2);
 if (!base || !shot) {
@@ -12,13 +12,7 @@ if (!base || !shot) {
   process.exit(2);
 }
 const LOGO = 'https://cdn.redoc.ly/redoc/logo-mini.svg';
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const foreign = [];

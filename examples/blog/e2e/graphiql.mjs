@@ -2,22 +2,14 @@
 // through the UI (the editor, the run button, the response pane) and keeps
 // a screenshot. Fails if the page asks anything of another origin or
 // throws. Usage: node graphiql.mjs <base URL> <screenshot path>
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 
 const [base, shot] = process.argv.slice(2);
 if (!base || !shot) {
   console.error('usage: node graphiql.mjs <base URL> <screenshot path>');
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  // The machine has no network but the registries: everything Chromium
-  // would fetch for itself is turned off.
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const foreign = [];
