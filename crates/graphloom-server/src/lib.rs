@@ -33,8 +33,8 @@ use std::{
     time::Duration,
 };
 
-pub use documents::{Apq, ManifestError, TrustedDocuments};
 pub use axum::http::Method;
+pub use documents::{Apq, ManifestError, TrustedDocuments};
 pub use endpoint::{Call, Endpoint};
 pub use net::{BadNetwork, Networks, client_address};
 pub use sessions::{CookieAuth, Session, SessionCache, SessionCheck, SessionError};
