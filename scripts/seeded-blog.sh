@@ -17,7 +17,7 @@ target/debug/blog seed --users 3 --posts 5 --comments 10 --tags 2 >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 GRAPHLOOM_JWT_SECRET="$1-secret-of-enough-bytes-for-hs256" RUST_LOG=warn \
-  target/debug/blog serve --addr "127.0.0.1:$port" &
+  target/debug/blog serve --admin --addr "127.0.0.1:$port" &
 pid=$!
 for _ in $(seq 100); do
   curl -fsS "$base/readyz" >/dev/null 2>&1 && break

@@ -114,6 +114,9 @@ pub struct ServerConfig {
     /// The API's name and version in its OpenAPI document.
     pub title: String,
     pub version: String,
+    /// Other apps' routers, each under its path (`/admin`), behind the same
+    /// limits, timeouts and request ids as the API.
+    pub mounts: Vec<(String, Router)>,
 }
 
 /// The header that carries a request's id, in and out.
@@ -208,6 +211,7 @@ impl Default for ServerConfig {
             endpoints: Vec::new(),
             title: "graphloom service".into(),
             version: "0.0.0".into(),
+            mounts: Vec::new(),
         }
     }
 }
@@ -341,6 +345,9 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
                 )
             }),
         );
+    }
+    for (path, mounted) in &config.mounts {
+        router = router.nest_service(path, mounted.clone());
     }
     if let Some(cors) = &config.cors {
         router = router.layer(cors.layer().map_err(ServerError::Config)?);
@@ -626,7 +633,7 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
 
 /// Compares a presented secret without stopping at the first difference
 /// (the time taken says nothing of how much of it was right).
-fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+pub fn same_secret(given: &[u8], secret: &[u8]) -> bool {
     given.len() == secret.len()
         && given
             .iter()

@@ -215,6 +215,12 @@ pub struct ServeArgs {
     /// GRAPHLOOM_PRODUCTION: turn it on where only the scraper reaches it).
     #[arg(long, env = "GRAPHLOOM_METRICS", value_parser = clap::builder::BoolishValueParser::new())]
     pub metrics: Option<bool>,
+    /// Serve the admin for staff users (needs the auth app and signing keys).
+    #[arg(long, env = "GRAPHLOOM_ADMIN", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub admin: bool,
+    /// Where the admin is served.
+    #[arg(long, env = "GRAPHLOOM_ADMIN_PATH", default_value = "/admin")]
+    pub admin_path: String,
     /// Origins allowed to call the API from a browser, comma-separated
     /// (`https://app.example.com`, or `*`); none by default.
     #[arg(long, env = "GRAPHLOOM_CORS_ORIGINS", value_delimiter = ',')]
@@ -1071,7 +1077,33 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 endpoints: service.endpoints(),
                 title: service.name.to_owned(),
                 version: service.version.to_owned(),
+                mounts: Vec::new(),
             };
+            let mut config = config;
+            if args.admin {
+                let path = args.admin_path.trim_end_matches('/').to_owned();
+                if !path.starts_with('/') || path.len() < 2 || path.contains(['{', '}', '*']) {
+                    anyhow::bail!(
+                        "GRAPHLOOM_ADMIN_PATH: a path like /admin, not `{}`",
+                        args.admin_path
+                    );
+                }
+                let parts = service.admin_parts(&api, &config).context(
+                    "the admin needs the auth app and signing keys (GRAPHLOOM_JWT_SECRET)",
+                )?;
+                let site = crate::admin::Site::new(
+                    api.clone(),
+                    service.name,
+                    &path,
+                    &service.admin_options(),
+                    parts,
+                )
+                .map_err(anyhow::Error::msg)?;
+                tracing::info!(path = %path, "admin");
+                config
+                    .mounts
+                    .push((path, crate::admin::router(std::sync::Arc::new(site))));
+            }
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await
                 .with_context(|| format!("serving on {}", args.addr))?;

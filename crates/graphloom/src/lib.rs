@@ -43,6 +43,7 @@
 // The derive macros name `::graphloom`; this lets them work inside this crate too.
 extern crate self as graphloom;
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod compose;

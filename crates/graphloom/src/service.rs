@@ -25,6 +25,7 @@ pub struct App {
     directives: Vec<ComposeDirective>,
     custom: Custom,
     endpoints: Vec<graphloom_server::Endpoint>,
+    admin: Vec<(graphloom_meta::ModelKey, crate::admin::ModelAdmin)>,
     pub(crate) migrations: Option<AppMigrations>,
     pub(crate) data: Vec<(String, DataFn)>,
     /// The auth app's settings, for the commands that create users.
@@ -33,6 +34,8 @@ pub struct App {
     pub(crate) sessions: Option<Arc<graphloom_server::SessionCache>>,
     /// The auth app's cookie sessions (off until `serve` turns them on).
     pub(crate) cookies: Option<Arc<crate::auth::Cookies>>,
+    /// The auth app's login throttle, which the admin's login shares.
+    pub(crate) limiter: Option<Arc<crate::auth::throttle::Throttle>>,
 }
 
 /// An app's migration files: the folder `makemigrations` writes to, and the
@@ -53,11 +56,13 @@ impl App {
             directives: Vec::new(),
             custom: Custom::default(),
             endpoints: Vec::new(),
+            admin: Vec::new(),
             migrations: None,
             data: Vec::new(),
             auth: None,
             sessions: None,
             cookies: None,
+            limiter: None,
         }
     }
 
@@ -105,6 +110,13 @@ impl App {
     /// A custom root mutation field.
     pub fn mutation(mut self, field: CustomField) -> Self {
         self.custom.mutations.push(field);
+        self
+    }
+
+    /// How the admin shows model `M` (columns, search, filters, read-only
+    /// fields), like registering a `ModelAdmin` in Django.
+    pub fn admin<M: Model>(mut self, options: crate::admin::ModelAdmin) -> Self {
+        self.admin.push((M::decl().key(), options));
         self
     }
 
@@ -210,6 +222,42 @@ impl Service {
             rules: apps.clone().flat_map(|a| a.rules.iter().cloned()).collect(),
             computed: self.computed().map(|c| c.decl.clone()).collect(),
             directives: apps.flat_map(|a| a.directives.iter().cloned()).collect(),
+        })
+    }
+
+    /// Every app's admin options.
+    pub(crate) fn admin_options(
+        &self,
+    ) -> Vec<(graphloom_meta::ModelKey, crate::admin::ModelAdmin)> {
+        self.apps
+            .iter()
+            .flat_map(|a| a.admin.iter().cloned())
+            .collect()
+    }
+
+    /// What the admin needs of the auth app, when the service has it and
+    /// issues tokens.
+    pub(crate) fn admin_parts(
+        &self,
+        api: &Api,
+        server: &graphloom_server::ServerConfig,
+    ) -> Option<crate::admin::AuthParts> {
+        let auth = self.apps.iter().find(|a| a.auth.is_some())?;
+        api.runtime().config.token_issuer.as_ref()?;
+        let cookies = auth.cookies.clone()?;
+        let sessions = auth.sessions.clone()?;
+        Some(crate::admin::AuthParts {
+            settings: auth.auth.clone()?,
+            limiter: auth.limiter.clone()?,
+            cookie_auth: Arc::new(crate::auth::DbCookies::new(
+                Arc::clone(api.engine()),
+                Arc::clone(&cookies),
+                Arc::clone(&sessions),
+            )),
+            sessions,
+            cookies,
+            trusted_proxies: server.trusted_proxies.clone(),
+            client_ip_header: server.client_ip_header.to_ascii_lowercase(),
         })
     }
 

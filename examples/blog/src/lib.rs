@@ -6,6 +6,7 @@
 mod migrations;
 pub mod seed;
 
+use graphloom::admin::ModelAdmin;
 pub use graphloom::auth::User;
 use graphloom::prelude::*;
 use graphloom::server::{Call, Endpoint};
@@ -238,6 +239,18 @@ pub fn app() -> App {
                 .arg::<Vec<String>>("ids")
                 .resolve_models::<Post, _, _, _>(publish_posts),
         )
+        .admin::<Post>(
+            ModelAdmin::new()
+                .list_display(&["id", "title", "status", "author", "created_at"])
+                .search_fields(&["title", "body"])
+                .list_filter(&["status", "author", "created_at"]),
+        )
+        .admin::<Comment>(
+            ModelAdmin::new()
+                .list_display(&["id", "post", "author", "body", "created_at"])
+                .search_fields(&["body"])
+                .list_filter(&["post"]),
+        )
         .endpoint(
             Endpoint::get("/api/stats", stats)
                 .summary("Counts of posts, comments and tags the caller can see"),
@@ -268,5 +281,6 @@ pub fn service() -> Service {
     Service::new("blog")
         .version(env!("CARGO_PKG_VERSION"))
         .app(graphloom::auth::app())
+        .app(graphloom::admin::app())
         .app(app())
 }

@@ -56,7 +56,7 @@ impl Cookies {
     }
 
     /// The `Set-Cookie` values that clear both cookies.
-    pub(super) fn clear() -> [String; 2] {
+    pub(crate) fn clear() -> [String; 2] {
         [
             format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"),
             format!("{CSRF_COOKIE}=; Path=/; Max-Age=0; Secure; SameSite=Lax"),

@@ -12,9 +12,9 @@
 mod account;
 mod cookies;
 mod migrations;
-mod resolvers;
+pub(crate) mod resolvers;
 mod sessions;
-mod throttle;
+pub(crate) mod throttle;
 
 pub use cookies::{Cookies, DbCookies};
 pub use sessions::{DbSessions, RemoteSessions};
@@ -342,7 +342,7 @@ pub fn app_with(settings: AuthSettings) -> App {
     let app = resolvers::fields(
         app,
         Arc::clone(&settings),
-        limiter,
+        Arc::clone(&limiter),
         Arc::clone(&sessions),
         Arc::clone(&cookies),
     );
@@ -355,6 +355,7 @@ pub fn app_with(settings: AuthSettings) -> App {
     app.auth = Some(settings);
     app.sessions = Some(sessions);
     app.cookies = Some(cookies);
+    app.limiter = Some(limiter);
     app
 }
 

@@ -331,16 +331,40 @@ async fn login(
             "cookie sessions are off: serve with GRAPHLOOM_COOKIE_SESSIONS=1",
         ));
     }
+    let user = authenticate(rt, settings, limiter, &login, password, &client(ctx)).await?;
+    let now = chrono::Utc::now();
+    let mut issued = issue(rt, settings, &user, uuid::Uuid::new_v4(), now).await?;
+    if in_cookie {
+        for c in cookie_session(settings, &issued.refresh, now) {
+            ctx.ctx.append_http_header("set-cookie", c);
+        }
+        issued.cookie = true;
+    }
+    Ok(issued)
+}
+
+/// The active user a login and password name, checked under the login
+/// throttle (a refusal counts against it), with `last_login` stamped and
+/// the hash upgraded when the hasher's parameters changed. A wrong login,
+/// a wrong password and an inactive account get the same error.
+pub(crate) async fn authenticate(
+    rt: &Runtime,
+    settings: &AuthSettings,
+    limiter: &Throttle,
+    login: &str,
+    password: String,
+    client: &str,
+) -> Result<User> {
     let policy = &settings.throttling;
     // The place is taken before anything is awaited: concurrent guesses
     // count against each other.
     let attempt = limiter
-        .start(&rt.engine, policy, &login, &client(ctx))
+        .start(&rt.engine, policy, login, client)
         .await
         .map_err(|refusal| refusal.into_error("login", "failed logins"))?;
     let sys = system(rt);
     let checked = async {
-        let user = by_login(&sys, &login).await?;
+        let user = by_login(&sys, login).await?;
         // One verify for every login, known user or not, so timing tells nothing.
         let stored = user.as_ref().map(|u| u.password.clone());
         let hasher = settings.hasher.clone();
@@ -367,21 +391,33 @@ async fn login(
         changes.push(User::PASSWORD.set(h));
     }
     User::objects(&sys).update_row(&user, changes).await?;
+    Ok(user)
+}
+
+/// A new session for `user` kept in cookies: its `Set-Cookie` values (the
+/// refresh token, HttpOnly, and a CSRF token for the page to send back).
+pub(crate) async fn cookie_login(
+    rt: &Runtime,
+    settings: &AuthSettings,
+    user: &User,
+) -> Result<[String; 2]> {
     let now = chrono::Utc::now();
-    let mut issued = issue(rt, settings, &user, uuid::Uuid::new_v4(), now).await?;
-    if in_cookie {
-        // The session lasts as its refresh token does; the CSRF token is
-        // random, for the page to send back.
-        let max_age = session_end(settings, now)
-            .and_then(|end| (end - now).to_std().ok())
-            .map_or(settings.refresh_ttl, |left| left.min(settings.refresh_ttl));
-        let csrf = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
-        for c in Cookies::set(&issued.refresh, &csrf, max_age) {
-            ctx.ctx.append_http_header("set-cookie", c);
-        }
-        issued.cookie = true;
-    }
-    Ok(issued)
+    let issued = issue(rt, settings, user, uuid::Uuid::new_v4(), now).await?;
+    Ok(cookie_session(settings, &issued.refresh, now))
+}
+
+/// The cookies of a session begun at `now`: it lasts as its refresh token
+/// does; the CSRF token is random.
+fn cookie_session(
+    settings: &AuthSettings,
+    refresh: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> [String; 2] {
+    let max_age = session_end(settings, now)
+        .and_then(|end| (end - now).to_std().ok())
+        .map_or(settings.refresh_ttl, |left| left.min(settings.refresh_ttl));
+    let csrf = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
+    Cookies::set(refresh, &csrf, max_age)
 }
 
 async fn refresh(
@@ -462,16 +498,26 @@ async fn logout(
             t
         }
     };
+    end_session(&system(rt), sessions, cookies, &token).await
+}
+
+/// Ends the session of a refresh token (its whole family); whether there
+/// was one.
+pub(crate) async fn end_session(
+    sys: &Ctx,
+    sessions: &SessionCache,
+    cookies: &Cookies,
+    token: &str,
+) -> Result<bool> {
     cookies.forget();
-    let sys = system(rt);
-    let Some(row) = RefreshToken::objects(&sys)
-        .filter(RefreshToken::TOKEN_HASH.eq(hash_token(&token)))
+    let Some(row) = RefreshToken::objects(sys)
+        .filter(RefreshToken::TOKEN_HASH.eq(hash_token(token)))
         .one()
         .await?
     else {
         return Ok(false);
     };
-    revoke(&sys, RefreshToken::FAMILY.eq(row.family)).await?;
+    revoke(sys, RefreshToken::FAMILY.eq(row.family)).await?;
     // This instance refuses the session's access tokens at once; the
     // others when their answer is older than the cache's TTL.
     sessions.forget_user(&row.user.key.key_string());

@@ -4,6 +4,7 @@
 //! (scripts/test.sh runs them both ways).
 
 mod accounts;
+mod admin;
 mod auth;
 mod common;
 mod concurrency;

@@ -1,0 +1,490 @@
+//! The admin over HTTP against the real binary (`serve --admin`): staff
+//! login with CSRF, the list's search, filters, order and pages, forms that
+//! write through the model's rules with errors beside the fields, the
+//! history, delete with its cascade, and the model permissions on top.
+
+use std::collections::BTreeMap;
+
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, body::Bytes};
+use serde_json::{Value, json};
+
+use crate::http::{Http, Server, start_at};
+
+/// A browser's view: cookies kept, redirects not followed.
+struct Browser {
+    client: Http,
+    base: String,
+    jar: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: String,
+    body: String,
+}
+
+impl Browser {
+    fn new(server: &Server, client: &Http) -> Browser {
+        Browser {
+            client: client.clone(),
+            base: server.base.clone(),
+            jar: BTreeMap::new(),
+        }
+    }
+
+    async fn request(&mut self, method: &str, path: &str, form: &[(&str, &str)]) -> Page {
+        let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if !cookies.is_empty() {
+            req = req.header("cookie", cookies.join("; "));
+        }
+        let res = self
+            .client
+            .request(req.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        for c in res.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || attrs.contains("Max-Age=0") {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        Page {
+            status,
+            location,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.request("GET", path, &[]).await
+    }
+
+    /// A form post carrying the CSRF cookie's token.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let csrf = self.jar.get("graphloom_csrf").cloned().unwrap_or_default();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(form);
+        self.request("POST", path, &all).await
+    }
+
+    async fn login(&mut self, user: &str) -> Page {
+        self.get("/admin/login").await;
+        self.post(
+            "/admin/login",
+            &[("login", user), ("password", blog::seed::DEMO_PASSWORD)],
+        )
+        .await
+    }
+}
+
+/// The blog with its admin, over SQLite or (GRAPHLOOM_TEST_DATABASE_URL)
+/// PostgreSQL.
+async fn admin() -> (Server, Http) {
+    let url = graphloom_test::fresh_database_url().await;
+    start_at(&url, None, &["--admin"], &[]).await
+}
+
+#[tokio::test]
+async fn only_staff_get_in_and_every_form_carries_its_csrf_token() {
+    let (server, client) = admin().await;
+    let mut b = Browser::new(&server, &client);
+    let p = b.get("/admin/").await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/admin/login?next=%2Fadmin%2F")
+    );
+    let p = b.get("/admin/login").await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains(r#"<label for="login">"#), "labelled");
+    assert!(b.jar.contains_key("graphloom_csrf"));
+    // Without the token (or with another), the form is refused.
+    let p = b
+        .request(
+            "POST",
+            "/admin/login",
+            &[("login", "user1"), ("password", blog::seed::DEMO_PASSWORD)],
+        )
+        .await;
+    assert_eq!(p.status, 403, "{}", p.body);
+    let p = b
+        .request(
+            "POST",
+            "/admin/login",
+            &[
+                ("csrf", "forged"),
+                ("login", "user1"),
+                ("password", blog::seed::DEMO_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    let p = b
+        .post("/admin/login", &[("login", "user1"), ("password", "wrong")])
+        .await;
+    assert_eq!(p.status, 401);
+    assert!(p.body.contains("invalid login or password"), "{}", p.body);
+    // A user who is not staff: the password is right, no session is made.
+    let p = b.login("user2").await;
+    assert_eq!(p.status, 403);
+    assert!(p.body.contains("cannot use the admin"));
+    assert!(!b.jar.contains_key("graphloom_session"));
+    // Staff (the superuser) are in, and sent where they were going.
+    let p = b.login("user1").await;
+    assert_eq!((p.status, p.location.as_str()), (303, "/admin/"));
+    assert!(b.jar.contains_key("graphloom_session"));
+    let p = b.get("/admin/").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.body
+            .contains(r#"href="&#x2f;admin&#x2f;blog&#x2f;post&#x2f;""#),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains("refreshtoken"), "internal tables stay out");
+    // An open redirect is not possible through `next`.
+    let mut other = Browser::new(&server, &client);
+    other.get("/admin/login").await;
+    let p = other
+        .post(
+            "/admin/login",
+            &[
+                ("login", "user1"),
+                ("password", blog::seed::DEMO_PASSWORD),
+                ("next", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(p.location, "/admin/");
+    // Logging out ends the session (also for its cookie elsewhere).
+    let session = b.jar.get("graphloom_session").cloned().unwrap();
+    let p = b.post("/admin/logout", &[]).await;
+    assert_eq!((p.status, p.location.as_str()), (303, "/admin/login"));
+    b.jar.insert("graphloom_session".into(), session);
+    let p = b.get("/admin/").await;
+    assert_eq!(p.status, 303, "the old cookie is dead");
+}
+
+#[tokio::test]
+async fn the_list_searches_filters_orders_and_pages() {
+    let (server, client) = admin().await;
+    let mut b = Browser::new(&server, &client);
+    b.login("user1").await;
+    let p = b.get("/admin/blog/post/").await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.body.contains("5 rows"),
+        "the superuser sees the draft too"
+    );
+    // The author column reads as the user's name, joined into the page.
+    assert!(
+        p.body.contains("#2 user2") || p.body.contains("#1 user1"),
+        "{}",
+        p.body
+    );
+    let p = b.get("/admin/blog/post/?q=post+3").await;
+    assert!(p.body.contains("1 row"), "{}", p.body);
+    let p = b.get("/admin/blog/post/?f.status=draft").await;
+    assert!(p.body.contains("1 row"), "{}", p.body);
+    assert!(
+        p.body
+            .contains(r#"<strong aria-current="true">Draft</strong>"#)
+    );
+    let p = b.get("/admin/blog/post/?f.created_at=year").await;
+    assert_eq!(p.status, 200);
+    // Ordering by a column, both ways.
+    let p = b.get("/admin/blog/post/?o=title").await;
+    let first = |body: &str| {
+        body.split(r#"<th scope="row"><a href=""#)
+            .nth(1)
+            .and_then(|s| s.split('/').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(first(&p.body), "1");
+    assert!(p.body.contains(r#"aria-sort="ascending""#));
+    let p = b.get("/admin/blog/post/?o=-title").await;
+    assert_eq!(first(&p.body), "5");
+    // Bad parameters are a page that says so, not a crash.
+    for path in [
+        "/admin/blog/post/?p=0",
+        "/admin/blog/post/?o=nope",
+        "/admin/blog/post/?f.status=nope",
+        "/admin/blog/nope/",
+        "/admin/blog/post/nope/",
+    ] {
+        let p = b.get(path).await;
+        assert!(matches!(p.status, 400 | 404), "{path}: {}", p.status);
+    }
+}
+
+#[tokio::test]
+async fn forms_write_through_the_rules_and_keep_a_history() {
+    let (server, client) = admin().await;
+    let mut b = Browser::new(&server, &client);
+    b.login("user1").await;
+    let p = b.get("/admin/blog/post/add").await;
+    assert!(
+        p.body
+            .contains(r#"<select id="f-tags" name="tags" multiple"#),
+        "{}",
+        p.body
+    );
+    // Refused: errors beside the fields, the same codes as the API's.
+    let p = b
+        .post(
+            "/admin/blog/post/add",
+            &[
+                ("title", " "),
+                ("slug", "from-admin"),
+                ("body", "Hello."),
+                ("status", "draft"),
+                ("authorId", "1"),
+                ("rating", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains(r#"class="field invalid""#));
+    assert!(p.body.contains("The title cannot be blank."));
+    assert!(p.body.contains("<code>VALIDATION</code>"));
+    let p = b
+        .post(
+            "/admin/blog/post/add",
+            &[
+                ("title", "<script>alert(1)</script>"),
+                ("slug", "from-admin"),
+                ("body", "Hello."),
+                ("status", "draft"),
+                ("authorId", "1"),
+                ("rating", "0"),
+                ("tags", "1"),
+                ("tags", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let id = p
+        .location
+        .trim_start_matches("/admin/blog/post/")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Stored as sent, shown inert.
+    let p = b.get("/admin/blog/post/").await;
+    assert!(
+        p.body
+            .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+    );
+    assert!(!p.body.contains("<script>alert(1)"));
+    let p = b.get(&format!("/admin/blog/post/{id}/")).await;
+    assert!(
+        p.body.contains(r#"<option value="1" selected>"#)
+            && p.body.contains(r#"<option value="2" selected>"#),
+        "two tags"
+    );
+    // A clash is the database's UNIQUE, beside the field.
+    let p = b
+        .post(
+            &format!("/admin/blog/post/{id}/"),
+            &[
+                ("title", "Renamed"),
+                ("slug", "post-1"),
+                ("body", "Hello."),
+                ("status", "draft"),
+                ("authorId", "1"),
+                ("rating", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("<code>UNIQUE</code>"), "{}", p.body);
+    let p = b
+        .post(
+            &format!("/admin/blog/post/{id}/"),
+            &[
+                ("title", "Renamed"),
+                ("slug", "from-admin"),
+                ("body", "Hello."),
+                ("status", "published"),
+                ("authorId", "1"),
+                ("rating", "4.5"),
+                ("tags", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = b.get(&format!("/admin/blog/post/{id}/history")).await;
+    assert!(
+        p.body.contains("Added") && p.body.contains("Changed"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("title: &quot;&lt;script&gt;"), "{}", p.body);
+    assert!(
+        p.body
+            .contains("status: &quot;draft&quot; → &quot;published&quot;"),
+        "{}",
+        p.body
+    );
+    // Delete: the confirmation names the cascade, then the row is gone.
+    let p = b.get("/admin/blog/post/1/delete").await;
+    assert!(p.body.contains("comments</li>"), "{}", p.body);
+    let p = b
+        .post(
+            &format!("/admin/blog/post/{id}/delete"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/admin/blog/post/?done=deleted")
+    );
+    let p = b.get(&format!("/admin/blog/post/{id}/")).await;
+    assert_eq!(p.status, 404);
+    let p = b.get(&format!("/admin/blog/post/{id}/history")).await;
+    assert!(p.body.contains("Deleted"));
+    // A user the comments protect cannot go: the page says why.
+    let p = b.get("/admin/auth/user/2/delete").await;
+    assert!(
+        p.body.contains("cannot be deleted while these refer to it"),
+        "{}",
+        p.body
+    );
+    // Bulk: a confirmation first, then each row.
+    let p = b
+        .post(
+            "/admin/blog/tag/delete-selected",
+            &[("id", "1"), ("id", "2")],
+        )
+        .await;
+    assert!(p.body.contains("Delete 2 tags"), "{}", p.body);
+    let p = b
+        .post(
+            "/admin/blog/tag/delete-selected",
+            &[("id", "1"), ("id", "2"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(b.get("/admin/blog/tag/").await.body.contains("0 rows"));
+}
+
+#[tokio::test]
+async fn staff_need_the_model_permission_too() {
+    let (server, client) = admin().await;
+    let base = server.base.as_str();
+    // user2 becomes staff with every post permission but delete.
+    let token = {
+        let body = json!({
+            "query": "mutation($l: String!, $p: String!) { login(input: { login: $l, password: $p }) { accessToken } }",
+            "variables": { "l": "user1", "p": blog::seed::DEMO_PASSWORD },
+        });
+        let (_, _, json) = crate::http::send(
+            &client,
+            crate::http::post(base, &body.to_string(), None, "application/json"),
+        )
+        .await;
+        json["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let gql = |q: Value| {
+        let client = client.clone();
+        let token = token.clone();
+        async move {
+            let bearer = format!("Bearer {token}");
+            let (_, _, json) = crate::http::call(
+                &client,
+                "POST",
+                &format!("{base}/graphql"),
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &bearer),
+                ],
+                &q.to_string(),
+            )
+            .await;
+            json
+        }
+    };
+    let perms = gql(json!({ "query": r#"{ permissions(where: { codename: { in: ["blog.add_post", "blog.change_post", "blog.view_post"] } }, first: 10) { nodes { id } } }"# })).await;
+    let ids: Vec<Value> = perms["data"]["permissions"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{perms}"))
+        .iter()
+        .map(|n| n["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 3, "{perms}");
+    let done = gql(json!({
+        "query": "mutation($p: [ID!]!) { updateUser(id: \"2\", input: { isStaff: true, userPermissions: { set: $p } }) { errors { code } } }",
+        "variables": { "p": ids },
+    }))
+    .await;
+    assert_eq!(done["data"]["updateUser"]["errors"], json!([]), "{done}");
+    let mut b = Browser::new(&server, &client);
+    assert_eq!(b.login("user2").await.status, 303);
+    let p = b.get("/admin/").await;
+    assert!(
+        p.body.contains("posts") && !p.body.contains(">tags<"),
+        "only what they may see: {}",
+        p.body
+    );
+    let p = b.get("/admin/blog/post/1/").await;
+    assert_eq!(p.status, 200);
+    assert!(!p.body.contains(">Delete<"), "no delete link");
+    assert_eq!(b.get("/admin/blog/post/1/delete").await.status, 403);
+    assert_eq!(
+        b.post("/admin/blog/post/1/delete", &[("confirm", "yes")])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        b.post(
+            "/admin/blog/post/delete-selected",
+            &[("id", "1"), ("confirm", "yes")]
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(b.get("/admin/blog/tag/").await.status, 403);
+    // What they may do, they can.
+    let p = b
+        .post(
+            "/admin/blog/post/1/",
+            &[
+                ("title", "Edited by staff"),
+                ("slug", "post-1"),
+                ("body", "x"),
+                ("status", "published"),
+                ("authorId", "1"),
+                ("rating", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/admin/blog/post/1/?done=saved")
+    );
+}
