@@ -1088,21 +1088,11 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                         args.admin_path
                     );
                 }
-                let parts = service.admin_parts(&api, &config).context(
-                    "the admin needs the auth app and signing keys (GRAPHLOOM_JWT_SECRET)",
-                )?;
-                let site = crate::admin::Site::new(
-                    api.clone(),
-                    service.name,
-                    &path,
-                    &service.admin_options(),
-                    parts,
-                )
-                .map_err(anyhow::Error::msg)?;
+                let admin = service
+                    .admin_router(&api, &path, &config)
+                    .map_err(anyhow::Error::msg)?;
                 tracing::info!(path = %path, "admin");
-                config
-                    .mounts
-                    .push((path, crate::admin::router(std::sync::Arc::new(site))));
+                config.mounts.push((path, admin));
             }
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await

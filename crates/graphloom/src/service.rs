@@ -235,9 +235,27 @@ impl Service {
             .collect()
     }
 
+    /// The admin's routes, to mount at `path` beside the API (what
+    /// `serve --admin` does): needs the auth app, the admin app and a token
+    /// issuer in `api`'s settings. `server` gives the trusted proxies the
+    /// login throttle reads client addresses through.
+    pub fn admin_router(
+        &self,
+        api: &Api,
+        path: &str,
+        server: &graphloom_server::ServerConfig,
+    ) -> Result<axum::Router, String> {
+        let parts = self
+            .admin_parts(api, server)
+            .ok_or("the admin needs the auth app and signing keys (GRAPHLOOM_JWT_SECRET)")?;
+        let site =
+            crate::admin::Site::new(api.clone(), self.name, path, &self.admin_options(), parts)?;
+        Ok(crate::admin::router(Arc::new(site)))
+    }
+
     /// What the admin needs of the auth app, when the service has it and
     /// issues tokens.
-    pub(crate) fn admin_parts(
+    fn admin_parts(
         &self,
         api: &Api,
         server: &graphloom_server::ServerConfig,

@@ -47,7 +47,15 @@ async fn main() -> anyhow::Result<()> {
                     "Tokens are signed with a throwaway secret (set GRAPHLOOM_JWT_SECRET to keep them across restarts)."
                 );
             }
+            // The demo shows the back office too (user1, the demo password).
+            args.admin = true;
             println!("GraphiQL: http://{}/graphql", args.addr);
+            println!(
+                "Admin:    http://{}{}/ (user1 / {})",
+                args.addr,
+                args.admin_path.trim_end_matches('/'),
+                blog::seed::DEMO_PASSWORD
+            );
             service
                 .run_command(graphloom::cli::Command::Serve(args))
                 .await

@@ -679,6 +679,36 @@ async fn pick_list(
         .collect())
 }
 
+/// How many rows a picker offers.
+const PICKS: u64 = 500;
+
+/// The picker's options, with every chosen key among them (a key past the
+/// first rows would otherwise be dropped by the next save).
+fn with_chosen(
+    picks: Vec<(String, String)>,
+    chosen: &[String],
+    selected: impl Fn(&str) -> bool,
+) -> Vec<Opt> {
+    let mut out: Vec<Opt> = picks
+        .into_iter()
+        .map(|(value, label)| Opt {
+            selected: selected(&value),
+            value,
+            label,
+        })
+        .collect();
+    for c in chosen.iter().filter(|c| !c.is_empty()) {
+        if !out.iter().any(|o| &o.value == c) {
+            out.push(Opt {
+                value: c.clone(),
+                label: format!("#{c}"),
+                selected: selected(c),
+            });
+        }
+    }
+    out
+}
+
 /// The field that names a row: its first text field.
 fn label_field(m: &ModelMeta) -> Option<usize> {
     m.fields
@@ -1074,16 +1104,16 @@ async fn controls(
                 }
             }
             FieldKind::ForeignKey { target, .. } => {
-                c.widget = "select";
-                c.options = pick_list(site, staff, reg.model(target), 500)
-                    .await?
-                    .into_iter()
-                    .map(|(value, label)| Opt {
-                        value,
-                        label,
-                        selected: false,
-                    })
-                    .collect();
+                let picks = pick_list(site, staff, reg.model(target), PICKS).await?;
+                // Up to PICKS rows a select; past that, a text box of the
+                // key with the first rows to pick from as you type.
+                c.widget = if picks.len() < PICKS as usize {
+                    "select"
+                } else {
+                    c.list = true;
+                    "text"
+                };
+                c.options = with_chosen(picks, std::slice::from_ref(&c.value), |_| false);
             }
             FieldKind::Uuid | FieldKind::AutoId => {}
         }
@@ -1099,15 +1129,8 @@ async fn controls(
     for ri in link_relations(reg, m) {
         let rel = &m.relations[ri];
         let chosen = filled.links.get(&ri).cloned().unwrap_or_default();
-        let options = pick_list(site, staff, reg.model(rel.target), 500)
-            .await?
-            .into_iter()
-            .map(|(value, label)| Opt {
-                selected: chosen.contains(&value),
-                value,
-                label,
-            })
-            .collect();
+        let picks = pick_list(site, staff, reg.model(rel.target), PICKS).await?;
+        let options = with_chosen(picks, &chosen, |v| chosen.iter().any(|c| c == v));
         out.push(Control {
             name: rel.name.clone(),
             label: rel.name.clone(),
@@ -1566,10 +1589,40 @@ pub(super) async fn change(
     let input = write_input(&site, m, &form, false);
     // The row before, for the history's "from".
     let before = stored(&site, m, key.clone()).await;
+    let links_before = match load(&site, &staff, m, key.clone()).await {
+        Ok(Some(f)) => f.links,
+        _ => BTreeMap::new(),
+    };
+    let links_after: Vec<(usize, Vec<String>)> = input
+        .links
+        .iter()
+        .map(|l| {
+            let keys = l.set.iter().flatten().map(Value::key_string).collect();
+            (l.relation, keys)
+        })
+        .collect();
     let errors = match write::update(engine, &staff.scope, m, key.clone(), input, None, None).await
     {
         Ok(Outcome::Written { row, .. }) => {
-            let changes = before.map(|b| history::changes(m, &b, &row));
+            let changes = before.map(|b| {
+                let mut c = history::changes(m, &b, &row);
+                // Many-to-many sets, as sorted keys, where they changed.
+                for (ri, after) in &links_after {
+                    let mut was = links_before.get(ri).cloned().unwrap_or_default();
+                    let mut now = after.clone();
+                    was.sort();
+                    now.sort();
+                    if was != now
+                        && let Some(obj) = c.as_object_mut()
+                    {
+                        obj.insert(
+                            m.relations[*ri].name.clone(),
+                            serde_json::json!([was.join(", "), now.join(", ")]),
+                        );
+                    }
+                }
+                c
+            });
             log(&site, &staff, m, &id, &row, LogAction::Changed, changes).await;
             return redirect(&format!("{}{id}/?done=saved", site.href(m)));
         }

@@ -346,6 +346,12 @@ async fn forms_write_through_the_rules_and_keep_a_history() {
         "{}",
         p.body
     );
+    // The many-to-many set too.
+    assert!(
+        p.body.contains("tags: &quot;1, 2&quot; → &quot;2&quot;"),
+        "{}",
+        p.body
+    );
     // Delete: the confirmation names the cascade, then the row is gone.
     let p = b.get("/admin/blog/post/1/delete").await;
     assert!(p.body.contains("comments</li>"), "{}", p.body);
@@ -487,4 +493,93 @@ async fn staff_need_the_model_permission_too() {
         (p.status, p.location.as_str()),
         (303, "/admin/blog/post/1/?done=saved")
     );
+}
+
+#[tokio::test]
+async fn the_login_is_throttled_like_the_apis_and_the_admin_can_live_elsewhere() {
+    let url = graphloom_test::fresh_database_url().await;
+    let (server, client) =
+        start_at(&url, None, &["--admin", "--admin-path", "/backoffice"], &[]).await;
+    let mut b = Browser::new(&server, &client);
+    assert_eq!(
+        b.get("/admin/").await.status,
+        404,
+        "not at the default path"
+    );
+    let p = b.get("/backoffice/").await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/backoffice/login?next=%2Fbackoffice%2F")
+    );
+    b.get("/backoffice/login").await;
+    // Five wrong passwords are free (as for `login`); the sixth waits.
+    for _ in 0..5 {
+        let p = b
+            .post(
+                "/backoffice/login",
+                &[("login", "user1"), ("password", "wrong")],
+            )
+            .await;
+        assert_eq!(p.status, 401);
+    }
+    let p = b
+        .post(
+            "/backoffice/login",
+            &[("login", "user1"), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(p.status, 429, "{}", p.body);
+    // The right password waits too, until the delay has passed.
+    let p = b
+        .post(
+            "/backoffice/login",
+            &[("login", "user1"), ("password", blog::seed::DEMO_PASSWORD)],
+        )
+        .await;
+    assert_eq!(p.status, 429);
+    assert!(!b.jar.contains_key("graphloom_session"));
+}
+
+#[tokio::test]
+async fn a_picker_keeps_a_chosen_key_it_does_not_list() {
+    // 600 tags: past the picker's 500, so a post with tag 600 must still
+    // show it chosen, or saving the form would drop it.
+    let url = graphloom_test::fresh_database_url().await;
+    let (server, client) = start_at(&url, None, &["--admin"], &[]).await;
+    let service = blog::service();
+    let db = graphloom::db::Database::connect(&url).await.unwrap();
+    let api = service
+        .api(db.clone(), graphloom::graphql::Config::default())
+        .unwrap();
+    let sys = graphloom::query::Ctx::system(std::sync::Arc::clone(api.engine()));
+    for i in 3..=600 {
+        blog::Tag::objects(&sys)
+            .create([blog::Tag::NAME.set(format!("tag{i}"))])
+            .await
+            .unwrap();
+    }
+    let mut b = Browser::new(&server, &client);
+    b.login("user1").await;
+    let p = b
+        .post(
+            "/admin/blog/post/1/",
+            &[
+                ("title", "Tagged far"),
+                ("slug", "post-1"),
+                ("body", "x"),
+                ("status", "published"),
+                ("authorId", "2"),
+                ("rating", "0"),
+                ("tags", "600"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = b.get("/admin/blog/post/1/").await;
+    assert!(
+        p.body.contains(r#"<option value="600" selected>"#),
+        "{}",
+        p.body
+    );
+    db.close().await;
 }
