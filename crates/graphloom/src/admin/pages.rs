@@ -362,6 +362,50 @@ pub(super) async fn index(
     )
 }
 
+/// What a page does to a model's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    View,
+    Add,
+    Change,
+    Delete,
+}
+
+/// The staff user and the model of a request to `/{app}/{model}/…`, when
+/// they may do `action` there; a post's form, after its CSRF check.
+/// Otherwise the page that says why (the login, 403, 404).
+async fn enter<'s>(
+    site: &'s Site,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    (app, model): (&str, &str),
+    action: Action,
+    body: Option<&Bytes>,
+) -> Result<(Staff, &'s ModelMeta, Form), Response> {
+    let staff = staff(site, headers, uri.path()).await?;
+    let form = body.map(parse_form).unwrap_or_default();
+    if body.is_some() && !csrf_ok(headers, &form) {
+        return Err(bad_csrf(site));
+    }
+    let Some(m) = site.model(app, model) else {
+        return Err(not_found(site, &staff));
+    };
+    let (allowed, verb) = match action {
+        Action::View => (viewable(&staff, m), "see"),
+        Action::Add => (m.operations.create && staff.may(m, "add"), "add"),
+        Action::Change => (m.operations.update && staff.may(m, "change"), "change"),
+        Action::Delete => (m.operations.delete && staff.may(m, "delete"), "delete"),
+    };
+    if !allowed {
+        return Err(forbidden(
+            site,
+            &staff,
+            &format!("{verb} {}", m.plural_name),
+        ));
+    }
+    Ok((staff, m, form))
+}
+
 /// Whether the staff user may see a model's rows here: its list rule and
 /// a view or change permission.
 fn viewable(staff: &Staff, m: &ModelMeta) -> bool {
@@ -723,16 +767,11 @@ pub(super) async fn list(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
+    let (staff, m, _) = match enter(&site, &headers, &uri, (&app, &model), Action::View, None).await
+    {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !viewable(&staff, m) {
-        return forbidden(&site, &staff, &format!("see {}", m.plural_name));
-    }
     let notice = raw
         .iter()
         .find(|(k, _)| k == "done")
@@ -1379,16 +1418,11 @@ pub(super) async fn add_form(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
+    let (staff, m, _) = match enter(&site, &headers, &uri, (&app, &model), Action::Add, None).await
+    {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !m.operations.create || !staff.may(m, "add") {
-        return forbidden(&site, &staff, &format!("add {}", m.plural_name));
-    }
     let filled = Filled {
         values: BTreeMap::new(),
         links: BTreeMap::new(),
@@ -1415,20 +1449,19 @@ pub(super) async fn add(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
+    let (staff, m, form) = match enter(
+        &site,
+        &headers,
+        &uri,
+        (&app, &model),
+        Action::Add,
+        Some(&body),
+    )
+    .await
+    {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    let form = parse_form(&body);
-    if !csrf_ok(&headers, &form) {
-        return bad_csrf(&site);
-    }
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !m.operations.create || !staff.may(m, "add") {
-        return forbidden(&site, &staff, &format!("add {}", m.plural_name));
-    }
     let engine = site.api.engine();
     let input = write_input(&site, m, &form, true);
     let errors = match write::create(engine, &staff.scope, m, input, None).await {
@@ -1522,16 +1555,11 @@ pub(super) async fn change_form(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
+    let (staff, m, _) = match enter(&site, &headers, &uri, (&app, &model), Action::View, None).await
+    {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !viewable(&staff, m) {
-        return forbidden(&site, &staff, &format!("see {}", m.plural_name));
-    }
     let Some(key) = key_of(&site, m, &id) else {
         return not_found(&site, &staff);
     };
@@ -1568,20 +1596,19 @@ pub(super) async fn change(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
+    let (staff, m, form) = match enter(
+        &site,
+        &headers,
+        &uri,
+        (&app, &model),
+        Action::Change,
+        Some(&body),
+    )
+    .await
+    {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    let form = parse_form(&body);
-    if !csrf_ok(&headers, &form) {
-        return bad_csrf(&site);
-    }
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !m.operations.update || !staff.may(m, "change") {
-        return forbidden(&site, &staff, &format!("change {}", m.plural_name));
-    }
     let Some(key) = key_of(&site, m, &id) else {
         return not_found(&site, &staff);
     };
@@ -1797,16 +1824,11 @@ pub(super) async fn delete_form(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !m.operations.delete || !staff.may(m, "delete") {
-        return forbidden(&site, &staff, &format!("delete {}", m.plural_name));
-    }
+    let (staff, m, _) =
+        match enter(&site, &headers, &uri, (&app, &model), Action::Delete, None).await {
+            Ok(e) => e,
+            Err(r) => return r,
+        };
     let visible = match key_of(&site, m, &id) {
         Some(key) => matches!(load(&site, &staff, m, key).await, Ok(Some(_))),
         None => false,
@@ -1834,20 +1856,19 @@ pub(super) async fn delete(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
+    let (staff, m, _) = match enter(
+        &site,
+        &headers,
+        &uri,
+        (&app, &model),
+        Action::Delete,
+        Some(&body),
+    )
+    .await
+    {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    let form = parse_form(&body);
-    if !csrf_ok(&headers, &form) {
-        return bad_csrf(&site);
-    }
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !m.operations.delete || !staff.may(m, "delete") {
-        return forbidden(&site, &staff, &format!("delete {}", m.plural_name));
-    }
     let Some(key) = key_of(&site, m, &id) else {
         return not_found(&site, &staff);
     };
@@ -1888,20 +1909,19 @@ pub(super) async fn delete_selected(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
+    let (staff, m, form) = match enter(
+        &site,
+        &headers,
+        &uri,
+        (&app, &model),
+        Action::Delete,
+        Some(&body),
+    )
+    .await
+    {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    let form = parse_form(&body);
-    if !csrf_ok(&headers, &form) {
-        return bad_csrf(&site);
-    }
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !m.operations.delete || !staff.may(m, "delete") {
-        return forbidden(&site, &staff, &format!("delete {}", m.plural_name));
-    }
     let ids: Vec<String> = form
         .iter()
         .filter(|(k, _)| k == "id")
@@ -1971,16 +1991,11 @@ pub(super) async fn history_page(
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
 ) -> Response {
-    let staff = match staff(&site, &headers, uri.path()).await {
-        Ok(s) => s,
+    let (staff, m, _) = match enter(&site, &headers, &uri, (&app, &model), Action::View, None).await
+    {
+        Ok(e) => e,
         Err(r) => return r,
     };
-    let Some(m) = site.model(&app, &model) else {
-        return not_found(&site, &staff);
-    };
-    if !viewable(&staff, m) {
-        return forbidden(&site, &staff, &format!("see {}", m.plural_name));
-    }
     let sys = graphloom_query::Ctx::system(Arc::clone(site.api.engine()));
     let name = format!("{}.{}", m.key.app, m.key.name.to_lowercase());
     let entries = LogEntry::objects(&sys)
