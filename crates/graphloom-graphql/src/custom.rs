@@ -144,8 +144,9 @@ pub type TypeFactory =
 pub struct Custom {
     pub queries: Vec<CustomField>,
     pub mutations: Vec<CustomField>,
-    pub raw_queries: Vec<FieldFactory>,
-    pub raw_mutations: Vec<FieldFactory>,
+    /// Fields built from the runtime, by their names.
+    pub raw_queries: Vec<(String, FieldFactory)>,
+    pub raw_mutations: Vec<(String, FieldFactory)>,
     pub types: Vec<TypeFactory>,
 }
 

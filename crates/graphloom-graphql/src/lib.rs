@@ -53,6 +53,9 @@ pub enum BuildError {
     Checks(#[from] CheckErrors),
     #[error("the generated schema is invalid: {0}")]
     Schema(String),
+    /// A custom root field with the name of another root field.
+    #[error("{0}")]
+    Names(String),
 }
 
 /// A built GraphQL API over one engine.
@@ -81,7 +84,9 @@ impl Api {
             .then(|| Arc::new(fast::Fast::new(&runtime)));
         let factory = fast::Factory::new(fast, &runtime);
         let guard = factory.guard();
-        let builder = schema::build(&runtime, custom).extension(factory);
+        let builder = schema::build(&runtime, custom)
+            .map_err(BuildError::Names)?
+            .extension(factory);
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
         let shape = cost::Shape::from_sdl(&schema.sdl()).map_err(BuildError::Schema)?;
         let _ = guard.shape.set(shape);

@@ -137,15 +137,16 @@ impl App {
         self
     }
 
-    /// A root query field built from the runtime (fields returning objects of their own).
-    pub fn raw_query(mut self, f: graphloom_graphql::FieldFactory) -> Self {
-        self.custom.raw_queries.push(f);
+    /// A root query field `name` built from the runtime (fields returning
+    /// objects of their own); the name must be the field's.
+    pub fn raw_query(mut self, name: &str, f: graphloom_graphql::FieldFactory) -> Self {
+        self.custom.raw_queries.push((name.to_owned(), f));
         self
     }
 
-    /// A root mutation field built from the runtime.
-    pub fn raw_mutation(mut self, f: graphloom_graphql::FieldFactory) -> Self {
-        self.custom.raw_mutations.push(f);
+    /// A root mutation field `name` built from the runtime.
+    pub fn raw_mutation(mut self, name: &str, f: graphloom_graphql::FieldFactory) -> Self {
+        self.custom.raw_mutations.push((name.to_owned(), f));
         self
     }
 

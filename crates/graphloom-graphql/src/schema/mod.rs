@@ -8,14 +8,33 @@ pub mod payloads;
 pub(crate) mod resolvers;
 pub(crate) mod types;
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use async_graphql::dynamic::{Enum, Object, Scalar, Schema, SchemaBuilder};
 
 use crate::{convert::SCALARS, custom::Custom, runtime::Runtime};
 
-/// Builds the schema's types.
-pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> SchemaBuilder {
+/// The root fields taken so far, and by what: a custom field with the
+/// name of another is refused here (async-graphql would panic on it).
+#[derive(Default)]
+struct Taken(BTreeMap<String, String>);
+
+impl Taken {
+    fn take(&mut self, root: &str, name: &str, what: String) -> Result<(), String> {
+        match self.0.get(name) {
+            Some(by) => Err(format!(
+                "{what} is named `{name}`, as {by} already is: rename it (the {root} type has one field per name)"
+            )),
+            None => {
+                self.0.insert(name.to_owned(), what);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Builds the schema's types; a root field named twice is an error.
+pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder, String> {
     let reg = rt.registry();
     let has_mutation = !custom.mutations.is_empty()
         || !custom.raw_mutations.is_empty()
@@ -41,6 +60,43 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> SchemaBuilder {
 
     let mut query = Object::new("Query");
     let mut mutation = Object::new("Mutation");
+    let (mut queries, mut mutations) = (Taken::default(), Taken::default());
+    for name in ["_service", "_entities"] {
+        queries.take("Query", name, "federation's field".into())?;
+    }
+    for m in reg.models().iter().filter(|m| m.exposed && !m.external) {
+        let model = &m.graphql_name;
+        for (_, name) in resolvers::lookups(m) {
+            queries.take("Query", &name, format!("the generated lookup of {model}"))?;
+        }
+        queries.take(
+            "Query",
+            &m.plural_name,
+            format!("the generated list of {model}"),
+        )?;
+        for verb in resolvers::Verb::ALL {
+            if resolvers::offered(m, verb) {
+                let name = resolvers::mutation_name(m, verb);
+                mutations.take("Mutation", &name, format!("the generated {name}"))?;
+            }
+        }
+    }
+    for c in &custom.queries {
+        queries.take("Query", &c.name, format!("the custom query `{}`", c.name))?;
+    }
+    for c in &custom.mutations {
+        mutations.take(
+            "Mutation",
+            &c.name,
+            format!("the custom mutation `{}`", c.name),
+        )?;
+    }
+    for (name, _) in &custom.raw_queries {
+        queries.take("Query", name, format!("an app's query `{name}`"))?;
+    }
+    for (name, _) in &custom.raw_mutations {
+        mutations.take("Mutation", name, format!("an app's mutation `{name}`"))?;
+    }
     for m in reg.models().iter().filter(|m| m.exposed) {
         schema = schema.register(types::object_type(rt, m));
         // Another service owns an external entity: here it is only a key
@@ -75,10 +131,10 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> SchemaBuilder {
     for c in &custom.mutations {
         mutation = mutation.field(resolvers::custom_field(rt, c));
     }
-    for f in &custom.raw_queries {
+    for (_, f) in &custom.raw_queries {
         query = query.field(f(rt));
     }
-    for f in &custom.raw_mutations {
+    for (_, f) in &custom.raw_mutations {
         mutation = mutation.field(f(rt));
     }
     for t in &custom.types {
@@ -88,5 +144,5 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> SchemaBuilder {
     if has_mutation {
         schema = schema.register(mutation);
     }
-    schema
+    Ok(schema)
 }

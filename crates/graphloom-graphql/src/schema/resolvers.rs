@@ -243,10 +243,33 @@ fn key_arg(reg: &Registry, m: &ModelMeta, args: &Args) -> Result<Value, FieldErr
 }
 
 #[derive(Clone, Copy)]
-enum Verb {
+pub(crate) enum Verb {
     Create,
     Update,
     Delete,
+}
+
+impl Verb {
+    pub(crate) const ALL: [Verb; 3] = [Verb::Create, Verb::Update, Verb::Delete];
+}
+
+/// Whether the model has the generated mutation for `verb`.
+pub(crate) fn offered(m: &ModelMeta, verb: Verb) -> bool {
+    match verb {
+        Verb::Create => m.operations.create,
+        Verb::Update => m.operations.update,
+        Verb::Delete => m.operations.delete,
+    }
+}
+
+/// The generated mutation's name: `createPost`.
+pub(crate) fn mutation_name(m: &ModelMeta, verb: Verb) -> String {
+    let name = &m.graphql_name;
+    match verb {
+        Verb::Create => format!("create{name}"),
+        Verb::Update => format!("update{name}"),
+        Verb::Delete => format!("delete{name}"),
+    }
 }
 
 async fn mutate(
@@ -307,21 +330,19 @@ async fn mutate(
 
 fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb) -> Field {
     let name = &m.graphql_name;
-    let (field, payload, description, op) = match verb {
+    let field = mutation_name(m, verb);
+    let (payload, description, op) = match verb {
         Verb::Create => (
-            format!("create{name}"),
             format!("Create{name}Payload"),
             format!("Creates a {name} in one transaction."),
             Operation::Create,
         ),
         Verb::Update => (
-            format!("update{name}"),
             format!("Update{name}Payload"),
             format!("Changes the given fields of a {name}, in one transaction."),
             Operation::Update,
         ),
         Verb::Delete => (
-            format!("delete{name}"),
             format!("Delete{name}Payload"),
             format!("Deletes a {name}, in one transaction."),
             Operation::Delete,
@@ -350,14 +371,10 @@ fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb) -> Field {
 
 /// The generated mutations of a model that has them.
 pub(crate) fn mutation_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
-    if m.operations.create {
-        mutation = mutation.field(mutation_field(rt, m, Verb::Create));
-    }
-    if m.operations.update {
-        mutation = mutation.field(mutation_field(rt, m, Verb::Update));
-    }
-    if m.operations.delete {
-        mutation = mutation.field(mutation_field(rt, m, Verb::Delete));
+    for verb in Verb::ALL {
+        if offered(m, verb) {
+            mutation = mutation.field(mutation_field(rt, m, verb));
+        }
     }
     mutation
 }

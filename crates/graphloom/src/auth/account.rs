@@ -447,22 +447,25 @@ fn update_me_field(app: App) -> App {
                 ))
                 .into()
         }));
-    app.raw_mutation(Arc::new(|rt| {
-        let rt = Arc::clone(rt);
-        Field::new(
-            "updateMe",
-            TypeRef::named_nn("UpdateMePayload"),
-            move |ctx| {
-                let rt = Arc::clone(&rt);
-                FieldFuture::new(async move {
-                    let me = update_me(&rt, &ctx).await.gql()?;
-                    Ok(Some(FieldValue::owned_any(me)))
-                })
-            },
-        )
-        .argument(InputValue::new("input", TypeRef::named_nn("UpdateMeInput")))
-        .description("Changes the logged-in user's own fields.")
-    }))
+    app.raw_mutation(
+        "updateMe",
+        Arc::new(|rt| {
+            let rt = Arc::clone(rt);
+            Field::new(
+                "updateMe",
+                TypeRef::named_nn("UpdateMePayload"),
+                move |ctx| {
+                    let rt = Arc::clone(&rt);
+                    FieldFuture::new(async move {
+                        let me = update_me(&rt, &ctx).await.gql()?;
+                        Ok(Some(FieldValue::owned_any(me)))
+                    })
+                },
+            )
+            .argument(InputValue::new("input", TypeRef::named_nn("UpdateMeInput")))
+            .description("Changes the logged-in user's own fields.")
+        }),
+    )
 }
 
 /// `{Name}Payload`: `ok` and `errors`.
@@ -542,22 +545,25 @@ pub(super) fn mutation(
         let input_name = input_name.clone();
         app = app.raw_type(Arc::new(move |_| input_type(&input_name, fields).into()));
     }
-    app.raw_mutation(Arc::new(move |rt| {
-        let (rt, run) = (Arc::clone(rt), Arc::clone(&run));
-        let field = Field::new(name, TypeRef::named_nn(&payload), move |ctx| {
-            let (rt, run) = (Arc::clone(&rt), Arc::clone(&run));
-            FieldFuture::new(async move {
-                let done = run(&rt, &ctx).await.gql()?;
-                Ok(Some(FieldValue::owned_any(done)))
+    app.raw_mutation(
+        name,
+        Arc::new(move |rt| {
+            let (rt, run) = (Arc::clone(rt), Arc::clone(&run));
+            let field = Field::new(name, TypeRef::named_nn(&payload), move |ctx| {
+                let (rt, run) = (Arc::clone(&rt), Arc::clone(&run));
+                FieldFuture::new(async move {
+                    let done = run(&rt, &ctx).await.gql()?;
+                    Ok(Some(FieldValue::owned_any(done)))
+                })
             })
-        })
-        .description(description);
-        if fields.is_empty() {
-            field
-        } else {
-            field.argument(InputValue::new("input", TypeRef::named_nn(&input_name)))
-        }
-    }))
+            .description(description);
+            if fields.is_empty() {
+                field
+            } else {
+                field.argument(InputValue::new("input", TypeRef::named_nn(&input_name)))
+            }
+        }),
+    )
 }
 
 /// Adds the mailbox flows to the auth app.

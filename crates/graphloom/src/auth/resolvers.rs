@@ -689,14 +689,17 @@ pub(super) fn fields(
 ) -> App {
     let mut app = app
         .raw_type(Arc::new(|rt| payload_type().field(payload_user(rt)).into()))
-        .raw_query(Arc::new(|rt| {
-            let rt = Arc::clone(rt);
-            Field::new("me", TypeRef::named("User"), move |ctx| {
-                let rt = Arc::clone(&rt);
-                FieldFuture::new(async move { me(&rt, &ctx).await.gql() })
-            })
-            .description("The logged-in user, or null.")
-        }));
+        .raw_query(
+            "me",
+            Arc::new(|rt| {
+                let rt = Arc::clone(rt);
+                Field::new("me", TypeRef::named("User"), move |ctx| {
+                    let rt = Arc::clone(&rt);
+                    FieldFuture::new(async move { me(&rt, &ctx).await.gql() })
+                })
+                .description("The logged-in user, or null.")
+            }),
+        );
     let (s, l, k) = (
         Arc::clone(&settings),
         Arc::clone(&limiter),
@@ -725,9 +728,10 @@ pub(super) fn fields(
             )
             .into()
         }))
-        .raw_mutation(Arc::new(move |rt| {
-            login_field(rt).argument(input_arg("LoginInput"))
-        }));
+        .raw_mutation(
+            "login",
+            Arc::new(move |rt| login_field(rt).argument(input_arg("LoginInput"))),
+        );
     let s = Arc::clone(&settings);
     let refresh_field = payload_mutation(
         "refreshToken",
@@ -745,9 +749,10 @@ pub(super) fn fields(
             )
             .into()
         }))
-        .raw_mutation(Arc::new(move |rt| {
-            refresh_field(rt).argument(input_arg("RefreshTokenInput"))
-        }));
+        .raw_mutation(
+            "refreshToken",
+            Arc::new(move |rt| refresh_field(rt).argument(input_arg("RefreshTokenInput"))),
+        );
     let (cache, k2) = (Arc::clone(&sessions), Arc::clone(&cookies));
     app = super::account::mutation(
         app,
@@ -773,23 +778,26 @@ pub(super) fn fields(
         }),
     );
     let (cache, k) = (Arc::clone(&sessions), Arc::clone(&cookies));
-    app = app.raw_mutation(Arc::new(move |rt| {
-        let (rt, cache, k) = (Arc::clone(rt), Arc::clone(&cache), Arc::clone(&k));
-        Field::new(
-            "revokeAllSessions",
-            TypeRef::named_nn(TypeRef::INT),
-            move |ctx| {
-                let (rt, cache, k) = (Arc::clone(&rt), Arc::clone(&cache), Arc::clone(&k));
-                FieldFuture::new(async move {
-                    let n = revoke_all(&rt, &ctx, &cache).await.gql()?;
-                    // This instance's cookie answers go too.
-                    k.forget();
-                    Ok(Some(Gql::from(n)))
-                })
-            },
-        )
-        .description("Revokes every refresh token of the logged-in user; returns how many.")
-    }));
+    app = app.raw_mutation(
+        "revokeAllSessions",
+        Arc::new(move |rt| {
+            let (rt, cache, k) = (Arc::clone(rt), Arc::clone(&cache), Arc::clone(&k));
+            Field::new(
+                "revokeAllSessions",
+                TypeRef::named_nn(TypeRef::INT),
+                move |ctx| {
+                    let (rt, cache, k) = (Arc::clone(&rt), Arc::clone(&cache), Arc::clone(&k));
+                    FieldFuture::new(async move {
+                        let n = revoke_all(&rt, &ctx, &cache).await.gql()?;
+                        // This instance's cookie answers go too.
+                        k.forget();
+                        Ok(Some(Gql::from(n)))
+                    })
+                },
+            )
+            .description("Revokes every refresh token of the logged-in user; returns how many.")
+        }),
+    );
     let (s, cache, k) = (
         Arc::clone(&settings),
         Arc::clone(&sessions),
@@ -842,9 +850,10 @@ pub(super) fn fields(
                 )
                 .into()
             }))
-            .raw_mutation(Arc::new(move |rt| {
-                register_field(rt).argument(input_arg("RegisterInput"))
-            }));
+            .raw_mutation(
+                "register",
+                Arc::new(move |rt| register_field(rt).argument(input_arg("RegisterInput"))),
+            );
     }
     app
 }

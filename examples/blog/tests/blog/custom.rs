@@ -61,3 +61,61 @@ async fn computed_field_reads_only_what_it_requires() {
         statements[0]
     );
 }
+
+/// A custom root field named like another root field is refused when the
+/// API is built (by `check`, before `serve`), with both named; it used to
+/// panic inside async-graphql.
+#[tokio::test]
+async fn a_custom_field_cannot_take_a_generated_name() {
+    use graphloom::{App, graphql::CustomField};
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let with = |app: App| {
+        graphloom::Service::new("blog")
+            .app(graphloom::auth::app())
+            .app(blog::app())
+            .app(app)
+    };
+    for (app, says) in [
+        (
+            App::new("extra").query(CustomField::new("post").resolve(
+                |_ctx, _args: serde_json::Value| async { Ok::<i32, graphloom::query::Error>(1) },
+            )),
+            "the custom query `post` is named `post`, as the generated lookup of Post already is",
+        ),
+        (
+            App::new("extra").mutation(CustomField::new("createTag").resolve(
+                |_ctx, _args: serde_json::Value| async { Ok::<i32, graphloom::query::Error>(1) },
+            )),
+            "the generated createTag",
+        ),
+        (
+            App::new("extra").query(CustomField::new("me").resolve(
+                |_ctx, _args: serde_json::Value| async { Ok::<i32, graphloom::query::Error>(1) },
+            )),
+            "an app's query `me`",
+        ),
+        (
+            App::new("extra").query(CustomField::new("_entities").resolve(
+                |_ctx, _args: serde_json::Value| async { Ok::<i32, graphloom::query::Error>(1) },
+            )),
+            "federation's field",
+        ),
+    ] {
+        let service = with(app);
+        let err = service
+            .api(db.clone(), graphloom::graphql::Config::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(says), "{err}");
+        let check = service
+            .check()
+            .await
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(check.contains(says), "check: {check}");
+    }
+}
