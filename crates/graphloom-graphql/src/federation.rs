@@ -3,7 +3,9 @@
 //! representations of each type with one batched statement (plus one per
 //! selected relation edge), in order, under the request's permission rules.
 //! A missing (or hidden) entity comes back as `null` with one `NOT_FOUND`
-//! error at its index.
+//! error at its index; a malformed representation (or an unknown
+//! `__typename`) as `null` with one `BAD_USER_INPUT` error at its index,
+//! the rest of the batch resolved.
 
 use std::{
     collections::HashMap,
@@ -41,8 +43,28 @@ pub(crate) async fn entities(
     let misses = ctx.data_opt::<Arc<Misses>>();
     let response_key = field.alias().unwrap_or(field.name()).to_owned();
     for (i, rep) in reps.iter().enumerate() {
-        let (typename, ki, rep) = parse_representation(&rt, i, rep).gql()?;
-        by_type.entry((typename, ki)).or_default().push(rep);
+        match (parse_representation(&rt, i, rep), misses) {
+            (Ok((typename, ki, rep)), _) => by_type.entry((typename, ki)).or_default().push(rep),
+            // A bad representation fails alone: its item is null with the
+            // reason, the others resolve (the item still needs a member
+            // type of `_Entity` until the response is patched).
+            (Err(e), Some(misses)) => {
+                let Some(stand_in) = rt
+                    .registry()
+                    .models()
+                    .iter()
+                    .find(|m| m.exposed && !m.federation.unresolvable)
+                else {
+                    return Err(e).gql();
+                };
+                misses.record(&response_key, i, e.message.clone(), e.code);
+                results[i] = Some(
+                    FieldValue::owned_any(Arc::new(Node::missing(stand_in, e.message)))
+                        .with_type(stand_in.graphql_name.clone()),
+                );
+            }
+            (Err(e), None) => return Err(e).gql(),
+        }
     }
     for ((typename, ki), items) in by_type {
         let Some(model) = rt.registry().by_graphql_name(&typename) else {
@@ -142,7 +164,7 @@ pub(crate) async fn entities(
                         what.join(", ")
                     );
                     if let Some(misses) = misses {
-                        misses.record(&response_key, i, message.clone());
+                        misses.record(&response_key, i, message.clone(), ErrorCode::NotFound);
                     }
                     Arc::new(Node::missing(model, message))
                 }
@@ -282,20 +304,23 @@ struct Miss {
     key: String,
     index: usize,
     message: String,
+    code: ErrorCode,
 }
 
 impl Misses {
-    fn record(&self, key: &str, index: usize, message: String) {
+    fn record(&self, key: &str, index: usize, message: String, code: ErrorCode) {
         let mut misses = self.0.lock().unwrap_or_else(|e| e.into_inner());
         misses.push(Miss {
             key: key.to_owned(),
             index,
             message,
+            code,
         });
     }
 
     /// Puts `null` at each missed index and replaces the errors of its fields
-    /// with one `NOT_FOUND` error at the item's path.
+    /// with one error at the item's path: `NOT_FOUND` for a row that is not
+    /// there, `BAD_USER_INPUT` for a representation that cannot be read.
     pub(crate) fn patch(&self, response: &mut Response) {
         let mut misses = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
         if misses.is_empty() {
@@ -321,7 +346,7 @@ impl Misses {
             // carry no path in the dynamic schema); one error for the item is enough.
             response.errors.retain(|e| e.message != miss.message);
             let mut extensions = ErrorExtensionValues::default();
-            extensions.set("code", ErrorCode::NotFound.as_str());
+            extensions.set("code", miss.code.as_str());
             let mut error = ServerError::new(miss.message, None);
             error.path = at.to_vec();
             error.extensions = Some(extensions);

@@ -181,6 +181,30 @@ async fn missing_bad_and_hidden_entities() {
             "{errors:?}"
         );
     }
+    // In a batch, a bad representation fails alone: null at its index with
+    // its error there; the others resolve.
+    let res = c
+        .execute(
+            r#"query($r: [_Any!]!) { found: _entities(representations: $r) { ... on Post { id } } }"#,
+            json!({ "r": [
+                { "__typename": "Post", "id": "1" },
+                { "__typename": "Nope", "id": "1" },
+                { "__typename": "Post", "id": "x" },
+                { "__typename": "Post", "id": "2" },
+            ] }),
+        )
+        .await;
+    assert_eq!(
+        res["data"]["found"],
+        json!([{ "id": "1" }, null, null, { "id": "2" }]),
+        "{res}"
+    );
+    let errors = res["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{res}");
+    for (e, at) in errors.iter().zip([1, 2]) {
+        assert_eq!(e["path"], json!(["found", at]), "{res}");
+        assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{res}");
+    }
     // Drafts stay hidden through _entities, exactly like a missing row.
     let anon = c.anonymous();
     let res = anon.execute(ENTITIES, json!({ "r": [{ "__typename": "Post", "id": "5" }, { "__typename": "Post", "id": "999" }] })).await;
