@@ -31,6 +31,7 @@ pub(crate) enum Returns {
 pub struct CustomField {
     pub(crate) name: String,
     pub(crate) description: Option<String>,
+    pub(crate) deprecated: Option<String>,
     pub(crate) args: Vec<(String, TypeDesc)>,
     pub(crate) returns: Arc<Returns>,
     pub(crate) resolver: Resolver,
@@ -49,6 +50,7 @@ impl std::fmt::Debug for CustomField {
 pub struct CustomFieldBuilder {
     name: String,
     description: Option<String>,
+    deprecated: Option<String>,
     args: Vec<(String, TypeDesc)>,
 }
 
@@ -62,6 +64,7 @@ impl CustomField {
         CustomFieldBuilder {
             name: name.into(),
             description: None,
+            deprecated: None,
             args: Vec::new(),
         }
     }
@@ -70,6 +73,13 @@ impl CustomField {
 impl CustomFieldBuilder {
     pub fn description(mut self, text: impl Into<String>) -> Self {
         self.description = Some(text.into());
+        self
+    }
+
+    /// Marks the field `@deprecated(reason:)`: it still works, and tools
+    /// (GraphiQL, codegen, the schema diff) tell clients to move off it.
+    pub fn deprecated(mut self, reason: impl Into<String>) -> Self {
+        self.deprecated = Some(reason.into());
         self
     }
 
@@ -91,6 +101,7 @@ impl CustomFieldBuilder {
         CustomField {
             name: self.name,
             description: self.description,
+            deprecated: self.deprecated,
             args: self.args,
             returns: Arc::new(Returns::Scalar(R::type_desc())),
             resolver: Arc::new(move |ctx, args| {
@@ -119,6 +130,7 @@ impl CustomFieldBuilder {
         CustomField {
             name: self.name,
             description: self.description,
+            deprecated: self.deprecated,
             args: self.args,
             returns: Arc::new(Returns::Models(ModelKey::of::<M>())),
             resolver: Arc::new(move |ctx, args| {

@@ -63,6 +63,7 @@ struct Fed {
     interface_object: bool,
     provides: Option<String>,
     directives: Vec<String>,
+    deprecated: Option<String>,
 }
 
 impl Fed {
@@ -75,6 +76,7 @@ impl Fed {
         let interface_object = self.interface_object;
         let provides = opt_str(&self.provides);
         let directives = &self.directives;
+        let deprecated = opt_str(&self.deprecated);
         quote! {
             ::graphloom::meta::Federation {
                 shareable: #shareable,
@@ -86,6 +88,7 @@ impl Fed {
                 interface_object: #interface_object,
                 provides: #provides,
                 directives: ::std::vec![#(#directives),*],
+                deprecated: #deprecated,
             }
         }
     }
@@ -177,6 +180,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "override_from" => out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "deprecated" => out.fed.deprecated = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "external" => out.fed.external = true,
                 "provides" => out.fed.provides = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "directive" => out.fed.directives.push(meta.value()?.parse::<LitStr>()?.value()),
@@ -215,7 +219,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, preset, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external, provides, directive",
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, preset, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external, provides, directive, deprecated",
                         FLAGS.join(", ")
                     )));
                 }

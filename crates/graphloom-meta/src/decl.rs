@@ -327,6 +327,9 @@ pub struct Federation {
     /// `directive = "@cacheControl(maxAge: 60)"` (repeatable): usages of
     /// custom directives the service composes into the supergraph.
     pub directives: Vec<&'static str>,
+    /// `#[field(deprecated = "use slug")]`: `@deprecated(reason:)` on the
+    /// field's GraphQL fields (the value, and a key's relation).
+    pub deprecated: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]

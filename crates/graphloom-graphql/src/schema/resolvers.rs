@@ -446,6 +446,9 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
     for (name, ty) in &c.args {
         field = field.argument(InputValue::new(name, type_ref(ty)));
     }
+    if let Some(reason) = &c.deprecated {
+        field = field.deprecation(Some(reason));
+    }
     match &c.description {
         Some(d) => field.description(d),
         None => field,

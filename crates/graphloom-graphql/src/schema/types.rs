@@ -46,6 +46,9 @@ pub(crate) fn federate_field(mut f: Field, fed: &Federation) -> Field {
     for d in directives::usages(fed) {
         f = f.directive(d);
     }
+    if let Some(reason) = fed.deprecated {
+        f = f.deprecation(Some(reason));
+    }
     f
 }
 

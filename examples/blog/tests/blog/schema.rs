@@ -154,6 +154,7 @@ fn every_field_kind_maps_to_sdl() {
         pub long: Option<String>,
         pub day: NaiveDate,
         pub at: DateTime<Utc>,
+        #[field(deprecated = "Use `data` instead.")]
         pub token: Uuid,
         pub data: serde_json::Value,
         pub mood: Mood,
@@ -168,7 +169,15 @@ fn every_field_kind_maps_to_sdl() {
             .await
             .unwrap();
         Service::new("k")
-            .app(App::new("k").model::<Kitchen>())
+            .app(
+                App::new("k").model::<Kitchen>().query(
+                    graphloom::graphql::CustomField::new("oldest")
+                        .deprecated("Order `kitchens` instead.")
+                        .resolve(|_ctx, _args: serde_json::Value| async {
+                            Ok::<i32, graphloom::query::Error>(1)
+                        }),
+                ),
+            )
             .api(db, Default::default())
             .unwrap()
             .sdl()
