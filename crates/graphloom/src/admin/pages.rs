@@ -418,6 +418,25 @@ pub(super) async fn to_slash(OriginalUri(uri): OriginalUri) -> Response {
 
 // ---------------------------------------------------------------- values
 
+/// A field's name as a label: `created_at` → `Created at`, `authorId` →
+/// `Author id`.
+fn humanize(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c == '_' {
+            out.push(' ');
+        } else if c.is_uppercase() && i > 0 {
+            out.push(' ');
+            out.extend(c.to_lowercase());
+        } else if i == 0 {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// How a value reads on a page.
 fn display(f: &FieldMeta, v: &Value) -> String {
     match (v, f.kind) {
@@ -673,7 +692,7 @@ async fn filter_box(
     };
     Ok((
         FilterBox {
-            label: f.graphql_name.clone(),
+            label: humanize(f.name),
             choices,
         },
         cond,
@@ -925,7 +944,7 @@ async fn list_page(
                 f.name.to_owned()
             };
             Column {
-                label: f.graphql_name.clone(),
+                label: humanize(f.name),
                 href: with(raw, &[("o", &next), ("p", "")]),
                 sorted,
             }
@@ -1079,7 +1098,7 @@ async fn controls(
         let value = filled.values.get(&i).cloned().unwrap_or_default();
         let mut c = Control {
             name: f.graphql_name.clone(),
-            label: f.graphql_name.clone(),
+            label: humanize(f.name),
             widget: "text",
             checked: value == "true",
             value,
@@ -1122,7 +1141,7 @@ async fn controls(
             FieldKind::DateTime => {
                 c.widget = "datetime-local";
                 c.step = Some("1".into());
-                c.label = format!("{} (UTC)", f.graphql_name);
+                c.label = format!("{} (UTC)", humanize(f.name));
             }
             FieldKind::Json => c.widget = "textarea",
             FieldKind::Enum(e) => {
@@ -1172,7 +1191,7 @@ async fn controls(
         let options = with_chosen(picks, &chosen, |v| chosen.iter().any(|c| c == v));
         out.push(Control {
             name: rel.name.clone(),
-            label: rel.name.clone(),
+            label: humanize(&rel.name),
             widget: "multiple",
             value: String::new(),
             checked: false,
@@ -2051,4 +2070,22 @@ pub(super) async fn history_page(
             ..base(&site, Some(&staff), &format!("History of {} {id}", m.graphql_name))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_read_as_words() {
+        assert_eq!(humanize("created_at"), "Created at");
+        assert_eq!(humanize("author"), "Author");
+        assert_eq!(humanize("userPermissions"), "User permissions");
+    }
+
+    #[test]
+    fn long_text_is_clipped_on_a_character() {
+        assert_eq!(clip("héllo", 2), "hé…");
+        assert_eq!(clip("hi", 2), "hi");
+    }
 }
