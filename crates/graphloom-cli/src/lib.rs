@@ -391,8 +391,9 @@ pub fn new_project(p: &NewProject) -> Result<Vec<PathBuf>> {
         .iter()
         .map(|(path, text)| (PathBuf::from(path), render(text, &vars)))
         .collect();
+    // Django's startproject comes with auth and the admin; so does this.
     let chain = format!(
-        "\n        .app(graphloom::auth::app())\n        .app({}::app())",
+        "\n        .app(graphloom::auth::app())\n        .app(graphloom::admin::app())\n        .app({}::app())",
         p.app
     );
     files.extend(service_files(&p.service, &chain, &p.app));
@@ -652,7 +653,11 @@ mod tests {
             Err(Error::Exists(_))
         ));
         let lib = std::fs::read_to_string(p.dir.join("services/mysite/src/lib.rs")).unwrap();
-        assert_eq!(lib.matches(".app(").count(), 2, "{lib}");
+        assert_eq!(
+            lib.matches(".app(").count(),
+            3,
+            "auth, admin, the app: {lib}"
+        );
     }
 
     #[test]
