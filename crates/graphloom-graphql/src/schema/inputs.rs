@@ -20,6 +20,15 @@ pub(crate) fn filter_type(f: &FieldMeta) -> String {
     }
 }
 
+/// An input field of a deprecated model field carries the mark too (every
+/// generated input field is optional, as `@deprecated` on inputs requires).
+fn deprecated(iv: InputValue, f: &FieldMeta) -> InputValue {
+    match f.federation.deprecated {
+        Some(reason) => iv.deprecation(Some(reason)),
+        None => iv,
+    }
+}
+
 /// A field's GraphQL type.
 pub(crate) fn field_type(f: &FieldMeta, nullable: bool) -> TypeRef {
     let name = type_name(f);
@@ -130,9 +139,9 @@ pub(crate) fn model_inputs(reg: &Registry, m: &ModelMeta) -> [InputObject; 3] {
             TypeRef::named(format!("{name}Filter")),
         ));
     for f in m.fields.iter().filter(|f| !f.hidden) {
-        filter = filter.field(InputValue::new(
-            &f.graphql_name,
-            TypeRef::named(filter_type(f)),
+        filter = filter.field(deprecated(
+            InputValue::new(&f.graphql_name, TypeRef::named(filter_type(f))),
+            f,
         ));
     }
     // Relations into another service's entities are not filterable here.
@@ -171,9 +180,9 @@ pub(crate) fn model_inputs(reg: &Registry, m: &ModelMeta) -> [InputObject; 3] {
         .iter()
         .filter(|f| !f.hidden && f.capabilities().order)
     {
-        order = order.field(InputValue::new(
-            &f.graphql_name,
-            TypeRef::named("SortDirection"),
+        order = order.field(deprecated(
+            InputValue::new(&f.graphql_name, TypeRef::named("SortDirection")),
+            f,
         ));
     }
     for rel in m
@@ -207,7 +216,7 @@ pub(crate) fn write_input(rt: &Arc<Runtime>, m: &ModelMeta, create: bool) -> Inp
         if !desc.is_empty() {
             iv = iv.description(desc);
         }
-        obj = obj.field(iv);
+        obj = obj.field(deprecated(iv, f));
     }
     for ri in link_relations(reg, m) {
         obj = obj.field(InputValue::new(
