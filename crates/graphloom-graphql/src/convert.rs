@@ -56,6 +56,7 @@ pub fn type_ref(d: &TypeDesc) -> TypeRef {
             TypeDesc::Int => Some(TypeRef::INT),
             TypeDesc::Float => Some(TypeRef::FLOAT),
             TypeDesc::String => Some(TypeRef::STRING),
+            TypeDesc::Id => Some(TypeRef::ID),
             TypeDesc::Json => Some("JSON"),
             TypeDesc::List(_) | TypeDesc::Nullable(_) => None,
         }

@@ -174,9 +174,36 @@ impl<M: Model> FieldType for ManyToMany<M> {
     }
 }
 
-/// An auto-incrementing 64-bit primary key.
+/// An auto-incrementing 64-bit primary key. As a custom argument or
+/// result it is GraphQL's `ID`: written as text (`"12"`), read from text
+/// or an integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Id(pub i64);
+
+impl serde::Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Int(i64),
+            Text(String),
+        }
+        match Given::deserialize(d)? {
+            Given::Int(n) => Ok(Id(n)),
+            Given::Text(t) => t
+                .trim()
+                .parse()
+                .map(Id)
+                .map_err(|_| serde::de::Error::custom(format!("`{t}` is not an id"))),
+        }
+    }
+}
 
 /// A many-to-one relation: the column `<field>_id` holds the target's primary key.
 pub struct ForeignKey<M> {

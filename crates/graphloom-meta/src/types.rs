@@ -10,6 +10,8 @@ pub enum TypeDesc {
     Int,
     Float,
     String,
+    /// A key (GraphQL's `ID`): text on the wire, an integer or text given.
+    Id,
     /// Any JSON value.
     Json,
     List(Box<TypeDesc>),
@@ -19,7 +21,7 @@ pub enum TypeDesc {
 /// The [`TypeDesc`] of a Rust type.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no graphloom type",
-    note = "supported: i32, f64, bool, String, serde_json::Value, and Option<T> and Vec<T> of these"
+    note = "supported: i32, f64, bool, String, Id, serde_json::Value, and Option<T> and Vec<T> of these"
 )]
 pub trait Typed {
     fn type_desc() -> TypeDesc;
@@ -40,6 +42,7 @@ typed!(
     f64 => TypeDesc::Float,
     bool => TypeDesc::Boolean,
     String => TypeDesc::String,
+    crate::Id => TypeDesc::Id,
     serde_json::Value => TypeDesc::Json,
 );
 

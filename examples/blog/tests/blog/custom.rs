@@ -119,3 +119,39 @@ async fn a_custom_field_cannot_take_a_generated_name() {
         assert!(check.contains(says), "check: {check}");
     }
 }
+
+/// `Id` as a custom argument or result is GraphQL's `ID`: read from text
+/// or an integer, written as text.
+#[tokio::test]
+async fn ids_are_graphql_ids() {
+    use graphloom::{App, graphql::CustomField, meta::Id};
+    #[derive(serde::Deserialize)]
+    struct Args {
+        id: Id,
+        ids: Vec<Id>,
+    }
+    let service = graphloom::Service::new("s").app(
+        App::new("s").query(
+            CustomField::new("together")
+                .arg::<Id>("id")
+                .arg::<Vec<Id>>("ids")
+                .resolve(|_ctx, a: Args| async move {
+                    Ok::<_, graphloom::query::Error>(
+                        std::iter::once(a.id).chain(a.ids).collect::<Vec<Id>>(),
+                    )
+                }),
+        ),
+    );
+    let c = graphloom_test::TestClient::new(&service).await;
+    assert!(
+        c.api()
+            .sdl()
+            .contains("together(id: ID!, ids: [ID!]!): [ID!]!"),
+        "{}",
+        c.api().sdl()
+    );
+    let d = c.query(r#"{ together(id: "7", ids: [1, "2"]) }"#).await;
+    assert_eq!(d["together"], json!(["7", "1", "2"]));
+    let errors = c.errors(r#"{ together(id: "x", ids: []) }"#).await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{errors:?}");
+}
