@@ -57,6 +57,7 @@ pub fn type_ref(d: &TypeDesc) -> TypeRef {
             TypeDesc::Float => Some(TypeRef::FLOAT),
             TypeDesc::String => Some(TypeRef::STRING),
             TypeDesc::Id => Some(TypeRef::ID),
+            TypeDesc::Enum(e) => Some(e.name),
             TypeDesc::Json => Some("JSON"),
             TypeDesc::List(_) | TypeDesc::Nullable(_) => None,
         }

@@ -529,6 +529,30 @@ pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
                 ::graphloom::meta::Value::from(self)
             }
         }
+        // As a custom argument or result: the GraphQL enum, by its values.
+        impl ::graphloom::meta::Typed for #name {
+            fn type_desc() -> ::graphloom::meta::TypeDesc {
+                ::graphloom::meta::TypeDesc::Enum(<#name as ::graphloom::meta::ModelEnum>::decl())
+            }
+        }
+        impl ::graphloom::meta::__serde::Serialize for #name {
+            fn serialize<S: ::graphloom::meta::__serde::Serializer>(&self, s: S) -> ::core::result::Result<S::Ok, S::Error> {
+                let i: usize = match self { #(#to_index),* };
+                s.serialize_str(&<#name as ::graphloom::meta::ModelEnum>::decl().variants[i].graphql())
+            }
+        }
+        impl<'de> ::graphloom::meta::__serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::graphloom::meta::__serde::Deserializer<'de>>(d: D) -> ::core::result::Result<Self, D::Error> {
+                let text = <::std::string::String as ::graphloom::meta::__serde::Deserialize>::deserialize(d)?;
+                let decl = <#name as ::graphloom::meta::ModelEnum>::decl();
+                match decl.position(&text) {
+                    #(#from_index,)*
+                    _ => ::core::result::Result::Err(<D::Error as ::graphloom::meta::__serde::de::Error>::custom(
+                        ::std::format!("`{}` is not a {} value", text, decl.name),
+                    )),
+                }
+            }
+        }
     })
 }
 

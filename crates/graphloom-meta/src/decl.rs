@@ -48,6 +48,23 @@ pub struct EnumDecl {
     pub variants: &'static [EnumVariant],
 }
 
+// By name: two declarations of one name are one GraphQL enum.
+impl std::hash::Hash for EnumDecl {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name.hash(h);
+    }
+}
+
+impl EnumDecl {
+    /// The variant a GraphQL value (`IN_REVIEW`) or a stored text
+    /// (`in_review`) names, by index.
+    pub fn position(&self, text: &str) -> Option<usize> {
+        self.variants
+            .iter()
+            .position(|v| v.graphql() == text || v.stored() == text)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnumVariant {
     /// The Rust variant name, e.g. `InReview`.

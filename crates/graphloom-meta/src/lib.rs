@@ -34,6 +34,8 @@ pub use rules::{
     ModelRules, Need, Operation, Predicate, Rule, RuleExpr, RuleSet, RulesDecl, SCOPE_STAFF,
     SCOPE_SUPERUSER, model_permission,
 };
+#[doc(hidden)]
+pub use serde as __serde;
 pub use typed::{FromField, FromRow, FromValue, Operand, RowReader, ToRow, ToValue};
 pub use types::{TypeDesc, Typed};
 pub use value::{Key, Value};

@@ -12,6 +12,8 @@ pub enum TypeDesc {
     String,
     /// A key (GraphQL's `ID`): text on the wire, an integer or text given.
     Id,
+    /// A `#[derive(ModelEnum)]` enum, by its GraphQL values.
+    Enum(&'static crate::EnumDecl),
     /// Any JSON value.
     Json,
     List(Box<TypeDesc>),
@@ -21,7 +23,7 @@ pub enum TypeDesc {
 /// The [`TypeDesc`] of a Rust type.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no graphloom type",
-    note = "supported: i32, f64, bool, String, Id, serde_json::Value, and Option<T> and Vec<T> of these"
+    note = "supported: i32, f64, bool, String, Id, a #[derive(ModelEnum)] enum, serde_json::Value, and Option<T> and Vec<T> of these"
 )]
 pub trait Typed {
     fn type_desc() -> TypeDesc;

@@ -62,7 +62,11 @@ pub(crate) fn list_args(field: Field, m: &ModelMeta) -> Field {
 ///
 /// Only the API's models count: a table-only model (`graphql = false`)
 /// adds no input to the schema.
-pub(crate) fn scalar_filters(mut schema: SchemaBuilder, reg: &Registry) -> SchemaBuilder {
+/// Also returns the enums it registered (those of the models' fields).
+pub(crate) fn scalar_filters(
+    mut schema: SchemaBuilder,
+    reg: &Registry,
+) -> (SchemaBuilder, BTreeSet<&'static str>) {
     let mut done = BTreeSet::new();
     for m in reg.models().iter().filter(|m| m.exposed) {
         for f in m.fields.iter().filter(|f| !f.hidden) {
@@ -100,22 +104,27 @@ pub(crate) fn scalar_filters(mut schema: SchemaBuilder, reg: &Registry) -> Schem
             if let FieldKind::Enum(e) = f.kind
                 && enums.insert(e.name)
             {
-                let mut en = Enum::new(e.name);
-                if let Some(h) = e.help {
-                    en = en.description(h);
-                }
-                for v in e.variants {
-                    let mut item = EnumItem::new(v.graphql());
-                    if let Some(h) = v.help {
-                        item = item.description(h);
-                    }
-                    en = en.item(item);
-                }
-                schema = schema.register(en);
+                schema = schema.register(enum_type(e));
             }
         }
     }
-    schema
+    (schema, enums)
+}
+
+/// A model enum as a GraphQL enum: its values and their descriptions.
+pub(crate) fn enum_type(e: &graphloom_meta::EnumDecl) -> Enum {
+    let mut en = Enum::new(e.name);
+    if let Some(h) = e.help {
+        en = en.description(h);
+    }
+    for v in e.variants {
+        let mut item = EnumItem::new(v.graphql());
+        if let Some(h) = v.help {
+            item = item.description(h);
+        }
+        en = en.item(item);
+    }
+    en
 }
 
 /// A model's filter, list filter and order inputs.

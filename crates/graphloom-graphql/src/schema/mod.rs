@@ -33,6 +33,16 @@ impl Taken {
     }
 }
 
+/// The model enums a type mentions.
+fn enums_in(d: &graphloom_meta::TypeDesc) -> Vec<&'static graphloom_meta::EnumDecl> {
+    use graphloom_meta::TypeDesc as T;
+    match d {
+        T::Enum(e) => vec![*e],
+        T::List(inner) | T::Nullable(inner) => enums_in(inner),
+        T::Boolean | T::Int | T::Float | T::String | T::Id | T::Json => Vec::new(),
+    }
+}
+
 /// Builds the schema's types; a root field named twice is an error.
 pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder, String> {
     let reg = rt.registry();
@@ -56,7 +66,26 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         .register(payloads::field_error_type())
         .register(types::page_info_type())
         .register(inputs::many_to_many_input());
-    schema = inputs::scalar_filters(schema, reg);
+    let (with_filters, mut enums) = inputs::scalar_filters(schema, reg);
+    schema = with_filters;
+    // Enums only custom and computed fields use.
+    let mut shapes: Vec<&graphloom_meta::TypeDesc> = Vec::new();
+    for c in custom.queries.iter().chain(&custom.mutations) {
+        shapes.extend(c.args.iter().map(|(_, t)| t));
+        if let crate::custom::Returns::Scalar(t) = &*c.returns {
+            shapes.push(t);
+        }
+    }
+    for m in reg.models().iter().filter(|m| m.exposed) {
+        shapes.extend(m.computed.iter().map(|c| &c.output));
+    }
+    for shape in shapes {
+        for e in enums_in(shape) {
+            if enums.insert(e.name) {
+                schema = schema.register(inputs::enum_type(e));
+            }
+        }
+    }
 
     let mut query = Object::new("Query");
     let mut mutation = Object::new("Mutation");

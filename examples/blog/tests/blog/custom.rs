@@ -155,3 +155,54 @@ async fn ids_are_graphql_ids() {
     let errors = c.errors(r#"{ together(id: "x", ids: []) }"#).await;
     assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{errors:?}");
 }
+
+/// A `#[derive(ModelEnum)]` enum as a custom argument or result is its
+/// GraphQL enum, registered even when no model stores it.
+#[tokio::test]
+async fn enums_are_graphql_enums() {
+    use graphloom::{App, ModelEnum, graphql::CustomField};
+    /// How loud.
+    #[derive(ModelEnum, Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Volume {
+        Quiet,
+        VeryLoud,
+    }
+    #[derive(serde::Deserialize)]
+    struct Args {
+        volume: Volume,
+        status: Option<blog::PostStatus>,
+    }
+    let service = graphloom::Service::new("s")
+        .app(graphloom::auth::app())
+        .app(blog::app())
+        .app(
+            App::new("s").query(
+                CustomField::new("louder")
+                    .arg::<Volume>("volume")
+                    .arg::<Option<blog::PostStatus>>("status")
+                    .resolve(|_ctx, a: Args| async move {
+                        let next = match (a.volume, a.status) {
+                            (_, Some(blog::PostStatus::Draft)) => Volume::Quiet,
+                            _ => Volume::VeryLoud,
+                        };
+                        Ok::<_, graphloom::query::Error>(vec![a.volume, next])
+                    }),
+            ),
+        );
+    let c = graphloom_test::TestClient::new(&service).await;
+    let sdl = c.api().sdl();
+    assert!(
+        sdl.contains("louder(volume: Volume!, status: PostStatus): [Volume!]!"),
+        "{sdl}"
+    );
+    assert!(sdl.contains("enum Volume {"), "registered: {sdl}");
+    assert!(sdl.contains("VERY_LOUD"));
+    let d = c.query("{ louder(volume: QUIET) }").await;
+    assert_eq!(d["louder"], json!(["QUIET", "VERY_LOUD"]));
+    let d = c
+        .query("{ louder(volume: VERY_LOUD, status: DRAFT) }")
+        .await;
+    assert_eq!(d["louder"], json!(["VERY_LOUD", "QUIET"]));
+    let errors = c.errors("{ louder(volume: LOUD) }").await;
+    assert_eq!(codes(&errors), ["GRAPHQL_VALIDATION_FAILED"], "{errors:?}");
+}
