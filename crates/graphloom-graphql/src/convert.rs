@@ -48,6 +48,22 @@ pub fn type_name(field: &FieldMeta) -> String {
     }
 }
 
+/// A JSON value as a GraphQL value of type `d`: an enum's text as the enum
+/// value (`QUIET`, not `"QUIET"`), the rest as JSON maps.
+pub fn typed_value(d: &TypeDesc, v: &serde_json::Value) -> async_graphql::Value {
+    match (d, v) {
+        (TypeDesc::Nullable(inner), v) => typed_value(inner, v),
+        (TypeDesc::Enum(_), serde_json::Value::String(s)) => {
+            async_graphql::Value::Enum(async_graphql::Name::new(s))
+        }
+        (TypeDesc::List(item), serde_json::Value::Array(items)) => {
+            async_graphql::Value::List(items.iter().map(|i| typed_value(item, i)).collect())
+        }
+        (TypeDesc::Id, serde_json::Value::Number(n)) => async_graphql::Value::String(n.to_string()),
+        (_, v) => async_graphql::Value::from_json(v.clone()).unwrap_or(async_graphql::Value::Null),
+    }
+}
+
 /// The GraphQL type of a [`TypeDesc`]: non-null unless it is `Nullable`.
 pub fn type_ref(d: &TypeDesc) -> TypeRef {
     fn named(d: &TypeDesc) -> Option<&'static str> {

@@ -32,7 +32,7 @@ pub struct CustomField {
     pub(crate) name: String,
     pub(crate) description: Option<String>,
     pub(crate) deprecated: Option<String>,
-    pub(crate) args: Vec<(String, TypeDesc)>,
+    pub(crate) args: Vec<Arg>,
     pub(crate) returns: Arc<Returns>,
     pub(crate) resolver: Resolver,
 }
@@ -45,13 +45,22 @@ impl std::fmt::Debug for CustomField {
     }
 }
 
+/// One argument of a custom field.
+#[derive(Debug, Clone)]
+pub(crate) struct Arg {
+    pub name: String,
+    pub ty: TypeDesc,
+    /// As JSON (the Rust value serialized).
+    pub default: Option<serde_json::Value>,
+}
+
 /// Builds a [`CustomField`]: name, description and arguments, then a resolver.
 #[derive(Debug)]
 pub struct CustomFieldBuilder {
     name: String,
     description: Option<String>,
     deprecated: Option<String>,
-    args: Vec<(String, TypeDesc)>,
+    args: Vec<Arg>,
 }
 
 fn decode_args<A: DeserializeOwned>(args: serde_json::Value) -> Result<A> {
@@ -85,7 +94,24 @@ impl CustomFieldBuilder {
 
     /// Declares an argument; its GraphQL type follows the Rust type.
     pub fn arg<T: Typed>(mut self, name: impl Into<String>) -> Self {
-        self.args.push((name.into(), T::type_desc()));
+        self.args.push(Arg {
+            name: name.into(),
+            ty: T::type_desc(),
+            default: None,
+        });
+        self
+    }
+
+    /// Declares an argument with a default (`limit: Int! = 20`): a query
+    /// may leave it out, and the resolver gets the default.
+    pub fn arg_default<T: Typed + Serialize>(mut self, name: impl Into<String>, value: T) -> Self {
+        let name = name.into();
+        let default = serde_json::to_value(value).ok();
+        self.args.push(Arg {
+            name,
+            ty: T::type_desc(),
+            default,
+        });
         self
     }
 

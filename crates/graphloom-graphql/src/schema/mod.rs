@@ -71,7 +71,7 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     // Enums only custom and computed fields use.
     let mut shapes: Vec<&graphloom_meta::TypeDesc> = Vec::new();
     for c in custom.queries.iter().chain(&custom.mutations) {
-        shapes.extend(c.args.iter().map(|(_, t)| t));
+        shapes.extend(c.args.iter().map(|a| &a.ty));
         if let crate::custom::Returns::Scalar(t) = &*c.returns {
             shapes.push(t);
         }

@@ -443,8 +443,12 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
         let c = c2.clone();
         FieldFuture::new(async move { custom(&rt, &ctx, &c).await.gql() })
     });
-    for (name, ty) in &c.args {
-        field = field.argument(InputValue::new(name, type_ref(ty)));
+    for a in &c.args {
+        let mut arg = InputValue::new(&a.name, type_ref(&a.ty));
+        if let Some(d) = &a.default {
+            arg = arg.default_value(crate::convert::typed_value(&a.ty, d));
+        }
+        field = field.argument(arg);
     }
     if let Some(reason) = &c.deprecated {
         field = field.deprecation(Some(reason));

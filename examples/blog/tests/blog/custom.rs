@@ -206,3 +206,38 @@ async fn enums_are_graphql_enums() {
     let errors = c.errors("{ louder(volume: LOUD) }").await;
     assert_eq!(codes(&errors), ["GRAPHQL_VALIDATION_FAILED"], "{errors:?}");
 }
+
+/// An argument with a default may be left out; the resolver gets it.
+#[tokio::test]
+async fn arguments_take_defaults() {
+    use graphloom::{App, graphql::CustomField};
+    #[derive(serde::Deserialize)]
+    struct Args {
+        limit: i32,
+        status: blog::PostStatus,
+    }
+    let service = graphloom::Service::new("s")
+        .app(graphloom::auth::app())
+        .app(blog::app())
+        .app(
+            App::new("s").query(
+                CustomField::new("page")
+                    .arg_default("limit", 20)
+                    .arg_default("status", blog::PostStatus::Published)
+                    .resolve(|_ctx, a: Args| async move {
+                        Ok::<_, graphloom::query::Error>(format!("{} {:?}", a.limit, a.status))
+                    }),
+            ),
+        );
+    let c = graphloom_test::TestClient::new(&service).await;
+    let sdl = c.api().sdl();
+    assert!(
+        sdl.contains("page(limit: Int! = 20, status: PostStatus! = PUBLISHED): String!"),
+        "{sdl}"
+    );
+    assert_eq!(c.query("{ page }").await["page"], "20 Published");
+    assert_eq!(
+        c.query("{ page(limit: 5, status: DRAFT) }").await["page"],
+        "5 Draft"
+    );
+}
