@@ -53,7 +53,7 @@ pub(crate) async fn entities(
                     .registry()
                     .models()
                     .iter()
-                    .find(|m| m.exposed && !m.federation.unresolvable)
+                    .find(|m| m.exposed && !m.federation.unresolvable && !m.federation.plain)
                 else {
                     return Err(e).gql();
                 };
@@ -203,7 +203,7 @@ fn parse_representation(
     let reg = rt.registry();
     let model = reg
         .by_graphql_name(&typename)
-        .filter(|m| !m.federation.unresolvable)
+        .filter(|m| !m.federation.unresolvable && !m.federation.plain)
         .ok_or_else(|| bad(format!("`{typename}` is not an entity of this service")))?;
     // The first of the entity's keys that the representation carries.
     let found = model.keys.iter().enumerate().find_map(|(ki, key)| {

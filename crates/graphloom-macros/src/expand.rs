@@ -64,6 +64,7 @@ struct Fed {
     provides: Option<String>,
     directives: Vec<String>,
     deprecated: Option<String>,
+    plain: bool,
 }
 
 impl Fed {
@@ -77,6 +78,7 @@ impl Fed {
         let provides = opt_str(&self.provides);
         let directives = &self.directives;
         let deprecated = opt_str(&self.deprecated);
+        let plain = self.plain;
         quote! {
             ::graphloom::meta::Federation {
                 shareable: #shareable,
@@ -89,6 +91,7 @@ impl Fed {
                 provides: #provides,
                 directives: ::std::vec![#(#directives),*],
                 deprecated: #deprecated,
+                plain: #plain,
             }
         }
     }
@@ -117,6 +120,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "key" => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
                 "unique" => out.unique.push(meta.value()?.parse::<LitStr>()?.value()),
                 "resolvable" => out.fed.unresolvable = !meta.value()?.parse::<LitBool>()?.value,
+                "entity" => out.fed.plain = !meta.value()?.parse::<LitBool>()?.value,
                 "interface_object" => out.fed.interface_object = true,
                 "directive" => out.fed.directives.push(meta.value()?.parse::<LitStr>()?.value()),
                 "shareable" => out.fed.shareable = true,
@@ -125,7 +129,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, rest, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, rest, entity, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
                     ));
                 }
             }

@@ -374,6 +374,10 @@ pub struct Federation {
     /// `#[field(deprecated = "use slug")]`: `@deprecated(reason:)` on the
     /// field's GraphQL fields (the value, and a key's relation).
     pub deprecated: Option<&'static str>,
+    /// `#[model(entity = false)]`: a plain object type, not an entity (no
+    /// `@key`, not in `_Entity`): a gateway reaches its rows only through
+    /// this service's fields.
+    pub plain: bool,
 }
 
 #[derive(Debug, Clone)]

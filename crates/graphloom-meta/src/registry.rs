@@ -291,6 +291,15 @@ fn entity_keys(
             hint: "another service owns the interface: #[model(external, interface_object)]".into(),
         });
     }
+    if d.federation.plain && d.external {
+        errors.push(CheckError {
+            id: CheckId::E013,
+            at: d.key().to_string(),
+            message: "an external model is another service's entity; it cannot be `entity = false`"
+                .into(),
+            hint: "drop `entity = false`, or make the model this service's own".into(),
+        });
+    }
     if d.federation.unresolvable && !d.external {
         errors.push(CheckError {
             id: CheckId::E013,
@@ -1482,6 +1491,15 @@ mod tests {
         local.federation.unresolvable = true;
         let err = Registry::resolve(vec![local]).unwrap_err();
         assert!(err.0[0].message.contains("resolvable = false"), "{err}");
+        // Another service's entity cannot be a plain type here.
+        let mut ext = model(vec![]);
+        ext.external = true;
+        ext.federation.plain = true;
+        let err = Registry::resolve(vec![ext]).unwrap_err();
+        assert!(
+            err.0.iter().any(|e| e.message.contains("entity = false")),
+            "{err}"
+        );
     }
 
     #[test]

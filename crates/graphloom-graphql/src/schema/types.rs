@@ -77,7 +77,8 @@ fn federate_object(mut o: Object, fed: &Federation) -> Object {
 pub(crate) fn object_type(rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     let reg = rt.registry();
     let mut obj = Object::new(&m.graphql_name);
-    for k in &m.keys {
+    // A plain type has no `@key`: it is no entity.
+    for k in m.keys.iter().filter(|_| !m.federation.plain) {
         let fields = m.key_fieldset(reg, k);
         obj = if m.federation.unresolvable {
             obj.unresolvable(fields)

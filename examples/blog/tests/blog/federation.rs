@@ -517,3 +517,51 @@ async fn an_interface_object_adds_fields_to_every_implementation() {
         ])
     );
 }
+
+mod plain {
+    use graphloom::prelude::*;
+
+    /// An entity.
+    #[derive(Model, Debug)]
+    #[model(app = "shop")]
+    pub struct Product {
+        pub id: Id,
+        #[field(max_length = 50)]
+        pub name: String,
+        pub size: ForeignKey<Dimension>,
+    }
+
+    /// A value the product owns: no key, not an entity.
+    #[derive(Model, Debug)]
+    #[model(app = "shop", entity = false)]
+    pub struct Dimension {
+        pub id: Id,
+        #[field(max_length = 10)]
+        pub unit: String,
+    }
+}
+
+/// `#[model(entity = false)]`: a plain object type (no `@key`, not in
+/// `_Entity`), reached through this service's fields only.
+#[tokio::test]
+async fn a_model_can_be_a_plain_type() {
+    use graphloom::{App, Service};
+    let service = Service::new("shop").app(
+        App::new("shop")
+            .model::<plain::Dimension>()
+            .model::<plain::Product>(),
+    );
+    let c = graphloom_test::TestClient::new(&service).await;
+    let sdl = c.api().subgraph_sdl();
+    assert!(sdl.contains("type Dimension {"), "{sdl}");
+    assert!(sdl.contains(r#"type Product @key(fields: "id")"#), "{sdl}");
+    let full = c.api().sdl();
+    assert!(full.contains("union _Entity = Product\n"), "{full}");
+    let errors = c
+        .errors_vars(
+            r#"query($r: [_Any!]!) { _entities(representations: $r) { __typename } }"#,
+            json!({ "r": [{ "__typename": "Dimension", "id": "1" }] }),
+        )
+        .await;
+    assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{errors:?}");
+}
