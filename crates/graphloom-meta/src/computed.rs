@@ -2,7 +2,7 @@
 //! function that computes it lives with the query engine, which keeps it
 //! at [`ComputedMeta::slot`].
 
-use crate::{ModelKey, TypeDesc};
+use crate::{Federation, ModelKey, TypeDesc};
 
 /// A computed field as an app declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,9 @@ pub struct ComputedDecl {
     /// Rust names of the stored fields it reads; they are fetched with the row.
     pub requires: Vec<&'static str>,
     pub output: TypeDesc,
+    /// Its SDL directives (`@shareable`, `@override(from:)`, `@tag`,
+    /// `@inaccessible`, `@deprecated`).
+    pub federation: Federation,
 }
 
 /// A resolved computed field of a model.
@@ -26,6 +29,7 @@ pub struct ComputedMeta {
     /// Field indices of what it reads.
     pub requires: Vec<usize>,
     pub output: TypeDesc,
+    pub federation: Federation,
 }
 
 /// Resolves computed field declarations onto their models.
@@ -95,6 +99,7 @@ pub(crate) fn resolve(
             description: c.description,
             requires,
             output: c.output,
+            federation: c.federation,
         });
     }
 }

@@ -93,6 +93,7 @@ impl ComputedField {
                 description: None,
                 requires: requires.to_vec(),
                 output: R::type_desc(),
+                federation: Default::default(),
             },
             function: Arc::new(move |ctx, row| {
                 let f = Arc::clone(&f);
@@ -106,6 +107,36 @@ impl ComputedField {
 
     pub fn description(mut self, text: impl Into<String>) -> Self {
         self.decl.description = Some(text.into());
+        self
+    }
+
+    /// `@shareable`: other subgraphs resolve this field too.
+    pub fn shareable(mut self) -> Self {
+        self.decl.federation.shareable = true;
+        self
+    }
+
+    /// `@override(from: "…")`: this subgraph takes the field over.
+    pub fn override_from(mut self, subgraph: &'static str) -> Self {
+        self.decl.federation.override_from = Some(subgraph);
+        self
+    }
+
+    /// `@inaccessible`: in the subgraph, hidden from the supergraph.
+    pub fn inaccessible(mut self) -> Self {
+        self.decl.federation.inaccessible = true;
+        self
+    }
+
+    /// `@tag(name: "…")`, for contracts (repeatable).
+    pub fn tag(mut self, name: &'static str) -> Self {
+        self.decl.federation.tags.push(name);
+        self
+    }
+
+    /// `@deprecated(reason: "…")`.
+    pub fn deprecated(mut self, reason: &'static str) -> Self {
+        self.decl.federation.deprecated = Some(reason);
         self
     }
 }

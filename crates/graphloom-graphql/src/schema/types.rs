@@ -265,6 +265,7 @@ fn computed_field(rt: &Arc<Runtime>, m: &ModelMeta, c: &ComputedMeta) -> Field {
         Some(d) => f.description(d),
         None => f,
     };
+    let f = federate_field(f, &c.federation);
     // On another service's entity, the fields it reads come from that
     // service: the gateway fetches them and passes them in the representation.
     let external: Vec<&str> = c

@@ -565,3 +565,41 @@ async fn a_model_can_be_a_plain_type() {
         .await;
     assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{errors:?}");
 }
+
+/// Computed fields take the field directives too.
+#[tokio::test]
+async fn computed_fields_take_directives() {
+    use graphloom::prelude::{App, ComputedField, Row};
+    let service = graphloom::Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(blog::app())
+        .app(
+            App::new("extra").computed(
+                ComputedField::new::<blog::Post, i32, _, _>(
+                    "wordCount",
+                    &["body"],
+                    |_ctx, row: Row| async move {
+                        Ok(i32::try_from(row.str("body").split_whitespace().count()).unwrap_or(0))
+                    },
+                )
+                .shareable()
+                .tag("public")
+                .override_from("legacy")
+                .deprecated("Use readingMinutes."),
+            ),
+        );
+    let c = graphloom_test::TestClient::new(&service).await;
+    let sdl = c.api().subgraph_sdl();
+    let line = sdl
+        .lines()
+        .find(|l| l.trim_start().starts_with("wordCount:"))
+        .unwrap_or_else(|| panic!("{sdl}"));
+    for d in [
+        "@shareable",
+        r#"@tag(name: "public")"#,
+        r#"@override(from: "legacy")"#,
+        r#"@deprecated(reason: "Use readingMinutes.")"#,
+    ] {
+        assert!(line.contains(d), "{d}: {line}");
+    }
+}
