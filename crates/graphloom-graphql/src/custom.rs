@@ -16,6 +16,7 @@ use serde::{Serialize, de::DeserializeOwned};
 pub(crate) enum Output {
     Json(serde_json::Value),
     Keys(Vec<Value>),
+    Key(Option<Value>),
 }
 
 pub(crate) type Resolver =
@@ -23,7 +24,10 @@ pub(crate) type Resolver =
 
 pub(crate) enum Returns {
     Scalar(TypeDesc),
+    /// `[M!]!`.
     Models(ModelKey),
+    /// `M`: one row, or null.
+    Model(ModelKey),
 }
 
 /// A custom root field (query or mutation), built with typed arguments.
@@ -164,6 +168,33 @@ impl CustomFieldBuilder {
                 Box::pin(async move {
                     let args = decode_args::<A>(args)?;
                     f(ctx, args).await.map(Output::Keys)
+                })
+            }),
+        }
+    }
+
+    /// A resolver returning the key of one row of `M`, or none: the field
+    /// is `M` (nullable) and graphloom fetches the selected fields of that
+    /// row; a row the caller may not see is null, as a missing one.
+    pub fn resolve_model<M, A, F, Fut>(self, f: F) -> CustomField
+    where
+        M: Model,
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<Value>>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        CustomField {
+            name: self.name,
+            description: self.description,
+            deprecated: self.deprecated,
+            args: self.args,
+            returns: Arc::new(Returns::Model(ModelKey::of::<M>())),
+            resolver: Arc::new(move |ctx, args| {
+                let f = Arc::clone(&f);
+                Box::pin(async move {
+                    let args = decode_args::<A>(args)?;
+                    f(ctx, args).await.map(Output::Key)
                 })
             }),
         }

@@ -393,38 +393,60 @@ async fn custom(
             Gql::from_json(v).map_err(Error::internal)?,
         ))),
         (Output::Keys(keys), Returns::Models(key)) => {
-            let model = rt
-                .registry()
-                .by_key(*key)
-                .ok_or_else(|| Error::internal("custom field on a missing model"))?;
-            let scope = scope_of(ctx)?;
-            let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
-            let nodes = fetch_where_in(
-                &rt.engine,
-                &mut Exec::pool(rt.engine.db()),
-                &scope,
-                model,
-                model.pk,
-                &keys,
-                &plan,
-            )
-            .await?;
-            let reg = rt.registry();
-            let mut by_key: BTreeMap<String, Arc<Node>> = nodes
+            let nodes = planned_rows(rt, ctx, *key, &keys).await?;
+            Ok(Some(FieldValue::list(
+                nodes.into_iter().map(FieldValue::owned_any),
+            )))
+        }
+        (Output::Key(key), Returns::Model(model)) => {
+            let keys: Vec<Value> = key.into_iter().collect();
+            let node = planned_rows(rt, ctx, *model, &keys)
+                .await?
                 .into_iter()
-                .map(|n| (n.pk(reg).key_string(), Arc::new(n)))
-                .collect();
-            let ordered: Vec<FieldValue> = keys
-                .iter()
-                .filter_map(|k| by_key.remove(&k.key_string()))
-                .map(FieldValue::owned_any)
-                .collect();
-            Ok(Some(FieldValue::list(ordered)))
+                .next();
+            Ok(node.map(FieldValue::owned_any))
         }
-        (Output::Keys(_), Returns::Scalar(_)) => {
-            Err(Error::internal("keys returned for a scalar field"))
-        }
+        (Output::Keys(_) | Output::Key(_), _) => Err(Error::internal(
+            "keys returned for a field of another shape",
+        )),
     }
+}
+
+/// The rows of `model` with `keys` as the caller may see them, their
+/// selection planned, in the keys' order (unseen ones left out).
+async fn planned_rows(
+    rt: &Runtime,
+    ctx: &ResolverContext<'_>,
+    model: graphloom_meta::ModelKey,
+    keys: &[Value],
+) -> Result<Vec<Arc<Node>>> {
+    let reg = rt.registry();
+    let model = reg
+        .by_key(model)
+        .ok_or_else(|| Error::internal("custom field on a missing model"))?;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let scope = scope_of(ctx)?;
+    let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
+    let nodes = fetch_where_in(
+        &rt.engine,
+        &mut Exec::pool(rt.engine.db()),
+        &scope,
+        model,
+        model.pk,
+        keys,
+        &plan,
+    )
+    .await?;
+    let mut by_key: BTreeMap<String, Arc<Node>> = nodes
+        .into_iter()
+        .map(|n| (n.pk(reg).key_string(), Arc::new(n)))
+        .collect();
+    Ok(keys
+        .iter()
+        .filter_map(|k| by_key.remove(&k.key_string()))
+        .collect())
 }
 
 /// An app's custom root field.
@@ -434,6 +456,10 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
         Returns::Models(key) => match rt.registry().by_key(*key) {
             Some(m) => TypeRef::named_nn_list_nn(&m.graphql_name),
             None => TypeRef::named_nn_list_nn("JSON"),
+        },
+        Returns::Model(key) => match rt.registry().by_key(*key) {
+            Some(m) => TypeRef::named(&m.graphql_name),
+            None => TypeRef::named("JSON"),
         },
     };
     let shared = Arc::clone(rt);

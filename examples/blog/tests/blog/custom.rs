@@ -241,3 +241,62 @@ async fn arguments_take_defaults() {
         "5 Draft"
     );
 }
+
+/// A custom field returning one row (`Post`, nullable): its selection is
+/// planned, and a row the caller may not see is null.
+#[tokio::test]
+async fn a_custom_field_returns_one_planned_row() {
+    use graphloom::{App, graphql::CustomField, prelude::*};
+    #[derive(serde::Deserialize)]
+    struct Args {
+        slug: String,
+    }
+    let service = graphloom::Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(blog::app())
+        .app(
+            App::new("extra").query(
+                CustomField::new("postWithSlug")
+                    .arg::<String>("slug")
+                    .resolve_model::<blog::Post, _, _, _>(|ctx, a: Args| async move {
+                        blog::Post::objects(&graphloom::query::Ctx::system(std::sync::Arc::clone(
+                            ctx.engine(),
+                        )))
+                        .filter(blog::Post::SLUG.eq(a.slug))
+                        .keys()
+                        .await
+                        .map(|k| k.into_iter().next())
+                    }),
+            ),
+        );
+    let c = graphloom_test::TestClient::new(&service).await;
+    assert!(
+        c.api()
+            .sdl()
+            .contains("postWithSlug(slug: String!): Post\n"),
+        "nullable"
+    );
+    let d = c
+        .query(r#"mutation { register(input: { username: "ann", email: "ann@example.com", password: "a long enough password 1" }) { errors { code } } }"#)
+        .await;
+    assert_eq!(d["register"]["errors"], json!([]), "{d}");
+    let author = c.as_user(graphloom_test::superuser(1));
+    let d = author
+        .query(r#"mutation { a: createPost(input: { title: "Open", slug: "open", body: "x", status: PUBLISHED }) { errors { code } } b: createPost(input: { title: "Hidden", slug: "hidden", body: "x" }) { errors { code } } }"#)
+        .await;
+    assert_eq!(d["a"]["errors"], json!([]));
+    let d = assert_num_queries!(
+        2,
+        c.query(r#"{ postWithSlug(slug: "open") { title author { username } } }"#)
+    );
+    assert_eq!(d["postWithSlug"]["title"], "Open");
+    assert!(d["postWithSlug"]["author"]["username"].is_string());
+    // The draft is found by the resolver (as the system) but not shown to
+    // a stranger: the rules apply to the row, as to any selection.
+    let d = c
+        .query(r#"{ postWithSlug(slug: "hidden") { title } }"#)
+        .await;
+    assert_eq!(d["postWithSlug"], json!(null));
+    let d = c.query(r#"{ postWithSlug(slug: "nope") { title } }"#).await;
+    assert_eq!(d["postWithSlug"], json!(null));
+}
