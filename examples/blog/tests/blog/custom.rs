@@ -246,7 +246,7 @@ async fn arguments_take_defaults() {
 /// planned, and a row the caller may not see is null.
 #[tokio::test]
 async fn a_custom_field_returns_one_planned_row() {
-    use graphloom::{App, graphql::CustomField, prelude::*};
+    use graphloom::{App, graphql::CustomField};
     #[derive(serde::Deserialize)]
     struct Args {
         slug: String,
