@@ -119,6 +119,17 @@ impl CustomFieldBuilder {
         self
     }
 
+    fn finish(self, returns: Returns, resolver: Resolver) -> CustomField {
+        CustomField {
+            name: self.name,
+            description: self.description,
+            deprecated: self.deprecated,
+            args: self.args,
+            returns: Arc::new(returns),
+            resolver,
+        }
+    }
+
     /// A resolver returning a scalar or JSON-like value `R`.
     pub fn resolve<A, R, F, Fut>(self, f: F) -> CustomField
     where
@@ -128,13 +139,10 @@ impl CustomFieldBuilder {
         Fut: Future<Output = Result<R>> + Send + 'static,
     {
         let f = Arc::new(f);
-        CustomField {
-            name: self.name,
-            description: self.description,
-            deprecated: self.deprecated,
-            args: self.args,
-            returns: Arc::new(Returns::Scalar(R::type_desc())),
-            resolver: Arc::new(move |ctx, args| {
+        let returns = Returns::Scalar(R::type_desc());
+        self.finish(
+            returns,
+            Arc::new(move |ctx, args| {
                 let f = Arc::clone(&f);
                 Box::pin(async move {
                     let args = decode_args::<A>(args)?;
@@ -144,7 +152,7 @@ impl CustomFieldBuilder {
                         .map_err(Error::internal)
                 })
             }),
-        }
+        )
     }
 
     /// A resolver returning the keys of rows of `M`: the field is `[M!]!` and
@@ -157,20 +165,17 @@ impl CustomFieldBuilder {
         Fut: Future<Output = Result<Vec<Value>>> + Send + 'static,
     {
         let f = Arc::new(f);
-        CustomField {
-            name: self.name,
-            description: self.description,
-            deprecated: self.deprecated,
-            args: self.args,
-            returns: Arc::new(Returns::Models(ModelKey::of::<M>())),
-            resolver: Arc::new(move |ctx, args| {
+        let returns = Returns::Models(ModelKey::of::<M>());
+        self.finish(
+            returns,
+            Arc::new(move |ctx, args| {
                 let f = Arc::clone(&f);
                 Box::pin(async move {
                     let args = decode_args::<A>(args)?;
                     f(ctx, args).await.map(Output::Keys)
                 })
             }),
-        }
+        )
     }
 
     /// A resolver returning the key of one row of `M`, or none: the field
@@ -184,20 +189,17 @@ impl CustomFieldBuilder {
         Fut: Future<Output = Result<Option<Value>>> + Send + 'static,
     {
         let f = Arc::new(f);
-        CustomField {
-            name: self.name,
-            description: self.description,
-            deprecated: self.deprecated,
-            args: self.args,
-            returns: Arc::new(Returns::Model(ModelKey::of::<M>())),
-            resolver: Arc::new(move |ctx, args| {
+        let returns = Returns::Model(ModelKey::of::<M>());
+        self.finish(
+            returns,
+            Arc::new(move |ctx, args| {
                 let f = Arc::clone(&f);
                 Box::pin(async move {
                     let args = decode_args::<A>(args)?;
                     f(ctx, args).await.map(Output::Key)
                 })
             }),
-        }
+        )
     }
 }
 
