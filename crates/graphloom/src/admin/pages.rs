@@ -483,7 +483,10 @@ fn parse_value(site: &Site, f: &FieldMeta, text: &str) -> Result<Option<Value>, 
         return Ok(None);
     }
     if text.is_empty() {
-        return Ok(None);
+        // Empty text is a value where the column takes no null, as in the
+        // API (the model's validator decides whether blank will do).
+        let text_kind = matches!(f.kind, FieldKind::String { .. } | FieldKind::Text);
+        return Ok((text_kind && !f.nullable).then(|| Value::String(String::new())));
     }
     let gql = match f.kind {
         FieldKind::I32 | FieldKind::I64 | FieldKind::F64 if !f.primary_key => {
