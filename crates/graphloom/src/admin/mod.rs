@@ -89,6 +89,7 @@ impl Site {
             ("delete.html", include_str!("templates/delete.html")),
             ("message.html", include_str!("templates/message.html")),
             ("history.html", include_str!("templates/history.html")),
+            ("password.html", include_str!("templates/password.html")),
         ] {
             env.add_template(name, text)
                 .map_err(|e| format!("admin template {name}: {e}"))?;
@@ -153,6 +154,10 @@ pub(crate) fn router(site: Arc<Site>) -> Router {
             get(pages::delete_form).post(pages::delete),
         )
         .route("/{app}/{model}/{id}/history", get(pages::history_page))
+        .route(
+            "/{app}/{model}/{id}/password",
+            get(pages::password_form).post(pages::password),
+        )
         .with_state(site)
 }
 

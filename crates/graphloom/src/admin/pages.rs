@@ -1350,6 +1350,7 @@ async fn form_page(
             can_save => can_save,
             delete_href => delete_href,
             history_href => (!filled.create).then_some("history"),
+            password_href => (!filled.create && is_user_model(m) && staff.principal.superuser).then_some("password"),
             ..base(site, Some(staff), &title)
         },
     )
@@ -2004,6 +2005,113 @@ struct Entry {
     user: String,
     action: &'static str,
     changes: Vec<String>,
+}
+
+/// The auth app's user model, whose password the admin sets on a page of
+/// its own (the hash is a hidden field no form shows).
+fn is_user_model(m: &ModelMeta) -> bool {
+    m.key == <crate::auth::User as graphloom_meta::Model>::decl().key()
+}
+
+/// `GET|POST …/user/{id}/password`: sets a user's password, for superusers
+/// (the auth app lets only them change users), after the password policy;
+/// every session of the user ends.
+pub(super) async fn password_form(
+    State(site): State<Arc<Site>>,
+    Path((app, model, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    set_password(&site, (&app, &model, &id), &headers, &uri, None).await
+}
+
+pub(super) async fn password(
+    State(site): State<Arc<Site>>,
+    Path((app, model, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> Response {
+    set_password(&site, (&app, &model, &id), &headers, &uri, Some(&body)).await
+}
+
+async fn set_password(
+    site: &Site,
+    (app, model, id): (&str, &str, &str),
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    body: Option<&Bytes>,
+) -> Response {
+    let post = body.is_some();
+    let (staff, m, form) = match enter(site, headers, uri, (app, model), Action::Change, body).await
+    {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    if !is_user_model(m) {
+        return not_found(&site, &staff);
+    }
+    if !staff.principal.superuser {
+        return forbidden(&site, &staff, "set passwords");
+    }
+    let sys = graphloom_query::Ctx::system(Arc::clone(site.api.engine()));
+    let Ok(key) = id.parse::<i64>() else {
+        return not_found(&site, &staff);
+    };
+    let user = match crate::auth::User::objects(&sys).get(key).await {
+        Ok(u) => u,
+        Err(_) => return not_found(&site, &staff),
+    };
+    let back = format!("{}{id}/", site.href(m));
+    let page = |status: StatusCode, problem: Option<&str>| {
+        render(
+            &site,
+            status,
+            "password.html",
+            context! {
+                problem => problem,
+                back => back.clone(),
+                crumbs => vec![
+                    context! { href => format!("{}/", site.prefix), label => "Home" },
+                    context! { href => site.href(m), label => m.plural_name.clone() },
+                    context! { href => back.clone(), label => format!("{} {id}", m.graphql_name) },
+                ],
+                ..base(&site, Some(&staff), &format!("Password of {}", user.username))
+            },
+        )
+    };
+    if !post {
+        return page(StatusCode::OK, None);
+    }
+    let new = get(&form, "password").unwrap_or_default();
+    if get(&form, "again") != Some(new) {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("The two passwords differ."),
+        );
+    }
+    match crate::auth::change_password(&sys, &site.auth.settings, &user.username, new).await {
+        Ok(()) => {
+            // This instance refuses the user's sessions at once.
+            site.auth.sessions.forget_user(&id);
+            site.auth.cookies.forget();
+            log(
+                &site,
+                &staff,
+                m,
+                &id,
+                &[],
+                LogAction::Changed,
+                Some(serde_json::json!({ "password": true })),
+            )
+            .await;
+            redirect(&format!("{back}?done=saved"))
+        }
+        Err(e) if e.code == ErrorCode::BadUserInput => {
+            page(StatusCode::UNPROCESSABLE_ENTITY, Some(&e.message))
+        }
+        Err(e) => refused(&site, &staff, &e),
+    }
 }
 
 /// `GET …/{id}/history`: the row's writes through the admin, newest first.

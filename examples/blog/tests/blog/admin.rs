@@ -633,3 +633,74 @@ async fn empty_text_is_a_value_where_null_is_not() {
         p.body
     );
 }
+
+#[tokio::test]
+async fn a_superuser_sets_a_users_password_after_the_policy() {
+    let (server, client) = admin().await;
+    let mut b = Browser::new(&server, &client);
+    b.login("user1").await;
+    let p = b.get("/admin/auth/user/3/").await;
+    assert!(
+        p.body.contains(r#"href="password""#),
+        "linked from the user's form"
+    );
+    assert_eq!(
+        b.get("/admin/blog/post/1/password").await.status,
+        404,
+        "users only"
+    );
+    let p = b.get("/admin/auth/user/3/password").await;
+    assert!(p.body.contains(r#"<label for="f-password">"#), "{}", p.body);
+    let p = b
+        .post(
+            "/admin/auth/user/3/password",
+            &[("password", "a new long password 9"), ("again", "another")],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("The two passwords differ."));
+    let p = b
+        .post(
+            "/admin/auth/user/3/password",
+            &[("password", "short"), ("again", "short")],
+        )
+        .await;
+    assert_eq!(p.status, 422, "the policy: {}", p.body);
+    let p = b
+        .post(
+            "/admin/auth/user/3/password",
+            &[
+                ("password", "a new long password 9"),
+                ("again", "a new long password 9"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location.as_str()),
+        (303, "/admin/auth/user/3/?done=saved"),
+        "{}",
+        p.body
+    );
+    // The new password logs in; the old one no longer does.
+    let mut user3 = Browser::new(&server, &client);
+    user3.get("/admin/login").await;
+    let old = user3
+        .post(
+            "/admin/login",
+            &[("login", "user3"), ("password", blog::seed::DEMO_PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, 401);
+    let new = user3
+        .post(
+            "/admin/login",
+            &[("login", "user3"), ("password", "a new long password 9")],
+        )
+        .await;
+    assert_eq!(
+        new.status, 403,
+        "the right password, but user3 is not staff"
+    );
+    let p = b.get("/admin/auth/user/3/history").await;
+    assert!(p.body.contains("password changed"), "{}", p.body);
+}
