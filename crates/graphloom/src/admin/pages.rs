@@ -2049,23 +2049,23 @@ async fn set_password(
         Err(r) => return r,
     };
     if !is_user_model(m) {
-        return not_found(&site, &staff);
+        return not_found(site, &staff);
     }
     if !staff.principal.superuser {
-        return forbidden(&site, &staff, "set passwords");
+        return forbidden(site, &staff, "set passwords");
     }
     let sys = graphloom_query::Ctx::system(Arc::clone(site.api.engine()));
     let Ok(key) = id.parse::<i64>() else {
-        return not_found(&site, &staff);
+        return not_found(site, &staff);
     };
     let user = match crate::auth::User::objects(&sys).get(key).await {
         Ok(u) => u,
-        Err(_) => return not_found(&site, &staff),
+        Err(_) => return not_found(site, &staff),
     };
     let back = format!("{}{id}/", site.href(m));
     let page = |status: StatusCode, problem: Option<&str>| {
         render(
-            &site,
+            site,
             status,
             "password.html",
             context! {
@@ -2076,7 +2076,7 @@ async fn set_password(
                     context! { href => site.href(m), label => m.plural_name.clone() },
                     context! { href => back.clone(), label => format!("{} {id}", m.graphql_name) },
                 ],
-                ..base(&site, Some(&staff), &format!("Password of {}", user.username))
+                ..base(site, Some(&staff), &format!("Password of {}", user.username))
             },
         )
     };
@@ -2093,13 +2093,13 @@ async fn set_password(
     match crate::auth::change_password(&sys, &site.auth.settings, &user.username, new).await {
         Ok(()) => {
             // This instance refuses the user's sessions at once.
-            site.auth.sessions.forget_user(&id);
+            site.auth.sessions.forget_user(id);
             site.auth.cookies.forget();
             log(
-                &site,
+                site,
                 &staff,
                 m,
-                &id,
+                id,
                 &[],
                 LogAction::Changed,
                 Some(serde_json::json!({ "password": true })),
@@ -2110,7 +2110,7 @@ async fn set_password(
         Err(e) if e.code == ErrorCode::BadUserInput => {
             page(StatusCode::UNPROCESSABLE_ENTITY, Some(&e.message))
         }
-        Err(e) => refused(&site, &staff, &e),
+        Err(e) => refused(site, &staff, &e),
     }
 }
 
