@@ -39,18 +39,24 @@ function expect(what, ok) {
 async function login(p, user, { keyboard = false } = {}) {
   await p.goto(`${base}/admin/`);
   expect('sent to the login page', p.url().includes('/admin/login'));
+  const login = p.getByLabel('Username or email');
+  await login.waitFor();
   if (keyboard) {
-    // The login field has focus; Tab moves to the password, Enter sends.
+    // From the login field (it has autofocus; focused here so typing never
+    // races the page), Tab moves to the password and Enter sends the form.
+    await login.focus();
     await p.keyboard.type(user);
     await p.keyboard.press('Tab');
     await p.keyboard.type(PASSWORD);
-    await p.keyboard.press('Enter');
+    await Promise.all([p.waitForNavigation({ waitUntil: 'load' }), p.keyboard.press('Enter')]);
   } else {
-    await p.getByLabel('Username or email').fill(user);
+    await login.fill(user);
     await p.getByLabel('Password').fill(PASSWORD);
-    await p.getByRole('button', { name: 'Log in' }).click();
+    await Promise.all([
+      p.waitForNavigation({ waitUntil: 'load' }),
+      p.getByRole('button', { name: 'Log in' }).click(),
+    ]);
   }
-  await p.waitForLoadState('load');
 }
 
 try {
