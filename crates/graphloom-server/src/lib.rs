@@ -770,6 +770,23 @@ impl Refusal {
         }
     }
 
+    /// A body that could not be read: over the limit (413), or broken (400).
+    pub(crate) fn of_body(e: &BytesRejection) -> Refusal {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                "the request body is larger than the server accepts",
+            )
+        } else {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                e.body_text(),
+            )
+        }
+    }
+
     /// The response `body` builds, with this refusal's headers.
     pub(crate) fn render(self, body: fn(StatusCode, ErrorCode, String) -> Response) -> Response {
         let mut res = body(self.status, self.code, self.message);
@@ -1073,20 +1090,7 @@ async fn post_graphql(
     }
     let body = match body {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return reject(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                "the request body is larger than the server accepts",
-            );
-        }
-        Err(e) => {
-            return reject(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadRequest,
-                e.body_text(),
-            );
-        }
+        Err(e) => return Refusal::of_body(&e).render(reject),
     };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,

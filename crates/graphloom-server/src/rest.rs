@@ -952,11 +952,12 @@ async fn write_row(
     name: &str,
     id: Option<&str>,
     write: Write,
-    body: Option<&[u8]>,
+    body: Option<Result<Bytes, BytesRejection>>,
 ) -> Result<Response, Response> {
+    let body = body.map(read_body).transpose()?;
     let reg = state.api.engine().registry();
     let m = resource_or_404(reg, name)?;
-    let input = body.map(|b| json_body(headers, b)).transpose()?;
+    let input = body.map(|b| json_body(headers, &b)).transpose()?;
     let client = peer.map(|p| (p.0).0);
     let ctx = crate::request_context(state, headers, client)
         .await
@@ -1000,21 +1001,7 @@ async fn write_row(
 
 /// The body, or why it could not be read (413 over the body limit).
 fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                "the request body is larger than the server accepts",
-            )
-        } else {
-            problem(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadRequest,
-                e.body_text(),
-            )
-        }
-    })
+    body.map_err(|e| crate::Refusal::of_body(&e).render(problem))
 }
 
 fn either(r: Result<Response, Response>) -> Response {
@@ -1029,10 +1016,6 @@ pub(crate) async fn create(
     peer: Peer,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match read_body(body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     either(
         write_row(
             &state,
@@ -1041,7 +1024,7 @@ pub(crate) async fn create(
             &name,
             None,
             Write::Create,
-            Some(&body),
+            Some(body),
         )
         .await,
     )
@@ -1055,10 +1038,6 @@ pub(crate) async fn update(
     peer: Peer,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match read_body(body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     either(
         write_row(
             &state,
@@ -1067,7 +1046,7 @@ pub(crate) async fn update(
             &name,
             Some(&id),
             Write::Update,
-            Some(&body),
+            Some(body),
         )
         .await,
     )
