@@ -1067,6 +1067,8 @@ struct Filled<'a> {
     links: BTreeMap<usize, Vec<String>>,
     errors: &'a [FieldError],
     create: bool,
+    /// The stored row, every column (empty for a form not read from one).
+    row: Vec<Value>,
 }
 
 async fn controls(
@@ -1300,6 +1302,7 @@ fn sent(m: &ModelMeta, reg: &graphloom_meta::Registry, form: &Form) -> Filled<'s
         links,
         errors: &[],
         create: false,
+        row: Vec::new(),
     }
 }
 
@@ -1432,6 +1435,7 @@ async fn load(
         links,
         errors: &[],
         create: false,
+        row: row.values.clone(),
     }))
 }
 
@@ -1451,6 +1455,7 @@ pub(super) async fn add_form(
         links: BTreeMap::new(),
         errors: &[],
         create: true,
+        row: Vec::new(),
     };
     form_page(
         &site,
@@ -1510,27 +1515,6 @@ pub(super) async fn add(
         None,
     )
     .await
-}
-
-/// Every stored column of a row, whatever the rules (for the history).
-async fn stored(site: &Site, m: &ModelMeta, key: Value) -> Option<Vec<Value>> {
-    let engine = site.api.engine();
-    let sys = Scope::system(Arc::clone(engine.registry_arc()));
-    let mut node = NodePlan::of(&sys, m).ok()?;
-    node.columns.extend(0..m.fields.len());
-    exec::fetch_unique(
-        engine,
-        &mut Exec::pool(engine.db()),
-        &sys,
-        m,
-        m.pk,
-        key,
-        &node,
-    )
-    .await
-    .ok()
-    .flatten()
-    .map(|n| n.values.clone())
 }
 
 /// Records a write in the history.
@@ -1637,11 +1621,12 @@ pub(super) async fn change(
     };
     let engine = site.api.engine();
     let input = write_input(&site, m, &form, false);
-    // The row before, for the history's "from".
-    let before = stored(&site, m, key.clone()).await;
-    let links_before = match load(&site, &staff, m, key.clone()).await {
-        Ok(Some(f)) => f.links,
-        _ => BTreeMap::new(),
+    // The row before: the history's "from", and the form again if the
+    // change is refused.
+    let mut filled = match load(&site, &staff, m, key.clone()).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return not_found(&site, &staff),
+        Err(e) => return refused(&site, &staff, &e),
     };
     let links_after: Vec<(usize, Vec<String>)> = input
         .links
@@ -1654,38 +1639,39 @@ pub(super) async fn change(
     let errors = match write::update(engine, &staff.scope, m, key.clone(), input, None, None).await
     {
         Ok(Outcome::Written { row, .. }) => {
-            let changes = before.map(|b| {
-                let mut c = history::changes(m, &b, &row);
-                // Many-to-many sets, as sorted keys, where they changed.
-                for (ri, after) in &links_after {
-                    let mut was = links_before.get(ri).cloned().unwrap_or_default();
-                    let mut now = after.clone();
-                    was.sort();
-                    now.sort();
-                    if was != now
-                        && let Some(obj) = c.as_object_mut()
-                    {
-                        obj.insert(
-                            m.relations[*ri].name.clone(),
-                            serde_json::json!([was.join(", "), now.join(", ")]),
-                        );
-                    }
+            let mut changes = history::changes(m, &filled.row, &row);
+            // Many-to-many sets, as sorted keys, where they changed.
+            for (ri, after) in &links_after {
+                let mut was = filled.links.get(ri).cloned().unwrap_or_default();
+                let mut now = after.clone();
+                was.sort();
+                now.sort();
+                if was != now
+                    && let Some(obj) = changes.as_object_mut()
+                {
+                    obj.insert(
+                        m.relations[*ri].name.clone(),
+                        serde_json::json!([was.join(", "), now.join(", ")]),
+                    );
                 }
-                c
-            });
-            log(&site, &staff, m, &id, &row, LogAction::Changed, changes).await;
+            }
+            log(
+                &site,
+                &staff,
+                m,
+                &id,
+                &row,
+                LogAction::Changed,
+                Some(changes),
+            )
+            .await;
             return redirect(&format!("{}{id}/?done=saved", site.href(m)));
         }
         Ok(Outcome::Refused(errors)) => errors,
         Err(e) if e.code == ErrorCode::NotFound => return not_found(&site, &staff),
         Err(e) => e.fields.clone().into_iter().chain(general(&e)).collect(),
     };
-    // Read-only fields as stored, the rest as sent.
-    let mut filled = match load(&site, &staff, m, key).await {
-        Ok(Some(f)) => f,
-        Ok(None) => return not_found(&site, &staff),
-        Err(e) => return refused(&site, &staff, &e),
-    };
+    // Read-only fields as stored (nothing was written), the rest as sent.
     let again = sent(m, engine.registry(), &form);
     for (i, v) in again.values {
         if m.fields[i].writable() && !site.options(m).readonly.contains(&i) {
