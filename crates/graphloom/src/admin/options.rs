@@ -137,7 +137,13 @@ pub(crate) fn resolve_all(
     reg: &Registry,
     options: &[(ModelKey, ModelAdmin)],
 ) -> Result<Vec<Resolved>, String> {
-    for (key, _) in options {
+    for (i, (key, _)) in options.iter().enumerate() {
+        if options[..i].iter().any(|(k, _)| k == key) {
+            return Err(format!(
+                "admin options for {}.{} are given twice (as Django's AlreadyRegistered): keep one",
+                key.app, key.name
+            ));
+        }
         if !reg.models().iter().any(|m| m.key == *key) {
             return Err(format!(
                 "admin options for {}.{}, which is not a model of this service",

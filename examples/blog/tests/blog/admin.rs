@@ -704,3 +704,69 @@ async fn a_superuser_sets_a_users_password_after_the_policy() {
     let p = b.get("/admin/auth/user/3/history").await;
     assert!(p.body.contains("password changed"), "{}", p.body);
 }
+
+/// Admin options that name nothing, or the wrong kind of field, stop the
+/// start with the reason; so do an admin without its app and a bad path.
+#[tokio::test]
+async fn admin_settings_that_cannot_work_stop_the_start() {
+    use graphloom::{App, admin::ModelAdmin, server::ServerConfig};
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let config = || graphloom::graphql::Config {
+        token_issuer: Some(std::sync::Arc::new(graphloom_test::test_issuer())),
+        ..Default::default()
+    };
+    let fails = |service: graphloom::Service| {
+        let api = service.api(db.clone(), config()).unwrap();
+        service
+            .admin_router(&api, "/admin", &ServerConfig::default())
+            .err()
+            .unwrap_or_default()
+    };
+    // The blog's Tag has no options of its own.
+    let with = |options: ModelAdmin| {
+        graphloom::Service::new("blog")
+            .app(graphloom::auth::app())
+            .app(graphloom::admin::app())
+            .app(blog::app())
+            .app(App::new("extra").admin::<blog::Tag>(options))
+    };
+    let twice = graphloom::Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(graphloom::admin::app())
+        .app(blog::app())
+        .app(App::new("extra").admin::<blog::Post>(ModelAdmin::new()));
+    assert!(fails(twice).contains("given twice"));
+    let e = fails(with(ModelAdmin::new().list_display(&["nope"])));
+    assert!(e.contains("`nope` in list_display"), "{e}");
+    assert!(fails(with(ModelAdmin::new().search_fields(&["id"]))).contains("is not text"));
+    assert!(
+        fails(with(ModelAdmin::new().list_filter(&["name"])))
+            .contains("not a boolean, enum, date or foreign key")
+    );
+    let without_app = graphloom::Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(blog::app());
+    assert!(fails(without_app).contains("graphloom::admin::app()"));
+    // A mount path that is not one: the binary refuses to serve.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args([
+            "serve",
+            "--admin",
+            "--admin-path",
+            "admin",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .env("DATABASE_URL", "sqlite::memory:")
+        .env("GRAPHLOOM_JWT_SECRET", "an-e2e-test-secret-of-enough-bytes")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("GRAPHLOOM_ADMIN_PATH"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

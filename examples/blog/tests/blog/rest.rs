@@ -893,3 +893,42 @@ async fn a_model_can_stay_out_of_rest_and_in_graphql() {
     );
     assert!(doc["components"]["schemas"].get("FolderCreate").is_none());
 }
+
+/// Endpoints the document or the router could not hold stop the start with
+/// the reason, instead of a panic or a document with two meanings.
+#[tokio::test]
+async fn endpoints_that_cannot_be_served_stop_the_start() {
+    use graphloom::server::{Call, Endpoint, ServerConfig};
+    /// Named like the blog's Post schema.
+    #[derive(serde::Serialize, schemars::JsonSchema)]
+    struct Post {
+        n: i32,
+    }
+    let client = graphloom_test::TestClient::new(&blog::service()).await;
+    let with = |endpoints: Vec<Endpoint>| {
+        graphloom::server::router(
+            client.api().clone(),
+            &ServerConfig {
+                endpoints,
+                ..Default::default()
+            },
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+    };
+    let named_post = Endpoint::get("/api/clash", |_c: Call| async {
+        Ok::<_, graphloom::query::Error>(Post { n: 1 })
+    });
+    assert!(with(vec![named_post]).contains("named `Post`"));
+    let generated = Endpoint::get("/api/posts/{pk}", |_c: Call| async {
+        Ok::<_, graphloom::query::Error>(1)
+    });
+    assert!(with(vec![generated]).contains("generated resource"));
+    let twice = || {
+        Endpoint::get("/api/twice", |_c: Call| async {
+            Ok::<_, graphloom::query::Error>(1)
+        })
+    };
+    assert!(with(vec![twice(), twice()]).contains("two endpoints"));
+}
