@@ -30,6 +30,7 @@ mod fast;
 mod federation;
 mod runtime;
 mod schema;
+pub mod subscriptions;
 pub mod translate;
 
 use std::sync::Arc;
@@ -154,14 +155,76 @@ impl Api {
         };
         out.refuse_over(max_bytes);
         if self.runtime.config.debug_sql {
-            let sql = async_graphql::Value::from_json(serde_json::json!({
-                "count": statements.len(),
-                "statements": statements,
-            }))
-            .unwrap_or_default();
-            out.extensions.insert("sql".into(), sql);
+            out.add_sql(&statements);
         }
         out
+    }
+
+    /// Whether the operation `operation_name` of `query` (or its only one)
+    /// is a subscription. A document that does not parse is not: running
+    /// it says why.
+    pub fn is_subscription(query: &str, operation_name: Option<&str>) -> bool {
+        use async_graphql::parser::types::{DocumentOperations, OperationType};
+        let Ok(doc) = async_graphql::parser::parse_query(query) else {
+            return false;
+        };
+        let ty = match (&doc.operations, operation_name) {
+            (DocumentOperations::Single(op), _) => Some(op.node.ty),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+                ops.values().next().map(|op| op.node.ty)
+            }
+            (DocumentOperations::Multiple(_), None) => None,
+        };
+        ty == Some(OperationType::Subscription)
+    }
+
+    /// Starts a subscription for the principal of `context`: once this
+    /// returns, it is subscribed (writes from then on reach it). The
+    /// stream has one response per event until it is dropped; an error (a
+    /// request the schema refuses, or a read that failed) is its last
+    /// response. The permission scope is decided once, here.
+    pub async fn subscribe_as(
+        &self,
+        request: impl Into<async_graphql::Request>,
+        context: RequestContext,
+    ) -> futures_util::stream::BoxStream<'static, ApiResponse> {
+        use futures_util::{FutureExt, StreamExt};
+        let rt = &self.runtime;
+        let scope = Scope::new(
+            Arc::clone(rt.engine.registry_arc()),
+            context.principal.clone(),
+        )
+        .await;
+        let request = request.into().data(Arc::new(context)).data(Arc::new(scope));
+        let (max_bytes, debug_sql) = (rt.config.limits.max_response_bytes, rt.config.debug_sql);
+        // Each event's statements are its own (its reads of the rows).
+        let events = self.schema.execute_stream(request);
+        let mut stream = futures_util::stream::unfold(events, move |mut events| async move {
+            let (response, statements) = graphloom_db::capture(events.next()).await;
+            let response = response?;
+            let mut out = ApiResponse {
+                data: Data::Value(response.data),
+                errors: response.errors,
+                extensions: response.extensions,
+                statements: statements.len(),
+                set_cookies: Vec::new(),
+            };
+            out.refuse_over(max_bytes);
+            if debug_sql {
+                out.add_sql(&statements);
+            }
+            Some((out, events))
+        })
+        .boxed();
+        // Validation and the field's resolver run on the first poll, which
+        // then waits for an event (or has the refusal ready): subscribed.
+        match stream.next().now_or_never() {
+            None => stream,
+            Some(Some(first)) => futures_util::stream::iter([first]).chain(stream).boxed(),
+            // Ended already: not polled again.
+            Some(None) => futures_util::stream::empty().boxed(),
+        }
     }
 
     /// The schema in SDL, for frontend code generation and snapshots.
@@ -270,6 +333,16 @@ impl ApiResponse {
         self.data_is_null()
             && !self.errors.is_empty()
             && self.errors.iter().all(|e| has_code(e, code))
+    }
+
+    /// `extensions.sql = { count, statements }` (`Config::debug_sql`).
+    fn add_sql(&mut self, statements: &[String]) {
+        let sql = async_graphql::Value::from_json(serde_json::json!({
+            "count": statements.len(),
+            "statements": statements,
+        }))
+        .unwrap_or_default();
+        self.extensions.insert("sql".into(), sql);
     }
 
     /// Replaces `data` and `errors` with one `RESPONSE_TOO_LARGE` error

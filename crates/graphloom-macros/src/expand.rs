@@ -42,6 +42,7 @@ struct ModelAttrs {
     create: Option<bool>,
     update: Option<bool>,
     delete: Option<bool>,
+    subscribe: Option<bool>,
     graphql: Option<bool>,
     rest: Option<bool>,
     external: bool,
@@ -114,6 +115,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "create" => out.create = Some(meta.value()?.parse::<LitBool>()?.value),
                 "update" => out.update = Some(meta.value()?.parse::<LitBool>()?.value),
                 "delete" => out.delete = Some(meta.value()?.parse::<LitBool>()?.value),
+                "subscribe" => out.subscribe = Some(meta.value()?.parse::<LitBool>()?.value),
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
                 "rest" => out.rest = Some(meta.value()?.parse::<LitBool>()?.value),
                 "external" => out.external = true,
@@ -129,7 +131,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, graphql, rest, entity, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, subscribe, graphql, rest, entity, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
                     ));
                 }
             }
@@ -367,6 +369,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
         attrs.update.unwrap_or(true),
         attrs.delete.unwrap_or(true),
     );
+    let subscribe = attrs.subscribe.unwrap_or(true);
     let graphql = attrs.graphql.unwrap_or(true);
     let rest = attrs.rest.unwrap_or(true);
     let external = attrs.external;
@@ -412,7 +415,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     plural: #plural,
                     help: #help,
                     fields: ::std::vec![#(#field_decls),*],
-                    operations: ::graphloom::meta::Operations { create: #create, update: #update, delete: #delete },
+                    operations: ::graphloom::meta::Operations { create: #create, update: #update, delete: #delete, subscribe: #subscribe },
                     validator: #validator,
                     graphql: #graphql,
                     rest: #rest,

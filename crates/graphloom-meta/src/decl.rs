@@ -394,6 +394,8 @@ pub struct Operations {
     pub create: bool,
     pub update: bool,
     pub delete: bool,
+    /// The generated subscription to the model's changes (`postChanged`).
+    pub subscribe: bool,
 }
 
 impl Default for Operations {
@@ -402,6 +404,7 @@ impl Default for Operations {
             create: true,
             update: true,
             delete: true,
+            subscribe: true,
         }
     }
 }

@@ -148,6 +148,7 @@ pub struct Engine {
     limits: PageLimits,
     state: ProjectState,
     computed: Vec<ComputedFn>,
+    changes: crate::changes::Changes,
 }
 
 impl fmt::Debug for Engine {
@@ -174,6 +175,7 @@ impl Engine {
             db,
             limits,
             computed: computed.into_iter().map(|c| c.function).collect(),
+            changes: Default::default(),
         }
     }
 
@@ -187,6 +189,11 @@ impl Engine {
 
     pub fn db(&self) -> &Database {
         &self.db
+    }
+
+    /// The committed writes, as keys, for subscriptions.
+    pub fn changes(&self) -> &crate::changes::Changes {
+        &self.changes
     }
 
     pub fn limits(&self) -> &PageLimits {

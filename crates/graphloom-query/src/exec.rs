@@ -379,6 +379,33 @@ pub async fn fetch_where_in(
     .await
 }
 
+/// Rows of `model` whose primary key is one of `keys` and that match
+/// `filter` (a subscription's `where`), read under the scope's rules, with
+/// their relations: one statement per relation edge, however many keys.
+pub async fn fetch_keys_matching(
+    engine: &Engine,
+    conn: &mut Exec<'_, '_>,
+    scope: &Scope,
+    model: &ModelMeta,
+    keys: &[Value],
+    filter: Option<&Filter>,
+    plan: &NodePlan,
+) -> Result<Vec<Node>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pk = model.pk_field();
+    let ty = engine.registry().value_type(pk);
+    fetch_nodes(engine, conn, scope, model, plan, None, |b, a| {
+        let by_key = b.keys_in(col(a, &pk.column), keys, ty);
+        match filter {
+            Some(f) => by_key.and(b.cond(model, a, f)),
+            None => by_key,
+        }
+    })
+    .await
+}
+
 /// Rows of `model` whose `fields` (a composite key) are one of `tuples`.
 pub async fn fetch_where_tuples_in(
     engine: &Engine,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../docs/guide.md")]
 
+pub mod changes;
 pub mod cursor;
 mod engine;
 mod error;

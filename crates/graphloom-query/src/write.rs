@@ -15,6 +15,7 @@ use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use crate::{
     Engine, Error, ErrorCode, FieldCode, FieldError, Result,
+    changes::ChangeKind,
     exec::{Node, fetch_where_in, load_children},
     plan::NodePlan,
     scope::{Cond, Scope},
@@ -1076,7 +1077,8 @@ pub async fn create_many(
         }
     }
     let dialect = tx.dialect();
-    let mut inserted = 0;
+    let pk = m.pk_field();
+    let mut keys = Vec::with_capacity(rows.len());
     for batch in rows.chunks((MAX_PARAMS / columns.len().max(1)).max(1)) {
         let mut ins = Query::insert();
         ins.into_table(Alias::new(&m.table))
@@ -1091,12 +1093,16 @@ pub async fn create_many(
         if ignore_conflicts {
             ins.on_conflict(OnConflict::new().do_nothing().to_owned());
         }
-        match tx.execute(&ins).await {
-            Ok(n) => inserted += n,
+        // The keys it inserted (a skipped conflict returns none).
+        ins.returning_col(Alias::new(&pk.column));
+        match tx.fetch(&ins, &[reg.value_type(pk)]).await {
+            Ok(rows) => keys.extend(rows.into_iter().filter_map(|r| r.into_iter().next())),
             Err(e) => return Ok(Err(constraint_errors(engine, m, e)?)),
         }
     }
     tx.commit().await?;
+    let inserted = keys.len() as u64;
+    engine.changes().publish(m, ChangeKind::Created, keys);
     Ok(Ok(inserted))
 }
 
@@ -1160,6 +1166,12 @@ async fn finish(
         }
     };
     tx.commit().await?;
+    let kind = if fresh {
+        ChangeKind::Created
+    } else {
+        ChangeKind::Updated
+    };
+    engine.changes().publish(m, kind, vec![key.clone()]);
     Ok(Outcome::Written { key, row, node })
 }
 
@@ -1454,6 +1466,9 @@ pub async fn delete(
         return Err(Error::internal(e));
     }
     tx.commit().await?;
+    engine
+        .changes()
+        .publish(m, ChangeKind::Deleted, vec![key.clone()]);
     Ok(Outcome::Written {
         key,
         row: row.into_values().collect(),
@@ -1634,7 +1649,9 @@ pub async fn update_where(
         return Ok(Err(constraint_errors(engine, m, e)?));
     }
     tx.commit().await?;
-    Ok(Ok(keys.len() as u64))
+    let n = keys.len() as u64;
+    engine.changes().publish(m, ChangeKind::Updated, keys);
+    Ok(Ok(n))
 }
 
 /// Changes one row whose stored values the caller already holds (the
@@ -1726,8 +1743,19 @@ async fn update_in_place(
     if let Some(rows) = b.row_cond(m, &a) {
         upd.and_where(rows);
     }
-    match engine.db().execute(&upd).await {
-        Ok(n) => Ok(Ok(n)),
+    // The keys it changed, for the subscribers.
+    let pk = m.pk_field();
+    upd.returning_col(Alias::new(&pk.column));
+    match engine.db().fetch(&upd, &[reg.value_type(pk)]).await {
+        Ok(rows) => {
+            let keys: Vec<Value> = rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next())
+                .collect();
+            let n = keys.len() as u64;
+            engine.changes().publish(m, ChangeKind::Updated, keys);
+            Ok(Ok(n))
+        }
         Err(e) => Ok(Err(constraint_errors(engine, m, e)?)),
     }
 }
@@ -1798,7 +1826,9 @@ pub async fn delete_where(
         return Err(Error::internal(e));
     }
     tx.commit().await?;
-    Ok(Ok(keys.len() as u64))
+    let n = keys.len() as u64;
+    engine.changes().publish(m, ChangeKind::Deleted, keys);
+    Ok(Ok(n))
 }
 
 #[cfg(test)]

@@ -307,6 +307,89 @@ impl TestClient {
             _ => panic!("expected errors, got {res:#}"),
         }
     }
+
+    /// Starts a subscription as this client's principal; once this
+    /// returns, writes reach it. Its responses (`data`, `errors`) are
+    /// collected in the background for [`Subscription::next`].
+    pub async fn subscribe(&self, query: &str, variables: Json) -> Subscription {
+        use futures_util::StreamExt;
+        let request = graphloom::graphql::async_graphql::Request::new(query).variables(
+            graphloom::graphql::async_graphql::Variables::from_json(variables),
+        );
+        let context = graphloom::graphql::RequestContext {
+            principal: self.principal.clone(),
+            client: self.address.clone(),
+            ..Default::default()
+        };
+        let mut stream = self.api.subscribe_as(request, context).await;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            while let Some(response) = stream.next().await {
+                let json = serde_json::to_value(&response)
+                    .unwrap_or_else(|e| panic!("response is not JSON: {e}"));
+                if tx.send(json).is_err() {
+                    break;
+                }
+            }
+        });
+        Subscription { rx, task }
+    }
+}
+
+/// A running subscription of a [`TestClient`]; dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: tokio::sync::mpsc::UnboundedReceiver<Json>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Subscription {
+    /// How long [`Subscription::next`] waits.
+    pub const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// The next whole response (`data`, `errors`); panics when none comes
+    /// within [`Subscription::WAIT`] or the subscription ended.
+    pub async fn next(&mut self) -> Json {
+        match tokio::time::timeout(Self::WAIT, self.rx.recv()).await {
+            Ok(Some(response)) => response,
+            Ok(None) => panic!("the subscription ended"),
+            Err(_) => panic!("no event within {:?}", Self::WAIT),
+        }
+    }
+
+    /// The next event's `data`; panics on errors.
+    pub async fn next_data(&mut self) -> Json {
+        let response = self.next().await;
+        if let Some(errors) = response.get("errors") {
+            panic!("the subscription failed: {errors:#}");
+        }
+        response.get("data").cloned().unwrap_or(Json::Null)
+    }
+
+    /// The responses that arrive within `wait`, for asserting that
+    /// nothing (more) comes.
+    pub async fn drain(&mut self, wait: std::time::Duration) -> Vec<Json> {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(response)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            out.push(response);
+        }
+        out
+    }
+
+    /// Whether the subscription ended (after an error, say).
+    pub async fn ended(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(Self::WAIT, self.rx.recv()).await,
+            Ok(None)
+        )
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// A REST answer: its status, headers, and body as JSON (`null` when

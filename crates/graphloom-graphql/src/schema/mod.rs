@@ -10,7 +10,7 @@ pub(crate) mod types;
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use async_graphql::dynamic::{Enum, Object, Scalar, Schema, SchemaBuilder};
+use async_graphql::dynamic::{Enum, Object, Scalar, Schema, SchemaBuilder, Subscription};
 
 use crate::{convert::SCALARS, custom::Custom, runtime::Runtime};
 
@@ -51,10 +51,15 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         || reg.models().iter().any(|m| {
             m.exposed && (m.operations.create || m.operations.update || m.operations.delete)
         });
-    let mut schema = Schema::build("Query", has_mutation.then_some("Mutation"), None)
-        .limit_depth(rt.config.max_depth)
-        .enable_federation()
-        .entity_resolver(crate::federation::resolver(Arc::clone(rt)));
+    let has_subscription = reg.models().iter().any(crate::subscriptions::offered);
+    let mut schema = Schema::build(
+        "Query",
+        has_mutation.then_some("Mutation"),
+        has_subscription.then_some("Subscription"),
+    )
+    .limit_depth(rt.config.max_depth)
+    .enable_federation()
+    .entity_resolver(crate::federation::resolver(Arc::clone(rt)));
     // `introspection: false` is enforced by `cost::lint` (async-graphql's
     // switch would turn `_service` and `_entities` off too).
     for (name, desc) in SCALARS {
@@ -89,6 +94,7 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
 
     let mut query = Object::new("Query");
     let mut mutation = Object::new("Mutation");
+    let mut subscription = Subscription::new("Subscription");
     let (mut queries, mut mutations) = (Taken::default(), Taken::default());
     for name in ["_service", "_entities"] {
         queries.take("Query", name, "federation's field".into())?;
@@ -140,6 +146,10 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         }
         query = resolvers::query_fields(query, rt, m);
         mutation = resolvers::mutation_fields(mutation, rt, m);
+        if crate::subscriptions::offered(m) {
+            schema = schema.register(crate::subscriptions::change_type(m));
+            subscription = subscription.field(crate::subscriptions::field(rt, m));
+        }
         if m.operations.create {
             schema = schema
                 .register(inputs::write_input(rt, m, true))
@@ -172,6 +182,11 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     schema = schema.register(query);
     if has_mutation {
         schema = schema.register(mutation);
+    }
+    if has_subscription {
+        schema = schema
+            .register(crate::subscriptions::kind_enum())
+            .register(subscription);
     }
     Ok(schema)
 }
