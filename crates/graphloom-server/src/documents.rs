@@ -9,6 +9,7 @@
 //! its own text is run only when that text is one of the manifest's
 //! documents: nothing else reaches the executor.
 
+use graphloom_graphql::ErrorCode;
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     path::Path,
@@ -190,6 +191,31 @@ pub(crate) enum Refusal {
     HashMismatch,
     /// Neither a document nor an id.
     NoQuery,
+}
+
+impl Refusal {
+    /// Its code and message.
+    pub(crate) fn explain(&self) -> (ErrorCode, &'static str) {
+        match self {
+            Refusal::NotFound => (
+                ErrorCode::PersistedQueryNotFound,
+                "PersistedQueryNotFound: no document has this id",
+            ),
+            Refusal::NotSupported => (
+                ErrorCode::PersistedQueryNotSupported,
+                "PersistedQueryNotSupported: this service keeps no documents by id; send the query",
+            ),
+            Refusal::NotInSafelist => (
+                ErrorCode::QueryNotInSafelist,
+                "this service runs trusted documents only; send a documentId",
+            ),
+            Refusal::HashMismatch => (
+                ErrorCode::BadRequest,
+                "the persisted query hash is not the SHA-256 of the query",
+            ),
+            Refusal::NoQuery => (ErrorCode::BadRequest, "the request has no query"),
+        }
+    }
 }
 
 /// Settles the document a request runs: by its id when it has no text

@@ -22,6 +22,7 @@ mod openapi;
 mod redoc;
 mod rest;
 pub mod sessions;
+mod ws;
 
 use std::{
     collections::BTreeMap,
@@ -38,6 +39,7 @@ pub use documents::{Apq, ManifestError, TrustedDocuments};
 pub use endpoint::{Call, Endpoint};
 pub use net::{BadNetwork, Networks, client_address};
 pub use sessions::{CookieAuth, Session, SessionCache, SessionCheck, SessionError};
+pub use ws::WsLimits;
 
 use graphloom_auth::token::{Principal, Verifier};
 
@@ -117,6 +119,8 @@ pub struct ServerConfig {
     /// Other apps' routers, each under its path (`/admin`), behind the same
     /// limits, timeouts and request ids as the API.
     pub mounts: Vec<(String, Router)>,
+    /// GraphQL over WebSocket (subscriptions): what one connection may hold.
+    pub ws: WsLimits,
 }
 
 /// The header that carries a request's id, in and out.
@@ -212,6 +216,7 @@ impl Default for ServerConfig {
             title: "graphloom service".into(),
             version: "0.0.0".into(),
             mounts: Vec::new(),
+            ws: WsLimits::default(),
         }
     }
 }
@@ -234,6 +239,9 @@ pub(crate) struct AppState {
     metrics: bool,
     /// The OpenAPI document, rendered once (`None` while introspection is off).
     openapi: Option<Arc<str>>,
+    body_limit: usize,
+    ws: WsLimits,
+    ws_clients: Arc<ws::Clients>,
 }
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -252,7 +260,7 @@ pub enum ServerError {
 /// The routes of a service.
 pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
     let mut router = Router::new()
-        .route("/graphql", get(get_graphql).post(post_graphql))
+        .route("/graphql", get(get_or_upgrade).post(post_graphql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/api/{resource}", get(rest::list).post(rest::create))
@@ -402,6 +410,9 @@ pub fn router(api: Api, config: &ServerConfig) -> Result<Router, ServerError> {
             apq: config.apq.then(|| Arc::new(Apq::new(APQ_DOCUMENTS))),
             metrics: metrics_handle.is_some(),
             openapi,
+            body_limit: config.body_limit,
+            ws: config.ws.clone(),
+            ws_clients: Arc::default(),
         })))
 }
 
@@ -460,7 +471,8 @@ pub async fn serve(
         let busy = Arc::new(AtomicUsize::new(0));
         let svc = TowerToHyperService::new(
             app.clone()
-                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer)))
+                .layer(axum::Extension(ws::Stopping(stopping.clone()))),
         );
         // Each request holds its connection's place from when it is read
         // until its response body has been sent (or dropped).
@@ -480,7 +492,11 @@ pub async fn serve(
                 }
             }
         });
-        let conn = http.serve_connection(TokioIo::new(stream), counted);
+        // An upgraded connection (a WebSocket) leaves this set: it closes
+        // itself on `stopping`.
+        let conn = http
+            .serve_connection(TokioIo::new(stream), counted)
+            .with_upgrades();
         let mut stopping = stopping.clone();
         connections.spawn(async move {
             tokio::pin!(conn);
@@ -933,39 +949,13 @@ async fn execute(
         context.gateway,
     );
     if let Err(refusal) = settled {
-        use documents::Refusal;
-        // Request errors: 400 under graphql-response+json, 200 under JSON.
-        let status = if media == GRAPHQL_RESPONSE {
+        let (code, message) = refusal.explain();
+        // Request errors: 400 under graphql-response+json, 200 under JSON;
+        // a malformed request is 400 under both.
+        let status = if media == GRAPHQL_RESPONSE || code == ErrorCode::BadRequest {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::OK
-        };
-        let (status, code, message) = match refusal {
-            Refusal::NotFound => (
-                status,
-                ErrorCode::PersistedQueryNotFound,
-                "PersistedQueryNotFound: no document has this id",
-            ),
-            Refusal::NotSupported => (
-                status,
-                ErrorCode::PersistedQueryNotSupported,
-                "PersistedQueryNotSupported: this service keeps no documents by id; send the query",
-            ),
-            Refusal::NotInSafelist => (
-                status,
-                ErrorCode::QueryNotInSafelist,
-                "this service runs trusted documents only; send a documentId",
-            ),
-            Refusal::HashMismatch => (
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadRequest,
-                "the persisted query hash is not the SHA-256 of the query",
-            ),
-            Refusal::NoQuery => (
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadRequest,
-                "the request has no query",
-            ),
         };
         return reject(status, code, message);
     }
@@ -1136,6 +1126,30 @@ struct GetParams {
     extensions: Option<String>,
     #[serde(rename = "documentId")]
     document_id: Option<String>,
+}
+
+/// `GET /graphql`: a WebSocket upgrade (subscriptions), or a query.
+async fn get_or_upgrade(
+    upgrade: Result<
+        axum::extract::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+    stopping: Option<axum::Extension<ws::Stopping>>,
+    state: State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => ws::upgrade(
+            state.0,
+            upgrade,
+            headers,
+            peer.map(|p| (p.0).0),
+            stopping.map(|s| s.0),
+        ),
+        Err(_) => get_graphql(state, peer, headers, raw).await,
+    }
 }
 
 async fn get_graphql(

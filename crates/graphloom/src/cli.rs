@@ -208,6 +208,21 @@ pub struct ServeArgs {
     /// Seconds requests in flight may take to finish after SIGTERM.
     #[arg(long, env = "GRAPHLOOM_DRAIN_TIMEOUT", default_value_t = 25)]
     pub drain_timeout: u64,
+    /// Seconds a WebSocket client has to send `connection_init` (4408 after).
+    #[arg(long, env = "GRAPHLOOM_WS_INIT_TIMEOUT", default_value_t = 10)]
+    pub ws_init_timeout: u64,
+    /// Seconds between the server's pings on an idle WebSocket.
+    #[arg(long, env = "GRAPHLOOM_WS_KEEP_ALIVE", default_value_t = 15)]
+    pub ws_keep_alive: u64,
+    /// Operations (subscriptions) running at once on one WebSocket.
+    #[arg(long, env = "GRAPHLOOM_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub ws_max_subscriptions: usize,
+    /// Open WebSockets from one client address.
+    #[arg(long, env = "GRAPHLOOM_WS_MAX_CONNECTIONS", default_value_t = 50)]
+    pub ws_max_connections: usize,
+    /// Messages waiting for a slow WebSocket client before it is dropped (1008).
+    #[arg(long, env = "GRAPHLOOM_WS_QUEUE", default_value_t = 256)]
+    pub ws_queue: usize,
     /// Serve GraphiQL to browsers (default: on, off with GRAPHLOOM_PRODUCTION).
     #[arg(long, env = "GRAPHLOOM_GRAPHIQL", value_parser = clap::builder::BoolishValueParser::new())]
     pub graphiql: Option<bool>,
@@ -1078,6 +1093,13 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 title: service.name.to_owned(),
                 version: service.version.to_owned(),
                 mounts: Vec::new(),
+                ws: graphloom_server::WsLimits {
+                    init_timeout: secs(args.ws_init_timeout),
+                    keep_alive: secs(args.ws_keep_alive.max(1)),
+                    subscriptions: args.ws_max_subscriptions,
+                    connections_per_client: args.ws_max_connections,
+                    queue: args.ws_queue.max(1),
+                },
             };
             let mut config = config;
             if args.admin {

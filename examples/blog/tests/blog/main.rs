@@ -28,4 +28,6 @@ mod schema;
 mod security;
 mod sessions;
 mod smtp;
+mod subscriptions;
 mod test_kit;
+mod websocket;
