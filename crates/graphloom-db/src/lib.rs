@@ -18,6 +18,7 @@ mod health;
 pub use health::PROBE_NAME;
 mod log;
 pub mod migrate;
+pub mod notify;
 pub mod schema;
 mod value;
 

@@ -13,6 +13,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use graphloom_db::notify::Heard;
 use graphloom_meta::{ModelId, ModelMeta, Value};
 use tokio::sync::{broadcast, mpsc};
 
@@ -137,6 +138,176 @@ impl Changes {
     /// subscribers, without forwarding it again.
     pub fn receive(&self, event: Event) {
         let _ = self.sender.send(event);
+    }
+}
+
+/// The channel instances of a service tell each other their changes on.
+pub const CHANNEL: &str = "graphloom_changes";
+
+/// Changes a notifier sends together (one statement).
+const NOTIFY_BATCH: usize = 256;
+
+/// How long a listener waits before connecting again after a failure.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One change as it travels between instances: keys only, as text.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Wire {
+    /// The instance that wrote it (which delivered it already).
+    o: String,
+    /// The model's table.
+    t: String,
+    k: String,
+    keys: Vec<String>,
+}
+
+/// The payloads of one change, its keys split so that none is over
+/// PostgreSQL's limit.
+fn payloads(origin: &str, m: &ModelMeta, change: &Change) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut wire = Wire {
+        o: origin.to_owned(),
+        t: m.table.clone(),
+        k: change.kind.as_str().to_owned(),
+        keys: Vec::new(),
+    };
+    let overhead = serde_json::to_string(&wire).map_or(0, |s| s.len());
+    let mut size = overhead;
+    for key in &change.keys {
+        let text = key.key_string();
+        // Quotes, escapes and a comma, at worst twice the text.
+        let cost = text.len() * 2 + 3;
+        if !wire.keys.is_empty() && size + cost > graphloom_db::notify::MAX_PAYLOAD {
+            out.extend(serde_json::to_string(&wire).ok());
+            wire.keys.clear();
+            size = overhead;
+        }
+        if overhead + cost > graphloom_db::notify::MAX_PAYLOAD {
+            tracing::warn!(table = %m.table, "a key too long to notify other instances of");
+            continue;
+        }
+        size += cost;
+        wire.keys.push(text);
+    }
+    if !wire.keys.is_empty() {
+        out.extend(serde_json::to_string(&wire).ok());
+    }
+    out
+}
+
+/// A change another instance sent, or `None` for one of this instance's
+/// own, or of a model this service does not have.
+fn parse(origin: &str, reg: &graphloom_meta::Registry, payload: &str) -> Option<Change> {
+    let wire: Wire = serde_json::from_str(payload).ok()?;
+    if wire.o == origin {
+        return None;
+    }
+    let m = reg.models().iter().find(|m| m.table == wire.t)?;
+    let ty = reg.value_type(m.pk_field());
+    Some(Change {
+        model: m.id,
+        kind: ChangeKind::parse(&wire.k)?,
+        keys: wire
+            .keys
+            .iter()
+            .filter_map(|k| Value::parse_text(ty, k))
+            .collect(),
+    })
+}
+
+/// The tasks that carry changes between the instances of a service on one
+/// PostgreSQL database; they stop when this is dropped.
+#[derive(Debug)]
+pub struct FanOut(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for FanOut {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+impl FanOut {
+    /// On PostgreSQL: sends this instance's changes with `NOTIFY` and
+    /// delivers the other instances' to its subscribers. A lost listener
+    /// connects again and delivers [`Event::Resync`] (what was sent while it
+    /// was away is lost). `None` on SQLite, where one process is all.
+    pub async fn start(engine: std::sync::Arc<crate::Engine>) -> Option<FanOut> {
+        let db = engine.db().clone();
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let listener = match db.listen(CHANNEL).await {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => return None,
+            Err(e) => {
+                // It keeps trying in the background.
+                tracing::warn!(error = %e, "cannot listen for other instances' changes yet");
+                None
+            }
+        };
+        let mut outbox = engine.changes().outbox();
+        let sender = {
+            let (engine, origin) = (std::sync::Arc::clone(&engine), origin.clone());
+            tokio::spawn(async move {
+                while let Some(first) = outbox.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < NOTIFY_BATCH {
+                        match outbox.try_recv() {
+                            Ok(c) => batch.push(c),
+                            Err(_) => break,
+                        }
+                    }
+                    let reg = engine.registry();
+                    let texts: Vec<String> = batch
+                        .iter()
+                        .flat_map(|c| payloads(&origin, reg.model(c.model), c))
+                        .collect();
+                    if let Err(e) = engine.db().notify(CHANNEL, &texts).await {
+                        tracing::warn!(error = %e, changes = batch.len(), "other instances were not told of changes");
+                    }
+                }
+            })
+        };
+        let receiver = tokio::spawn(async move {
+            let mut listener = listener;
+            loop {
+                let l = match listener.as_mut() {
+                    Some(l) => l,
+                    None => match db.listen(CHANNEL).await {
+                        Ok(Some(l)) => {
+                            // Whatever was sent before is lost.
+                            engine.changes().receive(Event::Resync);
+                            listener.insert(l)
+                        }
+                        Ok(None) => return,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot listen for other instances' changes");
+                            tokio::time::sleep(RETRY).await;
+                            continue;
+                        }
+                    },
+                };
+                match l.recv().await {
+                    Ok(Heard::Payload(p)) => {
+                        if let Some(c) = parse(&origin, engine.registry(), &p) {
+                            engine.changes().receive(Event::Changed(Arc::new(c)));
+                        }
+                    }
+                    Ok(Heard::Lost) => {
+                        tracing::warn!(
+                            "lost the connection listening for other instances' changes"
+                        );
+                        listener = None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the connection listening for other instances' changes");
+                        listener = None;
+                        tokio::time::sleep(RETRY).await;
+                    }
+                }
+            }
+        });
+        Some(FanOut(vec![sender, receiver]))
     }
 }
 

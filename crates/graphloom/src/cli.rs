@@ -1116,6 +1116,9 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
                 tracing::info!(path = %path, "admin");
                 config.mounts.push((path, admin));
             }
+            // On PostgreSQL, subscribers hear the other instances' writes.
+            let _fan_out =
+                graphloom_query::changes::FanOut::start(std::sync::Arc::clone(api.engine())).await;
             graphloom_server::serve(api, &config, graphloom_server::shutdown_signal())
                 .await
                 .with_context(|| format!("serving on {}", args.addr))?;

@@ -40,14 +40,14 @@ fn is_root() -> bool {
 /// A PostgreSQL cluster of this test's own (the suite's shared one must
 /// not go down under the other tests), on 127.0.0.1, from Debian's
 /// binaries, which `scripts/test.sh` installs.
-struct Cluster {
+pub(crate) struct Cluster {
     bin: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
 }
 
 impl Cluster {
-    fn start() -> Cluster {
+    pub(crate) fn start() -> Cluster {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .into_iter()
@@ -131,7 +131,7 @@ impl Cluster {
         self.pg(&["pg_ctl", "-D", &data, "-m", "immediate", "-w", "stop"]);
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 }

@@ -2,7 +2,7 @@
 //! binary, through a real WebSocket client, for every message and close
 //! code the protocol has here.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
@@ -13,7 +13,7 @@ use tokio_tungstenite::{
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
-use crate::http::{Http, Server, send, start_with};
+use crate::http::{Http, Server, send, serve_at, start_at, start_with};
 
 type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -304,4 +304,55 @@ async fn a_slow_consumer_is_dropped_not_buffered() {
         events < 60,
         "{events} events were buffered for a client that did not read"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_instance_reaches_subscribers_of_another_through_postgres() {
+    let pg = crate::ops::Cluster::start();
+    let (one, c) = start_at(&pg.url(), None, &[], &[]).await;
+    let (two, _) = serve_at(&pg.url(), None, &[], &[]).await;
+    let mut ws = ready(&two, json!({})).await;
+    put(&mut ws, json!({ "type": "subscribe", "id": "s", "payload": { "query": "subscription { postChanged { kind id node { title } } }" } })).await;
+    // Subscribed once a later message is answered.
+    put(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(next(&mut ws).await["type"], "pong");
+    let mut took = Vec::new();
+    for i in 0..20 {
+        let title = format!("From one {i}");
+        let sent = Instant::now();
+        retitle(&c, &one.base, "1", &title).await;
+        let m = next(&mut ws).await;
+        took.push(sent.elapsed());
+        assert_eq!(
+            m["payload"]["data"]["postChanged"],
+            json!({ "kind": "UPDATED", "id": "1", "node": { "title": title } })
+        );
+    }
+    took.sort();
+    eprintln!(
+        "across instances, write sent to event received: p50 {:?}, max of 20 {:?}",
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+    // The listener's connection is killed: it connects again, and the
+    // subscriber is told it may have missed changes.
+    let db = graphloom::db::Database::connect(&pg.url()).await.unwrap();
+    db.execute(&graphloom::db::RawSql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'".into(),
+    ))
+    .await
+    .unwrap();
+    let m = next(&mut ws).await;
+    assert_eq!(
+        m["payload"]["data"]["postChanged"],
+        json!({ "kind": "RESYNC", "id": null, "node": null })
+    );
+    // And it hears the other instance again.
+    retitle(&c, &one.base, "1", "After the reconnect").await;
+    let m = next(&mut ws).await;
+    assert_eq!(
+        m["payload"]["data"]["postChanged"]["node"]["title"],
+        "After the reconnect"
+    );
+    db.close().await;
 }
