@@ -22,6 +22,7 @@ mod openapi;
 mod redoc;
 mod rest;
 pub mod sessions;
+mod sse;
 mod ws;
 
 use std::{
@@ -635,7 +636,9 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
         .split(',')
         .map(|t| t.split(';').next().unwrap_or("").trim())
         .collect();
-    if types.contains(&GRAPHQL_RESPONSE) {
+    if types.contains(&sse::EVENT_STREAM) {
+        Some(sse::EVENT_STREAM)
+    } else if types.contains(&GRAPHQL_RESPONSE) {
         Some(GRAPHQL_RESPONSE)
     } else if types
         .iter()
@@ -914,6 +917,8 @@ struct Named {
     id: Option<String>,
     /// Sent with GET: only a query may run.
     get: bool,
+    /// The server's shutdown, which ends an event stream.
+    stopping: Option<ws::Stopping>,
 }
 
 /// `extensions.persistedQuery.sha256Hash` (version 1), when present.
@@ -928,7 +933,7 @@ fn persisted_hash(request: &async_graphql::Request) -> Option<String> {
 }
 
 async fn execute(
-    state: &AppState,
+    state: &Arc<AppState>,
     headers: &HeaderMap,
     peer: Peer,
     media: &'static str,
@@ -963,6 +968,9 @@ async fn execute(
         && let Some(res) = refuse_mutation_on_get(&request.query, request.operation_name.as_deref())
     {
         return res;
+    }
+    if media == sse::EVENT_STREAM {
+        return sse::respond(state, headers, client, context, request, named.stopping).await;
     }
     let started = std::time::Instant::now();
     let operation = state
@@ -1038,6 +1046,7 @@ async fn execute(
 
 async fn post_graphql(
     State(state): State<Arc<AppState>>,
+    stopping: Option<axum::Extension<ws::Stopping>>,
     peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -1046,7 +1055,10 @@ async fn post_graphql(
         return reject(
             StatusCode::NOT_ACCEPTABLE,
             ErrorCode::NotAcceptable,
-            format!("accept {GRAPHQL_RESPONSE} or {JSON}"),
+            format!(
+                "accept {GRAPHQL_RESPONSE}, {JSON} or {} (subscriptions)",
+                sse::EVENT_STREAM
+            ),
         );
     };
     let content_type = headers
@@ -1112,7 +1124,11 @@ async fn post_graphql(
         peer,
         media,
         request,
-        Named { id, get: false },
+        Named {
+            id,
+            get: false,
+            stopping: stopping.map(|s| s.0),
+        },
     )
     .await
 }
@@ -1146,14 +1162,15 @@ async fn get_or_upgrade(
             upgrade,
             headers,
             peer.map(|p| (p.0).0),
-            stopping.map(|s| s.0),
+            stopping.map(|s| s.0.clone()),
         ),
-        Err(_) => get_graphql(state, peer, headers, raw).await,
+        Err(_) => get_graphql(state, stopping, peer, headers, raw).await,
     }
 }
 
 async fn get_graphql(
     State(state): State<Arc<AppState>>,
+    stopping: Option<axum::Extension<ws::Stopping>>,
     peer: Peer,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -1182,7 +1199,10 @@ async fn get_graphql(
         return reject(
             StatusCode::NOT_ACCEPTABLE,
             ErrorCode::NotAcceptable,
-            format!("accept {GRAPHQL_RESPONSE} or {JSON}"),
+            format!(
+                "accept {GRAPHQL_RESPONSE}, {JSON} or {} (subscriptions)",
+                sse::EVENT_STREAM
+            ),
         );
     };
     // Build the same JSON a POST would carry, so both paths decode alike.
@@ -1224,6 +1244,7 @@ async fn get_graphql(
     let named = Named {
         id: params.document_id,
         get: true,
+        stopping: stopping.map(|s| s.0),
     };
     execute(&state, &headers, peer, media, request, named).await
 }

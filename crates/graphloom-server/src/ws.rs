@@ -21,9 +21,9 @@
 //! | 1001 | the server is shutting down |
 //!
 //! More operations than [`WsLimits::subscriptions`] on one connection get
-//! an `error` message (`RATE_LIMITED`); more connections than
-//! [`WsLimits::connections_per_client`] from one address are refused before
-//! the upgrade (429).
+//! an `error` message (`RATE_LIMITED`); more connections (and event
+//! streams, [`crate::sse`]) than [`WsLimits::connections_per_client`] from
+//! one address are refused before the upgrade (429).
 
 use std::{
     collections::{HashMap, hash_map::Entry},
@@ -42,7 +42,7 @@ use graphloom_graphql::{Api, ErrorCode, RequestContext};
 use serde_json::{Value as Json, json};
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::{AppState, client_address, reject};
+use crate::{AppState, Refusal, client_address, reject};
 
 /// The subprotocol.
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -99,6 +99,42 @@ impl Drop for Place {
 #[derive(Clone)]
 pub(crate) struct Stopping(pub(crate) watch::Receiver<bool>);
 
+/// A place for one more long-lived stream (a WebSocket, an event
+/// stream) from the client at `peer`, or the 429 that refuses it.
+pub(crate) fn take_place(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<Option<Place>, Refusal> {
+    let Some(addr) = peer else {
+        return Ok(None);
+    };
+    let ip = client_address(
+        addr.ip(),
+        headers,
+        &state.trusted_proxies,
+        &state.client_ip_header,
+    );
+    let max = state.ws.connections_per_client;
+    let Ok(mut open) = state.ws_clients.0.lock() else {
+        return Err(Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::InternalServerError,
+            "Internal server error",
+        ));
+    };
+    let n = open.entry(ip).or_default();
+    if *n >= max {
+        return Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            format!("at most {max} WebSocket connections or event streams from one address"),
+        ));
+    }
+    *n += 1;
+    Ok(Some(Place(Arc::clone(state), ip)))
+}
+
 /// Answers an upgrade on `/graphql`.
 pub(crate) fn upgrade(
     state: Arc<AppState>,
@@ -108,36 +144,9 @@ pub(crate) fn upgrade(
     stopping: Option<Stopping>,
 ) -> Response {
     let limits = state.ws.clone();
-    let place = match peer {
-        None => None,
-        Some(addr) => {
-            let ip = client_address(
-                addr.ip(),
-                &headers,
-                &state.trusted_proxies,
-                &state.client_ip_header,
-            );
-            let Ok(mut open) = state.ws_clients.0.lock() else {
-                return reject(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::InternalServerError,
-                    "Internal server error",
-                );
-            };
-            let n = open.entry(ip).or_default();
-            if *n >= limits.connections_per_client {
-                return reject(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    ErrorCode::RateLimited,
-                    format!(
-                        "at most {} WebSocket connections from one address",
-                        limits.connections_per_client
-                    ),
-                );
-            }
-            *n += 1;
-            Some(Place(Arc::clone(&state), ip))
-        }
+    let place = match take_place(&state, &headers, peer) {
+        Ok(p) => p,
+        Err(refused) => return refused.render(reject),
     };
     ws.protocols([PROTOCOL])
         .max_message_size(state.body_limit)
@@ -536,7 +545,7 @@ fn authorization(payload: Option<&Json>) -> Result<Option<&str>, Close> {
 }
 
 /// When the bearer token of `headers` expires.
-fn expiry(state: &AppState, headers: &HeaderMap) -> Option<SystemTime> {
+pub(crate) fn expiry(state: &AppState, headers: &HeaderMap) -> Option<SystemTime> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")

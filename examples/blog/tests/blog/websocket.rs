@@ -1,6 +1,7 @@
 //! End to end: subscriptions over `graphql-transport-ws` against the real
 //! binary, through a real WebSocket client, for every message and close
-//! code the protocol has here.
+//! code the protocol has here; and over Server-Sent Events (`graphql-sse`,
+//! distinct connections).
 
 use std::time::{Duration, Instant};
 
@@ -355,4 +356,127 @@ async fn a_write_on_one_instance_reaches_subscribers_of_another_through_postgres
         "After the reconnect"
     );
     db.close().await;
+}
+
+/// The events of an event stream as they come: (event, data).
+struct Events {
+    body: hyper::body::Incoming,
+    buf: String,
+}
+
+impl Events {
+    async fn next(&mut self) -> Option<(String, String)> {
+        use http_body_util::BodyExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut event, mut data) = (String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event: ") {
+                        event = e.to_owned();
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        data.push_str(d.trim_start());
+                    }
+                }
+                // A comment (the keep-alive) is no event.
+                if event.is_empty() && data.is_empty() {
+                    continue;
+                }
+                return Some((event, data));
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(5), self.body.frame())
+                .await
+                .expect("an event within 5 s")?
+                .ok()?;
+            if let Ok(bytes) = frame.into_data() {
+                self.buf.push_str(std::str::from_utf8(&bytes).unwrap());
+            }
+        }
+    }
+}
+
+async fn stream(c: &Http, base: &str, query: &str, token: Option<&str>) -> (u16, String, Events) {
+    let mut req = Request::post(format!("{base}/graphql"))
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = req
+        .body(Full::new(Bytes::from(
+            json!({ "query": query }).to_string(),
+        )))
+        .unwrap();
+    let res = c.request(req).await.unwrap();
+    let status = res.status().as_u16();
+    let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+    (
+        status,
+        ct,
+        Events {
+            body: res.into_body(),
+            buf: String::new(),
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_sent_events_carry_subscriptions_over_http() {
+    let (blog, c) = start_with(&[], &[]).await;
+    let t = token("1", 600);
+    let (status, ct, mut events) = stream(
+        &c,
+        &blog.base,
+        "subscription { postChanged { kind id node { title } } }",
+        Some(&t),
+    )
+    .await;
+    assert_eq!((status, ct.as_str()), (200, "text/event-stream"));
+    // The stream is open once its headers came: writes reach it.
+    retitle(&c, &blog.base, "3", "By SSE").await;
+    let (event, data) = events.next().await.unwrap();
+    assert_eq!(event, "next");
+    let data: Json = serde_json::from_str(&data).unwrap();
+    assert_eq!(
+        data["data"]["postChanged"],
+        json!({ "kind": "UPDATED", "id": "3", "node": { "title": "By SSE" } })
+    );
+    // A query is one `next`, then `complete`.
+    let (_, _, mut once) = stream(&c, &blog.base, "{ post(id: \"3\") { title } }", None).await;
+    let (event, data) = once.next().await.unwrap();
+    assert_eq!(event, "next");
+    assert_eq!(
+        serde_json::from_str::<Json>(&data).unwrap()["data"],
+        json!({ "post": { "title": "By SSE" } })
+    );
+    assert_eq!(once.next().await.unwrap().0, "complete");
+    assert!(once.next().await.is_none(), "the stream ends");
+    // A document that does not validate is a plain 400 with errors.
+    let (status, ct, mut bad) = stream(
+        &c,
+        &blog.base,
+        "subscription { postChanged { nope } }",
+        None,
+    )
+    .await;
+    assert_eq!((status, ct.as_str()), (400, "application/json"));
+    let (_, data) = (String::new(), {
+        use http_body_util::BodyExt;
+        let b = (&mut bad.body).collect().await.unwrap().to_bytes();
+        String::from_utf8(b.to_vec()).unwrap()
+    });
+    let body: Json = serde_json::from_str(&data).unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    // A bad token is refused before any stream.
+    let (status, _, _) = stream(
+        &c,
+        &blog.base,
+        "subscription { postChanged { id } }",
+        Some("forged"),
+    )
+    .await;
+    assert_eq!(status, 401);
 }
