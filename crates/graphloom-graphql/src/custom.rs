@@ -1,6 +1,7 @@
-//! Custom root queries and mutations: plain async Rust with typed arguments
-//! (deserialised with serde) and typed results. A resolver that returns
-//! model keys has the rows planned like any other selection.
+//! Custom root queries, mutations and subscriptions: plain async Rust with
+//! typed arguments (deserialised with serde) and typed results. A resolver
+//! that returns model keys has the rows planned like any other selection;
+//! a subscription is any `Stream` of results (or of keys).
 //!
 //! The guide (`docs/guide.md`, section 5) shows them; its examples run as
 //! doctests of `graphloom-test`. Computed fields are model facts and live
@@ -8,7 +9,11 @@
 
 use std::{future::Future, sync::Arc};
 
-use futures_util::future::BoxFuture;
+use futures_util::{
+    Stream, StreamExt,
+    future::BoxFuture,
+    stream::{BoxStream, TryStreamExt},
+};
 use graphloom_meta::{Model, ModelKey, TypeDesc, Typed, Value};
 use graphloom_query::{Ctx, Error, Result};
 use serde::{Serialize, de::DeserializeOwned};
@@ -203,6 +208,102 @@ impl CustomFieldBuilder {
     }
 }
 
+pub(crate) type StreamResolver = Arc<
+    dyn Fn(Ctx, serde_json::Value) -> BoxFuture<'static, Result<BoxStream<'static, Result<Output>>>>
+        + Send
+        + Sync,
+>;
+
+/// A custom root subscription field: a stream from the app's own Rust,
+/// built from a [`CustomFieldBuilder`] with [`CustomFieldBuilder::stream`]
+/// or [`CustomFieldBuilder::stream_model`].
+#[derive(Clone)]
+pub struct CustomSubscription {
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) deprecated: Option<String>,
+    pub(crate) args: Vec<Arg>,
+    pub(crate) returns: Arc<Returns>,
+    pub(crate) resolver: StreamResolver,
+}
+
+impl std::fmt::Debug for CustomSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomSubscription")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl CustomFieldBuilder {
+    fn finish_stream(self, returns: Returns, resolver: StreamResolver) -> CustomSubscription {
+        CustomSubscription {
+            name: self.name,
+            description: self.description,
+            deprecated: self.deprecated,
+            args: self.args,
+            returns: Arc::new(returns),
+            resolver,
+        }
+    }
+
+    /// A subscription: `f` starts a stream of `R` for one subscriber (an
+    /// error before it starts refuses the subscription; an error item ends
+    /// it). Each item is one event.
+    pub fn stream<A, R, F, Fut, S>(self, f: F) -> CustomSubscription
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Typed + Send + 'static,
+        F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S>> + Send + 'static,
+        S: Stream<Item = Result<R>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let returns = Returns::Scalar(R::type_desc());
+        self.finish_stream(
+            returns,
+            Arc::new(move |ctx, args| {
+                let f = Arc::clone(&f);
+                Box::pin(async move {
+                    let args = decode_args::<A>(args)?;
+                    let items = f(ctx, args).await?.and_then(|item| async move {
+                        serde_json::to_value(item)
+                            .map(Output::Json)
+                            .map_err(Error::internal)
+                    });
+                    Ok(items.boxed())
+                })
+            }),
+        )
+    }
+
+    /// A subscription whose items are keys of rows of `M`: the field is `M`
+    /// (nullable), and each event is that row as the subscriber may see it,
+    /// its selection planned like a query's (null when they may not).
+    pub fn stream_model<M, A, F, Fut, S>(self, f: F) -> CustomSubscription
+    where
+        M: Model,
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<S>> + Send + 'static,
+        S: Stream<Item = Result<Value>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let returns = Returns::Model(ModelKey::of::<M>());
+        self.finish_stream(
+            returns,
+            Arc::new(move |ctx, args| {
+                let f = Arc::clone(&f);
+                Box::pin(async move {
+                    let args = decode_args::<A>(args)?;
+                    let keys = f(ctx, args).await?.map_ok(|k| Output::Key(Some(k)));
+                    Ok(keys.boxed())
+                })
+            }),
+        )
+    }
+}
+
 /// Builds a field or a type of the dynamic schema once the runtime exists:
 /// the escape hatch for apps whose fields return objects of their own.
 pub type FieldFactory =
@@ -215,6 +316,7 @@ pub type TypeFactory =
 pub struct Custom {
     pub queries: Vec<CustomField>,
     pub mutations: Vec<CustomField>,
+    pub subscriptions: Vec<CustomSubscription>,
     /// Fields built from the runtime, by their names.
     pub raw_queries: Vec<(String, FieldFactory)>,
     pub raw_mutations: Vec<(String, FieldFactory)>,
@@ -226,6 +328,7 @@ impl std::fmt::Debug for Custom {
         f.debug_struct("Custom")
             .field("queries", &self.queries)
             .field("mutations", &self.mutations)
+            .field("subscriptions", &self.subscriptions)
             .field("raw_queries", &self.raw_queries.len())
             .field("raw_mutations", &self.raw_mutations.len())
             .field("types", &self.types.len())

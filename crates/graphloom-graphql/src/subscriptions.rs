@@ -28,6 +28,7 @@ use async_graphql::{
         SubscriptionField, SubscriptionFieldFuture, TypeRef,
     },
 };
+use futures_util::StreamExt;
 use graphloom_db::Exec;
 use graphloom_meta::{ModelId, ModelMeta, Value};
 use graphloom_query::{
@@ -45,7 +46,9 @@ use tokio::sync::broadcast::{
 };
 
 use crate::{
-    context::scope_of,
+    context::{request_ctx, scope_of},
+    convert::type_ref,
+    custom::{CustomSubscription, Output, Returns},
     error::ResultExt,
     runtime::Runtime,
     translate::{Selection, parse_filter, plan_node},
@@ -356,5 +359,98 @@ impl Watch {
                 node,
             });
         }
+    }
+}
+
+/// An app's custom subscription: its stream's items, each an event; keys
+/// of a model are read as the subscriber may see them, planned once.
+pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomSubscription) -> SubscriptionField {
+    let reg = rt.registry();
+    let ty = match &*c.returns {
+        Returns::Scalar(t) => type_ref(t),
+        Returns::Model(key) | Returns::Models(key) => match reg.by_key(*key) {
+            Some(m) => TypeRef::named(&m.graphql_name),
+            None => TypeRef::named("JSON"),
+        },
+    };
+    let shared = Arc::clone(rt);
+    let c2 = c.clone();
+    let mut field = SubscriptionField::new(&c.name, ty, move |ctx| {
+        let rt = Arc::clone(&shared);
+        let c = c2.clone();
+        SubscriptionFieldFuture::new(async move {
+            let args = Gql::Object(ctx.args.as_index_map().clone())
+                .into_json()
+                .map_err(Error::internal)
+                .gql()?;
+            // The rows' plan is made once, for every event.
+            let rows = match &*c.returns {
+                Returns::Model(key) | Returns::Models(key) => {
+                    let m = rt
+                        .registry()
+                        .by_key(*key)
+                        .ok_or_else(|| Error::internal("a subscription on a missing model"))
+                        .gql()?;
+                    let scope = scope_of(&ctx).gql()?;
+                    let plan = plan_node(&rt, &scope, m, &ctx.ctx.field()).gql()?;
+                    Some((m.id, scope, Arc::new(plan)))
+                }
+                Returns::Scalar(_) => None,
+            };
+            let items = (c.resolver)(request_ctx(&rt, &ctx).gql()?, args)
+                .await
+                .gql()?;
+            Ok(items.then(move |item| {
+                let rt = Arc::clone(&rt);
+                let rows = rows.clone();
+                async move { event(&rt, rows, item).await.gql() }
+            }))
+        })
+    });
+    for a in &c.args {
+        let mut arg = InputValue::new(&a.name, type_ref(&a.ty));
+        if let Some(d) = &a.default {
+            arg = arg.default_value(crate::convert::typed_value(&a.ty, d));
+        }
+        field = field.argument(arg);
+    }
+    if let Some(reason) = &c.deprecated {
+        field = field.deprecation(Some(reason));
+    }
+    match &c.description {
+        Some(d) => field.description(d),
+        None => field,
+    }
+}
+
+/// One item of a custom subscription as the event's value.
+async fn event(
+    rt: &Runtime,
+    rows: Option<(ModelId, Arc<Scope>, Arc<NodePlan>)>,
+    item: Result<Output>,
+) -> Result<FieldValue<'static>> {
+    match (item?, rows) {
+        (Output::Json(v), _) => Ok(FieldValue::value(
+            Gql::from_json(v).map_err(Error::internal)?,
+        )),
+        (Output::Key(Some(key)), Some((model, scope, plan))) => {
+            let m = rt.registry().model(model);
+            let node = graphloom_query::exec::fetch_where_in(
+                &rt.engine,
+                &mut Exec::pool(rt.engine.db()),
+                &scope,
+                m,
+                m.pk,
+                std::slice::from_ref(&key),
+                &plan,
+            )
+            .await?
+            .pop();
+            Ok(node.map_or(FieldValue::NULL, |n| FieldValue::owned_any(Arc::new(n))))
+        }
+        (Output::Key(None), _) => Ok(FieldValue::NULL),
+        (Output::Key(_) | Output::Keys(_), _) => Err(Error::internal(
+            "a subscription item of another shape than its field",
+        )),
     }
 }

@@ -113,6 +113,13 @@ impl App {
         self
     }
 
+    /// A custom root subscription field: any `Stream`, see
+    /// [`graphloom_graphql::custom::CustomFieldBuilder::stream`].
+    pub fn subscription(mut self, field: graphloom_graphql::CustomSubscription) -> Self {
+        self.custom.subscriptions.push(field);
+        self
+    }
+
     /// How the admin shows model `M` (columns, search, filters, read-only
     /// fields), like registering a `ModelAdmin` in Django.
     pub fn admin<M: Model>(mut self, options: crate::admin::ModelAdmin) -> Self {
@@ -297,6 +304,8 @@ impl Service {
         for a in &self.apps {
             all.queries.extend(a.custom.queries.iter().cloned());
             all.mutations.extend(a.custom.mutations.iter().cloned());
+            all.subscriptions
+                .extend(a.custom.subscriptions.iter().cloned());
             all.raw_queries.extend(a.custom.raw_queries.iter().cloned());
             all.raw_mutations
                 .extend(a.custom.raw_mutations.iter().cloned());

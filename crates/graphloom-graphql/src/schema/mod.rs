@@ -51,7 +51,8 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         || reg.models().iter().any(|m| {
             m.exposed && (m.operations.create || m.operations.update || m.operations.delete)
         });
-    let has_subscription = reg.models().iter().any(crate::subscriptions::offered);
+    let has_subscription =
+        !custom.subscriptions.is_empty() || reg.models().iter().any(crate::subscriptions::offered);
     let mut schema = Schema::build(
         "Query",
         has_mutation.then_some("Mutation"),
@@ -81,6 +82,12 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
             shapes.push(t);
         }
     }
+    for c in &custom.subscriptions {
+        shapes.extend(c.args.iter().map(|a| &a.ty));
+        if let crate::custom::Returns::Scalar(t) = &*c.returns {
+            shapes.push(t);
+        }
+    }
     for m in reg.models().iter().filter(|m| m.exposed) {
         shapes.extend(m.computed.iter().map(|c| &c.output));
     }
@@ -96,6 +103,7 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     let mut mutation = Object::new("Mutation");
     let mut subscription = Subscription::new("Subscription");
     let (mut queries, mut mutations) = (Taken::default(), Taken::default());
+    let mut subscriptions = Taken::default();
     for name in ["_service", "_entities"] {
         queries.take("Query", name, "federation's field".into())?;
     }
@@ -115,6 +123,17 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
                 mutations.take("Mutation", &name, format!("the generated {name}"))?;
             }
         }
+        if crate::subscriptions::offered(m) {
+            let name = crate::subscriptions::field_name(m);
+            subscriptions.take("Subscription", &name, format!("the generated {name}"))?;
+        }
+    }
+    for c in &custom.subscriptions {
+        subscriptions.take(
+            "Subscription",
+            &c.name,
+            format!("the custom subscription `{}`", c.name),
+        )?;
     }
     for c in &custom.queries {
         queries.take("Query", &c.name, format!("the custom query `{}`", c.name))?;
@@ -169,6 +188,9 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     }
     for c in &custom.mutations {
         mutation = mutation.field(resolvers::custom_field(rt, c));
+    }
+    for c in &custom.subscriptions {
+        subscription = subscription.field(crate::subscriptions::custom_field(rt, c));
     }
     for (_, f) in &custom.raw_queries {
         query = query.field(f(rt));

@@ -277,3 +277,118 @@ async fn refusals_are_errors_with_codes() {
     let e = sub.next().await;
     assert_eq!(codes(e["errors"].as_array().unwrap()), ["BAD_USER_INPUT"]);
 }
+
+/// The blog with an app of custom subscriptions: a countdown (scalars
+/// from any `Stream`), and posts by id (keys, read under the rules).
+fn with_streams() -> graphloom::Service {
+    use graphloom::{App, graphql::CustomField, meta::Value, query::Error};
+    #[derive(serde::Deserialize)]
+    struct From {
+        from: i32,
+    }
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        ids: Vec<String>,
+    }
+    graphloom::Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(blog::app())
+        .app(
+            App::new("live")
+                .subscription(
+                    CustomField::new("countdown")
+                        .description("Counts down to zero.")
+                        .arg::<i32>("from")
+                        .stream(|_ctx, a: From| async move {
+                            if a.from < 0 {
+                                return Err(Error::bad_input("`from` must not be negative"));
+                            }
+                            Ok(futures_util::stream::iter((0..=a.from).rev().map(Ok)))
+                        }),
+                )
+                .subscription(
+                    CustomField::new("postsById")
+                        .arg::<Vec<String>>("ids")
+                        .stream_model::<Post, _, _, _, _>(|_ctx, a: Ids| async move {
+                            Ok(futures_util::stream::iter(a.ids.into_iter().map(|id| {
+                                id.parse::<i64>()
+                                    .map(Value::I64)
+                                    .map_err(|_| Error::bad_input("not a post id"))
+                            })))
+                        }),
+                ),
+        )
+}
+
+#[tokio::test]
+async fn custom_subscriptions_stream_values_or_rows_under_the_rules() {
+    let service = with_streams();
+    let c = TestClient::new(&service).await;
+    blog::seed::seed(&service, c.db(), &crate::common::seed_args(3, 10, 40, 3))
+        .await
+        .unwrap();
+    let mut sub = c
+        .subscribe("subscription { countdown(from: 2) }", json!({}))
+        .await;
+    for n in [2, 1, 0] {
+        assert_eq!(sub.next_data().await, json!({ "countdown": n }));
+    }
+    assert!(sub.ended().await);
+    // Refused before it starts.
+    let mut sub = c
+        .subscribe("subscription { countdown(from: -1) }", json!({}))
+        .await;
+    assert_eq!(
+        codes(sub.next().await["errors"].as_array().unwrap()),
+        ["BAD_USER_INPUT"]
+    );
+    // Rows as the subscriber may see them: post 5 is a draft.
+    let owner = c
+        .as_user(admin())
+        .query(r#"{ post(id: "5") { authorId } }"#)
+        .await["post"]["authorId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stranger = if owner == "1" { "2" } else { "1" };
+    let mut sub = c
+        .as_user(user(stranger))
+        .subscribe(
+            r#"subscription { postsById(ids: ["1", "5"]) { id author { username } } }"#,
+            json!({}),
+        )
+        .await;
+    let first = sub.next_data().await;
+    assert_eq!(first["postsById"]["id"], "1");
+    assert_eq!(sub.next_data().await, json!({ "postsById": null }));
+    assert!(sub.ended().await);
+}
+
+#[tokio::test]
+async fn a_custom_subscription_cannot_take_a_generated_name() {
+    use graphloom::{App, graphql::CustomField};
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let service = graphloom::Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(blog::app())
+        .app(
+            App::new("extra").subscription(CustomField::new("postChanged").stream(
+                |_ctx, _args: Json| async {
+                    Ok(futures_util::stream::iter([Ok::<
+                        i32,
+                        graphloom::query::Error,
+                    >(1)]))
+                },
+            )),
+        );
+    let err = service
+        .api(db, graphloom::graphql::Config::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the custom subscription `postChanged` is named `postChanged`, as the generated postChanged already is"),
+        "{err}"
+    );
+}
