@@ -389,7 +389,14 @@ pub(crate) fn upgrade_link(sdl: &str) -> String {
 /// The subgraph SDL from async-graphql's: the federation link upgraded, the
 /// composed directives linked, marked and defined.
 pub(crate) fn subgraph_sdl(rt: &Runtime, raw: &str) -> String {
-    let sdl = upgrade_link(raw);
+    let mut sdl = upgrade_link(raw);
+    // Gateways that support subscriptions (Hive Gateway, Apollo Router)
+    // need the root type in the subgraph's SDL to plan them.
+    if let Some(block) = rt.subscription_sdl.get().filter(|b| !b.is_empty())
+        && !sdl.contains("\ntype Subscription {")
+    {
+        sdl = format!("{}\n\n{block}\n", sdl.trim_end());
+    }
     let composed = rt.registry().composed_directives();
     if composed.is_empty() {
         return sdl;
@@ -400,6 +407,19 @@ pub(crate) fn subgraph_sdl(rt: &Runtime, raw: &str) -> String {
         crate::directives::links(composed),
         crate::directives::definitions(composed)
     )
+}
+
+/// The text of `type <name> { … }` in `sdl` as async-graphql prints it
+/// (the block up to its closing brace at the start of a line).
+pub(crate) fn type_block(sdl: &str, name: &str) -> Option<String> {
+    let head = format!("type {name} {{");
+    let start = if sdl.starts_with(&head) {
+        0
+    } else {
+        sdl.find(&format!("\n{head}"))? + 1
+    };
+    let end = sdl[start..].find("\n}")? + start + 2;
+    Some(sdl[start..end].to_owned())
 }
 
 /// Rewrites every `_service { sdl }` of a response as [`subgraph_sdl`].
@@ -418,7 +438,21 @@ pub(crate) fn upgrade_service_sdl(rt: &Runtime, response: &mut Response) {
 
 #[cfg(test)]
 mod tests {
-    use super::upgrade_link;
+    use super::{type_block, upgrade_link};
+
+    #[test]
+    fn a_type_block_is_cut_whole() {
+        let sdl = "type A {\n\ta: Int\n}\n\ntype Subscription {\n\tb(x: Int): Int\n}\n";
+        assert_eq!(
+            type_block(sdl, "Subscription").as_deref(),
+            Some("type Subscription {\n\tb(x: Int): Int\n}")
+        );
+        assert_eq!(
+            type_block(sdl, "A").as_deref(),
+            Some("type A {\n\ta: Int\n}")
+        );
+        assert_eq!(type_block(sdl, "B"), None);
+    }
 
     #[test]
     fn the_link_is_upgraded_in_place() {

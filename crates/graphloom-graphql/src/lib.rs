@@ -78,7 +78,11 @@ impl Api {
         if !errors.is_empty() {
             return Err(CheckErrors(errors).into());
         }
-        let runtime = Arc::new(Runtime { engine, config });
+        let runtime = Arc::new(Runtime {
+            engine,
+            config,
+            subscription_sdl: Default::default(),
+        });
         let fast = runtime
             .config
             .fast_path
@@ -89,7 +93,11 @@ impl Api {
             .map_err(BuildError::Names)?
             .extension(factory);
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
-        let shape = cost::Shape::from_sdl(&schema.sdl()).map_err(BuildError::Schema)?;
+        let plain = schema.sdl();
+        let shape = cost::Shape::from_sdl(&plain).map_err(BuildError::Schema)?;
+        let _ = runtime
+            .subscription_sdl
+            .set(federation::type_block(&plain, "Subscription").unwrap_or_default());
         let _ = guard.shape.set(shape);
         Ok(Api { schema, runtime })
     }

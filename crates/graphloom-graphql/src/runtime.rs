@@ -81,6 +81,9 @@ impl Config {
 pub struct Runtime {
     pub engine: Arc<Engine>,
     pub config: Config,
+    /// The `Subscription` type as the plain SDL prints it, for the
+    /// subgraph SDL (async-graphql's federation export leaves it out).
+    pub(crate) subscription_sdl: std::sync::OnceLock<String>,
 }
 
 impl Runtime {

@@ -965,7 +965,11 @@ async fn execute(
         return reject(status, code, message);
     }
     if named.get
-        && let Some(res) = refuse_mutation_on_get(&request.query, request.operation_name.as_deref())
+        && let Some(res) = refuse_mutation_on_get(
+            &request.query,
+            request.operation_name.as_deref(),
+            media == sse::EVENT_STREAM,
+        )
     {
         return res;
     }
@@ -1249,8 +1253,14 @@ async fn get_graphql(
     execute(&state, &headers, peer, media, request, named).await
 }
 
-/// GET must not change anything: a mutation is refused before it runs.
-fn refuse_mutation_on_get(query: &str, operation_name: Option<&str>) -> Option<Response> {
+/// GET must not change anything: a mutation is refused before it runs. A
+/// subscription may come by GET as an event stream (browsers' EventSource
+/// and gateways send it so).
+fn refuse_mutation_on_get(
+    query: &str,
+    operation_name: Option<&str>,
+    stream: bool,
+) -> Option<Response> {
     let doc = parse_query(query).ok()?;
     let op = match operation_name {
         Some(name) => doc
@@ -1260,11 +1270,14 @@ fn refuse_mutation_on_get(query: &str, operation_name: Option<&str>) -> Option<R
             .map(|(_, o)| o),
         None => doc.operations.iter().next().map(|(_, o)| o),
     };
-    if op.is_some_and(|o| o.node.ty != OperationType::Query) {
+    let allowed = |ty: OperationType| {
+        ty == OperationType::Query || (stream && ty == OperationType::Subscription)
+    };
+    if op.is_some_and(|o| !allowed(o.node.ty)) {
         let mut res = reject(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::MethodNotAllowed,
-            "only queries can be sent with GET; use POST",
+            "only queries (and subscriptions as an event stream) can be sent with GET; use POST",
         );
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));

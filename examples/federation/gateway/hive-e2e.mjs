@@ -1,6 +1,8 @@
 // Checks through Hive Gateway at GATEWAY, after e2e.mjs wrote the data through
 // Apollo Gateway: the auth directives derived from the permission rules are
-// enforced by the gateway itself, and the cross-service query reads the same.
+// enforced by the gateway itself, the cross-service query reads the same, and
+// a subscription passes through it: the gateway subscribes to reviews over
+// Server-Sent Events, and resolves each event's author from accounts.
 import assert from 'node:assert/strict';
 import { client } from './client.mjs';
 
@@ -44,4 +46,46 @@ const graph = await ok(`{
 assert.deepEqual(graph.products.nodes, [
   { name: 'Dune', reviews: { nodes: [{ rating: 5, author: { username: 'bob', reviewerPage: '/reviewers/bob' } }] } },
 ]);
+// A subscriber of the gateway (over SSE) hears a review created in the
+// reviews service, its author's username resolved from accounts.
+const url = process.env.GATEWAY ?? 'http://127.0.0.1:4004/graphql';
+const abort = new AbortController();
+const res = await fetch(url, {
+  method: 'POST',
+  signal: abort.signal,
+  headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin.accessToken}` },
+  body: JSON.stringify({ query: 'subscription { reviewChanged(kinds: [CREATED]) { kind node { body rating author { username } } } }' }),
+});
+assert.equal(res.status, 200);
+assert.match(res.headers.get('content-type'), /text\/event-stream/);
+const events = (async function* () {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of res.body) {
+    buf += decoder.decode(chunk, { stream: true });
+    let end;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+      if (/^event: next/m.test(block) && data) yield JSON.parse(data);
+    }
+  }
+})();
+// Subscribed once the gateway and the subgraph have the stream open; writes
+// are retried until one arrives (each retry reviews another product: one
+// review per user and product).
+let event;
+for (let attempt = 0; attempt < 20 && !event; attempt++) {
+  const made = (await ok(`mutation { createReview(input: { productId: "${100 + attempt}", productName: "Live", authorId: "${bob.user.id}", body: "Live ${attempt}", rating: 4 }) { errors { code } } }`,
+    { token: bob.accessToken })).createReview;
+  assert.deepEqual(made.errors, []);
+  event = await Promise.race([events.next().then((r) => r.value), new Promise((ok) => setTimeout(ok, 500))]);
+}
+assert.ok(event, 'no event reached the gateway subscriber');
+assert.equal(event.errors, undefined, JSON.stringify(event.errors));
+assert.equal(event.data.reviewChanged.kind, 'CREATED');
+assert.match(event.data.reviewChanged.node.body, /^Live /);
+assert.deepEqual(event.data.reviewChanged.node.author, { username: 'bob' });
+abort.abort();
 console.log('hive gateway e2e: ok');

@@ -470,6 +470,32 @@ async fn server_sent_events_carry_subscriptions_over_http() {
         body["errors"][0]["extensions"]["code"],
         "GRAPHQL_VALIDATION_FAILED"
     );
+    // By GET too (browsers' EventSource), but never a mutation.
+    let get = |q: &str| {
+        let url = format!(
+            "{}/graphql?query={}",
+            blog.base,
+            form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
+        Request::get(url)
+            .header("accept", "text/event-stream")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let res = c
+        .request(get("subscription { postChanged { id } }"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    drop(res);
+    let res = c
+        .request(get(
+            r#"mutation { deletePost(id: "1") { errors { code } } }"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
     // A bad token is refused before any stream.
     let (status, _, _) = stream(
         &c,
