@@ -82,6 +82,7 @@ impl Api {
             engine,
             config,
             subscription_sdl: Default::default(),
+            shared_reads: Default::default(),
         });
         let fast = runtime
             .config

@@ -84,6 +84,8 @@ pub struct Runtime {
     /// The `Subscription` type as the plain SDL prints it, for the
     /// subgraph SDL (async-graphql's federation export leaves it out).
     pub(crate) subscription_sdl: std::sync::OnceLock<String>,
+    /// Reads subscriptions alike share.
+    pub(crate) shared_reads: crate::subscriptions::SharedReads,
 }
 
 impl Runtime {

@@ -186,6 +186,45 @@ struct Watch {
     /// Keys sent, oldest first, at most [`REMEMBERED`].
     known: IndexSet<String>,
     ready: VecDeque<Item>,
+    /// What decides its reads (principal, model, `where`, selection):
+    /// subscriptions alike read the same changes once ([`SharedReads`]).
+    fingerprint: String,
+}
+
+/// The rows read for a set of changes, by key.
+type Rows = Arc<HashMap<String, Arc<Node>>>;
+
+/// Reads shared by subscriptions that would make the same one: a thousand
+/// anonymous subscribers of `postChanged { node { title } }` read each
+/// change once, not a thousand times.
+#[derive(Debug, Default)]
+pub(crate) struct SharedReads(std::sync::Mutex<HashMap<String, Shared>>);
+
+#[derive(Debug)]
+struct Shared {
+    at: std::time::Instant,
+    rows: Arc<tokio::sync::OnceCell<Rows>>,
+}
+
+/// How long a shared read is kept for the subscribers still to come to it.
+const SHARED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl SharedReads {
+    /// The cell of the read named `key` (made on first ask; old ones go).
+    fn cell(&self, key: String) -> Arc<tokio::sync::OnceCell<Rows>> {
+        let Ok(mut map) = self.0.lock() else {
+            return Arc::default();
+        };
+        let now = std::time::Instant::now();
+        if map.len() > 1024 {
+            map.retain(|_, s| now.duration_since(s.at) < SHARED_FOR);
+        }
+        let entry = map.entry(key).or_insert_with(|| Shared {
+            at: now,
+            rows: Arc::default(),
+        });
+        Arc::clone(&entry.rows)
+    }
 }
 
 /// The plans of every `node` under a change field, merged.
@@ -228,6 +267,11 @@ impl Watch {
         };
         let plan = node_plan(&rt, &scope, m, &ctx.ctx.field())?;
         let whole = scope.rows(model).is_none();
+        let fingerprint = format!(
+            "{:?}|{}|{model:?}|{filter:?}|{plan:?}",
+            scope.principal,
+            scope.is_system()
+        );
         let rx = rt.engine.changes().subscribe();
         Ok(Watch {
             rt,
@@ -240,6 +284,7 @@ impl Watch {
             rx,
             known: IndexSet::new(),
             ready: VecDeque::new(),
+            fingerprint,
         })
     }
 
@@ -279,11 +324,13 @@ impl Watch {
         let m = reg.model(self.model);
         let mut wanted = Vec::new();
         let mut asked = HashSet::new();
+        let mut seqs = Vec::new();
         for e in &events {
             if let Event::Changed(c) = e
                 && c.model == self.model
                 && c.kind != ChangeKind::Deleted
             {
+                seqs.push(c.seq);
                 for k in &c.keys {
                     if asked.insert(k.key_string()) {
                         wanted.push(k.clone());
@@ -291,22 +338,32 @@ impl Watch {
                 }
             }
         }
-        let rows: HashMap<String, Arc<Node>> = if wanted.is_empty() {
-            HashMap::new()
+        let rows: Rows = if wanted.is_empty() {
+            Rows::default()
         } else {
-            fetch_keys_matching(
-                &self.rt.engine,
-                &mut Exec::pool(self.rt.engine.db()),
-                &self.scope,
-                m,
-                &wanted,
-                self.filter.as_ref(),
-                &self.plan,
-            )
-            .await?
-            .into_iter()
-            .map(|n| (n.pk(reg).key_string(), Arc::new(n)))
-            .collect()
+            let cell = self
+                .rt
+                .shared_reads
+                .cell(format!("{}|{seqs:?}", self.fingerprint));
+            let read = async {
+                let nodes = fetch_keys_matching(
+                    &self.rt.engine,
+                    &mut Exec::pool(self.rt.engine.db()),
+                    &self.scope,
+                    m,
+                    &wanted,
+                    self.filter.as_ref(),
+                    &self.plan,
+                )
+                .await?;
+                Ok::<Rows, Error>(Arc::new(
+                    nodes
+                        .into_iter()
+                        .map(|n| (n.pk(reg).key_string(), Arc::new(n)))
+                        .collect(),
+                ))
+            };
+            Arc::clone(cell.get_or_try_init(|| read).await?)
         };
         for e in events {
             let c = match e {

@@ -49,6 +49,9 @@ impl ChangeKind {
 /// One committed write: the keys of the rows of `model` it changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
+    /// Its number on this instance, in the order subscribers receive them
+    /// (subscribers that read the same changes may share the read).
+    pub seq: u64,
     pub model: ModelId,
     pub kind: ChangeKind,
     pub keys: Vec<Value>,
@@ -76,6 +79,7 @@ const OUTBOX: usize = 8192;
 pub struct Changes {
     sender: broadcast::Sender<Event>,
     outbox: Mutex<Option<mpsc::Sender<Arc<Change>>>>,
+    seq: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Changes {
@@ -83,6 +87,7 @@ impl Default for Changes {
         Changes {
             sender: broadcast::channel(BACKLOG).0,
             outbox: Mutex::new(None),
+            seq: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -94,11 +99,7 @@ impl Changes {
         if keys.is_empty() {
             return;
         }
-        let change = Arc::new(Change {
-            model: model.id,
-            kind,
-            keys,
-        });
+        let change = self.numbered(model.id, kind, keys);
         if let Ok(outbox) = self.outbox.lock()
             && let Some(out) = outbox.as_ref()
             && let Err(e) = out.try_send(Arc::clone(&change))
@@ -133,11 +134,26 @@ impl Changes {
         rx
     }
 
-    /// Delivers an event that came from elsewhere (another instance's
-    /// write, or a resync after a lost listener) to this instance's
-    /// subscribers, without forwarding it again.
-    pub fn receive(&self, event: Event) {
-        let _ = self.sender.send(event);
+    fn numbered(&self, model: ModelId, kind: ChangeKind, keys: Vec<Value>) -> Arc<Change> {
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Arc::new(Change {
+            seq,
+            model,
+            kind,
+            keys,
+        })
+    }
+
+    /// Delivers another instance's change to this instance's subscribers,
+    /// without forwarding it again.
+    pub fn receive(&self, model: ModelId, kind: ChangeKind, keys: Vec<Value>) {
+        let change = self.numbered(model, kind, keys);
+        let _ = self.sender.send(Event::Changed(change));
+    }
+
+    /// Tells this instance's subscribers they may have missed changes.
+    pub fn resync(&self) {
+        let _ = self.sender.send(Event::Resync);
     }
 }
 
@@ -197,22 +213,23 @@ fn payloads(origin: &str, m: &ModelMeta, change: &Change) -> Vec<String> {
 
 /// A change another instance sent, or `None` for one of this instance's
 /// own, or of a model this service does not have.
-fn parse(origin: &str, reg: &graphloom_meta::Registry, payload: &str) -> Option<Change> {
+fn parse(
+    origin: &str,
+    reg: &graphloom_meta::Registry,
+    payload: &str,
+) -> Option<(ModelId, ChangeKind, Vec<Value>)> {
     let wire: Wire = serde_json::from_str(payload).ok()?;
     if wire.o == origin {
         return None;
     }
     let m = reg.models().iter().find(|m| m.table == wire.t)?;
     let ty = reg.value_type(m.pk_field());
-    Some(Change {
-        model: m.id,
-        kind: ChangeKind::parse(&wire.k)?,
-        keys: wire
-            .keys
-            .iter()
-            .filter_map(|k| Value::parse_text(ty, k))
-            .collect(),
-    })
+    let keys = wire
+        .keys
+        .iter()
+        .filter_map(|k| Value::parse_text(ty, k))
+        .collect();
+    Some((m.id, ChangeKind::parse(&wire.k)?, keys))
 }
 
 /// The tasks that carry changes between the instances of a service on one
@@ -276,7 +293,7 @@ impl FanOut {
                     None => match db.listen(CHANNEL).await {
                         Ok(Some(l)) => {
                             // Whatever was sent before is lost.
-                            engine.changes().receive(Event::Resync);
+                            engine.changes().resync();
                             listener.insert(l)
                         }
                         Ok(None) => return,
@@ -289,8 +306,8 @@ impl FanOut {
                 };
                 match l.recv().await {
                     Ok(Heard::Payload(p)) => {
-                        if let Some(c) = parse(&origin, engine.registry(), &p) {
-                            engine.changes().receive(Event::Changed(Arc::new(c)));
+                        if let Some((model, kind, keys)) = parse(&origin, engine.registry(), &p) {
+                            engine.changes().receive(model, kind, keys);
                         }
                     }
                     Ok(Heard::Lost) => {

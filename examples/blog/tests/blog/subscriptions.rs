@@ -392,3 +392,49 @@ async fn a_custom_subscription_cannot_take_a_generated_name() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn subscribers_alike_share_each_read() {
+    use futures_util::StreamExt;
+    let c = client().await;
+    let start = |principal: Option<graphloom_test::Principal>| {
+        let api = c.api().clone();
+        async move {
+            api.subscribe_as(
+                graphloom::graphql::async_graphql::Request::new(
+                    "subscription { postChanged { node { title author { username } } } }",
+                ),
+                graphloom::graphql::RequestContext {
+                    principal,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    };
+    let mut a = start(None).await;
+    let mut b = start(None).await;
+    let mut other = start(Some(user(2))).await;
+    c.query(r#"mutation { updatePost(id: "1", input: { title: "Shared" }) { errors { code } } }"#)
+        .await;
+    let mut statements = 0;
+    for s in [&mut a, &mut b] {
+        let r = tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            r.data.into_json().unwrap()["postChanged"]["node"]["title"],
+            "Shared"
+        );
+        statements += r.statements;
+    }
+    // One read for both anonymous subscribers (the author joined).
+    assert_eq!(statements, 1);
+    // Another principal reads for itself.
+    let r = tokio::time::timeout(Duration::from_secs(5), other.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.statements, 1);
+}
