@@ -48,7 +48,72 @@ const FILES: [(&str, &str, &[u8]); 5] = [
 /// Starts GraphiQL against the page's own URL (the endpoint): a file, not
 /// an inline script, so the policy can forbid inline scripts.
 const INIT: &str = r##"(function () {
-  var fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+  var url = window.location.pathname;
+  var base = GraphiQL.createFetcher({ url: url });
+  // Subscriptions run over Server-Sent Events (graphql-sse): GraphiQL shows
+  // each event as it comes.
+  // From the text sent (GraphiQL's parsed document can lag the editor):
+  // the type of the operation named, or of the first one.
+  function isSubscription(params) {
+    var text = (params.query || "").replace(/"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*/g, " ");
+    var name = params.operationName;
+    var re = /[{}]|\b(query|mutation|subscription|fragment)\b(?:\s+([_A-Za-z][_0-9A-Za-z]*))?/g;
+    var depth = 0, fragment = false, m;
+    while ((m = re.exec(text))) {
+      if (m[0] === "{") {
+        if (depth === 0 && !fragment && !name) return false;
+        fragment = false;
+        depth++;
+      } else if (m[0] === "}") {
+        depth--;
+      } else if (depth === 0) {
+        if (m[1] === "fragment") fragment = true;
+        else if (!name || m[2] === name) return m[1] === "subscription";
+      }
+    }
+    return false;
+  }
+  async function* events(params, opts) {
+    var headers = Object.assign({}, (opts && opts.headers) || {}, {
+      "content-type": "application/json",
+      accept: "text/event-stream"
+    });
+    var res = await fetch(url, {
+      method: "POST",
+      headers: headers,
+      body: JSON.stringify(params),
+      credentials: "same-origin"
+    });
+    if (!(res.headers.get("content-type") || "").startsWith("text/event-stream")) {
+      yield await res.json();
+      return;
+    }
+    var reader = res.body.getReader();
+    var decoder = new TextDecoder();
+    var buf = "";
+    try {
+      for (;;) {
+        var chunk = await reader.read();
+        if (chunk.done) return;
+        buf += decoder.decode(chunk.value, { stream: true });
+        var end;
+        while ((end = buf.indexOf("\n\n")) >= 0) {
+          var block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          var event = /^event: (.*)$/m.exec(block);
+          if (event && event[1] === "complete") return;
+          var data = block.split("\n").filter(function (l) { return l.startsWith("data:"); })
+            .map(function (l) { return l.slice(5).trim(); }).join("");
+          if (event && event[1] === "next" && data) yield JSON.parse(data);
+        }
+      }
+    } finally {
+      reader.cancel();
+    }
+  }
+  var fetcher = function (params, opts) {
+    return isSubscription(params) ? events(params, opts) : base(params, opts);
+  };
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(
     React.createElement(GraphiQL, {
