@@ -770,3 +770,70 @@ async fn admin_settings_that_cannot_work_stop_the_start() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The admin's writes reach subscribers, as the API's do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admins_writes_reach_subscribers() {
+    let (server, client) = admin().await;
+    let token = crate::websocket::token("1", 600);
+    let (status, _, mut events) = crate::websocket::stream(
+        &client,
+        &server.base,
+        "subscription { postChanged { kind id node { title } } }",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut b = Browser::new(&server, &client);
+    b.login("user1").await;
+    let form = |title: &'static str| {
+        [
+            ("title", title),
+            ("slug", "live-admin"),
+            ("body", "Hello."),
+            ("status", "draft"),
+            ("authorId", "1"),
+            ("rating", "0"),
+        ]
+    };
+    let p = b.post("/admin/blog/post/add", &form("Added here")).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let id = p
+        .location
+        .trim_start_matches("/admin/blog/post/")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let p = b
+        .post(&format!("/admin/blog/post/{id}/"), &form("Changed here"))
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = b
+        .post(
+            &format!("/admin/blog/post/{id}/delete"),
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (event, data) = events.next().await.unwrap();
+        assert_eq!(event, "next");
+        let v: Value = serde_json::from_str(&data).unwrap();
+        let c = &v["data"]["postChanged"];
+        assert_eq!(c["id"], json!(id), "{v}");
+        seen.push((
+            c["kind"].as_str().unwrap().to_owned(),
+            c["node"]["title"].as_str().unwrap_or_default().to_owned(),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("CREATED".to_owned(), "Added here".to_owned()),
+            ("UPDATED".to_owned(), "Changed here".to_owned()),
+            ("DELETED".to_owned(), String::new()),
+        ]
+    );
+}

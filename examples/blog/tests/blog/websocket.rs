@@ -20,7 +20,7 @@ type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 const SECRET: &str = "an-e2e-test-secret-of-enough-bytes";
 
-fn token(user: &str, ttl: u64) -> String {
+pub(crate) fn token(user: &str, ttl: u64) -> String {
     use graphloom::auth_core::token::{Issuer, SigningKey};
     let issuer = Issuer::new(
         SigningKey::hs256(SECRET.as_bytes()).unwrap(),
@@ -225,11 +225,26 @@ async fn the_protocol_and_its_close_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_per_connection_and_per_address() {
     let (blog, _c) = start_with(
-        &["--ws-max-subscriptions", "2", "--ws-max-connections", "2"],
+        &[
+            "--ws-max-subscriptions",
+            "2",
+            "--ws-max-connections",
+            "2",
+            "--ws-keep-alive",
+            "1",
+        ],
         &[],
     )
     .await;
     let mut ws = ready(&blog, json!({})).await;
+    // The server pings an idle connection; the client's pong is taken.
+    let ping = tokio::time::timeout(Duration::from_secs(3), ws.next())
+        .await
+        .expect("a ping within 3 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(ping, Message::text(r#"{"type":"ping"}"#));
+    put(&mut ws, json!({ "type": "pong" })).await;
     for id in ["a", "b", "c"] {
         put(&mut ws, json!({ "type": "subscribe", "id": id, "payload": { "query": "subscription { postChanged { id } }" } })).await;
     }
@@ -359,13 +374,13 @@ async fn a_write_on_one_instance_reaches_subscribers_of_another_through_postgres
 }
 
 /// The events of an event stream as they come: (event, data).
-struct Events {
+pub(crate) struct Events {
     body: hyper::body::Incoming,
     buf: String,
 }
 
 impl Events {
-    async fn next(&mut self) -> Option<(String, String)> {
+    pub(crate) async fn next(&mut self) -> Option<(String, String)> {
         use http_body_util::BodyExt;
         loop {
             if let Some(end) = self.buf.find("\n\n") {
@@ -395,7 +410,12 @@ impl Events {
     }
 }
 
-async fn stream(c: &Http, base: &str, query: &str, token: Option<&str>) -> (u16, String, Events) {
+pub(crate) async fn stream(
+    c: &Http,
+    base: &str,
+    query: &str,
+    token: Option<&str>,
+) -> (u16, String, Events) {
     let mut req = Request::post(format!("{base}/graphql"))
         .header("content-type", "application/json")
         .header("accept", "text/event-stream");
