@@ -206,8 +206,9 @@ struct Shared {
     rows: Arc<tokio::sync::OnceCell<Rows>>,
 }
 
-/// How long a shared read is kept for the subscribers still to come to it.
-const SHARED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a shared read is kept for the subscribers still to come to it
+/// (they come within milliseconds; one later reads for itself).
+const SHARED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl SharedReads {
     /// The cell of the read named `key` (made on first ask; old ones go).
@@ -216,7 +217,7 @@ impl SharedReads {
             return Arc::default();
         };
         let now = std::time::Instant::now();
-        if map.len() > 1024 {
+        if map.len() > 64 {
             map.retain(|_, s| now.duration_since(s.at) < SHARED_FOR);
         }
         let entry = map.entry(key).or_insert_with(|| Shared {

@@ -161,12 +161,16 @@ pub(crate) fn upgrade(
         })
 }
 
-/// What a running operation sends the connection.
+/// What a running operation sends the connection, under its id and the
+/// number of its start (a message of an operation the client completed,
+/// and whose id it took again, is dropped).
 enum Out {
-    Next(String, Vec<u8>),
-    Error(String, Json),
-    Complete(String),
+    Next(Tag, Vec<u8>),
+    Error(Tag, Json),
+    Complete(Tag),
 }
+
+type Tag = (String, u64);
 
 struct Connection {
     state: Arc<AppState>,
@@ -178,12 +182,14 @@ struct Connection {
     /// When the accepted token expires.
     expires: Option<SystemTime>,
     running: HashMap<String, Running>,
+    /// Operations started so far.
+    started: u64,
     out: mpsc::Sender<Out>,
     slow: Arc<Notify>,
 }
 
-/// An operation's task, stopped when dropped.
-struct Running(tokio::task::JoinHandle<()>);
+/// An operation's task (stopped when dropped), and the number of its start.
+struct Running(tokio::task::JoinHandle<()>, u64);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -222,6 +228,7 @@ impl Connection {
                 context: None,
                 expires: None,
                 running: HashMap::new(),
+                started: 0,
                 out,
                 slow: Arc::new(Notify::new()),
             },
@@ -297,8 +304,12 @@ impl Connection {
                     }
                 }
                 Some(out) = outgoing.recv() => {
+                    let (Out::Next(tag, _) | Out::Error(tag, _) | Out::Complete(tag)) = &out;
+                    if self.running.get(&tag.0).map(|r| r.1) != Some(tag.1) {
+                        continue;
+                    }
                     let message = match out {
-                        Out::Next(id, payload) => {
+                        Out::Next((id, _), payload) => {
                             let mut m = Vec::with_capacity(payload.len() + id.len() + 40);
                             m.extend_from_slice(b"{\"type\":\"next\",\"id\":");
                             m.extend_from_slice(Json::from(id).to_string().as_bytes());
@@ -310,11 +321,11 @@ impl Connection {
                                 Err(_) => continue,
                             }
                         }
-                        Out::Error(id, errors) => {
+                        Out::Error((id, _), errors) => {
                             self.running.remove(&id);
                             text(&json!({ "type": "error", "id": id, "payload": errors }))
                         }
-                        Out::Complete(id) => {
+                        Out::Complete((id, _)) => {
                             self.running.remove(&id);
                             text(&json!({ "type": "complete", "id": id }))
                         }
@@ -451,11 +462,13 @@ impl Connection {
         let api = self.state.api.clone();
         let out = self.out.clone();
         let slow = Arc::clone(&self.slow);
+        self.started += 1;
+        let start = self.started;
         let key = id.clone();
         let task = tokio::spawn(async move {
-            operate(api, request, (*context).clone(), id, out, slow).await;
+            operate(api, request, (*context).clone(), (id, start), out, slow).await;
         });
-        self.running.insert(key, Running(task));
+        self.running.insert(key, Running(task, start));
         Ok(None)
     }
 }
@@ -465,7 +478,7 @@ async fn operate(
     api: Api,
     request: async_graphql::Request,
     context: RequestContext,
-    id: String,
+    id: Tag,
     out: mpsc::Sender<Out>,
     slow: Arc<Notify>,
 ) {

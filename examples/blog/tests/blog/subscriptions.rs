@@ -225,6 +225,17 @@ async fn another_users_draft_never_arrives_not_even_through_a_relation() {
     .await;
     assert_eq!(posts.next_data().await["postChanged"]["id"], "10");
     assert_eq!(anonymous.next_data().await["postChanged"]["id"], "10");
+    // Back to a draft: it leaves their view, and they are told.
+    c.query(r#"mutation { updatePost(id: "10", input: { status: DRAFT }) { errors { code } } }"#)
+        .await;
+    assert_eq!(
+        posts.next_data().await["postChanged"],
+        json!({ "kind": "DELETED", "id": "10", "node": null })
+    );
+    assert_eq!(
+        anonymous.next_data().await["postChanged"],
+        json!({ "kind": "DELETED", "id": "10" })
+    );
 }
 
 #[tokio::test]
@@ -437,4 +448,65 @@ async fn subscribers_alike_share_each_read() {
         .unwrap()
         .unwrap();
     assert_eq!(r.statements, 1);
+}
+
+#[tokio::test]
+async fn a_model_can_go_without_its_subscription() {
+    use graphloom::prelude::*;
+    #[derive(Model)]
+    #[model(app = "live", subscribe = false)]
+    pub struct Quiet {
+        pub id: Id,
+        pub name: String,
+    }
+    #[derive(Model)]
+    #[model(app = "live")]
+    pub struct Loud {
+        pub id: Id,
+        pub name: String,
+    }
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let api = Service::new("live")
+        .app(App::new("live").model::<Quiet>().model::<Loud>())
+        .api(db, graphloom::graphql::Config::default())
+        .unwrap();
+    let sdl = api.sdl();
+    assert!(sdl.contains("loudChanged("), "{sdl}");
+    assert!(!sdl.contains("quietChanged"), "{sdl}");
+    assert!(!sdl.contains("type QuietChange"), "{sdl}");
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_told_to_resync() {
+    use futures_util::StreamExt;
+    let c = client().await;
+    let mut events = c
+        .api()
+        .subscribe_as(
+            graphloom::graphql::async_graphql::Request::new(
+                "subscription { postChanged { kind id } }",
+            ),
+            graphloom::graphql::RequestContext::default(),
+        )
+        .await;
+    // More changes than the backlog, while it reads none.
+    let engine = c.api().engine();
+    let post = engine.model::<Post>().unwrap();
+    for i in 0..graphloom::query::changes::BACKLOG + 10 {
+        engine.changes().publish(
+            post,
+            graphloom::query::changes::ChangeKind::Deleted,
+            vec![graphloom::meta::Value::I64(100_000 + i as i64)],
+        );
+    }
+    let first = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.data.into_json().unwrap()["postChanged"],
+        json!({ "kind": "RESYNC", "id": null })
+    );
 }

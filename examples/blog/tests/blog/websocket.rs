@@ -526,3 +526,22 @@ async fn server_sent_events_carry_subscriptions_over_http() {
     .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_websockets_with_1001() {
+    let (blog, _c) = start_with(&[], &[]).await;
+    let mut ws = ready(&blog, json!({})).await;
+    put(&mut ws, json!({ "type": "subscribe", "id": "s", "payload": { "query": "subscription { postChanged { id } }" } })).await;
+    let pid = blog.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(
+        closed(&mut ws).await,
+        (1001, "the server is shutting down".into())
+    );
+}
