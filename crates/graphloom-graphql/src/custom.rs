@@ -38,10 +38,8 @@ pub(crate) enum Returns {
 /// A custom root field (query or mutation), built with typed arguments.
 #[derive(Clone)]
 pub struct CustomField {
-    pub(crate) name: String,
-    pub(crate) description: Option<String>,
-    pub(crate) deprecated: Option<String>,
-    pub(crate) args: Vec<Arg>,
+    /// Its name, description and arguments.
+    pub(crate) head: CustomFieldBuilder,
     pub(crate) returns: Arc<Returns>,
     pub(crate) resolver: Resolver,
 }
@@ -49,7 +47,7 @@ pub struct CustomField {
 impl std::fmt::Debug for CustomField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CustomField")
-            .field("name", &self.name)
+            .field("name", &self.head.name)
             .finish()
     }
 }
@@ -63,13 +61,14 @@ pub(crate) struct Arg {
     pub default: Option<serde_json::Value>,
 }
 
-/// Builds a [`CustomField`]: name, description and arguments, then a resolver.
-#[derive(Debug)]
+/// Builds a [`CustomField`] (or a [`CustomSubscription`]): name,
+/// description and arguments, then a resolver (or a stream).
+#[derive(Debug, Clone)]
 pub struct CustomFieldBuilder {
-    name: String,
-    description: Option<String>,
-    deprecated: Option<String>,
-    args: Vec<Arg>,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) deprecated: Option<String>,
+    pub(crate) args: Vec<Arg>,
 }
 
 fn decode_args<A: DeserializeOwned>(args: serde_json::Value) -> Result<A> {
@@ -126,13 +125,22 @@ impl CustomFieldBuilder {
 
     fn finish(self, returns: Returns, resolver: Resolver) -> CustomField {
         CustomField {
-            name: self.name,
-            description: self.description,
-            deprecated: self.deprecated,
-            args: self.args,
+            head: self,
             returns: Arc::new(returns),
             resolver,
         }
+    }
+
+    /// The arguments as the schema declares them.
+    pub(crate) fn inputs(&self) -> impl Iterator<Item = async_graphql::dynamic::InputValue> + '_ {
+        self.args.iter().map(|a| {
+            let arg =
+                async_graphql::dynamic::InputValue::new(&a.name, crate::convert::type_ref(&a.ty));
+            match &a.default {
+                Some(d) => arg.default_value(crate::convert::typed_value(&a.ty, d)),
+                None => arg,
+            }
+        })
     }
 
     /// A resolver returning a scalar or JSON-like value `R`.
@@ -219,10 +227,7 @@ pub(crate) type StreamResolver = Arc<
 /// or [`CustomFieldBuilder::stream_model`].
 #[derive(Clone)]
 pub struct CustomSubscription {
-    pub(crate) name: String,
-    pub(crate) description: Option<String>,
-    pub(crate) deprecated: Option<String>,
-    pub(crate) args: Vec<Arg>,
+    pub(crate) head: CustomFieldBuilder,
     pub(crate) returns: Arc<Returns>,
     pub(crate) resolver: StreamResolver,
 }
@@ -230,7 +235,7 @@ pub struct CustomSubscription {
 impl std::fmt::Debug for CustomSubscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CustomSubscription")
-            .field("name", &self.name)
+            .field("name", &self.head.name)
             .finish()
     }
 }
@@ -238,10 +243,7 @@ impl std::fmt::Debug for CustomSubscription {
 impl CustomFieldBuilder {
     fn finish_stream(self, returns: Returns, resolver: StreamResolver) -> CustomSubscription {
         CustomSubscription {
-            name: self.name,
-            description: self.description,
-            deprecated: self.deprecated,
-            args: self.args,
+            head: self,
             returns: Arc::new(returns),
             resolver,
         }

@@ -433,7 +433,7 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomSubscription) -> Subscri
     };
     let shared = Arc::clone(rt);
     let c2 = c.clone();
-    let mut field = SubscriptionField::new(&c.name, ty, move |ctx| {
+    let mut field = SubscriptionField::new(&c.head.name, ty, move |ctx| {
         let rt = Arc::clone(&shared);
         let c = c2.clone();
         SubscriptionFieldFuture::new(async move {
@@ -465,17 +465,13 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomSubscription) -> Subscri
             }))
         })
     });
-    for a in &c.args {
-        let mut arg = InputValue::new(&a.name, type_ref(&a.ty));
-        if let Some(d) = &a.default {
-            arg = arg.default_value(crate::convert::typed_value(&a.ty, d));
-        }
+    for arg in c.head.inputs() {
         field = field.argument(arg);
     }
-    if let Some(reason) = &c.deprecated {
+    if let Some(reason) = &c.head.deprecated {
         field = field.deprecation(Some(reason));
     }
-    match &c.description {
+    match &c.head.description {
         Some(d) => field.description(d),
         None => field,
     }

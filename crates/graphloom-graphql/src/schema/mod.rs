@@ -77,13 +77,13 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     // Enums only custom and computed fields use.
     let mut shapes: Vec<&graphloom_meta::TypeDesc> = Vec::new();
     for c in custom.queries.iter().chain(&custom.mutations) {
-        shapes.extend(c.args.iter().map(|a| &a.ty));
+        shapes.extend(c.head.args.iter().map(|a| &a.ty));
         if let crate::custom::Returns::Scalar(t) = &*c.returns {
             shapes.push(t);
         }
     }
     for c in &custom.subscriptions {
-        shapes.extend(c.args.iter().map(|a| &a.ty));
+        shapes.extend(c.head.args.iter().map(|a| &a.ty));
         if let crate::custom::Returns::Scalar(t) = &*c.returns {
             shapes.push(t);
         }
@@ -131,18 +131,19 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     for c in &custom.subscriptions {
         subscriptions.take(
             "Subscription",
-            &c.name,
-            format!("the custom subscription `{}`", c.name),
+            &c.head.name,
+            format!("the custom subscription `{}`", c.head.name),
         )?;
     }
     for c in &custom.queries {
-        queries.take("Query", &c.name, format!("the custom query `{}`", c.name))?;
+        let name = &c.head.name;
+        queries.take("Query", name, format!("the custom query `{name}`"))?;
     }
     for c in &custom.mutations {
         mutations.take(
             "Mutation",
-            &c.name,
-            format!("the custom mutation `{}`", c.name),
+            &c.head.name,
+            format!("the custom mutation `{}`", c.head.name),
         )?;
     }
     for (name, _) in &custom.raw_queries {
