@@ -333,7 +333,7 @@ async fn a_write_on_one_instance_reaches_subscribers_of_another_through_postgres
     put(&mut ws, json!({ "type": "ping" })).await;
     assert_eq!(next(&mut ws).await["type"], "pong");
     let mut took = Vec::new();
-    for i in 0..20 {
+    for i in 0..100 {
         let title = format!("From one {i}");
         let sent = Instant::now();
         retitle(&c, &one.base, "1", &title).await;
@@ -346,9 +346,8 @@ async fn a_write_on_one_instance_reaches_subscribers_of_another_through_postgres
     }
     took.sort();
     eprintln!(
-        "across instances, write sent to event received: p50 {:?}, max of 20 {:?}",
-        took[took.len() / 2],
-        took[took.len() - 1]
+        "across instances, write sent to event received, 100 writes: p50 {:?}, p99 {:?}",
+        took[49], took[98]
     );
     // The listener's connection is killed: it connects again, and the
     // subscriber is told it may have missed changes.
