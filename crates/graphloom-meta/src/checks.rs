@@ -37,6 +37,8 @@ pub enum CheckId {
     E013,
     /// A composed directive that is undeclared, malformed or declared twice.
     E014,
+    /// Generated writes on a model with no field they could set.
+    E015,
     /// A warning, not an error: generated writes that anonymous clients may
     /// make, by an explicit rule.
     W001,
@@ -44,7 +46,7 @@ pub enum CheckId {
 
 impl CheckId {
     /// Every check, in order: the table.
-    pub const ALL: [CheckId; 15] = [
+    pub const ALL: [CheckId; 16] = [
         CheckId::E001,
         CheckId::E002,
         CheckId::E003,
@@ -59,6 +61,7 @@ impl CheckId {
         CheckId::E012,
         CheckId::E013,
         CheckId::E014,
+        CheckId::E015,
         CheckId::W001,
     ];
 
@@ -79,6 +82,7 @@ impl CheckId {
             CheckId::E012 => "graphloom.E012",
             CheckId::E013 => "graphloom.E013",
             CheckId::E014 => "graphloom.E014",
+            CheckId::E015 => "graphloom.E015",
             CheckId::W001 => "graphloom.W001",
         }
     }
@@ -102,6 +106,7 @@ impl CheckId {
             CheckId::E012 => "an external model or field used as a local one, or the reverse",
             CheckId::E013 => "a bad entity key, `resolvable = false` or `interface_object`",
             CheckId::E014 => "an undeclared, malformed or twice-declared composed directive",
+            CheckId::E015 => "generated writes on a model with no field they could set",
             CheckId::W001 => "generated writes open to anonymous clients by an explicit rule",
         }
     }

@@ -861,10 +861,33 @@ impl Registry {
             composed: Vec::new(),
         };
         registry.check_names(&mut errors);
+        registry.check_writes(&mut errors);
         if errors.is_empty() {
             Ok(registry)
         } else {
             Err(CheckErrors(errors))
+        }
+    }
+
+    /// The generated create and update take an input object, and GraphQL
+    /// has no empty one: a model they are on needs a field they can set.
+    fn check_writes(&self, errors: &mut Vec<CheckError>) {
+        for m in self.models.iter().filter(|m| m.exposed && !m.external) {
+            let links = m.relations.iter().any(|r| {
+                matches!(r.kind, RelationKind::ManyToMany { forward: true, .. })
+                    && self.models[r.target.0].exposed
+            });
+            if (m.operations.create || m.operations.update)
+                && !links
+                && !m.fields.iter().any(FieldMeta::writable)
+            {
+                errors.push(CheckError {
+                    id: CheckId::E015,
+                    at: m.key.to_string(),
+                    message: "the generated create and update take an input, and this model has no field a client could set".into(),
+                    hint: "add a field clients may write, or turn the generated writes off: #[model(create = false, update = false)]".into(),
+                });
+            }
         }
     }
 
@@ -1275,8 +1298,14 @@ mod tests {
 
     fn blog() -> Vec<ModelDecl> {
         vec![
-            m("User", vec![f("id", KindDecl::AutoId)]),
-            m("Tag", vec![f("id", KindDecl::AutoId)]),
+            m(
+                "User",
+                vec![f("id", KindDecl::AutoId), f("name", KindDecl::String)],
+            ),
+            m(
+                "Tag",
+                vec![f("id", KindDecl::AutoId), f("name", KindDecl::String)],
+            ),
             m(
                 "BlogPost",
                 vec![
@@ -1425,7 +1454,15 @@ mod tests {
             .unwrap_err();
         assert!(err.0[0].message.contains("can never be set"), "{err}");
         d.options.default = Some(Value::String("x".into()));
-        assert!(Registry::resolve(vec![m("A", vec![f("id", KindDecl::AutoId), d])]).is_ok());
+        // Nothing left for the generated writes to set: they must be off.
+        let mut a = m("A", vec![f("id", KindDecl::AutoId), d]);
+        assert_eq!(
+            Registry::resolve(vec![a.clone()]).unwrap_err().0[0].id,
+            "graphloom.E015"
+        );
+        a.operations.create = false;
+        a.operations.update = false;
+        assert!(Registry::resolve(vec![a]).is_ok());
     }
 
     #[test]

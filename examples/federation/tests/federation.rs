@@ -329,6 +329,7 @@ mod extra {
     #[model(app = "extra", directive = "@cache(seconds: 5)")]
     pub struct Cached {
         pub id: Id,
+        pub name: String,
     }
 }
 

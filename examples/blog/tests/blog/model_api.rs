@@ -492,6 +492,7 @@ async fn check_runs_every_check_serve_runs() {
     #[model(app = "odd", directive = "@cache(seconds: 5 5)")]
     pub struct Odd {
         pub id: Id,
+        pub name: String,
     }
     let odd = Service::new("odd").app(App::new("odd").model::<Odd>().compose_directive(
         "https://example.com/cache/v1.0",

@@ -51,6 +51,7 @@ fn clashing_reverse_accessors_need_a_related_name() {
     #[model(app = "shop")]
     pub struct Person {
         pub id: Id,
+        pub name: String,
     }
     #[derive(Model)]
     #[model(app = "shop")]
@@ -74,6 +75,41 @@ fn clashing_reverse_accessors_need_a_related_name() {
     );
     let ok = Service::new("s").app(App::new("shop").model::<Person>().model::<Invoice>());
     assert!(ok.registry().is_ok());
+}
+
+#[test]
+fn generated_writes_need_a_field_to_set() {
+    #[derive(Model)]
+    #[model(app = "shop")]
+    pub struct Token {
+        pub id: Id,
+        #[field(auto_now_add)]
+        pub created_at: DateTime<Utc>,
+    }
+    #[derive(Model)]
+    #[model(app = "shop", create = false, update = false)]
+    pub struct Stamp {
+        pub id: Id,
+        #[field(auto_now_add)]
+        pub created_at: DateTime<Utc>,
+    }
+    let err = Service::new("s")
+        .app(App::new("shop").model::<Token>())
+        .registry()
+        .unwrap_err();
+    assert_eq!(check_ids(err.clone()), ["graphloom.E015"]);
+    let text = err.to_string();
+    assert!(
+        text.contains("shop.Token") && text.contains("create = false, update = false"),
+        "{text}"
+    );
+    // Without the generated writes, it is fine.
+    assert!(
+        Service::new("s")
+            .app(App::new("shop").model::<Stamp>())
+            .registry()
+            .is_ok()
+    );
 }
 
 #[test]
@@ -110,6 +146,7 @@ fn clashing_names_tables_and_bad_options() {
     #[model(app = "a", graphql_name = "Item")]
     pub struct Other {
         pub id: Id,
+        pub name: String,
     }
     let service = Service::new("s")
         .app(App::new("a").model::<Other>())
@@ -126,6 +163,7 @@ mod b_item_ok {
     #[model(app = "b")]
     pub struct Item {
         pub id: Id,
+        pub name: String,
     }
 }
 
