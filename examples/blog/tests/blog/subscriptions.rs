@@ -510,3 +510,57 @@ async fn a_subscriber_that_falls_behind_is_told_to_resync() {
         json!({ "kind": "RESYNC", "id": null })
     );
 }
+
+#[tokio::test]
+async fn bulk_creates_row_updates_and_plain_updates_publish_too() {
+    use blog::Tag;
+    use graphloom::query::Conflicts;
+    let c = client().await;
+    let sys = c.system();
+    let mut tags = c
+        .subscribe(
+            "subscription { tagChanged { kind node { name } } }",
+            json!({}),
+        )
+        .await;
+    // create_many: one event per inserted row, none for a skipped conflict.
+    let n = Tag::objects(&sys)
+        .create_many(
+            [[Tag::NAME.set("tag1")], [Tag::NAME.set("fresh")]],
+            Conflicts::Ignore,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        tags.next_data().await["tagChanged"],
+        json!({ "kind": "CREATED", "node": { "name": "fresh" } })
+    );
+    // An UPDATE in place (a model without a validator).
+    Tag::objects(&sys)
+        .filter(Tag::NAME.eq("fresh"))
+        .update([Tag::NAME.set("fresher")])
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.next_data().await["tagChanged"],
+        json!({ "kind": "UPDATED", "node": { "name": "fresher" } })
+    );
+    // update_row, on a row already in hand.
+    let tag = Tag::objects(&sys)
+        .filter(Tag::NAME.eq("fresher"))
+        .one()
+        .await
+        .unwrap()
+        .unwrap();
+    let n = Tag::objects(&sys)
+        .update_row(&tag, [Tag::NAME.set("freshest")])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        tags.next_data().await["tagChanged"],
+        json!({ "kind": "UPDATED", "node": { "name": "freshest" } })
+    );
+    assert!(tags.drain(QUIET).await.is_empty());
+}
