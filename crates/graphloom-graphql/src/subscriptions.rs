@@ -109,7 +109,7 @@ fn item_of<'a>(ctx: &'a ResolverContext<'a>) -> Result<&'a Item> {
 pub(crate) fn change_type(m: &ModelMeta) -> Object {
     Object::new(type_name(m))
         .description(format!(
-            "A change to a {}: what happened, its key, and the row as you may see it now.",
+            "What happened to one {}: the change, its key, and the row as you may see it now.",
             m.graphql_name
         ))
         .field(Field::new("kind", TypeRef::named_nn(KIND), |ctx| {
