@@ -650,6 +650,18 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
     }
 }
 
+/// A row's key as one URL path segment: `apollo/router v2` as
+/// `apollo%2Frouter%20v2`. Everything but RFC 3986's unreserved
+/// characters is escaped, so a text key can never change the path's shape.
+pub fn path_segment(key: &str) -> String {
+    const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(key, ESCAPED).to_string()
+}
+
 /// Compares a presented secret without stopping at the first difference
 /// (the time taken says nothing of how much of it was right).
 pub fn same_secret(given: &[u8], secret: &[u8]) -> bool {
@@ -1294,4 +1306,21 @@ fn parse_get_params(raw: &str) -> Result<GetParams, String> {
     )
     .map(|q| q.0)
     .map_err(|e| e.body_text())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_path_segment_escapes_all_but_the_unreserved() {
+        assert_eq!(
+            super::path_segment("apollo-federation"),
+            "apollo-federation"
+        );
+        assert_eq!(super::path_segment("a_b.c~d"), "a_b.c~d");
+        assert_eq!(
+            super::path_segment("apollo/router v2?x#y%"),
+            "apollo%2Frouter%20v2%3Fx%23y%25"
+        );
+        assert_eq!(super::path_segment("é"), "%C3%A9");
+    }
 }

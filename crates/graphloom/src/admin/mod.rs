@@ -123,6 +123,12 @@ impl Site {
             m.key.name.to_lowercase()
         )
     }
+
+    /// A row's page: its key escaped as one path segment (a text key may
+    /// hold `/` or spaces).
+    fn row_href(&self, m: &ModelMeta, id: &str) -> String {
+        format!("{}{}/", self.href(m), graphloom_server::path_segment(id))
+    }
 }
 
 /// Whether the admin lists a model: in the API (not a table of internals

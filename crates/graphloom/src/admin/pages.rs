@@ -549,6 +549,8 @@ struct Column {
 #[derive(Serialize)]
 struct Row {
     id: String,
+    /// The id as the row link's path segment.
+    segment: String,
     cells: Vec<String>,
 }
 
@@ -922,13 +924,17 @@ async fn list_page(
     let rows: Vec<Row> = page
         .items
         .iter()
-        .map(|(_, n)| Row {
-            id: n.values[m.pk].key_string(),
-            cells: o
-                .list
-                .iter()
-                .map(|&fi| cell(reg, &staff.scope, m, n, fi))
-                .collect(),
+        .map(|(_, n)| {
+            let id = n.values[m.pk].key_string();
+            Row {
+                segment: graphloom_server::path_segment(&id),
+                id,
+                cells: o
+                    .list
+                    .iter()
+                    .map(|&fi| cell(reg, &staff.scope, m, n, fi))
+                    .collect(),
+            }
         })
         .collect();
     let columns: Vec<Column> = o
@@ -1095,7 +1101,7 @@ async fn controls(
         if f.hidden {
             continue;
         }
-        let readonly = !f.writable() || o.readonly.contains(&i);
+        let readonly = !f.writable(filled.create) || o.readonly.contains(&i);
         // A new row shows only what can be given.
         if filled.create && readonly {
             continue;
@@ -1222,7 +1228,7 @@ fn write_input(site: &Site, m: &ModelMeta, form: &Form, create: bool) -> WriteIn
     let o = site.options(m);
     let mut input = WriteInput::default();
     for (i, f) in m.fields.iter().enumerate() {
-        if f.hidden || !f.writable() || o.readonly.contains(&i) {
+        if f.hidden || !f.writable(create) || o.readonly.contains(&i) {
             continue;
         }
         if f.kind == FieldKind::Bool {
@@ -1496,7 +1502,7 @@ pub(super) async fn add(
         Ok(Outcome::Written { key, row, .. }) => {
             let id = key.key_string();
             log(&site, &staff, m, &id, &row, LogAction::Added, None).await;
-            return redirect(&format!("{}{id}/?done=added", site.href(m)));
+            return redirect(&format!("{}?done=added", site.row_href(m, &id)));
         }
         Ok(Outcome::Refused(errors)) => errors,
         Err(e) => e.fields.clone().into_iter().chain(general(&e)).collect(),
@@ -1665,7 +1671,7 @@ pub(super) async fn change(
                 Some(changes),
             )
             .await;
-            return redirect(&format!("{}{id}/?done=saved", site.href(m)));
+            return redirect(&format!("{}?done=saved", site.row_href(m, &id)));
         }
         Ok(Outcome::Refused(errors)) => errors,
         Err(e) if e.code == ErrorCode::NotFound => return not_found(&site, &staff),
@@ -1674,7 +1680,7 @@ pub(super) async fn change(
     // Read-only fields as stored (nothing was written), the rest as sent.
     let again = sent(m, engine.registry(), &form);
     for (i, v) in again.values {
-        if m.fields[i].writable() && !site.options(m).readonly.contains(&i) {
+        if m.fields[i].writable(false) && !site.options(m).readonly.contains(&i) {
             filled.values.insert(i, v);
         }
     }
@@ -1852,7 +1858,7 @@ pub(super) async fn delete_form(
         std::slice::from_ref(&id),
         format!("{} {id}", m.graphql_name),
         "delete",
-        format!("{}{id}/", site.href(m)),
+        site.row_href(m, &id),
         None,
     )
     .await
@@ -1899,7 +1905,7 @@ pub(super) async fn delete(
                 std::slice::from_ref(&id),
                 format!("{} {id}", m.graphql_name),
                 "delete",
-                format!("{}{id}/", site.href(m)),
+                site.row_href(m, &id),
                 Some(why),
             )
             .await
@@ -2048,7 +2054,7 @@ async fn set_password(
         Ok(u) => u,
         Err(_) => return not_found(site, &staff),
     };
-    let back = format!("{}{id}/", site.href(m));
+    let back = site.row_href(m, id);
     let page = |status: StatusCode, problem: Option<&str>| {
         render(
             site,
@@ -2161,7 +2167,7 @@ pub(super) async fn history_page(
             crumbs => vec![
                 context! { href => format!("{}/", site.prefix), label => "Home" },
                 context! { href => site.href(m), label => m.plural_name.clone() },
-                context! { href => format!("{}{id}/", site.href(m)), label => format!("{} {id}", m.graphql_name) },
+                context! { href => site.row_href(m, &id), label => format!("{} {id}", m.graphql_name) },
             ],
             entries => ser(&shown),
             ..base(&site, Some(&staff), &format!("History of {} {id}", m.graphql_name))
