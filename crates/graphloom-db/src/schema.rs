@@ -214,11 +214,39 @@ pub fn zero_value(ty: ColumnType) -> serde_json::Value {
     }
 }
 
+/// The column a field of `kind` is stored in; a foreign key stores its
+/// target's key (see [`key_type`]).
+fn value_column(kind: FieldKind) -> ColumnType {
+    match kind {
+        FieldKind::AutoId => ColumnType::AutoId,
+        FieldKind::Bool => ColumnType::Bool,
+        FieldKind::I32 => ColumnType::I32,
+        // A reference to a counted key is a plain 64-bit integer.
+        FieldKind::I64 | FieldKind::ForeignKey { .. } => ColumnType::I64,
+        FieldKind::F64 => ColumnType::F64,
+        FieldKind::Decimal {
+            max_digits,
+            decimal_places,
+        } => ColumnType::Decimal {
+            max_digits,
+            decimal_places,
+        },
+        FieldKind::String { max_length } => ColumnType::String { max_length },
+        FieldKind::Text | FieldKind::Enum(_) => ColumnType::Text,
+        FieldKind::Date => ColumnType::Date,
+        FieldKind::DateTime => ColumnType::DateTime,
+        FieldKind::Uuid => ColumnType::Uuid,
+        FieldKind::Json => ColumnType::Json,
+    }
+}
+
+/// A column referring to `target`: of its primary key's type (a counted
+/// key as `bigint`, a text key as the same `varchar`).
 fn key_type(registry: &Registry, target: graphloom_meta::ModelId) -> (ColumnType, Reference) {
     let t = registry.model(target);
     let ty = match t.pk_field().kind {
-        FieldKind::Uuid => ColumnType::Uuid,
-        _ => ColumnType::I64,
+        FieldKind::AutoId => ColumnType::I64,
+        kind => value_column(kind),
     };
     (
         ty,
@@ -240,27 +268,6 @@ impl ProjectState {
             let mut indexes = Vec::new();
             for f in &m.fields {
                 let (ty, references) = match f.kind {
-                    FieldKind::AutoId => (ColumnType::AutoId, None),
-                    FieldKind::Bool => (ColumnType::Bool, None),
-                    FieldKind::I32 => (ColumnType::I32, None),
-                    FieldKind::I64 => (ColumnType::I64, None),
-                    FieldKind::F64 => (ColumnType::F64, None),
-                    FieldKind::Decimal {
-                        max_digits,
-                        decimal_places,
-                    } => (
-                        ColumnType::Decimal {
-                            max_digits,
-                            decimal_places,
-                        },
-                        None,
-                    ),
-                    FieldKind::String { max_length } => (ColumnType::String { max_length }, None),
-                    FieldKind::Text | FieldKind::Enum(_) => (ColumnType::Text, None),
-                    FieldKind::Date => (ColumnType::Date, None),
-                    FieldKind::DateTime => (ColumnType::DateTime, None),
-                    FieldKind::Uuid => (ColumnType::Uuid, None),
-                    FieldKind::Json => (ColumnType::Json, None),
                     FieldKind::ForeignKey {
                         target, on_delete, ..
                     } => {
@@ -272,6 +279,7 @@ impl ProjectState {
                         });
                         (ty, reference)
                     }
+                    kind => (value_column(kind), None),
                 };
                 columns.push(ColumnState {
                     name: f.column.clone(),

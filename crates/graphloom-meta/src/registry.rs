@@ -90,15 +90,23 @@ impl FieldMeta {
             && (!self.primary_key || !matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid))
     }
 
-    /// Whether the generated create/update inputs offer this field.
-    pub fn writable(&self) -> bool {
+    /// Whether this is a primary key the client gives on create (a string
+    /// or integer key), rather than one the database counts or a fresh UUID.
+    pub fn assigned_key(&self) -> bool {
+        self.primary_key && !matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid)
+    }
+
+    /// Whether the generated create (`on_create`) or update input offers
+    /// this field. An assigned primary key is set once, on create: a row's
+    /// key is what other rows, cursors and other services refer to it by.
+    pub fn writable(&self, on_create: bool) -> bool {
         !self.read_only
             && !self.preset.is_some_and(|p| p.force)
             && !self.hidden
             && !self.auto_now
             && !self.auto_now_add
             && !matches!(self.kind, FieldKind::AutoId)
-            && !self.primary_key
+            && (!self.primary_key || (on_create && self.assigned_key()))
     }
 }
 
@@ -877,9 +885,9 @@ impl Registry {
                 matches!(r.kind, RelationKind::ManyToMany { forward: true, .. })
                     && self.models[r.target.0].exposed
             });
-            if (m.operations.create || m.operations.update)
-                && !links
-                && !m.fields.iter().any(FieldMeta::writable)
+            let empty = |create: bool| !m.fields.iter().any(|f| f.writable(create));
+            if !links
+                && ((m.operations.create && empty(true)) || (m.operations.update && empty(false)))
             {
                 errors.push(CheckError {
                     id: CheckId::E015,
@@ -1103,10 +1111,19 @@ fn check_options(
             "set max_length = 1 or more",
         );
     }
-    if o.primary_key && !matches!(kind, FieldKind::Uuid | FieldKind::AutoId) {
+    let keyable = matches!(
+        kind,
+        FieldKind::AutoId
+            | FieldKind::Uuid
+            | FieldKind::String { .. }
+            | FieldKind::Text
+            | FieldKind::I32
+            | FieldKind::I64
+    );
+    if o.primary_key && (!keyable || nullable) {
         bad(
-            "only Id and Uuid fields can be primary keys".into(),
-            "use `pub id: Id` or a Uuid field",
+            "a primary key is an Id, a Uuid, a String or an integer, and never Option".into(),
+            "use `pub id: Id`, a Uuid, or a String or integer the client assigns",
         );
     }
     if o.on_delete == Some(OnDelete::SetNull) && !nullable {
@@ -1436,6 +1453,51 @@ mod tests {
             Registry::resolve(twin).unwrap_err().0[0].id,
             "graphloom.E003"
         );
+    }
+
+    #[test]
+    fn keys_are_counted_generated_or_assigned_values_never_null() {
+        let key = |kind: KindDecl, nullable: bool| {
+            let mut k = f("code", kind);
+            k.options.primary_key = true;
+            k.options.max_length = Some(8);
+            k.nullable = nullable;
+            m("A", vec![k, f("name", KindDecl::String)])
+        };
+        for kind in [
+            KindDecl::String,
+            KindDecl::I64,
+            KindDecl::I32,
+            KindDecl::Uuid,
+        ] {
+            let reg = Registry::resolve(vec![key(kind, false)]).unwrap();
+            let a = &reg.models()[0];
+            assert_eq!(a.pk, 0);
+            // A key the client assigns is in the create input, never the update's.
+            let assigned = !matches!(kind, KindDecl::Uuid);
+            assert_eq!(a.fields[0].assigned_key(), assigned, "{kind:?}");
+            assert_eq!(a.fields[0].writable(true), assigned);
+            assert!(!a.fields[0].writable(false));
+            assert_eq!(a.fields[0].required_on_create(), assigned);
+        }
+        for (kind, nullable) in [
+            (KindDecl::String, true),
+            (KindDecl::Date, false),
+            (KindDecl::Json, false),
+        ] {
+            let err = Registry::resolve(vec![key(kind, nullable)]).unwrap_err();
+            assert_eq!(err.0[0].id, "graphloom.E006", "{err}");
+            assert!(err.0[0].message.contains("never Option"), "{err}");
+        }
+        // Only the key: the create has a field to set, the update has none.
+        let mut only = key(KindDecl::String, false);
+        only.fields.truncate(1);
+        assert_eq!(
+            Registry::resolve(vec![only.clone()]).unwrap_err().0[0].id,
+            "graphloom.E015"
+        );
+        only.operations.update = false;
+        assert!(Registry::resolve(vec![only]).is_ok());
     }
 
     #[test]

@@ -222,11 +222,12 @@ pub trait FromRow: Model + Sized {
 }
 
 /// A Rust value a column holding `T` can be compared with or set to:
-/// text for `String`, an [`Id`] or an integer for a key, the enum for an
+/// text for `String`, an [`Id`], an integer, a UUID or text for a key (as
+/// the target's primary key is), the enum for an
 /// enum field, any of these for `Option<T>`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be compared with or stored in a `{T}` field",
-    note = "use a value of the field's own type (an `Id` or integer for keys, `&str` or `String` for text)"
+    note = "use a value of the field's own type (an `Id`, integer, UUID or text for keys, `&str` or `String` for text)"
 )]
 pub trait Operand<T> {
     fn into_value(self) -> Value;
@@ -271,6 +272,16 @@ macro_rules! key_operand {
         impl<M> Operand<$rel<M>> for Uuid {
             fn into_value(self) -> Value {
                 Value::Uuid(self)
+            }
+        }
+        impl<M> Operand<$rel<M>> for &str {
+            fn into_value(self) -> Value {
+                Value::from(self)
+            }
+        }
+        impl<M> Operand<$rel<M>> for String {
+            fn into_value(self) -> Value {
+                Value::String(self)
             }
         }
         impl<M> Operand<$rel<M>> for &Value {

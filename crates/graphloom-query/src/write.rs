@@ -685,13 +685,16 @@ fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<F
             .unwrap_or_default(),
         _ => columns,
     };
-    let fields: Vec<&FieldMeta> = cols
+    let mut fields: Vec<&FieldMeta> = cols
         .iter()
         .filter_map(|c| m.fields.iter().find(|f| &f.column == c))
         .collect();
-    let field = fields
-        .first()
-        .map_or_else(|| "id".to_owned(), |f| f.graphql_name.clone());
+    // PostgreSQL names the primary key's constraint `<table>_pkey`, which is
+    // no index of ours: a key given twice, or the row the statement is about.
+    if fields.is_empty() {
+        fields.push(m.pk_field());
+    }
+    let field = fields[0].graphql_name.clone();
     Ok(match kind {
         DbErrorKind::UniqueViolation => {
             let what = fields

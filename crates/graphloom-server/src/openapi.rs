@@ -35,7 +35,11 @@ pub(crate) fn resources(reg: &Registry) -> impl Iterator<Item = &ModelMeta> {
 /// The JSON Schema of one field's value, as REST reads and writes it.
 fn value_schema(f: &FieldMeta) -> Json {
     if f.primary_key {
-        return json!({ "type": "string", "description": "The row's id." });
+        let mut schema = json!({ "type": "string", "description": "The row's id." });
+        if let FieldKind::String { max_length } = f.kind {
+            schema["maxLength"] = max_length.into();
+        }
+        return schema;
     }
     match f.kind {
         FieldKind::AutoId | FieldKind::ForeignKey { .. } => json!({ "type": "string" }),
@@ -131,7 +135,7 @@ fn row_schema(reg: &Registry, m: &ModelMeta) -> Json {
 fn input_schema(reg: &Registry, m: &ModelMeta, create: bool) -> Json {
     let mut props = Map::new();
     let mut required = Vec::new();
-    for f in m.fields.iter().filter(|f| f.writable()) {
+    for f in m.fields.iter().filter(|f| f.writable(create)) {
         let schema = value_schema(f);
         let schema = if f.nullable { or_null(schema) } else { schema };
         props.insert(f.graphql_name.clone(), with_help(schema, f.help));

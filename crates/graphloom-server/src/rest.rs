@@ -821,18 +821,19 @@ async fn mutate(
     expect: Option<Expected>,
 ) -> Result<Option<String>, Response> {
     let name = &m.graphql_name;
+    let pk = &m.pk_field().graphql_name;
     let (allowed, document) = match write {
         Write::Create => (
             m.operations.create,
             format!(
-                "mutation($input: Create{name}Input!) {{ r: create{name}(input: $input) {{ node: {} {{ id }} errors {{ field message code }} }} }}",
+                "mutation($input: Create{name}Input!) {{ r: create{name}(input: $input) {{ node: {} {{ key: {pk} }} errors {{ field message code }} }} }}",
                 m.single_name
             ),
         ),
         Write::Update => (
             m.operations.update,
             format!(
-                "mutation($id: ID!, $input: Update{name}Input!) {{ r: update{name}(id: $id, input: $input) {{ node: {} {{ id }} errors {{ field message code }} }} }}",
+                "mutation($id: ID!, $input: Update{name}Input!) {{ r: update{name}(id: $id, input: $input) {{ node: {} {{ key: {pk} }} errors {{ field message code }} }} }}",
                 m.single_name
             ),
         ),
@@ -906,7 +907,7 @@ async fn mutate(
     }
     Ok(match write {
         Write::Delete => r["deletedId"].as_str().map(str::to_owned),
-        _ => r["node"]["id"].as_str().map(str::to_owned),
+        _ => r["node"]["key"].as_str().map(str::to_owned),
     })
 }
 
@@ -992,7 +993,7 @@ async fn write_row(
         .map_err(from_error)?;
     if write == Write::Create {
         *res.status_mut() = StatusCode::CREATED;
-        if let Ok(v) = HeaderValue::from_str(&format!("/api/{name}/{id}")) {
+        if let Ok(v) = HeaderValue::from_str(&format!("/api/{name}/{}", crate::path_segment(&id))) {
             res.headers_mut().insert(header::LOCATION, v);
         }
     }

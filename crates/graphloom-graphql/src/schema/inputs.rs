@@ -216,7 +216,7 @@ pub(crate) fn write_input(rt: &Arc<Runtime>, m: &ModelMeta, create: bool) -> Inp
         if create { "Create" } else { "Update" },
         m.graphql_name
     ));
-    for f in m.fields.iter().filter(|f| f.writable()) {
+    for f in m.fields.iter().filter(|f| f.writable(create)) {
         let mut iv = InputValue::new(&f.graphql_name, TypeRef::named(type_name(f)));
         let mut desc = f.help.unwrap_or_default().to_owned();
         if create && f.required_on_create() {

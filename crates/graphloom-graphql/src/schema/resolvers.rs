@@ -165,8 +165,13 @@ type Args = IndexMap<Name, Gql>;
 
 /// Parses the writable fields present in an input object (their types
 /// only: the engine checks the values).
-fn parse_input(reg: &Registry, m: &ModelMeta, input: &Args, out: &mut WriteInput) {
-    for (idx, f) in m.fields.iter().enumerate().filter(|(_, f)| f.writable()) {
+fn parse_input(reg: &Registry, m: &ModelMeta, input: &Args, create: bool, out: &mut WriteInput) {
+    for (idx, f) in m
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.writable(create))
+    {
         let Some(raw) = input.get(f.graphql_name.as_str()) else {
             continue;
         };
@@ -226,10 +231,10 @@ fn parse_links(reg: &Registry, m: &ModelMeta, input: &Args, out: &mut WriteInput
     }
 }
 
-fn write_input(reg: &Registry, m: &ModelMeta, args: &Args) -> WriteInput {
+fn write_input(reg: &Registry, m: &ModelMeta, args: &Args, create: bool) -> WriteInput {
     let mut out = WriteInput::default();
     if let Some(Gql::Object(input)) = args.get("input") {
-        parse_input(reg, m, input, &mut out);
+        parse_input(reg, m, input, create, &mut out);
         parse_links(reg, m, input, &mut out);
     }
     out
@@ -299,7 +304,14 @@ async fn mutate(
     Ok(match verb {
         Verb::Create => MutationResult::saved(
             id,
-            write::create(engine, &scope, m, write_input(reg, m, args), plan.as_ref()).await?,
+            write::create(
+                engine,
+                &scope,
+                m,
+                write_input(reg, m, args, true),
+                plan.as_ref(),
+            )
+            .await?,
             failed,
         ),
         Verb::Update => match key_arg(reg, m, args) {
@@ -311,7 +323,7 @@ async fn mutate(
                     &scope,
                     m,
                     key,
-                    write_input(reg, m, args),
+                    write_input(reg, m, args, false),
                     plan.as_ref(),
                     expect,
                 )

@@ -14,6 +14,7 @@ mod fast_path;
 mod federation;
 mod filters;
 mod http;
+mod keys;
 mod kinds;
 mod migrations;
 mod model_api;
