@@ -348,7 +348,8 @@ impl<'a> Walk<'a> {
         // A connection's `nodes` / `edges`: one per row of its page.
         let rows = if self.shape.is_connection(ty) && matches!(name, "nodes" | "edges") {
             page
-        } else if info.list && !info.paged {
+        } else if info.list {
+            // A plain list: its `first` rows (a relation's), or a default page.
             self.page(field, info)
         } else {
             1
@@ -711,7 +712,8 @@ mod tests {
         type PostConnection { nodes: [Post!]! edges: [PostEdge!]! pageInfo: PageInfo! totalCount: Int! }
         type PostEdge { node: Post! cursor: String! }
         type PageInfo { hasNextPage: Boolean! }
-        type Post { id: ID! title: String! author: User comments(first: Int): CommentConnection! }
+        type Post { id: ID! title: String! author: User comments(first: Int): CommentConnection!
+                    tags(first: Int): [Tag!]! }
         type CommentConnection { nodes: [Comment!]! pageInfo: PageInfo! }
         type Comment { id: ID! body: String! author: User }
         type User { id: ID! username: String! }
@@ -757,6 +759,17 @@ mod tests {
         assert_eq!(given.rows, 3);
         let tags = cost_of("{ tags { name } }", serde_json::json!({}));
         assert_eq!(tags.rows, 100);
+        // A relation as a plain list: its `first` rows per parent, else a page.
+        let paged = cost_of(
+            "{ posts(first: 10) { nodes { tags(first: 5) { name } } } }",
+            serde_json::json!({}),
+        );
+        assert_eq!((paged.cost, paged.rows), (2 + 10 * (1 + 5), 10 + 50));
+        let unpaged = cost_of(
+            "{ posts(first: 10) { nodes { tags { name } } } }",
+            serde_json::json!({}),
+        );
+        assert_eq!(unpaged.rows, 10 + 10 * 100);
         let entities = cost_of(
             r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Post { title } ... on User { username } } }"#,
             serde_json::json!({ "r": [{}, {}, {}] }),

@@ -410,8 +410,9 @@ fn add_selection<S: Selection>(
         } else if let Some((ri, rel)) = model.relation(name) {
             let target = reg.model(rel.target);
             let fetch = if rel.is_many() {
-                // A nested list takes the same arguments as a root one.
-                ChildFetch::Many(plan_list(rt, scope, target, &sub)?)
+                // A nested connection takes the same arguments as a root
+                // one; a plain list selects the rows' fields itself.
+                ChildFetch::Many(plan_rows(rt, scope, target, &sub, rel.list)?)
             } else {
                 ChildFetch::One(plan_node(rt, scope, target, &sub)?)
             };
@@ -463,6 +464,18 @@ pub fn plan_list<S: Selection>(
     model: &ModelMeta,
     selection: &S,
 ) -> Result<ListPlan> {
+    plan_rows(rt, scope, model, selection, false)
+}
+
+/// Plans the rows of a connection, or of a plain list (`plain`: the
+/// selection is the rows' own, and the page is its `first` rows).
+fn plan_rows<S: Selection>(
+    rt: &Runtime,
+    scope: &Scope,
+    model: &ModelMeta,
+    selection: &S,
+    plain: bool,
+) -> Result<ListPlan> {
     scope.can_view(model)?;
     let reg = rt.registry();
     let args = selection.arguments()?;
@@ -476,7 +489,11 @@ pub fn plan_list<S: Selection>(
     };
     let window = page_args(&args)?.window(rt.engine.limits(), model)?;
     let mut list = ListPlan::new(reg, scope, model, filter, order, window)?;
-    add_connection(rt, scope, model, selection, &mut list)?;
+    if plain {
+        add_selection(rt, scope, model, selection, &mut list.node)?;
+    } else {
+        add_connection(rt, scope, model, selection, &mut list)?;
+    }
     Ok(list)
 }
 

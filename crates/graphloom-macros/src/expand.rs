@@ -158,8 +158,10 @@ struct FieldAttrs {
     fed: Fed,
 }
 
-const FLAGS: [&str; 7] = [
+const FLAGS: [&str; 9] = [
     "primary_key",
+    "list",
+    "related_list",
     "unique",
     "index",
     "read_only",
@@ -323,6 +325,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
             None => quote!(::core::option::Option::None),
         };
         let flag = |n: &str| fa.flags.contains(&n);
+        let (list, related_list) = (flag("list"), flag("related_list"));
         let (primary_key, unique, index, read_only, hidden, auto_now, auto_now_add) = (
             flag("primary_key"),
             flag("unique"),
@@ -354,6 +357,8 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     auto_now_add: #auto_now_add,
                     on_delete: #on_delete,
                     related_name: #related_name,
+                    list: #list,
+                    related_list: #related_list,
                     db_table: #db_table,
                     federation: #federation,
                 },

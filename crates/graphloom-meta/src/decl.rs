@@ -334,6 +334,12 @@ pub struct FieldOptions {
     pub auto_now_add: bool,
     pub on_delete: Option<OnDelete>,
     pub related_name: Option<&'static str>,
+    /// A many-to-many field read as a plain list `[T!]!` rather than a
+    /// connection (`#[field(list)]`).
+    pub list: bool,
+    /// The reverse side (`Post.comments`, `Tag.posts`) read as a plain list
+    /// (`#[field(related_list)]`).
+    pub related_list: bool,
     /// Join table name of a many-to-many field.
     pub db_table: Option<&'static str>,
     /// Federation directives on the field's GraphQL fields.

@@ -141,6 +141,9 @@ pub struct RelationMeta {
     pub target: ModelId,
     pub kind: RelationKind,
     pub help: Option<&'static str>,
+    /// A to-many relation read as a plain list `[T!]!` (up to the page-size
+    /// limit) rather than a connection.
+    pub list: bool,
     /// The model and Rust field that declare the relation: this model's own
     /// field for a forward relation, the other model's for a reverse one.
     pub declared_by: (ModelId, &'static str),
@@ -721,6 +724,7 @@ impl Registry {
                 {
                     let decl = decls[mi].fields.iter().find(|d| d.name == f.name);
                     let related = decl.and_then(|d| d.options.related_name);
+                    let related_list = decl.is_some_and(|d| d.options.related_list);
                     let help = f.help;
                     let target_pk = models[target.0].pk;
                     let fwd = RelationMeta {
@@ -728,6 +732,7 @@ impl Registry {
                         target,
                         kind: RelationKind::ForwardOne { field: fi },
                         help,
+                        list: false,
                         declared_by: (ModelId(mi), f.name),
                         join: JoinPath {
                             source: fi,
@@ -760,6 +765,7 @@ impl Registry {
                             target: ModelId(mi),
                             kind,
                             help: None,
+                            list: related_list,
                             declared_by,
                             join: JoinPath {
                                 source: target_pk,
@@ -837,6 +843,7 @@ impl Registry {
                     forward: true,
                 },
                 help: f.options.help,
+                list: f.options.list,
                 declared_by: (owner, f.name),
                 join: JoinPath {
                     source: owner_pk,
@@ -852,6 +859,7 @@ impl Registry {
                     forward: false,
                 },
                 help: None,
+                list: f.options.related_list,
                 declared_by: (owner, f.name),
                 join: JoinPath {
                     source: target_pk,
@@ -1167,6 +1175,27 @@ fn check_options(
         bad(
             "a hidden or read-only field that is required can never be set".into(),
             "give it a default, or make it Option<..>",
+        );
+    }
+    // A many-to-many field takes both; it never reaches this check.
+    if o.list {
+        bad(
+            "`list` on a field that is not a many-to-many relation".into(),
+            "a to-one relation is one object already; for the reverse of a foreign key write `related_list`",
+        );
+    }
+    if o.related_list
+        && !matches!(
+            kind,
+            FieldKind::ForeignKey {
+                one_to_one: false,
+                ..
+            }
+        )
+    {
+        bad(
+            "`related_list` on a field whose reverse is not a list".into(),
+            "write it on a ForeignKey (its reverse is to-many) or a ManyToMany field",
         );
     }
     if o.on_delete.is_some() && !matches!(kind, FieldKind::ForeignKey { .. }) {

@@ -286,6 +286,7 @@ fn selects_computed(fields: &[Field<'_>]) -> bool {
         Kind::Computed(_) => true,
         Kind::One { fields, .. }
         | Kind::Many { fields, .. }
+        | Kind::List { fields, .. }
         | Kind::Nodes(fields)
         | Kind::Edges(fields)
         | Kind::PageInfo(fields)
@@ -324,6 +325,13 @@ fn wanted_in_node<'a>(
             Kind::Many { model, fields } => {
                 if let Some(Child::Many(page)) = node.children.get(f.key) {
                     wanted_in_page(model, page, fields, out);
+                }
+            }
+            Kind::List { model, fields } => {
+                if let Some(Child::Many(page)) = node.children.get(f.key) {
+                    for (_, n) in &page.items {
+                        wanted_in_node(model, n, fields, out);
+                    }
                 }
             }
             _ => {}

@@ -37,6 +37,11 @@ pub(crate) enum Kind<'a> {
         model: &'a ModelMeta,
         fields: Vec<Field<'a>>,
     },
+    /// A to-many relation read as a plain list: its rows' own fields.
+    List {
+        model: &'a ModelMeta,
+        fields: Vec<Field<'a>>,
+    },
     /// A computed field, by its index in [`ModelMeta::computed`].
     Computed(usize),
     TotalCount,
@@ -85,7 +90,12 @@ pub(crate) fn node<'a>(
                 }
             } else if let Some((_, rel)) = model.relation(name) {
                 let target = reg.model(rel.target);
-                if rel.is_many() {
+                if rel.is_many() && rel.list {
+                    Kind::List {
+                        model: target,
+                        fields: node(reg, target, &c.children()),
+                    }
+                } else if rel.is_many() {
                     Kind::Many {
                         model: target,
                         fields: connection(reg, target, &c.children()),

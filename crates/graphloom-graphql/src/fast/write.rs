@@ -188,6 +188,16 @@ impl<'a> Writer<'a> {
                 }
                 Some(Child::One(_)) | None => Err(self.not_loaded(f)),
             },
+            Kind::List {
+                model: target,
+                fields,
+            } => match node.children.get(f.key) {
+                Some(Child::Many(page)) => {
+                    self.list(&page.items, |w, (_, n)| w.node(target, n, fields));
+                    Ok(())
+                }
+                Some(Child::One(_)) | None => Err(self.not_loaded(f)),
+            },
             Kind::Computed(ci) => match self.computed.get(&(node_id(node), *ci)) {
                 Some(Ok(v)) => {
                     json_into(&mut self.buf, v);

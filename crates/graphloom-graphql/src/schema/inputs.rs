@@ -39,6 +39,21 @@ pub(crate) fn field_type(f: &FieldMeta, nullable: bool) -> TypeRef {
     }
 }
 
+/// A plain list relation's arguments: which rows, in what order, how many
+/// (a connection's without its cursors).
+pub(crate) fn plain_list_args(field: Field, m: &ModelMeta) -> Field {
+    field
+        .argument(InputValue::new(
+            "where",
+            TypeRef::named(format!("{}Filter", m.graphql_name)),
+        ))
+        .argument(InputValue::new(
+            "orderBy",
+            TypeRef::named_nn_list(format!("{}OrderBy", m.graphql_name)),
+        ))
+        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+}
+
 /// The arguments of a list field, root or nested.
 pub(crate) fn list_args(field: Field, m: &ModelMeta) -> Field {
     field

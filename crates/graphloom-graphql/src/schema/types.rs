@@ -23,7 +23,7 @@ use crate::{
     directives::{self, auth_directive, field_need, field_with_auth},
     error::ResultExt,
     runtime::Runtime,
-    schema::inputs::{field_type, list_args},
+    schema::inputs::{field_type, list_args, plain_list_args},
 };
 
 /// A field's federation directives.
@@ -177,25 +177,35 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
     let target = reg.model(rel.target);
     let name = rel.name.clone();
     if rel.is_many() {
-        let f = Field::new(
-            &rel.name,
-            TypeRef::named_nn(format!("{}Connection", target.graphql_name)),
-            move |ctx| {
-                let name = name.clone();
-                FieldFuture::new(async move {
-                    let node = node_of(&ctx).gql()?;
-                    match node.children.get(&response_key(&ctx)) {
-                        Some(Child::Many(page)) => {
-                            Ok(Some(FieldValue::owned_any(Arc::clone(page))))
-                        }
-                        _ => Err(crate::error::gql(Error::internal(format!(
-                            "relation `{name}` was not loaded"
-                        )))),
-                    }
-                })
-            },
-        );
-        let f = list_args(f, target);
+        // A connection resolves to the page, a plain list to its rows.
+        let plain = rel.list;
+        let ty = if plain {
+            TypeRef::named_nn_list_nn(&target.graphql_name)
+        } else {
+            TypeRef::named_nn(format!("{}Connection", target.graphql_name))
+        };
+        let f = Field::new(&rel.name, ty, move |ctx| {
+            let name = name.clone();
+            FieldFuture::new(async move {
+                let node = node_of(&ctx).gql()?;
+                match node.children.get(&response_key(&ctx)) {
+                    Some(Child::Many(page)) if plain => Ok(Some(FieldValue::list(
+                        page.items
+                            .iter()
+                            .map(|(_, n)| FieldValue::owned_any(Arc::clone(n))),
+                    ))),
+                    Some(Child::Many(page)) => Ok(Some(FieldValue::owned_any(Arc::clone(page)))),
+                    _ => Err(crate::error::gql(Error::internal(format!(
+                        "relation `{name}` was not loaded"
+                    )))),
+                }
+            })
+        });
+        let f = if plain {
+            plain_list_args(f, target)
+        } else {
+            list_args(f, target)
+        };
         return match rel.help {
             Some(h) => f.description(h),
             None => f,

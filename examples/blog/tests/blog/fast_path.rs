@@ -18,7 +18,7 @@ use crate::common;
 
 /// Runs `query` on the fast path and through the resolvers, asserts both
 /// answer the same with the same statements, and returns the answer.
-async fn same(c: &TestClient, service: &Service, query: &str, vars: Json) -> Json {
+pub(crate) async fn same(c: &TestClient, service: &Service, query: &str, vars: Json) -> Json {
     same_op(c, service, query, vars, None).await
 }
 

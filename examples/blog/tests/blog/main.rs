@@ -16,6 +16,7 @@ mod filters;
 mod http;
 mod keys;
 mod kinds;
+mod lists;
 mod migrations;
 mod model_api;
 mod mutations;
