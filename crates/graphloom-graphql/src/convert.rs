@@ -60,6 +60,17 @@ pub fn typed_value(d: &TypeDesc, v: &serde_json::Value) -> async_graphql::Value 
             async_graphql::Value::List(items.iter().map(|i| typed_value(item, i)).collect())
         }
         (TypeDesc::Id, serde_json::Value::Number(n)) => async_graphql::Value::String(n.to_string()),
+        // A value type: its declared fields, each by its own type (a key
+        // serde wrote that the type does not declare is not shown).
+        (TypeDesc::Object(o), serde_json::Value::Object(map)) => async_graphql::Value::Object(
+            o.fields()
+                .iter()
+                .map(|f| {
+                    let v = map.get(f.name).unwrap_or(&serde_json::Value::Null);
+                    (Name::new(f.name), typed_value(&f.ty, v))
+                })
+                .collect(),
+        ),
         (_, v) => async_graphql::Value::from_json(v.clone()).unwrap_or(async_graphql::Value::Null),
     }
 }
@@ -75,6 +86,7 @@ pub fn type_ref(d: &TypeDesc) -> TypeRef {
             TypeDesc::Id => Some(TypeRef::ID),
             TypeDesc::Enum(e) => Some(e.name),
             TypeDesc::Json => Some("JSON"),
+            TypeDesc::Object(o) => Some(o.name),
             TypeDesc::List(_) | TypeDesc::Nullable(_) => None,
         }
     }

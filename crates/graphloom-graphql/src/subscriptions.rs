@@ -458,10 +458,12 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomSubscription) -> Subscri
             let items = (c.resolver)(request_ctx(&rt, &ctx).gql()?, args)
                 .await
                 .gql()?;
+            let returns = Arc::clone(&c.returns);
             Ok(items.then(move |item| {
                 let rt = Arc::clone(&rt);
                 let rows = rows.clone();
-                async move { event(&rt, rows, item).await.gql() }
+                let returns = Arc::clone(&returns);
+                async move { event(&rt, &returns, rows, item).await.gql() }
             }))
         })
     });
@@ -480,13 +482,20 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomSubscription) -> Subscri
 /// One item of a custom subscription as the event's value.
 async fn event(
     rt: &Runtime,
+    returns: &Returns,
     rows: Option<(ModelId, Arc<Scope>, Arc<NodePlan>)>,
     item: Result<Output>,
 ) -> Result<FieldValue<'static>> {
     match (item?, rows) {
-        (Output::Json(v), _) => Ok(FieldValue::value(
-            Gql::from_json(v).map_err(Error::internal)?,
-        )),
+        (Output::Json(v), _) => Ok(match returns {
+            Returns::Scalar(t) => {
+                crate::schema::values::field_value(t, crate::convert::typed_value(t, &v))
+                    .unwrap_or(FieldValue::NULL)
+            }
+            Returns::Model(_) | Returns::Models(_) => {
+                FieldValue::value(Gql::from_json(v).map_err(Error::internal)?)
+            }
+        }),
         (Output::Key(Some(key)), Some((model, scope, plan))) => {
             let m = rt.registry().model(model);
             let node = graphloom_query::exec::fetch_where_in(

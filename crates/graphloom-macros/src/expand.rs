@@ -7,7 +7,7 @@ use syn::{
     spanned::Spanned,
 };
 
-fn doc(attrs: &[Attribute]) -> Option<String> {
+pub(crate) fn doc(attrs: &[Attribute]) -> Option<String> {
     let lines: Vec<String> = attrs
         .iter()
         .filter(|a| a.path().is_ident("doc"))
@@ -26,7 +26,7 @@ fn doc(attrs: &[Attribute]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn opt_str(v: &Option<String>) -> TokenStream {
+pub(crate) fn opt_str(v: &Option<String>) -> TokenStream {
     match v {
         Some(s) => quote!(::core::option::Option::Some(#s)),
         None => quote!(::core::option::Option::None),
@@ -54,22 +54,22 @@ struct ModelAttrs {
 
 /// Federation directive options shared by models and fields.
 #[derive(Default)]
-struct Fed {
-    shareable: bool,
-    inaccessible: bool,
-    tags: Vec<String>,
+pub(crate) struct Fed {
+    pub(crate) shareable: bool,
+    pub(crate) inaccessible: bool,
+    pub(crate) tags: Vec<String>,
     override_from: Option<String>,
     external: bool,
     unresolvable: bool,
     interface_object: bool,
     provides: Option<String>,
     directives: Vec<String>,
-    deprecated: Option<String>,
+    pub(crate) deprecated: Option<String>,
     plain: bool,
 }
 
 impl Fed {
-    fn tokens(&self) -> TokenStream {
+    pub(crate) fn tokens(&self) -> TokenStream {
         let (shareable, inaccessible) = (self.shareable, self.inaccessible);
         let tags = &self.tags;
         let override_from = opt_str(&self.override_from);

@@ -16,14 +16,107 @@ pub enum TypeDesc {
     Enum(&'static crate::EnumDecl),
     /// Any JSON value.
     Json,
+    /// A value type (`#[derive(Object)]`) or an input object
+    /// (`#[derive(InputObject)]`), from the Rust value's serde form.
+    Object(&'static ObjectDecl),
     List(Box<TypeDesc>),
     Nullable(Box<TypeDesc>),
+}
+
+/// A value type or input object: a struct a custom or computed field
+/// returns, or an argument takes, that is no model (no table, no key).
+/// Its GraphQL field names are its serde names.
+#[derive(Debug)]
+pub struct ObjectDecl {
+    /// The GraphQL type's name.
+    pub name: &'static str,
+    pub description: Option<&'static str>,
+    /// An input object (`#[derive(InputObject)]`), not an output type.
+    pub input: bool,
+    /// Type directives: `@shareable`, `@inaccessible`, `@tag`.
+    pub federation: crate::Federation,
+    /// Builds its fields: called once, when first asked (a type may
+    /// contain itself, so they cannot be built with the declaration).
+    pub field_list: fn() -> Vec<ObjectField>,
+    #[doc(hidden)]
+    pub resolved: std::sync::OnceLock<Vec<ObjectField>>,
+}
+
+impl ObjectDecl {
+    /// Its fields, in declaration order.
+    pub fn fields(&self) -> &[ObjectField] {
+        self.resolved.get_or_init(self.field_list)
+    }
+
+    /// The field named `name` (its GraphQL and serde name).
+    pub fn field(&self, name: &str) -> Option<&ObjectField> {
+        self.fields().iter().find(|f| f.name == name)
+    }
+}
+
+/// One field of an [`ObjectDecl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectField {
+    /// The GraphQL name, which is the serde name.
+    pub name: &'static str,
+    pub ty: TypeDesc,
+    pub description: Option<&'static str>,
+    /// `@shareable`, `@inaccessible`, `@tag`, `@deprecated`.
+    pub federation: crate::Federation,
+}
+
+// One declaration per type: two are the same type when named alike.
+impl PartialEq for ObjectDecl {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.input == other.input
+    }
+}
+impl Eq for ObjectDecl {}
+impl std::hash::Hash for ObjectDecl {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.input.hash(state);
+    }
+}
+
+impl TypeDesc {
+    /// The value types and input objects this type mentions, each once,
+    /// nested ones included (in the order first met).
+    pub fn objects(&self) -> Vec<&'static ObjectDecl> {
+        fn walk(d: &TypeDesc, out: &mut Vec<&'static ObjectDecl>) {
+            match d {
+                TypeDesc::Object(o) => {
+                    if out
+                        .iter()
+                        .any(|seen| std::ptr::eq(*seen, *o) || *seen == *o)
+                    {
+                        return;
+                    }
+                    out.push(o);
+                    for f in o.fields() {
+                        walk(&f.ty, out);
+                    }
+                }
+                TypeDesc::List(inner) | TypeDesc::Nullable(inner) => walk(inner, out),
+                TypeDesc::Boolean
+                | TypeDesc::Int
+                | TypeDesc::Float
+                | TypeDesc::String
+                | TypeDesc::Id
+                | TypeDesc::Enum(_)
+                | TypeDesc::Json => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
 }
 
 /// The [`TypeDesc`] of a Rust type.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no graphloom type",
-    note = "supported: i32, f64, bool, String, Id, a #[derive(ModelEnum)] enum, serde_json::Value, and Option<T> and Vec<T> of these"
+    note = "supported: i32, f64, bool, String, Id, a #[derive(ModelEnum)] enum, a #[derive(Object)] or #[derive(InputObject)] struct, serde_json::Value, and Option<T> and Vec<T> of these"
 )]
 pub trait Typed {
     fn type_desc() -> TypeDesc;

@@ -57,7 +57,7 @@ pub use chrono;
 pub use graphloom_auth as auth_core;
 pub use graphloom_db as db;
 pub use graphloom_graphql as graphql;
-pub use graphloom_macros::{Model, ModelEnum};
+pub use graphloom_macros::{InputObject, Model, ModelEnum, Object};
 pub use graphloom_meta as meta;
 pub use graphloom_query as query;
 pub use graphloom_server as server;
@@ -76,7 +76,7 @@ pub mod prelude {
     pub use uuid::Uuid;
 
     pub use crate::{
-        App, Model, ModelEnum, Service,
+        App, InputObject, Model, ModelEnum, Object, Service,
         graphql::CustomField,
         meta::{
             ForeignKey, Id, ManyToMany, ModelRules, OneToOne, Reference, Rule, ValidationError,

@@ -283,7 +283,7 @@ async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) 
 /// select none, and then no row is walked for them).
 fn selects_computed(fields: &[Field<'_>]) -> bool {
     fields.iter().any(|f| match &f.kind {
-        Kind::Computed(_) => true,
+        Kind::Computed(..) => true,
         Kind::One { fields, .. }
         | Kind::Many { fields, .. }
         | Kind::List { fields, .. }
@@ -316,7 +316,7 @@ fn wanted_in_node<'a>(
     }
     for f in fields {
         match &f.kind {
-            Kind::Computed(ci) => out.push((model, node, *ci)),
+            Kind::Computed(ci, _) => out.push((model, node, *ci)),
             Kind::One { model, fields, .. } => {
                 if let Some(Child::One(Some(n))) = node.children.get(f.key) {
                     wanted_in_node(model, n, fields, out);

@@ -42,8 +42,9 @@ pub(crate) enum Kind<'a> {
         model: &'a ModelMeta,
         fields: Vec<Field<'a>>,
     },
-    /// A computed field, by its index in [`ModelMeta::computed`].
-    Computed(usize),
+    /// A computed field, by its index in [`ModelMeta::computed`], and what
+    /// is selected of a value type it returns (nothing for a scalar).
+    Computed(usize, Vec<Pick<'a>>),
     TotalCount,
     Nodes(Vec<Field<'a>>),
     Edges(Vec<Field<'a>>),
@@ -57,6 +58,24 @@ pub(crate) enum Kind<'a> {
     /// Validation let through a field this walk does not know: an
     /// internal error at its path rather than a guess.
     Unknown(String),
+}
+
+/// One selected field of a value type: its response key, its name, and
+/// what is selected below it.
+pub(crate) struct Pick<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+    pub children: Vec<Pick<'a>>,
+}
+
+fn picks<'a>(sel: &[Collected<'a>]) -> Vec<Pick<'a>> {
+    sel.iter()
+        .map(|c| Pick {
+            key: c.key_str(),
+            name: c.name_str(),
+            children: picks(&c.children()),
+        })
+        .collect()
 }
 
 fn field<'a>(c: &Collected<'a>, kind: Kind<'a>) -> Field<'a> {
@@ -108,7 +127,7 @@ pub(crate) fn node<'a>(
                     }
                 }
             } else if let Some(ci) = model.computed.iter().position(|m| m.name == name) {
-                Kind::Computed(ci)
+                Kind::Computed(ci, picks(&c.children()))
             } else {
                 unknown(&model.graphql_name, name)
             };

@@ -6,14 +6,14 @@
 use std::collections::HashMap;
 
 use async_graphql::{PathSegment, Pos, ServerError};
-use graphloom_meta::ModelMeta;
+use graphloom_meta::{ModelMeta, TypeDesc};
 use graphloom_query::{
     Error, ErrorCode, cursor,
     exec::{Child, Node, Page},
     scope::Scope,
 };
 
-use super::shape::{Field, Kind};
+use super::shape::{Field, Kind, Pick};
 use crate::{
     convert::{json_into, output},
     error::gql,
@@ -198,9 +198,14 @@ impl<'a> Writer<'a> {
                 }
                 Some(Child::One(_)) | None => Err(self.not_loaded(f)),
             },
-            Kind::Computed(ci) => match self.computed.get(&(node_id(node), *ci)) {
-                Some(Ok(v)) => {
+            Kind::Computed(ci, pick) => match self.computed.get(&(node_id(node), *ci)) {
+                Some(Ok(v)) if pick.is_empty() => {
                     json_into(&mut self.buf, v);
+                    Ok(())
+                }
+                // A value type: only what the selection asks, by its keys.
+                Some(Ok(v)) => {
+                    project(&mut self.buf, &model.computed[*ci].output, v, pick);
                     Ok(())
                 }
                 Some(Err(e)) => Err(self.error(f.pos, e.clone())),
@@ -299,5 +304,45 @@ impl<'a> Writer<'a> {
             Kind::Unknown(m) => Err(w.error(f.pos, Error::internal(m.clone()))),
             _ => Err(w.misplaced(f)),
         });
+    }
+}
+
+/// Writes a value of type `d` with only the picked fields of its objects,
+/// under their response keys (`__typename` as the value type's name).
+fn project(buf: &mut Vec<u8>, d: &TypeDesc, v: &serde_json::Value, pick: &[Pick<'_>]) {
+    use serde_json::Value as J;
+    match (d, v) {
+        (_, J::Null) => buf.extend_from_slice(b"null"),
+        (TypeDesc::Nullable(inner), v) => project(buf, inner, v, pick),
+        (TypeDesc::List(item), J::Array(items)) => {
+            buf.push(b'[');
+            for (i, it) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                project(buf, item, it, pick);
+            }
+            buf.push(b']');
+        }
+        (TypeDesc::Object(o), J::Object(map)) => {
+            buf.push(b'{');
+            for (i, p) in pick.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                json_into(buf, p.key);
+                buf.push(b':');
+                match o.field(p.name) {
+                    _ if p.name == "__typename" => json_into(buf, o.name),
+                    Some(f) => {
+                        project(buf, &f.ty, map.get(p.name).unwrap_or(&J::Null), &p.children)
+                    }
+                    None => buf.extend_from_slice(b"null"),
+                }
+            }
+            buf.push(b'}');
+        }
+        (TypeDesc::Id, J::Number(n)) => json_into(buf, &n.to_string()),
+        (_, v) => json_into(buf, v),
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod inputs;
 pub mod payloads;
 pub(crate) mod resolvers;
 pub(crate) mod types;
+pub(crate) mod values;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -33,14 +34,96 @@ impl Taken {
     }
 }
 
-/// The model enums a type mentions.
+/// The model enums a type mentions, in its value types' fields too.
 fn enums_in(d: &graphloom_meta::TypeDesc) -> Vec<&'static graphloom_meta::EnumDecl> {
     use graphloom_meta::TypeDesc as T;
-    match d {
-        T::Enum(e) => vec![*e],
-        T::List(inner) | T::Nullable(inner) => enums_in(inner),
-        T::Boolean | T::Int | T::Float | T::String | T::Id | T::Json => Vec::new(),
+    fn direct(d: &T, out: &mut Vec<&'static graphloom_meta::EnumDecl>) {
+        match d {
+            T::Enum(e) => out.push(e),
+            T::List(inner) | T::Nullable(inner) => direct(inner, out),
+            // Its fields are walked once, below.
+            T::Object(_) => {}
+            T::Boolean | T::Int | T::Float | T::String | T::Id | T::Json => {}
+        }
     }
+    let mut out = Vec::new();
+    direct(d, &mut out);
+    for o in d.objects() {
+        for f in o.fields() {
+            direct(&f.ty, &mut out);
+        }
+    }
+    out
+}
+
+/// The names of the types the schema generates, each with what it is: a
+/// value type may not take one.
+fn generated_types(
+    reg: &graphloom_meta::Registry,
+    enums: &std::collections::BTreeSet<&'static str>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut put = |name: String, what: String| {
+        out.entry(name).or_insert(what);
+    };
+    for name in [
+        "Query",
+        "Mutation",
+        "Subscription",
+        "PageInfo",
+        "FieldError",
+        "ErrorCode",
+        "SortDirection",
+        "ManyToManyInput",
+        crate::subscriptions::KIND,
+        "_Service",
+        "_Entity",
+        "_Any",
+        "String",
+        "Int",
+        "Float",
+        "Boolean",
+        "ID",
+    ] {
+        put(name.into(), format!("the built-in type `{name}`"));
+    }
+    for (name, _) in SCALARS {
+        put(name.into(), format!("the scalar `{name}`"));
+    }
+    for e in enums {
+        put((*e).into(), format!("the enum `{e}`"));
+    }
+    for m in reg.models().iter().filter(|m| m.exposed) {
+        let model = &m.graphql_name;
+        put(model.clone(), format!("the model {model}"));
+        for f in m.fields.iter().filter(|f| !f.hidden) {
+            put(inputs::filter_type(f), "a generated filter".into());
+        }
+        for suffix in [
+            "Edge",
+            "Connection",
+            "Filter",
+            "ListFilter",
+            "OrderBy",
+            "Change",
+        ] {
+            put(
+                format!("{model}{suffix}"),
+                format!("a type generated for {model}"),
+            );
+        }
+        for verb in ["Create", "Update", "Delete"] {
+            put(
+                format!("{verb}{model}Payload"),
+                format!("a type generated for {model}"),
+            );
+            put(
+                format!("{verb}{model}Input"),
+                format!("a type generated for {model}"),
+            );
+        }
+    }
+    out
 }
 
 /// Builds the schema's types; a root field named twice is an error.
@@ -74,29 +157,55 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         .register(inputs::many_to_many_input());
     let (with_filters, mut enums) = inputs::scalar_filters(schema, reg);
     schema = with_filters;
-    // Enums only custom and computed fields use.
-    let mut shapes: Vec<&graphloom_meta::TypeDesc> = Vec::new();
-    for c in custom.queries.iter().chain(&custom.mutations) {
-        shapes.extend(c.head.args.iter().map(|a| &a.ty));
-        if let crate::custom::Returns::Scalar(t) = &*c.returns {
-            shapes.push(t);
-        }
-    }
-    for c in &custom.subscriptions {
-        shapes.extend(c.head.args.iter().map(|a| &a.ty));
-        if let crate::custom::Returns::Scalar(t) = &*c.returns {
-            shapes.push(t);
+    // The types only custom and computed fields use: enums, value types
+    // and input objects.
+    let mut uses: Vec<values::Use<'_>> = Vec::new();
+    let heads = custom
+        .queries
+        .iter()
+        .chain(&custom.mutations)
+        .map(|c| (&c.head, &*c.returns, "query or mutation"))
+        .chain(
+            custom
+                .subscriptions
+                .iter()
+                .map(|c| (&c.head, &*c.returns, "subscription")),
+        );
+    for (head, returns, kind) in heads {
+        let by = format!("the custom {kind} `{}`", head.name);
+        uses.extend(head.args.iter().map(|a| values::Use {
+            ty: &a.ty,
+            input: true,
+            by: by.clone(),
+        }));
+        if let crate::custom::Returns::Scalar(t) = returns {
+            uses.push(values::Use {
+                ty: t,
+                input: false,
+                by,
+            });
         }
     }
     for m in reg.models().iter().filter(|m| m.exposed) {
-        shapes.extend(m.computed.iter().map(|c| &c.output));
+        uses.extend(m.computed.iter().map(|c| values::Use {
+            ty: &c.output,
+            input: false,
+            by: format!("the computed field `{}.{}`", m.graphql_name, c.name),
+        }));
     }
-    for shape in shapes {
-        for e in enums_in(shape) {
+    for u in &uses {
+        for e in enums_in(u.ty) {
             if enums.insert(e.name) {
                 schema = schema.register(inputs::enum_type(e));
             }
         }
+    }
+    for o in values::collect(&uses, &generated_types(reg, &enums))? {
+        schema = if o.input {
+            schema.register(values::input_type(o))
+        } else {
+            schema.register(values::object_type(o))
+        };
     }
 
     let mut query = Object::new("Query");

@@ -401,7 +401,11 @@ async fn custom(
         .map_err(Error::internal)?;
     let out = (c.resolver)(request_ctx(rt, ctx)?, args).await?;
     match (out, &*c.returns) {
-        (Output::Json(v), _) => Ok(Some(FieldValue::value(
+        (Output::Json(v), Returns::Scalar(t)) => Ok(crate::schema::values::field_value(
+            t,
+            crate::convert::typed_value(t, &v),
+        )),
+        (Output::Json(v), Returns::Model(_) | Returns::Models(_)) => Ok(Some(FieldValue::value(
             Gql::from_json(v).map_err(Error::internal)?,
         ))),
         (Output::Keys(keys), Returns::Models(key)) => {

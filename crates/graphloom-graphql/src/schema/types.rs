@@ -53,7 +53,7 @@ pub(crate) fn federate_field(mut f: Field, fed: &Federation) -> Field {
 }
 
 /// A model's federation directives on its object type.
-fn federate_object(mut o: Object, fed: &Federation) -> Object {
+pub(crate) fn federate_object(mut o: Object, fed: &Federation) -> Object {
     if fed.interface_object {
         o = o.interface_object();
     }
@@ -266,8 +266,9 @@ fn computed_field(rt: &Arc<Runtime>, m: &ModelMeta, c: &ComputedMeta) -> Field {
             let m = rt.registry().model(model);
             let app = request_ctx(&rt, &ctx).gql()?;
             let out = rt.engine.compute(app, m, &meta, &node.values).await.gql()?;
-            Ok(Some(
-                Gql::from_json(out).map_err(|e| crate::error::gql(Error::internal(e)))?,
+            Ok(crate::schema::values::field_value(
+                &meta.output,
+                crate::convert::typed_value(&meta.output, &out),
             ))
         })
     });

@@ -32,4 +32,5 @@ mod sessions;
 mod smtp;
 mod subscriptions;
 mod test_kit;
+mod values;
 mod websocket;

@@ -1,0 +1,217 @@
+//! `#[derive(Object)]` and `#[derive(InputObject)]`: a struct's GraphQL
+//! type, declared as data (an `ObjectDecl`). Values cross as the struct's
+//! serde form, so a GraphQL field is named as serde names it: the derive
+//! reads `#[serde(rename_all = "camelCase")]` and `#[serde(rename = "…")]`
+//! and refuses a name serde and GraphQL would spell differently.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{Attribute, Data, DeriveInput, Fields, LitStr, Result, spanned::Spanned};
+
+use crate::expand::{Fed, doc, opt_str};
+
+/// Options of `#[object(...)]` on the type or on a field.
+#[derive(Default)]
+struct Opts {
+    name: Option<String>,
+    fed: Fed,
+}
+
+fn parse_opts(attrs: &[Attribute], on_type: bool) -> Result<Opts> {
+    let mut out = Opts::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("object")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            match key.as_str() {
+                "name" if on_type => out.name = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "shareable" => out.fed.shareable = true,
+                "inaccessible" => out.fed.inaccessible = true,
+                "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
+                "deprecated" if !on_type => {
+                    out.fed.deprecated = Some(meta.value()?.parse::<LitStr>()?.value())
+                }
+                _ => {
+                    return Err(meta.error(if on_type {
+                        "unknown object option; expected one of: name, shareable, inaccessible, tag"
+                    } else {
+                        "unknown object field option; expected one of: shareable, inaccessible, tag, deprecated"
+                    }));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+/// serde's `rename_all` on the type and `rename` on a field, as far as
+/// they change names; `skip` leaves a field out.
+#[derive(Default)]
+struct SerdeNames {
+    rename_all: Option<String>,
+    rename: Option<String>,
+    skip: bool,
+}
+
+fn serde_names(attrs: &[Attribute]) -> Result<SerdeNames> {
+    let mut out = SerdeNames::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        attr.parse_nested_meta(|meta| {
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            match key.as_str() {
+                "rename_all" => out.rename_all = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "rename" => out.rename = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "skip" => out.skip = true,
+                "flatten" => {
+                    return Err(meta.error(
+                        "graphloom cannot describe a flattened field; declare its fields here",
+                    ));
+                }
+                _ => {
+                    // Other serde options (default, with, …) keep the name;
+                    // consume a value if there is one.
+                    if meta.input.peek(syn::Token![=]) {
+                        let _: syn::Expr = meta.value()?.parse()?;
+                    } else if meta.input.peek(syn::token::Paren) {
+                        meta.parse_nested_meta(|inner| {
+                            if inner.input.peek(syn::Token![=]) {
+                                let _: syn::Expr = inner.value()?.parse()?;
+                            }
+                            Ok(())
+                        })?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+fn camel(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for ch in snake.chars() {
+        if ch == '_' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+pub fn object(input: &DeriveInput, is_input: bool) -> Result<TokenStream> {
+    let ident = &input.ident;
+    let derive = if is_input { "InputObject" } else { "Object" };
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new(
+            input.span(),
+            format!("#[derive({derive})] needs a struct with named fields"),
+        ));
+    };
+    let Fields::Named(named) = &data.fields else {
+        return Err(syn::Error::new(
+            input.span(),
+            format!("#[derive({derive})] needs a struct with named fields"),
+        ));
+    };
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            format!("#[derive({derive})] takes no generics: a GraphQL type has one name"),
+        ));
+    }
+    let opts = parse_opts(&input.attrs, true)?;
+    if is_input && opts.fed.shareable {
+        return Err(syn::Error::new(
+            input.span(),
+            "an input object cannot be `shareable`: @shareable is for output types",
+        ));
+    }
+    let type_serde = serde_names(&input.attrs)?;
+    match type_serde.rename_all.as_deref() {
+        None | Some("camelCase") => {}
+        Some(other) => {
+            return Err(syn::Error::new(
+                input.span(),
+                format!(
+                    "graphloom reads `rename_all = \"camelCase\"` only (found \"{other}\"): GraphQL fields are camelCase"
+                ),
+            ));
+        }
+    }
+    let camel_all = type_serde.rename_all.is_some();
+    let name = opts.name.clone().unwrap_or_else(|| ident.to_string());
+    let description = opt_str(&doc(&input.attrs));
+    let type_fed = opts.fed.tokens();
+    let mut fields = Vec::new();
+    for f in &named.named {
+        let Some(fi) = &f.ident else { continue };
+        let serde = serde_names(&f.attrs)?;
+        if serde.skip {
+            continue;
+        }
+        let rust = fi.to_string();
+        let rust = rust.trim_start_matches("r#");
+        let gql = match (&serde.rename, camel_all) {
+            (Some(n), _) => n.clone(),
+            (None, true) => camel(rust),
+            (None, false) if rust.contains('_') => {
+                return Err(syn::Error::new(
+                    fi.span(),
+                    format!(
+                        "`{rust}` would be `{rust}` to serde and `{}` to GraphQL's conventions: add #[serde(rename_all = \"camelCase\")] to the struct, or #[serde(rename = \"…\")] here",
+                        camel(rust)
+                    ),
+                ));
+            }
+            (None, false) => rust.to_owned(),
+        };
+        let fo = parse_opts(&f.attrs, false)?;
+        if is_input && fo.fed.shareable {
+            return Err(syn::Error::new(
+                fi.span(),
+                "an input field cannot be `shareable`: @shareable is for output types",
+            ));
+        }
+        let fed = fo.fed.tokens();
+        let help = opt_str(&doc(&f.attrs));
+        let ty = &f.ty;
+        fields.push(quote! {
+            ::graphloom::meta::ObjectField {
+                name: #gql,
+                ty: <#ty as ::graphloom::meta::Typed>::type_desc(),
+                description: #help,
+                federation: #fed,
+            }
+        });
+    }
+    Ok(quote! {
+        impl ::graphloom::meta::Typed for #ident {
+            fn type_desc() -> ::graphloom::meta::TypeDesc {
+                static DECL: ::std::sync::OnceLock<::graphloom::meta::ObjectDecl> =
+                    ::std::sync::OnceLock::new();
+                ::graphloom::meta::TypeDesc::Object(DECL.get_or_init(|| ::graphloom::meta::ObjectDecl {
+                    name: #name,
+                    description: #description,
+                    input: #is_input,
+                    federation: #type_fed,
+                    field_list: || ::std::vec![#(#fields),*],
+                    resolved: ::std::sync::OnceLock::new(),
+                }))
+            }
+        }
+    })
+}

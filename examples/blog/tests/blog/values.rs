@@ -1,0 +1,324 @@
+//! Value types and input objects: structs (no table, no key) that custom
+//! and computed fields return or take, nested, in lists, with enums and
+//! IDs, with their federation directives; a computed value type the same
+//! on the fast path and through the resolvers; and the schema refusing a
+//! value type where an input belongs, or a name the schema already has.
+
+use graphloom::prelude::*;
+use graphloom_test::TestClient;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::fast_path::same;
+
+#[derive(ModelEnum, Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    Cm,
+    Inch,
+}
+
+#[derive(Model)]
+#[model(app = "post")]
+pub struct Parcel {
+    pub id: Id,
+    #[field(max_length = 40)]
+    pub label: String,
+    pub width: f64,
+    pub height: f64,
+    #[field(default = "cm")]
+    pub unit: Unit,
+}
+
+/// A parcel's size, as another service may also resolve it.
+#[derive(Serialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[object(shareable)]
+pub struct Size {
+    pub width: f64,
+    pub height: f64,
+    /// Kept from the supergraph.
+    #[object(inaccessible)]
+    pub unit: Unit,
+    pub area_label: String,
+    pub corner: Point,
+}
+
+// Deserialize too, to show the schema refusing it as an argument.
+#[derive(Serialize, Deserialize, Object)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+}
+
+#[derive(Serialize, Object)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub count: i32,
+    pub largest: Option<Size>,
+    pub labels: Vec<String>,
+    pub units: Vec<Unit>,
+    pub largest_id: Option<Id>,
+    #[object(deprecated = "Use `count`.")]
+    pub total: i32,
+}
+
+/// Which parcels to sum up.
+#[derive(Deserialize, InputObject)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryFilter {
+    pub min_width: f64,
+    pub units: Option<Vec<Unit>>,
+    pub near: Option<PointInput>,
+}
+
+#[derive(Serialize, Deserialize, InputObject)]
+pub struct PointInput {
+    pub x: f64,
+    pub y: f64,
+}
+
+#[derive(Deserialize)]
+struct SummaryArgs {
+    filter: SummaryFilter,
+}
+
+fn size(p: &Parcel) -> Size {
+    Size {
+        width: p.width,
+        height: p.height,
+        unit: p.unit,
+        area_label: format!("{} {:?}²", p.width * p.height, p.unit),
+        corner: Point {
+            x: p.width,
+            y: p.height,
+        },
+    }
+}
+
+fn app() -> App {
+    App::new("post")
+        .model::<Parcel>()
+        .computed(
+            ComputedField::new::<Parcel, Size, _, _>(
+                "size",
+                &["width", "height", "unit"],
+                |_ctx, row: Row| async move {
+                    let unit = match row.str("unit") {
+                        "inch" => Unit::Inch,
+                        _ => Unit::Cm,
+                    };
+                    let num = |name| match row.get(name) {
+                        Some(Value::F64(v)) => *v,
+                        _ => 0.0,
+                    };
+                    let (width, height) = (num("width"), num("height"));
+                    Ok(Size {
+                        width,
+                        height,
+                        unit,
+                        area_label: format!("{} {unit:?}²", width * height),
+                        corner: Point {
+                            x: width,
+                            y: height,
+                        },
+                    })
+                },
+            )
+            .description("Its size."),
+        )
+        .query(
+            CustomField::new("summary")
+                .arg::<SummaryFilter>("filter")
+                .resolve(|ctx, a: SummaryArgs| async move {
+                    let f = a.filter;
+                    let mut rows: Vec<Parcel> = Parcel::objects(&ctx)
+                        .filter(Parcel::WIDTH.gte(f.min_width))
+                        .all()
+                        .await?;
+                    if let Some(units) = &f.units {
+                        rows.retain(|p| units.contains(&p.unit));
+                    }
+                    if let Some(near) = &f.near {
+                        rows.retain(|p| {
+                            (p.width - near.x).abs() + (p.height - near.y).abs() <= 10.0
+                        });
+                    }
+                    let largest = rows
+                        .iter()
+                        .max_by(|a, b| (a.width * a.height).total_cmp(&(b.width * b.height)));
+                    let count = i32::try_from(rows.len()).unwrap_or(i32::MAX);
+                    Ok(Summary {
+                        count,
+                        largest: largest.map(size),
+                        largest_id: largest.map(|p| p.id),
+                        labels: rows.iter().map(|p| p.label.clone()).collect(),
+                        units: rows.iter().map(|p| p.unit).collect(),
+                        total: count,
+                    })
+                }),
+        )
+}
+
+fn service() -> Service {
+    Service::new("post").app(app())
+}
+
+async fn client() -> TestClient {
+    let c = TestClient::new(&service())
+        .await
+        .as_user(graphloom_test::superuser(1));
+    for (label, w, h, unit) in [
+        ("small", 10.0, 5.0, "CM"),
+        ("wide", 40.0, 2.0, "INCH"),
+        ("big", 30.0, 30.0, "CM"),
+    ] {
+        let d = c
+            .query(&format!(
+                r#"mutation {{ createParcel(input: {{ label: "{label}", width: {w}, height: {h}, unit: {unit} }}) {{ errors {{ field code }} }} }}"#
+            ))
+            .await;
+        assert_eq!(d["createParcel"]["errors"], json!([]));
+    }
+    c
+}
+
+#[tokio::test]
+async fn value_types_and_input_objects_print_with_their_directives() {
+    let c = client().await;
+    let sdl = c.api().sdl();
+    for part in [
+        "\"\"\"\nA parcel's size, as another service may also resolve it.\n\"\"\"\ntype Size {",
+        "\tareaLabel: String!\n",
+        "\tcorner: Point!\n",
+        "type Summary {\n\tcount: Int!\n\tlargest: Size\n\tlabels: [String!]!\n\tunits: [Unit!]!\n\tlargestId: ID\n\ttotal: Int! @deprecated(reason: \"Use `count`.\")\n}",
+        "\"\"\"\nWhich parcels to sum up.\n\"\"\"\ninput SummaryFilter {\n\tminWidth: Float!\n\tunits: [Unit!]\n\tnear: PointInput\n}",
+        "input PointInput {\n\tx: Float!\n\ty: Float!\n}",
+        "summary(filter: SummaryFilter!): Summary!",
+        "size: Size!",
+    ] {
+        assert!(sdl.contains(part), "{part}\nnot in\n{sdl}");
+    }
+    let sub = c.api().subgraph_sdl();
+    assert!(sub.contains("type Size @shareable {"), "{sub}");
+    assert!(sub.contains("\tunit: Unit! @inaccessible\n"), "{sub}");
+}
+
+#[tokio::test]
+async fn custom_fields_take_input_objects_and_return_value_types() {
+    let c = client().await;
+    let d = c
+        .query(
+            r#"{ summary(filter: { minWidth: 10, units: [CM], near: { x: 25, y: 25 } }) {
+                __typename count biggest: largest { __typename areaLabel corner { x y } unit }
+                labels units largestId } }"#,
+        )
+        .await;
+    assert_eq!(
+        d["summary"],
+        json!({
+            "__typename": "Summary",
+            "count": 1,
+            "biggest": { "__typename": "Size", "areaLabel": "900 Cm²", "corner": { "x": 30.0, "y": 30.0 }, "unit": "CM" },
+            "labels": ["big"],
+            "units": ["CM"],
+            "largestId": "3",
+        })
+    );
+    // Nothing matches: a nullable value type is null, lists are empty.
+    let d = c
+        .query(r#"{ summary(filter: { minWidth: 1000 }) { count largest { width } labels largestId } }"#)
+        .await;
+    assert_eq!(
+        d["summary"],
+        json!({ "count": 0, "largest": null, "labels": [], "largestId": null })
+    );
+    // An input object's fields are checked like any argument's.
+    for (query, says) in [
+        ("{ summary(filter: { units: [CM] }) { count } }", "minWidth"),
+        (
+            "{ summary(filter: { minWidth: 1, units: [METRE] }) { count } }",
+            "METRE",
+        ),
+        (
+            "{ summary(filter: { minWidth: 1, near: { x: 1 } }) { count } }",
+            "y",
+        ),
+    ] {
+        let errors = c.errors(query).await;
+        assert_eq!(
+            graphloom_test::codes(&errors),
+            ["GRAPHQL_VALIDATION_FAILED"],
+            "{query}: {errors:?}"
+        );
+        assert!(
+            errors[0]["message"].as_str().unwrap().contains(says),
+            "{errors:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_computed_value_type_is_the_same_on_both_paths() {
+    let c = client().await;
+    let query = r#"{ parcels(orderBy: [{ id: ASC }]) { nodes { label size { __typename w: width areaLabel corner { y } } again: size { unit } } } }"#;
+    let d = same(&c, &service(), query, json!({})).await;
+    assert_eq!(
+        d["data"]["parcels"]["nodes"][0],
+        json!({
+            "label": "small",
+            "size": { "__typename": "Size", "w": 10.0, "areaLabel": "50 Cm²", "corner": { "y": 5.0 } },
+            "again": { "unit": "CM" },
+        })
+    );
+    assert_eq!(
+        d["data"]["parcels"]["nodes"][1]["again"],
+        json!({ "unit": "INCH" })
+    );
+}
+
+#[tokio::test]
+async fn the_schema_refuses_misplaced_and_clashing_value_types() {
+    #[derive(Serialize, Object)]
+    #[object(name = "Parcel")]
+    pub struct Clash {
+        pub n: i32,
+    }
+    #[derive(Deserialize)]
+    struct PointArgs {
+        #[allow(dead_code)]
+        at: Point,
+    }
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    for (extra, says) in [
+        (
+            CustomField::new("at")
+                .arg::<Point>("at")
+                .resolve(|_ctx, _a: PointArgs| async { Ok::<i32, Error>(1) }),
+            "the custom query or mutation `at` uses `Point` as an argument, but it is a value type",
+        ),
+        (
+            CustomField::new("echo").arg::<PointInput>("p").resolve(
+                |_ctx, _a: serde_json::Value| async {
+                    Ok::<PointInput, Error>(PointInput { x: 0.0, y: 0.0 })
+                },
+            ),
+            "uses `PointInput` as a result, but it is an input object",
+        ),
+        (
+            CustomField::new("clash").resolve(|_ctx, _a: serde_json::Value| async {
+                Ok::<Clash, Error>(Clash { n: 1 })
+            }),
+            "the type `Parcel` of the custom query or mutation `clash` is named as the model Parcel already is",
+        ),
+    ] {
+        let err = Service::new("post")
+            .app(app().query(extra))
+            .api(db.clone(), graphloom::graphql::Config::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(says), "{err}");
+    }
+}
