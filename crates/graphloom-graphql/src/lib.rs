@@ -31,6 +31,7 @@ mod federation;
 mod runtime;
 mod schema;
 pub mod subscriptions;
+pub mod trace;
 pub mod translate;
 
 use std::sync::Arc;

@@ -15,7 +15,11 @@ mod write;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, OnceLock, PoisonError},
+    sync::{
+        Arc, Mutex, OnceLock, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Instant, SystemTime},
 };
 
 use async_graphql::{
@@ -44,6 +48,7 @@ use crate::{
     cost,
     runtime::Runtime,
     schema::resolvers::{fetch_lookup, fetch_page, lookups},
+    trace,
     translate::Selection as _,
 };
 
@@ -419,6 +424,12 @@ struct PerRequest {
     doc: Mutex<Option<(ExecutableDocument, Variables)>>,
     guard: Arc<Guard>,
     cost: Mutex<Option<cost::Cost>>,
+    /// When the request began, for an inline trace's times.
+    began: Mutex<Option<(Instant, SystemTime)>>,
+    /// The inline trace, when the gateway asked for one ([`crate::trace`]).
+    trace: Mutex<Option<trace::Recording>>,
+    /// Whether `trace` records: read per resolved field, without the lock.
+    traced: AtomicBool,
 }
 
 impl ExtensionFactory for Factory {
@@ -429,6 +440,9 @@ impl ExtensionFactory for Factory {
             doc: Mutex::new(None),
             guard: Arc::clone(&self.guard),
             cost: Mutex::new(None),
+            began: Mutex::new(None),
+            trace: Mutex::new(None),
+            traced: AtomicBool::new(false),
         })
     }
 }
@@ -499,7 +513,24 @@ impl Extension for PerRequest {
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        *self.began.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((Instant::now(), SystemTime::now()));
         let mut response = next.run(ctx).await;
+        let traced = self
+            .trace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(recording) = traced {
+            // `_entities`' failed items become errors now, so the trace has them.
+            if let Some(misses) = &recording.misses {
+                misses.patch(&mut response);
+            }
+            let trace = recording.finish(&response.errors);
+            response
+                .extensions
+                .insert(trace::FTV1.into(), Gql::String(trace.to_base64()));
+        }
         let cost = self
             .cost
             .lock()
@@ -541,6 +572,27 @@ impl Extension for PerRequest {
             federation: g.federation_public || gateway,
         };
         cost::lint(&doc, access)?;
+        // A gateway's request for an inline trace (anyone's, where
+        // federation is public, as `_entities` is).
+        let traced = access.federation
+            && ctx.data_opt::<Arc<RequestContext>>().is_some_and(|r| {
+                r.headers
+                    .get(trace::HEADER)
+                    .is_some_and(|v| v.trim() == trace::FTV1)
+            });
+        if traced {
+            let began = self
+                .began
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .unwrap_or_else(|| (Instant::now(), SystemTime::now()));
+            let mut recording = trace::Recording::new(began.0, began.1);
+            recording.misses = ctx
+                .data_opt::<Arc<crate::federation::Misses>>()
+                .map(Arc::clone);
+            *self.trace.lock().unwrap_or_else(PoisonError::into_inner) = Some(recording);
+            self.traced.store(true, Ordering::Relaxed);
+        }
         if let Some(shape) = g.shape.get() {
             let cost = cost::cost(shape, &g.limits, g.pages, &doc, variables);
             cost::check(&cost, &g.limits, g.max_depth)?;
@@ -548,8 +600,10 @@ impl Extension for PerRequest {
                 *self.cost.lock().unwrap_or_else(PoisonError::into_inner) = Some(cost);
             }
         }
+        // A traced request has its fields timed, so it takes the resolvers.
         let runs = |f: &Arc<Fast>| f.may_run(&doc);
-        if ctx.data_opt::<Arc<Slot>>().is_some() && self.fast.as_ref().is_some_and(runs) {
+        if !traced && ctx.data_opt::<Arc<Slot>>().is_some() && self.fast.as_ref().is_some_and(runs)
+        {
             *self.doc.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some((doc.clone(), variables.clone()));
         }
@@ -590,12 +644,47 @@ impl Extension for PerRequest {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Gql>> {
         let node = info.path_node;
-        next.run(ctx, info).await.map_err(|mut e| {
+        let traced = self.traced.load(Ordering::Relaxed).then(|| {
+            self.trace
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .map(|r| r.started)
+        });
+        // A list's items are nodes by index, not fields of their own.
+        let item = matches!(node.segment, QueryPathSegment::Index(_));
+        let (Some(Some(started)), false) = (traced, item) else {
+            return next.run(ctx, info).await.map_err(|mut e| {
+                if e.path.is_empty() {
+                    e.path = path_of(node);
+                }
+                e
+            });
+        };
+        let field = trace::Resolved {
+            path: path_of(node),
+            field_name: info.name.to_owned(),
+            ty: info.return_type.to_owned(),
+            parent_type: info.parent_type.to_owned(),
+            start: started.elapsed(),
+            end: std::time::Duration::ZERO,
+        };
+        let out = next.run(ctx, info).await.map_err(|mut e| {
             if e.path.is_empty() {
-                e.path = path_of(node);
+                e.path = field.path.clone();
             }
             e
-        })
+        });
+        let end = started.elapsed();
+        if let Some(r) = self
+            .trace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            r.fields.push(trace::Resolved { end, ..field });
+        }
+        out
     }
 }
 

@@ -603,3 +603,97 @@ async fn computed_fields_take_directives() {
         assert!(line.contains(d), "{d}: {line}");
     }
 }
+
+/// A gateway's `apollo-federation-include-trace: ftv1` gets Apollo's
+/// inline trace in `extensions.ftv1`: every resolved field with its times
+/// and types, list items by index, errors at their paths; the data is the
+/// same as untraced. Nobody else gets one where federation is private.
+#[tokio::test]
+async fn a_gateway_asking_for_ftv1_gets_an_inline_trace() {
+    use graphloom::graphql::{
+        Config, RequestContext,
+        async_graphql::{PathSegment, Request, Variables},
+        trace::{NodeId, Trace},
+    };
+    let c = seeded(2, 3, 0, 0).await;
+    let query = r#"query($r: [_Any!]!) { posts(first: 2, orderBy: [{ id: ASC }]) { nodes { t: title author { username } } }
+        _entities(representations: $r) { ... on Post { title } } }"#;
+    let vars =
+        json!({ "r": [{ "__typename": "Post", "id": "1" }, { "__typename": "Nope", "id": "1" }] });
+    let run = |api: graphloom::graphql::Api, headers: &[(&str, &str)], gateway: bool| {
+        let request = Request::new(query).variables(Variables::from_json(vars.clone()));
+        let context = RequestContext {
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            principal: Some(crate::common::admin()),
+            gateway,
+            ..Default::default()
+        };
+        async move {
+            let res = api.execute_as(request, context).await;
+            serde_json::from_slice::<Json>(&res.to_json().unwrap()).unwrap()
+        }
+    };
+    let asked = [("apollo-federation-include-trace", "ftv1")];
+    let plain = run(c.api().clone(), &[], false).await;
+    assert!(plain["extensions"].get("ftv1").is_none(), "{plain}");
+    let traced = run(c.api().clone(), &asked, false).await;
+    assert_eq!(traced["data"], plain["data"]);
+    let trace = Trace::from_base64(traced["extensions"]["ftv1"].as_str().unwrap()).unwrap();
+    assert!(trace.duration_ns > 0);
+    let (start, end) = (trace.start_time.unwrap(), trace.end_time.unwrap());
+    assert!((end.seconds, end.nanos) >= (start.seconds, start.nanos));
+    let root = trace.root.unwrap();
+    let f = |n: &str| PathSegment::Field(n.to_owned());
+    let title = root
+        .at(&[f("posts"), f("nodes"), PathSegment::Index(1), f("t")])
+        .expect("the aliased title of the second post");
+    assert_eq!(
+        (
+            title.original_field_name.as_str(),
+            title.r#type.as_str(),
+            title.parent_type.as_str()
+        ),
+        ("title", "String!", "Post")
+    );
+    assert!(title.start_time > 0 && title.end_time >= title.start_time);
+    let posts = root.at(&[f("posts")]).unwrap();
+    assert_eq!(posts.r#type, "PostConnection!");
+    assert!(
+        posts.end_time >= title.end_time,
+        "a parent ends after its fields"
+    );
+    let item = root
+        .at(&[f("posts"), f("nodes"), PathSegment::Index(0)])
+        .unwrap();
+    assert_eq!(item.id, Some(NodeId::Index(0)));
+    // The unknown type's error is at its item.
+    let bad = root
+        .at(&[f("_entities"), PathSegment::Index(1)])
+        .unwrap_or_else(|| panic!("no node for the failed item: {traced}"));
+    assert_eq!(bad.error.len(), 1, "{bad:?}");
+    assert!(
+        bad.error[0].json.contains("BAD_USER_INPUT"),
+        "{:?}",
+        bad.error
+    );
+
+    // Federation private: only the gateway gets a trace.
+    let private = c.with_api(
+        blog::service()
+            .api(
+                c.db().clone(),
+                Config {
+                    federation_public: false,
+                    ..c.api().runtime().config.clone()
+                },
+            )
+            .unwrap(),
+    );
+    let client = run(private.api().clone(), &asked, false).await;
+    assert!(client["extensions"].get("ftv1").is_none(), "{client}");
+    let gateway = run(private.api().clone(), &asked, true).await;
+    assert!(gateway["extensions"]["ftv1"].is_string(), "{gateway}");
+}
