@@ -39,9 +39,11 @@ struct ModelAttrs {
     table: Option<String>,
     graphql_name: Option<String>,
     plural: Option<String>,
-    create: Option<bool>,
-    update: Option<bool>,
-    delete: Option<bool>,
+    create: Option<Named>,
+    update: Option<Named>,
+    delete: Option<Named>,
+    lookup: Option<Named>,
+    list: Option<Named>,
     subscribe: Option<bool>,
     graphql: Option<bool>,
     rest: Option<bool>,
@@ -50,6 +52,48 @@ struct ModelAttrs {
     unique: Vec<String>,
     validate: Option<Path>,
     fed: Fed,
+}
+
+/// `= false`, `= true` or `= "name"`: a generated root field off, on, or
+/// renamed.
+#[derive(Clone)]
+pub(crate) enum Named {
+    On(bool),
+    Name(String),
+}
+
+impl Named {
+    fn parse(meta: &syn::meta::ParseNestedMeta<'_>) -> Result<Named> {
+        match meta.value()?.parse::<syn::Lit>()? {
+            syn::Lit::Bool(b) => Ok(Named::On(b.value)),
+            syn::Lit::Str(s) if !s.value().is_empty() => Ok(Named::Name(s.value())),
+            other => Err(syn::Error::new(
+                other.span(),
+                "expected `false`, `true` or a GraphQL field name in quotes",
+            )),
+        }
+    }
+
+    fn on(named: &Option<Named>) -> bool {
+        !matches!(named, Some(Named::On(false)))
+    }
+
+    /// As `Option<&str>`: the new name, if any.
+    fn name_tokens(named: &Option<Named>) -> TokenStream {
+        match named {
+            Some(Named::Name(n)) => quote!(::core::option::Option::Some(#n)),
+            _ => quote!(::core::option::Option::None),
+        }
+    }
+
+    /// As a `Naming`.
+    fn naming_tokens(named: &Option<Named>) -> TokenStream {
+        match named {
+            None | Some(Named::On(true)) => quote!(::graphloom::meta::Naming::Generated),
+            Some(Named::On(false)) => quote!(::graphloom::meta::Naming::Off),
+            Some(Named::Name(n)) => quote!(::graphloom::meta::Naming::Named(#n)),
+        }
+    }
 }
 
 /// Federation directive options shared by models and fields.
@@ -112,9 +156,11 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "table" => out.table = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "graphql_name" => out.graphql_name = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "plural" => out.plural = Some(meta.value()?.parse::<LitStr>()?.value()),
-                "create" => out.create = Some(meta.value()?.parse::<LitBool>()?.value),
-                "update" => out.update = Some(meta.value()?.parse::<LitBool>()?.value),
-                "delete" => out.delete = Some(meta.value()?.parse::<LitBool>()?.value),
+                "create" => out.create = Some(Named::parse(&meta)?),
+                "update" => out.update = Some(Named::parse(&meta)?),
+                "delete" => out.delete = Some(Named::parse(&meta)?),
+                "lookup" => out.lookup = Some(Named::parse(&meta)?),
+                "list" => out.list = Some(Named::parse(&meta)?),
                 "subscribe" => out.subscribe = Some(meta.value()?.parse::<LitBool>()?.value),
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
                 "rest" => out.rest = Some(meta.value()?.parse::<LitBool>()?.value),
@@ -131,7 +177,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, create, update, delete, subscribe, graphql, rest, entity, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, lookup, list, create, update, delete, subscribe, graphql, rest, entity, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
                     ));
                 }
             }
@@ -155,6 +201,7 @@ struct FieldAttrs {
     on_delete: Option<Ident>,
     related_name: Option<String>,
     db_table: Option<String>,
+    lookup: Option<Named>,
     fed: Fed,
 }
 
@@ -214,6 +261,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 "column" => out.column = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "help" => out.help = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "related_name" => out.related_name = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "lookup" => out.lookup = Some(Named::parse(&meta)?),
                 "db_table" => out.db_table = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "on_delete" => {
                     let ident: Ident = meta.value()?.parse()?;
@@ -227,7 +275,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, preset, column, help, on_delete, related_name, db_table, shareable, inaccessible, tag, override_from, external, provides, directive, deprecated",
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, preset, column, help, on_delete, related_name, lookup, db_table, shareable, inaccessible, tag, override_from, external, provides, directive, deprecated",
                         FLAGS.join(", ")
                     )));
                 }
@@ -326,6 +374,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
         };
         let flag = |n: &str| fa.flags.contains(&n);
         let (list, related_list) = (flag("list"), flag("related_list"));
+        let lookup = Named::naming_tokens(&fa.lookup);
         let (primary_key, unique, index, read_only, hidden, auto_now, auto_now_add) = (
             flag("primary_key"),
             flag("unique"),
@@ -359,6 +408,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     related_name: #related_name,
                     list: #list,
                     related_list: #related_list,
+                    lookup: #lookup,
                     db_table: #db_table,
                     federation: #federation,
                 },
@@ -370,9 +420,18 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
     let plural = opt_str(&attrs.plural);
     let help = opt_str(&doc(&input.attrs));
     let (create, update, delete) = (
-        attrs.create.unwrap_or(true),
-        attrs.update.unwrap_or(true),
-        attrs.delete.unwrap_or(true),
+        Named::on(&attrs.create),
+        Named::on(&attrs.update),
+        Named::on(&attrs.delete),
+    );
+    let (lookup_name, list_name) = (
+        Named::naming_tokens(&attrs.lookup),
+        Named::naming_tokens(&attrs.list),
+    );
+    let (create_name, update_name, delete_name) = (
+        Named::name_tokens(&attrs.create),
+        Named::name_tokens(&attrs.update),
+        Named::name_tokens(&attrs.delete),
     );
     let subscribe = attrs.subscribe.unwrap_or(true);
     let graphql = attrs.graphql.unwrap_or(true);
@@ -420,7 +479,19 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     plural: #plural,
                     help: #help,
                     fields: ::std::vec![#(#field_decls),*],
-                    operations: ::graphloom::meta::Operations { create: #create, update: #update, delete: #delete, subscribe: #subscribe },
+                    operations: ::graphloom::meta::Operations {
+                        create: #create,
+                        update: #update,
+                        delete: #delete,
+                        subscribe: #subscribe,
+                        names: ::graphloom::meta::RootNames {
+                            lookup: #lookup_name,
+                            list: #list_name,
+                            create: #create_name,
+                            update: #update_name,
+                            delete: #delete_name,
+                        },
+                    },
                     validator: #validator,
                     graphql: #graphql,
                     rest: #rest,

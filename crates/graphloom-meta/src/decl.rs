@@ -340,6 +340,8 @@ pub struct FieldOptions {
     /// The reverse side (`Post.comments`, `Tag.posts`) read as a plain list
     /// (`#[field(related_list)]`).
     pub related_list: bool,
+    /// A unique field's root lookup (`postBySlug`): renamed, or off.
+    pub lookup: Naming,
     /// Join table name of a many-to-many field.
     pub db_table: Option<&'static str>,
     /// Federation directives on the field's GraphQL fields.
@@ -402,6 +404,8 @@ pub struct Operations {
     pub delete: bool,
     /// The generated subscription to the model's changes (`postChanged`).
     pub subscribe: bool,
+    /// What the generated root fields are called, or that one is off.
+    pub names: RootNames,
 }
 
 impl Default for Operations {
@@ -411,8 +415,45 @@ impl Default for Operations {
             update: true,
             delete: true,
             subscribe: true,
+            names: RootNames::default(),
         }
     }
+}
+
+/// A generated root field's name: the generated one, another, or none
+/// (`#[model(lookup = false)]`: the field is not in the schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Naming {
+    #[default]
+    Generated,
+    Off,
+    Named(&'static str),
+}
+
+impl Naming {
+    /// The name, given the generated one; `None` when off.
+    pub fn resolve(self, generated: impl FnOnce() -> String) -> Option<String> {
+        match self {
+            Naming::Generated => Some(generated()),
+            Naming::Off => None,
+            Naming::Named(n) => Some(n.to_owned()),
+        }
+    }
+}
+
+/// `#[model(lookup = "…", list = false, create = "addPost", …)]`: the
+/// names of a model's generated root fields in GraphQL. Switching a
+/// mutation off is `create = false`, which REST follows too; hiding the
+/// lookup or the list only takes the field out of GraphQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RootNames {
+    /// The primary key's lookup (`post(id:)`).
+    pub lookup: Naming,
+    /// The list (`posts`).
+    pub list: Naming,
+    pub create: Option<&'static str>,
+    pub update: Option<&'static str>,
+    pub delete: Option<&'static str>,
 }
 
 /// An error a validation hook reports against an input field.

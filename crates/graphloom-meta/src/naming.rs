@@ -18,6 +18,15 @@ pub fn camel_case(snake: &str) -> String {
 }
 
 /// `BlogPost` -> `blogPost`.
+/// `slug` → `Slug`: the first letter upper-cased.
+pub fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 pub fn lower_first(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {

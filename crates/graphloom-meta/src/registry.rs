@@ -77,6 +77,10 @@ pub struct FieldMeta {
     pub auto_now: bool,
     pub auto_now_add: bool,
     pub federation: crate::Federation,
+    /// The root lookup by this field (`post`, `postBySlug`), when it has one
+    /// (a unique field of a kind that compares for equality, not hidden,
+    /// not switched off).
+    pub lookup: Option<String>,
 }
 
 impl FieldMeta {
@@ -108,6 +112,16 @@ impl FieldMeta {
             && !matches!(self.kind, FieldKind::AutoId)
             && (!self.primary_key || (on_create && self.assigned_key()))
     }
+}
+
+/// The names of a model's generated list and mutations in GraphQL; `None`
+/// when one is off (`#[model(list = false)]`, `#[model(create = false)]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roots {
+    pub list: Option<String>,
+    pub create: Option<String>,
+    pub update: Option<String>,
+    pub delete: Option<String>,
 }
 
 /// A join table created for a many-to-many field.
@@ -198,6 +212,9 @@ pub struct ModelMeta {
     pub single_name: String,
     /// Root field for the list: `posts`.
     pub plural_name: String,
+    /// The generated root fields' names (`None`: not generated). Lookups
+    /// are the fields' own ([`FieldMeta::lookup`]).
+    pub roots: Roots,
     pub help: Option<&'static str>,
     pub fields: Vec<FieldMeta>,
     pub pk: usize,
@@ -654,6 +671,8 @@ impl Registry {
                     auto_now: o.auto_now,
                     auto_now_add: o.auto_now_add,
                     federation: o.federation.clone(),
+                    // Named below, once the model's name is known.
+                    lookup: None,
                 });
             }
             let pks: Vec<usize> = fields
@@ -684,6 +703,33 @@ impl Registry {
                     .map(str::to_owned)
                     .unwrap_or_else(|| plural(&graphql_name)),
             );
+            let single_name = lower_first(&graphql_name);
+            let names = d.operations.names;
+            // Another service's entity is not looked up here.
+            for (f, decl) in fields.iter_mut().zip(&d.fields) {
+                if d.external || f.hidden || !f.capabilities().lookup {
+                    continue;
+                }
+                f.lookup = if f.primary_key {
+                    names.lookup.resolve(|| single_name.clone())
+                } else {
+                    decl.options.lookup.resolve(|| {
+                        format!(
+                            "{single_name}By{}",
+                            crate::naming::upper_first(&f.graphql_name)
+                        )
+                    })
+                };
+            }
+            let verb = |on: bool, named: Option<&'static str>, verb: &str| {
+                on.then(|| named.map_or_else(|| format!("{verb}{graphql_name}"), str::to_owned))
+            };
+            let roots = Roots {
+                list: names.list.resolve(|| plural_name.clone()),
+                create: verb(d.operations.create, names.create, "create"),
+                update: verb(d.operations.update, names.update, "update"),
+                delete: verb(d.operations.delete, names.delete, "delete"),
+            };
             models.push(ModelMeta {
                 id,
                 key: d.key(),
@@ -691,9 +737,10 @@ impl Registry {
                     .table
                     .map(str::to_owned)
                     .unwrap_or_else(|| format!("{}_{}", d.app, snake_case(d.name))),
-                single_name: lower_first(&graphql_name),
+                single_name,
                 graphql_name,
                 plural_name,
+                roots,
                 help: d.help,
                 fields,
                 keys,

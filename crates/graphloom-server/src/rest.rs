@@ -822,35 +822,26 @@ async fn mutate(
 ) -> Result<Option<String>, Response> {
     let name = &m.graphql_name;
     let pk = &m.pk_field().graphql_name;
-    let (allowed, document) = match write {
-        Write::Create => (
-            m.operations.create,
-            format!(
-                "mutation($input: Create{name}Input!) {{ r: create{name}(input: $input) {{ node: {} {{ key: {pk} }} errors {{ field message code }} }} }}",
-                m.single_name
-            ),
-        ),
-        Write::Update => (
-            m.operations.update,
-            format!(
-                "mutation($id: ID!, $input: Update{name}Input!) {{ r: update{name}(id: $id, input: $input) {{ node: {} {{ key: {pk} }} errors {{ field message code }} }} }}",
-                m.single_name
-            ),
-        ),
-        Write::Delete => (
-            m.operations.delete,
-            format!(
-                "mutation($id: ID!) {{ r: delete{name}(id: $id) {{ deletedId errors {{ field message code }} }} }}"
-            ),
-        ),
+    // The generated mutation, by the name GraphQL gives it.
+    let single = &m.single_name;
+    let document = match write {
+        Write::Create => m.roots.create.as_ref().map(|f| format!(
+            "mutation($input: Create{name}Input!) {{ r: {f}(input: $input) {{ node: {single} {{ key: {pk} }} errors {{ field message code }} }} }}"
+        )),
+        Write::Update => m.roots.update.as_ref().map(|f| format!(
+            "mutation($id: ID!, $input: Update{name}Input!) {{ r: {f}(id: $id, input: $input) {{ node: {single} {{ key: {pk} }} errors {{ field message code }} }} }}"
+        )),
+        Write::Delete => m.roots.delete.as_ref().map(|f| format!(
+            "mutation($id: ID!) {{ r: {f}(id: $id) {{ deletedId errors {{ field message code }} }} }}"
+        )),
     };
-    if !allowed {
+    let Some(document) = document else {
         return Err(problem(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::MethodNotAllowed,
             format!("{name} cannot be written this way"),
         ));
-    }
+    };
     let mut vars = Map::new();
     if let Some(id) = id {
         vars.insert("id".into(), Json::String(id.to_owned()));

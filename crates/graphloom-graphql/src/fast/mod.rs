@@ -109,7 +109,9 @@ impl Fast {
                     },
                 );
             }
-            roots.insert(m.plural_name.clone(), Root::List { model: m.id });
+            if let Some(list) = &m.roots.list {
+                roots.insert(list.clone(), Root::List { model: m.id });
+            }
         }
         Fast {
             rt: Arc::clone(rt),

@@ -221,15 +221,12 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         for (_, name) in resolvers::lookups(m) {
             queries.take("Query", &name, format!("the generated lookup of {model}"))?;
         }
-        queries.take(
-            "Query",
-            &m.plural_name,
-            format!("the generated list of {model}"),
-        )?;
+        if let Some(list) = &m.roots.list {
+            queries.take("Query", list, format!("the generated list of {model}"))?;
+        }
         for verb in resolvers::Verb::ALL {
-            if resolvers::offered(m, verb) {
-                let name = resolvers::mutation_name(m, verb);
-                mutations.take("Mutation", &name, format!("the generated {name}"))?;
+            if let Some(name) = resolvers::mutation_name(m, verb) {
+                mutations.take("Mutation", name, format!("the generated {name}"))?;
             }
         }
         if crate::subscriptions::offered(m) {

@@ -32,29 +32,14 @@ use crate::{
     translate::{Selection, payload_plan, plan_list, plan_node},
 };
 
-fn pascal(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
 /// The lookup fields of a model: `post` by its primary key, `postBySlug`
-/// by each other unique field (field index, root field name).
+/// by each other unique field, as the registry names them (field index,
+/// root field name).
 pub(crate) fn lookups(m: &ModelMeta) -> impl Iterator<Item = (usize, String)> + '_ {
     m.fields
         .iter()
         .enumerate()
-        .filter(|(_, f)| !f.hidden && f.capabilities().lookup)
-        .map(|(idx, f)| {
-            let name = if f.primary_key {
-                m.single_name.clone()
-            } else {
-                format!("{}By{}", m.single_name, pascal(&f.graphql_name))
-            };
-            (idx, name)
-        })
+        .filter_map(|(idx, f)| f.lookup.clone().map(|name| (idx, name)))
 }
 
 /// `post(id:)`, one lookup per other unique field, and `posts(...)`.
@@ -91,9 +76,12 @@ pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) 
         ));
         query = query.field(field_with_auth(rt, lookup, &list_need));
     }
+    let Some(list_name) = &m.roots.list else {
+        return query;
+    };
     let rt2 = Arc::clone(rt);
     let list = Field::new(
-        &m.plural_name,
+        list_name,
         TypeRef::named_nn(format!("{}Connection", m.graphql_name)),
         move |ctx| {
             let rt = Arc::clone(&rt2);
@@ -258,22 +246,13 @@ impl Verb {
     pub(crate) const ALL: [Verb; 3] = [Verb::Create, Verb::Update, Verb::Delete];
 }
 
-/// Whether the model has the generated mutation for `verb`.
-pub(crate) fn offered(m: &ModelMeta, verb: Verb) -> bool {
+/// The generated mutation for `verb` (`createPost`, or as renamed), if
+/// the model has it.
+pub(crate) fn mutation_name(m: &ModelMeta, verb: Verb) -> Option<&str> {
     match verb {
-        Verb::Create => m.operations.create,
-        Verb::Update => m.operations.update,
-        Verb::Delete => m.operations.delete,
-    }
-}
-
-/// The generated mutation's name: `createPost`.
-pub(crate) fn mutation_name(m: &ModelMeta, verb: Verb) -> String {
-    let name = &m.graphql_name;
-    match verb {
-        Verb::Create => format!("create{name}"),
-        Verb::Update => format!("update{name}"),
-        Verb::Delete => format!("delete{name}"),
+        Verb::Create => m.roots.create.as_deref(),
+        Verb::Update => m.roots.update.as_deref(),
+        Verb::Delete => m.roots.delete.as_deref(),
     }
 }
 
@@ -340,9 +319,8 @@ async fn mutate(
     })
 }
 
-fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb) -> Field {
+fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb, field: &str) -> Field {
     let name = &m.graphql_name;
-    let field = mutation_name(m, verb);
     let (payload, description, op) = match verb {
         Verb::Create => (
             format!("Create{name}Payload"),
@@ -384,8 +362,8 @@ fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb) -> Field {
 /// The generated mutations of a model that has them.
 pub(crate) fn mutation_fields(mut mutation: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     for verb in Verb::ALL {
-        if offered(m, verb) {
-            mutation = mutation.field(mutation_field(rt, m, verb));
+        if let Some(name) = mutation_name(m, verb) {
+            mutation = mutation.field(mutation_field(rt, m, verb, name));
         }
     }
     mutation

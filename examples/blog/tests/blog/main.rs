@@ -20,6 +20,7 @@ mod lists;
 mod migrations;
 mod model_api;
 mod mutations;
+mod names;
 mod ops;
 mod ordering;
 mod pagination;
