@@ -155,6 +155,72 @@ pub(crate) fn field_with_auth(rt: &Runtime, f: Field, need: &Need) -> Field {
     }
 }
 
+/// `@listSize` on a connection (`connection`) or a plain list of rows, as
+/// this service pages it: `first` / `last` size the page, the default page
+/// when neither is given; a connection's rows are its `edges` and `nodes`.
+pub(crate) fn with_list_size(rt: &Runtime, f: Field, connection: bool) -> Field {
+    if !rt.config.cost_directives {
+        return f;
+    }
+    let names = |items: &[&str]| {
+        async_graphql::Value::List(
+            items
+                .iter()
+                .map(|s| async_graphql::Value::String((*s).to_owned()))
+                .collect(),
+        )
+    };
+    let assumed = async_graphql::Value::from(rt.config.default_page_size);
+    let d = Directive::new("listSize").argument("assumedSize", assumed);
+    let d = if connection {
+        d.argument("slicingArguments", names(&["first", "last"]))
+            .argument("sizedFields", names(&["edges", "nodes"]))
+    } else {
+        d.argument("slicingArguments", names(&["first"]))
+    };
+    f.directive(d.argument(
+        "requireOneSlicingArgument",
+        async_graphql::Value::Boolean(false),
+    ))
+}
+
+/// `@cost(weight:)` on `Type.field` when the service weighs it
+/// ([`crate::cost::Limits::weights`]), so a gateway prices it alike.
+pub(crate) fn with_cost(rt: &Runtime, f: Field, ty: &str, field: &str) -> Field {
+    if !rt.config.cost_directives {
+        return f;
+    }
+    match rt.config.limits.weights.get(&format!("{ty}.{field}")) {
+        Some(w) => {
+            f.directive(Directive::new("cost").argument("weight", async_graphql::Value::from(*w)))
+        }
+        None => f,
+    }
+}
+
+/// The plain SDL without the demand-control directives: they are for the
+/// gateway, and a plain schema does not declare them.
+pub(crate) fn strip_cost(sdl: &str) -> String {
+    let mut out = String::with_capacity(sdl.len());
+    let mut rest = sdl;
+    while let Some(at) = [" @listSize(", " @cost("]
+        .iter()
+        .filter_map(|d| rest.find(d))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        // Their arguments hold no parentheses: up to the first `)`.
+        match rest[at..].find(')') {
+            Some(close) => rest = &rest[at + close + 1..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Every auth directive the schema carries, as printed. The plain SDL (for
 /// clients and code generators) leaves them out: they are for the gateway,
 /// and a plain GraphQL schema does not declare them.
@@ -187,6 +253,17 @@ pub(crate) fn auth_directive_texts(rt: &Runtime) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_sdl_loses_only_the_cost_directives() {
+        let sdl = "type Q {\n\tposts(first: Int): [P!]! @listSize(assumedSize: 100, slicingArguments: [\"first\"], requireOneSlicingArgument: false) @cost(weight: 3) @deprecated(reason: \"x\")\n\tn: Int @cost(weight: 1)\n}\n";
+        assert_eq!(
+            strip_cost(sdl),
+            "type Q {\n\tposts(first: Int): [P!]! @deprecated(reason: \"x\")\n\tn: Int\n}\n"
+        );
+        assert_eq!(strip_cost("a @cost(weight"), "a");
+        assert_eq!(strip_cost("no directives"), "no directives");
+    }
 
     #[test]
     fn usages_parse_into_directives() {

@@ -361,7 +361,7 @@ impl Misses {
 pub const FEDERATION_VERSION: &str = "v2.9";
 
 /// What the subgraph SDL imports from the federation spec.
-const IMPORTS: &str = r#"["@key", "@tag", "@shareable", "@inaccessible", "@override", "@external", "@provides", "@requires", "@composeDirective", "@interfaceObject", "@authenticated", "@requiresScopes"]"#;
+const IMPORTS: &str = r#"["@key", "@tag", "@shareable", "@inaccessible", "@override", "@external", "@provides", "@requires", "@composeDirective", "@interfaceObject", "@authenticated", "@requiresScopes", "@cost", "@listSize"]"#;
 
 /// async-graphql 7 prints a fixed `@link` to federation v2.5 whose imports
 /// leave out `@authenticated`; this puts the link to [`FEDERATION_VERSION`]

@@ -40,6 +40,12 @@ pub struct Config {
     /// them, so they are off by default. The subgraph enforces its rules
     /// either way.
     pub auth_directives: bool,
+    /// Print demand-control directives in the subgraph SDL (the default):
+    /// `@listSize` on every connection and list from the page sizes, and
+    /// `@cost(weight:)` where [`crate::cost::Limits::weights`] sets one, so
+    /// a gateway that prices operations (Apollo Router's demand control)
+    /// prices them as this service does. The plain SDL leaves them out.
+    pub cost_directives: bool,
     /// Run queries made only of generated lookups and lists from their plan,
     /// writing rows straight into the response (the default). Off, every
     /// field goes through its resolver: same responses, several times the
@@ -60,6 +66,7 @@ impl Default for Config {
             debug_sql: false,
             token_issuer: None,
             auth_directives: false,
+            cost_directives: true,
             fast_path: true,
         }
     }

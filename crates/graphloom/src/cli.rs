@@ -128,6 +128,10 @@ pub struct SchemaArgs {
     /// derived from the permission rules (as `serve --auth-directives` does).
     #[arg(long, env = "GRAPHLOOM_AUTH_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub auth_directives: bool,
+    /// With `--federation`: `@listSize` and `@cost` for gateways that price
+    /// operations (on by default, as `serve` prints them).
+    #[arg(long, env = "GRAPHLOOM_COST_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true")]
+    pub cost_directives: bool,
     /// Compare the schema with a published one (an SDL file) instead of
     /// printing it: each change is listed as breaking, dangerous or safe,
     /// and a breaking one makes the command exit with status 1.
@@ -685,6 +689,11 @@ pub struct ApiArgs {
     /// rules either way.
     #[arg(long, env = "GRAPHLOOM_AUTH_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub auth_directives: bool,
+    /// Print `@listSize` (from the page sizes) and `@cost` (from the field
+    /// weights) in the subgraph SDL, for gateways that price operations
+    /// (Apollo Router's demand control). On by default.
+    #[arg(long, env = "GRAPHLOOM_COST_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true")]
+    pub cost_directives: bool,
     /// Answer introspection queries (default: on, off with GRAPHLOOM_PRODUCTION).
     #[arg(long, env = "GRAPHLOOM_INTROSPECTION", value_parser = clap::builder::BoolishValueParser::new())]
     pub introspection: Option<bool>,
@@ -698,6 +707,7 @@ impl ApiArgs {
             max_depth: self.max_depth,
             debug_sql: self.debug_sql,
             auth_directives: self.auth_directives,
+            cost_directives: self.cost_directives,
             introspection: self.introspection.unwrap_or(true),
             ..Config::default()
         };
@@ -849,6 +859,7 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             let db = Database::connect("sqlite::memory:").await?;
             let config = Config {
                 auth_directives: args.auth_directives,
+                cost_directives: args.cost_directives,
                 ..Config::default()
             };
             let api = service.api(db, config)?;

@@ -291,10 +291,10 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         }
     }
     for c in &custom.queries {
-        query = query.field(resolvers::custom_field(rt, c));
+        query = query.field(resolvers::custom_field(rt, c, "Query"));
     }
     for c in &custom.mutations {
-        mutation = mutation.field(resolvers::custom_field(rt, c));
+        mutation = mutation.field(resolvers::custom_field(rt, c, "Mutation"));
     }
     for c in &custom.subscriptions {
         subscription = subscription.field(crate::subscriptions::custom_field(rt, c));

@@ -94,10 +94,9 @@ pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) 
             })
         },
     );
-    let list = list_args(list, m).description(format!(
-        "{}, filtered, ordered and paginated.",
-        m.plural_name
-    ));
+    let list = crate::directives::with_list_size(rt, list_args(list, m), true).description(
+        format!("{}, filtered, ordered and paginated.", m.plural_name),
+    );
     query.field(field_with_auth(rt, list, &list_need))
 }
 
@@ -444,7 +443,7 @@ async fn planned_rows(
 }
 
 /// An app's custom root field.
-pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
+pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField, root: &str) -> Field {
     let ty = match &*c.returns {
         Returns::Scalar(t) => type_ref(t),
         Returns::Models(key) => match rt.registry().by_key(*key) {
@@ -466,6 +465,7 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField) -> Field {
     for arg in c.head.inputs() {
         field = field.argument(arg);
     }
+    field = crate::directives::with_cost(rt, field, root, &c.head.name);
     if let Some(reason) = &c.head.deprecated {
         field = field.deprecation(Some(reason));
     }

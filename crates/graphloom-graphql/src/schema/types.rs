@@ -206,6 +206,7 @@ fn relation_field(rt: &Arc<Runtime>, m: &ModelMeta, ri: usize) -> Field {
         } else {
             list_args(f, target)
         };
+        let f = crate::directives::with_list_size(rt, f, !plain);
         return match rel.help {
             Some(h) => f.description(h),
             None => f,
@@ -276,6 +277,7 @@ fn computed_field(rt: &Arc<Runtime>, m: &ModelMeta, c: &ComputedMeta) -> Field {
         Some(d) => f.description(d),
         None => f,
     };
+    let f = crate::directives::with_cost(rt, f, &m.graphql_name, &c.name);
     let f = federate_field(f, &c.federation);
     // On another service's entity, the fields it reads come from that
     // service: the gateway fetches them and passes them in the representation.

@@ -34,7 +34,7 @@ async fn service_sdl_declares_entities() {
         "{sdl}"
     );
     assert!(
-        sdl.contains(r#""@authenticated", "@requiresScopes"]"#),
+        sdl.contains(r#""@authenticated", "@requiresScopes", "@cost", "@listSize"]"#),
         "{sdl}"
     );
     assert_eq!(sdl.trim_end(), c.api().subgraph_sdl().trim_end());
@@ -118,7 +118,11 @@ async fn auth_directives_come_from_the_rules() {
         root("users(")
     );
     assert!(root("userByUsername(").ends_with("@authenticated"));
-    assert!(root("posts(").ends_with("): PostConnection!"));
+    assert!(
+        !root("posts(").contains("@authenticated"),
+        "{}",
+        root("posts(")
+    );
     let is_staff = user
         .lines()
         .find(|l| l.trim_start().starts_with("isStaff:"));
@@ -696,4 +700,60 @@ async fn a_gateway_asking_for_ftv1_gets_an_inline_trace() {
     assert!(client["extensions"].get("ftv1").is_none(), "{client}");
     let gateway = run(private.api().clone(), &asked, true).await;
     assert!(gateway["extensions"]["ftv1"].is_string(), "{gateway}");
+}
+
+/// Demand control for gateways that price operations: `@listSize` on every
+/// connection from the page sizes, `@cost(weight:)` where the service
+/// weighs a field; only in the subgraph SDL, and off on request.
+#[tokio::test]
+async fn lists_carry_their_size_and_weighed_fields_their_cost() {
+    use graphloom::graphql::Config;
+    let c = seeded(1, 1, 0, 0).await;
+    let mut config = Config {
+        default_page_size: 20,
+        ..c.api().runtime().config.clone()
+    };
+    config.limits.weights.insert("Query.searchPosts".into(), 5);
+    config
+        .limits
+        .weights
+        .insert("Post.readingMinutes".into(), 2);
+    let api = blog::service().api(c.db().clone(), config.clone()).unwrap();
+    let sdl = api.subgraph_sdl();
+    let line = |start: &str| {
+        sdl.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(start))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let size = r#"@listSize(assumedSize: 20, slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"], requireOneSlicingArgument: false)"#;
+    assert!(line("posts(").ends_with(size), "{}", line("posts("));
+    assert!(line("comments(").contains(size), "{}", line("comments("));
+    assert!(
+        line("searchPosts(").ends_with("@cost(weight: 5)"),
+        "{}",
+        line("searchPosts(")
+    );
+    assert!(
+        line("readingMinutes:").ends_with("@cost(weight: 2)"),
+        "{}",
+        line("readingMinutes:")
+    );
+    let plain = api.sdl();
+    assert!(
+        !plain.contains("@listSize") && !plain.contains("@cost"),
+        "{plain}"
+    );
+    let off = blog::service()
+        .api(
+            c.db().clone(),
+            Config {
+                cost_directives: false,
+                ..config
+            },
+        )
+        .unwrap()
+        .subgraph_sdl();
+    assert!(!off.contains("@listSize(") && !off.contains("@cost("));
 }

@@ -112,11 +112,18 @@ async fn renamed_and_hidden_root_fields() {
         .await;
     assert_eq!(made.status, 201, "{}", made.body);
     let patch = c
-        .rest("PATCH", "/api/products/2", &[], Some(json!({ "name": "x" })))
+        .rest(
+            "PATCH",
+            "/api/products/2",
+            &[],
+            Some(json!({ "name": "x" })),
+        )
         .await;
     assert_eq!(patch.status, 405, "{}", patch.body);
     let gone = c.rest("DELETE", "/api/products/2", &[], None).await;
     assert_eq!(gone.status, 204, "{}", gone.body);
-    let d = c.query(r#"mutation { removeProduct(id: "1") { deletedId } }"#).await;
+    let d = c
+        .query(r#"mutation { removeProduct(id: "1") { deletedId } }"#)
+        .await;
     assert_eq!(d["removeProduct"]["deletedId"], "1");
 }
