@@ -22,6 +22,8 @@ pub(crate) enum Output {
     Json(serde_json::Value),
     Keys(Vec<Value>),
     Key(Option<Value>),
+    /// The rows a connection pages through.
+    Rows(graphloom_query::filter::Filter),
 }
 
 pub(crate) type Resolver =
@@ -33,6 +35,8 @@ pub(crate) enum Returns {
     Models(ModelKey),
     /// `M`: one row, or null.
     Model(ModelKey),
+    /// `MConnection!`: the rows of a filter, paged like the generated list.
+    Connection(ModelKey),
 }
 
 /// A custom root field (query or mutation), built with typed arguments.
@@ -210,6 +214,39 @@ impl CustomFieldBuilder {
                 Box::pin(async move {
                     let args = decode_args::<A>(args)?;
                     f(ctx, args).await.map(Output::Key)
+                })
+            }),
+        )
+    }
+}
+
+impl CustomFieldBuilder {
+    /// A resolver returning which rows of `M` the field pages through (a
+    /// [`Where`](graphloom_query::Where), `Where::all()` for every row):
+    /// the field is `MConnection!` with the generated list's arguments
+    /// (`where`, `orderBy`, `first`, `after`, …) applied within those rows,
+    /// under the caller's rules, its selection planned like any other.
+    pub fn resolve_connection<M, A, F, Fut>(self, f: F) -> CustomField
+    where
+        M: Model,
+        A: DeserializeOwned + Send + 'static,
+        F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<graphloom_query::Where<M>>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let returns = Returns::Connection(ModelKey::of::<M>());
+        self.finish(
+            returns,
+            Arc::new(move |ctx, args| {
+                let f = Arc::clone(&f);
+                Box::pin(async move {
+                    let args = decode_args::<A>(args)?;
+                    let reg = Arc::clone(ctx.engine().registry_arc());
+                    let rows = f(ctx, args).await?;
+                    let m = reg
+                        .by_key(ModelKey::of::<M>())
+                        .ok_or_else(|| Error::internal("a connection of a missing model"))?;
+                    rows.to_filter(&reg, m).map(Output::Rows)
                 })
             }),
         )

@@ -426,10 +426,13 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomSubscription) -> Subscri
     let reg = rt.registry();
     let ty = match &*c.returns {
         Returns::Scalar(t) => type_ref(t),
-        Returns::Model(key) | Returns::Models(key) => match reg.by_key(*key) {
-            Some(m) => TypeRef::named(&m.graphql_name),
-            None => TypeRef::named("JSON"),
-        },
+        // A subscription has no connection form (its builders make none).
+        Returns::Model(key) | Returns::Models(key) | Returns::Connection(key) => {
+            match reg.by_key(*key) {
+                Some(m) => TypeRef::named(&m.graphql_name),
+                None => TypeRef::named("JSON"),
+            }
+        }
     };
     let shared = Arc::clone(rt);
     let c2 = c.clone();
@@ -443,7 +446,7 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomSubscription) -> Subscri
                 .gql()?;
             // The rows' plan is made once, for every event.
             let rows = match &*c.returns {
-                Returns::Model(key) | Returns::Models(key) => {
+                Returns::Model(key) | Returns::Models(key) | Returns::Connection(key) => {
                     let m = rt
                         .registry()
                         .by_key(*key)
@@ -492,7 +495,7 @@ async fn event(
                 crate::schema::values::field_value(t, crate::convert::typed_value(t, &v))
                     .unwrap_or(FieldValue::NULL)
             }
-            Returns::Model(_) | Returns::Models(_) => {
+            Returns::Model(_) | Returns::Models(_) | Returns::Connection(_) => {
                 FieldValue::value(Gql::from_json(v).map_err(Error::internal)?)
             }
         }),
@@ -512,7 +515,7 @@ async fn event(
             Ok(node.map_or(FieldValue::NULL, |n| FieldValue::owned_any(Arc::new(n))))
         }
         (Output::Key(None), _) => Ok(FieldValue::NULL),
-        (Output::Key(_) | Output::Keys(_), _) => Err(Error::internal(
+        (Output::Key(_) | Output::Keys(_) | Output::Rows(_), _) => Err(Error::internal(
             "a subscription item of another shape than its field",
         )),
     }

@@ -106,6 +106,12 @@ impl<M> Where<M> {
     pub fn negate(self) -> Self {
         Where::of(Cond::Not(Box::new(self.cond)))
     }
+
+    /// The engine's filter of this condition on rows of `m` (the model `M`
+    /// is registered as): for surfaces that combine it with their own.
+    pub fn to_filter(&self, reg: &Registry, m: &ModelMeta) -> Result<Filter> {
+        self.cond.resolve(reg, m)
+    }
 }
 
 impl<M> std::ops::Not for Where<M> {

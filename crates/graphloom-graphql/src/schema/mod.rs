@@ -245,6 +245,21 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         let name = &c.head.name;
         queries.take("Query", name, format!("the custom query `{name}`"))?;
     }
+    // A connection also takes the generated list's arguments.
+    for c in custom.queries.iter().chain(&custom.mutations) {
+        if !matches!(&*c.returns, crate::custom::Returns::Connection(_)) {
+            continue;
+        }
+        let list = [
+            "where", "orderBy", "first", "after", "last", "before", "offset",
+        ];
+        if let Some(a) = c.head.args.iter().find(|a| list.contains(&a.name.as_str())) {
+            return Err(format!(
+                "the custom field `{}` returns a connection, which takes `{}` already: rename its argument",
+                c.head.name, a.name
+            ));
+        }
+    }
     for c in &custom.mutations {
         mutations.take(
             "Mutation",

@@ -382,9 +382,11 @@ async fn custom(
             t,
             crate::convert::typed_value(t, &v),
         )),
-        (Output::Json(v), Returns::Model(_) | Returns::Models(_)) => Ok(Some(FieldValue::value(
-            Gql::from_json(v).map_err(Error::internal)?,
-        ))),
+        (Output::Json(v), Returns::Model(_) | Returns::Models(_) | Returns::Connection(_)) => {
+            Ok(Some(FieldValue::value(
+                Gql::from_json(v).map_err(Error::internal)?,
+            )))
+        }
         (Output::Keys(keys), Returns::Models(key)) => {
             let nodes = planned_rows(rt, ctx, *key, &keys).await?;
             Ok(Some(FieldValue::list(
@@ -399,8 +401,30 @@ async fn custom(
                 .next();
             Ok(node.map(FieldValue::owned_any))
         }
-        (Output::Keys(_) | Output::Key(_), _) => Err(Error::internal(
-            "keys returned for a field of another shape",
+        (Output::Rows(rows), Returns::Connection(model)) => {
+            let reg = rt.registry();
+            let model = reg
+                .by_key(*model)
+                .ok_or_else(|| Error::internal("a connection of a missing model"))?;
+            let scope = scope_of(ctx)?;
+            scope.can_list(model)?;
+            let mut plan = plan_list(rt, &scope, model, &ctx.ctx.field())?;
+            // Within the resolver's rows, the arguments' filter too.
+            plan.filter = graphloom_query::filter::Filter::all(
+                plan.filter.into_iter().chain([rows]).collect(),
+            );
+            let page = fetch_list(
+                &rt.engine,
+                &mut Exec::pool(rt.engine.db()),
+                &scope,
+                model,
+                &plan,
+            )
+            .await?;
+            Ok(Some(FieldValue::owned_any(Arc::new(page))))
+        }
+        (Output::Keys(_) | Output::Key(_) | Output::Rows(_), _) => Err(Error::internal(
+            "rows returned for a field of another shape",
         )),
     }
 }
@@ -454,6 +478,10 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField, root: &str) -> Fi
             Some(m) => TypeRef::named(&m.graphql_name),
             None => TypeRef::named("JSON"),
         },
+        Returns::Connection(key) => match rt.registry().by_key(*key) {
+            Some(m) => TypeRef::named_nn(format!("{}Connection", m.graphql_name)),
+            None => TypeRef::named_nn("JSON"),
+        },
     };
     let shared = Arc::clone(rt);
     let c2 = c.clone();
@@ -464,6 +492,12 @@ pub(crate) fn custom_field(rt: &Arc<Runtime>, c: &CustomField, root: &str) -> Fi
     });
     for arg in c.head.inputs() {
         field = field.argument(arg);
+    }
+    // A connection takes the generated list's arguments too.
+    if let Returns::Connection(key) = &*c.returns
+        && let Some(m) = rt.registry().by_key(*key)
+    {
+        field = crate::directives::with_list_size(rt, list_args(field, m), true);
     }
     field = crate::directives::with_cost(rt, field, root, &c.head.name);
     if let Some(reason) = &c.head.deprecated {

@@ -300,3 +300,97 @@ async fn a_custom_field_returns_one_planned_row() {
     let d = c.query(r#"{ postWithSlug(slug: "nope") { title } }"#).await;
     assert_eq!(d["postWithSlug"], json!(null));
 }
+
+/// A custom query returning a connection: the resolver says which rows
+/// (a `Where`), and the generated list's arguments page, filter and order
+/// within them, under the caller's rules, with the selection planned.
+#[tokio::test]
+async fn a_custom_connection_pages_within_the_resolvers_rows() {
+    use blog::Post;
+    use graphloom::{App, graphql::CustomField, query::Where};
+    #[derive(serde::Deserialize)]
+    struct Word {
+        word: String,
+    }
+    let connection = || {
+        CustomField::new("postsAbout")
+            .arg::<String>("word")
+            .resolve_connection::<Post, _, _, _>(|_ctx, a: Word| async move {
+                Ok(Post::TITLE.icontains(a.word) | Post::BODY.icontains("never in a body"))
+            })
+    };
+    let service = blog::service().app(App::new("extra").query(connection()));
+    let c = crate::common::small().await;
+    let c = c.with_api(
+        service
+            .api(c.db().clone(), c.api().runtime().config.clone())
+            .unwrap(),
+    );
+    let sdl = c.api().sdl();
+    assert!(
+        sdl.contains("postsAbout(word: String!, where: PostFilter, orderBy: [PostOrderBy!], first: Int, after: String, last: Int, before: String, offset: Int): PostConnection!"),
+        "{sdl}"
+    );
+    let all = c
+        .query(r#"{ postsAbout(word: "post 1") { totalCount } posts(where: { title: { iContains: "post 1" } }) { totalCount } }"#)
+        .await;
+    assert_eq!(all["postsAbout"]["totalCount"], all["posts"]["totalCount"]);
+    // Pages of 2, newest first, published only, each post's author joined
+    // into the same statement.
+    let q = r#"query($after: String) { postsAbout(word: "post 1", first: 2, after: $after, orderBy: [{ id: DESC }], where: { status: { eq: PUBLISHED } }) {
+        nodes { id title status author { username } } pageInfo { hasNextPage endCursor } } }"#;
+    let first = assert_num_queries!(1, c.query_vars(q, json!({ "after": null })));
+    let page = &first["postsAbout"];
+    let ids: Vec<&str> = page["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(page["nodes"].as_array().unwrap().iter().all(|n| {
+        n["status"] == "PUBLISHED"
+            && n["title"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("post 1")
+    }));
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    let next = c
+        .query_vars(q, json!({ "after": page["pageInfo"]["endCursor"] }))
+        .await;
+    let later: Vec<&str> = next["postsAbout"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        later.iter().all(|id| !ids.contains(id)),
+        "{ids:?} then {later:?}"
+    );
+    // The caller's rules: anonymous readers see no drafts here either.
+    let anon = c.anonymous();
+    let d = anon
+        .query(r#"{ postsAbout(word: "post", where: { status: { eq: DRAFT } }) { totalCount } }"#)
+        .await;
+    assert_eq!(d["postsAbout"]["totalCount"], 0);
+
+    // An argument named like a list's is refused when the API is built.
+    let clash = CustomField::new("clash")
+        .arg::<i32>("first")
+        .resolve_connection::<Post, _, _, _>(|_ctx, _a: serde_json::Value| async {
+            Ok(Where::all())
+        });
+    let err = blog::service()
+        .app(App::new("extra").query(clash))
+        .api(c.db().clone(), graphloom::graphql::Config::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("the custom field `clash` returns a connection, which takes `first` already"),
+        "{err}"
+    );
+}
