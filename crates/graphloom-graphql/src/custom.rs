@@ -63,6 +63,8 @@ pub(crate) struct Arg {
     pub ty: TypeDesc,
     /// As JSON (the Rust value serialized).
     pub default: Option<serde_json::Value>,
+    /// `@deprecated(reason:)`.
+    pub deprecated: Option<String>,
 }
 
 /// Builds a [`CustomField`] (or a [`CustomSubscription`]): name,
@@ -110,6 +112,25 @@ impl CustomFieldBuilder {
             name: name.into(),
             ty: T::type_desc(),
             default: None,
+            deprecated: None,
+        });
+        self
+    }
+
+    /// Declares an argument marked `@deprecated(reason:)`: it still works,
+    /// and tools tell clients to stop sending it. GraphQL lets only an
+    /// optional argument be deprecated, so `T` is an `Option` (a required
+    /// one is refused when the schema is built).
+    pub fn arg_deprecated<T: Typed>(
+        mut self,
+        name: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        self.args.push(Arg {
+            name: name.into(),
+            ty: T::type_desc(),
+            default: None,
+            deprecated: Some(reason.into()),
         });
         self
     }
@@ -123,6 +144,7 @@ impl CustomFieldBuilder {
             name,
             ty: T::type_desc(),
             default,
+            deprecated: None,
         });
         self
     }
@@ -140,8 +162,12 @@ impl CustomFieldBuilder {
         self.args.iter().map(|a| {
             let arg =
                 async_graphql::dynamic::InputValue::new(&a.name, crate::convert::type_ref(&a.ty));
-            match &a.default {
+            let arg = match &a.default {
                 Some(d) => arg.default_value(crate::convert::typed_value(&a.ty, d)),
+                None => arg,
+            };
+            match &a.deprecated {
+                Some(reason) => arg.deprecation(Some(reason)),
                 None => arg,
             }
         })

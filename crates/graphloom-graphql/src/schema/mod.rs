@@ -245,6 +245,26 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         let name = &c.head.name;
         queries.take("Query", name, format!("the custom query `{name}`"))?;
     }
+    // GraphQL deprecates only optional arguments.
+    let heads = custom
+        .queries
+        .iter()
+        .chain(&custom.mutations)
+        .map(|c| &c.head)
+        .chain(custom.subscriptions.iter().map(|c| &c.head));
+    for head in heads {
+        let required = |a: &&crate::custom::Arg| {
+            a.deprecated.is_some()
+                && a.default.is_none()
+                && !matches!(a.ty, graphloom_meta::TypeDesc::Nullable(_))
+        };
+        if let Some(a) = head.args.iter().find(required) {
+            return Err(format!(
+                "the argument `{}` of `{}` is deprecated and required: GraphQL deprecates only optional arguments; make it an Option",
+                a.name, head.name
+            ));
+        }
+    }
     // A connection also takes the generated list's arguments.
     for c in custom.queries.iter().chain(&custom.mutations) {
         if !matches!(&*c.returns, crate::custom::Returns::Connection(_)) {

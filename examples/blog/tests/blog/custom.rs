@@ -394,3 +394,49 @@ async fn a_custom_connection_pages_within_the_resolvers_rows() {
         "{err}"
     );
 }
+
+/// A deprecated argument still works and is marked in the schema; GraphQL
+/// deprecates only optional ones, so a required one stops the build.
+#[tokio::test]
+async fn arguments_can_be_deprecated() {
+    use graphloom::{App, graphql::CustomField};
+    #[derive(serde::Deserialize)]
+    struct Args {
+        count: Option<i32>,
+        n: Option<i32>,
+    }
+    let field = || {
+        CustomField::new("twice")
+            .arg::<Option<i32>>("n")
+            .arg_deprecated::<Option<i32>>("count", "Use `n`.")
+            .resolve(|_ctx, a: Args| async move {
+                Ok::<i32, graphloom::query::Error>(a.n.or(a.count).unwrap_or(0) * 2)
+            })
+    };
+    let service = graphloom::Service::new("s").app(App::new("s").query(field()));
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let c = graphloom_test::TestClient::new(&service).await;
+    assert!(
+        c.api()
+            .sdl()
+            .contains(r#"twice(n: Int, count: Int @deprecated(reason: "Use `n`.")): Int!"#),
+        "{}",
+        c.api().sdl()
+    );
+    assert_eq!(c.query("{ twice(count: 4) }").await["twice"], 8);
+    let required = CustomField::new("bad")
+        .arg_deprecated::<i32>("count", "gone")
+        .resolve(|_ctx, _a: serde_json::Value| async { Ok::<i32, graphloom::query::Error>(1) });
+    let err = graphloom::Service::new("s")
+        .app(App::new("s").query(required))
+        .api(db, graphloom::graphql::Config::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("the argument `count` of `bad` is deprecated and required"),
+        "{err}"
+    );
+}
