@@ -440,17 +440,24 @@ fn add_connection<S: Selection>(
     selection: &S,
     list: &mut ListPlan,
 ) -> Result<()> {
+    // Only a count (or `__typename`): no row is read.
+    list.want_rows = false;
     for sub in selection.children() {
         match sub.name() {
             "totalCount" => list.want_total = true,
-            "nodes" => add_selection(rt, scope, model, &sub, &mut list.node)?,
+            "nodes" => {
+                list.want_rows = true;
+                add_selection(rt, scope, model, &sub, &mut list.node)?;
+            }
             "edges" => {
+                list.want_rows = true;
                 for e in sub.children() {
                     if e.name() == "node" {
                         add_selection(rt, scope, model, &e, &mut list.node)?;
                     }
                 }
             }
+            "pageInfo" => list.want_rows = true,
             _ => {}
         }
     }

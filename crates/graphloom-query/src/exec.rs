@@ -293,7 +293,7 @@ pub async fn fetch_list(
     if start > 0 {
         stmt.offset(cap(start));
     }
-    let rows = if wanted == Some(0) && !extra_row {
+    let rows = if !plan.want_rows || (wanted == Some(0) && !extra_row) {
         Vec::new()
     } else {
         conn.fetch(&stmt, &sel.types).await?
@@ -778,7 +778,7 @@ async fn fetch_many(
     if w.last.is_some() {
         types.push(ValueType::I64);
     }
-    let rows = if w.end.is_some_and(|e| e <= w.start) && w.last.is_none() {
+    let rows = if !list.want_rows || (w.end.is_some_and(|e| e <= w.start) && w.last.is_none()) {
         Vec::new()
     } else {
         conn.fetch(&outer, &types).await?

@@ -45,6 +45,9 @@ pub struct ListPlan {
     pub window: Window,
     pub node: NodePlan,
     pub want_total: bool,
+    /// Whether any row is wanted: not for a connection that only counts
+    /// (`comments { totalCount }`), whose rows are then never read.
+    pub want_rows: bool,
 }
 
 /// The rows of an ordered list to return, as 0-based offsets.
@@ -207,6 +210,7 @@ impl NodePlan {
                 (ChildFetch::One(a), ChildFetch::One(b)) => a.merge(b),
                 (ChildFetch::Many(a), ChildFetch::Many(b)) => {
                     a.want_total |= b.want_total;
+                    a.want_rows |= b.want_rows;
                     a.node.merge(b.node);
                 }
                 // One response key never names two different fields.
@@ -225,6 +229,7 @@ impl NodePlan {
                     (ChildFetch::One(a), ChildFetch::One(b)) => a.merge(b),
                     (ChildFetch::Many(a), ChildFetch::Many(b)) => {
                         a.want_total |= b.want_total;
+                        a.want_rows |= b.want_rows;
                         a.node.merge(b.node);
                     }
                     (_, _) => {}
@@ -243,6 +248,11 @@ impl NodePlan {
                     rows: parents,
                 }
                 .add(node.cost_under(parents)),
+                // Only counted: no row comes back.
+                ChildFetch::Many(list) if !list.want_rows => Cost {
+                    statements: u64::from(list.want_total),
+                    rows: 0,
+                },
                 ChildFetch::Many(list) => {
                     let rows = list
                         .window
@@ -291,13 +301,20 @@ impl ListPlan {
             window,
             node,
             want_total: false,
+            want_rows: true,
         })
     }
 
     /// The cost of this list at the root.
     pub fn cost(&self) -> Cost {
-        let rows = self.window.max_rows().unwrap_or(u64::MAX);
         let count = u64::from(self.want_total || self.window.last.is_some());
+        if !self.want_rows {
+            return Cost {
+                statements: count,
+                rows: 0,
+            };
+        }
+        let rows = self.window.max_rows().unwrap_or(u64::MAX);
         Cost {
             statements: 1 + count,
             rows,
@@ -321,6 +338,7 @@ mod tests {
             },
             node,
             want_total,
+            want_rows: true,
         }
     }
 

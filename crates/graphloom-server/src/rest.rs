@@ -248,6 +248,7 @@ fn node_plan(
                 },
                 node,
                 want_total: false,
+                want_rows: true,
             }),
         };
         plan.add_child(
@@ -599,6 +600,7 @@ async fn list_page(
         },
         node,
         want_total: p.count,
+        want_rows: true,
     };
     // The relations come with the rows: joined, or one statement per edge.
     let page: Page =

@@ -731,6 +731,7 @@ async fn pick_list(
         },
         node,
         want_total: false,
+        want_rows: true,
     };
     let page =
         exec::fetch_list(engine, &mut Exec::pool(engine.db()), &staff.scope, t, &plan).await?;
@@ -916,6 +917,7 @@ async fn list_page(
         },
         node,
         want_total: true,
+        want_rows: true,
     };
     let page =
         exec::fetch_list(engine, &mut Exec::pool(engine.db()), &staff.scope, m, &plan).await?;
@@ -1400,6 +1402,7 @@ async fn load(
                     },
                     node: NodePlan::of(&staff.scope, target)?,
                     want_total: false,
+                    want_rows: true,
                 }),
             },
         );
@@ -1758,6 +1761,7 @@ async fn consequences(
                     },
                     node,
                     want_total: true,
+                    want_rows: true,
                 };
                 let page =
                     exec::fetch_list(engine, &mut Exec::pool(engine.db()), &sys, other, &plan)

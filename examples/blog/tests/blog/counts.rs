@@ -30,6 +30,33 @@ async fn reference_counts(c: &TestClient) {
     assert_num_queries!(5, c.query(&with_totals));
 }
 
+/// A connection that is only counted reads no rows: its count is its one
+/// statement, at the root and nested, on both paths.
+#[tokio::test]
+async fn a_count_alone_reads_no_rows() {
+    let c = seeded(3, 10, 20, 3).await;
+    let d = assert_num_queries!(1, c.query("{ posts { totalCount } }"));
+    assert_eq!(d["posts"]["totalCount"], 10);
+    let q = r#"{ user(id: "1") { posts { totalCount __typename } } posts(first: 3) { nodes { comments { totalCount } } } }"#;
+    // The user, its posts' count; the three posts, their comments' counts.
+    let d = assert_num_queries!(4, c.query(q));
+    assert_eq!(d["user"]["posts"]["__typename"], "PostConnection");
+    assert!(d["user"]["posts"]["totalCount"].as_i64().unwrap() > 0);
+    let total: i64 = d["posts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["comments"]["totalCount"].as_i64().unwrap())
+        .sum();
+    assert!(total > 0);
+    crate::fast_path::same(&c, &blog::service(), q, serde_json::json!({})).await;
+    // With a page's worth selected, the rows are read again.
+    assert_num_queries!(
+        3,
+        c.query(r#"{ user(id: "1") { posts { totalCount pageInfo { hasNextPage } } } }"#)
+    );
+}
+
 #[tokio::test]
 async fn reference_query_is_three_statements_on_small_data() {
     reference_counts(&seeded(3, 10, 20, 3).await).await;
