@@ -66,8 +66,8 @@ pub fn typed_value(d: &TypeDesc, v: &serde_json::Value) -> async_graphql::Value 
             o.fields()
                 .iter()
                 .map(|f| {
-                    let v = map.get(f.name).unwrap_or(&serde_json::Value::Null);
-                    (Name::new(f.name), typed_value(&f.ty, v))
+                    let v = map.get(&f.name).unwrap_or(&serde_json::Value::Null);
+                    (Name::new(&f.name), typed_value(&f.ty, v))
                 })
                 .collect(),
         ),

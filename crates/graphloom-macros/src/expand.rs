@@ -26,6 +26,14 @@ pub(crate) fn doc(attrs: &[Attribute]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// The name of one option in `#[attr(name = …, flag)]`.
+pub(crate) fn option_name(meta: &syn::meta::ParseNestedMeta<'_>) -> String {
+    meta.path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
 pub(crate) fn opt_str(v: &Option<String>) -> TokenStream {
     match v {
         Some(s) => quote!(::core::option::Option::Some(#s)),
@@ -146,11 +154,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
     let mut out = ModelAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let key = option_name(&meta);
             match key.as_str() {
                 "app" => out.app = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "table" => out.table = Some(meta.value()?.parse::<LitStr>()?.value()),
@@ -221,11 +225,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
     let mut out = FieldAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("field")) {
         attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let key = option_name(&meta);
             if let Some(flag) = FLAGS.iter().find(|f| **f == key) {
                 out.flags.push(flag);
                 return Ok(());

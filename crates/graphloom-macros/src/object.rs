@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Attribute, Data, DeriveInput, Fields, LitStr, Result, spanned::Spanned};
 
-use crate::expand::{Fed, doc, opt_str};
+use crate::expand::{Fed, doc, opt_str, option_name};
 
 /// Options of `#[object(...)]` on the type or on a field.
 #[derive(Default)]
@@ -21,11 +21,7 @@ fn parse_opts(attrs: &[Attribute], on_type: bool) -> Result<Opts> {
     let mut out = Opts::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("object")) {
         attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let key = option_name(&meta);
             match key.as_str() {
                 "name" if on_type => out.name = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "shareable" => out.fed.shareable = true,
@@ -61,11 +57,7 @@ fn serde_names(attrs: &[Attribute]) -> Result<SerdeNames> {
     let mut out = SerdeNames::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
-            let key = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let key = option_name(&meta);
             match key.as_str() {
                 "rename_all" => out.rename_all = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "rename" => out.rename = Some(meta.value()?.parse::<LitStr>()?.value()),
@@ -94,22 +86,6 @@ fn serde_names(attrs: &[Attribute]) -> Result<SerdeNames> {
         })?;
     }
     Ok(out)
-}
-
-fn camel(snake: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for ch in snake.chars() {
-        if ch == '_' {
-            upper = !out.is_empty();
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 pub fn object(input: &DeriveInput, is_input: bool) -> Result<TokenStream> {
@@ -165,19 +141,20 @@ pub fn object(input: &DeriveInput, is_input: bool) -> Result<TokenStream> {
         }
         let rust = fi.to_string();
         let rust = rust.trim_start_matches("r#");
+        // serde's name, which the GraphQL field takes: camelCase is the
+        // registry's own conversion (serde's agrees on snake_case names).
         let gql = match (&serde.rename, camel_all) {
-            (Some(n), _) => n.clone(),
-            (None, true) => camel(rust),
+            (Some(n), _) => quote!(::std::string::String::from(#n)),
+            (None, true) => quote!(::graphloom::meta::naming::camel_case(#rust)),
             (None, false) if rust.contains('_') => {
                 return Err(syn::Error::new(
                     fi.span(),
                     format!(
-                        "`{rust}` would be `{rust}` to serde and `{}` to GraphQL's conventions: add #[serde(rename_all = \"camelCase\")] to the struct, or #[serde(rename = \"…\")] here",
-                        camel(rust)
+                        "serde names this field `{rust}`, and GraphQL fields are camelCase: add #[serde(rename_all = \"camelCase\")] to the struct, or #[serde(rename = \"…\")] here"
                     ),
                 ));
             }
-            (None, false) => rust.to_owned(),
+            (None, false) => quote!(::std::string::String::from(#rust)),
         };
         let fo = parse_opts(&f.attrs, false)?;
         if is_input && fo.fed.shareable {

@@ -58,7 +58,7 @@ impl ObjectDecl {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectField {
     /// The GraphQL name, which is the serde name.
-    pub name: &'static str,
+    pub name: String,
     pub ty: TypeDesc,
     pub description: Option<&'static str>,
     /// `@shareable`, `@inaccessible`, `@tag`, `@deprecated`.

@@ -54,18 +54,9 @@ pub(crate) fn plain_list_args(field: Field, m: &ModelMeta) -> Field {
         .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
 }
 
-/// The arguments of a list field, root or nested.
+/// The arguments of a connection, root or nested: a list's, and cursors.
 pub(crate) fn list_args(field: Field, m: &ModelMeta) -> Field {
-    field
-        .argument(InputValue::new(
-            "where",
-            TypeRef::named(format!("{}Filter", m.graphql_name)),
-        ))
-        .argument(InputValue::new(
-            "orderBy",
-            TypeRef::named_nn_list(format!("{}OrderBy", m.graphql_name)),
-        ))
-        .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+    plain_list_args(field, m)
         .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)))
         .argument(InputValue::new("last", TypeRef::named(TypeRef::INT)))
         .argument(InputValue::new("before", TypeRef::named(TypeRef::STRING)))

@@ -38,12 +38,12 @@ pub(crate) fn object_type(o: &'static ObjectDecl) -> Object {
         obj = obj.description(d);
     }
     for f in o.fields() {
-        let (name, ty) = (f.name, f.ty.clone());
-        let mut field = Field::new(f.name, type_ref(&f.ty), move |ctx| {
-            let ty = ty.clone();
+        let (name, ty) = (f.name.clone(), f.ty.clone());
+        let mut field = Field::new(&f.name, type_ref(&f.ty), move |ctx| {
+            let (name, ty) = (name.clone(), ty.clone());
             FieldFuture::new(async move {
                 let v = match ctx.parent_value.as_value() {
-                    Some(Gql::Object(map)) => map.get(name).cloned().unwrap_or(Gql::Null),
+                    Some(Gql::Object(map)) => map.get(name.as_str()).cloned().unwrap_or(Gql::Null),
                     _ => Gql::Null,
                 };
                 Ok(field_value(&ty, v))
@@ -70,7 +70,7 @@ pub(crate) fn input_type(o: &'static ObjectDecl) -> InputObject {
         obj = obj.tags(o.federation.tags.iter().copied());
     }
     for f in o.fields() {
-        let mut iv = InputValue::new(f.name, type_ref(&f.ty));
+        let mut iv = InputValue::new(&f.name, type_ref(&f.ty));
         if let Some(d) = f.description {
             iv = iv.description(d);
         }
