@@ -460,7 +460,7 @@ mod tests {
         let up = upgrade_link(sdl);
         assert!(up.starts_with("type A { a: Int }\nextend schema @link(\n\turl: \"https://specs.apollo.dev/federation/v2.9\",\n\timport: [\"@key\", "));
         assert!(
-            up.ends_with("\"@authenticated\", \"@requiresScopes\"]\n)\n"),
+            up.ends_with("\"@requiresScopes\", \"@cost\", \"@listSize\"]\n)\n"),
             "{up}"
         );
         // Anything else is left alone.
