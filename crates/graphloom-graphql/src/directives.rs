@@ -198,27 +198,45 @@ pub(crate) fn with_cost(rt: &Runtime, f: Field, ty: &str, field: &str) -> Field 
     }
 }
 
-/// The plain SDL without the demand-control directives: they are for the
-/// gateway, and a plain schema does not declare them.
-pub(crate) fn strip_cost(sdl: &str) -> String {
+/// The plain SDL without the directives printed as usages that only a
+/// gateway reads (demand control, a labelled `@override`): a plain schema
+/// does not declare them.
+pub(crate) fn strip_gateway_only(sdl: &str) -> String {
     let mut out = String::with_capacity(sdl.len());
     let mut rest = sdl;
-    while let Some(at) = [" @listSize(", " @cost("]
+    while let Some(at) = [" @listSize(", " @cost(", " @override("]
         .iter()
         .filter_map(|d| rest.find(d))
         .min()
     {
         out.push_str(&rest[..at]);
-        // Their arguments hold no parentheses: up to the first `)`.
-        match rest[at..].find(')') {
-            Some(close) => rest = &rest[at + close + 1..],
-            None => {
-                rest = "";
-            }
-        }
+        rest = &rest[at + args_end(&rest[at..]).unwrap_or(rest.len() - at)..];
     }
     out.push_str(rest);
     out
+}
+
+/// Where a directive usage starting at `usage[0]` ends: after the `)` that
+/// closes its arguments, parentheses inside strings (`"percent(5)"`) not
+/// counted.
+fn args_end(usage: &str) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, c) in usage.char_indices() {
+        match (in_string, c) {
+            (true, _) if escaped => escaped = false,
+            (true, '\\') => escaped = true,
+            (true, '"') | (false, '"') => in_string = !in_string,
+            (false, '(') => depth += 1,
+            (false, ')') => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Every auth directive the schema carries, as printed. The plain SDL (for
@@ -255,14 +273,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_plain_sdl_loses_only_the_cost_directives() {
+    fn the_plain_sdl_loses_only_the_gateways_directives() {
         let sdl = "type Q {\n\tposts(first: Int): [P!]! @listSize(assumedSize: 100, slicingArguments: [\"first\"], requireOneSlicingArgument: false) @cost(weight: 3) @deprecated(reason: \"x\")\n\tn: Int @cost(weight: 1)\n}\n";
         assert_eq!(
-            strip_cost(sdl),
+            strip_gateway_only(sdl),
             "type Q {\n\tposts(first: Int): [P!]! @deprecated(reason: \"x\")\n\tn: Int\n}\n"
         );
-        assert_eq!(strip_cost("a @cost(weight"), "a");
-        assert_eq!(strip_cost("no directives"), "no directives");
+        assert_eq!(strip_gateway_only("a @cost(weight"), "a");
+        assert_eq!(strip_gateway_only("no directives"), "no directives");
+        assert_eq!(
+            strip_gateway_only(
+                "\ta: Int @override(from: \"x\", label: \"percent(5)\") @tag(name: \"t\")\n"
+            ),
+            "\ta: Int @tag(name: \"t\")\n"
+        );
     }
 
     #[test]

@@ -239,7 +239,7 @@ impl Api {
 
     /// The schema in SDL, for frontend code generation and snapshots.
     pub fn sdl(&self) -> String {
-        let mut sdl = directives::strip_cost(&self.schema.sdl());
+        let mut sdl = directives::strip_gateway_only(&self.schema.sdl());
         for text in directives::auth_directive_texts(&self.runtime) {
             sdl = sdl.replace(&text, "");
         }

@@ -111,6 +111,7 @@ pub(crate) struct Fed {
     pub(crate) inaccessible: bool,
     pub(crate) tags: Vec<String>,
     override_from: Option<String>,
+    override_label: Option<String>,
     external: bool,
     unresolvable: bool,
     interface_object: bool,
@@ -125,6 +126,7 @@ impl Fed {
         let (shareable, inaccessible) = (self.shareable, self.inaccessible);
         let tags = &self.tags;
         let override_from = opt_str(&self.override_from);
+        let override_label = opt_str(&self.override_label);
         let external = self.external;
         let unresolvable = self.unresolvable;
         let interface_object = self.interface_object;
@@ -138,6 +140,7 @@ impl Fed {
                 inaccessible: #inaccessible,
                 tags: ::std::vec![#(#tags),*],
                 override_from: #override_from,
+                override_label: #override_label,
                 external: #external,
                 unresolvable: #unresolvable,
                 interface_object: #interface_object,
@@ -235,6 +238,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
                 "override_from" => out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "override_label" => out.fed.override_label = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "deprecated" => out.fed.deprecated = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "external" => out.fed.external = true,
                 "provides" => out.fed.provides = Some(meta.value()?.parse::<LitStr>()?.value()),
@@ -275,13 +279,19 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 }
                 _ => {
                     return Err(meta.error(format!(
-                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, preset, column, help, on_delete, related_name, lookup, db_table, shareable, inaccessible, tag, override_from, external, provides, directive, deprecated",
+                        "unknown field option; expected one of: {}, max_length, max_digits, decimal_places, default, preset, column, help, on_delete, related_name, lookup, db_table, shareable, inaccessible, tag, override_from, override_label, external, provides, directive, deprecated",
                         FLAGS.join(", ")
                     )));
                 }
             }
             Ok(())
         })?;
+    }
+    if out.fed.override_label.is_some() && out.fed.override_from.is_none() {
+        return Err(syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "override_label needs override_from: the label says when the gateway takes the field from that subgraph",
+        ));
     }
     Ok(out)
 }

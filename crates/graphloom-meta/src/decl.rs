@@ -359,6 +359,10 @@ pub struct Federation {
     pub tags: Vec<&'static str>,
     /// `@override(from:)`: this subgraph takes the field over from another.
     pub override_from: Option<&'static str>,
+    /// `@override(from:, label:)`: progressive override, the share of
+    /// requests the gateway sends here (`"percent(20)"`) or a flag it
+    /// decides (`"use-new-service"`).
+    pub override_label: Option<&'static str>,
     /// `#[model(external, resolvable = false)]`: this service only refers to
     /// the entity (`@key(fields: "id", resolvable: false)`); it adds nothing
     /// to it, so no reverse relations or computed fields.

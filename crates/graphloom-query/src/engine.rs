@@ -122,6 +122,15 @@ impl ComputedField {
         self
     }
 
+    /// `@override(from: "…", label: "percent(20)")`: progressive override,
+    /// the gateway sends that share of requests here (or decides by the
+    /// label it is given).
+    pub fn override_from_label(mut self, subgraph: &'static str, label: &'static str) -> Self {
+        self.decl.federation.override_from = Some(subgraph);
+        self.decl.federation.override_label = Some(label);
+        self
+    }
+
     /// `@inaccessible`: in the subgraph, hidden from the supergraph.
     pub fn inaccessible(mut self) -> Self {
         self.decl.federation.inaccessible = true;

@@ -37,8 +37,17 @@ pub(crate) fn federate_field(mut f: Field, fed: &Federation) -> Field {
     if !fed.tags.is_empty() {
         f = f.tags(fed.tags.iter().copied());
     }
-    if let Some(from) = fed.override_from {
-        f = f.override_from(from);
+    match (fed.override_from, fed.override_label) {
+        // async-graphql prints `from` only: a label takes the directive whole.
+        (Some(from), Some(label)) => {
+            f = f.directive(
+                async_graphql::dynamic::Directive::new("override")
+                    .argument("from", Gql::String(from.to_owned()))
+                    .argument("label", Gql::String(label.to_owned())),
+            );
+        }
+        (Some(from), None) => f = f.override_from(from),
+        (None, _) => {}
     }
     if fed.external {
         f = f.external();

@@ -608,6 +608,43 @@ async fn computed_fields_take_directives() {
     }
 }
 
+/// Progressive override: `@override(from:, label:)`, for the gateway only.
+#[tokio::test]
+async fn a_labelled_override_moves_a_field_gradually() {
+    use graphloom::prelude::{App, ComputedField, Row};
+    let service = graphloom::Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(blog::app())
+        .app(
+            App::new("extra").computed(
+                ComputedField::new::<blog::Post, i32, _, _>(
+                    "wordCount",
+                    &["body"],
+                    |_ctx, row: Row| async move {
+                        Ok(i32::try_from(row.str("body").split_whitespace().count()).unwrap_or(0))
+                    },
+                )
+                .override_from_label("legacy", "percent(20)"),
+            ),
+        );
+    let c = graphloom_test::TestClient::new(&service).await;
+    let sdl = c.api().subgraph_sdl();
+    let line = sdl
+        .lines()
+        .find(|l| l.trim_start().starts_with("wordCount:"))
+        .unwrap_or_else(|| panic!("{sdl}"));
+    assert_eq!(
+        line.trim(),
+        r#"wordCount: Int! @override(from: "legacy", label: "percent(20)")"#
+    );
+    let plain = c.api().sdl();
+    let line = plain
+        .lines()
+        .find(|l| l.trim_start().starts_with("wordCount:"))
+        .unwrap_or_default();
+    assert_eq!(line.trim(), "wordCount: Int!");
+}
+
 /// A gateway's `apollo-federation-include-trace: ftv1` gets Apollo's
 /// inline trace in `extensions.ftv1`: every resolved field with its times
 /// and types, list items by index, errors at their paths; the data is the
