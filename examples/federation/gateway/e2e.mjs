@@ -29,6 +29,14 @@ const created = (await ok(
 )).createProduct;
 assert.deepEqual(created.errors, []);
 const product = created.product;
+// Editions are keyed by a text code the client gives.
+for (const [code, format] of [['dune-paperback', 'paperback'], ['dune-hardcover', 'hardcover']]) {
+  const edition = (await ok(
+    `mutation($p: ID!, $c: ID!, $f: String!) { createEdition(input: { code: $c, productId: $p, format: $f }) { edition { code } errors { code } } }`,
+    { token: admin.accessToken, variables: { p: product.id, c: code, f: format } },
+  )).createEdition;
+  assert.deepEqual(edition, { edition: { code }, errors: [] });
+}
 
 const refused = await gql(
   `mutation($c: ID!) { createProduct(input: { upc: "2", name: "X", price: "1", categoryId: $c }) { product { id } } }`,
@@ -62,4 +70,19 @@ const byName = Object.fromEntries(graph.users.nodes.map((u) => [u.username, u.re
 for (const u of graph.users.nodes) assert.equal(u.reviewerPage, `/reviewers/${u.username}`);
 assert.deepEqual(byName.bob, { totalCount: 1, nodes: [{ product: { name: 'Dune' } }] });
 assert.deepEqual(byName.admin, { totalCount: 0, nodes: [] });
+// Through the gateway: a text-keyed entity, a plain list, a value type
+// computed in products, reached from reviews by _entities too.
+const shop = await ok(`{
+  edition(code: "dune-hardcover") { format product { name } }
+  products { nodes { listing { title priceCents } editions(orderBy: [{ code: ASC }]) { code } } }
+  reviews { nodes { product { listing { title } editions(first: 1) { format } } } }
+}`);
+assert.deepEqual(shop, {
+  edition: { format: 'hardcover', product: { name: 'Dune' } },
+  products: { nodes: [{ listing: { title: 'DUNE', priceCents: 990 }, editions: [{ code: 'dune-hardcover' }, { code: 'dune-paperback' }] }] },
+  reviews: { nodes: [{ product: { listing: { title: 'DUNE' }, editions: [{ format: 'hardcover' }] } }] },
+});
+// Listing.currency is @inaccessible: in the subgraph, not in the supergraph.
+const hidden = await gql(`{ products { nodes { listing { currency } } } }`);
+assert.match(hidden.body.errors?.[0]?.message ?? '', /currency/, JSON.stringify(hidden.body));
 console.log('gateway e2e: ok');

@@ -46,6 +46,15 @@ const graph = await ok(`{
 assert.deepEqual(graph.products.nodes, [
   { name: 'Dune', reviews: { nodes: [{ rating: 5, author: { username: 'bob', reviewerPage: '/reviewers/bob' } }] } },
 ]);
+// A text-keyed entity, a plain list and a value type, as through Apollo Gateway.
+const shop = await ok(`{
+  edition(code: "dune-paperback") { format }
+  reviews { nodes { product { listing { title priceCents } editions(orderBy: [{ code: DESC }]) { code } } } }
+}`, { token: admin.accessToken });
+assert.deepEqual(shop, {
+  edition: { format: 'paperback' },
+  reviews: { nodes: [{ product: { listing: { title: 'DUNE', priceCents: 990 }, editions: [{ code: 'dune-paperback' }, { code: 'dune-hardcover' }] } }] },
+});
 // A subscriber of the gateway (over SSE) hears a review created in the
 // reviews service, its author's username resolved from accounts.
 const url = process.env.GATEWAY ?? 'http://127.0.0.1:4004/graphql';

@@ -406,9 +406,20 @@ async fn every_key_of_products_and_reviews_resolves() {
             .await
             .unwrap();
     }
-    // Products by `upc` as well as by id, inventory by its product: three
-    // rows of each are tried, by each key (1 + 3×2 + 2×2).
-    assert_eq!(c.assert_keys_resolve().await, 11);
+    for (code, item) in [("dune-hardcover", 0), ("dune-paperback", 0)] {
+        products::Edition::objects(&system)
+            .create([
+                products::Edition::CODE.set(code),
+                products::Edition::PRODUCT.set(made[item].id),
+                products::Edition::FORMAT.set("book"),
+            ])
+            .await
+            .unwrap();
+    }
+    // Products by `upc` as well as by id, inventory by its product, editions
+    // by their text code: up to three rows of each are tried, by each key
+    // (1 + 3×2 + 2×2 + 2).
+    assert_eq!(c.assert_keys_resolve().await, 13);
     let got = c
         .entities(
             json!([

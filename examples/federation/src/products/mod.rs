@@ -45,6 +45,52 @@ pub struct Inventory {
     pub in_stock: i32,
 }
 
+/// One edition of a product, known by its text code (`dune-hardcover`).
+/// A product lists its editions as a plain list (`[Edition!]!`).
+#[derive(Model)]
+#[model(app = "products")]
+pub struct Edition {
+    #[field(primary_key, max_length = 40)]
+    pub code: String,
+    #[field(related_list)]
+    pub product: ForeignKey<Product>,
+    #[field(max_length = 40)]
+    pub format: String,
+}
+
+/// A product as a shop window shows it: computed from its row, a value
+/// type (no table, no key) other services may compute too.
+#[derive(serde::Serialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[object(shareable)]
+pub struct Listing {
+    pub title: String,
+    pub price_cents: i32,
+    /// Always EUR here; kept from the supergraph.
+    #[object(inaccessible)]
+    pub currency: String,
+}
+
+fn listing() -> ComputedField {
+    ComputedField::new::<Product, Listing, _, _>(
+        "listing",
+        &["name", "price"],
+        |_ctx, row: Row| async move {
+            use graphloom::rust_decimal::prelude::ToPrimitive;
+            let cents = match row.get("price") {
+                Some(Value::Decimal(d)) => (*d * Decimal::from(100)).trunc().to_i32(),
+                _ => None,
+            };
+            Ok(Listing {
+                title: row.str("name").to_uppercase(),
+                price_cents: cents.unwrap_or(0),
+                currency: "EUR".into(),
+            })
+        },
+    )
+    .description("The product as the shop window shows it.")
+}
+
 /// The catalogue is public; staff edit it.
 pub fn app() -> App {
     let staff = || {
@@ -63,9 +109,12 @@ pub fn app() -> App {
         .model::<Category>()
         .model::<Product>()
         .model::<Inventory>()
+        .model::<Edition>()
+        .computed(listing())
         .permissions::<Category>(staff())
         .permissions::<Product>(staff())
         .permissions::<Inventory>(staff())
+        .permissions::<Edition>(staff())
 }
 
 pub fn service() -> Service {
