@@ -319,7 +319,10 @@ async fn a_custom_connection_pages_within_the_resolvers_rows() {
                 Ok(Post::TITLE.icontains(a.word) | Post::BODY.icontains("never in a body"))
             })
     };
-    let service = blog::service().app(App::new("extra").query(connection()));
+    let everything = CustomField::new("everyPost").resolve_connection::<Post, _, _, _>(
+        |_ctx, _a: serde_json::Value| async { Ok(Where::all()) },
+    );
+    let service = blog::service().app(App::new("extra").query(connection()).query(everything));
     let c = crate::common::small().await;
     let c = c.with_api(
         service
@@ -335,6 +338,17 @@ async fn a_custom_connection_pages_within_the_resolvers_rows() {
         .query(r#"{ postsAbout(word: "post 1") { totalCount } posts(where: { title: { iContains: "post 1" } }) { totalCount } }"#)
         .await;
     assert_eq!(all["postsAbout"]["totalCount"], all["posts"]["totalCount"]);
+    let every = c
+        .query("{ everyPost(first: 1) { totalCount nodes { id } } posts { totalCount } }")
+        .await;
+    assert_eq!(
+        every["everyPost"]["totalCount"],
+        every["posts"]["totalCount"]
+    );
+    assert_eq!(
+        every["everyPost"]["nodes"].as_array().map(Vec::len),
+        Some(1)
+    );
     // Pages of 2, newest first, published only, each post's author joined
     // into the same statement.
     let q = r#"query($after: String) { postsAbout(word: "post 1", first: 2, after: $after, orderBy: [{ id: DESC }], where: { status: { eq: PUBLISHED } }) {
