@@ -376,12 +376,104 @@ pub type FieldFactory =
 pub type TypeFactory =
     Arc<dyn Fn(&Arc<crate::runtime::Runtime>) -> async_graphql::dynamic::Type + Send + Sync>;
 
+/// Resolves a batch of representations: per item, the value (`null` for
+/// none) or why that one cannot be read; `Err` when the resolver failed.
+pub(crate) type EntityResolver = Arc<
+    dyn Fn(
+            Ctx,
+            Vec<serde_json::Value>,
+        ) -> BoxFuture<'static, Result<Vec<Result<serde_json::Value>>>>
+        + Send
+        + Sync,
+>;
+
+/// An entity that is a value type (`#[derive(Object)]` with
+/// `#[object(key = "…")]`), not a table: other services refer to it, and
+/// this service resolves their representations with the app's own Rust,
+/// one call per `_entities` batch of the type.
+#[derive(Clone)]
+pub struct CustomEntity {
+    pub(crate) ty: TypeDesc,
+    pub(crate) resolver: EntityResolver,
+}
+
+impl std::fmt::Debug for CustomEntity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match &self.ty {
+            TypeDesc::Object(o) => o.name,
+            _ => "?",
+        };
+        f.debug_struct("CustomEntity").field("type", &name).finish()
+    }
+}
+
+impl CustomEntity {
+    /// Resolves `T` from its representations: `K` is a representation
+    /// (its `__typename` and key fields, as serde reads them); the result
+    /// has one item per representation, in order, `None` for one that does
+    /// not exist.
+    pub fn new<T, K, F, Fut>(f: F) -> CustomEntity
+    where
+        T: Serialize + Typed + Send + 'static,
+        K: DeserializeOwned + Send + 'static,
+        F: Fn(Ctx, Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<Option<T>>>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        CustomEntity {
+            ty: T::type_desc(),
+            resolver: Arc::new(move |ctx, reps| {
+                let f = Arc::clone(&f);
+                Box::pin(async move {
+                    // A representation that does not read as `K` fails alone.
+                    let read: Vec<Result<K>> = reps
+                        .into_iter()
+                        .map(|r| {
+                            serde_json::from_value::<K>(r)
+                                .map_err(|e| Error::bad_input(format!("the representation: {e}")))
+                        })
+                        .collect();
+                    let mut out: Vec<Option<Result<serde_json::Value>>> = Vec::new();
+                    let mut keys = Vec::new();
+                    for r in read {
+                        match r {
+                            Ok(k) => {
+                                keys.push(k);
+                                out.push(None);
+                            }
+                            Err(e) => out.push(Some(Err(e))),
+                        }
+                    }
+                    let n = keys.len();
+                    let found = f(ctx, keys).await?;
+                    if found.len() != n {
+                        return Err(Error::internal(format!(
+                            "an entity resolver answered {n} representations with {} items",
+                            found.len()
+                        )));
+                    }
+                    let mut found = found.into_iter();
+                    Ok(out
+                        .into_iter()
+                        .map(|slot| match slot {
+                            Some(failed) => failed,
+                            None => serde_json::to_value(found.next()).map_err(Error::internal),
+                        })
+                        .collect())
+                })
+            }),
+        }
+    }
+}
+
 /// The GraphQL fields apps add to the generated ones.
 #[derive(Clone, Default)]
 pub struct Custom {
     pub queries: Vec<CustomField>,
     pub mutations: Vec<CustomField>,
     pub subscriptions: Vec<CustomSubscription>,
+    /// Value types other services refer to, with their resolvers.
+    pub entities: Vec<CustomEntity>,
     /// Fields built from the runtime, by their names.
     pub raw_queries: Vec<(String, FieldFactory)>,
     pub raw_mutations: Vec<(String, FieldFactory)>,
@@ -394,6 +486,7 @@ impl std::fmt::Debug for Custom {
             .field("queries", &self.queries)
             .field("mutations", &self.mutations)
             .field("subscriptions", &self.subscriptions)
+            .field("entities", &self.entities)
             .field("raw_queries", &self.raw_queries.len())
             .field("raw_mutations", &self.raw_mutations.len())
             .field("types", &self.types.len())

@@ -17,20 +17,28 @@ use async_graphql::{
     dynamic::{FieldFuture, FieldValue, ResolverContext},
 };
 use graphloom_db::Exec;
-use graphloom_meta::{KeyPath, Value};
+use graphloom_meta::{KeyPath, ObjectDecl, TypeDesc, Value};
 use graphloom_query::{
     Error, ErrorCode,
     exec::{self, Node, fetch_where_in, fetch_where_tuples_in},
 };
 
 use crate::{
-    context::scope_of, convert::parse_field, error::ResultExt, runtime::Runtime,
+    context::{request_ctx, scope_of},
+    convert::parse_field,
+    custom::EntityResolver,
+    error::ResultExt,
+    runtime::Runtime,
     translate::plan_node,
 };
+
+/// The value types that are entities, by name, with their resolvers.
+pub(crate) type Entities = Arc<HashMap<String, (&'static ObjectDecl, EntityResolver)>>;
 
 /// Resolves `_entities(representations:)`.
 pub(crate) async fn entities(
     rt: Arc<Runtime>,
+    custom: Entities,
     ctx: ResolverContext<'_>,
 ) -> Result<Option<FieldValue<'_>>, async_graphql::Error> {
     let scope = scope_of(&ctx).gql()?;
@@ -38,11 +46,27 @@ pub(crate) async fn entities(
     // By type and by the key each representation uses; a bad one is
     // reported by its index.
     let mut by_type: HashMap<(String, usize), Vec<Rep>> = HashMap::new();
+    // Value types' representations, as JSON, by type.
+    let mut by_value_type: HashMap<String, Vec<(usize, serde_json::Value)>> = HashMap::new();
     let mut results: Vec<Option<FieldValue>> = (0..reps.len()).map(|_| None).collect();
     let field = ctx.ctx.field();
     let misses = ctx.data_opt::<Arc<Misses>>();
     let response_key = field.alias().unwrap_or(field.name()).to_owned();
     for (i, rep) in reps.iter().enumerate() {
+        let typename = rep.object().ok().and_then(|o| {
+            o.get("__typename")
+                .and_then(|v| v.string().ok().map(str::to_owned))
+        });
+        if let Some(name) = typename.filter(|t| custom.contains_key(t)) {
+            let json = rep
+                .as_value()
+                .clone()
+                .into_json()
+                .map_err(Error::internal)
+                .gql()?;
+            by_value_type.entry(name).or_default().push((i, json));
+            continue;
+        }
         match (parse_representation(&rt, i, rep), misses) {
             (Ok((typename, ki, rep)), _) => by_type.entry((typename, ki)).or_default().push(rep),
             // A bad representation fails alone: its item is null with the
@@ -172,6 +196,48 @@ pub(crate) async fn entities(
             results[i] = Some(FieldValue::owned_any(node).with_type(typename.clone()));
         }
     }
+    for (name, items) in by_value_type {
+        let Some((decl, resolve)) = custom.get(&name) else {
+            continue;
+        };
+        let ty = TypeDesc::Object(decl);
+        let (indices, reps): (Vec<usize>, Vec<serde_json::Value>) = items.into_iter().unzip();
+        let found = resolve(request_ctx(&rt, &ctx).gql()?, reps).await;
+        for (n, &i) in indices.iter().enumerate() {
+            let item = match &found {
+                Ok(values) => values.get(n),
+                Err(_) => None,
+            };
+            let (value, failed) = match (item, &found) {
+                (Some(Ok(v)), _) => (v.clone(), None),
+                (Some(Err(e)), _) => (
+                    serde_json::Value::Null,
+                    Some((format!("representations[{i}]: {}", e.message), e.code)),
+                ),
+                (None, Err(e)) => (serde_json::Value::Null, Some((e.message.clone(), e.code))),
+                (None, Ok(_)) => (serde_json::Value::Null, None),
+            };
+            if value.is_null() {
+                let (message, code) = failed.unwrap_or_else(|| {
+                    (
+                        format!("representations[{i}]: no {name} with this key"),
+                        ErrorCode::NotFound,
+                    )
+                });
+                let Some(misses) = misses else {
+                    return Err(Error::new(code, message)).gql();
+                };
+                misses.record(&response_key, i, message, code);
+            }
+            // An item of `[_Entity]!` needs a type even when it is null: a
+            // missing one stands in as an empty object, nulled by `Misses`.
+            let item = match crate::convert::typed_value(&ty, &value) {
+                async_graphql::Value::Null => async_graphql::Value::Object(Default::default()),
+                v => v,
+            };
+            results[i] = Some(FieldValue::value(item).with_type(name.clone()));
+        }
+    }
     Ok(Some(FieldValue::list(
         results.into_iter().map(|r| r.unwrap_or(FieldValue::NULL)),
     )))
@@ -180,10 +246,12 @@ pub(crate) async fn entities(
 /// The entity resolver registered on the schema.
 pub(crate) fn resolver(
     rt: Arc<Runtime>,
+    custom: Entities,
 ) -> impl for<'a> Fn(ResolverContext<'a>) -> FieldFuture<'a> + Send + Sync + 'static {
     move |ctx| {
         let rt = Arc::clone(&rt);
-        FieldFuture::new(async move { entities(rt, ctx).await })
+        let custom = Arc::clone(&custom);
+        FieldFuture::new(async move { entities(rt, custom, ctx).await })
     }
 }
 
@@ -342,9 +410,11 @@ impl Misses {
                 PathSegment::Field(miss.key.clone()),
                 PathSegment::Index(miss.index),
             ];
-            // The item's fields failed with this same message (their errors
-            // carry no path in the dynamic schema); one error for the item is enough.
-            response.errors.retain(|e| e.message != miss.message);
+            // The item's fields failed with this same message, or at paths
+            // under it; one error for the item is enough.
+            response
+                .errors
+                .retain(|e| e.message != miss.message && !e.path.starts_with(&at));
             let mut extensions = ErrorExtensionValues::default();
             extensions.set("code", miss.code.as_str());
             let mut error = ServerError::new(miss.message, None);

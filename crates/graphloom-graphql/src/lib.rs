@@ -39,7 +39,9 @@ use std::sync::Arc;
 pub use async_graphql;
 use async_graphql::dynamic::Schema;
 pub use cost::Limits;
-pub use custom::{Custom, CustomField, CustomSubscription, FieldFactory, TypeFactory};
+pub use custom::{
+    Custom, CustomEntity, CustomField, CustomSubscription, FieldFactory, TypeFactory,
+};
 pub use error::{ResultExt, gql};
 use graphloom_meta::{CheckErrors, Registry};
 use graphloom_query::{Engine, scope::Scope};

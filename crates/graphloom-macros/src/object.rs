@@ -14,6 +14,7 @@ use crate::expand::{Fed, doc, opt_str, option_name};
 #[derive(Default)]
 struct Opts {
     name: Option<String>,
+    keys: Vec<String>,
     fed: Fed,
 }
 
@@ -24,6 +25,7 @@ fn parse_opts(attrs: &[Attribute], on_type: bool) -> Result<Opts> {
             let key = option_name(&meta);
             match key.as_str() {
                 "name" if on_type => out.name = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "key" if on_type => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
                 "shareable" => out.fed.shareable = true,
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
@@ -32,7 +34,7 @@ fn parse_opts(attrs: &[Attribute], on_type: bool) -> Result<Opts> {
                 }
                 _ => {
                     return Err(meta.error(if on_type {
-                        "unknown object option; expected one of: name, shareable, inaccessible, tag"
+                        "unknown object option; expected one of: name, key, shareable, inaccessible, tag"
                     } else {
                         "unknown object field option; expected one of: shareable, inaccessible, tag, deprecated"
                     }));
@@ -110,12 +112,13 @@ pub fn object(input: &DeriveInput, is_input: bool) -> Result<TokenStream> {
         ));
     }
     let opts = parse_opts(&input.attrs, true)?;
-    if is_input && opts.fed.shareable {
+    if is_input && (opts.fed.shareable || !opts.keys.is_empty()) {
         return Err(syn::Error::new(
             input.span(),
-            "an input object cannot be `shareable`: @shareable is for output types",
+            "an input object cannot be `shareable` or keyed: they are for output types",
         ));
     }
+    let keys = &opts.keys;
     let type_serde = serde_names(&input.attrs)?;
     match type_serde.rename_all.as_deref() {
         None | Some("camelCase") => {}
@@ -185,6 +188,7 @@ pub fn object(input: &DeriveInput, is_input: bool) -> Result<TokenStream> {
                     description: #description,
                     input: #is_input,
                     federation: #type_fed,
+                    keys: ::std::vec![#(#keys),*],
                     field_list: || ::std::vec![#(#fields),*],
                     resolved: ::std::sync::OnceLock::new(),
                 }))

@@ -35,6 +35,9 @@ pub struct ObjectDecl {
     pub input: bool,
     /// Type directives: `@shareable`, `@inaccessible`, `@tag`.
     pub federation: crate::Federation,
+    /// `#[object(key = "id")]`: an entity other services refer to, which
+    /// this service resolves with an app's `CustomEntity`.
+    pub keys: Vec<&'static str>,
     /// Builds its fields: called once, when first asked (a type may
     /// contain itself, so they cannot be built with the declaration).
     pub field_list: fn() -> Vec<ObjectField>,

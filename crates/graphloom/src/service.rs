@@ -113,6 +113,13 @@ impl App {
         self
     }
 
+    /// A value type other services refer to (`#[object(key = "…")]`), and
+    /// how this service resolves it from their representations.
+    pub fn entity(mut self, entity: graphloom_graphql::CustomEntity) -> Self {
+        self.custom.entities.push(entity);
+        self
+    }
+
     /// A custom root subscription field: any `Stream`, see
     /// [`graphloom_graphql::custom::CustomFieldBuilder::stream`].
     pub fn subscription(mut self, field: graphloom_graphql::CustomSubscription) -> Self {
@@ -306,6 +313,7 @@ impl Service {
             all.mutations.extend(a.custom.mutations.iter().cloned());
             all.subscriptions
                 .extend(a.custom.subscriptions.iter().cloned());
+            all.entities.extend(a.custom.entities.iter().cloned());
             all.raw_queries.extend(a.custom.raw_queries.iter().cloned());
             all.raw_mutations
                 .extend(a.custom.raw_mutations.iter().cloned());

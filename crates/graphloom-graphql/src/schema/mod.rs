@@ -126,6 +126,32 @@ fn generated_types(
     out
 }
 
+/// The value types an app resolves as entities, by name; a resolver of a
+/// type that is no keyed value type, or two of one type, is an error.
+fn value_entities(custom: &Custom) -> Result<crate::federation::Entities, String> {
+    let mut out = std::collections::HashMap::new();
+    for e in &custom.entities {
+        let graphloom_meta::TypeDesc::Object(o) = &e.ty else {
+            return Err(
+                "an entity resolver (App::entity) must resolve a #[derive(Object)] struct".into(),
+            );
+        };
+        if o.keys.is_empty() || o.input {
+            return Err(format!(
+                "an entity resolver (App::entity) resolves `{}`, which has no key: add #[object(key = \"…\")]",
+                o.name
+            ));
+        }
+        if out
+            .insert(o.name.to_owned(), (*o, e.resolver.clone()))
+            .is_some()
+        {
+            return Err(format!("two entity resolvers resolve `{}`", o.name));
+        }
+    }
+    Ok(Arc::new(out))
+}
+
 /// Builds the schema's types; a root field named twice is an error.
 pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder, String> {
     let reg = rt.registry();
@@ -136,6 +162,7 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         });
     let has_subscription =
         !custom.subscriptions.is_empty() || reg.models().iter().any(crate::subscriptions::offered);
+    let resolved = value_entities(custom)?;
     let mut schema = Schema::build(
         "Query",
         has_mutation.then_some("Mutation"),
@@ -143,7 +170,10 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     )
     .limit_depth(rt.config.max_depth)
     .enable_federation()
-    .entity_resolver(crate::federation::resolver(Arc::clone(rt)));
+    .entity_resolver(crate::federation::resolver(
+        Arc::clone(rt),
+        Arc::clone(&resolved),
+    ));
     // `introspection: false` is enforced by `cost::lint` (async-graphql's
     // switch would turn `_service` and `_entities` off too).
     for (name, desc) in SCALARS {
@@ -186,6 +216,11 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
             });
         }
     }
+    uses.extend(custom.entities.iter().map(|e| values::Use {
+        ty: &e.ty,
+        input: false,
+        by: "an entity resolver (App::entity)".into(),
+    }));
     for m in reg.models().iter().filter(|m| m.exposed) {
         uses.extend(m.computed.iter().map(|c| values::Use {
             ty: &c.output,
@@ -201,6 +236,12 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         }
     }
     for o in values::collect(&uses, &generated_types(reg, &enums))? {
+        if !o.keys.is_empty() && !resolved.contains_key(o.name) {
+            return Err(format!(
+                "the value type `{}` is keyed (#[object(key = …)]) and nothing resolves it: add App::entity(CustomEntity::new::<{}, …>(…))",
+                o.name, o.name
+            ));
+        }
         schema = if o.input {
             schema.register(values::input_type(o))
         } else {

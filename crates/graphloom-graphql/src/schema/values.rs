@@ -54,6 +54,9 @@ pub(crate) fn object_type(o: &'static ObjectDecl) -> Object {
         }
         obj = obj.field(federate_field(field, &f.federation));
     }
+    for key in &o.keys {
+        obj = obj.key(*key);
+    }
     federate_object(obj, &o.federation)
 }
 

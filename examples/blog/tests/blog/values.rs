@@ -7,7 +7,7 @@
 use graphloom::prelude::*;
 use graphloom_test::TestClient;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use crate::fast_path::same;
 
@@ -315,6 +315,123 @@ async fn the_schema_refuses_misplaced_and_clashing_value_types() {
     ] {
         let err = Service::new("post")
             .app(app().query(extra))
+            .api(db.clone(), graphloom::graphql::Config::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+/// The weather in a city: another service refers to it by the city, and
+/// this one resolves it without a table.
+#[derive(Serialize, Object)]
+#[serde(rename_all = "camelCase")]
+#[object(key = "city")]
+pub struct Weather {
+    pub city: String,
+    pub celsius: f64,
+    pub sky: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WeatherKey {
+    city: String,
+}
+
+#[tokio::test]
+async fn a_value_type_is_an_entity_resolved_by_the_apps_rust() {
+    let entity = CustomEntity::new::<Weather, WeatherKey, _, _>(|_ctx, keys| async move {
+        Ok(keys
+            .into_iter()
+            .map(|k| {
+                (k.city != "Atlantis").then_some(Weather {
+                    celsius: k.city.len() as f64,
+                    city: k.city,
+                    sky: None,
+                })
+            })
+            .collect())
+    });
+    let service = Service::new("post").app(app().entity(entity));
+    let c = TestClient::new(&service)
+        .await
+        .as_user(graphloom_test::superuser(1));
+    let sdl = c.api().subgraph_sdl();
+    assert!(
+        sdl.contains("type Weather @key(fields: \"city\") {"),
+        "{sdl}"
+    );
+    let d = c
+        .query(r#"{ __type(name: "_Entity") { possibleTypes { name } } }"#)
+        .await;
+    assert_eq!(
+        d["__type"]["possibleTypes"],
+        json!([{ "name": "Parcel" }, { "name": "Weather" }])
+    );
+    c.query(r#"mutation { createParcel(input: { label: "box", width: 1, height: 2 }) { errors { code } } }"#)
+        .await;
+    let d = c
+        .execute(
+            "query($r: [_Any!]!) { _entities(representations: $r) { __typename ... on Weather { city celsius sky } ... on Parcel { label } } }",
+            json!({ "r": [
+                { "__typename": "Weather", "city": "Paris" },
+                { "__typename": "Weather", "city": "Atlantis" },
+                { "__typename": "Parcel", "id": "1" },
+                { "__typename": "Weather", "town": "Oslo" },
+                { "__typename": "Weather", "city": "Oslo" },
+            ] }),
+        )
+        .await;
+    assert_eq!(
+        d["data"]["_entities"],
+        json!([
+            { "__typename": "Weather", "city": "Paris", "celsius": 5.0, "sky": null },
+            null,
+            { "__typename": "Parcel", "label": "box" },
+            null,
+            { "__typename": "Weather", "city": "Oslo", "celsius": 4.0, "sky": null },
+        ])
+    );
+    let errors: Vec<(Json, Json)> = d["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["path"].clone(), e["extensions"]["code"].clone()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (json!(["_entities", 1]), json!("NOT_FOUND")),
+            (json!(["_entities", 3]), json!("BAD_USER_INPUT")),
+        ]
+    );
+
+    // A keyed value type nothing resolves, and a resolver of an unkeyed
+    // type, stop the build.
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let unresolved = CustomField::new("weather").resolve(|_ctx, _a: serde_json::Value| async {
+        Ok::<Weather, Error>(Weather {
+            city: "x".into(),
+            celsius: 0.0,
+            sky: None,
+        })
+    });
+    for (service, says) in [
+        (
+            Service::new("post").app(app().query(unresolved)),
+            "the value type `Weather` is keyed (#[object(key = …)]) and nothing resolves it",
+        ),
+        (
+            Service::new("post").app(app().entity(CustomEntity::new::<Point, WeatherKey, _, _>(
+                |_ctx, keys| async move { Ok(keys.iter().map(|_| None).collect()) },
+            ))),
+            "resolves `Point`, which has no key",
+        ),
+    ] {
+        let err = service
             .api(db.clone(), graphloom::graphql::Config::default())
             .err()
             .map(|e| e.to_string())
