@@ -570,34 +570,44 @@ async fn a_model_can_be_a_plain_type() {
     assert_eq!(codes(&errors), ["BAD_USER_INPUT"], "{errors:?}");
 }
 
-/// Computed fields take the field directives too.
-#[tokio::test]
-async fn computed_fields_take_directives() {
+/// The blog with a computed `Post.wordCount` carrying `directives`, and
+/// the line that declares it in the subgraph SDL and in the plain SDL.
+async fn word_count_with(
+    directives: impl FnOnce(graphloom::prelude::ComputedField) -> graphloom::prelude::ComputedField,
+) -> (String, String) {
     use graphloom::prelude::{App, ComputedField, Row};
+    let field = ComputedField::new::<blog::Post, i32, _, _>(
+        "wordCount",
+        &["body"],
+        |_ctx, row: Row| async move {
+            Ok(i32::try_from(row.str("body").split_whitespace().count()).unwrap_or(0))
+        },
+    );
     let service = graphloom::Service::new("blog")
         .app(graphloom::auth::app())
         .app(blog::app())
-        .app(
-            App::new("extra").computed(
-                ComputedField::new::<blog::Post, i32, _, _>(
-                    "wordCount",
-                    &["body"],
-                    |_ctx, row: Row| async move {
-                        Ok(i32::try_from(row.str("body").split_whitespace().count()).unwrap_or(0))
-                    },
-                )
-                .shareable()
-                .tag("public")
-                .override_from("legacy")
-                .deprecated("Use readingMinutes."),
-            ),
-        );
+        .app(App::new("extra").computed(directives(field)));
     let c = graphloom_test::TestClient::new(&service).await;
-    let sdl = c.api().subgraph_sdl();
-    let line = sdl
-        .lines()
-        .find(|l| l.trim_start().starts_with("wordCount:"))
-        .unwrap_or_else(|| panic!("{sdl}"));
+    let line = |sdl: String| {
+        sdl.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("wordCount:"))
+            .unwrap_or_else(|| panic!("{sdl}"))
+            .to_owned()
+    };
+    (line(c.api().subgraph_sdl()), line(c.api().sdl()))
+}
+
+/// Computed fields take the field directives too.
+#[tokio::test]
+async fn computed_fields_take_directives() {
+    let (line, _) = word_count_with(|f| {
+        f.shareable()
+            .tag("public")
+            .override_from("legacy")
+            .deprecated("Use readingMinutes.")
+    })
+    .await;
     for d in [
         "@shareable",
         r#"@tag(name: "public")"#,
@@ -611,38 +621,13 @@ async fn computed_fields_take_directives() {
 /// Progressive override: `@override(from:, label:)`, for the gateway only.
 #[tokio::test]
 async fn a_labelled_override_moves_a_field_gradually() {
-    use graphloom::prelude::{App, ComputedField, Row};
-    let service = graphloom::Service::new("blog")
-        .app(graphloom::auth::app())
-        .app(blog::app())
-        .app(
-            App::new("extra").computed(
-                ComputedField::new::<blog::Post, i32, _, _>(
-                    "wordCount",
-                    &["body"],
-                    |_ctx, row: Row| async move {
-                        Ok(i32::try_from(row.str("body").split_whitespace().count()).unwrap_or(0))
-                    },
-                )
-                .override_from_label("legacy", "percent(20)"),
-            ),
-        );
-    let c = graphloom_test::TestClient::new(&service).await;
-    let sdl = c.api().subgraph_sdl();
-    let line = sdl
-        .lines()
-        .find(|l| l.trim_start().starts_with("wordCount:"))
-        .unwrap_or_else(|| panic!("{sdl}"));
+    let (subgraph, plain) =
+        word_count_with(|f| f.override_from_label("legacy", "percent(20)")).await;
     assert_eq!(
-        line.trim(),
+        subgraph,
         r#"wordCount: Int! @override(from: "legacy", label: "percent(20)")"#
     );
-    let plain = c.api().sdl();
-    let line = plain
-        .lines()
-        .find(|l| l.trim_start().starts_with("wordCount:"))
-        .unwrap_or_default();
-    assert_eq!(line.trim(), "wordCount: Int!");
+    assert_eq!(plain, "wordCount: Int!");
 }
 
 /// A gateway's `apollo-federation-include-trace: ftv1` gets Apollo's
