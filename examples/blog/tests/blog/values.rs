@@ -439,3 +439,36 @@ async fn a_value_type_is_an_entity_resolved_by_the_apps_rust() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+/// A custom subscription's items may be value types: each event carries
+/// the selected fields, nested objects included.
+#[tokio::test]
+async fn a_subscription_streams_value_types() {
+    let sizes = CustomField::new("sizes").stream(|_ctx, _a: serde_json::Value| async {
+        Ok(futures_util::stream::iter([2.0, 3.0].map(|w| {
+            Ok::<Size, Error>(Size {
+                width: w,
+                height: 1.0,
+                unit: Unit::Inch,
+                area_label: format!("{w} Inch²"),
+                corner: Point { x: w, y: 1.0 },
+            })
+        })))
+    });
+    let service = Service::new("post").app(app().subscription(sizes));
+    let c = TestClient::new(&service).await;
+    let mut sub = c
+        .subscribe(
+            "subscription { sizes { areaLabel unit corner { x } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        sub.next_data().await["sizes"],
+        json!({ "areaLabel": "2 Inch²", "unit": "INCH", "corner": { "x": 2.0 } })
+    );
+    assert_eq!(
+        sub.next_data().await["sizes"]["corner"],
+        json!({ "x": 3.0 })
+    );
+}
