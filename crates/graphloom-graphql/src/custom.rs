@@ -173,6 +173,34 @@ impl CustomFieldBuilder {
         })
     }
 
+    /// A field whose resolver `f` answers `T`, turned into the field's
+    /// [`Output`] by `out` (which may read the registry).
+    fn resolve_as<A, T, F, Fut>(
+        self,
+        returns: Returns,
+        f: F,
+        out: fn(&graphloom_meta::Registry, T) -> Result<Output>,
+    ) -> CustomField
+    where
+        A: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+        F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.finish(
+            returns,
+            Arc::new(move |ctx, args| {
+                let f = Arc::clone(&f);
+                Box::pin(async move {
+                    let args = decode_args::<A>(args)?;
+                    let reg = Arc::clone(ctx.engine().registry_arc());
+                    out(&reg, f(ctx, args).await?)
+                })
+            }),
+        )
+    }
+
     /// A resolver returning a scalar or JSON-like value `R`.
     pub fn resolve<A, R, F, Fut>(self, f: F) -> CustomField
     where
@@ -181,21 +209,11 @@ impl CustomFieldBuilder {
         F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        let returns = Returns::Scalar(R::type_desc());
-        self.finish(
-            returns,
-            Arc::new(move |ctx, args| {
-                let f = Arc::clone(&f);
-                Box::pin(async move {
-                    let args = decode_args::<A>(args)?;
-                    let out = f(ctx, args).await?;
-                    serde_json::to_value(out)
-                        .map(Output::Json)
-                        .map_err(Error::internal)
-                })
-            }),
-        )
+        self.resolve_as(Returns::Scalar(R::type_desc()), f, |_, r| {
+            serde_json::to_value(r)
+                .map(Output::Json)
+                .map_err(Error::internal)
+        })
     }
 
     /// A resolver returning the keys of rows of `M`: the field is `[M!]!` and
@@ -207,18 +225,9 @@ impl CustomFieldBuilder {
         F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<Value>>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        let returns = Returns::Models(ModelKey::of::<M>());
-        self.finish(
-            returns,
-            Arc::new(move |ctx, args| {
-                let f = Arc::clone(&f);
-                Box::pin(async move {
-                    let args = decode_args::<A>(args)?;
-                    f(ctx, args).await.map(Output::Keys)
-                })
-            }),
-        )
+        self.resolve_as(Returns::Models(ModelKey::of::<M>()), f, |_, keys| {
+            Ok(Output::Keys(keys))
+        })
     }
 
     /// A resolver returning the key of one row of `M`, or none: the field
@@ -231,22 +240,11 @@ impl CustomFieldBuilder {
         F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Option<Value>>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        let returns = Returns::Model(ModelKey::of::<M>());
-        self.finish(
-            returns,
-            Arc::new(move |ctx, args| {
-                let f = Arc::clone(&f);
-                Box::pin(async move {
-                    let args = decode_args::<A>(args)?;
-                    f(ctx, args).await.map(Output::Key)
-                })
-            }),
-        )
+        self.resolve_as(Returns::Model(ModelKey::of::<M>()), f, |_, key| {
+            Ok(Output::Key(key))
+        })
     }
-}
 
-impl CustomFieldBuilder {
     /// A resolver returning which rows of `M` the field pages through (a
     /// [`Where`](graphloom_query::Where), `Where::all()` for every row):
     /// the field is `MConnection!` with the generated list's arguments
@@ -259,22 +257,15 @@ impl CustomFieldBuilder {
         F: Fn(Ctx, A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<graphloom_query::Where<M>>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        let returns = Returns::Connection(ModelKey::of::<M>());
-        self.finish(
-            returns,
-            Arc::new(move |ctx, args| {
-                let f = Arc::clone(&f);
-                Box::pin(async move {
-                    let args = decode_args::<A>(args)?;
-                    let reg = Arc::clone(ctx.engine().registry_arc());
-                    let rows = f(ctx, args).await?;
-                    let m = reg
-                        .by_key(ModelKey::of::<M>())
-                        .ok_or_else(|| Error::internal("a connection of a missing model"))?;
-                    rows.to_filter(&reg, m).map(Output::Rows)
-                })
-            }),
+        self.resolve_as(
+            Returns::Connection(ModelKey::of::<M>()),
+            f,
+            |reg, rows: graphloom_query::Where<M>| {
+                let m = reg
+                    .by_key(ModelKey::of::<M>())
+                    .ok_or_else(|| Error::internal("a connection of a missing model"))?;
+                rows.to_filter(reg, m).map(Output::Rows)
+            },
         )
     }
 }
