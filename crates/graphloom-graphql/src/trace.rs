@@ -1,8 +1,8 @@
 //! Apollo's inline trace (`ftv1`): when a gateway sends
 //! `apollo-federation-include-trace: ftv1`, the response carries
 //! `extensions.ftv1`, a base64 protobuf [`Trace`] with every resolved
-//! field's start and end (nanoseconds from the request's start) and the
-//! errors at their paths. The gateway folds it into its own trace (Apollo
+//! field's start and end (nanoseconds from the trace's start, once the
+//! document is parsed) and the errors at their paths. The gateway folds it into its own trace (Apollo
 //! Studio, Hive's usage reports). A traced request runs through the
 //! resolvers, not the fast path, since the fast path has no fields to
 //! time; gateways sample the requests they trace.

@@ -426,8 +426,6 @@ struct PerRequest {
     doc: Mutex<Option<(ExecutableDocument, Variables)>>,
     guard: Arc<Guard>,
     cost: Mutex<Option<cost::Cost>>,
-    /// When the request began, for an inline trace's times.
-    began: Mutex<Option<(Instant, SystemTime)>>,
     /// The inline trace, when the gateway asked for one ([`crate::trace`]).
     trace: Mutex<Option<trace::Recording>>,
     /// Whether `trace` records: read per resolved field, without the lock.
@@ -442,7 +440,6 @@ impl ExtensionFactory for Factory {
             doc: Mutex::new(None),
             guard: Arc::clone(&self.guard),
             cost: Mutex::new(None),
-            began: Mutex::new(None),
             trace: Mutex::new(None),
             traced: AtomicBool::new(false),
         })
@@ -515,14 +512,18 @@ impl Extension for PerRequest {
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        *self.began.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((Instant::now(), SystemTime::now()));
         let mut response = next.run(ctx).await;
+        // Most requests are not traced: no lock for them.
         let traced = self
-            .trace
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+            .traced
+            .load(Ordering::Relaxed)
+            .then(|| {
+                self.trace
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+            })
+            .flatten();
         if let Some(recording) = traced {
             // `_entities`' failed items become errors now, so the trace has them.
             if let Some(misses) = &recording.misses {
@@ -583,12 +584,9 @@ impl Extension for PerRequest {
                     .is_some_and(|v| v.trim() == trace::FTV1)
             });
         if traced {
-            let began = self
-                .began
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .unwrap_or_else(|| (Instant::now(), SystemTime::now()));
-            let mut recording = trace::Recording::new(began.0, began.1);
+            // The trace starts once the document is parsed (from the
+            // cache, usually): what a gateway times is execution.
+            let mut recording = trace::Recording::new(Instant::now(), SystemTime::now());
             recording.misses = ctx
                 .data_opt::<Arc<crate::federation::Misses>>()
                 .map(Arc::clone);
