@@ -31,6 +31,11 @@ pub use graphloom::db::capture;
 #[doc = include_str!("../../../docs/guide.md")]
 pub mod guide {}
 
+/// The derives' compile errors, as `compile_fail` doctests.
+#[cfg(doctest)]
+#[doc = include_str!("derive_errors.md")]
+pub mod derive_errors {}
+
 use graphloom::{
     Service,
     db::{Database, RawSql},

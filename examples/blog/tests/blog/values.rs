@@ -283,6 +283,12 @@ async fn the_schema_refuses_misplaced_and_clashing_value_types() {
     pub struct Clash {
         pub n: i32,
     }
+    /// Another Rust type that GraphQL would call `Point` too.
+    #[derive(Serialize, Object)]
+    #[object(name = "Point")]
+    pub struct Twin {
+        pub z: i32,
+    }
     #[derive(Deserialize)]
     struct PointArgs {
         #[allow(dead_code)]
@@ -312,6 +318,12 @@ async fn the_schema_refuses_misplaced_and_clashing_value_types() {
             }),
             "the type `Parcel` of the custom query or mutation `clash` is named as the model Parcel already is",
         ),
+        (
+            // `Size.corner` is a `Point` already.
+            CustomField::new("twin")
+                .resolve(|_ctx, _a: serde_json::Value| async { Ok::<Twin, Error>(Twin { z: 1 }) }),
+            "two Rust types are both named `Point` in GraphQL",
+        ),
     ] {
         let err = Service::new("post")
             .app(app().query(extra))
@@ -337,6 +349,13 @@ pub struct Weather {
 #[derive(Deserialize)]
 struct WeatherKey {
     city: String,
+}
+
+/// A resolver of the weather that answers each city with `answer`.
+fn weather(answer: fn(&str) -> Option<Weather>) -> CustomEntity {
+    CustomEntity::new::<Weather, WeatherKey, _, _>(move |_ctx, keys| async move {
+        Ok(keys.iter().map(|k| answer(&k.city)).collect())
+    })
 }
 
 #[tokio::test]
@@ -407,8 +426,27 @@ async fn a_value_type_is_an_entity_resolved_by_the_apps_rust() {
         ]
     );
 
-    // A keyed value type nothing resolves, and a resolver of an unkeyed
-    // type, stop the build.
+    // A resolver that answers another number of items than it was asked
+    // fails its batch, with an internal error; the models' items resolve.
+    let short =
+        CustomEntity::new::<Weather, WeatherKey, _, _>(|_ctx, _keys| async move { Ok(Vec::new()) });
+    let c2 = TestClient::new(&Service::new("post").app(app().entity(short)))
+        .await
+        .as_user(graphloom_test::superuser(1));
+    let d = c2
+        .execute(
+            "query($r: [_Any!]!) { _entities(representations: $r) { ... on Weather { city } } }",
+            json!({ "r": [{ "__typename": "Weather", "city": "Paris" }] }),
+        )
+        .await;
+    assert_eq!(d["data"]["_entities"], json!([null]));
+    assert_eq!(
+        d["errors"][0]["extensions"]["code"],
+        "INTERNAL_SERVER_ERROR"
+    );
+
+    // A keyed value type nothing resolves, a resolver of an unkeyed type or
+    // of no value type, and two resolvers of one type stop the build.
     let db = graphloom::db::Database::connect("sqlite::memory:")
         .await
         .unwrap();
@@ -429,6 +467,16 @@ async fn a_value_type_is_an_entity_resolved_by_the_apps_rust() {
                 |_ctx, keys| async move { Ok(keys.iter().map(|_| None).collect()) },
             ))),
             "resolves `Point`, which has no key",
+        ),
+        (
+            Service::new("post").app(app().entity(CustomEntity::new::<i32, WeatherKey, _, _>(
+                |_ctx, keys| async move { Ok(keys.iter().map(|_| None).collect()) },
+            ))),
+            "an entity resolver (App::entity) must resolve a #[derive(Object)] struct",
+        ),
+        (
+            Service::new("post").app(app().entity(weather(|_| None)).entity(weather(|_| None))),
+            "two entity resolvers resolve `Weather`",
         ),
     ] {
         let err = service
