@@ -114,7 +114,7 @@ pub(crate) fn links(composed: &[ComposedDirective]) -> String {
 }
 
 /// The auth directive a [`Need`] prints as in the subgraph SDL, and its text
-/// (both imported by the federation `@link`, see [`crate::federation::upgrade_link`]).
+/// (both imported by the federation `@link`, see [`crate::link::upgrade_link`]).
 pub(crate) fn auth_directive(need: &Need) -> Option<(Directive, String)> {
     match need {
         Need::Never | Need::Nothing => None,
@@ -159,7 +159,7 @@ pub(crate) fn field_with_auth(rt: &Runtime, f: Field, need: &Need) -> Field {
 /// this service pages it: `first` / `last` size the page, the default page
 /// when neither is given; a connection's rows are its `edges` and `nodes`.
 pub(crate) fn with_list_size(rt: &Runtime, f: Field, connection: bool) -> Field {
-    if !rt.config.cost_directives {
+    if !rt.config.cost_directives || !rt.config.federation().defines("@cost") {
         return f;
     }
     let names = |items: &[&str]| {
@@ -187,7 +187,7 @@ pub(crate) fn with_list_size(rt: &Runtime, f: Field, connection: bool) -> Field 
 /// `@cost(weight:)` on `Type.field` when the service weighs it
 /// ([`crate::cost::Limits::weights`]), so a gateway prices it alike.
 pub(crate) fn with_cost(rt: &Runtime, f: Field, ty: &str, field: &str) -> Field {
-    if !rt.config.cost_directives {
+    if !rt.config.cost_directives || !rt.config.federation().defines("@cost") {
         return f;
     }
     match rt.config.limits.weights.get(&format!("{ty}.{field}")) {

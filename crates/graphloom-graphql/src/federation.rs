@@ -425,41 +425,10 @@ impl Misses {
     }
 }
 
-/// The federation version the subgraph SDL links: the newest that both
-/// composers in CI accept (@apollo/composition 2.14 and
-/// @theguild/federation-composition 0.27, which stops at v2.9).
-pub const FEDERATION_VERSION: &str = "v2.9";
-
-/// What the subgraph SDL imports from the federation spec.
-const IMPORTS: &str = r#"["@key", "@tag", "@shareable", "@inaccessible", "@override", "@external", "@provides", "@requires", "@composeDirective", "@interfaceObject", "@authenticated", "@requiresScopes", "@cost", "@listSize"]"#;
-
-/// async-graphql 7 prints a fixed `@link` to federation v2.5 whose imports
-/// leave out `@authenticated`; this puts the link to [`FEDERATION_VERSION`]
-/// with the imports above in its place. Used on both `schema --federation`
-/// and `_service { sdl }`, so they stay equal; a snapshot test fails if
-/// async-graphql's text changes.
-pub(crate) fn upgrade_link(sdl: &str) -> String {
-    const URL: &str = "\"https://specs.apollo.dev/federation/v2.5\"";
-    let Some(at) = sdl.find(URL) else {
-        return sdl.to_owned();
-    };
-    let (head, rest) = sdl.split_at(at);
-    let rest = &rest[URL.len()..];
-    // The `import: [...]` list that follows the URL.
-    let (Some(open), Some(close)) = (rest.find("import: ["), rest.find(']')) else {
-        return sdl.to_owned();
-    };
-    format!(
-        "{head}\"https://specs.apollo.dev/federation/{FEDERATION_VERSION}\"{}import: {IMPORTS}{}",
-        &rest[..open],
-        &rest[close + 1..]
-    )
-}
-
 /// The subgraph SDL from async-graphql's: the federation link upgraded, the
 /// composed directives linked, marked and defined.
 pub(crate) fn subgraph_sdl(rt: &Runtime, raw: &str) -> String {
-    let mut sdl = upgrade_link(raw);
+    let mut sdl = crate::link::upgrade_link(raw, rt.config.federation());
     // Gateways that support subscriptions (Hive Gateway, Apollo Router)
     // need the root type in the subgraph's SDL to plan them.
     if let Some(block) = rt.subscription_sdl.get().filter(|b| !b.is_empty())
@@ -508,7 +477,7 @@ pub(crate) fn upgrade_service_sdl(rt: &Runtime, response: &mut Response) {
 
 #[cfg(test)]
 mod tests {
-    use super::{type_block, upgrade_link};
+    use super::type_block;
 
     #[test]
     fn a_type_block_is_cut_whole() {
@@ -522,18 +491,5 @@ mod tests {
             Some("type A {\n\ta: Int\n}")
         );
         assert_eq!(type_block(sdl, "B"), None);
-    }
-
-    #[test]
-    fn the_link_is_upgraded_in_place() {
-        let sdl = "type A { a: Int }\nextend schema @link(\n\turl: \"https://specs.apollo.dev/federation/v2.5\",\n\timport: [\"@key\"]\n)\n";
-        let up = upgrade_link(sdl);
-        assert!(up.starts_with("type A { a: Int }\nextend schema @link(\n\turl: \"https://specs.apollo.dev/federation/v2.9\",\n\timport: [\"@key\", "));
-        assert!(
-            up.ends_with("\"@requiresScopes\", \"@cost\", \"@listSize\"]\n)\n"),
-            "{up}"
-        );
-        // Anything else is left alone.
-        assert_eq!(upgrade_link("type A { a: Int }"), "type A { a: Int }");
     }
 }

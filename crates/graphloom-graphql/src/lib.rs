@@ -28,6 +28,7 @@ mod directives;
 pub mod error;
 mod fast;
 mod federation;
+mod link;
 mod runtime;
 mod schema;
 pub mod subscriptions;
@@ -46,6 +47,7 @@ pub use error::{ResultExt, gql};
 use graphloom_meta::{CheckErrors, Registry};
 use graphloom_query::{Engine, scope::Scope};
 pub use graphloom_query::{ErrorCode, RequestContext};
+pub use link::FederationVersion;
 pub use runtime::{Config, Runtime};
 pub use schema::payloads::MutationResult;
 
@@ -60,6 +62,9 @@ pub enum BuildError {
     /// A custom root field with the name of another root field.
     #[error("{0}")]
     Names(String),
+    /// The linked federation version lacks a directive the schema needs.
+    #[error("{0}")]
+    Federation(String),
 }
 
 /// A built GraphQL API over one engine.
@@ -87,6 +92,10 @@ impl Api {
             subscription_sdl: Default::default(),
             shared_reads: Default::default(),
         });
+        let problems = link::version_problems(&runtime);
+        if !problems.is_empty() {
+            return Err(BuildError::Federation(problems.join("; ")));
+        }
         let fast = runtime
             .config
             .fast_path

@@ -46,6 +46,11 @@ pub struct Config {
     /// a gateway that prices operations (Apollo Router's demand control)
     /// prices them as this service does. The plain SDL leaves them out.
     pub cost_directives: bool,
+    /// The federation version the subgraph SDL links; `None` for the
+    /// service's choice (`Service::federation_version`), else the latest.
+    /// Below v2.9 the demand-control directives are left out whatever
+    /// [`Config::cost_directives`] says.
+    pub federation_version: Option<crate::link::FederationVersion>,
     /// Run queries made only of generated lookups and lists from their plan,
     /// writing rows straight into the response (the default). Off, every
     /// field goes through its resolver: same responses, several times the
@@ -67,12 +72,18 @@ impl Default for Config {
             token_issuer: None,
             auth_directives: false,
             cost_directives: true,
+            federation_version: None,
             fast_path: true,
         }
     }
 }
 
 impl Config {
+    /// The federation version the subgraph SDL links.
+    pub fn federation(&self) -> crate::link::FederationVersion {
+        self.federation_version.unwrap_or_default()
+    }
+
     /// The engine's pagination limits.
     pub fn page_limits(&self) -> PageLimits {
         PageLimits {

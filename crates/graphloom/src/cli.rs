@@ -132,6 +132,10 @@ pub struct SchemaArgs {
     /// operations (on by default, as `serve` prints them).
     #[arg(long, env = "GRAPHLOOM_COST_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true")]
     pub cost_directives: bool,
+    /// The federation version the subgraph SDL links (2.0 to 2.9; the
+    /// service's choice, else the latest, by default).
+    #[arg(long, env = "GRAPHLOOM_FEDERATION_VERSION")]
+    pub federation_version: Option<graphloom_graphql::FederationVersion>,
     /// Compare the schema with a published one (an SDL file) instead of
     /// printing it: each change is listed as breaking, dangerous or safe,
     /// and a breaking one makes the command exit with status 1.
@@ -694,6 +698,10 @@ pub struct ApiArgs {
     /// (Apollo Router's demand control). On by default.
     #[arg(long, env = "GRAPHLOOM_COST_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "true")]
     pub cost_directives: bool,
+    /// The federation version the subgraph SDL links (2.0 to 2.9; the
+    /// service's choice, else the latest, by default).
+    #[arg(long, env = "GRAPHLOOM_FEDERATION_VERSION")]
+    pub federation_version: Option<graphloom_graphql::FederationVersion>,
     /// Answer introspection queries (default: on, off with GRAPHLOOM_PRODUCTION).
     #[arg(long, env = "GRAPHLOOM_INTROSPECTION", value_parser = clap::builder::BoolishValueParser::new())]
     pub introspection: Option<bool>,
@@ -708,6 +716,7 @@ impl ApiArgs {
             debug_sql: self.debug_sql,
             auth_directives: self.auth_directives,
             cost_directives: self.cost_directives,
+            federation_version: self.federation_version,
             introspection: self.introspection.unwrap_or(true),
             ..Config::default()
         };
@@ -860,6 +869,7 @@ pub(crate) async fn run(service: Service, command: Command) -> anyhow::Result<()
             let config = Config {
                 auth_directives: args.auth_directives,
                 cost_directives: args.cost_directives,
+                federation_version: args.federation_version,
                 ..Config::default()
             };
             let api = service.api(db, config)?;

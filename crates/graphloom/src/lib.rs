@@ -77,7 +77,7 @@ pub mod prelude {
 
     pub use crate::{
         App, InputObject, Model, ModelEnum, Object, Service,
-        graphql::{CustomEntity, CustomField},
+        graphql::{CustomEntity, CustomField, FederationVersion},
         meta::{
             ForeignKey, Id, ManyToMany, ModelRules, OneToOne, Reference, Rule, ValidationError,
             ValidationInput, Value,

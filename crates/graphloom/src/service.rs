@@ -203,6 +203,7 @@ pub struct Service {
     /// The API's version in its OpenAPI document (`0.0.0` unless set).
     pub version: &'static str,
     apps: Vec<App>,
+    federation_version: Option<graphloom_graphql::FederationVersion>,
 }
 
 impl Service {
@@ -211,12 +212,22 @@ impl Service {
             name,
             version: "0.0.0",
             apps: Vec::new(),
+            federation_version: None,
         }
     }
 
     /// The API's version, e.g. `env!("CARGO_PKG_VERSION")`.
     pub fn version(mut self, version: &'static str) -> Self {
         self.version = version;
+        self
+    }
+
+    /// The federation version the subgraph SDL links, when not the latest:
+    /// for gateways and tools that stop at an older one. `serve` and
+    /// `schema` take `--federation-version` (GRAPHLOOM_FEDERATION_VERSION)
+    /// over it.
+    pub fn federation_version(mut self, version: graphloom_graphql::FederationVersion) -> Self {
+        self.federation_version = Some(version);
         self
     }
 
@@ -339,7 +350,12 @@ impl Service {
     }
 
     /// Builds the GraphQL API over `db`.
-    pub fn api(&self, db: Database, config: Config) -> Result<Api, graphloom_graphql::BuildError> {
+    pub fn api(
+        &self,
+        db: Database,
+        mut config: Config,
+    ) -> Result<Api, graphloom_graphql::BuildError> {
+        config.federation_version = config.federation_version.or(self.federation_version);
         let engine = self.engine(db, &config)?;
         Api::build(engine, config, &self.custom())
     }

@@ -779,3 +779,95 @@ async fn lists_carry_their_size_and_weighed_fields_their_cost() {
         .subgraph_sdl();
     assert!(!off.contains("@listSize(") && !off.contains("@cost("));
 }
+
+/// An older federation version (for gateways that stop earlier) links only
+/// the directives it defines, leaves the demand-control ones out, and is
+/// refused, naming the directive and the version it needs, where the
+/// schema needs a newer one. The service's choice holds unless the
+/// configuration says otherwise (`--federation-version`).
+#[tokio::test]
+async fn an_older_federation_version_links_only_what_it_defines() {
+    use graphloom::graphql::{Config, FederationVersion};
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let blog = || {
+        graphloom::Service::new("blog")
+            .app(graphloom::auth::app())
+            .app(blog::app())
+    };
+    let sdl = blog()
+        .federation_version(FederationVersion::V2_5)
+        .api(db.clone(), Config::default())
+        .unwrap()
+        .subgraph_sdl();
+    assert!(
+        sdl.contains(r#"url: "https://specs.apollo.dev/federation/v2.5""#),
+        "{sdl}"
+    );
+    assert!(
+        sdl.contains(r#""@interfaceObject", "@authenticated", "@requiresScopes"]"#),
+        "{sdl}"
+    );
+    assert!(
+        !sdl.contains("@listSize") && !sdl.contains("@cost"),
+        "{sdl}"
+    );
+    // The configuration's version is taken over the service's.
+    let config = Config {
+        federation_version: Some(FederationVersion::V2_9),
+        ..Config::default()
+    };
+    let sdl = blog()
+        .federation_version(FederationVersion::V2_5)
+        .api(db.clone(), config)
+        .unwrap()
+        .subgraph_sdl();
+    assert!(sdl.contains("federation/v2.9") && sdl.contains("@listSize("));
+
+    let refused = |service: graphloom::Service, config: Config| {
+        service
+            .api(db.clone(), config)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let old = |v| Config {
+        federation_version: Some(v),
+        ..Config::default()
+    };
+    let err = refused(ratings::service(), old(FederationVersion::V2_2));
+    assert_eq!(
+        err,
+        "federation v2.2 does not define @interfaceObject (Media is an interface object); link v2.3 or later (GRAPHLOOM_FEDERATION_VERSION)"
+    );
+    let err = refused(
+        blog(),
+        Config {
+            auth_directives: true,
+            ..old(FederationVersion::V2_4)
+        },
+    );
+    assert!(
+        err.contains("federation v2.4 does not define @authenticated (auth directives are on"),
+        "{err}"
+    );
+    let labelled = graphloom::Service::new("blog")
+        .app(graphloom::auth::app())
+        .app(blog::app())
+        .app(
+            graphloom::prelude::App::new("extra").computed(
+                graphloom::prelude::ComputedField::new::<blog::Post, i32, _, _>(
+                    "wordCount",
+                    &["body"],
+                    |_ctx, _row| async move { Ok(1) },
+                )
+                .override_from_label("legacy", "percent(20)"),
+            ),
+        );
+    let err = refused(labelled, old(FederationVersion::V2_6));
+    assert_eq!(
+        err,
+        "federation v2.6 does not define @override(label:) (Post.wordCount has an override label); link v2.7 or later (GRAPHLOOM_FEDERATION_VERSION)"
+    );
+}

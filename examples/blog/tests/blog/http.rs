@@ -399,6 +399,28 @@ fn schema_and_check_commands() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("type Post {"));
+    // The federation version: given, it is linked; an unknown one is a
+    // usage error that names the versions there are.
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["schema", "--federation", "--federation-version", "2.4"])
+        .output()
+        .unwrap();
+    let sdl = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && sdl.contains("federation/v2.4"),
+        "{sdl}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["schema", "--federation"])
+        .env("GRAPHLOOM_FEDERATION_VERSION", "2.10")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected 2.0 to 2.9"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_blog"))
         .arg("check")
         .output()
