@@ -87,6 +87,7 @@ pub fn type_ref(d: &TypeDesc) -> TypeRef {
             TypeDesc::Enum(e) => Some(e.name),
             TypeDesc::Json => Some("JSON"),
             TypeDesc::Object(o) => Some(o.name),
+            TypeDesc::Model { name, .. } => Some(name),
             TypeDesc::List(_) | TypeDesc::Nullable(_) => None,
         }
     }

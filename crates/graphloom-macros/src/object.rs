@@ -15,6 +15,8 @@ use crate::expand::{Fed, doc, opt_str, option_name};
 struct Opts {
     name: Option<String>,
     keys: Vec<String>,
+    /// `#[object(id)]` on a String field: GraphQL's `ID`.
+    id: bool,
     fed: Fed,
 }
 
@@ -26,6 +28,7 @@ fn parse_opts(attrs: &[Attribute], on_type: bool) -> Result<Opts> {
             match key.as_str() {
                 "name" if on_type => out.name = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "key" if on_type => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
+                "id" if !on_type => out.id = true,
                 "shareable" => out.fed.shareable = true,
                 "inaccessible" => out.fed.inaccessible = true,
                 "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
@@ -36,7 +39,7 @@ fn parse_opts(attrs: &[Attribute], on_type: bool) -> Result<Opts> {
                     return Err(meta.error(if on_type {
                         "unknown object option; expected one of: name, key, shareable, inaccessible, tag"
                     } else {
-                        "unknown object field option; expected one of: shareable, inaccessible, tag, deprecated"
+                        "unknown object field option; expected one of: id, shareable, inaccessible, tag, deprecated"
                     }));
                 }
             }
@@ -169,10 +172,15 @@ pub fn object(input: &DeriveInput, is_input: bool) -> Result<TokenStream> {
         let fed = fo.fed.tokens();
         let help = opt_str(&doc(&f.attrs));
         let ty = &f.ty;
+        let ty = if fo.id {
+            quote!(<#ty as ::graphloom::meta::TextId>::id_desc())
+        } else {
+            quote!(<#ty as ::graphloom::meta::Typed>::type_desc())
+        };
         fields.push(quote! {
             ::graphloom::meta::ObjectField {
                 name: #gql,
-                ty: <#ty as ::graphloom::meta::Typed>::type_desc(),
+                ty: #ty,
                 description: #help,
                 federation: #fed,
             }

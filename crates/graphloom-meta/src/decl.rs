@@ -264,6 +264,17 @@ impl<M> ForeignKey<M> {
     }
 }
 
+/// A reference crosses as its key's text (GraphQL's `ID`), as a value
+/// type's field; no key, as null.
+impl<M> serde::Serialize for ForeignKey<M> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.key {
+            Value::Null => s.serialize_none(),
+            key => s.collect_str(&key.key_string()),
+        }
+    }
+}
+
 impl<M> OneToOne<M> {
     pub fn new(key: impl Into<Value>) -> Self {
         OneToOne {
@@ -511,6 +522,11 @@ pub struct ModelDecl {
 }
 
 impl ModelDecl {
+    /// The GraphQL type's name: `graphql_name`, else the struct's.
+    pub fn type_name(&self) -> &'static str {
+        self.graphql_name.unwrap_or(self.name)
+    }
+
     pub fn key(&self) -> ModelKey {
         ModelKey {
             app: self.app,

@@ -37,5 +37,5 @@ pub use rules::{
 #[doc(hidden)]
 pub use serde as __serde;
 pub use typed::{FromField, FromRow, FromValue, Operand, RowReader, ToRow, ToValue};
-pub use types::{ObjectDecl, ObjectField, TypeDesc, Typed};
+pub use types::{ObjectDecl, ObjectField, TextId, TypeDesc, Typed};
 pub use value::{Key, Value};

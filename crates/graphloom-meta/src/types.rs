@@ -19,6 +19,13 @@ pub enum TypeDesc {
     /// A value type (`#[derive(Object)]`) or an input object
     /// (`#[derive(InputObject)]`), from the Rust value's serde form.
     Object(&'static ObjectDecl),
+    /// A model's object, by its key and GraphQL name: a value type's field
+    /// that refers to another service's entity (`Reference<User>`), which
+    /// GraphQL resolves as the entity's stub.
+    Model {
+        key: crate::ModelKey,
+        name: &'static str,
+    },
     List(Box<TypeDesc>),
     Nullable(Box<TypeDesc>),
 }
@@ -83,6 +90,33 @@ impl std::hash::Hash for ObjectDecl {
 }
 
 impl TypeDesc {
+    /// The model this type is, under lists and nullability: a value type's
+    /// field that refers to an entity (`Option<Reference<User>>`).
+    pub fn model(&self) -> Option<crate::ModelKey> {
+        match self {
+            TypeDesc::Model { key, .. } => Some(*key),
+            TypeDesc::List(inner) | TypeDesc::Nullable(inner) => inner.model(),
+            TypeDesc::Boolean
+            | TypeDesc::Int
+            | TypeDesc::Float
+            | TypeDesc::String
+            | TypeDesc::Id
+            | TypeDesc::Enum(_)
+            | TypeDesc::Json
+            | TypeDesc::Object(_) => None,
+        }
+    }
+
+    /// Whether a model's object is anywhere in this type, in value types'
+    /// fields included.
+    pub fn mentions_model(&self) -> bool {
+        self.model().is_some()
+            || self
+                .objects()
+                .iter()
+                .any(|o| o.fields().iter().any(|f| f.ty.model().is_some()))
+    }
+
     /// The value types and input objects this type mentions, each once,
     /// nested ones included (in the order first met).
     pub fn objects(&self) -> Vec<&'static ObjectDecl> {
@@ -107,7 +141,8 @@ impl TypeDesc {
                 | TypeDesc::String
                 | TypeDesc::Id
                 | TypeDesc::Enum(_)
-                | TypeDesc::Json => {}
+                | TypeDesc::Json
+                | TypeDesc::Model { .. } => {}
             }
         }
         let mut out = Vec::new();
@@ -143,6 +178,48 @@ typed!(
     crate::Id => TypeDesc::Id,
     serde_json::Value => TypeDesc::Json,
 );
+
+/// The types a value-type field marked `#[object(id)]` may have: text, or
+/// an `Option` or `Vec` of it, which GraphQL then types as `ID`.
+#[diagnostic::on_unimplemented(
+    message = "`#[object(id)]` is for a String field (or an Option or Vec of String), not `{Self}`",
+    note = "an Id field is GraphQL's ID already"
+)]
+pub trait TextId {
+    fn id_desc() -> TypeDesc;
+}
+
+impl TextId for String {
+    fn id_desc() -> TypeDesc {
+        TypeDesc::Id
+    }
+}
+
+impl<T: TextId> TextId for Option<T> {
+    fn id_desc() -> TypeDesc {
+        match T::id_desc() {
+            TypeDesc::Nullable(inner) => TypeDesc::Nullable(inner),
+            other => TypeDesc::Nullable(Box::new(other)),
+        }
+    }
+}
+
+impl<T: TextId> TextId for Vec<T> {
+    fn id_desc() -> TypeDesc {
+        TypeDesc::List(Box::new(T::id_desc()))
+    }
+}
+
+/// A reference to another service's entity, in a value type: GraphQL
+/// resolves it as the entity, the key being all this service knows.
+impl<M: crate::Model> Typed for crate::ForeignKey<M> {
+    fn type_desc() -> TypeDesc {
+        TypeDesc::Model {
+            key: crate::ModelKey::of::<M>(),
+            name: M::decl().type_name(),
+        }
+    }
+}
 
 impl<T: Typed> Typed for Option<T> {
     fn type_desc() -> TypeDesc {

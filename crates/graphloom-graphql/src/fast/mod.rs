@@ -168,6 +168,31 @@ impl Fast {
             }
         }
         let rt = &*self.rt;
+        let reg = rt.registry();
+        let shapes: Vec<Vec<Field<'_>>> = fields
+            .iter()
+            .zip(&roots)
+            .map(|(c, root)| match root {
+                None => Vec::new(),
+                Some(Root::Lookup { model, .. }) => {
+                    shape::node(reg, reg.model(*model), &c.children())
+                }
+                Some(Root::List { model }) => {
+                    shape::connection(reg, reg.model(*model), &c.children())
+                }
+            })
+            .collect();
+        // A computed value that refers to another service's entity is
+        // resolved as an entity is: by the resolvers.
+        let refers = roots.iter().zip(&shapes).any(|(root, shape)| match root {
+            None => false,
+            Some(Root::Lookup { model, .. } | Root::List { model }) => {
+                refers_to_entities(reg.model(*model), shape)
+            }
+        });
+        if refers {
+            return None;
+        }
         let fetched = join_all(fields.iter().zip(&roots).map(|(c, root)| async move {
             match root {
                 None => Fetched::Typename,
@@ -189,16 +214,6 @@ impl Fast {
             }
         }))
         .await;
-        let reg = rt.registry();
-        let shapes: Vec<Vec<Field<'_>>> = fields
-            .iter()
-            .zip(&fetched)
-            .map(|(c, f)| match f {
-                Fetched::Typename => Vec::new(),
-                Fetched::Node(model, _) => shape::node(reg, model, &c.children()),
-                Fetched::Page(model, _) => shape::connection(reg, model, &c.children()),
-            })
-            .collect();
         let ctx = Ctx::new(
             Arc::clone(&rt.engine),
             Arc::clone(request),
@@ -284,6 +299,30 @@ async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) 
         .zip(values)
         .map(|((_, node, ci), v)| ((node_id(node), *ci), v))
         .collect()
+}
+
+/// Whether `fields` (of `model`) select a computed field whose value
+/// refers to an entity (`Reference<User>` in a value type).
+fn refers_to_entities(model: &ModelMeta, fields: &[Field<'_>]) -> bool {
+    fields.iter().any(|f| match &f.kind {
+        Kind::Computed(ci, _) => model.computed[*ci].output.mentions_model(),
+        Kind::One { model, fields, .. }
+        | Kind::Many { model, fields }
+        | Kind::List { model, fields } => refers_to_entities(model, fields),
+        Kind::Nodes(fields) | Kind::Edges(fields) | Kind::EdgeNode(fields) => {
+            refers_to_entities(model, fields)
+        }
+        Kind::PageInfo(_)
+        | Kind::Typename(_)
+        | Kind::Value { .. }
+        | Kind::TotalCount
+        | Kind::Cursor
+        | Kind::HasNextPage
+        | Kind::HasPreviousPage
+        | Kind::StartCursor
+        | Kind::EndCursor
+        | Kind::Unknown(_) => false,
+    })
 }
 
 /// Whether a computed field is selected anywhere in `fields` (most queries

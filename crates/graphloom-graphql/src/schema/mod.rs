@@ -41,8 +41,8 @@ fn enums_in(d: &graphloom_meta::TypeDesc) -> Vec<&'static graphloom_meta::EnumDe
         match d {
             T::Enum(e) => out.push(e),
             T::List(inner) | T::Nullable(inner) => direct(inner, out),
-            // Its fields are walked once, below.
-            T::Object(_) => {}
+            // Its fields are walked once, below; a model's are its own.
+            T::Object(_) | T::Model { .. } => {}
             T::Boolean | T::Int | T::Float | T::String | T::Id | T::Json => {}
         }
     }
@@ -158,7 +158,13 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     let has_mutation = !custom.mutations.is_empty()
         || !custom.raw_mutations.is_empty()
         || reg.models().iter().any(|m| {
-            m.exposed && (m.operations.create || m.operations.update || m.operations.delete)
+            // A model whose generated mutations are all switched off or
+            // renamed away adds none.
+            m.exposed
+                && !m.external
+                && resolvers::Verb::ALL
+                    .into_iter()
+                    .any(|verb| resolvers::mutation_name(m, verb).is_some())
         });
     let has_subscription =
         !custom.subscriptions.is_empty() || reg.models().iter().any(crate::subscriptions::offered);
@@ -235,7 +241,7 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
             }
         }
     }
-    for o in values::collect(&uses, &generated_types(reg, &enums))? {
+    for o in values::collect(reg, &uses, &generated_types(reg, &enums))? {
         if !o.keys.is_empty() && !resolved.contains_key(o.name) {
             return Err(format!(
                 "the value type `{}` is keyed (#[object(key = …)]) and nothing resolves it: add App::entity(CustomEntity::new::<{}, …>(…))",
@@ -245,7 +251,7 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         schema = if o.input {
             schema.register(values::input_type(o))
         } else {
-            schema.register(values::object_type(o))
+            schema.register(values::object_type(rt, o))
         };
     }
 

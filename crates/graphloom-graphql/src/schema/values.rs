@@ -3,17 +3,26 @@
 //! computed fields return or take. A value crosses as its serde form, so an
 //! object's field resolver reads its parent's map by the field's name.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use async_graphql::{
     Value as Gql,
-    dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object},
+    dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext},
 };
-use graphloom_meta::{ObjectDecl, TypeDesc};
+use graphloom_db::Exec;
+use graphloom_meta::{ModelKey, ObjectDecl, Registry, TypeDesc};
+use graphloom_query::{
+    Error,
+    exec::{self, Node},
+};
 
 use crate::{
-    convert::type_ref,
+    context::scope_of,
+    convert::{parse_field, type_ref},
+    error::ResultExt,
+    runtime::Runtime,
     schema::types::{federate_field, federate_object},
+    translate::plan_node,
 };
 
 /// A value of type `d` as a resolver returns it: null as no value, lists
@@ -31,22 +40,34 @@ pub(crate) fn field_value(d: &TypeDesc, v: Gql) -> Option<FieldValue<'static>> {
     }
 }
 
+/// `d` without its nullability and lists.
+fn strip(d: &TypeDesc) -> &TypeDesc {
+    match d {
+        TypeDesc::List(inner) | TypeDesc::Nullable(inner) => strip(inner),
+        other => other,
+    }
+}
+
 /// The output type of a value type.
-pub(crate) fn object_type(o: &'static ObjectDecl) -> Object {
+pub(crate) fn object_type(rt: &Arc<Runtime>, o: &'static ObjectDecl) -> Object {
     let mut obj = Object::new(o.name);
     if let Some(d) = o.description {
         obj = obj.description(d);
     }
     for f in o.fields() {
         let (name, ty) = (f.name.clone(), f.ty.clone());
+        let reference = f.ty.model().map(|key| (key, Arc::clone(rt)));
         let mut field = Field::new(&f.name, type_ref(&f.ty), move |ctx| {
-            let (name, ty) = (name.clone(), ty.clone());
+            let (name, ty, reference) = (name.clone(), ty.clone(), reference.clone());
             FieldFuture::new(async move {
                 let v = match ctx.parent_value.as_value() {
                     Some(Gql::Object(map)) => map.get(name.as_str()).cloned().unwrap_or(Gql::Null),
                     _ => Gql::Null,
                 };
-                Ok(field_value(&ty, v))
+                match reference {
+                    Some((key, rt)) => references(&rt, &ctx, key, &ty, v).await,
+                    None => Ok(field_value(&ty, v)),
+                }
             })
         });
         if let Some(d) = f.description {
@@ -58,6 +79,79 @@ pub(crate) fn object_type(o: &'static ObjectDecl) -> Object {
         obj = obj.key(*key);
     }
     federate_object(obj, &o.federation)
+}
+
+/// The entities a value type's field refers to (`createdBy: User`): stubs
+/// of their keys, with what this service adds to them (computed fields,
+/// relations) loaded for the selection at once, as `_entities` does.
+async fn references<'a>(
+    rt: &Runtime,
+    ctx: &ResolverContext<'a>,
+    key: ModelKey,
+    ty: &TypeDesc,
+    v: Gql,
+) -> async_graphql::Result<Option<FieldValue<'a>>> {
+    // The schema's build refused a reference to anything but an external model.
+    let Some(model) = rt.registry().by_key(key) else {
+        return Ok(None);
+    };
+    let mut keys = Vec::new();
+    keys_in(ty, &v, &mut keys);
+    let pk = &model.fields[model.pk];
+    let mut stubs = Vec::with_capacity(keys.len());
+    for raw in keys {
+        let key = parse_field(rt.registry(), pk, raw)
+            .map_err(|e| Error::internal(format!("{}: {}", model.graphql_name, e.message)))
+            .gql()?;
+        stubs.push(exec::stub(model, key));
+    }
+    if !stubs.is_empty() {
+        let scope = scope_of(ctx).gql()?;
+        let plan = plan_node(rt, &scope, model, &ctx.ctx.field()).gql()?;
+        exec::load_children(
+            &rt.engine,
+            &mut Exec::pool(rt.engine.db()),
+            &scope,
+            model,
+            &plan,
+            &mut stubs,
+        )
+        .await
+        .gql()?;
+    }
+    Ok(with_nodes(ty, v, &mut stubs.into_iter().map(Arc::new)))
+}
+
+/// The references' keys in `v`, in order.
+fn keys_in<'v>(ty: &TypeDesc, v: &'v Gql, out: &mut Vec<&'v Gql>) {
+    match (ty, v) {
+        (_, Gql::Null) => {}
+        (TypeDesc::Nullable(inner), v) => keys_in(inner, v, out),
+        (TypeDesc::List(item), Gql::List(items)) => {
+            items.iter().for_each(|i| keys_in(item, i, out))
+        }
+        (TypeDesc::Model { .. }, v) => out.push(v),
+        _ => {}
+    }
+}
+
+/// `v` with each reference, in [`keys_in`]'s order, replaced by its node.
+fn with_nodes(
+    ty: &TypeDesc,
+    v: Gql,
+    nodes: &mut impl Iterator<Item = Arc<Node>>,
+) -> Option<FieldValue<'static>> {
+    match (ty, v) {
+        (_, Gql::Null) => None,
+        (TypeDesc::Nullable(inner), v) => with_nodes(inner, v, nodes),
+        (TypeDesc::List(item), Gql::List(items)) => {
+            Some(FieldValue::list(items.into_iter().map(|i| {
+                with_nodes(item, i, nodes).unwrap_or(FieldValue::NULL)
+            })))
+        }
+        (TypeDesc::Model { .. }, _) => nodes.next().map(FieldValue::owned_any),
+        _ => None,
+    }
 }
 
 /// The input type of an input object.
@@ -103,12 +197,40 @@ pub(crate) struct Use<'a> {
 /// they cannot be: an output type taken as an argument or the reverse, two
 /// types of one name, or a name the generated schema already has.
 pub(crate) fn collect(
+    reg: &Registry,
     uses: &[Use<'_>],
     taken: &BTreeMap<String, String>,
 ) -> Result<Vec<&'static ObjectDecl>, String> {
     let mut found: Vec<&'static ObjectDecl> = Vec::new();
     for u in uses {
+        if let TypeDesc::Model { name, .. } = strip(u.ty) {
+            return Err(format!(
+                "{} is typed `{name}`, a reference: hold it in a value type's field, or return the model with resolve_model / resolve_models",
+                u.by
+            ));
+        }
         for o in u.ty.objects() {
+            for f in o.fields() {
+                let Some(key) = f.ty.model() else { continue };
+                let at = format!("`{}.{}` (in {})", o.name, f.name, u.by);
+                // An input object cannot hold one: a reference is not
+                // Deserialize.
+                match reg.by_key(key) {
+                    None => {
+                        return Err(format!(
+                            "{at} refers to {key}, which no app of this service declares: add it with App::model"
+                        ));
+                    }
+                    Some(m) if !m.external => {
+                        return Err(format!(
+                            "{at} refers to {}, a model of this service: a value type refers to other services' entities only; return this service's models with resolve_model / resolve_models, where their selection is planned",
+                            m.graphql_name
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+
             if o.input != u.input {
                 let (is, wants) = if o.input {
                     ("an input object (#[derive(InputObject)])", "a result")

@@ -520,3 +520,152 @@ async fn a_subscription_streams_value_types() {
         json!({ "x": 3.0 })
     );
 }
+
+/// A courier, owned by another service and known here by its code.
+#[derive(Model)]
+#[model(app = "couriers", external)]
+pub struct Courier {
+    #[field(primary_key, max_length = 20)]
+    pub code: String,
+}
+
+/// Who delivers a parcel: references to the couriers service's entity.
+#[derive(Serialize, Object)]
+pub struct Delivery {
+    pub by: Reference<Courier>,
+    pub backup: Option<Reference<Courier>>,
+    pub relay: Vec<Reference<Courier>>,
+}
+
+fn delivery(label: &str) -> Delivery {
+    Delivery {
+        by: Reference::new(format!("{label}-1")),
+        backup: (label == "big").then(|| Reference::new("spare")),
+        relay: vec![Reference::new("r1"), Reference::new("r2")],
+    }
+}
+
+fn delivery_app() -> App {
+    app()
+        .computed(ComputedField::new::<Parcel, Delivery, _, _>(
+            "delivery",
+            &["label"],
+            |_ctx, row: Row| async move { Ok(delivery(row.str("label"))) },
+        ))
+        .computed(ComputedField::new::<Courier, String, _, _>(
+            "badge",
+            &["code"],
+            |_ctx, row: Row| async move { Ok(format!("#{}", row.str("code"))) },
+        ))
+        .query(
+            CustomField::new("nextDelivery").resolve(|_ctx, _a: serde_json::Value| async {
+                Ok::<_, Error>(Some(delivery("next")))
+            }),
+        )
+}
+
+fn delivery_service() -> Service {
+    Service::new("post")
+        .app(App::new("couriers").model::<Courier>())
+        .app(delivery_app())
+}
+
+/// A value type may hold references to another service's entity: GraphQL
+/// types them as the entity, resolved as `_entities` resolves it (its key,
+/// and what this service computes for it), through the resolvers on both
+/// paths. A reference to one of this service's models, a reference
+/// returned bare, or one to a model no app declares stop the build.
+#[tokio::test]
+async fn a_value_type_refers_to_another_services_entity() {
+    let c = TestClient::new(&delivery_service())
+        .await
+        .as_user(graphloom_test::superuser(1));
+    for label in ["small", "big"] {
+        c.query(&format!(
+            r#"mutation {{ createParcel(input: {{ label: "{label}", width: 1, height: 1 }}) {{ errors {{ code }} }} }}"#
+        ))
+        .await;
+    }
+    let sdl = c.api().subgraph_sdl();
+    assert!(
+        sdl.contains("type Delivery {\n\tby: Courier!\n\tbackup: Courier\n\trelay: [Courier!]!\n}"),
+        "{sdl}"
+    );
+    let query = r#"{ parcels(orderBy: [{ id: ASC }]) { nodes { label delivery { by { code badge } backup { code } relay { __typename code } } } } }"#;
+    // The fast path leaves a query that reaches a reference to the resolvers.
+    let res = c
+        .response(graphloom::graphql::async_graphql::Request::new(query))
+        .await;
+    assert!(matches!(res.data, graphloom::graphql::Data::Value(_)));
+    let d: Json = serde_json::from_slice(&res.to_json().unwrap()).unwrap();
+    assert_eq!(
+        d["data"]["parcels"]["nodes"],
+        json!([
+            { "label": "small", "delivery": {
+                "by": { "code": "small-1", "badge": "#small-1" }, "backup": null,
+                "relay": [{ "__typename": "Courier", "code": "r1" }, { "__typename": "Courier", "code": "r2" }],
+            } },
+            { "label": "big", "delivery": {
+                "by": { "code": "big-1", "badge": "#big-1" }, "backup": { "code": "spare" },
+                "relay": [{ "__typename": "Courier", "code": "r1" }, { "__typename": "Courier", "code": "r2" }],
+            } },
+        ])
+    );
+    let d = c
+        .query("{ nextDelivery { by { badge } relay { badge } } }")
+        .await;
+    assert_eq!(
+        d["nextDelivery"],
+        json!({ "by": { "badge": "#next-1" }, "relay": [{ "badge": "#r1" }, { "badge": "#r2" }] })
+    );
+
+    #[derive(Serialize, Object)]
+    pub struct Local {
+        pub parcel: Reference<Parcel>,
+    }
+    #[derive(Model)]
+    #[model(app = "nowhere", external)]
+    pub struct Stranger {
+        pub id: Id,
+    }
+    #[derive(Serialize, Object)]
+    pub struct Lost {
+        pub who: Reference<Stranger>,
+    }
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    for (field, says) in [
+        (
+            CustomField::new("local").resolve(|_ctx, _a: serde_json::Value| async {
+                Ok::<_, Error>(Local {
+                    parcel: Reference::new(1),
+                })
+            }),
+            "`Local.parcel` (in the custom query or mutation `local`) refers to Parcel, a model of this service: a value type refers to other services' entities only",
+        ),
+        (
+            CustomField::new("bare").resolve(|_ctx, _a: serde_json::Value| async {
+                Ok::<_, Error>(Reference::<Courier>::new("x"))
+            }),
+            "the custom query or mutation `bare` is typed `Courier`, a reference: hold it in a value type's field",
+        ),
+        (
+            CustomField::new("lost").resolve(|_ctx, _a: serde_json::Value| async {
+                Ok::<_, Error>(Lost {
+                    who: Reference::new(1),
+                })
+            }),
+            "`Lost.who` (in the custom query or mutation `lost`) refers to nowhere.Stranger, which no app of this service declares",
+        ),
+    ] {
+        let err = Service::new("post")
+            .app(App::new("couriers").model::<Courier>())
+            .app(app().query(field))
+            .api(db.clone(), graphloom::graphql::Config::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(says), "{err}");
+    }
+}
