@@ -301,6 +301,10 @@ fn unique_sets(
     sets
 }
 
+/// `#[field(related_name = "+")]`: the relation has no reverse field (as in
+/// Django).
+const NO_REVERSE: &str = "+";
+
 /// A model's entity keys: the primary key, then each declared key: one
 /// unique field, or several that are unique together.
 fn entity_keys(
@@ -697,7 +701,7 @@ impl Registry {
                 &unique,
                 &mut errors,
             );
-            let graphql_name = d.graphql_name.unwrap_or(d.name).to_owned();
+            let graphql_name = d.type_name().to_owned();
             let plural_name = lower_first(
                 &d.plural
                     .map(str::to_owned)
@@ -804,8 +808,10 @@ impl Registry {
                             RelationKind::ReverseMany { field: fi },
                         )
                     };
-                    // Nothing is added to an entity this service cannot resolve.
-                    if !models[target.0].federation.unresolvable {
+                    // Nothing is added to an entity this service cannot
+                    // resolve, nor where `related_name = "+"` asks for no
+                    // reverse relation.
+                    if !models[target.0].federation.unresolvable && related != Some(NO_REVERSE) {
                         let declared_by = (ModelId(mi), models[mi].fields[fi].name);
                         models[target.0].relations.push(RelationMeta {
                             name,
@@ -898,6 +904,9 @@ impl Registry {
                     via: Some(forward_via),
                 },
             });
+            if reverse == NO_REVERSE {
+                continue;
+            }
             models[target.0].relations.push(RelationMeta {
                 name: reverse,
                 target: owner,
@@ -1499,6 +1508,32 @@ mod tests {
             ]
         );
         assert!(err.to_string().contains("HINT"));
+    }
+
+    #[test]
+    fn related_name_plus_leaves_out_the_reverse_relation() {
+        let mut decls = blog();
+        for field in &mut decls[2].fields[1..3] {
+            field.options.related_name = Some("+");
+        }
+        let reg = Registry::resolve(decls).unwrap();
+        let relations = |name| {
+            reg.by_key(ModelKey { app: "blog", name })
+                .unwrap()
+                .relations
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(relations("User"), Vec::<&str>::new());
+        assert_eq!(relations("Tag"), Vec::<&str>::new());
+        // The forward relations and the join table stay.
+        assert_eq!(relations("BlogPost"), ["author", "tags"]);
+        assert_eq!(reg.joins().len(), 1);
+        // Without it, both reverse relations are there.
+        let reg = Registry::resolve(blog()).unwrap();
+        let user = reg.by_key(USER).unwrap();
+        assert_eq!(user.relations[0].name, "blogPosts");
     }
 
     #[test]
