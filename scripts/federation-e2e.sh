@@ -7,10 +7,16 @@
 # and reviews verify them through accounts' JWKS endpoint. Installs Node.js,
 # curl and openssl from Debian if missing.
 #
+# Then Apollo's subgraph compatibility "products" schema (the compat service)
+# with the suite's users and inventory subgraphs (compat-subgraphs.mjs),
+# composed by both composers and checked through both gateways
+# (compat-e2e.mjs).
+#
 # `bash scripts/federation-e2e.sh serve` starts the same stack on fixed ports
 # (Apollo Gateway 4000, accounts 4001, products 4002, reviews 4003, Hive
-# Gateway 4004) with a superuser admin / e2e-password-1, and keeps it running
-# until Ctrl-C instead of testing.
+# Gateway 4004; compat 4005, users 4006, inventory 4007, its Apollo Gateway
+# 4008 and Hive Gateway 4009) with a superuser admin / e2e-password-1, and
+# keeps it running until Ctrl-C instead of testing.
 #
 # With E2E_POSTGRES=postgres://user@host:port (a server, as scripts/postgres.sh
 # starts), each service gets its own fresh PostgreSQL database instead of a
@@ -43,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 if [ -n "$pg" ]; then
-  for s in accounts products reviews; do
+  for s in accounts products reviews compat; do
     psql -q "$pg/postgres" -c "CREATE DATABASE e2e_$$_$s"
     databases+=("e2e_$$_$s")
   done
@@ -52,11 +58,12 @@ fi
 
 if [ "$mode" = serve ]; then
   p_gw=4000 p_acc=4001 p_prod=4002 p_rev=4003 p_hive=4004
+  p_compat=4005 p_users=4006 p_inv=4007 p_cgw=4008 p_chive=4009
 else
   # Free ports from the kernel, so parallel runs and busy machines do not clash.
-  read -r p_gw p_acc p_prod p_rev p_hive < <(node -e '
+  read -r p_gw p_acc p_prod p_rev p_hive p_compat p_users p_inv p_cgw p_chive < <(node -e '
   const net = require("node:net");
-  Promise.all([1, 2, 3, 4, 5].map(() => new Promise((ok) => {
+  Promise.all([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(() => new Promise((ok) => {
     const s = net.createServer().listen(0, "127.0.0.1", () => ok(s));
   }))).then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
 fi
@@ -130,7 +137,36 @@ PORT=$p_hive JWT_AUDIENCE=gateway JWKS_URL="http://127.0.0.1:$p_acc/.well-known/
 pids+=($!)
 wait_for "http://127.0.0.1:$p_hive/graphql" hive -H 'content-type: application/json' -d '{"query":"{__typename}"}'
 
+# Apollo's compatibility "products" subgraph, migrated (which loads the
+# suite's data), with the suite's users and inventory subgraphs; both
+# composers compose them with only the two hints the suite's schemas mean to
+# give, and both gateways serve the supergraph.
+compat_dir=examples/federation/gateway/compat
+"$bin/compat" migrate --database-url "$(db_url compat)" >/dev/null
+"$bin/compat" serve --addr "127.0.0.1:$p_compat" --database-url "$(db_url compat)" >"$work/compat.log" 2>&1 &
+pids+=($!)
+USERS_PORT=$p_users INVENTORY_PORT=$p_inv node examples/federation/gateway/compat-subgraphs.mjs >"$work/compat-subgraphs.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$p_compat/readyz" compat
+wait_for "http://127.0.0.1:$p_inv/" compat-subgraphs -H 'content-type: application/json' -d '{"query":"{__typename}"}'
+"$bin/compat" schema --federation > "$work/compat.graphql"
+echo "compat with the suite's users and inventory:"
+HINTS='"ProductDimension.unit" is defined in subgraph "products" but not in subgraph "inventory"|Field "User.name" on subgraph "users" is overridden' \
+  EXPECT='@custom' SUPERGRAPH="$work/compat-supergraph.graphql" GUILD_SUPERGRAPH="$work/compat-guild.graphql" \
+  node examples/federation/gateway/compose.mjs \
+  "products=$work/compat.graphql=http://127.0.0.1:$p_compat/graphql" \
+  "users=$compat_dir/users.graphql=http://127.0.0.1:$p_users/" \
+  "inventory=$compat_dir/inventory.graphql=http://127.0.0.1:$p_inv/"
+PORT=$p_cgw node examples/federation/gateway/gateway.mjs "$work/compat-supergraph.graphql" >"$work/compat-gateway.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$p_cgw/" compat-gateway -H 'content-type: application/json' -d '{"query":"{__typename}"}'
+PORT=$p_chive JWKS_URL="http://127.0.0.1:$p_acc/.well-known/jwks.json" \
+  node examples/federation/gateway/hive.mjs "$work/compat-guild.graphql" >"$work/compat-hive.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$p_chive/graphql" compat-hive -H 'content-type: application/json' -d '{"query":"{__typename}"}'
+
 if [ "$mode" = serve ]; then
+  echo "compat: Apollo Gateway http://127.0.0.1:$p_cgw/, Hive Gateway http://127.0.0.1:$p_chive/graphql"
   echo "Apollo Gateway: http://127.0.0.1:$p_gw/, Hive Gateway: http://127.0.0.1:$p_hive/graphql"
   echo "(log in as admin / e2e-password-1); Ctrl-C stops everything"
   wait
@@ -138,11 +174,20 @@ if [ "$mode" = serve ]; then
 fi
 
 logs() {
-  for s in accounts products reviews gateway hive; do echo "== $s log" >&2; tail -20 "$work/$s.log" >&2; done
+  for s in accounts products reviews gateway hive compat compat-subgraphs compat-gateway compat-hive; do
+    echo "== $s log" >&2; tail -20 "$work/$s.log" >&2
+  done
   exit 1
 }
 GATEWAY="http://127.0.0.1:$p_gw/" node examples/federation/gateway/e2e.mjs || logs
 GATEWAY="http://127.0.0.1:$p_hive/graphql" node examples/federation/gateway/hive-e2e.mjs || logs
+GATEWAY="http://127.0.0.1:$p_cgw/" node examples/federation/gateway/compat-e2e.mjs || logs
+GATEWAY="http://127.0.0.1:$p_chive/graphql" node examples/federation/gateway/compat-e2e.mjs || logs
+# The suite's ftv1 check asks the subgraph itself.
+curl -fs -H 'content-type: application/json' -H 'apollo-federation-include-trace: ftv1' \
+  -d '{"query":"{ __typename }"}' "http://127.0.0.1:$p_compat/graphql" > "$work/ftv1.json"
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1]));
+  if (r.data.__typename !== "Query" || typeof r.extensions?.ftv1 !== "string") { console.error(r); process.exit(1); }' "$work/ftv1.json"
 
 # Verify-only services ask accounts whether a token's session is live
 # (/auth/introspect, beside the JWKS; answers kept 300 ms here): a logout

@@ -3,6 +3,7 @@
 //! inventory) and `reviews` (reviews of products by users, both owned by the
 //! other services). Each is its own binary with its own database.
 
+pub mod compat;
 pub mod products;
 pub mod reviews;
 

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use federation_example::{accounts, products, reviews};
+mod compat;
+
+use federation_example::{accounts, compat as compat_service, products, reviews};
 use graphloom::MakeArgs;
 use graphloom_test::{Principal, TestClient, assert_num_queries, codes, user};
 use serde_json::json;
@@ -31,7 +33,12 @@ fn subgraph_sdl_snapshots() {
 
 #[test]
 fn migrations_match_the_models() {
-    for service in [accounts(), products::service(), reviews::service()] {
+    for service in [
+        accounts(),
+        products::service(),
+        reviews::service(),
+        compat_service::service(),
+    ] {
         assert_eq!(
             service
                 .makemigrations(&MakeArgs {
