@@ -549,22 +549,31 @@ pub fn model_enum(input: &DeriveInput) -> Result<TokenStream> {
             ));
         }
         let vname = v.ident.to_string();
-        let mut stored = None;
+        let (mut stored, mut deprecated) = (None, None);
         for attr in v.attrs.iter().filter(|a| a.path().is_ident("value")) {
             attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("stored") {
                     stored = Some(meta.value()?.parse::<LitStr>()?.value());
                     Ok(())
+                } else if meta.path.is_ident("deprecated") {
+                    deprecated = Some(meta.value()?.parse::<LitStr>()?.value());
+                    Ok(())
                 } else {
-                    Err(meta.error("unknown option; expected: stored"))
+                    Err(meta.error("unknown option; expected: stored, deprecated"))
                 }
             })?;
         }
         // Names are derived at run time by graphloom-meta, in one place.
         let stored = opt_str(&stored);
+        let deprecated = opt_str(&deprecated);
         let help = opt_str(&doc(&v.attrs));
         variants.push(quote! {
-            ::graphloom::meta::EnumVariant { name: #vname, stored_as: #stored, help: #help }
+            ::graphloom::meta::EnumVariant {
+                name: #vname,
+                stored_as: #stored,
+                help: #help,
+                deprecated: #deprecated,
+            }
         });
         let ident = &v.ident;
         to_index.push(quote!(#name::#ident => #i));

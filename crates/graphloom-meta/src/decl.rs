@@ -72,6 +72,9 @@ pub struct EnumVariant {
     /// `#[value(stored = "...")]`: the stored text, when not the default `in_review`.
     pub stored_as: Option<&'static str>,
     pub help: Option<&'static str>,
+    /// `#[value(deprecated = "…")]`: `@deprecated(reason:)` on the GraphQL
+    /// value, which clients may still send and receive.
+    pub deprecated: Option<&'static str>,
 }
 
 impl EnumVariant {

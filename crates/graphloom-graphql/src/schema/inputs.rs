@@ -128,6 +128,9 @@ pub(crate) fn enum_type(e: &graphloom_meta::EnumDecl) -> Enum {
         if let Some(h) = v.help {
             item = item.description(h);
         }
+        if let Some(reason) = v.deprecated {
+            item = item.deprecation(Some(reason));
+        }
         en = en.item(item);
     }
     en

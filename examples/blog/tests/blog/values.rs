@@ -15,6 +15,9 @@ use crate::fast_path::same;
 pub enum Unit {
     Cm,
     Inch,
+    /// Millimetres, from before centimetres.
+    #[value(deprecated = "Use CM.")]
+    Mm,
 }
 
 #[derive(Model)]
@@ -201,6 +204,22 @@ async fn value_types_and_input_objects_print_with_their_directives() {
     let sub = c.api().subgraph_sdl();
     assert!(sub.contains("type Size @shareable {"), "{sub}");
     assert!(sub.contains("\tunit: Unit! @inaccessible\n"), "{sub}");
+    // A deprecated enum value is marked, and still read and written.
+    assert!(
+        sdl.contains("\t\"\"\"\n\tMillimetres, from before centimetres.\n\t\"\"\"\n\tMM @deprecated(reason: \"Use CM.\")\n"),
+        "{sdl}"
+    );
+    let d = c
+        .query(r#"{ __type(name: "Unit") { enumValues(includeDeprecated: true) { name isDeprecated deprecationReason } } }"#)
+        .await;
+    assert_eq!(
+        d["__type"]["enumValues"][2],
+        json!({ "name": "MM", "isDeprecated": true, "deprecationReason": "Use CM." })
+    );
+    let d = c
+        .query(r#"mutation { createParcel(input: { label: "old", width: 1, height: 1, unit: MM }) { parcel { unit } } }"#)
+        .await;
+    assert_eq!(d["createParcel"]["parcel"]["unit"], "MM");
 }
 
 #[tokio::test]
