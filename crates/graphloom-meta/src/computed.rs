@@ -17,6 +17,21 @@ pub struct ComputedDecl {
     /// Its SDL directives (`@shareable`, `@override(from:)`, `@tag`,
     /// `@inaccessible`, `@deprecated`).
     pub federation: Federation,
+    /// Its arguments (`excerpt(length: Int! = 100)`), in order.
+    pub args: Vec<ComputedArg>,
+}
+
+/// One argument of a computed field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputedArg {
+    pub name: String,
+    pub ty: TypeDesc,
+    /// As JSON (the Rust value serialized).
+    pub default: Option<serde_json::Value>,
+    /// `@fromContext(field: "$name { field }")`: in a supergraph, the
+    /// gateway fills it from an enclosing type marked `@context(name:)`;
+    /// clients do not send it.
+    pub from_context: Option<String>,
 }
 
 /// A resolved computed field of a model.
@@ -30,6 +45,7 @@ pub struct ComputedMeta {
     pub requires: Vec<usize>,
     pub output: TypeDesc,
     pub federation: Federation,
+    pub args: Vec<ComputedArg>,
 }
 
 /// Resolves computed field declarations onto their models.
@@ -77,6 +93,46 @@ pub(crate) fn resolve(
             ));
             continue;
         }
+        let contexts: Vec<&str> = reg
+            .models
+            .iter()
+            .filter_map(|m| m.federation.context)
+            .collect();
+        for (i, a) in c.args.iter().enumerate() {
+            let problem = if c.args[..i].iter().any(|b| b.name == a.name) {
+                Some((
+                    CheckId::E003,
+                    format!("the argument `{}` is declared twice", a.name),
+                    "give each argument its own name".to_owned(),
+                ))
+            } else if let Some(field) = &a.from_context {
+                let name = field
+                    .strip_prefix('$')
+                    .and_then(|rest| rest.split([' ', '{', '.']).next())
+                    .filter(|n| !n.is_empty());
+                match name {
+                    None => Some((
+                        CheckId::E013,
+                        format!("`{field}` (the argument `{}`) names no context", a.name),
+                        "write the context's field as \"$name { field }\"".to_owned(),
+                    )),
+                    Some(n) if !contexts.contains(&n) => Some((
+                        CheckId::E013,
+                        format!(
+                            "the argument `{}` reads the context `{n}`, which no model of this service declares",
+                            a.name
+                        ),
+                        format!("mark the type that provides it #[model(context = \"{n}\")]"),
+                    )),
+                    Some(_) => None,
+                }
+            } else {
+                None
+            };
+            if let Some((id, message, hint)) = problem {
+                errors.push(CheckError::new(id, at.clone(), message, hint));
+            }
+        }
         let mut requires = Vec::new();
         for name in &c.requires {
             match m.field(name) {
@@ -100,6 +156,7 @@ pub(crate) fn resolve(
             requires,
             output: c.output,
             federation: c.federation,
+            args: c.args,
         });
     }
 }

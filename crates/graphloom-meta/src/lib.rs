@@ -25,7 +25,7 @@ mod value;
 
 pub use capability::{Capabilities, Op, Quantifier};
 pub use checks::{CheckError, CheckErrors, CheckId};
-pub use computed::{ComputedDecl, ComputedMeta};
+pub use computed::{ComputedArg, ComputedDecl, ComputedMeta};
 pub use decl::*;
 pub use directives::{ComposeDirective, ComposedDirective};
 pub use principal::Principal;

@@ -54,9 +54,13 @@ impl Row {
     }
 }
 
-/// The Rust function of a computed field.
-pub type ComputedFn =
-    Arc<dyn Fn(Ctx, Row) -> BoxFuture<'static, Result<serde_json::Value>> + Send + Sync>;
+/// The Rust function of a computed field: the row's fields it reads, and
+/// its arguments as a JSON object.
+pub type ComputedFn = Arc<
+    dyn Fn(Ctx, Row, serde_json::Value) -> BoxFuture<'static, Result<serde_json::Value>>
+        + Send
+        + Sync,
+>;
 
 /// A field computed in Rust from a row's stored fields: the model fact
 /// ([`ComputedDecl`], resolved by the registry) and its function.
@@ -86,23 +90,112 @@ impl ComputedField {
         Fut: Future<Output = Result<R>> + Send + 'static,
     {
         let f = Arc::new(f);
-        ComputedField {
-            decl: ComputedDecl {
-                model: ModelKey::of::<M>(),
-                name: name.into(),
-                description: None,
-                requires: requires.to_vec(),
-                output: R::type_desc(),
-                federation: Default::default(),
-            },
-            function: Arc::new(move |ctx, row| {
+        Self::of::<M, R>(
+            name.into(),
+            requires,
+            Arc::new(move |ctx, row, _args| {
                 let f = Arc::clone(&f);
                 Box::pin(async move {
                     let out = f(ctx, row).await?;
                     serde_json::to_value(out).map_err(Error::internal)
                 })
             }),
+        )
+    }
+
+    fn of<M: Model, R: Typed>(
+        name: String,
+        requires: &[&'static str],
+        function: ComputedFn,
+    ) -> Self {
+        ComputedField {
+            decl: ComputedDecl {
+                model: ModelKey::of::<M>(),
+                name,
+                description: None,
+                requires: requires.to_vec(),
+                output: R::type_desc(),
+                federation: Default::default(),
+                args: Vec::new(),
+            },
+            function,
         }
+    }
+
+    /// A computed field that takes arguments (declared with [`Self::arg`]
+    /// and kin), decoded into `A` (a `serde::Deserialize` struct whose
+    /// fields are the arguments) for each row: `excerpt(length: Int! = 100)`.
+    /// A query that selects one runs through the resolvers, each
+    /// selection with its own arguments.
+    pub fn with_args<M, R, A, F, Fut>(
+        name: impl Into<String>,
+        requires: &[&'static str],
+        f: F,
+    ) -> Self
+    where
+        M: Model,
+        R: serde::Serialize + Typed + Send + 'static,
+        A: serde::de::DeserializeOwned + Send + 'static,
+        F: Fn(Ctx, Row, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        Self::of::<M, R>(
+            name.into(),
+            requires,
+            Arc::new(move |ctx, row, args| {
+                let f = Arc::clone(&f);
+                Box::pin(async move {
+                    let args = serde_json::from_value::<A>(args)
+                        .map_err(|e| Error::bad_input(format!("invalid arguments: {e}")))?;
+                    let out = f(ctx, row, args).await?;
+                    serde_json::to_value(out).map_err(Error::internal)
+                })
+            }),
+        )
+    }
+
+    /// Declares an argument; its GraphQL type follows the Rust type.
+    pub fn arg<T: Typed>(self, name: impl Into<String>) -> Self {
+        self.push_arg(name.into(), T::type_desc(), None, None)
+    }
+
+    /// Declares an argument with a default (`length: Int! = 100`).
+    pub fn arg_default<T: Typed + serde::Serialize>(
+        self,
+        name: impl Into<String>,
+        value: T,
+    ) -> Self {
+        let default = serde_json::to_value(value).ok();
+        self.push_arg(name.into(), T::type_desc(), default, None)
+    }
+
+    /// Declares an argument the gateway fills from an enclosing type marked
+    /// `#[model(context = "name")]`: `@fromContext(field: "$name { field }")`
+    /// (federation v2.8). Clients of the supergraph do not see it; called
+    /// on this service directly, it is an ordinary argument.
+    pub fn arg_from_context<T: Typed>(
+        self,
+        name: impl Into<String>,
+        field: impl Into<String>,
+    ) -> Self {
+        self.push_arg(name.into(), T::type_desc(), None, Some(field.into()))
+    }
+
+    fn push_arg(
+        mut self,
+        name: String,
+        ty: graphloom_meta::TypeDesc,
+        default: Option<serde_json::Value>,
+        from_context: Option<String>,
+    ) -> Self {
+        self.decl.args.push(graphloom_meta::ComputedArg {
+            name,
+            ty,
+            default,
+            from_context,
+        });
+        self
     }
 
     pub fn description(mut self, text: impl Into<String>) -> Self {
@@ -228,11 +321,12 @@ impl Engine {
         model: &ModelMeta,
         field: &ComputedMeta,
         values: &[Value],
+        args: serde_json::Value,
     ) -> Result<serde_json::Value> {
         let f = self.computed.get(field.slot).ok_or_else(|| {
             Error::internal(format!("computed field `{}` has no function", field.name))
         })?;
-        f(ctx, Row::of(model, values, &field.requires)).await
+        f(ctx, Row::of(model, values, &field.requires), args).await
     }
 }
 

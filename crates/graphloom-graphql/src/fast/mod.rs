@@ -182,15 +182,16 @@ impl Fast {
                 }
             })
             .collect();
-        // A computed value that refers to another service's entity is
-        // resolved as an entity is: by the resolvers.
-        let refers = roots.iter().zip(&shapes).any(|(root, shape)| match root {
+        // A computed field with arguments (each selection its own), or
+        // whose value refers to another service's entity (resolved as an
+        // entity is), is the resolvers'.
+        let resolvers = roots.iter().zip(&shapes).any(|(root, shape)| match root {
             None => false,
             Some(Root::Lookup { model, .. } | Root::List { model }) => {
-                refers_to_entities(reg.model(*model), shape)
+                needs_resolvers(reg.model(*model), shape)
             }
         });
-        if refers {
+        if resolvers {
             return None;
         }
         let fetched = join_all(fields.iter().zip(&roots).map(|(c, root)| async move {
@@ -291,7 +292,13 @@ async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) 
     wanted.retain(|(_, node, ci)| seen.insert((node_id(node), *ci)));
     let engine = ctx.engine();
     let values = join_all(wanted.iter().map(|(model, node, ci)| {
-        engine.compute(ctx.clone(), model, &model.computed[*ci], &node.values)
+        engine.compute(
+            ctx.clone(),
+            model,
+            &model.computed[*ci],
+            &node.values,
+            serde_json::Value::Null,
+        )
     }))
     .await;
     wanted
@@ -301,16 +308,20 @@ async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) 
         .collect()
 }
 
-/// Whether `fields` (of `model`) select a computed field whose value
-/// refers to an entity (`Reference<User>` in a value type).
-fn refers_to_entities(model: &ModelMeta, fields: &[Field<'_>]) -> bool {
+/// Whether `fields` (of `model`) select a computed field that takes
+/// arguments or whose value refers to an entity (`Reference<User>` in a
+/// value type).
+fn needs_resolvers(model: &ModelMeta, fields: &[Field<'_>]) -> bool {
     fields.iter().any(|f| match &f.kind {
-        Kind::Computed(ci, _) => model.computed[*ci].output.mentions_model(),
+        Kind::Computed(ci, _) => {
+            let c = &model.computed[*ci];
+            !c.args.is_empty() || c.output.mentions_model()
+        }
         Kind::One { model, fields, .. }
         | Kind::Many { model, fields }
-        | Kind::List { model, fields } => refers_to_entities(model, fields),
+        | Kind::List { model, fields } => needs_resolvers(model, fields),
         Kind::Nodes(fields) | Kind::Edges(fields) | Kind::EdgeNode(fields) => {
-            refers_to_entities(model, fields)
+            needs_resolvers(model, fields)
         }
         Kind::PageInfo(_)
         | Kind::Typename(_)

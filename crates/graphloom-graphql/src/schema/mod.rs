@@ -228,11 +228,19 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         by: "an entity resolver (App::entity)".into(),
     }));
     for m in reg.models().iter().filter(|m| m.exposed) {
-        uses.extend(m.computed.iter().map(|c| values::Use {
-            ty: &c.output,
-            input: false,
-            by: format!("the computed field `{}.{}`", m.graphql_name, c.name),
-        }));
+        for c in &m.computed {
+            let by = format!("the computed field `{}.{}`", m.graphql_name, c.name);
+            uses.extend(c.args.iter().map(|a| values::Use {
+                ty: &a.ty,
+                input: true,
+                by: by.clone(),
+            }));
+            uses.push(values::Use {
+                ty: &c.output,
+                input: false,
+                by,
+            });
+        }
     }
     for u in &uses {
         for e in enums_in(u.ty) {

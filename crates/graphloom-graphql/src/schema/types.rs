@@ -66,6 +66,12 @@ pub(crate) fn federate_object(mut o: Object, fed: &Federation) -> Object {
     if fed.interface_object {
         o = o.interface_object();
     }
+    if let Some(name) = fed.context {
+        o = o.directive(
+            async_graphql::dynamic::Directive::new("context")
+                .argument("name", Gql::String(name.to_owned())),
+        );
+    }
     if fed.shareable {
         o = o.shareable();
     }
@@ -268,20 +274,41 @@ fn computed_field(rt: &Arc<Runtime>, m: &ModelMeta, c: &ComputedMeta) -> Field {
     let shared = Arc::clone(rt);
     let model = m.id;
     let meta = c.clone();
-    let f = Field::new(&c.name, type_ref(&c.output), move |ctx| {
+    let mut f = Field::new(&c.name, type_ref(&c.output), move |ctx| {
         let rt = Arc::clone(&shared);
         let meta = meta.clone();
         FieldFuture::new(async move {
             let node = node_of(&ctx).gql()?;
             let m = rt.registry().model(model);
             let app = request_ctx(&rt, &ctx).gql()?;
-            let out = rt.engine.compute(app, m, &meta, &node.values).await.gql()?;
+            let args = Gql::Object(ctx.args.as_index_map().clone())
+                .into_json()
+                .map_err(graphloom_query::Error::internal)
+                .gql()?;
+            let out = rt
+                .engine
+                .compute(app, m, &meta, &node.values, args)
+                .await
+                .gql()?;
             Ok(crate::schema::values::field_value(
                 &meta.output,
                 crate::convert::typed_value(&meta.output, &out),
             ))
         })
     });
+    for a in &c.args {
+        let mut arg = async_graphql::dynamic::InputValue::new(&a.name, type_ref(&a.ty));
+        if let Some(d) = &a.default {
+            arg = arg.default_value(crate::convert::typed_value(&a.ty, d));
+        }
+        if let Some(field) = &a.from_context {
+            arg = arg.directive(
+                async_graphql::dynamic::Directive::new("fromContext")
+                    .argument("field", Gql::String(field.clone())),
+            );
+        }
+        f = f.argument(arg);
+    }
     let f = match &c.description {
         Some(d) => f.description(d),
         None => f,
