@@ -199,15 +199,21 @@ pub(crate) fn with_cost(rt: &Runtime, f: Field, ty: &str, field: &str) -> Field 
 }
 
 /// The plain SDL without the directives printed as usages that only a
-/// gateway reads (demand control, a labelled `@override`): a plain schema
-/// does not declare them.
+/// gateway reads (demand control, a labelled `@override`, `@context` and
+/// `@fromContext`): a plain schema does not declare them.
 pub(crate) fn strip_gateway_only(sdl: &str) -> String {
     let mut out = String::with_capacity(sdl.len());
     let mut rest = sdl;
-    while let Some(at) = [" @listSize(", " @cost(", " @override("]
-        .iter()
-        .filter_map(|d| rest.find(d))
-        .min()
+    while let Some(at) = [
+        " @listSize(",
+        " @cost(",
+        " @override(",
+        " @context(",
+        " @fromContext(",
+    ]
+    .iter()
+    .filter_map(|d| rest.find(d))
+    .min()
     {
         out.push_str(&rest[..at]);
         rest = &rest[at + args_end(&rest[at..]).unwrap_or(rest.len() - at)..];

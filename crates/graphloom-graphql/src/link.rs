@@ -33,6 +33,8 @@ const DIRECTIVES: &[(&str, u8)] = &[
     ("@interfaceObject", 3),
     ("@authenticated", 5),
     ("@requiresScopes", 5),
+    ("@context", 8),
+    ("@fromContext", 8),
     ("@cost", 9),
     ("@listSize", 9),
 ];
@@ -122,6 +124,21 @@ pub(crate) fn version_problems(rt: &Runtime) -> Vec<String> {
             let why = format!("{} is an interface object", m.graphql_name);
             needs.push(("@interfaceObject", since("@interfaceObject"), why));
         }
+        if m.federation.context.is_some() {
+            let why = format!("{} is a context", m.graphql_name);
+            needs.push(("@context", since("@context"), why));
+        }
+        for c in m
+            .computed
+            .iter()
+            .filter(|c| c.args.iter().any(|a| a.from_context.is_some()))
+        {
+            let why = format!(
+                "{}.{} reads an argument from a context",
+                m.graphql_name, c.name
+            );
+            needs.push(("@fromContext", since("@fromContext"), why));
+        }
         let labelled = m
             .fields
             .iter()
@@ -192,7 +209,7 @@ mod tests {
         let up = upgrade_link(sdl, FederationVersion::LATEST);
         assert!(up.starts_with("type A { a: Int }\nextend schema @link(\n\turl: \"https://specs.apollo.dev/federation/v2.9\",\n\timport: [\"@key\", "));
         assert!(
-            up.ends_with("\"@requiresScopes\", \"@cost\", \"@listSize\"]\n)\n"),
+            up.ends_with("\"@context\", \"@fromContext\", \"@cost\", \"@listSize\"]\n)\n"),
             "{up}"
         );
         // Anything else is left alone.

@@ -119,6 +119,7 @@ pub(crate) struct Fed {
     directives: Vec<String>,
     pub(crate) deprecated: Option<String>,
     plain: bool,
+    context: Option<String>,
 }
 
 impl Fed {
@@ -134,6 +135,7 @@ impl Fed {
         let directives = &self.directives;
         let deprecated = opt_str(&self.deprecated);
         let plain = self.plain;
+        let context = opt_str(&self.context);
         quote! {
             ::graphloom::meta::Federation {
                 shareable: #shareable,
@@ -148,6 +150,7 @@ impl Fed {
                 directives: ::std::vec![#(#directives),*],
                 deprecated: #deprecated,
                 plain: #plain,
+                context: #context,
             }
         }
     }
@@ -177,6 +180,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "resolvable" => out.fed.unresolvable = !meta.value()?.parse::<LitBool>()?.value,
                 "entity" => out.fed.plain = !meta.value()?.parse::<LitBool>()?.value,
                 "interface_object" => out.fed.interface_object = true,
+                "context" => out.fed.context = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "directive" => out.fed.directives.push(meta.value()?.parse::<LitStr>()?.value()),
                 "shareable" => out.fed.shareable = true,
                 "inaccessible" => out.fed.inaccessible = true,
@@ -184,7 +188,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, lookup, list, create, update, delete, subscribe, graphql, rest, entity, external, key, unique, resolvable, interface_object, directive, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, lookup, list, create, update, delete, subscribe, graphql, rest, entity, external, key, unique, resolvable, interface_object, context, directive, shareable, inaccessible, tag, validate",
                     ));
                 }
             }

@@ -104,7 +104,9 @@ impl CheckId {
             CheckId::E010 => "a computed field that requires a field the model lacks",
             CheckId::E011 => "a permission rule that names a missing field or misplaces a row leaf",
             CheckId::E012 => "an external model or field used as a local one, or the reverse",
-            CheckId::E013 => "a bad entity key, `resolvable = false` or `interface_object`",
+            CheckId::E013 => {
+                "a bad entity key, `resolvable = false`, `interface_object`, or an argument from a context no model declares"
+            }
             CheckId::E014 => "an undeclared, malformed or twice-declared composed directive",
             CheckId::E015 => "generated writes on a model with no field they could set",
             CheckId::W001 => "generated writes open to anonymous clients by an explicit rule",

@@ -404,6 +404,10 @@ pub struct Federation {
     /// `@key`, not in `_Entity`): a gateway reaches its rows only through
     /// this service's fields.
     pub plain: bool,
+    /// `#[model(context = "viewer")]`: `@context(name:)`, the type a gateway
+    /// reads `@fromContext` arguments of the fields below it from
+    /// (federation v2.8).
+    pub context: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod compat;
+mod context;
 
 use federation_example::{accounts, compat as compat_service, products, reviews};
 use graphloom::MakeArgs;
