@@ -111,16 +111,7 @@ pub(crate) async fn entities(
                     n
                 })
                 .collect();
-            exec::load_children(
-                &rt.engine,
-                &mut Exec::pool(rt.engine.db()),
-                &scope,
-                model,
-                &plan,
-                &mut stubs,
-            )
-            .await
-            .gql()?;
+            load_stubs(&rt, &scope, model, &plan, &mut stubs).await?;
             // One node per representation: the same key may come with
             // different fields.
             for (r, n) in items.iter().zip(stubs) {
@@ -253,6 +244,27 @@ pub(crate) fn resolver(
         let custom = Arc::clone(&custom);
         FieldFuture::new(async move { entities(rt, custom, ctx).await })
     }
+}
+
+/// Loads what this service adds to stubs of another service's entity
+/// (relations, computed fields' inputs) for `plan`, at once.
+pub(crate) async fn load_stubs(
+    rt: &Runtime,
+    scope: &graphloom_query::scope::Scope,
+    model: &graphloom_meta::ModelMeta,
+    plan: &graphloom_query::plan::NodePlan,
+    stubs: &mut [Node],
+) -> async_graphql::Result<()> {
+    exec::load_children(
+        &rt.engine,
+        &mut Exec::pool(rt.engine.db()),
+        scope,
+        model,
+        plan,
+        stubs,
+    )
+    .await
+    .gql()
 }
 
 /// One representation: its type, which of the type's keys it carries, and

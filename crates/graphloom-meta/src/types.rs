@@ -90,6 +90,14 @@ impl std::hash::Hash for ObjectDecl {
 }
 
 impl TypeDesc {
+    /// This type, nullable: `Option<Option<T>>` is as nullable as `Option<T>`.
+    pub fn nullable(self) -> TypeDesc {
+        match self {
+            TypeDesc::Nullable(inner) => TypeDesc::Nullable(inner),
+            other => TypeDesc::Nullable(Box::new(other)),
+        }
+    }
+
     /// The model this type is, under lists and nullability: a value type's
     /// field that refers to an entity (`Option<Reference<User>>`).
     pub fn model(&self) -> Option<crate::ModelKey> {
@@ -197,10 +205,7 @@ impl TextId for String {
 
 impl<T: TextId> TextId for Option<T> {
     fn id_desc() -> TypeDesc {
-        match T::id_desc() {
-            TypeDesc::Nullable(inner) => TypeDesc::Nullable(inner),
-            other => TypeDesc::Nullable(Box::new(other)),
-        }
+        T::id_desc().nullable()
     }
 }
 
@@ -223,11 +228,7 @@ impl<M: crate::Model> Typed for crate::ForeignKey<M> {
 
 impl<T: Typed> Typed for Option<T> {
     fn type_desc() -> TypeDesc {
-        match T::type_desc() {
-            // Option<Option<T>> is as nullable as Option<T>.
-            TypeDesc::Nullable(inner) => TypeDesc::Nullable(inner),
-            other => TypeDesc::Nullable(Box::new(other)),
-        }
+        T::type_desc().nullable()
     }
 }
 

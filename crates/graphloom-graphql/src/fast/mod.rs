@@ -188,7 +188,9 @@ impl Fast {
         let resolvers = roots.iter().zip(&shapes).any(|(root, shape)| match root {
             None => false,
             Some(Root::Lookup { model, .. } | Root::List { model }) => {
-                needs_resolvers(reg.model(*model), shape)
+                selects_computed(reg.model(*model), shape, |c| {
+                    !c.args.is_empty() || c.output.mentions_model()
+                })
             }
         });
         if resolvers {
@@ -274,7 +276,13 @@ enum Fetched<'a> {
 /// Runs every computed field the shapes select, on every row they reach,
 /// at once (as the resolvers would), each row and field once.
 async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) -> Computed {
-    if !shapes.iter().any(|s| selects_computed(s)) {
+    let any = fetched.iter().zip(shapes).any(|(f, shape)| match f {
+        Fetched::Node(model, _) | Fetched::Page(model, _) => {
+            selects_computed(model, shape, |_| true)
+        }
+        Fetched::Typename => false,
+    });
+    if !any {
         return Computed::new();
     }
     let mut wanted = Vec::new();
@@ -308,47 +316,24 @@ async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) 
         .collect()
 }
 
-/// Whether `fields` (of `model`) select a computed field that takes
-/// arguments or whose value refers to an entity (`Reference<User>` in a
-/// value type).
-fn needs_resolvers(model: &ModelMeta, fields: &[Field<'_>]) -> bool {
+/// Whether `fields` (of `model`) select anywhere a computed field for
+/// which `which` holds (most queries select none, and then no row is
+/// walked for them).
+fn selects_computed(
+    model: &ModelMeta,
+    fields: &[Field<'_>],
+    which: fn(&graphloom_meta::ComputedMeta) -> bool,
+) -> bool {
     fields.iter().any(|f| match &f.kind {
-        Kind::Computed(ci, _) => {
-            let c = &model.computed[*ci];
-            !c.args.is_empty() || c.output.mentions_model()
-        }
+        Kind::Computed(ci, _) => which(&model.computed[*ci]),
         Kind::One { model, fields, .. }
         | Kind::Many { model, fields }
-        | Kind::List { model, fields } => needs_resolvers(model, fields),
+        | Kind::List { model, fields } => selects_computed(model, fields, which),
         Kind::Nodes(fields) | Kind::Edges(fields) | Kind::EdgeNode(fields) => {
-            needs_resolvers(model, fields)
+            selects_computed(model, fields, which)
         }
         Kind::PageInfo(_)
         | Kind::Typename(_)
-        | Kind::Value { .. }
-        | Kind::TotalCount
-        | Kind::Cursor
-        | Kind::HasNextPage
-        | Kind::HasPreviousPage
-        | Kind::StartCursor
-        | Kind::EndCursor
-        | Kind::Unknown(_) => false,
-    })
-}
-
-/// Whether a computed field is selected anywhere in `fields` (most queries
-/// select none, and then no row is walked for them).
-fn selects_computed(fields: &[Field<'_>]) -> bool {
-    fields.iter().any(|f| match &f.kind {
-        Kind::Computed(..) => true,
-        Kind::One { fields, .. }
-        | Kind::Many { fields, .. }
-        | Kind::List { fields, .. }
-        | Kind::Nodes(fields)
-        | Kind::Edges(fields)
-        | Kind::PageInfo(fields)
-        | Kind::EdgeNode(fields) => selects_computed(fields),
-        Kind::Typename(_)
         | Kind::Value { .. }
         | Kind::TotalCount
         | Kind::Cursor

@@ -9,7 +9,6 @@ use async_graphql::{
     Value as Gql,
     dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext},
 };
-use graphloom_db::Exec;
 use graphloom_meta::{ModelKey, ObjectDecl, Registry, TypeDesc};
 use graphloom_query::{
     Error,
@@ -108,16 +107,7 @@ async fn references<'a>(
     if !stubs.is_empty() {
         let scope = scope_of(ctx).gql()?;
         let plan = plan_node(rt, &scope, model, &ctx.ctx.field()).gql()?;
-        exec::load_children(
-            &rt.engine,
-            &mut Exec::pool(rt.engine.db()),
-            &scope,
-            model,
-            &plan,
-            &mut stubs,
-        )
-        .await
-        .gql()?;
+        crate::federation::load_stubs(rt, &scope, model, &plan, &mut stubs).await?;
     }
     Ok(with_nodes(ty, v, &mut stubs.into_iter().map(Arc::new)))
 }
