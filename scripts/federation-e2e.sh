@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
-case $mode in test|serve) ;; *) echo "usage: $0 [serve]" >&2; exit 2 ;; esac
+case $mode in test|serve|routers) ;; *) echo "usage: $0 [serve|routers]" >&2; exit 2 ;; esac
 export APOLLO_TELEMETRY_DISABLED=true
 
 . scripts/need.sh
@@ -180,6 +180,89 @@ logs() {
   exit 1
 }
 GATEWAY="http://127.0.0.1:$p_gw/" node examples/federation/gateway/e2e.mjs || logs
+if [ "$mode" = routers ]; then
+  # Over the data e2e.mjs wrote (before hive-e2e.mjs adds to it), the same
+  # two supergraphs under the Rust routers, each built once with
+  # `cargo install` into target/routers (ROUTERS_DIR): Hive Router (MIT) and
+  # Apollo Router (Elastic License 2.0; no GraphOS key, so no enterprise
+  # features). Not part of CI: the first build takes the better part of an
+  # hour on two cores. Versions are the newest that build with this
+  # toolchain (rustc 1.95).
+  echo "-- under Hive Router and Apollo Router"
+  routers=${ROUTERS_DIR:-target/routers}
+  install_router() { # crate, version, binary, [cargo install options…]
+    [ -x "$routers/$1/bin/$3" ] || cargo install "$1@$2" --locked --root "$routers/$1" "${@:4}" >&2
+    echo "$routers/$1/bin/$3"
+  }
+  # Hive Router's `graphiql` feature skips its build script's `npm install`
+  # of a UI package the npm registry no longer serves.
+  # ROUTERS="hive" (or "apollo") runs one of the two.
+  which_routers=${ROUTERS:-hive apollo}
+  case " $which_routers " in *" hive "*)
+    hive_router=$(install_router hive-router 0.2.19 hive_router --features graphiql) ;;
+  esac
+  case " $which_routers " in *" apollo "*)
+    need protoc:protobuf-compiler # its build compiles .proto files
+    apollo_router=$(install_router apollo-router 2.16.5 router) ;;
+  esac
+  read -r p_hr p_ar < <(node -e '
+  const net = require("node:net");
+  Promise.all([1, 2].map(() => new Promise((ok) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => ok(s));
+  }))).then((ss) => { console.log(ss.map((s) => s.address().port).join(" ")); ss.forEach((s) => s.close()); });')
+  # Apollo Router without a license refuses the demand-control directives
+  # (an enterprise feature): it gets the supergraph without them.
+  GRAPHLOOM_COST_DIRECTIVES=0 SUPERGRAPH="$work/supergraph-nocost.graphql" compose_services -nocost >/dev/null
+  run_router() { # name, Hive Router's supergraph, Apollo Router's, e2e script
+    local name=$1 supergraph=$2 apollo_supergraph=$3 script=$4 pid
+    case " $which_routers " in *" hive "*)
+      cat > "$work/hive-router.yaml" <<YAML
+supergraph:
+  source: file
+  path: $supergraph
+http:
+  host: 127.0.0.1
+  port: $p_hr
+headers:
+  all:
+    request:
+      - propagate:
+          named: authorization
+YAML
+      ROUTER_CONFIG_FILE_PATH="$work/hive-router.yaml" "$hive_router" >"$work/hive-router.log" 2>&1 &
+      pid=$!
+      pids+=($pid)
+      wait_for "http://127.0.0.1:$p_hr/graphql" hive-router -H 'content-type: application/json' -d '{"query":"{__typename}"}'
+      GATEWAY="http://127.0.0.1:$p_hr/graphql" node "examples/federation/gateway/$script" \
+        || { tail -40 "$work/hive-router.log"; echo "$name under Hive Router failed" >&2; exit 1; }
+      kill "$pid"; wait "$pid" 2>/dev/null || true ;;
+    esac
+    case " $which_routers " in *" apollo "*)
+      cat > "$work/apollo-router.yaml" <<YAML
+supergraph:
+  listen: 127.0.0.1:$p_ar
+  path: /
+headers:
+  all:
+    request:
+      - propagate:
+          named: authorization
+include_subgraph_errors:
+  all: true
+YAML
+      APOLLO_TELEMETRY_DISABLED=true "$apollo_router" --supergraph "$apollo_supergraph" --config "$work/apollo-router.yaml" \
+        >"$work/apollo-router.log" 2>&1 &
+      pid=$!
+      pids+=($pid)
+      wait_for "http://127.0.0.1:$p_ar/" apollo-router -H 'content-type: application/json' -d '{"query":"{__typename}"}'
+      GATEWAY="http://127.0.0.1:$p_ar/" node "examples/federation/gateway/$script" \
+        || { tail -40 "$work/apollo-router.log"; echo "$name under Apollo Router failed" >&2; exit 1; }
+      kill "$pid"; wait "$pid" 2>/dev/null || true ;;
+    esac
+  }
+  run_router "the three services" "$work/supergraph.graphql" "$work/supergraph-nocost.graphql" reads-e2e.mjs
+  run_router compat "$work/compat-supergraph.graphql" "$work/compat-supergraph.graphql" compat-e2e.mjs
+fi
 GATEWAY="http://127.0.0.1:$p_hive/graphql" node examples/federation/gateway/hive-e2e.mjs || logs
 GATEWAY="http://127.0.0.1:$p_cgw/" node examples/federation/gateway/compat-e2e.mjs || logs
 GATEWAY="http://127.0.0.1:$p_chive/graphql" node examples/federation/gateway/compat-e2e.mjs || logs
