@@ -22,10 +22,14 @@ async fn api_at(options: DatabaseOptions) -> (Api, Database, String) {
     graphloom_test::init_logging();
     let service = blog::service();
     let url = fresh_database_url().await;
-    let db = Database::connect_with(&url, &options).await.unwrap();
-    blog::seed::seed(&service, &db, &crate::common::seed_args(3, 5, 0, 2))
+    // Seeded over a connection of its own: the options under test (a short
+    // statement timeout, say) are for the test's statements, not the setup's.
+    let setup = Database::connect(&url).await.unwrap();
+    blog::seed::seed(&service, &setup, &crate::common::seed_args(3, 5, 0, 2))
         .await
         .unwrap();
+    setup.close().await;
+    let db = Database::connect_with(&url, &options).await.unwrap();
     let api = service.api(db.clone(), Default::default()).unwrap();
     (api, db, url)
 }
