@@ -16,6 +16,13 @@ pub fn scope_of(ctx: &ResolverContext<'_>) -> Result<Arc<Scope>> {
 }
 
 /// The context app code gets: the engine, the request and its scope.
+/// A field's arguments as one JSON object, for app code to decode.
+pub fn args_json(ctx: &ResolverContext<'_>) -> Result<serde_json::Value> {
+    async_graphql::Value::Object(ctx.args.as_index_map().clone())
+        .into_json()
+        .map_err(Error::internal)
+}
+
 pub fn request_ctx(rt: &Runtime, ctx: &ResolverContext<'_>) -> Result<Ctx> {
     let request = ctx
         .data_opt::<Arc<RequestContext>>()

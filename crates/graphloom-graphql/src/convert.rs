@@ -75,6 +75,20 @@ pub fn typed_value(d: &TypeDesc, v: &serde_json::Value) -> async_graphql::Value 
     }
 }
 
+/// An argument of a custom or computed field: its type from the Rust
+/// type, and its default (the Rust value's JSON) if it has one.
+pub(crate) fn input_value(
+    name: &str,
+    ty: &TypeDesc,
+    default: Option<&serde_json::Value>,
+) -> async_graphql::dynamic::InputValue {
+    let arg = async_graphql::dynamic::InputValue::new(name, type_ref(ty));
+    match default {
+        Some(d) => arg.default_value(typed_value(ty, d)),
+        None => arg,
+    }
+}
+
 /// The GraphQL type of a [`TypeDesc`]: non-null unless it is `Nullable`.
 pub fn type_ref(d: &TypeDesc) -> TypeRef {
     fn named(d: &TypeDesc) -> Option<&'static str> {

@@ -160,12 +160,7 @@ impl CustomFieldBuilder {
     /// The arguments as the schema declares them.
     pub(crate) fn inputs(&self) -> impl Iterator<Item = async_graphql::dynamic::InputValue> + '_ {
         self.args.iter().map(|a| {
-            let arg =
-                async_graphql::dynamic::InputValue::new(&a.name, crate::convert::type_ref(&a.ty));
-            let arg = match &a.default {
-                Some(d) => arg.default_value(crate::convert::typed_value(&a.ty, d)),
-                None => arg,
-            };
+            let arg = crate::convert::input_value(&a.name, &a.ty, a.default.as_ref());
             match &a.deprecated {
                 Some(reason) => arg.deprecation(Some(reason)),
                 None => arg,

@@ -373,9 +373,7 @@ async fn custom(
     ctx: &ResolverContext<'_>,
     c: &CustomField,
 ) -> Result<Option<FieldValue<'static>>> {
-    let args = Gql::Object(ctx.args.as_index_map().clone())
-        .into_json()
-        .map_err(Error::internal)?;
+    let args = crate::context::args_json(ctx)?;
     let out = (c.resolver)(request_ctx(rt, ctx)?, args).await?;
     match (out, &*c.returns) {
         (Output::Json(v), Returns::Scalar(t)) => Ok(crate::schema::values::field_value(

@@ -281,10 +281,7 @@ fn computed_field(rt: &Arc<Runtime>, m: &ModelMeta, c: &ComputedMeta) -> Field {
             let node = node_of(&ctx).gql()?;
             let m = rt.registry().model(model);
             let app = request_ctx(&rt, &ctx).gql()?;
-            let args = Gql::Object(ctx.args.as_index_map().clone())
-                .into_json()
-                .map_err(graphloom_query::Error::internal)
-                .gql()?;
+            let args = crate::context::args_json(&ctx).gql()?;
             let out = rt
                 .engine
                 .compute(app, m, &meta, &node.values, args)
@@ -297,10 +294,7 @@ fn computed_field(rt: &Arc<Runtime>, m: &ModelMeta, c: &ComputedMeta) -> Field {
         })
     });
     for a in &c.args {
-        let mut arg = async_graphql::dynamic::InputValue::new(&a.name, type_ref(&a.ty));
-        if let Some(d) = &a.default {
-            arg = arg.default_value(crate::convert::typed_value(&a.ty, d));
-        }
+        let mut arg = crate::convert::input_value(&a.name, &a.ty, a.default.as_ref());
         if let Some(field) = &a.from_context {
             arg = arg.directive(
                 async_graphql::dynamic::Directive::new("fromContext")
