@@ -409,3 +409,26 @@ async fn composes_with_the_suites_users_and_inventory() {
         }
     }
 }
+
+/// Linked at v2.0, the suite's schema needs two newer directives, and the
+/// service says which and why instead of printing an SDL no composer takes.
+#[tokio::test]
+async fn an_older_link_than_the_schema_needs_is_refused() {
+    let db = graphloom::db::Database::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let config = graphloom::graphql::Config {
+        federation_version: Some(graphloom::prelude::FederationVersion::V2_0),
+        ..Default::default()
+    };
+    let err = compat::service()
+        .api(db, config)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        err,
+        "federation v2.0 does not define @interfaceObject (Inventory is an interface object); link v2.3 or later (GRAPHLOOM_FEDERATION_VERSION); \
+         federation v2.0 does not define @composeDirective (the service composes directives); link v2.1 or later (GRAPHLOOM_FEDERATION_VERSION)"
+    );
+}
