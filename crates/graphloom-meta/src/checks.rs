@@ -102,7 +102,9 @@ impl CheckId {
             CheckId::E008 => "an unsupported field declaration",
             CheckId::E009 => "a reverse accessor that clashes with another field",
             CheckId::E010 => "a computed field that requires a field the model lacks",
-            CheckId::E011 => "a permission rule that names a missing field or misplaces a row leaf",
+            CheckId::E011 => {
+                "a permission rule that names a missing field or policy, or misplaces a row leaf"
+            }
             CheckId::E012 => "an external model or field used as a local one, or the reverse",
             CheckId::E013 => {
                 "a bad entity key, `resolvable = false`, `interface_object`, or an argument from a context no model declares"

@@ -31,8 +31,8 @@ pub use directives::{ComposeDirective, ComposedDirective};
 pub use principal::Principal;
 pub use registry::*;
 pub use rules::{
-    ModelRules, Need, Operation, Predicate, Rule, RuleExpr, RuleSet, RulesDecl, SCOPE_STAFF,
-    SCOPE_SUPERUSER, model_permission,
+    ModelRules, Need, Operation, PolicyDecl, Predicate, Requirement, Rule, RuleExpr, RuleSet,
+    RulesDecl, SCOPE_STAFF, SCOPE_SUPERUSER, model_permission, predicate,
 };
 #[doc(hidden)]
 pub use serde as __serde;

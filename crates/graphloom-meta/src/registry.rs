@@ -474,7 +474,8 @@ pub struct Registry {
     pub(crate) composed: Vec<ComposedDirective>,
 }
 
-/// The custom predicates of every rule ([`crate::rules::RuleExpr::Custom`] indexes them).
+/// The predicates of every rule: custom ones and named policies
+/// ([`crate::rules::RuleExpr::Custom`] and `Policy` index them).
 #[derive(Clone, Default)]
 pub(crate) struct Predicates(pub(crate) Vec<Predicate>);
 
@@ -490,6 +491,8 @@ impl fmt::Debug for Predicates {
 pub struct Declarations {
     pub models: Vec<ModelDecl>,
     pub rules: Vec<crate::rules::RulesDecl>,
+    /// Named policies rules refer to (`Rule::policy`).
+    pub policies: Vec<crate::rules::PolicyDecl>,
     pub computed: Vec<crate::computed::ComputedDecl>,
     pub directives: Vec<crate::directives::ComposeDirective>,
 }
@@ -556,7 +559,12 @@ impl Registry {
     pub fn build(declarations: Declarations) -> Result<Registry, CheckErrors> {
         let mut registry = Registry::resolve_models(declarations.models)?;
         let mut errors = Vec::new();
-        crate::rules::resolve(&mut registry, declarations.rules, &mut errors);
+        crate::rules::resolve(
+            &mut registry,
+            declarations.rules,
+            declarations.policies,
+            &mut errors,
+        );
         crate::computed::resolve(&mut registry, declarations.computed, &mut errors);
         registry.composed =
             crate::directives::resolve(&registry, declarations.directives, &mut errors);

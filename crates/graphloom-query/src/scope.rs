@@ -187,7 +187,9 @@ impl Scope {
             RuleExpr::Staff => Self::leaf(p.is_some_and(|p| p.staff || p.superuser)),
             RuleExpr::Superuser => Self::leaf(p.is_some_and(|p| p.superuser)),
             RuleExpr::Perm(code) => Self::leaf(p.is_some_and(|p| p.has_perm(code))),
-            RuleExpr::Custom(i) => Self::leaf(self.customs.get(*i).copied().unwrap_or(false)),
+            RuleExpr::Custom(i) | RuleExpr::Policy(_, i) => {
+                Self::leaf(self.customs.get(*i).copied().unwrap_or(false))
+            }
             RuleExpr::Owner(i) => match self.user_key(&m.fields[*i]) {
                 Some(v) => Cond::Rows(Filter::Field {
                     field: *i,

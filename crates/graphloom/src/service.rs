@@ -21,6 +21,7 @@ pub struct App {
     pub name: &'static str,
     models: Vec<ModelDecl>,
     rules: Vec<RulesDecl>,
+    policies: Vec<graphloom_meta::PolicyDecl>,
     computed: Vec<ComputedField>,
     directives: Vec<ComposeDirective>,
     custom: Custom,
@@ -52,6 +53,7 @@ impl App {
             name,
             models: Vec::new(),
             rules: Vec::new(),
+            policies: Vec::new(),
             computed: Vec::new(),
             directives: Vec::new(),
             custom: Custom::default(),
@@ -151,6 +153,24 @@ impl App {
         self
     }
 
+    /// A named policy for rules to use (`Rule::policy(name)`): an async
+    /// check on the principal, decided once per request. With auth
+    /// directives on, the fields it guards print `@policy(policies:)`, so
+    /// a gateway that implements a policy of the same name (a coprocessor
+    /// or plugin) can refuse early; this service still decides every request.
+    pub fn policy<F, Fut>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(Option<graphloom_meta::Principal>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = bool> + Send + 'static,
+    {
+        self.policies.push(graphloom_meta::PolicyDecl {
+            name: name.into(),
+            predicate: graphloom_meta::predicate(f),
+            app: self.name,
+        });
+        self
+    }
+
     /// A root query field `name` built from the runtime (fields returning
     /// objects of their own); the name must be the field's.
     pub fn raw_query(mut self, name: &str, f: graphloom_graphql::FieldFactory) -> Self {
@@ -246,6 +266,10 @@ impl Service {
                 .flat_map(|a| a.models.iter().cloned())
                 .collect(),
             rules: apps.clone().flat_map(|a| a.rules.iter().cloned()).collect(),
+            policies: apps
+                .clone()
+                .flat_map(|a| a.policies.iter().cloned())
+                .collect(),
             computed: self.computed().map(|c| c.decl.clone()).collect(),
             directives: apps.flat_map(|a| a.directives.iter().cloned()).collect(),
         })
