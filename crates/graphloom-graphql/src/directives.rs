@@ -1,7 +1,7 @@
 //! Directives in the printed schema: the custom directives the service
 //! composes into the supergraph (`@composeDirective`, declared and checked in
 //! the registry: `graphloom.E014`), and the auth directives derived from the
-//! permission rules (`@authenticated`, `@requiresScopes`).
+//! permission rules (`@authenticated`, `@requiresScopes`, `@policy`).
 
 use async_graphql::{
     Value as Gql,
@@ -113,25 +113,39 @@ pub(crate) fn links(composed: &[ComposedDirective]) -> String {
         .collect()
 }
 
-/// The auth directive a [`Need`] prints as in the subgraph SDL, and its text
-/// (both imported by the federation `@link`, see [`crate::link::upgrade_link`]).
-pub(crate) fn auth_directive(need: &Need) -> Option<(Directive, String)> {
-    match need {
-        Need::Never | Need::Nothing => None,
-        Need::Authenticated => Some((Directive::new("authenticated"), "@authenticated".to_owned())),
-        Need::Scopes(sets) => {
-            let scopes = Gql::List(
-                sets.iter()
-                    .map(|set| Gql::List(set.iter().map(|s| Gql::from(s.as_str())).collect()))
-                    .collect(),
-            );
-            let text = format!("@requiresScopes(scopes: {scopes})");
-            Some((
-                Directive::new("requiresScopes").argument("scopes", scopes),
-                text,
-            ))
-        }
+/// The auth directives a [`Need`] prints as in the subgraph SDL, each with
+/// its text (imported by the federation `@link`, see
+/// [`crate::link::upgrade_link`]): `@requiresScopes` when every way through
+/// holds scopes, else `@authenticated` when every way needs a login; and
+/// `@policy` when every way holds a policy.
+pub(crate) fn auth_directives(need: &Need) -> Vec<(Directive, String)> {
+    let sets = |sets: Vec<Vec<String>>| {
+        Gql::List(
+            sets.into_iter()
+                .map(|set| Gql::List(set.into_iter().map(Gql::from).collect()))
+                .collect(),
+        )
+    };
+    let mut out = Vec::new();
+    if let Some(scopes) = need.scopes() {
+        let scopes = sets(scopes);
+        let text = format!("@requiresScopes(scopes: {scopes})");
+        out.push((
+            Directive::new("requiresScopes").argument("scopes", scopes),
+            text,
+        ));
+    } else if need.login() {
+        out.push((Directive::new("authenticated"), "@authenticated".to_owned()));
     }
+    if let Some(policies) = need.policies() {
+        let policies = sets(policies);
+        let text = format!("@policy(policies: {policies})");
+        out.push((
+            Directive::new("policy").argument("policies", policies),
+            text,
+        ));
+    }
+    out
 }
 
 /// What the rule of `op` on `model` needs of every request.
@@ -144,15 +158,17 @@ pub(crate) fn field_need(reg: &Registry, model: graphloom_meta::ModelId, field: 
     reg.rules(model)
         .fields
         .get(&field)
-        .map_or(Need::Nothing, Need::of)
+        .map_or_else(Need::nothing, Need::of)
 }
 
 /// A field with the auth directive of `need`, when the service prints them.
 pub(crate) fn field_with_auth(rt: &Runtime, f: Field, need: &Need) -> Field {
-    match auth_directive(need).filter(|_| rt.config.auth_directives) {
-        Some((d, _)) => f.directive(d),
-        None => f,
+    if !rt.config.auth_directives {
+        return f;
     }
+    auth_directives(need)
+        .into_iter()
+        .fold(f, |f, (d, _)| f.directive(d))
 }
 
 /// `@listSize` on a connection (`connection`) or a plain list of rows, as
@@ -266,7 +282,11 @@ pub(crate) fn auth_directive_texts(rt: &Runtime) -> Vec<String> {
             .iter()
             .map(|op| need(reg, m.id, *op))
             .chain((0..m.fields.len()).map(|i| field_need(reg, m.id, i)));
-        out.extend(needs.filter_map(|n| auth_directive(&n).map(|(_, t)| format!(" {t}"))));
+        out.extend(needs.flat_map(|n| {
+            auth_directives(&n)
+                .into_iter()
+                .map(|(_, t)| format!(" {t}"))
+        }));
     }
     // Longest first, so no text is removed as part of a shorter one's match.
     out.sort_by_key(|t| std::cmp::Reverse(t.len()));

@@ -33,6 +33,7 @@ const DIRECTIVES: &[(&str, u8)] = &[
     ("@interfaceObject", 3),
     ("@authenticated", 5),
     ("@requiresScopes", 5),
+    ("@policy", 6),
     ("@context", 8),
     ("@fromContext", 8),
     ("@cost", 9),
@@ -162,6 +163,13 @@ pub(crate) fn version_problems(rt: &Runtime) -> Vec<String> {
     if rt.config.auth_directives {
         let why = "auth directives are on (GRAPHLOOM_AUTH_DIRECTIVES)".to_owned();
         needs.push(("@authenticated", since("@authenticated"), why));
+        let policy = crate::directives::auth_directive_texts(rt)
+            .into_iter()
+            .find(|t| t.starts_with(" @policy("));
+        if let Some(text) = policy {
+            let why = format!("a permission rule names a policy:{text}");
+            needs.push(("@policy", since("@policy"), why));
+        }
     }
     let version = rt.config.federation();
     needs
@@ -222,7 +230,7 @@ mod tests {
         let up = upgrade_link(sdl, v27);
         assert!(
             up.contains("federation/v2.7\",\n\timport: [\"@key\", ")
-                && up.ends_with("\"@authenticated\", \"@requiresScopes\"]\n)\n"),
+                && up.ends_with("\"@authenticated\", \"@requiresScopes\", \"@policy\"]\n)\n"),
             "{up}"
         );
     }

@@ -34,7 +34,7 @@ pub struct Config {
     pub debug_sql: bool,
     /// Signs access tokens, when this service issues them (the auth app).
     pub token_issuer: Option<Arc<graphloom_auth::token::Issuer>>,
-    /// Print `@authenticated` / `@requiresScopes`, derived from the permission
+    /// Print `@authenticated` / `@requiresScopes` / `@policy`, derived from the permission
     /// rules, in the subgraph SDL. For gateways that enforce them (Apollo
     /// Router, Hive Gateway); Apollo Gateway refuses a supergraph that has
     /// them, so they are off by default. The subgraph enforces its rules

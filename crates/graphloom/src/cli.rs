@@ -124,7 +124,7 @@ pub struct SchemaArgs {
     /// The Apollo Federation v2 subgraph SDL, as `_service { sdl }` returns it.
     #[arg(long)]
     pub federation: bool,
-    /// With `--federation`: include `@authenticated` / `@requiresScopes`
+    /// With `--federation`: include `@authenticated` / `@requiresScopes` / `@policy`
     /// derived from the permission rules (as `serve --auth-directives` does).
     #[arg(long, env = "GRAPHLOOM_AUTH_DIRECTIVES", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub auth_directives: bool,
@@ -687,7 +687,7 @@ pub struct ApiArgs {
     /// Add `extensions.sql = { count, statements }` to every response.
     #[arg(long, env = "GRAPHLOOM_DEBUG_SQL", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
     pub debug_sql: bool,
-    /// Print `@authenticated` / `@requiresScopes` (from the permission rules)
+    /// Print `@authenticated` / `@requiresScopes` / `@policy` (from the permission rules)
     /// in the subgraph SDL, for gateways that enforce them (Apollo Router,
     /// Hive Gateway). Apollo Gateway refuses them; the service enforces its
     /// rules either way.

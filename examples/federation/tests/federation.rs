@@ -5,6 +5,7 @@
 
 mod compat;
 mod context;
+mod policy;
 
 use federation_example::{accounts, compat as compat_service, products, reviews};
 use graphloom::MakeArgs;

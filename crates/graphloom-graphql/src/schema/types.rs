@@ -20,7 +20,7 @@ use graphloom_query::{
 use crate::{
     context::{node_of, request_ctx, response_key, scope_of},
     convert::{to_graphql, type_ref},
-    directives::{self, auth_directive, field_need, field_with_auth},
+    directives::{self, auth_directives, field_need, field_with_auth},
     error::ResultExt,
     runtime::Runtime,
     schema::inputs::{field_type, list_args, plain_list_args},
@@ -108,8 +108,10 @@ pub(crate) fn object_type(rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     }
     obj = federate_object(obj, &m.federation);
     let view = directives::need(reg, m.id, Operation::View);
-    if let Some((d, _)) = auth_directive(&view).filter(|_| rt.config.auth_directives) {
-        obj = obj.directive(d);
+    if rt.config.auth_directives {
+        for (d, _) in auth_directives(&view) {
+            obj = obj.directive(d);
+        }
     }
     for (idx, f) in m.fields.iter().enumerate() {
         if f.hidden {

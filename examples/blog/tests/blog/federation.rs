@@ -34,7 +34,7 @@ async fn service_sdl_declares_entities() {
         "{sdl}"
     );
     assert!(
-        sdl.contains(r#""@authenticated", "@requiresScopes", "@context", "@fromContext", "@cost", "@listSize"]"#),
+        sdl.contains(r#""@authenticated", "@requiresScopes", "@policy", "@context", "@fromContext", "@cost", "@listSize"]"#),
         "{sdl}"
     );
     assert_eq!(sdl.trim_end(), c.api().subgraph_sdl().trim_end());
