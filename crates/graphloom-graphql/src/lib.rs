@@ -136,16 +136,18 @@ impl Api {
         .await;
         let misses = Arc::new(federation::Misses::default());
         let slot = Arc::new(fast::Slot::default());
+        let batches = Arc::new(schema::values::RefBatches::default());
         let request = request
             .into()
             .data(Arc::new(context))
             .data(Arc::new(scope))
             .data(Arc::clone(&misses))
-            .data(Arc::clone(&slot));
+            .data(Arc::clone(&slot))
+            .data(Arc::clone(&batches));
         let max_bytes = rt.config.limits.max_response_bytes;
         let (mut response, statements) = graphloom_db::capture(graphloom_db::read_budget(
             max_bytes,
-            self.schema.execute(request),
+            batches.passes(self.schema.execute(request)),
         ))
         .await;
         let set_cookies: Vec<String> = response
@@ -217,6 +219,8 @@ impl Api {
             context.principal.clone(),
         )
         .await;
+        // No reference batches: each event's values load their references
+        // field by field (a stream is polled event by event).
         let request = request.into().data(Arc::new(context)).data(Arc::new(scope));
         let (max_bytes, debug_sql) = (rt.config.limits.max_response_bytes, rt.config.debug_sql);
         // Each event's statements are its own (its reads of the rows).

@@ -3,13 +3,23 @@
 //! computed fields return or take. A value crosses as its serde form, so an
 //! object's field resolver reads its parent's map by the field's name.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+};
 
 use async_graphql::{
     Value as Gql,
     dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext},
 };
-use graphloom_meta::{ModelKey, ObjectDecl, Registry, TypeDesc};
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use graphloom_meta::{Key, ModelKey, ObjectDecl, Registry, TypeDesc, Value};
 use graphloom_query::{
     Error,
     exec::{self, Node},
@@ -82,9 +92,10 @@ pub(crate) fn object_type(rt: &Arc<Runtime>, o: &'static ObjectDecl) -> Object {
 
 /// The entities a value type's field refers to (`createdBy: User`): stubs
 /// of their keys, with what this service adds to them (computed fields,
-/// relations) loaded for the selection at once, as `_entities` does.
+/// relations) loaded for the selection, as `_entities` does. The same field
+/// of every value in the response is loaded together ([`RefBatches`]).
 async fn references<'a>(
-    rt: &Runtime,
+    rt: &Arc<Runtime>,
     ctx: &ResolverContext<'a>,
     key: ModelKey,
     ty: &TypeDesc,
@@ -94,22 +105,170 @@ async fn references<'a>(
     let Some(model) = rt.registry().by_key(key) else {
         return Ok(None);
     };
-    let mut keys = Vec::new();
-    keys_in(ty, &v, &mut keys);
+    let mut raws = Vec::new();
+    keys_in(ty, &v, &mut raws);
     let pk = &model.fields[model.pk];
-    let mut stubs = Vec::with_capacity(keys.len());
-    for raw in keys {
+    let mut keys = Vec::with_capacity(raws.len());
+    for raw in raws {
         let key = parse_field(rt.registry(), pk, raw)
             .map_err(|e| Error::internal(format!("{}: {}", model.graphql_name, e.message)))
             .gql()?;
-        stubs.push(exec::stub(model, key));
+        keys.push(key);
     }
-    if !stubs.is_empty() {
-        let scope = scope_of(ctx).gql()?;
-        let plan = plan_node(rt, &scope, model, &ctx.ctx.field()).gql()?;
-        crate::federation::load_stubs(rt, &scope, model, &plan, &mut stubs).await?;
+    let scope = scope_of(ctx).gql()?;
+    let nodes = match ctx.data_opt::<Arc<RefBatches>>() {
+        // A value without references waits for the batch too: async-graphql
+        // resolves a value's fields one after another, so the values reach
+        // their next field in step only if each waits alike.
+        Some(batches) => batches.load(rt, &scope, model, ctx, keys).await?,
+        None if keys.is_empty() => Vec::new(),
+        None => {
+            let plan = plan_node(rt, &scope, model, &ctx.ctx.field()).gql()?;
+            let mut stubs: Vec<Node> = keys.into_iter().map(|k| exec::stub(model, k)).collect();
+            crate::federation::load_stubs(rt, &scope, model, &plan, &mut stubs).await?;
+            stubs.into_iter().map(Arc::new).collect()
+        }
+    };
+    Ok(with_nodes(ty, v, &mut nodes.into_iter()))
+}
+
+type Loaded = Result<Arc<HashMap<Key, Arc<Node>>>, async_graphql::Error>;
+
+/// One request's open batches of references, by the selection they answer
+/// (its field in the document) and the model. A list's values resolve
+/// side by side, so the resolvers of one field across them run in the same
+/// poll of the request's future: the first opens a batch, the others add
+/// their keys, and the batch loads them together from the next poll on
+/// ([`RefBatches::passes`] counts the polls). It runs in the request's own
+/// task, not spawned as async-graphql's `DataLoader` does, so its
+/// statements count in the request's capture and its rows against the
+/// response budget, and no timer delays it.
+#[derive(Default)]
+pub(crate) struct RefBatches {
+    open: Mutex<HashMap<(usize, graphloom_meta::ModelId), Batch>>,
+    /// How many times the request's future has been polled.
+    polls: Arc<AtomicU64>,
+}
+
+struct Batch {
+    /// The keys asked for so far; `None` once the load took them.
+    keys: Arc<Mutex<Option<Vec<Value>>>>,
+    loaded: Shared<BoxFuture<'static, Loaded>>,
+}
+
+impl RefBatches {
+    /// `request`, counting its polls for the batches.
+    pub(crate) fn passes<F: Future>(
+        self: &Arc<Self>,
+        request: F,
+    ) -> impl Future<Output = F::Output> {
+        let polls = Arc::clone(&self.polls);
+        let mut request = Box::pin(request);
+        std::future::poll_fn(move |cx| {
+            polls.fetch_add(1, Ordering::Relaxed);
+            request.as_mut().poll(cx)
+        })
     }
-    Ok(with_nodes(ty, v, &mut stubs.into_iter().map(Arc::new)))
+
+    async fn load(
+        &self,
+        rt: &Arc<Runtime>,
+        scope: &Arc<graphloom_query::scope::Scope>,
+        model: &graphloom_meta::ModelMeta,
+        ctx: &ResolverContext<'_>,
+        keys: Vec<Value>,
+    ) -> async_graphql::Result<Vec<Arc<Node>>> {
+        let wanted: Vec<Key> = keys.iter().map(Value::key).collect();
+        let loaded = {
+            let site = (std::ptr::from_ref(ctx.ctx.item) as usize, model.id);
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            let joined = open.get(&site).and_then(|b| {
+                let mut pending = b.keys.lock().unwrap_or_else(|e| e.into_inner());
+                pending.as_mut()?.extend(keys.iter().cloned());
+                Some(b.loaded.clone())
+            });
+            match joined {
+                Some(loaded) => loaded,
+                None => {
+                    let plan = plan_node(rt, scope, model, &ctx.ctx.field()).gql()?;
+                    let opened = self.polls.load(Ordering::Relaxed);
+                    let gate = NextPoll {
+                        polls: Arc::clone(&self.polls),
+                        opened,
+                    };
+                    let batch = Batch::open(rt, scope, model.id, plan, keys, gate);
+                    let loaded = batch.loaded.clone();
+                    open.insert(site, batch);
+                    loaded
+                }
+            }
+        };
+        let nodes = loaded.await?;
+        Ok(wanted
+            .iter()
+            .filter_map(|k| nodes.get(k).cloned())
+            .collect())
+    }
+}
+
+/// Ready from the request's next poll on: by then every resolver that
+/// could join the batch has.
+struct NextPoll {
+    polls: Arc<AtomicU64>,
+    opened: u64,
+}
+
+impl Future for NextPoll {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.polls.load(Ordering::Relaxed) > self.opened {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl Batch {
+    fn open(
+        rt: &Arc<Runtime>,
+        scope: &Arc<graphloom_query::scope::Scope>,
+        model: graphloom_meta::ModelId,
+        plan: graphloom_query::plan::NodePlan,
+        keys: Vec<Value>,
+        gate: NextPoll,
+    ) -> Batch {
+        let keys = Arc::new(Mutex::new(Some(keys)));
+        let (rt, scope, taken) = (Arc::clone(rt), Arc::clone(scope), Arc::clone(&keys));
+        let loaded = async move {
+            gate.await;
+            let keys = taken
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_default();
+            let m = rt.registry().model(model);
+            let mut seen = HashSet::new();
+            let mut stubs: Vec<Node> = keys
+                .into_iter()
+                .filter(|k| seen.insert(k.key()))
+                .map(|k| exec::stub(m, k))
+                .collect();
+            crate::federation::load_stubs(&rt, &scope, m, &plan, &mut stubs).await?;
+            let pk = m.pk;
+            Ok(Arc::new(
+                stubs
+                    .into_iter()
+                    .map(|n| (n.values[pk].key(), Arc::new(n)))
+                    .collect(),
+            ))
+        };
+        Batch {
+            keys,
+            loaded: loaded.boxed().shared(),
+        }
+    }
 }
 
 /// The references' keys in `v`, in order.

@@ -583,9 +583,22 @@ fn delivery_app() -> App {
         )
 }
 
+/// A courier's shift, kept by this service: `Courier.shifts` extends the
+/// couriers service's entity.
+#[derive(Model)]
+#[model(app = "rota")]
+pub struct Shift {
+    pub id: Id,
+    #[field(related_name = "shifts")]
+    pub courier: Reference<Courier>,
+    #[field(max_length = 10)]
+    pub day: String,
+}
+
 fn delivery_service() -> Service {
     Service::new("post")
         .app(App::new("couriers").model::<Courier>())
+        .app(App::new("rota").model::<Shift>())
         .app(delivery_app())
 }
 
@@ -686,5 +699,69 @@ async fn a_value_type_refers_to_another_services_entity() {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains(says), "{err}");
+    }
+}
+
+/// The references of every value in a response load together, per field:
+/// a list of parcels whose deliveries reach the couriers' shifts costs the
+/// same statements for one parcel as for five.
+#[tokio::test]
+async fn references_across_values_load_in_one_statement_per_field() {
+    let c = TestClient::new(&delivery_service())
+        .await
+        .as_user(graphloom_test::superuser(1));
+    let system = c.system();
+    for (code, day) in [
+        ("r1", "mon"),
+        ("r1", "tue"),
+        ("r2", "wed"),
+        ("spare", "thu"),
+    ] {
+        Shift::objects(&system)
+            .create([Shift::COURIER.set(code), Shift::DAY.set(day)])
+            .await
+            .unwrap();
+    }
+    let query = r#"{ parcels(first: 5, orderBy: [{ id: ASC }]) { nodes { label delivery {
+        by { code shifts(first: 1) { totalCount } }
+        backup { shifts(first: 5) { nodes { day } } }
+        relay { code shifts(first: 5, orderBy: [{ day: ASC }]) { nodes { day } } }
+    } } } }"#;
+    // The parcels, then one statement per reference field reaching shifts:
+    // `by`'s count, `backup`'s and `relay`'s rows, for two parcels as for five.
+    for (n, want) in [(2, 4), (5, 4)] {
+        let labels = ["small", "big", "s3", "s4", "s5"];
+        let have = c.query("{ parcels { totalCount } }").await["parcels"]["totalCount"]
+            .as_u64()
+            .unwrap_or_default() as usize;
+        for label in &labels[have..n] {
+            c.query(&format!(
+                r#"mutation {{ createParcel(input: {{ label: "{label}", width: 1, height: 1 }}) {{ errors {{ code }} }} }}"#
+            ))
+            .await;
+        }
+        let d = graphloom_test::assert_num_queries!(want, c.query(query));
+        let nodes = d["parcels"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(nodes.len(), n);
+        for p in &nodes {
+            let relay = &p["delivery"]["relay"];
+            assert_eq!(
+                relay,
+                &json!([
+                    { "code": "r1", "shifts": { "nodes": [{ "day": "mon" }, { "day": "tue" }] } },
+                    { "code": "r2", "shifts": { "nodes": [{ "day": "wed" }] } },
+                ])
+            );
+            assert_eq!(p["delivery"]["by"]["shifts"]["totalCount"], 0);
+        }
+        // Only "big" has a backup, the spare courier.
+        let big = nodes.iter().find(|p| p["label"] == "big");
+        assert_eq!(
+            big.map(|p| p["delivery"]["backup"].clone()),
+            Some(json!({ "shifts": { "nodes": [{ "day": "thu" }] } }))
+        );
     }
 }
