@@ -79,11 +79,12 @@ pub struct Product {
     pub sku: Option<String>,
     #[field(max_length = 64)]
     pub package: Option<String>,
-    // No reverse fields (`ProductVariation.products`, `User.products`): the
+    // No reverse fields (`ProductVariation.products`, `User.products`) and
+    // no `variationId` / `createdById` values beside the relations: the
     // suite's schema has none.
-    #[field(related_name = "+")]
+    #[field(related_name = "+", hidden)]
     pub variation: Option<ForeignKey<ProductVariation>>,
-    #[field(related_name = "+")]
+    #[field(related_name = "+", hidden)]
     pub created_by: Option<Reference<User>>,
     #[field(tag = "internal")]
     pub notes: Option<String>,
