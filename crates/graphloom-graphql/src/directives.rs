@@ -119,33 +119,27 @@ pub(crate) fn links(composed: &[ComposedDirective]) -> String {
 /// holds scopes, else `@authenticated` when every way needs a login; and
 /// `@policy` when every way holds a policy.
 pub(crate) fn auth_directives(need: &Need) -> Vec<(Directive, String)> {
-    let sets = |sets: Vec<Vec<String>>| {
-        Gql::List(
-            sets.into_iter()
-                .map(|set| Gql::List(set.into_iter().map(Gql::from).collect()))
-                .collect(),
-        )
-    };
     let mut out = Vec::new();
     if let Some(scopes) = need.scopes() {
-        let scopes = sets(scopes);
-        let text = format!("@requiresScopes(scopes: {scopes})");
-        out.push((
-            Directive::new("requiresScopes").argument("scopes", scopes),
-            text,
-        ));
+        out.push(sets_usage("requiresScopes", "scopes", scopes));
     } else if need.login() {
         out.push((Directive::new("authenticated"), "@authenticated".to_owned()));
     }
     if let Some(policies) = need.policies() {
-        let policies = sets(policies);
-        let text = format!("@policy(policies: {policies})");
-        out.push((
-            Directive::new("policy").argument("policies", policies),
-            text,
-        ));
+        out.push(sets_usage("policy", "policies", policies));
     }
     out
+}
+
+/// `@name(arg: [["a", "b"], ["c"]])` and its text.
+fn sets_usage(name: &str, arg: &str, sets: Vec<Vec<String>>) -> (Directive, String) {
+    let sets = Gql::List(
+        sets.into_iter()
+            .map(|set| Gql::List(set.into_iter().map(Gql::from).collect()))
+            .collect(),
+    );
+    let text = format!("@{name}({arg}: {sets})");
+    (Directive::new(name).argument(arg, sets), text)
 }
 
 /// What the rule of `op` on `model` needs of every request.
