@@ -262,12 +262,20 @@ impl ProjectState {
     /// The schema the registry's models need.
     pub fn from_registry(registry: &Registry) -> Self {
         let mut tables = BTreeMap::new();
-        // External models live in another service's database.
-        for m in registry.models().iter().filter(|m| !m.external) {
+        // External models live in another service's database; what this
+        // service stores on one is a table keyed by the entity's key.
+        for m in registry.models().iter().filter(|m| m.has_table()) {
             let mut columns = Vec::new();
             let mut indexes = Vec::new();
-            for f in &m.fields {
+            let stored = m
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| m.stores_here(*i));
+            for (_, f) in stored {
                 let (ty, references) = match f.kind {
+                    // The owning service counts the key; here it is a value.
+                    FieldKind::AutoId if m.external => (ColumnType::I64, None),
                     FieldKind::ForeignKey {
                         target, on_delete, ..
                     } => {

@@ -255,7 +255,7 @@ pub(crate) async fn load_stubs(
     plan: &graphloom_query::plan::NodePlan,
     stubs: &mut [Node],
 ) -> async_graphql::Result<()> {
-    exec::load_children(
+    exec::load_stubs(
         &rt.engine,
         &mut Exec::pool(rt.engine.db()),
         scope,

@@ -105,7 +105,9 @@ impl CheckId {
             CheckId::E011 => {
                 "a permission rule that names a missing field or policy, or misplaces a row leaf"
             }
-            CheckId::E012 => "an external model or field used as a local one, or the reverse",
+            CheckId::E012 => {
+                "an external model or field used as a local one, or the reverse, or a field stored on another service's entity that cannot be"
+            }
             CheckId::E013 => {
                 "a bad entity key, `resolvable = false`, `interface_object`, or an argument from a context no model declares"
             }

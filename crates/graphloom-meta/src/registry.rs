@@ -447,6 +447,20 @@ impl ModelMeta {
     pub fn pk_field(&self) -> &FieldMeta {
         &self.fields[self.pk]
     }
+
+    /// Whether field `i` is a column of this service's table: every field
+    /// of a local model; of another service's entity, its key and the
+    /// fields this service stores on it (neither `external` nor computed).
+    pub fn stores_here(&self, i: usize) -> bool {
+        !self.external || i == self.pk || !self.fields[i].federation.external
+    }
+
+    /// Whether the model has a table here: every local model, and another
+    /// service's entity that this service stores fields on (keyed by the
+    /// entity's key).
+    pub fn has_table(&self) -> bool {
+        !self.external || (0..self.fields.len()).any(|i| i != self.pk && self.stores_here(i))
+    }
     pub fn field(&self, name: &str) -> Option<(usize, &FieldMeta)> {
         self.fields.iter().enumerate().find(|(_, f)| f.name == name)
     }
@@ -1018,10 +1032,19 @@ impl Registry {
                 });
             }
             for (i, f) in m.fields.iter().enumerate() {
+                if m.external && i != m.pk && !f.federation.external {
+                    if let Some(message) = stored_problem(m, f) {
+                        errors.push(CheckError {
+                            id: CheckId::E012,
+                            at: format!("{}.{}", m.key, f.name),
+                            message,
+                            hint: "a field this service stores on another service's entity is an optional value or has a default, on an entity it resolves".into(),
+                        });
+                    }
+                    continue;
+                }
                 let ok = if m.external {
-                    i == m.pk
-                        || (f.federation.external
-                            && !matches!(f.kind, FieldKind::ForeignKey { .. }))
+                    i == m.pk || !matches!(f.kind, FieldKind::ForeignKey { .. })
                 } else {
                     !f.federation.external
                 };
@@ -1030,7 +1053,7 @@ impl Registry {
                         id: CheckId::E012,
                         at: format!("{}.{}", m.key, f.name),
                         message: if m.external {
-                            "an external model declares its key, and other fields only as #[field(external)] values".into()
+                            "an external model's #[field(external)] fields are values, not foreign keys".into()
                         } else {
                             "#[field(external)] belongs on an external model".into()
                         },
@@ -1050,7 +1073,7 @@ impl Registry {
                         });
                 }
             }
-            if m.external {
+            if !m.has_table() {
                 continue;
             }
             if let Some(other) = tables.insert(&m.table, m) {
@@ -1360,6 +1383,31 @@ impl Registry {
             // value_kind never returns a foreign key: keys are AutoId or Uuid.
             FieldKind::ForeignKey { .. } => ValueType::I64,
         }
+    }
+}
+
+/// Why field `f` cannot be stored here on `m`, another service's entity:
+/// an entity this service stored nothing for reads it too, so it needs a
+/// value then (null or its default); it holds a value, not a relation; and
+/// an entity this service does not resolve has no fields here at all.
+fn stored_problem(m: &ModelMeta, f: &FieldMeta) -> Option<String> {
+    if m.federation.unresolvable {
+        Some(format!(
+            "{} is `resolvable = false`: this service resolves none of it, so it cannot store `{}`",
+            m.graphql_name, f.name
+        ))
+    } else if matches!(f.kind, FieldKind::ForeignKey { .. }) {
+        Some(format!(
+            "`{}` is a foreign key: a field this service stores on another service's entity holds a value; refer to the entity from a model of this service instead",
+            f.name
+        ))
+    } else if !f.nullable && f.default.is_none() {
+        Some(format!(
+            "`{}` is required and has no default, but entities this service has stored nothing for read it too: make it an Option or give it a default",
+            f.name
+        ))
+    } else {
+        None
     }
 }
 
@@ -1726,13 +1774,34 @@ mod tests {
         name.options.max_length = Some(20);
         let mut ext = m("Remote", vec![f("id", KindDecl::AutoId), name.clone()]);
         ext.external = true;
+        // A field stored here on another service's entity: required with
+        // no default, it has no value for entities stored nothing for.
         let err = Registry::resolve(vec![ext.clone()]).unwrap_err();
         assert_eq!(err.0[0].id, "graphloom.E012");
         assert_eq!(err.0[0].at, "blog.Remote.name");
+        assert!(
+            err.0[0]
+                .message
+                .contains("make it an Option or give it a default"),
+            "{err}"
+        );
+        let mut stored = ext.clone();
+        stored.fields[1].nullable = true;
+        let reg = Registry::resolve(vec![stored.clone()]).unwrap();
+        let remote = &reg.models()[0];
+        assert!(remote.has_table() && remote.stores_here(0) && remote.stores_here(1));
+        stored.fields[1].nullable = false;
+        stored.fields[1].options.default = Some(Value::from("?"));
+        assert!(Registry::resolve(vec![stored.clone()]).is_ok());
+        stored.federation.unresolvable = true;
+        let err = Registry::resolve(vec![stored]).unwrap_err();
+        assert!(err.0[0].message.contains("`resolvable = false`"), "{err}");
         let mut ext_name = name.clone();
         ext_name.options.federation.external = true;
         ext.fields[1] = ext_name.clone();
-        assert!(Registry::resolve(vec![ext]).is_ok());
+        let reg = Registry::resolve(vec![ext]).unwrap();
+        // Nothing stored here: no table.
+        assert!(!reg.models()[0].has_table() && !reg.models()[0].stores_here(1));
         let local = m("Local", vec![f("id", KindDecl::AutoId), ext_name]);
         let err = Registry::resolve(vec![local]).unwrap_err();
         assert!(

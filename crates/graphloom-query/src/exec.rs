@@ -3,7 +3,7 @@
 //! that surfaces read from memory.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::Arc,
 };
 
@@ -132,7 +132,14 @@ struct Joined {
 }
 
 fn selected(reg: &Registry, model: &ModelMeta, plan: &NodePlan) -> Selected {
-    let fields: Vec<usize> = plan.columns.iter().copied().collect();
+    // Another service's entity has only its key and the fields stored here
+    // as columns; the rest come from representations and stubs.
+    let fields: Vec<usize> = plan
+        .columns
+        .iter()
+        .copied()
+        .filter(|&i| model.stores_here(i))
+        .collect();
     let mut types: Vec<ValueType> = fields
         .iter()
         .map(|i| reg.value_type(&model.fields[*i]))
@@ -523,6 +530,63 @@ pub fn load_children<'a>(
     })
 }
 
+/// Stubs of another service's entities (their keys, and what a
+/// representation or `@provides` carried) completed for `plan`: the fields
+/// this service stores on them, then their relations here.
+pub async fn load_stubs(
+    engine: &Engine,
+    conn: &mut Exec<'_, '_>,
+    scope: &Scope,
+    model: &ModelMeta,
+    plan: &NodePlan,
+    stubs: &mut [Node],
+) -> Result<()> {
+    load_stored(engine, conn, scope, model, plan, stubs).await?;
+    load_children(engine, conn, scope, model, plan, stubs).await
+}
+
+/// The fields this service stores on other services' entities, for the
+/// stubs of those entities the plan selects them on: one statement by key.
+/// An entity stored nothing for reads each field's default (or null).
+async fn load_stored(
+    engine: &Engine,
+    conn: &mut Exec<'_, '_>,
+    scope: &Scope,
+    model: &ModelMeta,
+    plan: &NodePlan,
+    nodes: &mut [Node],
+) -> Result<()> {
+    let columns: BTreeSet<usize> = plan
+        .columns
+        .iter()
+        .copied()
+        .filter(|&i| i != model.pk && model.stores_here(i))
+        .collect();
+    if !model.external || columns.is_empty() || nodes.is_empty() {
+        return Ok(());
+    }
+    let stored = NodePlan {
+        columns: columns.iter().copied().chain([model.pk]).collect(),
+        children: Vec::new(),
+    };
+    let keys = distinct(nodes.iter().map(|n| n.values[model.pk].clone()));
+    let rows = fetch_where_in(engine, conn, scope, model, model.pk, &keys, &stored).await?;
+    let by_key: HashMap<Key, Node> = rows
+        .into_iter()
+        .map(|n| (n.values[model.pk].key(), n))
+        .collect();
+    for n in nodes.iter_mut() {
+        let row = by_key.get(&n.values[model.pk].key());
+        for &i in &columns {
+            n.values[i] = match row {
+                Some(r) => r.values[i].clone(),
+                None => model.fields[i].default.clone().unwrap_or(Value::Null),
+            };
+        }
+    }
+    Ok(())
+}
+
 async fn load_child(
     engine: &Engine,
     conn: &mut Exec<'_, '_>,
@@ -552,7 +616,7 @@ async fn load_child(
                         s
                     })
                     .collect();
-                load_children(engine, conn, scope, target, plan, &mut stubs).await?;
+                load_stubs(engine, conn, scope, target, plan, &mut stubs).await?;
                 for (n, s) in nodes.iter_mut().zip(stubs) {
                     let found = (!n.values[*field].is_null()).then(|| Arc::new(s));
                     n.children.insert(child.key.clone(), Child::One(found));
@@ -561,7 +625,7 @@ async fn load_child(
             }
             let keys = distinct(nodes.iter().map(|n| n.values[*field].clone()));
             let mut stubs: Vec<Node> = keys.into_iter().map(|key| stub(target, key)).collect();
-            load_children(engine, conn, scope, target, plan, &mut stubs).await?;
+            load_stubs(engine, conn, scope, target, plan, &mut stubs).await?;
             attach_one(nodes, &child.key, join.source, join.target, stubs);
         }
         (

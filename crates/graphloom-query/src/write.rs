@@ -350,7 +350,8 @@ fn checked_values(reg: &Registry, m: &ModelMeta, input: WriteInput) -> Checked {
     let mut out = BTreeMap::new();
     for (idx, v) in values {
         let f = &m.fields[idx];
-        if f.primary_key && matches!(f.kind, FieldKind::AutoId) {
+        // Another service's entity is keyed by the key its owner counted.
+        if f.primary_key && matches!(f.kind, FieldKind::AutoId) && !m.external {
             errors.push(ferr(
                 &f.graphql_name,
                 "The primary key is set by the database.",
@@ -868,9 +869,9 @@ fn prepare_create(
             values.insert(idx, Value::Uuid(uuid::Uuid::new_v4()));
         } else if let Some(d) = &f.default {
             values.insert(idx, d.clone());
-        } else if f.kind == FieldKind::AutoId {
+        } else if f.kind == FieldKind::AutoId && !m.external {
             continue;
-        } else if f.required_on_create() {
+        } else if f.required_on_create() || (f.primary_key && m.external) {
             if !errors.iter().any(|e| e.field == [f.graphql_name.clone()]) {
                 errors.push(ferr(
                     &f.graphql_name,
