@@ -6,6 +6,7 @@
 mod compat;
 mod context;
 mod policy;
+mod stored;
 
 use federation_example::{accounts, compat as compat_service, products, reviews};
 use graphloom::MakeArgs;
