@@ -181,11 +181,17 @@ impl<'a> RowReader<'a> {
     }
 
     fn value(&mut self, name: &str) -> Result<Value, String> {
-        let (i, _) = self
+        let (i, f) = self
             .model
             .field(name)
             .ok_or_else(|| format!("{} has no field `{name}`", self.model.key))?;
-        Ok(std::mem::replace(&mut self.values[i], Value::Null))
+        let v = std::mem::replace(&mut self.values[i], Value::Null);
+        // The owning service's fields of another service's entity are not
+        // known from its table here: a type without null reads its zero.
+        if v.is_null() && !f.nullable && !self.model.stores_here(i) {
+            return Ok(zero(&f.kind));
+        }
+        Ok(v)
     }
 
     fn keys(&mut self, name: &str) -> Vec<Value> {
@@ -297,5 +303,26 @@ key_operand!(ForeignKey, OneToOne);
 impl<T, O: Operand<T>> Operand<Option<T>> for O {
     fn into_value(self) -> Value {
         O::into_value(self)
+    }
+}
+
+/// The zero value of a kind: empty text, 0, false, the first enum value.
+fn zero(kind: &crate::FieldKind) -> Value {
+    use crate::FieldKind as K;
+    match kind {
+        K::Bool => Value::Bool(false),
+        K::I32 => Value::I32(0),
+        K::AutoId | K::I64 | K::ForeignKey { .. } => Value::I64(0),
+        K::F64 => Value::F64(0.0),
+        K::Decimal { .. } => Value::Decimal(rust_decimal::Decimal::ZERO),
+        K::String { .. } | K::Text => Value::String(String::new()),
+        K::Enum(e) => e
+            .variants
+            .first()
+            .map_or(Value::Null, |v| Value::String(v.stored().into_owned())),
+        K::Date => Value::Date(chrono::NaiveDate::default()),
+        K::DateTime => Value::DateTime(chrono::DateTime::<chrono::Utc>::default()),
+        K::Uuid => Value::Uuid(uuid::Uuid::nil()),
+        K::Json => Value::Json(serde_json::Value::Null),
     }
 }

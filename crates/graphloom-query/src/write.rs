@@ -350,6 +350,14 @@ fn checked_values(reg: &Registry, m: &ModelMeta, input: WriteInput) -> Checked {
     let mut out = BTreeMap::new();
     for (idx, v) in values {
         let f = &m.fields[idx];
+        if !m.stores_here(idx) {
+            errors.push(ferr(
+                &f.graphql_name,
+                "This field is the owning service's: it is not stored here.",
+                FieldCode::Invalid,
+            ));
+            continue;
+        }
         // Another service's entity is keyed by the key its owner counted.
         if f.primary_key && matches!(f.kind, FieldKind::AutoId) && !m.external {
             errors.push(ferr(
@@ -844,6 +852,9 @@ fn prepare_create(
         mut errors,
     } = checked_values(reg, m, input);
     for (idx, f) in m.fields.iter().enumerate() {
+        if !m.stores_here(idx) {
+            continue;
+        }
         // A forced preset is the request's value whatever the input says.
         if let Some(p) = f.preset
             && (p.force || !values.contains_key(&idx))
@@ -906,7 +917,20 @@ fn returning_seen(
     links: &[LinkChange],
     types: &mut Vec<ValueType>,
 ) -> (sea_query::ReturningClause, bool) {
-    let mut exprs: Vec<Expr> = m.fields.iter().map(|f| col(alias, &f.column)).collect();
+    // Another service's entity returns its own fields as NULL: they are
+    // not columns here.
+    let mut exprs: Vec<Expr> = m
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if m.stores_here(i) {
+                col(alias, &f.column)
+            } else {
+                Expr::cust("NULL")
+            }
+        })
+        .collect();
     let seen = match b.row_cond(m, alias) {
         Some(rows) if links.is_empty() => rows,
         _ => return (Query::returning().exprs(exprs), false),
