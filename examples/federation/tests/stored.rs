@@ -231,3 +231,52 @@ async fn stored_field_mistakes_are_refused() {
         "{err}"
     );
 }
+
+/// The owner's fields of an entity (`#[field(external)]`) are not stored
+/// here: writing one is the client's error, and the model API reads them
+/// as null, or as their type's zero when it has none.
+#[tokio::test]
+async fn the_owners_fields_are_not_stored_here() {
+    #[derive(Model)]
+    #[model(app = "catalog", external)]
+    pub struct Item {
+        pub id: Id,
+        #[field(external, max_length = 10)]
+        pub name: String,
+        #[field(external)]
+        pub weight: Option<i32>,
+        pub note: Option<String>,
+    }
+    let c = TestClient::new(&Service::new("x").app(App::new("catalog").model::<Item>())).await;
+    let system = c.system();
+    let item = Item::objects(&system)
+        .create([Item::ID.set(1), Item::NOTE.set("fragile")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (item.name.as_str(), item.weight, item.note.as_deref()),
+        ("", None, Some("fragile"))
+    );
+    let err = Item::objects(&system)
+        .create([Item::ID.set(2), Item::NAME.set("x")])
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        err,
+        "BAD_USER_INPUT: name: This field is the owning service's: it is not stored here."
+    );
+    let err = Item::objects(&system)
+        .filter(Item::ID.eq(1))
+        .update([Item::WEIGHT.set(3)])
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("weight: This field is the owning service's"),
+        "{err}"
+    );
+    assert_eq!(Item::objects(&system).count().await.unwrap(), 1);
+}
