@@ -57,5 +57,13 @@ assert.deepEqual(written.errors, []);
 const impostor = await gql(review, { token: bob.accessToken, variables: { p: product.id, a: admin.user.id } });
 assert.equal(impostor.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(impostor.body));
 
+// The reviews service stores whether a product takes reviews, on the
+// products service's Product: staff close them; anyone else is refused.
+const closeReviews = `mutation($p: ID!) { setReviewsOpen(productId: $p, open: false) }`;
+const notStaff = await gql(closeReviews, { token: bob.accessToken, variables: { p: product.id } });
+assert.equal(notStaff.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(notStaff.body));
+const closed = await ok(closeReviews, { token: admin.accessToken, variables: { p: product.id } });
+assert.equal(closed.setReviewsOpen, false);
+
 await checkReads({ gql, ok }, admin.accessToken);
 console.log('gateway e2e: ok');

@@ -39,12 +39,13 @@ const impostor = await gql(`mutation($a: ID!) { createReview(input: { productId:
 assert.equal(impostor.body.errors?.[0]?.extensions?.code, 'FORBIDDEN', JSON.stringify(impostor.body));
 
 // The same query across the three services as through Apollo Gateway,
-// including User.reviewerPage, which @requires the username from accounts.
+// including User.reviewerPage, which @requires the username from accounts,
+// and Product.reviewsOpen, which reviews stores on products' entity.
 const graph = await ok(`{
-  products { nodes { name reviews { nodes { rating author { username reviewerPage } } } } }
+  products { nodes { name reviewsOpen reviews { nodes { rating author { username reviewerPage } } } } }
 }`, { token: admin.accessToken });
 assert.deepEqual(graph.products.nodes, [
-  { name: 'Dune', reviews: { nodes: [{ rating: 5, author: { username: 'bob', reviewerPage: '/reviewers/bob' } }] } },
+  { name: 'Dune', reviewsOpen: false, reviews: { nodes: [{ rating: 5, author: { username: 'bob', reviewerPage: '/reviewers/bob' } }] } },
 ]);
 // A text-keyed entity, a plain list and a value type, as through Apollo Gateway.
 const shop = await ok(`{

@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 
 export async function checkReads({ gql, ok }, token) {
-  // One query, three services: products → reviews (extends Product) → accounts (resolves User).
+  // One query, three services: products → reviews (extends Product, and
+  // stores reviewsOpen on it) → accounts (resolves User).
   const graph = await ok(`{
-    products { nodes { name reviews { nodes { body rating author { username } } } } }
+    products { nodes { name reviewsOpen reviews { nodes { body rating author { username } } } } }
     users { nodes { username reviewerPage reviews { totalCount nodes { product { name } } } } }
   }`, { token });
   assert.deepEqual(graph.products.nodes, [
-    { name: 'Dune', reviews: { nodes: [{ body: 'Great', rating: 5, author: { username: 'bob' } }] } },
+    { name: 'Dune', reviewsOpen: false, reviews: { nodes: [{ body: 'Great', rating: 5, author: { username: 'bob' } }] } },
   ]);
   const byName = Object.fromEntries(graph.users.nodes.map((u) => [u.username, u.reviews]));
   // reviewerPage @requires(fields: "username"): the gateway fetched the username

@@ -167,6 +167,39 @@ async fn products_are_public_and_edited_by_staff() {
     }
 }
 
+/// The reviews service stores one field of its own on the products
+/// service's `Product`: staff open and close its reviews; every product
+/// takes them until then.
+#[tokio::test]
+async fn reviews_store_whether_a_product_takes_reviews() {
+    let c = TestClient::new(&reviews::service()).await;
+    let set =
+        |open: bool| format!(r#"mutation {{ setReviewsOpen(productId: "1", open: {open}) }}"#);
+    assert_eq!(
+        codes(&c.as_user(user(7)).errors(&set(false)).await),
+        ["FORBIDDEN"]
+    );
+    let s = c.as_user(staff());
+    // Stored the first time, changed after.
+    for open in [false, true, false] {
+        assert_eq!(s.query(&set(open)).await["setReviewsOpen"], open);
+    }
+    let d = assert_num_queries!(
+        1,
+        c.entities(
+            json!([{ "__typename": "Product", "id": "1" }, { "__typename": "Product", "id": "2" }]),
+            "... on Product { reviewsOpen }",
+        )
+    );
+    assert_eq!(
+        d,
+        json!([
+            { "__typename": "Product", "reviewsOpen": false },
+            { "__typename": "Product", "reviewsOpen": true },
+        ])
+    );
+}
+
 #[tokio::test]
 async fn reviews_refer_to_users_and_products_of_other_services() {
     let c = TestClient::new(&reviews::service()).await;

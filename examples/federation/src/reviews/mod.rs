@@ -4,6 +4,7 @@
 //! owns (`@requires(fields: "username")`).
 
 mod migrations;
+mod products_migrations;
 
 use graphloom::prelude::*;
 
@@ -25,6 +26,34 @@ pub struct Product {
     /// Owned by products; reviews keep a copy (`Review.product_name`).
     #[field(external, max_length = 100)]
     pub name: String,
+    /// Whether the product takes reviews; staff close them
+    /// (`setReviewsOpen`).
+    // Stored here, keyed by the product's id: this service's own field on
+    // another service's entity.
+    #[field(default = true)]
+    pub reviews_open: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewsOpen {
+    product_id: Id,
+    open: bool,
+}
+
+/// Opens or closes a product's reviews: the product's row here is changed,
+/// or stored the first time. The request's rules apply (staff only).
+async fn set_reviews_open(ctx: Ctx, a: ReviewsOpen) -> Result<bool, Error> {
+    let this = || Product::objects(&ctx).filter(Product::ID.eq(a.product_id));
+    if this().update([Product::REVIEWS_OPEN.set(a.open)]).await? == 0 {
+        Product::objects(&ctx)
+            .create([
+                Product::ID.set(a.product_id),
+                Product::REVIEWS_OPEN.set(a.open),
+            ])
+            .await?;
+    }
+    Ok(a.open)
 }
 
 /// One user's opinion of one product; one review per user and product.
@@ -88,6 +117,23 @@ pub fn app() -> App {
 pub fn service() -> Service {
     Service::new("reviews")
         .app(App::new("accounts").model::<User>())
-        .app(App::new("products").model::<Product>())
+        .app(
+            App::new("products")
+                .migrations(products_migrations::DIR, products_migrations::FILES)
+                .model::<Product>()
+                .permissions::<Product>(
+                    ModelRules::new()
+                        .create(Rule::Staff)
+                        .update(Rule::Staff)
+                        .delete(Rule::Staff),
+                )
+                .mutation(
+                    CustomField::new("setReviewsOpen")
+                        .description("Opens or closes a product's reviews (staff).")
+                        .arg::<Id>("productId")
+                        .arg::<bool>("open")
+                        .resolve(set_reviews_open),
+                ),
+        )
         .app(app())
 }
