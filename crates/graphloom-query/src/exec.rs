@@ -556,13 +556,16 @@ async fn load_stored(
     plan: &NodePlan,
     nodes: &mut [Node],
 ) -> Result<()> {
+    if !model.external || nodes.is_empty() {
+        return Ok(());
+    }
     let columns: BTreeSet<usize> = plan
         .columns
         .iter()
         .copied()
         .filter(|&i| i != model.pk && model.stores_here(i))
         .collect();
-    if !model.external || columns.is_empty() || nodes.is_empty() {
+    if columns.is_empty() {
         return Ok(());
     }
     let stored = NodePlan {
