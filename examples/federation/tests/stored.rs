@@ -156,6 +156,11 @@ async fn fields_stored_on_another_services_entity() {
             { "quantity": 3, "product": { "id": "1", "inStock": true, "shelfLifeDays": 10 } },
         ])
     );
+    // The fast path serves it (the response written straight from the rows).
+    let res = c
+        .response(graphloom::graphql::async_graphql::Request::new(q))
+        .await;
+    assert!(matches!(res.data, graphloom::graphql::Data::Json(_)));
     // A selection on the key alone reads nothing.
     assert_num_queries!(1, c.query("{ deliveries { nodes { product { id } } } }"));
 
