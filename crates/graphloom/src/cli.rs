@@ -96,7 +96,7 @@ pub struct DbArgs {
     /// Default: sqlite:<service>.sqlite3 in the working directory.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Connections in the pool (default: 8 on SQLite, 10 on PostgreSQL).
+    /// Connections in the pool (default: twice the CPUs, 2 to 8, on SQLite; 10 on PostgreSQL).
     #[arg(long, env = "GRAPHLOOM_DB_POOL_SIZE")]
     pub db_pool_size: Option<u32>,
     /// How long a SQLite write waits for the write lock, in milliseconds,
