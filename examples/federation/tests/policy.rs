@@ -134,8 +134,9 @@ async fn policies_are_printed_composed_and_decided_here() {
     assert_eq!(d["reports"]["nodes"][0]["figures"], 7);
 }
 
-/// A rule naming a policy no app declares, a policy declared twice, and a
-/// federation link before v2.6 stop the service at start-up.
+/// A rule naming a policy no app declares, a policy declared twice or with
+/// an empty name, and a federation link before v2.6 stop the service at
+/// start-up.
 #[tokio::test]
 async fn policy_mistakes_are_refused() {
     let db = graphloom::db::Database::connect("sqlite::memory:")
@@ -166,6 +167,11 @@ async fn policy_mistakes_are_refused() {
         err.contains("the policy `audit` is declared twice"),
         "{err}"
     );
+    let unnamed = app()
+        .policy(" ", |_| async { true })
+        .permissions::<Report>(rules());
+    let err = build(unnamed, config());
+    assert!(err.contains("a policy has an empty name"), "{err}");
 
     let old = graphloom::graphql::Config {
         federation_version: Some(FederationVersion::V2_5),
