@@ -4,7 +4,8 @@
 //! the acquire timeout (10 s by default): every request, and every
 //! readiness probe, would hang that long. A probe on a connection of its
 //! own (`SELECT 1` every [`DatabaseOptions::probe_interval`]) decides
-//! instead: while it fails, taking a connection fails at once as
+//! instead (refused or dropped at once, or unanswered twice running):
+//! while it fails, taking a connection fails at once as
 //! [`DbError::Unreachable`] (and one already waiting gives up the moment
 //! the probe fails), and readiness answers from the last probe. The first
 //! probe that answers again lets requests through.
@@ -20,6 +21,10 @@ use crate::{DbError, Result};
 
 /// The probe's `application_name`, as `pg_stat_activity` shows it.
 pub const PROBE_NAME: &str = "graphloom probe";
+
+/// How many probes in a row must go unanswered in time before the server
+/// counts as down.
+const SLOW_PROBES_DOWN: u32 = 2;
 
 /// The probe's view: `true` while the server answers.
 #[derive(Debug, Clone)]
@@ -55,6 +60,32 @@ impl Health {
     }
 }
 
+/// What one probe found.
+#[derive(Debug, Clone, Copy)]
+enum Probe {
+    Answered,
+    /// The server refused or dropped the connection, or the query failed.
+    Refused,
+    /// No answer within the limit.
+    Unanswered,
+}
+
+/// Whether the server counts as up after `probe`; `slow` counts the
+/// unanswered probes in a row.
+fn is_up(probe: Probe, slow: &mut u32) -> bool {
+    match probe {
+        Probe::Answered => {
+            *slow = 0;
+            true
+        }
+        Probe::Refused => false,
+        Probe::Unanswered => {
+            *slow += 1;
+            *slow < SLOW_PROBES_DOWN
+        }
+    }
+}
+
 async fn probe(
     options: PgConnectOptions,
     pool: PgPool,
@@ -66,6 +97,11 @@ async fn probe(
     // follows a server that stopped answering within about a second.
     let limit = interval.max(Duration::from_millis(500));
     let mut conn: Option<PgConnection> = None;
+    // Probes in a row that got no answer in time. A server that refuses or
+    // drops the connection is down at once; one that is only slow, twice
+    // running: a single slow answer (a busy machine, a connection that
+    // took long to open) must not fail every request for an interval.
+    let mut slow = 0u32;
     while !tx.is_closed() && !pool.is_closed() {
         let answered = tokio::time::timeout(limit, async {
             // A connection that died while the server stayed up (a
@@ -81,8 +117,13 @@ async fn probe(
             c.execute("SELECT 1").await.map(drop)
         })
         .await;
-        let up = matches!(answered, Ok(Ok(())));
-        if !up {
+        let outcome = match &answered {
+            Ok(Ok(())) => Probe::Answered,
+            Ok(Err(_)) => Probe::Refused,
+            Err(_) => Probe::Unanswered,
+        };
+        let up = is_up(outcome, &mut slow);
+        if !matches!(answered, Ok(Ok(()))) {
             // Whatever state it is in, the next probe starts afresh.
             conn = None;
         }
@@ -106,5 +147,23 @@ async fn probe(
     }
     if let Some(c) = conn {
         let _ = c.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Probe, is_up};
+
+    #[test]
+    fn down_when_refused_or_unanswered_twice_running() {
+        let mut slow = 0;
+        assert!(!is_up(Probe::Refused, &mut slow));
+        assert!(is_up(Probe::Unanswered, &mut slow));
+        assert!(is_up(Probe::Answered, &mut slow));
+        // An answer in between starts the count again.
+        assert!(is_up(Probe::Unanswered, &mut slow));
+        assert!(!is_up(Probe::Unanswered, &mut slow));
+        assert!(!is_up(Probe::Unanswered, &mut slow));
+        assert!(is_up(Probe::Answered, &mut slow));
     }
 }
