@@ -91,6 +91,7 @@ impl Api {
             config,
             subscription_sdl: Default::default(),
             shared_reads: Default::default(),
+            value_references: Default::default(),
         });
         let problems = link::version_problems(&runtime);
         if !problems.is_empty() {
@@ -136,20 +137,28 @@ impl Api {
         .await;
         let misses = Arc::new(federation::Misses::default());
         let slot = Arc::new(fast::Slot::default());
-        let batches = Arc::new(schema::values::RefBatches::default());
-        let request = request
+        let mut request = request
             .into()
             .data(Arc::new(context))
             .data(Arc::new(scope))
             .data(Arc::clone(&misses))
-            .data(Arc::clone(&slot))
-            .data(Arc::clone(&batches));
+            .data(Arc::clone(&slot));
+        // Only a schema whose value types hold references batches them.
+        let batches = rt
+            .value_references
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| Arc::new(schema::values::RefBatches::default()));
+        if let Some(b) = &batches {
+            request = request.data(Arc::clone(b));
+        }
+        let run = self.schema.execute(request);
+        let run = match &batches {
+            Some(b) => futures_util::future::Either::Left(b.passes(run)),
+            None => futures_util::future::Either::Right(run),
+        };
         let max_bytes = rt.config.limits.max_response_bytes;
-        let (mut response, statements) = graphloom_db::capture(graphloom_db::read_budget(
-            max_bytes,
-            batches.passes(self.schema.execute(request)),
-        ))
-        .await;
+        let (mut response, statements) =
+            graphloom_db::capture(graphloom_db::read_budget(max_bytes, run)).await;
         let set_cookies: Vec<String> = response
             .http_headers
             .get_all("set-cookie")

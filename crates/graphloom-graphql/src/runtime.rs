@@ -104,6 +104,9 @@ pub struct Runtime {
     pub(crate) subscription_sdl: std::sync::OnceLock<String>,
     /// Reads subscriptions alike share.
     pub(crate) shared_reads: crate::subscriptions::SharedReads,
+    /// Whether a value type holds references to other services' entities,
+    /// so that requests batch their loads ([`crate::schema::values::RefBatches`]).
+    pub(crate) value_references: std::sync::atomic::AtomicBool,
 }
 
 impl Runtime {

@@ -249,7 +249,13 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
             }
         }
     }
-    for o in values::collect(reg, &uses, &generated_types(reg, &enums))? {
+    let objects = values::collect(reg, &uses, &generated_types(reg, &enums))?;
+    let references = objects
+        .iter()
+        .any(|o| o.fields().iter().any(|f| f.ty.model().is_some()));
+    rt.value_references
+        .store(references, std::sync::atomic::Ordering::Relaxed);
+    for o in objects {
         if !o.keys.is_empty() && !resolved.contains_key(o.name) {
             return Err(format!(
                 "the value type `{}` is keyed (#[object(key = …)]) and nothing resolves it: add App::entity(CustomEntity::new::<{}, …>(…))",

@@ -124,9 +124,11 @@ async fn references<'a>(
         None if keys.is_empty() => Vec::new(),
         None => {
             let plan = plan_node(rt, &scope, model, &ctx.ctx.field()).gql()?;
-            let mut stubs: Vec<Node> = keys.into_iter().map(|k| exec::stub(model, k)).collect();
-            crate::federation::load_stubs(rt, &scope, model, &plan, &mut stubs).await?;
-            stubs.into_iter().map(Arc::new).collect()
+            loaded_stubs(rt, &scope, model, &plan, keys)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect()
         }
     };
     Ok(with_nodes(ty, v, &mut nodes.into_iter()))
@@ -250,15 +252,11 @@ impl Batch {
                 .unwrap_or_default();
             let m = rt.registry().model(model);
             let mut seen = HashSet::new();
-            let mut stubs: Vec<Node> = keys
-                .into_iter()
-                .filter(|k| seen.insert(k.key()))
-                .map(|k| exec::stub(m, k))
-                .collect();
-            crate::federation::load_stubs(&rt, &scope, m, &plan, &mut stubs).await?;
+            let keys = keys.into_iter().filter(|k| seen.insert(k.key())).collect();
             let pk = m.pk;
             Ok(Arc::new(
-                stubs
+                loaded_stubs(&rt, &scope, m, &plan, keys)
+                    .await?
                     .into_iter()
                     .map(|n| (n.values[pk].key(), Arc::new(n)))
                     .collect(),
@@ -269,6 +267,19 @@ impl Batch {
             loaded: loaded.boxed().shared(),
         }
     }
+}
+
+/// Stubs of `keys`, completed for `plan` as `_entities` completes them.
+async fn loaded_stubs(
+    rt: &Runtime,
+    scope: &graphloom_query::scope::Scope,
+    model: &graphloom_meta::ModelMeta,
+    plan: &graphloom_query::plan::NodePlan,
+    keys: Vec<Value>,
+) -> async_graphql::Result<Vec<Node>> {
+    let mut stubs: Vec<Node> = keys.into_iter().map(|k| exec::stub(model, k)).collect();
+    crate::federation::load_stubs(rt, scope, model, plan, &mut stubs).await?;
+    Ok(stubs)
 }
 
 /// The references' keys in `v`, in order.
