@@ -280,3 +280,68 @@ async fn a_statement_past_the_statement_timeout_is_cancelled_as_unavailable() {
     assert_eq!(rows, [[graphloom::meta::Value::String("100000".into())]]);
     db.close().await;
 }
+
+/// A request dropped while its `BEGIN` is on the wire (the client hung
+/// up) must not hand its connection back inside a transaction: the next
+/// borrower's reads would run in it and keep its locks, and after one
+/// error every statement on that connection would fail until a write came
+/// along. sqlx 0.9.0 leaked it on PostgreSQL (launchbadge/sqlx#4393).
+#[tokio::test]
+async fn a_transaction_cancelled_while_it_begins_leaves_its_connection_clean() {
+    use graphloom::{
+        db::{Dialect, RawSql},
+        meta::{Value, ValueType},
+    };
+    graphloom_test::init_logging();
+    let url = fresh_database_url().await;
+    // One connection, so the next statement gets the one the cancelled
+    // transaction had.
+    let options = DatabaseOptions {
+        max_connections: Some(1),
+        ..DatabaseOptions::default()
+    };
+    let db = Database::connect_with(&url, &options).await.unwrap();
+    db.execute(&RawSql("SELECT 1".into())).await.unwrap();
+    let mut cancelled = 0;
+    for _ in 0..10 {
+        // Back in the pool and idle, so the next `BEGIN` takes it at once.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(db.connections(), (1, 1));
+        let mut begin = Box::pin(db.begin());
+        // Taken from the pool in its first poll, so `BEGIN` is sent, and
+        // unless the answer was already there the wait is for it: the
+        // client hangs up now.
+        match futures_util::poll!(&mut begin) {
+            std::task::Poll::Ready(tx) => tx.unwrap().commit().await.unwrap(),
+            std::task::Poll::Pending => {
+                assert_eq!(db.connections(), (1, 0), "the BEGIN was not sent");
+                drop(begin);
+                cancelled += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if db.dialect() == Dialect::POSTGRES {
+            // Outside a transaction every statement starts its own, so
+            // `now()` (the transaction's start) is the statement's time,
+            // not the cancelled `BEGIN`'s of 20 ms ago.
+            let rows = db
+                .fetch(
+                    &RawSql(
+                        "SELECT now() < statement_timestamp() - interval '10 milliseconds'".into(),
+                    ),
+                    &[ValueType::Bool],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                rows[0][0],
+                Value::Bool(false),
+                "the connection came back inside the cancelled transaction"
+            );
+        } else {
+            // A SQLite connection still in a transaction cannot begin one.
+            db.begin().await.unwrap().commit().await.unwrap();
+        }
+    }
+    assert!(cancelled > 0, "every BEGIN was answered in its first poll");
+}
