@@ -382,11 +382,12 @@ macro_rules! run {
             // Decoded as they arrive, each row charged to the request's read
             // budget: one past it ends the statement before more are read.
             while let Some(row) = stream.try_next().await.map_err(DbError::from_sqlx)? {
-                let decoded = $types
-                    .iter()
-                    .enumerate()
-                    .map(|(i, ty)| $decode(&row, i, *ty))
-                    .collect::<Result<Vec<_>>>()?;
+                // Sized up front: collecting through `Result` loses the
+                // length and regrows the vector as the columns come.
+                let mut decoded = Vec::with_capacity($types.len());
+                for (i, ty) in $types.iter().enumerate() {
+                    decoded.push($decode(&row, i, *ty)?);
+                }
                 budget::charge(&decoded)?;
                 rows.push(decoded);
             }

@@ -124,6 +124,9 @@ pub enum Out<'a> {
     Int(i32),
     Float(f64),
     Str(std::borrow::Cow<'a, str>),
+    /// A 64-bit integer or an id, which leaves as a string (JSON numbers
+    /// past 2^53 lose digits in JavaScript); written without a `String`.
+    I64(i64),
     /// One of the enum's GraphQL values.
     Enum(String),
     Json(&'a serde_json::Value),
@@ -170,7 +173,7 @@ pub fn plain_output(value: &Value) -> Out<'_> {
         Value::Null => Out::Null,
         Value::Bool(b) => Out::Bool(*b),
         Value::I32(v) => Out::Int(*v),
-        Value::I64(v) => Out::Str(v.to_string().into()),
+        Value::I64(v) => Out::I64(*v),
         Value::F64(v) => Out::Float(*v),
         Value::Decimal(d) => Out::Str(d.to_string().into()),
         Value::String(s) => Out::Str(s.as_str().into()),
@@ -190,6 +193,7 @@ impl Out<'_> {
             Out::Int(v) => Gql::from(v),
             Out::Float(v) => Gql::from(v),
             Out::Str(s) => Gql::String(s.into_owned()),
+            Out::I64(v) => Gql::String(v.to_string()),
             Out::Enum(name) => Gql::Enum(Name::new(name)),
             Out::Json(j) => Gql::from_json(j.clone()).unwrap_or(Gql::Null),
         }
@@ -205,6 +209,11 @@ impl Out<'_> {
             // serde_json writes NaN and infinities as null, as async-graphql does.
             Out::Float(v) => json_into(buf, v),
             Out::Str(s) => json_into(buf, s.as_ref()),
+            Out::I64(v) => {
+                buf.push(b'"');
+                json_into(buf, v);
+                buf.push(b'"');
+            }
             Out::Enum(name) => json_into(buf, name.as_str()),
             Out::Json(j) => json_into(buf, j),
         }
@@ -337,5 +346,17 @@ mod tests {
             parse_typed(ValueType::Bool, None, &Gql::Null),
             Ok(Value::Null)
         );
+    }
+
+    #[test]
+    fn sixty_four_bit_integers_leave_as_strings_on_both_paths() {
+        for v in [0, -7, i64::MAX, i64::MIN] {
+            let value = Value::I64(v);
+            let out = plain_output(&value);
+            let mut json = Vec::new();
+            out.write_json(&mut json);
+            assert_eq!(String::from_utf8(json).ok(), Some(format!("\"{v}\"")));
+            assert_eq!(out.into_graphql(), Gql::String(v.to_string()));
+        }
     }
 }

@@ -102,7 +102,7 @@ impl Node {
     pub fn missing(model: &ModelMeta, message: String) -> Node {
         Node {
             model: model.id,
-            values: vec![Value::Null; model.fields.len()],
+            values: Value::nulls(model.fields.len()),
             children: Children::new(),
             scope: None,
             missing: Some(message),
@@ -196,13 +196,13 @@ fn select_columns(
 }
 
 fn to_node(model: &ModelMeta, sel: &Selected, row: &mut std::vec::IntoIter<Value>) -> Node {
-    let mut values = vec![Value::Null; model.fields.len()];
+    let mut values = Value::nulls(model.fields.len());
     for i in &sel.fields {
         values[*i] = row.next().unwrap_or(Value::Null);
     }
     let mut children = Children::new();
     for j in &sel.joined {
-        let mut values = vec![Value::Null; j.width];
+        let mut values = Value::nulls(j.width);
         for i in &j.fields {
             values[*i] = row.next().unwrap_or(Value::Null);
         }
@@ -487,7 +487,7 @@ pub async fn exists(
 
 /// A node of an external entity: its key and nothing else.
 pub fn stub(model: &ModelMeta, key: Value) -> Node {
-    let mut values = vec![Value::Null; model.fields.len()];
+    let mut values = Value::nulls(model.fields.len());
     values[model.pk] = key;
     Node {
         model: model.id,

@@ -94,8 +94,16 @@ impl<'a> Writer<'a> {
             if any {
                 self.buf.push(b',');
             }
-            json_into(&mut self.buf, f.key);
-            self.buf.push(b':');
+            // A response key is a GraphQL name (`[_A-Za-z][_0-9A-Za-z]*`):
+            // nothing in it needs escaping.
+            debug_assert!(
+                f.key
+                    .bytes()
+                    .all(|b| b == b'_' || b.is_ascii_alphanumeric())
+            );
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(f.key.as_bytes());
+            self.buf.extend_from_slice(b"\":");
             self.path.push(Step::Key(f.key));
             let written = write(self, f);
             self.path.pop();
