@@ -304,9 +304,14 @@ async fn a_transaction_cancelled_while_it_begins_leaves_its_connection_clean() {
     db.execute(&RawSql("SELECT 1".into())).await.unwrap();
     let mut cancelled = 0;
     for _ in 0..10 {
-        // Back in the pool and idle, so the next `BEGIN` takes it at once.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(db.connections(), (1, 1));
+        // Back in the pool and idle (sqlx returns a connection from a task
+        // of its own), so the next `BEGIN` takes it at once.
+        let mut waited = 0;
+        while db.connections() != (1, 1) {
+            assert!(waited < 1000, "the connection never came back to the pool");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            waited += 1;
+        }
         let mut begin = Box::pin(db.begin());
         // Taken from the pool in its first poll, so `BEGIN` is sent, and
         // unless the answer was already there the wait is for it: the
