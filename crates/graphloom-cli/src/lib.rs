@@ -330,8 +330,12 @@ fn write_all(root: &Path, files: &Files) -> Result<Vec<PathBuf>> {
 }
 
 /// The workspace's own files: where each goes, and its template.
-const PROJECT_FILES: [(&str, &str); 9] = [
+const PROJECT_FILES: [(&str, &str); 10] = [
     ("Cargo.toml", template!("project/Cargo.toml.tmpl")),
+    (
+        ".cargo/config.toml",
+        template!("project/cargo-config.toml.tmpl"),
+    ),
     ("README.md", template!("project/README.md.tmpl")),
     (".env.example", template!("project/env.example.tmpl")),
     (".gitignore", template!("project/gitignore.tmpl")),
