@@ -117,13 +117,13 @@ async fn probe(
             c.execute("SELECT 1").await.map(drop)
         })
         .await;
-        let outcome = match &answered {
+        let outcome = match answered {
             Ok(Ok(())) => Probe::Answered,
             Ok(Err(_)) => Probe::Refused,
             Err(_) => Probe::Unanswered,
         };
         let up = is_up(outcome, &mut slow);
-        if !matches!(answered, Ok(Ok(()))) {
+        if !matches!(outcome, Probe::Answered) {
             // Whatever state it is in, the next probe starts afresh.
             conn = None;
         }

@@ -44,8 +44,11 @@ struct ReviewsOpen {
 /// Opens or closes a product's reviews: the product's row here is changed,
 /// or stored the first time. The request's rules apply (staff only).
 async fn set_reviews_open(ctx: Ctx, a: ReviewsOpen) -> Result<bool, Error> {
-    let this = || Product::objects(&ctx).filter(Product::ID.eq(a.product_id));
-    if this().update([Product::REVIEWS_OPEN.set(a.open)]).await? == 0 {
+    let changed = Product::objects(&ctx)
+        .filter(Product::ID.eq(a.product_id))
+        .update([Product::REVIEWS_OPEN.set(a.open)])
+        .await?;
+    if changed == 0 {
         Product::objects(&ctx)
             .create([
                 Product::ID.set(a.product_id),
