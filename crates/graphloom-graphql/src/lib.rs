@@ -103,7 +103,15 @@ impl Api {
             .then(|| Arc::new(fast::Fast::new(&runtime)));
         let factory = fast::Factory::new(fast, &runtime);
         let guard = factory.guard();
-        let builder = schema::build(&runtime, custom)
+        // Built twice: the first build finds the types nothing reaches, the
+        // second leaves them out.
+        let first = schema::build(&runtime, custom, &Default::default())
+            .map_err(BuildError::Names)?
+            .finish()
+            .map_err(|e| BuildError::Schema(e.0))?;
+        let unreachable = schema::unreachable_types(first.registry());
+        drop(first);
+        let builder = schema::build(&runtime, custom, &unreachable)
             .map_err(BuildError::Names)?
             .extension(factory);
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;

@@ -4,9 +4,7 @@
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use async_graphql::dynamic::{
-    Enum, EnumItem, Field, InputObject, InputValue, SchemaBuilder, TypeRef,
-};
+use async_graphql::dynamic::{Enum, EnumItem, Field, InputObject, InputValue, TypeRef};
 use graphloom_meta::{FieldKind, FieldMeta, ModelMeta, Registry};
 use graphloom_query::write::link_relations;
 
@@ -69,10 +67,10 @@ pub(crate) fn list_args(field: Field, m: &ModelMeta) -> Field {
 /// Only the API's models count: a table-only model (`graphql = false`)
 /// adds no input to the schema.
 /// Also returns the enums it registered (those of the models' fields).
-pub(crate) fn scalar_filters(
-    mut schema: SchemaBuilder,
+pub(crate) fn scalar_filters<'k>(
+    mut schema: super::Types<'k>,
     reg: &Registry,
-) -> (SchemaBuilder, BTreeSet<&'static str>) {
+) -> (super::Types<'k>, BTreeSet<&'static str>) {
     let mut done = BTreeSet::new();
     for m in reg.models().iter().filter(|m| m.exposed) {
         for f in m.fields.iter().filter(|f| !f.hidden) {

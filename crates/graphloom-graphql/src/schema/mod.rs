@@ -9,9 +9,15 @@ pub(crate) mod resolvers;
 pub(crate) mod types;
 pub(crate) mod values;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
-use async_graphql::dynamic::{Enum, Object, Scalar, Schema, SchemaBuilder, Subscription};
+use async_graphql::{
+    dynamic::{Enum, Object, Scalar, Schema, SchemaBuilder, Subscription, Type},
+    registry::{MetaType, MetaTypeName, Registry as TypeRegistry},
+};
 
 use crate::{convert::SCALARS, custom::Custom, runtime::Runtime};
 
@@ -152,8 +158,115 @@ fn value_entities(custom: &Custom) -> Result<crate::federation::Entities, String
     Ok(Arc::new(out))
 }
 
-/// Builds the schema's types; a root field named twice is an error.
-pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder, String> {
+/// The types a schema registers: all but those in `skip`.
+pub(crate) struct Types<'k> {
+    builder: SchemaBuilder,
+    skip: &'k BTreeSet<String>,
+}
+
+impl Types<'_> {
+    pub(crate) fn register(mut self, ty: impl Into<Type>) -> Self {
+        let ty = ty.into();
+        let name = match &ty {
+            Type::Scalar(t) => t.type_name(),
+            Type::Object(t) => t.type_name(),
+            Type::InputObject(t) => t.type_name(),
+            Type::Enum(t) => t.type_name(),
+            Type::Interface(t) => t.type_name(),
+            Type::Union(t) => t.type_name(),
+            Type::Subscription(t) => t.type_name(),
+            Type::Upload => "Upload",
+        };
+        if !self.skip.contains(name) {
+            self.builder = self.builder.register(ty);
+        }
+        self
+    }
+}
+
+/// The types of a built schema that no client can meet: not reachable
+/// from a root type, an entity (`_entities` returns them) or a directive's
+/// arguments. A model whose list is hidden leaves its filter, order and
+/// connection types behind, and a service with no decimal field the
+/// `Decimal` scalar; the second build leaves them out, so that the SDL and
+/// introspection show only what the API uses.
+pub(crate) fn unreachable_types(reg: &TypeRegistry) -> BTreeSet<String> {
+    fn visit<'a>(reg: &'a TypeRegistry, seen: &mut BTreeSet<&'a str>, name: &'a str) {
+        let name = MetaTypeName::concrete_typename(name);
+        let Some((name, ty)) = reg.types.get_key_value(name) else {
+            return;
+        };
+        if !seen.insert(name) {
+            return;
+        }
+        let fields = match ty {
+            MetaType::Object { fields, .. } | MetaType::Interface { fields, .. } => Some(fields),
+            _ => None,
+        };
+        // An object names the interfaces it implements.
+        for i in reg.implements.get(name).into_iter().flatten() {
+            visit(reg, seen, i);
+        }
+        for f in fields.into_iter().flat_map(|f| f.values()) {
+            visit(reg, seen, &f.ty);
+            for a in f.args.values() {
+                visit(reg, seen, &a.ty);
+            }
+        }
+        match ty {
+            MetaType::Interface { possible_types, .. } | MetaType::Union { possible_types, .. } => {
+                for t in possible_types {
+                    visit(reg, seen, t);
+                }
+            }
+            MetaType::InputObject { input_fields, .. } => {
+                for f in input_fields.values() {
+                    visit(reg, seen, &f.ty);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let roots = [
+        Some(&reg.query_type),
+        reg.mutation_type.as_ref(),
+        reg.subscription_type.as_ref(),
+    ];
+    for root in roots.into_iter().flatten() {
+        visit(reg, &mut seen, root);
+    }
+    for d in reg.directives.values() {
+        for a in d.args.values() {
+            visit(reg, &mut seen, &a.ty);
+        }
+    }
+    for (name, ty) in &reg.types {
+        if let MetaType::Object { keys: Some(k), .. } | MetaType::Interface { keys: Some(k), .. } =
+            ty
+            && !k.is_empty()
+        {
+            visit(reg, &mut seen, name);
+        }
+    }
+    // The built-in scalars and federation's own types are never ours to
+    // leave out.
+    let builtin =
+        |n: &str| n.starts_with('_') || ["Boolean", "Int", "Float", "String", "ID"].contains(&n);
+    reg.types
+        .keys()
+        .filter(|n| !seen.contains(n.as_str()) && !builtin(n))
+        .cloned()
+        .collect()
+}
+
+/// Builds the schema's types but those in `skip`; a root field named twice
+/// is an error.
+pub(crate) fn build(
+    rt: &Arc<Runtime>,
+    custom: &Custom,
+    skip: &BTreeSet<String>,
+) -> Result<SchemaBuilder, String> {
     let reg = rt.registry();
     let has_mutation = !custom.mutations.is_empty()
         || !custom.raw_mutations.is_empty()
@@ -169,7 +282,7 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
     let has_subscription =
         !custom.subscriptions.is_empty() || reg.models().iter().any(crate::subscriptions::offered);
     let resolved = value_entities(custom)?;
-    let mut schema = Schema::build(
+    let builder = Schema::build(
         "Query",
         has_mutation.then_some("Mutation"),
         has_subscription.then_some("Subscription"),
@@ -180,6 +293,7 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
         Arc::clone(rt),
         Arc::clone(&resolved),
     ));
+    let mut schema = Types { builder, skip };
     // `introspection: false` is enforced by `cost::lint` (async-graphql's
     // switch would turn `_service` and `_entities` off too).
     for (name, desc) in SCALARS {
@@ -413,5 +527,72 @@ pub(crate) fn build(rt: &Arc<Runtime>, custom: &Custom) -> Result<SchemaBuilder,
             .register(crate::subscriptions::kind_enum())
             .register(subscription);
     }
-    Ok(schema)
+    Ok(schema.builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::dynamic::{
+        Field, FieldFuture, FieldValue, InputObject, InputValue, Interface, InterfaceField, Object,
+        Scalar, Schema, TypeRef, Union,
+    };
+
+    use super::unreachable_types;
+
+    fn field(name: &str, ty: TypeRef) -> Field {
+        Field::new(name, ty, |_| {
+            FieldFuture::new(async { Ok(None::<FieldValue>) })
+        })
+    }
+
+    #[test]
+    fn unreachable_types_are_those_no_operation_can_name() {
+        let schema = Schema::build("Query", None, None)
+            .register(
+                Object::new("Query")
+                    .field(
+                        field("a", TypeRef::named("A"))
+                            .argument(InputValue::new("w", TypeRef::named_nn_list("W"))),
+                    )
+                    .field(field("u", TypeRef::named("U"))),
+            )
+            .register(
+                Object::new("A")
+                    .implement("I")
+                    .field(field("f", TypeRef::named(TypeRef::STRING))),
+            )
+            .register(
+                Interface::new("I")
+                    .field(InterfaceField::new("f", TypeRef::named(TypeRef::STRING))),
+            )
+            .register(InputObject::new("W").field(InputValue::new("x", TypeRef::named("S"))))
+            .register(Scalar::new("S"))
+            .register(Union::new("U").possible_type("B"))
+            .register(Object::new("B").field(field("g", TypeRef::named(TypeRef::INT))))
+            // An entity: `_entities` returns it.
+            .register(
+                Object::new("E")
+                    .key("id")
+                    .field(field("id", TypeRef::named_nn(TypeRef::ID)))
+                    .field(field("t", TypeRef::named("T"))),
+            )
+            .register(Scalar::new("T"))
+            .register(Scalar::new("Unused"))
+            .register(Object::new("Lost").field(field("l", TypeRef::named("LostToo"))))
+            .register(
+                Object::new("LostToo").field(
+                    field("x", TypeRef::named(TypeRef::INT))
+                        .argument(InputValue::new("i", TypeRef::named("LostInput"))),
+                ),
+            )
+            .register(
+                InputObject::new("LostInput")
+                    .field(InputValue::new("x", TypeRef::named(TypeRef::FLOAT))),
+            )
+            .entity_resolver(|_| FieldFuture::new(async { Ok(None::<FieldValue>) }))
+            .finish()
+            .unwrap();
+        let lost: Vec<String> = unreachable_types(schema.registry()).into_iter().collect();
+        assert_eq!(lost, ["Lost", "LostInput", "LostToo", "Unused"]);
+    }
 }
