@@ -11,9 +11,7 @@ use async_graphql::{
         types::{TypeKind, TypeSystemDefinition},
     },
 };
-use graphloom_meta::{
-    CheckError, CheckId, ComposedDirective, Federation, Need, Operation, Registry,
-};
+use graphloom_meta::{CheckError, CheckId, ComposedDirective, Need, Operation, Registry};
 
 use crate::runtime::Runtime;
 
@@ -72,11 +70,6 @@ pub(crate) fn check(reg: &Registry) -> Vec<CheckError> {
         }
     }
     errors
-}
-
-/// The usages of a model's or field's custom directives (checked at build).
-pub(crate) fn usages(fed: &Federation) -> impl Iterator<Item = Directive> + '_ {
-    fed.directives.iter().filter_map(|text| usage(text).ok())
 }
 
 /// The directive definitions, for both SDLs.
@@ -209,24 +202,48 @@ pub(crate) fn with_cost(rt: &Runtime, f: Field, ty: &str, field: &str) -> Field 
 }
 
 /// The plain SDL without the directives printed as usages that only a
-/// gateway reads (demand control, a labelled `@override`, `@context` and
+/// gateway reads (federation's, demand control, `@context` and
 /// `@fromContext`): a plain schema does not declare them.
 pub(crate) fn strip_gateway_only(sdl: &str) -> String {
-    let mut out = String::with_capacity(sdl.len());
-    let mut rest = sdl;
-    while let Some(at) = [
+    const WITH_ARGS: [&str; 7] = [
         " @listSize(",
         " @cost(",
         " @override(",
         " @context(",
         " @fromContext(",
-    ]
-    .iter()
-    .filter_map(|d| rest.find(d))
-    .min()
-    {
+        " @tag(",
+        " @requires(",
+    ];
+    const BARE: [&str; 4] = [
+        " @shareable",
+        " @inaccessible",
+        " @external",
+        " @interfaceObject",
+    ];
+    // A bare name ends where a name cannot go on (`@shareableX` is another).
+    let bare_at = |rest: &str, d: &str| {
+        rest.match_indices(d)
+            .find(|(at, _)| {
+                !rest[at + d.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .map(|(at, _)| (at, d.len()))
+    };
+    let mut out = String::with_capacity(sdl.len());
+    let mut rest = sdl;
+    loop {
+        let next = WITH_ARGS
+            .iter()
+            .filter_map(|d| {
+                let at = rest.find(d)?;
+                Some((at, args_end(&rest[at..]).unwrap_or(rest.len() - at)))
+            })
+            .chain(BARE.iter().filter_map(|d| bare_at(rest, d)))
+            .min_by_key(|(at, _)| *at);
+        let Some((at, len)) = next else {
+            break;
+        };
         out.push_str(&rest[..at]);
-        rest = &rest[at + args_end(&rest[at..]).unwrap_or(rest.len() - at)..];
+        rest = &rest[at + len..];
     }
     out.push_str(rest);
     out
@@ -303,9 +320,15 @@ mod tests {
         assert_eq!(strip_gateway_only("no directives"), "no directives");
         assert_eq!(
             strip_gateway_only(
-                "\ta: Int @override(from: \"x\", label: \"percent(5)\") @tag(name: \"t\")\n"
+                "\ta: Int @override(from: \"x\", label: \"percent(5)\") @tag(name: \"t\") @custom\n"
             ),
-            "\ta: Int @tag(name: \"t\")\n"
+            "\ta: Int @custom\n"
+        );
+        assert_eq!(
+            strip_gateway_only(
+                "type T @shareable @interfaceObject @shareableToo {\n\ta: Int @external @inaccessible\n}\n"
+            ),
+            "type T @shareableToo {\n\ta: Int\n}\n"
         );
     }
 

@@ -441,6 +441,9 @@ impl Misses {
 /// composed directives linked, marked and defined.
 pub(crate) fn subgraph_sdl(rt: &Runtime, raw: &str) -> String {
     let mut sdl = crate::link::upgrade_link(raw, rt.config.federation());
+    if let Some(places) = rt.key_places.get() {
+        sdl = place_keys(&sdl, places);
+    }
     // Gateways that support subscriptions (Hive Gateway, Apollo Router)
     // need the root type in the subgraph's SDL to plan them.
     if let Some(block) = rt.subscription_sdl.get().filter(|b| !b.is_empty())
@@ -458,6 +461,81 @@ pub(crate) fn subgraph_sdl(rt: &Runtime, raw: &str) -> String {
         crate::directives::links(composed),
         crate::directives::definitions(composed)
     )
+}
+
+/// `sdl` with each entity type's `@key`s in their declared places among
+/// its directives (async-graphql prints the others first, then the keys).
+pub(crate) fn place_keys(sdl: &str, places: &crate::runtime::KeyPlaces) -> String {
+    let mut out = String::with_capacity(sdl.len());
+    for line in sdl.split_inclusive('\n') {
+        let head = line.strip_prefix("type ").and_then(|rest| {
+            let name = rest.split([' ', '{']).next()?;
+            let body = line.trim_end().strip_suffix(" {")?;
+            Some((name, body))
+        });
+        match head.and_then(|(name, body)| Some((places.get(name)?, body))) {
+            Some((plan, body)) => {
+                out.push_str(&reordered(body, plan));
+                out.push_str(" {\n");
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// `type X @a @key(…) @b` with its directives in `plan`'s order.
+fn reordered(body: &str, plan: &[Option<usize>]) -> String {
+    // Split at each ` @` outside strings and arguments.
+    let (mut parts, mut start) = (Vec::new(), 0);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let bytes = body.as_bytes();
+    for (i, &c) in bytes.iter().enumerate() {
+        match (in_string, c) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (_, b'"') => in_string = !in_string,
+            (false, b'(') => depth += 1,
+            (false, b')') => depth = depth.saturating_sub(1),
+            (false, b' ') if depth == 0 && bytes.get(i + 1) == Some(&b'@') => {
+                parts.push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&body[start..]);
+    let (head, directives) = parts.split_at(1);
+    let (keys, mut others): (Vec<&str>, Vec<&str>) =
+        directives.iter().partition(|d| d.starts_with("@key("));
+    others.reverse();
+    let mut used = vec![false; keys.len()];
+    let mut ordered: Vec<&str> = Vec::with_capacity(directives.len());
+    for place in plan {
+        match place {
+            Some(i) => {
+                if let Some(k) = keys.get(*i).filter(|_| !used[*i]) {
+                    used[*i] = true;
+                    ordered.push(k);
+                }
+            }
+            None => ordered.extend(others.pop()),
+        }
+    }
+    // The rest (not declared): other directives, then keys, as printed.
+    ordered.extend(others.into_iter().rev());
+    ordered.extend(
+        keys.iter()
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .map(|(k, _)| *k),
+    );
+    let mut text = head[0].to_owned();
+    for d in ordered {
+        text.push(' ');
+        text.push_str(d);
+    }
+    text
 }
 
 /// The text of `type <name> { … }` in `sdl` as async-graphql prints it
@@ -489,7 +567,26 @@ pub(crate) fn upgrade_service_sdl(rt: &Runtime, response: &mut Response) {
 
 #[cfg(test)]
 mod tests {
-    use super::type_block;
+    use super::{place_keys, type_block};
+
+    #[test]
+    fn keys_go_to_their_declared_places() {
+        let sdl = "\"\"\"A product.\"\"\"\ntype P @custom(note: \"a @b (c\") @shareable @key(fields: \"id\") @key(fields: \"sku package\") {\n\tid: ID!\n}\ntype Q {\n\tp: P\n}\n";
+        let mut places = crate::runtime::KeyPlaces::new();
+        // Declared: the second key, @custom, the first key; then @shareable
+        // (not declared).
+        places.insert("P".into(), vec![Some(1), None, Some(0)]);
+        assert_eq!(
+            place_keys(sdl, &places),
+            "\"\"\"A product.\"\"\"\ntype P @key(fields: \"sku package\") @custom(note: \"a @b (c\") @key(fields: \"id\") @shareable {\n\tid: ID!\n}\ntype Q {\n\tp: P\n}\n"
+        );
+        // The first key first, unless placed.
+        places.insert("P".into(), vec![Some(0), None, None]);
+        assert!(place_keys(sdl, &places).contains(
+            "type P @key(fields: \"id\") @custom(note: \"a @b (c\") @shareable @key(fields: \"sku package\") {"
+        ));
+        assert_eq!(place_keys(sdl, &Default::default()), sdl);
+    }
 
     #[test]
     fn a_type_block_is_cut_whole() {

@@ -92,6 +92,7 @@ impl Api {
             subscription_sdl: Default::default(),
             shared_reads: Default::default(),
             value_references: Default::default(),
+            key_places: Default::default(),
         });
         let problems = link::version_problems(&runtime);
         if !problems.is_empty() {

@@ -107,7 +107,13 @@ pub struct Runtime {
     /// Whether a value type holds references to other services' entities,
     /// so that requests batch their loads ([`crate::schema::values::RefBatches`]).
     pub(crate) value_references: std::sync::atomic::AtomicBool,
+    /// Per entity type, where its keys go among its directives in the
+    /// subgraph SDL ([`crate::schema::types::key_places`]).
+    pub(crate) key_places: std::sync::OnceLock<KeyPlaces>,
 }
+
+/// Type name → [`crate::schema::types::key_places`].
+pub(crate) type KeyPlaces = std::collections::BTreeMap<String, Vec<Option<usize>>>;
 
 impl Runtime {
     pub fn registry(&self) -> &Registry {

@@ -120,9 +120,16 @@ pub(crate) struct Fed {
     pub(crate) deprecated: Option<String>,
     plain: bool,
     context: Option<String>,
+    /// `Declared` entries in the attributes' order.
+    order: Vec<TokenStream>,
 }
 
 impl Fed {
+    /// Notes a declared directive's place (`Shareable`, `Tag("x")`, …).
+    pub(crate) fn declare(&mut self, d: TokenStream) {
+        self.order.push(quote!(::graphloom::meta::Declared::#d));
+    }
+
     pub(crate) fn tokens(&self) -> TokenStream {
         let (shareable, inaccessible) = (self.shareable, self.inaccessible);
         let tags = &self.tags;
@@ -136,6 +143,7 @@ impl Fed {
         let deprecated = opt_str(&self.deprecated);
         let plain = self.plain;
         let context = opt_str(&self.context);
+        let order = &self.order;
         quote! {
             ::graphloom::meta::Federation {
                 shareable: #shareable,
@@ -151,6 +159,7 @@ impl Fed {
                 deprecated: #deprecated,
                 plain: #plain,
                 context: #context,
+                order: ::std::vec![#(#order),*],
             }
         }
     }
@@ -175,16 +184,40 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "graphql" => out.graphql = Some(meta.value()?.parse::<LitBool>()?.value),
                 "rest" => out.rest = Some(meta.value()?.parse::<LitBool>()?.value),
                 "external" => out.external = true,
-                "key" => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
+                "key" => {
+                    let k = meta.value()?.parse::<LitStr>()?.value();
+                    out.fed.declare(quote!(Key(#k)));
+                    out.keys.push(k);
+                }
                 "unique" => out.unique.push(meta.value()?.parse::<LitStr>()?.value()),
                 "resolvable" => out.fed.unresolvable = !meta.value()?.parse::<LitBool>()?.value,
                 "entity" => out.fed.plain = !meta.value()?.parse::<LitBool>()?.value,
-                "interface_object" => out.fed.interface_object = true,
-                "context" => out.fed.context = Some(meta.value()?.parse::<LitStr>()?.value()),
-                "directive" => out.fed.directives.push(meta.value()?.parse::<LitStr>()?.value()),
-                "shareable" => out.fed.shareable = true,
-                "inaccessible" => out.fed.inaccessible = true,
-                "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
+                "interface_object" => {
+                    out.fed.interface_object = true;
+                    out.fed.declare(quote!(InterfaceObject));
+                }
+                "context" => {
+                    out.fed.context = Some(meta.value()?.parse::<LitStr>()?.value());
+                    out.fed.declare(quote!(Context));
+                }
+                "directive" => {
+                    let d = meta.value()?.parse::<LitStr>()?.value();
+                    out.fed.declare(quote!(Directive(#d)));
+                    out.fed.directives.push(d);
+                }
+                "shareable" => {
+                    out.fed.shareable = true;
+                    out.fed.declare(quote!(Shareable));
+                }
+                "inaccessible" => {
+                    out.fed.inaccessible = true;
+                    out.fed.declare(quote!(Inaccessible));
+                }
+                "tag" => {
+                    let t = meta.value()?.parse::<LitStr>()?.value();
+                    out.fed.declare(quote!(Tag(#t)));
+                    out.fed.tags.push(t);
+                }
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
@@ -238,15 +271,35 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 return Ok(());
             }
             match key.as_str() {
-                "shareable" => out.fed.shareable = true,
-                "inaccessible" => out.fed.inaccessible = true,
-                "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
-                "override_from" => out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value()),
+                "shareable" => {
+                    out.fed.shareable = true;
+                    out.fed.declare(quote!(Shareable));
+                }
+                "inaccessible" => {
+                    out.fed.inaccessible = true;
+                    out.fed.declare(quote!(Inaccessible));
+                }
+                "tag" => {
+                    let t = meta.value()?.parse::<LitStr>()?.value();
+                    out.fed.declare(quote!(Tag(#t)));
+                    out.fed.tags.push(t);
+                }
+                "override_from" => {
+                    out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value());
+                    out.fed.declare(quote!(Override));
+                }
                 "override_label" => out.fed.override_label = Some(meta.value()?.parse::<LitStr>()?.value()),
                 "deprecated" => out.fed.deprecated = Some(meta.value()?.parse::<LitStr>()?.value()),
-                "external" => out.fed.external = true,
+                "external" => {
+                    out.fed.external = true;
+                    out.fed.declare(quote!(External));
+                }
                 "provides" => out.fed.provides = Some(meta.value()?.parse::<LitStr>()?.value()),
-                "directive" => out.fed.directives.push(meta.value()?.parse::<LitStr>()?.value()),
+                "directive" => {
+                    let d = meta.value()?.parse::<LitStr>()?.value();
+                    out.fed.declare(quote!(Directive(#d)));
+                    out.fed.directives.push(d);
+                }
                 "max_length" => out.max_length = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "max_digits" => out.max_digits = Some(meta.value()?.parse::<LitInt>()?.base10_parse()?),
                 "decimal_places" => {

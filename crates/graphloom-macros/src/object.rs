@@ -27,11 +27,25 @@ fn parse_opts(attrs: &[Attribute], on_type: bool) -> Result<Opts> {
             let key = option_name(&meta);
             match key.as_str() {
                 "name" if on_type => out.name = Some(meta.value()?.parse::<LitStr>()?.value()),
-                "key" if on_type => out.keys.push(meta.value()?.parse::<LitStr>()?.value()),
+                "key" if on_type => {
+                    let k = meta.value()?.parse::<LitStr>()?.value();
+                    out.fed.declare(quote!(Key(#k)));
+                    out.keys.push(k);
+                }
                 "id" if !on_type => out.id = true,
-                "shareable" => out.fed.shareable = true,
-                "inaccessible" => out.fed.inaccessible = true,
-                "tag" => out.fed.tags.push(meta.value()?.parse::<LitStr>()?.value()),
+                "shareable" => {
+                    out.fed.shareable = true;
+                    out.fed.declare(quote!(Shareable));
+                }
+                "inaccessible" => {
+                    out.fed.inaccessible = true;
+                    out.fed.declare(quote!(Inaccessible));
+                }
+                "tag" => {
+                    let t = meta.value()?.parse::<LitStr>()?.value();
+                    out.fed.declare(quote!(Tag(#t)));
+                    out.fed.tags.push(t);
+                }
                 "deprecated" if !on_type => {
                     out.fed.deprecated = Some(meta.value()?.parse::<LitStr>()?.value())
                 }

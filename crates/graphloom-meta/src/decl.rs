@@ -408,6 +408,61 @@ pub struct Federation {
     /// reads `@fromContext` arguments of the fields below it from
     /// (federation v2.8).
     pub context: Option<&'static str>,
+    /// The directives above as the attributes (or builder calls) declare
+    /// them, in their order: the subgraph SDL prints them so.
+    pub order: Vec<Declared>,
+}
+
+/// One declared directive of a [`Federation`], for its place in the SDL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Declared {
+    /// `key = "sku package"`: the model's key of those fields (the primary
+    /// key's `@key` when it names it; otherwise that one comes first).
+    Key(&'static str),
+    Shareable,
+    Inaccessible,
+    /// The `tags`' entry of this name.
+    Tag(&'static str),
+    Override,
+    External,
+    InterfaceObject,
+    Context,
+    /// The `directives`' entry of this text.
+    Directive(&'static str),
+}
+
+impl Federation {
+    /// Every directive set above, in declared order; one set without a
+    /// declaration (a `Federation` built by hand) follows in a fixed order.
+    pub fn declared(&self) -> Vec<Declared> {
+        let mut out = self.order.clone();
+        let mut add = |d: Declared, set: bool| {
+            if set && !out.contains(&d) {
+                out.push(d);
+            }
+        };
+        add(Declared::InterfaceObject, self.interface_object);
+        add(Declared::Context, self.context.is_some());
+        add(Declared::Shareable, self.shareable);
+        add(Declared::Inaccessible, self.inaccessible);
+        add(Declared::External, self.external);
+        add(Declared::Override, self.override_from.is_some());
+        // Repeatable: each usage is its own entry.
+        let repeated = self
+            .tags
+            .iter()
+            .map(|t| Declared::Tag(t))
+            .chain(self.directives.iter().map(|d| Declared::Directive(d)));
+        let mut seen = Vec::new();
+        for d in repeated {
+            seen.push(d);
+            let wanted = seen.iter().filter(|x| **x == d).count();
+            if out.iter().filter(|x| **x == d).count() < wanted {
+                out.push(d);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -315,6 +315,7 @@ fn entity_keys(
     errors: &mut Vec<CheckError>,
 ) -> Vec<Vec<usize>> {
     let mut keys = vec![vec![pk]];
+    let mut pk_placed = false;
     if d.federation.interface_object && (!d.external || d.federation.unresolvable) {
         errors.push(CheckError {
             id: CheckId::E013,
@@ -350,12 +351,6 @@ fn entity_keys(
             hint: "a key is a #[field(unique)] field, or fields listed together in #[model(unique = \"a b\")]; integer, string or UUID values".into(),
         }
         };
-        if d.external {
-            errors.push(fail(
-                "an external model is keyed by its primary key only".into(),
-            ));
-            continue;
-        }
         let set = match field_set(fields, names) {
             Ok(set) => set,
             Err(n) => {
@@ -366,8 +361,19 @@ fn entity_keys(
                 continue;
             }
         };
+        // Naming the primary key places its `@key` among the others.
+        if set == [pk] && !pk_placed {
+            pk_placed = true;
+            continue;
+        }
+        if d.external {
+            errors.push(fail(
+                "an external model is keyed by its primary key only".into(),
+            ));
+            continue;
+        }
         let is_unique = match set.as_slice() {
-            [one] => fields[*one].unique,
+            [one] => fields[*one].unique || *one == pk,
             many => unique
                 .iter()
                 .any(|u| u.len() == many.len() && many.iter().all(|f| u.contains(f))),
@@ -442,6 +448,13 @@ impl ModelMeta {
             }
             _ => KeyPath::Field(&f.graphql_name),
         }
+    }
+
+    /// The index in [`ModelMeta::keys`] of the key that `key = "names"`
+    /// declares.
+    pub fn key_index(&self, names: &str) -> Option<usize> {
+        let set = field_set(&self.fields, names).ok()?;
+        self.keys.iter().position(|k| *k == set)
     }
 
     pub fn pk_field(&self) -> &FieldMeta {
@@ -1715,7 +1728,7 @@ mod tests {
             vec!["name"],
             vec!["nope"],
             vec!["sku", "sku"],
-            vec!["id"],
+            vec!["id", "id"],
             vec!["sku name"],
         ] {
             let err = Registry::resolve(vec![model(keys.clone())]).unwrap_err();
@@ -1740,9 +1753,20 @@ mod tests {
         d.keys = vec!["flag"];
         let err = Registry::resolve(vec![d]).unwrap_err();
         assert!(err.0[0].message.contains("value kind"), "{err}");
-        let mut ext = m("Remote", vec![f("id", KindDecl::AutoId)]);
+        // Naming the primary key only places its `@key`, here and on
+        // another service's entity.
+        let reg = Registry::resolve(vec![model(vec!["sku", "id"])]).unwrap();
+        assert_eq!(reg.models()[0].keys, [vec![0], vec![1]]);
+        assert_eq!(reg.models()[0].key_index("id"), Some(0));
+        assert_eq!(reg.models()[0].key_index("sku"), Some(1));
+        assert_eq!(reg.models()[0].key_index("name"), None);
+        let mut owned = sku.clone();
+        owned.options.federation.external = true;
+        let mut ext = m("Remote", vec![f("id", KindDecl::AutoId), owned]);
         ext.external = true;
         ext.keys = vec!["id"];
+        assert!(Registry::resolve(vec![ext.clone()]).is_ok());
+        ext.keys = vec!["sku"];
         assert_eq!(
             Registry::resolve(vec![ext]).unwrap_err().0[0].id,
             "graphloom.E013"

@@ -9,7 +9,8 @@ use std::{collections::BTreeMap, fmt, future::Future, sync::Arc};
 use futures_util::future::BoxFuture;
 use graphloom_db::{Database, schema::ProjectState};
 use graphloom_meta::{
-    ComputedDecl, ComputedMeta, Model, ModelKey, ModelMeta, Principal, Registry, Typed, Value,
+    ComputedDecl, ComputedMeta, Declared, Model, ModelKey, ModelMeta, Principal, Registry, Typed,
+    Value,
 };
 
 use crate::{Error, Result, plan::PageLimits, scope::Scope};
@@ -206,12 +207,16 @@ impl ComputedField {
     /// `@shareable`: other subgraphs resolve this field too.
     pub fn shareable(mut self) -> Self {
         self.decl.federation.shareable = true;
+        self.decl.federation.order.push(Declared::Shareable);
         self
     }
 
     /// `@override(from: "…")`: this subgraph takes the field over.
     pub fn override_from(mut self, subgraph: &'static str) -> Self {
         self.decl.federation.override_from = Some(subgraph);
+        if !self.decl.federation.order.contains(&Declared::Override) {
+            self.decl.federation.order.push(Declared::Override);
+        }
         self
     }
 
@@ -220,6 +225,9 @@ impl ComputedField {
     /// label it is given).
     pub fn override_from_label(mut self, subgraph: &'static str, label: &'static str) -> Self {
         self.decl.federation.override_from = Some(subgraph);
+        if !self.decl.federation.order.contains(&Declared::Override) {
+            self.decl.federation.order.push(Declared::Override);
+        }
         self.decl.federation.override_label = Some(label);
         self
     }
@@ -227,12 +235,14 @@ impl ComputedField {
     /// `@inaccessible`: in the subgraph, hidden from the supergraph.
     pub fn inaccessible(mut self) -> Self {
         self.decl.federation.inaccessible = true;
+        self.decl.federation.order.push(Declared::Inaccessible);
         self
     }
 
     /// `@tag(name: "…")`, for contracts (repeatable).
     pub fn tag(mut self, name: &'static str) -> Self {
         self.decl.federation.tags.push(name);
+        self.decl.federation.order.push(Declared::Tag(name));
         self
     }
 

@@ -77,7 +77,7 @@ async fn an_argument_from_a_context_composes_and_resolves() {
         .as_user(graphloom_test::superuser(1));
     let sdl = c.api().subgraph_sdl();
     assert!(
-        sdl.contains(r#"type Shelf @context(name: "shelf") @key(fields: "id") {"#),
+        sdl.contains(r#"type Shelf @key(fields: "id") @context(name: "shelf") {"#),
         "{sdl}"
     );
     assert!(

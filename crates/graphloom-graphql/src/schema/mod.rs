@@ -364,6 +364,7 @@ pub(crate) fn build(
         }
     }
     let objects = values::collect(reg, &uses, &generated_types(reg, &enums))?;
+    let mut key_places = crate::runtime::KeyPlaces::new();
     let references = objects
         .iter()
         .any(|o| o.fields().iter().any(|f| f.ty.model().is_some()));
@@ -375,6 +376,12 @@ pub(crate) fn build(
                 "the value type `{}` is keyed (#[object(key = …)]) and nothing resolves it: add App::entity(CustomEntity::new::<{}, …>(…))",
                 o.name, o.name
             ));
+        }
+        if !o.input && !o.keys.is_empty() {
+            let places = types::key_places(&o.federation, o.keys.len(), |k| {
+                o.keys.iter().position(|x| *x == k)
+            });
+            key_places.insert(o.name.to_owned(), places);
         }
         schema = if o.input {
             schema.register(values::input_type(o))
@@ -469,6 +476,10 @@ pub(crate) fn build(
         mutations.take("Mutation", name, format!("an app's mutation `{name}`"))?;
     }
     for m in reg.models().iter().filter(|m| m.exposed) {
+        if !m.federation.plain {
+            let places = types::key_places(&m.federation, m.keys.len(), |k| m.key_index(k));
+            key_places.insert(m.graphql_name.clone(), places);
+        }
         schema = schema.register(types::object_type(rt, m));
         // Another service owns an external entity: here it is only a key
         // with the relations this service adds to it.
@@ -527,6 +538,8 @@ pub(crate) fn build(
             .register(crate::subscriptions::kind_enum())
             .register(subscription);
     }
+    // Both builds find the same places (entities are never unreachable).
+    let _ = rt.key_places.set(key_places);
     Ok(schema.builder)
 }
 

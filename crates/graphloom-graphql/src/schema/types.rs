@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use async_graphql::{
     Value as Gql,
-    dynamic::{Field, FieldFuture, FieldValue, Object, TypeRef},
+    dynamic::{Directive, Field, FieldFuture, FieldValue, Object, TypeRef},
 };
 use graphloom_meta::{
-    ComputedMeta, Federation, FieldMeta, ModelMeta, Operation, RelationKind, RelationMeta,
+    ComputedMeta, Declared, Federation, FieldMeta, ModelMeta, Operation, RelationKind, RelationMeta,
 };
 use graphloom_query::{
     Error, cursor,
@@ -26,34 +26,41 @@ use crate::{
     schema::inputs::{field_type, list_args, plain_list_args},
 };
 
-/// A field's federation directives.
-pub(crate) fn federate_field(mut f: Field, fed: &Federation) -> Field {
-    if fed.shareable {
-        f = f.shareable();
-    }
-    if fed.inaccessible {
-        f = f.inaccessible();
-    }
-    if !fed.tags.is_empty() {
-        f = f.tags(fed.tags.iter().copied());
-    }
-    match (fed.override_from, fed.override_label) {
-        // async-graphql prints `from` only: a label takes the directive whole.
-        (Some(from), Some(label)) => {
-            f = f.directive(
-                async_graphql::dynamic::Directive::new("override")
-                    .argument("from", Gql::String(from.to_owned()))
-                    .argument("label", Gql::String(label.to_owned())),
-            );
+/// One declared directive's usage, for a type or a field (`None`: a key,
+/// which async-graphql prints, or one that does not apply there).
+fn usage(d: Declared, fed: &Federation, on_type: bool) -> Option<Directive> {
+    let string = |s: &str| Gql::String(s.to_owned());
+    match d {
+        Declared::Key(_) => None,
+        Declared::Shareable => Some(Directive::new("shareable")),
+        Declared::Inaccessible => Some(Directive::new("inaccessible")),
+        Declared::Tag(name) => Some(Directive::new("tag").argument("name", string(name))),
+        Declared::Override if !on_type => {
+            let d = Directive::new("override").argument("from", string(fed.override_from?));
+            Some(match fed.override_label {
+                Some(label) => d.argument("label", string(label)),
+                None => d,
+            })
         }
-        (Some(from), None) => f = f.override_from(from),
-        (None, _) => {}
+        Declared::External if !on_type => Some(Directive::new("external")),
+        Declared::InterfaceObject if on_type => Some(Directive::new("interfaceObject")),
+        Declared::Context if on_type => {
+            Some(Directive::new("context").argument("name", string(fed.context?)))
+        }
+        Declared::Directive(text) => directives::usage(text).ok(),
+        Declared::Override | Declared::External | Declared::InterfaceObject | Declared::Context => {
+            None
+        }
     }
-    if fed.external {
-        f = f.external();
-    }
-    for d in directives::usages(fed) {
-        f = f.directive(d);
+}
+
+/// A field's federation directives, in declared order (the plain SDL
+/// leaves them out: [`directives::strip_gateway_only`]).
+pub(crate) fn federate_field(mut f: Field, fed: &Federation) -> Field {
+    for d in fed.declared() {
+        if let Some(d) = usage(d, fed, false) {
+            f = f.directive(d);
+        }
     }
     if let Some(reason) = fed.deprecated {
         f = f.deprecation(Some(reason));
@@ -61,30 +68,41 @@ pub(crate) fn federate_field(mut f: Field, fed: &Federation) -> Field {
     f
 }
 
-/// A model's federation directives on its object type.
+/// A model's or value type's federation directives on its object type, in
+/// declared order; its keys are async-graphql's, and the subgraph SDL puts
+/// them in their declared places ([`key_places`]).
 pub(crate) fn federate_object(mut o: Object, fed: &Federation) -> Object {
-    if fed.interface_object {
-        o = o.interface_object();
-    }
-    if let Some(name) = fed.context {
-        o = o.directive(
-            async_graphql::dynamic::Directive::new("context")
-                .argument("name", Gql::String(name.to_owned())),
-        );
-    }
-    if fed.shareable {
-        o = o.shareable();
-    }
-    if fed.inaccessible {
-        o = o.inaccessible();
-    }
-    if !fed.tags.is_empty() {
-        o = o.tags(fed.tags.iter().copied());
-    }
-    for d in directives::usages(fed) {
-        o = o.directive(d);
+    for d in fed.declared() {
+        if let Some(d) = usage(d, fed, true) {
+            o = o.directive(d);
+        }
     }
     o
+}
+
+/// Where a type's keys go among its directives, in the order the subgraph
+/// SDL prints them: `Some(i)` the `i`th key (in the type's key order, as
+/// async-graphql prints them), `None` the next other directive. A declared
+/// key is found by `index_of`. The first key comes first unless declared;
+/// directives not declared (the auth directives of the rules) follow the
+/// declared ones.
+pub(crate) fn key_places(
+    fed: &Federation,
+    keys: usize,
+    index_of: impl Fn(&str) -> Option<usize>,
+) -> Vec<Option<usize>> {
+    let declared = fed.declared();
+    let mut places: Vec<Option<usize>> = Vec::new();
+    for d in &declared {
+        match d {
+            Declared::Key(k) => places.extend(index_of(k).map(Some)),
+            _ => places.push(None),
+        }
+    }
+    if keys > 0 && !places.contains(&Some(0)) {
+        places.insert(0, Some(0));
+    }
+    places
 }
 
 /// A model's object type: an entity keyed by its primary key and the keys

@@ -97,7 +97,10 @@ async fn auth_directives_come_from_the_rules() {
     // Tags are staff-only; groups and permissions too; users are the
     // superuser's to manage.
     assert!(line("createTag(").ends_with(r#"@requiresScopes(scopes: [["staff"]])"#));
-    assert!(line("type Group ").starts_with(r#"type Group @requiresScopes(scopes: [["staff"]])"#));
+    assert_eq!(
+        line("type Group "),
+        r#"type Group @key(fields: "id") @requiresScopes(scopes: [["staff"]]) {"#
+    );
     assert!(line("deleteUser(").ends_with(r#"@requiresScopes(scopes: [["superuser"]])"#));
     // A field rule: email is for its owner and staff.
     let user = sdl.split("type User ").nth(1).unwrap_or_default();
@@ -598,24 +601,95 @@ async fn word_count_with(
     (line(c.api().subgraph_sdl()), line(c.api().sdl()))
 }
 
-/// Computed fields take the field directives too.
+/// Computed fields take the field directives too, printed in the order of
+/// the calls (`@deprecated`, GraphQL's own, first).
 #[tokio::test]
 async fn computed_fields_take_directives() {
-    let (line, _) = word_count_with(|f| {
-        f.shareable()
-            .tag("public")
+    let (line, plain) = word_count_with(|f| {
+        f.tag("public")
+            .shareable()
             .override_from("legacy")
+            .tag("internal")
             .deprecated("Use readingMinutes.")
     })
     .await;
-    for d in [
-        "@shareable",
-        r#"@tag(name: "public")"#,
-        r#"@override(from: "legacy")"#,
-        r#"@deprecated(reason: "Use readingMinutes.")"#,
-    ] {
-        assert!(line.contains(d), "{d}: {line}");
+    assert_eq!(
+        line,
+        r#"wordCount: Int! @deprecated(reason: "Use readingMinutes.") @tag(name: "public") @shareable @override(from: "legacy") @tag(name: "internal")"#
+    );
+    assert_eq!(
+        plain,
+        r#"wordCount: Int! @deprecated(reason: "Use readingMinutes.")"#
+    );
+}
+
+/// A model's and its fields' directives print in the attributes' order;
+/// the primary key's `@key` first unless `key = "id"` places it.
+#[tokio::test]
+async fn directives_print_in_declared_order() {
+    use graphloom::prelude::*;
+    #[derive(Model)]
+    #[model(app = "shop", tag = "public", key = "code", shareable, key = "id")]
+    pub struct Gadget {
+        pub id: Id,
+        #[field(unique, max_length = 8, tag = "b", shareable, tag = "a")]
+        pub code: String,
+        #[field(inaccessible, override_from = "old", tag = "x")]
+        pub name: Option<String>,
     }
+    #[derive(Model)]
+    #[model(app = "shop", tag = "public", key = "code")]
+    pub struct Widget {
+        pub id: Id,
+        #[field(unique, max_length = 8)]
+        pub code: String,
+    }
+    let service = Service::new("shop").app(App::new("shop").model::<Gadget>().model::<Widget>());
+    let c = graphloom_test::TestClient::new(&service).await;
+    let line = |sdl: &str, start: &str| -> String {
+        sdl.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no {start} in {sdl}"))
+            .to_owned()
+    };
+    let sdl = c.api().subgraph_sdl();
+    assert_eq!(
+        line(&sdl, "type Gadget "),
+        r#"type Gadget @tag(name: "public") @key(fields: "code") @shareable @key(fields: "id") {"#
+    );
+    assert_eq!(
+        line(&sdl, "type Widget "),
+        r#"type Widget @key(fields: "id") @tag(name: "public") @key(fields: "code") {"#
+    );
+    let gadget = sdl.split("type Gadget ").nth(1).unwrap_or_default();
+    assert_eq!(
+        line(gadget, "code:"),
+        r#"code: String! @tag(name: "b") @shareable @tag(name: "a")"#
+    );
+    assert_eq!(
+        line(gadget, "name:"),
+        r#"name: String @inaccessible @override(from: "old") @tag(name: "x")"#
+    );
+    // The plain SDL has none of them.
+    let plain = c.api().sdl();
+    assert_eq!(line(&plain, "type Gadget "), "type Gadget {");
+    let gadget = plain.split("type Gadget ").nth(1).unwrap_or_default();
+    assert_eq!(line(gadget, "code:"), "code: String!");
+    assert_eq!(line(gadget, "name:"), "name: String");
+    // A key named twice is still refused.
+    #[derive(Model)]
+    #[allow(clippy::duplicated_attributes)] // the mistake under test
+    #[model(app = "shop", key = "id", key = "id")]
+    pub struct Twice {
+        pub id: Id,
+    }
+    let twice = Service::new("shop").app(App::new("shop").model::<Twice>());
+    let err = twice.registry().unwrap_err().to_string();
+    assert!(
+        err.contains("graphloom.E013") && err.contains("`id` is already a key"),
+        "{err}"
+    );
 }
 
 /// Progressive override: `@override(from:, label:)`, for the gateway only.

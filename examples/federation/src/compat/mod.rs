@@ -31,7 +31,7 @@ pub struct User {
 /// The inventory service's `Inventory` interface, which this service
 /// extends as an object (`@interfaceObject`).
 #[derive(Model)]
-#[model(app = "inventory", external, interface_object)]
+#[model(app = "inventory", external, interface_object, key = "id")]
 pub struct Inventory {
     #[field(primary_key, max_length = 64)]
     pub id: String,
@@ -61,6 +61,7 @@ pub struct ProductVariation {
 #[model(
     app = "compat",
     directive = "@custom",
+    key = "id",
     key = "sku package",
     key = "sku variation",
     unique = "sku package",
