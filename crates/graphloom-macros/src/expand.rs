@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{
     Attribute, Data, DeriveInput, Expr, Fields, Ident, LitBool, LitInt, LitStr, Path, Result,
-    spanned::Spanned,
+    meta::ParseNestedMeta, spanned::Spanned,
 };
 
 pub(crate) fn doc(attrs: &[Attribute]) -> Option<String> {
@@ -125,6 +125,28 @@ pub(crate) struct Fed {
 }
 
 impl Fed {
+    /// The directive options that models, fields and value types share
+    /// (`shareable`, `inaccessible`, `tag`); false for any other.
+    pub(crate) fn parse_common(&mut self, key: &str, meta: &ParseNestedMeta) -> Result<bool> {
+        match key {
+            "shareable" => {
+                self.shareable = true;
+                self.declare(quote!(Shareable));
+            }
+            "inaccessible" => {
+                self.inaccessible = true;
+                self.declare(quote!(Inaccessible));
+            }
+            "tag" => {
+                let t = meta.value()?.parse::<LitStr>()?.value();
+                self.declare(quote!(Tag(#t)));
+                self.tags.push(t);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Notes a declared directive's place (`Shareable`, `Tag("x")`, …).
     pub(crate) fn declare(&mut self, d: TokenStream) {
         self.order.push(quote!(::graphloom::meta::Declared::#d));
@@ -205,19 +227,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                     out.fed.declare(quote!(Directive(#d)));
                     out.fed.directives.push(d);
                 }
-                "shareable" => {
-                    out.fed.shareable = true;
-                    out.fed.declare(quote!(Shareable));
-                }
-                "inaccessible" => {
-                    out.fed.inaccessible = true;
-                    out.fed.declare(quote!(Inaccessible));
-                }
-                "tag" => {
-                    let t = meta.value()?.parse::<LitStr>()?.value();
-                    out.fed.declare(quote!(Tag(#t)));
-                    out.fed.tags.push(t);
-                }
+                k if out.fed.parse_common(k, &meta)? => {}
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
@@ -271,19 +281,7 @@ fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 return Ok(());
             }
             match key.as_str() {
-                "shareable" => {
-                    out.fed.shareable = true;
-                    out.fed.declare(quote!(Shareable));
-                }
-                "inaccessible" => {
-                    out.fed.inaccessible = true;
-                    out.fed.declare(quote!(Inaccessible));
-                }
-                "tag" => {
-                    let t = meta.value()?.parse::<LitStr>()?.value();
-                    out.fed.declare(quote!(Tag(#t)));
-                    out.fed.tags.push(t);
-                }
+                k if out.fed.parse_common(k, &meta)? => {}
                 "override_from" => {
                     out.fed.override_from = Some(meta.value()?.parse::<LitStr>()?.value());
                     out.fed.declare(quote!(Override));

@@ -33,19 +33,7 @@ fn parse_opts(attrs: &[Attribute], on_type: bool) -> Result<Opts> {
                     out.keys.push(k);
                 }
                 "id" if !on_type => out.id = true,
-                "shareable" => {
-                    out.fed.shareable = true;
-                    out.fed.declare(quote!(Shareable));
-                }
-                "inaccessible" => {
-                    out.fed.inaccessible = true;
-                    out.fed.declare(quote!(Inaccessible));
-                }
-                "tag" => {
-                    let t = meta.value()?.parse::<LitStr>()?.value();
-                    out.fed.declare(quote!(Tag(#t)));
-                    out.fed.tags.push(t);
-                }
+                k if out.fed.parse_common(k, &meta)? => {}
                 "deprecated" if !on_type => {
                     out.fed.deprecated = Some(meta.value()?.parse::<LitStr>()?.value())
                 }
