@@ -6,9 +6,13 @@
 //! SQLite file (and into PostgreSQL when GRAPHLOOM_BENCH_DATABASE_URL names
 //! an empty database), starts `blog serve` and the baseline as separate
 //! processes, and drives each operation with wrk (16 connections, 2
-//! threads) for GRAPHLOOM_LOAD_SECONDS (default 10) per side. It reports
-//! req/s, p50/p99 latency, CPU per request of the server process and of
-//! PostgreSQL's processes (from /proc), and the server's idle and peak RSS.
+//! threads) for GRAPHLOOM_LOAD_SECONDS (default 10) per side, in
+//! GRAPHLOOM_LOAD_ROUNDS (default 1) rounds that take the sides in turn; a
+//! side's figures are its median round. It reports req/s, p50/p99 latency,
+//! CPU per request of the server process and of PostgreSQL's processes
+//! (from /proc), and the server's idle and peak RSS, each with its
+//! anonymous part (`RssAnon`: what the process allocated, without the
+//! executable's code pages it maps).
 //! Every response is checked once before the load; under load, wrk must see
 //! only 2xx and every created comment must be in the table afterwards.
 //! Results are recorded in docs/benchmarks.md.
@@ -276,8 +280,18 @@ fn postgres_cpu_seconds(tick: f64) -> f64 {
         .sum()
 }
 
-/// `VmRSS` and `VmHWM` (peak) of a process, in MiB.
-fn memory(pid: u32) -> (f64, f64) {
+/// A process's memory from /proc, in MiB.
+struct Memory {
+    /// `VmRSS`: resident, the executable's mapped code included.
+    rss: f64,
+    /// `VmHWM`: the peak of `rss`.
+    peak: f64,
+    /// `RssAnon`: resident memory the process allocated (heap, stacks),
+    /// without the pages of files it maps (its code, shared libraries).
+    anon: f64,
+}
+
+fn memory(pid: u32) -> Memory {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb = |key: &str| {
         status
@@ -288,7 +302,30 @@ fn memory(pid: u32) -> (f64, f64) {
             .unwrap_or(0.0)
             / 1024.0
     };
-    (kb("VmRSS:"), kb("VmHWM:"))
+    Memory {
+        rss: kb("VmRSS:"),
+        peak: kb("VmHWM:"),
+        anon: kb("RssAnon:"),
+    }
+}
+
+/// The highest `RssAnon` of `pid` while `f` runs, sampled every 20 ms
+/// (the kernel keeps no peak of it).
+fn peak_anon<T>(pid: u32, f: impl FnOnce() -> T) -> (T, f64) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut peak: f64 = 0.0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(memory(pid).anon);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak.max(memory(pid).anon)
+        });
+        let out = f();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (out, sampler.join().unwrap_or(0.0))
+    })
 }
 
 struct Load {
@@ -300,6 +337,8 @@ struct Load {
     p99_ms: f64,
     server_cpu_ms: f64,
     db_cpu_ms: f64,
+    /// The server's highest `RssAnon` during the run, MiB.
+    peak_anon: f64,
 }
 
 fn duration_ms(s: &str) -> Option<f64> {
@@ -369,7 +408,8 @@ fn load(
     let db = || if pg { postgres_cpu_seconds(tick) } else { 0.0 };
     let rows0 = rows.map(|count| count()).transpose()?;
     let (server0, db0) = (cpu_seconds(server.pid(), tick), db());
-    let out = wrk_run(seconds)?;
+    let (out, peak_anon) = peak_anon(server.pid(), || wrk_run(seconds));
+    let out = out?;
     let (server1, db1) = (cpu_seconds(server.pid(), tick), db());
     // Requests still in flight when wrk stopped finish within this.
     std::thread::sleep(Duration::from_millis(300));
@@ -418,6 +458,7 @@ fn load(
         p99_ms: p99,
         server_cpu_ms: per(server1 - server0),
         db_cpu_ms: per(db1 - db0),
+        peak_anon,
     })
 }
 
@@ -445,6 +486,11 @@ fn run(
     scripts: &Path,
 ) -> anyhow::Result<()> {
     let pg = url.starts_with("postgres");
+    let rounds: usize = std::env::var("GRAPHLOOM_LOAD_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
     let blog_bin = std::env::var("GRAPHLOOM_LOAD_BLOG_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_blog").into());
     let addr = free_addr()?;
@@ -508,44 +554,68 @@ fn run(
             rest.to_string()
         );
     }
-    let idle: Vec<f64> = ours
+    let idle: Vec<Memory> = ours
         .iter()
         .chain([&&limit])
-        .map(|s| memory(s.pid()).0)
+        .map(|s| memory(s.pid()))
         .collect();
-    println!("\n## {label}: {seconds} s per side, wrk -t2 -c16\n");
+    // Per server (by name): the highest anonymous memory of its GraphQL
+    // runs (REST's run only against this build, so they stay out of a
+    // comparison of the builds).
+    let mut peaks: std::collections::BTreeMap<&str, f64> = Default::default();
+    println!("\n## {label}: {seconds} s per side and round, {rounds} round(s), wrk -t2 -c16\n");
     println!(
         "| operation | side | req/s | p50 | p99 | server CPU ms/req | DB CPU ms/req | server + DB | ÷ baseline |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let count = || rt.block_on(comment_count(url));
+    let total = |l: &Load| l.server_cpu_ms + l.db_cpu_ms;
     for (name, body, route) in operations() {
         let rows = (route == "/comment").then_some(&count as &dyn Fn() -> anyhow::Result<i64>);
-        let base = load(
-            wrk,
-            &limit,
-            route,
-            Some(&body),
-            auth(route),
-            seconds,
-            pg,
-            scripts,
-            rows,
-        )?;
-        let mut runs = vec![("baseline", base)];
-        for server in &ours {
-            let l = load(
-                wrk,
-                server,
-                "/graphql",
-                Some(&body),
-                auth(route),
-                seconds,
-                pg,
-                scripts,
-                rows,
-            )?;
-            runs.push((server.name, l));
+        // Each round runs every side once, in turn; a side's row is its
+        // median round (by server + DB CPU), so that a slow moment of the
+        // machine lands in one round of each side rather than in one side.
+        let mut rounds_of: Vec<(&'static str, Vec<Load>)> = Vec::new();
+        for _ in 0..rounds {
+            for (i, server) in [&limit].into_iter().chain(ours.iter().copied()).enumerate() {
+                let path = if i == 0 { route } else { "/graphql" };
+                let l = load(
+                    wrk,
+                    server,
+                    path,
+                    Some(&body),
+                    auth(route),
+                    seconds,
+                    pg,
+                    scripts,
+                    rows,
+                )?;
+                let p = peaks.entry(server.name).or_default();
+                *p = p.max(l.peak_anon);
+                match rounds_of.get_mut(i) {
+                    Some((_, ls)) => ls.push(l),
+                    None => rounds_of.push((server.name, vec![l])),
+                }
+            }
+        }
+        let mut runs = Vec::new();
+        for (side, mut ls) in rounds_of {
+            // Every completed write must have its row, in every round; an
+            // earlier build that loses some is reported, not hidden.
+            for l in &ls {
+                if let Some(w) = l.written
+                    && w < i64::try_from(l.requests)?
+                    && side != "before"
+                {
+                    bail!(
+                        "{side} lost writes under load: {w} rows for {} requests",
+                        l.requests
+                    );
+                }
+            }
+            ls.sort_by(|a, b| total(a).total_cmp(&total(b)));
+            let median = ls.swap_remove(ls.len() / 2);
+            runs.push((side, median));
         }
         // The same page over REST, beside GraphQL's.
         if route == "/posts" {
@@ -556,7 +626,6 @@ fn run(
                 runs.push((side, l));
             }
         }
-        let total = |l: &Load| l.server_cpu_ms + l.db_cpu_ms;
         let base_total = total(&runs[0].1);
         for (side, l) in &runs {
             // Every completed write must have its row; an earlier build
@@ -584,12 +653,17 @@ fn run(
             );
         }
     }
+    // RSS counts the executable's code pages the process touched (from
+    // the page cache, shared and reclaimable) with what it allocated;
+    // `RssAnon` is the allocated part alone.
     for (i, server) in ours.iter().chain([&&limit]).enumerate() {
         println!(
-            "\nRSS of {}: idle {:.1} MiB, peak {:.1} MiB",
+            "\nRSS of {}: idle {:.1} MiB ({:.1} MiB anonymous), peak {:.1} MiB ({:.1} MiB anonymous under the GraphQL operations)",
             server.name,
-            idle[i],
-            memory(server.pid()).1
+            idle[i].rss,
+            idle[i].anon,
+            memory(server.pid()).peak,
+            peaks.get(server.name).copied().unwrap_or_default(),
         );
     }
     Ok(())
