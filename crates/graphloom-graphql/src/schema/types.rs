@@ -28,7 +28,7 @@ use crate::{
 
 /// One declared directive's usage, for a type or a field (`None`: a key,
 /// which async-graphql prints, or one that does not apply there).
-fn usage(d: Declared, fed: &Federation, on_type: bool) -> Option<Directive> {
+pub(crate) fn usage(d: Declared, fed: &Federation, on_type: bool) -> Option<Directive> {
     let string = |s: &str| Gql::String(s.to_owned());
     match d {
         Declared::Key(_) => None,

@@ -30,7 +30,7 @@ use crate::{
     convert::{parse_field, type_ref},
     error::ResultExt,
     runtime::Runtime,
-    schema::types::{federate_field, federate_object},
+    schema::types::{federate_field, federate_object, usage},
     translate::plan_node,
 };
 
@@ -320,22 +320,21 @@ pub(crate) fn input_type(o: &'static ObjectDecl) -> InputObject {
     if let Some(d) = o.description {
         obj = obj.description(d);
     }
-    if o.federation.inaccessible {
-        obj = obj.inaccessible();
-    }
-    if !o.federation.tags.is_empty() {
-        obj = obj.tags(o.federation.tags.iter().copied());
+    // `@inaccessible` and `@tag` (all an input takes), in declared order.
+    for d in o.federation.declared() {
+        if let Some(d) = usage(d, &o.federation, true) {
+            obj = obj.directive(d);
+        }
     }
     for f in o.fields() {
         let mut iv = InputValue::new(&f.name, type_ref(&f.ty));
         if let Some(d) = f.description {
             iv = iv.description(d);
         }
-        if f.federation.inaccessible {
-            iv = iv.inaccessible();
-        }
-        if !f.federation.tags.is_empty() {
-            iv = iv.tags(f.federation.tags.iter().copied());
+        for d in f.federation.declared() {
+            if let Some(d) = usage(d, &f.federation, false) {
+                iv = iv.directive(d);
+            }
         }
         if let Some(reason) = f.federation.deprecated {
             iv = iv.deprecation(Some(reason));

@@ -644,7 +644,26 @@ async fn directives_print_in_declared_order() {
         #[field(unique, max_length = 8)]
         pub code: String,
     }
-    let service = Service::new("shop").app(App::new("shop").model::<Gadget>().model::<Widget>());
+    /// An input object's directives follow the same order.
+    #[derive(serde::Deserialize, InputObject)]
+    #[object(tag = "in")]
+    pub struct Probe {
+        #[object(tag = "p", inaccessible)]
+        pub depth: Option<i32>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ProbeArgs {
+        probe: Probe,
+    }
+    let probe = CustomField::new("probe")
+        .arg::<Probe>("probe")
+        .resolve(|_ctx, a: ProbeArgs| async move { Ok(a.probe.depth.unwrap_or(0)) });
+    let service = Service::new("shop").app(
+        App::new("shop")
+            .model::<Gadget>()
+            .model::<Widget>()
+            .query(probe),
+    );
     let c = graphloom_test::TestClient::new(&service).await;
     let line = |sdl: &str, start: &str| -> String {
         sdl.lines()
@@ -671,8 +690,18 @@ async fn directives_print_in_declared_order() {
         line(gadget, "name:"),
         r#"name: String @inaccessible @override(from: "old") @tag(name: "x")"#
     );
+    assert_eq!(
+        line(&sdl, "input Probe "),
+        r#"input Probe @tag(name: "in") {"#
+    );
+    let input = sdl.split("input Probe ").nth(1).unwrap_or_default();
+    assert_eq!(
+        line(input, "depth:"),
+        r#"depth: Int @tag(name: "p") @inaccessible"#
+    );
     // The plain SDL has none of them.
     let plain = c.api().sdl();
+    assert_eq!(line(&plain, "input Probe "), "input Probe {");
     assert_eq!(line(&plain, "type Gadget "), "type Gadget {");
     let gadget = plain.split("type Gadget ").nth(1).unwrap_or_default();
     assert_eq!(line(gadget, "code:"), "code: String!");
