@@ -596,3 +596,34 @@ impl ModelDecl {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Declared, Federation};
+
+    #[test]
+    fn directives_come_in_declared_order_then_the_undeclared() {
+        let fed = Federation {
+            shareable: true,
+            inaccessible: true,
+            tags: vec!["a", "b", "a"],
+            directives: vec!["@x"],
+            order: vec![Declared::Tag("b"), Declared::Shareable, Declared::Tag("a")],
+            ..Default::default()
+        };
+        // Declared first, as declared; then the set flags nobody declared,
+        // each repeated usage once more per repetition.
+        assert_eq!(
+            fed.declared(),
+            [
+                Declared::Tag("b"),
+                Declared::Shareable,
+                Declared::Tag("a"),
+                Declared::Inaccessible,
+                Declared::Tag("a"),
+                Declared::Directive("@x"),
+            ]
+        );
+        assert_eq!(Federation::default().declared(), []);
+    }
+}
