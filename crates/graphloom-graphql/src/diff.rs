@@ -196,6 +196,20 @@ pub fn diff(old: &str, new: &str) -> Result<Vec<Change>, DiffError> {
     Ok(d.out)
 }
 
+/// The types of `sdl` that no operation can name (what [`diff`] counts
+/// safe to remove): the schema build leaves them out. Federation's own
+/// types (`_Entity`, `_Any`, …) are never among them.
+pub(crate) fn unreachable_types(sdl: &str) -> Result<Vec<String>, DiffError> {
+    let schema = Schema::parse(sdl, "generated")?;
+    let reachable = schema.reachable();
+    Ok(schema
+        .types
+        .keys()
+        .filter(|n| !n.starts_with('_') && !reachable.contains(n.as_str()))
+        .cloned()
+        .collect())
+}
+
 /// True when `changes` hold a breaking one.
 pub fn has_breaking(changes: &[Change]) -> bool {
     changes.iter().any(|c| c.level == Level::Breaking)

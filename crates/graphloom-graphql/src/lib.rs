@@ -110,7 +110,12 @@ impl Api {
             .map_err(BuildError::Names)?
             .finish()
             .map_err(|e| BuildError::Schema(e.0))?;
-        let unreachable = schema::unreachable_types(first.registry());
+        // The plain SDL: it has `Subscription` and `_entities`, which lead
+        // to every root's and entity's types.
+        let unreachable: std::collections::BTreeSet<String> = diff::unreachable_types(&first.sdl())
+            .map_err(|e| BuildError::Schema(e.to_string()))?
+            .into_iter()
+            .collect();
         drop(first);
         let builder = schema::build(&runtime, custom, &unreachable)
             .map_err(BuildError::Names)?

@@ -14,10 +14,7 @@ use std::{
     sync::Arc,
 };
 
-use async_graphql::{
-    dynamic::{Enum, Object, Scalar, Schema, SchemaBuilder, Subscription, Type},
-    registry::{MetaType, MetaTypeName, Registry as TypeRegistry},
-};
+use async_graphql::dynamic::{Enum, Object, Scalar, Schema, SchemaBuilder, Subscription, Type};
 
 use crate::{convert::SCALARS, custom::Custom, runtime::Runtime};
 
@@ -158,7 +155,10 @@ fn value_entities(custom: &Custom) -> Result<crate::federation::Entities, String
     Ok(Arc::new(out))
 }
 
-/// The types a schema registers: all but those in `skip`.
+/// The types a schema registers: all but those in `skip` (the types no
+/// client can meet, [`crate::diff::unreachable_types`] of a first build:
+/// a model whose list is hidden leaves its filter, order and connection
+/// types behind, a service without a decimal field the `Decimal` scalar).
 pub(crate) struct Types<'k> {
     builder: SchemaBuilder,
     skip: &'k BTreeSet<String>,
@@ -182,82 +182,6 @@ impl Types<'_> {
         }
         self
     }
-}
-
-/// The types of a built schema that no client can meet: not reachable
-/// from a root type, an entity (`_entities` returns them) or a directive's
-/// arguments. A model whose list is hidden leaves its filter, order and
-/// connection types behind, and a service with no decimal field the
-/// `Decimal` scalar; the second build leaves them out, so that the SDL and
-/// introspection show only what the API uses.
-pub(crate) fn unreachable_types(reg: &TypeRegistry) -> BTreeSet<String> {
-    fn visit<'a>(reg: &'a TypeRegistry, seen: &mut BTreeSet<&'a str>, name: &'a str) {
-        let name = MetaTypeName::concrete_typename(name);
-        let Some((name, ty)) = reg.types.get_key_value(name) else {
-            return;
-        };
-        if !seen.insert(name) {
-            return;
-        }
-        let fields = match ty {
-            MetaType::Object { fields, .. } | MetaType::Interface { fields, .. } => Some(fields),
-            _ => None,
-        };
-        // An object names the interfaces it implements.
-        for i in reg.implements.get(name).into_iter().flatten() {
-            visit(reg, seen, i);
-        }
-        for f in fields.into_iter().flat_map(|f| f.values()) {
-            visit(reg, seen, &f.ty);
-            for a in f.args.values() {
-                visit(reg, seen, &a.ty);
-            }
-        }
-        match ty {
-            MetaType::Interface { possible_types, .. } | MetaType::Union { possible_types, .. } => {
-                for t in possible_types {
-                    visit(reg, seen, t);
-                }
-            }
-            MetaType::InputObject { input_fields, .. } => {
-                for f in input_fields.values() {
-                    visit(reg, seen, &f.ty);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let roots = [
-        Some(&reg.query_type),
-        reg.mutation_type.as_ref(),
-        reg.subscription_type.as_ref(),
-    ];
-    for root in roots.into_iter().flatten() {
-        visit(reg, &mut seen, root);
-    }
-    for d in reg.directives.values() {
-        for a in d.args.values() {
-            visit(reg, &mut seen, &a.ty);
-        }
-    }
-    for (name, ty) in &reg.types {
-        if let MetaType::Object { keys: Some(k), .. } | MetaType::Interface { keys: Some(k), .. } =
-            ty
-            && !k.is_empty()
-        {
-            visit(reg, &mut seen, name);
-        }
-    }
-    // The built-in scalars and federation's own types are never ours to
-    // leave out.
-    let builtin =
-        |n: &str| n.starts_with('_') || ["Boolean", "Int", "Float", "String", "ID"].contains(&n);
-    reg.types
-        .keys()
-        .filter(|n| !seen.contains(n.as_str()) && !builtin(n))
-        .cloned()
-        .collect()
 }
 
 /// Builds the schema's types but those in `skip`; a root field named twice
@@ -550,8 +474,6 @@ mod tests {
         Scalar, Schema, TypeRef, Union,
     };
 
-    use super::unreachable_types;
-
     fn field(name: &str, ty: TypeRef) -> Field {
         Field::new(name, ty, |_| {
             FieldFuture::new(async { Ok(None::<FieldValue>) })
@@ -605,7 +527,7 @@ mod tests {
             .entity_resolver(|_| FieldFuture::new(async { Ok(None::<FieldValue>) }))
             .finish()
             .unwrap();
-        let lost: Vec<String> = unreachable_types(schema.registry()).into_iter().collect();
+        let lost = crate::diff::unreachable_types(&schema.sdl()).unwrap();
         assert_eq!(lost, ["Lost", "LostInput", "LostToo", "Unused"]);
     }
 }
