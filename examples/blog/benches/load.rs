@@ -573,10 +573,10 @@ fn run(
     for (name, body, route) in operations() {
         let rows = (route == "/comment").then_some(&count as &dyn Fn() -> anyhow::Result<i64>);
         // Each round runs every side once, each round starting one side
-        // later (a side that runs second measured up to a fifth slower on
-        // SQLite, whichever build it was); a side's row is its median round
-        // (by server + DB CPU), so that a slow moment of the machine lands
-        // in one round of each side rather than in one side.
+        // later, so that no side always follows the same one; a side's row
+        // is its median round (by server + DB CPU), so that a slow moment
+        // of the machine lands in one round of each side rather than in
+        // one side.
         let sides: Vec<&Server> = [&limit].into_iter().chain(ours.iter().copied()).collect();
         let mut rounds_of: Vec<(&'static str, Vec<Load>)> =
             sides.iter().map(|s| (s.name, Vec::new())).collect();
