@@ -50,6 +50,7 @@ fn size(v: &Value) -> u64 {
     match v {
         Value::String(s) => s.len() as u64,
         Value::Json(j) => json_size(j),
+        Value::Tuple(parts) => parts.iter().map(size).sum(),
         Value::Null
         | Value::Bool(_)
         | Value::I32(_)

@@ -48,6 +48,11 @@ pub fn forwards(op: &Operation, before: &ProjectState, dialect: Dialect) -> Resu
             column,
             backfill,
         } => {
+            if column.primary_key {
+                return Err(DbError::Migration(format!(
+                    "changing the primary key of `{table}` is not supported"
+                )));
+            }
             let fill = match (column.nullable, backfill, &column.default) {
                 (true, _, _) => None,
                 (false, Some(b), _) => Some(b),

@@ -158,6 +158,7 @@ pub fn value_to_json(v: &Value) -> serde_json::Value {
         Value::I64(n) => (*n).into(),
         Value::F64(n) => (*n).into(),
         Value::Json(j) => j.clone(),
+        Value::Tuple(parts) => parts.iter().map(value_to_json).collect(),
         Value::Decimal(_)
         | Value::String(_)
         | Value::Date(_)
@@ -244,7 +245,7 @@ fn value_column(kind: FieldKind) -> ColumnType {
 /// key as `bigint`, a text key as the same `varchar`).
 fn key_type(registry: &Registry, target: graphloom_meta::ModelId) -> (ColumnType, Reference) {
     let t = registry.model(target);
-    let ty = match t.pk_field().kind {
+    let ty = match t.ref_pk_field().kind {
         FieldKind::AutoId => ColumnType::I64,
         kind => value_column(kind),
     };
@@ -252,7 +253,7 @@ fn key_type(registry: &Registry, target: graphloom_meta::ModelId) -> (ColumnType
         ty,
         Reference {
             table: t.table.clone(),
-            column: t.pk_field().column.clone(),
+            column: t.ref_pk_field().column.clone(),
             on_delete: OnDelete::Cascade,
         },
     )
@@ -297,7 +298,9 @@ impl ProjectState {
                     references,
                     default: f.default.as_ref().map(value_to_json),
                 });
-                if !f.primary_key && (f.unique || f.index) {
+                // The key's index serves a lone key; a composite key's
+                // parts keep theirs (a reference by its second part).
+                if (!f.primary_key || f.composite_key) && (f.unique || f.index) {
                     indexes.push(IndexState {
                         name: index_name(&m.table, &[&f.column], f.unique),
                         columns: vec![f.column.clone()],

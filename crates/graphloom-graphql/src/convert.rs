@@ -29,7 +29,7 @@ pub const SCALARS: [(&str, &str); 6] = [
 
 /// The GraphQL type name of a field's value.
 pub fn type_name(field: &FieldMeta) -> String {
-    if field.primary_key {
+    if field.primary_key && !field.composite_key {
         return "ID".into();
     }
     match field.kind {
@@ -181,6 +181,8 @@ pub fn plain_output(value: &Value) -> Out<'_> {
         Value::DateTime(d) => Out::Str(d.to_rfc3339_opts(SecondsFormat::AutoSi, true).into()),
         Value::Uuid(u) => Out::Str(u.to_string().into()),
         Value::Json(j) => Out::Json(j),
+        // No field holds a composite key; its text form if one is shown.
+        Value::Tuple(_) => Out::Str(value.key_string().into()),
     }
 }
 

@@ -501,13 +501,13 @@ async fn event(
         }),
         (Output::Key(Some(key)), Some((model, scope, plan))) => {
             let m = rt.registry().model(model);
-            let node = graphloom_query::exec::fetch_where_in(
+            let node = graphloom_query::exec::fetch_keys_matching(
                 &rt.engine,
                 &mut Exec::pool(rt.engine.db()),
                 &scope,
                 m,
-                m.pk,
                 std::slice::from_ref(&key),
+                None,
                 &plan,
             )
             .await?

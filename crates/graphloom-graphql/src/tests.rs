@@ -53,6 +53,7 @@ fn model(name: &'static str, fields: Vec<FieldDecl>) -> ModelDecl {
         federation: Default::default(),
         keys: Vec::new(),
         unique: Vec::new(),
+        primary_key: None,
     }
 }
 

@@ -58,6 +58,7 @@ struct ModelAttrs {
     external: bool,
     keys: Vec<String>,
     unique: Vec<String>,
+    primary_key: Option<String>,
     validate: Option<Path>,
     fed: Fed,
 }
@@ -212,6 +213,9 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                     out.keys.push(k);
                 }
                 "unique" => out.unique.push(meta.value()?.parse::<LitStr>()?.value()),
+                "primary_key" => {
+                    out.primary_key = Some(meta.value()?.parse::<LitStr>()?.value())
+                }
                 "resolvable" => out.fed.unresolvable = !meta.value()?.parse::<LitBool>()?.value,
                 "entity" => out.fed.plain = !meta.value()?.parse::<LitBool>()?.value,
                 "interface_object" => {
@@ -231,7 +235,7 @@ fn parse_model_attrs(attrs: &[Attribute]) -> Result<ModelAttrs> {
                 "validate" => out.validate = Some(meta.value()?.parse::<Path>()?),
                 _ => {
                     return Err(meta.error(
-                        "unknown model option; expected one of: app, table, graphql_name, plural, lookup, list, create, update, delete, subscribe, graphql, rest, entity, external, key, unique, resolvable, interface_object, context, directive, shareable, inaccessible, tag, validate",
+                        "unknown model option; expected one of: app, table, graphql_name, plural, lookup, list, create, update, delete, subscribe, graphql, rest, entity, external, key, unique, primary_key, resolvable, interface_object, context, directive, shareable, inaccessible, tag, validate",
                     ));
                 }
             }
@@ -504,6 +508,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
     let external = attrs.external;
     let keys = &attrs.keys;
     let unique = &attrs.unique;
+    let primary_key = opt_str(&attrs.primary_key);
     let model_federation = attrs.fed.tokens();
     let validator = match &attrs.validate {
         Some(p) => quote!(::core::option::Option::Some(#p as ::graphloom::meta::Validator)),
@@ -564,6 +569,7 @@ pub fn model(input: &DeriveInput) -> Result<TokenStream> {
                     federation: #model_federation,
                     keys: ::std::vec![#(#keys),*],
                     unique: ::std::vec![#(#unique),*],
+                    primary_key: #primary_key,
                 }
             }
         }

@@ -72,7 +72,7 @@ const COMPARE: &[Op] = &[
     Op::Gte,
     Op::IsNull,
 ];
-const TEXT: &[Op] = &[
+pub(crate) const TEXT: &[Op] = &[
     Op::Eq,
     Op::Neq,
     Op::In,
@@ -113,7 +113,9 @@ impl Capabilities {
 impl FieldMeta {
     /// This field's row of the capability table.
     pub fn capabilities(&self) -> Capabilities {
-        let ops = match (self.primary_key, self.kind) {
+        // A composite key's part filters as its kind does.
+        let sole_key = self.primary_key && !self.composite_key;
+        let ops = match (sole_key, self.kind) {
             // Keys order; ranges over them are common (`id: { gt: "100" }`).
             (true, _) | (_, FieldKind::AutoId | FieldKind::ForeignKey { .. }) => COMPARE,
             (_, FieldKind::Bool) => FLAG,
@@ -131,7 +133,7 @@ impl FieldMeta {
             ) => COMPARE,
         };
         let order = !matches!(self.kind, FieldKind::Json);
-        let lookup = (self.primary_key || self.unique)
+        let lookup = (sole_key || self.unique)
             && !matches!(self.kind, FieldKind::ForeignKey { .. } | FieldKind::Json);
         Capabilities { ops, order, lookup }
     }

@@ -581,6 +581,11 @@ pub struct ModelDecl {
     pub keys: Vec<&'static str>,
     /// `#[model(unique = "store sku")]`: fields unique together (repeatable).
     pub unique: Vec<&'static str>,
+    /// `#[model(primary_key = "order product")]`: a composite primary key,
+    /// two or more fields that together identify a row (Django 5.2's
+    /// `CompositePrimaryKey`). `None`: the key is the field marked
+    /// `primary_key`, or `id: Id`.
+    pub primary_key: Option<&'static str>,
 }
 
 impl ModelDecl {

@@ -65,7 +65,11 @@ pub struct FieldMeta {
     pub column: String,
     pub kind: FieldKind,
     pub nullable: bool,
+    /// The primary key, or part of a composite one.
     pub primary_key: bool,
+    /// Part of a composite primary key (`#[model(primary_key = "a b")]`):
+    /// a value the client gives on create, shown as its own type (not `ID`).
+    pub composite_key: bool,
     pub unique: bool,
     pub index: bool,
     pub default: Option<Value>,
@@ -91,13 +95,21 @@ impl FieldMeta {
             && self.preset.is_none()
             && !self.auto_now
             && !self.auto_now_add
-            && (!self.primary_key || !matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid))
+            && !self.generated_key()
+    }
+
+    /// Whether this is a primary key the database counts or graphloom
+    /// generates (a fresh UUID), which a client does not give.
+    pub fn generated_key(&self) -> bool {
+        self.primary_key
+            && !self.composite_key
+            && matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid)
     }
 
     /// Whether this is a primary key the client gives on create (a string
     /// or integer key), rather than one the database counts or a fresh UUID.
     pub fn assigned_key(&self) -> bool {
-        self.primary_key && !matches!(self.kind, FieldKind::AutoId | FieldKind::Uuid)
+        self.primary_key && !self.generated_key()
     }
 
     /// Whether the generated create (`on_create`) or update input offers
@@ -118,6 +130,9 @@ impl FieldMeta {
 /// when one is off (`#[model(list = false)]`, `#[model(create = false)]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Roots {
+    /// The lookup by a composite primary key (`membership(userId:,
+    /// groupId:)`); a one-field key's lookup is its field's.
+    pub lookup: Option<String>,
     pub list: Option<String>,
     pub create: Option<String>,
     pub update: Option<String>,
@@ -217,7 +232,9 @@ pub struct ModelMeta {
     pub roots: Roots,
     pub help: Option<&'static str>,
     pub fields: Vec<FieldMeta>,
-    pub pk: usize,
+    /// The primary key's fields: one, or several for a composite key
+    /// (`#[model(primary_key = "a b")]`), in key order.
+    pub pk: Vec<usize>,
     pub relations: Vec<RelationMeta>,
     pub operations: Operations,
     pub validator: Option<Validator>,
@@ -305,16 +322,113 @@ fn unique_sets(
 /// Django).
 const NO_REVERSE: &str = "+";
 
+/// A model's primary key: the field marked `primary_key` (or `id: Id`), or
+/// the fields `#[model(primary_key = "a b")]` names, which it marks.
+fn primary_key(
+    d: &ModelDecl,
+    fields: &mut [crate::FieldMeta],
+    errors: &mut Vec<CheckError>,
+) -> Vec<usize> {
+    let at = d.key().to_string();
+    let marked: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].primary_key)
+        .collect();
+    let Some(names) = d.primary_key else {
+        if marked.len() != 1 {
+            errors.push(CheckError {
+                id: CheckId::E005,
+                at,
+                message: format!(
+                    "the model has {} primary keys; it needs exactly one",
+                    marked.len()
+                ),
+                hint: "add `pub id: Id` (auto-increment), mark one field `#[field(primary_key)]`, or name several: #[model(primary_key = \"a b\")]".into(),
+            });
+        }
+        return marked.into_iter().take(1).collect();
+    };
+    let fail = |message: String| {
+        CheckError {
+        id: CheckId::E005,
+        at: format!("{at}.primary_key"),
+        message,
+        hint: "a composite primary key names two or more non-null integer, string, UUID or foreign-key fields, and the model has no other key: no `id: Id`, no #[field(primary_key)]".into(),
+    }
+    };
+    let set = match field_set(fields, names) {
+        Ok(set) => set,
+        Err(n) => {
+            errors.push(fail(format!(
+                "`primary_key` names `{n}`, which {} does not have",
+                d.name
+            )));
+            return Vec::new();
+        }
+    };
+    let mut ok = true;
+    let mut refuse = |message: String| {
+        errors.push(fail(message));
+        ok = false;
+    };
+    if set.len() < 2 {
+        refuse("a primary key of one field is #[field(primary_key)] on it".into());
+    }
+    if !marked.is_empty() {
+        let names: Vec<&str> = marked.iter().map(|&i| fields[i].name).collect();
+        refuse(format!(
+            "the model also has the primary key `{}`",
+            names.join(", ")
+        ));
+    }
+    if d.external {
+        refuse("another service's entity is keyed here by one field".into());
+    }
+    for (n, &i) in set.iter().enumerate() {
+        let f = &fields[i];
+        if set[..n].contains(&i) {
+            refuse(format!("`{}` is named twice", f.name));
+        }
+        let keyable = matches!(
+            f.kind,
+            FieldKind::I32
+                | FieldKind::I64
+                | FieldKind::String { .. }
+                | FieldKind::Text
+                | FieldKind::Uuid
+                | FieldKind::ForeignKey { .. }
+        );
+        if f.nullable || !keyable {
+            refuse(format!(
+                "`{}` cannot be part of a key: {}",
+                f.name,
+                if f.nullable {
+                    "it is optional"
+                } else {
+                    "keys are integers, strings, UUIDs or references"
+                }
+            ));
+        }
+    }
+    if !ok {
+        return set.into_iter().take(1).collect();
+    }
+    for &i in &set {
+        fields[i].primary_key = true;
+        fields[i].composite_key = true;
+    }
+    set
+}
+
 /// A model's entity keys: the primary key, then each declared key: one
 /// unique field, or several that are unique together.
 fn entity_keys(
     d: &ModelDecl,
     fields: &[crate::FieldMeta],
-    pk: usize,
+    pk: &[usize],
     unique: &[Vec<usize>],
     errors: &mut Vec<CheckError>,
 ) -> Vec<Vec<usize>> {
-    let mut keys = vec![vec![pk]];
+    let mut keys = vec![pk.to_vec()];
     let mut pk_placed = false;
     if d.federation.interface_object && (!d.external || d.federation.unresolvable) {
         errors.push(CheckError {
@@ -361,8 +475,10 @@ fn entity_keys(
                 continue;
             }
         };
-        // Naming the primary key places its `@key` among the others.
-        if set == [pk] && !pk_placed {
+        // Naming the primary key places its `@key` among the others (a
+        // composite key's fields in the order named).
+        if set.len() == pk.len() && set.iter().all(|f| pk.contains(f)) && !pk_placed {
+            keys[0] = set;
             pk_placed = true;
             continue;
         }
@@ -373,9 +489,10 @@ fn entity_keys(
             continue;
         }
         let is_unique = match set.as_slice() {
-            [one] => fields[*one].unique || *one == pk,
+            [one] => fields[*one].unique || pk == [*one],
             many => unique
                 .iter()
+                .chain([&pk.to_vec()])
                 .any(|u| u.len() == many.len() && many.iter().all(|f| u.contains(f))),
         };
         // Values a representation carries as JSON and a statement binds as
@@ -398,7 +515,10 @@ fn entity_keys(
             errors.push(fail(format!(
                 "`{names}` has a value kind keys do not support"
             )));
-        } else if keys.contains(&set) {
+        } else if keys
+            .iter()
+            .any(|k| k.len() == set.len() && set.iter().all(|f| k.contains(f)))
+        {
             errors.push(fail(format!("`{names}` is already a key")));
         } else {
             keys.push(set);
@@ -444,7 +564,7 @@ impl ModelMeta {
             .find(|r| matches!(r.kind, RelationKind::ForwardOne { field: fi } if fi == field));
         match (&f.kind, forward) {
             (FieldKind::ForeignKey { target, .. }, Some(r)) => {
-                KeyPath::Relation(&r.name, &reg.model(*target).pk_field().graphql_name)
+                KeyPath::Relation(&r.name, &reg.model(*target).ref_pk_field().graphql_name)
             }
             _ => KeyPath::Field(&f.graphql_name),
         }
@@ -457,22 +577,51 @@ impl ModelMeta {
         self.keys.iter().position(|k| *k == set)
     }
 
-    pub fn pk_field(&self) -> &FieldMeta {
-        &self.fields[self.pk]
+    /// Whether the primary key is several fields.
+    pub fn composite_pk(&self) -> bool {
+        self.pk.len() > 1
+    }
+
+    /// Whether field `i` is (part of) the primary key.
+    pub fn is_pk(&self, i: usize) -> bool {
+        self.pk.contains(&i)
+    }
+
+    /// The primary key field a reference points at: of a foreign key's or
+    /// a many-to-many field's target, of another service's entity. Those
+    /// are keyed by one field: the start-up checks refuse a composite key
+    /// there (`graphloom.E005`), so this is never a composite key's part.
+    pub fn ref_pk(&self) -> usize {
+        self.pk[0]
+    }
+
+    /// The field of [`ModelMeta::ref_pk`].
+    pub fn ref_pk_field(&self) -> &FieldMeta {
+        &self.fields[self.ref_pk()]
+    }
+
+    /// A row's key from its values (by field index): the primary key
+    /// field's value, or a composite key's values as a [`Value::Tuple`].
+    pub fn key_of(&self, values: &[crate::Value]) -> crate::Value {
+        let part = |i: &usize| values.get(*i).cloned().unwrap_or(crate::Value::Null);
+        match self.pk.as_slice() {
+            [one] => part(one),
+            many => crate::Value::Tuple(many.iter().map(part).collect()),
+        }
     }
 
     /// Whether field `i` is a column of this service's table: every field
     /// of a local model; of another service's entity, its key and the
     /// fields this service stores on it (neither `external` nor computed).
     pub fn stores_here(&self, i: usize) -> bool {
-        !self.external || i == self.pk || !self.fields[i].federation.external
+        !self.external || self.is_pk(i) || !self.fields[i].federation.external
     }
 
     /// Whether the model has a table here: every local model, and another
     /// service's entity that this service stores fields on (keyed by the
     /// entity's key).
     pub fn has_table(&self) -> bool {
-        !self.external || (0..self.fields.len()).any(|i| i != self.pk && self.stores_here(i))
+        !self.external || (0..self.fields.len()).any(|i| !self.is_pk(i) && self.stores_here(i))
     }
     pub fn field(&self, name: &str) -> Option<(usize, &FieldMeta)> {
         self.fields.iter().enumerate().find(|(_, f)| f.name == name)
@@ -563,7 +712,7 @@ impl Registry {
     /// The kind of the values a field holds: a foreign key holds its target's key kind.
     pub fn value_kind(&self, field: &FieldMeta) -> FieldKind {
         match field.kind {
-            FieldKind::ForeignKey { target, .. } => match self.model(target).pk_field().kind {
+            FieldKind::ForeignKey { target, .. } => match self.model(target).ref_pk_field().kind {
                 FieldKind::AutoId => FieldKind::I64,
                 other => other,
             },
@@ -700,6 +849,8 @@ impl Registry {
                     kind,
                     nullable: f.nullable,
                     primary_key: o.primary_key || matches!(kind, FieldKind::AutoId),
+                    // Set with the composite key, below.
+                    composite_key: false,
                     unique: o.unique || o.primary_key || one_to_one,
                     index: o.index || (is_fk && !one_to_one),
                     default: o.default.clone(),
@@ -714,28 +865,9 @@ impl Registry {
                     lookup: None,
                 });
             }
-            let pks: Vec<usize> = fields
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.primary_key)
-                .map(|(i, _)| i)
-                .collect();
-            if pks.len() != 1 {
-                errors.push(CheckError {
-                    id: CheckId::E005,
-                    at: at.clone(),
-                    message: format!("the model has {} primary keys; it needs exactly one", pks.len()),
-                    hint: "add `pub id: Id` (auto-increment) or mark one Uuid field `#[field(primary_key)]`".into(),
-                });
-            }
+            let pk = primary_key(d, &mut fields, &mut errors);
             let unique = unique_sets(d, &fields, &mut errors);
-            let keys = entity_keys(
-                d,
-                &fields,
-                pks.first().copied().unwrap_or(0),
-                &unique,
-                &mut errors,
-            );
+            let keys = entity_keys(d, &fields, &pk, &unique, &mut errors);
             let graphql_name = d.type_name().to_owned();
             let plural_name = lower_first(
                 &d.plural
@@ -749,7 +881,8 @@ impl Registry {
                 if d.external || f.hidden || !f.capabilities().lookup {
                     continue;
                 }
-                f.lookup = if f.primary_key {
+                // A composite key is looked up whole (`roots.lookup`).
+                f.lookup = if f.primary_key && !f.composite_key {
                     names.lookup.resolve(|| single_name.clone())
                 } else {
                     decl.options.lookup.resolve(|| {
@@ -764,6 +897,9 @@ impl Registry {
                 on.then(|| named.map_or_else(|| format!("{verb}{graphql_name}"), str::to_owned))
             };
             let roots = Roots {
+                lookup: (pk.len() > 1 && !d.external)
+                    .then(|| names.lookup.resolve(|| single_name.clone()))
+                    .flatten(),
                 list: names.list.resolve(|| plural_name.clone()),
                 create: verb(d.operations.create, names.create, "create"),
                 update: verb(d.operations.update, names.update, "update"),
@@ -784,7 +920,7 @@ impl Registry {
                 fields,
                 keys,
                 unique,
-                pk: pks.first().copied().unwrap_or(0),
+                pk,
                 relations: Vec::new(),
                 operations: d.operations,
                 validator: d.validator,
@@ -795,6 +931,35 @@ impl Registry {
                 rules: RuleSet::defaults(d.key()),
                 computed: Vec::new(),
             });
+        }
+        // A reference holds one key value: a model keyed by several fields
+        // is not a foreign key's target (as in Django 5.2).
+        for m in &models {
+            for f in &m.fields {
+                if let FieldKind::ForeignKey { target, .. } = f.kind
+                    && models[target.0].composite_pk()
+                {
+                    errors.push(CheckError {
+                        id: CheckId::E005,
+                        at: format!("{}.{}", m.key, f.name),
+                        message: format!(
+                            "{} has a composite primary key, which a foreign key cannot refer to",
+                            models[target.0].key
+                        ),
+                        hint: "refer to a model keyed by one field, or give the target an `id: Id` and make the key fields #[model(unique = \"a b\")]".into(),
+                    });
+                }
+            }
+        }
+        for (owner, f, target) in &m2m {
+            if models[owner.0].composite_pk() || models[target.0].composite_pk() {
+                errors.push(CheckError {
+                    id: CheckId::E005,
+                    at: format!("{}.{}", models[owner.0].key, f.name),
+                    message: "a many-to-many field links models keyed by one field".into(),
+                    hint: "a model with a composite primary key is the link itself: give it references to both models".into(),
+                });
+            }
         }
         if !errors.is_empty() {
             return Err(CheckErrors(errors));
@@ -812,7 +977,7 @@ impl Registry {
                     let related = decl.and_then(|d| d.options.related_name);
                     let related_list = decl.is_some_and(|d| d.options.related_list);
                     let help = f.help;
-                    let target_pk = models[target.0].pk;
+                    let target_pk = models[target.0].ref_pk();
                     let fwd = RelationMeta {
                         name: camel_case(f.name),
                         target,
@@ -911,7 +1076,7 @@ impl Registry {
                 .related_name
                 .map(str::to_owned)
                 .unwrap_or_else(|| o.plural_name.clone());
-            let (owner_pk, target_pk) = (models[owner.0].pk, models[target.0].pk);
+            let (owner_pk, target_pk) = (models[owner.0].ref_pk(), models[target.0].ref_pk());
             let join = &joins[j];
             let forward_via = Via {
                 table: join.table.clone(),
@@ -1045,7 +1210,7 @@ impl Registry {
                 });
             }
             for (i, f) in m.fields.iter().enumerate() {
-                if m.external && i != m.pk && !f.federation.external {
+                if m.external && !m.is_pk(i) && !f.federation.external {
                     if let Some(message) = stored_problem(m, f) {
                         errors.push(CheckError {
                             id: CheckId::E012,
@@ -1057,7 +1222,7 @@ impl Registry {
                     continue;
                 }
                 let ok = if m.external {
-                    i == m.pk || !matches!(f.kind, FieldKind::ForeignKey { .. })
+                    m.is_pk(i) || !matches!(f.kind, FieldKind::ForeignKey { .. })
                 } else {
                     !f.federation.external
                 };
@@ -1455,6 +1620,7 @@ mod tests {
             federation: Default::default(),
             keys: Vec::new(),
             unique: Vec::new(),
+            primary_key: None,
         }
     }
 
@@ -1652,7 +1818,7 @@ mod tests {
         ] {
             let reg = Registry::resolve(vec![key(kind, false)]).unwrap();
             let a = &reg.models()[0];
-            assert_eq!(a.pk, 0);
+            assert_eq!(a.pk, [0]);
             // A key the client assigns is in the create input, never the update's.
             let assigned = !matches!(kind, KindDecl::Uuid);
             assert_eq!(a.fields[0].assigned_key(), assigned, "{kind:?}");
@@ -1789,6 +1955,45 @@ mod tests {
         assert!(
             err.0.iter().any(|e| e.message.contains("entity = false")),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_composite_key_is_its_fields_in_order() {
+        let mut code = f("code", KindDecl::String);
+        code.options.max_length = Some(3);
+        let mut d = m(
+            "Rate",
+            vec![f("year", KindDecl::I32), code, f("value", KindDecl::F64)],
+        );
+        d.primary_key = Some("code year");
+        d.keys = vec!["year code"];
+        let reg = Registry::resolve(vec![d.clone()]).unwrap();
+        let rate = &reg.models()[0];
+        assert_eq!(rate.pk, [1, 0]);
+        assert!(rate.composite_pk() && rate.is_pk(0) && !rate.is_pk(2));
+        // Naming the key places its `@key` (its fields as named); it is no
+        // second key.
+        assert_eq!(rate.keys, [vec![0, 1]]);
+        let (year, code) = (&rate.fields[0], &rate.fields[1]);
+        assert!(year.primary_key && year.composite_key && !year.unique);
+        // Given on create, never changed, filtered and typed as their kind.
+        assert!(code.writable(true) && !code.writable(false) && code.required_on_create());
+        assert!(!code.generated_key() && code.lookup.is_none());
+        assert_eq!(code.capabilities().ops, crate::capability::TEXT);
+        assert_eq!(rate.roots.lookup.as_deref(), Some("rate"));
+        let values = [Value::I32(2024), Value::String("EUR".into()), Value::Null];
+        assert_eq!(
+            rate.key_of(&values),
+            Value::Tuple(vec![Value::String("EUR".into()), Value::I32(2024)])
+        );
+        // A part that is also unique alone keeps its own lookup.
+        let mut unique_year = d;
+        unique_year.fields[0].options.unique = true;
+        let reg = Registry::resolve(vec![unique_year]).unwrap();
+        assert_eq!(
+            reg.models()[0].fields[0].lookup.as_deref(),
+            Some("rateByYear")
         );
     }
 

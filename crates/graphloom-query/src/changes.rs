@@ -223,11 +223,11 @@ fn parse(
         return None;
     }
     let m = reg.models().iter().find(|m| m.table == wire.t)?;
-    let ty = reg.value_type(m.pk_field());
+    let types = crate::write::key_types(reg, m);
     let keys = wire
         .keys
         .iter()
-        .filter_map(|k| Value::parse_text(ty, k))
+        .filter_map(|k| Value::parse_key(&types, k))
         .collect();
     Some((m.id, ChangeKind::parse(&wire.k)?, keys))
 }

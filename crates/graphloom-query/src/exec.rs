@@ -20,7 +20,7 @@ use crate::{
     filter::Filter,
     plan::{ChildFetch, ChildPlan, ListPlan, NodePlan},
     scope::Scope,
-    sql::{Builder, apply_order, apply_window_order, col},
+    sql::{Builder, apply_order, apply_window_order, col, key_expr, key_in},
 };
 
 /// One fetched row with the relations selected under it.
@@ -94,8 +94,10 @@ pub struct Page {
 }
 
 impl Node {
-    pub fn pk<'a>(&'a self, reg: &Registry) -> &'a Value {
-        &self.values[reg.model(self.model).pk]
+    /// The row's key: its primary key's value, or a composite key's values
+    /// as a [`Value::Tuple`].
+    pub fn pk(&self, reg: &Registry) -> Value {
+        reg.model(self.model).key_of(&self.values)
     }
 
     /// A row asked for and not found (see [`Node::missing`]).
@@ -161,7 +163,7 @@ fn selected(reg: &Registry, model: &ModelMeta, plan: &NodePlan) -> Selected {
             key: child.key.clone(),
             target: target.id,
             width: target.fields.len(),
-            pk: target.pk,
+            pk: target.ref_pk(),
             fields,
             relation: child.relation,
         });
@@ -401,10 +403,16 @@ pub async fn fetch_keys_matching(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let pk = model.pk_field();
-    let ty = engine.registry().value_type(pk);
-    fetch_nodes(engine, conn, scope, model, plan, None, |b, a| {
-        let by_key = b.keys_in(col(a, &pk.column), keys, ty);
+    // The key's columns are read: callers match rows to their keys.
+    let plan = if model.pk.iter().all(|i| plan.columns.contains(i)) {
+        std::borrow::Cow::Borrowed(plan)
+    } else {
+        let mut plan = plan.clone();
+        plan.columns.extend(model.pk.iter().copied());
+        std::borrow::Cow::Owned(plan)
+    };
+    fetch_nodes(engine, conn, scope, model, &plan, None, |b, a| {
+        let by_key = key_in(b.reg, b.dialect, model, |c| col(a, c), keys);
         match filter {
             Some(f) => by_key.and(b.cond(model, a, f)),
             None => by_key,
@@ -488,7 +496,9 @@ pub async fn exists(
 /// A node of an external entity: its key and nothing else.
 pub fn stub(model: &ModelMeta, key: Value) -> Node {
     let mut values = Value::nulls(model.fields.len());
-    values[model.pk] = key;
+    for (&i, v) in model.pk.iter().zip(key.parts()) {
+        values[i] = v.clone();
+    }
     Node {
         model: model.id,
         values,
@@ -559,27 +569,26 @@ async fn load_stored(
     if !model.external || nodes.is_empty() {
         return Ok(());
     }
+    // Another service's entity: keyed by one field.
+    let pk = model.ref_pk();
     let columns: BTreeSet<usize> = plan
         .columns
         .iter()
         .copied()
-        .filter(|&i| i != model.pk && model.stores_here(i))
+        .filter(|&i| i != pk && model.stores_here(i))
         .collect();
     if columns.is_empty() {
         return Ok(());
     }
     let stored = NodePlan {
-        columns: columns.iter().copied().chain([model.pk]).collect(),
+        columns: columns.iter().copied().chain([pk]).collect(),
         children: Vec::new(),
     };
-    let keys = distinct(nodes.iter().map(|n| n.values[model.pk].clone()));
-    let rows = fetch_where_in(engine, conn, scope, model, model.pk, &keys, &stored).await?;
-    let by_key: HashMap<Key, Node> = rows
-        .into_iter()
-        .map(|n| (n.values[model.pk].key(), n))
-        .collect();
+    let keys = distinct(nodes.iter().map(|n| n.values[pk].clone()));
+    let rows = fetch_where_in(engine, conn, scope, model, pk, &keys, &stored).await?;
+    let by_key: HashMap<Key, Node> = rows.into_iter().map(|n| (n.values[pk].key(), n)).collect();
     for n in nodes.iter_mut() {
-        let row = by_key.get(&n.values[model.pk].key());
+        let row = by_key.get(&n.values[pk].key());
         for &i in &columns {
             n.values[i] = match row {
                 Some(r) => r.values[i].clone(),
@@ -767,7 +776,9 @@ async fn fetch_many(
                 let la = b.alias();
                 let mut limited = Query::select();
                 let parent_expr = b.from_target(&mut limited, target, join, &la);
-                limited.expr(col(&la, &target.fields[target.pk].column));
+                for &i in &target.pk {
+                    limited.expr(col(&la, &target.fields[i].column));
+                }
                 limited.and_where(parent_expr.eq(key.clone()));
                 list_where(&mut b, &mut limited, target, &la, (list, implied));
                 let order = b.order(&mut limited, target, &la, &list.order);
@@ -778,7 +789,7 @@ async fn fetch_many(
                 inner.from_function(keys_from, Alias::new(&ka));
                 let parent_expr = b.from_target(&mut inner, target, join, &a);
                 inner.and_where(parent_expr.eq(key.clone()));
-                inner.and_where(col(&a, &target.fields[target.pk].column).in_subquery(limited));
+                inner.and_where(key_expr(target, |c| col(&a, c)).in_subquery(limited));
                 let (sel, _) = page_columns(
                     &mut b,
                     &mut inner,

@@ -194,9 +194,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
             .iter()
             .map(|name| {
                 let keys = match node.children.get(name) {
-                    Some(Child::Many(page)) => {
-                        page.items.iter().map(|(_, n)| n.pk(reg).clone()).collect()
-                    }
+                    Some(Child::Many(page)) => page.items.iter().map(|(_, n)| n.pk(reg)).collect(),
                     _ => Vec::new(),
                 };
                 (*name, keys)
@@ -254,7 +252,7 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
         )
         .await?;
         let reg = self.ctx.registry();
-        Ok(page.items.iter().map(|(_, n)| n.pk(reg).clone()).collect())
+        Ok(page.items.iter().map(|(_, n)| n.pk(reg)).collect())
     }
 
     /// The first row, if any (Django's `.first()`).
@@ -263,18 +261,29 @@ impl<'c, M: FromRow> QuerySet<'c, M> {
     }
 
     /// The row whose primary key is `key`; `NOT_FOUND` when there is none
-    /// (or the context may not see it).
+    /// (or the context may not see it). A composite key is a tuple of its
+    /// fields' values in key order: `.get((user_id, group_id))`.
     pub async fn get(self, key: impl Into<Value>) -> Result<M> {
         let m = self.model()?;
         let key = key.into();
+        if key.parts().len() != m.pk.len() {
+            return Err(Error::bad_input(format!(
+                "{} is keyed by {} values; got {}",
+                m.graphql_name,
+                m.pk.len(),
+                key.parts().len()
+            )));
+        }
         let plan = self.plan()?;
-        let mut filter = plan.filter.clone();
-        let by_key = Filter::Field {
-            field: m.pk,
-            op: graphloom_meta::Op::Eq,
-            value: crate::filter::FilterValue::One(key.clone()),
-        };
-        filter = Filter::all(filter.into_iter().chain([by_key]).collect());
+        let by_key =
+            m.pk.iter()
+                .zip(key.parts())
+                .map(|(&field, v)| Filter::Field {
+                    field,
+                    op: graphloom_meta::Op::Eq,
+                    value: crate::filter::FilterValue::One(v.clone()),
+                });
+        let filter = Filter::all(plan.filter.clone().into_iter().chain(by_key).collect());
         let plan = ListPlan {
             filter,
             window: Window {

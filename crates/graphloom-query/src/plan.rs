@@ -180,7 +180,7 @@ impl NodePlan {
     pub fn of(scope: &Scope, model: &ModelMeta) -> Result<NodePlan> {
         scope.can_view(model)?;
         let mut plan = NodePlan::default();
-        plan.columns.insert(model.pk);
+        plan.columns.extend(model.pk.iter().copied());
         // Field rules that depend on the row read these columns.
         plan.columns.extend(scope.rule_columns(model));
         Ok(plan)

@@ -29,6 +29,73 @@ pub fn col(alias: &str, column: &str) -> Expr {
     Expr::col((Alias::new(alias), Alias::new(column)))
 }
 
+/// A model's primary key over its columns (`column` names one): the key
+/// field's column, or a composite key's as a row value `(a, b)`.
+pub fn key_expr(model: &ModelMeta, column: impl Fn(&str) -> Expr) -> Expr {
+    match model.pk.as_slice() {
+        [one] => column(&model.fields[*one].column),
+        many => Expr::tuple(many.iter().map(|&i| column(&model.fields[i].column))),
+    }
+}
+
+/// The row whose key is `key` (a [`Value::Tuple`] for a composite key):
+/// `id = ?`, or `a = ? AND b = ?`.
+pub fn key_eq(
+    reg: &Registry,
+    dialect: Dialect,
+    model: &ModelMeta,
+    column: impl Fn(&str) -> Expr,
+    key: &Value,
+) -> Expr {
+    // A key of another shape is no row's (never a match on its first part).
+    if key.parts().len() != model.pk.len() {
+        return Expr::cust("1 = 0");
+    }
+    let parts = model.pk.iter().zip(key.parts()).map(|(&i, v)| {
+        let f = &model.fields[i];
+        column(&f.column).eq(Expr::val(bind(v, reg.value_type(f), dialect)))
+    });
+    combine(parts.collect(), "1 = 0", Expr::and)
+}
+
+/// The rows whose key is one of `keys`, bound as one parameter
+/// ([`Dialect::keys_in`], or [`Dialect::tuples_in`] for a composite key).
+pub fn key_in(
+    reg: &Registry,
+    dialect: Dialect,
+    model: &ModelMeta,
+    column: impl Fn(&str) -> Expr,
+    keys: &[Value],
+) -> Expr {
+    // Keys of another shape are no row's.
+    let fits = |k: &&Value| k.parts().len() == model.pk.len();
+    match model.pk.as_slice() {
+        [one] => {
+            let f = &model.fields[*one];
+            let ty = reg.value_type(f);
+            if keys.iter().all(|k| fits(&k)) {
+                dialect.keys_in(column(&f.column), keys, ty)
+            } else {
+                let keys: Vec<Value> = keys.iter().filter(fits).cloned().collect();
+                dialect.keys_in(column(&f.column), &keys, ty)
+            }
+        }
+        many => {
+            let exprs = many.iter().map(|&i| column(&model.fields[i].column));
+            let types: Vec<ValueType> = many
+                .iter()
+                .map(|&i| reg.value_type(&model.fields[i]))
+                .collect();
+            let tuples: Vec<Vec<Value>> = keys
+                .iter()
+                .filter(fits)
+                .map(|k| k.parts().to_vec())
+                .collect();
+            dialect.tuples_in(exprs.collect(), &tuples, &types)
+        }
+    }
+}
+
 /// One ORDER BY term.
 #[derive(Debug, Clone)]
 pub struct OrderExpr {
@@ -309,7 +376,7 @@ impl<'a> Builder<'a> {
     ) -> Vec<OrderExpr> {
         let mut joined: Vec<(Vec<(ModelId, usize)>, String)> = Vec::new();
         let mut out = Vec::new();
-        let mut has_pk = false;
+        let mut has_pk = Vec::new();
         for term in terms {
             let mut cur_alias = alias.to_owned();
             let mut cur_model = model;
@@ -331,8 +398,8 @@ impl<'a> Builder<'a> {
                 cur_model = target;
             }
             let f = &cur_model.fields[term.field];
-            if term.path.is_empty() && term.field == model.pk {
-                has_pk = true;
+            if term.path.is_empty() && model.is_pk(term.field) {
+                has_pk.push(term.field);
             }
             // Nulls sort as PostgreSQL sorts them by default, on both dialects.
             let nullable = f.nullable || !term.path.is_empty();
@@ -346,10 +413,12 @@ impl<'a> Builder<'a> {
                 }),
             });
         }
-        if !has_pk {
-            let desc = terms.last().is_some_and(|t| t.desc);
+        // The key breaks ties, so that offsets (cursors) are stable: each
+        // of its fields the order does not name yet.
+        let desc = terms.last().is_some_and(|t| t.desc);
+        for &i in model.pk.iter().filter(|i| !has_pk.contains(i)) {
             out.push(OrderExpr {
-                expr: col(alias, &model.pk_field().column),
+                expr: col(alias, &model.fields[i].column),
                 order: if desc { Order::Desc } else { Order::Asc },
                 nulls: None,
             });

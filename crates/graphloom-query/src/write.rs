@@ -16,10 +16,10 @@ use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use crate::{
     Engine, Error, ErrorCode, FieldCode, FieldError, Result,
     changes::ChangeKind,
-    exec::{Node, fetch_where_in, load_children},
+    exec::{Node, fetch_keys_matching, load_children},
     plan::NodePlan,
     scope::{Cond, Scope},
-    sql::{Builder, col},
+    sql::{Builder, col, key_eq, key_in},
 };
 
 /// The most ids one many-to-many change may name (bounded statement size).
@@ -90,6 +90,7 @@ pub fn row_version<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
             Value::DateTime(_) => 7,
             Value::Uuid(_) => 8,
             Value::Json(_) => 9,
+            Value::Tuple(_) => 10,
         };
         h.update([kind]);
         h.update((text.len() as u64).to_be_bytes());
@@ -512,7 +513,7 @@ fn references<'m>(
 /// `EXISTS (the row of `t` keyed `v`, among the visible rows)`.
 fn reference_exists(b: &mut Builder<'_>, t: &ModelMeta, v: &Value) -> Expr {
     let a = b.alias();
-    let pk = t.pk_field();
+    let pk = t.ref_pk_field();
     let mut sub = Query::select();
     sub.expr(Expr::cust("1"))
         .from_as(Alias::new(&t.table), Alias::new(&a))
@@ -541,7 +542,7 @@ async fn check_links(
         if ids.is_empty() {
             continue;
         }
-        let pk = t.pk_field();
+        let pk = t.ref_pk_field();
         let ty = reg.value_type(pk);
         let mut b = Builder::new(reg, tx.dialect(), scope);
         let a = b.alias();
@@ -666,7 +667,7 @@ async fn attribute(
         }
         let everything = Scope::system(std::sync::Arc::clone(scope.registry()));
         for (idx, t, v) in &candidates {
-            if !exists(tx, reg, &everything, t, t.pk, v).await? {
+            if !exists(tx, reg, &everything, t, t.ref_pk(), v).await? {
                 return Ok(refused(*idx, t, v));
             }
         }
@@ -701,7 +702,7 @@ fn constraint_errors(engine: &Engine, m: &ModelMeta, e: DbError) -> Result<Vec<F
     // PostgreSQL names the primary key's constraint `<table>_pkey`, which is
     // no index of ours: a key given twice, or the row the statement is about.
     if fields.is_empty() {
-        fields.push(m.pk_field());
+        fields.extend(m.pk.iter().map(|&i| &m.fields[i]));
     }
     let field = fields[0].graphql_name.clone();
     Ok(match kind {
@@ -876,7 +877,7 @@ fn prepare_create(
         }
         if f.auto_now || f.auto_now_add {
             values.insert(idx, now_for(f.kind));
-        } else if f.primary_key && f.kind == FieldKind::Uuid {
+        } else if f.generated_key() && f.kind == FieldKind::Uuid {
             values.insert(idx, Value::Uuid(uuid::Uuid::new_v4()));
         } else if let Some(d) = &f.default {
             values.insert(idx, d.clone());
@@ -1105,7 +1106,7 @@ pub async fn create_many(
         }
     }
     let dialect = tx.dialect();
-    let pk = m.pk_field();
+    let key_types = key_types(reg, m);
     let mut keys = Vec::with_capacity(rows.len());
     for batch in rows.chunks((MAX_PARAMS / columns.len().max(1)).max(1)) {
         let mut ins = Query::insert();
@@ -1122,9 +1123,9 @@ pub async fn create_many(
             ins.on_conflict(OnConflict::new().do_nothing().to_owned());
         }
         // The keys it inserted (a skipped conflict returns none).
-        ins.returning_col(Alias::new(&pk.column));
-        match tx.fetch(&ins, &[reg.value_type(pk)]).await {
-            Ok(rows) => keys.extend(rows.into_iter().filter_map(|r| r.into_iter().next())),
+        ins.returning(returning_key(m));
+        match tx.fetch(&ins, &key_types).await {
+            Ok(rows) => keys.extend(rows.into_iter().map(key_from_parts)),
             Err(e) => return Ok(Err(constraint_errors(engine, m, e)?)),
         }
     }
@@ -1147,7 +1148,7 @@ async fn finish(
     (links, fresh): (&[LinkChange], bool),
     payload: Option<&NodePlan>,
 ) -> Result<Outcome> {
-    let key = row[m.pk].clone();
+    let key = m.key_of(&row);
     if let Err(e) = write_links(
         &mut tx,
         engine.registry(),
@@ -1180,13 +1181,13 @@ async fn finish(
             Some(node)
         }
         Some(plan) => {
-            let mut nodes = fetch_where_in(
+            let mut nodes = fetch_keys_matching(
                 engine,
                 &mut Exec::Tx(&mut tx),
                 scope,
                 m,
-                m.pk,
                 std::slice::from_ref(&key),
+                None,
                 plan,
             )
             .await?;
@@ -1239,11 +1240,7 @@ async fn load_row(
         stmt.expr(col(&a, &f.column));
         types.push(reg.value_type(f));
     }
-    stmt.and_where(col(&a, &m.pk_field().column).eq(Expr::val(bind(
-        key,
-        reg.value_type(m.pk_field()),
-        tx.dialect(),
-    ))));
+    stmt.and_where(key_eq(reg, tx.dialect(), m, |c| col(&a, c), key));
     if tx.dialect().locks_rows() {
         stmt.lock(sea_query::LockType::Update);
     }
@@ -1257,10 +1254,58 @@ async fn load_row(
 /// The answer for a row that does not exist or that the principal cannot see.
 fn not_found(m: &ModelMeta, key: &Value) -> Outcome {
     Outcome::Refused(vec![ferr(
-        "id",
-        format!("No {} with id {}.", m.graphql_name, key.key_string()),
+        key_arg_name(m),
+        format!("No {} with {}.", m.graphql_name, key_text(m, key)),
         FieldCode::NotFound,
     )])
+}
+
+/// The argument a generated update or delete takes the key as (`id`), or a
+/// composite key's first (each of its fields is an argument).
+pub fn key_arg_name(m: &ModelMeta) -> &str {
+    match m.pk.as_slice() {
+        [_] => "id",
+        many => &m.fields[many[0]].graphql_name,
+    }
+}
+
+/// A key in messages: `id 7`, or `userId 1, groupId 2`.
+pub fn key_text(m: &ModelMeta, key: &Value) -> String {
+    match m.pk.as_slice() {
+        [_] => format!("id {}", key.key_string()),
+        many => many
+            .iter()
+            .zip(key.parts())
+            .map(|(&i, v)| format!("{} {}", m.fields[i].graphql_name, v.key_string()))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The value types of the key's fields, in key order.
+pub fn key_types(reg: &Registry, m: &ModelMeta) -> Vec<ValueType> {
+    m.pk.iter().map(|&i| reg.value_type(&m.fields[i])).collect()
+}
+
+/// `RETURNING` the key's columns (read back with [`key_types`] and
+/// [`key_from_parts`]).
+fn returning_key(m: &ModelMeta) -> sea_query::ReturningClause {
+    Query::returning().columns(m.pk.iter().map(|&i| Alias::new(&m.fields[i].column)))
+}
+
+/// A key from its fields' values in key order.
+fn key_from_parts(mut parts: Vec<Value>) -> Value {
+    if parts.len() == 1 {
+        parts.pop().unwrap_or(Value::Null)
+    } else {
+        Value::Tuple(parts)
+    }
+}
+
+/// The key of a row held by field index, if the row has every key field.
+fn row_key(m: &ModelMeta, row: &BTreeMap<usize, Value>) -> Option<Value> {
+    let parts: Option<Vec<Value>> = m.pk.iter().map(|i| row.get(i).cloned()).collect();
+    parts.map(key_from_parts)
 }
 
 /// Whether a row of `m` with this key is among those the scope sees.
@@ -1271,7 +1316,17 @@ async fn visible(
     m: &ModelMeta,
     key: &Value,
 ) -> Result<bool, DbError> {
-    exists(tx, reg, scope, m, m.pk, key).await
+    let mut b = Builder::new(reg, tx.dialect(), scope);
+    let a = b.alias();
+    let mut stmt = Query::select();
+    stmt.expr(Expr::cust("1"))
+        .from_as(Alias::new(&m.table), Alias::new(&a))
+        .and_where(key_eq(reg, tx.dialect(), m, |c| col(&a, c), key))
+        .limit(1);
+    if let Some(rows) = b.row_cond(m, &a) {
+        stmt.and_where(rows);
+    }
+    Ok(!tx.fetch(&stmt, &[ValueType::I32]).await?.is_empty())
 }
 
 /// Changes the given fields of one row, and reads `payload`'s rows of it
@@ -1318,8 +1373,7 @@ pub async fn update(
         // The table by its own name: SQLite's RETURNING cannot see an
         // UPDATE's alias, and the visibility it returns names the row.
         let a = m.table.clone();
-        let pk = m.pk_field();
-        let by_key = col(&a, &pk.column).eq(Expr::val(bind(&key, reg.value_type(pk), dialect)));
+        let by_key = key_eq(reg, dialect, m, |c| col(&a, c), &key);
         let (updated, with_seen) = if changes.is_empty() {
             // Nothing to write: the row as it is, if the rule allows a change.
             let mut stmt = Query::select();
@@ -1390,13 +1444,7 @@ pub async fn update(
             let mut upd = Query::update();
             upd.table(Alias::new(&m.table))
                 .values(set_values(reg, m, &changes, dialect))
-                .and_where(
-                    Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
-                        &key,
-                        reg.value_type(m.pk_field()),
-                        dialect,
-                    ))),
-                );
+                .and_where(key_eq(reg, dialect, m, |c| Expr::col(Alias::new(c)), &key));
             let mut b = Builder::new(reg, dialect, scope);
             let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types);
             upd.returning(ret);
@@ -1472,14 +1520,13 @@ pub async fn delete(
         }
     }
     let mut del = Query::delete();
-    del.from_table(Alias::new(&m.table))
-        .and_where(
-            Expr::col(Alias::new(&m.pk_field().column)).eq(Expr::val(bind(
-                &key,
-                reg.value_type(m.pk_field()),
-                tx.dialect(),
-            ))),
-        );
+    del.from_table(Alias::new(&m.table)).and_where(key_eq(
+        reg,
+        tx.dialect(),
+        m,
+        |c| Expr::col(Alias::new(c)),
+        &key,
+    ));
     if let Err(e) = tx.execute(&del).await {
         if e.kind() == DbErrorKind::ForeignKeyViolation {
             return Ok(Outcome::Refused(vec![ferr(
@@ -1538,7 +1585,7 @@ async fn matching_rows(
     let fields: Vec<usize> = if whole {
         (0..m.fields.len()).collect()
     } else {
-        vec![m.pk]
+        m.pk.clone()
     };
     let types: Vec<ValueType> = fields
         .iter()
@@ -1554,10 +1601,12 @@ async fn matching_rows(
     if let Some(rows) = b.row_cond(m, &a) {
         stmt.and_where(rows);
     }
-    stmt.order_by(
-        (Alias::new(&a), Alias::new(&m.pk_field().column)),
-        sea_query::Order::Asc,
-    );
+    for &i in &m.pk {
+        stmt.order_by(
+            (Alias::new(&a), Alias::new(&m.fields[i].column)),
+            sea_query::Order::Asc,
+        );
+    }
     if tx.dialect().locks_rows() {
         stmt.lock(sea_query::LockType::Update);
     }
@@ -1633,12 +1682,12 @@ pub async fn update_where(
         m.validator.is_some(),
     )
     .await?;
-    let keys: Vec<Value> = rows.iter().filter_map(|r| r.get(&m.pk).cloned()).collect();
+    let keys: Vec<Value> = rows.iter().filter_map(|r| row_key(m, r)).collect();
     if keys.is_empty() {
         return Ok(Ok(0));
     }
     for mut row in rows {
-        let key = row.get(&m.pk).cloned().unwrap_or(Value::Null);
+        let key = row_key(m, &row).unwrap_or(Value::Null);
         row.extend(changes.clone());
         let mut row_errors = Vec::new();
         run_validator(m, &row, &mut row_errors);
@@ -1655,7 +1704,6 @@ pub async fn update_where(
     }
     if !changes.is_empty() {
         let dialect = tx.dialect();
-        let pk = m.pk_field();
         let mut upd = Query::update();
         upd.table(Alias::new(&m.table))
             .values(changes.iter().map(|(i, v)| {
@@ -1664,11 +1712,7 @@ pub async fn update_where(
                     Expr::val(bind(v, reg.value_type(&m.fields[*i]), dialect)),
                 )
             }))
-            .and_where(dialect.keys_in(
-                Expr::col(Alias::new(&pk.column)),
-                &keys,
-                reg.value_type(pk),
-            ));
+            .and_where(key_in(reg, dialect, m, |c| Expr::col(Alias::new(c)), &keys));
         if let Err(e) = tx.execute(&upd).await {
             return Ok(Err(constraint_errors(engine, m, e)?));
         }
@@ -1698,10 +1742,7 @@ pub async fn update_known(
     let reg = engine.registry();
     scope.can_view(m)?;
     let rule = bulk_rule(scope, m, Operation::Update)?;
-    let key = known
-        .get(&m.pk)
-        .cloned()
-        .ok_or_else(|| Error::internal("a known row without its key"))?;
+    let key = row_key(m, &known).ok_or_else(|| Error::internal("a known row without its key"))?;
     let Checked {
         values: mut changes,
         links,
@@ -1730,13 +1771,15 @@ pub async fn update_known(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let by_key = crate::filter::Filter::Field {
-        field: m.pk,
-        op: graphloom_meta::Op::Eq,
-        value: crate::filter::FilterValue::One(key),
-    };
-    let target =
-        crate::filter::Filter::all(std::iter::once(by_key).chain(filter).chain(rule).collect());
+    let by_key =
+        m.pk.iter()
+            .zip(key.parts())
+            .map(|(&field, v)| crate::filter::Filter::Field {
+                field,
+                op: graphloom_meta::Op::Eq,
+                value: crate::filter::FilterValue::One(v.clone()),
+            });
+    let target = crate::filter::Filter::all(by_key.chain(filter).chain(rule).collect());
     update_in_place(engine, scope, m, target.as_ref(), &changes).await
 }
 
@@ -1772,14 +1815,10 @@ async fn update_in_place(
         upd.and_where(rows);
     }
     // The keys it changed, for the subscribers.
-    let pk = m.pk_field();
-    upd.returning_col(Alias::new(&pk.column));
-    match engine.db().fetch(&upd, &[reg.value_type(pk)]).await {
+    upd.returning(returning_key(m));
+    match engine.db().fetch(&upd, &key_types(reg, m)).await {
         Ok(rows) => {
-            let keys: Vec<Value> = rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next())
-                .collect();
+            let keys: Vec<Value> = rows.into_iter().map(key_from_parts).collect();
             let n = keys.len() as u64;
             engine.changes().publish(m, ChangeKind::Updated, keys);
             Ok(Ok(n))
@@ -1803,13 +1842,14 @@ pub async fn delete_where(
     let target = crate::filter::Filter::all(filter.into_iter().chain(rule).collect());
     let mut tx = engine.db().begin().await?;
     let rows = matching_rows(&mut tx, reg, scope, m, target.as_ref(), false).await?;
-    let keys: Vec<Value> = rows.iter().filter_map(|r| r.get(&m.pk).cloned()).collect();
+    let keys: Vec<Value> = rows.iter().filter_map(|r| row_key(m, r)).collect();
     if keys.is_empty() {
         return Ok(Ok(0));
     }
     let dialect = tx.dialect();
-    let key_ty = reg.value_type(m.pk_field());
-    // Every referring row counts, seen or not: the database would refuse anyway.
+    // Every referring row counts, seen or not: the database would refuse
+    // anyway. (Only a model keyed by one field is referred to.)
+    let key_ty = reg.value_type(m.ref_pk_field());
     for other in reg.models() {
         for f in &other.fields {
             if let FieldKind::ForeignKey {
@@ -1838,8 +1878,13 @@ pub async fn delete_where(
         }
     }
     let mut del = Query::delete();
-    del.from_table(Alias::new(&m.table))
-        .and_where(dialect.keys_in(Expr::col(Alias::new(&m.pk_field().column)), &keys, key_ty));
+    del.from_table(Alias::new(&m.table)).and_where(key_in(
+        reg,
+        dialect,
+        m,
+        |c| Expr::col(Alias::new(c)),
+        &keys,
+    ));
     if let Err(e) = tx.execute(&del).await {
         if e.kind() == DbErrorKind::ForeignKeyViolation {
             return Ok(Err(vec![ferr(

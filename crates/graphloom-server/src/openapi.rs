@@ -34,7 +34,7 @@ pub(crate) fn resources(reg: &Registry) -> impl Iterator<Item = &ModelMeta> {
 
 /// The JSON Schema of one field's value, as REST reads and writes it.
 fn value_schema(f: &FieldMeta) -> Json {
-    if f.primary_key {
+    if f.primary_key && !f.composite_key {
         let mut schema = json!({ "type": "string", "description": "The row's id." });
         if let FieldKind::String { max_length } = f.kind {
             schema["maxLength"] = max_length.into();
@@ -333,10 +333,20 @@ fn model_paths(reg: &Registry, m: &ModelMeta, info: &Info, paths: &mut Map<Strin
     paths.insert(format!("/api/{}", m.plural_name), Json::Object(list));
 
     let mut one = Map::new();
-    one.insert(
-        "parameters".into(),
-        json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]),
-    );
+    let mut id =
+        json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } });
+    if m.composite_pk() {
+        let names: Vec<&str> =
+            m.pk.iter()
+                .map(|&i| m.fields[i].graphql_name.as_str())
+                .collect();
+        id["description"] = format!(
+            "The key's values in order, separated by commas ({}); `,` and `%` inside a value escaped as `%2C` and `%25`.",
+            names.join(", ")
+        )
+        .into();
+    }
+    one.insert("parameters".into(), json!([id]));
     let shown: Vec<&str> = m
         .fields
         .iter()

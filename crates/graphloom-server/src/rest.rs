@@ -42,7 +42,7 @@ use graphloom_query::{
     filter::{Filter, FilterValue, OrderTerm},
     plan::{ChildFetch, ChildPlan, ListPlan, NodePlan, Window},
     scope::{self, Scope},
-    write::{Expected, row_version},
+    write::{self, Expected, row_version},
 };
 use serde_json::{Map, Value as Json, json};
 
@@ -739,27 +739,42 @@ async fn one_row(
     )?;
     // Every column, for the row's version (`ETag`).
     node.columns.extend(0..m.fields.len());
-    let key = convert::parse_field(
-        reg,
-        &m.fields[m.pk],
-        &async_graphql::Value::String(id.to_owned()),
-    )
-    .map_err(|e| {
-        bad(format!(
-            "`{id}` is not a {} id: {}",
-            m.graphql_name, e.message
-        ))
-    })?;
-    let row = exec::fetch_unique(
+    let key = match m.pk.as_slice() {
+        [one] => convert::parse_field(
+            reg,
+            &m.fields[*one],
+            &async_graphql::Value::String(id.to_owned()),
+        )
+        .map_err(|e| {
+            bad(format!(
+                "`{id}` is not a {} id: {}",
+                m.graphql_name, e.message
+            ))
+        })?,
+        // A composite key: its fields' values, comma-separated.
+        fields => Value::parse_key(&write::key_types(reg, m), id).ok_or_else(|| {
+            let names: Vec<&str> = fields
+                .iter()
+                .map(|&i| m.fields[i].graphql_name.as_str())
+                .collect();
+            bad(format!(
+                "`{id}` is not a {} key: it is {}, separated by commas",
+                m.graphql_name,
+                names.join(", ")
+            ))
+        })?,
+    };
+    let row = exec::fetch_keys_matching(
         engine,
         &mut Exec::pool(engine.db()),
         scope,
         m,
-        m.pk,
-        key,
+        std::slice::from_ref(&key),
+        None,
         &node,
     )
-    .await?;
+    .await?
+    .pop();
     // A row the principal may not see is as absent as one that is not there.
     let Some(row) = row else {
         return Err(Error::not_found(format!("no {} `{id}`", m.graphql_name)));
@@ -823,18 +838,21 @@ async fn mutate(
     expect: Option<Expected>,
 ) -> Result<Option<String>, Response> {
     let name = &m.graphql_name;
-    let pk = &m.pk_field().graphql_name;
+    // The key as the mutation takes it (`id`, or a composite key's fields)
+    // and as its payload shows it: `k0: id`, or `k0: userId k1: groupId`.
+    let keys = KeyArgs::of(m);
+    let (vars, args, shown, deleted) = (&keys.vars, &keys.args, &keys.shown, &keys.deleted);
     // The generated mutation, by the name GraphQL gives it.
     let single = &m.single_name;
     let document = match write {
         Write::Create => m.roots.create.as_ref().map(|f| format!(
-            "mutation($input: Create{name}Input!) {{ r: {f}(input: $input) {{ node: {single} {{ key: {pk} }} errors {{ field message code }} }} }}"
+            "mutation($input: Create{name}Input!) {{ r: {f}(input: $input) {{ node: {single} {{ {shown} }} errors {{ field message code }} }} }}"
         )),
         Write::Update => m.roots.update.as_ref().map(|f| format!(
-            "mutation($id: ID!, $input: Update{name}Input!) {{ r: {f}(id: $id, input: $input) {{ node: {single} {{ key: {pk} }} errors {{ field message code }} }} }}"
+            "mutation({vars}, $input: Update{name}Input!) {{ r: {f}({args}, input: $input) {{ node: {single} {{ {shown} }} errors {{ field message code }} }} }}"
         )),
         Write::Delete => m.roots.delete.as_ref().map(|f| format!(
-            "mutation($id: ID!) {{ r: {f}(id: $id) {{ deletedId errors {{ field message code }} }} }}"
+            "mutation({vars}) {{ r: {f}({args}) {{ {deleted} errors {{ field message code }} }} }}"
         )),
     };
     let Some(document) = document else {
@@ -846,7 +864,8 @@ async fn mutate(
     };
     let mut vars = Map::new();
     if let Some(id) = id {
-        vars.insert("id".into(), Json::String(id.to_owned()));
+        keys.variables(state.api.engine().registry(), m, id, &mut vars)
+            .map_err(|e| from_error(bad(e)))?;
     }
     if let Some(input) = input {
         vars.insert("input".into(), input);
@@ -899,9 +918,95 @@ async fn mutate(
         return Err(res);
     }
     Ok(match write {
-        Write::Delete => r["deletedId"].as_str().map(str::to_owned),
-        _ => r["node"]["key"].as_str().map(str::to_owned),
+        Write::Delete => KeyArgs::text(r, m.pk.len()),
+        _ => KeyArgs::text(&r["node"], m.pk.len()),
     })
+}
+
+/// How a REST write names a row's key in the GraphQL mutation it runs.
+struct KeyArgs {
+    /// `$k0: ID!` (`$k0: ID!, $k1: Int!` for a composite key).
+    vars: String,
+    /// `id: $k0` (`userId: $k0, groupId: $k1`).
+    args: String,
+    /// `k0: id` (`k0: userId k1: groupId`): the key in a create or update payload.
+    shown: String,
+    /// `k0: deletedId` (`k0: deletedUserId …`): the key in a delete payload.
+    deleted: String,
+}
+
+impl KeyArgs {
+    fn of(m: &ModelMeta) -> KeyArgs {
+        let composite = m.composite_pk();
+        let (mut vars, mut args, mut shown, mut deleted) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, &fi) in m.pk.iter().enumerate() {
+            let f = &m.fields[fi];
+            let name = &f.graphql_name;
+            if composite {
+                vars.push(format!("$k{i}: {}!", convert::type_name(f)));
+                args.push(format!("{name}: $k{i}"));
+                let upper = graphloom_meta::naming::upper_first(name);
+                deleted.push(format!("k{i}: deleted{upper}"));
+            } else {
+                vars.push(format!("$k{i}: ID!"));
+                args.push(format!("id: $k{i}"));
+                deleted.push(format!("k{i}: deletedId"));
+            }
+            shown.push(format!("k{i}: {name}"));
+        }
+        KeyArgs {
+            vars: vars.join(", "),
+            args: args.join(", "),
+            shown: shown.join(" "),
+            deleted: deleted.join(" "),
+        }
+    }
+
+    /// The variables `$k0…` from a path's key (a composite key's values
+    /// comma-separated).
+    fn variables(
+        &self,
+        reg: &Registry,
+        m: &ModelMeta,
+        id: &str,
+        vars: &mut Map<String, Json>,
+    ) -> Result<(), String> {
+        let parts: Vec<Json> = match m.pk.as_slice() {
+            [_] => vec![Json::String(id.to_owned())],
+            _ => Value::parse_key(&write::key_types(reg, m), id)
+                .ok_or_else(|| format!("`{id}` is not a {} key", m.graphql_name))?
+                .parts()
+                .iter()
+                .map(|v| {
+                    convert::plain_output(v)
+                        .into_graphql()
+                        .into_json()
+                        .unwrap_or(Json::Null)
+                })
+                .collect(),
+        };
+        for (i, v) in parts.into_iter().enumerate() {
+            vars.insert(format!("k{i}"), v);
+        }
+        Ok(())
+    }
+
+    /// The key's text (a composite key's parts comma-separated) from the
+    /// payload object holding `k0…`.
+    fn text(obj: &Json, n: usize) -> Option<String> {
+        let parts: Option<Vec<Value>> = (0..n)
+            .map(|i| match &obj[format!("k{i}")] {
+                Json::String(s) => Some(Value::String(s.clone())),
+                Json::Number(x) => Some(Value::String(x.to_string())),
+                _ => None,
+            })
+            .collect();
+        match parts?.as_slice() {
+            [one] => Some(one.key_string()),
+            many => Some(Value::Tuple(many.to_vec()).key_string()),
+        }
+    }
 }
 
 /// The JSON object a `POST` or `PATCH` carries.

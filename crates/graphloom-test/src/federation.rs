@@ -73,8 +73,10 @@ impl TestClient {
             select
                 .columns(fields.iter().map(|&f| Alias::new(&m.fields[f].column)))
                 .from(Alias::new(&m.table))
-                .order_by(Alias::new(&m.pk_field().column), Order::Asc)
                 .limit(ROWS_PER_ENTITY);
+            for &f in &m.pk {
+                select.order_by(Alias::new(&m.fields[f].column), Order::Asc);
+            }
             let types: Vec<_> = fields
                 .iter()
                 .map(|&f| reg.value_type(&m.fields[f]))

@@ -340,14 +340,19 @@ pub trait SqlDialect: Send + Sync + fmt::Debug + 'static {
     }
 }
 
-/// A column's definition in `CREATE TABLE` or `ADD COLUMN`.
+/// A column's definition in `CREATE TABLE` or `ADD COLUMN`. A key of
+/// several columns is the table's constraint instead ([`create_table`]).
 pub(crate) fn column_def(d: &(impl SqlDialect + ?Sized), c: &ColumnState) -> ColumnDef {
+    column_def_in(d, c, c.primary_key)
+}
+
+fn column_def_in(d: &(impl SqlDialect + ?Sized), c: &ColumnState, key: bool) -> ColumnDef {
     let mut def = ColumnDef::new(Alias::new(&c.name));
     def.custom(Alias::new(d.column_type(c.ty)));
     if !c.nullable {
         def.not_null();
     }
-    if c.primary_key {
+    if key {
         def.primary_key();
     }
     if c.ty == ColumnType::AutoId {
@@ -364,8 +369,17 @@ pub(crate) fn create_table(
 ) -> TableCreateStatement {
     let mut stmt = Table::create();
     stmt.table(Alias::new(name));
+    let keys: Vec<&ColumnState> = t.columns.iter().filter(|c| c.primary_key).collect();
+    if keys.len() > 1 {
+        // A composite primary key: `PRIMARY KEY (a, b)`.
+        let mut pk = Index::create();
+        for c in &keys {
+            pk.col(Alias::new(&c.name));
+        }
+        stmt.primary_key(&mut pk);
+    }
     for c in &t.columns {
-        stmt.col(column_def(d, c));
+        stmt.col(column_def_in(d, c, c.primary_key && keys.len() == 1));
         if let Some(r) = &c.references {
             stmt.foreign_key(
                 ForeignKey::create()

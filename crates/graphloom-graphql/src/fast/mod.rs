@@ -54,11 +54,12 @@ use crate::{
 
 /// A root field the fast path answers.
 enum Root {
-    /// `post(id:)`: the row whose field `field` is the argument `arg`.
+    /// `post(id:)`: the row whose fields `fields` (one unique field, or a
+    /// composite key's) are the arguments `args`.
     Lookup {
         model: ModelId,
-        field: usize,
-        arg: String,
+        fields: Vec<usize>,
+        args: Vec<String>,
     },
     /// `posts(…)`: a page.
     List { model: ModelId },
@@ -98,14 +99,17 @@ impl Fast {
             if !m.exposed || m.external {
                 continue;
             }
-            for (field, name) in lookups(m) {
-                let arg = m.fields[field].graphql_name.clone();
+            for (fields, name) in lookups(m) {
+                let args = fields
+                    .iter()
+                    .map(|&i| m.fields[i].graphql_name.clone())
+                    .collect();
                 roots.insert(
                     name,
                     Root::Lookup {
                         model: m.id,
-                        field,
-                        arg,
+                        fields,
+                        args,
                     },
                 );
             }
@@ -199,12 +203,19 @@ impl Fast {
         let fetched = join_all(fields.iter().zip(&roots).map(|(c, root)| async move {
             match root {
                 None => Fetched::Typename,
-                Some(Root::Lookup { model, field, arg }) => {
+                Some(Root::Lookup {
+                    model,
+                    fields,
+                    args: names,
+                }) => {
                     let model = rt.registry().model(*model);
                     let node = match c.arguments() {
                         Ok(args) => {
-                            let raw = args.get(arg.as_str()).unwrap_or(&Gql::Null);
-                            fetch_lookup(rt, scope, model, *field, raw, c).await
+                            let raws: Vec<&Gql> = names
+                                .iter()
+                                .map(|n| args.get(n.as_str()).unwrap_or(&Gql::Null))
+                                .collect();
+                            fetch_lookup(rt, scope, model, fields, &raws, c).await
                         }
                         Err(e) => Err(e),
                     };

@@ -148,20 +148,35 @@ pub(crate) fn payload(rt: &Arc<Runtime>, m: &ModelMeta, verb: &str) -> Object {
         .field(errors_field())
 }
 
-/// `DeletePostPayload`: the deleted id and the errors.
+/// `DeletePostPayload`: the deleted id (a composite key's fields as
+/// `deletedUserId`, `deletedGroupId`, …) and the errors.
 pub(crate) fn delete_payload(m: &ModelMeta) -> Object {
-    Object::new(format!("Delete{}Payload", m.graphql_name))
-        .field(Field::new(
-            "deletedId",
-            TypeRef::named(TypeRef::ID),
-            |ctx| {
-                FieldFuture::new(async move {
-                    let r = ctx.parent_value.try_downcast_ref::<MutationResult>()?;
-                    Ok(r.deleted.as_ref().map(plain_to_graphql))
-                })
-            },
-        ))
-        .field(errors_field())
+    let mut payload = Object::new(format!("Delete{}Payload", m.graphql_name));
+    for (part, &i) in m.pk.iter().enumerate() {
+        let (name, ty) = match m.pk.as_slice() {
+            [_] => ("deletedId".to_owned(), TypeRef::named(TypeRef::ID)),
+            _ => {
+                let f = &m.fields[i];
+                (
+                    format!(
+                        "deleted{}",
+                        graphloom_meta::naming::upper_first(&f.graphql_name)
+                    ),
+                    crate::schema::inputs::field_type(f, true),
+                )
+            }
+        };
+        payload = payload.field(Field::new(name, ty, move |ctx| {
+            FieldFuture::new(async move {
+                let r = ctx.parent_value.try_downcast_ref::<MutationResult>()?;
+                Ok(r.deleted
+                    .as_ref()
+                    .and_then(|k| k.parts().get(part))
+                    .map(plain_to_graphql))
+            })
+        }));
+    }
+    payload.field(errors_field())
 }
 
 /// A payload's row, as the write read it inside its transaction.

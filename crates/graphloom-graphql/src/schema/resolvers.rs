@@ -12,7 +12,7 @@ use graphloom_db::Exec;
 use graphloom_meta::{ModelId, ModelMeta, Operation, Registry, Value};
 use graphloom_query::{
     Error, FieldCode, FieldError, Result,
-    exec::{Node, Page, fetch_list, fetch_unique, fetch_where_in},
+    exec::{Node, Page, fetch_keys_matching, fetch_list, fetch_unique},
     scope::Scope,
     write::{self, LinkChange, MAX_LINKS, WriteInput, link_relations, too_many_links},
 };
@@ -32,48 +32,58 @@ use crate::{
     translate::{Selection, payload_plan, plan_list, plan_node},
 };
 
-/// The lookup fields of a model: `post` by its primary key, `postBySlug`
-/// by each other unique field, as the registry names them (field index,
-/// root field name).
-pub(crate) fn lookups(m: &ModelMeta) -> impl Iterator<Item = (usize, String)> + '_ {
-    m.fields
-        .iter()
-        .enumerate()
-        .filter_map(|(idx, f)| f.lookup.clone().map(|name| (idx, name)))
+/// The lookup fields of a model: `post` by its primary key (each field of
+/// a composite key an argument), `postBySlug` by each other unique field,
+/// as the registry names them (the fields, root field name).
+pub(crate) fn lookups(m: &ModelMeta) -> impl Iterator<Item = (Vec<usize>, String)> + '_ {
+    let composite = m.roots.lookup.clone().map(|name| (m.pk.clone(), name));
+    composite.into_iter().chain(
+        m.fields
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, f)| f.lookup.clone().map(|name| (vec![idx], name))),
+    )
 }
 
 /// `post(id:)`, one lookup per other unique field, and `posts(...)`.
 pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) -> Object {
     let id = m.id;
     let list_need = need(rt.registry(), id, Operation::List);
-    for (idx, field_name) in lookups(m) {
-        let f = &m.fields[idx];
-        let arg = f.graphql_name.clone();
+    for (fields, field_name) in lookups(m) {
+        let args: Vec<String> = fields
+            .iter()
+            .map(|&i| m.fields[i].graphql_name.clone())
+            .collect();
+        let what = args.join(" and ");
         let rt2 = Arc::clone(rt);
-        let lookup = Field::new(&field_name, TypeRef::named(&m.graphql_name), move |ctx| {
+        let by = fields.clone();
+        let mut lookup = Field::new(&field_name, TypeRef::named(&m.graphql_name), move |ctx| {
             let rt = Arc::clone(&rt2);
-            let arg = arg.clone();
+            let (by, args) = (by.clone(), args.clone());
             FieldFuture::new(async move {
                 let scope = scope_of(&ctx).gql()?;
-                let raw = ctx.args.get(&arg).map(|v| v.as_value().clone());
+                let raws: Vec<Gql> = args
+                    .iter()
+                    .map(|a| ctx.args.get(a).map_or(Gql::Null, |v| v.as_value().clone()))
+                    .collect();
                 let node = fetch_lookup(
                     &rt,
                     &scope,
                     rt.registry().model(id),
-                    idx,
-                    raw.as_ref().unwrap_or(&Gql::Null),
+                    &by,
+                    &raws.iter().collect::<Vec<_>>(),
                     &ctx.ctx.field(),
                 )
                 .await
                 .gql()?;
                 Ok(node.map(|n| FieldValue::owned_any(Arc::new(n))))
             })
-        })
-        .argument(InputValue::new(&f.graphql_name, field_type(f, false)));
-        let lookup = lookup.description(format!(
-            "One {} by its {}, or null.",
-            m.graphql_name, f.graphql_name
-        ));
+        });
+        for &i in &fields {
+            let f = &m.fields[i];
+            lookup = lookup.argument(InputValue::new(&f.graphql_name, field_type(f, false)));
+        }
+        let lookup = lookup.description(format!("One {} by its {what}, or null.", m.graphql_name));
         query = query.field(field_with_auth(rt, lookup, &list_need));
     }
     let Some(list_name) = &m.roots.list else {
@@ -100,33 +110,49 @@ pub(crate) fn query_fields(mut query: Object, rt: &Arc<Runtime>, m: &ModelMeta) 
     query.field(field_with_auth(rt, list, &list_need))
 }
 
-/// A lookup root field: the row of `model` whose field `idx` is `raw`, with
-/// the selection `sel`.
+/// A lookup root field: the row of `model` whose fields `fields` (one
+/// unique field, or a composite primary key's) are `raws`, with the
+/// selection `sel`.
 pub(crate) async fn fetch_lookup<S: Selection>(
     rt: &Runtime,
     scope: &Scope,
     model: &ModelMeta,
-    idx: usize,
-    raw: &Gql,
+    fields: &[usize],
+    raws: &[&Gql],
     sel: &S,
 ) -> Result<Option<Node>> {
     scope.can_list(model)?;
-    // A lookup by a field the principal may not read would probe it.
-    scope.field_usable(model, idx)?;
-    let field = &model.fields[idx];
-    let value = parse_field(rt.registry(), field, raw)
-        .map_err(|e| Error::bad_input(format!("`{}`: {}", field.graphql_name, e.message)))?;
+    let mut values = Vec::with_capacity(fields.len());
+    for (&idx, raw) in fields.iter().zip(raws) {
+        // A lookup by a field the principal may not read would probe it.
+        scope.field_usable(model, idx)?;
+        let field = &model.fields[idx];
+        let value = parse_field(rt.registry(), field, raw)
+            .map_err(|e| Error::bad_input(format!("`{}`: {}", field.graphql_name, e.message)))?;
+        values.push(value);
+    }
     let plan = plan_node(rt, scope, model, sel)?;
-    fetch_unique(
-        &rt.engine,
-        &mut Exec::pool(rt.engine.db()),
-        scope,
-        model,
-        idx,
-        value,
-        &plan,
-    )
-    .await
+    let mut conn = Exec::pool(rt.engine.db());
+    match (fields, values.pop()) {
+        ([idx], Some(value)) => {
+            fetch_unique(&rt.engine, &mut conn, scope, model, *idx, value, &plan).await
+        }
+        (_, last) => {
+            values.extend(last);
+            let key = Value::Tuple(values);
+            let mut nodes = fetch_keys_matching(
+                &rt.engine,
+                &mut conn,
+                scope,
+                model,
+                std::slice::from_ref(&key),
+                None,
+                &plan,
+            )
+            .await?;
+            Ok(nodes.pop())
+        }
+    }
 }
 
 /// A list root field: the page of `model` its arguments ask for.
@@ -180,7 +206,7 @@ fn parse_links(reg: &Registry, m: &ModelMeta, input: &Args, out: &mut WriteInput
         let Some(Gql::Object(obj)) = input.get(rel.name.as_str()) else {
             continue;
         };
-        let ty = reg.value_type(reg.model(rel.target).pk_field());
+        let ty = reg.value_type(reg.model(rel.target).ref_pk_field());
         let mut ids = |key: &str| -> Option<Vec<Value>> {
             match obj.get(key) {
                 None | Some(Gql::Null) => None,
@@ -227,11 +253,32 @@ fn write_input(reg: &Registry, m: &ModelMeta, args: &Args, create: bool) -> Writ
     out
 }
 
-/// The `id` argument as the model's key, or the payload error.
+/// The key arguments of a generated update or delete: `id`, or a
+/// composite key's fields by their names (field index, argument).
+pub(crate) fn key_args(m: &ModelMeta) -> Vec<(usize, &str)> {
+    match m.pk.as_slice() {
+        [one] => vec![(*one, "id")],
+        many => many
+            .iter()
+            .map(|&i| (i, m.fields[i].graphql_name.as_str()))
+            .collect(),
+    }
+}
+
+/// The key arguments as the model's key, or the payload error.
 fn key_arg(reg: &Registry, m: &ModelMeta, args: &Args) -> Result<Value, FieldError> {
-    let raw = args.get("id").cloned().unwrap_or(Gql::Null);
-    parse_typed(reg.value_type(m.pk_field()), None, &raw)
-        .map_err(|msg| FieldError::new("id", msg, FieldCode::Invalid))
+    let mut parts = Vec::with_capacity(m.pk.len());
+    for (i, arg) in key_args(m) {
+        let raw = args.get(arg).cloned().unwrap_or(Gql::Null);
+        let v = parse_typed(reg.value_type(&m.fields[i]), None, &raw)
+            .map_err(|msg| FieldError::new(arg, msg, FieldCode::Invalid))?;
+        parts.push(v);
+    }
+    Ok(if parts.len() == 1 {
+        parts.pop().unwrap_or(Value::Null)
+    } else {
+        Value::Tuple(parts)
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -348,13 +395,21 @@ fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb, field: &str) -> 
     })
     .description(description);
     let f = field_with_auth(rt, f, &need(rt.registry(), id, op));
-    let id_arg = || InputValue::new("id", TypeRef::named_nn(TypeRef::ID));
+    let keyed = |mut f: Field| {
+        for (i, arg) in key_args(m) {
+            f = f.argument(match m.pk.as_slice() {
+                [_] => InputValue::new(arg, TypeRef::named_nn(TypeRef::ID)),
+                _ => InputValue::new(arg, field_type(&m.fields[i], false)),
+            });
+        }
+        f
+    };
     let input =
         |verb: &str| InputValue::new("input", TypeRef::named_nn(format!("{verb}{name}Input")));
     match verb {
         Verb::Create => f.argument(input("Create")),
-        Verb::Update => f.argument(id_arg()).argument(input("Update")),
-        Verb::Delete => f.argument(id_arg()),
+        Verb::Update => keyed(f).argument(input("Update")),
+        Verb::Delete => keyed(f),
     }
 }
 
@@ -444,13 +499,13 @@ async fn planned_rows(
     }
     let scope = scope_of(ctx)?;
     let plan = plan_node(rt, &scope, model, &ctx.ctx.field())?;
-    let nodes = fetch_where_in(
+    let nodes = fetch_keys_matching(
         &rt.engine,
         &mut Exec::pool(rt.engine.db()),
         &scope,
         model,
-        model.pk,
         keys,
+        None,
         &plan,
     )
     .await?;

@@ -107,7 +107,8 @@ async fn references<'a>(
     };
     let mut raws = Vec::new();
     keys_in(ty, &v, &mut raws);
-    let pk = &model.fields[model.pk];
+    // Another service's entity: keyed by one field.
+    let pk = model.ref_pk_field();
     let mut keys = Vec::with_capacity(raws.len());
     for raw in raws {
         let key = parse_field(rt.registry(), pk, raw)
@@ -253,12 +254,11 @@ impl Batch {
             let m = rt.registry().model(model);
             let mut seen = HashSet::new();
             let keys = keys.into_iter().filter(|k| seen.insert(k.key())).collect();
-            let pk = m.pk;
             Ok(Arc::new(
                 loaded_stubs(&rt, &scope, m, &plan, keys)
                     .await?
                     .into_iter()
-                    .map(|n| (n.values[pk].key(), Arc::new(n)))
+                    .map(|n| (m.key_of(&n.values).key(), Arc::new(n)))
                     .collect(),
             ))
         };

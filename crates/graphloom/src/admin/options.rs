@@ -90,10 +90,10 @@ pub(crate) fn resolve(m: &ModelMeta, options: Option<&ModelAdmin>) -> Result<Res
     };
     let mut list = all(&o.list_display, "list_display")?;
     if list.is_empty() {
-        list.push(m.pk);
+        list.extend(m.pk.iter().copied());
         list.extend(
             (0..m.fields.len())
-                .filter(|&i| i != m.pk && !m.fields[i].hidden)
+                .filter(|&i| !m.is_pk(i) && !m.fields[i].hidden)
                 .take(4),
         );
     }

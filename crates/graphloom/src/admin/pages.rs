@@ -721,7 +721,7 @@ async fn pick_list(
         order: vec![OrderTerm {
             path: Vec::new(),
             model: t.id,
-            field: t.pk,
+            field: t.ref_pk(),
             desc: false,
         }],
         window: Window {
@@ -739,7 +739,7 @@ async fn pick_list(
         .items
         .iter()
         .map(|(_, row)| {
-            let id = row.values[t.pk].key_string();
+            let id = row.values[t.ref_pk()].key_string();
             let text = label
                 .map(|i| clip(&row.values[i].key_string(), 60))
                 .unwrap_or_default();
@@ -862,22 +862,18 @@ async fn list_page(
                 .ok_or_else(|| Error::bad_input(format!("cannot order by `{name}`")))?;
             (fi, desc)
         }
-        None => (m.pk, true),
+        None => (m.pk[0], true),
     };
-    let mut order = vec![OrderTerm {
-        path: Vec::new(),
-        model: m.id,
-        field: order_field,
-        desc,
-    }];
-    if order_field != m.pk {
-        order.push(OrderTerm {
+    // Then the key (each field of a composite one), so pages are stable.
+    let order: Vec<OrderTerm> = std::iter::once(order_field)
+        .chain(m.pk.iter().copied().filter(|&i| i != order_field))
+        .map(|field| OrderTerm {
             path: Vec::new(),
             model: m.id,
-            field: m.pk,
+            field,
             desc,
-        });
-    }
+        })
+        .collect();
     scope::check_order(reg, &staff.scope, &order)?;
     let page_no: u64 = match param("p") {
         None => 1,
@@ -927,7 +923,7 @@ async fn list_page(
         .items
         .iter()
         .map(|(_, n)| {
-            let id = n.values[m.pk].key_string();
+            let id = m.key_of(&n.values).key_string();
             Row {
                 segment: graphloom_server::path_segment(&id),
                 id,
@@ -1009,7 +1005,7 @@ fn cell(
         let label = label_field(target)
             .map(|i| clip(&row.values[i].key_string(), 60))
             .unwrap_or_default();
-        return format!("#{} {label}", row.values[target.pk].key_string())
+        return format!("#{} {label}", row.values[target.ref_pk()].key_string())
             .trim()
             .to_owned();
     }
@@ -1127,7 +1123,7 @@ async fn controls(
             errors: errors_of(&f.graphql_name),
         };
         match f.kind {
-            _ if f.primary_key => c.widget = "text",
+            _ if f.primary_key && !f.composite_key => c.widget = "text",
             FieldKind::String { max_length } => c.maxlength = Some(max_length),
             FieldKind::Text => {
                 c.widget = "textarea";
@@ -1261,7 +1257,7 @@ fn write_input(site: &Site, m: &ModelMeta, form: &Form, create: bool) -> WriteIn
     for ri in link_relations(reg, m) {
         let rel = &m.relations[ri];
         let target = reg.model(rel.target);
-        let pk = &target.fields[target.pk];
+        let pk = target.ref_pk_field();
         let mut set = Vec::new();
         for (_, v) in form.iter().filter(|(k, _)| *k == rel.name) {
             match parse_value(site, pk, v) {
@@ -1367,8 +1363,13 @@ async fn form_page(
     )
 }
 
+/// The key a row's URL names: its key's value, or a composite key's
+/// values, comma-separated.
 fn key_of(site: &Site, m: &ModelMeta, id: &str) -> Option<Value> {
-    parse_value(site, &m.fields[m.pk], id).ok().flatten()
+    match m.pk.as_slice() {
+        [one] => parse_value(site, &m.fields[*one], id).ok().flatten(),
+        _ => Value::parse_key(&write::key_types(site.api.engine().registry(), m), id),
+    }
 }
 
 /// The row `id` with every field and its many-to-many keys, as the user sees it.
@@ -1407,17 +1408,17 @@ async fn load(
             },
         );
     }
-    let Some(row) = exec::fetch_unique(
+    let Some(row) = exec::fetch_keys_matching(
         engine,
         &mut Exec::pool(engine.db()),
         &staff.scope,
         m,
-        m.pk,
-        key,
+        std::slice::from_ref(&key),
+        None,
         &node,
     )
     .await?
-    else {
+    .pop() else {
         return Ok(None);
     };
     let scope = row.scope.as_deref().unwrap_or(&staff.scope);
@@ -1434,7 +1435,7 @@ async fn load(
                 ri,
                 page.items
                     .iter()
-                    .map(|(_, n)| n.values[target.pk].key_string())
+                    .map(|(_, n)| n.values[target.ref_pk()].key_string())
                     .collect(),
             );
         }
@@ -1750,7 +1751,7 @@ async fn consequences(
                     value: FilterValue::List(keys.clone()),
                 };
                 let mut node = NodePlan::of(&sys, other)?;
-                node.columns.insert(other.pk);
+                node.columns.extend(other.pk.iter().copied());
                 let plan = ListPlan {
                     filter: Some(filter),
                     order: Vec::new(),
@@ -1776,7 +1777,7 @@ async fn consequences(
                         let next: Vec<Value> = page
                             .items
                             .iter()
-                            .map(|(_, r)| r.values[other.pk].clone())
+                            .map(|(_, r)| other.key_of(&r.values))
                             .collect();
                         todo.push((other.id, next));
                     }

@@ -278,7 +278,8 @@ pub(super) async fn user_node(
         &mut Exec::pool(rt.engine.db()),
         scope,
         m,
-        m.pk,
+        // The built-in user model: keyed by `id: Id`.
+        m.ref_pk(),
         Id(id).into(),
         &plan,
     )
