@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod auth;
 mod common;
+mod composite_keys;
 mod concurrency;
 mod counts;
 mod custom;
