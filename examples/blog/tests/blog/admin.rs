@@ -12,45 +12,81 @@ use serde_json::{Value, json};
 use crate::http::{Http, Server, start_at};
 
 /// A browser's view: cookies kept, redirects not followed.
-struct Browser {
-    client: Http,
-    base: String,
+pub(crate) struct Browser {
+    via: Via,
     jar: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
+/// Where a browser's requests go: a server over HTTP, or a router in
+/// process.
+enum Via {
+    Net { client: Box<Http>, base: String },
+    Router(axum::Router),
+}
+
+pub(crate) struct Page {
+    pub status: u16,
+    pub location: String,
+    pub body: String,
 }
 
 impl Browser {
     fn new(server: &Server, client: &Http) -> Browser {
         Browser {
-            client: client.clone(),
-            base: server.base.clone(),
+            via: Via::Net {
+                client: Box::new(client.clone()),
+                base: server.base.clone(),
+            },
+            jar: BTreeMap::new(),
+        }
+    }
+
+    /// A browser of an admin router mounted in process.
+    pub(crate) fn in_process(router: axum::Router) -> Browser {
+        Browser {
+            via: Via::Router(router),
             jar: BTreeMap::new(),
         }
     }
 
     async fn request(&mut self, method: &str, path: &str, form: &[(&str, &str)]) -> Page {
+        use tower::ServiceExt;
         let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let body: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
+        let uri = match &self.via {
+            Via::Net { base, .. } => format!("{base}{path}"),
+            Via::Router(_) => path.to_owned(),
+        };
         let mut req = Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.base))
+            .uri(uri)
             .header("content-type", "application/x-www-form-urlencoded");
         if !cookies.is_empty() {
             req = req.header("cookie", cookies.join("; "));
         }
-        let res = self
-            .client
-            .request(req.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .unwrap();
-        for c in res.headers().get_all("set-cookie") {
+        let (parts, body) = match &self.via {
+            Via::Net { client, .. } => {
+                let res = client
+                    .request(req.body(Full::new(Bytes::from(body))).unwrap())
+                    .await
+                    .unwrap();
+                let (parts, body) = res.into_parts();
+                (parts, body.collect().await.unwrap().to_bytes())
+            }
+            Via::Router(router) => {
+                let req = req.body(axum::body::Body::from(body)).unwrap();
+                let res = router
+                    .clone()
+                    .oneshot(req)
+                    .await
+                    .unwrap_or_else(|e| match e {});
+                let (parts, body) = res.into_parts();
+                (parts, body.collect().await.unwrap().to_bytes())
+            }
+        };
+        for c in parts.headers.get_all("set-cookie") {
             let c = c.to_str().unwrap();
             let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
             let (k, v) = pair.split_once('=').unwrap();
@@ -60,26 +96,24 @@ impl Browser {
                 self.jar.insert(k.to_owned(), v.to_owned());
             }
         }
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
+        let location = parts
+            .headers
             .get("location")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
         Page {
-            status,
+            status: parts.status.as_u16(),
             location,
             body: String::from_utf8_lossy(&body).into_owned(),
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         self.request("GET", path, &[]).await
     }
 
     /// A form post carrying the CSRF cookie's token.
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let csrf = self.jar.get("graphloom_csrf").cloned().unwrap_or_default();
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(form);

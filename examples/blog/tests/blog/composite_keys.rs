@@ -533,10 +533,6 @@ async fn the_table_has_one_primary_key_over_the_fields() {
 /// (its key fields read-only), and deletes it.
 #[tokio::test]
 async fn the_admin_lists_changes_and_deletes_rows_by_composite_keys() {
-    use axum::{body::Body, http::Request};
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-
     let service = service()
         .app(graphloom::auth::app())
         .app(graphloom::admin::app());
@@ -594,70 +590,32 @@ async fn the_admin_lists_changes_and_deletes_rows_by_composite_keys() {
         },
     )
     .unwrap();
-    let mut cookies: Vec<String> = Vec::new();
-    let mut send = async |method: &str, path: &str, form: &[(&str, &str)]| {
-        let csrf = cookies
-            .iter()
-            .find_map(|c| c.strip_prefix("graphloom_csrf="))
-            .unwrap_or_default()
-            .to_owned();
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(form);
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&all)
-            .finish();
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("cookie", cookies.join("; "))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        let res = router.clone().oneshot(req).await.unwrap();
-        for v in res.headers().get_all("set-cookie") {
-            let pair = v.to_str().unwrap().split(';').next().unwrap().to_owned();
-            let name = pair.split('=').next().unwrap().to_owned();
-            cookies.retain(|c| !c.starts_with(&format!("{name}=")));
-            cookies.push(pair);
-        }
-        let status = res.status().as_u16();
-        let location = res
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            location,
-            String::from_utf8_lossy(&body).into_owned(),
+    let mut b = crate::admin::Browser::in_process(router);
+    b.get("/admin/login").await;
+    let p = b
+        .post(
+            "/admin/login",
+            &[("login", "boss"), ("password", "a long password")],
         )
-    };
-    send("GET", "/admin/login", &[]).await;
-    let (status, _, body) = send(
-        "POST",
-        "/admin/login",
-        &[("login", "boss"), ("password", "a long password")],
-    )
-    .await;
-    assert_eq!(status, 303, "{body}");
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
 
     // The row's link carries its key: `4,a%2Cb`, as a path segment.
-    let (status, _, body) = send("GET", "/admin/stock/stock/", &[]).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains(r#"<a href="4%2Ca%252Cb/">"#), "{body}");
+    let p = b.get("/admin/stock/stock/").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.body.contains(r#"<a href="4%2Ca%252Cb/">"#), "{}", p.body);
     let href = "/admin/stock/stock/4%2Ca%252Cb/";
-    let (status, _, body) = send("GET", href, &[]).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains(r#"name="count""#), "{body}");
-    let (status, location, body) = send("POST", href, &[("count", "9")]).await;
-    assert_eq!(status, 303, "{body}");
-    assert!(location.starts_with(href), "{location}");
+    let p = b.get(href).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.body.contains(r#"name="count""#), "{}", p.body);
+    let p = b.post(href, &[("count", "9")]).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(p.location.starts_with(href), "{}", p.location);
     let s = Stock::objects(&sys).get((4_i64, "a,b")).await.unwrap();
     assert_eq!(s.count, 9);
-    let (status, _, body) = send("GET", "/admin/stock/stock/4%2Cnope/", &[]).await;
-    assert_eq!(status, 404, "{body}");
-    let (status, _, body) = send("POST", &format!("{href}delete"), &[]).await;
-    assert_eq!(status, 303, "{body}");
+    let p = b.get("/admin/stock/stock/4%2Cnope/").await;
+    assert_eq!(p.status, 404, "{}", p.body);
+    let p = b.post(&format!("{href}delete"), &[]).await;
+    assert_eq!(p.status, 303, "{}", p.body);
     assert!(Stock::objects(&sys).keys().await.unwrap().is_empty());
 }
