@@ -49,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 if [ -n "$pg" ]; then
-  for s in accounts products reviews compat; do
+  for s in accounts products reviews compat shelves; do
     psql -q "$pg/postgres" -c "CREATE DATABASE e2e_$$_$s"
     databases+=("e2e_$$_$s")
   done
@@ -262,6 +262,18 @@ YAML
   }
   run_router "the three services" "$work/supergraph.graphql" reads-e2e.mjs
   run_router compat "$work/compat-supergraph.graphql" compat-e2e.mjs
+  # @context / @fromContext: the shelves service alone (Apollo Gateway
+  # refuses a supergraph with contexts), with its demo data migration.
+  p_shelves=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+  "$bin/shelves" migrate --database-url "$(db_url shelves)" >/dev/null
+  "$bin/shelves" serve --addr "127.0.0.1:$p_shelves" --database-url "$(db_url shelves)" >"$work/shelves.log" 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:$p_shelves/readyz" shelves
+  "$bin/shelves" schema --federation > "$work/shelves.graphql"
+  echo "shelves (@context):"
+  EXPECT='contextArguments' SUPERGRAPH="$work/shelves-supergraph.graphql" node examples/federation/gateway/compose.mjs \
+    "shelves=$work/shelves.graphql=http://127.0.0.1:$p_shelves/graphql"
+  run_router shelves "$work/shelves-supergraph.graphql" context-e2e.mjs
 fi
 GATEWAY="http://127.0.0.1:$p_hive/graphql" node examples/federation/gateway/hive-e2e.mjs || logs
 GATEWAY="http://127.0.0.1:$p_cgw/" node examples/federation/gateway/compat-e2e.mjs || logs

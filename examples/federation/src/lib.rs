@@ -6,6 +6,7 @@
 pub mod compat;
 pub mod products;
 pub mod reviews;
+pub mod shelves;
 
 use graphloom::Service;
 

@@ -3,72 +3,10 @@
 //! compose it; the subgraph answers the argument as the gateway passes it,
 //! through `_entities` as through its own fields.
 
+use federation_example::shelves::{Placement, service_with as service, title};
 use graphloom::prelude::*;
 use graphloom_test::TestClient;
-use serde::Deserialize;
 use serde_json::json;
-
-/// A shelf; what is placed on it may read its name.
-#[derive(Model)]
-#[model(app = "shelves", context = "shelf")]
-pub struct Shelf {
-    pub id: Id,
-    #[field(max_length = 40)]
-    pub name: String,
-}
-
-/// Something on a shelf, reached only through its shelf (no root fields,
-/// no mutations of its own), as a context requires.
-#[derive(Model)]
-#[model(
-    app = "shelves",
-    lookup = false,
-    list = false,
-    create = false,
-    update = false,
-    delete = false,
-    subscribe = false,
-    rest = false
-)]
-pub struct Placement {
-    pub id: Id,
-    #[field(related_list, related_name = "placements")]
-    pub shelf: ForeignKey<Shelf>,
-    #[field(max_length = 40)]
-    pub label: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TitleArgs {
-    shelf_name: Option<String>,
-    upper: bool,
-}
-
-fn title() -> ComputedField {
-    ComputedField::with_args::<Placement, String, _, _, _>(
-        "title",
-        &["label"],
-        |_ctx, row: Row, a: TitleArgs| async move {
-            let title = match a.shelf_name {
-                Some(shelf) => format!("{shelf}: {}", row.str("label")),
-                None => row.str("label").to_owned(),
-            };
-            Ok(if a.upper { title.to_uppercase() } else { title })
-        },
-    )
-    .arg_from_context::<Option<String>>("shelfName", "$shelf { name }")
-    .arg_default("upper", false)
-}
-
-fn service(title: ComputedField) -> Service {
-    Service::new("shelves").app(
-        App::new("shelves")
-            .model::<Shelf>()
-            .model::<Placement>()
-            .computed(title),
-    )
-}
 
 #[tokio::test]
 async fn an_argument_from_a_context_composes_and_resolves() {
@@ -101,16 +39,18 @@ async fn an_argument_from_a_context_composes_and_resolves() {
     assert!(apollo.contains("contextArguments"), "{apollo}");
 
     // The subgraph: the argument as a gateway passes it, through the
-    // shelf's list and through `_entities`; each selection its own.
-    c.query(r#"mutation { createShelf(input: { name: "Top" }) { errors { code } } }"#)
-        .await;
+    // shelf's list and through `_entities`; each selection its own. The
+    // rows are the service's demo migration's: shelf 1 holds jam and tea.
     let system = c.system();
-    for label in ["jam", "tea"] {
-        Placement::objects(&system)
-            .create([Placement::SHELF.set(1), Placement::LABEL.set(label)])
-            .await
-            .unwrap();
-    }
+    let labels: Vec<String> = Placement::objects(&system)
+        .filter(Placement::SHELF.eq(1))
+        .all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.label)
+        .collect();
+    assert_eq!(labels, ["jam", "tea"]);
     let q = r#"{ shelf(id: "1") { placements { title(shelfName: "Top") loud: title(shelfName: "Top", upper: true) plain: title } } }"#;
     // Arguments differ between selections: the resolvers take the query,
     // not the fast path.

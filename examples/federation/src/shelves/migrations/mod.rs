@@ -1,0 +1,11 @@
+//! Migrations of the `shelves` app, listed by `makemigrations`: edit the JSON
+//! files, not this list.
+
+/// The folder `makemigrations` writes to.
+pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/shelves/migrations");
+
+/// The migration files, embedded in the binary.
+pub const FILES: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("0001_initial.json")),
+    ("0002_demo_data", include_str!("0002_demo_data.json")),
+];
