@@ -182,6 +182,62 @@ mod tests {
     }
 
     #[test]
+    fn a_composite_key_is_the_tables_constraint() {
+        let key = |name: &str| ColumnState {
+            primary_key: true,
+            ..ColumnState::new(name, ColumnType::I64, false)
+        };
+        let stock = TableState {
+            app: "depot".into(),
+            name: "depot_stock".into(),
+            columns: vec![
+                key("shelf_id"),
+                key("item_id"),
+                ColumnState::new("count", ColumnType::I32, false),
+            ],
+            indexes: Vec::new(),
+        };
+        let empty = ProjectState::default();
+        let op = Operation::CreateTable(stock.clone());
+        assert_eq!(
+            sql(forwards(&op, &empty, Dialect::SQLITE).unwrap()),
+            [
+                r#"CREATE TABLE "depot_stock" ( "shelf_id" bigint NOT NULL, "item_id" bigint NOT NULL, "count" integer NOT NULL, PRIMARY KEY ("shelf_id", "item_id") )"#
+            ]
+        );
+        assert_eq!(
+            sql(forwards(&op, &empty, Dialect::POSTGRES).unwrap()),
+            [
+                r#"CREATE TABLE "depot_stock" ( "shelf_id" bigint NOT NULL, "item_id" bigint NOT NULL, "count" integer NOT NULL, PRIMARY KEY ("shelf_id", "item_id") )"#
+            ]
+        );
+        // SQLite rebuilds a table to change a column: the key goes along.
+        let mut before = ProjectState::default();
+        before.apply(&op).unwrap();
+        let alter = Operation::AlterColumn {
+            table: "depot_stock".into(),
+            column: ColumnState::new("count", ColumnType::I64, false),
+            backfill: None,
+        };
+        let rebuilt = sql(forwards(&alter, &before, Dialect::SQLITE).unwrap());
+        assert!(
+            rebuilt[0].contains(r#"PRIMARY KEY ("shelf_id", "item_id")"#),
+            "{rebuilt:?}"
+        );
+        // A column joining the key changes it: refused, as changing a key is.
+        let add = Operation::AddColumn {
+            table: "depot_stock".into(),
+            column: key("bin_id"),
+            backfill: Some(serde_json::json!(0)),
+        };
+        let err = forwards(&add, &before, Dialect::POSTGRES).unwrap_err();
+        assert!(
+            err.to_string().contains("changing the primary key"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn add_not_null_column_backfills() {
         let op = Operation::AddColumn {
             table: "blog_post".into(),
