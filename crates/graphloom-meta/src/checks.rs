@@ -96,7 +96,9 @@ impl CheckId {
             CheckId::E002 => "a model registered twice",
             CheckId::E003 => "clashing GraphQL type, root field or field names",
             CheckId::E004 => "clashing table names",
-            CheckId::E005 => "no primary key, or more than one",
+            CheckId::E005 => {
+                "no primary key, or more than one; a bad composite key, or a reference to a model keyed by one"
+            }
             CheckId::E006 => "an option that does not fit the field's type",
             CheckId::E007 => "clashing column names",
             CheckId::E008 => "an unsupported field declaration",
