@@ -117,6 +117,10 @@ pub struct DbArgs {
     /// SERVICE_UNAVAILABLE and /readyz answers 503. Default 500.
     #[arg(long, env = "GRAPHLOOM_DB_PROBE_INTERVAL_MS")]
     pub db_probe_interval_ms: Option<u64>,
+    /// How much of a SQLite file is read through a memory map, in bytes
+    /// (0: none). Default 268435456 (256 MiB).
+    #[arg(long, env = "GRAPHLOOM_SQLITE_MMAP_SIZE")]
+    pub sqlite_mmap_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -760,6 +764,7 @@ impl DbArgs {
                 Some(t) => Some(ms(t)),
                 None => defaults.probe_interval,
             },
+            sqlite_mmap_size: self.sqlite_mmap_size.unwrap_or(defaults.sqlite_mmap_size),
         }
     }
 
