@@ -59,7 +59,7 @@ pub fn key_eq(
 }
 
 /// The rows whose key is one of `keys`, bound as one parameter
-/// ([`Dialect::keys_in`], or [`Dialect::tuples_in`] for a composite key).
+/// ([`SqlDialect::keys_in`](graphloom_db::dialect::SqlDialect::keys_in), or [`SqlDialect::tuples_in`](graphloom_db::dialect::SqlDialect::tuples_in) for a composite key).
 pub fn key_in(
     reg: &Registry,
     dialect: Dialect,
@@ -141,12 +141,12 @@ impl<'a> Builder<'a> {
         Expr::val(bind(v, ty, self.dialect))
     }
 
-    /// `expr` is one of `keys`, bound as one parameter (see [`Dialect::keys_in`]).
+    /// `expr` is one of `keys`, bound as one parameter (see [`SqlDialect::keys_in`](graphloom_db::dialect::SqlDialect::keys_in)).
     pub fn keys_in(&self, expr: Expr, keys: &[Value], ty: ValueType) -> Expr {
         self.dialect.keys_in(expr, keys, ty)
     }
 
-    /// `(exprs…)` is one of `tuples` (see [`Dialect::tuples_in`]).
+    /// `(exprs…)` is one of `tuples` (see [`SqlDialect::tuples_in`](graphloom_db::dialect::SqlDialect::tuples_in)).
     pub fn tuples_in(&self, exprs: Vec<Expr>, tuples: &[Vec<Value>], types: &[ValueType]) -> Expr {
         self.dialect.tuples_in(exprs, tuples, types)
     }
