@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// A shelf; what is placed on it may read its name.
 #[derive(Model)]
-#[model(app = "shelves", context = "shelf")]
+#[model(app = "shelves", plural = "shelves", context = "shelf")]
 pub struct Shelf {
     pub id: Id,
     #[field(max_length = 40)]
