@@ -3,7 +3,7 @@
 
 use async_graphql::{Name, Value as Gql, dynamic::TypeRef};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use graphloom_meta::{FieldKind, FieldMeta, Registry, TypeDesc, Value, ValueType};
+use graphloom_meta::{FieldKind, FieldMeta, ModelMeta, Registry, TypeDesc, Value, ValueType};
 use graphloom_query::{FieldCode, FieldError};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -26,6 +26,50 @@ pub const SCALARS: [(&str, &str); 6] = [
     ("UUID", "A UUID in its hyphenated text form."),
     ("JSON", "Any JSON value."),
 ];
+
+/// One field of a model's key as the generated update and delete take it
+/// and as the delete's payload reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyArgument {
+    /// The key field (index into the model's fields).
+    pub field: usize,
+    /// The argument: `id` for a one-field key, else the field's name
+    /// (`shelfId`).
+    pub name: String,
+    /// The argument's GraphQL type, non-null: `ID`, or a composite key's
+    /// part's own type.
+    pub type_name: String,
+    /// The delete payload's field: `deletedId`, or `deletedShelfId`.
+    pub deleted: String,
+}
+
+/// The arguments that name a row of `m` in its generated update and
+/// delete, in key order.
+pub fn key_arguments(m: &ModelMeta) -> Vec<KeyArgument> {
+    match m.pk.as_slice() {
+        [one] => vec![KeyArgument {
+            field: *one,
+            name: "id".into(),
+            type_name: "ID".into(),
+            deleted: "deletedId".into(),
+        }],
+        many => many
+            .iter()
+            .map(|&i| {
+                let f = &m.fields[i];
+                KeyArgument {
+                    field: i,
+                    name: f.graphql_name.clone(),
+                    type_name: type_name(f),
+                    deleted: format!(
+                        "deleted{}",
+                        graphloom_meta::naming::upper_first(&f.graphql_name)
+                    ),
+                }
+            })
+            .collect(),
+    }
+}
 
 /// The GraphQL type name of a field's value.
 pub fn type_name(field: &FieldMeta) -> String {

@@ -937,23 +937,13 @@ struct KeyArgs {
 
 impl KeyArgs {
     fn of(m: &ModelMeta) -> KeyArgs {
-        let composite = m.composite_pk();
         let (mut vars, mut args, mut shown, mut deleted) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (i, &fi) in m.pk.iter().enumerate() {
-            let f = &m.fields[fi];
-            let name = &f.graphql_name;
-            if composite {
-                vars.push(format!("$k{i}: {}!", convert::type_name(f)));
-                args.push(format!("{name}: $k{i}"));
-                let upper = graphloom_meta::naming::upper_first(name);
-                deleted.push(format!("k{i}: deleted{upper}"));
-            } else {
-                vars.push(format!("$k{i}: ID!"));
-                args.push(format!("id: $k{i}"));
-                deleted.push(format!("k{i}: deletedId"));
-            }
-            shown.push(format!("k{i}: {name}"));
+        for (i, a) in convert::key_arguments(m).into_iter().enumerate() {
+            vars.push(format!("$k{i}: {}!", a.type_name));
+            args.push(format!("{}: $k{i}", a.name));
+            deleted.push(format!("k{i}: {}", a.deleted));
+            shown.push(format!("k{i}: {}", m.fields[a.field].graphql_name));
         }
         KeyArgs {
             vars: vars.join(", "),

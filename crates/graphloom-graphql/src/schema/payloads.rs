@@ -152,21 +152,9 @@ pub(crate) fn payload(rt: &Arc<Runtime>, m: &ModelMeta, verb: &str) -> Object {
 /// `deletedUserId`, `deletedGroupId`, …) and the errors.
 pub(crate) fn delete_payload(m: &ModelMeta) -> Object {
     let mut payload = Object::new(format!("Delete{}Payload", m.graphql_name));
-    for (part, &i) in m.pk.iter().enumerate() {
-        let (name, ty) = match m.pk.as_slice() {
-            [_] => ("deletedId".to_owned(), TypeRef::named(TypeRef::ID)),
-            _ => {
-                let f = &m.fields[i];
-                (
-                    format!(
-                        "deleted{}",
-                        graphloom_meta::naming::upper_first(&f.graphql_name)
-                    ),
-                    crate::schema::inputs::field_type(f, true),
-                )
-            }
-        };
-        payload = payload.field(Field::new(name, ty, move |ctx| {
+    for (part, arg) in crate::convert::key_arguments(m).into_iter().enumerate() {
+        let ty = TypeRef::named(arg.type_name);
+        payload = payload.field(Field::new(arg.deleted, ty, move |ctx| {
             FieldFuture::new(async move {
                 let r = ctx.parent_value.try_downcast_ref::<MutationResult>()?;
                 Ok(r.deleted

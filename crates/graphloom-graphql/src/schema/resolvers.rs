@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 
 use crate::{
     context::{request_ctx, scope_of},
-    convert::{parse_field, parse_typed, type_ref},
+    convert::{key_arguments, parse_field, parse_typed, type_ref},
     custom::{CustomField, Output, Returns},
     directives::{field_with_auth, need},
     error::ResultExt,
@@ -253,25 +253,13 @@ fn write_input(reg: &Registry, m: &ModelMeta, args: &Args, create: bool) -> Writ
     out
 }
 
-/// The key arguments of a generated update or delete: `id`, or a
-/// composite key's fields by their names (field index, argument).
-pub(crate) fn key_args(m: &ModelMeta) -> Vec<(usize, &str)> {
-    match m.pk.as_slice() {
-        [one] => vec![(*one, "id")],
-        many => many
-            .iter()
-            .map(|&i| (i, m.fields[i].graphql_name.as_str()))
-            .collect(),
-    }
-}
-
 /// The key arguments as the model's key, or the payload error.
 fn key_arg(reg: &Registry, m: &ModelMeta, args: &Args) -> Result<Value, FieldError> {
     let mut parts = Vec::with_capacity(m.pk.len());
-    for (i, arg) in key_args(m) {
-        let raw = args.get(arg).cloned().unwrap_or(Gql::Null);
-        let v = parse_typed(reg.value_type(&m.fields[i]), None, &raw)
-            .map_err(|msg| FieldError::new(arg, msg, FieldCode::Invalid))?;
+    for arg in key_arguments(m) {
+        let raw = args.get(arg.name.as_str()).cloned().unwrap_or(Gql::Null);
+        let v = parse_typed(reg.value_type(&m.fields[arg.field]), None, &raw)
+            .map_err(|msg| FieldError::new(&arg.name, msg, FieldCode::Invalid))?;
         parts.push(v);
     }
     Ok(if parts.len() == 1 {
@@ -396,11 +384,8 @@ fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb, field: &str) -> 
     .description(description);
     let f = field_with_auth(rt, f, &need(rt.registry(), id, op));
     let keyed = |mut f: Field| {
-        for (i, arg) in key_args(m) {
-            f = f.argument(match m.pk.as_slice() {
-                [_] => InputValue::new(arg, TypeRef::named_nn(TypeRef::ID)),
-                _ => InputValue::new(arg, field_type(&m.fields[i], false)),
-            });
+        for arg in key_arguments(m) {
+            f = f.argument(InputValue::new(arg.name, TypeRef::named_nn(arg.type_name)));
         }
         f
     };
