@@ -273,7 +273,15 @@ YAML
   echo "shelves (@context):"
   EXPECT='contextArguments' SUPERGRAPH="$work/shelves-supergraph.graphql" node examples/federation/gateway/compose.mjs \
     "shelves=$work/shelves.graphql=http://127.0.0.1:$p_shelves/graphql"
-  run_router shelves "$work/shelves-supergraph.graphql" context-e2e.mjs
+  # Under Apollo Router only: Hive Router 0.2.19 serves this supergraph but
+  # plans the query without the context (one fetch; the argument is left
+  # unset, so titles come without the shelf's name), as recorded in
+  # examples/federation/README.md.
+  case " $which_routers " in *" apollo "*)
+    all_routers=$which_routers which_routers=apollo
+    run_router shelves "$work/shelves-supergraph.graphql" context-e2e.mjs
+    which_routers=$all_routers ;;
+  esac
 fi
 GATEWAY="http://127.0.0.1:$p_hive/graphql" node examples/federation/gateway/hive-e2e.mjs || logs
 GATEWAY="http://127.0.0.1:$p_cgw/" node examples/federation/gateway/compat-e2e.mjs || logs
