@@ -1987,6 +1987,16 @@ mod tests {
             rate.key_of(&values),
             Value::Tuple(vec![Value::String("EUR".into()), Value::I32(2024)])
         );
+        // Another service's entity is keyed here by one field.
+        let mut external = d.clone();
+        external.external = true;
+        let err = Registry::resolve(vec![external]).unwrap_err();
+        assert!(
+            err.0
+                .iter()
+                .any(|e| e.message == "another service's entity is keyed here by one field"),
+            "{err}"
+        );
         // A part that is also unique alone keeps its own lookup.
         let mut unique_year = d;
         unique_year.fields[0].options.unique = true;

@@ -388,7 +388,20 @@ async fn entities_rest_and_the_model_api_take_composite_keys() {
         .by_key(graphloom::meta::ModelKey::of::<Stock>())
         .unwrap();
     let engine = c.api().engine();
+    let plan = graphloom::query::plan::NodePlan::of(sys.scope(), m).unwrap();
     for key in [Value::I64(1), Value::from((1_i64, "fed", "x"))] {
+        let found = graphloom::query::exec::fetch_keys_matching(
+            engine,
+            &mut graphloom::db::Exec::pool(c.db()),
+            sys.scope(),
+            m,
+            std::slice::from_ref(&key),
+            None,
+            &plan,
+        )
+        .await
+        .unwrap();
+        assert!(found.is_empty(), "{key:?}");
         let out = graphloom::query::write::delete(engine, sys.scope(), m, key, None)
             .await
             .unwrap();
