@@ -29,7 +29,7 @@ pub use dialect::sqlite::SQLITE_DATETIME_FORMAT;
 pub use dialect::{Dialect, SqlDialect};
 use dialect::{QueryRef, SchemaRef};
 use graphloom_meta::{Value, ValueType};
-pub use log::capture;
+pub use log::{capture, capture_with_transactions};
 pub use sea_query;
 use sea_query::{DeleteStatement, InsertStatement, SelectStatement, UpdateStatement};
 use sea_query_sqlx::SqlxValues;
@@ -115,6 +115,16 @@ impl DbError {
                 kind: DbErrorKind::Unreachable,
                 ..
             }
+        )
+    }
+
+    /// Whether the server ended the session (PostgreSQL's `57P01`, admin
+    /// shutdown): it rolls back whatever the session had not committed.
+    pub fn session_ended(&self) -> bool {
+        matches!(
+            self,
+            DbError::Query { source: sqlx::Error::Database(e), .. }
+                if e.code().as_deref() == Some("57P01")
         )
     }
 
@@ -378,7 +388,7 @@ async fn disarm(conn: &mut sqlx::SqliteConnection) -> Result<()> {
 pub type Rows = Vec<Vec<Value>>;
 
 macro_rules! run {
-    (fetch, $exec:expr, $dialect:expr, $stmt:expr, $types:expr, $decode:path) => {{
+    (fetch, $exec:expr, $dialect:expr, $stmt:expr, $types:expr, $decode:path, $answered:expr) => {{
         use futures_util::TryStreamExt;
         use tracing::Instrument;
         let (sql, values) = $stmt.build($dialect);
@@ -394,6 +404,7 @@ macro_rules! run {
             // Decoded as they arrive, each row charged to the request's read
             // budget: one past it ends the statement before more are read.
             while let Some(row) = stream.try_next().await.map_err(DbError::from_sqlx)? {
+                *$answered = true;
                 // Sized up front: collecting through `Result` loses the
                 // length and regrows the vector as the columns come.
                 let mut decoded = Vec::with_capacity($types.len());
@@ -545,6 +556,7 @@ impl Database {
     }
 
     async fn begin_once(&self) -> Result<Tx<'static>> {
+        log::record_control("BEGIN");
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
                 let mut tx = p
@@ -635,6 +647,7 @@ impl Tx<'_> {
     }
 
     pub async fn fetch(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
+        let answered = &mut false;
         match self {
             Tx::Sqlite(t) => run!(
                 fetch,
@@ -642,7 +655,8 @@ impl Tx<'_> {
                 Dialect::SQLITE,
                 stmt,
                 types,
-                value::decode_sqlite
+                value::decode_sqlite,
+                answered
             ),
             Tx::Postgres(t) => run!(
                 fetch,
@@ -650,7 +664,8 @@ impl Tx<'_> {
                 Dialect::POSTGRES,
                 stmt,
                 types,
-                value::decode_postgres
+                value::decode_postgres,
+                answered
             ),
         }
     }
@@ -663,6 +678,7 @@ impl Tx<'_> {
     }
 
     pub async fn commit(self) -> Result<()> {
+        log::record_control("COMMIT");
         match self {
             Tx::Sqlite(t) => t.commit().await,
             Tx::Postgres(t) => t.commit().await,
@@ -671,6 +687,7 @@ impl Tx<'_> {
     }
 
     pub async fn rollback(self) -> Result<()> {
+        log::record_control("ROLLBACK");
         match self {
             Tx::Sqlite(t) => t.rollback().await,
             Tx::Postgres(t) => t.rollback().await,
@@ -686,8 +703,10 @@ enum PoolConn {
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
-/// Reads outside a transaction on one connection of the pool: taken at the
-/// first statement, kept for the ones after it, given back when dropped.
+/// Statements outside a transaction on one connection of the pool: taken
+/// at the first statement, kept for the ones after it, given back when
+/// dropped. Reads, and a write that is all its request writes (it commits
+/// as it succeeds; see [`Reads::fetch`]).
 ///
 /// A planned selection's statements run one after another, so holding one
 /// connection for them costs nothing in parallelism and saves what sqlx
@@ -728,7 +747,13 @@ impl<'a> Reads<'a> {
         Ok(self.conn.insert(conn))
     }
 
-    async fn fetch_once(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
+    /// Runs `stmt`; `answered` says whether a row of it came back.
+    async fn fetch_once(
+        &mut self,
+        stmt: &impl Statement,
+        types: &[ValueType],
+        answered: &mut bool,
+    ) -> Result<Rows> {
         match self.conn().await? {
             PoolConn::Sqlite(c) => run!(
                 fetch,
@@ -736,7 +761,8 @@ impl<'a> Reads<'a> {
                 Dialect::SQLITE,
                 stmt,
                 types,
-                value::decode_sqlite
+                value::decode_sqlite,
+                answered
             ),
             PoolConn::Postgres(c) => run!(
                 fetch,
@@ -744,18 +770,37 @@ impl<'a> Reads<'a> {
                 Dialect::POSTGRES,
                 stmt,
                 types,
-                value::decode_postgres
+                value::decode_postgres,
+                answered
             ),
         }
     }
 
+    /// Runs `stmt`. A write runs on its own and commits as it succeeds
+    /// (autocommit), for a write that is a request's only statement.
+    ///
+    /// The first statement on a connection taken from the pool is retried
+    /// once on a fresh one when that connection turns out dead: a read
+    /// whenever it was lost (running it twice is running it once), a write
+    /// only when the server had ended the session before the write reached
+    /// it. That is PostgreSQL's `57P01` (a restart, an idle timeout,
+    /// `pg_terminate_backend`) with no row of the write back: a session
+    /// ended while the write ran rolls it back, and one ended after its
+    /// commit would have sent the write's rows first. Any other failure of
+    /// a write may have come after its commit, so it is reported, not
+    /// repeated.
     pub async fn fetch(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
         let fresh = self.conn.is_none();
-        match self.fetch_once(stmt, types).await {
-            Err(e) if fresh && e.connection_lost() && stmt.is_read() => {
+        let answered = &mut false;
+        match self.fetch_once(stmt, types, answered).await {
+            Err(e)
+                if fresh
+                    && e.connection_lost()
+                    && (stmt.is_read() || (e.session_ended() && !*answered)) =>
+            {
                 // Dropped, sqlx finds it dead and closes it.
                 self.conn = None;
-                self.fetch_once(stmt, types).await
+                self.fetch_once(stmt, types, &mut false).await
             }
             rows => rows,
         }

@@ -10,6 +10,8 @@ use std::{
 #[derive(Debug, Default)]
 struct Scope {
     statements: Mutex<Vec<String>>,
+    /// Whether `BEGIN`, `COMMIT` and `ROLLBACK` are recorded too.
+    control: bool,
     parent: Option<Arc<Scope>>,
 }
 
@@ -19,25 +21,52 @@ tokio::task_local! {
 
 /// Runs `fut` and returns its output with the SQL of every statement it ran, in order.
 pub async fn capture<F: Future>(fut: F) -> (F::Output, Vec<String>) {
-    let parent = CURRENT.try_with(Arc::clone).ok();
-    let scope = Arc::new(Scope {
-        statements: Mutex::new(Vec::new()),
-        parent,
-    });
+    let scope = open(false);
     let out = CURRENT.scope(Arc::clone(&scope), fut).await;
-    let statements = match scope.statements.lock() {
+    (out, close(&scope))
+}
+
+/// [`capture`], with the transactions' `BEGIN`, `COMMIT` and `ROLLBACK`
+/// among the statements: what a write costs in round trips.
+pub async fn capture_with_transactions<F: Future>(fut: F) -> (F::Output, Vec<String>) {
+    let scope = open(true);
+    let out = CURRENT.scope(Arc::clone(&scope), fut).await;
+    (out, close(&scope))
+}
+
+fn open(control: bool) -> Arc<Scope> {
+    Arc::new(Scope {
+        statements: Mutex::new(Vec::new()),
+        control,
+        parent: CURRENT.try_with(Arc::clone).ok(),
+    })
+}
+
+fn close(scope: &Scope) -> Vec<String> {
+    match scope.statements.lock() {
         Ok(mut s) => std::mem::take(&mut *s),
         Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-    };
-    (out, statements)
+    }
 }
 
 pub(crate) fn record(sql: &str) {
     tracing::debug!(target: "graphloom::sql", "{sql}");
+    push(sql, false);
+}
+
+/// Records a transaction's `BEGIN`, `COMMIT` or `ROLLBACK`, for the scopes
+/// that asked for them.
+pub(crate) fn record_control(sql: &str) {
+    push(sql, true);
+}
+
+fn push(sql: &str, control: bool) {
     let _ = CURRENT.try_with(|scope| {
         let mut next = Some(Arc::clone(scope));
         while let Some(s) = next {
-            if let Ok(mut v) = s.statements.lock() {
+            if (!control || s.control)
+                && let Ok(mut v) = s.statements.lock()
+            {
                 v.push(sql.to_owned());
             }
             next = s.parent.clone();

@@ -417,7 +417,7 @@ fn run_validator(m: &ModelMeta, row: &BTreeMap<usize, Value>, errors: &mut Vec<F
 
 /// Whether a row of `m` whose `field` is `value` exists among the rows `scope` sees.
 async fn exists(
-    tx: &mut Tx<'_>,
+    tx: &mut Exec<'_, '_>,
     reg: &Registry,
     scope: &Scope,
     m: &ModelMeta,
@@ -451,7 +451,7 @@ fn dedup_keys<'a>(keys: impl Iterator<Item = &'a Value>) -> Vec<Value> {
 /// a missing one), `Some(false)` the others, `None` all. The unchecked are
 /// left to the database's constraint ([`attribute`] names the field).
 async fn check_foreign_keys(
-    tx: &mut Tx<'_>,
+    tx: &mut Exec<'_, '_>,
     reg: &Registry,
     scope: &Scope,
     m: &ModelMeta,
@@ -528,7 +528,7 @@ fn reference_exists(b: &mut Builder<'_>, t: &ModelMeta, v: &Value) -> Expr {
 /// row: one statement per relation, however many ids it names (so the
 /// error can list the missing ones).
 async fn check_links(
-    tx: &mut Tx<'_>,
+    tx: &mut Exec<'_, '_>,
     reg: &Registry,
     scope: &Scope,
     m: &ModelMeta,
@@ -579,7 +579,7 @@ async fn check_links(
 /// foreign keys and the many-to-many ids (the system skips them: the
 /// database's constraints refuse what is missing).
 async fn check_references(
-    tx: &mut Tx<'_>,
+    tx: &mut Exec<'_, '_>,
     reg: &Registry,
     scope: &Scope,
     m: &ModelMeta,
@@ -606,7 +606,7 @@ async fn check_references(
 /// looked up (SQLite keeps the transaction usable after a failed statement).
 async fn attribute(
     engine: &Engine,
-    tx: &mut Tx<'_>,
+    tx: &mut Exec<'_, '_>,
     scope: &Scope,
     m: &ModelMeta,
     values: &BTreeMap<usize, Value>,
@@ -753,7 +753,7 @@ const LINK_BATCH: usize = 5000;
 /// Applies many-to-many changes to every row of `owners`, set-wise: one
 /// statement per kind of change, whatever the number of rows.
 async fn write_links(
-    tx: &mut Tx<'_>,
+    tx: &mut Exec<'_, '_>,
     reg: &Registry,
     m: &ModelMeta,
     owners: &[Value],
@@ -972,7 +972,6 @@ pub async fn create(
     if !errors.is_empty() {
         return Ok(Outcome::Refused(errors));
     }
-    let mut tx = engine.db().begin().await?;
     // Foreign keys whose targets a row rule may hide guard the INSERT
     // itself (`INSERT … SELECT … WHERE EXISTS …`): one statement, and only
     // a refused insert looks up which reference was missing. Many-to-many
@@ -982,13 +981,7 @@ pub async fn create(
     } else {
         references(reg, scope, m, &values, Some(true))
     };
-    if !links.is_empty() {
-        check_references(&mut tx, reg, scope, m, &values, &links, &mut errors).await?;
-        if !errors.is_empty() {
-            return Ok(Outcome::Refused(errors));
-        }
-    }
-    let dialect = tx.dialect();
+    let dialect = engine.db().dialect();
     let mut b = Builder::new(reg, dialect, scope);
     let mut ins = Query::insert();
     ins.into_table(Alias::new(&m.table))
@@ -1014,13 +1007,36 @@ pub async fn create(
     let mut types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
     let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types);
     ins.returning(ret);
-    let row = match tx.fetch(&ins, &types).await {
+    // The INSERT alone, when nothing is read or written after it (no
+    // links, no relations in the payload, no second read of the row for a
+    // row rule RETURNING cannot answer): it commits as it succeeds, which
+    // saves the round trips of BEGIN and COMMIT. A refused one is looked
+    // into on the same connection, as in a transaction: it wrote nothing.
+    let alone = links.is_empty()
+        && payload
+            .is_none_or(|p| p.children.is_empty() && (with_seen || scope.rows(m.id).is_none()));
+    let mut tx = if alone {
+        None
+    } else {
+        Some(engine.db().begin().await?)
+    };
+    let mut ex = match &mut tx {
+        Some(tx) => Exec::Tx(tx),
+        None => Exec::pool(engine.db()),
+    };
+    if !links.is_empty() {
+        check_references(&mut ex, reg, scope, m, &values, &links, &mut errors).await?;
+        if !errors.is_empty() {
+            return Ok(Outcome::Refused(errors));
+        }
+    }
+    let row = match ex.fetch(&ins, &types).await {
         Ok(rows) => match rows.into_iter().next() {
             Some(row) => row,
             None if !guards.is_empty() => {
                 // A guard held the row back: one statement names every
                 // missing reference.
-                check_foreign_keys(&mut tx, reg, scope, m, &values, None, &mut errors).await?;
+                check_foreign_keys(&mut ex, reg, scope, m, &values, None, &mut errors).await?;
                 errors.sort_by_key(|e| position(m, e));
                 if errors.is_empty() {
                     return Err(Error::internal(
@@ -1032,10 +1048,11 @@ pub async fn create(
             None => return Err(Error::internal("INSERT returned no row")),
         },
         Err(e) => {
-            let errors = attribute(engine, &mut tx, scope, m, &values, &links, e).await?;
+            let errors = attribute(engine, &mut ex, scope, m, &values, &links, e).await?;
             return Ok(Outcome::Refused(errors));
         }
     };
+    drop(ex);
     let (row, seen) = split_seen(row, with_seen);
     finish(
         tx,
@@ -1099,7 +1116,16 @@ pub async fn create_many(
     let mut tx = engine.db().begin().await?;
     if !scope.is_system() {
         for values in &rows {
-            check_references(&mut tx, reg, scope, m, values, &[], &mut errors).await?;
+            check_references(
+                &mut Exec::Tx(&mut tx),
+                reg,
+                scope,
+                m,
+                values,
+                &[],
+                &mut errors,
+            )
+            .await?;
         }
         if !errors.is_empty() {
             return Ok(Err(errors));
@@ -1136,10 +1162,12 @@ pub async fn create_many(
 }
 
 /// The last step of a create or update: link changes, the payload's rows
-/// read inside the transaction, then commit.
+/// read inside the transaction, then commit. Without a transaction (a
+/// create that is one INSERT, see [`create`]) the write has committed,
+/// and there are no links and nothing to read.
 #[allow(clippy::too_many_arguments)]
 async fn finish(
-    mut tx: Tx<'_>,
+    mut tx: Option<Tx<'static>>,
     engine: &Engine,
     scope: &Scope,
     m: &ModelMeta,
@@ -1149,8 +1177,12 @@ async fn finish(
     payload: Option<&NodePlan>,
 ) -> Result<Outcome> {
     let key = m.key_of(&row);
+    let mut ex = match &mut tx {
+        Some(tx) => Exec::Tx(tx),
+        None => Exec::pool(engine.db()),
+    };
     if let Err(e) = write_links(
-        &mut tx,
+        &mut ex,
         engine.registry(),
         m,
         std::slice::from_ref(&key),
@@ -1159,7 +1191,7 @@ async fn finish(
     )
     .await
     {
-        let errors = attribute(engine, &mut tx, scope, m, values, links, e).await?;
+        let errors = attribute(engine, &mut ex, scope, m, values, links, e).await?;
         return Ok(Outcome::Refused(errors));
     }
     let node = match payload {
@@ -1176,14 +1208,14 @@ async fn finish(
                 scope: None,
                 missing: None,
             }];
-            load_children(engine, &mut Exec::Tx(&mut tx), scope, m, plan, &mut nodes).await?;
+            load_children(engine, &mut ex, scope, m, plan, &mut nodes).await?;
             let [node] = nodes;
             Some(node)
         }
         Some(plan) => {
             let mut nodes = fetch_keys_matching(
                 engine,
-                &mut Exec::Tx(&mut tx),
+                &mut ex,
                 scope,
                 m,
                 std::slice::from_ref(&key),
@@ -1194,7 +1226,10 @@ async fn finish(
             nodes.pop()
         }
     };
-    tx.commit().await?;
+    drop(ex);
+    if let Some(tx) = tx {
+        tx.commit().await?;
+    }
     let kind = if fresh {
         ChangeKind::Created
     } else {
@@ -1365,7 +1400,16 @@ pub async fn update(
     // RETURNING said (see `returning_seen`).
     let (row, seen) = if in_place {
         stamp_auto_now(m, &mut changes);
-        check_references(&mut tx, reg, scope, m, &changes, &[], &mut errors).await?;
+        check_references(
+            &mut Exec::Tx(&mut tx),
+            reg,
+            scope,
+            m,
+            &changes,
+            &[],
+            &mut errors,
+        )
+        .await?;
         if !errors.is_empty() {
             return Ok(Outcome::Refused(errors));
         }
@@ -1417,7 +1461,8 @@ pub async fn update(
                 None => return Ok(not_found(m, &key)),
             },
             Err(e) => {
-                let errors = attribute(engine, &mut tx, scope, m, &changes, &[], e).await?;
+                let errors =
+                    attribute(engine, &mut Exec::Tx(&mut tx), scope, m, &changes, &[], e).await?;
                 return Ok(Outcome::Refused(errors));
             }
         }
@@ -1434,7 +1479,16 @@ pub async fn update(
         stamp_auto_now(m, &mut changes);
         row.extend(changes.clone());
         run_validator(m, &row, &mut errors);
-        check_references(&mut tx, reg, scope, m, &changes, &links, &mut errors).await?;
+        check_references(
+            &mut Exec::Tx(&mut tx),
+            reg,
+            scope,
+            m,
+            &changes,
+            &links,
+            &mut errors,
+        )
+        .await?;
         if !errors.is_empty() {
             return Ok(Outcome::Refused(errors));
         }
@@ -1456,14 +1510,23 @@ pub async fn update(
                     split_seen(row, with_seen)
                 }
                 Err(e) => {
-                    let errors = attribute(engine, &mut tx, scope, m, &changes, &links, e).await?;
+                    let errors = attribute(
+                        engine,
+                        &mut Exec::Tx(&mut tx),
+                        scope,
+                        m,
+                        &changes,
+                        &links,
+                        e,
+                    )
+                    .await?;
                     return Ok(Outcome::Refused(errors));
                 }
             }
         }
     };
     finish(
-        tx,
+        Some(tx),
         engine,
         scope,
         m,
@@ -1506,7 +1569,7 @@ pub async fn delete(
                 ..
             } = f.kind
                 && target == m.id
-                && exists(&mut tx, reg, &everything, other, fi, &key).await?
+                && exists(&mut Exec::Tx(&mut tx), reg, &everything, other, fi, &key).await?
             {
                 return Ok(Outcome::Refused(vec![ferr(
                     "id",
@@ -1697,7 +1760,16 @@ pub async fn update_where(
         }));
     }
     if !scope.is_system() {
-        check_references(&mut tx, reg, scope, m, &changes, &links, &mut errors).await?;
+        check_references(
+            &mut Exec::Tx(&mut tx),
+            reg,
+            scope,
+            m,
+            &changes,
+            &links,
+            &mut errors,
+        )
+        .await?;
     }
     if !errors.is_empty() {
         return Ok(Err(errors));
@@ -1717,7 +1789,7 @@ pub async fn update_where(
             return Ok(Err(constraint_errors(engine, m, e)?));
         }
     }
-    if let Err(e) = write_links(&mut tx, reg, m, &keys, &links, false).await {
+    if let Err(e) = write_links(&mut Exec::Tx(&mut tx), reg, m, &keys, &links, false).await {
         return Ok(Err(constraint_errors(engine, m, e)?));
     }
     tx.commit().await?;
@@ -1765,7 +1837,16 @@ pub async fn update_known(
     run_validator(m, &row, &mut errors);
     if !scope.is_system() {
         let mut tx = engine.db().begin().await?;
-        check_references(&mut tx, reg, scope, m, &changes, &[], &mut errors).await?;
+        check_references(
+            &mut Exec::Tx(&mut tx),
+            reg,
+            scope,
+            m,
+            &changes,
+            &[],
+            &mut errors,
+        )
+        .await?;
         tx.commit().await?;
     }
     if !errors.is_empty() {

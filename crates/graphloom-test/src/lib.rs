@@ -25,7 +25,7 @@ mod federation;
 
 pub use factory::Factory;
 pub use federation::{assert_composes, assert_composes_in};
-pub use graphloom::db::capture;
+pub use graphloom::db::{capture, capture_with_transactions};
 /// The graphloom guide (`docs/guide.md`); its examples run as doctests here,
 /// where both `graphloom` and this test kit are in reach.
 #[doc = include_str!("../../../docs/guide.md")]

@@ -389,3 +389,119 @@ async fn relay(url: &str) -> String {
     });
     format!("{scheme}://{user}@{addr}/{path}")
 }
+
+/// A write that runs alone (autocommit, as a create that is one INSERT
+/// does) is repeated on a fresh connection only when PostgreSQL ended the
+/// session before the write could commit: `57P01` ends a session mid-write
+/// by rolling the write back, so one row is there. A connection that breaks
+/// after the write reached the server is reported, never repeated: the
+/// server finished and committed that write, and a second would be a
+/// second row.
+#[tokio::test]
+async fn a_write_alone_is_repeated_only_when_the_server_ended_its_session_first() {
+    use graphloom::{
+        db::{DbErrorKind, RawSql},
+        meta::{Value, ValueType},
+    };
+    graphloom_test::init_logging();
+    let url = fresh_database_url().await;
+    if !url.starts_with("postgres") {
+        eprintln!("PostgreSQL only: an embedded SQLite connection cannot be closed by a server");
+        return;
+    }
+    let admin = Database::connect(&url).await.unwrap();
+    admin
+        .execute(&RawSql("CREATE TABLE written (x int)".into()))
+        .await
+        .unwrap();
+    let count = || async {
+        admin
+            .fetch(
+                &RawSql("SELECT count(*)::int FROM written".into()),
+                &[ValueType::I32],
+            )
+            .await
+            .unwrap()[0][0]
+            .clone()
+    };
+    // A write that takes 400 ms; `RawSql` is not a read.
+    let write = RawSql("INSERT INTO written SELECT 1 FROM pg_sleep(0.4) RETURNING x".into());
+    let options = DatabaseOptions {
+        max_connections: Some(1),
+        ..DatabaseOptions::default()
+    };
+
+    // The server ends the session while the write sleeps: rolled back, and
+    // done again on a fresh connection.
+    let db = Database::connect_with(&url, &options).await.unwrap();
+    let end = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        admin
+            .execute(&RawSql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE query LIKE 'INSERT INTO written%' AND pid <> pg_backend_pid()"
+                    .into(),
+            ))
+            .await
+            .unwrap();
+    };
+    let (rows, ()) = tokio::join!(db.fetch(&write, &[ValueType::I32]), end);
+    assert_eq!(rows.unwrap(), [[Value::I32(1)]]);
+    assert_eq!(count().await, Value::I32(1));
+    db.close().await;
+
+    // The connection breaks (a relay in between is cut) after the write
+    // reached the server: an error, and the server's one row.
+    let (relayed, cut) = cuttable_relay(&url).await;
+    let db = Database::connect_with(&relayed, &options).await.unwrap();
+    let sever = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        cut.notify_waiters();
+    };
+    let (res, ()) = tokio::join!(db.fetch(&write, &[ValueType::I32]), sever);
+    let err = res.unwrap_err();
+    assert_eq!(err.kind(), DbErrorKind::Unreachable, "{err}");
+    // The server runs the write to its end (it finds the client gone only
+    // when it answers).
+    let mut waited = 0;
+    while count().await != Value::I32(2) {
+        assert!(waited < 100, "the cut write never committed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(count().await, Value::I32(2), "the cut write was repeated");
+    db.close().await;
+    admin.close().await;
+}
+
+/// A relay to the PostgreSQL server of `url` whose connections all close
+/// when the returned `Notify` is notified; returns the URL through it.
+async fn cuttable_relay(url: &str) -> (String, Arc<tokio::sync::Notify>) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let (user, host) = authority.rsplit_once('@').unwrap();
+    let upstream = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    };
+    let cut = Arc::new(tokio::sync::Notify::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cuts = Arc::clone(&cut);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let (upstream, cut) = (upstream.clone(), Arc::clone(&cuts));
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut.notified() => {}
+                    }
+                }
+            });
+        }
+    });
+    (format!("{scheme}://{user}@{addr}/{path}"), cut)
+}

@@ -1,6 +1,6 @@
 //! The planner's promise: statements depend on the query's shape, not the data.
 
-use graphloom_test::{TestClient, assert_num_queries, capture, user};
+use graphloom_test::{TestClient, assert_num_queries, capture, capture_with_transactions, user};
 use serde_json::json;
 
 use crate::common::seeded;
@@ -247,7 +247,10 @@ async fn writes_are_one_data_statement() {
             r#"mutation {{ createComment(input: {{ postId: "{post}", body: "one statement" }}) {{ comment {{ {payload} }} errors {{ field code }} }} }}"#
         )
     };
-    let (d, statements) = capture(me.query(&create(&published, "id body authorId"))).await;
+    // Nothing else to read or write: the INSERT runs alone, without BEGIN
+    // and COMMIT (it commits as it succeeds).
+    let (d, statements) =
+        capture_with_transactions(me.query(&create(&published, "id body authorId"))).await;
     assert_eq!(d["createComment"]["errors"], json!([]));
     assert_eq!(d["createComment"]["comment"]["body"], "one statement");
     assert_eq!(d["createComment"]["comment"]["authorId"], author.as_str());
@@ -257,15 +260,27 @@ async fn writes_are_one_data_statement() {
         "{}",
         statements[0]
     );
-    // Each relation the payload selects is one statement more.
-    let d = assert_num_queries!(2, me.query(&create(&published, "id post { title }")));
+    // Each relation the payload selects is one statement more, read in the
+    // INSERT's transaction.
+    let (d, statements) =
+        capture_with_transactions(me.query(&create(&published, "id post { title }"))).await;
     assert!(d["createComment"]["comment"]["post"]["title"].is_string());
+    assert_eq!(statements.len(), 4, "{statements:#?}");
+    assert_eq!(
+        (statements[0].as_str(), statements[3].as_str()),
+        ("BEGIN", "COMMIT")
+    );
+    assert!(statements[1].starts_with("INSERT INTO"), "{statements:#?}");
+    assert!(statements[2].starts_with("SELECT"), "{statements:#?}");
 
     // A draft the writer cannot see: the guarded INSERT writes nothing and
     // one more statement finds every missing reference.
     let stranger = c.as_user(user(if owner == "1" { 2 } else { 1 }));
     let before = comments(c.clone()).await;
-    let d = assert_num_queries!(2, stranger.query(&create(&draft, "id")));
+    let (d, statements) = capture_with_transactions(stranger.query(&create(&draft, "id"))).await;
+    assert_eq!(statements.len(), 2, "{statements:#?}");
+    assert!(statements[0].starts_with("INSERT INTO"), "{statements:#?}");
+    assert!(statements[1].starts_with("SELECT"), "{statements:#?}");
     assert_eq!(
         d["createComment"],
         json!({ "comment": null, "errors": [{ "field": ["postId"], "code": "FOREIGN_KEY" }] })
