@@ -1257,7 +1257,7 @@ fn set_values<'a>(
 /// The stored row by field index, if the principal can see it (locked for
 /// the rest of the transaction on PostgreSQL).
 async fn load_row(
-    tx: &mut Tx<'_>,
+    tx: &mut Exec<'_, '_>,
     reg: &Registry,
     scope: &Scope,
     m: &ModelMeta,
@@ -1345,7 +1345,7 @@ fn row_key(m: &ModelMeta, row: &BTreeMap<usize, Value>) -> Option<Value> {
 
 /// Whether a row of `m` with this key is among those the scope sees.
 async fn visible(
-    tx: &mut Tx<'_>,
+    tx: &mut Exec<'_, '_>,
     reg: &Registry,
     scope: &Scope,
     m: &ModelMeta,
@@ -1388,28 +1388,31 @@ pub async fn update(
         return Ok(Outcome::Refused(errors));
     }
     scope.can_set(m, &changes)?;
-    let mut tx = engine.db().begin().await?;
     scope.can_view(m)?;
-    let dialect = tx.dialect();
+    let dialect = engine.db().dialect();
     let mut types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
     let rule = scope.write_cond(m, Operation::Update);
     // An expected version needs the row read (and locked) before the write.
     let in_place =
         m.validator.is_none() && links.is_empty() && rule != Cond::False && expect.is_none();
+    // As a create (see `create`): the UPDATE alone when it changes
+    // something and nothing is read after it (RETURNING gives the payload
+    // its row, and whether the principal sees it where a row rule asks).
+    let alone = in_place && !changes.is_empty() && payload.is_none_or(|p| p.children.is_empty());
+    let mut tx = if alone {
+        None
+    } else {
+        Some(engine.db().begin().await?)
+    };
+    let mut ex = match &mut tx {
+        Some(tx) => Exec::Tx(tx),
+        None => Exec::pool(engine.db()),
+    };
     // The row as written, and whether the principal sees it where
     // RETURNING said (see `returning_seen`).
     let (row, seen) = if in_place {
         stamp_auto_now(m, &mut changes);
-        check_references(
-            &mut Exec::Tx(&mut tx),
-            reg,
-            scope,
-            m,
-            &changes,
-            &[],
-            &mut errors,
-        )
-        .await?;
+        check_references(&mut ex, reg, scope, m, &changes, &[], &mut errors).await?;
         if !errors.is_empty() {
             return Ok(Outcome::Refused(errors));
         }
@@ -1433,7 +1436,7 @@ pub async fn update(
             if let Some(rows) = b.row_cond(m, &a) {
                 stmt.and_where(rows);
             }
-            (tx.fetch(&stmt, &types).await, false)
+            (ex.fetch(&stmt, &types).await, false)
         } else {
             let mut upd = Query::update();
             upd.table(Alias::new(&m.table))
@@ -1448,26 +1451,25 @@ pub async fn update(
             }
             let (ret, with_seen) = returning_seen(&mut b, m, &a, &[], &mut types);
             upd.returning(ret);
-            (tx.fetch(&upd, &types).await, with_seen)
+            (ex.fetch(&upd, &types).await, with_seen)
         };
         match updated {
             Ok(rows) => match rows.into_iter().next() {
                 Some(row) => split_seen(row, with_seen),
                 // No row changed: missing or hidden reads as missing;
                 // visible means the update rule refused it.
-                None if visible(&mut tx, reg, scope, m, &key).await? => {
+                None if visible(&mut ex, reg, scope, m, &key).await? => {
                     return Err(scope.refuse(format!("changing this {}", m.graphql_name)));
                 }
                 None => return Ok(not_found(m, &key)),
             },
             Err(e) => {
-                let errors =
-                    attribute(engine, &mut Exec::Tx(&mut tx), scope, m, &changes, &[], e).await?;
+                let errors = attribute(engine, &mut ex, scope, m, &changes, &[], e).await?;
                 return Ok(Outcome::Refused(errors));
             }
         }
     } else {
-        let Some(mut row) = load_row(&mut tx, reg, scope, m, &key).await? else {
+        let Some(mut row) = load_row(&mut ex, reg, scope, m, &key).await? else {
             return Ok(not_found(m, &key));
         };
         if !scope.may_write(m, Operation::Update, &row) {
@@ -1479,16 +1481,7 @@ pub async fn update(
         stamp_auto_now(m, &mut changes);
         row.extend(changes.clone());
         run_validator(m, &row, &mut errors);
-        check_references(
-            &mut Exec::Tx(&mut tx),
-            reg,
-            scope,
-            m,
-            &changes,
-            &links,
-            &mut errors,
-        )
-        .await?;
+        check_references(&mut ex, reg, scope, m, &changes, &links, &mut errors).await?;
         if !errors.is_empty() {
             return Ok(Outcome::Refused(errors));
         }
@@ -1502,7 +1495,7 @@ pub async fn update(
             let mut b = Builder::new(reg, dialect, scope);
             let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types);
             upd.returning(ret);
-            match tx.fetch(&upd, &types).await {
+            match ex.fetch(&upd, &types).await {
                 Ok(rows) => {
                     let row = rows.into_iter().next().ok_or_else(|| {
                         Error::internal("UPDATE of a locked row returned nothing")
@@ -1510,23 +1503,15 @@ pub async fn update(
                     split_seen(row, with_seen)
                 }
                 Err(e) => {
-                    let errors = attribute(
-                        engine,
-                        &mut Exec::Tx(&mut tx),
-                        scope,
-                        m,
-                        &changes,
-                        &links,
-                        e,
-                    )
-                    .await?;
+                    let errors = attribute(engine, &mut ex, scope, m, &changes, &links, e).await?;
                     return Ok(Outcome::Refused(errors));
                 }
             }
         }
     };
+    drop(ex);
     finish(
-        Some(tx),
+        tx,
         engine,
         scope,
         m,
@@ -1549,7 +1534,7 @@ pub async fn delete(
     let reg = engine.registry();
     scope.can_view(m)?;
     let mut tx = engine.db().begin().await?;
-    let Some(row) = load_row(&mut tx, reg, scope, m, &key).await? else {
+    let Some(row) = load_row(&mut Exec::Tx(&mut tx), reg, scope, m, &key).await? else {
         return Ok(not_found(m, &key));
     };
     if !scope.may_write(m, Operation::Delete, &row) {

@@ -288,9 +288,9 @@ async fn writes_are_one_data_statement() {
     assert_eq!(comments(c.clone()).await, before, "nothing was written");
 
     // An update by the author: one UPDATE … RETURNING, which says too
-    // whether the row is still visible to them.
+    // whether the row is still visible to them, alone (no BEGIN, COMMIT).
     let id = d_id(&me.query(&create(&published, "id")).await);
-    let (d, statements) = capture(me.query(&format!(
+    let (d, statements) = capture_with_transactions(me.query(&format!(
         r#"mutation {{ updateComment(id: "{id}", input: {{ body: "edited" }}) {{ comment {{ body }} errors {{ code }} }} }}"#
     )))
     .await;
@@ -299,13 +299,19 @@ async fn writes_are_one_data_statement() {
     assert!(statements[0].starts_with("UPDATE"), "{}", statements[0]);
     // A model with a validator: the row is read (and locked) first, so the
     // validator sees it merged with the changes, then updated.
-    let d = assert_num_queries!(
-        2,
-        me.query(&format!(
-            r#"mutation {{ updatePost(id: "{published}", input: {{ title: "Renamed" }}) {{ post {{ title }} errors {{ code }} }} }}"#
-        ))
-    );
+    // Both in one transaction.
+    let (d, statements) = capture_with_transactions(me.query(&format!(
+        r#"mutation {{ updatePost(id: "{published}", input: {{ title: "Renamed" }}) {{ post {{ title }} errors {{ code }} }} }}"#
+    )))
+    .await;
     assert_eq!(d["updatePost"]["post"]["title"], "Renamed");
+    assert_eq!(statements.len(), 4, "{statements:#?}");
+    assert_eq!(
+        (statements[0].as_str(), statements[3].as_str()),
+        ("BEGIN", "COMMIT")
+    );
+    assert!(statements[1].starts_with("SELECT"), "{statements:#?}");
+    assert!(statements[2].starts_with("UPDATE"), "{statements:#?}");
 
     // No row rule anywhere (tags): one INSERT.
     let d = assert_num_queries!(
