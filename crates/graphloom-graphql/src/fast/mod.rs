@@ -10,6 +10,7 @@
 //! responses, errors included.
 
 mod collect;
+mod known;
 mod shape;
 mod write;
 
@@ -41,6 +42,7 @@ use graphloom_query::{
 
 use self::{
     collect::{Doc, collect},
+    known::{Documents, Known},
     shape::{Field, Kind},
     write::{Computed, Writer, node_id},
 };
@@ -422,7 +424,7 @@ fn wanted_in_page<'a>(
 /// for it, and the fast path's errors have it).
 pub(crate) struct Factory {
     fast: Option<Arc<Fast>>,
-    parsed: Arc<Parsed>,
+    documents: Arc<Documents>,
     guard: Arc<Guard>,
 }
 
@@ -448,7 +450,7 @@ impl Factory {
         let c = &rt.config;
         Factory {
             fast,
-            parsed: Arc::default(),
+            documents: Arc::default(),
             guard: Arc::new(Guard {
                 shape: OnceLock::new(),
                 limits: c.limits.clone(),
@@ -468,8 +470,11 @@ impl Factory {
 
 struct PerRequest {
     fast: Option<Arc<Fast>>,
-    parsed: Arc<Parsed>,
-    doc: Mutex<Option<(ExecutableDocument, Variables)>>,
+    documents: Arc<Documents>,
+    /// The request's document and variables, from parsing on.
+    known: Mutex<Option<(Arc<Known>, Variables)>>,
+    /// Whether the fast path may run the document.
+    fast_may_run: AtomicBool,
     guard: Arc<Guard>,
     cost: Mutex<Option<cost::Cost>>,
     /// The inline trace, when the gateway asked for one ([`crate::trace`]).
@@ -482,48 +487,14 @@ impl ExtensionFactory for Factory {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(PerRequest {
             fast: self.fast.clone(),
-            parsed: Arc::clone(&self.parsed),
-            doc: Mutex::new(None),
+            documents: Arc::clone(&self.documents),
+            known: Mutex::new(None),
+            fast_may_run: AtomicBool::new(false),
             guard: Arc::clone(&self.guard),
             cost: Mutex::new(None),
             trace: Mutex::new(None),
             traced: AtomicBool::new(false),
         })
-    }
-}
-
-/// Parsed documents by query text. Clients send the same few operations
-/// over and over, and parsing was a tenth of a small request's CPU; a copy
-/// of the parsed tree is far cheaper. Bounded: full, it is emptied, so a
-/// flood of distinct queries costs the parses it would have cost anyway.
-#[derive(Default)]
-struct Parsed(Mutex<HashMap<String, Arc<ExecutableDocument>>>);
-
-impl Parsed {
-    /// Documents kept at most.
-    const ENTRIES: usize = 256;
-    /// Longer queries are parsed every time (and not kept).
-    const MAX_QUERY: usize = 16 * 1024;
-
-    fn get(&self, query: &str) -> Option<ExecutableDocument> {
-        let found = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(query)
-            .cloned();
-        found.map(|doc| (*doc).clone())
-    }
-
-    fn put(&self, query: &str, doc: &ExecutableDocument) {
-        if query.len() > Self::MAX_QUERY {
-            return;
-        }
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= Self::ENTRIES {
-            map.clear();
-        }
-        map.insert(query.to_owned(), Arc::new(doc.clone()));
     }
 }
 
@@ -549,12 +520,27 @@ impl Extension for PerRequest {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
+        // A document that passed before, with variables that fit it, is
+        // not validated again (see `known`).
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(k, vars)| (Arc::clone(k), k.validated(&ctx.schema_env.registry, vars)));
+        if let Some((_, Some(result))) = known {
+            return Ok(result);
+        }
+        let result = next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
                 .map(|e| cost::with_code(e, ErrorCode::GraphqlValidationFailed))
-                .collect()
-        })
+                .collect::<Vec<_>>()
+        })?;
+        if let Some((known, _)) = known {
+            known.passed(result);
+        }
+        Ok(result)
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
@@ -600,18 +586,18 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = match self.parsed.get(query) {
-            Some(doc) => doc,
+        let known = match self.documents.get(query) {
+            Some(known) => known,
             None => {
                 cost::check_tokens(query, &self.guard.limits)?;
                 let doc = next
                     .run(ctx, query, variables)
                     .await
                     .map_err(|e| cost::with_code(e, ErrorCode::GraphqlParseFailed))?;
-                self.parsed.put(query, &doc);
-                doc
+                self.documents.put(query, doc)
             }
         };
+        let doc = &known.doc;
         let g = &self.guard;
         let gateway = ctx
             .data_opt::<Arc<RequestContext>>()
@@ -620,7 +606,7 @@ impl Extension for PerRequest {
             introspection: g.introspection || gateway,
             federation: g.federation_public || gateway,
         };
-        cost::lint(&doc, access)?;
+        cost::lint(doc, access)?;
         // A gateway's request for an inline trace (anyone's, where
         // federation is public, as `_entities` is).
         let traced = access.federation
@@ -640,19 +626,23 @@ impl Extension for PerRequest {
             self.traced.store(true, Ordering::Relaxed);
         }
         if let Some(shape) = g.shape.get() {
-            let cost = cost::cost(shape, &g.limits, g.pages, &doc, variables);
+            let cost = cost::cost(shape, &g.limits, g.pages, doc, variables);
             cost::check(&cost, &g.limits, g.max_depth)?;
             if g.show {
                 *self.cost.lock().unwrap_or_else(PoisonError::into_inner) = Some(cost);
             }
         }
         // A traced request has its fields timed, so it takes the resolvers.
-        let runs = |f: &Arc<Fast>| f.may_run(&doc);
+        let runs = |f: &Arc<Fast>| f.may_run(doc);
         if !traced && ctx.data_opt::<Arc<Slot>>().is_some() && self.fast.as_ref().is_some_and(runs)
         {
-            *self.doc.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some((doc.clone(), variables.clone()));
+            self.fast_may_run.store(true, Ordering::Relaxed);
         }
+        // async-graphql takes the document by value; the kept one stays
+        // shared, for validation and the fast path.
+        let doc = doc.clone();
+        *self.known.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((known, variables.clone()));
         Ok(doc)
     }
 
@@ -663,18 +653,19 @@ impl Extension for PerRequest {
         next: NextExecute<'_>,
     ) -> Response {
         let kept = self
-            .doc
+            .known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let (Some(fast), Some((doc, variables)), Some(slot), Some(scope), Some(request)) = (
+            .take()
+            .filter(|_| self.fast_may_run.load(Ordering::Relaxed));
+        if let (Some(fast), Some((known, variables)), Some(slot), Some(scope), Some(request)) = (
             &self.fast,
             kept,
             ctx.data_opt::<Arc<Slot>>(),
             ctx.data_opt::<Arc<Scope>>(),
             ctx.data_opt::<Arc<RequestContext>>(),
         ) && let Some(out) = fast
-            .run(&doc, &variables, operation_name, scope, request)
+            .run(&known.doc, &variables, operation_name, scope, request)
             .await
         {
             slot.put(out);
@@ -731,38 +722,5 @@ impl Extension for PerRequest {
             r.fields.push(trace::Resolved { end, ..field });
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::Parsed;
-
-    fn parsed(query: &str) -> async_graphql::parser::types::ExecutableDocument {
-        async_graphql::parser::parse_query(query).unwrap()
-    }
-
-    #[test]
-    fn parsed_documents_are_kept_by_text_and_bounded() {
-        let cache = Parsed::default();
-        assert!(cache.get("{ a }").is_none());
-        cache.put("{ a }", &parsed("{ a }"));
-        assert!(cache.get("{ a }").is_some());
-        assert!(cache.get("{ a  }").is_none(), "keyed by the exact text");
-        // Full, the cache is emptied before it takes the next one.
-        for i in 1..Parsed::ENTRIES {
-            let q = format!("{{ a{i} }}");
-            cache.put(&q, &parsed(&q));
-        }
-        assert!(cache.get("{ a }").is_some());
-        cache.put("{ b }", &parsed("{ b }"));
-        assert!(cache.get("{ a }").is_none());
-        assert!(cache.get("{ b }").is_some());
-        // Long texts are not kept.
-        let long = format!("{{ a {} }}", "b ".repeat(Parsed::MAX_QUERY));
-        cache.put(&long, &parsed(&long));
-        assert!(cache.get(&long).is_none());
     }
 }

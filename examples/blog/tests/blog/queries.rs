@@ -158,3 +158,49 @@ async fn internal_errors_are_masked() {
         "{errors:?}"
     );
 }
+
+/// A document that passed validation is not validated again while its
+/// variables fit the types it declares; variables that do not fit (or a
+/// `null`, or one left out) get the full validation, so their errors are
+/// those of a document seen for the first time, word for word.
+#[tokio::test]
+async fn a_document_validated_once_answers_bad_variables_as_the_first_time() {
+    let c = small().await;
+    let q = "query($id: ID!, $w: PostFilter, $first: Int = 2) { post(id: $id) { title } posts(where: $w, first: $first) { nodes { id } } }";
+    let first = c.execute(q, json!({ "id": "3" })).await;
+    assert!(first.get("errors").is_none(), "{first}");
+    assert!(first["data"]["post"]["title"].is_string(), "{first}");
+    let bad = [
+        json!({ "id": {} }),
+        json!({ "id": null }),
+        json!({}),
+        json!({ "id": "3", "w": { "nope": 1 } }),
+        json!({ "id": "3", "w": { "title": { "iContains": 3 } } }),
+        json!({ "id": "3", "w": { "status": { "eq": "SIDEWAYS" } } }),
+        json!({ "id": "3", "first": "two" }),
+    ];
+    for (i, vars) in bad.into_iter().enumerate() {
+        // The same operation under a text of its own has not been seen.
+        let unseen = c.execute(&format!("{q}\n# {i}"), vars.clone()).await;
+        let seen = c.execute(q, vars.clone()).await;
+        assert!(unseen.get("errors").is_some(), "{vars}: {unseen}");
+        assert_eq!(seen, unseen, "{vars}");
+    }
+    // Other values that fit, and a default left to apply.
+    let d = c
+        .execute(
+            q,
+            json!({ "id": "4", "w": { "title": { "iContains": "post" } } }),
+        )
+        .await;
+    assert!(d.get("errors").is_none(), "{d}");
+    assert!(
+        d["data"]["post"]["title"].as_str().is_some_and(|t| t.starts_with("Post 4:")),
+        "{d}"
+    );
+    assert_eq!(
+        d["data"]["posts"]["nodes"].as_array().map(Vec::len),
+        Some(2),
+        "{d}"
+    );
+}
