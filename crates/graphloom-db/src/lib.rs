@@ -573,6 +573,21 @@ impl Database {
         })
     }
 
+    /// A connection of the pool, ready for statements.
+    async fn acquire(&self) -> Result<PoolConn> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
+                self.arm(&mut conn).await?;
+                PoolConn::Sqlite(conn)
+            }
+            Pool::Postgres(p) => PoolConn::Postgres(
+                self.reachable(async { p.acquire().await.map_err(DbError::from_sqlx) })
+                    .await?,
+            ),
+        })
+    }
+
     /// Runs `fut` (taking a pooled connection) unless the probe says the
     /// server does not answer, or comes to say so meanwhile.
     async fn reachable<T>(&self, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
@@ -731,18 +746,10 @@ impl<'a> Reads<'a> {
     async fn conn(&mut self) -> Result<&mut PoolConn> {
         let conn = match self.conn.take() {
             Some(conn) => conn,
-            None => match &self.db.pool {
-                Pool::Sqlite(p) => {
-                    let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
-                    self.db.arm(&mut conn).await?;
-                    PoolConn::Sqlite(conn)
-                }
-                Pool::Postgres(p) => PoolConn::Postgres(
-                    self.db
-                        .reachable(async { p.acquire().await.map_err(DbError::from_sqlx) })
-                        .await?,
-                ),
-            },
+            // Boxed: taking a connection is a future of kilobytes (sqlx's
+            // acquire, the probe's guard), which every statement's future
+            // would otherwise hold and copy as it moves.
+            None => Box::pin(self.db.acquire()).await?,
         };
         Ok(self.conn.insert(conn))
     }

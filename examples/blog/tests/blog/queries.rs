@@ -195,7 +195,9 @@ async fn a_document_validated_once_answers_bad_variables_as_the_first_time() {
         .await;
     assert!(d.get("errors").is_none(), "{d}");
     assert!(
-        d["data"]["post"]["title"].as_str().is_some_and(|t| t.starts_with("Post 4:")),
+        d["data"]["post"]["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Post 4:")),
         "{d}"
     );
     assert_eq!(
