@@ -6,7 +6,9 @@
 //!   PostgreSQL database when `GRAPHLOOM_TEST_DATABASE_URL` names a server,
 //!   so one test suite runs on both dialects.
 //! - [`assert_num_queries!`]: asserts how many SQL statements a future ran and
-//!   prints them when the count is wrong.
+//!   prints them when the count is wrong; [`capture`] returns them, and
+//!   [`capture_with_transactions`] counts `BEGIN`, `COMMIT` and `ROLLBACK`
+//!   among them.
 //! - [`TestClient::system`] and [`TestClient::ctx`]: model-API contexts over
 //!   the same database (`Post::objects(&client.ctx().await)`).
 //! - [`Factory`]: rows with defaults and a sequence, so a test names only
