@@ -1015,15 +1015,8 @@ pub async fn create(
     let alone = links.is_empty()
         && payload
             .is_none_or(|p| p.children.is_empty() && (with_seen || scope.rows(m.id).is_none()));
-    let mut tx = if alone {
-        None
-    } else {
-        Some(engine.db().begin().await?)
-    };
-    let mut ex = match &mut tx {
-        Some(tx) => Exec::Tx(tx),
-        None => Exec::pool(engine.db()),
-    };
+    let mut tx = transaction(engine, alone).await?;
+    let mut ex = on(&mut tx, engine);
     if !links.is_empty() {
         check_references(&mut ex, reg, scope, m, &values, &links, &mut errors).await?;
         if !errors.is_empty() {
@@ -1161,6 +1154,25 @@ pub async fn create_many(
     Ok(Ok(inserted))
 }
 
+/// A write's transaction, or none for a write that runs alone (see
+/// [`create`]).
+async fn transaction(engine: &Engine, alone: bool) -> Result<Option<Tx<'static>>> {
+    Ok(if alone {
+        None
+    } else {
+        Some(engine.db().begin().await?)
+    })
+}
+
+/// Where a write's statements run: its transaction, else a connection of
+/// the pool (autocommit).
+fn on<'a>(tx: &'a mut Option<Tx<'static>>, engine: &'a Engine) -> Exec<'a, 'static> {
+    match tx {
+        Some(tx) => Exec::Tx(tx),
+        None => Exec::pool(engine.db()),
+    }
+}
+
 /// The last step of a create or update: link changes, the payload's rows
 /// read inside the transaction, then commit. Without a transaction (a
 /// create that is one INSERT, see [`create`]) the write has committed,
@@ -1177,10 +1189,7 @@ async fn finish(
     payload: Option<&NodePlan>,
 ) -> Result<Outcome> {
     let key = m.key_of(&row);
-    let mut ex = match &mut tx {
-        Some(tx) => Exec::Tx(tx),
-        None => Exec::pool(engine.db()),
-    };
+    let mut ex = on(&mut tx, engine);
     if let Err(e) = write_links(
         &mut ex,
         engine.registry(),
@@ -1399,15 +1408,8 @@ pub async fn update(
     // something and nothing is read after it (RETURNING gives the payload
     // its row, and whether the principal sees it where a row rule asks).
     let alone = in_place && !changes.is_empty() && payload.is_none_or(|p| p.children.is_empty());
-    let mut tx = if alone {
-        None
-    } else {
-        Some(engine.db().begin().await?)
-    };
-    let mut ex = match &mut tx {
-        Some(tx) => Exec::Tx(tx),
-        None => Exec::pool(engine.db()),
-    };
+    let mut tx = transaction(engine, alone).await?;
+    let mut ex = on(&mut tx, engine);
     // The row as written, and whether the principal sees it where
     // RETURNING said (see `returning_seen`).
     let (row, seen) = if in_place {

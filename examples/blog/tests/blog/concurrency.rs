@@ -367,27 +367,7 @@ async fn a_transaction_cancelled_while_it_begins_leaves_its_connection_clean() {
 /// A TCP relay to the PostgreSQL server of `url`, run by the calling
 /// test's runtime; returns the URL through it.
 async fn relay(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (authority, path) = rest.split_once('/').unwrap();
-    let (user, host) = authority.rsplit_once('@').unwrap();
-    let upstream = if host.contains(':') {
-        host.to_owned()
-    } else {
-        format!("{host}:5432")
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let upstream = upstream.clone();
-            tokio::spawn(async move {
-                if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                }
-            });
-        }
-    });
-    format!("{scheme}://{user}@{addr}/{path}")
+    cuttable_relay(url).await.0
 }
 
 /// A write that runs alone (autocommit, as a create that is one INSERT

@@ -206,6 +206,14 @@ async fn custom_fields_and_the_auth_app_keep_their_statement_counts() {
     );
 }
 
+/// `statements` are as many as `starts`, each beginning with its own.
+fn assert_statements(statements: &[String], starts: &[&str]) {
+    assert_eq!(statements.len(), starts.len(), "{statements:#?}");
+    for (statement, start) in statements.iter().zip(starts) {
+        assert!(statement.starts_with(start), "{start}: {statements:#?}");
+    }
+}
+
 fn d_id(d: &serde_json::Value) -> String {
     d["createComment"]["comment"]["id"]
         .as_str()
@@ -265,22 +273,14 @@ async fn writes_are_one_data_statement() {
     let (d, statements) =
         capture_with_transactions(me.query(&create(&published, "id post { title }"))).await;
     assert!(d["createComment"]["comment"]["post"]["title"].is_string());
-    assert_eq!(statements.len(), 4, "{statements:#?}");
-    assert_eq!(
-        (statements[0].as_str(), statements[3].as_str()),
-        ("BEGIN", "COMMIT")
-    );
-    assert!(statements[1].starts_with("INSERT INTO"), "{statements:#?}");
-    assert!(statements[2].starts_with("SELECT"), "{statements:#?}");
+    assert_statements(&statements, &["BEGIN", "INSERT INTO", "SELECT", "COMMIT"]);
 
     // A draft the writer cannot see: the guarded INSERT writes nothing and
     // one more statement finds every missing reference.
     let stranger = c.as_user(user(if owner == "1" { 2 } else { 1 }));
     let before = comments(c.clone()).await;
     let (d, statements) = capture_with_transactions(stranger.query(&create(&draft, "id"))).await;
-    assert_eq!(statements.len(), 2, "{statements:#?}");
-    assert!(statements[0].starts_with("INSERT INTO"), "{statements:#?}");
-    assert!(statements[1].starts_with("SELECT"), "{statements:#?}");
+    assert_statements(&statements, &["INSERT INTO", "SELECT"]);
     assert_eq!(
         d["createComment"],
         json!({ "comment": null, "errors": [{ "field": ["postId"], "code": "FOREIGN_KEY" }] })
@@ -295,8 +295,7 @@ async fn writes_are_one_data_statement() {
     )))
     .await;
     assert_eq!(d["updateComment"]["comment"]["body"], "edited");
-    assert_eq!(statements.len(), 1, "{statements:#?}");
-    assert!(statements[0].starts_with("UPDATE"), "{}", statements[0]);
+    assert_statements(&statements, &["UPDATE"]);
     // A model with a validator: the row is read (and locked) first, so the
     // validator sees it merged with the changes, then updated.
     // Both in one transaction.
@@ -305,13 +304,7 @@ async fn writes_are_one_data_statement() {
     )))
     .await;
     assert_eq!(d["updatePost"]["post"]["title"], "Renamed");
-    assert_eq!(statements.len(), 4, "{statements:#?}");
-    assert_eq!(
-        (statements[0].as_str(), statements[3].as_str()),
-        ("BEGIN", "COMMIT")
-    );
-    assert!(statements[1].starts_with("SELECT"), "{statements:#?}");
-    assert!(statements[2].starts_with("UPDATE"), "{statements:#?}");
+    assert_statements(&statements, &["BEGIN", "SELECT", "UPDATE", "COMMIT"]);
 
     // No row rule anywhere (tags): one INSERT.
     let d = assert_num_queries!(
