@@ -1407,7 +1407,12 @@ pub async fn update(
     // As a create (see `create`): the UPDATE alone when it changes
     // something and nothing is read after it (RETURNING gives the payload
     // its row, and whether the principal sees it where a row rule asks).
-    let alone = in_place && !changes.is_empty() && payload.is_none_or(|p| p.children.is_empty());
+    // A reference to a target a row rule may hide is checked before the
+    // write, a statement of its own: then both run in one transaction.
+    let alone = in_place
+        && !changes.is_empty()
+        && payload.is_none_or(|p| p.children.is_empty())
+        && (scope.is_system() || references(reg, scope, m, &changes, Some(true)).is_empty());
     let mut tx = transaction(engine, alone).await?;
     let mut ex = on(&mut tx, engine);
     // The row as written, and whether the principal sees it where

@@ -296,6 +296,14 @@ async fn writes_are_one_data_statement() {
     .await;
     assert_eq!(d["updateComment"]["comment"]["body"], "edited");
     assert_statements(&statements, &["UPDATE"]);
+    // Moved to another post, which a row rule may hide: the post is
+    // checked first, in the UPDATE's transaction.
+    let (d, statements) = capture_with_transactions(me.query(&format!(
+        r#"mutation {{ updateComment(id: "{id}", input: {{ postId: "{published}" }}) {{ comment {{ body }} errors {{ code }} }} }}"#
+    )))
+    .await;
+    assert_eq!(d["updateComment"]["comment"]["body"], "edited");
+    assert_statements(&statements, &["BEGIN", "SELECT", "UPDATE", "COMMIT"]);
     // A model with a validator: the row is read (and locked) first, so the
     // validator sees it merged with the changes, then updated.
     // Both in one transaction.
