@@ -1175,8 +1175,8 @@ fn on<'a>(tx: &'a mut Option<Tx<'static>>, engine: &'a Engine) -> Exec<'a, 'stat
 
 /// The last step of a create or update: link changes, the payload's rows
 /// read inside the transaction, then commit. Without a transaction (a
-/// create that is one INSERT, see [`create`]) the write has committed,
-/// and there are no links and nothing to read.
+/// create or update that is one statement, see [`create`]) the write has
+/// committed, and there are no links and nothing to read.
 #[allow(clippy::too_many_arguments)]
 async fn finish(
     mut tx: Option<Tx<'static>>,
