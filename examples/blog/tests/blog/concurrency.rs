@@ -404,10 +404,35 @@ async fn a_write_alone_is_repeated_only_when_the_server_ended_its_session_first(
             .unwrap()[0][0]
             .clone()
     };
-    // A write that takes 400 ms; `RawSql` is not a read.
-    let write = RawSql("INSERT INTO written SELECT 1 FROM pg_sleep(0.4) RETURNING x".into());
+    // A write that takes a second; `RawSql` is not a read.
+    let write = RawSql("INSERT INTO written SELECT 1 FROM pg_sleep(1) RETURNING x".into());
+    // Until the server runs the write (a busy machine may take a while to
+    // send it), so what follows happens while it runs.
+    let running = || async {
+        for _ in 0..500 {
+            let rows = admin
+                .fetch(
+                    &RawSql(
+                        "SELECT count(*)::int FROM pg_stat_activity \
+                         WHERE query LIKE 'INSERT INTO written%' AND state = 'active'"
+                            .into(),
+                    ),
+                    &[ValueType::I32],
+                )
+                .await
+                .unwrap();
+            if rows[0][0] == Value::I32(1) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the write never reached the server");
+    };
     let options = DatabaseOptions {
         max_connections: Some(1),
+        // No probe: its connection would go through the relay too, and a
+        // cut probe would refuse any retry on its own.
+        probe_interval: None,
         ..DatabaseOptions::default()
     };
 
@@ -415,7 +440,7 @@ async fn a_write_alone_is_repeated_only_when_the_server_ended_its_session_first(
     // done again on a fresh connection.
     let db = Database::connect_with(&url, &options).await.unwrap();
     let end = async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        running().await;
         admin
             .execute(&RawSql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -435,7 +460,7 @@ async fn a_write_alone_is_repeated_only_when_the_server_ended_its_session_first(
     let (relayed, cut) = cuttable_relay(&url).await;
     let db = Database::connect_with(&relayed, &options).await.unwrap();
     let sever = async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        running().await;
         cut.notify_waiters();
     };
     let (res, ()) = tokio::join!(db.fetch(&write, &[ValueType::I32]), sever);
@@ -445,11 +470,11 @@ async fn a_write_alone_is_repeated_only_when_the_server_ended_its_session_first(
     // when it answers).
     let mut waited = 0;
     while count().await != Value::I32(2) {
-        assert!(waited < 100, "the cut write never committed");
+        assert!(waited < 250, "the cut write never committed");
         tokio::time::sleep(Duration::from_millis(20)).await;
         waited += 1;
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(count().await, Value::I32(2), "the cut write was repeated");
     db.close().await;
     admin.close().await;
