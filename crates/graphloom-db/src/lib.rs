@@ -556,21 +556,20 @@ impl Database {
     }
 
     async fn begin_once(&self) -> Result<Tx<'static>> {
-        log::record_control("BEGIN");
-        Ok(match &self.pool {
+        Ok(Tx::new(match &self.pool {
             Pool::Sqlite(p) => {
                 let mut tx = p
                     .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(DbError::from_sqlx)?;
                 self.arm(&mut tx).await?;
-                Tx::Sqlite(tx)
+                TxConn::Sqlite(tx)
             }
-            Pool::Postgres(p) => Tx::Postgres(
+            Pool::Postgres(p) => TxConn::Postgres(
                 self.reachable(async { p.begin().await.map_err(DbError::from_sqlx) })
                     .await?,
             ),
-        })
+        }))
     }
 
     /// A connection of the pool, ready for statements.
@@ -646,25 +645,53 @@ impl Database {
     }
 }
 
-/// A transaction on either dialect.
+/// A transaction on either dialect. Dropped unfinished (a refused write
+/// returns early), sqlx rolls it back.
 #[derive(Debug)]
-pub enum Tx<'c> {
+pub struct Tx<'c> {
+    conn: TxConn<'c>,
+    open: Open,
+}
+
+#[derive(Debug)]
+enum TxConn<'c> {
     Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
 }
 
-impl Tx<'_> {
+/// A transaction's end for [`capture_with_transactions`]: `ROLLBACK` when
+/// it ends without a commit, explicitly or dropped.
+#[derive(Debug)]
+struct Open(bool);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if self.0 {
+            log::record_control("ROLLBACK");
+        }
+    }
+}
+
+impl<'c> Tx<'c> {
+    fn new(conn: TxConn<'c>) -> Self {
+        log::record_control("BEGIN");
+        Tx {
+            conn,
+            open: Open(true),
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Tx::Sqlite(_) => Dialect::SQLITE,
-            Tx::Postgres(_) => Dialect::POSTGRES,
+        match self.conn {
+            TxConn::Sqlite(_) => Dialect::SQLITE,
+            TxConn::Postgres(_) => Dialect::POSTGRES,
         }
     }
 
     pub async fn fetch(&mut self, stmt: &impl Statement, types: &[ValueType]) -> Result<Rows> {
         let answered = &mut false;
-        match self {
-            Tx::Sqlite(t) => run!(
+        match &mut self.conn {
+            TxConn::Sqlite(t) => run!(
                 fetch,
                 &mut **t,
                 Dialect::SQLITE,
@@ -673,7 +700,7 @@ impl Tx<'_> {
                 value::decode_sqlite,
                 answered
             ),
-            Tx::Postgres(t) => run!(
+            TxConn::Postgres(t) => run!(
                 fetch,
                 &mut **t,
                 Dialect::POSTGRES,
@@ -686,26 +713,29 @@ impl Tx<'_> {
     }
 
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
-        match self {
-            Tx::Sqlite(t) => run!(execute, &mut **t, Dialect::SQLITE, stmt),
-            Tx::Postgres(t) => run!(execute, &mut **t, Dialect::POSTGRES, stmt),
+        match &mut self.conn {
+            TxConn::Sqlite(t) => run!(execute, &mut **t, Dialect::SQLITE, stmt),
+            TxConn::Postgres(t) => run!(execute, &mut **t, Dialect::POSTGRES, stmt),
         }
     }
 
     pub async fn commit(self) -> Result<()> {
+        let Tx { conn, mut open } = self;
+        open.0 = false;
         log::record_control("COMMIT");
-        match self {
-            Tx::Sqlite(t) => t.commit().await,
-            Tx::Postgres(t) => t.commit().await,
+        match conn {
+            TxConn::Sqlite(t) => t.commit().await,
+            TxConn::Postgres(t) => t.commit().await,
         }
         .map_err(DbError::from_sqlx)
     }
 
     pub async fn rollback(self) -> Result<()> {
-        log::record_control("ROLLBACK");
-        match self {
-            Tx::Sqlite(t) => t.rollback().await,
-            Tx::Postgres(t) => t.rollback().await,
+        // `open` records the ROLLBACK as it goes.
+        let Tx { conn, open: _open } = self;
+        match conn {
+            TxConn::Sqlite(t) => t.rollback().await,
+            TxConn::Postgres(t) => t.rollback().await,
         }
         .map_err(DbError::from_sqlx)
     }
@@ -919,17 +949,17 @@ impl SchemaConn {
     /// A transaction that holds the database's write lock on SQLite.
     pub async fn begin(&mut self) -> Result<Tx<'_>> {
         use sqlx::Connection;
-        Ok(match self {
-            SchemaConn::Sqlite(c) => Tx::Sqlite(
+        Ok(Tx::new(match self {
+            SchemaConn::Sqlite(c) => TxConn::Sqlite(
                 (**c)
                     .begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(DbError::from_sqlx)?,
             ),
             SchemaConn::Postgres(c) => {
-                Tx::Postgres((**c).begin().await.map_err(DbError::from_sqlx)?)
+                TxConn::Postgres((**c).begin().await.map_err(DbError::from_sqlx)?)
             }
-        })
+        }))
     }
 
     /// Restores the connection's normal state before it returns to the pool.

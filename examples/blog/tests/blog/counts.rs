@@ -281,6 +281,11 @@ async fn writes_are_one_data_statement() {
     let before = comments(c.clone()).await;
     let (d, statements) = capture_with_transactions(stranger.query(&create(&draft, "id"))).await;
     assert_statements(&statements, &["INSERT INTO", "SELECT"]);
+    // The same in a transaction (the payload selects a relation): it ends
+    // in a rollback.
+    let (_, statements) =
+        capture_with_transactions(stranger.query(&create(&draft, "id post { title }"))).await;
+    assert_statements(&statements, &["BEGIN", "INSERT INTO", "SELECT", "ROLLBACK"]);
     assert_eq!(
         d["createComment"],
         json!({ "comment": null, "errors": [{ "field": ["postId"], "code": "FOREIGN_KEY" }] })
