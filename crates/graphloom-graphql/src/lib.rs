@@ -165,12 +165,13 @@ impl Api {
         if let Some(b) = &batches {
             request = request.data(Arc::clone(b));
         }
-        // Boxed: async-graphql's execution is a future of kilobytes, which
-        // each wrapper below (and the server's) would copy as it moves.
-        let run = Box::pin(self.schema.execute(request));
+        // Boxed (`passes` boxes it too): async-graphql's execution is a
+        // future of kilobytes, which each wrapper below (and the server's)
+        // would copy as it moves.
+        let run = self.schema.execute(request);
         let run = match &batches {
             Some(b) => futures_util::future::Either::Left(b.passes(run)),
-            None => futures_util::future::Either::Right(run),
+            None => futures_util::future::Either::Right(Box::pin(run)),
         };
         let max_bytes = rt.config.limits.max_response_bytes;
         let (mut response, statements) =

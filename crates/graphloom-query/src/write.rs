@@ -1008,13 +1008,12 @@ pub async fn create(
     let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types);
     ins.returning(ret);
     // The INSERT alone, when nothing is read or written after it (no
-    // links, no relations in the payload, no second read of the row for a
-    // row rule RETURNING cannot answer): it commits as it succeeds, which
-    // saves the round trips of BEGIN and COMMIT. A refused one is looked
-    // into on the same connection, as in a transaction: it wrote nothing.
-    let alone = links.is_empty()
-        && payload
-            .is_none_or(|p| p.children.is_empty() && (with_seen || scope.rows(m.id).is_none()));
+    // links, no relations in the payload; without links RETURNING answers
+    // any row rule, so the row needs no second read): it commits as it
+    // succeeds, which saves the round trips of BEGIN and COMMIT. A refused
+    // one is looked into on the same connection, as in a transaction: it
+    // wrote nothing.
+    let alone = links.is_empty() && payload.is_none_or(|p| p.children.is_empty());
     let mut tx = transaction(engine, alone).await?;
     let mut ex = on(&mut tx, engine);
     if !links.is_empty() {
