@@ -407,14 +407,16 @@ async fn a_write_alone_is_repeated_only_when_the_server_ended_its_session_first(
     // A write that takes a second; `RawSql` is not a read.
     let write = RawSql("INSERT INTO written SELECT 1 FROM pg_sleep(1) RETURNING x".into());
     // Until the server runs the write (a busy machine may take a while to
-    // send it), so what follows happens while it runs.
+    // send it), so what follows happens while it runs: in its sleep, not
+    // while the statement is prepared, which shows as active too.
     let running = || async {
         for _ in 0..500 {
             let rows = admin
                 .fetch(
                     &RawSql(
                         "SELECT count(*)::int FROM pg_stat_activity \
-                         WHERE query LIKE 'INSERT INTO written%' AND state = 'active'"
+                         WHERE query LIKE 'INSERT INTO written%' AND state = 'active' \
+                         AND wait_event = 'PgSleep'"
                             .into(),
                     ),
                     &[ValueType::I32],
