@@ -21,8 +21,9 @@ pub mod migrate;
 pub mod notify;
 pub mod schema;
 mod value;
+mod warm;
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 pub use budget::read_budget;
 pub use dialect::sqlite::SQLITE_DATETIME_FORMAT;
@@ -352,6 +353,8 @@ pub struct Database {
     sqlite_timeout: Option<Duration>,
     /// Whether PostgreSQL answers, when probed.
     health: Option<health::Health>,
+    /// Connections given back ready ([`warm`]).
+    warm: Arc<warm::Warm>,
 }
 
 /// SQLite virtual-machine steps between two looks at the clock: tens of
@@ -492,6 +495,7 @@ impl Database {
                 pool: Pool::Sqlite(pool),
                 sqlite_timeout: options.statement_timeout,
                 health: None,
+                warm: Arc::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts =
@@ -517,6 +521,7 @@ impl Database {
                 pool: Pool::Postgres(pool),
                 sqlite_timeout: None,
                 health,
+                warm: Arc::default(),
             })
         } else {
             Err(DbError::Url(url.to_owned()))
@@ -556,6 +561,12 @@ impl Database {
     }
 
     async fn begin_once(&self) -> Result<Tx<'static>> {
+        // A transaction's connection comes from sqlx's own queue.
+        let sqlx_idle = self.sqlx_idle() > 0;
+        self.warm.queued(sqlx_idle, self.begin_pooled()).await
+    }
+
+    async fn begin_pooled(&self) -> Result<Tx<'static>> {
         Ok(Tx::new(match &self.pool {
             Pool::Sqlite(p) => {
                 let mut tx = p
@@ -572,19 +583,48 @@ impl Database {
         }))
     }
 
-    /// A connection of the pool, ready for statements.
+    /// A connection of the pool, ready for statements: one given back
+    /// ready if there is one ([`warm`]), else sqlx's.
     async fn acquire(&self) -> Result<PoolConn> {
+        // As the probe's guard would (a kept connection bypasses it).
+        if !self.is_up() {
+            return Err(DbError::Unreachable);
+        }
+        let mut conn = self
+            .warm
+            .take(self.pool_full(), self.acquire_pooled())
+            .await?;
+        if let PoolConn::Sqlite(c) = &mut conn {
+            self.arm(c).await?;
+        }
+        Ok(conn)
+    }
+
+    /// A connection from sqlx's pool.
+    async fn acquire_pooled(&self) -> Result<PoolConn> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
-                self.arm(&mut conn).await?;
-                PoolConn::Sqlite(conn)
-            }
+            Pool::Sqlite(p) => PoolConn::Sqlite(p.acquire().await.map_err(DbError::from_sqlx)?),
             Pool::Postgres(p) => PoolConn::Postgres(
                 self.reachable(async { p.acquire().await.map_err(DbError::from_sqlx) })
                     .await?,
             ),
         })
+    }
+
+    /// Whether sqlx's pool has all the connections it may open.
+    fn pool_full(&self) -> bool {
+        match &self.pool {
+            Pool::Sqlite(p) => p.size() >= p.options().get_max_connections(),
+            Pool::Postgres(p) => p.size() >= p.options().get_max_connections(),
+        }
+    }
+
+    /// sqlx's idle connections.
+    fn sqlx_idle(&self) -> usize {
+        match &self.pool {
+            Pool::Sqlite(p) => p.num_idle(),
+            Pool::Postgres(p) => p.num_idle(),
+        }
     }
 
     /// Runs `fut` (taking a pooled connection) unless the probe says the
@@ -602,12 +642,14 @@ impl Database {
         self.health.as_ref().is_none_or(health::Health::is_up)
     }
 
-    /// Connections in the pool now, and how many of them are idle.
+    /// Connections in the pool now, and how many of them are idle (in
+    /// sqlx's queue or given back ready).
     pub fn connections(&self) -> (u32, usize) {
-        match &self.pool {
-            Pool::Sqlite(p) => (p.size(), p.num_idle()),
-            Pool::Postgres(p) => (p.size(), p.num_idle()),
-        }
+        let size = match &self.pool {
+            Pool::Sqlite(p) => p.size(),
+            Pool::Postgres(p) => p.size(),
+        };
+        (size, self.sqlx_idle() + self.warm.len())
     }
 
     /// Whether requests can reach the database now (for readiness): the
@@ -638,6 +680,8 @@ impl Database {
     }
 
     pub async fn close(&self) {
+        // sqlx waits for every connection it lent, kept ones included.
+        self.warm.close();
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,
@@ -754,19 +798,37 @@ enum PoolConn {
 /// as it succeeds; see [`Reads::fetch`]).
 ///
 /// A planned selection's statements run one after another, so holding one
-/// connection for them costs nothing in parallelism and saves what sqlx
-/// spends each time a connection comes back to the pool (a round trip to
-/// check it). A connection that had died while idle fails its first read;
-/// that read is retried once on a fresh connection.
+/// connection for them costs nothing in parallelism. Given back with every
+/// statement run to its end, the connection is ready for the next one and
+/// goes to the next taker without sqlx's check (a round trip; see
+/// [`warm`]); otherwise (an error, a statement abandoned halfway) sqlx
+/// checks it as usual. A connection that had died while idle fails its
+/// first read; that read is retried once on a fresh connection.
 #[derive(Debug)]
 pub struct Reads<'a> {
     db: &'a Database,
     conn: Option<PoolConn>,
+    /// Whether `conn`'s last statement ran to its end.
+    ready: bool,
+}
+
+impl Drop for Reads<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && self.ready
+        {
+            self.db.warm.keep(conn);
+        }
+    }
 }
 
 impl<'a> Reads<'a> {
     pub fn new(db: &'a Database) -> Self {
-        Reads { db, conn: None }
+        Reads {
+            db,
+            conn: None,
+            ready: false,
+        }
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -791,7 +853,8 @@ impl<'a> Reads<'a> {
         types: &[ValueType],
         answered: &mut bool,
     ) -> Result<Rows> {
-        match self.conn().await? {
+        self.ready = false;
+        let rows = match self.conn().await? {
             PoolConn::Sqlite(c) => run!(
                 fetch,
                 &mut **c,
@@ -810,7 +873,9 @@ impl<'a> Reads<'a> {
                 value::decode_postgres,
                 answered
             ),
-        }
+        };
+        self.ready = rows.is_ok();
+        rows
     }
 
     /// Runs `stmt`. A write runs on its own and commits as it succeeds
@@ -835,8 +900,11 @@ impl<'a> Reads<'a> {
                     && e.connection_lost()
                     && (stmt.is_read() || (e.session_ended() && !*answered)) =>
             {
-                // Dropped, sqlx finds it dead and closes it.
+                // Dropped, sqlx finds it dead and closes it; the kept
+                // ones may have died with it (a restart), so sqlx checks
+                // them too.
                 self.conn = None;
+                self.db.warm.release_all();
                 self.fetch_once(stmt, types, &mut false).await
             }
             rows => rows,
@@ -844,10 +912,13 @@ impl<'a> Reads<'a> {
     }
 
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
-        match self.conn().await? {
+        self.ready = false;
+        let done = match self.conn().await? {
             PoolConn::Sqlite(c) => run!(execute, &mut **c, Dialect::SQLITE, stmt),
             PoolConn::Postgres(c) => run!(execute, &mut **c, Dialect::POSTGRES, stmt),
-        }
+        };
+        self.ready = done.is_ok();
+        done
     }
 }
 
@@ -909,9 +980,10 @@ impl Database {
     /// Takes a connection for migrations (see [`SchemaConn`]).
     pub async fn schema_conn(&self) -> Result<SchemaConn> {
         use sqlx::Executor;
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
+        let sqlx_idle = self.sqlx_idle() > 0;
+        let conn = self.warm.queued(sqlx_idle, self.acquire_pooled()).await?;
+        match conn {
+            PoolConn::Sqlite(mut conn) => {
                 // Rebuilding a large table may take as long as it takes.
                 if self.sqlite_timeout.is_some() {
                     disarm(&mut conn).await?;
@@ -924,8 +996,7 @@ impl Database {
                     .map_err(DbError::from_sqlx)?;
                 Ok(SchemaConn::Sqlite(conn))
             }
-            Pool::Postgres(p) => {
-                let mut conn = p.acquire().await.map_err(DbError::from_sqlx)?;
+            PoolConn::Postgres(mut conn) => {
                 let sql = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
                 log::record(&sql);
                 (&mut *conn)
@@ -1022,6 +1093,115 @@ mod tests {
                 .unwrap();
             assert_eq!(got, want, "set {set}");
             db.close().await;
+        }
+    }
+
+    async fn file_db(dir: &tempfile::TempDir, connections: u32) -> super::Database {
+        let url = format!("sqlite:{}", dir.path().join("w.sqlite3").display());
+        let options = super::DatabaseOptions {
+            max_connections: Some(connections),
+            acquire_timeout: std::time::Duration::from_secs(3),
+            ..Default::default()
+        };
+        super::Database::connect_with(&url, &options).await.unwrap()
+    }
+
+    fn one() -> super::RawSql {
+        super::RawSql("SELECT 1".into())
+    }
+
+    /// A connection whose statements all ran to their end is kept for the
+    /// next taker (no new one is opened); one whose statement failed goes
+    /// back to sqlx, which checks it.
+    #[tokio::test]
+    async fn a_connection_given_back_ready_is_kept_for_the_next_taker() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir, 4).await;
+        let i32s = [super::ValueType::I32];
+        for _ in 0..3 {
+            assert_eq!(db.fetch(&one(), &i32s).await.unwrap().len(), 1);
+            assert_eq!(db.warm.len(), 1);
+            assert_eq!(db.connections(), (1, 1));
+        }
+        let err = db
+            .fetch(&super::RawSql("SELECT * FROM nowhere".into()), &i32s)
+            .await;
+        assert!(err.is_err());
+        assert_eq!(
+            db.warm.len(),
+            0,
+            "a failed statement's connection is not kept"
+        );
+        // A write alone is kept too.
+        db.execute(&super::RawSql("CREATE TABLE t (x INTEGER)".into()))
+            .await
+            .unwrap();
+        assert_eq!(db.warm.len(), 1);
+        db.close().await;
+    }
+
+    /// Transactions and migrations take connections from sqlx's own queue:
+    /// with every connection kept (one, here), they still get one, and
+    /// they do while reads keep taking and giving back.
+    #[tokio::test]
+    async fn transactions_get_a_connection_while_reads_keep_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir, 1).await;
+        let i32s = [super::ValueType::I32];
+        db.fetch(&one(), &i32s).await.unwrap();
+        assert_eq!(db.warm.len(), 1);
+        let tx = db
+            .begin()
+            .await
+            .expect("a transaction while the one connection is kept");
+        tx.commit().await.unwrap();
+        db.fetch(&one(), &i32s).await.unwrap();
+        let schema = db.schema_conn().await.expect("a schema connection");
+        schema.release().await.unwrap();
+
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (db, stop) = (db.clone(), std::sync::Arc::clone(&stop));
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        db.fetch(&one(), &[super::ValueType::I32]).await.unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        for _ in 0..20 {
+            let tx = db.begin().await.expect("a transaction among the reads");
+            tx.commit().await.unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            assert!(r.await.unwrap() > 0);
+        }
+        db.close().await;
+    }
+
+    /// Closing gives the kept connections back, so it does not wait for
+    /// them; the in-memory database's one connection is kept as well.
+    #[tokio::test]
+    async fn closing_does_not_wait_for_kept_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        for db in [
+            file_db(&dir, 2).await,
+            super::Database::connect("sqlite::memory:").await.unwrap(),
+        ] {
+            db.fetch(&one(), &[super::ValueType::I32]).await.unwrap();
+            assert_eq!(db.warm.len(), 1);
+            let tx = db.begin().await.unwrap();
+            tx.commit().await.unwrap();
+            db.fetch(&one(), &[super::ValueType::I32]).await.unwrap();
+            tokio::time::timeout(std::time::Duration::from_secs(5), db.close())
+                .await
+                .expect("close does not wait for kept connections");
+            assert_eq!(db.warm.len(), 0);
         }
     }
 

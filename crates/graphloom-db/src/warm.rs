@@ -1,0 +1,183 @@
+//! Connections given back ready, kept beside sqlx's pool.
+//!
+//! sqlx checks every connection that comes back to its pool with a round
+//! trip (a `Sync` on PostgreSQL, a message to the connection's thread on
+//! SQLite), because a statement abandoned halfway leaves it in a state
+//! nobody knows. A connection whose every statement ran to its end is in a
+//! known state: ready. [`crate::Reads`] gives such a connection back here,
+//! and the next taker gets it without the check and without the task sqlx
+//! spawns to run it: one round trip fewer per request, and the connection
+//! is free again as soon as the request is done with it.
+//!
+//! To sqlx, a kept connection is still taken, so its pool size stays the
+//! bound, and takers are served as sqlx would serve them:
+//! - one given back goes to the oldest taker waiting here (first come,
+//!   first served), else it is kept, newest first;
+//! - a taker waits on sqlx too, for connections that go back there (after
+//!   an error, a transaction); it waits here as well only once sqlx has
+//!   opened all it may, since abandoning sqlx's wait for one given back
+//!   here could abandon a connection being opened;
+//! - whoever waits on sqlx's queue alone (a transaction, a migration) is
+//!   counted, and while anyone is, connections go back to sqlx, which hands
+//!   them over; one kept connection goes back as such a taker starts to
+//!   wait when sqlx has none idle;
+//! - a connection kept longer than [`KEEP`] goes back to sqlx (its check,
+//!   its idle and lifetime limits) instead of being used.
+
+use std::{
+    collections::VecDeque,
+    future::Future,
+    sync::{Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::oneshot;
+
+use crate::{PoolConn, Result};
+
+/// How long a connection is kept here, unused, before it goes back to sqlx.
+pub(crate) const KEEP: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Default)]
+pub(crate) struct Warm {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Newest last.
+    idle: Vec<(PoolConn, Instant)>,
+    /// Takers waiting for a connection given back, oldest first: one
+    /// given back goes straight to the oldest still waiting.
+    waiting: VecDeque<oneshot::Sender<PoolConn>>,
+    /// Takers waiting on sqlx's own queue.
+    queued: usize,
+    /// The pool is closing: nothing is kept any more.
+    closed: bool,
+}
+
+impl Warm {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The newest kept connection still within [`KEEP`], or (when
+    /// `wait`) a place in the queue for the next one given back.
+    fn pop(
+        &self,
+        wait: bool,
+    ) -> std::result::Result<PoolConn, Option<oneshot::Receiver<PoolConn>>> {
+        let mut stale = Vec::new();
+        let got = {
+            let mut s = self.state();
+            loop {
+                match s.idle.pop() {
+                    Some((conn, at)) if at.elapsed() < KEEP => break Ok(conn),
+                    Some((conn, _)) => stale.push(conn),
+                    None if wait => {
+                        let (tx, rx) = oneshot::channel();
+                        s.waiting.push_back(tx);
+                        break Err(Some(rx));
+                    }
+                    None => break Err(None),
+                }
+            }
+        };
+        // Back to sqlx, outside the lock.
+        drop(stale);
+        got
+    }
+
+    /// A kept connection, or else one from `fresh` (sqlx's pool). When
+    /// sqlx may open no more (`full`), also the first connection given
+    /// back here meanwhile: sqlx then only hands over connections that
+    /// come back to it, and abandoning its wait costs nothing. Otherwise
+    /// sqlx's answer is awaited, as abandoning it could abandon a
+    /// connection being opened.
+    pub(crate) async fn take(
+        &self,
+        full: bool,
+        fresh: impl Future<Output = Result<PoolConn>>,
+    ) -> Result<PoolConn> {
+        let given = match self.pop(full) {
+            Ok(conn) => return Ok(conn),
+            Err(given) => given,
+        };
+        match given {
+            None => fresh.await,
+            Some(given) => {
+                tokio::select! {
+                    conn = fresh => conn,
+                    Ok(conn) = given => Ok(conn),
+                }
+            }
+        }
+    }
+
+    /// Runs `fut`, which waits on sqlx's own queue, counted as such a
+    /// taker (see the module). `sqlx_idle` says whether sqlx has an idle
+    /// connection to give; when it has none, a kept one goes back to it.
+    pub(crate) async fn queued<T>(&self, sqlx_idle: bool, fut: impl Future<Output = T>) -> T {
+        let handed = {
+            let mut s = self.state();
+            s.queued += 1;
+            if sqlx_idle { None } else { s.idle.pop() }
+        };
+        drop(handed);
+        let _queued = Queued(self);
+        fut.await
+    }
+
+    /// Hands `conn`, ready for its next statement, to the oldest taker
+    /// waiting here, or keeps it; or gives it back to sqlx when somebody
+    /// waits there or the pool is closing.
+    pub(crate) fn keep(&self, conn: PoolConn) {
+        let mut s = self.state();
+        if s.queued > 0 || s.closed {
+            drop(s);
+            drop(conn);
+            return;
+        }
+        let mut conn = conn;
+        while let Some(taker) = s.waiting.pop_front() {
+            match taker.send(conn) {
+                Ok(()) => return,
+                // That taker got one from sqlx meanwhile, or gave up.
+                Err(back) => conn = back,
+            }
+        }
+        s.idle.push((conn, Instant::now()));
+    }
+    /// Gives every kept connection back to sqlx (which checks each: after
+    /// a lost connection, the others may be dead too).
+    pub(crate) fn release_all(&self) {
+        let all = std::mem::take(&mut self.state().idle);
+        drop(all);
+    }
+
+    /// Gives every kept connection back and keeps none from now on.
+    pub(crate) fn close(&self) {
+        let (all, waiting) = {
+            let mut s = self.state();
+            s.closed = true;
+            (std::mem::take(&mut s.idle), std::mem::take(&mut s.waiting))
+        };
+        // Takers waiting here go on waiting on sqlx.
+        drop((all, waiting));
+    }
+
+    /// Connections kept now.
+    pub(crate) fn len(&self) -> usize {
+        self.state().idle.len()
+    }
+}
+
+/// A taker counted in [`State::queued`] until dropped (also when its wait
+/// is abandoned).
+struct Queued<'a>(&'a Warm);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.state().queued -= 1;
+    }
+}
