@@ -512,3 +512,114 @@ async fn cuttable_relay(url: &str) -> (String, Arc<tokio::sync::Notify>) {
     });
     (format!("{scheme}://{user}@{addr}/{path}"), cut)
 }
+
+/// A connection whose statements all ran to their end goes back to the pool
+/// without sqlx's check (a `Sync` and its answer, one round trip): after a
+/// read nothing more goes to the server, and the next read runs on the same
+/// connection, its session still the same.
+#[tokio::test]
+async fn a_read_gives_its_connection_back_without_a_round_trip() {
+    use graphloom::{
+        db::RawSql,
+        meta::{Value, ValueType},
+    };
+    use std::sync::atomic::Ordering;
+    graphloom_test::init_logging();
+    let url = fresh_database_url().await;
+    if !url.starts_with("postgres") {
+        eprintln!("PostgreSQL only: an embedded SQLite connection sends nothing over a network");
+        return;
+    }
+    let (relayed, sent) = counting_relay(&url).await;
+    let options = DatabaseOptions {
+        max_connections: Some(2),
+        // No probe: its queries would be counted too.
+        probe_interval: None,
+        ..DatabaseOptions::default()
+    };
+    let db = Database::connect_with(&relayed, &options).await.unwrap();
+    let pid = || async {
+        db.fetch(&RawSql("SELECT pg_backend_pid()".into()), &[ValueType::I32])
+            .await
+            .unwrap()[0][0]
+            .clone()
+    };
+    let first = pid().await;
+    for _ in 0..3 {
+        let after = sent.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            after,
+            "something went to the server after the read"
+        );
+        assert_eq!(pid().await, first, "the read ran on another connection");
+    }
+    assert!(matches!(first, Value::I32(_)));
+    // A failed statement's connection goes back with sqlx's check.
+    let failed = db
+        .fetch(&RawSql("SELECT * FROM nowhere".into()), &[ValueType::I32])
+        .await;
+    assert!(failed.is_err());
+    let after = sent.load(Ordering::SeqCst);
+    let mut waited = 0;
+    while sent.load(Ordering::SeqCst) == after {
+        assert!(
+            waited < 250,
+            "the failed statement's connection was not checked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    db.close().await;
+}
+
+/// A relay to the PostgreSQL server of `url` that counts the bytes clients
+/// send; returns the URL through it and the count.
+async fn counting_relay(url: &str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let (user, host) = authority.rsplit_once('@').unwrap();
+    let upstream = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    };
+    let sent = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::clone(&sent);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (upstream, count) = (upstream.clone(), Arc::clone(&count));
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0; 8192];
+                    while let Ok(n) = from_client.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        // Counted before it is passed on: an answer comes after.
+                        count.fetch_add(n, Ordering::SeqCst);
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = tokio::io::copy(&mut from_server, &mut to_client);
+                tokio::select! {
+                    () = up => {}
+                    _ = down => {}
+                }
+            });
+        }
+    });
+    (format!("{scheme}://{user}@{addr}/{path}"), sent)
+}
