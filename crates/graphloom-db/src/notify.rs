@@ -5,11 +5,17 @@
 
 use sqlx::postgres::PgListener;
 
-use crate::{Database, DbError, Pool, Result};
+use crate::{Database, DbError, Pool, PoolConn, Reads, Result};
 
 /// A connection listening on one channel.
 #[derive(Debug)]
-pub struct Listener(PgListener);
+pub struct Listener {
+    inner: PgListener,
+    db: Database,
+    channel: String,
+    /// The connection was lost: the next `recv` connects again.
+    lost: bool,
+}
 
 /// What a listener heard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,9 +31,18 @@ impl Listener {
     /// The next notification, or word that the connection was lost. An
     /// error says that connecting again failed; call again to retry.
     pub async fn recv(&mut self) -> Result<Heard> {
-        match self.0.try_recv().await.map_err(DbError::from_sqlx)? {
+        if self.lost {
+            // A listener of our own rather than sqlx's reconnection, which
+            // would wait on sqlx's queue uncounted (see `warm`).
+            self.inner = self.db.pg_listener(&self.channel).await?;
+            self.lost = false;
+        }
+        match self.inner.try_recv().await.map_err(DbError::from_sqlx)? {
             Some(n) => Ok(Heard::Payload(n.payload().to_owned())),
-            None => Ok(Heard::Lost),
+            None => {
+                self.lost = true;
+                Ok(Heard::Lost)
+            }
         }
     }
 }
@@ -41,36 +56,54 @@ impl Database {
     pub async fn listen(&self, channel: &str) -> Result<Option<Listener>> {
         match &self.pool {
             Pool::Sqlite(_) => Ok(None),
-            Pool::Postgres(p) => {
+            Pool::Postgres(_) => Ok(Some(Listener {
+                inner: self.pg_listener(channel).await?,
+                db: self.clone(),
+                channel: channel.to_owned(),
+                lost: false,
+            })),
+        }
+    }
+
+    /// A sqlx listener on `channel`: a connection it keeps, taken from
+    /// sqlx's own queue, counted as such a taker (see [`crate::warm`]).
+    async fn pg_listener(&self, channel: &str) -> Result<PgListener> {
+        let Pool::Postgres(p) = &self.pool else {
+            return Err(DbError::Unreachable);
+        };
+        let sqlx_idle = self.sqlx_idle() > 0;
+        self.warm
+            .queued(sqlx_idle, async {
                 let mut l = PgListener::connect_with(p)
                     .await
                     .map_err(DbError::from_sqlx)?;
                 l.listen(channel).await.map_err(DbError::from_sqlx)?;
-                Ok(Some(Listener(l)))
-            }
-        }
+                Ok(l)
+            })
+            .await
     }
 
     /// Sends each of `payloads` on `channel`, in one statement (PostgreSQL;
     /// nothing on SQLite). Each must be at most [`MAX_PAYLOAD`] bytes.
     pub async fn notify(&self, channel: &str, payloads: &[String]) -> Result<()> {
-        let Pool::Postgres(p) = &self.pool else {
-            return Ok(());
-        };
-        if payloads.is_empty() {
+        if matches!(self.pool, Pool::Sqlite(_)) || payloads.is_empty() {
             return Ok(());
         }
         let sql = "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p";
         crate::log::record(sql);
-        self.reachable(async {
-            sqlx::query(sql)
-                .bind(channel)
-                .bind(payloads)
-                .execute(p)
-                .await
-                .map(drop)
-                .map_err(DbError::from_sqlx)
-        })
-        .await
+        // On a connection of the pool as a read's (given back ready).
+        let mut reads = Reads::new(self);
+        let PoolConn::Postgres(conn) = reads.conn().await? else {
+            return Ok(());
+        };
+        let sent = sqlx::query(sql)
+            .bind(channel)
+            .bind(payloads)
+            .execute(&mut **conn)
+            .await
+            .map(drop)
+            .map_err(DbError::from_sqlx);
+        reads.ready = sent.is_ok();
+        sent
     }
 }

@@ -623,3 +623,49 @@ async fn counting_relay(url: &str) -> (String, Arc<std::sync::atomic::AtomicUsiz
     });
     (format!("{scheme}://{user}@{addr}/{path}"), sent)
 }
+
+/// Listening and notifying (how instances tell each other of changes) take
+/// connections as reads do: with every connection of the pool kept after
+/// reads, a listener still gets one, a notification is still sent, and the
+/// listener hears it.
+#[tokio::test]
+async fn notifications_get_a_connection_while_reads_keep_them() {
+    use graphloom::{
+        db::{RawSql, notify::Heard},
+        meta::ValueType,
+    };
+    graphloom_test::init_logging();
+    let url = fresh_database_url().await;
+    if !url.starts_with("postgres") {
+        eprintln!("PostgreSQL only: SQLite has no other instances to notify");
+        return;
+    }
+    let options = DatabaseOptions {
+        max_connections: Some(2),
+        acquire_timeout: Duration::from_secs(3),
+        ..DatabaseOptions::default()
+    };
+    let db = Database::connect_with(&url, &options).await.unwrap();
+    let one = RawSql("SELECT 1".into());
+    let read = || db.fetch(&one, &[ValueType::I32]);
+    // Two at once: the pool opens both connections, and both are kept.
+    let (a, b) = tokio::join!(read(), read());
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(db.connections(), (2, 2));
+    let mut listener = db
+        .listen("graphloom_warm")
+        .await
+        .expect("a listener while every connection is kept")
+        .expect("PostgreSQL listens");
+    read().await.unwrap();
+    db.notify("graphloom_warm", &["hello".to_owned()])
+        .await
+        .expect("a notification while the other connection is kept");
+    let heard = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("the notification arrives")
+        .unwrap();
+    assert_eq!(heard, Heard::Payload("hello".into()));
+    read().await.unwrap();
+}
