@@ -27,13 +27,13 @@
 use std::{
     collections::VecDeque,
     future::Future,
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use tokio::sync::oneshot;
 
-use crate::{PoolConn, Result};
+use crate::{DbError, PoolConn, Result};
 
 /// How long a connection is kept here, unused, before it goes back to sqlx.
 pub(crate) const KEEP: Duration = Duration::from_secs(10);
@@ -61,12 +61,9 @@ impl Warm {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The newest kept connection still within [`KEEP`], or (when
-    /// `wait`) a place in the queue for the next one given back.
-    fn pop(
-        &self,
-        wait: bool,
-    ) -> std::result::Result<PoolConn, Option<oneshot::Receiver<PoolConn>>> {
+    /// The newest kept connection still within [`KEEP`], or a place in
+    /// the queue for the next one given back.
+    fn pop(&self) -> std::result::Result<PoolConn, oneshot::Receiver<PoolConn>> {
         let mut stale = Vec::new();
         let got = {
             let mut s = self.state();
@@ -74,12 +71,11 @@ impl Warm {
                 match s.idle.pop() {
                     Some((conn, at)) if at.elapsed() < KEEP => break Ok(conn),
                     Some((conn, _)) => stale.push(conn),
-                    None if wait => {
+                    None => {
                         let (tx, rx) = oneshot::channel();
                         s.waiting.push_back(tx);
-                        break Err(Some(rx));
+                        break Err(rx);
                     }
-                    None => break Err(None),
                 }
             }
         };
@@ -88,29 +84,44 @@ impl Warm {
         got
     }
 
-    /// A kept connection, or else one from `fresh` (sqlx's pool). When
-    /// sqlx may open no more (`full`), also the first connection given
-    /// back here meanwhile: sqlx then only hands over connections that
-    /// come back to it, and abandoning its wait costs nothing. Otherwise
-    /// sqlx's answer is awaited, as abandoning it could abandon a
-    /// connection being opened.
-    pub(crate) async fn take(
-        &self,
+    /// A kept connection, or else the first of one from sqlx's pool
+    /// (`fresh()`) and one given back here meanwhile. When sqlx may open
+    /// no more (`full`), it only hands over connections that come back to
+    /// it, and abandoning its wait costs nothing. Otherwise it may be
+    /// opening one for this taker: that wait runs as a task of its own,
+    /// and a connection it opens for a taker already served is kept here.
+    pub(crate) async fn take<F>(
+        self: &Arc<Self>,
         full: bool,
-        fresh: impl Future<Output = Result<PoolConn>>,
-    ) -> Result<PoolConn> {
-        let given = match self.pop(full) {
+        fresh: impl FnOnce() -> F,
+    ) -> Result<PoolConn>
+    where
+        F: Future<Output = Result<PoolConn>> + Send + 'static,
+    {
+        let given = match self.pop() {
             Ok(conn) => return Ok(conn),
             Err(given) => given,
         };
-        match given {
-            None => fresh.await,
-            Some(given) => {
-                tokio::select! {
-                    conn = fresh => conn,
-                    Ok(conn) = given => Ok(conn),
-                }
+        if full {
+            return tokio::select! {
+                conn = fresh() => conn,
+                Ok(conn) = given => Ok(conn),
+            };
+        }
+        let (opened, from_sqlx) = oneshot::channel();
+        let fresh = fresh();
+        let warm = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(Ok(conn)) = opened.send(fresh.await) {
+                warm.keep(conn);
             }
+        });
+        tokio::select! {
+            Ok(conn) = from_sqlx => conn,
+            Ok(conn) = given => Ok(conn),
+            // Neither ends without an answer but at a panic or the
+            // runtime's shutdown.
+            else => Err(DbError::Unreachable),
         }
     }
 
