@@ -482,9 +482,9 @@ async fn a_write_alone_is_repeated_only_when_the_server_ended_its_session_first(
     admin.close().await;
 }
 
-/// A relay to the PostgreSQL server of `url` whose connections all close
-/// when the returned `Notify` is notified; returns the URL through it.
-async fn cuttable_relay(url: &str) -> (String, Arc<tokio::sync::Notify>) {
+/// The server address of a PostgreSQL `url`, and the same URL through a
+/// relay at an address.
+fn relay_ends(url: &str) -> (String, impl Fn(std::net::SocketAddr) -> String) {
     let (scheme, rest) = url.split_once("://").unwrap();
     let (authority, path) = rest.split_once('/').unwrap();
     let (user, host) = authority.rsplit_once('@').unwrap();
@@ -493,6 +493,16 @@ async fn cuttable_relay(url: &str) -> (String, Arc<tokio::sync::Notify>) {
     } else {
         format!("{host}:5432")
     };
+    let (scheme, user, path) = (scheme.to_owned(), user.to_owned(), path.to_owned());
+    (upstream, move |addr| {
+        format!("{scheme}://{user}@{addr}/{path}")
+    })
+}
+
+/// A relay to the PostgreSQL server of `url` whose connections all close
+/// when the returned `Notify` is notified; returns the URL through it.
+async fn cuttable_relay(url: &str) -> (String, Arc<tokio::sync::Notify>) {
+    let (upstream, through) = relay_ends(url);
     let cut = Arc::new(tokio::sync::Notify::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -510,7 +520,7 @@ async fn cuttable_relay(url: &str) -> (String, Arc<tokio::sync::Notify>) {
             });
         }
     });
-    (format!("{scheme}://{user}@{addr}/{path}"), cut)
+    (through(addr), cut)
 }
 
 /// A connection whose statements all ran to their end goes back to the pool
@@ -579,14 +589,7 @@ async fn a_read_gives_its_connection_back_without_a_round_trip() {
 async fn counting_relay(url: &str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (authority, path) = rest.split_once('/').unwrap();
-    let (user, host) = authority.rsplit_once('@').unwrap();
-    let upstream = if host.contains(':') {
-        host.to_owned()
-    } else {
-        format!("{host}:5432")
-    };
+    let (upstream, through) = relay_ends(url);
     let sent = Arc::new(AtomicUsize::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -621,7 +624,7 @@ async fn counting_relay(url: &str) -> (String, Arc<std::sync::atomic::AtomicUsiz
             });
         }
     });
-    (format!("{scheme}://{user}@{addr}/{path}"), sent)
+    (through(addr), sent)
 }
 
 /// Listening and notifying (how instances tell each other of changes) take
