@@ -17,6 +17,7 @@ use crate::{
     Engine, Error, ErrorCode, FieldCode, FieldError, Result,
     changes::ChangeKind,
     exec::{Node, fetch_keys_matching, load_children},
+    filter::Filter,
     plan::NodePlan,
     scope::{Cond, Scope},
     sql::{Builder, col, key_eq, key_in},
@@ -909,14 +910,16 @@ fn prepare_create(
 
 /// Every column of the written row (`alias` names the table in the
 /// statement) and, where a row rule decides whether the principal sees it,
-/// whether they do: the payload then needs no second read. Not with link
-/// changes, which are written after the row and may bear on the rule.
+/// whether they do (unless `ask` is false: the statement proves it): the
+/// payload then needs no second read. Not with link changes, which are
+/// written after the row and may bear on the rule.
 fn returning_seen(
     b: &mut Builder<'_>,
     m: &ModelMeta,
     alias: &str,
     links: &[LinkChange],
     types: &mut Vec<ValueType>,
+    ask: bool,
 ) -> (sea_query::ReturningClause, bool) {
     // Another service's entity returns its own fields as NULL: they are
     // not columns here.
@@ -933,7 +936,7 @@ fn returning_seen(
         })
         .collect();
     let seen = match b.row_cond(m, alias) {
-        Some(rows) if links.is_empty() => rows,
+        Some(rows) if links.is_empty() && ask => rows,
         _ => return (Query::returning().exprs(exprs), false),
     };
     exprs.push(seen);
@@ -1005,7 +1008,8 @@ pub async fn create(
     }
     // The stored row comes back whole: the database's defaults included.
     let mut types: Vec<ValueType> = m.fields.iter().map(|f| reg.value_type(f)).collect();
-    let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types);
+    let proven = guards_prove_seen(scope, m, &guards);
+    let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types, !proven);
     ins.returning(ret);
     // The INSERT alone, when nothing is read or written after it (no
     // links, no relations in the payload; without links RETURNING answers
@@ -1046,6 +1050,7 @@ pub async fn create(
     };
     drop(ex);
     let (row, seen) = split_seen(row, with_seen);
+    let seen = if proven { Some(true) } else { seen };
     finish(
         tx,
         engine,
@@ -1057,6 +1062,24 @@ pub async fn create(
         payload,
     )
     .await
+}
+
+/// Whether an INSERT's guards already prove its row visible: the model's
+/// row rule is exactly "the target of this reference is visible" (a
+/// comment is seen where its post is), and the INSERT is guarded by that
+/// same target being visible under the same rule, in the same statement.
+/// Then RETURNING need not ask the rule again.
+fn guards_prove_seen(scope: &Scope, m: &ModelMeta, guards: &[(usize, &ModelMeta, &Value)]) -> bool {
+    let Some(Filter::One { relation, filter }) = scope.rows(m.id) else {
+        return false;
+    };
+    let rel = &m.relations[*relation];
+    let RelationKind::ForwardOne { field } = rel.kind else {
+        return false;
+    };
+    guards.iter().any(|(idx, t, _)| {
+        *idx == field && t.id == rel.target && scope.rows(t.id) == Some(&**filter)
+    })
 }
 
 /// The most parameters one INSERT binds (SQLite allows 32,766).
@@ -1455,7 +1478,7 @@ pub async fn update(
             if let Some(rows) = b.row_cond(m, &a) {
                 upd.and_where(rows);
             }
-            let (ret, with_seen) = returning_seen(&mut b, m, &a, &[], &mut types);
+            let (ret, with_seen) = returning_seen(&mut b, m, &a, &[], &mut types, true);
             upd.returning(ret);
             (ex.fetch(&upd, &types).await, with_seen)
         };
@@ -1499,7 +1522,7 @@ pub async fn update(
                 .values(set_values(reg, m, &changes, dialect))
                 .and_where(key_eq(reg, dialect, m, |c| Expr::col(Alias::new(c)), &key));
             let mut b = Builder::new(reg, dialect, scope);
-            let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types);
+            let (ret, with_seen) = returning_seen(&mut b, m, &m.table, &links, &mut types, true);
             upd.returning(ret);
             match ex.fetch(&upd, &types).await {
                 Ok(rows) => {

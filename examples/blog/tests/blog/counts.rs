@@ -268,6 +268,16 @@ async fn writes_are_one_data_statement() {
         "{}",
         statements[0]
     );
+    // A comment is seen where its post is, and the INSERT is guarded by
+    // that very post being visible: RETURNING does not ask the rule again,
+    // so the guard is the statement's one EXISTS.
+    assert_eq!(statements[0].matches("EXISTS").count(), 1, "{}", statements[0]);
+    // The same on the writer's own draft, which only they see: the
+    // payload shows the comment.
+    let mine = c.as_user(user(&owner));
+    let (d, statements) = capture_with_transactions(mine.query(&create(&draft, "body"))).await;
+    assert_eq!(d["createComment"]["comment"]["body"], "one statement", "{d}");
+    assert_eq!(statements.len(), 1, "{statements:#?}");
     // Each relation the payload selects is one statement more, read in the
     // INSERT's transaction.
     let (d, statements) =
@@ -301,6 +311,8 @@ async fn writes_are_one_data_statement() {
     .await;
     assert_eq!(d["updateComment"]["comment"]["body"], "edited");
     assert_statements(&statements, &["UPDATE"]);
+    // An update has no guard on the post it keeps: RETURNING asks the rule.
+    assert!(statements[0].contains("EXISTS"), "{}", statements[0]);
     // Moved to another post, which a row rule may hide: the post is
     // checked first, in the UPDATE's transaction.
     let (d, statements) = capture_with_transactions(me.query(&format!(
