@@ -271,12 +271,20 @@ async fn writes_are_one_data_statement() {
     // A comment is seen where its post is, and the INSERT is guarded by
     // that very post being visible: RETURNING does not ask the rule again,
     // so the guard is the statement's one EXISTS.
-    assert_eq!(statements[0].matches("EXISTS").count(), 1, "{}", statements[0]);
+    assert_eq!(
+        statements[0].matches("EXISTS").count(),
+        1,
+        "{}",
+        statements[0]
+    );
     // The same on the writer's own draft, which only they see: the
     // payload shows the comment.
     let mine = c.as_user(user(&owner));
     let (d, statements) = capture_with_transactions(mine.query(&create(&draft, "body"))).await;
-    assert_eq!(d["createComment"]["comment"]["body"], "one statement", "{d}");
+    assert_eq!(
+        d["createComment"]["comment"]["body"], "one statement",
+        "{d}"
+    );
     assert_eq!(statements.len(), 1, "{statements:#?}");
     // Each relation the payload selects is one statement more, read in the
     // INSERT's transaction.
