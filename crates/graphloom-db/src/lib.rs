@@ -555,32 +555,42 @@ impl Database {
         // BEGIN is safe to repeat: a connection that died while idle (the
         // server restarted) costs a retry on a fresh one, not the request.
         match self.begin_once().await {
-            Err(e) if e.connection_lost() => self.begin_once().await,
+            Err(e) if e.connection_lost() => {
+                // The kept ones may have died with it (a restart).
+                self.warm.release_all();
+                self.begin_once().await
+            }
             tx => tx,
         }
     }
 
+    /// A transaction on a connection taken as a read's ([`warm`]), begun
+    /// and ended with plain statements, so that once committed it goes back
+    /// ready, like a read's, without sqlx's check.
     async fn begin_once(&self) -> Result<Tx<'static>> {
-        // A transaction's connection comes from sqlx's own queue.
-        let sqlx_idle = self.sqlx_idle() > 0;
-        self.warm.queued(sqlx_idle, self.begin_pooled()).await
-    }
-
-    async fn begin_pooled(&self) -> Result<Tx<'static>> {
-        Ok(Tx::new(match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut tx = p
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(DbError::from_sqlx)?;
-                self.arm(&mut tx).await?;
-                TxConn::Sqlite(tx)
-            }
-            Pool::Postgres(p) => TxConn::Postgres(
-                self.reachable(async { p.begin().await.map_err(DbError::from_sqlx) })
-                    .await?,
-            ),
-        }))
+        // Held as an open transaction before `BEGIN` is sent: a wait
+        // abandoned while it runs still ends what it may have begun.
+        let mut open = Pooled {
+            // Boxed, as in `Reads::conn`: a future of kilobytes.
+            conn: Some(Box::pin(self.acquire()).await?),
+            warm: Arc::clone(&self.warm),
+        };
+        let begin = match open.conn()? {
+            PoolConn::Sqlite(_) => "BEGIN IMMEDIATE",
+            PoolConn::Postgres(_) => "BEGIN",
+        };
+        let begun = plain(open.conn()?, begin).await;
+        if let Err(e) = begun {
+            // Nothing began: sqlx checks the connection as it goes back.
+            drop(open.conn.take());
+            return Err(e);
+        }
+        // The statement timeout counts from here: `BEGIN IMMEDIATE` may
+        // have waited for the write lock.
+        if let PoolConn::Sqlite(c) = open.conn()? {
+            self.arm(c).await?;
+        }
+        Ok(Tx::new(TxConn::Pooled(open)))
     }
 
     /// A connection of the pool, ready for statements: one given back
@@ -693,7 +703,7 @@ impl Database {
 }
 
 /// A transaction on either dialect. Dropped unfinished (a refused write
-/// returns early), sqlx rolls it back.
+/// returns early), it is rolled back before its connection is lent again.
 #[derive(Debug)]
 pub struct Tx<'c> {
     conn: TxConn<'c>,
@@ -704,6 +714,84 @@ pub struct Tx<'c> {
 enum TxConn<'c> {
     Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
+    Pooled(Pooled),
+}
+
+/// A pooled connection in a transaction begun with `BEGIN`: committed or
+/// rolled back, it goes back ready ([`warm`]); dropped while open (a
+/// refused write, a cancelled request), a task rolls it back first, as
+/// sqlx's own transactions do.
+#[derive(Debug)]
+struct Pooled {
+    /// `Some` while the transaction is open.
+    conn: Option<PoolConn>,
+    warm: Arc<warm::Warm>,
+}
+
+impl Pooled {
+    fn conn(&mut self) -> Result<&mut PoolConn> {
+        self.conn.as_mut().ok_or(DbError::Unreachable)
+    }
+
+    /// Ends the transaction with `sql` (`COMMIT` or `ROLLBACK`); done, the
+    /// connection goes back ready. Failed, it stays here, and the drop
+    /// rolls back whatever is left (a SQLite `COMMIT` refused as busy
+    /// leaves the transaction open).
+    async fn end(&mut self, sql: &'static str) -> Result<()> {
+        let done = plain(self.conn()?, sql).await;
+        if done.is_ok()
+            && let Some(conn) = self.conn.take()
+        {
+            self.warm.keep(conn);
+        }
+        done
+    }
+}
+
+/// Runs a statement without parameters or rows (`BEGIN`, `COMMIT` …).
+async fn plain(conn: &mut PoolConn, sql: &'static str) -> Result<()> {
+    use sqlx::Executor;
+    match conn {
+        PoolConn::Sqlite(c) => (&mut **c).execute(sql).await.map(drop),
+        PoolConn::Postgres(c) => (&mut **c).execute(sql).await.map(drop),
+    }
+    .map_err(DbError::from_sqlx)
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        // Closed rather than lent again, unless the rollback succeeds:
+        // also when the task below never runs (the runtime is ending).
+        let mut conn = Closing(Some(conn));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let warm = Arc::clone(&self.warm);
+        runtime.spawn(async move {
+            if let Some(c) = conn.0.as_mut()
+                && plain(c, "ROLLBACK").await.is_ok()
+                && let Some(c) = conn.0.take()
+            {
+                warm.keep(c);
+            }
+        });
+    }
+}
+
+/// A connection in an unknown state: closed when dropped, not lent again.
+struct Closing(Option<PoolConn>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        match self.0.take() {
+            Some(PoolConn::Sqlite(mut c)) => c.close_on_drop(),
+            Some(PoolConn::Postgres(mut c)) => c.close_on_drop(),
+            None => {}
+        }
+    }
 }
 
 /// A transaction's end for [`capture_with_transactions`]: `ROLLBACK` when
@@ -732,6 +820,10 @@ impl<'c> Tx<'c> {
         match self.conn {
             TxConn::Sqlite(_) => Dialect::SQLITE,
             TxConn::Postgres(_) => Dialect::POSTGRES,
+            TxConn::Pooled(ref p) => match p.conn {
+                Some(PoolConn::Postgres(_)) => Dialect::POSTGRES,
+                Some(PoolConn::Sqlite(_)) | None => Dialect::SQLITE,
+            },
         }
     }
 
@@ -756,6 +848,26 @@ impl<'c> Tx<'c> {
                 value::decode_postgres,
                 answered
             ),
+            TxConn::Pooled(p) => match p.conn()? {
+                PoolConn::Sqlite(c) => run!(
+                    fetch,
+                    &mut **c,
+                    Dialect::SQLITE,
+                    stmt,
+                    types,
+                    value::decode_sqlite,
+                    answered
+                ),
+                PoolConn::Postgres(c) => run!(
+                    fetch,
+                    &mut **c,
+                    Dialect::POSTGRES,
+                    stmt,
+                    types,
+                    value::decode_postgres,
+                    answered
+                ),
+            },
         }
     }
 
@@ -763,6 +875,10 @@ impl<'c> Tx<'c> {
         match &mut self.conn {
             TxConn::Sqlite(t) => run!(execute, &mut **t, Dialect::SQLITE, stmt),
             TxConn::Postgres(t) => run!(execute, &mut **t, Dialect::POSTGRES, stmt),
+            TxConn::Pooled(p) => match p.conn()? {
+                PoolConn::Sqlite(c) => run!(execute, &mut **c, Dialect::SQLITE, stmt),
+                PoolConn::Postgres(c) => run!(execute, &mut **c, Dialect::POSTGRES, stmt),
+            },
         }
     }
 
@@ -771,20 +887,20 @@ impl<'c> Tx<'c> {
         open.0 = false;
         log::record_control("COMMIT");
         match conn {
-            TxConn::Sqlite(t) => t.commit().await,
-            TxConn::Postgres(t) => t.commit().await,
+            TxConn::Sqlite(t) => t.commit().await.map_err(DbError::from_sqlx),
+            TxConn::Postgres(t) => t.commit().await.map_err(DbError::from_sqlx),
+            TxConn::Pooled(mut p) => p.end("COMMIT").await,
         }
-        .map_err(DbError::from_sqlx)
     }
 
     pub async fn rollback(self) -> Result<()> {
         // `open` records the ROLLBACK as it goes.
         let Tx { conn, open: _open } = self;
         match conn {
-            TxConn::Sqlite(t) => t.rollback().await,
-            TxConn::Postgres(t) => t.rollback().await,
+            TxConn::Sqlite(t) => t.rollback().await.map_err(DbError::from_sqlx),
+            TxConn::Postgres(t) => t.rollback().await.map_err(DbError::from_sqlx),
+            TxConn::Pooled(mut p) => p.end("ROLLBACK").await,
         }
-        .map_err(DbError::from_sqlx)
     }
 }
 
@@ -1184,6 +1300,49 @@ mod tests {
         for r in readers {
             assert!(r.await.unwrap() > 0);
         }
+        db.close().await;
+    }
+
+    /// A transaction's connection goes back ready once committed or rolled
+    /// back; one dropped open is rolled back (by a task) before anyone
+    /// gets it again.
+    #[tokio::test]
+    async fn a_transaction_ends_before_its_connection_is_lent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir, 1).await;
+        let i64s = [super::ValueType::I64];
+        let count = super::RawSql("SELECT count(*) FROM t".into());
+        let insert = super::RawSql("INSERT INTO t VALUES (1)".into());
+        db.execute(&super::RawSql("CREATE TABLE t (x INTEGER)".into()))
+            .await
+            .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(&insert).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(db.warm.len(), 1, "committed: kept");
+        {
+            let mut tx = db.begin().await.unwrap();
+            tx.execute(&insert).await.unwrap();
+        }
+        // The pool's one connection: this read waits for the rollback.
+        let rows = db.fetch(&count, &i64s).await.unwrap();
+        assert_eq!(
+            rows[0][0],
+            super::Value::I64(1),
+            "the dropped one was rolled back"
+        );
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(&insert).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(db.warm.len(), 1, "rolled back: kept");
+        let rows = db.fetch(&count, &i64s).await.unwrap();
+        assert_eq!(rows[0][0], super::Value::I64(1));
+        // And the connection takes a new transaction (none is left open).
+        let mut tx = db.begin().await.unwrap();
+        tx.execute(&insert).await.unwrap();
+        tx.commit().await.unwrap();
+        let rows = db.fetch(&count, &i64s).await.unwrap();
+        assert_eq!(rows[0][0], super::Value::I64(2));
         db.close().await;
     }
 

@@ -5,9 +5,11 @@
 //! SQLite), because a statement abandoned halfway leaves it in a state
 //! nobody knows. A connection whose every statement ran to its end is in a
 //! known state: ready. [`crate::Reads`] gives such a connection back here,
-//! and the next taker gets it without the check and without the task sqlx
-//! spawns to run it: one round trip fewer per request, and the connection
-//! is free again as soon as the request is done with it.
+//! and so does a transaction once committed or rolled back (it is begun
+//! and ended with plain statements for that), and the next taker gets it
+//! without the check and without the task sqlx spawns to run it: one round
+//! trip fewer per request, and the connection is free again as soon as the
+//! request is done with it.
 //!
 //! To sqlx, a kept connection is still taken, so its pool size stays the
 //! bound, and takers are served as sqlx would serve them:
@@ -17,7 +19,7 @@
 //!   an error, a transaction); it waits here as well only once sqlx has
 //!   opened all it may, since abandoning sqlx's wait for one given back
 //!   here could abandon a connection being opened;
-//! - whoever waits on sqlx's queue alone (a transaction, a migration) is
+//! - whoever waits on sqlx's queue alone (a migration, a listener) is
 //!   counted, and while anyone is, connections go back to sqlx, which hands
 //!   them over; one kept connection goes back as such a taker starts to
 //!   wait when sqlx has none idle;
