@@ -848,26 +848,7 @@ impl<'c> Tx<'c> {
                 value::decode_postgres,
                 answered
             ),
-            TxConn::Pooled(p) => match p.conn()? {
-                PoolConn::Sqlite(c) => run!(
-                    fetch,
-                    &mut **c,
-                    Dialect::SQLITE,
-                    stmt,
-                    types,
-                    value::decode_sqlite,
-                    answered
-                ),
-                PoolConn::Postgres(c) => run!(
-                    fetch,
-                    &mut **c,
-                    Dialect::POSTGRES,
-                    stmt,
-                    types,
-                    value::decode_postgres,
-                    answered
-                ),
-            },
+            TxConn::Pooled(p) => p.conn()?.fetch(stmt, types, answered).await,
         }
     }
 
@@ -875,10 +856,7 @@ impl<'c> Tx<'c> {
         match &mut self.conn {
             TxConn::Sqlite(t) => run!(execute, &mut **t, Dialect::SQLITE, stmt),
             TxConn::Postgres(t) => run!(execute, &mut **t, Dialect::POSTGRES, stmt),
-            TxConn::Pooled(p) => match p.conn()? {
-                PoolConn::Sqlite(c) => run!(execute, &mut **c, Dialect::SQLITE, stmt),
-                PoolConn::Postgres(c) => run!(execute, &mut **c, Dialect::POSTGRES, stmt),
-            },
+            TxConn::Pooled(p) => p.conn()?.execute(stmt).await,
         }
     }
 
@@ -909,6 +887,44 @@ impl<'c> Tx<'c> {
 enum PoolConn {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl PoolConn {
+    /// Runs `stmt`; `answered` says whether a row of it came back.
+    async fn fetch(
+        &mut self,
+        stmt: &impl Statement,
+        types: &[ValueType],
+        answered: &mut bool,
+    ) -> Result<Rows> {
+        match self {
+            PoolConn::Sqlite(c) => run!(
+                fetch,
+                &mut **c,
+                Dialect::SQLITE,
+                stmt,
+                types,
+                value::decode_sqlite,
+                answered
+            ),
+            PoolConn::Postgres(c) => run!(
+                fetch,
+                &mut **c,
+                Dialect::POSTGRES,
+                stmt,
+                types,
+                value::decode_postgres,
+                answered
+            ),
+        }
+    }
+
+    async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
+        match self {
+            PoolConn::Sqlite(c) => run!(execute, &mut **c, Dialect::SQLITE, stmt),
+            PoolConn::Postgres(c) => run!(execute, &mut **c, Dialect::POSTGRES, stmt),
+        }
+    }
 }
 
 /// Statements outside a transaction on one connection of the pool: taken
@@ -973,26 +989,7 @@ impl<'a> Reads<'a> {
         answered: &mut bool,
     ) -> Result<Rows> {
         self.ready = false;
-        let rows = match self.conn().await? {
-            PoolConn::Sqlite(c) => run!(
-                fetch,
-                &mut **c,
-                Dialect::SQLITE,
-                stmt,
-                types,
-                value::decode_sqlite,
-                answered
-            ),
-            PoolConn::Postgres(c) => run!(
-                fetch,
-                &mut **c,
-                Dialect::POSTGRES,
-                stmt,
-                types,
-                value::decode_postgres,
-                answered
-            ),
-        };
+        let rows = self.conn().await?.fetch(stmt, types, answered).await;
         self.ready = rows.is_ok();
         rows
     }
@@ -1032,10 +1029,7 @@ impl<'a> Reads<'a> {
 
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64> {
         self.ready = false;
-        let done = match self.conn().await? {
-            PoolConn::Sqlite(c) => run!(execute, &mut **c, Dialect::SQLITE, stmt),
-            PoolConn::Postgres(c) => run!(execute, &mut **c, Dialect::POSTGRES, stmt),
-        };
+        let done = self.conn().await?.execute(stmt).await;
         self.ready = done.is_ok();
         done
     }
