@@ -40,9 +40,20 @@ use crate::{DbError, PoolConn, Result};
 /// How long a connection is kept here, unused, before it goes back to sqlx.
 pub(crate) const KEEP: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Warm {
     state: Mutex<State>,
+    /// [`KEEP`], but in tests.
+    keep_for: Duration,
+}
+
+impl Default for Warm {
+    fn default() -> Self {
+        Warm {
+            state: Mutex::default(),
+            keep_for: KEEP,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -71,9 +82,14 @@ impl Warm {
             let mut s = self.state();
             loop {
                 match s.idle.pop() {
-                    Some((conn, at)) if at.elapsed() < KEEP => break Ok(conn),
+                    Some((conn, at)) if at.elapsed() < self.keep_for => break Ok(conn),
                     Some((conn, _)) => stale.push(conn),
                     None => {
+                        // Takers served meanwhile (by sqlx) or gone leave
+                        // their place behind: dropped here, so the queue
+                        // holds no more than the takers waiting now, even
+                        // where no connection is ever given back.
+                        s.waiting.retain(|t| !t.is_closed());
                         let (tx, rx) = oneshot::channel();
                         s.waiting.push_back(tx);
                         break Err(rx);
@@ -161,6 +177,7 @@ impl Warm {
         }
         s.idle.push((conn, Instant::now()));
     }
+
     /// Gives every kept connection back to sqlx (which checks each: after
     /// a lost connection, the others may be dead too).
     pub(crate) fn release_all(&self) {
@@ -192,5 +209,66 @@ struct Queued<'a>(&'a Warm);
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
         self.0.state().queued -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    use super::Warm;
+    use crate::PoolConn;
+
+    async fn pool() -> sqlx::SqlitePool {
+        SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap()
+    }
+
+    /// A connection kept longer than the limit is not used: it goes back
+    /// to sqlx (which checks it and keeps it idle).
+    #[tokio::test]
+    async fn a_connection_kept_too_long_goes_back_to_sqlx() {
+        let pool = pool().await;
+        let warm = Warm {
+            keep_for: Duration::from_millis(50),
+            ..Warm::default()
+        };
+        warm.keep(PoolConn::Sqlite(pool.acquire().await.unwrap()));
+        assert!(warm.pop().is_ok(), "fresh: used");
+        warm.keep(PoolConn::Sqlite(pool.acquire().await.unwrap()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(warm.pop().is_err(), "stale: not used");
+        assert_eq!(warm.len(), 0);
+        let mut waited = 0;
+        while pool.num_idle() == 0 {
+            assert!(waited < 100, "the stale connection never reached sqlx");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 1;
+        }
+    }
+
+    /// Takers served elsewhere leave no place behind in the queue, even
+    /// when no connection is ever given back (every statement failing).
+    #[tokio::test]
+    async fn the_queue_holds_only_the_takers_waiting_now() {
+        let warm = Warm::default();
+        for _ in 0..100 {
+            // A taker registers, then is served by sqlx and goes.
+            drop(warm.pop());
+        }
+        assert_eq!(warm.state().waiting.len(), 1);
+        let waiting = warm.pop();
+        let _also = warm.pop();
+        assert_eq!(warm.state().waiting.len(), 2);
+        drop(waiting);
+        let pool = pool().await;
+        warm.keep(PoolConn::Sqlite(pool.acquire().await.unwrap()));
+        assert_eq!(warm.state().waiting.len(), 0, "the live taker was served");
+        assert_eq!(warm.len(), 0);
     }
 }
