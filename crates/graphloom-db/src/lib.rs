@@ -1253,9 +1253,10 @@ mod tests {
         db.close().await;
     }
 
-    /// Transactions and migrations take connections from sqlx's own queue:
-    /// with every connection kept (one, here), they still get one, and
-    /// they do while reads keep taking and giving back.
+    /// With every connection kept (one, here), a transaction (taken as a
+    /// read's) and a migration connection (from sqlx's own queue, counted)
+    /// still get one, and transactions do while reads keep taking and
+    /// giving back.
     #[tokio::test]
     async fn transactions_get_a_connection_while_reads_keep_them() {
         let dir = tempfile::tempdir().unwrap();
