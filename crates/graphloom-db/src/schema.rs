@@ -301,9 +301,21 @@ impl ProjectState {
                 // The key's index serves a lone key; a composite key's
                 // parts keep theirs (a reference by its second part).
                 if (!f.primary_key || f.composite_key) && (f.unique || f.index) {
+                    let mut cols = vec![f.column.as_str()];
+                    // A reference's index ends with the model's key: a
+                    // parent's page of children (`post.comments`, in key
+                    // order unless asked otherwise) walks it and stops at
+                    // the page's end, however many children the parent has.
+                    // (SQLite's indexes end with the rowid anyway;
+                    // PostgreSQL's do not.)
+                    if let ([pk], FieldKind::ForeignKey { .. }, false) =
+                        (m.pk.as_slice(), f.kind, f.unique)
+                    {
+                        cols.push(&m.fields[*pk].column);
+                    }
                     indexes.push(IndexState {
-                        name: index_name(&m.table, &[&f.column], f.unique),
-                        columns: vec![f.column.clone()],
+                        name: index_name(&m.table, &cols, f.unique),
+                        columns: cols.iter().map(|c| (*c).to_owned()).collect(),
                         unique: f.unique,
                     });
                 }
@@ -351,9 +363,11 @@ impl ProjectState {
                             columns: vec![j.owner_column.clone(), j.target_column.clone()],
                             unique: true,
                         },
+                        // From the target's side too, a page walks the
+                        // index in the other model's key order.
                         IndexState {
-                            name: index_name(&j.table, &[&j.target_column], false),
-                            columns: vec![j.target_column.clone()],
+                            name: index_name(&j.table, &[&j.target_column, &j.owner_column], false),
+                            columns: vec![j.target_column.clone(), j.owner_column.clone()],
                             unique: false,
                         },
                     ],

@@ -15,4 +15,8 @@ pub const FILES: &[(&str, &str)] = &[
         "0003_account_tokens",
         include_str!("0003_account_tokens.json"),
     ),
+    (
+        "0004_reference_indexes_by_key",
+        include_str!("0004_reference_indexes_by_key.json"),
+    ),
 ];

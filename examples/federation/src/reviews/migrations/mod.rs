@@ -15,4 +15,8 @@ pub const FILES: &[(&str, &str)] = &[
         "0003_one_review_per_user_and_product",
         include_str!("0003_one_review_per_user_and_product.json"),
     ),
+    (
+        "0004_reference_indexes_by_key",
+        include_str!("0004_reference_indexes_by_key.json"),
+    ),
 ];

@@ -8,4 +8,8 @@ pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/shelves/migratio
 pub const FILES: &[(&str, &str)] = &[
     ("0001_initial", include_str!("0001_initial.json")),
     ("0002_demo_data", include_str!("0002_demo_data.json")),
+    (
+        "0003_reference_indexes_by_key",
+        include_str!("0003_reference_indexes_by_key.json"),
+    ),
 ];
