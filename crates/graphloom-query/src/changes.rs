@@ -11,7 +11,10 @@
 //! them with `NOTIFY` ([`Changes::outbox`]) and feeds those of the others
 //! back in ([`Changes::receive`]).
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use graphloom_db::notify::Heard;
 use graphloom_meta::{ModelId, ModelMeta, Value};
@@ -161,10 +164,15 @@ impl Changes {
 pub const CHANNEL: &str = "graphloom_changes";
 
 /// Changes a notifier sends together (one statement).
-const NOTIFY_BATCH: usize = 256;
+const NOTIFY_BATCH: usize = 1024;
+
+/// The shortest time between two `NOTIFY`s of one instance (see
+/// [`forward`]): what a subscriber on another instance may wait beyond
+/// the write.
+const NOTIFY_EVERY: Duration = Duration::from_millis(2);
 
 /// How long a listener waits before connecting again after a failure.
-const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+const RETRY: Duration = Duration::from_secs(1);
 
 /// One change as it travels between instances: keys only, as text.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -177,38 +185,80 @@ struct Wire {
     keys: Vec<String>,
 }
 
-/// The payloads of one change, its keys split so that none is over
-/// PostgreSQL's limit.
-fn payloads(origin: &str, m: &ModelMeta, change: &Change) -> Vec<String> {
+/// The payloads of a batch of changes: each run of changes to one model of
+/// one kind is merged (its keys once each, in order), and split so that
+/// no payload is over PostgreSQL's limit. Runs keep their order, so a
+/// create and a delete of one row arrive as they happened.
+fn payloads<'t>(
+    origin: &str,
+    table: impl Fn(ModelId) -> &'t str,
+    batch: &[Arc<Change>],
+) -> Vec<String> {
     let mut out = Vec::new();
-    let mut wire = Wire {
-        o: origin.to_owned(),
-        t: m.table.clone(),
-        k: change.kind.as_str().to_owned(),
-        keys: Vec::new(),
-    };
-    let overhead = serde_json::to_string(&wire).map_or(0, |s| s.len());
-    let mut size = overhead;
-    for key in &change.keys {
-        let text = key.key_string();
-        // Quotes, escapes and a comma, at worst twice the text.
-        let cost = text.len() * 2 + 3;
-        if !wire.keys.is_empty() && size + cost > graphloom_db::notify::MAX_PAYLOAD {
+    for run in batch.chunk_by(|a, b| a.model == b.model && a.kind == b.kind) {
+        let table = table(run[0].model);
+        let mut wire = Wire {
+            o: origin.to_owned(),
+            t: table.to_owned(),
+            k: run[0].kind.as_str().to_owned(),
+            keys: Vec::new(),
+        };
+        let overhead = serde_json::to_string(&wire).map_or(0, |s| s.len());
+        let mut size = overhead;
+        let mut seen = std::collections::HashSet::new();
+        for key in run.iter().flat_map(|c| &c.keys) {
+            let text = key.key_string();
+            if !seen.insert(text.clone()) {
+                continue;
+            }
+            // Quotes, escapes and a comma, at worst twice the text.
+            let cost = text.len() * 2 + 3;
+            if !wire.keys.is_empty() && size + cost > graphloom_db::notify::MAX_PAYLOAD {
+                out.extend(serde_json::to_string(&wire).ok());
+                wire.keys.clear();
+                size = overhead;
+            }
+            if overhead + cost > graphloom_db::notify::MAX_PAYLOAD {
+                tracing::warn!(table, "a key too long to notify other instances of");
+                continue;
+            }
+            size += cost;
+            wire.keys.push(text);
+        }
+        if !wire.keys.is_empty() {
             out.extend(serde_json::to_string(&wire).ok());
-            wire.keys.clear();
-            size = overhead;
         }
-        if overhead + cost > graphloom_db::notify::MAX_PAYLOAD {
-            tracing::warn!(table = %m.table, "a key too long to notify other instances of");
-            continue;
-        }
-        size += cost;
-        wire.keys.push(text);
-    }
-    if !wire.keys.is_empty() {
-        out.extend(serde_json::to_string(&wire).ok());
     }
     out
+}
+
+/// Takes the changes from `outbox` in batches and hands each to `send`, at
+/// most one batch per `every`: a change after a quiet spell goes at once,
+/// and under a stream of writes those written meanwhile wait for the next
+/// batch. One `NOTIFY` per write costs PostgreSQL a statement, the lock of
+/// its notification queue and a wake-up of every listener; for a
+/// one-statement create that is as much again as the write
+/// (docs/benchmarks.md), so it is shared among the writes of a moment.
+async fn forward<F, Fut>(mut outbox: mpsc::Receiver<Arc<Change>>, every: Duration, mut send: F)
+where
+    F: FnMut(Vec<Arc<Change>>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut last: Option<tokio::time::Instant> = None;
+    while let Some(first) = outbox.recv().await {
+        if let Some(at) = last {
+            tokio::time::sleep_until(at + every).await;
+        }
+        let mut batch = vec![first];
+        while batch.len() < NOTIFY_BATCH {
+            match outbox.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        last = Some(tokio::time::Instant::now());
+        send(batch).await;
+    }
 }
 
 /// A change another instance sent, or `None` for one of this instance's
@@ -262,28 +312,19 @@ impl FanOut {
                 None
             }
         };
-        let mut outbox = engine.changes().outbox();
+        let outbox = engine.changes().outbox();
         let sender = {
             let (engine, origin) = (std::sync::Arc::clone(&engine), origin.clone());
-            tokio::spawn(async move {
-                while let Some(first) = outbox.recv().await {
-                    let mut batch = vec![first];
-                    while batch.len() < NOTIFY_BATCH {
-                        match outbox.try_recv() {
-                            Ok(c) => batch.push(c),
-                            Err(_) => break,
-                        }
-                    }
+            tokio::spawn(forward(outbox, NOTIFY_EVERY, move |batch| {
+                let (engine, origin) = (std::sync::Arc::clone(&engine), origin.clone());
+                async move {
                     let reg = engine.registry();
-                    let texts: Vec<String> = batch
-                        .iter()
-                        .flat_map(|c| payloads(&origin, reg.model(c.model), c))
-                        .collect();
+                    let texts = payloads(&origin, |m| &reg.model(m).table, &batch);
                     if let Err(e) = engine.db().notify(CHANNEL, &texts).await {
                         tracing::warn!(error = %e, changes = batch.len(), "other instances were not told of changes");
                     }
                 }
-            })
+            }))
         };
         let receiver = tokio::spawn(async move {
             let mut listener = listener;
@@ -338,5 +379,92 @@ mod tests {
             assert_eq!(ChangeKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(ChangeKind::parse("created"), None);
+    }
+
+    fn change(model: usize, kind: ChangeKind, keys: &[i64]) -> Arc<Change> {
+        Arc::new(Change {
+            seq: 0,
+            model: ModelId(model),
+            kind,
+            keys: keys.iter().map(|&k| Value::I64(k)).collect(),
+        })
+    }
+
+    fn wires(texts: &[String]) -> Vec<(String, String, Vec<String>)> {
+        texts
+            .iter()
+            .map(|t| {
+                let w: Wire = serde_json::from_str(t).unwrap();
+                assert_eq!(w.o, "me");
+                (w.t, w.k, w.keys)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_merges_runs_of_one_model_and_kind_in_order() {
+        use ChangeKind::*;
+        let batch = [
+            change(0, Created, &[1]),
+            change(0, Created, &[2, 1]),
+            change(0, Created, &[3]),
+            change(1, Updated, &[7]),
+            change(0, Deleted, &[2]),
+            change(0, Created, &[2]),
+        ];
+        let texts = payloads("me", |m| ["comment", "post"][m.0], &batch);
+        let s = |v: &[&str]| v.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            wires(&texts),
+            [
+                ("comment".into(), "CREATED".into(), s(&["1", "2", "3"])),
+                ("post".into(), "UPDATED".into(), s(&["7"])),
+                ("comment".into(), "DELETED".into(), s(&["2"])),
+                ("comment".into(), "CREATED".into(), s(&["2"])),
+            ]
+        );
+        // A run too long for one payload is split, no key lost or repeated.
+        let many: Vec<Arc<Change>> = (0..5000).map(|k| change(0, Created, &[k])).collect();
+        let texts = payloads("me", |_| "comment", &many);
+        assert!(texts.len() > 1);
+        assert!(
+            texts
+                .iter()
+                .all(|t| t.len() <= graphloom_db::notify::MAX_PAYLOAD)
+        );
+        let keys: Vec<String> = wires(&texts).into_iter().flat_map(|w| w.2).collect();
+        assert_eq!(keys, (0..5000).map(|k| k.to_string()).collect::<Vec<_>>());
+    }
+
+    /// One batch per window under a stream of changes: the first goes at
+    /// once, the ones sent while the window lasts go together after it.
+    #[tokio::test]
+    async fn a_stream_of_changes_goes_in_one_batch_per_window() {
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        let (sent_tx, mut sent) = mpsc::unbounded_channel::<Vec<Arc<Change>>>();
+        let every = Duration::from_millis(300);
+        let task = tokio::spawn(forward(rx, every, move |batch| {
+            let _ = sent_tx.send(batch);
+            async {}
+        }));
+        tx.send(change(0, ChangeKind::Created, &[0])).await.unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(sent.recv().await.unwrap().len(), 1);
+        for k in 1..=100 {
+            tx.send(change(0, ChangeKind::Created, &[k])).await.unwrap();
+        }
+        let second = sent.recv().await.unwrap();
+        assert!(started.elapsed() >= every, "{:?}", started.elapsed());
+        assert_eq!(second.len(), 100, "the rest in one batch");
+        // After a quiet spell, a change goes at once.
+        tokio::time::sleep(every).await;
+        let at = std::time::Instant::now();
+        tx.send(change(0, ChangeKind::Created, &[101]))
+            .await
+            .unwrap();
+        assert_eq!(sent.recv().await.unwrap().len(), 1);
+        assert!(at.elapsed() < every, "{:?}", at.elapsed());
+        drop(tx);
+        task.await.unwrap();
     }
 }
