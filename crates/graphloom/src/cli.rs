@@ -865,12 +865,19 @@ where
 }
 
 /// Log lines to stderr: text, or JSON with `GRAPHLOOM_LOG_FORMAT=json`.
+/// Colours only on a terminal (and without `NO_COLOR`): a log read from a
+/// file or a collector would carry escape codes, and the request span's
+/// fields, formatted as each request starts, would cost their colouring.
 fn log_layer<S>() -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    use std::io::IsTerminal;
     use tracing_subscriber::Layer;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match std::env::var("GRAPHLOOM_LOG_FORMAT").as_deref() {
         Ok("json") => fmt.json().with_current_span(true).boxed(),
         _ => fmt.boxed(),

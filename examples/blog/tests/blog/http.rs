@@ -434,6 +434,26 @@ fn schema_and_check_commands() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }
 
+/// A log that is not a terminal (a file, a pipe, a collector) is plain
+/// text: no colour escape codes.
+#[test]
+fn a_log_read_by_a_program_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("log.sqlite3").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_blog"))
+        .args(["migrate", "--database-url", &db])
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    // A line of an event, and one inside a span (with the span's fields).
+    assert!(log.contains("DEBUG graphloom::sql"), "{log}");
+    assert!(log.contains("sql{db.statement="), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}
+
 #[test]
 fn migration_commands() {
     let dir = tempfile::tempdir().unwrap();
