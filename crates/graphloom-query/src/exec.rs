@@ -20,7 +20,7 @@ use crate::{
     filter::Filter,
     plan::{ChildFetch, ChildPlan, ListPlan, NodePlan},
     scope::Scope,
-    sql::{Builder, apply_order, apply_window_order, col, key_expr, key_in},
+    sql::{Builder, apply_order, apply_window_order, col, key_expr, key_in, reversed},
 };
 
 /// One fetched row with the relations selected under it.
@@ -292,15 +292,38 @@ pub async fn fetch_list(
         stmt.and_where(rows);
     }
     let order = b.order(&mut stmt, model, &a, &plan.order);
-    apply_order(&mut stmt, &order);
     let wanted = end.map(|e| e.saturating_sub(start));
+    // A page nearer the end than the start (`last`) is read backwards from
+    // the end, so that the rows skipped are the fewer: `last: 10` of a
+    // long list reads ten rows, where an OFFSET would read all the others.
+    let from_end = match (plan.window.last, total, end) {
+        (Some(_), Some(total), Some(e)) => {
+            let total = u64::try_from(total).unwrap_or(0);
+            let skipped = total.saturating_sub(e);
+            (skipped < start)
+                .then(|| reversed(&order))
+                .flatten()
+                .map(|order| (order, skipped))
+        }
+        _ => None,
+    };
     // Both dialects take LIMIT and OFFSET as signed 64-bit integers.
     let cap = |v: u64| Ord::min(v, i64::MAX as u64);
+    let skip = match &from_end {
+        Some((order, skipped)) => {
+            apply_order(&mut stmt, order);
+            *skipped
+        }
+        None => {
+            apply_order(&mut stmt, &order);
+            start
+        }
+    };
     if let Some(w) = wanted {
         stmt.limit(cap(w.saturating_add(u64::from(extra_row))));
     }
-    if start > 0 {
-        stmt.offset(cap(start));
+    if skip > 0 {
+        stmt.offset(cap(skip));
     }
     let rows = if !plan.want_rows || (wanted == Some(0) && !extra_row) {
         Vec::new()
@@ -311,6 +334,9 @@ pub async fn fetch_list(
         .into_iter()
         .map(|r| to_node(model, &sel, &mut r.into_iter()))
         .collect();
+    if from_end.is_some() {
+        nodes.reverse();
+    }
     let has_next = match wanted {
         Some(w) if nodes.len() as u64 > w => {
             nodes.truncate(usize::try_from(w).unwrap_or(usize::MAX));

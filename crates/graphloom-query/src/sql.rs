@@ -451,6 +451,31 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
+/// The same order backwards: each term's direction and its nulls' place
+/// flipped (a term whose nulls follow the dialect's default flips with
+/// it: both dialects put them at opposite ends of ASC and DESC). `None`
+/// for an order that is not ASC or DESC (sea-query's order by a list of
+/// values), which has no reverse here.
+pub fn reversed(order: &[OrderExpr]) -> Option<Vec<OrderExpr>> {
+    order
+        .iter()
+        .map(|o| {
+            Some(OrderExpr {
+                expr: o.expr.clone(),
+                order: match o.order {
+                    Order::Asc => Order::Desc,
+                    Order::Desc => Order::Asc,
+                    _ => return None,
+                },
+                nulls: o.nulls.map(|n| match n {
+                    NullOrdering::First => NullOrdering::Last,
+                    NullOrdering::Last => NullOrdering::First,
+                }),
+            })
+        })
+        .collect()
+}
+
 pub fn apply_order(stmt: &mut SelectStatement, order: &[OrderExpr]) {
     for o in order {
         match o.nulls {

@@ -71,6 +71,66 @@ async fn backward_walk_and_offset() {
     assert_eq!(ids(&between), all[2..17]);
 }
 
+/// `last` reads a page near the end backwards from the end (no OFFSET
+/// over the rows before it), in every order, nulls and ties included, and
+/// its cursors carry on as a forward page's would.
+#[tokio::test]
+async fn last_pages_read_from_the_end_in_every_order() {
+    let c = small().await;
+    let query = |order: &str| {
+        format!(
+            r#"query($first: Int, $last: Int, $before: String) {{
+                posts(first: $first, last: $last, before: $before, orderBy: [{order}]) {{
+                    edges {{ cursor node {{ id }} }}
+                    pageInfo {{ hasNextPage hasPreviousPage startCursor }}
+                }} }}"#
+        )
+    };
+    for order in [
+        "{ title: ASC }",
+        "{ rating: DESC }",
+        "{ rating: ASC }",
+        "{ author: { username: DESC } }",
+        "{ status: ASC }, { createdAt: DESC }",
+    ] {
+        let q = query(order);
+        let all = ids(&c.query_vars(&q, json!({ "first": 100 })).await["posts"]);
+        assert_eq!(all.len(), 20);
+        for n in [1_usize, 3, 7, 20, 25] {
+            let (d, statements) =
+                graphloom_test::capture(c.query_vars(&q, json!({ "last": n }))).await;
+            let p = &d["posts"];
+            let tail = all.len().saturating_sub(n);
+            assert_eq!(ids(p), all[tail..], "{order} last {n}");
+            assert_eq!(
+                p["pageInfo"]["hasPreviousPage"],
+                tail > 0,
+                "{order} last {n}"
+            );
+            assert_eq!(p["pageInfo"]["hasNextPage"], false);
+            let rows = statements
+                .iter()
+                .find(|s| !s.contains("COUNT(*)"))
+                .expect("the rows' statement");
+            assert!(!rows.contains("OFFSET"), "{order} last {n}: {rows}");
+            // The page before it, by its first cursor.
+            if tail > 0 {
+                let before = c
+                    .query_vars(
+                        &q,
+                        json!({ "last": 3, "before": p["pageInfo"]["startCursor"] }),
+                    )
+                    .await;
+                assert_eq!(
+                    ids(&before["posts"]),
+                    all[tail.saturating_sub(3)..tail],
+                    "{order} last 3 before {n}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn nested_lists_paginate_per_parent() {
     let c = small().await;
