@@ -756,14 +756,28 @@ async fn fetch_many(
     let mut b = Builder::new(reg, dialect, scope);
     let mut outer = Query::select();
     outer.column(Asterisk);
-    let sel = match w.end {
-        // A first page (or one after a cursor) reads at most `end + 1` rows
-        // per parent through a per-parent LIMIT, which walks an index on the
-        // parent key: its cost follows the page, not the parent's children.
-        Some(end) if w.last.is_none() => {
+    // A first page (or one after a cursor) reads at most `end + 1` rows per
+    // parent through a per-parent LIMIT, which walks an index on the parent
+    // key: its cost follows the page, not the parent's children. A last
+    // page (`last` without `before`) reads its `n` rows the same way from
+    // the end (the order reversed), beside each parent's count, which
+    // gives their offsets: `__rn` is then the position from the end.
+    let limited = match (w.end, w.last) {
+        (Some(end), None) => Some((false, signed(end).saturating_add(1))),
+        (None, Some(n)) => Some((true, signed(n))),
+        _ => None,
+    };
+    let from_end = matches!(limited, Some((true, _)));
+    let sel = match limited {
+        Some((backwards, limit)) => {
             let ka = b.alias();
             let (keys_from, key) = dialect.keys_table(keys, key_ty, &ka);
-            let limit = signed(end).saturating_add(1);
+            // Each parent's count, joined on its key.
+            let counts = backwards.then(|| {
+                let counts = count_statement(&mut b, target, join, keys, key_ty, (list, implied));
+                let on = Expr::col((Alias::new("c"), Alias::new("__cp"))).eq(key.clone());
+                (counts, on)
+            });
             if dialect.lateral() {
                 // keys CROSS JOIN LATERAL (the parent's rows, ordered, LIMIT).
                 let a = b.alias();
@@ -776,7 +790,8 @@ async fn fetch_many(
                     list,
                     parent_expr.clone(),
                     None,
-                );
+                    backwards,
+                )?;
                 inner.and_where(parent_expr.eq(key));
                 list_where(&mut b, &mut inner, target, &a, (list, implied));
                 apply_order(&mut inner, &order);
@@ -790,6 +805,13 @@ async fn fetch_many(
                         Alias::new("p"),
                         Expr::cust("TRUE"),
                     );
+                if let Some((counts, on)) = counts {
+                    from.join_subquery(JoinType::InnerJoin, counts, Alias::new("c"), on)
+                        .expr_as(
+                            Expr::col((Alias::new("c"), Alias::new("__n"))),
+                            Alias::new("__cnt"),
+                        );
+                }
                 outer.from_subquery(from, Alias::new("s"));
                 sel
             } else {
@@ -808,6 +830,11 @@ async fn fetch_many(
                 limited.and_where(parent_expr.eq(key.clone()));
                 list_where(&mut b, &mut limited, target, &la, (list, implied));
                 let order = b.order(&mut limited, target, &la, &list.order);
+                let order = if backwards {
+                    reversed(&order).ok_or_else(not_reversible)?
+                } else {
+                    order
+                };
                 apply_order(&mut limited, &order);
                 limited.limit(u64::try_from(limit).unwrap_or(u64::MAX));
                 let a = b.alias();
@@ -823,14 +850,24 @@ async fn fetch_many(
                     list,
                     key.clone(),
                     Some(key),
-                );
+                    backwards,
+                )?;
+                if let Some((counts, on)) = counts {
+                    inner
+                        .join_subquery(JoinType::InnerJoin, counts, Alias::new("c"), on)
+                        .expr_as(
+                            Expr::col((Alias::new("c"), Alias::new("__n"))),
+                            Alias::new("__cnt"),
+                        );
+                }
                 outer.from_subquery(inner, Alias::new("s"));
                 sel
             }
         }
-        // Pages from the end (`last`) need each parent's count: every row of
-        // these parents is ranked in one statement.
-        _ => {
+        // The last rows before a cursor (`last` with `before`), and lists
+        // with no bound: every row of these parents is ranked in one
+        // statement.
+        None => {
             let a = b.alias();
             let mut inner = Query::select();
             let parent_expr = b.from_target(&mut inner, target, join, &a);
@@ -841,7 +878,8 @@ async fn fetch_many(
                 list,
                 parent_expr.clone(),
                 Some(parent_expr.clone()),
-            );
+                false,
+            )?;
             if w.last.is_some() {
                 inner.expr_window_as(
                     Expr::cust("COUNT(*)"),
@@ -864,18 +902,29 @@ async fn fetch_many(
         }
     };
     let rn = || Expr::col((Alias::new("s"), Alias::new("__rn")));
-    if w.start > 0 {
-        outer.and_where(rn().gt(signed(w.start)));
-    }
-    if let Some(e) = w.end {
-        outer.and_where(rn().lte(signed(e).saturating_add(1)));
-    }
-    if let Some(n) = w.last {
-        outer.and_where(rn().gt(Expr::col((Alias::new("s"), Alias::new("__cnt"))).sub(signed(n))));
+    let cnt = || Expr::col((Alias::new("s"), Alias::new("__cnt")));
+    if from_end {
+        // The row `__rn`-th from the end is at offset `__cnt - __rn`.
+        if w.start > 0 {
+            outer.and_where(cnt().sub(rn()).gte(signed(w.start)));
+        }
+    } else {
+        if w.start > 0 {
+            outer.and_where(rn().gt(signed(w.start)));
+        }
+        if let Some(e) = w.end {
+            outer.and_where(rn().lte(signed(e).saturating_add(1)));
+        }
+        if let Some(n) = w.last {
+            outer.and_where(rn().gt(cnt().sub(signed(n))));
+        }
     }
     outer
         .order_by((Alias::new("s"), Alias::new("__p")), Order::Asc)
-        .order_by((Alias::new("s"), Alias::new("__rn")), Order::Asc);
+        .order_by(
+            (Alias::new("s"), Alias::new("__rn")),
+            if from_end { Order::Desc } else { Order::Asc },
+        );
     let mut types = sel.types.clone();
     types.push(key_ty);
     types.push(ValueType::I64);
@@ -893,8 +942,9 @@ async fn fetch_many(
         let mut it = row.into_iter();
         let node = to_node(target, &sel, &mut it);
         let parent_key = it.next().unwrap_or(Value::Null).key();
-        let offset = match it.next() {
-            Some(Value::I64(n)) => u64::try_from(n - 1).unwrap_or(0),
+        let offset = match (it.next(), from_end.then(|| it.next()).flatten()) {
+            (Some(Value::I64(rn)), Some(Value::I64(cnt))) => u64::try_from(cnt - rn).unwrap_or(0),
+            (Some(Value::I64(n)), _) => u64::try_from(n - 1).unwrap_or(0),
             _ => 0,
         };
         metas.push((parent_key, offset));
@@ -1008,6 +1058,7 @@ fn rows_implied(scope: &Scope, parent: &ModelMeta, relation: usize, target: &Mod
 /// row's 1-based position in the list's order as `__rn` (among the rows of
 /// its `partition`, or of the statement). Returns the nodes' columns and
 /// the order.
+#[allow(clippy::too_many_arguments)]
 fn page_columns(
     b: &mut Builder<'_>,
     stmt: &mut SelectStatement,
@@ -1015,20 +1066,60 @@ fn page_columns(
     list: &ListPlan,
     parent: Expr,
     partition: Option<Expr>,
-) -> (Selected, Vec<crate::sql::OrderExpr>) {
+    backwards: bool,
+) -> Result<(Selected, Vec<crate::sql::OrderExpr>)> {
     let sel = select_columns(b, target, &list.node, stmt, alias);
     stmt.expr_as(parent, Alias::new("__p"));
     let order = b.order(stmt, target, alias, &list.order);
+    let order = if backwards {
+        reversed(&order).ok_or_else(not_reversible)?
+    } else {
+        order
+    };
     let mut win = partition.map_or_else(WindowStatement::new, window_partitioned);
     apply_window_order(&mut win, &order);
     stmt.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
-    (sel, order)
+    Ok((sel, order))
+}
+
+/// [`Builder::order`] gives ASC and DESC terms only, which reverse.
+fn not_reversible() -> Error {
+    Error::internal("a list order with no reverse")
 }
 
 fn window_partitioned(expr: Expr) -> WindowStatement {
     let mut w = WindowStatement::new();
     w.add_partition_by(expr);
     w
+}
+
+/// Each parent's count of the list's rows: `__cp` (the parent's key) and
+/// `__n`, for the parents of `keys` that have any.
+fn count_statement(
+    b: &mut Builder<'_>,
+    target: &ModelMeta,
+    join: &graphloom_meta::JoinPath,
+    keys: &[Value],
+    key_ty: ValueType,
+    list: (&ListPlan, bool),
+) -> SelectStatement {
+    let a = b.alias();
+    let mut stmt = Query::select();
+    let parent_expr = b.from_target(&mut stmt, target, join, &a);
+    stmt.expr_as(parent_expr.clone(), Alias::new("__cp"))
+        .expr_as(Expr::cust("COUNT(*)"), Alias::new("__n"));
+    many_where(
+        b,
+        &mut stmt,
+        target,
+        &a,
+        parent_expr.clone(),
+        keys,
+        key_ty,
+        list,
+    );
+    stmt.add_group_by([parent_expr]);
+    stmt
 }
 
 async fn count_many(
@@ -1044,21 +1135,8 @@ async fn count_many(
     let join = &parent.relations[relation].join;
     let key_ty = reg.value_type(&parent.fields[join.source]);
     let mut b = Builder::new(reg, conn.dialect(), scope);
-    let a = b.alias();
-    let mut stmt = Query::select();
-    let parent_expr = b.from_target(&mut stmt, target, join, &a);
-    stmt.expr(parent_expr.clone()).expr(Expr::cust("COUNT(*)"));
-    many_where(
-        &mut b,
-        &mut stmt,
-        target,
-        &a,
-        parent_expr.clone(),
-        keys,
-        key_ty,
-        (list, rows_implied(scope, parent, relation, target)),
-    );
-    stmt.add_group_by([parent_expr]);
+    let implied = rows_implied(scope, parent, relation, target);
+    let stmt = count_statement(&mut b, target, join, keys, key_ty, (list, implied));
     let rows = conn.fetch(&stmt, &[key_ty, ValueType::I64]).await?;
     Ok(rows
         .into_iter()

@@ -234,6 +234,66 @@ async fn a_busy_parents_page_walks_the_references_index() {
     assert!(d["post"]["comments"]["totalCount"].as_i64().unwrap() >= 2000);
 }
 
+/// A nested `last` page reads each parent's rows backwards from the end,
+/// beside each parent's count (no ranking of every child): the same rows,
+/// flags and cursors as the ranked form gave, in every order.
+#[tokio::test]
+async fn nested_last_pages_read_from_the_end() {
+    let c = small().await;
+    for order in [
+        "{ id: ASC }",
+        "{ body: DESC }",
+        "{ author: { username: ASC } }",
+    ] {
+        for n in [1_usize, 2, 5] {
+            let q = format!(
+                r#"{{ posts(first: 20) {{ nodes {{ id
+                    all: comments(first: 100, orderBy: [{order}]) {{ nodes {{ id }} }}
+                    last: comments(last: {n}, orderBy: [{order}]) {{
+                        nodes {{ id }} pageInfo {{ hasPreviousPage hasNextPage startCursor }} }}
+                }} }} }}"#
+            );
+            let (d, statements) = graphloom_test::capture(c.query(&q)).await;
+            let page = statements
+                .iter()
+                .find(|s| s.contains("__cnt"))
+                .expect("the last page's statement");
+            assert!(page.contains("LIMIT"), "{page}");
+            assert!(!page.contains("COUNT(*) OVER"), "{page}");
+            let mut checked = 0;
+            for p in d["posts"]["nodes"].as_array().unwrap() {
+                let all: Vec<&Value> = p["all"]["nodes"].as_array().unwrap().iter().collect();
+                let last: Vec<&Value> = p["last"]["nodes"].as_array().unwrap().iter().collect();
+                let tail = all.len().saturating_sub(n);
+                assert_eq!(last, all[tail..], "{order} last {n}");
+                let info = &p["last"]["pageInfo"];
+                assert_eq!(info["hasPreviousPage"], tail > 0, "{order} last {n}");
+                assert_eq!(info["hasNextPage"], false);
+                // Its first cursor continues backwards in that post's list.
+                if tail > 0 {
+                    let before = c
+                        .query_vars(
+                            &format!(
+                                r#"query($id: ID!, $b: String) {{ post(id: $id) {{
+                                    comments(last: 100, before: $b, orderBy: [{order}]) {{ nodes {{ id }} }} }} }}"#
+                            ),
+                            json!({ "id": p["id"], "b": info["startCursor"] }),
+                        )
+                        .await;
+                    let earlier: Vec<&Value> = before["post"]["comments"]["nodes"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .collect();
+                    assert_eq!(earlier, all[..tail], "{order} before last {n}");
+                    checked += 1;
+                }
+            }
+            assert!(checked > 0, "some post has more than {n} comments");
+        }
+    }
+}
+
 #[tokio::test]
 async fn cursors_are_tamper_checked() {
     let c = small().await;
