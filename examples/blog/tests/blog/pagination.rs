@@ -292,6 +292,47 @@ async fn nested_last_pages_read_from_the_end() {
             assert!(checked > 0, "some post has more than {n} comments");
         }
     }
+    // Through a join table too (a post's tags, a tag's posts).
+    let d = c
+        .query(
+            r#"{ posts(first: 20) { nodes {
+                all: tags(first: 100) { nodes { id } } last: tags(last: 1) { nodes { id } } } }
+              tags { nodes {
+                all: posts(first: 100) { nodes { id } } last: posts(last: 2) { nodes { id } } } } }"#,
+        )
+        .await;
+    let mut seen = 0;
+    for (list, n) in [("posts", 1), ("tags", 2)] {
+        for p in d[list]["nodes"].as_array().unwrap() {
+            let all = p["all"]["nodes"].as_array().unwrap();
+            let last = p["last"]["nodes"].as_array().unwrap();
+            assert_eq!(last[..], all[all.len().saturating_sub(n)..], "{list}");
+            seen += usize::from(!last.is_empty());
+        }
+    }
+    assert!(seen > 0);
+    // Counted under the reader's rules: a user sees published posts and
+    // their own drafts, and the offsets and flags say so.
+    let reader = c.as_user(graphloom_test::user(2));
+    let d = reader
+        .query(
+            r#"{ users { nodes {
+                all: posts(first: 100) { nodes { id } }
+                last: posts(last: 2) { nodes { id } pageInfo { hasPreviousPage } edges { cursor } } } } }"#,
+        )
+        .await;
+    for u in d["users"]["nodes"].as_array().unwrap() {
+        let all = u["all"]["nodes"].as_array().unwrap();
+        let last = u["last"]["nodes"].as_array().unwrap();
+        assert_eq!(last[..], all[all.len().saturating_sub(2)..]);
+        assert_eq!(u["last"]["pageInfo"]["hasPreviousPage"], all.len() > 2);
+    }
+    let everything = c.query(r#"{ posts { totalCount } }"#).await;
+    let seen = reader.query(r#"{ posts { totalCount } }"#).await;
+    assert!(
+        seen["posts"]["totalCount"].as_i64() < everything["posts"]["totalCount"].as_i64(),
+        "the reader must see fewer posts than a superuser for this to test the rules"
+    );
 }
 
 #[tokio::test]
