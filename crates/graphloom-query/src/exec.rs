@@ -731,8 +731,9 @@ fn attach_one(
     }
 }
 
-/// One page per parent key, in one statement: ROW_NUMBER() partitioned by the
-/// parent key does per-parent ordering and windows in SQL.
+/// One page per parent key, in one statement: a LIMIT per parent from the
+/// start or from the end where the window allows, else every row of these
+/// parents ranked per parent (ROW_NUMBER() partitioned by the parent key).
 async fn fetch_many(
     engine: &Engine,
     conn: &mut Exec<'_, '_>,
