@@ -141,8 +141,8 @@ type Loaded = Result<Arc<HashMap<Key, Arc<Node>>>, async_graphql::Error>;
 /// (its field in the document) and the model. A list's values resolve
 /// side by side, so the resolvers of one field across them run in the same
 /// poll of the request's future: the first opens a batch, the others add
-/// their keys, and the batch loads them together from the next poll on
-/// ([`RefBatches::passes`] counts the polls). It runs in the request's own
+/// their keys, and the batch loads them together from the first poll in
+/// which none joined ([`Quiet`]; [`RefBatches::passes`] counts the polls). It runs in the request's own
 /// task, not spawned as async-graphql's `DataLoader` does, so its
 /// statements count in the request's capture and its rows against the
 /// response budget, and no timer delays it.
@@ -156,6 +156,8 @@ pub(crate) struct RefBatches {
 struct Batch {
     /// The keys asked for so far; `None` once the load took them.
     keys: Arc<Mutex<Option<Vec<Value>>>>,
+    /// The request's poll in which a resolver last joined.
+    joined: Arc<AtomicU64>,
     loaded: Shared<BoxFuture<'static, Loaded>>,
 }
 
@@ -188,18 +190,20 @@ impl RefBatches {
             let joined = open.get(&site).and_then(|b| {
                 let mut pending = b.keys.lock().unwrap_or_else(|e| e.into_inner());
                 pending.as_mut()?.extend(keys.iter().cloned());
+                b.joined
+                    .fetch_max(self.polls.load(Ordering::Relaxed), Ordering::Relaxed);
                 Some(b.loaded.clone())
             });
             match joined {
                 Some(loaded) => loaded,
                 None => {
                     let plan = plan_node(rt, scope, model, &ctx.ctx.field()).gql()?;
-                    let opened = self.polls.load(Ordering::Relaxed);
-                    let gate = NextPoll {
+                    let joined = Arc::new(AtomicU64::new(self.polls.load(Ordering::Relaxed)));
+                    let gate = Quiet {
                         polls: Arc::clone(&self.polls),
-                        opened,
+                        joined: Arc::clone(&joined),
                     };
-                    let batch = Batch::open(rt, scope, model.id, plan, keys, gate);
+                    let batch = Batch::open(rt, scope, model.id, plan, keys, joined, gate);
                     let loaded = batch.loaded.clone();
                     open.insert(site, batch);
                     loaded
@@ -214,17 +218,21 @@ impl RefBatches {
     }
 }
 
-/// Ready from the request's next poll on: by then every resolver that
-/// could join the batch has.
-struct NextPoll {
+/// Ready from the first poll of the request after the last in which a
+/// resolver joined the batch: by then every resolver that could join it
+/// has. Not simply the poll after the batch opened: resolvers that saw the
+/// previous batch's rows one poll late (those polled before the one whose
+/// poll finished loading them) join this one a poll late, and one of them
+/// would otherwise start the load before the others behind it had joined.
+struct Quiet {
     polls: Arc<AtomicU64>,
-    opened: u64,
+    joined: Arc<AtomicU64>,
 }
 
-impl Future for NextPoll {
+impl Future for Quiet {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.polls.load(Ordering::Relaxed) > self.opened {
+        if self.polls.load(Ordering::Relaxed) > self.joined.load(Ordering::Relaxed) {
             Poll::Ready(())
         } else {
             cx.waker().wake_by_ref();
@@ -240,7 +248,8 @@ impl Batch {
         model: graphloom_meta::ModelId,
         plan: graphloom_query::plan::NodePlan,
         keys: Vec<Value>,
-        gate: NextPoll,
+        joined: Arc<AtomicU64>,
+        gate: Quiet,
     ) -> Batch {
         let keys = Arc::new(Mutex::new(Some(keys)));
         let (rt, scope, taken) = (Arc::clone(rt), Arc::clone(scope), Arc::clone(&keys));
@@ -264,6 +273,7 @@ impl Batch {
         };
         Batch {
             keys,
+            joined,
             loaded: loaded.boxed().shared(),
         }
     }
