@@ -292,6 +292,45 @@ async fn nested_last_pages_read_from_the_end() {
             assert!(checked > 0, "some post has more than {n} comments");
         }
     }
+    // After a cursor: the last rows of what follows it.
+    let d = c
+        .query(r#"{ posts(first: 20) { nodes { id comments(first: 100) { edges { cursor node { id } } } } } }"#)
+        .await;
+    let mut checked = 0;
+    for p in d["posts"]["nodes"].as_array().unwrap() {
+        let edges = p["comments"]["edges"].as_array().unwrap();
+        if edges.len() < 4 {
+            continue;
+        }
+        let all: Vec<&Value> = edges.iter().map(|e| &e["node"]).collect();
+        for (after, n) in [
+            (0, 2),
+            (0, 100),
+            (edges.len() - 2, 10),
+            (edges.len() - 1, 3),
+        ] {
+            let page = c
+                .query_vars(
+                    r#"query($id: ID!, $a: String, $n: Int) { post(id: $id) {
+                        comments(after: $a, last: $n) { nodes { id } pageInfo { hasPreviousPage } } } }"#,
+                    json!({ "id": p["id"], "a": edges[after]["cursor"], "n": n }),
+                )
+                .await;
+            let got: Vec<&Value> = page["post"]["comments"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .collect();
+            let from = Ord::max(after + 1, all.len().saturating_sub(n));
+            assert_eq!(got, all[from..], "after {after}, last {n}");
+            assert_eq!(
+                page["post"]["comments"]["pageInfo"]["hasPreviousPage"],
+                from > 0
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0);
     // Through a join table too (a post's tags, a tag's posts).
     let d = c
         .query(
