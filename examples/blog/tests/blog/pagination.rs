@@ -94,8 +94,28 @@ async fn last_pages_read_from_the_end_in_every_order() {
         "{ status: ASC }, { createdAt: DESC }",
     ] {
         let q = query(order);
-        let all = ids(&c.query_vars(&q, json!({ "first": 100 })).await["posts"]);
+        let forward = c.query_vars(&q, json!({ "first": 100 })).await;
+        let all = ids(&forward["posts"]);
         assert_eq!(all.len(), 20);
+        // After a cursor, with `offset` too: the last rows of what follows.
+        let after_q = q
+            .replace("$before: String", "$after: String, $offset: Int")
+            .replace("before: $before", "after: $after, offset: $offset");
+        for (after, offset, n) in [(0, 0, 3), (4, 0, 30), (15, 0, 2), (2, 5, 4), (17, 0, 5)] {
+            let cursor = &forward["posts"]["edges"][after]["cursor"];
+            let p = c
+                .query_vars(
+                    &after_q,
+                    json!({ "after": cursor, "offset": offset, "last": n }),
+                )
+                .await;
+            let from = Ord::max(after + 1 + offset, all.len().saturating_sub(n));
+            assert_eq!(
+                ids(&p["posts"]),
+                all[from..],
+                "{order} after {after} offset {offset} last {n}"
+            );
+        }
         for n in [1_usize, 3, 7, 20, 25] {
             let (d, statements) =
                 graphloom_test::capture(c.query_vars(&q, json!({ "last": n }))).await;
