@@ -378,6 +378,41 @@ async fn arm(conn: &mut sqlx::SqliteConnection, timeout: Duration) -> Result<()>
     Ok(())
 }
 
+/// Turns on SQLite's query planner stability guarantee on a new connection.
+/// SQLite plans a statement with the values bound to it where they can
+/// change the plan (a `LIMIT ?` always can), and then plans it again, as
+/// if from scratch, each time those values are bound anew: graphloom binds
+/// every value, so a cached statement was re-planned on every run, 14 % of
+/// the CPU of a one-row read (perf: `sqlite3Reprepare` once per request).
+/// Under the guarantee a statement is planned once, for any values, as
+/// PostgreSQL's generic plans are; graphloom's statements do not lean on
+/// value-specific plans (their pages walk indexes in order, and `LIKE`
+/// patterns are bound under `LOWER`, where no index serves them anyway).
+#[allow(unsafe_code)]
+async fn plan_once(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
+    use libsqlite3_sys::{SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK, sqlite3_db_config};
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle().as_ptr();
+    let mut now: std::ffi::c_int = 0;
+    // SAFETY: `db` is this connection's open handle, locked for the call
+    // (no statement runs on it meanwhile); SQLITE_DBCONFIG_ENABLE_QPSG takes
+    // an int (1: on) and a pointer to an int it writes the new state to.
+    let rc = unsafe {
+        sqlite3_db_config(
+            db,
+            SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            &mut now as *mut std::ffi::c_int,
+        )
+    };
+    if rc != SQLITE_OK || now != 1 {
+        return Err(sqlx::Error::Configuration(
+            format!("SQLite refused its query planner stability guarantee (code {rc})").into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Removes the handler [`arm`] set: the work about to start has no limit.
 async fn disarm(conn: &mut sqlx::SqliteConnection) -> Result<()> {
     conn.lock_handle()
@@ -486,7 +521,8 @@ impl Database {
                     .max_connections(options.max_connections.unwrap_or_else(sqlite_pool_size))
             }
             .acquire_timeout(options.acquire_timeout)
-            .test_before_acquire(false);
+            .test_before_acquire(false)
+            .after_connect(|conn, _| Box::pin(plan_once(conn)));
             let pool = pool_opts
                 .connect_with(opts)
                 .await
@@ -1205,6 +1241,44 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(got, want, "set {set}");
+            db.close().await;
+        }
+    }
+
+    /// Every connection of a SQLite pool, on a file or in memory, plans its
+    /// statements once for any bound values (`plan_once`).
+    #[tokio::test]
+    #[allow(unsafe_code)]
+    async fn sqlite_connections_plan_once() {
+        use libsqlite3_sys::{SQLITE_DBCONFIG_ENABLE_QPSG, sqlite3_db_config};
+        let dir = tempfile::tempdir().unwrap();
+        for db in [
+            file_db(&dir, 2).await,
+            super::Database::connect("sqlite::memory:").await.unwrap(),
+        ] {
+            let super::Pool::Sqlite(pool) = &db.pool else {
+                panic!("a SQLite pool")
+            };
+            let mut conns = Vec::new();
+            for _ in 0..pool.options().get_max_connections() {
+                conns.push(pool.acquire().await.unwrap());
+            }
+            for conn in &mut conns {
+                let mut handle = conn.lock_handle().await.unwrap();
+                let mut on: std::ffi::c_int = -1;
+                // SAFETY: the connection's open handle, locked; -1 asks for
+                // the state without changing it, written to `on`.
+                unsafe {
+                    sqlite3_db_config(
+                        handle.as_raw_handle().as_ptr(),
+                        SQLITE_DBCONFIG_ENABLE_QPSG,
+                        -1 as std::ffi::c_int,
+                        &mut on as *mut std::ffi::c_int,
+                    );
+                }
+                assert_eq!(on, 1);
+            }
+            drop(conns);
             db.close().await;
         }
     }
