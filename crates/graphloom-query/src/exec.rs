@@ -806,12 +806,8 @@ async fn fetch_many(
                         Alias::new("p"),
                         Expr::cust("TRUE"),
                     );
-                if let Some((counts, on)) = counts {
-                    from.join_subquery(JoinType::InnerJoin, counts, Alias::new("c"), on)
-                        .expr_as(
-                            Expr::col((Alias::new("c"), Alias::new("__n"))),
-                            Alias::new("__cnt"),
-                        );
+                if let Some(counts) = counts {
+                    join_counts(&mut from, counts);
                 }
                 outer.from_subquery(from, Alias::new("s"));
                 sel
@@ -830,12 +826,7 @@ async fn fetch_many(
                 }
                 limited.and_where(parent_expr.eq(key.clone()));
                 list_where(&mut b, &mut limited, target, &la, (list, implied));
-                let order = b.order(&mut limited, target, &la, &list.order);
-                let order = if backwards {
-                    reversed(&order).ok_or_else(not_reversible)?
-                } else {
-                    order
-                };
+                let order = directed(b.order(&mut limited, target, &la, &list.order), backwards)?;
                 apply_order(&mut limited, &order);
                 limited.limit(u64::try_from(limit).unwrap_or(u64::MAX));
                 let a = b.alias();
@@ -853,13 +844,8 @@ async fn fetch_many(
                     Some(key),
                     backwards,
                 )?;
-                if let Some((counts, on)) = counts {
-                    inner
-                        .join_subquery(JoinType::InnerJoin, counts, Alias::new("c"), on)
-                        .expr_as(
-                            Expr::col((Alias::new("c"), Alias::new("__n"))),
-                            Alias::new("__cnt"),
-                        );
+                if let Some(counts) = counts {
+                    join_counts(&mut inner, counts);
                 }
                 outer.from_subquery(inner, Alias::new("s"));
                 sel
@@ -1071,21 +1057,33 @@ fn page_columns(
 ) -> Result<(Selected, Vec<crate::sql::OrderExpr>)> {
     let sel = select_columns(b, target, &list.node, stmt, alias);
     stmt.expr_as(parent, Alias::new("__p"));
-    let order = b.order(stmt, target, alias, &list.order);
-    let order = if backwards {
-        reversed(&order).ok_or_else(not_reversible)?
-    } else {
-        order
-    };
+    let order = directed(b.order(stmt, target, alias, &list.order), backwards)?;
     let mut win = partition.map_or_else(WindowStatement::new, window_partitioned);
     apply_window_order(&mut win, &order);
     stmt.expr_window_as(Expr::cust("ROW_NUMBER()"), win, Alias::new("__rn"));
     Ok((sel, order))
 }
 
-/// [`Builder::order`] gives ASC and DESC terms only, which reverse.
-fn not_reversible() -> Error {
-    Error::internal("a list order with no reverse")
+/// `order`, or `order` reversed when `backwards`. [`Builder::order`] gives
+/// ASC and DESC terms only, which reverse.
+fn directed(
+    order: Vec<crate::sql::OrderExpr>,
+    backwards: bool,
+) -> Result<Vec<crate::sql::OrderExpr>> {
+    if !backwards {
+        return Ok(order);
+    }
+    reversed(&order).ok_or_else(|| Error::internal("a list order with no reverse"))
+}
+
+/// Joins each parent's count ([`count_statement`], on the parent's key) to
+/// a page statement, as its last column `__cnt`.
+fn join_counts(stmt: &mut SelectStatement, (counts, on): (SelectStatement, Expr)) {
+    stmt.join_subquery(JoinType::InnerJoin, counts, Alias::new("c"), on)
+        .expr_as(
+            Expr::col((Alias::new("c"), Alias::new("__n"))),
+            Alias::new("__cnt"),
+        );
 }
 
 fn window_partitioned(expr: Expr) -> WindowStatement {

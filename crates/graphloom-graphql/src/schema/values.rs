@@ -142,8 +142,9 @@ type Loaded = Result<Arc<HashMap<Key, Arc<Node>>>, async_graphql::Error>;
 /// side by side, so the resolvers of one field across them run in the same
 /// poll of the request's future: the first opens a batch, the others add
 /// their keys, and the batch loads them together from the first poll in
-/// which none joined ([`Quiet`]; [`RefBatches::passes`] counts the polls). It runs in the request's own
-/// task, not spawned as async-graphql's `DataLoader` does, so its
+/// which none joined ([`Quiet`]; [`RefBatches::passes`] counts the polls).
+/// It runs in the request's own task, not spawned as async-graphql's
+/// `DataLoader` does, so its
 /// statements count in the request's capture and its rows against the
 /// response budget, and no timer delays it.
 #[derive(Default)]
@@ -198,12 +199,7 @@ impl RefBatches {
                 Some(loaded) => loaded,
                 None => {
                     let plan = plan_node(rt, scope, model, &ctx.ctx.field()).gql()?;
-                    let joined = Arc::new(AtomicU64::new(self.polls.load(Ordering::Relaxed)));
-                    let gate = Quiet {
-                        polls: Arc::clone(&self.polls),
-                        joined: Arc::clone(&joined),
-                    };
-                    let batch = Batch::open(rt, scope, model.id, plan, keys, joined, gate);
+                    let batch = Batch::open(rt, scope, model.id, plan, keys, &self.polls);
                     let loaded = batch.loaded.clone();
                     open.insert(site, batch);
                     loaded
@@ -248,9 +244,14 @@ impl Batch {
         model: graphloom_meta::ModelId,
         plan: graphloom_query::plan::NodePlan,
         keys: Vec<Value>,
-        joined: Arc<AtomicU64>,
-        gate: Quiet,
+        polls: &Arc<AtomicU64>,
     ) -> Batch {
+        // Opened by a join in this poll.
+        let joined = Arc::new(AtomicU64::new(polls.load(Ordering::Relaxed)));
+        let gate = Quiet {
+            polls: Arc::clone(polls),
+            joined: Arc::clone(&joined),
+        };
         let keys = Arc::new(Mutex::new(Some(keys)));
         let (rt, scope, taken) = (Arc::clone(rt), Arc::clone(scope), Arc::clone(&keys));
         let loaded = async move {
