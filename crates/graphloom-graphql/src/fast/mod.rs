@@ -1,13 +1,14 @@
 //! The fast path: a query whose root fields are all generated lookups and
-//! lists (and `__typename`) runs from its plan and is written straight into
-//! the response JSON, without a resolver per field.
+//! lists (and `__typename`), or a mutation whose root fields are all
+//! generated creates, updates and deletes, runs from its plan and is
+//! written straight into the response JSON, without a resolver per field.
 //!
 //! async-graphql still parses and validates the request; this extension
-//! takes over at execution. Everything else (mutations, introspection,
-//! federation's `_entities`, custom root fields) runs through the
-//! resolvers. Both paths plan and fetch with the same functions, so they
-//! send the same statements; `tests` in this crate hold them to the same
-//! responses, errors included.
+//! takes over at execution. Everything else (introspection, federation's
+//! `_entities`, custom root fields, subscriptions) runs through the
+//! resolvers. Both paths plan, fetch and write with the same functions, so
+//! they send the same statements; the blog's `fast_path` tests hold them to
+//! the same responses, errors included.
 
 mod collect;
 mod known;
@@ -38,18 +39,23 @@ use graphloom_query::{
     Ctx, ErrorCode, RequestContext, Result,
     exec::{Child, Node, Page},
     scope::Scope,
+    write::Expected,
 };
 
 use self::{
-    collect::{Doc, collect},
+    collect::{Collected, Doc, collect},
     known::{Documents, Known},
     shape::{Field, Kind},
     write::{Computed, Writer, node_id},
 };
 use crate::{
+    convert::json_into,
     cost,
     runtime::Runtime,
-    schema::resolvers::{fetch_lookup, fetch_page, lookups},
+    schema::{
+        payloads::{MutationResult, Payload},
+        resolvers::{Args, Verb, fetch_lookup, fetch_page, lookups, mutation_name, run_mutation},
+    },
     trace,
     translate::Selection as _,
 };
@@ -92,14 +98,22 @@ impl Slot {
 pub(crate) struct Fast {
     rt: Arc<Runtime>,
     roots: HashMap<String, Root>,
+    /// The generated mutations, by name.
+    mutations: HashMap<String, (ModelId, Verb)>,
 }
 
 impl Fast {
     pub fn new(rt: &Arc<Runtime>) -> Fast {
         let mut roots = HashMap::new();
+        let mut mutations = HashMap::new();
         for m in rt.registry().models() {
             if !m.exposed || m.external {
                 continue;
+            }
+            for verb in Verb::ALL {
+                if let Some(name) = mutation_name(m, verb) {
+                    mutations.insert(name.to_owned(), (m.id, verb));
+                }
             }
             for (fields, name) in lookups(m) {
                 let args = fields
@@ -122,6 +136,7 @@ impl Fast {
         Fast {
             rt: Arc::clone(rt),
             roots,
+            mutations,
         }
     }
 
@@ -130,7 +145,7 @@ impl Fast {
     fn may_run(&self, doc: &ExecutableDocument) -> bool {
         doc.operations
             .iter()
-            .any(|(_, op)| op.node.ty == OperationType::Query)
+            .any(|(_, op)| op.node.ty != OperationType::Subscription)
     }
 
     /// Runs the operation `name` of `doc`, or returns `None` when a root
@@ -142,15 +157,13 @@ impl Fast {
         name: Option<&str>,
         scope: &Arc<Scope>,
         request: &Arc<RequestContext>,
+        expect: Option<&Expected>,
     ) -> Option<Output> {
         let op = match (&doc.operations, name) {
             (DocumentOperations::Single(op), _) => op,
             (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
             (DocumentOperations::Multiple(ops), None) => ops.values().next()?,
         };
-        if op.node.ty != OperationType::Query {
-            return None;
-        }
         // Variables the request left out take their declared defaults.
         let mut variables = variables.clone();
         for def in &op.node.variable_definitions {
@@ -166,8 +179,22 @@ impl Fast {
             variables: &variables,
         };
         let fields = collect(doc, &op.node.selection_set.node);
+        match op.node.ty {
+            OperationType::Query => self.query(&fields, scope, request).await,
+            OperationType::Mutation => self.mutation(&fields, scope, request, expect).await,
+            OperationType::Subscription => None,
+        }
+    }
+
+    /// A query: its root fields fetched together, then written.
+    async fn query(
+        &self,
+        fields: &[Collected<'_>],
+        scope: &Arc<Scope>,
+        request: &Arc<RequestContext>,
+    ) -> Option<Output> {
         let mut roots = Vec::with_capacity(fields.len());
-        for c in &fields {
+        for c in fields {
             match c.name_str() {
                 "__typename" => roots.push(None),
                 name => roots.push(Some(self.roots.get(name)?)),
@@ -237,14 +264,7 @@ impl Fast {
         );
         let computed = compute(&ctx, &fetched, &shapes).await;
         let mut w = Writer::new(rt, scope, &computed);
-        let top: Vec<Field<'_>> = fields
-            .iter()
-            .map(|c| Field {
-                key: c.key_str(),
-                pos: c.pos(),
-                kind: Kind::Typename("Query".into()),
-            })
-            .collect();
+        let top = typenames(fields, "Query");
         // `object` writes the fields in order: the i-th call is root i.
         let mut at = 0;
         w.object(&top, |w, f| {
@@ -252,7 +272,7 @@ impl Fast {
             at += 1;
             match &fetched[i] {
                 Fetched::Typename => {
-                    crate::convert::json_into(&mut w.buf, "Query");
+                    json_into(&mut w.buf, "Query");
                     Ok(())
                 }
                 Fetched::Node(model, Ok(Some(node))) => {
@@ -277,6 +297,122 @@ impl Fast {
             errors: w.errors,
         })
     }
+
+    /// A mutation: its root fields one after the other (the spec's serial
+    /// execution), each with its payload's computed fields before the
+    /// next write; then written.
+    async fn mutation(
+        &self,
+        fields: &[Collected<'_>],
+        scope: &Arc<Scope>,
+        request: &Arc<RequestContext>,
+        expect: Option<&Expected>,
+    ) -> Option<Output> {
+        let rt = &*self.rt;
+        let reg = rt.registry();
+        let mut roots = Vec::with_capacity(fields.len());
+        for c in fields {
+            match c.name_str() {
+                "__typename" => roots.push(None),
+                name => {
+                    let (model, verb) = self.mutations.get(name)?;
+                    roots.push(Some((reg.model(*model), *verb)));
+                }
+            }
+        }
+        let shapes: Vec<Vec<Field<'_>>> = fields
+            .iter()
+            .zip(&roots)
+            .map(|(c, root)| match root {
+                None => Vec::new(),
+                Some((model, verb)) => shape::payload(reg, model, *verb, &c.children()),
+            })
+            .collect();
+        // As for queries: these computed fields are the resolvers'.
+        let resolvers = roots.iter().zip(&shapes).any(|(root, shape)| {
+            root.is_some_and(|(model, _)| {
+                selects_computed(model, shape, |c| {
+                    !c.args.is_empty() || c.output.mentions_model()
+                })
+            })
+        });
+        if resolvers {
+            return None;
+        }
+        let ctx = Ctx::new(
+            Arc::clone(&rt.engine),
+            Arc::clone(request),
+            Arc::clone(scope),
+        );
+        let mut done = Vec::with_capacity(fields.len());
+        let mut computed = Computed::new();
+        for ((c, root), shape) in fields.iter().zip(&roots).zip(&shapes) {
+            let Some((model, verb)) = root else {
+                done.push(None);
+                continue;
+            };
+            let res = match c.arguments() {
+                Ok(args) => {
+                    let args: Args = args
+                        .into_iter()
+                        .map(|(k, v)| (async_graphql::Name::new(k), v))
+                        .collect();
+                    run_mutation(rt, scope, model, *verb, &args, c, expect).await
+                }
+                Err(e) => Err(e),
+            };
+            // The payload's computed fields see this write, not the next.
+            if let Ok(MutationResult {
+                payload: Payload::Read(Some(node)),
+                ..
+            }) = &res
+            {
+                let mut wanted = Vec::new();
+                for f in shape {
+                    if let Kind::Saved(fields) = &f.kind {
+                        wanted_in_node(model, node, fields, &mut wanted);
+                    }
+                }
+                computed.extend(run_computed(&ctx, wanted).await);
+            }
+            done.push(Some(res));
+        }
+        let mut w = Writer::new(rt, scope, &computed);
+        let top = typenames(fields, "Mutation");
+        let mut at = 0;
+        w.object(&top, |w, f| {
+            let i = at;
+            at += 1;
+            match (&roots[i], &done[i]) {
+                (Some((model, _)), Some(Ok(res))) => {
+                    w.payload(model, res, &shapes[i]);
+                    Ok(())
+                }
+                (Some(_), Some(Err(e))) => Err(w.error(f.pos, e.clone())),
+                (None, _) | (_, None) => {
+                    json_into(&mut w.buf, "Mutation");
+                    Ok(())
+                }
+            }
+        });
+        Some(Output {
+            data: w.buf,
+            errors: w.errors,
+        })
+    }
+}
+
+/// The root fields as written: each under its response key (what each
+/// holds, the caller writes).
+fn typenames<'a>(fields: &[Collected<'a>], root: &str) -> Vec<Field<'a>> {
+    fields
+        .iter()
+        .map(|c| Field {
+            key: c.key_str(),
+            pos: c.pos(),
+            kind: Kind::Typename(root.into()),
+        })
+        .collect()
 }
 
 /// A root field's rows.
@@ -306,6 +442,11 @@ async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) 
             Fetched::Typename | Fetched::Node(_, _) | Fetched::Page(_, Err(_)) => {}
         }
     }
+    run_computed(ctx, wanted).await
+}
+
+/// Runs each wanted computed field once per row.
+async fn run_computed(ctx: &Ctx, mut wanted: Wanted<'_>) -> Computed {
     if wanted.is_empty() {
         return Computed::new();
     }
@@ -342,9 +483,10 @@ fn selects_computed(
         Kind::One { model, fields, .. }
         | Kind::Many { model, fields }
         | Kind::List { model, fields } => selects_computed(model, fields, which),
-        Kind::Nodes(fields) | Kind::Edges(fields) | Kind::EdgeNode(fields) => {
-            selects_computed(model, fields, which)
-        }
+        Kind::Nodes(fields)
+        | Kind::Edges(fields)
+        | Kind::EdgeNode(fields)
+        | Kind::Saved(fields) => selects_computed(model, fields, which),
         Kind::PageInfo(_)
         | Kind::Typename(_)
         | Kind::Value { .. }
@@ -354,6 +496,11 @@ fn selects_computed(
         | Kind::HasPreviousPage
         | Kind::StartCursor
         | Kind::EndCursor
+        | Kind::FieldErrors(_)
+        | Kind::ErrorPath
+        | Kind::ErrorMessage
+        | Kind::ErrorCode
+        | Kind::Deleted(_)
         | Kind::Unknown(_) => false,
     })
 }
@@ -665,7 +812,14 @@ impl Extension for PerRequest {
             ctx.data_opt::<Arc<Scope>>(),
             ctx.data_opt::<Arc<RequestContext>>(),
         ) && let Some(out) = fast
-            .run(&known.doc, &variables, operation_name, scope, request)
+            .run(
+                &known.doc,
+                &variables,
+                operation_name,
+                scope,
+                request,
+                ctx.data_opt::<Expected>(),
+            )
             .await
         {
             slot.put(out);

@@ -7,8 +7,14 @@ use async_graphql::Pos;
 use graphloom_meta::{FieldMeta, ModelMeta, Registry};
 
 use super::collect::Collected;
-use crate::schema::types::{relation_nullable, ruled};
 use crate::translate::Selection as _;
+use crate::{
+    convert::key_arguments,
+    schema::{
+        resolvers::Verb,
+        types::{relation_nullable, ruled},
+    },
+};
 
 /// One response key of an object.
 pub(crate) struct Field<'a> {
@@ -55,6 +61,16 @@ pub(crate) enum Kind<'a> {
     HasPreviousPage,
     StartCursor,
     EndCursor,
+    /// A create or update payload's row.
+    Saved(Vec<Field<'a>>),
+    /// A payload's refused inputs, as `FieldError`s.
+    FieldErrors(Vec<Field<'a>>),
+    /// A `FieldError`'s parts.
+    ErrorPath,
+    ErrorMessage,
+    ErrorCode,
+    /// A delete payload's `deletedId` (a composite key's part, by index).
+    Deleted(usize),
     /// Validation let through a field this walk does not know: an
     /// internal error at its path rather than a guess.
     Unknown(String),
@@ -180,6 +196,49 @@ pub(crate) fn connection<'a>(
                         .collect(),
                 ),
                 other => unknown(&format!("{name}Connection"), other),
+            };
+            field(c, kind)
+        })
+        .collect()
+}
+
+/// The fields of the payload of `model`'s generated mutation `verb`.
+pub(crate) fn payload<'a>(
+    reg: &'a Registry,
+    model: &'a ModelMeta,
+    verb: Verb,
+    sel: &[Collected<'a>],
+) -> Vec<Field<'a>> {
+    let deleted = match verb {
+        Verb::Delete => key_arguments(model),
+        Verb::Create | Verb::Update => Vec::new(),
+    };
+    sel.iter()
+        .map(|c| {
+            let kind = match c.name_str() {
+                "__typename" => Kind::Typename(verb.payload(model)),
+                "errors" => Kind::FieldErrors(
+                    c.children()
+                        .iter()
+                        .map(|e| {
+                            let kind = match e.name_str() {
+                                "__typename" => Kind::Typename("FieldError".into()),
+                                "field" => Kind::ErrorPath,
+                                "message" => Kind::ErrorMessage,
+                                "code" => Kind::ErrorCode,
+                                other => unknown("FieldError", other),
+                            };
+                            field(e, kind)
+                        })
+                        .collect(),
+                ),
+                name if !matches!(verb, Verb::Delete) && name == model.single_name => {
+                    Kind::Saved(node(reg, model, &c.children()))
+                }
+                name => match deleted.iter().position(|a| a.deleted == name) {
+                    Some(part) => Kind::Deleted(part),
+                    None => unknown(&verb.payload(model), name),
+                },
             };
             field(c, kind)
         })

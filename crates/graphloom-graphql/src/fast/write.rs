@@ -8,16 +8,17 @@ use std::collections::HashMap;
 use async_graphql::{PathSegment, Pos, ServerError};
 use graphloom_meta::{ModelMeta, TypeDesc};
 use graphloom_query::{
-    Error, ErrorCode, cursor,
+    Error, ErrorCode, FieldError, cursor,
     exec::{Child, Node, Page},
     scope::Scope,
 };
 
 use super::shape::{Field, Kind, Pick};
 use crate::{
-    convert::{json_into, output},
+    convert::{json_into, output, plain_output},
     error::gql,
     runtime::Runtime,
+    schema::payloads::{MutationResult, Payload},
 };
 
 /// A computed field's value, by the row (its address) and the field's
@@ -229,7 +230,13 @@ impl<'a> Writer<'a> {
             | Kind::HasNextPage
             | Kind::HasPreviousPage
             | Kind::StartCursor
-            | Kind::EndCursor => Err(self.misplaced(f)),
+            | Kind::EndCursor
+            | Kind::Saved(_)
+            | Kind::FieldErrors(_)
+            | Kind::ErrorPath
+            | Kind::ErrorMessage
+            | Kind::ErrorCode
+            | Kind::Deleted(_) => Err(self.misplaced(f)),
         }
     }
 
@@ -311,6 +318,53 @@ impl<'a> Writer<'a> {
             }
             Kind::Unknown(m) => Err(w.error(f.pos, Error::internal(m.clone()))),
             _ => Err(w.misplaced(f)),
+        });
+    }
+}
+
+impl<'a> Writer<'a> {
+    /// The payload of a generated mutation of `model`.
+    pub fn payload(&mut self, model: &'a ModelMeta, res: &MutationResult, fields: &'a [Field<'a>]) {
+        self.object(fields, |w, f| match &f.kind {
+            Kind::Typename(name) => {
+                json_into(&mut w.buf, name.as_str());
+                Ok(())
+            }
+            Kind::Saved(fields) => match &res.payload {
+                Payload::Read(Some(node)) => {
+                    w.node(model, node, fields);
+                    Ok(())
+                }
+                Payload::None | Payload::Read(None) => w.raw(b"null"),
+                Payload::Failed(e) => Err(w.error(f.pos, e.clone())),
+            },
+            Kind::FieldErrors(fields) => {
+                w.list(&res.errors, |w, e| w.field_error(e, fields));
+                Ok(())
+            }
+            Kind::Deleted(part) => {
+                match res.deleted.as_ref().and_then(|k| k.parts().get(*part)) {
+                    Some(v) => plain_output(v).write_json(&mut w.buf),
+                    None => w.buf.extend_from_slice(b"null"),
+                }
+                Ok(())
+            }
+            Kind::Unknown(m) => Err(w.error(f.pos, Error::internal(m.clone()))),
+            _ => Err(w.misplaced(f)),
+        });
+    }
+
+    fn field_error(&mut self, e: &FieldError, fields: &'a [Field<'a>]) {
+        self.object(fields, |w, f| {
+            match &f.kind {
+                Kind::Typename(name) => json_into(&mut w.buf, name.as_str()),
+                Kind::ErrorPath => json_into(&mut w.buf, &e.field),
+                Kind::ErrorMessage => json_into(&mut w.buf, e.message.as_str()),
+                Kind::ErrorCode => json_into(&mut w.buf, e.code.as_str()),
+                Kind::Unknown(m) => return Err(w.error(f.pos, Error::internal(m.clone()))),
+                _ => return Err(w.misplaced(f)),
+            }
+            Ok(())
         });
     }
 }

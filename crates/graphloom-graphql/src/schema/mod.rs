@@ -424,12 +424,12 @@ pub(crate) fn build(
         if m.operations.create {
             schema = schema
                 .register(inputs::write_input(rt, m, true))
-                .register(payloads::payload(rt, m, "Create"));
+                .register(payloads::payload(m, resolvers::Verb::Create));
         }
         if m.operations.update {
             schema = schema
                 .register(inputs::write_input(rt, m, false))
-                .register(payloads::payload(rt, m, "Update"));
+                .register(payloads::payload(m, resolvers::Verb::Update));
         }
         if m.operations.delete {
             schema = schema.register(payloads::delete_payload(m));

@@ -11,7 +11,7 @@ use async_graphql::{
 use graphloom_meta::{ModelId, ModelMeta, Value};
 use graphloom_query::{Error, FieldCode, FieldError, Result, exec::Node, write::Outcome};
 
-use crate::{convert::plain_to_graphql, error::ResultExt, runtime::Runtime};
+use crate::{convert::plain_to_graphql, error::ResultExt, schema::resolvers::Verb};
 
 /// What a mutation did: the row's key (none after a delete or a refusal),
 /// its payload rows, and errors.
@@ -137,9 +137,8 @@ fn errors_field() -> Field {
 }
 
 /// `CreatePostPayload` / `UpdatePostPayload`: the row and the errors.
-pub(crate) fn payload(rt: &Arc<Runtime>, m: &ModelMeta, verb: &str) -> Object {
-    let _ = rt;
-    Object::new(format!("{verb}{}Payload", m.graphql_name))
+pub(crate) fn payload(m: &ModelMeta, verb: Verb) -> Object {
+    Object::new(verb.payload(m))
         .field(Field::new(
             &m.single_name,
             TypeRef::named(&m.graphql_name),
@@ -151,7 +150,7 @@ pub(crate) fn payload(rt: &Arc<Runtime>, m: &ModelMeta, verb: &str) -> Object {
 /// `DeletePostPayload`: the deleted id (a composite key's fields as
 /// `deletedUserId`, `deletedGroupId`, …) and the errors.
 pub(crate) fn delete_payload(m: &ModelMeta) -> Object {
-    let mut payload = Object::new(format!("Delete{}Payload", m.graphql_name));
+    let mut payload = Object::new(Verb::Delete.payload(m));
     for (part, arg) in crate::convert::key_arguments(m).into_iter().enumerate() {
         let ty = TypeRef::named(arg.type_name);
         payload = payload.field(Field::new(arg.deleted, ty, move |ctx| {

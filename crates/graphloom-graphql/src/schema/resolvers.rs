@@ -174,7 +174,7 @@ pub(crate) async fn fetch_page<S: Selection>(
     .await
 }
 
-type Args = IndexMap<Name, Gql>;
+pub(crate) type Args = IndexMap<Name, Gql>;
 
 /// Parses the writable fields present in an input object (their types
 /// only: the engine checks the values).
@@ -278,6 +278,16 @@ pub(crate) enum Verb {
 
 impl Verb {
     pub(crate) const ALL: [Verb; 3] = [Verb::Create, Verb::Update, Verb::Delete];
+
+    /// The name of the mutation's payload type: `CreatePostPayload`.
+    pub(crate) fn payload(self, m: &ModelMeta) -> String {
+        let verb = match self {
+            Verb::Create => "Create",
+            Verb::Update => "Update",
+            Verb::Delete => "Delete",
+        };
+        format!("{verb}{}Payload", m.graphql_name)
+    }
 }
 
 /// The generated mutation for `verb` (`createPost`, or as renamed), if
@@ -296,18 +306,42 @@ async fn mutate(
     id: ModelId,
     verb: Verb,
 ) -> Result<MutationResult> {
-    let reg = rt.registry();
-    let m = reg.model(id);
     let scope = scope_of(ctx)?;
-    let args = ctx.args.as_index_map();
-    let engine = &rt.engine;
     // REST's `If-Match`, when the request came from there.
     let expect = ctx.ctx.data_opt::<write::Expected>();
+    let m = rt.registry().model(id);
+    run_mutation(
+        rt,
+        &scope,
+        m,
+        verb,
+        ctx.args.as_index_map(),
+        &ctx.ctx.field(),
+        expect,
+    )
+    .await
+}
+
+/// Runs the generated mutation `verb` of `m` with the arguments `args`;
+/// `sel` is the mutation field, whose selection plans the payload's row.
+/// The resolvers and the fast path both run mutations here.
+pub(crate) async fn run_mutation<S: Selection>(
+    rt: &Runtime,
+    scope: &Scope,
+    m: &ModelMeta,
+    verb: Verb,
+    args: &Args,
+    sel: &S,
+    expect: Option<&write::Expected>,
+) -> Result<MutationResult> {
+    let reg = rt.registry();
+    let id = m.id;
+    let engine = &rt.engine;
     // The payload is planned before the write and read inside its
     // transaction; a payload that cannot be planned fails alone.
     let planned = match verb {
         Verb::Delete => None,
-        Verb::Create | Verb::Update => payload_plan(rt, &scope, m, &ctx.ctx.field()),
+        Verb::Create | Verb::Update => payload_plan(rt, scope, m, sel),
     };
     let (plan, failed) = match planned {
         Some(Ok(plan)) => (Some(plan), None),
@@ -319,7 +353,7 @@ async fn mutate(
             id,
             write::create(
                 engine,
-                &scope,
+                scope,
                 m,
                 write_input(reg, m, args, true),
                 plan.as_ref(),
@@ -333,7 +367,7 @@ async fn mutate(
                 id,
                 write::update(
                     engine,
-                    &scope,
+                    scope,
                     m,
                     key,
                     write_input(reg, m, args, false),
@@ -347,7 +381,7 @@ async fn mutate(
         Verb::Delete => match key_arg(reg, m, args) {
             Err(e) => MutationResult::refused(id, vec![e]),
             Ok(key) => {
-                MutationResult::deleted(id, write::delete(engine, &scope, m, key, expect).await?)
+                MutationResult::deleted(id, write::delete(engine, scope, m, key, expect).await?)
             }
         },
     })
@@ -355,19 +389,17 @@ async fn mutate(
 
 fn mutation_field(rt: &Arc<Runtime>, m: &ModelMeta, verb: Verb, field: &str) -> Field {
     let name = &m.graphql_name;
-    let (payload, description, op) = match verb {
+    let payload = verb.payload(m);
+    let (description, op) = match verb {
         Verb::Create => (
-            format!("Create{name}Payload"),
             format!("Creates a {name} in one transaction."),
             Operation::Create,
         ),
         Verb::Update => (
-            format!("Update{name}Payload"),
             format!("Changes the given fields of a {name}, in one transaction."),
             Operation::Update,
         ),
         Verb::Delete => (
-            format!("Delete{name}Payload"),
             format!("Deletes a {name}, in one transaction."),
             Operation::Delete,
         ),

@@ -426,7 +426,7 @@ async fn other_operations_go_through_the_resolvers() {
         r#"{ searchPosts(term: "a") { id } posts(first: 1) { totalCount } }"#,
         "{ __schema { queryType { name } } }",
         "{ _service { sdl } }",
-        r#"mutation { createTag(input: { name: "new" }) { tag { id } } }"#,
+        r#"mutation { createTag(input: { name: "new" }) { tag { id } } publishPosts(ids: ["1"]) { id } }"#,
     ] {
         let res = c.response(Request::new(q)).await;
         assert!(matches!(res.data, Data::Value(_)), "{q}");
@@ -455,5 +455,206 @@ async fn parsed_documents_are_reused_per_text_only() {
         let res = serde_json::to_value(&res).unwrap();
         assert!(res["data"][key].is_object(), "{name}: {res}");
         assert!(res["data"].as_object().unwrap().len() == 1, "{name}: {res}");
+    }
+}
+
+/// Who a test client is (of a freshly seeded blog).
+type Who = fn(TestClient) -> TestClient;
+
+/// Runs the mutation `query` on the fast path and through the resolvers,
+/// each on a database of its own seeded alike (as `who`), and asserts both
+/// answer the same (times aside) with the same statements in the same
+/// order; returns the fast path's answer.
+async fn same_write(who: Who, query: &str, vars: Json) -> Json {
+    let service = blog::service();
+    let fast = who(common::small().await);
+    let base = who(common::small().await);
+    let config = Config {
+        fast_path: false,
+        ..base.api().runtime().config.clone()
+    };
+    let slow = base.with_api(service.api(base.db().clone(), config).unwrap());
+    let request = || Request::new(query).variables(Variables::from_json(vars.clone()));
+    let (fast_res, fast_sql) = graphloom::db::capture(fast.response(request())).await;
+    let (slow_res, slow_sql) = graphloom::db::capture(slow.response(request())).await;
+    assert!(
+        matches!(fast_res.data, Data::Json(_)),
+        "the fast path did not answer: {query}"
+    );
+    assert!(matches!(slow_res.data, Data::Value(_)));
+    let fast: Json = serde_json::from_slice(&fast_res.to_json().unwrap()).unwrap();
+    let slow: Json = serde_json::from_slice(&slow_res.to_json().unwrap()).unwrap();
+    assert_eq!(
+        timeless(fast.clone()),
+        timeless(slow.clone()),
+        "fast path (left) and resolvers (right) differ for {query}\n{fast}\n{slow}"
+    );
+    // Mutations run one after the other: the same statements in order.
+    assert_eq!(fast_sql, slow_sql, "statements differ for {query}");
+    fast
+}
+
+/// A response with its timestamps (`createdAt`, `updatedAt`: the clock's)
+/// left out.
+fn timeless(v: Json) -> Json {
+    match v {
+        Json::Object(map) => map
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("At"))
+            .map(|(k, v)| (k, timeless(v)))
+            .collect(),
+        Json::Array(items) => items.into_iter().map(timeless).collect(),
+        other => other,
+    }
+}
+
+fn admin(c: TestClient) -> TestClient {
+    c
+}
+
+fn user2(c: TestClient) -> TestClient {
+    c.anonymous().as_user(graphloom_test::user(2))
+}
+
+fn anonymous(c: TestClient) -> TestClient {
+    c.anonymous()
+}
+
+#[tokio::test]
+async fn mutations_aliases_fragments_typenames_and_directives() {
+    let q = r#"
+        mutation Write($body: String!, $skip: Boolean!) {
+            __typename
+            first: createComment(input: { postId: "1", body: $body }) {
+                __typename
+                comment { id body createdAt post { id title readingMinutes } author { username } ...C }
+                errors { __typename field message code }
+            }
+            second: createComment(input: { postId: "2", body: "two" }) {
+                comment @skip(if: $skip) { id }
+                c: comment { id body }
+                ... on CreateCommentPayload { again: comment { body @include(if: $skip) } }
+            }
+            gone: deleteComment(id: "1") { __typename deletedId errors { code } }
+        }
+        fragment C on Comment { __typename id post { ...P } }
+        fragment P on Post { __typename slug }
+    "#;
+    for (who, may_delete) in [(admin as Who, true), (user2, false)] {
+        let d = same_write(who, q, json!({ "body": "one", "skip": true })).await;
+        let data = &d["data"];
+        assert_eq!(data["__typename"], "Mutation", "{d:#}");
+        let first = &data["first"];
+        assert_eq!(first["__typename"], "CreateCommentPayload");
+        assert_eq!(first["errors"], json!([]));
+        assert_eq!(first["comment"]["body"], "one");
+        assert_eq!(first["comment"]["__typename"], "Comment");
+        assert!(first["comment"]["createdAt"].is_string());
+        assert!(first["comment"]["post"]["readingMinutes"].is_number());
+        assert!(first["comment"]["post"]["slug"].is_string());
+        assert!(data["second"].get("comment").is_none());
+        assert_eq!(data["second"]["c"]["body"], "two");
+        assert_eq!(data["second"]["again"]["body"], "two");
+        if may_delete {
+            assert_eq!(data["gone"]["__typename"], "DeleteCommentPayload", "{d:#}");
+        } else {
+            // Not theirs: the root fails alone, at its path.
+            assert!(data.get("gone").is_none(), "{d:#}");
+            assert_eq!(d["errors"][0]["path"], json!(["gone"]));
+            assert_eq!(d["errors"][0]["extensions"]["code"], "FORBIDDEN");
+        }
+    }
+    // An admin may delete any comment; user 2 only their own.
+    let d = same_write(admin, q, json!({ "body": "one", "skip": false })).await;
+    assert_eq!(
+        d["data"]["gone"],
+        json!({ "__typename": "DeleteCommentPayload", "deletedId": "1", "errors": [] })
+    );
+    assert!(d["data"]["second"]["comment"]["id"].is_string());
+    // Keys in the order of the selection.
+    let text = fast_text(
+        &common::small().await,
+        r#"mutation { z: createTag(input: { name: "z" }) { tag { name id } } __typename a: deleteTag(id: "1") { deletedId } }"#,
+    )
+    .await;
+    let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+    assert!(
+        at("z") < at("name") && at("name") < at("id") && at("id") < at("__typename"),
+        "{text}"
+    );
+    assert!(at("__typename") < at("a"), "{text}");
+}
+
+#[tokio::test]
+async fn mutations_run_in_order_and_each_payload_shows_its_own_write() {
+    let q = r#"mutation {
+        a: updatePost(id: "1", input: { title: "A" }) { post { title readingMinutes } }
+        b: updatePost(id: "1", input: { title: "B", body: "one two" }) { post { title readingMinutes } }
+        c: post: deletePost(id: "1") { deletedId }
+    }"#;
+    let d = same_write(admin, &q.replace("c: post: ", "c: "), json!({})).await;
+    assert_eq!(d["data"]["a"]["post"]["title"], "A", "{d:#}");
+    assert_eq!(
+        d["data"]["b"]["post"],
+        json!({ "title": "B", "readingMinutes": 1 })
+    );
+    assert_eq!(d["data"]["c"]["deletedId"], "1");
+}
+
+#[tokio::test]
+async fn refused_inputs_and_failed_mutations_keep_their_errors_and_paths() {
+    let q = r#"mutation {
+        missing: createComment(input: { postId: "999999", body: "x" }) { comment { id } errors { field message code } }
+        badKey: updatePost(id: "abc", input: { title: "x" }) { post { id } errors { field code } }
+        noRow: deleteTag(id: "99") { deletedId errors { field code } }
+        long: createTag(input: { name: "0123456789012345678901234567890123456789012345678901" }) { tag { id } errors { field code } }
+        big: createComment(input: { postId: "1", body: "big" }) {
+            comment { id post { comments(first: 100000) { totalCount } } }
+            errors { code }
+        }
+        ok: createTag(input: { name: "fine" }) { tag { name } }
+        dup: createTag(input: { name: "fine" }) { tag { name } errors { field code message } }
+    }"#;
+    let clients: [(Who, &str); 3] = [(admin, "admin"), (user2, "user2"), (anonymous, "anonymous")];
+    for (who, name) in clients {
+        let d = same_write(who, q, json!({})).await;
+        let data = &d["data"];
+        if name == "anonymous" {
+            // Anonymous may not write: each root that would fails alone,
+            // at its path; an unparsable key and a row they cannot see are
+            // refused as for anyone.
+            let errors = d["errors"].as_array().unwrap();
+            assert_eq!(errors.len(), 5, "{d:#}");
+            assert_eq!(errors[0]["path"], json!(["missing"]));
+            assert_eq!(errors[0]["extensions"]["code"], "UNAUTHENTICATED");
+            assert_eq!(data["badKey"]["errors"][0]["code"], "INVALID");
+            assert_eq!(data["noRow"]["errors"][0]["code"], "NOT_FOUND");
+            continue;
+        }
+        assert_eq!(data["missing"]["comment"], Json::Null, "{d:#}");
+        assert_eq!(data["missing"]["errors"][0]["field"], json!(["postId"]));
+        assert_eq!(data["badKey"]["errors"][0]["code"], "INVALID");
+        assert_eq!(data["noRow"]["deletedId"], Json::Null);
+        assert!(!data["noRow"]["errors"].as_array().unwrap().is_empty());
+        // The payload could not be planned: the write stands, the field fails.
+        let big = d["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"][0] == "big")
+            .unwrap_or_else(|| panic!("{d:#}"));
+        assert_eq!(big["extensions"]["code"], "PAGE_SIZE_EXCEEDED");
+        assert_eq!(big["path"], json!(["big", "comment"]));
+        assert_eq!(data["big"]["errors"], json!([]));
+        if name == "user2" {
+            // Only staff may create tags.
+            assert!(data.get("ok").is_none(), "{d:#}");
+            continue;
+        }
+        assert_eq!(data["long"]["errors"][0]["field"], json!(["name"]), "{d:#}");
+        assert_eq!(data["long"]["tag"], Json::Null);
+        // Refused by the database's constraint, after `ok` wrote the name.
+        assert_eq!(data["dup"]["errors"][0]["code"], "UNIQUE", "{d:#}");
+        assert_eq!(data["ok"]["tag"]["name"], "fine");
     }
 }
