@@ -35,7 +35,7 @@ pub mod subscriptions;
 pub mod trace;
 pub mod translate;
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 pub use async_graphql;
 use async_graphql::dynamic::Schema;
@@ -67,11 +67,19 @@ pub enum BuildError {
     Federation(String),
 }
 
+/// How a request ran: on the fast path alone, or through async-graphql.
+enum Ran {
+    Direct((fast::Output, BTreeMap<String, async_graphql::Value>)),
+    Pipeline(async_graphql::Response),
+}
+
 /// A built GraphQL API over one engine.
 #[derive(Clone)]
 pub struct Api {
     schema: Schema,
     runtime: Arc<Runtime>,
+    /// The extension's shared state, for requests run without the pipeline.
+    direct: fast::Factory,
 }
 
 impl std::fmt::Debug for Api {
@@ -119,7 +127,7 @@ impl Api {
         drop(first);
         let builder = schema::build(&runtime, custom, &unreachable)
             .map_err(BuildError::Names)?
-            .extension(factory);
+            .extension(factory.clone());
         let schema = builder.finish().map_err(|e| BuildError::Schema(e.0))?;
         let plain = schema.sdl();
         let shape = cost::Shape::from_sdl(&plain).map_err(BuildError::Schema)?;
@@ -127,7 +135,11 @@ impl Api {
             .subscription_sdl
             .set(federation::type_block(&plain, "Subscription").unwrap_or_default());
         let _ = guard.shape.set(shape);
-        Ok(Api { schema, runtime })
+        Ok(Api {
+            schema,
+            runtime,
+            direct: factory,
+        })
     }
 
     /// Runs one request. With `debug_sql`, the response carries
@@ -149,56 +161,77 @@ impl Api {
             context.principal.clone(),
         )
         .await;
+        let context = Arc::new(context);
+        let scope = Arc::new(scope);
+        let request: async_graphql::Request = request.into();
         let misses = Arc::new(federation::Misses::default());
         let slot = Arc::new(fast::Slot::default());
-        let mut request = request
-            .into()
-            .data(Arc::new(context))
-            .data(Arc::new(scope))
-            .data(Arc::clone(&misses))
-            .data(Arc::clone(&slot));
-        // Only a schema whose value types hold references batches them.
-        let batches = rt
-            .value_references
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .then(|| Arc::new(schema::values::RefBatches::default()));
-        if let Some(b) = &batches {
-            request = request.data(Arc::clone(b));
-        }
-        // Boxed (`passes` boxes it too): async-graphql's execution is a
-        // future of kilobytes, which each wrapper below (and the server's)
-        // would copy as it moves.
-        let run = self.schema.execute(request);
-        let run = match &batches {
-            Some(b) => futures_util::future::Either::Left(b.passes(run)),
-            None => futures_util::future::Either::Right(Box::pin(run)),
+        let run = async {
+            // Boxed, as the pipeline's future below: the fast path's is large.
+            let direct = self
+                .direct
+                .run_known(self.schema.registry(), &request, &context, &scope);
+            if let Some(done) = Box::pin(direct).await {
+                return Ran::Direct(done);
+            }
+            let mut request = request
+                .data(Arc::clone(&context))
+                .data(Arc::clone(&scope))
+                .data(Arc::clone(&misses))
+                .data(Arc::clone(&slot));
+            // Only a schema whose value types hold references batches them.
+            let batches = rt
+                .value_references
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .then(|| Arc::new(schema::values::RefBatches::default()));
+            if let Some(b) = &batches {
+                request = request.data(Arc::clone(b));
+            }
+            // Boxed (`passes` boxes it too): async-graphql's execution is a
+            // future of kilobytes, which each wrapper would copy as it moves.
+            let run = self.schema.execute(request);
+            Ran::Pipeline(match &batches {
+                Some(b) => b.passes(run).await,
+                None => Box::pin(run).await,
+            })
         };
         let max_bytes = rt.config.limits.max_response_bytes;
-        let (mut response, statements) =
+        let (ran, statements) =
             graphloom_db::capture(graphloom_db::read_budget(max_bytes, run)).await;
-        let set_cookies: Vec<String> = response
-            .http_headers
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        let mut out = match slot.take() {
-            Some(fast) => ApiResponse {
+        let mut out = match ran {
+            Ran::Direct((fast, extensions)) => ApiResponse {
                 data: Data::Json(fast.data),
                 errors: fast.errors,
-                extensions: std::mem::take(&mut response.extensions),
+                extensions,
                 statements: statements.len(),
-                set_cookies,
+                set_cookies: Vec::new(),
             },
-            None => {
-                misses.patch(&mut response);
-                federation::upgrade_service_sdl(&self.runtime, &mut response);
-                ApiResponse {
-                    data: Data::Value(response.data),
-                    errors: response.errors,
-                    extensions: response.extensions,
-                    statements: statements.len(),
-                    set_cookies,
+            Ran::Pipeline(mut response) => {
+                let set_cookies: Vec<String> = response
+                    .http_headers
+                    .get_all("set-cookie")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect();
+                match slot.take() {
+                    Some(fast) => ApiResponse {
+                        data: Data::Json(fast.data),
+                        errors: fast.errors,
+                        extensions: std::mem::take(&mut response.extensions),
+                        statements: statements.len(),
+                        set_cookies,
+                    },
+                    None => {
+                        misses.patch(&mut response);
+                        federation::upgrade_service_sdl(&self.runtime, &mut response);
+                        ApiResponse {
+                            data: Data::Value(response.data),
+                            errors: response.errors,
+                            extensions: response.extensions,
+                            statements: statements.len(),
+                            set_cookies,
+                        }
+                    }
                 }
             }
         };

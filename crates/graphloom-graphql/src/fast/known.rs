@@ -21,8 +21,8 @@ use std::{
 };
 
 use async_graphql::{
-    ValidationResult, Value as Gql, Variables,
-    parser::types::{DocumentOperations, ExecutableDocument},
+    Positioned, ValidationResult, Value as Gql, Variables,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition},
     registry::{MetaType, MetaTypeName, Registry},
 };
 
@@ -47,10 +47,11 @@ impl Known {
         variables_fit(reg, &self.doc, variables).then_some(result)
     }
 
-    /// Keeps a passed validation, for a document of one operation (with
-    /// several, the operation chosen is part of what was validated).
+    /// Keeps a passed validation, for a document of one operation, named
+    /// or not (with several, the operation chosen is part of what was
+    /// validated).
     pub fn passed(&self, result: ValidationResult) {
-        if matches!(self.doc.operations, DocumentOperations::Single(_)) {
+        if only_operation(&self.doc).is_some() {
             let _ = self.valid.set(result);
         }
     }
@@ -89,10 +90,25 @@ impl Documents {
     }
 }
 
+/// The document's operation, when it has one only: its name (none for an
+/// anonymous one) and the operation.
+pub(crate) fn only_operation(
+    doc: &ExecutableDocument,
+) -> Option<(Option<&str>, &Positioned<OperationDefinition>)> {
+    match &doc.operations {
+        DocumentOperations::Single(op) => Some((None, op)),
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(name.as_str()), op)),
+        DocumentOperations::Multiple(_) => None,
+    }
+}
+
 /// Whether every variable of the document's one operation has a value
 /// valid for its declared type, or is left out and has a default.
 fn variables_fit(reg: &Registry, doc: &ExecutableDocument, variables: &Variables) -> bool {
-    let DocumentOperations::Single(op) = &doc.operations else {
+    let Some((_, op)) = only_operation(doc) else {
         return false;
     };
     op.node.variable_definitions.iter().all(|def| {

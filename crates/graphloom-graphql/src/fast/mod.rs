@@ -16,7 +16,7 @@ mod shape;
 mod write;
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{
         Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicBool, Ordering},
@@ -32,6 +32,7 @@ use async_graphql::{
         NextResolve, NextValidation, ResolveInfo,
     },
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+    registry::Registry,
 };
 use futures_util::future::join_all;
 use graphloom_meta::{ModelId, ModelMeta};
@@ -569,6 +570,7 @@ fn wanted_in_page<'a>(
 /// the fast path can (when it is on), and gives the resolvers' errors their
 /// path, which async-graphql's dynamic schema leaves empty (the spec asks
 /// for it, and the fast path's errors have it).
+#[derive(Clone)]
 pub(crate) struct Factory {
     fast: Option<Arc<Fast>>,
     documents: Arc<Documents>,
@@ -592,6 +594,52 @@ pub(crate) struct Guard {
     show: bool,
 }
 
+/// What [`Guard::admit`] found of a document it let through.
+struct Admitted {
+    /// The gateway asked for an inline trace.
+    traced: bool,
+    /// The operation's cost, to show in `extensions.cost`.
+    cost: Option<cost::Cost>,
+}
+
+impl Guard {
+    /// The checks on a parsed document before validation: the lint (what
+    /// this requester may ask for at all) and the operation budget.
+    fn admit(
+        &self,
+        doc: &ExecutableDocument,
+        variables: &Variables,
+        request: Option<&RequestContext>,
+    ) -> ServerResult<Admitted> {
+        let gateway = request.is_some_and(|r| r.gateway);
+        let access = cost::Access {
+            introspection: self.introspection || gateway,
+            federation: self.federation_public || gateway,
+        };
+        cost::lint(doc, access)?;
+        // A gateway's request for an inline trace (anyone's, where
+        // federation is public, as `_entities` is).
+        let traced = access.federation
+            && request.is_some_and(|r| {
+                r.headers
+                    .get(trace::HEADER)
+                    .is_some_and(|v| v.trim() == trace::FTV1)
+            });
+        let mut shown = None;
+        if let Some(shape) = self.shape.get() {
+            let cost = cost::cost(shape, &self.limits, self.pages, doc, variables);
+            cost::check(&cost, &self.limits, self.max_depth)?;
+            if self.show {
+                shown = Some(cost);
+            }
+        }
+        Ok(Admitted {
+            traced,
+            cost: shown,
+        })
+    }
+}
+
 impl Factory {
     pub(crate) fn new(fast: Option<Arc<Fast>>, rt: &Runtime) -> Self {
         let c = &rt.config;
@@ -612,6 +660,53 @@ impl Factory {
 
     pub(crate) fn guard(&self) -> Arc<Guard> {
         Arc::clone(&self.guard)
+    }
+
+    /// Runs `request` on the fast path without async-graphql's request
+    /// pipeline, where that pipeline would add nothing: the document (of
+    /// one operation) was parsed and validated before, these variables fit it ([`Known::validated`]), it passes the
+    /// guard, and it is not traced. Else `None`, and the request goes
+    /// through async-graphql, which runs it or reports its errors. Saves
+    /// the pipeline's per-request work: its context and extension hooks,
+    /// a copy of the document, and the response value it builds.
+    pub(crate) async fn run_known(
+        &self,
+        registry: &Registry,
+        request: &async_graphql::Request,
+        context: &Arc<RequestContext>,
+        scope: &Arc<Scope>,
+    ) -> Option<(Output, BTreeMap<String, Gql>)> {
+        let fast = self.fast.as_ref()?;
+        if !request.uploads.is_empty() {
+            return None;
+        }
+        let known = self.documents.get(&request.query)?;
+        // A name that is not the operation's is async-graphql's error.
+        let (name, _) = known::only_operation(&known.doc)?;
+        if request.operation_name.is_some() && request.operation_name.as_deref() != name {
+            return None;
+        }
+        known.validated(registry, &request.variables)?;
+        let admitted = self
+            .guard
+            .admit(&known.doc, &request.variables, Some(context))
+            .ok()?;
+        if admitted.traced {
+            return None;
+        }
+        // REST's `If-Match` travels as request data.
+        let expect = request
+            .data
+            .get(&std::any::TypeId::of::<Expected>())
+            .and_then(|d| d.downcast_ref::<Expected>());
+        let out = fast
+            .run(&known.doc, &request.variables, name, scope, context, expect)
+            .await?;
+        let mut extensions = BTreeMap::new();
+        if let Some(cost) = admitted.cost {
+            extensions.insert("cost".into(), cost.to_value(&self.guard.limits));
+        }
+        Some((out, extensions))
     }
 }
 
@@ -745,23 +840,9 @@ impl Extension for PerRequest {
             }
         };
         let doc = &known.doc;
-        let g = &self.guard;
-        let gateway = ctx
-            .data_opt::<Arc<RequestContext>>()
-            .is_some_and(|r| r.gateway);
-        let access = cost::Access {
-            introspection: g.introspection || gateway,
-            federation: g.federation_public || gateway,
-        };
-        cost::lint(doc, access)?;
-        // A gateway's request for an inline trace (anyone's, where
-        // federation is public, as `_entities` is).
-        let traced = access.federation
-            && ctx.data_opt::<Arc<RequestContext>>().is_some_and(|r| {
-                r.headers
-                    .get(trace::HEADER)
-                    .is_some_and(|v| v.trim() == trace::FTV1)
-            });
+        let request = ctx.data_opt::<Arc<RequestContext>>().map(|r| &**r);
+        let admitted = self.guard.admit(doc, variables, request)?;
+        let traced = admitted.traced;
         if traced {
             // The trace starts once the document is parsed (from the
             // cache, usually): what a gateway times is execution.
@@ -772,12 +853,8 @@ impl Extension for PerRequest {
             *self.trace.lock().unwrap_or_else(PoisonError::into_inner) = Some(recording);
             self.traced.store(true, Ordering::Relaxed);
         }
-        if let Some(shape) = g.shape.get() {
-            let cost = cost::cost(shape, &g.limits, g.pages, doc, variables);
-            cost::check(&cost, &g.limits, g.max_depth)?;
-            if g.show {
-                *self.cost.lock().unwrap_or_else(PoisonError::into_inner) = Some(cost);
-            }
+        if let Some(cost) = admitted.cost {
+            *self.cost.lock().unwrap_or_else(PoisonError::into_inner) = Some(cost);
         }
         // A traced request has its fields timed, so it takes the resolvers.
         let runs = |f: &Arc<Fast>| f.may_run(doc);

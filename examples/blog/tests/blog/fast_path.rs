@@ -658,3 +658,61 @@ async fn refused_inputs_and_failed_mutations_keep_their_errors_and_paths() {
         assert_eq!(data["ok"]["tag"]["name"], "fine");
     }
 }
+
+/// A document seen before runs without async-graphql's pipeline (parsed
+/// and validated once): each request of a known document, named or not,
+/// answers as the first did and as the resolvers do, and one the pipeline
+/// would refuse (a name that is not the operation's, variables that do not
+/// fit, an operation over budget) is refused alike every time.
+#[tokio::test]
+async fn known_documents_answer_alike_every_time() {
+    let service = blog::service();
+    let c = common::small().await;
+    let named = "query Posts($n: Int!, $skip: Boolean = false) { posts(first: $n) { nodes { id title @skip(if: $skip) } } }";
+    for round in 0..3 {
+        for (vars, operation) in [
+            (json!({ "n": 2 }), Some("Posts")),
+            (json!({ "n": 1, "skip": true }), None),
+        ] {
+            let d = same_op(&c, &service, named, vars, operation).await;
+            assert_eq!(
+                d["data"]["posts"]["nodes"].as_array().unwrap().len() as i64,
+                if operation.is_some() { 2 } else { 1 },
+                "{round}: {d}"
+            );
+        }
+        let res = c
+            .response(
+                Request::new(named)
+                    .operation_name("Other")
+                    .variables(Variables::from_json(json!({ "n": 1 }))),
+            )
+            .await;
+        assert_eq!(res.errors.len(), 1, "{round}");
+        assert!(
+            res.errors[0].message.contains("Unknown operation named"),
+            "{round}: {:?}",
+            res.errors
+        );
+        let errors = c.execute(named, json!({ "n": "two" })).await;
+        assert_eq!(
+            errors["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{round}: {errors}"
+        );
+        let over = c.execute(named, json!({ "n": 100_000 })).await;
+        assert_eq!(
+            over["errors"][0]["extensions"]["code"], "COST_LIMIT_EXCEEDED",
+            "{round}: {over}"
+        );
+    }
+    // A write by a known document: each request writes once.
+    let count = r#"{ tags(where: { name: { startsWith: "t" } }) { totalCount } }"#;
+    let before = c.query(count).await["tags"]["totalCount"].as_i64().unwrap();
+    let write = r#"mutation Tag($name: String!) { createTag(input: { name: $name }) { tag { name } errors { code } } }"#;
+    for name in ["t1", "t2", "t3"] {
+        let d = c.execute(write, json!({ "name": name })).await;
+        assert_eq!(d["data"]["createTag"]["tag"]["name"], name, "{d}");
+    }
+    let d = c.query(count).await;
+    assert_eq!(d["tags"]["totalCount"], before + 3);
+}
