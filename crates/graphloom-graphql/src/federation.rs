@@ -13,15 +13,18 @@ use std::{
 };
 
 use async_graphql::{
-    ErrorExtensionValues, PathSegment, Response, ServerError,
+    ErrorExtensionValues, Name, PathSegment, Response, ServerError, Value as Gql,
     dynamic::{FieldFuture, FieldValue, ResolverContext},
 };
 use graphloom_db::Exec;
-use graphloom_meta::{KeyPath, ObjectDecl, TypeDesc, Value};
+use graphloom_meta::{KeyPath, ModelId, ModelMeta, ObjectDecl, Registry, TypeDesc, Value};
 use graphloom_query::{
     Error, ErrorCode,
     exec::{self, Node, fetch_where_in, fetch_where_tuples_in},
+    plan::NodePlan,
+    scope::Scope,
 };
+use indexmap::IndexMap;
 
 use crate::{
     context::{request_ctx, scope_of},
@@ -29,7 +32,7 @@ use crate::{
     custom::EntityResolver,
     error::ResultExt,
     runtime::Runtime,
-    translate::plan_node,
+    translate::{Selection, plan_node},
 };
 
 /// The value types that are entities, by name, with their resolvers.
@@ -67,7 +70,7 @@ pub(crate) async fn entities(
             by_value_type.entry(name).or_default().push((i, json));
             continue;
         }
-        match (parse_representation(&rt, i, rep), misses) {
+        match (parse_representation(&rt, i, rep.as_value()), misses) {
             (Ok((typename, ki, rep)), _) => by_type.entry((typename, ki)).or_default().push(rep),
             // A bad representation fails alone: its item is null with the
             // reason, the others resolve (the item still needs a member
@@ -95,7 +98,6 @@ pub(crate) async fn entities(
             continue;
         };
         let plan = plan_node(&rt, &scope, model, &field).gql()?;
-        let key_fields = &model.keys[ki];
         if model.external {
             // Another service's entity: its key (and the fields the gateway
             // passed) are all there is; load what this service adds.
@@ -120,64 +122,13 @@ pub(crate) async fn entities(
             }
             continue;
         }
-        let nodes = match key_fields.as_slice() {
-            [one] => {
-                let keys: Vec<Value> = items
-                    .iter()
-                    .filter_map(|r| r.key.first().cloned())
-                    .collect();
-                fetch_where_in(
-                    &rt.engine,
-                    &mut Exec::pool(rt.engine.db()),
-                    &scope,
-                    model,
-                    *one,
-                    &keys,
-                    &plan,
-                )
-                .await
-                .gql()?
-            }
-            many => {
-                let tuples: Vec<Vec<Value>> = items.iter().map(|r| r.key.clone()).collect();
-                fetch_where_tuples_in(
-                    &rt.engine,
-                    &mut Exec::pool(rt.engine.db()),
-                    &scope,
-                    model,
-                    many,
-                    &tuples,
-                    &plan,
-                )
-                .await
-                .gql()?
-            }
-        };
-        let found: HashMap<String, Arc<Node>> = nodes
-            .into_iter()
-            .map(|n| {
-                (
-                    tuple_key(key_fields.iter().map(|&f| &n.values[f])),
-                    Arc::new(n),
-                )
-            })
-            .collect();
-        for Rep { index: i, key, .. } in items {
-            let node = match found.get(&tuple_key(key.iter())) {
-                Some(n) => Arc::clone(n),
-                // A hidden row reads exactly as a missing one.
-                None => {
-                    let what: Vec<String> = key_fields
-                        .iter()
-                        .zip(&key)
-                        .map(|(&f, v)| {
-                            format!("{} {}", model.fields[f].graphql_name, v.key_string())
-                        })
-                        .collect();
-                    let message = format!(
-                        "representations[{i}]: no {typename} with {}",
-                        what.join(", ")
-                    );
+        for (i, found) in fetch_rows(&rt, &scope, model, &typename, ki, items, &plan)
+            .await
+            .gql()?
+        {
+            let node = match found {
+                Ok(node) => node,
+                Err(message) => {
                     if let Some(misses) = misses {
                         misses.record(&response_key, i, message.clone(), ErrorCode::NotFound);
                     }
@@ -234,6 +185,160 @@ pub(crate) async fn entities(
     )))
 }
 
+/// The rows of `model` (one of this service's own) that representations
+/// by its key `ki` name: for each representation's index, its row, or the
+/// message saying there is none (a hidden row reads as a missing one).
+async fn fetch_rows(
+    rt: &Runtime,
+    scope: &Scope,
+    model: &ModelMeta,
+    typename: &str,
+    ki: usize,
+    items: Vec<Rep>,
+    plan: &NodePlan,
+) -> graphloom_query::Result<Vec<(usize, Result<Arc<Node>, String>)>> {
+    let key_fields = &model.keys[ki];
+    let mut conn = Exec::pool(rt.engine.db());
+    let nodes = match key_fields.as_slice() {
+        [one] => {
+            let keys: Vec<Value> = items
+                .iter()
+                .filter_map(|r| r.key.first().cloned())
+                .collect();
+            fetch_where_in(&rt.engine, &mut conn, scope, model, *one, &keys, plan).await?
+        }
+        many => {
+            let tuples: Vec<Vec<Value>> = items.iter().map(|r| r.key.clone()).collect();
+            fetch_where_tuples_in(&rt.engine, &mut conn, scope, model, many, &tuples, plan).await?
+        }
+    };
+    let found: HashMap<String, Arc<Node>> = nodes
+        .into_iter()
+        .map(|n| {
+            (
+                tuple_key(key_fields.iter().map(|&f| &n.values[f])),
+                Arc::new(n),
+            )
+        })
+        .collect();
+    Ok(items
+        .into_iter()
+        .map(
+            |Rep { index: i, key, .. }| match found.get(&tuple_key(key.iter())) {
+                Some(n) => (i, Ok(Arc::clone(n))),
+                None => {
+                    let what: Vec<String> = key_fields
+                        .iter()
+                        .zip(&key)
+                        .map(|(&f, v)| {
+                            format!("{} {}", model.fields[f].graphql_name, v.key_string())
+                        })
+                        .collect();
+                    let message = format!(
+                        "representations[{i}]: no {typename} with {}",
+                        what.join(", ")
+                    );
+                    (i, Err(message))
+                }
+            },
+        )
+        .collect())
+}
+
+/// The representations of an `_entities` request that names only this
+/// service's own models (the fast path's part), grouped as the resolver
+/// groups them, with those that could not be read.
+pub(crate) struct Local {
+    len: usize,
+    groups: HashMap<(String, usize), Vec<Rep>>,
+    bad: Vec<(usize, Error)>,
+}
+
+impl Local {
+    /// `None` when a representation names a value type or another
+    /// service's entity (or no type this service has): the resolver
+    /// answers those.
+    pub(crate) fn parse(rt: &Runtime, reps: &[Gql]) -> Option<Local> {
+        let reg = rt.registry();
+        let mut local = Local {
+            len: reps.len(),
+            groups: HashMap::new(),
+            bad: Vec::new(),
+        };
+        for (i, rep) in reps.iter().enumerate() {
+            if let Gql::Object(obj) = rep
+                && let Some(Gql::String(t)) = obj.get("__typename")
+                && reg.by_graphql_name(t).is_none_or(|m| m.external)
+            {
+                return None;
+            }
+            match parse_representation(rt, i, rep) {
+                Ok((typename, ki, rep)) => {
+                    local.groups.entry((typename, ki)).or_default().push(rep)
+                }
+                Err(e) => local.bad.push((i, e)),
+            }
+        }
+        Some(local)
+    }
+
+    /// The models the representations name.
+    pub(crate) fn models<'r>(&self, reg: &'r Registry) -> Vec<&'r ModelMeta> {
+        let mut models: Vec<&ModelMeta> = Vec::new();
+        for (typename, _) in self.groups.keys() {
+            if let Some(m) = reg.by_graphql_name(typename)
+                && !models.iter().any(|x| x.id == m.id)
+            {
+                models.push(m);
+            }
+        }
+        models
+    }
+
+    /// Reads the rows, one statement per type and key (plus the selection's
+    /// relations), planned from `sel` as the resolver plans them; one item
+    /// per representation, in order.
+    pub(crate) async fn fetch<S: Selection>(
+        self,
+        rt: &Runtime,
+        scope: &Scope,
+        sel: &S,
+    ) -> graphloom_query::Result<Vec<Entity>> {
+        // Every index is a bad representation's or a group's.
+        let mut items: Vec<Entity> = (0..self.len)
+            .map(|i| {
+                Entity::Missed(
+                    format!("representations[{i}]: not resolved"),
+                    ErrorCode::InternalServerError,
+                )
+            })
+            .collect();
+        for (i, e) in self.bad {
+            items[i] = Entity::Missed(e.message, e.code);
+        }
+        for ((typename, ki), reps) in self.groups {
+            let Some(model) = rt.registry().by_graphql_name(&typename) else {
+                continue;
+            };
+            let plan = plan_node(rt, scope, model, sel)?;
+            for (i, found) in fetch_rows(rt, scope, model, &typename, ki, reps, &plan).await? {
+                items[i] = match found {
+                    Ok(node) => Entity::Row(model.id, node),
+                    Err(message) => Entity::Missed(message, ErrorCode::NotFound),
+                };
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// One item of `_entities`' answer on the fast path.
+pub(crate) enum Entity {
+    Row(ModelId, Arc<Node>),
+    /// `null`, with one error at the item: why.
+    Missed(String, ErrorCode),
+}
+
 /// The entity resolver registered on the schema.
 pub(crate) fn resolver(
     rt: Arc<Runtime>,
@@ -269,17 +374,15 @@ pub(crate) async fn load_stubs(
 
 /// One representation: its type, which of the type's keys it carries, and
 /// its index, key values and `@external` fields.
-fn parse_representation(
-    rt: &Runtime,
-    i: usize,
-    rep: async_graphql::dynamic::ValueAccessor<'_>,
-) -> Result<(String, usize, Rep), Error> {
+fn parse_representation(rt: &Runtime, i: usize, rep: &Gql) -> Result<(String, usize, Rep), Error> {
     let bad = |m: String| Error::bad_input(format!("representations[{i}]: {m}"));
-    let obj = rep.object().map_err(|_| bad("must be an object".into()))?;
-    let typename = obj
-        .get("__typename")
-        .and_then(|v| v.string().ok().map(str::to_owned))
-        .ok_or_else(|| bad("has no __typename".into()))?;
+    let Gql::Object(obj) = rep else {
+        return Err(bad("must be an object".into()));
+    };
+    let typename = match obj.get("__typename") {
+        Some(Gql::String(t)) => t.clone(),
+        _ => return Err(bad("has no __typename".into())),
+    };
     let reg = rt.registry();
     let model = reg
         .by_graphql_name(&typename)
@@ -289,7 +392,7 @@ fn parse_representation(
     let found = model.keys.iter().enumerate().find_map(|(ki, key)| {
         let raw: Option<Vec<_>> = key
             .iter()
-            .map(|&f| raw_key_part(model.key_path(reg, f), &obj))
+            .map(|&f| raw_key_part(model.key_path(reg, f), obj))
             .collect();
         raw.map(|r| (ki, r))
     });
@@ -306,7 +409,7 @@ fn parse_representation(
     };
     let mut key = Vec::with_capacity(raw.len());
     for (&f, raw) in model.keys[ki].iter().zip(raw) {
-        if raw == async_graphql::Value::Null {
+        if raw == Gql::Null {
             return Err(bad(format!(
                 "its `{}` is null or incomplete",
                 model.key_path(reg, f).fieldset()
@@ -321,10 +424,10 @@ fn parse_representation(
         if let Some(v) = f
             .federation
             .external
-            .then(|| obj.get(&f.graphql_name))
+            .then(|| obj.get(f.graphql_name.as_str()))
             .flatten()
         {
-            let v = parse_field(reg, f, v.as_value()).map_err(|e| bad(e.message))?;
+            let v = parse_field(reg, f, v).map_err(|e| bad(e.message))?;
             provided.push((fi, v));
         }
     }
@@ -350,17 +453,12 @@ fn tuple_key<'a>(values: impl Iterator<Item = &'a Value>) -> String {
 /// The raw value of one key field in a representation: `upc: "1"`, or
 /// `product: { id: "1" }` for a key through a relation (`Null` when the
 /// object lacks the key, refused by the caller); `None` when absent.
-fn raw_key_part(
-    path: KeyPath<'_>,
-    obj: &async_graphql::dynamic::ObjectAccessor<'_>,
-) -> Option<async_graphql::Value> {
+fn raw_key_part(path: KeyPath<'_>, obj: &IndexMap<Name, Gql>) -> Option<Gql> {
     match path {
-        KeyPath::Field(name) => obj.get(name).map(|v| v.as_value().clone()),
-        KeyPath::Relation(rel, key) => obj.get(rel).map(|v| {
-            v.object()
-                .ok()
-                .and_then(|o| o.get(key).map(|v| v.as_value().clone()))
-                .unwrap_or(async_graphql::Value::Null)
+        KeyPath::Field(name) => obj.get(name).cloned(),
+        KeyPath::Relation(rel, key) => obj.get(rel).map(|v| match v {
+            Gql::Object(o) => o.get(key).cloned().unwrap_or(Gql::Null),
+            _ => Gql::Null,
         }),
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Validation has run: every field exists, every fragment applies to the
 //! object it is spread in (the fast path's types are all objects, and the
-//! only abstract type they belong to is `_Entity`), merged fields agree.
+//! only abstract type they belong to is `_Entity`, whose items collect the
+//! fragments for their own type: [`Collected::children_on`]), merged
+//! fields agree.
 
 use std::collections::HashMap;
 
@@ -73,7 +75,22 @@ fn included(doc: Doc<'_>, directives: &[Positioned<Directive>]) -> bool {
     })
 }
 
-fn collect_into<'a>(doc: Doc<'a>, set: &'a SelectionSet, out: &mut Vec<Collected<'a>>) {
+/// Whether a fragment with the type condition `cond` applies to an object
+/// of the type `on` (`None`: every fragment does; the object types below
+/// the roots are where validation put them).
+fn applies(cond: Option<&str>, on: Option<&str>) -> bool {
+    match (cond, on) {
+        (Some(cond), Some(on)) => cond == on || cond == "_Entity",
+        _ => true,
+    }
+}
+
+fn collect_into<'a>(
+    doc: Doc<'a>,
+    set: &'a SelectionSet,
+    on: Option<&str>,
+    out: &mut Vec<Collected<'a>>,
+) {
     for item in &set.items {
         match &item.node {
             Node::Field(field) => {
@@ -96,13 +113,20 @@ fn collect_into<'a>(doc: Doc<'a>, set: &'a SelectionSet, out: &mut Vec<Collected
                 if !included(doc, &spread.node.directives) {
                     continue;
                 }
-                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
-                    collect_into(doc, &fragment.node.selection_set.node, out);
+                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node)
+                    && applies(Some(&fragment.node.type_condition.node.on.node), on)
+                {
+                    collect_into(doc, &fragment.node.selection_set.node, on, out);
                 }
             }
             Node::InlineFragment(inline) => {
-                if included(doc, &inline.node.directives) {
-                    collect_into(doc, &inline.node.selection_set.node, out);
+                let cond = inline
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map(|c| c.node.on.node.as_str());
+                if included(doc, &inline.node.directives) && applies(cond, on) {
+                    collect_into(doc, &inline.node.selection_set.node, on, out);
                 }
             }
         }
@@ -112,8 +136,20 @@ fn collect_into<'a>(doc: Doc<'a>, set: &'a SelectionSet, out: &mut Vec<Collected
 /// The collected fields of one selection set.
 pub(crate) fn collect<'a>(doc: Doc<'a>, set: &'a SelectionSet) -> Vec<Collected<'a>> {
     let mut out = Vec::new();
-    collect_into(doc, set, &mut out);
+    collect_into(doc, set, None, &mut out);
     out
+}
+
+impl<'a> Collected<'a> {
+    /// The fields selected on an item of the abstract type's member `ty`
+    /// (`_entities`' items): fragments for other types left out.
+    pub fn children_on(&self, ty: &str) -> Vec<Collected<'a>> {
+        let mut out = Vec::new();
+        for f in &self.fields {
+            collect_into(self.doc, &f.node.selection_set.node, Some(ty), &mut out);
+        }
+        out
+    }
 }
 
 impl Selection for Collected<'_> {
@@ -146,7 +182,7 @@ impl Selection for Collected<'_> {
     fn children(&self) -> Vec<Self> {
         let mut out = Vec::new();
         for f in &self.fields {
-            collect_into(self.doc, &f.node.selection_set.node, &mut out);
+            collect_into(self.doc, &f.node.selection_set.node, None, &mut out);
         }
         out
     }

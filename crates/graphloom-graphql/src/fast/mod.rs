@@ -1,12 +1,15 @@
 //! The fast path: a query whose root fields are all generated lookups and
-//! lists (and `__typename`), or a mutation whose root fields are all
-//! generated creates, updates and deletes, runs from its plan and is
-//! written straight into the response JSON, without a resolver per field.
+//! lists, or federation's `_entities` for this service's own models (and
+//! `__typename`), or a mutation whose root fields are all generated
+//! creates, updates and deletes, runs from its plan and is written straight
+//! into the response JSON, without a resolver per field.
 //!
-//! async-graphql still parses and validates the request; this extension
-//! takes over at execution. Everything else (introspection, federation's
-//! `_entities`, custom root fields, subscriptions) runs through the
-//! resolvers. Both paths plan, fetch and write with the same functions, so
+//! async-graphql parses and validates a document the first time; this
+//! extension takes over at execution, and a document seen before skips
+//! async-graphql altogether ([`Factory::run_known`]). Everything else
+//! (introspection, `_service`, other services' entities and value types in
+//! `_entities`, custom root fields, computed fields with arguments,
+//! subscriptions) runs through the resolvers. Both paths plan, fetch and write with the same functions, so
 //! they send the same statements; the blog's `fast_path` tests hold them to
 //! the same responses, errors included.
 
@@ -52,6 +55,7 @@ use self::{
 use crate::{
     convert::json_into,
     cost,
+    federation::{Entity, Local},
     runtime::Runtime,
     schema::{
         payloads::{MutationResult, Payload},
@@ -72,6 +76,9 @@ enum Root {
     },
     /// `posts(…)`: a page.
     List { model: ModelId },
+    /// Federation's `_entities(representations:)`, when every
+    /// representation names one of this service's own models.
+    Entities,
 }
 
 /// What the fast path wrote: the `data` object and the errors.
@@ -134,6 +141,7 @@ impl Fast {
                 roots.insert(list.clone(), Root::List { model: m.id });
             }
         }
+        roots.insert("_entities".to_owned(), Root::Entities);
         Fast {
             rt: Arc::clone(rt),
             roots,
@@ -203,11 +211,28 @@ impl Fast {
         }
         let rt = &*self.rt;
         let reg = rt.registry();
+        // `_entities`' representations, read before anything is fetched:
+        // one that is not this service's own model's is the resolvers'.
+        let mut locals = Vec::with_capacity(fields.len());
+        for (c, root) in fields.iter().zip(&roots) {
+            locals.push(match root {
+                Some(Root::Entities) => Some(match c.arguments() {
+                    Ok(args) => match args.get("representations") {
+                        Some(Gql::List(reps)) => Ok(Local::parse(rt, reps)?),
+                        _ => Err(graphloom_query::Error::bad_input(
+                            "`representations` must be a list",
+                        )),
+                    },
+                    Err(e) => Err(e),
+                }),
+                _ => None,
+            });
+        }
         let shapes: Vec<Vec<Field<'_>>> = fields
             .iter()
             .zip(&roots)
             .map(|(c, root)| match root {
-                None => Vec::new(),
+                None | Some(Root::Entities) => Vec::new(),
                 Some(Root::Lookup { model, .. }) => {
                     shape::node(reg, reg.model(*model), &c.children())
                 }
@@ -216,54 +241,74 @@ impl Fast {
                 }
             })
             .collect();
-        // A computed field with arguments (each selection its own), or
-        // whose value refers to another service's entity (resolved as an
-        // entity is), is the resolvers'.
+        // Each entity type's items, with the fields its fragments select.
+        let entity_shapes: Vec<Vec<(ModelId, Vec<Field<'_>>)>> = fields
+            .iter()
+            .zip(&locals)
+            .map(|(c, local)| match local {
+                Some(Ok(local)) => local
+                    .models(reg)
+                    .into_iter()
+                    .map(|m| (m.id, shape::node(reg, m, &c.children_on(&m.graphql_name))))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         let resolvers = roots.iter().zip(&shapes).any(|(root, shape)| match root {
-            None => false,
+            None | Some(Root::Entities) => false,
             Some(Root::Lookup { model, .. } | Root::List { model }) => {
-                selects_computed(reg.model(*model), shape, |c| {
-                    !c.args.is_empty() || c.output.mentions_model()
-                })
+                selects_computed(reg.model(*model), shape, refers)
             }
-        });
+        }) || entity_shapes
+            .iter()
+            .flatten()
+            .any(|(model, shape)| selects_computed(reg.model(*model), shape, refers));
         if resolvers {
             return None;
         }
-        let fetched = join_all(fields.iter().zip(&roots).map(|(c, root)| async move {
-            match root {
-                None => Fetched::Typename,
-                Some(Root::Lookup {
-                    model,
-                    fields,
-                    args: names,
-                }) => {
-                    let model = rt.registry().model(*model);
-                    let node = match c.arguments() {
-                        Ok(args) => {
-                            let raws: Vec<&Gql> = names
-                                .iter()
-                                .map(|n| args.get(n.as_str()).unwrap_or(&Gql::Null))
-                                .collect();
-                            fetch_lookup(rt, scope, model, fields, &raws, c).await
-                        }
+        let fetched = join_all(fields.iter().zip(&roots).zip(locals).map(
+            |((c, root), local)| async move {
+                match (root, local) {
+                    (Some(Root::Entities), Some(local)) => Fetched::Entities(match local {
+                        Ok(local) => local.fetch(rt, scope, c).await,
                         Err(e) => Err(e),
-                    };
-                    Fetched::Node(model, node)
+                    }),
+                    (Some(Root::Entities), None) | (None, _) => Fetched::Typename,
+                    (
+                        Some(Root::Lookup {
+                            model,
+                            fields,
+                            args: names,
+                        }),
+                        _,
+                    ) => {
+                        let model = rt.registry().model(*model);
+                        let node = match c.arguments() {
+                            Ok(args) => {
+                                let raws: Vec<&Gql> = names
+                                    .iter()
+                                    .map(|n| args.get(n.as_str()).unwrap_or(&Gql::Null))
+                                    .collect();
+                                fetch_lookup(rt, scope, model, fields, &raws, c).await
+                            }
+                            Err(e) => Err(e),
+                        };
+                        Fetched::Node(model, node)
+                    }
+                    (Some(Root::List { model }), _) => {
+                        let model = rt.registry().model(*model);
+                        Fetched::Page(model, fetch_page(rt, scope, model, c).await)
+                    }
                 }
-                Some(Root::List { model }) => {
-                    let model = rt.registry().model(*model);
-                    Fetched::Page(model, fetch_page(rt, scope, model, c).await)
-                }
-            }
-        }))
+            },
+        ))
         .await;
         let ctx = Ctx::new(
             Arc::clone(&rt.engine),
             Arc::clone(request),
             Arc::clone(scope),
         );
-        let computed = compute(&ctx, &fetched, &shapes).await;
+        let computed = compute(&ctx, &fetched, &shapes, &entity_shapes).await;
         let mut w = Writer::new(rt, scope, &computed);
         let top = typenames(fields, "Query");
         // `object` writes the fields in order: the i-th call is root i.
@@ -288,7 +333,11 @@ impl Fast {
                     w.connection(model, page, &shapes[i]);
                     Ok(())
                 }
-                Fetched::Node(_, Err(e)) | Fetched::Page(_, Err(e)) => {
+                Fetched::Entities(Ok(items)) => {
+                    w.entities(items, &entity_shapes[i]);
+                    Ok(())
+                }
+                Fetched::Node(_, Err(e)) | Fetched::Page(_, Err(e)) | Fetched::Entities(Err(e)) => {
                     Err(w.error(f.pos, e.clone()))
                 }
             }
@@ -329,13 +378,8 @@ impl Fast {
                 Some((model, verb)) => shape::payload(reg, model, *verb, &c.children()),
             })
             .collect();
-        // As for queries: these computed fields are the resolvers'.
         let resolvers = roots.iter().zip(&shapes).any(|(root, shape)| {
-            root.is_some_and(|(model, _)| {
-                selects_computed(model, shape, |c| {
-                    !c.args.is_empty() || c.output.mentions_model()
-                })
-            })
+            root.is_some_and(|(model, _)| selects_computed(model, shape, refers))
         });
         if resolvers {
             return None;
@@ -421,26 +465,55 @@ enum Fetched<'a> {
     Typename,
     Node(&'a ModelMeta, Result<Option<Node>>),
     Page(&'a ModelMeta, Result<Page>),
+    Entities(Result<Vec<Entity>>),
+}
+
+/// A computed field with arguments (each selection its own), or whose
+/// value refers to another service's entity (resolved as an entity is), is
+/// the resolvers'.
+fn refers(c: &graphloom_meta::ComputedMeta) -> bool {
+    !c.args.is_empty() || c.output.mentions_model()
 }
 
 /// Runs every computed field the shapes select, on every row they reach,
 /// at once (as the resolvers would), each row and field once.
-async fn compute(ctx: &Ctx, fetched: &[Fetched<'_>], shapes: &[Vec<Field<'_>>]) -> Computed {
+async fn compute(
+    ctx: &Ctx,
+    fetched: &[Fetched<'_>],
+    shapes: &[Vec<Field<'_>>],
+    entity_shapes: &[Vec<(ModelId, Vec<Field<'_>>)>],
+) -> Computed {
+    let reg = ctx.engine().registry();
     let any = fetched.iter().zip(shapes).any(|(f, shape)| match f {
         Fetched::Node(model, _) | Fetched::Page(model, _) => {
             selects_computed(model, shape, |_| true)
         }
-        Fetched::Typename => false,
-    });
+        Fetched::Typename | Fetched::Entities(_) => false,
+    }) || entity_shapes
+        .iter()
+        .flatten()
+        .any(|(model, shape)| selects_computed(reg.model(*model), shape, |_| true));
     if !any {
         return Computed::new();
     }
     let mut wanted = Vec::new();
-    for (f, shape) in fetched.iter().zip(shapes) {
+    for ((f, shape), entity_shapes) in fetched.iter().zip(shapes).zip(entity_shapes) {
         match f {
             Fetched::Node(model, Ok(Some(node))) => wanted_in_node(model, node, shape, &mut wanted),
             Fetched::Page(model, Ok(page)) => wanted_in_page(model, page, shape, &mut wanted),
-            Fetched::Typename | Fetched::Node(_, _) | Fetched::Page(_, Err(_)) => {}
+            Fetched::Entities(Ok(items)) => {
+                for item in items {
+                    if let Entity::Row(id, node) = item
+                        && let Some((_, shape)) = entity_shapes.iter().find(|(m, _)| m == id)
+                    {
+                        wanted_in_node(reg.model(*id), node, shape, &mut wanted);
+                    }
+                }
+            }
+            Fetched::Typename
+            | Fetched::Node(_, _)
+            | Fetched::Page(_, Err(_))
+            | Fetched::Entities(Err(_)) => {}
         }
     }
     run_computed(ctx, wanted).await

@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{PathSegment, Pos, ServerError};
-use graphloom_meta::{ModelMeta, TypeDesc};
+use async_graphql::{ErrorExtensionValues, PathSegment, Pos, ServerError};
+use graphloom_meta::{ModelId, ModelMeta, TypeDesc};
 use graphloom_query::{
     Error, ErrorCode, FieldError, cursor,
     exec::{Child, Node, Page},
@@ -17,6 +17,7 @@ use super::shape::{Field, Kind, Pick};
 use crate::{
     convert::{json_into, output, plain_output},
     error::gql,
+    federation::Entity,
     runtime::Runtime,
     schema::payloads::{MutationResult, Payload},
 };
@@ -351,6 +352,27 @@ impl<'a> Writer<'a> {
             }
             Kind::Unknown(m) => Err(w.error(f.pos, Error::internal(m.clone()))),
             _ => Err(w.misplaced(f)),
+        });
+    }
+
+    /// `_entities`' items, each with the fields selected on its type.
+    pub fn entities(&mut self, items: &[Entity], shapes: &'a [(ModelId, Vec<Field<'a>>)]) {
+        let reg = self.rt.registry();
+        self.list(items, |w, item| match item {
+            Entity::Row(id, node) => match shapes.iter().find(|(m, _)| m == id) {
+                Some((_, fields)) => w.node(reg.model(*id), node, fields),
+                None => w.buf.extend_from_slice(b"null"),
+            },
+            Entity::Missed(message, code) => {
+                // One error at the item, without a location (as the
+                // resolvers' `Misses` puts it).
+                w.buf.extend_from_slice(b"null");
+                let mut ext = ErrorExtensionValues::default();
+                ext.set("code", code.as_str());
+                let mut error = ServerError::new(message.clone(), None);
+                error.extensions = Some(ext);
+                w.server_error(error);
+            }
         });
     }
 

@@ -198,16 +198,19 @@ async fn a_connection_that_died_idle_costs_a_retry_not_the_request() {
         let ended = admin
             .fetch(
                 &graphloom::db::RawSql(format!(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                    "SELECT concat_ws(' / ', pg_terminate_backend(pid), application_name, \
+                         state, left(query, 80)) FROM pg_stat_activity \
                          WHERE datname = current_database() AND pid <> pg_backend_pid() \
                          AND application_name <> '{}'",
                     graphloom::db::PROBE_NAME
                 )),
-                &[graphloom::meta::ValueType::Bool],
+                &[graphloom::meta::ValueType::String],
             )
             .await
             .unwrap();
-        assert_eq!(ended.len(), 1, "{ended:?}");
+        // Seen once with another connection beside the pool's: which one,
+        // if it happens again.
+        assert_eq!(ended.len(), 1, "{what}: {ended:?}");
         admin.close().await;
         let res = run(&api, query.to_owned()).await;
         assert!(res.get("errors").is_none(), "{what}: {res}");

@@ -716,3 +716,68 @@ async fn known_documents_answer_alike_every_time() {
     let d = c.query(count).await;
     assert_eq!(d["tags"]["totalCount"], before + 3);
 }
+
+/// `_entities` for this service's own models runs on the fast path: each
+/// item written with the fragments for its type, a missing, hidden or
+/// unreadable one `null` with one error at its index, as the resolvers do;
+/// one that names a type this service does not own goes to the resolvers.
+#[tokio::test]
+async fn entities_answer_alike() {
+    let service = blog::service();
+    let q = r#"query($r: [_Any!]!) {
+        __typename
+        found: _entities(representations: $r) {
+            __typename
+            ... on Post { id title readingMinutes author { username } comments(first: 2) { totalCount nodes { body } } ...P }
+            ... on User { id username email }
+            ... on Tag { name }
+        }
+    }
+    fragment P on Post { slug t: title }"#;
+    let reps = json!({ "r": [
+        { "__typename": "Post", "id": "1" },
+        { "__typename": "User", "id": "2" },
+        { "__typename": "Post", "id": "999" },
+        { "__typename": "Post", "id": "5" },
+        { "id": "1" },
+        { "__typename": "Post", "id": "x" },
+        { "__typename": "Tag", "id": "1" },
+        { "__typename": "User", "id": "1" },
+        { "__typename": "Post", "id": "1" },
+    ] });
+    for c in blog_clients().await {
+        let d = same(&c, &service, q, reps.clone()).await;
+        let items = d["data"]["found"].as_array().unwrap();
+        assert_eq!(items.len(), 9, "{d:#}");
+        assert_eq!(items[0]["__typename"], "Post");
+        assert_eq!(items[0]["t"], items[0]["title"]);
+        assert!(items[0]["readingMinutes"].is_number(), "{d:#}");
+        assert_eq!(items[0], items[8]);
+        assert_eq!(items[1]["username"], "user2");
+        assert!(items[6]["name"].is_string(), "{d:#}");
+        assert!(items[6].get("title").is_none());
+        for missed in [2, 4, 5] {
+            assert_eq!(items[missed], Json::Null, "{d:#}");
+        }
+        let at: Vec<&Json> = d["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["path"][1])
+            .collect();
+        assert!(
+            at.contains(&&json!(2)) && at.contains(&&json!(4)) && at.contains(&&json!(5)),
+            "{d:#}"
+        );
+    }
+    // A type this service does not have (or another service's entity,
+    // `federation::references_to_other_services_are_stubs_and_extensions`):
+    // the resolvers answer.
+    let c = common::small().await;
+    for rep in [json!({ "__typename": "Nope", "id": "1" })] {
+        let res = c
+            .response(Request::new(q).variables(Variables::from_json(json!({ "r": [rep] }))))
+            .await;
+        assert!(matches!(res.data, Data::Value(_)), "{rep}");
+    }
+}
