@@ -98,31 +98,7 @@ pub(crate) async fn entities(
             continue;
         };
         let plan = plan_node(&rt, &scope, model, &field).gql()?;
-        if model.external {
-            // Another service's entity: its key (and the fields the gateway
-            // passed) are all there is; load what this service adds.
-            let mut stubs: Vec<Node> = items
-                .iter()
-                .map(|r| {
-                    // An external model's only key is its primary key.
-                    let pk = r.key.first().cloned().unwrap_or(Value::Null);
-                    let mut n = exec::stub(model, pk);
-                    for (fi, v) in &r.provided {
-                        n.values[*fi] = v.clone();
-                    }
-                    n
-                })
-                .collect();
-            load_stubs(&rt, &scope, model, &plan, &mut stubs).await?;
-            // One node per representation: the same key may come with
-            // different fields.
-            for (r, n) in items.iter().zip(stubs) {
-                results[r.index] =
-                    Some(FieldValue::owned_any(Arc::new(n)).with_type(typename.clone()));
-            }
-            continue;
-        }
-        for (i, found) in fetch_rows(&rt, &scope, model, &typename, ki, items, &plan)
+        for (i, found) in fetch_group(&rt, &scope, model, &typename, ki, items, &plan)
             .await
             .gql()?
         {
@@ -185,10 +161,13 @@ pub(crate) async fn entities(
     )))
 }
 
-/// The rows of `model` (one of this service's own) that representations
-/// by its key `ki` name: for each representation's index, its row, or the
-/// message saying there is none (a hidden row reads as a missing one).
-async fn fetch_rows(
+/// The entities of `model` that representations by its key `ki` name: for
+/// each representation's index, its row, or the message saying there is
+/// none (a hidden row reads as a missing one). Another service's entity is
+/// its representation (its key and the fields the gateway passed) with
+/// what this service adds to it loaded; one node per representation, as
+/// the same key may come with different fields.
+async fn fetch_group(
     rt: &Runtime,
     scope: &Scope,
     model: &ModelMeta,
@@ -197,6 +176,34 @@ async fn fetch_rows(
     items: Vec<Rep>,
     plan: &NodePlan,
 ) -> graphloom_query::Result<Vec<(usize, Result<Arc<Node>, String>)>> {
+    if model.external {
+        let mut stubs: Vec<Node> = items
+            .iter()
+            .map(|r| {
+                // An external model's only key is its primary key.
+                let pk = r.key.first().cloned().unwrap_or(Value::Null);
+                let mut n = exec::stub(model, pk);
+                for (fi, v) in &r.provided {
+                    n.values[*fi] = v.clone();
+                }
+                n
+            })
+            .collect();
+        exec::load_stubs(
+            &rt.engine,
+            &mut Exec::pool(rt.engine.db()),
+            scope,
+            model,
+            plan,
+            &mut stubs,
+        )
+        .await?;
+        return Ok(items
+            .iter()
+            .zip(stubs)
+            .map(|(r, n)| (r.index, Ok(Arc::new(n))))
+            .collect());
+    }
     let key_fields = &model.keys[ki];
     let mut conn = Exec::pool(rt.engine.db());
     let nodes = match key_fields.as_slice() {
@@ -245,9 +252,10 @@ async fn fetch_rows(
         .collect())
 }
 
-/// The representations of an `_entities` request that names only this
-/// service's own models (the fast path's part), grouped as the resolver
-/// groups them, with those that could not be read.
+/// The representations of an `_entities` request that names only models
+/// (this service's own, or other services' entities it extends: the fast
+/// path's part), grouped as the resolver groups them, with those that
+/// could not be read.
 pub(crate) struct Local {
     len: usize,
     groups: HashMap<(String, usize), Vec<Rep>>,
@@ -255,9 +263,8 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    /// `None` when a representation names a value type or another
-    /// service's entity (or no type this service has): the resolver
-    /// answers those.
+    /// `None` when a representation names a value type (or no type this
+    /// service has): the resolver answers those.
     pub(crate) fn parse(rt: &Runtime, reps: &[Gql]) -> Option<Local> {
         let reg = rt.registry();
         let mut local = Local {
@@ -268,7 +275,7 @@ impl Local {
         for (i, rep) in reps.iter().enumerate() {
             if let Gql::Object(obj) = rep
                 && let Some(Gql::String(t)) = obj.get("__typename")
-                && reg.by_graphql_name(t).is_none_or(|m| m.external)
+                && reg.by_graphql_name(t).is_none()
             {
                 return None;
             }
@@ -321,7 +328,7 @@ impl Local {
                 continue;
             };
             let plan = plan_node(rt, scope, model, sel)?;
-            for (i, found) in fetch_rows(rt, scope, model, &typename, ki, reps, &plan).await? {
+            for (i, found) in fetch_group(rt, scope, model, &typename, ki, reps, &plan).await? {
                 items[i] = match found {
                     Ok(node) => Entity::Row(model.id, node),
                     Err(message) => Entity::Missed(message, ErrorCode::NotFound),

@@ -534,3 +534,73 @@ async fn rest_keeps_other_services_entities_as_ids() {
     );
     assert!(doc["components"]["schemas"].get("User").is_none());
 }
+
+/// `_entities` for other services' entities this service extends runs on
+/// the fast path (the stubs, what this service stores and computes for
+/// them, their relations here), and answers as the resolvers do, with the
+/// same statements.
+#[tokio::test]
+async fn other_services_entities_answer_alike_on_both_paths() {
+    use graphloom::graphql::{
+        Config, Data,
+        async_graphql::{Request, Variables},
+    };
+    let service = reviews::service();
+    let c = TestClient::new(&service).await;
+    for (author, product) in [("42", "1"), ("42", "2"), ("7", "1")] {
+        let d = c
+            .as_user(user(author))
+            .query(&format!(
+                r#"mutation {{ createReview(input: {{ authorId: "{author}", productId: "{product}", productName: "Book {product}", body: "…", rating: 4 }}) {{ errors {{ code }} }} }}"#
+            ))
+            .await;
+        assert_eq!(d["createReview"]["errors"], json!([]));
+    }
+    let slow = c.with_api(
+        service
+            .api(
+                c.db().clone(),
+                Config {
+                    fast_path: false,
+                    ..c.api().runtime().config.clone()
+                },
+            )
+            .unwrap(),
+    );
+    let q = r#"query($r: [_Any!]!) { _entities(representations: $r) {
+        __typename
+        ... on User { id username reviewerPage reviews { totalCount nodes { body product { id } } } }
+        ... on Product { id name reviewsOpen reviews(first: 1) { nodes { rating author { id } } } }
+    } }"#;
+    let reps = json!({ "r": [
+        { "__typename": "User", "id": "42", "username": "ada" },
+        { "__typename": "Product", "id": "1", "name": "Book 1" },
+        { "__typename": "User", "id": "7", "username": "bob" },
+        { "__typename": "Product", "id": "3" },
+        { "__typename": "User" },
+        { "__typename": "User", "id": "42", "username": "ada again" },
+    ] });
+    let request = || Request::new(q).variables(Variables::from_json(reps.clone()));
+    let (fast, mut fast_sql) = graphloom::db::capture(c.response(request())).await;
+    let (slow, mut slow_sql) = graphloom::db::capture(slow.response(request())).await;
+    assert!(
+        matches!(fast.data, Data::Json(_)),
+        "the fast path did not answer"
+    );
+    assert!(matches!(slow.data, Data::Value(_)));
+    let fast: serde_json::Value = serde_json::from_slice(&fast.to_json().unwrap()).unwrap();
+    let slow: serde_json::Value = serde_json::from_slice(&slow.to_json().unwrap()).unwrap();
+    assert_eq!(fast, slow);
+    fast_sql.sort();
+    slow_sql.sort();
+    assert_eq!(fast_sql, slow_sql);
+    let items = &fast["data"]["_entities"];
+    assert_eq!(items[0]["reviewerPage"], "/reviewers/ada", "{fast:#}");
+    assert_eq!(items[5]["reviewerPage"], "/reviewers/ada again");
+    assert_eq!(items[0]["reviews"]["totalCount"], 2);
+    assert_eq!(items[1]["reviewsOpen"], true);
+    assert_eq!(items[3]["reviews"]["nodes"], json!([]));
+    assert_eq!(items[4], serde_json::Value::Null);
+    assert_eq!(fast["errors"][0]["path"], json!(["_entities", 4]));
+    assert_eq!(fast["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}

@@ -1,17 +1,18 @@
 //! The fast path: a query whose root fields are all generated lookups and
-//! lists, or federation's `_entities` for this service's own models (and
-//! `__typename`), or a mutation whose root fields are all generated
-//! creates, updates and deletes, runs from its plan and is written straight
-//! into the response JSON, without a resolver per field.
+//! lists, or federation's `_entities` for models (this service's own, and
+//! other services' entities it extends), and `__typename`; or a mutation
+//! whose root fields are all generated creates, updates and deletes. It
+//! runs from its plan and is written straight into the response JSON,
+//! without a resolver per field.
 //!
 //! async-graphql parses and validates a document the first time; this
 //! extension takes over at execution, and a document seen before skips
 //! async-graphql altogether ([`Factory::run_known`]). Everything else
-//! (introspection, `_service`, other services' entities and value types in
-//! `_entities`, custom root fields, computed fields with arguments,
-//! subscriptions) runs through the resolvers. Both paths plan, fetch and write with the same functions, so
-//! they send the same statements; the blog's `fast_path` tests hold them to
-//! the same responses, errors included.
+//! (introspection, `_service`, value types in `_entities`, custom root
+//! fields, computed fields with arguments, subscriptions) runs through the
+//! resolvers. Both paths plan, fetch and write with the same functions, so
+//! they send the same statements; the blog's `fast_path` tests hold them
+//! to the same responses, errors included.
 
 mod collect;
 mod known;
@@ -77,7 +78,7 @@ enum Root {
     /// `posts(…)`: a page.
     List { model: ModelId },
     /// Federation's `_entities(representations:)`, when every
-    /// representation names one of this service's own models.
+    /// representation names a model (not a value type).
     Entities,
 }
 
@@ -212,7 +213,7 @@ impl Fast {
         let rt = &*self.rt;
         let reg = rt.registry();
         // `_entities`' representations, read before anything is fetched:
-        // one that is not this service's own model's is the resolvers'.
+        // one that names a value type is the resolvers'.
         let mut locals = Vec::with_capacity(fields.len());
         for (c, root) in fields.iter().zip(&roots) {
             locals.push(match root {

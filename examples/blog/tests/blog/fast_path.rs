@@ -717,7 +717,7 @@ async fn known_documents_answer_alike_every_time() {
     assert_eq!(d["tags"]["totalCount"], before + 3);
 }
 
-/// `_entities` for this service's own models runs on the fast path: each
+/// `_entities` for this service's models runs on the fast path: each
 /// item written with the fragments for its type, a missing, hidden or
 /// unreadable one `null` with one error at its index, as the resolvers do;
 /// one that names a type this service does not own goes to the resolvers.
@@ -770,9 +770,9 @@ async fn entities_answer_alike() {
             "{d:#}"
         );
     }
-    // A type this service does not have (or another service's entity,
-    // `federation::references_to_other_services_are_stubs_and_extensions`):
-    // the resolvers answer.
+    // A type this service does not have: the resolvers answer (other
+    // services' entities: the federation example's
+    // `other_services_entities_answer_alike_on_both_paths`).
     let c = common::small().await;
     for rep in [json!({ "__typename": "Nope", "id": "1" })] {
         let res = c
