@@ -189,15 +189,7 @@ async fn fetch_group(
                 n
             })
             .collect();
-        exec::load_stubs(
-            &rt.engine,
-            &mut Exec::pool(rt.engine.db()),
-            scope,
-            model,
-            plan,
-            &mut stubs,
-        )
-        .await?;
+        load_stubs(rt, scope, model, plan, &mut stubs).await?;
         return Ok(items
             .iter()
             .zip(stubs)
@@ -362,11 +354,11 @@ pub(crate) fn resolver(
 /// (relations, computed fields' inputs) for `plan`, at once.
 pub(crate) async fn load_stubs(
     rt: &Runtime,
-    scope: &graphloom_query::scope::Scope,
-    model: &graphloom_meta::ModelMeta,
-    plan: &graphloom_query::plan::NodePlan,
+    scope: &Scope,
+    model: &ModelMeta,
+    plan: &NodePlan,
     stubs: &mut [Node],
-) -> async_graphql::Result<()> {
+) -> graphloom_query::Result<()> {
     exec::load_stubs(
         &rt.engine,
         &mut Exec::pool(rt.engine.db()),
@@ -376,7 +368,6 @@ pub(crate) async fn load_stubs(
         stubs,
     )
     .await
-    .gql()
 }
 
 /// One representation: its type, which of the type's keys it carries, and

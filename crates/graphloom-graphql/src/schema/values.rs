@@ -289,7 +289,9 @@ async fn loaded_stubs(
     keys: Vec<Value>,
 ) -> async_graphql::Result<Vec<Node>> {
     let mut stubs: Vec<Node> = keys.into_iter().map(|k| exec::stub(model, k)).collect();
-    crate::federation::load_stubs(rt, scope, model, plan, &mut stubs).await?;
+    crate::federation::load_stubs(rt, scope, model, plan, &mut stubs)
+        .await
+        .gql()?;
     Ok(stubs)
 }
 
