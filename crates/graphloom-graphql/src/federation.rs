@@ -303,17 +303,9 @@ impl Local {
         scope: &Scope,
         sel: &S,
     ) -> graphloom_query::Result<Vec<Entity>> {
-        // Every index is a bad representation's or a group's.
-        let mut items: Vec<Entity> = (0..self.len)
-            .map(|i| {
-                Entity::Missed(
-                    format!("representations[{i}]: not resolved"),
-                    ErrorCode::InternalServerError,
-                )
-            })
-            .collect();
+        let mut items: Vec<Option<Entity>> = (0..self.len).map(|_| None).collect();
         for (i, e) in self.bad {
-            items[i] = Entity::Missed(e.message, e.code);
+            items[i] = Some(Entity::Missed(e.message, e.code));
         }
         for ((typename, ki), reps) in self.groups {
             let Some(model) = rt.registry().by_graphql_name(&typename) else {
@@ -321,13 +313,25 @@ impl Local {
             };
             let plan = plan_node(rt, scope, model, sel)?;
             for (i, found) in fetch_group(rt, scope, model, &typename, ki, reps, &plan).await? {
-                items[i] = match found {
+                items[i] = Some(match found {
                     Ok(node) => Entity::Row(model.id, node),
                     Err(message) => Entity::Missed(message, ErrorCode::NotFound),
-                };
+                });
             }
         }
-        Ok(items)
+        // Every index is a bad representation's or a group's.
+        Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                item.unwrap_or_else(|| {
+                    Entity::Missed(
+                        format!("representations[{i}]: not resolved"),
+                        ErrorCode::InternalServerError,
+                    )
+                })
+            })
+            .collect())
     }
 }
 

@@ -30,6 +30,8 @@ use async_graphql::{
 pub(crate) struct Known {
     pub doc: ExecutableDocument,
     valid: OnceLock<ValidationResult>,
+    /// Whether the fast path answers the document's root fields.
+    fast: OnceLock<bool>,
 }
 
 impl Known {
@@ -37,6 +39,7 @@ impl Known {
         Known {
             doc,
             valid: OnceLock::new(),
+            fast: OnceLock::new(),
         }
     }
 
@@ -45,6 +48,12 @@ impl Known {
     pub fn validated(&self, reg: &Registry, variables: &Variables) -> Option<ValidationResult> {
         let result = *self.valid.get()?;
         variables_fit(reg, &self.doc, variables).then_some(result)
+    }
+
+    /// Whether the fast path answers the document's root fields, decided by
+    /// `answers` the first time (on a validated document).
+    pub fn answered(&self, answers: impl FnOnce(&ExecutableDocument) -> bool) -> bool {
+        *self.fast.get_or_init(|| answers(&self.doc))
     }
 
     /// Keeps a passed validation, for a document of one operation, named

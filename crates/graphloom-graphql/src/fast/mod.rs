@@ -29,13 +29,15 @@ use std::{
 };
 
 use async_graphql::{
-    PathSegment, QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult,
+    PathSegment, Positioned, QueryPathNode, QueryPathSegment, Response, ServerError, ServerResult,
     ValidationResult, Value as Gql, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
         NextResolve, NextValidation, ResolveInfo,
     },
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+    parser::types::{
+        Directive, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    },
     registry::Registry,
 };
 use futures_util::future::join_all;
@@ -156,6 +158,25 @@ impl Fast {
         doc.operations
             .iter()
             .any(|(_, op)| op.node.ty != OperationType::Subscription)
+    }
+
+    /// Whether some operation of a validated `doc` has only root fields
+    /// this path answers, so that a document with a custom root field (a
+    /// login, a search) is not collected, planned and checked on every
+    /// request only to go to the resolvers. A root under `@skip` or
+    /// `@include` does not count against it: it may be left out. Walks
+    /// fragments, so only after validation (which refuses their cycles);
+    /// kept per document ([`Known::answered`]).
+    fn answers(&self, doc: &ExecutableDocument) -> bool {
+        doc.operations.iter().any(|(_, op)| match op.node.ty {
+            OperationType::Query => roots_answered(doc, &op.node.selection_set.node, &|n| {
+                self.roots.contains_key(n)
+            }),
+            OperationType::Mutation => roots_answered(doc, &op.node.selection_set.node, &|n| {
+                self.mutations.contains_key(n)
+            }),
+            OperationType::Subscription => false,
+        })
     }
 
     /// Runs the operation `name` of `doc`, or returns `None` when a root
@@ -448,6 +469,36 @@ impl Fast {
     }
 }
 
+/// Whether every root field of `set` (through its fragments) is
+/// `__typename`, one `answers` names, or conditional.
+fn roots_answered(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    answers: &dyn Fn(&str) -> bool,
+) -> bool {
+    let conditional = |ds: &[Positioned<Directive>]| {
+        ds.iter()
+            .any(|d| matches!(d.node.name.node.as_str(), "skip" | "include"))
+    };
+    set.items.iter().all(|item| match &item.node {
+        Selection::Field(f) => {
+            let name = f.node.name.node.as_str();
+            conditional(&f.node.directives) || name == "__typename" || answers(name)
+        }
+        Selection::FragmentSpread(s) => {
+            conditional(&s.node.directives)
+                || doc
+                    .fragments
+                    .get(&s.node.fragment_name.node)
+                    .is_none_or(|f| roots_answered(doc, &f.node.selection_set.node, answers))
+        }
+        Selection::InlineFragment(i) => {
+            conditional(&i.node.directives)
+                || roots_answered(doc, &i.node.selection_set.node, answers)
+        }
+    })
+}
+
 /// The root fields as written: each under its response key (what each
 /// holds, the caller writes).
 fn typenames<'a>(fields: &[Collected<'a>], root: &str) -> Vec<Field<'a>> {
@@ -738,8 +789,9 @@ impl Factory {
 
     /// Runs `request` on the fast path without async-graphql's request
     /// pipeline, where that pipeline would add nothing: the document (of
-    /// one operation) was parsed and validated before, these variables fit it ([`Known::validated`]), it passes the
-    /// guard, and it is not traced. Else `None`, and the request goes
+    /// one operation) was parsed and validated before, these variables fit
+    /// it ([`Known::validated`]), its root fields are this path's, it
+    /// passes the guard, and it is not traced. Else `None`, and the request goes
     /// through async-graphql, which runs it or reports its errors. Saves
     /// the pipeline's per-request work: its context and extension hooks,
     /// a copy of the document, and the response value it builds.
@@ -761,6 +813,9 @@ impl Factory {
             return None;
         }
         known.validated(registry, &request.variables)?;
+        if !known.answered(|doc| fast.answers(doc)) {
+            return None;
+        }
         let admitted = self
             .guard
             .admit(&known.doc, &request.variables, Some(context))
@@ -955,7 +1010,13 @@ impl Extension for PerRequest {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
-            .filter(|_| self.fast_may_run.load(Ordering::Relaxed));
+            .filter(|(known, _)| {
+                self.fast_may_run.load(Ordering::Relaxed)
+                    && self
+                        .fast
+                        .as_ref()
+                        .is_some_and(|f| known.answered(|doc| f.answers(doc)))
+            });
         if let (Some(fast), Some((known, variables)), Some(slot), Some(scope), Some(request)) = (
             &self.fast,
             kept,
