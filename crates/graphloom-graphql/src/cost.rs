@@ -243,8 +243,9 @@ impl<'a> Walk<'a> {
     fn page(&self, field: &'a Field, info: &FieldInfo) -> u64 {
         if field.name.node == "_entities" {
             return match self.argument(field, "representations") {
-                Some(Gql::List(items)) => items.len() as u64,
-                _ => self.max_page,
+                Some(Gql::Null) | None => self.max_page,
+                // One representation where the list is expected is a list of one.
+                Some(v) => crate::translate::list(&v).len() as u64,
             };
         }
         if !info.paged {

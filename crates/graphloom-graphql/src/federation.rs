@@ -32,7 +32,7 @@ use crate::{
     custom::EntityResolver,
     error::ResultExt,
     runtime::Runtime,
-    translate::{Selection, plan_node},
+    translate::{Selection, list, plan_node},
 };
 
 /// The value types that are entities, by name, with their resolvers.
@@ -45,7 +45,8 @@ pub(crate) async fn entities(
     ctx: ResolverContext<'_>,
 ) -> Result<Option<FieldValue<'_>>, async_graphql::Error> {
     let scope = scope_of(&ctx).gql()?;
-    let reps = ctx.args.try_get("representations")?.list()?;
+    // One representation where the list is expected is a list of one.
+    let reps = list(ctx.args.try_get("representations")?.as_value());
     // By type and by the key each representation uses; a bad one is
     // reported by its index.
     let mut by_type: HashMap<(String, usize), Vec<Rep>> = HashMap::new();
@@ -55,22 +56,19 @@ pub(crate) async fn entities(
     let field = ctx.ctx.field();
     let misses = ctx.data_opt::<Arc<Misses>>();
     let response_key = field.alias().unwrap_or(field.name()).to_owned();
-    for (i, rep) in reps.iter().enumerate() {
-        let typename = rep.object().ok().and_then(|o| {
-            o.get("__typename")
-                .and_then(|v| v.string().ok().map(str::to_owned))
-        });
-        if let Some(name) = typename.filter(|t| custom.contains_key(t)) {
-            let json = rep
-                .as_value()
-                .clone()
-                .into_json()
-                .map_err(Error::internal)
-                .gql()?;
-            by_value_type.entry(name).or_default().push((i, json));
+    for (i, &rep) in reps.iter().enumerate() {
+        if let Gql::Object(o) = rep
+            && let Some(Gql::String(name)) = o.get("__typename")
+            && custom.contains_key(name.as_str())
+        {
+            let json = rep.clone().into_json().map_err(Error::internal).gql()?;
+            by_value_type
+                .entry(name.clone())
+                .or_default()
+                .push((i, json));
             continue;
         }
-        match (parse_representation(&rt, i, rep.as_value()), misses) {
+        match (parse_representation(&rt, i, rep), misses) {
             (Ok((typename, ki, rep)), _) => by_type.entry((typename, ki)).or_default().push(rep),
             // A bad representation fails alone: its item is null with the
             // reason, the others resolve (the item still needs a member
@@ -257,14 +255,14 @@ pub(crate) struct Local {
 impl Local {
     /// `None` when a representation names a value type (or no type this
     /// service has): the resolver answers those.
-    pub(crate) fn parse(rt: &Runtime, reps: &[Gql]) -> Option<Local> {
+    pub(crate) fn parse(rt: &Runtime, reps: &[&Gql]) -> Option<Local> {
         let reg = rt.registry();
         let mut local = Local {
             len: reps.len(),
             groups: HashMap::new(),
             bad: Vec::new(),
         };
-        for (i, rep) in reps.iter().enumerate() {
+        for (i, &rep) in reps.iter().enumerate() {
             if let Gql::Object(obj) = rep
                 && let Some(Gql::String(t)) = obj.get("__typename")
                 && reg.by_graphql_name(t).is_none()

@@ -255,9 +255,10 @@ impl Watch {
         if let Some(f) = &filter {
             check_filter(reg, &scope, m, f)?;
         }
+        // One kind where the list is expected is a list of one.
         let kinds = match ctx.args.get("kinds").map(|v| v.as_value().clone()) {
-            Some(Gql::List(items)) => items
-                .iter()
+            Some(v @ (Gql::List(_) | Gql::Enum(_) | Gql::String(_))) => crate::translate::list(&v)
+                .into_iter()
                 .filter_map(|v| match v {
                     Gql::Enum(n) => ChangeKind::parse(n.as_str()),
                     Gql::String(s) => ChangeKind::parse(s),

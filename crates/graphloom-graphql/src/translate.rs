@@ -61,7 +61,7 @@ fn object(v: &Gql) -> Option<&IndexMap<Name, Gql>> {
 }
 
 /// A list argument given as a single value is a list of one (input coercion).
-fn list(v: &Gql) -> Vec<&Gql> {
+pub(crate) fn list(v: &Gql) -> Vec<&Gql> {
     match v {
         Gql::List(items) => items.iter().collect(),
         Gql::Null => Vec::new(),

@@ -240,9 +240,10 @@ impl Fast {
             locals.push(match root {
                 Some(Root::Entities) => Some(match c.arguments() {
                     Ok(args) => match args.get("representations") {
-                        Some(Gql::List(reps)) => Ok(Local::parse(rt, reps)?),
-                        _ => Err(graphloom_query::Error::bad_input(
-                            "`representations` must be a list",
+                        // One representation is a list of one, as for the resolver.
+                        Some(reps) => Ok(Local::parse(rt, &crate::translate::list(reps))?),
+                        None => Err(graphloom_query::Error::bad_input(
+                            "`representations` is required",
                         )),
                     },
                     Err(e) => Err(e),

@@ -29,7 +29,7 @@ use crate::{
         inputs::{field_type, list_args},
         payloads::MutationResult,
     },
-    translate::{Selection, payload_plan, plan_list, plan_node},
+    translate::{Selection, list, payload_plan, plan_list, plan_node},
 };
 
 /// The lookup fields of a model: `post` by its primary key (each field of
@@ -208,14 +208,18 @@ fn parse_links(reg: &Registry, m: &ModelMeta, input: &Args, out: &mut WriteInput
         };
         let ty = reg.value_type(reg.model(rel.target).ref_pk_field());
         let mut ids = |key: &str| -> Option<Vec<Value>> {
-            match obj.get(key) {
-                None | Some(Gql::Null) => None,
+            let items = match obj.get(key) {
+                None | Some(Gql::Null) => return None,
+                // One id where a list is expected is a list of one.
+                Some(v) => list(v),
+            };
+            match items {
                 // Not parsed at all: the engine refuses lists this long anyway.
-                Some(Gql::List(items)) if items.len() > MAX_LINKS => {
+                items if items.len() > MAX_LINKS => {
                     out.errors.push(too_many_links(&rel.name, key));
                     None
                 }
-                Some(Gql::List(items)) => {
+                items => {
                     let mut vs = Vec::new();
                     for (i, item) in items.iter().enumerate() {
                         match parse_typed(ty, None, item) {
@@ -229,7 +233,6 @@ fn parse_links(reg: &Registry, m: &ModelMeta, input: &Args, out: &mut WriteInput
                     }
                     Some(vs)
                 }
-                Some(_) => None,
             }
         };
         let set = ids("set");

@@ -781,3 +781,35 @@ async fn entities_answer_alike() {
         assert!(matches!(res.data, Data::Value(_)), "{rep}");
     }
 }
+
+/// One value where a list is expected is a list of one (the spec's input
+/// coercion), on both paths: a many-to-many `set` of one id (it was
+/// ignored), one `_entities` representation (it was an error).
+#[tokio::test]
+async fn one_value_where_a_list_is_expected_is_a_list_of_one() {
+    let d = same_write(
+        admin,
+        r#"mutation { updatePost(id: "1", input: { tags: { set: "3" } }) { post { tags { nodes { id } } } errors { code } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        d["data"]["updatePost"]["post"]["tags"]["nodes"],
+        json!([{ "id": "3" }]),
+        "{d:#}"
+    );
+    let service = blog::service();
+    let c = common::small().await;
+    let q = r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on Post { id } } }"#;
+    // The first through async-graphql's pipeline, then as a known document.
+    for _ in 0..2 {
+        let d = same(
+            &c,
+            &service,
+            q,
+            json!({ "r": { "__typename": "Post", "id": "1" } }),
+        )
+        .await;
+        assert_eq!(d["data"]["_entities"], json!([{ "id": "1" }]), "{d:#}");
+    }
+}

@@ -238,6 +238,28 @@ async fn another_users_draft_never_arrives_not_even_through_a_relation() {
     );
 }
 
+/// One kind where the list is expected is a list of one (it was taken as
+/// every kind).
+#[tokio::test]
+async fn one_kind_is_a_list_of_one() {
+    let c = client().await;
+    let mut sub = c
+        .subscribe(
+            "subscription { postChanged(kinds: DELETED) { kind id } }",
+            json!({}),
+        )
+        .await;
+    c.query(r#"mutation { updatePost(id: "1", input: { title: "Renamed" }) { errors { code } } }"#)
+        .await;
+    c.query(r#"mutation { deletePost(id: "2") { errors { code } } }"#)
+        .await;
+    assert_eq!(
+        sub.next_data().await["postChanged"],
+        json!({ "kind": "DELETED", "id": "2" })
+    );
+    assert!(sub.drain(QUIET).await.is_empty());
+}
+
 #[tokio::test]
 async fn a_hidden_field_is_null_with_an_error_as_in_a_query() {
     let c = client().await;
